@@ -1,0 +1,102 @@
+// scep-lab: a lab SCEP/NDES-compatible test server. This file only parses the
+// command line and settings; server/app.cpp assembles and runs the server.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <optional>
+
+#include "config/config.hpp"
+#include "server/app.hpp"
+
+namespace {
+
+struct flags {
+    std::string config_file;
+    std::optional<std::string> listen;
+    std::optional<int> port;
+    std::optional<std::string> data_dir;
+    std::optional<std::string> challenge;
+    std::optional<std::string> log_format;
+    std::optional<std::string> log_level;
+    std::optional<std::string> ready_file;
+};
+
+// defaults < configuration file < SCEP_LAB_* environment < command-line flags
+scep::result<scep::config::settings> settle(const flags& f) {
+    auto s = scep::config::defaults();
+    std::string file = f.config_file;
+    if (file.empty())
+        if (auto env = scep::config::process_env()("SCEP_LAB_CONFIG")) file = *env;
+    if (!file.empty()) {
+        auto loaded = scep::config::load_file(file, s);
+        if (!loaded) return loaded.err();
+        s = std::move(*loaded);
+    }
+    if (auto r = scep::config::apply_env(s, scep::config::process_env()); !r) return r.err();
+    if (f.listen) s.server.listen = *f.listen;
+    if (f.port) s.server.port = static_cast<std::uint16_t>(*f.port);
+    if (f.data_dir) s.data_dir = *f.data_dir;
+    if (f.challenge) s.scep.challenge = *f.challenge;
+    if (f.log_format) s.log.format = *f.log_format;
+    if (f.log_level) s.log.level = *f.log_level;
+    if (f.ready_file) s.server.ready_file = *f.ready_file;
+    if (auto r = scep::config::validate(s); !r) return r.err();
+    return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"scep-lab: a lab SCEP (RFC 8894) and NDES-compatible test server"};
+    app.require_subcommand(1);
+    flags f;
+    app.add_option("-c,--config", f.config_file, "TOML configuration file (also SCEP_LAB_CONFIG)")
+        ->check(CLI::ExistingFile);
+    app.add_option("--data-dir", f.data_dir, "data directory: lab PKI and store (SCEP_LAB_DATA_DIR)");
+    app.add_option("--log-format", f.log_format, "text or json (SCEP_LAB_LOG_FORMAT)")
+        ->check(CLI::IsMember({"text", "json"}));
+    app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error (SCEP_LAB_LOG_LEVEL)")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+    app.fallthrough();
+
+    auto* serve = app.add_subcommand("serve", "run the SCEP server (creates the lab PKI on first start)");
+    serve->add_option("--listen", f.listen, "listen address (SCEP_LAB_LISTEN), default 127.0.0.1");
+    serve->add_option("-p,--port", f.port, "TCP port, 0 picks a free one (SCEP_LAB_PORT), default 8080")
+        ->check(CLI::Range(0, 65535));
+    serve->add_option("--challenge", f.challenge, "static challenge password (SCEP_LAB_CHALLENGE)");
+    serve->add_option("--ready-file", f.ready_file, "write the URL and port as JSON here once listening");
+
+    auto* init = app.add_subcommand("init", "create the lab PKI and the store, then exit");
+
+    std::string list_format = "text";
+    std::size_t list_limit = 100;
+    auto* list = app.add_subcommand("list", "list issued certificates from the store");
+    list->add_option("--format", list_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+    list->add_option("-n,--limit", list_limit, "how many (newest first)")->check(CLI::Range(1, 100000000));
+
+    bool show_secrets = false;
+    auto* show = app.add_subcommand("config", "print the effective configuration as TOML");
+    show->add_flag("--show-secrets", show_secrets, "print the challenge instead of ********");
+
+    auto* version = app.add_subcommand("version", "print the version");
+
+    CLI11_PARSE(app, argc, argv);
+
+    if (version->parsed()) {
+        std::cout << "scep-lab " << SCEP_LAB_VERSION << "\n";
+        return 0;
+    }
+    auto s = settle(f);
+    if (!s) {
+        std::cerr << "scep-lab: configuration error: " << s.message() << "\n";
+        return 2;
+    }
+    if (serve->parsed()) return scep::server::serve(*s);
+    if (init->parsed()) return scep::server::init(*s, std::cout);
+    if (list->parsed()) return scep::server::list(*s, list_format, list_limit, std::cout);
+    if (show->parsed()) {
+        std::cout << scep::config::to_toml(*s, show_secrets);
+        return 0;
+    }
+    return 0;
+}

@@ -1,0 +1,347 @@
+#include "config/config.hpp"
+
+#include <toml.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace scep::config {
+
+namespace {
+
+// Reads one TOML table, remembering which keys it understood so that the
+// rest can be reported as unknown (a typo must not be silently ignored).
+class table_reader {
+public:
+    table_reader(const toml::value& table, std::string path) : table_(table), path_(std::move(path)) {}
+
+    bool has(const std::string& key) const { return table_.contains(key); }
+    const toml::value& at(const std::string& key) {
+        known_.insert(key);
+        return table_.at(key);
+    }
+
+    void string(const std::string& key, std::string& out) {
+        if (has(key)) out = toml::get<std::string>(at(key));
+    }
+    void boolean(const std::string& key, bool& out) {
+        if (has(key)) out = toml::get<bool>(at(key));
+    }
+    template <class Int>
+    void integer(const std::string& key, Int& out, long long min, long long max) {
+        if (!has(key)) return;
+        const auto& v = at(key);
+        auto n = toml::get<long long>(v);
+        if (n < min || n > max)
+            fail(v, key + " must be between " + std::to_string(min) + " and " + std::to_string(max));
+        out = static_cast<Int>(n);
+    }
+    void duration(const std::string& key, std::chrono::seconds& out) {
+        if (!has(key)) return;
+        const auto& v = at(key);
+        auto d = parse_duration(toml::get<std::string>(v));
+        if (!d) fail(v, key + " is not a duration: use a number and a unit, e.g. \"30s\", \"10m\", \"12h\", \"365d\"");
+        out = *d;
+    }
+    void strings(const std::string& key, std::vector<std::string>& out) {
+        if (has(key)) out = toml::get<std::vector<std::string>>(at(key));
+    }
+    void path(const std::string& key, std::filesystem::path& out, const std::filesystem::path& base) {
+        if (!has(key)) return;
+        std::filesystem::path p = toml::get<std::string>(at(key));
+        out = p.empty() || p.is_absolute() ? p : base / p;
+    }
+
+    [[noreturn]] void fail(const toml::value& v, const std::string& msg) const {
+        throw std::runtime_error(toml::format_error("[error] " + qualified(msg), v, "here", {}, false));
+    }
+
+    // Reports the first key this reader was not asked about.
+    void finish() const {
+        if (!table_.is_table()) return;
+        for (const auto& [key, value] : table_.as_table())
+            if (!known_.count(key))
+                throw std::runtime_error(toml::format_error(
+                    "[error] unknown setting \"" + qualified(key) + "\"", value,
+                    "not a scep-lab setting (see config/scep-lab.example.toml)", {}, false));
+    }
+
+private:
+    std::string qualified(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+    const toml::value& table_;
+    std::string path_;
+    std::set<std::string> known_;
+};
+
+key_type read_key_type(table_reader& r, const std::string& key, key_type current) {
+    if (!r.has(key)) return current;
+    const auto& v = r.at(key);
+    auto k = key_type_from_name(toml::get<std::string>(v));
+    if (!k) r.fail(v, key + " must be one of rsa2048, rsa3072, rsa4096, ec-p256, ec-p384");
+    return *k;
+}
+
+void read_file_table(const toml::value& root, settings& s, const std::filesystem::path& base) {
+    table_reader top(root, "");
+    top.path("data_dir", s.data_dir, std::filesystem::path{});  // relative to the working directory
+
+    if (top.has("server")) {
+        table_reader r(top.at("server"), "server");
+        r.string("listen", s.server.listen);
+        r.integer("port", s.server.port, 0, 65535);
+        r.integer("threads", s.server.threads, 0, 256);
+        r.integer("max_body_bytes", s.server.max_body_bytes, 1024, 256LL << 20);
+        r.integer("max_header_bytes", s.server.max_header_bytes, 1024, 1 << 20);
+        r.duration("read_timeout", s.server.read_timeout);
+        r.duration("idle_timeout", s.server.idle_timeout);
+        r.integer("max_connections", s.server.max_connections, 1, 1000000);
+        r.string("ready_file", s.server.ready_file);
+        r.finish();
+    }
+    if (top.has("log")) {
+        table_reader r(top.at("log"), "log");
+        r.string("format", s.log.format);
+        r.string("level", s.log.level);
+        r.finish();
+    }
+    if (top.has("scep")) {
+        table_reader r(top.at("scep"), "scep");
+        r.strings("paths", s.scep_paths);
+        r.string("challenge", s.scep.challenge);
+        r.strings("capabilities", s.scep.capabilities);
+        r.boolean("include_root_in_ca_chain", s.scep.include_root_in_ca_chain);
+        r.boolean("allow_single_des", s.scep.ciphers.allow_single_des);
+        r.finish();
+    }
+    if (top.has("pki")) {
+        table_reader r(top.at("pki"), "pki");
+        r.boolean("ca_as_ra", s.pki.ca_as_ra);
+        if (r.has("source")) {
+            const auto& v = r.at("source");
+            auto src = toml::get<std::string>(v);
+            if (src != "generate" && src != "files") r.fail(v, "source must be \"generate\" or \"files\"");
+            s.pki.bring_your_own = src == "files";
+        }
+        if (r.has("tiers")) {
+            const auto& arr = r.at("tiers");
+            const auto& tiers = toml::get<toml::array>(arr);
+            s.pki.tiers.clear();
+            for (std::size_t i = 0; i < tiers.size(); ++i) {
+                table_reader t(tiers[i], "pki.tiers[" + std::to_string(i) + "]");
+                tier_spec spec;
+                if (!t.has("name") || !t.has("subject"))
+                    t.fail(tiers[i], "each tier needs at least name and subject");
+                t.string("name", spec.name);
+                t.string("subject", spec.subject);
+                spec.key = read_key_type(t, "key", key_type::rsa2048);
+                spec.validity = std::chrono::hours(24 * 365 * 5);
+                t.duration("validity", spec.validity);
+                if (auto subject = parse_subject(spec.subject); !subject) t.fail(t.at("subject"), subject.message());
+                t.finish();
+                s.pki.tiers.push_back(std::move(spec));
+            }
+            if (s.pki.tiers.empty() || s.pki.tiers.size() > 4)
+                r.fail(arr, "tiers must list 1 to 4 CAs, root first and issuing CA last");
+        }
+        if (r.has("ra")) {
+            table_reader t(r.at("ra"), "pki.ra");
+            t.string("subject", s.pki.ra.subject);
+            s.pki.ra.key = read_key_type(t, "key", s.pki.ra.key);
+            t.duration("validity", s.pki.ra.validity);
+            t.finish();
+        }
+        if (r.has("files")) {
+            table_reader t(r.at("files"), "pki.files");
+            if (t.has("chain")) {
+                std::vector<std::string> chain;
+                t.strings("chain", chain);
+                s.pki.byo.chain.clear();
+                for (const auto& c : chain)
+                    s.pki.byo.chain.push_back(std::filesystem::path(c).is_absolute() ? std::filesystem::path(c) : base / c);
+            }
+            t.path("issuing_key", s.pki.byo.issuing_key, base);
+            t.path("ra_cert", s.pki.byo.ra_cert, base);
+            t.path("ra_key", s.pki.byo.ra_key, base);
+            t.finish();
+        }
+        r.finish();
+    }
+    if (top.has("issuance")) {
+        table_reader r(top.at("issuance"), "issuance");
+        r.duration("validity", s.issuance.validity);
+        r.duration("backdate", s.issuance.backdate);
+        r.strings("key_usage", s.issuance.key_usage);
+        r.strings("extended_key_usage", s.issuance.extended_key_usage);
+        r.integer("min_rsa_bits", s.csr.min_rsa_bits, 512, 16384);
+        r.integer("min_ec_bits", s.csr.min_ec_bits, 160, 521);
+        r.finish();
+    }
+    top.finish();
+}
+
+std::string quote(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + "\"";
+}
+
+std::string quote_list(const std::vector<std::string>& v) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + quote(v[i]);
+    return out + "]";
+}
+
+}  // namespace
+
+settings defaults() {
+    settings s;
+    s.scep.challenge = default_challenge;
+    // micromdm scepclient 2.x (Debian's `scep` package) and Cisco IOS encrypt
+    // with single DES only. A lab server must serve them out of the box; the
+    // server warns at start, and strict presets turn it off (RFC 8894 §2.9).
+    s.scep.ciphers.allow_single_des = true;
+    using std::chrono::hours;
+    s.pki.tiers = {
+        {"root", "CN=scep-lab Root CA,O=scep-lab", key_type::rsa2048, hours(24 * 3650)},
+        {"intermediate", "CN=scep-lab Intermediate CA,O=scep-lab", key_type::rsa2048, hours(24 * 1825)},
+        {"issuing", "CN=scep-lab Issuing CA,O=scep-lab", key_type::rsa2048, hours(24 * 1095)},
+    };
+    return s;
+}
+
+std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
+    if (text.size() < 2) return std::nullopt;
+    char unit = text.back();
+    std::string_view digits = text.substr(0, text.size() - 1);
+    long long n = 0;
+    for (char c : digits) {
+        if (c < '0' || c > '9') return std::nullopt;
+        n = n * 10 + (c - '0');
+        if (n > 100000000) return std::nullopt;
+    }
+    switch (unit) {
+        case 's': return std::chrono::seconds(n);
+        case 'm': return std::chrono::seconds(n * 60);
+        case 'h': return std::chrono::seconds(n * 3600);
+        case 'd': return std::chrono::seconds(n * 86400);
+        case 'y': return std::chrono::seconds(n * 86400 * 365);
+        default: return std::nullopt;
+    }
+}
+
+std::string format_duration(std::chrono::seconds s) {
+    auto n = s.count();
+    if (n % 86400 == 0) return std::to_string(n / 86400) + "d";
+    if (n % 3600 == 0) return std::to_string(n / 3600) + "h";
+    if (n % 60 == 0) return std::to_string(n / 60) + "m";
+    return std::to_string(n) + "s";
+}
+
+result<settings> load_string(const std::string& text, const std::string& name, settings base) {
+    try {
+        std::istringstream in(text);
+        toml::value root = toml::parse(in, name);
+        auto dir = std::filesystem::path(name).parent_path();
+        read_file_table(root, base, dir);
+    } catch (const std::exception& e) {
+        return make_error(e.what());
+    }
+    if (auto r = validate(base); !r) return make_error(name + ": " + r.message());
+    return base;
+}
+
+result<settings> load_file(const std::filesystem::path& file, settings base) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return make_error("cannot read configuration file " + file.string());
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return load_string(ss.str(), file.string(), std::move(base));
+}
+
+env_lookup process_env() {
+    return [](const char* name) -> std::optional<std::string> {
+        const char* v = std::getenv(name);
+        if (!v) return std::nullopt;
+        return std::string(v);
+    };
+}
+
+result<void> apply_env(settings& s, const env_lookup& env) {
+    if (auto v = env("SCEP_LAB_LISTEN")) s.server.listen = *v;
+    if (auto v = env("SCEP_LAB_PORT")) {
+        char* end = nullptr;
+        long port = std::strtol(v->c_str(), &end, 10);
+        if (v->empty() || *end != '\0' || port < 0 || port > 65535)
+            return make_error("SCEP_LAB_PORT=\"" + *v + "\" is not a port number (0 to 65535)");
+        s.server.port = static_cast<std::uint16_t>(port);
+    }
+    if (auto v = env("SCEP_LAB_DATA_DIR")) s.data_dir = *v;
+    if (auto v = env("SCEP_LAB_CHALLENGE")) s.scep.challenge = *v;
+    if (auto v = env("SCEP_LAB_LOG_FORMAT")) s.log.format = *v;
+    if (auto v = env("SCEP_LAB_LOG_LEVEL")) s.log.level = *v;
+    return validate(s);
+}
+
+result<void> validate(const settings& s) {
+    if (s.log.format != "text" && s.log.format != "json")
+        return make_error("log.format must be \"text\" or \"json\", not \"" + s.log.format + "\"");
+    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
+    if (!levels.count(s.log.level))
+        return make_error("log.level must be one of trace, debug, info, warn, error, off; not \"" + s.log.level + "\"");
+    if (s.data_dir.empty()) return make_error("data_dir must not be empty");
+    if (s.scep_paths.empty()) return make_error("scep.paths must name at least one path");
+    for (const auto& p : s.scep_paths)
+        if (p.empty() || p.front() != '/' || p.find_first_of("?# ") != std::string::npos)
+            return make_error("scep.paths: \"" + p + "\" must start with '/' and contain no '?', '#' or space");
+    // Unknown keywords are allowed: clients ignore them (RFC 8894 §3.5.2).
+    for (const auto& c : s.scep.capabilities)
+        if (c.empty() || c.find_first_of("\r\n") != std::string::npos)
+            return make_error("scep.capabilities: empty entries and line breaks are not allowed");
+    if (auto r = scep::validate(s.pki); !r) return r;
+    if (auto r = scep::validate(s.issuance); !r) return make_error("issuance: " + r.message());
+    return {};
+}
+
+std::string to_toml(const settings& s, bool show_secrets) {
+    std::ostringstream o;
+    o << "data_dir = " << quote(s.data_dir.string()) << "\n\n";
+    o << "[server]\nlisten = " << quote(s.server.listen) << "\nport = " << s.server.port
+      << "\nthreads = " << s.server.threads << "\nmax_body_bytes = " << s.server.max_body_bytes
+      << "\nmax_header_bytes = " << s.server.max_header_bytes
+      << "\nread_timeout = " << quote(format_duration(s.server.read_timeout))
+      << "\nidle_timeout = " << quote(format_duration(s.server.idle_timeout))
+      << "\nmax_connections = " << s.server.max_connections << "\nready_file = " << quote(s.server.ready_file)
+      << "\n\n";
+    o << "[log]\nformat = " << quote(s.log.format) << "\nlevel = " << quote(s.log.level) << "\n\n";
+    o << "[scep]\npaths = " << quote_list(s.scep_paths)
+      << "\nchallenge = " << quote(show_secrets || s.scep.challenge.empty() ? s.scep.challenge : "********")
+      << "\ncapabilities = " << quote_list(s.scep.capabilities)
+      << "\ninclude_root_in_ca_chain = " << (s.scep.include_root_in_ca_chain ? "true" : "false")
+      << "\nallow_single_des = " << (s.scep.ciphers.allow_single_des ? "true" : "false") << "\n\n";
+    o << "[pki]\nsource = " << quote(s.pki.bring_your_own ? "files" : "generate")
+      << "\nca_as_ra = " << (s.pki.ca_as_ra ? "true" : "false") << "\n\n";
+    for (const auto& t : s.pki.tiers)
+        o << "[[pki.tiers]]\nname = " << quote(t.name) << "\nsubject = " << quote(t.subject)
+          << "\nkey = " << quote(std::string(to_string(t.key))) << "\nvalidity = " << quote(format_duration(t.validity))
+          << "\n\n";
+    o << "[pki.ra]\nsubject = " << quote(s.pki.ra.subject) << "\nkey = " << quote(std::string(to_string(s.pki.ra.key)))
+      << "\nvalidity = " << quote(format_duration(s.pki.ra.validity)) << "\n\n";
+    std::vector<std::string> chain;
+    for (const auto& c : s.pki.byo.chain) chain.push_back(c.string());
+    o << "[pki.files]\nchain = " << quote_list(chain) << "\nissuing_key = " << quote(s.pki.byo.issuing_key.string())
+      << "\nra_cert = " << quote(s.pki.byo.ra_cert.string()) << "\nra_key = " << quote(s.pki.byo.ra_key.string())
+      << "\n\n";
+    o << "[issuance]\nvalidity = " << quote(format_duration(s.issuance.validity))
+      << "\nbackdate = " << quote(format_duration(s.issuance.backdate))
+      << "\nkey_usage = " << quote_list(s.issuance.key_usage)
+      << "\nextended_key_usage = " << quote_list(s.issuance.extended_key_usage)
+      << "\nmin_rsa_bits = " << s.csr.min_rsa_bits << "\nmin_ec_bits = " << s.csr.min_ec_bits << "\n";
+    return o.str();
+}
+
+}  // namespace scep::config

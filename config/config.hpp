@@ -1,0 +1,75 @@
+// scep-lab settings: embedded defaults, a TOML file, SCEP_LAB_* environment
+// variables and command-line flags, in that order of precedence. Every limit
+// and timeout lives here with its default (config/scep-lab.example.toml
+// documents each key).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pki/hierarchy.hpp"
+#include "pki/issuer.hpp"
+#include "pki/scep_service.hpp"
+
+namespace scep::config {
+
+struct server_settings {
+    std::string listen = "127.0.0.1";
+    std::uint16_t port = 8080;
+    unsigned threads = 0;  // 0 = one per core
+    std::size_t max_body_bytes = 1 << 20;
+    std::size_t max_header_bytes = 16384;  // request line + headers (HTTP.sys default MaxRequestBytes)
+    std::chrono::seconds read_timeout{30};
+    std::chrono::seconds idle_timeout{60};
+    std::size_t max_connections = 1024;
+    std::string ready_file;  // written with the listening URL once ready
+};
+
+struct log_settings {
+    std::string format = "text";  // text | json
+    std::string level = "info";   // trace | debug | info | warn | error
+};
+
+struct settings {
+    std::filesystem::path data_dir = "./data";
+    server_settings server;
+    log_settings log;
+    std::vector<std::string> scep_paths{"/scep", "/cgi-bin/pkiclient.exe"};
+    service_config scep;
+    hierarchy_spec pki;
+    issuance_profile issuance;
+    csr_policy csr;
+
+    std::filesystem::path pki_dir() const { return data_dir / "pki"; }
+    std::filesystem::path store_file() const { return data_dir / "scep-lab.db"; }
+};
+
+// The embedded defaults: a three-tier RSA hierarchy, static challenge.
+settings defaults();
+inline constexpr const char* default_challenge = "scep-lab-challenge";
+
+// Reads a TOML file over `base`. Errors name the file, line and problem.
+result<settings> load_file(const std::filesystem::path& file, settings base);
+result<settings> load_string(const std::string& toml_text, const std::string& name, settings base);
+
+using env_lookup = std::function<std::optional<std::string>(const char*)>;
+env_lookup process_env();
+// Applies SCEP_LAB_LISTEN, _PORT, _DATA_DIR, _CHALLENGE, _LOG_FORMAT, _LOG_LEVEL.
+result<void> apply_env(settings& s, const env_lookup& env);
+
+// Cross-field checks (also run after flags are applied).
+result<void> validate(const settings& s);
+
+// "30s", "10m", "2h", "365d", "10y" -> seconds.
+std::optional<std::chrono::seconds> parse_duration(std::string_view text);
+std::string format_duration(std::chrono::seconds s);
+
+// The effective configuration as TOML, secrets masked unless asked.
+std::string to_toml(const settings& s, bool show_secrets = false);
+
+}  // namespace scep::config

@@ -1,0 +1,24 @@
+// Base64 (RFC 4648) and percent-decoding as SCEP clients actually send them.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pki/ossl.hpp"
+
+namespace scep {
+
+std::string base64_encode(byte_view data);
+
+// Decodes standard or URL-safe base64, ignoring whitespace and line breaks
+// (RFC 8894 §4.1 GET messages are often wrapped at 64 columns) and tolerating
+// missing padding. Returns nullopt on any other character or a bad length.
+std::optional<bytes> base64_decode(std::string_view text);
+
+// Percent-decodes a query component. '+' stays '+': SCEP messages are base64,
+// which has no spaces, and macOS sends '+' and '/' unescaped (only '=' escaped),
+// so reading '+' as a space would corrupt them. Returns nullopt on a bad escape.
+std::optional<std::string> percent_decode(std::string_view text);
+
+}  // namespace scep

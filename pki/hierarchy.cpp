@@ -1,0 +1,306 @@
+#include "pki/hierarchy.hpp"
+
+#include <openssl/err.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+namespace scep {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* manifest_name = "hierarchy.txt";
+
+std::string ca_extensions_key_usage(bool decrypts) {
+    // RFC 8894 §2.1.2: a CA that acts as RA needs digitalSignature and, since
+    // it decrypts requests, keyEncipherment.
+    return decrypts ? "critical,keyCertSign,cRLSign,digitalSignature,keyEncipherment"
+                    : "critical,keyCertSign,cRLSign,digitalSignature";
+}
+
+result<void> check_pair(const X509& cert, const EVP_PKEY& key, const fs::path& key_file) {
+    if (X509_check_private_key(&cert, &key) != 1) {
+        ERR_clear_error();
+        return make_error(key_file.string() + ": private key does not match its certificate");
+    }
+    return {};
+}
+
+result<void> check_issued(const X509& child, const fs::path& child_file, const X509& parent,
+                          const fs::path& parent_file) {
+    EVP_PKEY* parent_key = X509_get0_pubkey(&parent);
+    if (X509_check_issued(const_cast<X509*>(&parent), const_cast<X509*>(&child)) != X509_V_OK ||
+        !parent_key || X509_verify(const_cast<X509*>(&child), parent_key) != 1) {
+        ERR_clear_error();
+        return make_error(child_file.string() + ": certificate \"" + name_to_string(*X509_get_subject_name(&child)) +
+                          "\" is not signed by \"" + name_to_string(*X509_get_subject_name(&parent)) + "\" (" +
+                          parent_file.string() + "): broken chain");
+    }
+    return {};
+}
+
+result<x509_ptr> load_cert(const fs::path& file) {
+    auto text = read_file(file);
+    if (!text) return text.err();
+    auto cert = x509_from_pem(*text);
+    if (!cert) return make_error(file.string() + ": " + cert.message());
+    return std::move(*cert);
+}
+
+result<evp_pkey_ptr> load_key(const fs::path& file) {
+    auto text = read_file(file);
+    if (!text) return text.err();
+    auto key = private_key_from_pem(*text);
+    if (!key) return make_error(file.string() + ": " + key.message());
+    return std::move(*key);
+}
+
+result<void> write_pair(const fs::path& dir, const std::string& stem, const X509& cert, const EVP_PKEY& key) {
+    if (auto r = write_file(dir / (stem + ".key"), private_key_to_pem(key), true); !r) return r;
+    return write_file(dir / (stem + ".crt"), x509_to_pem(cert), false);
+}
+
+result<std::pair<x509_ptr, evp_pkey_ptr>> make_ra(const ra_spec& spec, const ca_entry& issuing, time_point now) {
+    auto subject = parse_subject(spec.subject);
+    if (!subject) return make_error("ra.subject: " + subject.message());
+    auto key = generate_key(spec.key);
+    if (!key) return key.err();
+    cert_request req;
+    req.subject = subject->get();
+    req.public_key = key->get();
+    req.not_before = now - std::chrono::minutes(5);
+    req.not_after = std::min(now + spec.validity, asn1_time_point(*X509_get0_notAfter(issuing.cert.get())));
+    req.extensions = {{NID_basic_constraints, "critical,CA:FALSE"},
+                      {NID_key_usage, "critical,digitalSignature,keyEncipherment"}};
+    auto cert = sign_certificate(req, issuing.cert.get(), *issuing.key);
+    if (!cert) return cert.err();
+    return std::make_pair(std::move(*cert), std::move(*key));
+}
+
+std::string manifest_text(const hierarchy_spec& spec) {
+    std::string out;
+    for (const auto& t : spec.tiers) out += t.name + "\n";
+    return out;
+}
+
+}  // namespace
+
+result<void> validate(const hierarchy_spec& spec) {
+    if (spec.bring_your_own) {
+        if (spec.byo.chain.empty()) return make_error("pki.files.chain: name at least the issuing CA certificate");
+        if (spec.byo.issuing_key.empty()) return make_error("pki.files.issuing_key: the issuing CA key is required");
+        if (spec.byo.ra_cert.empty() != spec.byo.ra_key.empty())
+            return make_error("pki.files: ra_cert and ra_key go together");
+    } else {
+        if (spec.tiers.empty() || spec.tiers.size() > 4)
+            return make_error("pki.tiers: the hierarchy has 1 to 4 tiers, not " + std::to_string(spec.tiers.size()));
+        std::set<std::string> names;
+        for (const auto& t : spec.tiers) {
+            if (t.name.empty() || t.name == "ra" || t.name.find_first_of("/\\. ") != std::string::npos)
+                return make_error("pki.tiers: invalid tier name \"" + t.name +
+                                  "\" (letters, digits, '-' and '_'; not \"ra\")");
+            if (!names.insert(t.name).second) return make_error("pki.tiers: duplicate tier name \"" + t.name + "\"");
+            if (auto s = parse_subject(t.subject); !s)
+                return make_error("pki.tiers." + t.name + ".subject: " + s.message());
+            if (t.validity <= std::chrono::seconds::zero())
+                return make_error("pki.tiers." + t.name + ".validity must be positive");
+        }
+        if (spec.ca_as_ra && !is_rsa(spec.tiers.back().key))
+            return make_error("pki.ca_as_ra: the issuing CA \"" + spec.tiers.back().name + "\" has a " +
+                              std::string(to_string(spec.tiers.back().key)) +
+                              " key, but a CA that acts as RA must be RSA: SCEP clients encrypt requests to it "
+                              "(RFC 8894 §2.1.2). Use an RSA issuing CA or a separate RA (ca_as_ra = false).");
+    }
+    if (!spec.ca_as_ra && !is_rsa(spec.ra.key))
+        return make_error("pki.ra.key: the RA certificate must be RSA (clients encrypt to it), not " +
+                          std::string(to_string(spec.ra.key)));
+    return {};
+}
+
+std::vector<const X509*> hierarchy::chain(bool include_root) const {
+    std::vector<const X509*> out;
+    for (auto it = tiers_.rbegin(); it != tiers_.rend(); ++it) {
+        bool is_root = std::next(it) == tiers_.rend() &&
+                       X509_check_issued(it->cert.get(), it->cert.get()) == X509_V_OK;
+        if (is_root && !include_root && out.size() > 0) continue;
+        out.push_back(it->cert.get());
+    }
+    return out;
+}
+
+struct hierarchy_builder {
+    static result<hierarchy> generate(const hierarchy_spec& spec, const fs::path& dir, time_point now) {
+        hierarchy h;
+        h.ca_as_ra_ = spec.ca_as_ra;
+        for (std::size_t i = 0; i < spec.tiers.size(); ++i) {
+            const auto& t = spec.tiers[i];
+            bool last = i + 1 == spec.tiers.size();
+            auto subject = parse_subject(t.subject);
+            if (!subject) return subject.err();
+            auto key = generate_key(t.key);
+            if (!key) return key.err();
+            cert_request req;
+            req.subject = subject->get();
+            req.public_key = key->get();
+            req.not_before = now - std::chrono::minutes(5);
+            req.not_after = now + t.validity;
+            if (i > 0)
+                req.not_after = std::min(req.not_after, asn1_time_point(*X509_get0_notAfter(h.tiers_.back().cert.get())));
+            // RFC 5280 §4.2.1.9: pathLen counts the CA certificates that may follow.
+            std::size_t below = spec.tiers.size() - 1 - i;
+            req.extensions = {{NID_basic_constraints, "critical,CA:TRUE,pathlen:" + std::to_string(below)},
+                              {NID_key_usage, ca_extensions_key_usage(last && spec.ca_as_ra)}};
+            const ca_entry* parent = i == 0 ? nullptr : &h.tiers_.back();
+            auto cert = sign_certificate(req, parent ? parent->cert.get() : nullptr,
+                                         parent ? *parent->key : **key);
+            if (!cert) return cert.err();
+            ca_entry e{t.name, std::move(*cert), std::move(*key), dir / (t.name + ".crt")};
+            if (auto r = write_pair(dir, t.name, *e.cert, *e.key); !r) return r.err();
+            h.tiers_.push_back(std::move(e));
+        }
+        if (!spec.ca_as_ra) {
+            auto ra = make_ra(spec.ra, h.tiers_.back(), now);
+            if (!ra) return ra.err();
+            if (auto r = write_pair(dir, "ra", *ra->first, *ra->second); !r) return r.err();
+            h.ra_cert_ = std::move(ra->first);
+            h.ra_key_ = std::move(ra->second);
+        }
+        if (auto r = write_file(dir / manifest_name, manifest_text(spec), false); !r) return r.err();
+        h.generated_now_ = true;
+        return h;
+    }
+
+    static result<hierarchy> load(const hierarchy_spec& spec, const fs::path& dir) {
+        auto manifest = read_file(dir / manifest_name);
+        if (!manifest) return make_error(manifest.message() + " (the lab PKI in " + dir.string() + " is incomplete)");
+        if (*manifest != manifest_text(spec)) {
+            std::string want, have;
+            for (const auto& t : spec.tiers) want += (want.empty() ? "" : ", ") + t.name;
+            std::istringstream in(*manifest);
+            for (std::string line; std::getline(in, line);)
+                if (!line.empty()) have += (have.empty() ? "" : ", ") + line;
+            return make_error("the lab PKI in " + dir.string() + " has tiers [" + have +
+                              "] but the configuration asks for [" + want +
+                              "]. It is never regenerated silently: restore the configuration, or move " +
+                              dir.string() + " away to generate a new PKI.");
+        }
+        hierarchy h;
+        h.ca_as_ra_ = spec.ca_as_ra;
+        for (const auto& t : spec.tiers) {
+            auto cert_file = dir / (t.name + ".crt");
+            auto key_file = dir / (t.name + ".key");
+            auto cert = load_cert(cert_file);
+            if (!cert) return cert.err();
+            auto key = load_key(key_file);
+            if (!key) return key.err();
+            if (auto r = check_pair(**cert, **key, key_file); !r) return r.err();
+            if (!h.tiers_.empty())
+                if (auto r = check_issued(**cert, cert_file, *h.tiers_.back().cert, h.tiers_.back().cert_file); !r)
+                    return r.err();
+            h.tiers_.push_back(ca_entry{t.name, std::move(*cert), std::move(*key), cert_file});
+        }
+        return h;
+    }
+
+    static result<hierarchy> load_byo(const hierarchy_spec& spec) {
+        hierarchy h;
+        h.ca_as_ra_ = spec.ca_as_ra;
+        std::vector<ca_entry> issuing_first;
+        for (const auto& file : spec.byo.chain) {
+            auto text = read_file(file);
+            if (!text) return text.err();
+            auto certs = x509_list_from_pem(*text);
+            if (!certs) return make_error(file.string() + ": " + certs.message());
+            for (auto& c : *certs) {
+                std::string name = issuing_first.empty() ? "issuing" : "ca" + std::to_string(issuing_first.size());
+                issuing_first.push_back(ca_entry{name, std::move(c), nullptr, file});
+            }
+        }
+        for (std::size_t i = 0; i + 1 < issuing_first.size(); ++i)
+            if (auto r = check_issued(*issuing_first[i].cert, issuing_first[i].cert_file, *issuing_first[i + 1].cert,
+                                      issuing_first[i + 1].cert_file);
+                !r)
+                return r.err();
+        auto key = load_key(spec.byo.issuing_key);
+        if (!key) return key.err();
+        if (auto r = check_pair(*issuing_first.front().cert, **key, spec.byo.issuing_key); !r) return r.err();
+        issuing_first.front().key = std::move(*key);
+        if (issuing_first.size() > 1) issuing_first.back().name = "root";
+        if (spec.ca_as_ra && !key_is_rsa(*issuing_first.front().key))
+            return make_error(spec.byo.issuing_key.string() +
+                              ": a CA that acts as RA must have an RSA key (clients encrypt to it)");
+        std::reverse(issuing_first.begin(), issuing_first.end());
+        h.tiers_ = std::move(issuing_first);
+        return h;
+    }
+
+    static result<void> attach_ra(hierarchy& h, const hierarchy_spec& spec, const fs::path& dir, time_point now,
+                                  const std::function<void(const std::string&)>& note) {
+        if (spec.ca_as_ra) return {};
+        fs::path cert_file = dir / "ra.crt", key_file = dir / "ra.key";
+        if (spec.bring_your_own && !spec.byo.ra_cert.empty()) {
+            cert_file = spec.byo.ra_cert;
+            key_file = spec.byo.ra_key;
+        } else if (!fs::exists(cert_file) && !fs::exists(key_file)) {
+            auto ra = make_ra(spec.ra, h.issuing(), now);
+            if (!ra) return ra.err();
+            if (auto r = write_pair(dir, "ra", *ra->first, *ra->second); !r) return r;
+            note("created RA certificate " + cert_file.string());
+            h.ra_cert_ = std::move(ra->first);
+            h.ra_key_ = std::move(ra->second);
+            return {};
+        }
+        auto cert = load_cert(cert_file);
+        if (!cert) return cert.err();
+        auto key = load_key(key_file);
+        if (!key) return key.err();
+        if (auto r = check_pair(**cert, **key, key_file); !r) return r;
+        if (auto r = check_issued(**cert, cert_file, *h.issuing().cert, h.issuing().cert_file); !r) return r;
+        if (!key_is_rsa(**key)) return make_error(key_file.string() + ": the RA key must be RSA (clients encrypt to it)");
+        h.ra_cert_ = std::move(*cert);
+        h.ra_key_ = std::move(*key);
+        return {};
+    }
+};
+
+result<hierarchy> hierarchy::open(const hierarchy_spec& spec, const fs::path& dir, time_point now,
+                                  const std::function<void(const std::string&)>& note) {
+    if (auto r = validate(spec); !r) return r.err();
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return make_error("cannot create " + dir.string() + ": " + ec.message());
+    ::chmod(dir.c_str(), 0700);
+
+    result<hierarchy> h = make_error("unreachable");
+    if (spec.bring_your_own) {
+        h = hierarchy_builder::load_byo(spec);
+    } else if (fs::exists(dir / manifest_name) || fs::exists(dir / (spec.tiers.front().name + ".crt"))) {
+        h = hierarchy_builder::load(spec, dir);
+    } else {
+        h = hierarchy_builder::generate(spec, dir, now);
+        if (h) note("generated a new lab PKI in " + dir.string());
+    }
+    if (!h) return h;
+    if (!h->generated_now_ || spec.ca_as_ra)
+        if (auto r = hierarchy_builder::attach_ra(*h, spec, dir, now, note); !r) return r.err();
+
+    // Warn about keys others can read (a copied data dir, a restored backup).
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        if (entry.path().extension() != ".key") continue;
+        struct stat st {};
+        if (::stat(entry.path().c_str(), &st) == 0 && (st.st_mode & 077))
+            note("warning: " + entry.path().string() + " is readable by group or others; run chmod 600 on it");
+    }
+
+    std::string chain_pem;
+    for (const X509* c : h->chain(true)) chain_pem += x509_to_pem(*c);
+    h->chain_file_ = dir / "ca-chain.pem";
+    if (auto r = write_file(h->chain_file_, chain_pem, false); !r) return r.err();
+    return h;
+}
+
+}  // namespace scep

@@ -1,0 +1,86 @@
+// The lab CA hierarchy: root -> intermediate(s) -> issuing CA, plus the RA
+// certificate SCEP clients encrypt to. Generated once into the data
+// directory, loaded on later starts, never regenerated silently; or loaded
+// from a customer's PEM files ("bring your own").
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pki/ossl.hpp"
+#include "pki/x509_build.hpp"
+
+namespace scep {
+
+struct tier_spec {
+    std::string name;     // file stem and display name: "root", "issuing"
+    std::string subject;  // "CN=scep-lab Root CA,O=scep-lab"
+    key_type key = key_type::rsa2048;
+    std::chrono::seconds validity{};
+};
+
+struct ra_spec {
+    std::string subject = "CN=scep-lab RA,O=scep-lab";
+    key_type key = key_type::rsa2048;  // must be RSA: the RA decrypts (RFC 8894 §2.1.2)
+    std::chrono::seconds validity = std::chrono::hours(24 * 365 * 2);
+};
+
+// Bring your own: the chain as PEM files and the issuing CA's key.
+struct byo_spec {
+    std::vector<std::filesystem::path> chain;  // issuing CA first, up to the root (one bundle file is fine)
+    std::filesystem::path issuing_key;
+    std::filesystem::path ra_cert;  // optional: generated from issuing_key when empty
+    std::filesystem::path ra_key;
+};
+
+struct hierarchy_spec {
+    std::vector<tier_spec> tiers;  // root first, issuing CA last; 1 to 4 tiers
+    bool ca_as_ra = false;
+    ra_spec ra;
+    bool bring_your_own = false;
+    byo_spec byo;
+};
+
+// Checks the spec itself (depth, names, RSA for anything that decrypts).
+result<void> validate(const hierarchy_spec& spec);
+
+struct ca_entry {
+    std::string name;
+    x509_ptr cert;
+    evp_pkey_ptr key;  // null for tiers whose key we do not hold (bring your own)
+    std::filesystem::path cert_file;
+};
+
+class hierarchy {
+public:
+    // Root first, issuing CA last.
+    const std::vector<ca_entry>& tiers() const { return tiers_; }
+    const ca_entry& issuing() const { return tiers_.back(); }
+    const X509& root_cert() const { return *tiers_.front().cert; }
+    const X509& ra_cert() const { return ca_as_ra_ ? *issuing().cert : *ra_cert_; }
+    const EVP_PKEY& ra_key() const { return ca_as_ra_ ? *issuing().key : *ra_key_; }
+    bool ca_as_ra() const { return ca_as_ra_; }
+    // Issuing CA first, up to the root (or the top-most intermediate).
+    std::vector<const X509*> chain(bool include_root) const;
+    // Where the CA chain PEM (issuing first, root last) was written.
+    const std::filesystem::path& chain_file() const { return chain_file_; }
+    bool generated_now() const { return generated_now_; }
+
+    static result<hierarchy> open(const hierarchy_spec& spec, const std::filesystem::path& dir, time_point now,
+                                  const std::function<void(const std::string&)>& note);
+
+private:
+    std::vector<ca_entry> tiers_;
+    x509_ptr ra_cert_;
+    evp_pkey_ptr ra_key_;
+    bool ca_as_ra_ = false;
+    bool generated_now_ = false;
+    std::filesystem::path chain_file_;
+
+    friend struct hierarchy_builder;
+};
+
+}  // namespace scep

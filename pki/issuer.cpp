@@ -1,0 +1,145 @@
+#include "pki/issuer.hpp"
+
+#include <openssl/err.h>
+
+#include <algorithm>
+
+namespace scep {
+
+namespace {
+
+constexpr std::string_view key_usage_names[] = {
+    "digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment", "keyAgreement",
+    "keyCertSign",      "cRLSign",        "encipherOnly",    "decipherOnly"};
+
+bool is_dotted_oid(std::string_view s) {
+    if (s.empty() || s.front() == '.' || s.back() == '.') return false;
+    return std::all_of(s.begin(), s.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
+}
+
+std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+    return out;
+}
+
+}  // namespace
+
+result<void> validate(const issuance_profile& p) {
+    for (const auto& ku : p.key_usage)
+        if (std::find(std::begin(key_usage_names), std::end(key_usage_names), ku) == std::end(key_usage_names))
+            return make_error("unknown key usage \"" + ku + "\" (known: digitalSignature, nonRepudiation, "
+                              "keyEncipherment, dataEncipherment, keyAgreement, keyCertSign, cRLSign, encipherOnly, "
+                              "decipherOnly)");
+    for (const auto& eku : p.extended_key_usage) {
+        if (is_dotted_oid(eku)) continue;
+        if (OBJ_sn2nid(eku.c_str()) == NID_undef && OBJ_ln2nid(eku.c_str()) == NID_undef)
+            return make_error("unknown extended key usage \"" + eku +
+                              "\" (use a name such as clientAuth, serverAuth, emailProtection, or a dotted OID)");
+    }
+    if (p.validity < std::chrono::minutes(1)) return make_error("validity must be at least one minute");
+    if (p.backdate < std::chrono::seconds::zero()) return make_error("backdate must not be negative");
+    return {};
+}
+
+std::optional<challenge_attr> csr_challenge(const X509_REQ& req) {
+    int idx = X509_REQ_get_attr_by_NID(&req, NID_pkcs9_challengePassword, -1);
+    if (idx < 0) return std::nullopt;
+    X509_ATTRIBUTE* attr = X509_REQ_get_attr(&req, idx);
+    ASN1_TYPE* t = X509_ATTRIBUTE_get0_type(attr, 0);
+    if (!t) return std::nullopt;
+    switch (t->type) {
+        case V_ASN1_PRINTABLESTRING:
+        case V_ASN1_UTF8STRING:
+        case V_ASN1_IA5STRING:
+        case V_ASN1_T61STRING:
+        case V_ASN1_BMPSTRING:
+        case V_ASN1_UNIVERSALSTRING:
+        case V_ASN1_VISIBLESTRING: break;
+        default: return std::nullopt;
+    }
+    const ASN1_STRING* s = t->value.asn1_string;
+    challenge_attr out;
+    out.asn1_type = t->type;
+    if (t->type == V_ASN1_BMPSTRING || t->type == V_ASN1_UNIVERSALSTRING) {
+        unsigned char* utf8 = nullptr;
+        int len = ASN1_STRING_to_UTF8(&utf8, s);
+        if (len < 0) return std::nullopt;
+        out.value.assign(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len));
+        OPENSSL_free(utf8);
+    } else {
+        out.value.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                         static_cast<std::size_t>(ASN1_STRING_length(s)));
+    }
+    return out;
+}
+
+issuer::issuer(const hierarchy& pki, issuance_profile profile, csr_policy policy, clock_fn clock)
+    : pki_(pki), profile_(std::move(profile)), policy_(policy), clock_(std::move(clock)) {}
+
+std::optional<scep_failure> issuer::check_csr(const X509_REQ& req) const {
+    EVP_PKEY* key = X509_REQ_get0_pubkey(const_cast<X509_REQ*>(&req));
+    if (!key) {
+        ERR_clear_error();
+        return scep_failure{fail_info::bad_request, "CSR public key cannot be read"};
+    }
+    if (X509_REQ_verify(const_cast<X509_REQ*>(&req), key) != 1) {
+        ERR_clear_error();
+        return scep_failure{fail_info::bad_request, "CSR signature (proof of possession) does not verify"};
+    }
+    int bits = key_bits(*key);
+    if (key_is_rsa(*key)) {
+        if (bits < policy_.min_rsa_bits)
+            return scep_failure{fail_info::bad_request, "RSA key of " + std::to_string(bits) +
+                                                            " bits is below the minimum of " +
+                                                            std::to_string(policy_.min_rsa_bits)};
+    } else if (key_is_ec(*key)) {
+        if (bits < policy_.min_ec_bits)
+            return scep_failure{fail_info::bad_request, "EC key of " + std::to_string(bits) +
+                                                            " bits is below the minimum of " +
+                                                            std::to_string(policy_.min_ec_bits)};
+    } else {
+        return scep_failure{fail_info::bad_request,
+                            std::string("unsupported key type ") + OBJ_nid2sn(EVP_PKEY_get_base_id(key)) +
+                                " (RSA and EC are accepted)"};
+    }
+    const X509_NAME* subject = X509_REQ_get_subject_name(&req);
+    bool has_san = false;
+    if (STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(const_cast<X509_REQ*>(&req))) {
+        has_san = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1) >= 0;
+        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    }
+    if (X509_NAME_entry_count(subject) == 0 && !has_san)
+        return scep_failure{fail_info::bad_request, "CSR has an empty subject and no subjectAltName"};
+    return std::nullopt;
+}
+
+result<x509_ptr> issuer::issue(const X509_REQ& req) const {
+    const ca_entry& ca = pki_.issuing();
+    auto now = clock_();
+    cert_request cr;
+    cr.subject = X509_REQ_get_subject_name(&req);
+    cr.public_key = X509_REQ_get0_pubkey(const_cast<X509_REQ*>(&req));
+    cr.not_before = now - profile_.backdate;
+    // A certificate must not outlive its issuer (RFC 5280 §6.1.3).
+    cr.not_after = std::min(now + profile_.validity, asn1_time_point(*X509_get0_notAfter(ca.cert.get())));
+    cr.extensions.push_back({NID_basic_constraints, "critical,CA:FALSE"});
+    if (!profile_.key_usage.empty()) cr.extensions.push_back({NID_key_usage, "critical," + join(profile_.key_usage)});
+    if (!profile_.extended_key_usage.empty())
+        cr.extensions.push_back({NID_ext_key_usage, join(profile_.extended_key_usage)});
+
+    STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(const_cast<X509_REQ*>(&req));
+    struct ext_stack_free {
+        void operator()(STACK_OF(X509_EXTENSION) * s) const noexcept {
+            sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
+        }
+    };
+    std::unique_ptr<STACK_OF(X509_EXTENSION), ext_stack_free> owned(exts);
+    if (exts) {
+        int idx = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1);
+        if (idx >= 0) cr.copied_extensions.push_back(X509v3_get_ext(exts, idx));
+    }
+    return sign_certificate(cr, ca.cert.get(), *ca.key);
+}
+
+}  // namespace scep

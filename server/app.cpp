@@ -1,0 +1,198 @@
+#include "server/app.hpp"
+
+#include <boost/asio/signal_set.hpp>
+
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "pki/hierarchy.hpp"
+#include "pki/issuer.hpp"
+#include "pki/scep_service.hpp"
+#include "pki/store.hpp"
+#include "server/http_server.hpp"
+#include "server/logging.hpp"
+#include "server/router.hpp"
+
+namespace scep::server {
+
+namespace {
+
+struct lab {
+    hierarchy pki;
+    std::unique_ptr<cert_store> store;
+};
+
+result<lab> open_lab(const config::settings& s, event_log& log) {
+    load_providers();
+    auto pki = hierarchy::open(s.pki, s.pki_dir(), std::chrono::system_clock::now(),
+                               [&](const std::string& note) {
+                                   if (note.rfind("warning: ", 0) == 0)
+                                       log.warn(note.substr(9));
+                                   else
+                                       log.info(note);
+                               });
+    if (!pki) return pki.err();
+    auto store = open_sqlite_store(s.store_file());
+    if (!store) return store.err();
+    return lab{std::move(*pki), std::move(*store)};
+}
+
+std::string display_host(const std::string& listen) {
+    if (listen == "0.0.0.0" || listen.empty()) return "127.0.0.1";
+    if (listen == "::") return "[::1]";
+    if (listen.find(':') != std::string::npos) return "[" + listen + "]";
+    return listen;
+}
+
+}  // namespace
+
+int serve(const config::settings& s) {
+    event_log log(s.log.format, s.log.level);
+    auto started = std::chrono::steady_clock::now();
+    auto opened = open_lab(s, log);
+    if (!opened) {
+        log.error("cannot start", {{"error", opened.message()}});
+        return 1;
+    }
+    lab& l = *opened;
+    if (s.scep.ciphers.allow_single_des) {
+        if (legacy_provider_loaded())
+            log.warn("single DES requests are accepted (scep.allow_single_des = true): RFC 8894 §2.9 forbids it, "
+                     "but micromdm scepclient 2.x and old network gear send nothing else");
+        else
+            log.warn("single DES is enabled but OpenSSL's legacy provider is not available: DES requests will get "
+                     "badAlg");
+    }
+    if (s.scep.challenge.empty()) log.warn("no challenge password is required: anyone who can connect can enroll");
+
+    issuer iss(l.pki, s.issuance, s.csr, system_clock_fn());
+    scep_service service(l.pki, iss, *l.store, s.scep);
+    router r(service, s.scep_paths);
+
+    boost::asio::io_context ioc;
+    http_limits limits{s.server.max_body_bytes, s.server.max_header_bytes, s.server.read_timeout,
+                       s.server.idle_timeout, s.server.max_connections};
+    http_server server(ioc, r, log, limits);
+    auto ep = server.listen(s.server.listen, s.server.port);
+    if (!ep) {
+        log.error("cannot start", {{"error", ep.message()}});
+        return 1;
+    }
+    server.start();
+
+    std::string base = "http://" + display_host(s.server.listen) + ":" + std::to_string(ep->port());
+    std::string scep_url = base + s.scep_paths.front();
+    auto ready_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    log.info("ready", {{"url", scep_url},
+                       {"listen", ep->address().to_string() + ":" + std::to_string(ep->port())},
+                       {"ca_chain", l.pki.chain_file().string()},
+                       {"store", s.store_file().string()},
+                       {"startup_ms", std::to_string(static_cast<long long>(ready_ms))}});
+
+    // The banner is for the person at the terminal; the log never carries the
+    // challenge. A non-default challenge is the user's own and not echoed.
+    std::string challenge_line = s.scep.challenge == config::default_challenge ? s.scep.challenge
+                                 : s.scep.challenge.empty()                     ? "(none required)"
+                                                                                : "(set by configuration)";
+    std::cout << "scep-lab ready\n"
+              << "  SCEP URL   " << scep_url << "\n"
+              << "  challenge  " << challenge_line << "\n"
+              << "  CA chain   " << l.pki.chain_file().string() << "\n"
+              << "  root CA    " << l.pki.tiers().front().cert_file.string() << "\n"
+              << "  store      " << s.store_file().string() << "\n"
+              << "  try        scepclient -server-url " << scep_url << " -challenge <challenge> -private-key "
+              << "client.key -certificate client.pem\n"
+              << std::flush;
+
+    if (!s.server.ready_file.empty()) {
+        std::string json = "{\"url\":\"" + json_escape(scep_url) + "\",\"base_url\":\"" + json_escape(base) +
+                           "\",\"port\":" + std::to_string(ep->port()) + ",\"ca_chain\":\"" +
+                           json_escape(std::filesystem::absolute(l.pki.chain_file()).string()) + "\",\"pid\":" +
+                           std::to_string(::getpid()) + "}\n";
+        if (auto w = write_file(s.server.ready_file, json, false); !w)
+            log.warn("cannot write ready file", {{"error", w.message()}});
+    }
+
+    boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        log.info("stopping", {{"signal", std::to_string(sig)}});
+        server.stop();
+        // Requests in flight get a moment to finish; SQLite commits are atomic,
+        // so nothing stored can be half-written either way.
+        auto timer = std::make_shared<boost::asio::steady_timer>(ioc, std::chrono::seconds(2));
+        timer->async_wait([&ioc, timer](const boost::system::error_code&) { ioc.stop(); });
+    });
+
+    unsigned threads = s.server.threads ? s.server.threads : std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
+    ioc.run();
+    for (auto& t : pool) t.join();
+    log.info("stopped");
+    return 0;
+}
+
+int init(const config::settings& s, std::ostream& out) {
+    event_log log(s.log.format, s.log.level);
+    auto opened = open_lab(s, log);
+    if (!opened) {
+        log.error("init failed", {{"error", opened.message()}});
+        return 1;
+    }
+    out << (opened->pki.generated_now() ? "created" : "existing") << " lab PKI in " << s.pki_dir().string() << "\n";
+    for (const auto& t : opened->pki.tiers())
+        out << "  " << t.name << "  " << name_to_string(*X509_get_subject_name(t.cert.get())) << "  "
+            << t.cert_file.string() << "\n";
+    if (!opened->pki.ca_as_ra())
+        out << "  ra  " << name_to_string(*X509_get_subject_name(&opened->pki.ra_cert())) << "\n";
+    out << "CA chain: " << opened->pki.chain_file().string() << "\nstore: " << s.store_file().string() << "\n";
+    return 0;
+}
+
+int list(const config::settings& s, const std::string& format, std::size_t limit, std::ostream& out) {
+    if (!std::filesystem::exists(s.store_file())) {
+        std::cerr << "no store at " << s.store_file().string() << " (has the server run with this data dir?)\n";
+        return 1;
+    }
+    auto store = open_sqlite_store(s.store_file());
+    if (!store) {
+        std::cerr << store.message() << "\n";
+        return 1;
+    }
+    auto rows = (*store)->list(limit, 0);
+    if (!rows) {
+        std::cerr << rows.message() << "\n";
+        return 1;
+    }
+    if (format == "json") {
+        out << "[";
+        for (std::size_t i = 0; i < rows->size(); ++i) {
+            const auto& r = (*rows)[i];
+            out << (i ? ",\n " : "") << "{\"serial\":\"" << r.serial << "\",\"subject\":\"" << json_escape(r.subject)
+                << "\",\"sans\":\"" << json_escape(r.sans) << "\",\"issuer\":\"" << json_escape(r.issuer)
+                << "\",\"not_before\":\"" << r.not_before << "\",\"not_after\":\"" << r.not_after
+                << "\",\"transaction_id\":\"" << json_escape(r.transaction_id) << "\",\"requester\":\""
+                << json_escape(r.requester) << "\",\"status\":\"" << r.status << "\",\"created_at\":\""
+                << r.created_at << "\"}";
+        }
+        out << "]\n";
+        return 0;
+    }
+    out << "SERIAL                            STATUS  NOT AFTER             SUBJECT\n";
+    for (const auto& r : *rows) {
+        std::string serial = r.serial;
+        serial.resize(std::max<std::size_t>(serial.size(), 32), ' ');
+        std::string status = r.status;
+        status.resize(std::max<std::size_t>(status.size(), 6), ' ');
+        out << serial << "  " << status << "  " << r.not_after << "  " << r.subject << "\n";
+    }
+    auto total = (*store)->count();
+    out << rows->size() << " shown";
+    if (total) out << " of " << *total;
+    out << "\n";
+    return 0;
+}
+
+}  // namespace scep::server

@@ -1,0 +1,20 @@
+// Assembles scep-lab from its settings: everything is built once here and
+// handed to its users through constructors (no singletons).
+#pragma once
+
+#include <iosfwd>
+
+#include "config/config.hpp"
+
+namespace scep::server {
+
+// Runs the server until SIGINT/SIGTERM. Returns the process exit code.
+int serve(const config::settings& s);
+
+// Creates (or checks) the lab PKI and the store, prints where they are, exits.
+int init(const config::settings& s, std::ostream& out);
+
+// Prints issued certificates from the store ("text" or "json").
+int list(const config::settings& s, const std::string& format, std::size_t limit, std::ostream& out);
+
+}  // namespace scep::server

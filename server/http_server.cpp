@@ -1,0 +1,195 @@
+#include "server/http_server.hpp"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace scep::server {
+
+namespace beast = boost::beast;
+
+namespace {
+
+class session : public std::enable_shared_from_this<session> {
+public:
+    session(tcp::socket&& socket, router& r, event_log& log, const http_limits& limits,
+            std::shared_ptr<std::atomic<std::size_t>> active)
+        : stream_(std::move(socket)), router_(r), log_(log), limits_(limits), active_(std::move(active)) {
+        beast::error_code ec;
+        auto ep = stream_.socket().remote_endpoint(ec);
+        client_ = ec ? "unknown" : ep.address().to_string();
+    }
+    ~session() { --*active_; }
+
+    void run() {
+        asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::do_read, shared_from_this()));
+    }
+
+private:
+    void do_read() {
+        parser_.emplace();
+        parser_->body_limit(limits_.max_body_bytes);
+        parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
+        // The first request must arrive within read_timeout; a keep-alive
+        // connection may wait idle_timeout for the next one.
+        stream_.expires_after(requests_ == 0 ? limits_.read_timeout : limits_.idle_timeout);
+        http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&session::on_read, shared_from_this()));
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
+            ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
+            return close();
+        if (ec == http::error::body_limit)
+            return reject(http::status::payload_too_large,
+                          "request body exceeds " + std::to_string(limits_.max_body_bytes) + " bytes");
+        if (ec == http::error::header_limit)
+            return reject(http::status::request_header_fields_too_large,
+                          "request line and headers exceed " + std::to_string(limits_.max_header_bytes) + " bytes");
+        if (ec) return reject(http::status::bad_request, "malformed HTTP request: " + ec.message());
+
+        ++requests_;
+        auto started = std::chrono::steady_clock::now();
+        request_record rec;
+        request req = parser_->release();
+        response res;
+        try {
+            res = router_.handle(req, client_, rec);
+        } catch (const std::exception& e) {
+            // Nothing may escape a completion handler; answer and keep serving.
+            rec.http_status = 500;
+            rec.detail = std::string("internal error: ") + e.what();
+            res = response{http::status::internal_server_error, req.version()};
+            res.set(http::field::content_type, "text/plain");
+            res.body() = "internal error\n";
+            res.prepare_payload();
+        }
+        if (req.method() == http::verb::head) res.body().clear();
+        auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started);
+        log_request(req, rec, elapsed.count());
+        send(std::move(res));
+    }
+
+    void log_request(const request& req, const request_record& rec, double ms) {
+        fields f{{"client", client_},
+                 {"method", std::string(req.method_string())},
+                 {"op", rec.operation.empty() ? std::string(req.target().substr(0, 64)) : rec.operation},
+                 {"http", std::to_string(rec.http_status)}};
+        if (!rec.message_type.empty()) f.emplace_back("msg_type", rec.message_type);
+        if (!rec.transaction_id.empty()) f.emplace_back("txid", rec.transaction_id);
+        if (!rec.pki_status.empty()) f.emplace_back("status", rec.pki_status);
+        if (!rec.fail_info.empty()) f.emplace_back("fail_info", rec.fail_info);
+        if (!rec.serial.empty()) f.emplace_back("serial", rec.serial);
+        if (!rec.detail.empty()) f.emplace_back("detail", rec.detail);
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.2f", ms);
+        f.emplace_back("ms", buf);
+        log_.event(rec.http_status >= 500 ? spdlog::level::err : spdlog::level::info, "request", f);
+    }
+
+    void reject(http::status status, const std::string& reason) {
+        log_.warn("rejected request", {{"client", client_}, {"http", std::to_string(static_cast<int>(status))},
+                                       {"detail", reason}});
+        response res{status, 11};
+        res.set(http::field::content_type, "text/plain");
+        res.set(http::field::connection, "close");
+        res.body() = reason + "\n";
+        res.keep_alive(false);
+        res.prepare_payload();
+        send(std::move(res));
+    }
+
+    void send(response&& res) {
+        auto sp = std::make_shared<response>(std::move(res));
+        response_ = sp;
+        stream_.expires_after(limits_.read_timeout);
+        http::async_write(stream_, *sp,
+                          beast::bind_front_handler(&session::on_write, shared_from_this(), sp->need_eof()));
+    }
+
+    void on_write(bool close_after, beast::error_code ec, std::size_t) {
+        response_.reset();
+        if (ec) return close();
+        if (close_after) return close();
+        do_read();
+    }
+
+    void close() {
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream_.socket().close(ec);
+    }
+
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    std::shared_ptr<response> response_;
+    router& router_;
+    event_log& log_;
+    const http_limits& limits_;
+    std::shared_ptr<std::atomic<std::size_t>> active_;
+    std::string client_;
+    std::size_t requests_ = 0;
+};
+
+}  // namespace
+
+http_server::http_server(asio::io_context& ioc, router& r, event_log& log, http_limits limits)
+    : ioc_(ioc),
+      router_(r),
+      log_(log),
+      limits_(limits),
+      acceptor_(asio::make_strand(ioc)),
+      active_(std::make_shared<std::atomic<std::size_t>>(0)) {}
+
+http_server::~http_server() = default;
+
+result<tcp::endpoint> http_server::listen(const std::string& address, std::uint16_t port) {
+    beast::error_code ec;
+    auto addr = asio::ip::make_address(address, ec);
+    if (ec) return make_error("listen address \"" + address + "\" is not an IP address");
+    tcp::endpoint ep{addr, port};
+    auto fail = [&](const char* what) -> result<tcp::endpoint> {
+        std::string msg = std::string("cannot ") + what + " " + address + ":" + std::to_string(port) + ": " +
+                          ec.message();
+        beast::error_code ignored;
+        acceptor_.close(ignored);  // never leave a half-built listener behind
+        return make_error(msg);
+    };
+    if (acceptor_.open(ep.protocol(), ec); ec) return fail("open a socket for");
+    if (acceptor_.set_option(asio::socket_base::reuse_address(true), ec); ec) return fail("configure");
+    if (acceptor_.bind(ep, ec); ec) return fail("bind");
+    if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec) return fail("listen on");
+    return acceptor_.local_endpoint();
+}
+
+void http_server::start() { do_accept(); }
+
+void http_server::stop() {
+    asio::post(acceptor_.get_executor(), [this] {
+        beast::error_code ec;
+        acceptor_.close(ec);
+    });
+}
+
+void http_server::do_accept() {
+    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+        if (!ec) {
+            if (active_->load() >= limits_.max_connections) {
+                // Over the limit: close at once rather than queue unbounded work.
+                beast::error_code ignored;
+                socket.close(ignored);
+                log_.warn("connection refused: max_connections reached",
+                          {{"max_connections", std::to_string(limits_.max_connections)}});
+            } else {
+                ++*active_;
+                std::make_shared<session>(std::move(socket), router_, log_, limits_, active_)->run();
+            }
+        } else {
+            log_.warn("accept failed", {{"error", ec.message()}});
+        }
+        do_accept();
+    });
+}
+
+}  // namespace scep::server

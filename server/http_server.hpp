@@ -1,0 +1,53 @@
+// Asynchronous HTTP/1.1 server in the Boost.Beast style: one listener, one
+// session per connection on its own strand, a timeout before every operation,
+// body and header limits on every parser.
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "pki/result.hpp"
+#include "server/logging.hpp"
+#include "server/router.hpp"
+
+namespace scep::server {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+struct http_limits {
+    std::size_t max_body_bytes = 1 << 20;
+    std::size_t max_header_bytes = 65536;
+    std::chrono::seconds read_timeout{30};
+    std::chrono::seconds idle_timeout{60};
+    std::size_t max_connections = 1024;
+};
+
+class http_server {
+public:
+    http_server(asio::io_context& ioc, router& r, event_log& log, http_limits limits);
+    ~http_server();
+
+    // Binds and listens; the returned endpoint has the real port (port 0 picks one).
+    result<tcp::endpoint> listen(const std::string& address, std::uint16_t port);
+    void start();
+    void stop();  // stops accepting; sessions finish their current request
+
+    std::size_t active_connections() const { return active_->load(); }
+
+private:
+    void do_accept();
+
+    asio::io_context& ioc_;
+    router& router_;
+    event_log& log_;
+    http_limits limits_;
+    tcp::acceptor acceptor_;
+    std::shared_ptr<std::atomic<std::size_t>> active_;
+};
+
+}  // namespace scep::server

@@ -1,0 +1,69 @@
+#include "server/logging.hpp"
+
+#include <spdlog/sinks/stdout_sinks.h>
+
+namespace scep::server {
+
+std::string json_escape(const std::string& s) {
+    std::string out;
+    out.reserve(s.size() + 2);
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                    out += buf;
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+    return out;
+}
+
+namespace {
+void apply_pattern(spdlog::logger& l, bool json) {
+    if (json)
+        l.set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%v})", spdlog::pattern_time_type::utc);
+    else
+        l.set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l %v", spdlog::pattern_time_type::utc);
+}
+
+// Text values with spaces or quotes are quoted so that lines stay parseable.
+std::string text_value(const std::string& v) {
+    if (!v.empty() && v.find_first_of(" \"=\t") == std::string::npos) return v;
+    return "\"" + json_escape(v) + "\"";
+}
+}  // namespace
+
+event_log::event_log(const std::string& format, const std::string& level) : json_(format == "json") {
+    logger_ = std::make_shared<spdlog::logger>("scep-lab", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    logger_->set_level(spdlog::level::from_str(level));
+    logger_->flush_on(spdlog::level::trace);
+    apply_pattern(*logger_, json_);
+}
+
+event_log::event_log(std::shared_ptr<spdlog::logger> logger, bool json) : logger_(std::move(logger)), json_(json) {
+    apply_pattern(*logger_, json_);
+}
+
+void event_log::event(spdlog::level::level_enum level, const std::string& msg, const fields& f) {
+    if (!logger_->should_log(level)) return;
+    std::string line;
+    if (json_) {
+        line = "\"msg\":\"" + json_escape(msg) + "\"";
+        for (const auto& [k, v] : f) line += ",\"" + json_escape(k) + "\":\"" + json_escape(v) + "\"";
+    } else {
+        line = msg;
+        for (const auto& [k, v] : f) line += " " + k + "=" + text_value(v);
+    }
+    logger_->log(level, line);
+}
+
+}  // namespace scep::server

@@ -1,0 +1,141 @@
+#include "server/router.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "pki/encoding.hpp"
+
+namespace scep::server {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+response text(const request& req, http::status status, std::string body, request_record& rec) {
+    response res{status, req.version()};
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(body);
+    res.prepare_payload();
+    rec.http_status = static_cast<int>(status);
+    return res;
+}
+
+response from_reply(const request& req, service_reply&& reply, request_record& rec) {
+    response res{static_cast<http::status>(reply.http_status), req.version()};
+    res.set(http::field::content_type, reply.content_type);
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(reply.body);
+    res.prepare_payload();
+    rec.http_status = reply.http_status;
+    rec.message_type = std::move(reply.message_type);
+    rec.transaction_id = std::move(reply.transaction_id);
+    rec.pki_status = std::move(reply.pki_status);
+    rec.fail_info = std::move(reply.fail_info);
+    rec.detail = std::move(reply.detail);
+    rec.serial = std::move(reply.serial);
+    return res;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> split_query(std::string_view query) {
+    std::vector<std::pair<std::string, std::string>> out;
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        std::string_view part = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (part.empty()) continue;
+        auto eq = part.find('=');
+        std::string_view key = part.substr(0, eq);
+        std::string_view value = eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1);
+        out.emplace_back(percent_decode(key).value_or(std::string(key)), std::string(value));
+    }
+    return out;
+}
+
+std::optional<bytes> decode_get_message(std::string_view raw_value) {
+    auto unescaped = percent_decode(raw_value);
+    if (!unescaped) return std::nullopt;
+    return base64_decode(*unescaped);
+}
+
+router::router(scep_service& service, std::vector<std::string> scep_paths)
+    : service_(service), scep_paths_(std::move(scep_paths)) {}
+
+bool router::is_scep_path(std::string_view path) const {
+    // Any suffix is accepted after the base path: clients append
+    // "/pkiclient.exe" (RFC 8894 §4.1 CGI-PATH/CGI-PROG) or their own name.
+    for (const auto& base : scep_paths_) {
+        std::string_view b = base;
+        if (b.size() > 1 && b.back() == '/') b.remove_suffix(1);
+        if (path == b || (path.size() > b.size() && path.substr(0, b.size()) == b && path[b.size()] == '/'))
+            return true;
+    }
+    return false;
+}
+
+response router::handle(const request& req, const std::string& client, request_record& rec) {
+    std::string_view target = req.target();
+    auto q = target.find('?');
+    std::string_view path = target.substr(0, q);
+    std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+
+    if (path == "/healthz") {
+        rec.operation = "healthz";
+        return text(req, http::status::ok, "ok\n", rec);
+    }
+    if (is_scep_path(path)) return scep(req, query, client, rec);
+    return text(req, http::status::not_found, "not found: " + std::string(path) + "\n", rec);
+}
+
+response router::scep(const request& req, std::string_view query, const std::string& client, request_record& rec) {
+    if (req.method() != http::verb::get && req.method() != http::verb::post && req.method() != http::verb::head) {
+        auto res = text(req, http::status::method_not_allowed, "SCEP accepts GET and POST\n", rec);
+        res.set(http::field::allow, "GET, POST");
+        return res;
+    }
+    std::string operation;
+    std::optional<std::string> message;
+    for (auto& [k, v] : split_query(query)) {
+        if (k == "operation") operation = percent_decode(v).value_or(v);
+        if (k == "message") message = std::move(v);
+    }
+    rec.operation = operation;
+    if (operation.empty()) return text(req, http::status::bad_request, "missing operation parameter\n", rec);
+
+    // Operation names are case-sensitive in RFC 8894, but being lenient costs
+    // nothing and some hand-written clients get them wrong.
+    if (iequals(operation, "GetCACaps")) return from_reply(req, service_.get_ca_caps(), rec);
+    if (iequals(operation, "GetCACert")) return from_reply(req, service_.get_ca_cert(), rec);
+    if (iequals(operation, "PKIOperation")) {
+        bytes der;
+        if (req.method() == http::verb::post) {
+            const std::string& body = req.body();
+            if (body.empty()) return text(req, http::status::bad_request, "PKIOperation POST with an empty body\n", rec);
+            // RFC 8894 §4.3 says binary; a few clients POST base64 text.
+            if (static_cast<unsigned char>(body.front()) == 0x30) {
+                der.assign(body.begin(), body.end());
+            } else if (auto decoded = base64_decode(body)) {
+                der = std::move(*decoded);
+            } else {
+                return text(req, http::status::bad_request,
+                            "PKIOperation body is neither DER nor base64\n", rec);
+            }
+        } else {
+            if (!message || message->empty())
+                return text(req, http::status::bad_request, "PKIOperation GET without a message parameter\n", rec);
+            auto decoded = decode_get_message(*message);
+            if (!decoded) return text(req, http::status::bad_request, "message parameter is not valid base64\n", rec);
+            der = std::move(*decoded);
+        }
+        return from_reply(req, service_.pki_operation(der, client), rec);
+    }
+    return text(req, http::status::bad_request, "unsupported operation \"" + operation + "\"\n", rec);
+}
+
+}  // namespace scep::server

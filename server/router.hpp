@@ -1,0 +1,51 @@
+// Maps HTTP requests to SCEP operations (RFC 8894 §4.1) and service replies
+// back to HTTP. No sockets: the session hands in a parsed request.
+#pragma once
+
+#include <boost/beast/http.hpp>
+
+#include <string>
+#include <vector>
+
+#include "pki/scep_service.hpp"
+
+namespace scep::server {
+
+namespace http = boost::beast::http;
+using request = http::request<http::string_body>;
+using response = http::response<http::string_body>;
+
+// What one request did, for the request log.
+struct request_record {
+    std::string operation;
+    std::string message_type;
+    std::string transaction_id;
+    std::string pki_status;
+    std::string fail_info;
+    std::string detail;
+    std::string serial;
+    int http_status = 0;
+};
+
+class router {
+public:
+    router(scep_service& service, std::vector<std::string> scep_paths);
+
+    response handle(const request& req, const std::string& client, request_record& rec);
+
+private:
+    bool is_scep_path(std::string_view path) const;
+    response scep(const request& req, std::string_view query, const std::string& client, request_record& rec);
+
+    scep_service& service_;
+    std::vector<std::string> scep_paths_;
+};
+
+// Query parameters as sent (keys percent-decoded, values left encoded).
+std::vector<std::pair<std::string, std::string>> split_query(std::string_view query);
+
+// The message of a GET PKIOperation: percent-decoded (keeping '+' as '+',
+// as macOS sends it half-escaped) and base64-decoded.
+std::optional<bytes> decode_get_message(std::string_view raw_value);
+
+}  // namespace scep::server

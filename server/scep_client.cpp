@@ -1,0 +1,123 @@
+#include "server/scep_client.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "pki/encoding.hpp"
+#include "pki/message.hpp"
+
+namespace scep::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+result<scep_url> parse_scep_url(const std::string& url) {
+    constexpr std::string_view scheme = "http://";
+    if (url.rfind(scheme, 0) != 0) return make_error("only http:// URLs are supported: " + url);
+    std::string rest = url.substr(scheme.size());
+    auto slash = rest.find('/');
+    std::string hostport = rest.substr(0, slash);
+    scep_url out;
+    out.path = slash == std::string::npos ? "/" : rest.substr(slash);
+    if (!hostport.empty() && hostport.front() == '[') {
+        auto close = hostport.find(']');
+        if (close == std::string::npos) return make_error("bad IPv6 literal in " + url);
+        out.host = hostport.substr(1, close - 1);
+        if (close + 1 < hostport.size() && hostport[close + 1] == ':')
+            out.port = static_cast<std::uint16_t>(std::stoi(hostport.substr(close + 2)));
+    } else {
+        auto colon = hostport.rfind(':');
+        out.host = hostport.substr(0, colon);
+        if (colon != std::string::npos) {
+            try {
+                out.port = static_cast<std::uint16_t>(std::stoi(hostport.substr(colon + 1)));
+            } catch (const std::exception&) {
+                return make_error("bad port in " + url);
+            }
+        }
+    }
+    if (out.host.empty()) return make_error("no host in " + url);
+    return out;
+}
+
+result<http_reply> http_call(const scep_url& url, const std::string& method, const std::string& target,
+                             const std::string& body, const std::string& content_type, std::chrono::seconds timeout) {
+    try {
+        asio::io_context ioc;
+        tcp::resolver resolver(ioc);
+        beast::tcp_stream stream(ioc);
+        stream.expires_after(timeout);
+        stream.connect(resolver.resolve(url.host, std::to_string(url.port)));
+        http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+        req.set(http::field::host, url.host);
+        req.set(http::field::user_agent, "scep-lab-client");
+        if (!content_type.empty()) req.set(http::field::content_type, content_type);
+        req.body() = body;
+        req.prepare_payload();
+        http::write(stream, req);
+        beast::flat_buffer buffer;
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(64 << 20);
+        http::read(stream, buffer, parser);
+        auto res = parser.release();
+        beast::error_code ec;
+        stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+        return http_reply{static_cast<int>(res.result_int()), std::string(res[http::field::content_type]),
+                          std::move(res.body())};
+    } catch (const std::exception& e) {
+        return make_error(method + " http://" + url.host + ":" + std::to_string(url.port) + target + ": " + e.what());
+    }
+}
+
+result<std::string> scep_client::get_ca_caps() {
+    auto r = http_call(url_, "GET", url_.path + "?operation=GetCACaps", "", "");
+    if (!r) return r.err();
+    if (r->status != 200) return make_error("GetCACaps: HTTP " + std::to_string(r->status));
+    return std::move(r->body);
+}
+
+result<std::vector<x509_ptr>> scep_client::get_ca_cert() {
+    auto r = http_call(url_, "GET", url_.path + "?operation=GetCACert", "", "");
+    if (!r) return r.err();
+    if (r->status != 200) return make_error("GetCACert: HTTP " + std::to_string(r->status));
+    bytes body(r->body.begin(), r->body.end());
+    if (r->content_type == "application/x-x509-ca-cert") {
+        auto c = x509_from_der(body);
+        if (!c) return c.err();
+        std::vector<x509_ptr> out;
+        out.push_back(std::move(*c));
+        return out;
+    }
+    if (r->content_type == "application/x-x509-ca-ra-cert") return parse_degenerate(body);
+    return make_error("GetCACert: unexpected content type \"" + r->content_type + "\"");
+}
+
+result<http_reply> scep_client::pki_operation(byte_view message, bool use_get) {
+    if (use_get) {
+        std::string b64 = base64_encode(message);
+        std::string escaped;
+        for (char c : b64) {
+            if (c == '+') escaped += "%2B";
+            else if (c == '/') escaped += "%2F";
+            else if (c == '=') escaped += "%3D";
+            else escaped += c;
+        }
+        return http_call(url_, "GET", url_.path + "?operation=PKIOperation&message=" + escaped, "", "");
+    }
+    return http_call(url_, "POST", url_.path + "?operation=PKIOperation",
+                     std::string(message.begin(), message.end()), "application/x-pki-message");
+}
+
+const X509* select_recipient(const std::vector<x509_ptr>& certs) {
+    for (const auto& c : certs) {
+        bool is_ca = X509_check_ca(c.get()) != 0;
+        bool encipher = (X509_get_key_usage(c.get()) & KU_KEY_ENCIPHERMENT) != 0;
+        if (!is_ca && encipher) return c.get();
+    }
+    return certs.empty() ? nullptr : certs.front().get();
+}
+
+}  // namespace scep::server
