@@ -23,7 +23,9 @@ struct server_settings {
     std::uint16_t port = 8080;
     unsigned threads = 0;  // 0 = one per core
     std::size_t max_body_bytes = 1 << 20;
-    std::size_t max_header_bytes = 16384;  // request line + headers (HTTP.sys default MaxRequestBytes)
+    // Request line + headers. Generous: iOS sends PKIOperation by GET; NDES
+    // presets lower it to reproduce IIS/HTTP.sys 414s.
+    std::size_t max_header_bytes = 65536;
     std::chrono::seconds read_timeout{30};
     std::chrono::seconds idle_timeout{60};
     std::size_t max_connections = 1024;

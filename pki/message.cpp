@@ -166,7 +166,10 @@ result<bytes> sign_with_attributes(const X509& signer_cert, const EVP_PKEY& sign
                                                   const_cast<EVP_PKEY*>(&signer_key), evp_md(digest), signer_flags);
     if (!si) return make_error(ossl_error("PKCS7_sign_add_signer"));
     if (!add_attrs(si)) return make_error(ossl_error("adding SCEP attributes"));
-    bio_ptr in(BIO_new_mem_buf(content.data(), static_cast<int>(content.size())));
+    // FAILURE and PENDING replies sign empty content; BIO_new_mem_buf refuses
+    // a null buffer, so use an empty memory BIO for them.
+    bio_ptr in(content.empty() ? BIO_new(BIO_s_mem())
+                               : BIO_new_mem_buf(content.data(), static_cast<int>(content.size())));
     if (PKCS7_final(p7.get(), in.get(), flags) != 1) return make_error(ossl_error("PKCS7_final"));
     return pkcs7_to_der(p7.get());
 }

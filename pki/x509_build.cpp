@@ -6,6 +6,8 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
+
 namespace scep {
 
 std::string_view to_string(key_type k) {
@@ -62,6 +64,9 @@ result<x509_name_ptr> parse_subject(std::string_view text) {
         }
     }
     if (!cur.empty() || !parts.empty()) parts.push_back(cur);
+    // RFC 4514 strings list the most specific RDN first, the reverse of the
+    // DER order; the OpenSSL "/O=../CN=.." form is already in DER order.
+    if (sep == ',') std::reverse(parts.begin(), parts.end());
     for (auto& part : parts) {
         auto trim = [](std::string s) {
             auto b = s.find_first_not_of(' ');

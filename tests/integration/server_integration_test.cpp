@@ -1,0 +1,249 @@
+// The real binary on loopback, driven by the project's own SCEP client.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "integration/server_process.hpp"
+#include "pki/message.hpp"
+#include "server/scep_client.hpp"
+#include "support/test_support.hpp"
+
+namespace scep {
+namespace {
+
+using server::scep_client;
+
+struct lab_server {
+    test::temp_dir dir;
+    test::server_process proc;
+    std::optional<scep_client> client;
+    std::vector<x509_ptr> ca_certs;
+    const X509* recipient = nullptr;
+
+    explicit lab_server(std::vector<std::string> args = {}) : proc(dir.path() / "data", std::move(args)) {}
+
+    void start() {
+        ASSERT_TRUE(proc.start()) << proc.log();
+        auto url = server::parse_scep_url(proc.url());
+        ASSERT_TRUE(url) << url.message();
+        client.emplace(*url);
+        auto certs = client->get_ca_cert();
+        ASSERT_TRUE(certs) << certs.message();
+        ca_certs = std::move(*certs);
+        recipient = server::select_recipient(ca_certs);
+        ASSERT_TRUE(recipient);
+    }
+
+    // Sends a PKCSReq and returns the parsed, signature-checked CertRep.
+    cert_rep enroll(const test::requester& dev, content_cipher cipher, digest_alg digest, bool use_get,
+                    const std::string& txid = make_transaction_id()) {
+        bytes nonce = random_bytes(16);
+        auto msg = test::make_pkcs_req(dev, *recipient, txid, nonce, cipher, digest);
+        auto reply = client->pki_operation(msg, use_get);
+        EXPECT_TRUE(reply) << reply.message();
+        if (!reply) return {};
+        EXPECT_EQ(reply->status, 200) << reply->body;
+        EXPECT_EQ(reply->content_type, "application/x-pki-message");
+        auto rep = parse_cert_rep(bytes(reply->body.begin(), reply->body.end()), *recipient);
+        EXPECT_TRUE(rep) << rep.message();
+        if (!rep) return {};
+        EXPECT_EQ(rep->transaction_id, txid);
+        EXPECT_EQ(rep->recipient_nonce, nonce);
+        return *rep;
+    }
+
+    bool chains_to_root(const X509& leaf) {
+        x509_store_ptr store(X509_STORE_new());
+        x509_stack_ptr untrusted(sk_X509_new_null());
+        for (const auto& c : ca_certs) {
+            if (X509_check_issued(c.get(), c.get()) == X509_V_OK)
+                X509_STORE_add_cert(store.get(), c.get());
+            else
+                sk_X509_push(untrusted.get(), dup(*c).release());
+        }
+        x509_store_ctx_ptr ctx(X509_STORE_CTX_new());
+        X509_STORE_CTX_init(ctx.get(), store.get(), const_cast<X509*>(&leaf), untrusted.get());
+        return X509_verify_cert(ctx.get()) == 1;
+    }
+};
+
+TEST(server_integration, every_cipher_and_digest_round_trips_over_post_and_get) {
+    load_providers();
+    lab_server lab;
+    lab.start();
+    auto dev = test::make_requester({.challenge = "scep-lab-challenge"});
+    int n = 0;
+    for (auto cipher : all_content_ciphers) {
+        for (auto digest : all_digest_algs) {
+            for (bool use_get : {false, true}) {
+                SCOPED_TRACE(std::string(to_string(cipher)) + "/" + std::string(to_string(digest)) +
+                             (use_get ? "/GET" : "/POST"));
+                auto rep = lab.enroll(dev, cipher, digest, use_get);
+                ASSERT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
+                EXPECT_EQ(rep.envelope_cipher, cipher);
+                EXPECT_EQ(rep.digest, digest);
+                auto certs = decrypt_cert_rep(rep, *dev.signer, *dev.key);
+                ASSERT_TRUE(certs) << certs.message();
+                ASSERT_EQ(certs->size(), 1u);
+                EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(certs->front().get()), dev.key.get()), 1);
+                EXPECT_TRUE(lab.chains_to_root(*certs->front()));
+                ++n;
+            }
+        }
+    }
+    EXPECT_EQ(n, 50);
+    auto listed = test::run_scep_lab({"list", "--data-dir", (lab.dir.path() / "data").string(), "-n", "1000"});
+    EXPECT_EQ(listed.exit_code, 0) << listed.err;
+    EXPECT_NE(listed.out.find("50 shown of 50"), std::string::npos) << listed.out;
+}
+
+TEST(server_integration, wrong_challenge_gets_failure_bad_message_check) {
+    load_providers();
+    lab_server lab;
+    lab.start();
+    auto dev = test::make_requester({.challenge = "not-the-secret"});
+    auto rep = lab.enroll(dev, content_cipher::aes_128_cbc, digest_alg::sha256, false);
+    EXPECT_EQ(rep.status, pki_status::failure);
+    EXPECT_EQ(rep.failure, fail_info::bad_message_check);
+    EXPECT_NE(lab.proc.log().find("fail_info=badMessageCheck"), std::string::npos);
+}
+
+TEST(server_integration, strict_mode_refuses_single_des_with_bad_alg) {
+    load_providers();
+    test::temp_dir cfgdir;
+    auto cfg = cfgdir.path() / "strict.toml";
+    std::ofstream(cfg) << "[scep]\nallow_single_des = false\n";
+    lab_server lab({"--config", cfg.string()});
+    lab.start();
+    auto dev = test::make_requester({.challenge = "scep-lab-challenge"});
+    auto rep = lab.enroll(dev, content_cipher::des_cbc, digest_alg::sha256, false);
+    EXPECT_EQ(rep.status, pki_status::failure);
+    EXPECT_EQ(rep.failure, fail_info::bad_alg);
+}
+
+TEST(server_integration, bad_input_gets_its_answer_and_the_server_stays_healthy) {
+    load_providers();
+    lab_server lab;
+    lab.start();
+    auto url = server::parse_scep_url(lab.proc.url());
+    struct case_t {
+        const char* name;
+        std::string method, target, body;
+        int status;
+    };
+    std::vector<case_t> cases{
+        {"garbage_der", "POST", "/scep?operation=PKIOperation", std::string("\x30\x80\x01\x02", 4), 400},
+        {"broken_base64", "GET", "/scep?operation=PKIOperation&message=***", "", 400},
+        {"unknown_operation", "GET", "/scep?operation=Bogus", "", 400},
+        {"unknown_path", "GET", "/nothing-here", "", 404},
+        {"over_long_body", "POST", "/scep?operation=PKIOperation", std::string(2 << 20, 'A'), 413},
+        {"over_long_url", "GET", "/scep?operation=GetCACaps&pad=" + std::string(70000, 'x'), "", 431},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        auto r = server::http_call(*url, c.method, c.target, c.body, "application/x-pki-message");
+        ASSERT_TRUE(r) << r.message();
+        EXPECT_EQ(r->status, c.status) << r->body;
+        auto health = server::http_call(*url, "GET", "/healthz", "", "");
+        ASSERT_TRUE(health) << health.message();
+        EXPECT_EQ(health->status, 200);
+    }
+    EXPECT_TRUE(lab.proc.running());
+}
+
+TEST(server_integration, restart_keeps_the_ca_and_the_issued_certificates) {
+    load_providers();
+    lab_server lab;
+    lab.start();
+    auto dev = test::make_requester({.challenge = "scep-lab-challenge"});
+    auto rep = lab.enroll(dev, content_cipher::aes_256_cbc, digest_alg::sha256, false);
+    ASSERT_EQ(rep.status, pki_status::success);
+    auto issued = decrypt_cert_rep(rep, *dev.signer, *dev.key);
+    ASSERT_TRUE(issued);
+    std::string serial = serial_hex(*issued->front());
+    auto before = x509_to_der(*lab.ca_certs.at(1));
+    EXPECT_EQ(lab.proc.stop(), 0);
+
+    ASSERT_TRUE(lab.proc.start()) << lab.proc.log();
+    auto url = server::parse_scep_url(lab.proc.url());
+    scep_client again(*url);
+    auto certs = again.get_ca_cert();
+    ASSERT_TRUE(certs);
+    EXPECT_EQ(x509_to_der(*certs->at(1)), before);
+    auto listed = test::run_scep_lab({"list", "--format", "json", "--data-dir", (lab.dir.path() / "data").string()});
+    EXPECT_EQ(listed.exit_code, 0);
+    EXPECT_NE(listed.out.find(serial), std::string::npos) << listed.out;
+}
+
+TEST(server_integration, a_broken_key_file_stops_start_up_with_its_name) {
+    load_providers();
+    test::temp_dir dir;
+    auto data = dir.path() / "data";
+    auto init = test::run_scep_lab({"init", "--data-dir", data.string()});
+    ASSERT_EQ(init.exit_code, 0) << init.err;
+    std::ofstream(data / "pki" / "issuing.key") << "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n";
+    test::server_process proc(data);
+    EXPECT_FALSE(proc.start());
+    EXPECT_NE(proc.log().find("issuing.key"), std::string::npos) << proc.log();
+}
+
+TEST(server_integration, a_bad_configuration_file_stops_start_up_naming_the_line) {
+    test::temp_dir dir;
+    auto cfg = dir.path() / "bad.toml";
+    std::ofstream(cfg) << "[server]\nport = 8080\nlisten_adress = \"0.0.0.0\"\n";
+    auto r = test::run_scep_lab({"--config", cfg.string(), "serve"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("unknown setting \"server.listen_adress\""), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(" 3 |"), std::string::npos) << r.err;
+    auto env = test::run_scep_lab({"serve"}, {"SCEP_LAB_PORT=eighty"});
+    EXPECT_EQ(env.exit_code, 2);
+    EXPECT_NE(env.err.find("SCEP_LAB_PORT"), std::string::npos) << env.err;
+}
+
+TEST(server_integration, a_port_in_use_is_reported_and_nothing_is_left_behind) {
+    load_providers();
+    lab_server first;
+    first.start();
+    test::temp_dir dir;
+    auto r = test::run_scep_lab({"serve", "--listen", "127.0.0.1", "--port", std::to_string(first.proc.port()),
+                                 "--data-dir", (dir.path() / "data").string()});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("cannot bind 127.0.0.1:" + std::to_string(first.proc.port())), std::string::npos) << r.err;
+}
+
+TEST(server_integration, logs_never_contain_the_challenge_or_key_material) {
+    load_providers();
+    lab_server lab({"--challenge", "very-secret-challenge-42", "--log-level", "debug"});
+    lab.start();
+    auto good = test::make_requester({.challenge = "very-secret-challenge-42"});
+    auto bad = test::make_requester({.challenge = "wrong-guess-challenge"});
+    EXPECT_EQ(lab.enroll(good, content_cipher::aes_128_cbc, digest_alg::sha256, false).status, pki_status::success);
+    EXPECT_EQ(lab.enroll(bad, content_cipher::aes_128_cbc, digest_alg::sha256, true).status, pki_status::failure);
+    lab.proc.stop();
+    auto log = lab.proc.log();
+    EXPECT_NE(log.find("request"), std::string::npos);
+    EXPECT_EQ(log.find("very-secret-challenge-42"), std::string::npos);
+    EXPECT_EQ(log.find("wrong-guess-challenge"), std::string::npos);
+    EXPECT_EQ(log.find("PRIVATE KEY"), std::string::npos);
+}
+
+TEST(server_integration, json_logs_are_one_object_per_line) {
+    load_providers();
+    lab_server lab({"--log-format", "json"});
+    lab.start();
+    ASSERT_TRUE(lab.client->get_ca_caps());
+    lab.proc.stop();
+    std::istringstream in(lab.proc.log());
+    int lines = 0;
+    for (std::string line; std::getline(in, line);) {
+        ++lines;
+        EXPECT_EQ(line.front(), '{') << line;
+        EXPECT_EQ(line.back(), '}') << line;
+        EXPECT_NE(line.find("\"msg\":"), std::string::npos) << line;
+    }
+    EXPECT_GE(lines, 3);
+    EXPECT_NE(lab.proc.log().find("\"op\":\"GetCACaps\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace scep

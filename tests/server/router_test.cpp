@@ -1,0 +1,124 @@
+#include "server/router.hpp"
+
+#include <gtest/gtest.h>
+
+#include "pki/encoding.hpp"
+#include "support/test_support.hpp"
+
+namespace scep::server {
+namespace {
+
+class router_test : public ::testing::Test {
+protected:
+    void SetUp() override {
+        load_providers();
+        auto h = hierarchy::open(test::small_spec(2), dir_.path(), std::chrono::system_clock::now(), [](auto&) {});
+        ASSERT_TRUE(h) << h.message();
+        pki_.emplace(std::move(*h));
+        iss_.emplace(*pki_, issuance_profile{}, csr_policy{}, system_clock_fn());
+        service_config cfg;
+        cfg.challenge = "secret";
+        service_.emplace(*pki_, *iss_, *store_, cfg);
+        router_.emplace(*service_, std::vector<std::string>{"/scep", "/cgi-bin/pkiclient.exe"});
+    }
+    response get(const std::string& target, http::verb verb = http::verb::get, std::string body = {}) {
+        request req{verb, target, 11};
+        req.body() = std::move(body);
+        req.prepare_payload();
+        request_record rec;
+        return router_->handle(req, "127.0.0.1", rec);
+    }
+    test::temp_dir dir_;
+    std::optional<hierarchy> pki_;
+    std::optional<issuer> iss_;
+    std::unique_ptr<cert_store> store_ = make_memory_store();
+    std::optional<scep_service> service_;
+    std::optional<router> router_;
+};
+
+TEST_F(router_test, serves_scep_under_both_paths_with_any_suffix) {
+    for (const char* path : {"/scep", "/scep/pkiclient.exe", "/cgi-bin/pkiclient.exe", "/cgi-bin/pkiclient.exe/x/y"}) {
+        SCOPED_TRACE(path);
+        auto res = get(std::string(path) + "?operation=GetCACaps");
+        EXPECT_EQ(res.result(), http::status::ok);
+        EXPECT_NE(res.body().find("POSTPKIOperation"), std::string::npos);
+    }
+    EXPECT_EQ(get("/scepx?operation=GetCACaps").result(), http::status::not_found);
+    EXPECT_EQ(get("/other").result(), http::status::not_found);
+}
+
+TEST_F(router_test, get_pkioperation_with_half_escaped_base64) {
+    auto dev = test::make_requester({.challenge = "secret"});
+    for (bool half_escaped : {false, true}) {
+        SCOPED_TRACE(half_escaped);
+        auto der = test::make_pkcs_req(dev, pki_->ra_cert(), half_escaped ? "H1" : "H2", bytes(16, 1));
+        std::string b64 = base64_encode(der), escaped;
+        for (char c : b64) {
+            // macOS escapes only '='; a careful client escapes all three.
+            if (c == '=') escaped += "%3D";
+            else if (!half_escaped && c == '+') escaped += "%2B";
+            else if (!half_escaped && c == '/') escaped += "%2F";
+            else escaped += c;
+        }
+        auto res = get("/scep?operation=PKIOperation&message=" + escaped);
+        ASSERT_EQ(res.result(), http::status::ok) << res.body();
+        EXPECT_EQ(res[http::field::content_type], "application/x-pki-message");
+        auto rep = parse_cert_rep(bytes(res.body().begin(), res.body().end()), pki_->ra_cert());
+        ASSERT_TRUE(rep) << rep.message();
+        EXPECT_EQ(rep->status, pki_status::success) << rep->fail_info_text;
+    }
+}
+
+TEST_F(router_test, post_pkioperation_accepts_binary_and_base64_bodies) {
+    auto dev = test::make_requester({.challenge = "secret"});
+    auto der = test::make_pkcs_req(dev, pki_->ra_cert(), "P1", bytes(16, 2));
+    auto bin = get("/scep?operation=PKIOperation", http::verb::post, std::string(der.begin(), der.end()));
+    EXPECT_EQ(bin.result(), http::status::ok);
+    auto b64 = get("/scep?operation=PKIOperation", http::verb::post, base64_encode(der));
+    EXPECT_EQ(b64.result(), http::status::ok);
+}
+
+TEST_F(router_test, answers_what_is_not_scep_with_400_and_a_reason) {
+    struct case_t {
+        const char* name;
+        std::string target;
+        http::verb verb;
+        std::string body;
+        http::status status;
+        const char* reason;
+    };
+    std::vector<case_t> cases{
+        {"missing_operation", "/scep", http::verb::get, "", http::status::bad_request, "missing operation"},
+        {"unknown_operation", "/scep?operation=Hello", http::verb::get, "", http::status::bad_request,
+         "unsupported operation"},
+        {"get_without_message", "/scep?operation=PKIOperation", http::verb::get, "", http::status::bad_request,
+         "without a message"},
+        {"broken_base64", "/scep?operation=PKIOperation&message=%%%", http::verb::get, "",
+         http::status::bad_request, "not valid base64"},
+        {"base64_of_garbage", "/scep?operation=PKIOperation&message=aGVsbG8%3D", http::verb::get, "",
+         http::status::bad_request, "not a SCEP pkiMessage"},
+        {"empty_post", "/scep?operation=PKIOperation", http::verb::post, "", http::status::bad_request,
+         "empty body"},
+        {"garbage_post", "/scep?operation=PKIOperation", http::verb::post, "\x30\x82\xff\xff garbage",
+         http::status::bad_request, "not a SCEP pkiMessage"},
+        {"text_post", "/scep?operation=PKIOperation", http::verb::post, "hello world!", http::status::bad_request,
+         "neither DER nor base64"},
+        {"wrong_method", "/scep?operation=GetCACaps", http::verb::delete_, "", http::status::method_not_allowed,
+         "GET and POST"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        auto res = get(c.target, c.verb, c.body);
+        EXPECT_EQ(res.result(), c.status);
+        EXPECT_NE(res.body().find(c.reason), std::string::npos) << res.body();
+    }
+}
+
+TEST_F(router_test, healthz_answers_ok) {
+    auto res = get("/healthz");
+    EXPECT_EQ(res.result(), http::status::ok);
+    EXPECT_EQ(res.body(), "ok\n");
+}
+
+}  // namespace
+}  // namespace scep::server

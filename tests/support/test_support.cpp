@@ -1,0 +1,87 @@
+#include "support/test_support.hpp"
+
+#include <openssl/err.h>
+
+#include <random>
+
+namespace scep::test {
+
+temp_dir::temp_dir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() / ("scep-lab-test-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+}
+
+temp_dir::~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+}
+
+hierarchy_spec small_spec(int tiers, bool ca_as_ra, key_type key) {
+    hierarchy_spec spec;
+    // Named as AD CS hierarchies usually are: root, [policy], [intermediate], issuing.
+    static const std::vector<std::vector<std::string>> names{
+        {}, {"issuing"}, {"root", "issuing"}, {"root", "intermediate", "issuing"},
+        {"root", "policy", "intermediate", "issuing"}};
+    for (int i = 0; i < tiers; ++i) {
+        std::string name = names.at(static_cast<std::size_t>(tiers)).at(static_cast<std::size_t>(i));
+        spec.tiers.push_back({name, "CN=Test " + name + " CA,O=scep-lab tests", key, std::chrono::hours(24 * 365)});
+    }
+    spec.ca_as_ra = ca_as_ra;
+    return spec;
+}
+
+requester make_requester(const requester_options& o) {
+    requester r;
+    auto key = generate_key(o.key);
+    EXPECT_TRUE(key) << key.message();
+    r.key = std::move(*key);
+    r.csr.reset(X509_REQ_new());
+    X509_REQ_set_version(r.csr.get(), 0);
+    auto subject = parse_subject(o.subject);
+    EXPECT_TRUE(subject) << subject.message();
+    X509_REQ_set_subject_name(r.csr.get(), subject->get());
+    X509_REQ_set_pubkey(r.csr.get(), r.key.get());
+    if (!o.challenge.empty()) {
+        // PrintableString is what most clients send; NDES refuses UTF8String.
+        int type = o.challenge_as_utf8 ? V_ASN1_UTF8STRING : V_ASN1_PRINTABLESTRING;
+        X509_REQ_add1_attr_by_NID(r.csr.get(), NID_pkcs9_challengePassword, type,
+                                  reinterpret_cast<const unsigned char*>(o.challenge.c_str()),
+                                  static_cast<int>(o.challenge.size()));
+    }
+    STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+    X509V3_CTX ctx;
+    X509V3_set_ctx(&ctx, nullptr, nullptr, r.csr.get(), nullptr, 0);
+    if (!o.dns_names.empty()) {
+        std::string san;
+        for (const auto& d : o.dns_names) san += (san.empty() ? "DNS:" : ",DNS:") + d;
+        sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, san.c_str()));
+    }
+    for (const auto& e : o.extra_ext) {
+        auto eq = e.find('=');
+        sk_X509_EXTENSION_push(exts, X509V3_EXT_conf(nullptr, &ctx, e.substr(0, eq).c_str(), e.substr(eq + 1).c_str()));
+    }
+    if (sk_X509_EXTENSION_num(exts) > 0) X509_REQ_add_extensions(r.csr.get(), exts);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    X509_REQ_sign(r.csr.get(), r.key.get(), EVP_sha256());
+    auto signer = self_signed(*r.key, *subject->get(), std::chrono::system_clock::now());
+    EXPECT_TRUE(signer) << signer.message();
+    r.signer = std::move(*signer);
+    return r;
+}
+
+bytes make_pkcs_req(const requester& r, const X509& recipient, const std::string& txid, const bytes& nonce,
+                    content_cipher cipher, digest_alg digest, message_type type) {
+    pki_request_params p;
+    p.type = type;
+    p.transaction_id = txid;
+    p.sender_nonce = nonce;
+    p.message_data = x509_req_to_der(*r.csr);
+    p.cipher = cipher;
+    p.digest = digest;
+    auto msg = build_pki_request(p, *r.signer, *r.key, {&recipient});
+    EXPECT_TRUE(msg) << msg.message();
+    return msg ? *msg : bytes{};
+}
+
+}  // namespace scep::test
