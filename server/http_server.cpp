@@ -3,6 +3,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
+
 namespace scep::server {
 
 namespace beast = boost::beast;
@@ -89,6 +91,9 @@ private:
     void reject(http::status status, const std::string& reason) {
         log_.warn("rejected request", {{"client", client_}, {"http", std::to_string(static_cast<int>(status))},
                                        {"detail", reason}});
+        // The client may still be sending (a 10 MB body): drain before
+        // closing so that it reads this answer instead of a reset.
+        linger_ = true;
         response res{status, 11};
         res.set(http::field::content_type, "text/plain");
         res.set(http::field::connection, "close");
@@ -109,8 +114,26 @@ private:
     void on_write(bool close_after, beast::error_code ec, std::size_t) {
         response_.reset();
         if (ec) return close();
+        if (linger_) return linger();
         if (close_after) return close();
         do_read();
+    }
+
+    // Lingering close: stop sending, read and discard what the client still
+    // sends, bounded in time and bytes, then close.
+    void linger() {
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        stream_.expires_after(std::chrono::seconds(2));
+        drain();
+    }
+    void drain() {
+        stream_.async_read_some(asio::buffer(discard_),
+                                [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                    self->drained_ += n;
+                                    if (ec || self->drained_ > max_drain_bytes) return self->close();
+                                    self->drain();
+                                });
     }
 
     void close() {
@@ -129,6 +152,10 @@ private:
     std::shared_ptr<std::atomic<std::size_t>> active_;
     std::string client_;
     std::size_t requests_ = 0;
+    bool linger_ = false;
+    std::size_t drained_ = 0;
+    std::array<char, 16384> discard_{};
+    static constexpr std::size_t max_drain_bytes = 64 << 20;
 };
 
 }  // namespace

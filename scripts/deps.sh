@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs the Debian (bookworm) packages scep-lab needs, when missing.
+#   scripts/deps.sh build   compiler, CMake and libraries
+#   scripts/deps.sh test    the above plus the real peers the tests run
+# As root it runs apt-get; otherwise it prints the command to run.
+set -euo pipefail
+
+BUILD_PACKAGES=(
+    g++ cmake ninja-build pkg-config
+    libssl-dev libsqlite3-dev
+    libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
+    libspdlog-dev libtoml11-dev libcli11-dev
+    openssl
+)
+TEST_PACKAGES=(
+    libgtest-dev
+    scep         # micromdm scepclient / scepserver
+    certmonger   # getcert add-scep-ca / request
+    dbus-daemon  # dbus-run-session for a private certmonger
+    sqlite3
+)
+
+want=("${BUILD_PACKAGES[@]}")
+case "${1:-build}" in
+    build) ;;
+    test) want+=("${TEST_PACKAGES[@]}") ;;
+    *) echo "usage: $0 [build|test]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "scep-lab needs these Debian packages: ${missing[*]}" >&2
+    echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

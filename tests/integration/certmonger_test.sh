@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# certmonger (getcert add-scep-ca / request) enrolls against scep-lab through
+# a private certmonger daemon on its own D-Bus session (DEVELOPERS.md).
+. "$(dirname "$0")/lib.sh"
+command -v certmonger >/dev/null || skip "certmonger not installed"
+command -v dbus-run-session >/dev/null || skip "dbus-run-session not installed"
+
+start_server
+mkdir -p "$WORK"/cm/{cas,requests,config,local,home,out}
+export CERTMONGER_CAS_DIR="$WORK/cm/cas" CERTMONGER_REQUESTS_DIR="$WORK/cm/requests" \
+    CERTMONGER_CONFIG_DIR="$WORK/cm/config" CERTMONGER_LOCAL_CA_DIR="$WORK/cm/local" HOME="$WORK/cm/home"
+
+cat >"$WORK/cm/run.sh" <<SCRIPT
+#!/usr/bin/env bash
+set -u
+out="$WORK/cm/out"
+getcert add-scep-ca -s -c scep-lab -u "$URL" || exit 10
+getcert request -s -c scep-lab -I good -f "\$out/good.pem" -k "\$out/good.key" -L "$CHALLENGE" \
+    -N CN=cm-host.lab -D cm-host.lab -w -v >"\$out/good.log" 2>&1
+getcert request -s -c scep-lab -I bad -f "\$out/bad.pem" -k "\$out/bad.key" -L wrong-challenge \
+    -N CN=cm-bad.lab -w -v >"\$out/bad.log" 2>&1
+getcert list -s -i good >"\$out/good.list"
+getcert list -s -i bad >"\$out/bad.list"
+SCRIPT
+chmod +x "$WORK/cm/run.sh"
+timeout 120 dbus-run-session -- certmonger -s -n -c "$WORK/cm/run.sh" >"$WORK/cm/daemon.log" 2>&1 ||
+    fail "certmonger run failed: $(tail -5 "$WORK/cm/daemon.log")"
+
+out="$WORK/cm/out"
+grep -q "status: MONITORING" "$out/good.list" || fail "certmonger did not get the certificate: $(cat "$out/good.list" "$out/good.log")"
+[ -s "$out/good.pem" ] || fail "no certificate file"
+verify_chain "$out/good.pem"
+serial=$(serial_in_store "$out/good.pem")
+openssl x509 -in "$out/good.pem" -noout -ext subjectAltName | grep -q "DNS:cm-host.lab" || fail "SAN not copied"
+grep -q "op=PKIOperation.*msg_type=PKCSReq.*status=SUCCESS" "$WORK/server.log" || fail "no PKCSReq in the log"
+echo "ok: certmonger enrolled (GET PKIOperation), serial $serial"
+
+grep -q "status: CA_REJECTED" "$out/bad.list" || fail "wrong challenge not rejected: $(cat "$out/bad.list")"
+grep -q "fail_info=badMessageCheck" "$WORK/server.log" || fail "expected badMessageCheck in the server log"
+[ ! -s "$out/bad.pem" ] || fail "a rejected request got a certificate"
+echo "ok: wrong challenge -> CA_REJECTED (badMessageCheck)"
+echo "PASS: certmonger peer test (2 checks)"
