@@ -78,6 +78,11 @@ int main(int argc, char** argv) {
     auto* show = app.add_subcommand("config", "print the effective configuration as TOML");
     show->add_flag("--show-secrets", show_secrets, "print the challenge instead of ********");
 
+    std::string health_url;
+    auto* health = app.add_subcommand("health", "exit 0 when the server answers /healthz (for Docker HEALTHCHECK)");
+    health->add_option("--url", health_url, "base URL; default from the listen address and port settings");
+    health->add_option("-p,--port", f.port, "TCP port (SCEP_LAB_PORT)")->check(CLI::Range(1, 65535));
+
     auto* version = app.add_subcommand("version", "print the version");
 
     CLI11_PARSE(app, argc, argv);
@@ -94,6 +99,7 @@ int main(int argc, char** argv) {
     if (serve->parsed()) return scep::server::serve(*s);
     if (init->parsed()) return scep::server::init(*s, std::cout);
     if (list->parsed()) return scep::server::list(*s, list_format, list_limit, std::cout);
+    if (health->parsed()) return scep::server::health(*s, health_url, std::cout);
     if (show->parsed()) {
         std::cout << scep::config::to_toml(*s, show_secrets);
         return 0;

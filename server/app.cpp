@@ -13,6 +13,7 @@
 #include "server/http_server.hpp"
 #include "server/logging.hpp"
 #include "server/router.hpp"
+#include "server/scep_client.hpp"
 
 namespace scep::server {
 
@@ -192,6 +193,28 @@ int list(const config::settings& s, const std::string& format, std::size_t limit
     out << rows->size() << " shown";
     if (total) out << " of " << *total;
     out << "\n";
+    return 0;
+}
+
+int health(const config::settings& s, const std::string& base_url, std::ostream& out) {
+    std::string url = base_url.empty()
+                          ? "http://" + display_host(s.server.listen) + ":" + std::to_string(s.server.port)
+                          : base_url;
+    auto parsed = parse_scep_url(url);
+    if (!parsed) {
+        std::cerr << parsed.message() << "\n";
+        return 2;
+    }
+    auto r = http_call(*parsed, "GET", "/healthz", "", "", std::chrono::seconds(3));
+    if (!r) {
+        std::cerr << "unhealthy: " << r.message() << "\n";
+        return 1;
+    }
+    if (r->status != 200) {
+        std::cerr << "unhealthy: HTTP " << r->status << "\n";
+        return 1;
+    }
+    out << "healthy: " << url << "/healthz\n";
     return 0;
 }
 

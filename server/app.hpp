@@ -17,4 +17,7 @@ int init(const config::settings& s, std::ostream& out);
 // Prints issued certificates from the store ("text" or "json").
 int list(const config::settings& s, const std::string& format, std::size_t limit, std::ostream& out);
 
+// GET /healthz on the configured (or given) address; 0 when it answers 200.
+int health(const config::settings& s, const std::string& base_url, std::ostream& out);
+
 }  // namespace scep::server

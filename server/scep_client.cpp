@@ -67,6 +67,10 @@ result<http_reply> http_call(const scep_url& url, const std::string& method, con
         stream.socket().shutdown(tcp::socket::shutdown_both, ec);
         return http_reply{static_cast<int>(res.result_int()), std::string(res[http::field::content_type]),
                           std::move(res.body())};
+    } catch (const boost::system::system_error& e) {
+        // e.what() carries Boost's source location; the code's message is what a user needs.
+        return make_error(method + " http://" + url.host + ":" + std::to_string(url.port) + target + ": " +
+                          e.code().message());
     } catch (const std::exception& e) {
         return make_error(method + " http://" + url.host + ":" + std::to_string(url.port) + target + ": " + e.what());
     }

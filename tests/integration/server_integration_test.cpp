@@ -245,5 +245,19 @@ TEST(server_integration, json_logs_are_one_object_per_line) {
     EXPECT_NE(lab.proc.log().find("\"op\":\"GetCACaps\""), std::string::npos);
 }
 
+TEST(server_integration, health_command_reports_a_running_and_a_missing_server) {
+    load_providers();
+    lab_server lab;
+    lab.start();
+    auto up = test::run_scep_lab({"health", "--url", "http://127.0.0.1:" + std::to_string(lab.proc.port())});
+    EXPECT_EQ(up.exit_code, 0) << up.err;
+    EXPECT_NE(up.out.find("healthy"), std::string::npos);
+    auto port = lab.proc.port();
+    lab.proc.stop();
+    auto down = test::run_scep_lab({"health", "--url", "http://127.0.0.1:" + std::to_string(port)});
+    EXPECT_EQ(down.exit_code, 1);
+    EXPECT_NE(down.err.find("Connection refused"), std::string::npos) << down.err;
+}
+
 }  // namespace
 }  // namespace scep

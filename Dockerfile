@@ -1,0 +1,50 @@
+# scep-lab container image: Debian bookworm, built from source, run as a
+# non-root user. Configuration comes through the same SCEP_LAB_* environment
+# variables as the native binary (README.md).
+#
+#   docker build --network host -t scep-lab .
+#   docker run --rm -p 8080:8080 -v scep-lab-data:/data scep-lab
+#
+# BASE can name a locally imported bookworm image where no registry is
+# reachable (scripts/docker-test.sh makes one with debootstrap).
+ARG BASE=debian:bookworm-slim
+
+FROM ${BASE} AS build
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      g++ cmake ninja-build pkg-config ca-certificates \
+      libssl-dev libsqlite3-dev libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev \
+      libspdlog-dev libtoml11-dev libcli11-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY CMakeLists.txt ./
+COPY pki pki
+COPY config config
+COPY server server
+COPY cli cli
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSCEP_LAB_BUILD_TESTS=OFF \
+ && cmake --build /build -j "$(nproc)" \
+ && strip /build/cli/scep-lab
+
+FROM ${BASE}
+# Runtime libraries only: OpenSSL (with the legacy provider for single DES),
+# SQLite, spdlog and fmt.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libssl3 libsqlite3-0 libspdlog1.10 libfmt9 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin scep-lab \
+ && mkdir -p /data && chown scep-lab:scep-lab /data && chmod 0700 /data
+COPY --from=build /build/cli/scep-lab /usr/local/bin/scep-lab
+COPY config/scep-lab.example.toml /usr/share/doc/scep-lab/scep-lab.example.toml
+USER scep-lab
+WORKDIR /data
+# Listen on all interfaces inside the container; the PKI and store live in /data.
+ENV SCEP_LAB_LISTEN=0.0.0.0 \
+    SCEP_LAB_PORT=8080 \
+    SCEP_LAB_DATA_DIR=/data
+VOLUME ["/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 CMD ["scep-lab", "health"]
+ENTRYPOINT ["scep-lab"]
+CMD ["serve"]
