@@ -119,6 +119,28 @@ TEST_F(issuer_test, reads_the_challenge_and_its_string_type) {
     EXPECT_FALSE(csr_challenge(*none.csr));
 }
 
+TEST(issuer, signature_algorithm_follows_the_issuing_ca_key) {
+    struct case_t {
+        key_type ca_key;
+        int expected_nid;
+    };
+    for (auto c : {case_t{key_type::rsa2048, NID_sha256WithRSAEncryption},
+                   case_t{key_type::ec_p256, NID_ecdsa_with_SHA256},
+                   case_t{key_type::ec_p384, NID_ecdsa_with_SHA384}}) {
+        SCOPED_TRACE(std::string(to_string(c.ca_key)));
+        test::temp_dir dir;
+        auto h = hierarchy::open(test::small_spec(2, false, c.ca_key), dir.path(), std::chrono::system_clock::now(),
+                                 [](auto&) {});
+        ASSERT_TRUE(h) << h.message();
+        issuer iss(*h, {}, {}, system_clock_fn());
+        auto dev = test::make_requester();
+        auto cert = iss.issue(*dev.csr);
+        ASSERT_TRUE(cert) << cert.message();
+        EXPECT_EQ(X509_get_signature_nid(cert->get()), c.expected_nid);
+        EXPECT_EQ(X509_verify(cert->get(), X509_get0_pubkey(h->issuing().cert.get())), 1);
+    }
+}
+
 TEST(issuance_profile, validation_names_the_bad_entry) {
     issuance_profile p;
     p.key_usage = {"digitalSignature", "signEverything"};
