@@ -102,8 +102,9 @@ int serve(const config::settings& s) {
               << "  CA chain   " << l.pki.chain_file().string() << "\n"
               << "  root CA    " << l.pki.tiers().front().cert_file.string() << "\n"
               << "  store      " << s.store_file().string() << "\n"
-              << "  try        scepclient -server-url " << scep_url << " -challenge <challenge> -private-key "
-              << "client.key -certificate client.pem\n"
+              << "  try        mkdir dev1 && scepclient -server-url " << scep_url << " -challenge "
+              << (s.scep.challenge == config::default_challenge ? s.scep.challenge : "<your challenge>")
+              << " -private-key dev1/key.pem -certificate dev1/cert.pem\n"
               << std::flush;
 
     if (!s.server.ready_file.empty()) {
