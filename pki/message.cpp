@@ -139,14 +139,7 @@ result<pkcs7_ptr> pkcs7_from_der(byte_view der) {
     return p7;
 }
 
-result<bytes> pkcs7_to_der(PKCS7* p7) {
-    unsigned char* buf = nullptr;
-    int len = i2d_PKCS7(p7, &buf);
-    if (len <= 0) return make_error(ossl_error("i2d_PKCS7"));
-    bytes out(buf, buf + len);
-    OPENSSL_free(buf);
-    return out;
-}
+result<bytes> pkcs7_to_der(PKCS7* p7) { return der_encode(*p7, i2d_PKCS7, "i2d_PKCS7"); }
 
 PKCS7_SIGNER_INFO* first_signer(PKCS7* p7) {
     STACK_OF(PKCS7_SIGNER_INFO)* sis = PKCS7_get_signer_info(p7);

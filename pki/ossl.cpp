@@ -104,14 +104,16 @@ result<std::vector<x509_ptr>> x509_list_from_pem(std::string_view pem) {
     return out;
 }
 
-bytes x509_to_der(const X509& cert) {
-    unsigned char* buf = nullptr;
-    int len = i2d_X509(&cert, &buf);
-    if (len <= 0) throw std::runtime_error(ossl_error("i2d_X509"));
-    bytes out(buf, buf + len);
-    OPENSSL_free(buf);
-    return out;
+namespace {
+// For objects this process built or already parsed, encoding fails only when
+// memory runs out: that is an exception, not a result.
+bytes must(result<bytes> r) {
+    if (!r) throw std::runtime_error(r.message());
+    return std::move(*r);
 }
+}  // namespace
+
+bytes x509_to_der(const X509& cert) { return must(der_encode(cert, i2d_X509, "i2d_X509")); }
 
 bytes bio_contents(BIO& bio) {
     char* data = nullptr;
@@ -133,14 +135,7 @@ result<x509_req_ptr> x509_req_from_der(byte_view der) {
     return req;
 }
 
-bytes x509_req_to_der(const X509_REQ& req) {
-    unsigned char* buf = nullptr;
-    int len = i2d_X509_REQ(&req, &buf);
-    if (len <= 0) throw std::runtime_error(ossl_error("i2d_X509_REQ"));
-    bytes out(buf, buf + len);
-    OPENSSL_free(buf);
-    return out;
-}
+bytes x509_req_to_der(const X509_REQ& req) { return must(der_encode(req, i2d_X509_REQ, "i2d_X509_REQ")); }
 
 std::string private_key_to_pem(const EVP_PKEY& key) {
     bio_ptr bio(BIO_new(BIO_s_mem()));
@@ -181,14 +176,7 @@ std::string serial_hex(const X509& cert) {
     return out;
 }
 
-bytes public_key_sha256(const EVP_PKEY& key) {
-    unsigned char* buf = nullptr;
-    int len = i2d_PUBKEY(&key, &buf);
-    if (len <= 0) throw std::runtime_error(ossl_error("i2d_PUBKEY"));
-    bytes out = sha256(byte_view(buf, static_cast<std::size_t>(len)));
-    OPENSSL_free(buf);
-    return out;
-}
+bytes public_key_sha256(const EVP_PKEY& key) { return sha256(must(der_encode(key, i2d_PUBKEY, "i2d_PUBKEY"))); }
 
 std::string subject_alt_names(const X509& cert) {
     general_names_ptr names(static_cast<GENERAL_NAMES*>(

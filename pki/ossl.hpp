@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include <openssl/crypto.h>
+
 #include "pki/result.hpp"
 
 namespace scep {
@@ -69,6 +71,17 @@ bytes random_bytes(std::size_t n);
 std::string to_hex(byte_view data, bool upper = false);
 bytes sha256(byte_view data);
 bytes digest(const EVP_MD* md, byte_view data);
+
+// DER encoding through an OpenSSL i2d function (i2d_X509, i2d_PKCS7, ...).
+template <class T>
+result<bytes> der_encode(const T& obj, int (*i2d)(const T*, unsigned char**), const char* what) {
+    unsigned char* buf = nullptr;
+    int len = i2d(&obj, &buf);
+    if (len <= 0) return make_error(ossl_error(what));
+    bytes out(buf, buf + len);
+    OPENSSL_free(buf);
+    return out;
+}
 
 // DER and PEM conversions. Parsing functions return errors; never throw.
 result<x509_ptr> x509_from_der(byte_view der);

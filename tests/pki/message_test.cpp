@@ -170,10 +170,7 @@ TEST_F(message_test, open_fails_with_bad_alg_on_an_unsupported_cipher) {
     bio_ptr in(BIO_new_mem_buf(csr.data(), static_cast<int>(csr.size())));
     pkcs7_ptr env(PKCS7_encrypt(recips.get(), in.get(), EVP_aes_128_cfb128(), PKCS7_BINARY));
     ASSERT_TRUE(env);
-    unsigned char* buf = nullptr;
-    int len = i2d_PKCS7(env.get(), &buf);
-    bytes env_der(buf, buf + len);
-    OPENSSL_free(buf);
+    bytes env_der = *der_encode(*env, i2d_PKCS7, "envelope");
     // build_pki_request encrypts message_data itself, so the outer layer is built by hand.
     pkcs7_ptr p7(PKCS7_sign(nullptr, nullptr, nullptr, nullptr, PKCS7_PARTIAL | PKCS7_BINARY));
     PKCS7_SIGNER_INFO* si = PKCS7_sign_add_signer(p7.get(), dev.signer.get(), dev.key.get(), EVP_sha256(), 0);
@@ -191,10 +188,7 @@ TEST_F(message_test, open_fails_with_bad_alg_on_an_unsupported_cipher) {
     add("2.16.840.1.113733.1.9.5", V_ASN1_OCTET_STRING, std::string(16, 'n'));
     bio_ptr content(BIO_new_mem_buf(env_der.data(), static_cast<int>(env_der.size())));
     ASSERT_EQ(PKCS7_final(p7.get(), content.get(), PKCS7_BINARY), 1);
-    buf = nullptr;
-    len = i2d_PKCS7(p7.get(), &buf);
-    bytes der(buf, buf + len);
-    OPENSSL_free(buf);
+    bytes der = *der_encode(*p7, i2d_PKCS7, "pkiMessage");
 
     auto req = decode_pki_request(der);
     ASSERT_TRUE(req) << req.message();

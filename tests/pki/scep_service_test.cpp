@@ -7,19 +7,15 @@
 namespace scep {
 namespace {
 
+service_config test_config() {
+    service_config cfg;
+    cfg.challenge = "secret";
+    cfg.ciphers.allow_single_des = false;
+    return cfg;
+}
+
 class scep_service_test : public ::testing::Test {
 protected:
-    void SetUp() override {
-        load_providers();
-        auto h = hierarchy::open(test::small_spec(2), dir_.path(), std::chrono::system_clock::now(), [](auto&) {});
-        ASSERT_TRUE(h) << h.message();
-        pki_.emplace(std::move(*h));
-        iss_.emplace(*pki_, issuance_profile{}, csr_policy{}, system_clock_fn());
-        cfg_.challenge = "secret";
-        cfg_.ciphers.allow_single_des = false;
-        service_.emplace(*pki_, *iss_, *store_, cfg_);
-    }
-
     cert_rep call(const test::requester& dev, const std::string& txid,
                   content_cipher cipher = content_cipher::aes_128_cbc, digest_alg digest = digest_alg::sha256,
                   message_type type = message_type::pkcs_req) {
@@ -34,12 +30,10 @@ protected:
         return rep ? *rep : cert_rep{};
     }
 
-    test::temp_dir dir_;
-    std::optional<hierarchy> pki_;
-    std::optional<issuer> iss_;
-    std::unique_ptr<cert_store> store_ = make_memory_store();
-    service_config cfg_;
-    std::optional<scep_service> service_;
+    test::service_lab lab_{test_config()};
+    std::optional<hierarchy>& pki_ = lab_.pki;
+    std::unique_ptr<cert_store>& store_ = lab_.store;
+    std::optional<scep_service>& service_ = lab_.service;
     bytes nonce_ = bytes(16, 0x42);
 };
 

@@ -11,15 +11,11 @@ namespace {
 class router_test : public ::testing::Test {
 protected:
     void SetUp() override {
-        load_providers();
-        auto h = hierarchy::open(test::small_spec(2), dir_.path(), std::chrono::system_clock::now(), [](auto&) {});
-        ASSERT_TRUE(h) << h.message();
-        pki_.emplace(std::move(*h));
-        iss_.emplace(*pki_, issuance_profile{}, csr_policy{}, system_clock_fn());
         service_config cfg;
         cfg.challenge = "secret";
-        service_.emplace(*pki_, *iss_, *store_, cfg);
-        router_.emplace(*service_, std::vector<std::string>{"/scep", "/cgi-bin/pkiclient.exe"});
+        lab_.emplace(cfg);
+        pki_ = &*lab_->pki;
+        router_.emplace(*lab_->service, std::vector<std::string>{"/scep", "/cgi-bin/pkiclient.exe"});
     }
     response get(const std::string& target, http::verb verb = http::verb::get, std::string body = {}) {
         request req{verb, target, 11};
@@ -28,11 +24,8 @@ protected:
         request_record rec;
         return router_->handle(req, "127.0.0.1", rec);
     }
-    test::temp_dir dir_;
-    std::optional<hierarchy> pki_;
-    std::optional<issuer> iss_;
-    std::unique_ptr<cert_store> store_ = make_memory_store();
-    std::optional<scep_service> service_;
+    std::optional<test::service_lab> lab_;
+    const hierarchy* pki_ = nullptr;
     std::optional<router> router_;
 };
 

@@ -9,6 +9,7 @@
 
 #include "pki/hierarchy.hpp"
 #include "pki/message.hpp"
+#include "pki/scep_service.hpp"
 #include "pki/x509_build.hpp"
 
 namespace scep::test {
@@ -46,5 +47,15 @@ bytes make_pkcs_req(const requester& r, const X509& recipient, const std::string
                     content_cipher cipher = content_cipher::aes_128_cbc, digest_alg digest = digest_alg::sha256,
                     message_type type = message_type::pkcs_req);
 
+
+// The service over a two-tier lab PKI and an in-memory store.
+struct service_lab {
+    explicit service_lab(service_config cfg);
+    temp_dir dir;
+    std::optional<hierarchy> pki;
+    std::optional<issuer> iss;
+    std::unique_ptr<cert_store> store = make_memory_store();
+    std::optional<scep_service> service;
+};
 
 }  // namespace scep::test
