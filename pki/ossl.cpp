@@ -31,6 +31,16 @@ std::string ossl_error(std::string_view what) {
 }
 
 namespace {
+// Holds the provider references for the life of the process and releases
+// them at exit, before libcrypto's own clean-up (so nothing is left behind).
+struct provider_holder {
+    OSSL_PROVIDER* default_provider = nullptr;
+    OSSL_PROVIDER* legacy = nullptr;
+    ~provider_holder() {
+        if (legacy) OSSL_PROVIDER_unload(legacy);
+        if (default_provider) OSSL_PROVIDER_unload(default_provider);
+    }
+};
 std::once_flag providers_once;
 bool legacy_loaded = false;
 }  // namespace
@@ -39,8 +49,12 @@ bool load_providers() {
     std::call_once(providers_once, [] {
         // Loading "legacy" explicitly stops the implicit default provider from
         // being loaded, so load "default" as well.
-        OSSL_PROVIDER_load(nullptr, "default");
-        legacy_loaded = OSSL_PROVIDER_load(nullptr, "legacy") != nullptr;
+        OSSL_PROVIDER* default_provider = OSSL_PROVIDER_load(nullptr, "default");
+        OSSL_PROVIDER* legacy = OSSL_PROVIDER_load(nullptr, "legacy");
+        // Constructed after libcrypto registered its exit handler, so this
+        // destructor runs first (exit handlers run in reverse order).
+        static provider_holder holder{default_provider, legacy};
+        legacy_loaded = legacy != nullptr;
         ERR_clear_error();
     });
     return legacy_loaded;
