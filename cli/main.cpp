@@ -74,6 +74,21 @@ int main(int argc, char** argv) {
     list->add_option("--format", list_format, "text or json")->check(CLI::IsMember({"text", "json"}));
     list->add_option("-n,--limit", list_limit, "how many (newest first)")->check(CLI::Range(1, 100000000));
 
+    std::string serial, reason = "unspecified";
+    auto* revoke = app.add_subcommand("revoke", "revoke an issued certificate (the next CRL lists it)");
+    revoke->add_option("serial", serial, "serial number in hex (as `scep-lab list` shows it)")->required();
+    revoke->add_option("--reason", reason, "CRLReason: keyCompromise, superseded, cessationOfOperation, ...");
+
+    std::string txid, why;
+    auto* approve = app.add_subcommand("approve", "issue a pending request at the client's next poll");
+    approve->add_option("transaction_id", txid, "transactionID (see `scep-lab pending`)")->required();
+    auto* reject = app.add_subcommand("reject", "refuse a pending request (FAILURE at the next poll)");
+    reject->add_option("transaction_id", txid, "transactionID (see `scep-lab pending`)")->required();
+    reject->add_option("--reason", why, "text sent to the client as failInfoText");
+    bool all_pending = false;
+    auto* pending = app.add_subcommand("pending", "list requests waiting for approval");
+    pending->add_flag("--all", all_pending, "include approved, rejected and issued ones");
+
     bool show_secrets = false;
     auto* show = app.add_subcommand("config", "print the effective configuration as TOML");
     show->add_flag("--show-secrets", show_secrets, "print the challenge instead of ********");
@@ -99,6 +114,10 @@ int main(int argc, char** argv) {
     if (serve->parsed()) return scep::server::serve(*s);
     if (init->parsed()) return scep::server::init(*s, std::cout);
     if (list->parsed()) return scep::server::list(*s, list_format, list_limit, std::cout);
+    if (revoke->parsed()) return scep::server::revoke(*s, serial, reason, std::cout);
+    if (approve->parsed()) return scep::server::decide(*s, txid, true, "", std::cout);
+    if (reject->parsed()) return scep::server::decide(*s, txid, false, why, std::cout);
+    if (pending->parsed()) return scep::server::pending_list(*s, all_pending, std::cout);
     if (health->parsed()) return scep::server::health(*s, health_url, std::cout);
     if (show->parsed()) {
         std::cout << scep::config::to_toml(*s, show_secrets);

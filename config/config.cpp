@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -113,6 +114,43 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         r.strings("capabilities", s.scep.capabilities);
         r.boolean("include_root_in_ca_chain", s.scep.include_root_in_ca_chain);
         r.boolean("allow_single_des", s.scep.ciphers.allow_single_des);
+        r.finish();
+    }
+    if (top.has("renewal")) {
+        table_reader r(top.at("renewal"), "renewal");
+        r.boolean("require_challenge", s.scep.renewal.require_challenge);
+        r.duration("window", s.scep.renewal.window);
+        r.boolean("subject_must_match", s.scep.renewal.subject_must_match);
+        r.boolean("allow_key_reuse", s.scep.renewal.allow_key_reuse);
+        r.boolean("revoke_replaced", s.scep.renewal.revoke_replaced);
+        r.finish();
+    }
+    if (top.has("approval")) {
+        table_reader r(top.at("approval"), "approval");
+        if (r.has("mode")) {
+            const auto& v = r.at("mode");
+            auto mode = toml::get<std::string>(v);
+            if (mode != "auto" && mode != "manual") r.fail(v, "mode must be \"auto\" or \"manual\"");
+            s.scep.approval.manual = mode == "manual";
+        }
+        if (r.has("pending_subjects")) {
+            const auto& v = r.at("pending_subjects");
+            s.scep.approval.pending_subjects = toml::get<std::vector<std::string>>(v);
+            for (const auto& pattern : s.scep.approval.pending_subjects) {
+                try {
+                    std::regex re(pattern);
+                } catch (const std::regex_error& e) {
+                    r.fail(v, "pending_subjects: \"" + pattern + "\" is not a valid regular expression (" +
+                                  e.what() + ")");
+                }
+            }
+        }
+        r.finish();
+    }
+    if (top.has("crl")) {
+        table_reader r(top.at("crl"), "crl");
+        r.duration("validity", s.scep.crl_validity);
+        r.string("base_url", s.crl_base_url);
         r.finish();
     }
     if (top.has("pki")) {
@@ -302,6 +340,9 @@ result<void> validate(const settings& s) {
     for (const auto& c : s.scep.capabilities)
         if (c.empty() || c.find_first_of("\r\n") != std::string::npos)
             return make_error("scep.capabilities: empty entries and line breaks are not allowed");
+    if (!s.crl_base_url.empty() && s.crl_base_url.rfind("http://", 0) != 0 && s.crl_base_url.rfind("https://", 0) != 0)
+        return make_error("crl.base_url must start with http:// or https://, not \"" + s.crl_base_url + "\"");
+    if (s.scep.crl_validity < std::chrono::minutes(1)) return make_error("crl.validity must be at least one minute");
     if (auto r = scep::validate(s.pki); !r) return r;
     if (auto r = scep::validate(s.issuance); !r) return make_error("issuance: " + r.message());
     return {};
@@ -323,6 +364,15 @@ std::string to_toml(const settings& s, bool show_secrets) {
       << "\ncapabilities = " << quote_list(s.scep.capabilities)
       << "\ninclude_root_in_ca_chain = " << (s.scep.include_root_in_ca_chain ? "true" : "false")
       << "\nallow_single_des = " << (s.scep.ciphers.allow_single_des ? "true" : "false") << "\n\n";
+    o << "[renewal]\nrequire_challenge = " << (s.scep.renewal.require_challenge ? "true" : "false")
+      << "\nwindow = " << quote(format_duration(s.scep.renewal.window))
+      << "\nsubject_must_match = " << (s.scep.renewal.subject_must_match ? "true" : "false")
+      << "\nallow_key_reuse = " << (s.scep.renewal.allow_key_reuse ? "true" : "false")
+      << "\nrevoke_replaced = " << (s.scep.renewal.revoke_replaced ? "true" : "false") << "\n\n";
+    o << "[approval]\nmode = " << quote(s.scep.approval.manual ? "manual" : "auto")
+      << "\npending_subjects = " << quote_list(s.scep.approval.pending_subjects) << "\n\n";
+    o << "[crl]\nvalidity = " << quote(format_duration(s.scep.crl_validity))
+      << "\nbase_url = " << quote(s.crl_base_url) << "\n\n";
     o << "[pki]\nsource = " << quote(s.pki.bring_your_own ? "files" : "generate")
       << "\nca_as_ra = " << (s.pki.ca_as_ra ? "true" : "false") << "\n\n";
     for (const auto& t : s.pki.tiers)

@@ -47,6 +47,10 @@ struct settings {
     issuance_profile issuance;
     csr_policy csr;
 
+    // Base of the CRL URLs in issued certificates ("http://host:port");
+    // empty = the server's own address.
+    std::string crl_base_url;
+
     std::filesystem::path pki_dir() const { return data_dir / "pki"; }
     std::filesystem::path store_file() const { return data_dir / "scep-lab.db"; }
 };

@@ -127,6 +127,7 @@ result<x509_ptr> issuer::issue(const X509_REQ& req) const {
     if (!profile_.key_usage.empty()) cr.extensions.push_back({NID_key_usage, "critical," + join(profile_.key_usage)});
     if (!profile_.extended_key_usage.empty())
         cr.extensions.push_back({NID_ext_key_usage, join(profile_.extended_key_usage)});
+    if (!profile_.crl_url.empty()) cr.extensions.push_back({NID_crl_distribution_points, "URI:" + profile_.crl_url});
 
     STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(const_cast<X509_REQ*>(&req));
     struct ext_stack_free {

@@ -18,6 +18,8 @@ struct issuance_profile {
     std::chrono::seconds validity = std::chrono::hours(24 * 365);
     // Devices with a slow clock reject certificates "not yet valid".
     std::chrono::seconds backdate = std::chrono::minutes(5);
+    // CRL Distribution Point URL put in issued certificates; empty = none.
+    std::string crl_url;
 };
 
 struct csr_policy {
@@ -46,6 +48,8 @@ public:
     result<x509_ptr> issue(const X509_REQ& req) const;
 
     const issuance_profile& profile() const { return profile_; }
+    // Set once before serving, when the listening address is known.
+    void set_crl_url(std::string url) { profile_.crl_url = std::move(url); }
 
 private:
     const hierarchy& pki_;

@@ -353,25 +353,82 @@ std::optional<scep_failure> open_pki_request(pki_request& req, const X509& ra_ce
     return std::nullopt;
 }
 
-bytes build_degenerate(const std::vector<const X509*>& certs) {
+bytes build_degenerate(const std::vector<const X509*>& certs, const std::vector<const X509_CRL*>& crls) {
     // As `openssl crl2pkcs7 -nocrl` builds it: SignedData, no signers, id-data
     // with the content omitted (RFC 8894 §3.4).
     pkcs7_ptr p7(PKCS7_new());
     PKCS7_set_type(p7.get(), NID_pkcs7_signed);
     p7->d.sign->contents->type = OBJ_nid2obj(NID_pkcs7_data);
     for (const X509* c : certs) PKCS7_add_certificate(p7.get(), const_cast<X509*>(c));
+    for (const X509_CRL* c : crls) PKCS7_add_crl(p7.get(), const_cast<X509_CRL*>(c));
     auto der = pkcs7_to_der(p7.get());
     if (!der) throw std::runtime_error(der.message());
     return std::move(*der);
 }
 
-result<std::vector<x509_ptr>> parse_degenerate(byte_view der) {
+result<degenerate_contents> parse_degenerate_contents(byte_view der) {
     auto p7 = pkcs7_from_der(der);
     if (!p7) return p7.err();
     if (!PKCS7_type_is_signed(p7->get())) return make_error("not a SignedData");
-    std::vector<x509_ptr> out;
+    degenerate_contents out;
     STACK_OF(X509)* certs = (*p7)->d.sign->cert;
-    for (int i = 0; certs && i < sk_X509_num(certs); ++i) out.push_back(dup(*sk_X509_value(certs, i)));
+    for (int i = 0; certs && i < sk_X509_num(certs); ++i) out.certs.push_back(dup(*sk_X509_value(certs, i)));
+    STACK_OF(X509_CRL)* crls = (*p7)->d.sign->crl;
+    for (int i = 0; crls && i < sk_X509_CRL_num(crls); ++i) {
+        X509_CRL* c = sk_X509_CRL_value(crls, i);
+        X509_CRL_up_ref(c);
+        out.crls.emplace_back(c);
+    }
+    return out;
+}
+
+result<std::vector<x509_ptr>> parse_degenerate(byte_view der) {
+    auto contents = parse_degenerate_contents(der);
+    if (!contents) return contents.err();
+    return std::move(contents->certs);
+}
+
+bytes encode_issuer_and_serial(const X509_NAME& issuer, const ASN1_INTEGER& serial) {
+    std::unique_ptr<PKCS7_ISSUER_AND_SERIAL, ossl_free<PKCS7_ISSUER_AND_SERIAL_free>> ias(
+        PKCS7_ISSUER_AND_SERIAL_new());
+    X509_NAME_set(&ias->issuer, const_cast<X509_NAME*>(&issuer));
+    ASN1_INTEGER_free(ias->serial);
+    ias->serial = ASN1_INTEGER_dup(&serial);
+    auto der = der_encode(*ias, i2d_PKCS7_ISSUER_AND_SERIAL, "i2d_PKCS7_ISSUER_AND_SERIAL");
+    if (!der) throw std::runtime_error(der.message());
+    return std::move(*der);
+}
+
+result<issuer_and_serial> decode_issuer_and_serial(byte_view der) {
+    const unsigned char* p = der.data();
+    std::unique_ptr<PKCS7_ISSUER_AND_SERIAL, ossl_free<PKCS7_ISSUER_AND_SERIAL_free>> ias(
+        d2i_PKCS7_ISSUER_AND_SERIAL(nullptr, &p, static_cast<long>(der.size())));
+    if (!ias) return make_error(ossl_error("messageData is not an IssuerAndSerialNumber"));
+    issuer_and_serial out;
+    out.issuer.reset(X509_NAME_dup(ias->issuer));
+    bignum_ptr bn(ASN1_INTEGER_to_BN(ias->serial, nullptr));
+    char* hex = BN_bn2hex(bn.get());
+    out.serial = hex;
+    OPENSSL_free(hex);
+    return out;
+}
+
+bytes encode_issuer_and_subject(const X509_NAME& issuer, const X509_NAME& subject) {
+    auto a = der_encode(issuer, i2d_X509_NAME, "issuer");
+    auto b = der_encode(subject, i2d_X509_NAME, "subject");
+    if (!a || !b) throw std::runtime_error("encoding IssuerAndSubject");
+    std::size_t len = a->size() + b->size();
+    bytes out{0x30};
+    if (len < 128) {
+        out.push_back(static_cast<std::uint8_t>(len));
+    } else {
+        bytes l;
+        for (std::size_t v = len; v; v >>= 8) l.insert(l.begin(), static_cast<std::uint8_t>(v & 0xff));
+        out.push_back(static_cast<std::uint8_t>(0x80 | l.size()));
+        out.insert(out.end(), l.begin(), l.end());
+    }
+    out.insert(out.end(), a->begin(), a->end());
+    out.insert(out.end(), b->begin(), b->end());
     return out;
 }
 
@@ -379,9 +436,10 @@ result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, 
     const auto& n = nids();
     bytes content;
     if (p.status == pki_status::success) {
-        if (!p.issued || !p.recipient) return make_error("a SUCCESS CertRep needs the issued certificate and recipient");
+        if ((!p.issued && !p.crl) || !p.recipient)
+            return make_error("a SUCCESS CertRep needs the issued certificate (or CRL) and the recipient");
         // RFC 8894 §3.3.2: the degenerate holds only the issued certificate.
-        bytes degenerate = build_degenerate({p.issued});
+        bytes degenerate = p.issued ? build_degenerate({p.issued}) : build_degenerate({}, {p.crl});
         auto env = encrypt_envelope(degenerate, {p.recipient}, p.cipher);
         if (!env) return env.err();
         content = std::move(*env);
@@ -462,6 +520,13 @@ result<cert_rep> parse_cert_rep(byte_view der, const X509& signer) {
 
 result<std::vector<x509_ptr>> decrypt_cert_rep(const cert_rep& rep, const X509& recipient_cert,
                                                const EVP_PKEY& recipient_key) {
+    auto contents = decrypt_cert_rep_contents(rep, recipient_cert, recipient_key);
+    if (!contents) return contents.err();
+    return std::move(contents->certs);
+}
+
+result<degenerate_contents> decrypt_cert_rep_contents(const cert_rep& rep, const X509& recipient_cert,
+                                                      const EVP_PKEY& recipient_key) {
     if (rep.envelope.empty()) return make_error("CertRep carries no envelope");
     auto env = pkcs7_from_der(rep.envelope);
     if (!env) return env.err();
@@ -470,7 +535,7 @@ result<std::vector<x509_ptr>> decrypt_cert_rep(const cert_rep& rep, const X509& 
     if (PKCS7_decrypt(env->get(), const_cast<EVP_PKEY*>(&recipient_key), const_cast<X509*>(&recipient_cert),
                       plain.get(), 0) != 1)
         return make_error(ossl_error("cannot decrypt the CertRep envelope"));
-    return parse_degenerate(bio_contents(*plain));
+    return parse_degenerate_contents(bio_contents(*plain));
 }
 
 std::string make_transaction_id() { return to_hex(random_bytes(16), true); }

@@ -104,17 +104,35 @@ struct cert_rep_params {
     std::optional<fail_info> failure;
     std::string fail_info_text;  // id-scep-failInfoText, sent when non-empty
     digest_alg digest = digest_alg::sha256;
-    // SUCCESS only: the issued certificate, encrypted to `recipient`.
+    // SUCCESS only: the issued certificate (or, for GetCRL, a CRL), encrypted to `recipient`.
     const X509* issued = nullptr;
+    const X509_CRL* crl = nullptr;
     const X509* recipient = nullptr;
     content_cipher cipher = content_cipher::aes_128_cbc;
     bool include_signer_cert = true;
 };
 result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, const EVP_PKEY& signer_key);
 
-// Degenerate certs-only SignedData (RFC 8894 §3.4), certificates in the given order.
-bytes build_degenerate(const std::vector<const X509*>& certs);
+// Degenerate certs-only SignedData (RFC 8894 §3.4), certificates in the given
+// order; GetCRL replies carry a CRL in it instead (RFC 8894 §3.3.4).
+bytes build_degenerate(const std::vector<const X509*>& certs, const std::vector<const X509_CRL*>& crls = {});
 result<std::vector<x509_ptr>> parse_degenerate(byte_view der);
+
+struct degenerate_contents {
+    std::vector<x509_ptr> certs;
+    std::vector<x509_crl_ptr> crls;
+};
+result<degenerate_contents> parse_degenerate_contents(byte_view der);
+
+// messageData of GetCert and GetCRL (RFC 8894 §3.3.3, §3.3.4).
+struct issuer_and_serial {
+    x509_name_ptr issuer;
+    std::string serial;  // upper-case hex
+};
+bytes encode_issuer_and_serial(const X509_NAME& issuer, const ASN1_INTEGER& serial);
+result<issuer_and_serial> decode_issuer_and_serial(byte_view der);
+// messageData of CertPoll: SEQUENCE { issuer Name, subject Name } (RFC 8894 §3.3.3).
+bytes encode_issuer_and_subject(const X509_NAME& issuer, const X509_NAME& subject);
 
 // ---- client side ----
 
@@ -147,6 +165,8 @@ result<cert_rep> parse_cert_rep(byte_view der, const X509& signer);
 // Decrypts a SUCCESS reply's envelope and returns the certificates inside.
 result<std::vector<x509_ptr>> decrypt_cert_rep(const cert_rep& rep, const X509& recipient_cert,
                                                const EVP_PKEY& recipient_key);
+result<degenerate_contents> decrypt_cert_rep_contents(const cert_rep& rep, const X509& recipient_cert,
+                                                      const EVP_PKEY& recipient_key);
 
 // Transaction ID as most clients make it: hex SHA-256 of the public key would
 // collide across retries of the same key, so use random bytes instead.

@@ -1,6 +1,9 @@
 #include "pki/scep_service.hpp"
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "pki/crl.hpp"
 
 namespace scep {
 
@@ -8,6 +11,17 @@ namespace {
 constexpr const char* pki_message_type = "application/x-pki-message";
 
 std::string as_string(const bytes& b) { return std::string(b.begin(), b.end()); }
+
+// Self-signed by name and signature. X509_check_issued() is not usable here:
+// it also wants keyCertSign, which a device's throw-away signer certificate
+// (RFC 8894 §2.3) has no reason to carry.
+bool is_self_signed(const X509& cert) {
+    X509* c = const_cast<X509*>(&cert);
+    bool self = X509_NAME_cmp(X509_get_subject_name(c), X509_get_issuer_name(c)) == 0 &&
+                X509_verify(c, X509_get0_pubkey(c)) == 1;
+    ERR_clear_error();
+    return self;
+}
 }  // namespace
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
@@ -17,8 +31,12 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
     return CRYPTO_memcmp(da.data(), db.data(), da.size()) == 0;
 }
 
-scep_service::scep_service(const hierarchy& pki, const issuer& iss, cert_store& store, service_config cfg)
-    : pki_(pki), issuer_(iss), store_(store), cfg_(std::move(cfg)) {}
+scep_service::scep_service(const hierarchy& pki, const issuer& iss, cert_store& store, service_config cfg,
+                           clock_fn clock)
+    : pki_(pki), issuer_(iss), store_(store), cfg_(std::move(cfg)), clock_(std::move(clock)) {
+    // Patterns were validated with the configuration; a bad one here is a programming error.
+    for (const auto& p : cfg_.approval.pending_subjects) pending_subjects_.emplace_back(p);
+}
 
 service_reply scep_service::get_ca_caps() const {
     service_reply r;
@@ -61,13 +79,16 @@ service_reply scep_service::pki_operation(byte_view message, const std::string& 
         return failure(req, f->info, std::move(f->text));
 
     switch (static_cast<message_type>(req.type)) {
-        case message_type::pkcs_req: return enroll(req, requester);
-        case message_type::renewal_req:
-        case message_type::cert_poll:
-        case message_type::get_cert:
-        case message_type::get_crl:
-            return failure(req, fail_info::bad_request,
-                           message_type_name(req.type) + " is not supported by this scep-lab version");
+        case message_type::pkcs_req:
+            // A PKCSReq signed with a certificate we issued is a renewal
+            // (RFC 8894 §3.3.1.2); a self-signed signer is a first enrollment.
+            if (!is_self_signed(*req.signer_cert) && issuing_ca_of(*req.signer_cert))
+                return renew(req, requester);
+            return enroll(req, requester);
+        case message_type::renewal_req: return renew(req, requester);
+        case message_type::cert_poll: return poll(req, requester);
+        case message_type::get_cert: return get_cert(req);
+        case message_type::get_crl: return get_crl(req);
         default:
             return failure(req, fail_info::bad_request,
                            "unknown messageType " + std::to_string(req.type) + " (RFC 8894 §3.2.1.2)");
@@ -77,46 +98,271 @@ service_reply scep_service::pki_operation(byte_view message, const std::string& 
 service_reply scep_service::enroll(pki_request& req, const std::string& requester) {
     auto csr = x509_req_from_der(req.message_data);
     if (!csr) return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request");
-
     if (!cfg_.challenge.empty()) {
         auto challenge = csr_challenge(**csr);
         if (!challenge) return failure(req, fail_info::bad_message_check, "the CSR has no challengePassword");
         if (!constant_time_equal(challenge->value, cfg_.challenge))
             return failure(req, fail_info::bad_message_check, "wrong challenge password");
     }
-    if (auto f = issuer_.check_csr(**csr)) return failure(req, f->info, std::move(f->text));
+    return admit(req, **csr, requester, "");
+}
 
-    const std::string key_hash = to_hex(public_key_sha256(*X509_REQ_get0_pubkey(csr->get())));
-    // A retried request (same transactionID, same key) gets the certificate it
-    // already has instead of a second one (RFC 8894 §3.3.1 retransmissions).
-    auto resend = [&](const cert_record& existing) -> service_reply {
-        if (existing.public_key_sha256 != key_hash)
-            return failure(req, fail_info::bad_request,
-                           "transactionID " + req.transaction_id + " was already used with a different public key");
-        auto cert = x509_from_der(existing.der);
-        if (!cert) return failure(req, fail_info::bad_request, "stored certificate is unreadable");
-        auto r = success(req, **cert);
-        r.detail = "retransmission: same certificate sent again";
-        return r;
-    };
+service_reply scep_service::renew(pki_request& req, const std::string& requester) {
+    const X509& signer = *req.signer_cert;
+    if (is_self_signed(signer))
+        return failure(req, fail_info::bad_message_check,
+                       "a RenewalReq must be signed with the certificate being renewed, not a self-signed one "
+                       "(RFC 8894 §3.3.1.2)");
+    if (!issuing_ca_of(signer))
+        return failure(req, fail_info::bad_message_check,
+                       "the signer certificate \"" + name_to_string(*X509_get_subject_name(&signer)) +
+                           "\" was not issued by this CA");
+    const std::string old_serial = serial_hex(signer);
+    auto row = store_.find_by_serial(old_serial);
+    if (!row) return failure(req, fail_info::bad_request, "store error: " + row.message());
+    if (!*row) return failure(req, fail_info::bad_cert_id, "certificate " + old_serial + " is not in the store");
+    if ((*row)->status == "revoked")
+        return failure(req, fail_info::bad_cert_id,
+                       "certificate " + old_serial + " was revoked at " + (*row)->revoked_at + "; enroll anew");
+    auto now = clock_();
+    auto not_after = asn1_time_point(*X509_get0_notAfter(&signer));
+    if (not_after <= now)
+        return failure(req, fail_info::bad_cert_id,
+                       "certificate " + old_serial + " expired at " + (*row)->not_after + "; enroll anew");
+
+    auto csr = x509_req_from_der(req.message_data);
+    if (!csr) return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request");
+    if (cfg_.renewal.require_challenge && !cfg_.challenge.empty()) {
+        auto challenge = csr_challenge(**csr);
+        if (!challenge || !constant_time_equal(challenge->value, cfg_.challenge))
+            return failure(req, fail_info::bad_message_check,
+                           "renewal requires the challenge password (renewal.require_challenge)");
+    }
+    if (cfg_.renewal.subject_must_match &&
+        X509_NAME_cmp(X509_REQ_get_subject_name(csr->get()), X509_get_subject_name(&signer)) != 0)
+        return failure(req, fail_info::bad_request,
+                       "the CSR subject \"" + name_to_string(*X509_REQ_get_subject_name(csr->get())) +
+                           "\" differs from the certificate being renewed \"" + (*row)->subject +
+                           "\" (renewal.subject_must_match)");
+    if (!cfg_.renewal.allow_key_reuse &&
+        to_hex(public_key_sha256(*X509_REQ_get0_pubkey(csr->get()))) == (*row)->public_key_sha256)
+        return failure(req, fail_info::bad_request, "renewal must use a new key (renewal.allow_key_reuse = false)");
+    if (cfg_.renewal.window.count() > 0 && not_after - now > cfg_.renewal.window)
+        return failure(req, fail_info::bad_request,
+                       "certificate " + old_serial + " expires at " + (*row)->not_after +
+                           "; renewal is accepted only in the last " +
+                           std::to_string(cfg_.renewal.window.count() / 86400) + " days (renewal.window)");
+    return admit(req, **csr, requester, old_serial);
+}
+
+service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const std::string& requester,
+                                  const std::string& replaces) {
+    if (auto f = issuer_.check_csr(csr)) return failure(req, f->info, std::move(f->text));
+    const std::string key_hash = to_hex(public_key_sha256(*X509_REQ_get0_pubkey(const_cast<X509_REQ*>(&csr))));
+
     auto existing = store_.find_by_transaction(req.transaction_id);
     if (!existing) return failure(req, fail_info::bad_request, "store error: " + existing.message());
-    if (*existing) return resend(**existing);
+    if (*existing) return resend(req, **existing, key_hash);
+    auto held = store_.find_pending(req.transaction_id);
+    if (!held) return failure(req, fail_info::bad_request, "store error: " + held.message());
+    if (*held) {
+        // micromdm scepclient polls by re-sending its PKCSReq (RFC 8894 §3.3.3 allows either).
+        if ((*held)->public_key_sha256 != key_hash)
+            return failure(req, fail_info::bad_request,
+                           "transactionID " + req.transaction_id + " was already used with a different public key");
+        return continue_pending(req, **held, requester);
+    }
+    if (auto why = wait_reason(csr)) {
+        pending_record p;
+        p.transaction_id = req.transaction_id;
+        p.subject = name_to_string(*X509_REQ_get_subject_name(&csr));
+        p.requester = requester;
+        p.public_key_sha256 = key_hash;
+        p.csr = x509_req_to_der(csr);
+        p.replaces_serial = replaces;
+        p.reason = *why;
+        if (auto r = store_.add_pending(p); !r) return failure(req, fail_info::bad_request, "store error: " + r.message());
+        return pending(req, *why);
+    }
+    return issue_and_store(req, csr, requester, replaces);
+}
 
-    auto cert = issuer_.issue(**csr);
+std::optional<std::string> scep_service::wait_reason(const X509_REQ& csr) const {
+    if (cfg_.approval.manual) return "manual approval (approval.mode = \"manual\")";
+    if (pending_subjects_.empty()) return std::nullopt;
+    std::string subject = name_to_string(*X509_REQ_get_subject_name(&csr));
+    for (std::size_t i = 0; i < pending_subjects_.size(); ++i)
+        if (std::regex_search(subject, pending_subjects_[i]))
+            return "subject matches approval.pending_subjects \"" + cfg_.approval.pending_subjects[i] + "\"";
+    return std::nullopt;
+}
+
+service_reply scep_service::continue_pending(pki_request& req, const pending_record& held,
+                                             const std::string& requester) {
+    if (held.status == "pending") return pending(req, "waiting for approval: scep-lab approve " + held.transaction_id);
+    if (held.status == "rejected")
+        return failure(req, fail_info::bad_request,
+                       "request rejected" + (held.reason.empty() ? std::string() : ": " + held.reason));
+    if (held.status == "issued") {
+        auto row = store_.find_by_serial(held.issued_serial);
+        if (row && *row) return resend(req, **row, (*row)->public_key_sha256);
+        return failure(req, fail_info::bad_request, "issued certificate " + held.issued_serial + " is missing");
+    }
+    // approved: issue now, with the CSR that was held.
+    auto csr = x509_req_from_der(held.csr);
+    if (!csr) return failure(req, fail_info::bad_request, "the stored CSR is unreadable");
+    auto reply = issue_and_store(req, **csr, held.requester.empty() ? requester : held.requester,
+                                 held.replaces_serial);
+    if (!reply.serial.empty()) (void)store_.mark_pending_issued(held.transaction_id, reply.serial);
+    return reply;
+}
+
+service_reply scep_service::issue_and_store(pki_request& req, const X509_REQ& csr, const std::string& requester,
+                                            const std::string& replaces) {
+    auto cert = issuer_.issue(csr);
     if (!cert) return failure(req, fail_info::bad_request, "issuance failed: " + cert.message());
     cert_record rec = make_record(**cert);
     rec.transaction_id = req.transaction_id;
     rec.requester = requester;
+    rec.replaces_serial = replaces;
     auto inserted = store_.insert(rec);
     if (!inserted) return failure(req, fail_info::bad_request, "store error: " + inserted.message());
     if (*inserted == insert_outcome::duplicate_transaction) {
         // Lost a race with a concurrent retransmission of the same transaction.
         auto again = store_.find_by_transaction(req.transaction_id);
-        if (again && *again) return resend(**again);
+        if (again && *again) return resend(req, **again, rec.public_key_sha256);
         return failure(req, fail_info::bad_request, "store error: transaction vanished");
     }
+    if (!replaces.empty()) {
+        auto r = cfg_.renewal.revoke_replaced ? store_.revoke(replaces, 4 /* superseded */, now_iso8601()).has_value()
+                                              : store_.supersede(replaces).has_value();
+        (void)r;  // the new certificate is stored; a failed status update only leaves the old one "valid"
+    }
+    auto reply = success(req, **cert);
+    if (!replaces.empty()) reply.detail = "renewal of " + replaces;
+    return reply;
+}
+
+service_reply scep_service::resend(const pki_request& req, const cert_record& existing, const std::string& key_hash) {
+    // A retried request (same transactionID, same key) gets the certificate it
+    // already has instead of a second one (RFC 8894 §3.3.1 retransmissions).
+    if (existing.public_key_sha256 != key_hash)
+        return failure(req, fail_info::bad_request,
+                       "transactionID " + req.transaction_id + " was already used with a different public key");
+    auto cert = x509_from_der(existing.der);
+    if (!cert) return failure(req, fail_info::bad_request, "stored certificate is unreadable");
+    auto r = success(req, **cert);
+    r.detail = "retransmission: same certificate sent again";
+    return r;
+}
+
+service_reply scep_service::poll(pki_request& req, const std::string& requester) {
+    // CertPoll (GetCertInitial) names the request by transactionID; its
+    // IssuerAndSubject is informational (RFC 8894 §3.3.3).
+    auto existing = store_.find_by_transaction(req.transaction_id);
+    if (!existing) return failure(req, fail_info::bad_request, "store error: " + existing.message());
+    if (*existing) return resend(req, **existing, (*existing)->public_key_sha256);
+    auto held = store_.find_pending(req.transaction_id);
+    if (!held) return failure(req, fail_info::bad_request, "store error: " + held.message());
+    if (!*held)
+        return failure(req, fail_info::bad_cert_id, "no request with transactionID " + req.transaction_id);
+    return continue_pending(req, **held, requester);
+}
+
+service_reply scep_service::get_cert(pki_request& req) {
+    auto ias = decode_issuer_and_serial(req.message_data);
+    if (!ias) return failure(req, fail_info::bad_request, ias.message());
+    auto row = store_.find_by_serial(ias->serial);
+    if (!row) return failure(req, fail_info::bad_request, "store error: " + row.message());
+    if (!*row || (*row)->issuer != name_to_string(*ias->issuer))
+        return failure(req, fail_info::bad_cert_id,
+                       "no certificate with serial " + ias->serial + " from \"" + name_to_string(*ias->issuer) + "\"");
+    auto cert = x509_from_der((*row)->der);
+    if (!cert) return failure(req, fail_info::bad_request, "stored certificate is unreadable");
     return success(req, **cert);
+}
+
+service_reply scep_service::get_crl(pki_request& req) {
+    auto ias = decode_issuer_and_serial(req.message_data);
+    if (!ias) return failure(req, fail_info::bad_request, ias.message());
+    // The CA named by the issuer; of several with that name, the one whose key
+    // issued the serial (RFC 8894 §3.3.4).
+    const ca_entry* ca = nullptr;
+    auto row = store_.find_by_serial(ias->serial);
+    for (const auto& tier : pki_.tiers()) {
+        if (!tier.key || X509_NAME_cmp(X509_get_subject_name(tier.cert.get()), ias->issuer.get()) != 0) continue;
+        const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(tier.cert.get());
+        if (!ca) ca = &tier;
+        if (row && *row && ski &&
+            (*row)->authority_key_id ==
+                to_hex(byte_view(ASN1_STRING_get0_data(ski), static_cast<std::size_t>(ASN1_STRING_length(ski)))))
+            ca = &tier;
+    }
+    if (!ca) return failure(req, fail_info::bad_cert_id, "no CA named \"" + name_to_string(*ias->issuer) + "\" here");
+    auto crl = build_crl_for(*ca);
+    if (!crl) return failure(req, fail_info::bad_request, crl.message());
+    cert_rep_params p;
+    p.transaction_id = req.transaction_id;
+    p.transaction_id_asn1_type = req.transaction_id_asn1_type;
+    p.recipient_nonce = req.sender_nonce;
+    p.status = pki_status::success;
+    p.digest = req.digest.value_or(digest_alg::sha256);
+    p.crl = crl->get();
+    p.recipient = req.signer_cert.get();
+    p.cipher = req.cipher.value_or(content_cipher::aes_128_cbc);
+    auto reply = reply_from(req, p);
+    reply.detail = "CRL of " + ca->name;
+    return reply;
+}
+
+const ca_entry* scep_service::issuing_ca_of(const X509& cert) const {
+    for (const auto& tier : pki_.tiers()) {
+        if (X509_check_issued(tier.cert.get(), const_cast<X509*>(&cert)) != X509_V_OK) continue;
+        if (X509_verify(const_cast<X509*>(&cert), X509_get0_pubkey(tier.cert.get())) == 1) return &tier;
+    }
+    ERR_clear_error();
+    return nullptr;
+}
+
+result<x509_crl_ptr> scep_service::build_crl_for(const ca_entry& ca) const {
+    if (!ca.key) return make_error("the key of CA \"" + ca.name + "\" is not available to sign its CRL");
+    const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(ca.cert.get());
+    std::string aki = ski ? to_hex(byte_view(ASN1_STRING_get0_data(ski), static_cast<std::size_t>(ASN1_STRING_length(ski))))
+                          : std::string();
+    auto rows = store_.revoked_by(aki);
+    if (!rows) return rows.err();
+    std::vector<revoked_entry> entries;
+    for (const auto& r : *rows) {
+        struct tm tm {};
+        strptime(r.revoked_at.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        entries.push_back({r.serial, std::chrono::system_clock::from_time_t(timegm(&tm)), r.revocation_reason});
+    }
+    auto now = clock_();
+    // cRLNumber must grow (RFC 5280 §5.2.3): seconds since the epoch do.
+    long number = static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
+    return build_crl(*ca.cert, *ca.key, entries, now, cfg_.crl_validity, number);
+}
+
+result<bytes> scep_service::crl(const std::string& ca_name) const {
+    for (const auto& tier : pki_.tiers()) {
+        if (tier.name != ca_name) continue;
+        auto c = build_crl_for(tier);
+        if (!c) return c.err();
+        return crl_to_der(**c);
+    }
+    return make_error("no CA named \"" + ca_name + "\"");
+}
+
+service_reply scep_service::pending(const pki_request& req, std::string why) const {
+    cert_rep_params p;
+    p.transaction_id = req.transaction_id;
+    p.transaction_id_asn1_type = req.transaction_id_asn1_type;
+    p.recipient_nonce = req.sender_nonce;
+    p.status = pki_status::pending;
+    p.digest = req.digest.value_or(digest_alg::sha256);
+    auto r = reply_from(req, p);
+    r.detail = std::move(why);
+    return r;
 }
 
 service_reply scep_service::reply_from(const pki_request& req, const cert_rep_params& p) const {

@@ -3,6 +3,8 @@
 // layer in server/ only parses transport details and writes the reply.
 #pragma once
 
+#include <chrono>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -10,8 +12,25 @@
 #include "pki/issuer.hpp"
 #include "pki/message.hpp"
 #include "pki/store.hpp"
+#include "pki/x509_build.hpp"
 
 namespace scep {
+
+// Renewal: RenewalReq (17), or PKCSReq signed with a certificate this CA
+// issued (RFC 8894 §3.3.1.2; sscep, certmonger, Cisco, jscep do the latter).
+struct renewal_policy {
+    bool require_challenge = false;     // off: the old certificate authenticates
+    std::chrono::seconds window{0};     // 0 = any time; else only this close to expiry
+    bool subject_must_match = true;
+    bool allow_key_reuse = true;        // micromdm scepclient renews with the same key
+    bool revoke_replaced = false;       // false: the old one is marked superseded
+};
+
+// Which requests wait for `scep-lab approve` (RFC 8894 §3.3.2 PENDING).
+struct approval_policy {
+    bool manual = false;                        // every request waits
+    std::vector<std::string> pending_subjects;  // ECMAScript regexes on the RFC 4514 subject
+};
 
 struct service_config {
     // RFC 8894 §3.5.2 keywords, answered one per line.
@@ -20,6 +39,9 @@ struct service_config {
     bool include_root_in_ca_chain = true;
     std::string challenge;  // static challenge secret; empty = no challenge required
     cipher_policy ciphers;
+    renewal_policy renewal;
+    approval_policy approval;
+    std::chrono::seconds crl_validity = std::chrono::hours(24);  // nextUpdate - thisUpdate
 };
 
 // What the server reports and logs for one operation.
@@ -38,24 +60,46 @@ struct service_reply {
 
 class scep_service {
 public:
-    scep_service(const hierarchy& pki, const issuer& iss, cert_store& store, service_config cfg);
+    scep_service(const hierarchy& pki, const issuer& iss, cert_store& store, service_config cfg,
+                 clock_fn clock = system_clock_fn());
 
     service_reply get_ca_caps() const;
     service_reply get_ca_cert() const;
     service_reply pki_operation(byte_view message, const std::string& requester);
 
+    // The current CRL of the named CA tier ("issuing", "root", ...), DER.
+    result<bytes> crl(const std::string& ca_name) const;
+
     const service_config& config() const { return cfg_; }
 
 private:
     service_reply enroll(pki_request& req, const std::string& requester);
+    service_reply renew(pki_request& req, const std::string& requester);
+    service_reply poll(pki_request& req, const std::string& requester);
+    service_reply get_cert(pki_request& req);
+    service_reply get_crl(pki_request& req);
+    // Shared tail of enroll and renew: retransmission, approval, issuance.
+    service_reply admit(pki_request& req, const X509_REQ& csr, const std::string& requester,
+                        const std::string& replaces);
+    service_reply continue_pending(pki_request& req, const pending_record& pending, const std::string& requester);
+    service_reply issue_and_store(pki_request& req, const X509_REQ& csr, const std::string& requester,
+                                  const std::string& replaces);
+    service_reply resend(const pki_request& req, const cert_record& existing, const std::string& key_hash);
+    std::optional<std::string> wait_reason(const X509_REQ& csr) const;
+    const ca_entry* issuing_ca_of(const X509& cert) const;
+    result<x509_crl_ptr> build_crl_for(const ca_entry& ca) const;
+
     service_reply failure(const pki_request& req, fail_info info, std::string text) const;
     service_reply success(const pki_request& req, const X509& issued) const;
+    service_reply pending(const pki_request& req, std::string why) const;
     service_reply reply_from(const pki_request& req, const cert_rep_params& p) const;
 
     const hierarchy& pki_;
     const issuer& issuer_;
     cert_store& store_;
     service_config cfg_;
+    clock_fn clock_;
+    std::vector<std::regex> pending_subjects_;
 };
 
 // Compares secrets without leaking where they differ or their length.

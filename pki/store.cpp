@@ -12,8 +12,6 @@
 
 namespace scep {
 
-namespace {
-
 std::string now_iso8601() {
     std::time_t t = std::time(nullptr);
     std::tm tm{};
@@ -22,6 +20,8 @@ std::string now_iso8601() {
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
 }
+
+namespace {
 
 // Migrations, applied in order; index + 1 is the schema version they produce.
 // Never edit a released step: append a new one.
@@ -45,6 +45,26 @@ constexpr const char* migrations[] = {
     CREATE INDEX certificates_subject ON certificates(subject);
     CREATE INDEX certificates_not_after ON certificates(not_after);
     )sql",
+    R"sql(
+    ALTER TABLE certificates ADD COLUMN authority_key_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE certificates ADD COLUMN replaces_serial TEXT NOT NULL DEFAULT '';
+    ALTER TABLE certificates ADD COLUMN revoked_at TEXT NOT NULL DEFAULT '';
+    ALTER TABLE certificates ADD COLUMN revocation_reason INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX certificates_revoked ON certificates(authority_key_id, status);
+    CREATE TABLE pending_requests (
+        transaction_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        requester TEXT NOT NULL DEFAULT '',
+        public_key_sha256 TEXT NOT NULL,
+        csr BLOB NOT NULL,
+        replaces_serial TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT '',
+        issued_serial TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        decided_at TEXT NOT NULL DEFAULT ''
+    );
+    )sql",
 };
 constexpr int schema_version = static_cast<int>(std::size(migrations));
 
@@ -58,7 +78,11 @@ using stmt_ptr = std::unique_ptr<sqlite3_stmt, stmt_finalize>;
 
 constexpr const char* select_columns =
     "SELECT serial, subject, sans, issuer, not_before, not_after, COALESCE(transaction_id, ''), requester, status, "
-    "public_key_sha256, der, created_at FROM certificates ";
+    "public_key_sha256, der, created_at, authority_key_id, replaces_serial, revoked_at, revocation_reason "
+    "FROM certificates ";
+constexpr const char* pending_columns =
+    "SELECT transaction_id, status, subject, requester, public_key_sha256, csr, replaces_serial, reason, "
+    "issued_serial, created_at, decided_at FROM pending_requests ";
 
 std::string column_text(sqlite3_stmt* s, int i) {
     const unsigned char* t = sqlite3_column_text(s, i);
@@ -80,6 +104,27 @@ cert_record read_row(sqlite3_stmt* s) {
     const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, 10));
     r.der.assign(blob, blob + sqlite3_column_bytes(s, 10));
     r.created_at = column_text(s, 11);
+    r.authority_key_id = column_text(s, 12);
+    r.replaces_serial = column_text(s, 13);
+    r.revoked_at = column_text(s, 14);
+    r.revocation_reason = sqlite3_column_int(s, 15);
+    return r;
+}
+
+pending_record read_pending(sqlite3_stmt* s) {
+    pending_record r;
+    r.transaction_id = column_text(s, 0);
+    r.status = column_text(s, 1);
+    r.subject = column_text(s, 2);
+    r.requester = column_text(s, 3);
+    r.public_key_sha256 = column_text(s, 4);
+    const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, 5));
+    r.csr.assign(blob, blob + sqlite3_column_bytes(s, 5));
+    r.replaces_serial = column_text(s, 6);
+    r.reason = column_text(s, 7);
+    r.issued_serial = column_text(s, 8);
+    r.created_at = column_text(s, 9);
+    r.decided_at = column_text(s, 10);
     return r;
 }
 
@@ -121,7 +166,8 @@ public:
         std::lock_guard lock(mu_);
         stmt_ptr s = prepare(
             "INSERT INTO certificates (serial, subject, sans, issuer, not_before, not_after, transaction_id, "
-            "requester, status, public_key_sha256, der, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+            "requester, status, public_key_sha256, der, created_at, authority_key_id, replaces_serial) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
         if (!s) return db_error("preparing insert");
         bind(s.get(), 1, rec.serial);
         bind(s.get(), 2, rec.subject);
@@ -138,6 +184,8 @@ public:
         bind(s.get(), 10, rec.public_key_sha256);
         sqlite3_bind_blob(s.get(), 11, rec.der.data(), static_cast<int>(rec.der.size()), SQLITE_TRANSIENT);
         bind(s.get(), 12, rec.created_at.empty() ? now_iso8601() : rec.created_at);
+        bind(s.get(), 13, rec.authority_key_id);
+        bind(s.get(), 14, rec.replaces_serial);
         int rc = sqlite3_step(s.get());
         if (rc == SQLITE_DONE) return insert_outcome::inserted;
         if (rc == SQLITE_CONSTRAINT && !rec.transaction_id.empty() &&
@@ -174,7 +222,118 @@ public:
         return static_cast<std::int64_t>(sqlite3_column_int64(s.get(), 0));
     }
 
+    result<revoke_outcome> revoke(const std::string& serial, int reason, const std::string& when) override {
+        std::lock_guard lock(mu_);
+        stmt_ptr s = prepare("SELECT status FROM certificates WHERE serial = ?");
+        if (!s) return db_error("preparing revoke");
+        bind(s.get(), 1, serial);
+        int rc = sqlite3_step(s.get());
+        if (rc == SQLITE_DONE) return revoke_outcome::not_found;
+        if (rc != SQLITE_ROW) return db_error("looking up " + serial);
+        if (column_text(s.get(), 0) == "revoked") return revoke_outcome::already_revoked;
+        stmt_ptr u = prepare(
+            "UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE serial = ?");
+        if (!u) return db_error("preparing revoke");
+        bind(u.get(), 1, when);
+        sqlite3_bind_int(u.get(), 2, reason);
+        bind(u.get(), 3, serial);
+        if (sqlite3_step(u.get()) != SQLITE_DONE) return db_error("revoking " + serial);
+        return revoke_outcome::revoked;
+    }
+
+    result<void> supersede(const std::string& serial) override {
+        return update("UPDATE certificates SET status = 'superseded' WHERE serial = ? AND status = 'valid'",
+                      {serial});
+    }
+
+    result<std::vector<cert_record>> revoked_by(const std::string& aki) override {
+        std::lock_guard lock(mu_);
+        stmt_ptr s = prepare(std::string(select_columns) +
+                             "WHERE authority_key_id = ? AND status = 'revoked' ORDER BY id");
+        if (!s) return db_error("preparing revoked list");
+        bind(s.get(), 1, aki);
+        std::vector<cert_record> out;
+        int rc;
+        while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(read_row(s.get()));
+        if (rc != SQLITE_DONE) return db_error("listing revoked certificates");
+        return out;
+    }
+
+    result<void> add_pending(const pending_record& r) override {
+        std::lock_guard lock(mu_);
+        stmt_ptr s = prepare(
+            "INSERT OR IGNORE INTO pending_requests (transaction_id, status, subject, requester, public_key_sha256, "
+            "csr, replaces_serial, reason, created_at) VALUES (?,?,?,?,?,?,?,?,?)");
+        if (!s) return db_error("preparing pending insert");
+        bind(s.get(), 1, r.transaction_id);
+        bind(s.get(), 2, r.status);
+        bind(s.get(), 3, r.subject);
+        bind(s.get(), 4, r.requester);
+        bind(s.get(), 5, r.public_key_sha256);
+        sqlite3_bind_blob(s.get(), 6, r.csr.data(), static_cast<int>(r.csr.size()), SQLITE_TRANSIENT);
+        bind(s.get(), 7, r.replaces_serial);
+        bind(s.get(), 8, r.reason);
+        bind(s.get(), 9, r.created_at.empty() ? now_iso8601() : r.created_at);
+        if (sqlite3_step(s.get()) != SQLITE_DONE) return db_error("storing pending request " + r.transaction_id);
+        return {};
+    }
+
+    result<std::optional<pending_record>> find_pending(const std::string& txid) override {
+        std::lock_guard lock(mu_);
+        stmt_ptr s = prepare(std::string(pending_columns) + "WHERE transaction_id = ?");
+        if (!s) return db_error("preparing pending lookup");
+        bind(s.get(), 1, txid);
+        int rc = sqlite3_step(s.get());
+        if (rc == SQLITE_ROW) return std::optional<pending_record>(read_pending(s.get()));
+        if (rc == SQLITE_DONE) return std::optional<pending_record>();
+        return db_error("looking up pending request");
+    }
+
+    result<decide_outcome> decide_pending(const std::string& txid, bool approve, const std::string& reason) override {
+        std::lock_guard lock(mu_);
+        stmt_ptr s = prepare(
+            "UPDATE pending_requests SET status = ?, reason = ?, decided_at = ? "
+            "WHERE transaction_id = ? AND status = 'pending'");
+        if (!s) return db_error("preparing decision");
+        bind(s.get(), 1, approve ? "approved" : "rejected");
+        bind(s.get(), 2, reason);
+        bind(s.get(), 3, now_iso8601());
+        bind(s.get(), 4, txid);
+        if (sqlite3_step(s.get()) != SQLITE_DONE) return db_error("deciding " + txid);
+        if (sqlite3_changes(db_.get()) == 1) return decide_outcome::decided;
+        stmt_ptr q = prepare("SELECT 1 FROM pending_requests WHERE transaction_id = ?");
+        bind(q.get(), 1, txid);
+        return sqlite3_step(q.get()) == SQLITE_ROW ? decide_outcome::not_pending : decide_outcome::not_found;
+    }
+
+    result<void> mark_pending_issued(const std::string& txid, const std::string& serial) override {
+        return update("UPDATE pending_requests SET status = 'issued', issued_serial = ? WHERE transaction_id = ?",
+                      {serial, txid});
+    }
+
+    result<std::vector<pending_record>> list_pending(bool all) override {
+        std::lock_guard lock(mu_);
+        stmt_ptr s = prepare(std::string(pending_columns) + (all ? "" : "WHERE status = 'pending' ") +
+                             "ORDER BY created_at, transaction_id");
+        if (!s) return db_error("preparing pending list");
+        std::vector<pending_record> out;
+        int rc;
+        while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(read_pending(s.get()));
+        if (rc != SQLITE_DONE) return db_error("listing pending requests");
+        return out;
+    }
+
 private:
+    result<void> update(const char* sql, std::initializer_list<std::string> values) {
+        std::lock_guard lock(mu_);
+        stmt_ptr s = prepare(sql);
+        if (!s) return db_error("preparing update");
+        int i = 1;
+        for (const auto& v : values) bind(s.get(), i++, v);
+        if (sqlite3_step(s.get()) != SQLITE_DONE) return db_error("updating");
+        return {};
+    }
+
     result<std::optional<cert_record>> find_one(const std::string& where, const std::string& value) {
         std::lock_guard lock(mu_);
         stmt_ptr s = prepare(std::string(select_columns) + where);
@@ -255,9 +414,78 @@ public:
         return static_cast<std::int64_t>(rows_.size());
     }
 
+    result<revoke_outcome> revoke(const std::string& serial, int reason, const std::string& when) override {
+        std::lock_guard lock(mu_);
+        for (auto& r : rows_) {
+            if (r.serial != serial) continue;
+            if (r.status == "revoked") return revoke_outcome::already_revoked;
+            r.status = "revoked";
+            r.revoked_at = when;
+            r.revocation_reason = reason;
+            return revoke_outcome::revoked;
+        }
+        return revoke_outcome::not_found;
+    }
+    result<void> supersede(const std::string& serial) override {
+        std::lock_guard lock(mu_);
+        for (auto& r : rows_)
+            if (r.serial == serial && r.status == "valid") r.status = "superseded";
+        return {};
+    }
+    result<std::vector<cert_record>> revoked_by(const std::string& aki) override {
+        std::lock_guard lock(mu_);
+        std::vector<cert_record> out;
+        for (const auto& r : rows_)
+            if (r.authority_key_id == aki && r.status == "revoked") out.push_back(r);
+        return out;
+    }
+    result<void> add_pending(const pending_record& rec) override {
+        std::lock_guard lock(mu_);
+        for (const auto& p : pending_)
+            if (p.transaction_id == rec.transaction_id) return {};
+        pending_.push_back(rec);
+        if (pending_.back().created_at.empty()) pending_.back().created_at = now_iso8601();
+        return {};
+    }
+    result<std::optional<pending_record>> find_pending(const std::string& txid) override {
+        std::lock_guard lock(mu_);
+        for (const auto& p : pending_)
+            if (p.transaction_id == txid) return std::optional<pending_record>(p);
+        return std::optional<pending_record>();
+    }
+    result<decide_outcome> decide_pending(const std::string& txid, bool approve, const std::string& reason) override {
+        std::lock_guard lock(mu_);
+        for (auto& p : pending_) {
+            if (p.transaction_id != txid) continue;
+            if (p.status != "pending") return decide_outcome::not_pending;
+            p.status = approve ? "approved" : "rejected";
+            p.reason = reason;
+            p.decided_at = now_iso8601();
+            return decide_outcome::decided;
+        }
+        return decide_outcome::not_found;
+    }
+    result<void> mark_pending_issued(const std::string& txid, const std::string& serial) override {
+        std::lock_guard lock(mu_);
+        for (auto& p : pending_)
+            if (p.transaction_id == txid) {
+                p.status = "issued";
+                p.issued_serial = serial;
+            }
+        return {};
+    }
+    result<std::vector<pending_record>> list_pending(bool all) override {
+        std::lock_guard lock(mu_);
+        std::vector<pending_record> out;
+        for (const auto& p : pending_)
+            if (all || p.status == "pending") out.push_back(p);
+        return out;
+    }
+
 private:
     std::mutex mu_;
     std::vector<cert_record> rows_;
+    std::vector<pending_record> pending_;
 };
 
 }  // namespace
@@ -272,6 +500,8 @@ cert_record make_record(const X509& cert) {
     r.not_after = time_to_iso8601(*X509_get0_notAfter(&cert));
     r.public_key_sha256 = to_hex(public_key_sha256(*X509_get0_pubkey(&cert)));
     r.der = x509_to_der(cert);
+    if (const ASN1_OCTET_STRING* aki = X509_get0_authority_key_id(const_cast<X509*>(&cert)))
+        r.authority_key_id = to_hex(byte_view(ASN1_STRING_get0_data(aki), static_cast<std::size_t>(ASN1_STRING_length(aki))));
     return r;
 }
 

@@ -26,7 +26,31 @@ struct cert_record {
     std::string public_key_sha256;  // hex SHA-256 of the SubjectPublicKeyInfo
     bytes der;
     std::string created_at;
+    std::string authority_key_id;  // hex key id of the issuing CA: which CRL lists it
+    std::string replaces_serial;   // renewal: the certificate this one replaces
+    std::string revoked_at;        // ISO 8601 UTC, when status is "revoked"
+    int revocation_reason = 0;     // RFC 5280 CRLReason
 };
+
+// A request held for approval (RFC 8894 §3.3.2 PENDING), kept across restarts.
+struct pending_record {
+    std::string transaction_id;
+    std::string status = "pending";  // pending | approved | rejected | issued
+    std::string subject;
+    std::string requester;
+    std::string public_key_sha256;
+    bytes csr;
+    std::string replaces_serial;  // a renewal held for approval
+    std::string reason;           // why it waits, or why it was rejected
+    std::string issued_serial;
+    std::string created_at;
+    std::string decided_at;
+};
+
+enum class revoke_outcome { revoked, not_found, already_revoked };
+enum class decide_outcome { decided, not_found, not_pending };
+
+std::string now_iso8601();
 
 // Fills the certificate-derived fields of a record.
 cert_record make_record(const X509& cert);
@@ -43,6 +67,23 @@ public:
     // Newest first.
     virtual result<std::vector<cert_record>> list(std::size_t limit, std::size_t offset) = 0;
     virtual result<std::int64_t> count() = 0;
+
+    // Marks the certificate revoked (status "revoked", time, CRLReason).
+    virtual result<revoke_outcome> revoke(const std::string& serial, int reason, const std::string& when) = 0;
+    // Marks a renewed certificate "superseded" (it stays valid for relying parties).
+    virtual result<void> supersede(const std::string& serial) = 0;
+    // Revoked certificates issued under one CA key, for its CRL.
+    virtual result<std::vector<cert_record>> revoked_by(const std::string& authority_key_id) = 0;
+
+    // Adds a pending request; an existing transaction is left as it is.
+    virtual result<void> add_pending(const pending_record& rec) = 0;
+    virtual result<std::optional<pending_record>> find_pending(const std::string& transaction_id) = 0;
+    // pending -> approved | rejected, with a reason.
+    virtual result<decide_outcome> decide_pending(const std::string& transaction_id, bool approve,
+                                                  const std::string& reason) = 0;
+    virtual result<void> mark_pending_issued(const std::string& transaction_id, const std::string& serial) = 0;
+    // Oldest first; only those still waiting unless `all`.
+    virtual result<std::vector<pending_record>> list_pending(bool all) = 0;
 };
 
 // Opens (creating and migrating as needed) the SQLite store at `file`.

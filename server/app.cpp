@@ -6,6 +6,7 @@
 #include <iostream>
 #include <thread>
 
+#include "pki/crl.hpp"
 #include "pki/hierarchy.hpp"
 #include "pki/issuer.hpp"
 #include "pki/scep_service.hpp"
@@ -70,6 +71,7 @@ int serve(const config::settings& s) {
     issuer iss(l.pki, s.issuance, s.csr, system_clock_fn());
     scep_service service(l.pki, iss, *l.store, s.scep);
     router r(service, s.scep_paths);
+    if (s.scep.approval.manual) log.info("manual approval: every request waits for `scep-lab approve <txid>`");
 
     boost::asio::io_context ioc;
     http_limits limits{s.server.max_body_bytes, s.server.max_header_bytes, s.server.read_timeout,
@@ -80,9 +82,11 @@ int serve(const config::settings& s) {
         log.error("cannot start", {{"error", ep.message()}});
         return 1;
     }
+    std::string base = "http://" + display_host(s.server.listen) + ":" + std::to_string(ep->port());
+    // Known only now (port 0 picks one); set before the first request is accepted.
+    iss.set_crl_url((s.crl_base_url.empty() ? base : s.crl_base_url) + "/crl/" + l.pki.issuing().name + ".crl");
     server.start();
 
-    std::string base = "http://" + display_host(s.server.listen) + ":" + std::to_string(ep->port());
     std::string scep_url = base + s.scep_paths.front();
     auto ready_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     log.info("ready", {{"url", scep_url},
@@ -153,17 +157,93 @@ int init(const config::settings& s, std::ostream& out) {
     return 0;
 }
 
-int list(const config::settings& s, const std::string& format, std::size_t limit, std::ostream& out) {
+namespace {
+// The store of an existing data dir, for commands that act while the server
+// runs (SQLite WAL lets both work at once).
+std::unique_ptr<cert_store> existing_store(const config::settings& s) {
     if (!std::filesystem::exists(s.store_file())) {
         std::cerr << "no store at " << s.store_file().string() << " (has the server run with this data dir?)\n";
-        return 1;
+        return nullptr;
     }
     auto store = open_sqlite_store(s.store_file());
     if (!store) {
         std::cerr << store.message() << "\n";
+        return nullptr;
+    }
+    return std::move(*store);
+}
+}  // namespace
+
+int revoke(const config::settings& s, const std::string& serial_in, const std::string& reason, std::ostream& out) {
+    auto code = crl_reason_from_name(reason);
+    if (!code) {
+        std::cerr << "unknown reason \"" << reason << "\" (unspecified, keyCompromise, cACompromise, "
+                  << "affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, "
+                  << "aACompromise)\n";
+        return 2;
+    }
+    std::string serial;
+    for (char c : serial_in)
+        if (c != ':') serial += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    while (serial.size() > 1 && serial.front() == '0') serial.erase(serial.begin());
+    auto store = existing_store(s);
+    if (!store) return 1;
+    auto r = store->revoke(serial, *code, now_iso8601());
+    if (!r) {
+        std::cerr << r.message() << "\n";
         return 1;
     }
-    auto rows = (*store)->list(limit, 0);
+    switch (*r) {
+        case revoke_outcome::revoked: out << "revoked " << serial << " (" << reason << ")\n"; return 0;
+        case revoke_outcome::already_revoked: out << serial << " was already revoked\n"; return 0;
+        case revoke_outcome::not_found: std::cerr << "no certificate with serial " << serial << "\n"; return 1;
+    }
+    return 1;
+}
+
+int decide(const config::settings& s, const std::string& txid, bool approve, const std::string& reason,
+           std::ostream& out) {
+    auto store = existing_store(s);
+    if (!store) return 1;
+    auto r = store->decide_pending(txid, approve, reason);
+    if (!r) {
+        std::cerr << r.message() << "\n";
+        return 1;
+    }
+    switch (*r) {
+        case decide_outcome::decided:
+            out << (approve ? "approved " : "rejected ") << txid
+                << ": the client receives the answer at its next poll\n";
+            return 0;
+        case decide_outcome::not_pending: {
+            auto p = store->find_pending(txid);
+            std::cerr << "request " << txid << " is already " << (p && *p ? (*p)->status : "decided") << "\n";
+            return 1;
+        }
+        case decide_outcome::not_found: std::cerr << "no pending request with transactionID " << txid << "\n"; return 1;
+    }
+    return 1;
+}
+
+int pending_list(const config::settings& s, bool all, std::ostream& out) {
+    auto store = existing_store(s);
+    if (!store) return 1;
+    auto rows = store->list_pending(all);
+    if (!rows) {
+        std::cerr << rows.message() << "\n";
+        return 1;
+    }
+    for (const auto& p : *rows)
+        out << p.transaction_id << "  " << p.status << "  " << p.created_at << "  " << p.subject
+            << (p.replaces_serial.empty() ? "" : "  renews " + p.replaces_serial) << "\n";
+    out << rows->size() << (all ? " requests\n" : " waiting\n");
+    return 0;
+}
+
+int list(const config::settings& s, const std::string& format, std::size_t limit, std::ostream& out) {
+    auto store = existing_store(s);
+    if (!store) return 1;
+    auto rows = store->list(limit, 0);
     if (!rows) {
         std::cerr << rows.message() << "\n";
         return 1;
@@ -190,7 +270,7 @@ int list(const config::settings& s, const std::string& format, std::size_t limit
         status.resize(std::max<std::size_t>(status.size(), 6), ' ');
         out << serial << "  " << status << "  " << r.not_after << "  " << r.subject << "\n";
     }
-    auto total = (*store)->count();
+    auto total = store->count();
     out << rows->size() << " shown";
     if (total) out << " of " << *total;
     out << "\n";

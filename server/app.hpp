@@ -17,6 +17,13 @@ int init(const config::settings& s, std::ostream& out);
 // Prints issued certificates from the store ("text" or "json").
 int list(const config::settings& s, const std::string& format, std::size_t limit, std::ostream& out);
 
+// Revokes a certificate in the store (the next CRL lists it).
+int revoke(const config::settings& s, const std::string& serial, const std::string& reason, std::ostream& out);
+// Approves or rejects a pending request; the client gets the answer at its next poll.
+int decide(const config::settings& s, const std::string& txid, bool approve, const std::string& reason,
+           std::ostream& out);
+int pending_list(const config::settings& s, bool all, std::ostream& out);
+
 // GET /healthz on the configured (or given) address; 0 when it answers 200.
 int health(const config::settings& s, const std::string& base_url, std::ostream& out);
 

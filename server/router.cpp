@@ -90,6 +90,24 @@ response router::handle(const request& req, const std::string& client, request_r
         return text(req, http::status::ok, "ok\n", rec);
     }
     if (is_scep_path(path)) return scep(req, query, client, rec);
+    // CRLs at stable URLs, one per CA tier (referenced from the CRL
+    // Distribution Point of issued certificates).
+    constexpr std::string_view crl_prefix = "/crl/";
+    if (path.substr(0, crl_prefix.size()) == crl_prefix && path.size() > crl_prefix.size() + 4 &&
+        path.substr(path.size() - 4) == ".crl") {
+        rec.operation = "crl";
+        std::string name(path.substr(crl_prefix.size(), path.size() - crl_prefix.size() - 4));
+        auto der = service_.crl(name);
+        if (!der) return text(req, http::status::not_found, der.message() + "\n", rec);
+        response res{http::status::ok, req.version()};
+        res.set(http::field::content_type, "application/pkix-crl");
+        res.keep_alive(req.keep_alive());
+        res.body().assign(der->begin(), der->end());
+        res.prepare_payload();
+        rec.http_status = 200;
+        rec.detail = name;
+        return res;
+    }
     return text(req, http::status::not_found, "not found: " + std::string(path) + "\n", rec);
 }
 

@@ -68,8 +68,6 @@ TEST_F(scep_service_test, answers_each_failure_with_its_fail_info) {
          fail_info::bad_message_check, "no challengePassword"},
         {"fails_on_single_des_when_refused", {}, message_type::pkcs_req, content_cipher::des_cbc, fail_info::bad_alg,
          "single DES"},
-        {"fails_on_unsupported_message_type", {}, message_type::get_crl, content_cipher::aes_128_cbc,
-         fail_info::bad_request, "GetCRL"},
     };
     int n = 0;
     for (auto& c : cases) {

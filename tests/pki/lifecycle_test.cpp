@@ -1,0 +1,290 @@
+// Renewal, approval and polling, GetCert, GetCRL and revocation at the
+// service level, with an injected clock.
+#include <gtest/gtest.h>
+
+#include "pki/crl.hpp"
+#include "pki/scep_service.hpp"
+#include "support/test_support.hpp"
+
+namespace scep {
+namespace {
+
+class lifecycle_test : public ::testing::Test {
+protected:
+    void make_service(service_config cfg) {
+        cfg.challenge = "secret";
+        service_.emplace(*lab_.pki, *lab_.iss, *lab_.store, cfg, [this] { return now_; });
+    }
+    void SetUp() override { make_service({}); }
+
+    // Sends `data` as a pkiMessage of `type`, signed by `cert`/`key`.
+    cert_rep send(message_type type, const bytes& data, const X509& cert, const EVP_PKEY& key,
+                  const std::string& txid) {
+        pki_request_params p;
+        p.type = type;
+        p.transaction_id = txid;
+        p.sender_nonce = random_bytes(16);
+        p.message_data = data;
+        auto der = build_pki_request(p, cert, key, {&lab_.pki->ra_cert()});
+        EXPECT_TRUE(der) << der.message();
+        auto reply = service_->pki_operation(*der, "198.51.100.7");
+        EXPECT_EQ(reply.http_status, 200) << reply.body;
+        auto rep = parse_cert_rep(bytes(reply.body.begin(), reply.body.end()), lab_.pki->ra_cert());
+        EXPECT_TRUE(rep) << rep.message();
+        EXPECT_EQ(rep->transaction_id, txid);
+        EXPECT_EQ(rep->recipient_nonce, p.sender_nonce);
+        return rep ? *rep : cert_rep{};
+    }
+
+    // A device enrolled over SCEP: its key and the issued certificate.
+    struct enrolled {
+        test::requester dev;
+        x509_ptr cert;
+    };
+    enrolled enroll(const std::string& subject = "CN=device-1,O=scep-lab tests") {
+        enrolled e{test::make_requester({.subject = subject, .challenge = "secret"}), nullptr};
+        auto rep = send(message_type::pkcs_req, x509_req_to_der(*e.dev.csr), *e.dev.signer, *e.dev.key,
+                        make_transaction_id());
+        EXPECT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
+        auto certs = decrypt_cert_rep(rep, *e.dev.signer, *e.dev.key);
+        EXPECT_TRUE(certs && certs->size() == 1);
+        if (certs && !certs->empty()) e.cert = std::move(certs->front());
+        return e;
+    }
+
+    // A renewal CSR (no challenge) signed with the issued certificate.
+    cert_rep renew(const enrolled& e, message_type type, const test::requester_options& csr_opts,
+                   const std::string& txid = make_transaction_id()) {
+        auto fresh = test::make_requester(csr_opts);
+        return send(type, x509_req_to_der(*fresh.csr), *e.cert, *e.dev.key, txid);
+    }
+
+    std::optional<cert_record> row(const std::string& serial) { return *lab_.store->find_by_serial(serial); }
+
+    test::service_lab lab_{service_config{}};
+    time_point now_ = std::chrono::system_clock::now();
+    std::optional<scep_service> service_;
+};
+
+TEST_F(lifecycle_test, renewal_req_signed_by_the_old_certificate_needs_no_challenge) {
+    auto e = enroll();
+    auto rep = renew(e, message_type::renewal_req, {.subject = "CN=device-1,O=scep-lab tests", .challenge = ""});
+    ASSERT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
+    auto certs = decrypt_cert_rep(rep, *e.cert, *e.dev.key);  // encrypted to the old certificate
+    ASSERT_TRUE(certs) << certs.message();
+    std::string old_serial = serial_hex(*e.cert), new_serial = serial_hex(*certs->front());
+    EXPECT_NE(old_serial, new_serial);
+    EXPECT_EQ(row(old_serial)->status, "superseded");
+    EXPECT_EQ(row(new_serial)->replaces_serial, old_serial);
+    EXPECT_EQ(row(new_serial)->status, "valid");
+}
+
+TEST_F(lifecycle_test, pkcs_req_signed_by_an_issued_certificate_is_a_renewal) {
+    auto e = enroll();
+    auto rep = renew(e, message_type::pkcs_req, {.subject = "CN=device-1,O=scep-lab tests", .challenge = ""});
+    ASSERT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
+    auto certs = decrypt_cert_rep(rep, *e.cert, *e.dev.key);
+    ASSERT_TRUE(certs);
+    EXPECT_EQ(row(serial_hex(*certs->front()))->replaces_serial, serial_hex(*e.cert));
+}
+
+TEST_F(lifecycle_test, renewal_failures_say_why) {
+    auto e = enroll();
+    struct case_t {
+        const char* name;
+        std::function<void()> arrange;
+        test::requester_options csr;
+        fail_info expect;
+        const char* text;
+    };
+    const test::requester_options same{.subject = "CN=device-1,O=scep-lab tests", .challenge = ""};
+    std::vector<case_t> cases{
+        {"fails_when_the_subject_changes", [] {}, {.subject = "CN=someone-else", .challenge = ""},
+         fail_info::bad_request, "differs from the certificate being renewed"},
+        {"fails_outside_the_renewal_window",
+         [&] {
+             service_config c;
+             c.renewal.window = std::chrono::hours(24 * 30);
+             make_service(c);
+         },
+         same, fail_info::bad_request, "renewal is accepted only in the last 30 days"},
+        {"fails_when_the_challenge_is_required",
+         [&] {
+             service_config c;
+             c.renewal.require_challenge = true;
+             make_service(c);
+         },
+         same, fail_info::bad_message_check, "requires the challenge"},
+        {"fails_after_expiry",
+         [&] {
+             make_service({});
+             now_ += std::chrono::hours(24 * 400);
+         },
+         same, fail_info::bad_cert_id, "expired at"},
+        {"fails_when_revoked",
+         [&] {
+             now_ = std::chrono::system_clock::now();
+             ASSERT_TRUE(lab_.store->revoke(serial_hex(*e.cert), 1, now_iso8601()));
+         },
+         same, fail_info::bad_cert_id, "was revoked"},
+    };
+    for (auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        c.arrange();
+        auto rep = renew(e, message_type::renewal_req, c.csr);
+        EXPECT_EQ(rep.status, pki_status::failure);
+        EXPECT_EQ(rep.failure, c.expect);
+        EXPECT_NE(rep.fail_info_text.find(c.text), std::string::npos) << rep.fail_info_text;
+    }
+}
+
+TEST_F(lifecycle_test, renewal_signed_by_a_foreign_or_self_signed_certificate_fails) {
+    test::service_lab other{service_config{}};
+    auto stranger = test::make_requester({.subject = "CN=device-1,O=scep-lab tests"});
+    issuer foreign(*other.pki, {}, {}, system_clock_fn());
+    auto foreign_cert = foreign.issue(*stranger.csr);
+    ASSERT_TRUE(foreign_cert);
+    auto rep = send(message_type::renewal_req, x509_req_to_der(*stranger.csr), **foreign_cert, *stranger.key, "FOREIGN");
+    EXPECT_EQ(rep.failure, fail_info::bad_message_check);
+    EXPECT_NE(rep.fail_info_text.find("was not issued by this CA"), std::string::npos) << rep.fail_info_text;
+
+    auto self = send(message_type::renewal_req, x509_req_to_der(*stranger.csr), *stranger.signer, *stranger.key, "SELF");
+    EXPECT_EQ(self.failure, fail_info::bad_message_check);
+    EXPECT_NE(self.fail_info_text.find("self-signed"), std::string::npos) << self.fail_info_text;
+}
+
+TEST_F(lifecycle_test, key_reuse_can_be_refused_and_replaced_certificates_revoked) {
+    service_config c;
+    c.renewal.allow_key_reuse = false;
+    c.renewal.revoke_replaced = true;
+    make_service(c);
+    auto e = enroll();
+    // Same key as the old certificate: refused.
+    auto reuse = send(message_type::renewal_req, x509_req_to_der(*e.dev.csr), *e.cert, *e.dev.key, "REUSE");
+    EXPECT_EQ(reuse.failure, fail_info::bad_request);
+    EXPECT_NE(reuse.fail_info_text.find("new key"), std::string::npos);
+    auto rep = renew(e, message_type::renewal_req, {.subject = "CN=device-1,O=scep-lab tests", .challenge = ""});
+    ASSERT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
+    auto old = row(serial_hex(*e.cert));
+    EXPECT_EQ(old->status, "revoked");
+    EXPECT_EQ(old->revocation_reason, 4);
+}
+
+TEST_F(lifecycle_test, manual_approval_holds_then_issues_on_poll) {
+    service_config c;
+    c.approval.manual = true;
+    make_service(c);
+    auto dev = test::make_requester({.challenge = "secret"});
+    const std::string txid = "HOLD-1";
+    auto first = send(message_type::pkcs_req, x509_req_to_der(*dev.csr), *dev.signer, *dev.key, txid);
+    EXPECT_EQ(first.status, pki_status::pending);
+    EXPECT_TRUE(first.envelope.empty());
+    auto poll_data = encode_issuer_and_subject(*X509_get_subject_name(lab_.pki->issuing().cert.get()),
+                                               *X509_REQ_get_subject_name(dev.csr.get()));
+    EXPECT_EQ(send(message_type::cert_poll, poll_data, *dev.signer, *dev.key, txid).status, pki_status::pending);
+    // Re-sending the PKCSReq (micromdm's way of polling) also says PENDING.
+    EXPECT_EQ(send(message_type::pkcs_req, x509_req_to_der(*dev.csr), *dev.signer, *dev.key, txid).status,
+              pki_status::pending);
+    EXPECT_EQ(*lab_.store->count(), 0);
+
+    ASSERT_EQ(*lab_.store->decide_pending(txid, true, ""), decide_outcome::decided);
+    auto issued = send(message_type::cert_poll, poll_data, *dev.signer, *dev.key, txid);
+    ASSERT_EQ(issued.status, pki_status::success) << issued.fail_info_text;
+    auto certs = decrypt_cert_rep(issued, *dev.signer, *dev.key);
+    ASSERT_TRUE(certs);
+    EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(certs->front().get()), dev.key.get()), 1);
+    // Polling again returns the same certificate.
+    auto again = send(message_type::cert_poll, poll_data, *dev.signer, *dev.key, txid);
+    auto certs2 = decrypt_cert_rep(again, *dev.signer, *dev.key);
+    ASSERT_TRUE(certs2);
+    EXPECT_EQ(X509_cmp(certs->front().get(), certs2->front().get()), 0);
+    EXPECT_EQ(*lab_.store->count(), 1);
+    EXPECT_EQ((*lab_.store->find_pending(txid))->status, "issued");
+}
+
+TEST_F(lifecycle_test, rejected_requests_fail_at_the_next_poll_and_unknown_polls_fail) {
+    service_config c;
+    c.approval.pending_subjects = {"CN=vip-.*"};
+    make_service(c);
+    auto normal = test::make_requester({.subject = "CN=laptop-7", .challenge = "secret"});
+    EXPECT_EQ(send(message_type::pkcs_req, x509_req_to_der(*normal.csr), *normal.signer, *normal.key, "N").status,
+              pki_status::success);
+    auto vip = test::make_requester({.subject = "CN=vip-ceo", .challenge = "secret"});
+    EXPECT_EQ(send(message_type::pkcs_req, x509_req_to_der(*vip.csr), *vip.signer, *vip.key, "V").status,
+              pki_status::pending);
+    ASSERT_EQ(*lab_.store->decide_pending("V", false, "not on the list"), decide_outcome::decided);
+    EXPECT_EQ(*lab_.store->decide_pending("V", true, ""), decide_outcome::not_pending);
+    auto poll_data = encode_issuer_and_subject(*X509_get_subject_name(lab_.pki->issuing().cert.get()),
+                                               *X509_REQ_get_subject_name(vip.csr.get()));
+    auto rep = send(message_type::cert_poll, poll_data, *vip.signer, *vip.key, "V");
+    EXPECT_EQ(rep.failure, fail_info::bad_request);
+    EXPECT_NE(rep.fail_info_text.find("not on the list"), std::string::npos);
+    auto unknown = send(message_type::cert_poll, poll_data, *vip.signer, *vip.key, "NEVER-SEEN");
+    EXPECT_EQ(unknown.failure, fail_info::bad_cert_id);
+}
+
+TEST_F(lifecycle_test, get_cert_returns_an_issued_certificate_or_bad_cert_id) {
+    auto e = enroll();
+    auto asker = test::make_requester();
+    auto data = encode_issuer_and_serial(*X509_get_issuer_name(e.cert.get()), *X509_get0_serialNumber(e.cert.get()));
+    auto rep = send(message_type::get_cert, data, *asker.signer, *asker.key, "GC1");
+    ASSERT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
+    auto certs = decrypt_cert_rep(rep, *asker.signer, *asker.key);
+    ASSERT_TRUE(certs);
+    EXPECT_EQ(X509_cmp(certs->front().get(), e.cert.get()), 0);
+
+    asn1_integer_ptr bogus(ASN1_INTEGER_new());
+    ASN1_INTEGER_set(bogus.get(), 12345);
+    auto missing = send(message_type::get_cert, encode_issuer_and_serial(*X509_get_issuer_name(e.cert.get()), *bogus),
+                        *asker.signer, *asker.key, "GC2");
+    EXPECT_EQ(missing.failure, fail_info::bad_cert_id);
+    auto garbage = send(message_type::get_cert, bytes{1, 2, 3}, *asker.signer, *asker.key, "GC3");
+    EXPECT_EQ(garbage.failure, fail_info::bad_request);
+}
+
+TEST_F(lifecycle_test, get_crl_lists_revoked_certificates_signed_by_the_ca) {
+    auto kept = enroll("CN=kept");
+    auto gone = enroll("CN=gone");
+    ASSERT_EQ(*lab_.store->revoke(serial_hex(*gone.cert), 1, now_iso8601()), revoke_outcome::revoked);
+    EXPECT_EQ(*lab_.store->revoke(serial_hex(*gone.cert), 1, now_iso8601()), revoke_outcome::already_revoked);
+    auto asker = test::make_requester();
+    auto data = encode_issuer_and_serial(*X509_get_issuer_name(kept.cert.get()), *X509_get0_serialNumber(kept.cert.get()));
+    auto rep = send(message_type::get_crl, data, *asker.signer, *asker.key, "CRL1");
+    ASSERT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
+    auto contents = decrypt_cert_rep_contents(rep, *asker.signer, *asker.key);
+    ASSERT_TRUE(contents) << contents.message();
+    ASSERT_EQ(contents->crls.size(), 1u);
+    X509_CRL* crl = contents->crls.front().get();
+    EXPECT_EQ(X509_CRL_verify(crl, X509_get0_pubkey(lab_.pki->issuing().cert.get())), 1);
+    X509_REVOKED* entry = nullptr;
+    EXPECT_EQ(X509_CRL_get0_by_serial(crl, &entry, const_cast<ASN1_INTEGER*>(X509_get0_serialNumber(gone.cert.get()))), 1);
+    EXPECT_EQ(X509_CRL_get0_by_serial(crl, &entry, const_cast<ASN1_INTEGER*>(X509_get0_serialNumber(kept.cert.get()))), 0);
+
+    auto unknown_ca = parse_subject("CN=Nobody CA");
+    auto bad = send(message_type::get_crl, encode_issuer_and_serial(**unknown_ca, *X509_get0_serialNumber(kept.cert.get())),
+                    *asker.signer, *asker.key, "CRL2");
+    EXPECT_EQ(bad.failure, fail_info::bad_cert_id);
+}
+
+TEST_F(lifecycle_test, every_ca_tier_serves_a_signed_crl) {
+    for (const auto& tier : lab_.pki->tiers()) {
+        SCOPED_TRACE(tier.name);
+        auto der = service_->crl(tier.name);
+        ASSERT_TRUE(der) << der.message();
+        const unsigned char* p = der->data();
+        x509_crl_ptr crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(der->size())));
+        ASSERT_TRUE(crl);
+        EXPECT_EQ(X509_CRL_verify(crl.get(), X509_get0_pubkey(tier.cert.get())), 1);
+        EXPECT_EQ(X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(tier.cert.get())), 0);
+    }
+    EXPECT_FALSE(service_->crl("nope"));
+}
+
+TEST(crl_reasons, names_round_trip) {
+    EXPECT_EQ(crl_reason_from_name("keyCompromise"), 1);
+    EXPECT_EQ(crl_reason_name(4), "superseded");
+    EXPECT_FALSE(crl_reason_from_name("stolen"));
+}
+
+}  // namespace
+}  // namespace scep
