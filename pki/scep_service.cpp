@@ -152,6 +152,12 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
                        "certificate " + old_serial + " expires at " + (*row)->not_after +
                            "; renewal is accepted only in the last " +
                            std::to_string(cfg_.renewal.window.count() / 86400) + " days (renewal.window)");
+    // micromdm scepclient and certmonger derive the transactionID from the key:
+    // renewing with the same key reuses the ID of the certificate being
+    // renewed. That is a new transaction, not a retransmission.
+    if ((*row)->transaction_id == req.transaction_id)
+        if (auto r = store_.release_transaction(req.transaction_id); !r)
+            return failure(req, fail_info::bad_request, "store error: " + r.message());
     return admit(req, **csr, requester, old_serial);
 }
 

@@ -246,6 +246,12 @@ public:
                       {serial});
     }
 
+    result<void> release_transaction(const std::string& txid) override {
+        if (auto r = update("UPDATE certificates SET transaction_id = NULL WHERE transaction_id = ?", {txid}); !r)
+            return r;
+        return update("DELETE FROM pending_requests WHERE transaction_id = ? AND status = 'issued'", {txid});
+    }
+
     result<std::vector<cert_record>> revoked_by(const std::string& aki) override {
         std::lock_guard lock(mu_);
         stmt_ptr s = prepare(std::string(select_columns) +
@@ -430,6 +436,13 @@ public:
         std::lock_guard lock(mu_);
         for (auto& r : rows_)
             if (r.serial == serial && r.status == "valid") r.status = "superseded";
+        return {};
+    }
+    result<void> release_transaction(const std::string& txid) override {
+        std::lock_guard lock(mu_);
+        for (auto& r : rows_)
+            if (r.transaction_id == txid) r.transaction_id.clear();
+        std::erase_if(pending_, [&](const pending_record& p) { return p.transaction_id == txid && p.status == "issued"; });
         return {};
     }
     result<std::vector<cert_record>> revoked_by(const std::string& aki) override {

@@ -72,6 +72,9 @@ public:
     virtual result<revoke_outcome> revoke(const std::string& serial, int reason, const std::string& when) = 0;
     // Marks a renewed certificate "superseded" (it stays valid for relying parties).
     virtual result<void> supersede(const std::string& serial) = 0;
+    // Frees a transactionID held by an earlier certificate (and its finished
+    // pending entry): clients that derive the ID from the key reuse it on renewal.
+    virtual result<void> release_transaction(const std::string& transaction_id) = 0;
     // Revoked certificates issued under one CA key, for its CRL.
     virtual result<std::vector<cert_record>> revoked_by(const std::string& authority_key_id) = 0;
 

@@ -18,6 +18,7 @@ TEST_PACKAGES=(
     certmonger   # getcert add-scep-ca / request
     dbus-daemon  # dbus-run-session for a private certmonger
     sqlite3
+    curl         # fetches CRLs in the lifecycle test
 )
 
 want=("${BUILD_PACKAGES[@]}")

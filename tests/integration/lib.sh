@@ -2,7 +2,7 @@
 # temporary data dir, wait for its ready file, stop it on exit.
 set -euo pipefail
 
-SCEP_LAB=${1:?usage: $0 path/to/scep-lab}
+SCEP_LAB=$(readlink -f "${1:?usage: $0 path/to/scep-lab}")
 WORK=$(mktemp -d /tmp/scep-lab-peer.XXXXXX)
 SERVER_PID=""
 

@@ -79,6 +79,26 @@ TEST_F(lifecycle_test, renewal_req_signed_by_the_old_certificate_needs_no_challe
     EXPECT_EQ(row(new_serial)->status, "valid");
 }
 
+TEST_F(lifecycle_test, renewal_reusing_the_enrollment_transaction_id_is_a_new_transaction) {
+    // As micromdm scepclient does: same key, so the same key-derived transactionID.
+    auto e = test::make_requester({.subject = "CN=device-1,O=scep-lab tests", .challenge = "secret"});
+    const std::string txid = "KEY-DERIVED";
+    auto first = send(message_type::pkcs_req, x509_req_to_der(*e.csr), *e.signer, *e.key, txid);
+    auto certs = decrypt_cert_rep(first, *e.signer, *e.key);
+    ASSERT_TRUE(certs);
+    auto renewed = send(message_type::renewal_req, x509_req_to_der(*e.csr), *certs->front(), *e.key, txid);
+    ASSERT_EQ(renewed.status, pki_status::success) << renewed.fail_info_text;
+    auto next = decrypt_cert_rep(renewed, *certs->front(), *e.key);
+    ASSERT_TRUE(next);
+    EXPECT_NE(serial_hex(*next->front()), serial_hex(*certs->front()));
+    // A retransmission of the renewal gets the renewed certificate again.
+    auto again = send(message_type::renewal_req, x509_req_to_der(*e.csr), *certs->front(), *e.key, txid);
+    auto same = decrypt_cert_rep(again, *certs->front(), *e.key);
+    ASSERT_TRUE(same);
+    EXPECT_EQ(serial_hex(*same->front()), serial_hex(*next->front()));
+    EXPECT_EQ(*lab_.store->count(), 2);
+}
+
 TEST_F(lifecycle_test, pkcs_req_signed_by_an_issued_certificate_is_a_renewal) {
     auto e = enroll();
     auto rep = renew(e, message_type::pkcs_req, {.subject = "CN=device-1,O=scep-lab tests", .challenge = ""});

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The certificate lifecycle with real peers: micromdm scepclient renews
+# (RenewalReq, no challenge); a revoked certificate is on the served CRL and
+# `openssl verify -crl_check` refuses it; certmonger is held PENDING, gets its
+# certificate after `scep-lab approve`, and renews (PKCSReq signed with the
+# old certificate).
+. "$(dirname "$0")/lib.sh"
+for tool in scepclient certmonger dbus-run-session curl sqlite3; do
+    command -v "$tool" >/dev/null || skip "$tool not installed"
+done
+SCEP_LAB_BIN=$SCEP_LAB
+lab() { "$SCEP_LAB_BIN" --data-dir "$WORK/data" "$@"; }
+serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
+db() { sqlite3 "$WORK/data/scep-lab.db" "$1"; }
+
+start_server
+cd "$WORK"
+mkdir -p dev1 dev2
+
+# --- 1. micromdm scepclient renewal: RenewalReq signed with the old certificate, no challenge
+scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key dev1/key.pem -certificate dev1/cert.pem \
+    -cn renew-me >dev1/enroll.log 2>&1 || fail "enrollment: $(cat dev1/enroll.log)"
+old=$(serial_of dev1/cert.pem)
+scepclient -server-url "$URL" -private-key dev1/key.pem -certificate dev1/cert.pem -cn renew-me \
+    >dev1/renew.log 2>&1 || fail "renewal: $(cat dev1/renew.log)"
+new=$(serial_of dev1/cert.pem)
+[ "$old" != "$new" ] || fail "renewal returned the old certificate $old"
+verify_chain dev1/cert.pem
+grep -q "msg_type=RenewalReq .*status=SUCCESS serial=$new detail=\"renewal of $old\"" server.log ||
+    fail "no RenewalReq success in the log"
+[ "$(db "SELECT status FROM certificates WHERE serial='$old'")" = superseded ] || fail "old certificate not superseded"
+[ "$(db "SELECT replaces_serial FROM certificates WHERE serial='$new'")" = "$old" ] || fail "renewal link missing"
+echo "ok: scepclient renewal $old -> $new (RenewalReq, no challenge)"
+
+# --- 2. revocation and the CRL
+scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key dev2/key.pem -certificate dev2/cert.pem \
+    -cn revoke-me >dev2/enroll.log 2>&1 || fail "enrollment: $(cat dev2/enroll.log)"
+gone=$(serial_of dev2/cert.pem)
+openssl x509 -in dev2/cert.pem -noout -ext crlDistributionPoints | grep -q "URI:http://127.0.0.1:$PORT/crl/issuing.crl" ||
+    fail "no CRL distribution point in the certificate"
+lab revoke "$gone" --reason keyCompromise >revoke.log || fail "scep-lab revoke: $(cat revoke.log)"
+lab revoke 00FF00 >revoke-missing.log 2>&1 && fail "revoking an unknown serial succeeded"
+curl -sf -o issuing.crl "http://127.0.0.1:$PORT/crl/issuing.crl" || fail "cannot fetch the CRL"
+openssl crl -inform DER -in issuing.crl -noout -text >crl.txt || fail "openssl crl cannot read the CRL"
+grep -q "Serial Number: $gone" crl.txt || fail "revoked serial $gone not on the CRL"
+grep -q "Key Compromise" crl.txt || fail "reason missing on the CRL"
+openssl crl -inform DER -in issuing.crl -out issuing.crl.pem
+openssl crl -in issuing.crl.pem -noout -verify -CAfile "$WORK/data/pki/issuing.crt" 2>&1 | grep -q "verify OK" ||
+    fail "CRL signature does not verify against the issuing CA"
+if openssl verify -crl_check -CAfile "$(ROOT)" -untrusted "$(CHAIN)" -CRLfile issuing.crl.pem dev2/cert.pem \
+    >verify-revoked.log 2>&1; then
+    fail "openssl verify -crl_check accepted a revoked certificate"
+fi
+grep -q "certificate revoked" verify-revoked.log || fail "unexpected verify output: $(cat verify-revoked.log)"
+openssl verify -crl_check -CAfile "$(ROOT)" -untrusted "$(CHAIN)" -CRLfile issuing.crl.pem dev1/cert.pem \
+    >verify-ok.log 2>&1 || fail "openssl verify -crl_check refused a valid certificate: $(cat verify-ok.log)"
+for ca in root intermediate; do
+    curl -sf "http://127.0.0.1:$PORT/crl/$ca.crl" | openssl crl -inform DER -noout 2>/dev/null ||
+        fail "CRL of $ca missing or unreadable"
+done
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/crl/nope.crl")" = 404 ] || fail "unknown CRL not 404"
+echo "ok: revoked $gone is on the CRL; openssl verify -crl_check refuses it and accepts $new"
+
+# --- 3. certmonger: held PENDING, approved, then renewed
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+printf '[approval]\npending_subjects = ["CN=held\\\\."]\n' >approval.toml
+start_server --config "$WORK/approval.toml"
+mkdir -p cm/{cas,requests,config,local,home,out}
+export CERTMONGER_CAS_DIR="$WORK/cm/cas" CERTMONGER_REQUESTS_DIR="$WORK/cm/requests" \
+    CERTMONGER_CONFIG_DIR="$WORK/cm/config" CERTMONGER_LOCAL_CA_DIR="$WORK/cm/local" HOME="$WORK/cm/home"
+cat >cm/run.sh <<SCRIPT
+#!/usr/bin/env bash
+set -u
+out="$WORK/cm/out"
+wait_for() { for _ in \$(seq 1 60); do getcert list -s -i "\$1" | grep -q "status: \$2" && return 0; sleep 0.5; done; return 1; }
+getcert add-scep-ca -s -c lab -u "$URL" || exit 10
+getcert request -s -c lab -I held -f "\$out/held.pem" -k "\$out/held.key" -L "$CHALLENGE" -N CN=held.lab >/dev/null
+sleep 2
+getcert list -s -i held >"\$out/held.before"
+"$SCEP_LAB_BIN" --data-dir "$WORK/data" pending >"\$out/pending.txt"
+txid=\$(head -1 "\$out/pending.txt" | cut -d' ' -f1)
+"$SCEP_LAB_BIN" --data-dir "$WORK/data" approve "\$txid" >"\$out/approve.txt" || exit 11
+getcert resubmit -s -i held >/dev/null
+wait_for held MONITORING || { getcert list -s -i held >"\$out/held.after"; exit 12; }
+getcert list -s -i held >"\$out/held.after"
+cp "\$out/held.pem" "\$out/held.first.pem"
+getcert request -s -c lab -I free -f "\$out/free.pem" -k "\$out/free.key" -L "$CHALLENGE" -N CN=free.lab -w >/dev/null
+cp "\$out/free.pem" "\$out/free.first.pem"
+getcert resubmit -s -i free >/dev/null
+for _ in \$(seq 1 60); do cmp -s "\$out/free.pem" "\$out/free.first.pem" || break; sleep 0.5; done
+getcert list -s -i free >"\$out/free.after"
+SCRIPT
+chmod +x cm/run.sh
+timeout 150 dbus-run-session -- certmonger -s -n -c "$WORK/cm/run.sh" >cm/daemon.log 2>&1 ||
+    fail "certmonger script failed ($?): $(cat cm/out/held.before cm/out/held.after 2>/dev/null)"
+grep -q "CA_WORKING\|CA_UNCONFIGURED\|SUBMITTING" cm/out/held.before || fail "held request was not waiting: $(cat cm/out/held.before)"
+grep -q "msg_type=PKCSReq .*status=PENDING" server.log || fail "no PENDING answer in the log"
+grep -q "CN=held.lab" cm/out/pending.txt || fail "scep-lab pending did not list the request"
+verify_chain cm/out/held.pem
+serial_in_store cm/out/held.pem >/dev/null
+echo "ok: certmonger held PENDING, approved with scep-lab approve, certificate issued"
+
+first=$(serial_of cm/out/free.first.pem)
+second=$(serial_of cm/out/free.pem)
+[ "$first" != "$second" ] || fail "certmonger resubmit did not renew: $(cat cm/out/free.after)"
+grep -q "msg_type=PKCSReq .*status=SUCCESS serial=$second detail=\"renewal of $first\"" server.log ||
+    fail "certmonger renewal was not a PKCSReq signed with the old certificate"
+verify_chain cm/out/free.pem
+echo "ok: certmonger renewal $first -> $second (PKCSReq signed with the old certificate)"
+echo "PASS: lifecycle peer test (4 checks)"
