@@ -245,6 +245,55 @@ TEST(server_integration, json_logs_are_one_object_per_line) {
     EXPECT_NE(lab.proc.log().find("\"op\":\"GetCACaps\""), std::string::npos);
 }
 
+TEST(server_integration, pending_requests_survive_a_restart_and_are_approved_afterwards) {
+    load_providers();
+    test::temp_dir cfgdir;
+    auto cfg = cfgdir.path() / "manual.toml";
+    std::ofstream(cfg) << "[approval]\nmode = \"manual\"\n";
+    lab_server lab({"--config", cfg.string()});
+    lab.start();
+    auto dev = test::make_requester({.challenge = "scep-lab-challenge"});
+    const std::string txid = "RESTART-PENDING-1";
+    auto first = lab.enroll(dev, content_cipher::aes_128_cbc, digest_alg::sha256, false, txid);
+    ASSERT_EQ(first.status, pki_status::pending);
+    EXPECT_EQ(lab.proc.stop(), 0);
+
+    ASSERT_TRUE(lab.proc.start()) << lab.proc.log();
+    auto data = (lab.dir.path() / "data").string();
+    auto listed = test::run_scep_lab({"pending", "--data-dir", data});
+    EXPECT_NE(listed.out.find(txid), std::string::npos) << listed.out;
+    auto approved = test::run_scep_lab({"approve", "--data-dir", data, txid});
+    EXPECT_EQ(approved.exit_code, 0) << approved.err;
+    auto twice = test::run_scep_lab({"approve", "--data-dir", data, txid});
+    EXPECT_EQ(twice.exit_code, 1);
+    EXPECT_NE(twice.err.find("already approved"), std::string::npos) << twice.err;
+    auto unknown = test::run_scep_lab({"reject", "--data-dir", data, "NO-SUCH-TX"});
+    EXPECT_EQ(unknown.exit_code, 1);
+
+    // Poll with CertPoll (GetCertInitial) on the restarted server.
+    auto url = server::parse_scep_url(lab.proc.url());
+    scep_client client(*url);
+    auto ca = client.get_ca_cert();
+    ASSERT_TRUE(ca);
+    const X509* ra = server::select_recipient(*ca);
+    pki_request_params p;
+    p.type = message_type::cert_poll;
+    p.transaction_id = txid;
+    p.sender_nonce = random_bytes(16);
+    p.message_data = encode_issuer_and_subject(*X509_get_issuer_name(ra), *X509_REQ_get_subject_name(dev.csr.get()));
+    auto msg = build_pki_request(p, *dev.signer, *dev.key, {ra});
+    ASSERT_TRUE(msg);
+    auto reply = client.pki_operation(*msg, true);
+    ASSERT_TRUE(reply);
+    auto rep = parse_cert_rep(bytes(reply->body.begin(), reply->body.end()), *ra);
+    ASSERT_TRUE(rep) << rep.message();
+    ASSERT_EQ(rep->status, pki_status::success) << rep->fail_info_text;
+    auto certs = decrypt_cert_rep(*rep, *dev.signer, *dev.key);
+    ASSERT_TRUE(certs);
+    EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(certs->front().get()), dev.key.get()), 1);
+    EXPECT_NE(lab.proc.log().find("msg_type=CertPoll"), std::string::npos);
+}
+
 TEST(server_integration, health_command_reports_a_running_and_a_missing_server) {
     load_providers();
     lab_server lab;
