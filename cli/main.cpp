@@ -89,6 +89,11 @@ int main(int argc, char** argv) {
     auto* pending = app.add_subcommand("pending", "list requests waiting for approval");
     pending->add_flag("--all", all_pending, "include approved, rejected and issued ones");
 
+    bool activate = false, keep_ra = false;
+    auto* rollover = app.add_subcommand("rollover", "prepare the next issuing CA (GetNextCACert), or activate it");
+    rollover->add_flag("--activate", activate, "make the prepared next CA the issuing CA (restart the server after)");
+    rollover->add_flag("--keep-ra", keep_ra, "keep the current RA certificate instead of issuing a new one");
+
     bool show_secrets = false;
     auto* show = app.add_subcommand("config", "print the effective configuration as TOML");
     show->add_flag("--show-secrets", show_secrets, "print the challenge instead of ********");
@@ -114,6 +119,7 @@ int main(int argc, char** argv) {
     if (serve->parsed()) return scep::server::serve(*s);
     if (init->parsed()) return scep::server::init(*s, std::cout);
     if (list->parsed()) return scep::server::list(*s, list_format, list_limit, std::cout);
+    if (rollover->parsed()) return scep::server::rollover(*s, activate, keep_ra, std::cout);
     if (revoke->parsed()) return scep::server::revoke(*s, serial, reason, std::cout);
     if (approve->parsed()) return scep::server::decide(*s, txid, true, "", std::cout);
     if (reject->parsed()) return scep::server::decide(*s, txid, false, why, std::cout);

@@ -14,6 +14,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* manifest_name = "hierarchy.txt";
+constexpr const char* previous_name = "previous.txt";  // stems of replaced issuing CAs, oldest first
 
 std::string ca_extensions_key_usage(bool decrypts) {
     // RFC 8894 §2.1.2: a CA that acts as RA needs digitalSignature and, since
@@ -132,7 +133,46 @@ std::vector<const X509*> hierarchy::chain(bool include_root) const {
     return out;
 }
 
+std::vector<const ca_entry*> hierarchy::all_cas() const {
+    std::vector<const ca_entry*> out;
+    for (const auto& t : tiers_) out.push_back(&t);
+    for (const auto& p : previous_) out.push_back(&p);
+    return out;
+}
+
 struct hierarchy_builder {
+    static result<void> attach_rollover(hierarchy& h, const hierarchy_spec& spec, const fs::path& dir) {
+        const std::string issuing = spec.tiers.back().name;
+        if (auto list = read_file(dir / previous_name)) {
+            std::istringstream in(*list);
+            for (std::string stem; std::getline(in, stem);) {
+                if (stem.empty()) continue;
+                auto cert = load_cert(dir / (stem + ".crt"));
+                if (!cert) return cert.err();
+                auto key = load_key(dir / (stem + ".key"));
+                if (!key) return key.err();
+                h.previous_.push_back(ca_entry{stem, std::move(*cert), std::move(*key), dir / (stem + ".crt")});
+            }
+        }
+        if (fs::exists(dir / (issuing + ".next.crt"))) {
+            auto cert = load_cert(dir / (issuing + ".next.crt"));
+            if (!cert) return cert.err();
+            auto key = load_key(dir / (issuing + ".next.key"));
+            if (!key) return key.err();
+            if (auto r = check_pair(**cert, **key, dir / (issuing + ".next.key")); !r) return r;
+            h.next_ = ca_entry{issuing + ".next", std::move(*cert), std::move(*key), dir / (issuing + ".next.crt")};
+            if (fs::exists(dir / "ra.next.crt")) {
+                auto ra = load_cert(dir / "ra.next.crt");
+                if (!ra) return ra.err();
+                auto ra_key = load_key(dir / "ra.next.key");
+                if (!ra_key) return ra_key.err();
+                h.next_ra_cert_ = std::move(*ra);
+                h.next_ra_key_ = std::move(*ra_key);
+            }
+        }
+        return {};
+    }
+
     static result<hierarchy> generate(const hierarchy_spec& spec, const fs::path& dir, time_point now) {
         hierarchy h;
         h.ca_as_ra_ = spec.ca_as_ra;
@@ -259,7 +299,11 @@ struct hierarchy_builder {
         auto key = load_key(key_file);
         if (!key) return key.err();
         if (auto r = check_pair(**cert, **key, key_file); !r) return r;
-        if (auto r = check_issued(**cert, cert_file, *h.issuing().cert, h.issuing().cert_file); !r) return r;
+        // After a rollover with --keep-ra the RA was issued by the previous CA.
+        auto issued = check_issued(**cert, cert_file, *h.issuing().cert, h.issuing().cert_file);
+        for (const auto& p : h.previous_)
+            if (!issued && check_issued(**cert, cert_file, *p.cert, p.cert_file)) issued = {};
+        if (!issued) return issued;
         if (!key_is_rsa(**key)) return make_error(key_file.string() + ": the RA key must be RSA (clients encrypt to it)");
         h.ra_cert_ = std::move(*cert);
         h.ra_key_ = std::move(*key);
@@ -285,6 +329,8 @@ result<hierarchy> hierarchy::open(const hierarchy_spec& spec, const fs::path& di
         if (h) note("generated a new lab PKI in " + dir.string());
     }
     if (!h) return h;
+    if (!spec.bring_your_own)
+        if (auto r = hierarchy_builder::attach_rollover(*h, spec, dir); !r) return r.err();
     if (!h->generated_now_ || spec.ca_as_ra)
         if (auto r = hierarchy_builder::attach_ra(*h, spec, dir, now, note); !r) return r.err();
 
@@ -298,9 +344,74 @@ result<hierarchy> hierarchy::open(const hierarchy_spec& spec, const fs::path& di
 
     std::string chain_pem;
     for (const X509* c : h->chain(true)) chain_pem += x509_to_pem(*c);
+    // Replaced issuing CAs too, so that what they issued keeps verifying.
+    for (const auto& p : h->previous_) chain_pem += x509_to_pem(*p.cert);
     h->chain_file_ = dir / "ca-chain.pem";
     if (auto r = write_file(h->chain_file_, chain_pem, false); !r) return r.err();
     return h;
+}
+
+result<std::string> prepare_rollover(const hierarchy_spec& spec, const fs::path& dir, time_point now, bool keep_ra) {
+    if (spec.bring_your_own) return make_error("rollover works on a generated lab PKI, not on pki.source = \"files\"");
+    auto h = hierarchy::open(spec, dir, now, [](const std::string&) {});
+    if (!h) return h.err();
+    if (h->next_issuing())
+        return make_error("a next CA is already prepared (" + h->next_issuing()->cert_file.string() +
+                          "); activate it with `scep-lab rollover --activate`");
+    const tier_spec& t = spec.tiers.back();
+    const std::size_t n = h->tiers().size();
+    auto subject = parse_subject(t.subject);
+    if (!subject) return subject.err();
+    auto key = generate_key(t.key);
+    if (!key) return key.err();
+    cert_request req;
+    req.subject = subject->get();
+    req.public_key = key->get();
+    req.not_before = now - std::chrono::minutes(5);
+    req.not_after = now + t.validity;
+    req.extensions = {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
+                      {NID_key_usage, ca_extensions_key_usage(spec.ca_as_ra)}};
+    const ca_entry* parent = n >= 2 ? &h->tiers()[n - 2] : nullptr;
+    if (parent) req.not_after = std::min(req.not_after, asn1_time_point(*X509_get0_notAfter(parent->cert.get())));
+    auto cert = sign_certificate(req, parent ? parent->cert.get() : nullptr, parent ? *parent->key : **key);
+    if (!cert) return cert.err();
+    const std::string stem = t.name + ".next";
+    if (auto r = write_pair(dir, stem, **cert, **key); !r) return r.err();
+    std::string out = "prepared the next issuing CA " + (dir / (stem + ".crt")).string();
+    if (!spec.ca_as_ra && !keep_ra) {
+        ca_entry next{stem, std::move(*cert), std::move(*key), dir / (stem + ".crt")};
+        auto ra = make_ra(spec.ra, next, now);
+        if (!ra) return ra.err();
+        if (auto r = write_pair(dir, "ra.next", *ra->first, *ra->second); !r) return r.err();
+        out += " and its RA " + (dir / "ra.next.crt").string();
+    }
+    return out;
+}
+
+result<std::string> activate_rollover(const hierarchy_spec& spec, const fs::path& dir) {
+    const std::string name = spec.tiers.back().name;
+    if (!fs::exists(dir / (name + ".next.crt")))
+        return make_error("no next CA to activate: run `scep-lab rollover` first");
+    auto previous = read_file(dir / previous_name);
+    std::string list = previous ? *previous : std::string();
+    int index = 1;
+    while (fs::exists(dir / (name + ".old" + std::to_string(index) + ".crt"))) ++index;
+    const std::string old_stem = name + ".old" + std::to_string(index);
+    std::error_code ec;
+    auto move = [&](const std::string& from, const std::string& to) {
+        if (fs::exists(dir / from)) fs::rename(dir / from, dir / to, ec);
+        return !ec;
+    };
+    bool ok = move(name + ".crt", old_stem + ".crt") && move(name + ".key", old_stem + ".key") &&
+              move(name + ".next.crt", name + ".crt") && move(name + ".next.key", name + ".key");
+    if (ok && fs::exists(dir / "ra.next.crt"))
+        ok = move("ra.crt", "ra.old" + std::to_string(index) + ".crt") &&
+             move("ra.key", "ra.old" + std::to_string(index) + ".key") && move("ra.next.crt", "ra.crt") &&
+             move("ra.next.key", "ra.key");
+    if (!ok) return make_error("activating the next CA in " + dir.string() + ": " + ec.message());
+    if (auto r = write_file(dir / previous_name, list + old_stem + "\n", false); !r) return r.err();
+    return "the next CA is now the issuing CA; the old one is kept as " + (dir / (old_stem + ".crt")).string() +
+           ". Restart the server to use it.";
 }
 
 }  // namespace scep

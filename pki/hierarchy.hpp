@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,15 @@ public:
     const std::filesystem::path& chain_file() const { return chain_file_; }
     bool generated_now() const { return generated_now_; }
 
+    // CA rollover (RFC 8894 §4.7): issuing CAs replaced earlier (their
+    // certificates keep validating and their CRLs keep being served), and the
+    // next issuing CA with its RA while one is prepared.
+    const std::vector<ca_entry>& previous() const { return previous_; }
+    const ca_entry* next_issuing() const { return next_ ? &*next_ : nullptr; }
+    const X509* next_ra_cert() const { return next_ra_cert_.get(); }
+    // Every CA whose key we hold and whose CRL we serve: tiers, then previous.
+    std::vector<const ca_entry*> all_cas() const;
+
     static result<hierarchy> open(const hierarchy_spec& spec, const std::filesystem::path& dir, time_point now,
                                   const std::function<void(const std::string&)>& note);
 
@@ -79,8 +89,20 @@ private:
     bool ca_as_ra_ = false;
     bool generated_now_ = false;
     std::filesystem::path chain_file_;
+    std::vector<ca_entry> previous_;
+    std::optional<ca_entry> next_;
+    x509_ptr next_ra_cert_;
+    evp_pkey_ptr next_ra_key_;
 
     friend struct hierarchy_builder;
 };
+
+// `scep-lab rollover`: prepares the next issuing CA (same subject, new key,
+// signed by the same parent) and, unless keep_ra, a new RA issued by it.
+result<std::string> prepare_rollover(const hierarchy_spec& spec, const std::filesystem::path& dir, time_point now,
+                                     bool keep_ra);
+// `scep-lab rollover --activate`: the next CA becomes the issuing CA; the old
+// one is kept as a previous CA.
+result<std::string> activate_rollover(const hierarchy_spec& spec, const std::filesystem::path& dir);
 
 }  // namespace scep

@@ -466,6 +466,24 @@ result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, 
         });
 }
 
+result<bytes> sign_content(byte_view content, const X509& signer, const EVP_PKEY& key) {
+    return sign_with_attributes(signer, key, digest_alg::sha256, content, true,
+                                [](PKCS7_SIGNER_INFO*) { return true; });
+}
+
+result<bytes> verify_signed_content(byte_view der, const X509& signer) {
+    auto p7 = pkcs7_from_der(der);
+    if (!p7) return p7.err();
+    if (!PKCS7_type_is_signed(p7->get())) return make_error("not a SignedData");
+    x509_stack_ptr expected(sk_X509_new_null());
+    sk_X509_push(expected.get(), dup(signer).release());
+    bio_ptr out(BIO_new(BIO_s_mem()));
+    int flags = PKCS7_NOVERIFY | PKCS7_BINARY | PKCS7_NOINTERN | PKCS7_NOCHAIN;
+    if (PKCS7_verify(p7->get(), expected.get(), nullptr, nullptr, out.get(), flags) != 1)
+        return make_error(ossl_error("signature does not verify against the expected signer"));
+    return bio_contents(*out);
+}
+
 result<bytes> build_pki_request(const pki_request_params& p, const X509& signer_cert, const EVP_PKEY& signer_key,
                                 const std::vector<const X509*>& recipients) {
     const auto& n = nids();

@@ -134,6 +134,12 @@ result<issuer_and_serial> decode_issuer_and_serial(byte_view der);
 // messageData of CertPoll: SEQUENCE { issuer Name, subject Name } (RFC 8894 §3.3.3).
 bytes encode_issuer_and_subject(const X509_NAME& issuer, const X509_NAME& subject);
 
+// SignedData over `content` (id-data), signed by `signer` with SHA-256;
+// GetNextCACert replies are this (RFC 8894 §4.7.1).
+result<bytes> sign_content(byte_view content, const X509& signer, const EVP_PKEY& key);
+// Verifies such a SignedData against `signer` and returns its content.
+result<bytes> verify_signed_content(byte_view der, const X509& signer);
+
 // ---- client side ----
 
 struct pki_request_params {

@@ -5,6 +5,8 @@
 
 #include "pki/crl.hpp"
 
+#include <algorithm>
+
 namespace scep {
 
 namespace {
@@ -42,6 +44,38 @@ service_reply scep_service::get_ca_caps() const {
     service_reply r;
     r.content_type = "text/plain";
     for (const auto& cap : cfg_.capabilities) r.body += cap + "\n";
+    // RFC 8894 §3.5.2: advertised while a next CA exists.
+    if (pki_.next_issuing() &&
+        std::find(cfg_.capabilities.begin(), cfg_.capabilities.end(), "GetNextCACert") == cfg_.capabilities.end())
+        r.body += "GetNextCACert\n";
+    return r;
+}
+
+service_reply scep_service::get_next_ca_cert() const {
+    service_reply r;
+    const ca_entry* next = pki_.next_issuing();
+    if (!next) {
+        r.http_status = 404;
+        r.content_type = "text/plain";
+        r.detail = "no next CA: run `scep-lab rollover` to prepare one";
+        r.body = r.detail + "\n";
+        return r;
+    }
+    // RFC 8894 §4.7.1: a SignedData, signed by the current CA key, whose
+    // content is a certs-only degenerate with the new RA and CA certificates.
+    std::vector<const X509*> certs;
+    if (pki_.next_ra_cert()) certs.push_back(pki_.next_ra_cert());
+    certs.push_back(next->cert.get());
+    auto signed_der = sign_content(build_degenerate(certs), *pki_.issuing().cert, *pki_.issuing().key);
+    if (!signed_der) {
+        r.http_status = 500;
+        r.content_type = "text/plain";
+        r.detail = signed_der.message();
+        r.body = r.detail + "\n";
+        return r;
+    }
+    r.content_type = "application/x-x509-next-ca-cert";
+    r.body = as_string(*signed_der);
     return r;
 }
 
@@ -295,14 +329,14 @@ service_reply scep_service::get_crl(pki_request& req) {
     // issued the serial (RFC 8894 §3.3.4).
     const ca_entry* ca = nullptr;
     auto row = store_.find_by_serial(ias->serial);
-    for (const auto& tier : pki_.tiers()) {
-        if (!tier.key || X509_NAME_cmp(X509_get_subject_name(tier.cert.get()), ias->issuer.get()) != 0) continue;
-        const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(tier.cert.get());
-        if (!ca) ca = &tier;
+    for (const ca_entry* tier : pki_.all_cas()) {
+        if (!tier->key || X509_NAME_cmp(X509_get_subject_name(tier->cert.get()), ias->issuer.get()) != 0) continue;
+        const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(tier->cert.get());
+        if (!ca) ca = tier;
         if (row && *row && ski &&
             (*row)->authority_key_id ==
                 to_hex(byte_view(ASN1_STRING_get0_data(ski), static_cast<std::size_t>(ASN1_STRING_length(ski)))))
-            ca = &tier;
+            ca = tier;
     }
     if (!ca) return failure(req, fail_info::bad_cert_id, "no CA named \"" + name_to_string(*ias->issuer) + "\" here");
     auto crl = build_crl_for(*ca);
@@ -322,9 +356,9 @@ service_reply scep_service::get_crl(pki_request& req) {
 }
 
 const ca_entry* scep_service::issuing_ca_of(const X509& cert) const {
-    for (const auto& tier : pki_.tiers()) {
-        if (X509_check_issued(tier.cert.get(), const_cast<X509*>(&cert)) != X509_V_OK) continue;
-        if (X509_verify(const_cast<X509*>(&cert), X509_get0_pubkey(tier.cert.get())) == 1) return &tier;
+    for (const ca_entry* ca : pki_.all_cas()) {
+        if (X509_check_issued(ca->cert.get(), const_cast<X509*>(&cert)) != X509_V_OK) continue;
+        if (X509_verify(const_cast<X509*>(&cert), X509_get0_pubkey(ca->cert.get())) == 1) return ca;
     }
     ERR_clear_error();
     return nullptr;
@@ -350,9 +384,9 @@ result<x509_crl_ptr> scep_service::build_crl_for(const ca_entry& ca) const {
 }
 
 result<bytes> scep_service::crl(const std::string& ca_name) const {
-    for (const auto& tier : pki_.tiers()) {
-        if (tier.name != ca_name) continue;
-        auto c = build_crl_for(tier);
+    for (const ca_entry* tier : pki_.all_cas()) {
+        if (tier->name != ca_name) continue;
+        auto c = build_crl_for(*tier);
         if (!c) return c.err();
         return crl_to_der(**c);
     }

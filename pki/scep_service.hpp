@@ -65,6 +65,7 @@ public:
 
     service_reply get_ca_caps() const;
     service_reply get_ca_cert() const;
+    service_reply get_next_ca_cert() const;
     service_reply pki_operation(byte_view message, const std::string& requester);
 
     // The current CRL of the named CA tier ("issuing", "root", ...), DER.

@@ -240,6 +240,19 @@ int pending_list(const config::settings& s, bool all, std::ostream& out) {
     return 0;
 }
 
+int rollover(const config::settings& s, bool activate, bool keep_ra, std::ostream& out) {
+    load_providers();
+    auto r = activate ? activate_rollover(s.pki, s.pki_dir())
+                      : prepare_rollover(s.pki, s.pki_dir(), std::chrono::system_clock::now(), keep_ra);
+    if (!r) {
+        std::cerr << "rollover: " << r.message() << "\n";
+        return 1;
+    }
+    out << *r << "\n";
+    if (!activate) out << "Restart the server to offer it with GetNextCACert; `scep-lab rollover --activate` switches to it.\n";
+    return 0;
+}
+
 int list(const config::settings& s, const std::string& format, std::size_t limit, std::ostream& out) {
     auto store = existing_store(s);
     if (!store) return 1;

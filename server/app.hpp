@@ -24,6 +24,9 @@ int decide(const config::settings& s, const std::string& txid, bool approve, con
            std::ostream& out);
 int pending_list(const config::settings& s, bool all, std::ostream& out);
 
+// CA rollover: prepare the next issuing CA, or activate it.
+int rollover(const config::settings& s, bool activate, bool keep_ra, std::ostream& out);
+
 // GET /healthz on the configured (or given) address; 0 when it answers 200.
 int health(const config::settings& s, const std::string& base_url, std::ostream& out);
 

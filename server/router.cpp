@@ -130,6 +130,7 @@ response router::scep(const request& req, std::string_view query, const std::str
     // nothing and some hand-written clients get them wrong.
     if (iequals(operation, "GetCACaps")) return from_reply(req, service_.get_ca_caps(), rec);
     if (iequals(operation, "GetCACert")) return from_reply(req, service_.get_ca_cert(), rec);
+    if (iequals(operation, "GetNextCACert")) return from_reply(req, service_.get_next_ca_cert(), rec);
     if (iequals(operation, "PKIOperation")) {
         bytes der;
         if (req.method() == http::verb::post) {

@@ -308,3 +308,74 @@ TEST(crl_reasons, names_round_trip) {
 
 }  // namespace
 }  // namespace scep
+
+namespace scep {
+namespace {
+
+TEST(rollover, next_ca_is_offered_then_activated_and_old_certificates_keep_working) {
+    load_providers();
+    test::temp_dir dir;
+    auto spec = test::small_spec(2);
+    auto now = std::chrono::system_clock::now();
+    auto quiet = [](const std::string&) {};
+    auto before = hierarchy::open(spec, dir.path(), now, quiet);
+    ASSERT_TRUE(before) << before.message();
+    issuer old_issuer(*before, {}, {}, system_clock_fn());
+    auto dev = test::make_requester();
+    auto old_cert = old_issuer.issue(*dev.csr);
+    ASSERT_TRUE(old_cert);
+
+    auto prepared = prepare_rollover(spec, dir.path(), now, false);
+    ASSERT_TRUE(prepared) << prepared.message();
+    EXPECT_FALSE(prepare_rollover(spec, dir.path(), now, false));  // only one next CA at a time
+
+    auto with_next = hierarchy::open(spec, dir.path(), now, quiet);
+    ASSERT_TRUE(with_next) << with_next.message();
+    ASSERT_TRUE(with_next->next_issuing());
+    const X509* next = with_next->next_issuing()->cert.get();
+    EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(next), X509_get_subject_name(with_next->issuing().cert.get())), 0);
+    EXPECT_NE(X509_cmp(next, with_next->issuing().cert.get()), 0);
+    EXPECT_EQ(X509_verify(const_cast<X509*>(next), X509_get0_pubkey(&with_next->root_cert())), 1);
+
+    // GetNextCACert: signed by the current CA, carrying the next RA and CA; advertised in GetCACaps.
+    auto store = make_memory_store();
+    issuer iss(*with_next, {}, {}, system_clock_fn());
+    scep_service svc(*with_next, iss, *store, service_config{});
+    EXPECT_NE(svc.get_ca_caps().body.find("GetNextCACert\n"), std::string::npos);
+    auto reply = svc.get_next_ca_cert();
+    ASSERT_EQ(reply.http_status, 200) << reply.body;
+    EXPECT_EQ(reply.content_type, "application/x-x509-next-ca-cert");
+    auto content = verify_signed_content(bytes(reply.body.begin(), reply.body.end()), *with_next->issuing().cert);
+    ASSERT_TRUE(content) << content.message();
+    auto certs = parse_degenerate(*content);
+    ASSERT_TRUE(certs);
+    ASSERT_EQ(certs->size(), 2u);
+    EXPECT_EQ(X509_cmp(certs->at(0).get(), with_next->next_ra_cert()), 0);
+    EXPECT_EQ(X509_cmp(certs->at(1).get(), next), 0);
+    EXPECT_FALSE(verify_signed_content(bytes(reply.body.begin(), reply.body.end()), *with_next->next_ra_cert()));
+
+    auto activated = activate_rollover(spec, dir.path());
+    ASSERT_TRUE(activated) << activated.message();
+    EXPECT_FALSE(activate_rollover(spec, dir.path()));  // nothing left to activate
+    auto after = hierarchy::open(spec, dir.path(), now, quiet);
+    ASSERT_TRUE(after) << after.message();
+    EXPECT_EQ(X509_cmp(after->issuing().cert.get(), next), 0);
+    EXPECT_FALSE(after->next_issuing());
+    ASSERT_EQ(after->previous().size(), 1u);
+    EXPECT_EQ(X509_verify(old_cert->get(), X509_get0_pubkey(after->previous().front().cert.get())), 1);
+    // The CA chain file still lets certificates of the old CA verify.
+    auto chain = x509_list_from_pem(*read_file(after->chain_file()));
+    ASSERT_TRUE(chain);
+    bool has_old = false;
+    for (const auto& c : *chain) has_old |= X509_cmp(c.get(), after->previous().front().cert.get()) == 0;
+    EXPECT_TRUE(has_old);
+    // No next CA: GetNextCACert is 404 and not advertised.
+    scep_service svc2(*after, iss, *store, service_config{});
+    EXPECT_EQ(svc2.get_next_ca_cert().http_status, 404);
+    EXPECT_EQ(svc2.get_ca_caps().body.find("GetNextCACert"), std::string::npos);
+    // The old CA's CRL is still served.
+    EXPECT_TRUE(svc2.crl(after->previous().front().name));
+}
+
+}  // namespace
+}  // namespace scep
