@@ -147,6 +147,40 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         }
         r.finish();
     }
+    if (top.has("ndes")) {
+        table_reader r(top.at("ndes"), "ndes");
+        auto one_of = [&](const char* key, std::string& out, std::initializer_list<const char*> allowed) {
+            if (!r.has(key)) return;
+            const auto& v = r.at(key);
+            out = toml::get<std::string>(v);
+            std::string list;
+            for (const char* a : allowed) {
+                if (out == a) return;
+                list += std::string(list.empty() ? "" : ", ") + "\"" + a + "\"";
+            }
+            r.fail(v, std::string(key) + " must be one of " + list);
+        };
+        r.boolean("enabled", s.ndes.enabled);
+        one_of("password_mode", s.ndes.password_mode, {"dynamic", "single", "none"});
+        r.duration("password_validity", s.ndes.password_validity);
+        r.integer("password_cache", s.ndes.password_cache, 1, 10000);
+        r.integer("password_bytes", s.ndes.password_bytes, 4, 64);
+        one_of("admin_encoding", s.ndes.admin_encoding, {"utf-16le-bom", "utf-16le", "utf-8"});
+        if (r.has("admin_users")) {
+            const auto& v = r.at("admin_users");
+            s.ndes.admin_users = toml::get<std::vector<std::string>>(v);
+            for (const auto& u : s.ndes.admin_users)
+                if (u.find(':') == std::string::npos || u.front() == ':')
+                    r.fail(v, "admin_users entries are \"name:password\"");
+        }
+        one_of("thumbprint_ca", s.ndes.thumbprint_ca, {"issuing", "root"});
+        one_of("browse", s.ndes.browse, {"page", "403"});
+        one_of("admin_response", s.ndes.admin_response, {"password", "cache-full", "no-permission", "empty", "500"});
+        r.finish();
+        // NDES answers GetCACaps with its own list unless this file sets one.
+        bool caps_given = top.has("scep") && top.at("scep").contains("capabilities");
+        if (s.ndes.enabled && !caps_given) s.scep.capabilities = ndes_capabilities;
+    }
     if (top.has("crl")) {
         table_reader r(top.at("crl"), "crl");
         r.duration("validity", s.scep.crl_validity);
@@ -373,6 +407,16 @@ std::string to_toml(const settings& s, bool show_secrets) {
       << "\npending_subjects = " << quote_list(s.scep.approval.pending_subjects) << "\n\n";
     o << "[crl]\nvalidity = " << quote(format_duration(s.scep.crl_validity))
       << "\nbase_url = " << quote(s.crl_base_url) << "\n\n";
+    o << "[ndes]\nenabled = " << (s.ndes.enabled ? "true" : "false")
+      << "\npassword_mode = " << quote(s.ndes.password_mode)
+      << "\npassword_validity = " << quote(format_duration(s.ndes.password_validity))
+      << "\npassword_cache = " << s.ndes.password_cache << "\npassword_bytes = " << s.ndes.password_bytes
+      << "\nadmin_encoding = " << quote(s.ndes.admin_encoding);
+    std::vector<std::string> users;
+    for (const auto& u : s.ndes.admin_users)
+        users.push_back(show_secrets ? u : u.substr(0, u.find(':')) + ":********");
+    o << "\nadmin_users = " << quote_list(users) << "\nthumbprint_ca = " << quote(s.ndes.thumbprint_ca)
+      << "\nbrowse = " << quote(s.ndes.browse) << "\nadmin_response = " << quote(s.ndes.admin_response) << "\n\n";
     o << "[pki]\nsource = " << quote(s.pki.bring_your_own ? "files" : "generate")
       << "\nca_as_ra = " << (s.pki.ca_as_ra ? "true" : "false") << "\n\n";
     for (const auto& t : s.pki.tiers)

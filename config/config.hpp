@@ -37,6 +37,29 @@ struct log_settings {
     std::string level = "info";   // trace | debug | info | warn | error
 };
 
+// NDES mode (shared/reference/ndes.md): Microsoft's URLs, admin page and
+// password behaviour.
+struct ndes_settings {
+    bool enabled = false;
+    std::string password_mode = "dynamic";  // dynamic | single | none (EnforcePassword = 0)
+    std::chrono::seconds password_validity = std::chrono::minutes(60);
+    std::size_t password_cache = 5;
+    std::size_t password_bytes = 8;  // 16 hex digits, as NDES
+    std::string admin_encoding = "utf-16le-bom";  // utf-16le-bom | utf-16le | utf-8
+    std::vector<std::string> admin_users;         // "name:password" for HTTP Basic; empty = open
+    // Which CA the admin page's thumbprint is of: "issuing" or "root" (unconfirmed on real NDES).
+    std::string thumbprint_ca = "issuing";
+    // Browsing the SCEP URL without an operation: "page" (information page) or "403"
+    // (what NDES does with the Intune policy module installed).
+    std::string browse = "page";
+    // The admin page's answer: "password" (normal), "cache-full", "no-permission", "empty", "500".
+    std::string admin_response = "password";
+};
+
+// NDES GetCACaps as captured from a real server (ndes.md §3).
+inline const std::vector<std::string> ndes_capabilities{"POSTPKIOperation", "Renewal", "SHA-512", "SHA-256",
+                                                        "SHA-1", "DES3"};
+
 struct settings {
     std::filesystem::path data_dir = "./data";
     server_settings server;
@@ -50,6 +73,7 @@ struct settings {
     // Base of the CRL URLs in issued certificates ("http://host:port");
     // empty = the server's own address.
     std::string crl_base_url;
+    ndes_settings ndes;
 
     std::filesystem::path pki_dir() const { return data_dir / "pki"; }
     std::filesystem::path store_file() const { return data_dir / "scep-lab.db"; }

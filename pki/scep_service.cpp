@@ -34,8 +34,14 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 }
 
 scep_service::scep_service(const hierarchy& pki, const issuer& iss, cert_store& store, service_config cfg,
-                           clock_fn clock)
-    : pki_(pki), issuer_(iss), store_(store), cfg_(std::move(cfg)), clock_(std::move(clock)) {
+                           clock_fn clock, challenge_verifier* challenge)
+    : pki_(pki),
+      issuer_(iss),
+      store_(store),
+      cfg_(std::move(cfg)),
+      clock_(std::move(clock)),
+      static_challenge_(cfg_.challenge),
+      challenge_(challenge ? challenge : &static_challenge_) {
     // Patterns were validated with the configuration; a bad one here is a programming error.
     for (const auto& p : cfg_.approval.pending_subjects) pending_subjects_.emplace_back(p);
 }
@@ -132,12 +138,14 @@ service_reply scep_service::pki_operation(byte_view message, const std::string& 
 service_reply scep_service::enroll(pki_request& req, const std::string& requester) {
     auto csr = x509_req_from_der(req.message_data);
     if (!csr) return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request");
-    if (!cfg_.challenge.empty()) {
-        auto challenge = csr_challenge(**csr);
-        if (!challenge) return failure(req, fail_info::bad_message_check, "the CSR has no challengePassword");
-        if (!constant_time_equal(challenge->value, cfg_.challenge))
-            return failure(req, fail_info::bad_message_check, "wrong challenge password");
-    }
+    // A re-sent request for a transaction already issued or held is not a
+    // new use of a one-time password (NDES passwords are single use).
+    auto known = store_.find_by_transaction(req.transaction_id);
+    auto held = store_.find_pending(req.transaction_id);
+    bool retransmission = (known && *known) || (held && *held);
+    if (!retransmission)
+        if (auto why = challenge_->verify(csr_challenge(**csr)))
+            return failure(req, fail_info::bad_message_check, std::move(*why));
     return admit(req, **csr, requester, "");
 }
 

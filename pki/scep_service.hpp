@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "pki/challenge.hpp"
 #include "pki/hierarchy.hpp"
 #include "pki/issuer.hpp"
 #include "pki/message.hpp"
@@ -60,8 +61,9 @@ struct service_reply {
 
 class scep_service {
 public:
+    // `challenge` checks PKCSReq passwords; null = the static cfg.challenge.
     scep_service(const hierarchy& pki, const issuer& iss, cert_store& store, service_config cfg,
-                 clock_fn clock = system_clock_fn());
+                 clock_fn clock = system_clock_fn(), challenge_verifier* challenge = nullptr);
 
     service_reply get_ca_caps() const;
     service_reply get_ca_cert() const;
@@ -101,6 +103,8 @@ private:
     service_config cfg_;
     clock_fn clock_;
     std::vector<std::regex> pending_subjects_;
+    static_challenge static_challenge_;
+    challenge_verifier* challenge_;
 };
 
 // Compares secrets without leaking where they differ or their length.

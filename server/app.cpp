@@ -2,7 +2,9 @@
 
 #include <boost/asio/signal_set.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <iostream>
 #include <thread>
 
@@ -13,6 +15,7 @@
 #include "pki/store.hpp"
 #include "server/http_server.hpp"
 #include "server/logging.hpp"
+#include "server/ndes_admin.hpp"
 #include "server/router.hpp"
 #include "server/scep_client.hpp"
 
@@ -69,8 +72,30 @@ int serve(const config::settings& s) {
     if (s.scep.challenge.empty()) log.warn("no challenge password is required: anyone who can connect can enroll");
 
     issuer iss(l.pki, s.issuance, s.csr, system_clock_fn());
-    scep_service service(l.pki, iss, *l.store, s.scep);
-    router r(service, s.scep_paths);
+    // NDES mode decides how challenges are checked; otherwise the static secret.
+    std::optional<one_time_passwords> otp;
+    std::optional<static_challenge> fixed;
+    challenge_verifier* verifier = nullptr;
+    std::vector<std::string> paths = s.scep_paths;
+    std::optional<ndes_frontend> ndes;
+    if (s.ndes.enabled) {
+        if (s.ndes.password_mode == "dynamic") {
+            otp.emplace(s.ndes.password_validity, s.ndes.password_cache, s.ndes.password_bytes, system_clock_fn());
+            verifier = &*otp;
+        } else {
+            fixed.emplace(s.ndes.password_mode == "none" ? std::string() : s.scep.challenge);
+            verifier = &*fixed;
+        }
+        for (const char* p : {"/certsrv/mscep/mscep.dll", "/certsrv/mscep", "/CertSrv/mscep/mscep.dll", "/CertSrv/mscep"})
+            if (std::find(paths.begin(), paths.end(), p) == paths.end()) paths.push_back(p);
+        const X509& thumb_ca = s.ndes.thumbprint_ca == "root" ? l.pki.root_cert() : static_cast<const X509&>(*l.pki.issuing().cert);
+        ndes.emplace(s.ndes, otp ? &*otp : nullptr, s.scep.challenge, ndes_thumbprint(thumb_ca));
+        log.info("NDES mode", {{"password_mode", s.ndes.password_mode},
+                               {"admin_response", s.ndes.admin_response},
+                               {"browse", s.ndes.browse}});
+    }
+    scep_service service(l.pki, iss, *l.store, s.scep, system_clock_fn(), verifier);
+    router r(service, paths, ndes ? &*ndes : nullptr);
     if (s.scep.approval.manual) log.info("manual approval: every request waits for `scep-lab approve <txid>`");
 
     boost::asio::io_context ioc;
@@ -106,6 +131,9 @@ int serve(const config::settings& s) {
               << "  CA chain   " << l.pki.chain_file().string() << "\n"
               << "  root CA    " << l.pki.tiers().front().cert_file.string() << "\n"
               << "  store      " << s.store_file().string() << "\n"
+              << (s.ndes.enabled ? "  NDES       " + base + "/certsrv/mscep/mscep.dll  admin " + base +
+                                       "/certsrv/mscep_admin/ (" + s.ndes.password_mode + " passwords)\n"
+                                 : std::string())
               << "  try        mkdir dev1 && scepclient -server-url " << scep_url << " -challenge "
               << (s.scep.challenge == config::default_challenge ? s.scep.challenge : "<your challenge>")
               << " -private-key dev1/key.pem -certificate dev1/cert.pem\n"

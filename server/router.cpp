@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "pki/encoding.hpp"
+#include "server/ndes_admin.hpp"
 
 namespace scep::server {
 
@@ -64,8 +65,8 @@ std::optional<bytes> decode_get_message(std::string_view raw_value) {
     return base64_decode(*unescaped);
 }
 
-router::router(scep_service& service, std::vector<std::string> scep_paths)
-    : service_(service), scep_paths_(std::move(scep_paths)) {}
+router::router(scep_service& service, std::vector<std::string> scep_paths, ndes_frontend* ndes)
+    : service_(service), scep_paths_(std::move(scep_paths)), ndes_(ndes) {}
 
 bool router::is_scep_path(std::string_view path) const {
     // Any suffix is accepted after the base path: clients append
@@ -88,6 +89,12 @@ response router::handle(const request& req, const std::string& client, request_r
     if (path == "/healthz") {
         rec.operation = "healthz";
         return text(req, http::status::ok, "ok\n", rec);
+    }
+    if (ndes_ && ndes_frontend::is_admin_path(path)) {
+        rec.operation = "ndes-admin";
+        auto res = ndes_->admin(req, rec.detail);
+        rec.http_status = static_cast<int>(res.result_int());
+        return res;
     }
     if (is_scep_path(path)) return scep(req, query, client, rec);
     // CRLs at stable URLs, one per CA tier (referenced from the CRL
@@ -124,6 +131,15 @@ response router::scep(const request& req, std::string_view query, const std::str
         if (k == "message") message = std::move(v);
     }
     rec.operation = operation;
+    if (operation.empty() && ndes_) {
+        // Browsing the NDES URL itself: the information page, or 403 (ndes.browse).
+        rec.operation = "ndes-browse";
+        std::string host(req[http::field::host]);
+        auto res = ndes_->browse(req, "http://" + (host.empty() ? std::string("localhost") : host) +
+                                          "/certsrv/mscep_admin/");
+        rec.http_status = static_cast<int>(res.result_int());
+        return res;
+    }
     if (operation.empty()) return text(req, http::status::bad_request, "missing operation parameter\n", rec);
 
     // Operation names are case-sensitive in RFC 8894, but being lenient costs

@@ -10,6 +10,10 @@
 #include "pki/scep_service.hpp"
 
 namespace scep::server {
+class ndes_frontend;
+}
+
+namespace scep::server {
 
 namespace http = boost::beast::http;
 using request = http::request<http::string_body>;
@@ -29,7 +33,7 @@ struct request_record {
 
 class router {
 public:
-    router(scep_service& service, std::vector<std::string> scep_paths);
+    router(scep_service& service, std::vector<std::string> scep_paths, ndes_frontend* ndes = nullptr);
 
     response handle(const request& req, const std::string& client, request_record& rec);
 
@@ -39,6 +43,7 @@ private:
 
     scep_service& service_;
     std::vector<std::string> scep_paths_;
+    ndes_frontend* ndes_;
 };
 
 // Query parameters as sent (keys percent-decoded, values left encoded).

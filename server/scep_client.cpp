@@ -43,8 +43,10 @@ result<scep_url> parse_scep_url(const std::string& url) {
     return out;
 }
 
-result<http_reply> http_call(const scep_url& url, const std::string& method, const std::string& target,
-                             const std::string& body, const std::string& content_type, std::chrono::seconds timeout) {
+namespace {
+result<http_reply> do_call(const scep_url& url, const std::string& method, const std::string& target,
+                           const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers,
+                           std::chrono::seconds timeout) {
     try {
         asio::io_context ioc;
         tcp::resolver resolver(ioc);
@@ -54,7 +56,7 @@ result<http_reply> http_call(const scep_url& url, const std::string& method, con
         http::request<http::string_body> req{http::string_to_verb(method), target, 11};
         req.set(http::field::host, url.host);
         req.set(http::field::user_agent, "scep-lab-client");
-        if (!content_type.empty()) req.set(http::field::content_type, content_type);
+        for (const auto& [name, value] : headers) req.set(name, value);
         req.body() = body;
         req.prepare_payload();
         http::write(stream, req);
@@ -74,6 +76,20 @@ result<http_reply> http_call(const scep_url& url, const std::string& method, con
     } catch (const std::exception& e) {
         return make_error(method + " http://" + url.host + ":" + std::to_string(url.port) + target + ": " + e.what());
     }
+}
+}  // namespace
+
+result<http_reply> http_call(const scep_url& url, const std::string& method, const std::string& target,
+                             const std::string& body, const std::string& content_type, std::chrono::seconds timeout) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!content_type.empty()) headers.emplace_back("Content-Type", content_type);
+    return do_call(url, method, target, body, headers, timeout);
+}
+
+result<http_reply> http_call_with_headers(const scep_url& url, const std::string& method, const std::string& target,
+                                          const std::vector<std::pair<std::string, std::string>>& headers,
+                                          std::chrono::seconds timeout) {
+    return do_call(url, method, target, "", headers, timeout);
 }
 
 result<std::string> scep_client::get_ca_caps() {

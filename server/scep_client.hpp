@@ -29,6 +29,10 @@ result<http_reply> http_call(const scep_url& url, const std::string& method, con
                              const std::string& body, const std::string& content_type,
                              std::chrono::seconds timeout = std::chrono::seconds(30));
 
+result<http_reply> http_call_with_headers(const scep_url& url, const std::string& method, const std::string& target,
+                                          const std::vector<std::pair<std::string, std::string>>& headers,
+                                          std::chrono::seconds timeout = std::chrono::seconds(30));
+
 class scep_client {
 public:
     explicit scep_client(scep_url url) : url_(std::move(url)) {}

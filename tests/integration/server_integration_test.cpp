@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <regex>
 
 #include "integration/server_process.hpp"
 #include "pki/message.hpp"
@@ -292,6 +293,73 @@ TEST(server_integration, pending_requests_survive_a_restart_and_are_approved_aft
     ASSERT_TRUE(certs);
     EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(certs->front().get()), dev.key.get()), 1);
     EXPECT_NE(lab.proc.log().find("msg_type=CertPoll"), std::string::npos);
+}
+
+// UTF-16LE (BOM optional) to ASCII, as scrapers decode the NDES admin page.
+std::string from_utf16le(const std::string& body) {
+    std::string out;
+    std::size_t i = body.rfind("\xFF\xFE", 0) == 0 ? 2 : 0;
+    for (; i + 1 < body.size(); i += 2) out += body[i];
+    return out;
+}
+
+TEST(server_integration, ndes_mode_scraped_one_time_password_enrolls_once) {
+    load_providers();
+    test::temp_dir cfgdir;
+    auto cfg = cfgdir.path() / "ndes.toml";
+    std::ofstream(cfg) << "[ndes]\nenabled = true\npassword_cache = 2\nadmin_users = [\"support:lab\"]\n";
+    lab_server lab({"--config", cfg.string()});
+    lab.start();
+    auto base = server::parse_scep_url("http://127.0.0.1:" + std::to_string(lab.proc.port()) + "/certsrv/mscep/mscep.dll");
+    ASSERT_TRUE(base);
+
+    auto caps = server::http_call(*base, "GET", base->path + "/pkiclient.exe?operation=GetCACaps&message=default", "", "");
+    ASSERT_TRUE(caps);
+    EXPECT_EQ(caps->body, "POSTPKIOperation\nRenewal\nSHA-512\nSHA-256\nSHA-1\nDES3\n");
+
+    auto no_login = server::http_call(*base, "GET", "/certsrv/mscep_admin/", "", "");
+    ASSERT_TRUE(no_login);
+    EXPECT_EQ(no_login->status, 401);
+
+    // HTTP Basic "support:lab"; the page is UTF-16LE with a BOM.
+    auto admin = [&] {
+        scep::server::scep_url u = *base;
+        return server::http_call_with_headers(u, "GET", "/certsrv/mscep_admin/", {{"Authorization", "Basic c3VwcG9ydDpsYWI="}});
+    };
+    auto page = admin();
+    ASSERT_TRUE(page) << page.message();
+    ASSERT_EQ(page->status, 200);
+    EXPECT_EQ(page->body.substr(0, 2), "\xFF\xFE");
+    std::string html = from_utf16le(page->body);
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(html, m, std::regex(R"(The enrollment challenge password is: <B> (\S*))", std::regex::icase)))
+        << html;
+    std::string password = m[1];
+    EXPECT_TRUE(std::regex_match(password, std::regex("[A-F0-9]{16}"))) << password;
+    EXPECT_TRUE(std::regex_search(html, std::regex(R"(<B> [A-F0-9]{8} [A-F0-9]{8} [A-F0-9]{8} [A-F0-9]{8} </B>)")));
+    EXPECT_EQ(lab.proc.log().find(password), std::string::npos);  // never logged
+
+    auto url = *base;
+    lab.client.emplace(url);
+    auto dev = test::make_requester({.challenge = password});
+    EXPECT_EQ(lab.enroll(dev, content_cipher::des_ede3_cbc, digest_alg::sha1, true).status, pki_status::success);
+    auto again = test::make_requester({.challenge = password});
+    auto reused = lab.enroll(again, content_cipher::des_ede3_cbc, digest_alg::sha1, true);
+    EXPECT_EQ(reused.failure, fail_info::bad_message_check);
+    EXPECT_NE(reused.fail_info_text.find("already been used"), std::string::npos) << reused.fail_info_text;
+
+    // Two more views fill the cache of 2; the third says so, as NDES does.
+    ASSERT_TRUE(admin());
+    ASSERT_TRUE(admin());
+    auto full = admin();
+    ASSERT_TRUE(full);
+    EXPECT_NE(from_utf16le(full->body).find("The password cache is full."), std::string::npos);
+
+    // Browsing the SCEP URL shows the NDES information page.
+    auto browse = server::http_call(*base, "GET", "/certsrv/mscep/mscep.dll", "", "");
+    ASSERT_TRUE(browse);
+    EXPECT_EQ(browse->status, 200);
+    EXPECT_NE(from_utf16le(browse->body).find("mscep_admin"), std::string::npos);
 }
 
 TEST(server_integration, health_command_reports_a_running_and_a_missing_server) {
