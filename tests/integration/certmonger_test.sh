@@ -39,4 +39,24 @@ grep -q "status: CA_REJECTED" "$out/bad.list" || fail "wrong challenge not rejec
 grep -q "fail_info=badMessageCheck" "$WORK/server.log" || fail "expected badMessageCheck in the server log"
 [ ! -s "$out/bad.pem" ] || fail "a rejected request got a certificate"
 echo "ok: wrong challenge -> CA_REJECTED (badMessageCheck)"
-echo "PASS: certmonger peer test (2 checks)"
+
+# NDES mode: certmonger against /certsrv/mscep/mscep.dll with the single password.
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+printf '[ndes]\nenabled = true\npassword_mode = "single"\n' >"$WORK/ndes.toml"
+start_server --config "$WORK/ndes.toml"
+NDES_URL="http://127.0.0.1:$PORT/certsrv/mscep/mscep.dll"
+cat >"$WORK/cm/ndes.sh" <<SCRIPT
+#!/usr/bin/env bash
+out="$WORK/cm/out"
+getcert add-scep-ca -s -c ndes -u "$NDES_URL" || exit 10
+getcert request -s -c ndes -I ndes -f "\$out/ndes.pem" -k "\$out/ndes.key" -L "$CHALLENGE" -N CN=ndes-host.lab -w >/dev/null 2>&1
+getcert list -s -i ndes >"\$out/ndes.list"
+SCRIPT
+chmod +x "$WORK/cm/ndes.sh"
+timeout 120 dbus-run-session -- certmonger -s -n -c "$WORK/cm/ndes.sh" >"$WORK/cm/daemon-ndes.log" 2>&1 ||
+    fail "certmonger NDES run failed"
+grep -q "status: MONITORING" "$out/ndes.list" || fail "certmonger did not enroll against NDES mode: $(cat "$out/ndes.list")"
+verify_chain "$out/ndes.pem"
+grep -q "GET op=PKIOperation.*msg_type=PKCSReq.*status=SUCCESS" "$WORK/server.log" || fail "no GET PKCSReq in NDES mode"
+echo "ok: certmonger enrolled at /certsrv/mscep/mscep.dll (NDES mode, single password)"
+echo "PASS: certmonger peer test (3 checks)"
