@@ -176,7 +176,10 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         one_of("thumbprint_ca", s.ndes.thumbprint_ca, {"issuing", "root"});
         one_of("browse", s.ndes.browse, {"page", "403"});
         one_of("admin_response", s.ndes.admin_response, {"password", "cache-full", "no-permission", "empty", "500"});
+        one_of("reply_digest", s.ndes.reply_digest, {"sha1", "mirror"});
         r.finish();
+        s.scep.ndes_replies = s.ndes.enabled;
+        s.scep.reply_sha1 = s.ndes.enabled && s.ndes.reply_digest == "sha1";
         // NDES answers GetCACaps with its own list unless this file sets one.
         bool caps_given = top.has("scep") && top.at("scep").contains("capabilities");
         if (s.ndes.enabled && !caps_given) s.scep.capabilities = ndes_capabilities;
@@ -416,7 +419,8 @@ std::string to_toml(const settings& s, bool show_secrets) {
     for (const auto& u : s.ndes.admin_users)
         users.push_back(show_secrets ? u : u.substr(0, u.find(':')) + ":********");
     o << "\nadmin_users = " << quote_list(users) << "\nthumbprint_ca = " << quote(s.ndes.thumbprint_ca)
-      << "\nbrowse = " << quote(s.ndes.browse) << "\nadmin_response = " << quote(s.ndes.admin_response) << "\n\n";
+      << "\nbrowse = " << quote(s.ndes.browse) << "\nadmin_response = " << quote(s.ndes.admin_response)
+      << "\nreply_digest = " << quote(s.ndes.reply_digest) << "\n\n";
     o << "[pki]\nsource = " << quote(s.pki.bring_your_own ? "files" : "generate")
       << "\nca_as_ra = " << (s.pki.ca_as_ra ? "true" : "false") << "\n\n";
     for (const auto& t : s.pki.tiers)

@@ -54,6 +54,8 @@ struct ndes_settings {
     std::string browse = "page";
     // The admin page's answer: "password" (normal), "cache-full", "no-permission", "empty", "500".
     std::string admin_response = "password";
+    // Digest of reply signatures: "sha1" (as NDES) or "mirror" (the request's).
+    std::string reply_digest = "sha1";
 };
 
 // NDES GetCACaps as captured from a real server (ndes.md §3).

@@ -15,7 +15,7 @@ namespace {
 // SCEP attribute OIDs (RFC 8894 §3.2.1, id-VeriSign 2.16.840.1.113733.1.9.x)
 // and id-scep-failInfoText (1.3.6.1.5.5.7.24.1), registered once per process.
 struct scep_nids {
-    int message_type, pki_status, fail_info, sender_nonce, recipient_nonce, transaction_id, fail_info_text;
+    int message_type, pki_status, fail_info, sender_nonce, recipient_nonce, transaction_id, fail_info_text, hresult;
 };
 
 int register_oid(const char* oid, const char* sn, const char* ln) {
@@ -35,6 +35,7 @@ const scep_nids& nids() {
             register_oid("2.16.840.1.113733.1.9.6", "scep-recipientNonce", "SCEP recipientNonce"),
             register_oid("2.16.840.1.113733.1.9.7", "scep-transactionID", "SCEP transactionID"),
             register_oid("1.3.6.1.5.5.7.24.1", "scep-failInfoText", "SCEP failInfoText"),
+            register_oid("1.3.6.1.4.1.311.21.33", "ms-hresult", "Microsoft enrollment HRESULT"),
         };
     }();
     return n;
@@ -150,7 +151,8 @@ PKCS7_SIGNER_INFO* first_signer(PKCS7* p7) {
 // SignedData with the given signed attributes over `content`.
 result<bytes> sign_with_attributes(const X509& signer_cert, const EVP_PKEY& signer_key, digest_alg digest,
                                    byte_view content, bool include_signer_cert,
-                                   const std::function<bool(PKCS7_SIGNER_INFO*)>& add_attrs) {
+                                   const std::function<bool(PKCS7_SIGNER_INFO*)>& add_attrs,
+                                   bool without_signing_time = false) {
     int flags = PKCS7_PARTIAL | PKCS7_BINARY | PKCS7_NOSMIMECAP;
     pkcs7_ptr p7(PKCS7_sign(nullptr, nullptr, nullptr, nullptr, flags));
     if (!p7) return make_error(ossl_error("PKCS7_sign"));
@@ -164,6 +166,15 @@ result<bytes> sign_with_attributes(const X509& signer_cert, const EVP_PKEY& sign
     bio_ptr in(content.empty() ? BIO_new(BIO_s_mem())
                                : BIO_new_mem_buf(content.data(), static_cast<int>(content.size())));
     if (PKCS7_final(p7.get(), in.get(), flags) != 1) return make_error(ossl_error("PKCS7_final"));
+    if (without_signing_time) {
+        // PKCS7_final always adds signingTime; NDES sends none. Drop it and
+        // sign the remaining attributes again.
+        int idx = X509at_get_attr_by_NID(si->auth_attr, NID_pkcs9_signingTime, -1);
+        if (idx >= 0) {
+            X509_ATTRIBUTE_free(X509at_delete_attr(si->auth_attr, idx));
+            if (PKCS7_SIGNER_INFO_sign(si) <= 0) return make_error(ossl_error("re-signing without signingTime"));
+        }
+    }
     return pkcs7_to_der(p7.get());
 }
 
@@ -435,6 +446,7 @@ bytes encode_issuer_and_subject(const X509_NAME& issuer, const X509_NAME& subjec
 result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, const EVP_PKEY& signer_key) {
     const auto& n = nids();
     bytes content;
+    if (p.ndes_failure_shape && p.status == pki_status::failure) content = {0x00};
     if (p.status == pki_status::success) {
         if ((!p.issued && !p.crl) || !p.recipient)
             return make_error("a SUCCESS CertRep needs the issued certificate (or CRL) and the recipient");
@@ -445,8 +457,9 @@ result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, 
         content = std::move(*env);
     }
     auto sender_nonce = random_bytes(16);
+    const bool ndes = p.ndes_failure_shape && p.status == pki_status::failure;
     return sign_with_attributes(
-        signer_cert, signer_key, p.digest, content, p.include_signer_cert, [&](PKCS7_SIGNER_INFO* si) {
+        signer_cert, signer_key, p.digest, content, p.include_signer_cert && !ndes, [&](PKCS7_SIGNER_INFO* si) {
             if (!add_string_attr(si, n.message_type, V_ASN1_PRINTABLESTRING, "3")) return false;
             if (!add_string_attr(si, n.pki_status, V_ASN1_PRINTABLESTRING,
                                  std::to_string(static_cast<int>(p.status))))
@@ -456,14 +469,17 @@ result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, 
                 if (!add_string_attr(si, n.fail_info, V_ASN1_PRINTABLESTRING,
                                      std::to_string(static_cast<int>(info))))
                     return false;
-                if (!p.fail_info_text.empty() &&
+                if (!ndes && !p.fail_info_text.empty() &&
                     !add_string_attr(si, n.fail_info_text, V_ASN1_UTF8STRING, p.fail_info_text))
+                    return false;
+                if (ndes && !p.hresult.empty() && !add_string_attr(si, n.hresult, V_ASN1_PRINTABLESTRING, p.hresult))
                     return false;
             }
             return add_string_attr(si, n.transaction_id, p.transaction_id_asn1_type, p.transaction_id) &&
                    add_octet_attr(si, n.sender_nonce, sender_nonce) &&
                    add_octet_attr(si, n.recipient_nonce, p.recipient_nonce);
-        });
+        },
+        ndes);
 }
 
 result<bytes> sign_content(byte_view content, const X509& signer, const EVP_PKEY& key) {

@@ -110,6 +110,11 @@ struct cert_rep_params {
     const X509* recipient = nullptr;
     content_cipher cipher = content_cipher::aes_128_cbc;
     bool include_signer_cert = true;
+    // NDES failure shape (shared/reference/vectors/ndes-failure-certrep.pem):
+    // content is one 0x00 byte, no certificates, no signingTime, no
+    // failInfoText, and Microsoft's HRESULT attribute 1.3.6.1.4.1.311.21.33.
+    bool ndes_failure_shape = false;
+    std::string hresult;  // decimal, as NDES writes it ("-2147024809")
 };
 result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, const EVP_PKEY& signer_key);
 

@@ -26,6 +26,17 @@ bool is_self_signed(const X509& cert) {
 }
 }  // namespace
 
+std::string ndes_hresult(fail_info f) {
+    switch (f) {
+        case fail_info::bad_request: return "-2147024809";        // 0x80070057 E_INVALIDARG (captured)
+        case fail_info::bad_message_check: return "-2147023728";  // 0x80070490 ERROR_NOT_FOUND (password)
+        case fail_info::bad_alg: return "-2146893816";            // 0x80090008 NTE_BAD_ALGID
+        case fail_info::bad_time: return "-2146762495";           // 0x800B0101 CERT_E_EXPIRED
+        case fail_info::bad_cert_id: return "-2146885628";        // 0x80092004 CRYPT_E_NOT_FOUND
+    }
+    return "-2147024809";
+}
+
 bool constant_time_equal(std::string_view a, std::string_view b) {
     // Hash first so the comparison time does not depend on the lengths either.
     auto da = sha256(byte_view(reinterpret_cast<const std::uint8_t*>(a.data()), a.size()));
@@ -354,7 +365,7 @@ service_reply scep_service::get_crl(pki_request& req) {
     p.transaction_id_asn1_type = req.transaction_id_asn1_type;
     p.recipient_nonce = req.sender_nonce;
     p.status = pki_status::success;
-    p.digest = req.digest.value_or(digest_alg::sha256);
+    p.digest = reply_digest(req);
     p.crl = crl->get();
     p.recipient = req.signer_cert.get();
     p.cipher = req.cipher.value_or(content_cipher::aes_128_cbc);
@@ -407,7 +418,7 @@ service_reply scep_service::pending(const pki_request& req, std::string why) con
     p.transaction_id_asn1_type = req.transaction_id_asn1_type;
     p.recipient_nonce = req.sender_nonce;
     p.status = pki_status::pending;
-    p.digest = req.digest.value_or(digest_alg::sha256);
+    p.digest = reply_digest(req);
     auto r = reply_from(req, p);
     r.detail = std::move(why);
     return r;
@@ -433,6 +444,13 @@ service_reply scep_service::reply_from(const pki_request& req, const cert_rep_pa
     return r;
 }
 
+digest_alg scep_service::reply_digest(const pki_request& req) const {
+    // NDES signs its replies with SHA-1 (the captured reply; RHEL 9 clients
+    // then fail to verify them, sscep#157) unless told to mirror the request.
+    if (cfg_.reply_sha1) return digest_alg::sha1;
+    return req.digest.value_or(digest_alg::sha256);
+}
+
 service_reply scep_service::failure(const pki_request& req, fail_info info, std::string text) const {
     cert_rep_params p;
     p.transaction_id = req.transaction_id;
@@ -440,10 +458,14 @@ service_reply scep_service::failure(const pki_request& req, fail_info info, std:
     p.recipient_nonce = req.sender_nonce;
     p.status = pki_status::failure;
     p.failure = info;
-    p.fail_info_text = std::move(text);
     // Mirror the request's digest when we can; a refused digest gets SHA-256.
-    p.digest = req.digest.value_or(digest_alg::sha256);
-    return reply_from(req, p);
+    p.digest = reply_digest(req);
+    p.ndes_failure_shape = cfg_.ndes_replies;
+    if (cfg_.ndes_replies) p.hresult = ndes_hresult(info);
+    p.fail_info_text = text;
+    auto r = reply_from(req, p);
+    r.detail = std::move(text);  // logged even when NDES does not send it
+    return r;
 }
 
 service_reply scep_service::success(const pki_request& req, const X509& issued) const {
@@ -452,7 +474,7 @@ service_reply scep_service::success(const pki_request& req, const X509& issued) 
     p.transaction_id_asn1_type = req.transaction_id_asn1_type;
     p.recipient_nonce = req.sender_nonce;
     p.status = pki_status::success;
-    p.digest = req.digest.value_or(digest_alg::sha256);
+    p.digest = reply_digest(req);
     p.issued = &issued;
     p.recipient = req.signer_cert.get();
     // Reply with the algorithm the client chose: old clients (Cisco, Juniper,

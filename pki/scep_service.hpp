@@ -43,7 +43,16 @@ struct service_config {
     renewal_policy renewal;
     approval_policy approval;
     std::chrono::seconds crl_validity = std::chrono::hours(24);  // nextUpdate - thisUpdate
+    // NDES mode: failure replies shaped as NDES sends them, and replies
+    // signed with SHA-1 whatever the request used (reply_sha1).
+    bool ndes_replies = false;
+    bool reply_sha1 = false;
 };
+
+// The HRESULT NDES puts beside a failInfo (decimal, as on the wire). Only
+// badRequest -> 0x80070057 is captured from a real server; the rest follow
+// what Windows tools report for those failures (ndes.md §4, confidence [S]/[U]).
+std::string ndes_hresult(fail_info f);
 
 // What the server reports and logs for one operation.
 struct service_reply {
@@ -96,6 +105,7 @@ private:
     service_reply success(const pki_request& req, const X509& issued) const;
     service_reply pending(const pki_request& req, std::string why) const;
     service_reply reply_from(const pki_request& req, const cert_rep_params& p) const;
+    digest_alg reply_digest(const pki_request& req) const;
 
     const hierarchy& pki_;
     const issuer& issuer_;
