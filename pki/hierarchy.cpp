@@ -82,6 +82,27 @@ result<std::pair<x509_ptr, evp_pkey_ptr>> make_ra(const ra_spec& spec, const ca_
     return std::make_pair(std::move(*cert), std::move(*key));
 }
 
+// A CA certificate for tier `t`, signed by `parent` (self-signed when null),
+// never outliving it; pathLen counts the CAs that may follow (RFC 5280 §4.2.1.9).
+result<std::pair<x509_ptr, evp_pkey_ptr>> make_ca(const tier_spec& t, const ca_entry* parent, std::size_t pathlen,
+                                                  bool decrypts, time_point now) {
+    auto subject = parse_subject(t.subject);
+    if (!subject) return subject.err();
+    auto key = generate_key(t.key);
+    if (!key) return key.err();
+    cert_request req;
+    req.subject = subject->get();
+    req.public_key = key->get();
+    req.not_before = now - std::chrono::minutes(5);
+    req.not_after = now + t.validity;
+    if (parent) req.not_after = std::min(req.not_after, asn1_time_point(*X509_get0_notAfter(parent->cert.get())));
+    req.extensions = {{NID_basic_constraints, "critical,CA:TRUE,pathlen:" + std::to_string(pathlen)},
+                      {NID_key_usage, ca_extensions_key_usage(decrypts)}};
+    auto cert = sign_certificate(req, parent ? parent->cert.get() : nullptr, parent ? *parent->key : **key);
+    if (!cert) return cert.err();
+    return std::make_pair(std::move(*cert), std::move(*key));
+}
+
 std::string manifest_text(const hierarchy_spec& spec) {
     std::string out;
     for (const auto& t : spec.tiers) out += t.name + "\n";
@@ -179,26 +200,11 @@ struct hierarchy_builder {
         for (std::size_t i = 0; i < spec.tiers.size(); ++i) {
             const auto& t = spec.tiers[i];
             bool last = i + 1 == spec.tiers.size();
-            auto subject = parse_subject(t.subject);
-            if (!subject) return subject.err();
-            auto key = generate_key(t.key);
-            if (!key) return key.err();
-            cert_request req;
-            req.subject = subject->get();
-            req.public_key = key->get();
-            req.not_before = now - std::chrono::minutes(5);
-            req.not_after = now + t.validity;
-            if (i > 0)
-                req.not_after = std::min(req.not_after, asn1_time_point(*X509_get0_notAfter(h.tiers_.back().cert.get())));
-            // RFC 5280 §4.2.1.9: pathLen counts the CA certificates that may follow.
-            std::size_t below = spec.tiers.size() - 1 - i;
-            req.extensions = {{NID_basic_constraints, "critical,CA:TRUE,pathlen:" + std::to_string(below)},
-                              {NID_key_usage, ca_extensions_key_usage(last && spec.ca_as_ra)}};
             const ca_entry* parent = i == 0 ? nullptr : &h.tiers_.back();
-            auto cert = sign_certificate(req, parent ? parent->cert.get() : nullptr,
-                                         parent ? *parent->key : **key);
-            if (!cert) return cert.err();
-            ca_entry e{t.name, std::move(*cert), std::move(*key), dir / (t.name + ".crt")};
+            auto made = make_ca(t, parent, spec.tiers.size() - 1 - i, last && spec.ca_as_ra, now);
+            if (!made) return made.err();
+            auto& [cert, key] = *made;
+            ca_entry e{t.name, std::move(cert), std::move(key), dir / (t.name + ".crt")};
             if (auto r = write_pair(dir, t.name, *e.cert, *e.key); !r) return r.err();
             h.tiers_.push_back(std::move(e));
         }
@@ -360,26 +366,15 @@ result<std::string> prepare_rollover(const hierarchy_spec& spec, const fs::path&
                           "); activate it with `scep-lab rollover --activate`");
     const tier_spec& t = spec.tiers.back();
     const std::size_t n = h->tiers().size();
-    auto subject = parse_subject(t.subject);
-    if (!subject) return subject.err();
-    auto key = generate_key(t.key);
-    if (!key) return key.err();
-    cert_request req;
-    req.subject = subject->get();
-    req.public_key = key->get();
-    req.not_before = now - std::chrono::minutes(5);
-    req.not_after = now + t.validity;
-    req.extensions = {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
-                      {NID_key_usage, ca_extensions_key_usage(spec.ca_as_ra)}};
     const ca_entry* parent = n >= 2 ? &h->tiers()[n - 2] : nullptr;
-    if (parent) req.not_after = std::min(req.not_after, asn1_time_point(*X509_get0_notAfter(parent->cert.get())));
-    auto cert = sign_certificate(req, parent ? parent->cert.get() : nullptr, parent ? *parent->key : **key);
-    if (!cert) return cert.err();
+    auto made = make_ca(t, parent, 0, spec.ca_as_ra, now);
+    if (!made) return made.err();
+    auto& [cert, key] = *made;
     const std::string stem = t.name + ".next";
-    if (auto r = write_pair(dir, stem, **cert, **key); !r) return r.err();
+    if (auto r = write_pair(dir, stem, *cert, *key); !r) return r.err();
     std::string out = "prepared the next issuing CA " + (dir / (stem + ".crt")).string();
     if (!spec.ca_as_ra && !keep_ra) {
-        ca_entry next{stem, std::move(*cert), std::move(*key), dir / (stem + ".crt")};
+        ca_entry next{stem, std::move(cert), std::move(key), dir / (stem + ".crt")};
         auto ra = make_ra(spec.ra, next, now);
         if (!ra) return ra.err();
         if (auto r = write_pair(dir, "ra.next", *ra->first, *ra->second); !r) return r.err();

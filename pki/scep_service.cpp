@@ -360,15 +360,8 @@ service_reply scep_service::get_crl(pki_request& req) {
     if (!ca) return failure(req, fail_info::bad_cert_id, "no CA named \"" + name_to_string(*ias->issuer) + "\" here");
     auto crl = build_crl_for(*ca);
     if (!crl) return failure(req, fail_info::bad_request, crl.message());
-    cert_rep_params p;
-    p.transaction_id = req.transaction_id;
-    p.transaction_id_asn1_type = req.transaction_id_asn1_type;
-    p.recipient_nonce = req.sender_nonce;
-    p.status = pki_status::success;
-    p.digest = reply_digest(req);
+    cert_rep_params p = reply_params(req, pki_status::success);
     p.crl = crl->get();
-    p.recipient = req.signer_cert.get();
-    p.cipher = req.cipher.value_or(content_cipher::aes_128_cbc);
     auto reply = reply_from(req, p);
     reply.detail = "CRL of " + ca->name;
     return reply;
@@ -413,13 +406,7 @@ result<bytes> scep_service::crl(const std::string& ca_name) const {
 }
 
 service_reply scep_service::pending(const pki_request& req, std::string why) const {
-    cert_rep_params p;
-    p.transaction_id = req.transaction_id;
-    p.transaction_id_asn1_type = req.transaction_id_asn1_type;
-    p.recipient_nonce = req.sender_nonce;
-    p.status = pki_status::pending;
-    p.digest = reply_digest(req);
-    auto r = reply_from(req, p);
+    auto r = reply_from(req, reply_params(req, pki_status::pending));
     r.detail = std::move(why);
     return r;
 }
@@ -444,6 +431,20 @@ service_reply scep_service::reply_from(const pki_request& req, const cert_rep_pa
     return r;
 }
 
+cert_rep_params scep_service::reply_params(const pki_request& req, pki_status status) const {
+    cert_rep_params p;
+    p.transaction_id = req.transaction_id;
+    p.transaction_id_asn1_type = req.transaction_id_asn1_type;
+    p.recipient_nonce = req.sender_nonce;  // RFC 8894 §3.2.1.5
+    p.status = status;
+    p.digest = reply_digest(req);
+    p.recipient = req.signer_cert.get();
+    // Reply with the algorithm the client chose: old clients (Cisco, Juniper,
+    // micromdm 2.x) can only decrypt what they themselves sent.
+    p.cipher = req.cipher.value_or(content_cipher::aes_128_cbc);
+    return p;
+}
+
 digest_alg scep_service::reply_digest(const pki_request& req) const {
     // NDES signs its replies with SHA-1 (the captured reply; RHEL 9 clients
     // then fail to verify them, sscep#157) unless told to mirror the request.
@@ -452,14 +453,8 @@ digest_alg scep_service::reply_digest(const pki_request& req) const {
 }
 
 service_reply scep_service::failure(const pki_request& req, fail_info info, std::string text) const {
-    cert_rep_params p;
-    p.transaction_id = req.transaction_id;
-    p.transaction_id_asn1_type = req.transaction_id_asn1_type;
-    p.recipient_nonce = req.sender_nonce;
-    p.status = pki_status::failure;
+    cert_rep_params p = reply_params(req, pki_status::failure);
     p.failure = info;
-    // Mirror the request's digest when we can; a refused digest gets SHA-256.
-    p.digest = reply_digest(req);
     p.ndes_failure_shape = cfg_.ndes_replies;
     if (cfg_.ndes_replies) p.hresult = ndes_hresult(info);
     p.fail_info_text = text;
@@ -469,17 +464,8 @@ service_reply scep_service::failure(const pki_request& req, fail_info info, std:
 }
 
 service_reply scep_service::success(const pki_request& req, const X509& issued) const {
-    cert_rep_params p;
-    p.transaction_id = req.transaction_id;
-    p.transaction_id_asn1_type = req.transaction_id_asn1_type;
-    p.recipient_nonce = req.sender_nonce;
-    p.status = pki_status::success;
-    p.digest = reply_digest(req);
+    cert_rep_params p = reply_params(req, pki_status::success);
     p.issued = &issued;
-    p.recipient = req.signer_cert.get();
-    // Reply with the algorithm the client chose: old clients (Cisco, Juniper,
-    // micromdm 2.x) can only decrypt what they themselves sent.
-    p.cipher = req.cipher.value_or(content_cipher::aes_128_cbc);
     auto r = reply_from(req, p);
     r.serial = serial_hex(issued);
     return r;

@@ -106,6 +106,8 @@ private:
     service_reply pending(const pki_request& req, std::string why) const;
     service_reply reply_from(const pki_request& req, const cert_rep_params& p) const;
     digest_alg reply_digest(const pki_request& req) const;
+    // transactionID, recipientNonce, digest, recipient and cipher from the request.
+    cert_rep_params reply_params(const pki_request& req, pki_status status) const;
 
     const hierarchy& pki_;
     const issuer& issuer_;
