@@ -87,6 +87,15 @@ TEST(config, errors_name_the_file_the_line_and_the_problem) {
         {"bad_log_format", "[log]\nformat = \"xml\"\n", {"log.format"}},
         {"bad_eku", "[issuance]\nextended_key_usage = [\"clientAuth\", \"bogus\"]\n", {"bogus"}},
         {"bad_scep_path", "[scep]\npaths = [\"scep\"]\n", {"must start with '/'"}},
+        {"bad_pending_regex", "[approval]\npending_subjects = [\"CN=(\"]\n",
+         {"not a valid regular expression", " 2 |"}},
+        {"bad_approval_mode", "[approval]\nmode = \"sometimes\"\n", {"mode must be \"auto\" or \"manual\"", " 2 |"}},
+        {"bad_ndes_password_mode", "[ndes]\nenabled = true\npassword_mode = \"static\"\n",
+         {"password_mode must be one of", " 3 |"}},
+        {"bad_ndes_user", "[ndes]\nadmin_users = [\"nobody\"]\n", {"name:password", " 2 |"}},
+        {"unknown_ndes_key", "[ndes]\nenable = true\n", {"unknown setting \"ndes.enable\"", " 2 |"}},
+        {"bad_crl_base_url", "[crl]\nbase_url = \"ftp://x\"\n", {"crl.base_url must start with http://"}},
+        {"bad_renewal_window", "[renewal]\nwindow = \"soon\"\n", {"renewal.window is not a duration", " 2 |"}},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.name);
@@ -94,6 +103,18 @@ TEST(config, errors_name_the_file_the_line_and_the_problem) {
         ASSERT_FALSE(s);
         for (const char* e : c.expect) EXPECT_NE(s.message().find(e), std::string::npos) << s.message();
     }
+}
+
+TEST(config, ndes_mode_brings_ndes_capabilities_unless_the_file_sets_them) {
+    auto ndes = parse("[ndes]\nenabled = true\n");
+    ASSERT_TRUE(ndes) << ndes.message();
+    EXPECT_EQ(ndes->scep.capabilities, ndes_capabilities);
+    EXPECT_TRUE(ndes->scep.ndes_replies);
+    EXPECT_TRUE(ndes->scep.reply_sha1);
+    auto own = parse("[scep]\ncapabilities = [\"AES\"]\n[ndes]\nenabled = true\nreply_digest = \"mirror\"\n");
+    ASSERT_TRUE(own) << own.message();
+    EXPECT_EQ(own->scep.capabilities, std::vector<std::string>{"AES"});
+    EXPECT_FALSE(own->scep.reply_sha1);
 }
 
 TEST(config, a_missing_file_is_named) {
