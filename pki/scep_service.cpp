@@ -149,15 +149,7 @@ service_reply scep_service::pki_operation(byte_view message, const std::string& 
 service_reply scep_service::enroll(pki_request& req, const std::string& requester) {
     auto csr = x509_req_from_der(req.message_data);
     if (!csr) return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request");
-    // A re-sent request for a transaction already issued or held is not a
-    // new use of a one-time password (NDES passwords are single use).
-    auto known = store_.find_by_transaction(req.transaction_id);
-    auto held = store_.find_pending(req.transaction_id);
-    bool retransmission = (known && *known) || (held && *held);
-    if (!retransmission)
-        if (auto why = challenge_->verify(csr_challenge(**csr)))
-            return failure(req, fail_info::bad_message_check, std::move(*why));
-    return admit(req, **csr, requester, "");
+    return admit(req, **csr, requester, "", true);
 }
 
 service_reply scep_service::renew(pki_request& req, const std::string& requester) {
@@ -185,12 +177,10 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
 
     auto csr = x509_req_from_der(req.message_data);
     if (!csr) return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request");
-    if (cfg_.renewal.require_challenge && !cfg_.challenge.empty()) {
-        auto challenge = csr_challenge(**csr);
-        if (!challenge || !constant_time_equal(challenge->value, cfg_.challenge))
+    if (cfg_.renewal.require_challenge)
+        if (auto why = challenge_->verify(csr_challenge(**csr)))
             return failure(req, fail_info::bad_message_check,
-                           "renewal requires the challenge password (renewal.require_challenge)");
-    }
+                           "renewal requires the challenge password (renewal.require_challenge): " + *why);
     if (cfg_.renewal.subject_must_match &&
         X509_NAME_cmp(X509_REQ_get_subject_name(csr->get()), X509_get_subject_name(&signer)) != 0)
         return failure(req, fail_info::bad_request,
@@ -215,8 +205,7 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
 }
 
 service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const std::string& requester,
-                                  const std::string& replaces) {
-    if (auto f = issuer_.check_csr(csr)) return failure(req, f->info, std::move(f->text));
+                                  const std::string& replaces, bool check_challenge) {
     const std::string key_hash = to_hex(public_key_sha256(*X509_REQ_get0_pubkey(const_cast<X509_REQ*>(&csr))));
 
     auto existing = store_.find_by_transaction(req.transaction_id);
@@ -231,6 +220,12 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
                            "transactionID " + req.transaction_id + " was already used with a different public key");
         return continue_pending(req, **held, requester);
     }
+    // A new transaction from here on: only now is a (possibly one-time)
+    // password spent, so a retransmission never uses up an NDES password.
+    if (check_challenge)
+        if (auto why = challenge_->verify(csr_challenge(csr)))
+            return failure(req, fail_info::bad_message_check, std::move(*why));
+    if (auto f = issuer_.check_csr(csr)) return failure(req, f->info, std::move(f->text));
     if (auto why = wait_reason(csr)) {
         pending_record p;
         p.transaction_id = req.transaction_id;

@@ -90,9 +90,10 @@ private:
     service_reply poll(pki_request& req, const std::string& requester);
     service_reply get_cert(pki_request& req);
     service_reply get_crl(pki_request& req);
-    // Shared tail of enroll and renew: retransmission, approval, issuance.
+    // Shared tail of enroll and renew: retransmission, challenge (enroll only),
+    // CSR policy, approval, issuance.
     service_reply admit(pki_request& req, const X509_REQ& csr, const std::string& requester,
-                        const std::string& replaces);
+                        const std::string& replaces, bool check_challenge = false);
     service_reply continue_pending(pki_request& req, const pending_record& pending, const std::string& requester);
     service_reply issue_and_store(pki_request& req, const X509_REQ& csr, const std::string& requester,
                                   const std::string& replaces);

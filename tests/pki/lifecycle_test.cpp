@@ -158,6 +158,26 @@ TEST_F(lifecycle_test, renewal_failures_say_why) {
     }
 }
 
+TEST_F(lifecycle_test, required_renewal_challenge_uses_the_configured_password_check) {
+    auto e = enroll();
+    // NDES dynamic passwords: the renewal must carry a fresh one-time password.
+    one_time_passwords otp(std::chrono::minutes(60), 5, 8, [this] { return now_; });
+    service_config c;
+    c.challenge = "secret";
+    c.renewal.require_challenge = true;
+    service_.emplace(*lab_.pki, *lab_.iss, *lab_.store, c, [this] { return now_; }, &otp);
+    auto with_static = renew(e, message_type::renewal_req, {.subject = "CN=device-1,O=scep-lab tests", .challenge = "secret"});
+    EXPECT_EQ(with_static.failure, fail_info::bad_message_check);
+    EXPECT_NE(with_static.fail_info_text.find("unknown challenge password"), std::string::npos) << with_static.fail_info_text;
+    auto password = otp.issue();
+    ASSERT_TRUE(password);
+    auto ok = renew(e, message_type::renewal_req, {.subject = "CN=device-1,O=scep-lab tests", .challenge = *password});
+    ASSERT_EQ(ok.status, pki_status::success) << ok.fail_info_text;
+    auto reused = renew(e, message_type::renewal_req, {.subject = "CN=device-1,O=scep-lab tests", .challenge = *password});
+    EXPECT_EQ(reused.failure, fail_info::bad_message_check);
+    EXPECT_NE(reused.fail_info_text.find("already been used"), std::string::npos) << reused.fail_info_text;
+}
+
 TEST_F(lifecycle_test, renewal_signed_by_a_foreign_or_self_signed_certificate_fails) {
     test::service_lab other{service_config{}};
     auto stranger = test::make_requester({.subject = "CN=device-1,O=scep-lab tests"});
