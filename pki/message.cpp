@@ -148,6 +148,19 @@ PKCS7_SIGNER_INFO* first_signer(PKCS7* p7) {
     return sk_PKCS7_SIGNER_INFO_value(sis, 0);
 }
 
+// Verifies the signature of a SignedData against exactly `signer` (nothing
+// from the message itself is trusted, and no chain is built: a PKCSReq signer
+// is self-signed, RFC 8894 §2.3) and returns the signed content, or nullopt
+// with the OpenSSL error queue left for the caller's message.
+std::optional<bytes> verify_against(PKCS7* p7, const X509& signer) {
+    x509_stack_ptr expected(sk_X509_new_null());
+    sk_X509_push(expected.get(), dup(signer).release());
+    bio_ptr out(BIO_new(BIO_s_mem()));
+    int flags = PKCS7_NOVERIFY | PKCS7_BINARY | PKCS7_NOINTERN | PKCS7_NOCHAIN;
+    if (PKCS7_verify(p7, expected.get(), nullptr, nullptr, out.get(), flags) != 1) return std::nullopt;
+    return bio_contents(*out);
+}
+
 // SignedData with the given signed attributes over `content`.
 result<bytes> sign_with_attributes(const X509& signer_cert, const EVP_PKEY& signer_key, digest_alg digest,
                                    byte_view content, bool include_signer_cert,
@@ -330,15 +343,9 @@ std::optional<scep_failure> open_pki_request(pki_request& req, const X509& ra_ce
         return scep_failure{fail_info::bad_message_check,
                             "the request does not include the signer certificate (RFC 8894 §3.2)"};
 
-    // Verify the signature only: the signer is self-signed for PKCSReq, so
-    // there is no chain to build here (RFC 8894 §2.3).
-    x509_stack_ptr signer(sk_X509_new_null());
-    sk_X509_push(signer.get(), dup(*req.signer_cert).release());
-    bio_ptr out(BIO_new(BIO_s_mem()));
-    int flags = PKCS7_NOVERIFY | PKCS7_BINARY | PKCS7_NOINTERN | PKCS7_NOCHAIN;
-    if (PKCS7_verify(req.p7.get(), signer.get(), nullptr, nullptr, out.get(), flags) != 1)
-        return scep_failure{fail_info::bad_message_check, ossl_error("signature does not verify")};
-    bytes envelope = bio_contents(*out);
+    auto verified = verify_against(req.p7.get(), *req.signer_cert);
+    if (!verified) return scep_failure{fail_info::bad_message_check, ossl_error("signature does not verify")};
+    bytes envelope = std::move(*verified);
 
     if (envelope.empty()) return scep_failure{fail_info::bad_request, "the pkiMessage carries no pkcsPKIEnvelope"};
     const unsigned char* p = envelope.data();
@@ -491,13 +498,9 @@ result<bytes> verify_signed_content(byte_view der, const X509& signer) {
     auto p7 = pkcs7_from_der(der);
     if (!p7) return p7.err();
     if (!PKCS7_type_is_signed(p7->get())) return make_error("not a SignedData");
-    x509_stack_ptr expected(sk_X509_new_null());
-    sk_X509_push(expected.get(), dup(signer).release());
-    bio_ptr out(BIO_new(BIO_s_mem()));
-    int flags = PKCS7_NOVERIFY | PKCS7_BINARY | PKCS7_NOINTERN | PKCS7_NOCHAIN;
-    if (PKCS7_verify(p7->get(), expected.get(), nullptr, nullptr, out.get(), flags) != 1)
-        return make_error(ossl_error("signature does not verify against the expected signer"));
-    return bio_contents(*out);
+    auto content = verify_against(p7->get(), signer);
+    if (!content) return make_error(ossl_error("signature does not verify against the expected signer"));
+    return std::move(*content);
 }
 
 result<bytes> build_pki_request(const pki_request_params& p, const X509& signer_cert, const EVP_PKEY& signer_key,
@@ -521,12 +524,8 @@ result<cert_rep> parse_cert_rep(byte_view der, const X509& signer) {
     PKCS7_SIGNER_INFO* si = first_signer(p7->get());
     if (!si) return make_error("CertRep has no signerInfo");
 
-    x509_stack_ptr expected(sk_X509_new_null());
-    sk_X509_push(expected.get(), dup(signer).release());
-    bio_ptr out(BIO_new(BIO_s_mem()));
-    int flags = PKCS7_NOVERIFY | PKCS7_BINARY | PKCS7_NOINTERN | PKCS7_NOCHAIN;
-    if (PKCS7_verify(p7->get(), expected.get(), nullptr, nullptr, out.get(), flags) != 1)
-        return make_error(ossl_error("CertRep signature does not verify against the RA certificate"));
+    auto content = verify_against(p7->get(), signer);
+    if (!content) return make_error(ossl_error("CertRep signature does not verify against the RA certificate"));
 
     cert_rep rep;
     rep.type = int_attr(si, n.message_type).value_or(0);
@@ -541,7 +540,7 @@ result<cert_rep> parse_cert_rep(byte_view der, const X509& signer) {
     rep.digest = digest_from_nid(OBJ_obj2nid(si->digest_alg->algorithm));
     STACK_OF(X509)* certs = (*p7)->d.sign->cert;
     rep.certificate_count = certs ? sk_X509_num(certs) : 0;
-    rep.envelope = bio_contents(*out);
+    rep.envelope = std::move(*content);
     if (!rep.envelope.empty()) {
         const unsigned char* p = rep.envelope.data();
         pkcs7_ptr env(d2i_PKCS7(nullptr, &p, static_cast<long>(rep.envelope.size())));
