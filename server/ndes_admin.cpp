@@ -83,6 +83,18 @@ std::string encode_page(const std::string& text, page_encoding enc) {
 
 namespace http = boost::beast::http;
 
+namespace {
+ndes_frontend::response answer(const ndes_frontend::request& req, http::status status, const char* content_type,
+                               std::string body) {
+    ndes_frontend::response res{status, req.version()};
+    res.set(http::field::content_type, content_type);
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+}
+}  // namespace
+
 ndes_frontend::ndes_frontend(config::ndes_settings cfg, one_time_passwords* otp, std::string single_password,
                              std::string thumbprint)
     : cfg_(std::move(cfg)),
@@ -102,13 +114,8 @@ bool ndes_frontend::is_admin_path(std::string_view path) {
 }
 
 ndes_frontend::response ndes_frontend::html(const request& req, const std::string& page) const {
-    response res{http::status::ok, req.version()};
     // Real NDES often sends no charset at all (ndes.md §2).
-    res.set(http::field::content_type, "text/html");
-    res.keep_alive(req.keep_alive());
-    res.body() = encode_page(page, encoding_);
-    res.prepare_payload();
-    return res;
+    return answer(req, http::status::ok, "text/html", encode_page(page, encoding_));
 }
 
 bool ndes_frontend::authorized(const request& req) const {
@@ -126,12 +133,9 @@ bool ndes_frontend::authorized(const request& req) const {
 
 ndes_frontend::response ndes_frontend::admin(const request& req, std::string& detail) {
     if (!authorized(req)) {
-        response res{http::status::unauthorized, req.version()};
+        auto res = answer(req, http::status::unauthorized, "text/plain",
+                          "401 Unauthorized: the NDES admin page needs a login (ndes.admin_users)\n");
         res.set(http::field::www_authenticate, "Basic realm=\"scep-lab NDES admin\"");
-        res.set(http::field::content_type, "text/plain");
-        res.body() = "401 Unauthorized: the NDES admin page needs a login (ndes.admin_users)\n";
-        res.keep_alive(req.keep_alive());
-        res.prepare_payload();
         detail = "admin page: no or wrong login";
         return res;
     }
@@ -140,13 +144,9 @@ ndes_frontend::response ndes_frontend::admin(const request& req, std::string& de
     page.validity_minutes = static_cast<int>(cfg_.password_validity.count() / 60);
     page.cache_size = static_cast<int>(cfg_.password_cache);
     if (cfg_.admin_response == "500") {
-        response res{http::status::internal_server_error, req.version()};
-        res.set(http::field::content_type, "text/html");
-        res.body() = "<html><body>500 - Internal server error.</body></html>";
-        res.keep_alive(req.keep_alive());
-        res.prepare_payload();
         detail = "admin page: injected HTTP 500 (ndes.admin_response)";
-        return res;
+        return answer(req, http::status::internal_server_error, "text/html",
+                      "<html><body>500 - Internal server error.</body></html>");
     }
     if (cfg_.admin_response == "empty") {
         detail = "admin page: injected empty body (ndes.admin_response)";
@@ -182,12 +182,8 @@ ndes_frontend::response ndes_frontend::admin(const request& req, std::string& de
 
 ndes_frontend::response ndes_frontend::browse(const request& req, const std::string& admin_url) {
     if (cfg_.browse == "403") {
-        response res{http::status::forbidden, req.version()};
-        res.set(http::field::content_type, "text/html");
-        res.body() = "<html><body>403 - Forbidden: Access is denied.</body></html>";
-        res.keep_alive(req.keep_alive());
-        res.prepare_payload();
-        return res;
+        return answer(req, http::status::forbidden, "text/html",
+                      "<html><body>403 - Forbidden: Access is denied.</body></html>");
     }
     admin_page page;
     page.kind = admin_page_kind::information;

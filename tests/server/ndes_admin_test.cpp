@@ -37,3 +37,61 @@ TEST(ndes_admin_page, utf16le_with_and_without_bom) {
 
 }  // namespace
 }  // namespace scep::server
+
+namespace scep::server {
+namespace {
+
+namespace http = boost::beast::http;
+
+std::string decoded(const std::string& utf16) {
+    std::string out;
+    for (std::size_t i = 2; i + 1 < utf16.size(); i += 2) out += utf16[i];  // skips the BOM
+    return out;
+}
+
+TEST(ndes_frontend, answers_each_configured_trouble_and_browse_mode) {
+    ndes_frontend::request req{http::verb::get, "/certsrv/mscep_admin/", 11};
+    struct case_t {
+        const char* admin_response;
+        unsigned status;
+        const char* expect;  // in the decoded body; empty = body must be empty
+    };
+    for (const auto& c : {case_t{"500", 500, "500 - Internal server error."},
+                          case_t{"empty", 200, ""},
+                          case_t{"no-permission", 200, "You do not have sufficient permission to enroll with SCEP."},
+                          case_t{"cache-full", 200, "The password cache is full."}}) {
+        SCOPED_TRACE(c.admin_response);
+        config::ndes_settings cfg;
+        cfg.admin_response = c.admin_response;
+        ndes_frontend front(cfg, nullptr, "secret", "00000000 00000000 00000000 00000000");
+        std::string detail;
+        auto res = front.admin(req, detail);
+        EXPECT_EQ(res.result_int(), c.status);
+        EXPECT_NE(detail.find("ndes.admin_response"), std::string::npos) << detail;
+        std::string body = c.status == 500 ? res.body() : decoded(res.body());
+        if (*c.expect == '\0')
+            EXPECT_EQ(res.body(), "\xFF\xFE");  // only the BOM
+        else
+            EXPECT_NE(body.find(c.expect), std::string::npos) << body;
+    }
+
+    config::ndes_settings page_cfg;
+    ndes_frontend page(page_cfg, nullptr, "secret", "t");
+    auto info = page.browse(req, "http://lab/certsrv/mscep_admin/");
+    EXPECT_EQ(info.result_int(), 200u);
+    EXPECT_NE(decoded(info.body()).find("http://lab/certsrv/mscep_admin/"), std::string::npos);
+    config::ndes_settings forbid_cfg;
+    forbid_cfg.browse = "403";
+    ndes_frontend forbid(forbid_cfg, nullptr, "secret", "t");
+    EXPECT_EQ(forbid.browse(req, "x").result_int(), 403u);
+
+    config::ndes_settings single_cfg;
+    single_cfg.password_mode = "single";
+    ndes_frontend single(single_cfg, nullptr, "the-single-one", "t");
+    std::string detail;
+    EXPECT_NE(decoded(single.admin(req, detail).body()).find("<B> the-single-one </B> <P> This password can be used multiple times"),
+              std::string::npos);
+}
+
+}  // namespace
+}  // namespace scep::server
