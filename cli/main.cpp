@@ -12,6 +12,7 @@ namespace {
 
 struct flags {
     std::string config_file;
+    std::string preset;
     std::optional<std::string> listen;
     std::optional<int> port;
     std::optional<std::string> data_dir;
@@ -21,9 +22,17 @@ struct flags {
     std::optional<std::string> ready_file;
 };
 
-// defaults < configuration file < SCEP_LAB_* environment < command-line flags
+// defaults < preset < configuration file < SCEP_LAB_* environment < command-line flags
 scep::result<scep::config::settings> settle(const flags& f) {
     auto s = scep::config::defaults();
+    std::string preset = f.preset;
+    if (preset.empty())
+        if (auto env = scep::config::process_env()("SCEP_LAB_PRESET")) preset = *env;
+    if (!preset.empty()) {
+        auto loaded = scep::config::load_preset(preset, s);
+        if (!loaded) return loaded.err();
+        s = std::move(*loaded);
+    }
     std::string file = f.config_file;
     if (file.empty())
         if (auto env = scep::config::process_env()("SCEP_LAB_CONFIG")) file = *env;
@@ -52,6 +61,9 @@ int main(int argc, char** argv) {
     flags f;
     app.add_option("-c,--config", f.config_file, "TOML configuration file (also SCEP_LAB_CONFIG)")
         ->check(CLI::ExistingFile);
+    app.add_option("--preset", f.preset,
+                   "start from a ready configuration (SCEP_LAB_PRESET); --config and flags override it; "
+                   "`scep-lab presets` lists them");
     app.add_option("--data-dir", f.data_dir, "data directory: lab PKI and store (SCEP_LAB_DATA_DIR)");
     app.add_option("--log-format", f.log_format, "text or json (SCEP_LAB_LOG_FORMAT)")
         ->check(CLI::IsMember({"text", "json"}));
@@ -104,11 +116,21 @@ int main(int argc, char** argv) {
     health->add_option("-p,--port", f.port, "TCP port (SCEP_LAB_PORT)")->check(CLI::Range(1, 65535));
 
     auto* version = app.add_subcommand("version", "print the version");
+    auto* presets = app.add_subcommand("presets", "list the ready configurations for --preset");
 
     CLI11_PARSE(app, argc, argv);
 
     if (version->parsed()) {
         std::cout << "scep-lab " << SCEP_LAB_VERSION << "\n";
+        return 0;
+    }
+    if (presets->parsed()) {
+        // Each preset's first comment line says what it reproduces.
+        for (const auto& p : scep::config::presets()) {
+            std::string first = p.text.substr(0, p.text.find('\n'));
+            auto colon = first.find(": ");
+            std::cout << p.name << "\n    " << (colon == std::string::npos ? first : first.substr(colon + 2)) << "\n";
+        }
         return 0;
     }
     auto s = settle(f);

@@ -76,6 +76,36 @@ private:
     std::set<std::string> known_;
 };
 
+void read_choice(table_reader& r, const char* key, std::string& out, std::initializer_list<const char*> allowed) {
+    if (!r.has(key)) return;
+    const auto& v = r.at(key);
+    auto value = toml::get<std::string>(v);
+    std::string list;
+    for (const char* a : allowed) {
+        if (value == a) {
+            out = value;
+            return;
+        }
+        list += std::string(list.empty() ? "" : ", ") + "\"" + a + "\"";
+    }
+    r.fail(v, std::string(key) + " must be one of " + list);
+}
+
+std::optional<fail_info> fail_info_named(std::string_view name) {
+    for (auto f : {fail_info::bad_alg, fail_info::bad_message_check, fail_info::bad_request, fail_info::bad_time,
+                   fail_info::bad_cert_id})
+        if (to_string(f) == name) return f;
+    return std::nullopt;
+}
+
+void read_profile(table_reader& r, issuance_profile& p) {
+    r.duration("validity", p.validity);
+    r.duration("backdate", p.backdate);
+    r.strings("key_usage", p.key_usage);
+    r.strings("extended_key_usage", p.extended_key_usage);
+    r.strings("required_subject", p.required_subject);
+}
+
 key_type read_key_type(table_reader& r, const std::string& key, key_type current) {
     if (!r.has(key)) return current;
     const auto& v = r.at(key);
@@ -114,6 +144,11 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         r.strings("capabilities", s.scep.capabilities);
         r.boolean("include_root_in_ca_chain", s.scep.include_root_in_ca_chain);
         r.boolean("allow_single_des", s.scep.ciphers.allow_single_des);
+        if (r.has("ca_cert_order")) {
+            std::string order;
+            read_choice(r, "ca_cert_order", order, {"ra-first", "ca-first"});
+            s.scep.ca_cert_order = order == "ca-first" ? service_config::order::ca_first : service_config::order::ra_first;
+        }
         r.finish();
     }
     if (top.has("renewal")) {
@@ -150,16 +185,9 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
     if (top.has("ndes")) {
         table_reader r(top.at("ndes"), "ndes");
         auto one_of = [&](const char* key, std::string& out, std::initializer_list<const char*> allowed) {
-            if (!r.has(key)) return;
-            const auto& v = r.at(key);
-            out = toml::get<std::string>(v);
-            std::string list;
-            for (const char* a : allowed) {
-                if (out == a) return;
-                list += std::string(list.empty() ? "" : ", ") + "\"" + a + "\"";
-            }
-            r.fail(v, std::string(key) + " must be one of " + list);
+            read_choice(r, key, out, allowed);
         };
+        const bool was_enabled = s.ndes.enabled;
         r.boolean("enabled", s.ndes.enabled);
         one_of("password_mode", s.ndes.password_mode, {"dynamic", "single", "none"});
         r.duration("password_validity", s.ndes.password_validity);
@@ -177,12 +205,76 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         one_of("browse", s.ndes.browse, {"page", "403"});
         one_of("admin_response", s.ndes.admin_response, {"password", "cache-full", "no-permission", "empty", "500"});
         one_of("reply_digest", s.ndes.reply_digest, {"sha1", "mirror"});
+        r.boolean("ra_pair", s.ndes.ra_pair);
+        if (r.has("ra_subject")) {
+            const auto& v = r.at("ra_subject");
+            s.ndes.ra_subject = toml::get<std::string>(v);
+            if (auto subject = parse_subject(s.ndes.ra_subject); !subject) r.fail(v, "ra_subject: " + subject.message());
+        }
+        r.boolean("reject_utf8_challenge", s.ndes.reject_utf8_challenge);
+        r.string("signature_template", s.ndes.signature_template);
+        r.string("encryption_template", s.ndes.encryption_template);
+        r.string("general_purpose_template", s.ndes.general_purpose_template);
         r.finish();
         s.scep.ndes_replies = s.ndes.enabled;
         s.scep.reply_sha1 = s.ndes.enabled && s.ndes.reply_digest == "sha1";
-        // NDES answers GetCACaps with its own list unless this file sets one.
-        bool caps_given = top.has("scep") && top.at("scep").contains("capabilities");
-        if (s.ndes.enabled && !caps_given) s.scep.capabilities = ndes_capabilities;
+        // Switching NDES on brings NDES's GetCACaps list and GetCACert order,
+        // unless this file sets them (a later file that only tweaks [ndes]
+        // keeps what an earlier one, e.g. a preset, chose).
+        auto scep_sets = [&](const char* key) { return top.has("scep") && top.at("scep").contains(key); };
+        if (s.ndes.enabled && !was_enabled) {
+            if (!scep_sets("capabilities")) s.scep.capabilities = ndes_capabilities;
+            if (!scep_sets("ca_cert_order")) s.scep.ca_cert_order = service_config::order::ca_first;
+        }
+    }
+    if (top.has("templates")) {
+        const auto& all = top.at("templates");
+        if (!all.is_table()) throw std::runtime_error("[error] templates must be a table of [templates.NAME] sections");
+        for (const auto& [name, value] : all.as_table()) {
+            if (name == "issuance")
+                throw std::runtime_error("[error] templates.issuance: \"issuance\" names the [issuance] profile; "
+                                         "choose another template name");
+            issuance_profile p = s.templates.count(name) ? s.templates.at(name) : s.issuance;
+            p.name = name;
+            table_reader t(value, "templates." + name);
+            read_profile(t, p);
+            t.finish();
+            if (auto ok = scep::validate(p); !ok) t.fail(value, ok.message());
+            s.templates[name] = std::move(p);
+        }
+    }
+    if (top.has("quirks")) {
+        table_reader r(top.at("quirks"), "quirks");
+        r.integer("max_url_bytes", s.quirks.max_url_bytes, 0, 1 << 20);
+        r.integer("max_query_bytes", s.quirks.max_query_bytes, 0, 1 << 20);
+        if (r.has("latency")) {
+            const auto& v = r.at("latency");
+            auto ms = parse_millis(toml::get<std::string>(v));
+            if (!ms || *ms > std::chrono::minutes(5))
+                r.fail(v, "latency is a duration up to 5 minutes, e.g. \"250ms\", \"2s\"");
+            s.quirks.latency = *ms;
+        }
+        if (r.has("fail_status")) {
+            const auto& v = r.at("fail_status");
+            if (!v.is_table()) r.fail(v, "fail_status is a table: { GetCACert = 503, PKIOperation = 500 }");
+            s.quirks.fail_status.clear();
+            for (const auto& [op, status] : v.as_table()) {
+                if (std::find(quirk_operations.begin(), quirk_operations.end(), op) == quirk_operations.end())
+                    r.fail(status, "fail_status: unknown operation \"" + op +
+                                       "\" (GetCACaps, GetCACert, GetNextCACert, PKIOperation, mscep_admin)");
+                if (!status.is_integer() || status.as_integer() < 400 || status.as_integer() > 599)
+                    r.fail(status, "fail_status." + op + " must be an HTTP status from 400 to 599");
+                s.quirks.fail_status[op] = static_cast<int>(status.as_integer());
+            }
+        }
+        r.integer("fail_every", s.quirks.fail_every, 0, 1000000);
+        r.integer("fail_every_status", s.quirks.fail_every_status, 400, 599);
+        r.boolean("expired_ra", s.quirks.expired_ra);
+        read_choice(r, "chain", s.quirks.chain, {"full", "no-root", "issuing-only"});
+        r.boolean("all_pending", s.quirks.all_pending);
+        read_choice(r, "fail_info", s.quirks.fail_info,
+                    {"", "badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId"});
+        r.finish();
     }
     if (top.has("crl")) {
         table_reader r(top.at("crl"), "crl");
@@ -251,9 +343,12 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         r.strings("extended_key_usage", s.issuance.extended_key_usage);
         r.integer("min_rsa_bits", s.csr.min_rsa_bits, 512, 16384);
         r.integer("min_ec_bits", s.csr.min_ec_bits, 160, 521);
+        r.strings("required_subject", s.issuance.required_subject);
         r.finish();
     }
     top.finish();
+    s.pki.ra.ndes_pair = s.ndes.enabled && s.ndes.ra_pair;
+    s.pki.ra.ndes_subject = s.ndes.ra_subject;
 }
 
 std::string quote(const std::string& s) {
@@ -272,6 +367,18 @@ std::string quote_list(const std::vector<std::string>& v) {
 }
 
 }  // namespace
+
+std::map<std::string, issuance_profile> builtin_templates() {
+    // NDES's factory default for all three slots: "IPSec (Offline request)",
+    // digitalSignature + keyEncipherment, EKU IP security IKE intermediate,
+    // two years (ndes.md §5).
+    issuance_profile ipsec;
+    ipsec.name = "IPSECIntermediateOffline";
+    ipsec.key_usage = {"digitalSignature", "keyEncipherment"};
+    ipsec.extended_key_usage = {"1.3.6.1.5.5.8.2.2"};
+    ipsec.validity = std::chrono::hours(24 * 365 * 2);
+    return {{ipsec.name, ipsec}};
+}
 
 settings defaults() {
     settings s;
@@ -307,6 +414,88 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
         case 'y': return std::chrono::seconds(n * 86400 * 365);
         default: return std::nullopt;
     }
+}
+
+std::optional<std::chrono::milliseconds> parse_millis(std::string_view text) {
+    if (text.size() > 2 && text.substr(text.size() - 2) == "ms") {
+        long long n = 0;
+        for (char c : text.substr(0, text.size() - 2)) {
+            if (c < '0' || c > '9') return std::nullopt;
+            n = n * 10 + (c - '0');
+            if (n > 100000000) return std::nullopt;
+        }
+        return std::chrono::milliseconds(n);
+    }
+    if (auto d = parse_duration(text)) return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+    return std::nullopt;
+}
+
+namespace {
+std::string format_millis(std::chrono::milliseconds ms) {
+    if (ms.count() % 1000 == 0) return format_duration(std::chrono::duration_cast<std::chrono::seconds>(ms));
+    return std::to_string(ms.count()) + "ms";
+}
+
+result<issuance_profile> profile_named(const settings& s, const std::string& name) {
+    if (name == "issuance") return s.issuance;
+    auto it = s.templates.find(name);
+    if (it == s.templates.end()) {
+        std::string known = "issuance";
+        for (const auto& [n, p] : s.templates) known += ", " + n;
+        return make_error("unknown template \"" + name + "\" (defined: " + known + ")");
+    }
+    return it->second;
+}
+}  // namespace
+
+service_config service_settings(const settings& s) {
+    service_config c = s.scep;
+    if (s.ndes.enabled) {
+        c.reject_utf8_challenge = s.ndes.reject_utf8_challenge;
+        // validate() has checked the names.
+        auto slot = [&](const std::string& name) {
+            auto p = profile_named(s, name);
+            return p ? *p : s.issuance;
+        };
+        template_slots t;
+        t.signature = slot(s.ndes.signature_template);
+        t.encryption = slot(s.ndes.encryption_template);
+        t.general_purpose = slot(s.ndes.general_purpose_template);
+        c.templates = std::move(t);
+    }
+    if (s.quirks.all_pending) c.approval.manual = true;
+    if (s.quirks.chain == "no-root") c.include_root_in_ca_chain = false;
+    if (s.quirks.chain == "issuing-only") c.chain_issuing_only = true;
+    if (!s.quirks.fail_info.empty()) c.forced_failure = fail_info_named(s.quirks.fail_info);
+    return c;
+}
+
+std::vector<std::string> active_quirks(const settings& s) {
+    const auto& q = s.quirks;
+    std::vector<std::string> out;
+    if (q.max_url_bytes) out.push_back("max_url_bytes = " + std::to_string(q.max_url_bytes) + ": longer URLs get 414");
+    if (q.max_query_bytes)
+        out.push_back("max_query_bytes = " + std::to_string(q.max_query_bytes) + ": longer query strings get 414");
+    if (q.latency.count()) out.push_back("latency = " + format_millis(q.latency) + " before every SCEP answer");
+    for (const auto& [op, status] : q.fail_status)
+        out.push_back("fail_status: every " + op + " gets HTTP " + std::to_string(status));
+    if (q.fail_every)
+        out.push_back("fail_every = " + std::to_string(q.fail_every) + ": every " + std::to_string(q.fail_every) +
+                      "th SCEP request gets HTTP " + std::to_string(q.fail_every_status));
+    if (q.expired_ra) out.push_back("expired_ra: the RA certificates served and used to sign expired yesterday");
+    if (q.chain != "full") out.push_back("chain = " + q.chain + ": GetCACert sends an incomplete chain");
+    if (q.all_pending) out.push_back("all_pending: every request is PENDING until `scep-lab approve`");
+    if (!q.fail_info.empty()) out.push_back("fail_info = " + q.fail_info + ": every PKIOperation gets FAILURE");
+    return out;
+}
+
+result<settings> load_preset(const std::string& name, settings base) {
+    std::string known;
+    for (const auto& p : presets()) {
+        if (p.name == name) return load_string(p.text, "preset " + name, std::move(base));
+        known += (known.empty() ? "" : ", ") + p.name;
+    }
+    return make_error("unknown preset \"" + name + "\" (known: " + known + ")");
 }
 
 std::string format_duration(std::chrono::seconds s) {
@@ -382,6 +571,15 @@ result<void> validate(const settings& s) {
     if (s.scep.crl_validity < std::chrono::minutes(1)) return make_error("crl.validity must be at least one minute");
     if (auto r = scep::validate(s.pki); !r) return r;
     if (auto r = scep::validate(s.issuance); !r) return make_error("issuance: " + r.message());
+    for (const auto& [name, p] : s.templates)
+        if (auto r = scep::validate(p); !r) return make_error("templates." + name + ": " + r.message());
+    // An unknown template fails here, at start-up, not at the first request.
+    for (auto [key, name] : {std::pair{"ndes.signature_template", &s.ndes.signature_template},
+                             std::pair{"ndes.encryption_template", &s.ndes.encryption_template},
+                             std::pair{"ndes.general_purpose_template", &s.ndes.general_purpose_template}})
+        if (auto p = profile_named(s, *name); !p) return make_error(std::string(key) + ": " + p.message());
+    if (s.quirks.expired_ra && s.pki.ca_as_ra)
+        return make_error("quirks.expired_ra needs a separate RA certificate; it cannot be used with pki.ca_as_ra = true");
     return {};
 }
 
@@ -400,7 +598,9 @@ std::string to_toml(const settings& s, bool show_secrets) {
       << "\nchallenge = " << quote(show_secrets || s.scep.challenge.empty() ? s.scep.challenge : "********")
       << "\ncapabilities = " << quote_list(s.scep.capabilities)
       << "\ninclude_root_in_ca_chain = " << (s.scep.include_root_in_ca_chain ? "true" : "false")
-      << "\nallow_single_des = " << (s.scep.ciphers.allow_single_des ? "true" : "false") << "\n\n";
+      << "\nallow_single_des = " << (s.scep.ciphers.allow_single_des ? "true" : "false")
+      << "\nca_cert_order = " << quote(s.scep.ca_cert_order == service_config::order::ca_first ? "ca-first" : "ra-first")
+      << "\n\n";
     o << "[renewal]\nrequire_challenge = " << (s.scep.renewal.require_challenge ? "true" : "false")
       << "\nwindow = " << quote(format_duration(s.scep.renewal.window))
       << "\nsubject_must_match = " << (s.scep.renewal.subject_must_match ? "true" : "false")
@@ -420,7 +620,31 @@ std::string to_toml(const settings& s, bool show_secrets) {
         users.push_back(show_secrets ? u : u.substr(0, u.find(':')) + ":********");
     o << "\nadmin_users = " << quote_list(users) << "\nthumbprint_ca = " << quote(s.ndes.thumbprint_ca)
       << "\nbrowse = " << quote(s.ndes.browse) << "\nadmin_response = " << quote(s.ndes.admin_response)
-      << "\nreply_digest = " << quote(s.ndes.reply_digest) << "\n\n";
+      << "\nreply_digest = " << quote(s.ndes.reply_digest) << "\nra_pair = " << (s.ndes.ra_pair ? "true" : "false")
+      << "\nra_subject = " << quote(s.ndes.ra_subject)
+      << "\nreject_utf8_challenge = " << (s.ndes.reject_utf8_challenge ? "true" : "false")
+      << "\nsignature_template = " << quote(s.ndes.signature_template)
+      << "\nencryption_template = " << quote(s.ndes.encryption_template)
+      << "\ngeneral_purpose_template = " << quote(s.ndes.general_purpose_template) << "\n\n";
+    for (const auto& [name, p] : s.templates)
+        o << "[templates." << (name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
+                                       std::string::npos
+                                   ? name
+                                   : quote(name))
+          << "]\nvalidity = " << quote(format_duration(p.validity)) << "\nbackdate = " << quote(format_duration(p.backdate))
+          << "\nkey_usage = " << quote_list(p.key_usage) << "\nextended_key_usage = " << quote_list(p.extended_key_usage)
+          << "\nrequired_subject = " << quote_list(p.required_subject) << "\n\n";
+    const auto& q = s.quirks;
+    o << "[quirks]\nmax_url_bytes = " << q.max_url_bytes << "\nmax_query_bytes = " << q.max_query_bytes
+      << "\nlatency = " << quote(format_millis(q.latency)) << "\nfail_status = {";
+    bool first = true;
+    for (const auto& [op, status] : q.fail_status) {
+        o << (first ? " " : ", ") << op << " = " << status;
+        first = false;
+    }
+    o << (first ? "}" : " }") << "\nfail_every = " << q.fail_every << "\nfail_every_status = " << q.fail_every_status
+      << "\nexpired_ra = " << (q.expired_ra ? "true" : "false") << "\nchain = " << quote(q.chain)
+      << "\nall_pending = " << (q.all_pending ? "true" : "false") << "\nfail_info = " << quote(q.fail_info) << "\n\n";
     o << "[pki]\nsource = " << quote(s.pki.bring_your_own ? "files" : "generate")
       << "\nca_as_ra = " << (s.pki.ca_as_ra ? "true" : "false") << "\n\n";
     for (const auto& t : s.pki.tiers)
@@ -438,7 +662,8 @@ std::string to_toml(const settings& s, bool show_secrets) {
       << "\nbackdate = " << quote(format_duration(s.issuance.backdate))
       << "\nkey_usage = " << quote_list(s.issuance.key_usage)
       << "\nextended_key_usage = " << quote_list(s.issuance.extended_key_usage)
-      << "\nmin_rsa_bits = " << s.csr.min_rsa_bits << "\nmin_ec_bits = " << s.csr.min_ec_bits << "\n";
+      << "\nmin_rsa_bits = " << s.csr.min_rsa_bits << "\nmin_ec_bits = " << s.csr.min_ec_bits
+      << "\nrequired_subject = " << quote_list(s.issuance.required_subject) << "\n";
     return o.str();
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,7 +57,39 @@ struct ndes_settings {
     std::string admin_response = "password";
     // Digest of reply signatures: "sha1" (as NDES) or "mirror" (the request's).
     std::string reply_digest = "sha1";
+    // The RA pair (signing + encryption certificates) instead of one RA.
+    bool ra_pair = true;
+    std::string ra_subject = "CN=SCEPLAB-MSCEP-RA,O=scep-lab";
+    // A UTF8String challengePassword gets FAILURE/badRequest, as on NDES.
+    bool reject_utf8_challenge = true;
+    // The three template slots (ndes.md §5), each the name of a [templates.*]
+    // profile, or "issuance" for the [issuance] profile. NDES's factory
+    // default is IPSECIntermediateOffline for all three.
+    std::string signature_template = "IPSECIntermediateOffline";
+    std::string encryption_template = "IPSECIntermediateOffline";
+    std::string general_purpose_template = "IPSECIntermediateOffline";
 };
+
+// Reproduction knobs (docs/ndes.md "quirks"): all off by default.
+struct quirk_settings {
+    std::size_t max_url_bytes = 0;    // 414 when the request target is longer (HTTP.sys MaxFieldLength: 16384)
+    std::size_t max_query_bytes = 0;  // 414 when the query string is longer (IIS maxQueryString: 2048)
+    std::chrono::milliseconds latency{0};  // added before every SCEP and admin-page answer
+    std::map<std::string, int> fail_status;  // operation -> HTTP status answered instead
+    std::size_t fail_every = 0;        // every N-th SCEP request gets fail_every_status
+    int fail_every_status = 503;
+    bool expired_ra = false;           // serve and sign with RA certificates that expired yesterday
+    std::string chain = "full";        // full | no-root | issuing-only
+    bool all_pending = false;          // every request PENDING until approved
+    std::string fail_info;             // every PKIOperation FAILURE with this failInfo
+};
+
+// Operations fail_status may name.
+inline const std::vector<std::string> quirk_operations{"GetCACaps", "GetCACert", "GetNextCACert", "PKIOperation",
+                                                       "mscep_admin"};
+
+// Built-in issuance profiles, usable as NDES templates.
+std::map<std::string, issuance_profile> builtin_templates();
 
 // NDES GetCACaps as captured from a real server (ndes.md §3).
 inline const std::vector<std::string> ndes_capabilities{"POSTPKIOperation", "Renewal", "SHA-512", "SHA-256",
@@ -76,6 +109,9 @@ struct settings {
     // empty = the server's own address.
     std::string crl_base_url;
     ndes_settings ndes;
+    // Named issuance profiles ([templates.NAME]), for the NDES template slots.
+    std::map<std::string, issuance_profile> templates = builtin_templates();
+    quirk_settings quirks;
 
     std::filesystem::path pki_dir() const { return data_dir / "pki"; }
     std::filesystem::path store_file() const { return data_dir / "scep-lab.db"; }
@@ -100,6 +136,24 @@ result<void> validate(const settings& s);
 // "30s", "10m", "2h", "365d", "10y" -> seconds.
 std::optional<std::chrono::seconds> parse_duration(std::string_view text);
 std::string format_duration(std::chrono::seconds s);
+
+// What the SCEP service runs with: scep plus what NDES mode and the quirks
+// imply (template slots, UTF8String refusal, chain, approval, forced failure).
+service_config service_settings(const settings& s);
+// One line per active quirk, for the start-up log; empty when none is.
+std::vector<std::string> active_quirks(const settings& s);
+
+// Ready configurations compiled in from config/presets/*.toml.
+struct preset {
+    std::string name;
+    std::string text;
+};
+const std::vector<preset>& presets();
+// Loads the named preset over `base`; the error lists the known names.
+result<settings> load_preset(const std::string& name, settings base);
+
+// "250ms", "2s", "1m" -> milliseconds.
+std::optional<std::chrono::milliseconds> parse_millis(std::string_view text);
 
 // The effective configuration as TOML, secrets masked unless asked.
 std::string to_toml(const settings& s, bool show_secrets = false);

@@ -65,8 +65,13 @@ result<void> write_pair(const fs::path& dir, const std::string& stem, const X509
     return write_file(dir / (stem + ".crt"), x509_to_pem(cert), false);
 }
 
-result<std::pair<x509_ptr, evp_pkey_ptr>> make_ra(const ra_spec& spec, const ca_entry& issuing, time_point now) {
-    auto subject = parse_subject(spec.subject);
+// An RA certificate issued by `issuing`. key_usage/eku are OpenSSL
+// configuration strings; the plain RA both signs and decrypts.
+result<std::pair<x509_ptr, evp_pkey_ptr>> make_ra(const ra_spec& spec, const ca_entry& issuing, time_point now,
+                                                  const std::string& subject_text = "",
+                                                  const std::string& key_usage = "digitalSignature,keyEncipherment",
+                                                  const std::string& eku = "") {
+    auto subject = parse_subject(subject_text.empty() ? spec.subject : subject_text);
     if (!subject) return make_error("ra.subject: " + subject.message());
     auto key = generate_key(spec.key);
     if (!key) return key.err();
@@ -75,12 +80,24 @@ result<std::pair<x509_ptr, evp_pkey_ptr>> make_ra(const ra_spec& spec, const ca_
     req.public_key = key->get();
     req.not_before = now - std::chrono::minutes(5);
     req.not_after = std::min(now + spec.validity, asn1_time_point(*X509_get0_notAfter(issuing.cert.get())));
-    req.extensions = {{NID_basic_constraints, "critical,CA:FALSE"},
-                      {NID_key_usage, "critical,digitalSignature,keyEncipherment"}};
+    req.extensions = {{NID_basic_constraints, "critical,CA:FALSE"}, {NID_key_usage, "critical," + key_usage}};
+    if (!eku.empty()) req.extensions.push_back({NID_ext_key_usage, eku});
     auto cert = sign_certificate(req, issuing.cert.get(), *issuing.key);
     if (!cert) return cert.err();
     return std::make_pair(std::move(*cert), std::move(*key));
 }
+
+// The NDES pair's two halves. Both carry Certificate Request Agent
+// (1.3.6.1.4.1.311.20.2.1), the application policy of Microsoft's
+// EnrollmentAgentOffline and CEPEncryption templates.
+struct ndes_ra_half {
+    const char* stem;
+    const char* key_usage;
+    const char* what;
+};
+constexpr ndes_ra_half ndes_ra_sign{"ndes-ra-sign", "digitalSignature", "NDES RA signing certificate"};
+constexpr ndes_ra_half ndes_ra_enc{"ndes-ra-enc", "keyEncipherment", "NDES RA encryption certificate"};
+constexpr const char* certificate_request_agent = "1.3.6.1.4.1.311.20.2.1";
 
 // A CA certificate for tier `t`, signed by `parent` (self-signed when null),
 // never outliving it; pathLen counts the CAs that may follow (RFC 5280 §4.2.1.9).
@@ -137,6 +154,11 @@ result<void> validate(const hierarchy_spec& spec) {
                               " key, but a CA that acts as RA must be RSA: SCEP clients encrypt requests to it "
                               "(RFC 8894 §2.1.2). Use an RSA issuing CA or a separate RA (ca_as_ra = false).");
     }
+    if (spec.ca_as_ra && spec.ra.ndes_pair)
+        return make_error("pki.ca_as_ra: NDES always has its own RA certificates; set ndes.ra_pair = false to let "
+                          "the CA act as RA in NDES mode");
+    if (auto s = parse_subject(spec.ra.ndes_subject); spec.ra.ndes_pair && !s)
+        return make_error("ndes.ra_subject: " + s.message());
     if (!spec.ca_as_ra && !is_rsa(spec.ra.key))
         return make_error("pki.ra.key: the RA certificate must be RSA (clients encrypt to it), not " +
                           std::string(to_string(spec.ra.key)));
@@ -159,6 +181,38 @@ std::vector<const ca_entry*> hierarchy::all_cas() const {
     for (const auto& t : tiers_) out.push_back(&t);
     for (const auto& p : previous_) out.push_back(&p);
     return out;
+}
+
+std::vector<const X509*> hierarchy::ra_certs() const {
+    std::vector<const X509*> out;
+    if (ca_as_ra_) return out;
+    out.push_back(ra_cert_.get());
+    if (ra_enc_cert_) out.push_back(ra_enc_cert_.get());
+    return out;
+}
+
+result<void> hierarchy::expire_ra(time_point now) {
+    if (ca_as_ra_) return make_error("quirks.expired_ra needs a separate RA certificate (pki.ca_as_ra = false)");
+    if (!issuing().key) return make_error("quirks.expired_ra needs the issuing CA key");
+    auto expired = [&](x509_ptr& cert, const EVP_PKEY& key) -> result<void> {
+        cert_request req;
+        req.subject = X509_get_subject_name(cert.get());
+        req.public_key = &key;
+        req.not_before = now - std::chrono::hours(24 * 366);
+        req.not_after = now - std::chrono::hours(24);
+        for (int nid : {NID_basic_constraints, NID_key_usage, NID_ext_key_usage}) {
+            int at = X509_get_ext_by_NID(cert.get(), nid, -1);
+            if (at >= 0) req.copied_extensions.push_back(X509_get_ext(cert.get(), at));
+        }
+        auto made = sign_certificate(req, issuing().cert.get(), *issuing().key);
+        if (!made) return made.err();
+        cert = std::move(*made);
+        return {};
+    };
+    if (auto r = expired(ra_cert_, *ra_key_); !r) return r;
+    if (ra_enc_cert_)
+        if (auto r = expired(ra_enc_cert_, *ra_enc_key_); !r) return r;
+    return {};
 }
 
 struct hierarchy_builder {
@@ -208,7 +262,7 @@ struct hierarchy_builder {
             if (auto r = write_pair(dir, t.name, *e.cert, *e.key); !r) return r.err();
             h.tiers_.push_back(std::move(e));
         }
-        if (!spec.ca_as_ra) {
+        if (!spec.ca_as_ra && !spec.ra.ndes_pair) {
             auto ra = make_ra(spec.ra, h.tiers_.back(), now);
             if (!ra) return ra.err();
             if (auto r = write_pair(dir, "ra", *ra->first, *ra->second); !r) return r.err();
@@ -284,9 +338,53 @@ struct hierarchy_builder {
         return h;
     }
 
+    // Loads an RA certificate and key, checking they match, are RSA and were
+    // issued by the issuing CA (or, after a rollover with --keep-ra, a previous one).
+    static result<std::pair<x509_ptr, evp_pkey_ptr>> load_ra(const hierarchy& h, const fs::path& cert_file,
+                                                             const fs::path& key_file) {
+        auto cert = load_cert(cert_file);
+        if (!cert) return cert.err();
+        auto key = load_key(key_file);
+        if (!key) return key.err();
+        if (auto r = check_pair(**cert, **key, key_file); !r) return r.err();
+        auto issued = check_issued(**cert, cert_file, *h.issuing().cert, h.issuing().cert_file);
+        for (const auto& p : h.previous_)
+            if (!issued && check_issued(**cert, cert_file, *p.cert, p.cert_file)) issued = {};
+        if (!issued) return issued.err();
+        if (!key_is_rsa(**key)) return make_error(key_file.string() + ": the RA key must be RSA (clients encrypt to it)");
+        return std::make_pair(std::move(*cert), std::move(*key));
+    }
+
+    static result<void> attach_ndes_pair(hierarchy& h, const hierarchy_spec& spec, const fs::path& dir, time_point now,
+                                         const std::function<void(const std::string&)>& note) {
+        for (const ndes_ra_half* half : {&ndes_ra_sign, &ndes_ra_enc}) {
+            fs::path cert_file = dir / (std::string(half->stem) + ".crt"), key_file = dir / (std::string(half->stem) + ".key");
+            result<std::pair<x509_ptr, evp_pkey_ptr>> ra = make_error("unset");
+            if (!fs::exists(cert_file) && !fs::exists(key_file)) {
+                if (!h.issuing().key) return make_error("the NDES RA pair needs the issuing CA key to be created");
+                ra = make_ra(spec.ra, h.issuing(), now, spec.ra.ndes_subject, half->key_usage, certificate_request_agent);
+                if (!ra) return ra.err();
+                if (auto r = write_pair(dir, half->stem, *ra->first, *ra->second); !r) return r;
+                note("created " + std::string(half->what) + " " + cert_file.string());
+            } else {
+                ra = load_ra(h, cert_file, key_file);
+                if (!ra) return ra.err();
+            }
+            if (half == &ndes_ra_sign) {
+                h.ra_cert_ = std::move(ra->first);
+                h.ra_key_ = std::move(ra->second);
+            } else {
+                h.ra_enc_cert_ = std::move(ra->first);
+                h.ra_enc_key_ = std::move(ra->second);
+            }
+        }
+        return {};
+    }
+
     static result<void> attach_ra(hierarchy& h, const hierarchy_spec& spec, const fs::path& dir, time_point now,
                                   const std::function<void(const std::string&)>& note) {
         if (spec.ca_as_ra) return {};
+        if (spec.ra.ndes_pair) return attach_ndes_pair(h, spec, dir, now, note);
         fs::path cert_file = dir / "ra.crt", key_file = dir / "ra.key";
         if (spec.bring_your_own && !spec.byo.ra_cert.empty()) {
             cert_file = spec.byo.ra_cert;
@@ -300,19 +398,10 @@ struct hierarchy_builder {
             h.ra_key_ = std::move(ra->second);
             return {};
         }
-        auto cert = load_cert(cert_file);
-        if (!cert) return cert.err();
-        auto key = load_key(key_file);
-        if (!key) return key.err();
-        if (auto r = check_pair(**cert, **key, key_file); !r) return r;
-        // After a rollover with --keep-ra the RA was issued by the previous CA.
-        auto issued = check_issued(**cert, cert_file, *h.issuing().cert, h.issuing().cert_file);
-        for (const auto& p : h.previous_)
-            if (!issued && check_issued(**cert, cert_file, *p.cert, p.cert_file)) issued = {};
-        if (!issued) return issued;
-        if (!key_is_rsa(**key)) return make_error(key_file.string() + ": the RA key must be RSA (clients encrypt to it)");
-        h.ra_cert_ = std::move(*cert);
-        h.ra_key_ = std::move(*key);
+        auto ra = load_ra(h, cert_file, key_file);
+        if (!ra) return ra.err();
+        h.ra_cert_ = std::move(ra->first);
+        h.ra_key_ = std::move(ra->second);
         return {};
     }
 };
@@ -337,7 +426,7 @@ result<hierarchy> hierarchy::open(const hierarchy_spec& spec, const fs::path& di
     if (!h) return h;
     if (!spec.bring_your_own)
         if (auto r = hierarchy_builder::attach_rollover(*h, spec, dir); !r) return r.err();
-    if (!h->generated_now_ || spec.ca_as_ra)
+    if (!h->generated_now_ || spec.ca_as_ra || spec.ra.ndes_pair)
         if (auto r = hierarchy_builder::attach_ra(*h, spec, dir, now, note); !r) return r.err();
 
     // Warn about keys others can read (a copied data dir, a restored backup).

@@ -27,6 +27,13 @@ struct ra_spec {
     std::string subject = "CN=scep-lab RA,O=scep-lab";
     key_type key = key_type::rsa2048;  // must be RSA: the RA decrypts (RFC 8894 §2.1.2)
     std::chrono::seconds validity = std::chrono::hours(24 * 365 * 2);
+    // NDES-style RA pair (ndes.md §3): a signing certificate (digitalSignature,
+    // like the EnrollmentAgentOffline template) that signs replies, and an
+    // encryption certificate (keyEncipherment, like CEPEncryption) that clients
+    // encrypt to; both issued by the issuing CA to the same RA name, kept in
+    // ndes-ra-sign.* and ndes-ra-enc.* beside the plain ra.* pair.
+    bool ndes_pair = false;
+    std::string ndes_subject = "CN=SCEPLAB-MSCEP-RA,O=scep-lab";
 };
 
 // Bring your own: the chain as PEM files and the issuing CA's key.
@@ -61,9 +68,26 @@ public:
     const std::vector<ca_entry>& tiers() const { return tiers_; }
     const ca_entry& issuing() const { return tiers_.back(); }
     const X509& root_cert() const { return *tiers_.front().cert; }
+    // The RA certificate replies are signed with (the pair's signing one).
     const X509& ra_cert() const { return ca_as_ra_ ? *issuing().cert : *ra_cert_; }
     const EVP_PKEY& ra_key() const { return ca_as_ra_ ? *issuing().key : *ra_key_; }
+    // The certificate clients encrypt requests to (the pair's encryption one).
+    const X509& ra_encryption_cert() const {
+        if (ra_enc_cert_) return *ra_enc_cert_;
+        return ra_cert();
+    }
+    const EVP_PKEY& ra_encryption_key() const {
+        if (ra_enc_key_) return *ra_enc_key_;
+        return ra_key();
+    }
+    // The RA certificates GetCACert sends: none when the CA is its own RA,
+    // one, or the NDES pair (signing first).
+    std::vector<const X509*> ra_certs() const;
     bool ca_as_ra() const { return ca_as_ra_; }
+    bool ndes_pair() const { return ra_enc_cert_ != nullptr; }
+    // quirks.expired_ra: replaces the RA certificate(s) in memory with copies
+    // (same name and key) that expired a day before `now`. Nothing on disk changes.
+    result<void> expire_ra(time_point now);
     // Issuing CA first, up to the root (or the top-most intermediate).
     std::vector<const X509*> chain(bool include_root) const;
     // Where the CA chain PEM (issuing first, root last) was written.
@@ -86,6 +110,8 @@ private:
     std::vector<ca_entry> tiers_;
     x509_ptr ra_cert_;
     evp_pkey_ptr ra_key_;
+    x509_ptr ra_enc_cert_;
+    evp_pkey_ptr ra_enc_key_;
     bool ca_as_ra_ = false;
     bool generated_now_ = false;
     std::filesystem::path chain_file_;

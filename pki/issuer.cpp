@@ -1,6 +1,7 @@
 #include "pki/issuer.hpp"
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 
@@ -38,6 +39,9 @@ result<void> validate(const issuance_profile& p) {
                               "\" (use a name such as clientAuth, serverAuth, emailProtection, or a dotted OID)");
     }
     if (p.validity < std::chrono::minutes(1)) return make_error("validity must be at least one minute");
+    for (const auto& rdn : p.required_subject)
+        if (OBJ_txt2nid(rdn.c_str()) == NID_undef)
+            return make_error("required_subject: unknown attribute \"" + rdn + "\" (use CN, O, OU, C, ...)");
     if (p.backdate < std::chrono::seconds::zero()) return make_error("backdate must not be negative");
     return {};
 }
@@ -74,8 +78,44 @@ std::optional<challenge_attr> csr_challenge(const X509_REQ& req) {
     return out;
 }
 
+template_slot select_template_slot(const X509_REQ& csr) {
+    bool ds = false, ke = false;
+    if (STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(const_cast<X509_REQ*>(&csr))) {
+        if (auto* ku = static_cast<ASN1_BIT_STRING*>(X509V3_get_d2i(exts, NID_key_usage, nullptr, nullptr))) {
+            ds = ASN1_BIT_STRING_get_bit(ku, 0) == 1;  // RFC 5280 §4.2.1.3 bit 0
+            ke = ASN1_BIT_STRING_get_bit(ku, 2) == 1;  // bit 2
+            ASN1_BIT_STRING_free(ku);
+        }
+        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    }
+    ERR_clear_error();
+    if (ds && !ke) return template_slot::signature;
+    if (ke && !ds) return template_slot::encryption;
+    return template_slot::general_purpose;
+}
+
+std::string_view to_string(template_slot s) {
+    switch (s) {
+        case template_slot::signature: return "signature";
+        case template_slot::encryption: return "encryption";
+        case template_slot::general_purpose: return "general purpose";
+    }
+    return "general purpose";
+}
+
 issuer::issuer(const hierarchy& pki, issuance_profile profile, csr_policy policy, clock_fn clock)
-    : pki_(pki), profile_(std::move(profile)), policy_(policy), clock_(std::move(clock)) {}
+    : pki_(pki), profile_(std::move(profile)), crl_url_(profile_.crl_url), policy_(policy), clock_(std::move(clock)) {}
+
+std::optional<scep_failure> issuer::check_subject(const X509_REQ& req, const issuance_profile& p) const {
+    const X509_NAME* subject = X509_REQ_get_subject_name(&req);
+    for (const auto& rdn : p.required_subject) {
+        int nid = OBJ_txt2nid(rdn.c_str());
+        if (nid == NID_undef || X509_NAME_get_index_by_NID(subject, nid, -1) < 0)
+            return scep_failure{fail_info::bad_request, "the CSR subject \"" + name_to_string(*subject) + "\" has no " +
+                                                            rdn + ", which profile \"" + p.name + "\" requires"};
+    }
+    return std::nullopt;
+}
 
 std::optional<scep_failure> issuer::check_csr(const X509_REQ& req) const {
     EVP_PKEY* key = X509_REQ_get0_pubkey(const_cast<X509_REQ*>(&req));
@@ -114,20 +154,21 @@ std::optional<scep_failure> issuer::check_csr(const X509_REQ& req) const {
     return std::nullopt;
 }
 
-result<x509_ptr> issuer::issue(const X509_REQ& req) const {
+result<x509_ptr> issuer::issue(const X509_REQ& req, const issuance_profile& p) const {
     const ca_entry& ca = pki_.issuing();
     auto now = clock_();
     cert_request cr;
     cr.subject = X509_REQ_get_subject_name(&req);
     cr.public_key = X509_REQ_get0_pubkey(const_cast<X509_REQ*>(&req));
-    cr.not_before = now - profile_.backdate;
+    cr.not_before = now - p.backdate;
     // A certificate must not outlive its issuer (RFC 5280 §6.1.3).
-    cr.not_after = std::min(now + profile_.validity, asn1_time_point(*X509_get0_notAfter(ca.cert.get())));
+    cr.not_after = std::min(now + p.validity, asn1_time_point(*X509_get0_notAfter(ca.cert.get())));
     cr.extensions.push_back({NID_basic_constraints, "critical,CA:FALSE"});
-    if (!profile_.key_usage.empty()) cr.extensions.push_back({NID_key_usage, "critical," + join(profile_.key_usage)});
-    if (!profile_.extended_key_usage.empty())
-        cr.extensions.push_back({NID_ext_key_usage, join(profile_.extended_key_usage)});
-    if (!profile_.crl_url.empty()) cr.extensions.push_back({NID_crl_distribution_points, "URI:" + profile_.crl_url});
+    if (!p.key_usage.empty()) cr.extensions.push_back({NID_key_usage, "critical," + join(p.key_usage)});
+    if (!p.extended_key_usage.empty())
+        cr.extensions.push_back({NID_ext_key_usage, join(p.extended_key_usage)});
+    const std::string& crl_url = p.crl_url.empty() ? crl_url_ : p.crl_url;
+    if (!crl_url.empty()) cr.extensions.push_back({NID_crl_distribution_points, "URI:" + crl_url});
 
     STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(const_cast<X509_REQ*>(&req));
     struct ext_stack_free {

@@ -13,6 +13,8 @@
 namespace scep {
 
 struct issuance_profile {
+    // The name logged with each issuance (an NDES template name in NDES mode).
+    std::string name = "issuance";
     std::vector<std::string> key_usage{"digitalSignature", "keyEncipherment"};
     std::vector<std::string> extended_key_usage{"clientAuth"};
     std::chrono::seconds validity = std::chrono::hours(24 * 365);
@@ -20,6 +22,30 @@ struct issuance_profile {
     std::chrono::seconds backdate = std::chrono::minutes(5);
     // CRL Distribution Point URL put in issued certificates; empty = none.
     std::string crl_url;
+    // Subject rules: RDN short names (CN, O, OU, ...) the CSR subject must
+    // carry; a CSR without one gets badRequest (NDES answers such requests
+    // with CERTSRV_E_BAD_REQUESTSUBJECT).
+    std::vector<std::string> required_subject;
+};
+
+// The NDES template slots (ndes.md §5), chosen by the CSR's keyUsage:
+// digitalSignature only -> signature, keyEncipherment only -> encryption,
+// both -> general purpose. A CSR without keyUsage (or with other bits only)
+// gets the general-purpose template: unconfirmed on real NDES, the common
+// reading of Microsoft's documentation.
+enum class template_slot { signature, encryption, general_purpose };
+template_slot select_template_slot(const X509_REQ& csr);
+std::string_view to_string(template_slot s);
+
+struct template_slots {
+    issuance_profile signature;
+    issuance_profile encryption;
+    issuance_profile general_purpose;
+    const issuance_profile& at(template_slot s) const {
+        return s == template_slot::signature    ? signature
+               : s == template_slot::encryption ? encryption
+                                                : general_purpose;
+    }
 };
 
 struct csr_policy {
@@ -44,16 +70,25 @@ public:
 
     // Proof of possession, key type and size, a usable name.
     std::optional<scep_failure> check_csr(const X509_REQ& req) const;
-    // Signs the CSR: subject and SANs from the CSR, usages from the profile.
-    result<x509_ptr> issue(const X509_REQ& req) const;
+    // The profile's subject rules; the failure names the missing RDN.
+    std::optional<scep_failure> check_subject(const X509_REQ& req, const issuance_profile& p) const;
+    // Signs the CSR: subject and SANs from the CSR, usages from the profile
+    // (the configured one, or `p`, e.g. an NDES template).
+    result<x509_ptr> issue(const X509_REQ& req) const { return issue(req, profile_); }
+    result<x509_ptr> issue(const X509_REQ& req, const issuance_profile& p) const;
 
     const issuance_profile& profile() const { return profile_; }
-    // Set once before serving, when the listening address is known.
-    void set_crl_url(std::string url) { profile_.crl_url = std::move(url); }
+    // Set once before serving, when the listening address is known; used by
+    // every profile that names no CRL URL of its own.
+    void set_crl_url(std::string url) {
+        profile_.crl_url = url;
+        crl_url_ = std::move(url);
+    }
 
 private:
     const hierarchy& pki_;
     issuance_profile profile_;
+    std::string crl_url_;
     csr_policy policy_;
     clock_fn clock_;
 };

@@ -98,12 +98,18 @@ service_reply scep_service::get_next_ca_cert() const {
 
 service_reply scep_service::get_ca_cert() const {
     // RFC 8894 §4.2.1: one CA certificate as DER; with an RA (or a chain) a
-    // degenerate certs-only SignedData. The RA comes first, then the issuing
-    // CA up to the root, so clients that take "the first certificate" as the
-    // recipient (and those that select by keyUsage) both find the RA.
+    // degenerate certs-only SignedData. By default the RA comes first, then
+    // the issuing CA up to the root, so clients that take "the first
+    // certificate" as the recipient (and those that select by keyUsage) both
+    // find the RA; scep.ca_cert_order = "ca-first" reproduces NDES.
+    std::vector<const X509*> chain = pki_.chain(cfg_.include_root_in_ca_chain);
+    if (cfg_.chain_issuing_only) chain.resize(1);
+    std::vector<const X509*> ras = pki_.ra_certs();
     std::vector<const X509*> certs;
-    if (!pki_.ca_as_ra()) certs.push_back(&pki_.ra_cert());
-    for (const X509* c : pki_.chain(cfg_.include_root_in_ca_chain)) certs.push_back(c);
+    const auto& first = cfg_.ca_cert_order == service_config::order::ra_first ? ras : chain;
+    const auto& second = cfg_.ca_cert_order == service_config::order::ra_first ? chain : ras;
+    certs.insert(certs.end(), first.begin(), first.end());
+    certs.insert(certs.end(), second.begin(), second.end());
     service_reply r;
     if (certs.size() == 1) {
         r.content_type = "application/x-x509-ca-cert";
@@ -126,8 +132,12 @@ service_reply scep_service::pki_operation(byte_view message, const std::string& 
         return r;
     }
     pki_request& req = *decoded;
-    if (auto f = open_pki_request(req, pki_.ra_cert(), pki_.ra_key(), cfg_.ciphers))
+    // With an NDES pair, clients encrypt to the keyEncipherment certificate.
+    if (auto f = open_pki_request(req, pki_.ra_encryption_cert(), pki_.ra_encryption_key(), cfg_.ciphers))
         return failure(req, f->info, std::move(f->text));
+    if (cfg_.forced_failure)
+        return failure(req, *cfg_.forced_failure,
+                       "failure forced by quirks.fail_info = " + std::string(to_string(*cfg_.forced_failure)));
 
     switch (static_cast<message_type>(req.type)) {
         case message_type::pkcs_req:
@@ -222,10 +232,16 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
     }
     // A new transaction from here on: only now is a (possibly one-time)
     // password spent, so a retransmission never uses up an NDES password.
-    if (check_challenge)
-        if (auto why = challenge_->verify(csr_challenge(csr)))
-            return failure(req, fail_info::bad_message_check, std::move(*why));
+    if (check_challenge) {
+        auto challenge = csr_challenge(csr);
+        if (cfg_.reject_utf8_challenge && challenge && challenge->asn1_type == V_ASN1_UTF8STRING)
+            return failure(req, fail_info::bad_request,
+                           "the challengePassword is encoded as UTF8String, which NDES refuses; encode it as "
+                           "PrintableString (OpenSSL: string_mask = nombstr) or set ndes.reject_utf8_challenge = false");
+        if (auto why = challenge_->verify(challenge)) return failure(req, fail_info::bad_message_check, std::move(*why));
+    }
     if (auto f = issuer_.check_csr(csr)) return failure(req, f->info, std::move(f->text));
+    if (auto f = issuer_.check_subject(csr, profile_for(csr))) return failure(req, f->info, std::move(f->text));
     if (auto why = wait_reason(csr)) {
         pending_record p;
         p.transaction_id = req.transaction_id;
@@ -239,6 +255,11 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
         return pending(req, *why);
     }
     return issue_and_store(req, csr, requester, replaces);
+}
+
+const issuance_profile& scep_service::profile_for(const X509_REQ& csr) const {
+    if (!cfg_.templates) return issuer_.profile();
+    return cfg_.templates->at(select_template_slot(csr));
 }
 
 std::optional<std::string> scep_service::wait_reason(const X509_REQ& csr) const {
@@ -273,7 +294,8 @@ service_reply scep_service::continue_pending(pki_request& req, const pending_rec
 
 service_reply scep_service::issue_and_store(pki_request& req, const X509_REQ& csr, const std::string& requester,
                                             const std::string& replaces) {
-    auto cert = issuer_.issue(csr);
+    const issuance_profile& profile = profile_for(csr);
+    auto cert = issuer_.issue(csr, profile);
     if (!cert) return failure(req, fail_info::bad_request, "issuance failed: " + cert.message());
     cert_record rec = make_record(**cert);
     rec.transaction_id = req.transaction_id;
@@ -293,7 +315,9 @@ service_reply scep_service::issue_and_store(pki_request& req, const X509_REQ& cs
         (void)r;  // the new certificate is stored; a failed status update only leaves the old one "valid"
     }
     auto reply = success(req, **cert);
-    if (!replaces.empty()) reply.detail = "renewal of " + replaces;
+    if (cfg_.templates)
+        reply.detail = "template " + profile.name + " (" + std::string(to_string(select_template_slot(csr))) + " slot)";
+    if (!replaces.empty()) reply.detail += (reply.detail.empty() ? "" : "; ") + std::string("renewal of ") + replaces;
     return reply;
 }
 

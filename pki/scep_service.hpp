@@ -47,6 +47,19 @@ struct service_config {
     // signed with SHA-1 whatever the request used (reply_sha1).
     bool ndes_replies = false;
     bool reply_sha1 = false;
+    // GetCACert order (RFC 8894 §4.2.1 leaves it open): RA certificates first,
+    // then the issuing CA up to the root; or the CA chain first, then the RA
+    // certificates, as NDES does (CertNanny #82: "Windows CA does not seem to
+    // send the RA cert as first certificates"), which breaks clients that
+    // encrypt to the first certificate.
+    enum class order { ra_first, ca_first } ca_cert_order = order::ra_first;
+    bool chain_issuing_only = false;  // quirks.chain = "issuing-only": no intermediates, no root
+    // NDES refuses a challengePassword encoded as UTF8String (sscep #59, #83).
+    bool reject_utf8_challenge = false;
+    // quirks.fail_info: every PKIOperation is answered FAILURE with this.
+    std::optional<fail_info> forced_failure;
+    // NDES template slots; empty = every certificate from the issuer's profile.
+    std::optional<template_slots> templates;
 };
 
 // The HRESULT NDES puts beside a failInfo (decimal, as on the wire). Only
@@ -99,6 +112,7 @@ private:
                                   const std::string& replaces);
     service_reply resend(const pki_request& req, const cert_record& existing, const std::string& key_hash);
     std::optional<std::string> wait_reason(const X509_REQ& csr) const;
+    const issuance_profile& profile_for(const X509_REQ& csr) const;
     const ca_entry* issuing_ca_of(const X509& cert) const;
     result<x509_crl_ptr> build_crl_for(const ca_entry& ca) const;
 

@@ -16,6 +16,7 @@
 #include "server/http_server.hpp"
 #include "server/logging.hpp"
 #include "server/ndes_admin.hpp"
+#include "server/quirks.hpp"
 #include "server/router.hpp"
 #include "server/scep_client.hpp"
 
@@ -70,6 +71,13 @@ int serve(const config::settings& s) {
                      "badAlg");
     }
     if (s.scep.challenge.empty()) log.warn("no challenge password is required: anyone who can connect can enroll");
+    if (s.quirks.expired_ra)
+        if (auto r = l.pki.expire_ra(std::chrono::system_clock::now()); !r) {
+            log.error("cannot start", {{"error", r.message()}});
+            return 1;
+        }
+    // Reproduction knobs change what clients see: say so before anything else.
+    for (const auto& q : config::active_quirks(s)) log.warn("quirk active: " + q);
 
     issuer iss(l.pki, s.issuance, s.csr, system_clock_fn());
     // NDES mode decides how challenges are checked; otherwise the static secret.
@@ -94,9 +102,15 @@ int serve(const config::settings& s) {
                                {"admin_response", s.ndes.admin_response},
                                {"browse", s.ndes.browse}});
     }
-    scep_service service(l.pki, iss, *l.store, s.scep, system_clock_fn(), verifier);
-    router r(service, paths, ndes ? &*ndes : nullptr);
-    if (s.scep.approval.manual) log.info("manual approval: every request waits for `scep-lab approve <txid>`");
+    service_config scfg = config::service_settings(s);
+    if (scfg.templates)
+        log.info("NDES templates", {{"signature", scfg.templates->signature.name},
+                                    {"encryption", scfg.templates->encryption.name},
+                                    {"general_purpose", scfg.templates->general_purpose.name}});
+    scep_service service(l.pki, iss, *l.store, scfg, system_clock_fn(), verifier);
+    quirk_gate quirks(s.quirks);
+    router r(service, paths, ndes ? &*ndes : nullptr, &quirks);
+    if (scfg.approval.manual) log.info("manual approval: every request waits for `scep-lab approve <txid>`");
 
     boost::asio::io_context ioc;
     http_limits limits{s.server.max_body_bytes, s.server.max_header_bytes, s.server.read_timeout,
@@ -179,8 +193,13 @@ int init(const config::settings& s, std::ostream& out) {
     for (const auto& t : opened->pki.tiers())
         out << "  " << t.name << "  " << name_to_string(*X509_get_subject_name(t.cert.get())) << "  "
             << t.cert_file.string() << "\n";
-    if (!opened->pki.ca_as_ra())
+    if (opened->pki.ndes_pair()) {
+        out << "  ra (signing)     " << name_to_string(*X509_get_subject_name(&opened->pki.ra_cert())) << "\n";
+        out << "  ra (encryption)  " << name_to_string(*X509_get_subject_name(&opened->pki.ra_encryption_cert()))
+            << "\n";
+    } else if (!opened->pki.ca_as_ra()) {
         out << "  ra  " << name_to_string(*X509_get_subject_name(&opened->pki.ra_cert())) << "\n";
+    }
     out << "CA chain: " << opened->pki.chain_file().string() << "\nstore: " << s.store_file().string() << "\n";
     return 0;
 }

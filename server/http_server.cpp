@@ -68,6 +68,15 @@ private:
         if (req.method() == http::verb::head) res.body().clear();
         auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started);
         log_request(req, rec, elapsed.count());
+        if (rec.delay.count() > 0) {
+            // quirks.latency: wait without holding a thread.
+            auto timer = std::make_shared<asio::steady_timer>(stream_.get_executor(), rec.delay);
+            auto held = std::make_shared<response>(std::move(res));
+            timer->async_wait([self = shared_from_this(), timer, held](beast::error_code) {
+                self->send(std::move(*held));
+            });
+            return;
+        }
         send(std::move(res));
     }
 

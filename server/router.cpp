@@ -5,6 +5,7 @@
 
 #include "pki/encoding.hpp"
 #include "server/ndes_admin.hpp"
+#include "server/quirks.hpp"
 
 namespace scep::server {
 
@@ -65,8 +66,8 @@ std::optional<bytes> decode_get_message(std::string_view raw_value) {
     return base64_decode(*unescaped);
 }
 
-router::router(scep_service& service, std::vector<std::string> scep_paths, ndes_frontend* ndes)
-    : service_(service), scep_paths_(std::move(scep_paths)), ndes_(ndes) {}
+router::router(scep_service& service, std::vector<std::string> scep_paths, ndes_frontend* ndes, quirk_gate* quirks)
+    : service_(service), scep_paths_(std::move(scep_paths)), ndes_(ndes), quirks_(quirks) {}
 
 bool router::is_scep_path(std::string_view path) const {
     // Any suffix is accepted after the base path: clients append
@@ -90,8 +91,17 @@ response router::handle(const request& req, const std::string& client, request_r
         rec.operation = "healthz";
         return text(req, http::status::ok, "ok\n", rec);
     }
+    if (quirks_)
+        if (auto res = quirks_->check_url(req, query, rec)) {
+            rec.operation = "url-limit";
+            return std::move(*res);
+        }
     if (ndes_ && ndes_frontend::is_admin_path(path)) {
         rec.operation = "ndes-admin";
+        if (quirks_) {
+            rec.delay = quirks_->latency();
+            if (auto res = quirks_->inject(req, "mscep_admin", rec)) return std::move(*res);
+        }
         auto res = ndes_->admin(req, rec.detail);
         rec.http_status = static_cast<int>(res.result_int());
         return res;
@@ -131,6 +141,13 @@ response router::scep(const request& req, std::string_view query, const std::str
         if (k == "message") message = std::move(v);
     }
     rec.operation = operation;
+    if (quirks_) {
+        rec.delay = quirks_->latency();
+        std::string_view canonical = operation;
+        for (std::string_view op : {"GetCACaps", "GetCACert", "GetNextCACert", "PKIOperation"})
+            if (iequals(operation, op)) canonical = op;
+        if (auto res = quirks_->inject(req, canonical, rec)) return std::move(*res);
+    }
     if (operation.empty() && ndes_) {
         // Browsing the NDES URL itself: the information page, or 403 (ndes.browse).
         rec.operation = "ndes-browse";

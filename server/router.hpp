@@ -4,6 +4,7 @@
 
 #include <boost/beast/http.hpp>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 
 namespace scep::server {
 class ndes_frontend;
+class quirk_gate;
 }
 
 namespace scep::server {
@@ -29,11 +31,14 @@ struct request_record {
     std::string detail;
     std::string serial;
     int http_status = 0;
+    // Held back this long before the answer is written (quirks.latency).
+    std::chrono::milliseconds delay{0};
 };
 
 class router {
 public:
-    router(scep_service& service, std::vector<std::string> scep_paths, ndes_frontend* ndes = nullptr);
+    router(scep_service& service, std::vector<std::string> scep_paths, ndes_frontend* ndes = nullptr,
+           quirk_gate* quirks = nullptr);
 
     response handle(const request& req, const std::string& client, request_record& rec);
 
@@ -44,6 +49,7 @@ private:
     scep_service& service_;
     std::vector<std::string> scep_paths_;
     ndes_frontend* ndes_;
+    quirk_gate* quirks_;
 };
 
 // Query parameters as sent (keys percent-decoded, values left encoded).

@@ -140,4 +140,13 @@ const X509* select_recipient(const std::vector<x509_ptr>& certs) {
     return certs.empty() ? nullptr : certs.front().get();
 }
 
+const X509* select_signer(const std::vector<x509_ptr>& certs) {
+    for (const auto& c : certs) {
+        bool is_ca = X509_check_ca(c.get()) != 0;
+        bool sign = (X509_get_key_usage(c.get()) & KU_DIGITAL_SIGNATURE) != 0;
+        if (!is_ca && sign) return c.get();
+    }
+    return select_recipient(certs);
+}
+
 }  // namespace scep::server

@@ -50,5 +50,8 @@ private:
 // The certificate a client should encrypt to: the first with keyEncipherment
 // that is not a CA, else the first certificate (RFC 8894 §2.1.2).
 const X509* select_recipient(const std::vector<x509_ptr>& certs);
+// The certificate CertReps are signed with: the first non-CA certificate with
+// digitalSignature (an NDES pair's signing certificate), else the recipient.
+const X509* select_signer(const std::vector<x509_ptr>& certs);
 
 }  // namespace scep::server

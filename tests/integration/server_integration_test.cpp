@@ -20,6 +20,7 @@ struct lab_server {
     std::optional<scep_client> client;
     std::vector<x509_ptr> ca_certs;
     const X509* recipient = nullptr;
+    const X509* signer = nullptr;
 
     explicit lab_server(std::vector<std::string> args = {}) : proc(dir.path() / "data", std::move(args)) {}
 
@@ -32,6 +33,7 @@ struct lab_server {
         ASSERT_TRUE(certs) << certs.message();
         ca_certs = std::move(*certs);
         recipient = server::select_recipient(ca_certs);
+        signer = server::select_signer(ca_certs);
         ASSERT_TRUE(recipient);
     }
 
@@ -45,7 +47,7 @@ struct lab_server {
         if (!reply) return {};
         EXPECT_EQ(reply->status, 200) << reply->body;
         EXPECT_EQ(reply->content_type, "application/x-pki-message");
-        auto rep = parse_cert_rep(bytes(reply->body.begin(), reply->body.end()), *recipient);
+        auto rep = parse_cert_rep(bytes(reply->body.begin(), reply->body.end()), *signer);
         EXPECT_TRUE(rep) << rep.message();
         if (!rep) return {};
         EXPECT_EQ(rep->transaction_id, txid);
@@ -286,7 +288,7 @@ TEST(server_integration, pending_requests_survive_a_restart_and_are_approved_aft
     ASSERT_TRUE(msg);
     auto reply = client.pki_operation(*msg, true);
     ASSERT_TRUE(reply);
-    auto rep = parse_cert_rep(bytes(reply->body.begin(), reply->body.end()), *ra);
+    auto rep = parse_cert_rep(bytes(reply->body.begin(), reply->body.end()), *server::select_signer(*ca));
     ASSERT_TRUE(rep) << rep.message();
     ASSERT_EQ(rep->status, pki_status::success) << rep->fail_info_text;
     auto certs = decrypt_cert_rep(*rep, *dev.signer, *dev.key);
