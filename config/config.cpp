@@ -480,8 +480,8 @@ std::vector<std::string> active_quirks(const settings& s) {
     for (const auto& [op, status] : q.fail_status)
         out.push_back("fail_status: every " + op + " gets HTTP " + std::to_string(status));
     if (q.fail_every)
-        out.push_back("fail_every = " + std::to_string(q.fail_every) + ": every " + std::to_string(q.fail_every) +
-                      "th SCEP request gets HTTP " + std::to_string(q.fail_every_status));
+        out.push_back("fail_every = " + std::to_string(q.fail_every) + ": one in " + std::to_string(q.fail_every) +
+                      " SCEP requests gets HTTP " + std::to_string(q.fail_every_status));
     if (q.expired_ra) out.push_back("expired_ra: the RA certificates served and used to sign expired yesterday");
     if (q.chain != "full") out.push_back("chain = " + q.chain + ": GetCACert sends an incomplete chain");
     if (q.all_pending) out.push_back("all_pending: every request is PENDING until `scep-lab approve`");

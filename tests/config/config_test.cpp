@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "support/test_support.hpp"
 
@@ -96,6 +97,22 @@ TEST(config, errors_name_the_file_the_line_and_the_problem) {
         {"unknown_ndes_key", "[ndes]\nenable = true\n", {"unknown setting \"ndes.enable\"", " 2 |"}},
         {"bad_crl_base_url", "[crl]\nbase_url = \"ftp://x\"\n", {"crl.base_url must start with http://"}},
         {"bad_renewal_window", "[renewal]\nwindow = \"soon\"\n", {"renewal.window is not a duration", " 2 |"}},
+        {"unknown_template_name", "[ndes]\nenabled = true\nsignature_template = \"SCEPSign\"\n",
+         {"ndes.signature_template: unknown template \"SCEPSign\"", "IPSECIntermediateOffline"}},
+        {"bad_template_eku", "[templates.Lab]\nextended_key_usage = [\"nonsense\"]\n", {"nonsense", " 1 |"}},
+        {"unknown_template_key", "[templates.Lab]\nvalidty = \"1d\"\n", {"unknown setting \"templates.Lab.validty\""}},
+        {"template_named_issuance", "[templates.issuance]\nvalidity = \"1d\"\n", {"names the [issuance] profile"}},
+        {"bad_required_subject", "[issuance]\nrequired_subject = [\"XYZZY\"]\n", {"unknown attribute \"XYZZY\""}},
+        {"bad_ra_subject", "[ndes]\nra_subject = \"QQ=1\"\n", {"ra_subject", " 2 |"}},
+        {"bad_ca_cert_order", "[scep]\nca_cert_order = \"random\"\n", {"ca_cert_order must be one of", " 2 |"}},
+        {"bad_quirk_status", "[quirks]\nfail_status = { GetCACert = 200 }\n", {"from 400 to 599", " 2 |"}},
+        {"bad_quirk_operation", "[quirks]\nfail_status = { GetCert = 500 }\n", {"unknown operation \"GetCert\""}},
+        {"bad_quirk_latency", "[quirks]\nlatency = \"fast\"\n", {"latency is a duration", " 2 |"}},
+        {"bad_quirk_chain", "[quirks]\nchain = \"half\"\n", {"chain must be one of", " 2 |"}},
+        {"bad_quirk_fail_info", "[quirks]\nfail_info = \"badLuck\"\n", {"fail_info must be one of", " 2 |"}},
+        {"bad_quirk_every_status", "[quirks]\nfail_every_status = 302\n", {"between 400 and 599"}},
+        {"expired_ra_without_ra", "[pki]\nca_as_ra = true\n[quirks]\nexpired_ra = true\n", {"quirks.expired_ra"}},
+        {"ndes_pair_with_ca_as_ra", "[pki]\nca_as_ra = true\n[ndes]\nenabled = true\n", {"ndes.ra_pair = false"}},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.name);
@@ -115,6 +132,146 @@ TEST(config, ndes_mode_brings_ndes_capabilities_unless_the_file_sets_them) {
     ASSERT_TRUE(own) << own.message();
     EXPECT_EQ(own->scep.capabilities, std::vector<std::string>{"AES"});
     EXPECT_FALSE(own->scep.reply_sha1);
+}
+
+TEST(config, ndes_defaults_apply_when_ndes_is_switched_on_not_on_every_later_file) {
+    auto ndes = parse("[ndes]\nenabled = true\n");
+    ASSERT_TRUE(ndes) << ndes.message();
+    EXPECT_EQ(ndes->scep.ca_cert_order, service_config::order::ca_first);
+    EXPECT_TRUE(ndes->pki.ra.ndes_pair);
+    // A preset that set its own capabilities, then a file that only tweaks [ndes].
+    auto legacy = load_preset("ndes-legacy", defaults());
+    ASSERT_TRUE(legacy) << legacy.message();
+    auto tweaked = load_string("[ndes]\npassword_mode = \"single\"\n", "mine.toml", *legacy);
+    ASSERT_TRUE(tweaked) << tweaked.message();
+    EXPECT_EQ(tweaked->scep.capabilities, (std::vector<std::string>{"SHA-1", "DES3"}));
+    EXPECT_EQ(tweaked->ndes.password_mode, "single");
+    EXPECT_EQ(tweaked->quirks.max_query_bytes, 2048u);
+    auto no_pair = parse("[ndes]\nenabled = true\nra_pair = false\n[scep]\nca_cert_order = \"ra-first\"\n");
+    ASSERT_TRUE(no_pair) << no_pair.message();
+    EXPECT_FALSE(no_pair->pki.ra.ndes_pair);
+    EXPECT_EQ(no_pair->scep.ca_cert_order, service_config::order::ra_first);
+}
+
+TEST(config, templates_fill_the_ndes_slots_in_the_service_settings) {
+    auto s = parse(R"(
+[ndes]
+enabled = true
+signature_template = "LabSign"
+encryption_template = "issuance"
+[templates.LabSign]
+key_usage = ["digitalSignature"]
+extended_key_usage = ["clientAuth", "1.3.6.1.4.1.311.20.2.2"]
+validity = "30d"
+required_subject = ["CN"]
+[templates.IPSECIntermediateOffline]
+validity = "1d"
+)");
+    ASSERT_TRUE(s) << s.message();
+    auto c = service_settings(*s);
+    ASSERT_TRUE(c.templates);
+    EXPECT_EQ(c.templates->signature.name, "LabSign");
+    EXPECT_EQ(c.templates->signature.key_usage, std::vector<std::string>{"digitalSignature"});
+    EXPECT_EQ(c.templates->signature.validity, std::chrono::hours(24 * 30));
+    EXPECT_EQ(c.templates->signature.required_subject, std::vector<std::string>{"CN"});
+    // A new template starts from [issuance]: its backdate is the issuance one.
+    EXPECT_EQ(c.templates->signature.backdate, s->issuance.backdate);
+    EXPECT_EQ(c.templates->encryption.name, "issuance");
+    EXPECT_EQ(c.templates->encryption.extended_key_usage, s->issuance.extended_key_usage);
+    // The built-in template keeps its EKU when only its validity is changed.
+    EXPECT_EQ(c.templates->general_purpose.name, "IPSECIntermediateOffline");
+    EXPECT_EQ(c.templates->general_purpose.extended_key_usage, std::vector<std::string>{"1.3.6.1.5.5.8.2.2"});
+    EXPECT_EQ(c.templates->general_purpose.validity, std::chrono::hours(24));
+    EXPECT_TRUE(c.reject_utf8_challenge);
+    // Outside NDES mode, no slots: the [issuance] profile for everything.
+    EXPECT_FALSE(service_settings(defaults()).templates);
+    EXPECT_FALSE(service_settings(defaults()).reject_utf8_challenge);
+    // The round trip through to_toml keeps the templates.
+    auto again = load_string(to_toml(*s, true), "round.toml", settings{});
+    ASSERT_TRUE(again) << again.message();
+    EXPECT_EQ(to_toml(*again, true), to_toml(*s, true));
+}
+
+TEST(config, quirks_are_read_reported_and_mapped_to_the_service) {
+    EXPECT_TRUE(active_quirks(defaults()).empty());
+    auto s = parse(R"(
+[quirks]
+max_url_bytes = 16384
+max_query_bytes = 2048
+latency = "250ms"
+fail_status = { GetCACert = 503, mscep_admin = 403 }
+fail_every = 3
+fail_every_status = 500
+expired_ra = true
+chain = "issuing-only"
+all_pending = true
+fail_info = "badCertId"
+)");
+    ASSERT_TRUE(s) << s.message();
+    EXPECT_EQ(s->quirks.latency, std::chrono::milliseconds(250));
+    EXPECT_EQ(s->quirks.fail_status.at("GetCACert"), 503);
+    EXPECT_EQ(s->quirks.fail_status.at("mscep_admin"), 403);
+    auto lines = active_quirks(*s);
+    EXPECT_EQ(lines.size(), 10u);
+    std::string all;
+    for (const auto& l : lines) all += l + "\n";
+    for (const char* e : {"max_url_bytes = 16384", "max_query_bytes = 2048", "latency = 250ms", "GetCACert gets HTTP 503",
+                          "one in 3 SCEP requests gets HTTP 500", "expired_ra", "issuing-only", "all_pending",
+                          "fail_info = badCertId"})
+        EXPECT_NE(all.find(e), std::string::npos) << e << " in\n" << all;
+    auto c = service_settings(*s);
+    EXPECT_TRUE(c.approval.manual);
+    EXPECT_TRUE(c.chain_issuing_only);
+    EXPECT_EQ(c.forced_failure, fail_info::bad_cert_id);
+    auto again = load_string(to_toml(*s, true), "round.toml", settings{});
+    ASSERT_TRUE(again) << again.message();
+    EXPECT_EQ(to_toml(*again, true), to_toml(*s, true));
+    auto no_root = parse("[quirks]\nchain = \"no-root\"\n");
+    ASSERT_TRUE(no_root);
+    EXPECT_FALSE(service_settings(*no_root).include_root_in_ca_chain);
+}
+
+TEST(config, every_preset_loads_validates_and_says_what_it_reproduces) {
+    std::set<std::string> names;
+    for (const auto& p : presets()) {
+        SCOPED_TRACE(p.name);
+        names.insert(p.name);
+        auto s = load_preset(p.name, defaults());
+        ASSERT_TRUE(s) << s.message();
+        EXPECT_TRUE(validate(*s));
+        EXPECT_EQ(p.text.rfind("# " + p.name + ": ", 0), 0u) << "first line names the preset and what it reproduces";
+        EXPECT_NE(p.text.find("Reproduces:"), std::string::npos);
+    }
+    for (const char* want : {"ndes-default", "ndes-single-password", "ndes-legacy", "ndes-pending-approval",
+                             "micromdm-like", "plain-rfc8894"})
+        EXPECT_TRUE(names.count(want)) << want;
+    auto bad = load_preset("ndes-nonexistent", defaults());
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.message().find("known: "), std::string::npos);
+
+    auto legacy = *load_preset("ndes-legacy", defaults());
+    EXPECT_TRUE(legacy.ndes.enabled);
+    EXPECT_EQ(legacy.scep.capabilities, (std::vector<std::string>{"SHA-1", "DES3"}));
+    auto pending = *load_preset("ndes-pending-approval", defaults());
+    EXPECT_TRUE(pending.scep.approval.manual);
+    auto single = *load_preset("ndes-single-password", defaults());
+    EXPECT_EQ(single.ndes.password_mode, "single");
+    auto mdm = *load_preset("micromdm-like", defaults());
+    EXPECT_TRUE(mdm.pki.ca_as_ra);
+    EXPECT_EQ(mdm.pki.tiers.size(), 1u);
+    EXPECT_EQ(mdm.scep_paths, std::vector<std::string>{"/scep"});
+    auto strict = *load_preset("plain-rfc8894", defaults());
+    EXPECT_FALSE(strict.scep.ciphers.allow_single_des);
+    EXPECT_FALSE(strict.ndes.enabled);
+}
+
+TEST(config, milliseconds_parse) {
+    EXPECT_EQ(parse_millis("250ms"), std::chrono::milliseconds(250));
+    EXPECT_EQ(parse_millis("2s"), std::chrono::milliseconds(2000));
+    EXPECT_EQ(parse_millis("0s"), std::chrono::milliseconds(0));
+    EXPECT_FALSE(parse_millis("ms"));
+    EXPECT_FALSE(parse_millis("1.5s"));
+    EXPECT_FALSE(parse_millis("-5ms"));
 }
 
 TEST(config, a_missing_file_is_named) {

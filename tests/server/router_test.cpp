@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "pki/encoding.hpp"
+#include "server/quirks.hpp"
 #include "support/test_support.hpp"
 
 namespace scep::server {
@@ -111,6 +112,91 @@ TEST_F(router_test, healthz_answers_ok) {
     auto res = get("/healthz");
     EXPECT_EQ(res.result(), http::status::ok);
     EXPECT_EQ(res.body(), "ok\n");
+}
+
+}  // namespace
+}  // namespace scep::server
+
+namespace scep::server {
+namespace {
+
+// The HTTP-level quirks: exact statuses, and a router that answers normally
+// again for everything they do not cover.
+class quirks_test : public ::testing::Test {
+protected:
+    void make(config::quirk_settings q) {
+        service_config cfg;
+        cfg.challenge = "secret";
+        lab_.emplace(cfg);
+        gate_.emplace(std::move(q));
+        router_.emplace(*lab_->service, std::vector<std::string>{"/scep"}, nullptr, &*gate_);
+    }
+    std::pair<response, request_record> get(const std::string& target) {
+        request req{http::verb::get, target, 11};
+        request_record rec;
+        auto res = router_->handle(req, "127.0.0.1", rec);
+        return {std::move(res), rec};
+    }
+    std::optional<test::service_lab> lab_;
+    std::optional<quirk_gate> gate_;
+    std::optional<router> router_;
+};
+
+TEST_F(quirks_test, url_limits_answer_414_like_iis) {
+    config::quirk_settings q;
+    q.max_query_bytes = 2048;
+    q.max_url_bytes = 4096;
+    make(q);
+    const std::string query = "operation=GetCACaps&message=";
+    std::string at_limit = "/scep?" + query + std::string(2048 - query.size(), 'A');
+    ASSERT_EQ(at_limit.size() - 6, 2048u);
+    EXPECT_EQ(get(at_limit).first.result_int(), 200);
+    auto [over, rec] = get(at_limit + "A");
+    EXPECT_EQ(over.result_int(), 414);
+    EXPECT_NE(over.body().find("HTTP Error 414. The request URL is too long."), std::string::npos) << over.body();
+    EXPECT_NE(rec.detail.find("quirks.max_query_bytes = 2048"), std::string::npos) << rec.detail;
+    // A long path counts against max_url_bytes.
+    EXPECT_EQ(get("/scep/" + std::string(4096, 'p') + "?operation=GetCACaps").first.result_int(), 414);
+    // /healthz is never limited, and normal requests still work.
+    EXPECT_EQ(get("/healthz?" + std::string(5000, 'x')).first.result_int(), 200);
+    EXPECT_EQ(get("/scep?operation=GetCACert").first.result_int(), 200);
+}
+
+TEST_F(quirks_test, injected_status_per_operation) {
+    config::quirk_settings q;
+    q.fail_status = {{"GetCACert", 503}, {"PKIOperation", 500}, {"GetCACaps", 404}};
+    make(q);
+    auto [cert, rec] = get("/scep?operation=GetCACert");
+    EXPECT_EQ(cert.result_int(), 503);
+    EXPECT_EQ(cert[http::field::server], "Microsoft-HTTPAPI/2.0");
+    EXPECT_NE(rec.detail.find("quirks.fail_status.GetCACert"), std::string::npos);
+    // Operation names match case-insensitively, as the router's do.
+    EXPECT_EQ(get("/scep?operation=getcacert").first.result_int(), 503);
+    EXPECT_EQ(get("/scep?operation=PKIOperation&message=AAAA").first.result_int(), 500);
+    EXPECT_EQ(get("/scep?operation=GetCACaps").first.result_int(), 404);
+    EXPECT_EQ(get("/scep?operation=GetNextCACert").first.result_int(), 404);  // the real answer: no next CA
+    EXPECT_EQ(get("/healthz").first.result_int(), 200);
+}
+
+TEST_F(quirks_test, every_nth_request_fails) {
+    config::quirk_settings q;
+    q.fail_every = 3;
+    q.fail_every_status = 403;
+    make(q);
+    std::vector<int> statuses;
+    for (int i = 0; i < 9; ++i) {
+        statuses.push_back(get("/scep?operation=GetCACaps").first.result_int());
+        get("/healthz");  // not counted
+    }
+    EXPECT_EQ(statuses, (std::vector<int>{200, 200, 403, 200, 200, 403, 200, 200, 403}));
+}
+
+TEST_F(quirks_test, latency_is_asked_of_the_session_for_scep_requests_only) {
+    config::quirk_settings q;
+    q.latency = std::chrono::milliseconds(750);
+    make(q);
+    EXPECT_EQ(get("/scep?operation=GetCACaps").second.delay, std::chrono::milliseconds(750));
+    EXPECT_EQ(get("/healthz").second.delay, std::chrono::milliseconds(0));
 }
 
 }  // namespace

@@ -84,9 +84,11 @@ bytes make_pkcs_req(const requester& r, const X509& recipient, const std::string
     return msg ? *msg : bytes{};
 }
 
-service_lab::service_lab(service_config cfg) {
+service_lab::service_lab(service_config cfg) : service_lab(std::move(cfg), small_spec(2)) {}
+
+service_lab::service_lab(service_config cfg, const hierarchy_spec& spec) {
     load_providers();
-    auto h = hierarchy::open(small_spec(2), dir.path(), std::chrono::system_clock::now(), [](auto&) {});
+    auto h = hierarchy::open(spec, dir.path(), std::chrono::system_clock::now(), [](auto&) {});
     if (!h) throw std::runtime_error(h.message());
     pki.emplace(std::move(*h));
     iss.emplace(*pki, issuance_profile{}, csr_policy{}, system_clock_fn());

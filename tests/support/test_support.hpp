@@ -51,6 +51,7 @@ bytes make_pkcs_req(const requester& r, const X509& recipient, const std::string
 // The service over a two-tier lab PKI and an in-memory store.
 struct service_lab {
     explicit service_lab(service_config cfg);
+    service_lab(service_config cfg, const hierarchy_spec& spec);
     temp_dir dir;
     std::optional<hierarchy> pki;
     std::optional<issuer> iss;
