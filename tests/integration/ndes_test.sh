@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# NDES presets against micromdm scepclient (Debian package `scep`), curl and
+# openssl: the password scraped from the UTF-16 admin page as public tools do,
+# the RA pair and NDES GetCACert order, the default template, single use, and
+# the ndes-legacy preset's IIS URL limit (414) and injected statuses, with the
+# server healthy after each.
+. "$(dirname "$0")/lib.sh"
+command -v scepclient >/dev/null || skip "scepclient not installed (apt-get install scep)"
+command -v curl >/dev/null || skip "curl not installed"
+command -v iconv >/dev/null || skip "iconv not installed"
+
+healthy() {
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")" = 200 ] || fail "not healthy: $1"
+}
+stop_server() {
+    kill "$SERVER_PID"
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+# scrape: the password from the admin page, decoded from UTF-16 (BOM) and
+# matched with the expression NDES scrapers use.
+scrape() {
+    curl -s "http://127.0.0.1:$PORT/certsrv/mscep_admin/" >"$WORK/admin.html"
+    head -c 2 "$WORK/admin.html" | od -An -tx1 | grep -q "ff fe" || fail "admin page has no UTF-16LE BOM"
+    iconv -f UTF-16 -t UTF-8 "$WORK/admin.html" | grep -oP 'The enrollment challenge password is: <B> \K\S+'
+}
+
+start_server --preset ndes-default
+cd "$WORK"
+NDES="http://127.0.0.1:$PORT/certsrv/mscep/mscep.dll"
+grep -q "NDES templates signature=IPSECIntermediateOffline" server.log || fail "templates not logged at start"
+
+# 1. GetCACert: the CA chain first, then the RA signing and encryption certificates.
+curl -s "$NDES?operation=GetCACert&message=SCEPLAB-CA" -o getcacert.p7b
+openssl pkcs7 -inform der -in getcacert.p7b -print_certs -noout | grep '^subject' >getcacert.txt
+[ "$(wc -l <getcacert.txt)" = 5 ] || fail "GetCACert should send 3 CAs and 2 RA certificates: $(cat getcacert.txt)"
+head -1 getcacert.txt | grep -q "Issuing CA" || fail "NDES order starts with the CA: $(cat getcacert.txt)"
+[ "$(grep -c MSCEP-RA getcacert.txt)" = 2 ] || fail "RA pair missing: $(cat getcacert.txt)"
+openssl x509 -in data/pki/ndes-ra-sign.crt -noout -ext keyUsage | grep -q "Digital Signature" || fail "signing RA KU"
+openssl x509 -in data/pki/ndes-ra-enc.crt -noout -ext keyUsage | grep -q "Key Encipherment" || fail "encryption RA KU"
+openssl verify -CAfile data/pki/root.crt -untrusted data/pki/ca-chain.pem data/pki/ndes-ra-sign.crt \
+    data/pki/ndes-ra-enc.crt >/dev/null || fail "RA pair does not chain to the root"
+echo "ok: GetCACert in NDES order with the RA pair"
+
+# 2. a scraped one-time password enrolls once, with the NDES default template
+mkdir -p dev1 dev2
+password=$(scrape) || fail "no password on the admin page"
+[[ "$password" =~ ^[0-9A-F]{16}$ ]] || fail "password is not 16 upper-case hex digits: $password"
+scepclient -server-url "$NDES" -challenge "$password" -private-key dev1/key.pem -certificate dev1/cert.pem -cn dev1 \
+    >dev1.log 2>&1 || fail "scepclient with a scraped password: $(cat dev1.log)"
+verify_chain dev1/cert.pem
+openssl x509 -in dev1/cert.pem -noout -ext extendedKeyUsage | grep -q "1.3.6.1.5.5.8.2.2\|IKE" ||
+    fail "not the IPSECIntermediateOffline EKU: $(openssl x509 -in dev1/cert.pem -noout -ext extendedKeyUsage)"
+grep -q "template IPSECIntermediateOffline (general purpose slot)" server.log || fail "template not in the request log"
+if scepclient -server-url "$NDES" -challenge "$password" -private-key dev2/key.pem -certificate dev2/cert.pem -cn dev2 \
+    >dev2.log 2>&1; then
+    fail "a used password enrolled again"
+fi
+grep -q "failInfo: badMessageCheck" dev2.log || fail "reused password: expected badMessageCheck: $(cat dev2.log)"
+grep -q "$password" server.log && fail "the password appears in the log"
+echo "ok: scraped password enrolls once (IPSECIntermediateOffline), reuse -> badMessageCheck"
+stop_server
+
+# 3. ndes-legacy: no POSTPKIOperation, so scepclient sends GET; IIS's 2048-byte
+#    query limit answers 414, exactly; the server stays up and GetCACaps says why.
+start_server --preset ndes-legacy
+NDES="http://127.0.0.1:$PORT/certsrv/mscep/mscep.dll"
+[ "$(curl -s "$NDES?operation=GetCACaps" | tr '\n' ' ')" = "SHA-1 DES3 " ] || fail "ndes-legacy GetCACaps"
+grep -q "quirk active: max_query_bytes = 2048" server.log || fail "active quirks not logged at start"
+mkdir -p dev3
+password=$(scrape)
+if scepclient -server-url "$NDES" -challenge "$password" -private-key dev3/key.pem -certificate dev3/cert.pem -cn dev3 \
+    >dev3.log 2>&1; then
+    fail "a 2048-bit GET request passed the 2048-byte query limit"
+fi
+grep -q "HTTP Error 414" dev3.log || fail "scepclient did not see the 414: $(cat dev3.log)"
+grep -q "op=url-limit http=414 .*exceeds quirks.max_query_bytes = 2048" server.log || fail "414 not logged"
+healthy "after 414"
+curl -s -o /dev/null -w '%{http_code}' "$NDES?operation=GetCACaps&message=$(head -c 3000 /dev/zero | tr '\0' A)" |
+    grep -q 414 || fail "long GetCACaps query not refused"
+healthy "after a second 414"
+echo "ok: ndes-legacy answers 414 to GET PKIOperation and stays healthy"
+stop_server
+
+# 4. injected statuses: GetCACert 503 stops scepclient before it sends anything.
+printf '[quirks]\nfail_status = { GetCACert = 503 }\nlatency = "300ms"\n' >quirks.toml
+start_server --preset ndes-single-password --config quirks.toml
+NDES="http://127.0.0.1:$PORT/certsrv/mscep/mscep.dll"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$NDES?operation=GetCACert")" = 503 ] || fail "GetCACert not 503"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$NDES?operation=GetCACaps")" = 200 ] || fail "GetCACaps affected"
+ms=$(curl -s -o /dev/null -w '%{time_total}' "$NDES?operation=GetCACaps" | awk '{print int($1 * 1000)}')
+[ "$ms" -ge 300 ] || fail "latency quirk: answered in ${ms} ms, expected at least 300"
+mkdir -p dev4
+if scepclient -server-url "$NDES" -challenge "$CHALLENGE" -private-key dev4/key.pem -certificate dev4/cert.pem -cn dev4 \
+    >dev4.log 2>&1; then
+    fail "enrolled although GetCACert fails"
+fi
+grep -q "503" dev4.log || fail "scepclient did not report the 503: $(cat dev4.log)"
+healthy "after injected 503s"
+echo "ok: injected 503 on GetCACert, ${ms} ms with 300ms latency, healthy"
+echo "PASS: NDES peer test (4 checks)"
