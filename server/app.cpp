@@ -139,25 +139,32 @@ int serve(const config::settings& s) {
     std::string challenge_line = s.scep.challenge == config::default_challenge ? s.scep.challenge
                                  : s.scep.challenge.empty()                     ? "(none required)"
                                                                                 : "(set by configuration)";
+    const std::string ndes_url = s.ndes.enabled ? base + "/certsrv/mscep/mscep.dll" : std::string();
+    const bool dynamic = s.ndes.enabled && s.ndes.password_mode == "dynamic";
+    if (dynamic) challenge_line = "one-time passwords from " + base + "/certsrv/mscep_admin/";
+    if (s.ndes.enabled && s.ndes.password_mode == "none") challenge_line = "(none required: ndes.password_mode = none)";
+    std::string try_challenge = dynamic ? "<password from the admin page>"
+                                : s.scep.challenge == config::default_challenge ? s.scep.challenge
+                                                                                : "<your challenge>";
     std::cout << "scep-lab ready\n"
               << "  SCEP URL   " << scep_url << "\n"
               << "  challenge  " << challenge_line << "\n"
               << "  CA chain   " << l.pki.chain_file().string() << "\n"
               << "  root CA    " << l.pki.tiers().front().cert_file.string() << "\n"
               << "  store      " << s.store_file().string() << "\n"
-              << (s.ndes.enabled ? "  NDES       " + base + "/certsrv/mscep/mscep.dll  admin " + base +
-                                       "/certsrv/mscep_admin/ (" + s.ndes.password_mode + " passwords)\n"
+              << (s.ndes.enabled ? "  NDES       " + ndes_url + "  admin " + base + "/certsrv/mscep_admin/ (" +
+                                       s.ndes.password_mode + " passwords)\n"
                                  : std::string())
-              << "  try        mkdir dev1 && scepclient -server-url " << scep_url << " -challenge "
-              << (s.scep.challenge == config::default_challenge ? s.scep.challenge : "<your challenge>")
-              << " -private-key dev1/key.pem -certificate dev1/cert.pem\n"
+              << "  try        mkdir dev1 && scepclient -server-url " << (s.ndes.enabled ? ndes_url : scep_url)
+              << " -challenge " << try_challenge << " -private-key dev1/key.pem -certificate dev1/cert.pem\n"
               << std::flush;
 
     if (!s.server.ready_file.empty()) {
         std::string json = "{\"url\":\"" + json_escape(scep_url) + "\",\"base_url\":\"" + json_escape(base) +
                            "\",\"port\":" + std::to_string(ep->port()) + ",\"ca_chain\":\"" +
                            json_escape(std::filesystem::absolute(l.pki.chain_file()).string()) + "\",\"pid\":" +
-                           std::to_string(::getpid()) + "}\n";
+                           std::to_string(::getpid()) +
+                           (s.ndes.enabled ? ",\"ndes_url\":\"" + json_escape(ndes_url) + "\"" : std::string()) + "}\n";
         if (auto w = write_file(s.server.ready_file, json, false); !w)
             log.warn("cannot write ready file", {{"error", w.message()}});
     }
