@@ -25,22 +25,24 @@ struct flags {
 // defaults < preset < configuration file < SCEP_LAB_* environment < command-line flags
 scep::result<scep::config::settings> settle(const flags& f) {
     auto s = scep::config::defaults();
-    std::string preset = f.preset;
-    if (preset.empty())
-        if (auto env = scep::config::process_env()("SCEP_LAB_PRESET")) preset = *env;
-    if (!preset.empty()) {
-        auto loaded = scep::config::load_preset(preset, s);
+    // A layer named by its flag or, without one, by its environment variable.
+    auto layer = [&s](const std::string& flag, const char* env, auto load) -> scep::result<void> {
+        std::string name = flag;
+        if (name.empty())
+            if (auto v = scep::config::process_env()(env)) name = *v;
+        if (name.empty()) return {};
+        auto loaded = load(name, s);
         if (!loaded) return loaded.err();
         s = std::move(*loaded);
-    }
-    std::string file = f.config_file;
-    if (file.empty())
-        if (auto env = scep::config::process_env()("SCEP_LAB_CONFIG")) file = *env;
-    if (!file.empty()) {
-        auto loaded = scep::config::load_file(file, s);
-        if (!loaded) return loaded.err();
-        s = std::move(*loaded);
-    }
+        return {};
+    };
+    if (auto r = layer(f.preset, "SCEP_LAB_PRESET", scep::config::load_preset); !r) return r.err();
+    if (auto r = layer(f.config_file, "SCEP_LAB_CONFIG",
+                       [](const std::string& file, const scep::config::settings& base) {
+                           return scep::config::load_file(file, base);
+                       });
+        !r)
+        return r.err();
     if (auto r = scep::config::apply_env(s, scep::config::process_env()); !r) return r.err();
     if (f.listen) s.server.listen = *f.listen;
     if (f.port) s.server.port = static_cast<std::uint16_t>(*f.port);
