@@ -3,10 +3,12 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <unistd.h>
 #include <optional>
 
 #include "config/config.hpp"
 #include "server/app.hpp"
+#include "server/bench.hpp"
 
 namespace {
 
@@ -117,6 +119,30 @@ int main(int argc, char** argv) {
     health->add_option("--url", health_url, "base URL; default from the listen address and port settings");
     health->add_option("-p,--port", f.port, "TCP port (SCEP_LAB_PORT)")->check(CLI::Range(1, 65535));
 
+    scep::server::bench_options bo;
+    std::string bench_key = "rsa2048", bench_cipher = "aes128", bench_digest = "sha256";
+    auto* bench = app.add_subcommand("bench", "SCEP load generator: N enrollments over C connections, replies checked");
+    bench->add_option("url", bo.url, "SCEP URL, e.g. http://127.0.0.1:8080/scep")->required();
+    bench->add_option("-n,--requests", bo.requests, "enrollments, each with its own key (default 1000)")
+        ->check(CLI::Range(1, 10000000));
+    bench->add_option("-c,--connections", bo.connections, "concurrent keep-alive connections (default 16)")
+        ->check(CLI::Range(1, 10000));
+    bench->add_flag("--get", bo.use_get, "send PKIOperation by GET (default POST)");
+    bench->add_option("--key", bench_key, "rsa2048 (default), rsa3072, rsa4096, ec-p256, ec-p384");
+    bench->add_option("--cipher", bench_cipher, "envelope cipher: aes128 (default), aes192, aes256, des3, des");
+    bench->add_option("--digest", bench_digest, "signature digest: sha256 (default), sha1, sha224, sha384, sha512");
+    bench->add_option("--bench-challenge", bo.challenge, "challenge password (default scep-lab-challenge)");
+    bench->add_option("-k,--check-every", bo.check_every, "decrypt every K-th reply and match it to its key (default 10)")
+        ->check(CLI::Range(1, 1000000));
+    bench->add_option("--keys", bo.distinct_keys, "distinct keys, cycled over the requests (default: one each)");
+    bench->add_option("--key-cache", bo.key_cache, "PEM file of keys reused across runs (created and extended)");
+    bench->add_option("--received", bo.received, "write \"transactionID serial\" of every SUCCESS reply here");
+    bench->add_flag("--json", bo.json, "print the result as JSON");
+
+    std::size_t seed_count = 0;
+    auto* seed = app.add_subcommand("seed", "add N placeholder certificates to the store (benchmarks on a full store)");
+    seed->add_option("count", seed_count, "how many rows")->required()->check(CLI::Range(1, 100000000));
+
     auto* version = app.add_subcommand("version", "print the version");
     auto* presets = app.add_subcommand("presets", "list the ready configurations for --preset");
 
@@ -135,6 +161,28 @@ int main(int argc, char** argv) {
         }
         return 0;
     }
+    if (bench->parsed()) {
+        auto k = scep::key_type_from_name(bench_key);
+        auto c = scep::content_cipher_from_name(bench_cipher);
+        auto d = scep::digest_alg_from_name(bench_digest);
+        if (!k || !c || !d) {
+            std::cerr << "scep-lab bench: unknown " << (!k ? "--key " + bench_key : !c ? "--cipher " + bench_cipher
+                                                                                 : "--digest " + bench_digest)
+                      << "\n";
+            return 2;
+        }
+        bo.key = *k;
+        bo.cipher = *c;
+        bo.digest = *d;
+        bo.progress = !bo.json && ::isatty(2);
+        auto r = scep::server::run_bench(bo, std::cerr);
+        if (!r) {
+            std::cerr << "scep-lab bench: " << r.message() << "\n";
+            return 1;
+        }
+        std::cout << scep::server::bench_report(bo, *r);
+        return r->failed == 0 ? 0 : 3;
+    }
     auto s = settle(f);
     if (!s) {
         std::cerr << "scep-lab: configuration error: " << s.message() << "\n";
@@ -149,6 +197,7 @@ int main(int argc, char** argv) {
     if (reject->parsed()) return scep::server::decide(*s, txid, false, why, std::cout);
     if (pending->parsed()) return scep::server::pending_list(*s, all_pending, std::cout);
     if (health->parsed()) return scep::server::health(*s, health_url, std::cout);
+    if (seed->parsed()) return scep::server::seed(*s, seed_count, std::cout);
     if (show->parsed()) {
         std::cout << scep::config::to_toml(*s, show_secrets);
         return 0;

@@ -192,6 +192,10 @@ std::string serial_hex(const X509& cert) {
 
 bytes public_key_sha256(const EVP_PKEY& key) { return sha256(must(der_encode(key, i2d_PUBKEY, "i2d_PUBKEY"))); }
 
+bytes public_key_sha256(const X509_PUBKEY& spki) {
+    return sha256(must(der_encode(spki, i2d_X509_PUBKEY, "i2d_X509_PUBKEY")));
+}
+
 std::string subject_alt_names(const X509& cert) {
     general_names_ptr names(static_cast<GENERAL_NAMES*>(
         X509_get_ext_d2i(&cert, NID_subject_alt_name, nullptr, nullptr)));

@@ -103,6 +103,9 @@ std::string name_to_string(const X509_NAME& name);
 std::string serial_hex(const X509& cert);
 // SHA-256 of the DER SubjectPublicKeyInfo: identifies a key independent of certificates.
 bytes public_key_sha256(const EVP_PKEY& key);
+// The same, from the SubjectPublicKeyInfo already in a certificate or CSR:
+// plain ASN.1 encoding, without OpenSSL 3.0's slow key encoder.
+bytes public_key_sha256(const X509_PUBKEY& spki);
 // Subject alternative names as "DNS:a,IP:1.2.3.4,email:x" (empty when absent).
 std::string subject_alt_names(const X509& cert);
 std::string time_to_iso8601(const ASN1_TIME& t);

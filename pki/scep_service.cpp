@@ -198,7 +198,7 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
                            "\" differs from the certificate being renewed \"" + (*row)->subject +
                            "\" (renewal.subject_must_match)");
     if (!cfg_.renewal.allow_key_reuse &&
-        to_hex(public_key_sha256(*X509_REQ_get0_pubkey(csr->get()))) == (*row)->public_key_sha256)
+        to_hex(public_key_sha256(*X509_REQ_get_X509_PUBKEY(csr->get()))) == (*row)->public_key_sha256)
         return failure(req, fail_info::bad_request, "renewal must use a new key (renewal.allow_key_reuse = false)");
     if (cfg_.renewal.window.count() > 0 && not_after - now > cfg_.renewal.window)
         return failure(req, fail_info::bad_request,
@@ -216,7 +216,7 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
 
 service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const std::string& requester,
                                   const std::string& replaces, bool check_challenge) {
-    const std::string key_hash = to_hex(public_key_sha256(*X509_REQ_get0_pubkey(const_cast<X509_REQ*>(&csr))));
+    const std::string key_hash = to_hex(public_key_sha256(*X509_REQ_get_X509_PUBKEY(const_cast<X509_REQ*>(&csr))));
 
     auto existing = store_.find_by_transaction(req.transaction_id);
     if (!existing) return failure(req, fail_info::bad_request, "store error: " + existing.message());

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 
 #include "pki/x509_build.hpp"
 
@@ -71,8 +72,18 @@ constexpr int schema_version = static_cast<int>(std::size(migrations));
 struct db_close {
     void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
 };
+// Statements are prepared once per SQL text and kept (preparing costs about
+// as much as running these small queries); handing one back resets it.
 struct stmt_finalize {
-    void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
+    bool cached = false;
+    void operator()(sqlite3_stmt* s) const noexcept {
+        if (!cached) {
+            sqlite3_finalize(s);
+            return;
+        }
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
 };
 using stmt_ptr = std::unique_ptr<sqlite3_stmt, stmt_finalize>;
 
@@ -196,6 +207,44 @@ public:
 
     result<std::optional<cert_record>> find_by_transaction(const std::string& txid) override {
         return find_one("WHERE transaction_id = ?", txid);
+    }
+
+    result<std::size_t> seed(std::size_t count, const cert_record& tmpl, const std::string& tag) override {
+        std::lock_guard lock(mu_);
+        stmt_ptr s = prepare(
+            "INSERT INTO certificates (serial, subject, sans, issuer, not_before, not_after, transaction_id, "
+            "requester, status, public_key_sha256, der, created_at, authority_key_id) "
+            "VALUES (?,?,?,?,?,?,?,'seed','valid',?,?,?,?)");
+        if (!s) return db_error("preparing seed insert");
+        const std::string now = now_iso8601();
+        std::size_t done = 0;
+        while (done < count) {
+            if (auto r = exec("BEGIN IMMEDIATE"); !r) return r.err();
+            for (std::size_t batch = 0; batch < 50000 && done < count; ++batch, ++done) {
+                char num[24];
+                std::snprintf(num, sizeof num, "%016zX", done);
+                const std::string serial = "5EED" + tag + num;
+                bind(s.get(), 1, serial);
+                bind(s.get(), 2, "CN=seed-" + tag + "-" + std::to_string(done) + ",O=scep-lab seed");
+                bind(s.get(), 3, tmpl.sans);
+                bind(s.get(), 4, tmpl.issuer);
+                bind(s.get(), 5, tmpl.not_before);
+                bind(s.get(), 6, tmpl.not_after);
+                bind(s.get(), 7, "seed-" + tag + "-" + std::to_string(done));
+                bind(s.get(), 8, tmpl.public_key_sha256);
+                sqlite3_bind_blob(s.get(), 9, tmpl.der.data(), static_cast<int>(tmpl.der.size()), SQLITE_STATIC);
+                bind(s.get(), 10, now);
+                bind(s.get(), 11, tmpl.authority_key_id);
+                if (sqlite3_step(s.get()) != SQLITE_DONE) {
+                    auto err = db_error("seeding row " + serial);
+                    (void)exec("ROLLBACK");
+                    return err;
+                }
+                sqlite3_reset(s.get());
+            }
+            if (auto r = exec("COMMIT"); !r) return r.err();
+        }
+        return done;
     }
 
     result<std::optional<cert_record>> find_by_serial(const std::string& serial) override {
@@ -351,10 +400,14 @@ private:
         return db_error("looking up certificate");
     }
 
+    // Callers hold mu_ (or run before the store is shared).
     stmt_ptr prepare(const std::string& sql) {
+        if (auto it = statements_.find(sql); it != statements_.end()) return stmt_ptr(it->second.get(), {true});
         sqlite3_stmt* s = nullptr;
         sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &s, nullptr);
-        return stmt_ptr(s);
+        if (!s) return stmt_ptr();
+        statements_.emplace(sql, stmt_ptr(s));
+        return stmt_ptr(s, {true});
     }
     static void bind(sqlite3_stmt* s, int i, const std::string& v) {
         sqlite3_bind_text(s, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
@@ -375,10 +428,24 @@ private:
     std::unique_ptr<sqlite3, db_close> db_;
     std::string file_;
     std::mutex mu_;
+    std::unordered_map<std::string, stmt_ptr> statements_;  // finalized before db_ closes
 };
 
 class memory_store final : public cert_store {
 public:
+    result<std::size_t> seed(std::size_t count, const cert_record& tmpl, const std::string& tag) override {
+        for (std::size_t i = 0; i < count; ++i) {
+            cert_record r = tmpl;
+            r.serial = "5EED" + tag + std::to_string(i);
+            r.subject = "CN=seed-" + tag + "-" + std::to_string(i) + ",O=scep-lab seed";
+            r.transaction_id = "seed-" + tag + "-" + std::to_string(i);
+            r.requester = "seed";
+            r.status = "valid";
+            if (auto x = insert(r); !x) return x.err();
+        }
+        return count;
+    }
+
     result<insert_outcome> insert(const cert_record& rec) override {
         std::lock_guard lock(mu_);
         for (const auto& r : rows_) {
@@ -511,7 +578,7 @@ cert_record make_record(const X509& cert) {
     r.issuer = name_to_string(*X509_get_issuer_name(&cert));
     r.not_before = time_to_iso8601(*X509_get0_notBefore(&cert));
     r.not_after = time_to_iso8601(*X509_get0_notAfter(&cert));
-    r.public_key_sha256 = to_hex(public_key_sha256(*X509_get0_pubkey(&cert)));
+    r.public_key_sha256 = to_hex(public_key_sha256(*X509_get_X509_PUBKEY(&cert)));
     r.der = x509_to_der(cert);
     if (const ASN1_OCTET_STRING* aki = X509_get0_authority_key_id(const_cast<X509*>(&cert)))
         r.authority_key_id = to_hex(byte_view(ASN1_STRING_get0_data(aki), static_cast<std::size_t>(ASN1_STRING_length(aki))));

@@ -87,6 +87,11 @@ public:
     virtual result<void> mark_pending_issued(const std::string& transaction_id, const std::string& serial) = 0;
     // Oldest first; only those still waiting unless `all`.
     virtual result<std::vector<pending_record>> list_pending(bool all) = 0;
+
+    // `scep-lab seed`: adds `count` placeholder rows shaped like `tmpl` (its
+    // DER and names; serial, subject and transactionID made unique from
+    // `tag`), in large transactions, to measure the server on a full store.
+    virtual result<std::size_t> seed(std::size_t count, const cert_record& tmpl, const std::string& tag) = 0;
 };
 
 // Opens (creating and migrating as needed) the SQLite store at `file`.

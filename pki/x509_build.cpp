@@ -1,3 +1,6 @@
+// EVP_PKEY_get1_RSA/EC_KEY are deprecated in OpenSSL 3 but are the fast path
+// into a certificate there (see set_public_key).
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "pki/x509_build.hpp"
 
 #include <openssl/bn.h>
@@ -114,6 +117,33 @@ bool add_conf_ext(X509* cert, X509V3_CTX* ctx, int nid, const std::string& value
     x509_ext_ptr ext(X509V3_EXT_conf_nid(nullptr, ctx, nid, value.c_str()));
     return ext && X509_add_ext(cert, ext.get(), -1) == 1;
 }
+// OpenSSL 3.0 puts a provider key into a certificate by encoding it and
+// decoding it again through its provider decoders (~190 µs, the slowest step
+// of an issuance); a legacy key takes the old encoder path (~4 µs) and stays
+// usable from the certificate. The conversion only copies the public numbers.
+bool set_public_key(X509& cert, const EVP_PKEY& key) {
+    EVP_PKEY* k = const_cast<EVP_PKEY*>(&key);
+    evp_pkey_ptr legacy;
+    if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA) {
+        if (RSA* rsa = EVP_PKEY_get1_RSA(k)) {
+            legacy.reset(EVP_PKEY_new());
+            if (!legacy || EVP_PKEY_assign_RSA(legacy.get(), rsa) != 1) {
+                RSA_free(rsa);
+                legacy.reset();
+            }
+        }
+    } else if (EVP_PKEY_get_base_id(k) == EVP_PKEY_EC) {
+        if (EC_KEY* ec = EVP_PKEY_get1_EC_KEY(k)) {
+            legacy.reset(EVP_PKEY_new());
+            if (!legacy || EVP_PKEY_assign_EC_KEY(legacy.get(), ec) != 1) {
+                EC_KEY_free(ec);
+                legacy.reset();
+            }
+        }
+    }
+    ERR_clear_error();
+    return X509_set_pubkey(&cert, legacy ? legacy.get() : k) == 1;
+}
 }  // namespace
 
 result<x509_ptr> sign_certificate(const cert_request& req, const X509* issuer_cert, const EVP_PKEY& issuer_key) {
@@ -124,7 +154,8 @@ result<x509_ptr> sign_certificate(const cert_request& req, const X509* issuer_ce
     X509_set_subject_name(cert.get(), const_cast<X509_NAME*>(req.subject));
     X509_set_issuer_name(cert.get(), issuer_cert ? X509_get_subject_name(issuer_cert)
                                                  : const_cast<X509_NAME*>(req.subject));
-    X509_set_pubkey(cert.get(), const_cast<EVP_PKEY*>(req.public_key));
+    if (!req.public_key || !set_public_key(*cert, *req.public_key))
+        return make_error(ossl_error("setting the public key"));
     if (!set_time(X509_getm_notBefore(cert.get()), req.not_before) ||
         !set_time(X509_getm_notAfter(cert.get()), req.not_after))
         return make_error(ossl_error("setting validity"));

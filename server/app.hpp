@@ -28,6 +28,10 @@ int pending_list(const config::settings& s, bool all, std::ostream& out);
 int rollover(const config::settings& s, bool activate, bool keep_ra, std::ostream& out);
 
 // GET /healthz on the configured (or given) address; 0 when it answers 200.
+// `scep-lab seed N`: adds N placeholder certificate rows to the store (for
+// benchmarks on a full store); every row carries one real certificate's DER.
+int seed(const config::settings& s, std::size_t count, std::ostream& out);
+
 int health(const config::settings& s, const std::string& base_url, std::ostream& out);
 
 }  // namespace scep::server
