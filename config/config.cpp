@@ -135,6 +135,7 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         table_reader r(top.at("log"), "log");
         r.string("format", s.log.format);
         r.string("level", s.log.level);
+        r.string("capture_dir", s.log.capture_dir);
         r.finish();
     }
     if (top.has("scep")) {
@@ -351,11 +352,21 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
     s.pki.ra.ndes_subject = s.ndes.ra_subject;
 }
 
+// A TOML basic string: quotes, backslashes and control characters escaped.
 std::string quote(const std::string& s) {
     std::string out = "\"";
     for (char c : s) {
-        if (c == '"' || c == '\\') out += '\\';
-        out += c;
+        auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (u < 0x20 || u == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04X", u);
+            out += buf;
+        } else {
+            out += c;
+        }
     }
     return out + "\"";
 }
@@ -593,7 +604,8 @@ std::string to_toml(const settings& s, bool show_secrets) {
       << "\nidle_timeout = " << quote(format_duration(s.server.idle_timeout))
       << "\nmax_connections = " << s.server.max_connections << "\nready_file = " << quote(s.server.ready_file)
       << "\n\n";
-    o << "[log]\nformat = " << quote(s.log.format) << "\nlevel = " << quote(s.log.level) << "\n\n";
+    o << "[log]\nformat = " << quote(s.log.format) << "\nlevel = " << quote(s.log.level)
+      << "\ncapture_dir = " << quote(s.log.capture_dir) << "\n\n";
     o << "[scep]\npaths = " << quote_list(s.scep_paths)
       << "\nchallenge = " << quote(show_secrets || s.scep.challenge.empty() ? s.scep.challenge : "********")
       << "\ncapabilities = " << quote_list(s.scep.capabilities)

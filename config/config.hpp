@@ -36,6 +36,10 @@ struct server_settings {
 struct log_settings {
     std::string format = "text";  // text | json
     std::string level = "info";   // trace | debug | info | warn | error
+    // When set, every PKIOperation request and reply is written here as DER
+    // (<n>-<transactionID>.request.der / .reply.der): captures for support
+    // cases, openssl asn1parse, and the fuzzers' seed corpus.
+    std::string capture_dir;
 };
 
 // NDES mode (shared/reference/ndes.md): Microsoft's URLs, admin page and

@@ -2,6 +2,7 @@
 # Installs the Debian (bookworm) packages scep-lab needs, when missing.
 #   scripts/deps.sh build   compiler, CMake and libraries
 #   scripts/deps.sh test    the above plus the real peers the tests run
+#   scripts/deps.sh fuzz    the build packages plus clang and libFuzzer
 # As root it runs apt-get; otherwise it prints the command to run.
 set -euo pipefail
 
@@ -19,13 +20,16 @@ TEST_PACKAGES=(
     dbus-daemon  # dbus-run-session for a private certmonger
     sqlite3
     curl         # fetches CRLs in the lifecycle test
+    clang libclang-rt-14-dev  # libFuzzer: the short fuzz runs of the suite
 )
+FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 want=("${BUILD_PACKAGES[@]}")
 case "${1:-build}" in
     build) ;;
     test) want+=("${TEST_PACKAGES[@]}") ;;
-    *) echo "usage: $0 [build|test]" >&2; exit 2 ;;
+    fuzz) want+=("${FUZZ_PACKAGES[@]}") ;;
+    *) echo "usage: $0 [build|test|fuzz]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -110,6 +110,16 @@ int serve(const config::settings& s) {
     scep_service service(l.pki, iss, *l.store, scfg, system_clock_fn(), verifier);
     quirk_gate quirks(s.quirks);
     router r(service, paths, ndes ? &*ndes : nullptr, &quirks);
+    if (!s.log.capture_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(s.log.capture_dir, ec);
+        if (ec) {
+            log.error("cannot start", {{"error", "log.capture_dir " + s.log.capture_dir + ": " + ec.message()}});
+            return 1;
+        }
+        r.capture_to(s.log.capture_dir);
+        log.warn("capturing every PKIOperation request and reply in " + s.log.capture_dir);
+    }
     if (scfg.approval.manual) log.info("manual approval: every request waits for `scep-lab approve <txid>`");
 
     boost::asio::io_context ioc;

@@ -185,7 +185,15 @@ response router::scep(const request& req, std::string_view query, const std::str
             if (!decoded) return text(req, http::status::bad_request, "message parameter is not valid base64\n", rec);
             der = std::move(*decoded);
         }
-        return from_reply(req, service_.pki_operation(der, client), rec);
+        auto reply = service_.pki_operation(der, client);
+        if (!capture_dir_.empty()) {
+            // Names from a counter and the (sanitised) transactionID only.
+            std::string id = std::to_string(++captured_) + "-";
+            for (char c : reply.transaction_id.substr(0, 64)) id += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+            (void)write_file(capture_dir_ / (id + ".request.der"), std::string(der.begin(), der.end()), false);
+            (void)write_file(capture_dir_ / (id + ".reply.der"), reply.body, false);
+        }
+        return from_reply(req, std::move(reply), rec);
     }
     return text(req, http::status::bad_request, "unsupported operation \"" + operation + "\"\n", rec);
 }

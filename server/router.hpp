@@ -4,7 +4,9 @@
 
 #include <boost/beast/http.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,8 @@ public:
            quirk_gate* quirks = nullptr);
 
     response handle(const request& req, const std::string& client, request_record& rec);
+    // log.capture_dir: PKIOperation requests and replies written as DER.
+    void capture_to(std::filesystem::path dir) { capture_dir_ = std::move(dir); }
 
 private:
     bool is_scep_path(std::string_view path) const;
@@ -50,6 +54,8 @@ private:
     std::vector<std::string> scep_paths_;
     ndes_frontend* ndes_;
     quirk_gate* quirks_;
+    std::filesystem::path capture_dir_;
+    std::atomic<std::uint64_t> captured_{0};
 };
 
 // Query parameters as sent (keys percent-decoded, values left encoded).

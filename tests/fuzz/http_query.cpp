@@ -1,0 +1,45 @@
+// The HTTP query string of a SCEP GET, the percent-decoding and base64 of its
+// message parameter (macOS half-escapes it), and the router on the same
+// target: nothing may crash or answer 2xx to garbage PKIOperation input.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "fuzz_support.hpp"
+#include "pki/encoding.hpp"
+#include "pki/issuer.hpp"
+#include "pki/store.hpp"
+#include "server/router.hpp"
+
+using namespace scep;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    std::string_view text(reinterpret_cast<const char*>(data), size);
+    for (auto& [key, value] : server::split_query(text)) {
+        (void)server::decode_get_message(value);
+        (void)percent_decode(key);
+    }
+    if (auto decoded = base64_decode(text)) {
+        std::string again = base64_encode(*decoded);
+        auto round = base64_decode(again);
+        if (!round || *round != *decoded) __builtin_trap();  // encode/decode must round-trip
+    }
+
+    // The router, given the bytes as a request target on the SCEP path.
+    const hierarchy& pki = fuzz::lab();
+    static issuer iss(pki, issuance_profile{}, csr_policy{}, system_clock_fn());
+    static std::unique_ptr<cert_store> store = make_memory_store();
+    service_config cfg;
+    cfg.challenge = "scep-lab-challenge";
+    static scep_service service(pki, iss, *store, cfg);
+    static server::router router(service, {"/scep"});
+    std::string target = "/scep?" + std::string(text);
+    if (target.find_first_of("\r\n ") != std::string::npos) return 0;  // not a valid request line
+    server::request req{server::http::verb::get, target, 11};
+    server::request_record rec;
+    auto res = router.handle(req, "fuzz", rec);
+    if (rec.operation == "PKIOperation" && res.result_int() == 200 &&
+        res[server::http::field::content_type] != "application/x-pki-message")
+        __builtin_trap();
+    return 0;
+}
