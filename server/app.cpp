@@ -8,6 +8,8 @@
 #include <iostream>
 #include <thread>
 
+#include <sys/resource.h>
+
 #include "pki/crl.hpp"
 #include "pki/hierarchy.hpp"
 #include "pki/issuer.hpp"
@@ -122,6 +124,17 @@ int serve(const config::settings& s) {
     }
     if (scfg.approval.manual) log.info("manual approval: every request waits for `scep-lab approve <txid>`");
 
+    // Every connection is a file descriptor: make room for max_connections.
+    if (struct rlimit rl {}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rlim_t want = static_cast<rlim_t>(s.server.max_connections) + 256;
+        if (rl.rlim_cur < want) {
+            rl.rlim_cur = std::min(want, rl.rlim_max);
+            ::setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur < want)
+            log.warn("the open-file limit (" + std::to_string(rl.rlim_cur) + ") is below server.max_connections + 256; "
+                     "raise it (ulimit -n) or lower max_connections");
+    }
     boost::asio::io_context ioc;
     http_limits limits{s.server.max_body_bytes, s.server.max_header_bytes, s.server.read_timeout,
                        s.server.idle_timeout, s.server.max_connections};

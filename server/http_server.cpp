@@ -137,7 +137,8 @@ private:
         drain();
     }
     void drain() {
-        stream_.async_read_some(asio::buffer(discard_),
+        if (!discard_) discard_ = std::make_unique<std::array<char, 16384>>();
+        stream_.async_read_some(asio::buffer(*discard_),
                                 [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                                     self->drained_ += n;
                                     if (ec || self->drained_ > max_drain_bytes) return self->close();
@@ -163,7 +164,7 @@ private:
     std::size_t requests_ = 0;
     bool linger_ = false;
     std::size_t drained_ = 0;
-    std::array<char, 16384> discard_{};
+    std::unique_ptr<std::array<char, 16384>> discard_;  // only while lingering: idle sessions stay small
     static constexpr std::size_t max_drain_bytes = 64 << 20;
 };
 
@@ -212,17 +213,30 @@ void http_server::do_accept() {
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
         if (!ec) {
             if (active_->load() >= limits_.max_connections) {
-                // Over the limit: close at once rather than queue unbounded work.
+                // Over the limit: close at once rather than queue unbounded work;
+                // log the first and then a count every ten seconds, not a flood.
                 beast::error_code ignored;
                 socket.close(ignored);
-                log_.warn("connection refused: max_connections reached",
-                          {{"max_connections", std::to_string(limits_.max_connections)}});
+                ++refused_;
+                auto now = std::chrono::steady_clock::now();
+                if (now - last_refusal_log_ > std::chrono::seconds(10)) {
+                    log_.warn("connections refused: max_connections reached",
+                              {{"max_connections", std::to_string(limits_.max_connections)},
+                               {"refused", std::to_string(refused_)}});
+                    last_refusal_log_ = now;
+                    refused_ = 0;
+                }
             } else {
                 ++*active_;
                 std::make_shared<session>(std::move(socket), router_, log_, limits_, active_)->run();
             }
         } else {
+            // Out of file descriptors (or another transient error): back off
+            // instead of spinning on accept and flooding the log.
             log_.warn("accept failed", {{"error", ec.message()}});
+            auto timer = std::make_shared<asio::steady_timer>(acceptor_.get_executor(), std::chrono::milliseconds(100));
+            timer->async_wait([this, timer](beast::error_code) { do_accept(); });
+            return;
         }
         do_accept();
     });

@@ -48,6 +48,8 @@ private:
     http_limits limits_;
     tcp::acceptor acceptor_;
     std::shared_ptr<std::atomic<std::size_t>> active_;
+    std::size_t refused_ = 0;  // on the acceptor's strand
+    std::chrono::steady_clock::time_point last_refusal_log_{};
 };
 
 }  // namespace scep::server

@@ -31,6 +31,7 @@ public:
     bool start(std::chrono::seconds timeout = std::chrono::seconds(30));
     int stop();  // SIGTERM, then waits; returns the exit status
     bool running() const;
+    pid_t pid() const { return pid_; }
 
     std::uint16_t port() const { return port_; }
     std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/scep"; }

@@ -1,0 +1,234 @@
+// Bad input of every kind the issue lists, against the real binary: each gets
+// its specified answer (an HTTP status, a CertRep failInfo, or a closed
+// connection) and the server stays healthy afterwards.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <boost/asio.hpp>
+
+#include <fstream>
+#include <thread>
+
+#include "integration/server_process.hpp"
+#include "pki/encoding.hpp"
+#include "server/scep_client.hpp"
+#include "support/test_support.hpp"
+
+namespace scep {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+struct robust_lab {
+    test::temp_dir dir;
+    std::optional<test::server_process> proc;
+    server::scep_url url;
+    std::vector<x509_ptr> ca;
+    const X509* recipient = nullptr;
+    const X509* signer = nullptr;
+
+    explicit robust_lab(const std::string& toml) {
+        auto cfg = dir.path() / "robust.toml";
+        std::ofstream(cfg) << toml;
+        proc.emplace(dir.path() / "data", std::vector<std::string>{"--config", cfg.string()});
+    }
+    void start() {
+        load_providers();
+        ASSERT_TRUE(proc->start()) << proc->log();
+        url = *server::parse_scep_url(proc->url());
+        auto certs = server::scep_client(url).get_ca_cert();
+        ASSERT_TRUE(certs) << certs.message();
+        ca = std::move(*certs);
+        recipient = server::select_recipient(ca);
+        signer = server::select_signer(ca);
+    }
+    void expect_healthy() {
+        auto health = server::http_call(url, "GET", "/healthz", "", "");
+        ASSERT_TRUE(health) << health.message();
+        EXPECT_EQ(health->status, 200);
+        EXPECT_TRUE(proc->running());
+    }
+    long rss_kb() const {
+        std::ifstream in("/proc/" + std::to_string(proc->pid()) + "/status");
+        for (std::string line; std::getline(in, line);)
+            if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+        return -1;
+    }
+};
+
+bytes signed_request(const robust_lab& lab, const std::string& challenge, message_type type = message_type::pkcs_req) {
+    auto dev = test::make_requester({.challenge = challenge});
+    return test::make_pkcs_req(dev, *lab.recipient, make_transaction_id(), random_bytes(16), content_cipher::aes_128_cbc,
+                               digest_alg::sha256, type);
+}
+
+TEST(robustness, every_kind_of_bad_input_gets_its_answer_and_the_server_stays_healthy) {
+    robust_lab lab("[server]\nread_timeout = \"2s\"\nmax_body_bytes = 1048576\n");
+    lab.start();
+    const bytes good = signed_request(lab, "scep-lab-challenge");
+    std::string good_s(good.begin(), good.end());
+
+    // A signature over different content: one byte of the signed envelope changed.
+    auto decoded = decode_pki_request(good);
+    ASSERT_TRUE(decoded);
+    bytes tampered = good;
+    {
+        PKCS7* inner = decoded->p7->d.sign->contents;
+        ASN1_OCTET_STRING* os = inner->d.data;
+        std::string env(reinterpret_cast<const char*>(ASN1_STRING_get0_data(os)),
+                        static_cast<std::size_t>(ASN1_STRING_length(os)));
+        auto at = good_s.find(env);
+        ASSERT_NE(at, std::string::npos);
+        tampered[at + env.size() - 5] ^= 0x01;  // inside the encrypted content
+    }
+    // A CMS ContentInfo of the wrong type: the degenerate GetCACert reply.
+    auto ca_reply = server::http_call(lab.url, "GET", "/scep?operation=GetCACert", "", "");
+    ASSERT_TRUE(ca_reply);
+
+    struct case_t {
+        const char* name;
+        std::string method, target, body, content_type;
+        int http;                                // expected HTTP status
+        std::optional<fail_info> failure;        // and, for 200, the CertRep failInfo
+    };
+    std::vector<case_t> cases{
+        {"truncated_der", "POST", "/scep?operation=PKIOperation", good_s.substr(0, good_s.size() / 2),
+         "application/x-pki-message", 400, {}},
+        {"garbage_der", "POST", "/scep?operation=PKIOperation", std::string("\x30\x82\xff\xff\x02\x01", 6),
+         "application/x-pki-message", 400, {}},
+        {"random_bytes", "POST", "/scep?operation=PKIOperation", std::string(3000, '\x30'), "application/x-pki-message",
+         400, {}},
+        {"cms_content_type_not_signed_data", "POST", "/scep?operation=PKIOperation", ca_reply->body,
+         "application/x-pki-message", 400, {}},
+        // The HTTP Content-Type is not checked (clients send all sorts); the DER decides.
+        {"http_content_type_ignored", "POST", "/scep?operation=PKIOperation", good_s, "text/html", 200,
+         std::nullopt},
+        {"body_of_10_mb", "POST", "/scep?operation=PKIOperation", std::string(10 << 20, 'A'),
+         "application/x-pki-message", 413, {}},
+        {"broken_base64_get", "GET", "/scep?operation=PKIOperation&message=MII%%%%***", "", "", 400, {}},
+        {"broken_base64_post", "POST", "/scep?operation=PKIOperation", "this is !!! not base64", "text/plain", 400, {}},
+        {"signature_over_different_content", "POST", "/scep?operation=PKIOperation",
+         std::string(tampered.begin(), tampered.end()), "application/x-pki-message", 200, fail_info::bad_message_check},
+        {"wrong_challenge", "POST", "/scep?operation=PKIOperation",
+         [&] { auto b = signed_request(lab, "wrong"); return std::string(b.begin(), b.end()); }(),
+         "application/x-pki-message", 200, fail_info::bad_message_check},
+        {"unknown_message_type", "POST", "/scep?operation=PKIOperation",
+         [&] { auto b = signed_request(lab, "scep-lab-challenge", static_cast<message_type>(99)); return std::string(b.begin(), b.end()); }(),
+         "application/x-pki-message", 200, fail_info::bad_request},
+        {"over_long_url", "GET", "/scep?operation=GetCACaps&pad=" + std::string(70000, 'x'), "", "", 431, {}},
+        {"unknown_operation", "GET", "/scep?operation=GetEverything", "", "", 400, {}},
+        {"no_operation", "GET", "/scep", "", "", 400, {}},
+        {"wrong_method", "DELETE", "/scep?operation=GetCACaps", "", "", 405, {}},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        auto r = server::http_call(lab.url, c.method, c.target, c.body, c.content_type);
+        ASSERT_TRUE(r) << r.message();
+        EXPECT_EQ(r->status, c.http) << r->body.substr(0, 200);
+        if (c.http == 200) {
+            auto rep = parse_cert_rep(bytes(r->body.begin(), r->body.end()), *lab.signer);
+            ASSERT_TRUE(rep) << rep.message();
+            if (c.failure) {
+                EXPECT_EQ(rep->status, pki_status::failure);
+                EXPECT_EQ(rep->failure, c.failure) << rep->fail_info_text;
+            } else {
+                EXPECT_EQ(rep->status, pki_status::success) << rep->fail_info_text;
+            }
+        }
+        lab.expect_healthy();
+    }
+}
+
+TEST(robustness, header_bytes_trickled_slowly_are_cut_off_at_the_read_timeout) {
+    robust_lab lab("[server]\nread_timeout = \"2s\"\n");
+    lab.start();
+    asio::io_context ioc;
+    tcp::socket sock(ioc);
+    sock.connect({asio::ip::make_address("127.0.0.1"), lab.proc->port()});
+    asio::write(sock, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n")));
+    auto started = std::chrono::steady_clock::now();
+    boost::system::error_code ec;
+    // One byte every 300 ms: the whole request never arrives.
+    while (!ec && std::chrono::steady_clock::now() - started < std::chrono::seconds(8)) {
+        asio::write(sock, asio::buffer("X", 1), ec);
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+    auto cut = std::chrono::steady_clock::now() - started;
+    // The server closed it (the write fails once the peer is gone) close to 2 s.
+    EXPECT_TRUE(ec) << "still connected after 8 s";
+    EXPECT_LT(cut, std::chrono::seconds(6));
+    EXPECT_GE(cut, std::chrono::milliseconds(1500));
+    lab.expect_healthy();
+}
+
+TEST(robustness, thousands_of_idle_connections_neither_stop_service_nor_stay_forever) {
+    // This test process needs the descriptors too.
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_max < 8192) GTEST_SKIP() << "open-file hard limit " << rl.rlim_max << " is below 8192";
+    rl.rlim_cur = 8192;
+    setrlimit(RLIMIT_NOFILE, &rl);
+
+    robust_lab lab("[server]\nread_timeout = \"3s\"\nmax_connections = 3000\n");
+    lab.start();
+    long rss_before = lab.rss_kb();
+    asio::io_context ioc;
+    std::vector<tcp::socket> idle;
+    tcp::endpoint ep{asio::ip::make_address("127.0.0.1"), lab.proc->port()};
+    for (int i = 0; i < 2500; ++i) {
+        idle.emplace_back(ioc);
+        idle.back().connect(ep);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // 2500 idle connections held: service goes on.
+    lab.expect_healthy();
+    auto caps = server::http_call(lab.url, "GET", "/scep?operation=GetCACaps", "", "");
+    ASSERT_TRUE(caps);
+    EXPECT_EQ(caps->status, 200);
+    long rss_held = lab.rss_kb();
+    std::cout << "server RSS: " << rss_before / 1024 << " MB before, " << rss_held / 1024 << " MB with 2500 idle connections\n";
+    EXPECT_LT(rss_held - rss_before, 64 * 1024) << "idle connections cost too much memory";
+
+    // Beyond max_connections, new connections are closed at once.
+    std::vector<tcp::socket> extra;
+    for (int i = 0; i < 700; ++i) {
+        extra.emplace_back(ioc);
+        extra.back().connect(ep);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    int closed_at_once = 0;
+    for (auto& s : extra) {
+        s.non_blocking(true);
+        char b;
+        boost::system::error_code ec;
+        s.read_some(asio::buffer(&b, 1), ec);
+        if (ec == asio::error::eof || ec == asio::error::connection_reset) ++closed_at_once;
+    }
+    EXPECT_GE(closed_at_once, 100) << "connections over max_connections were kept";
+    extra.clear();
+
+    // After read_timeout the server has dropped the idle ones, and serves again.
+    std::this_thread::sleep_for(std::chrono::seconds(4));
+    int dropped = 0;
+    for (auto& s : idle) {
+        s.non_blocking(true);
+        char b;
+        boost::system::error_code ec;
+        s.read_some(asio::buffer(&b, 1), ec);
+        if (ec == asio::error::eof || ec == asio::error::connection_reset) ++dropped;
+    }
+    EXPECT_EQ(dropped, 2500);
+    idle.clear();
+    lab.expect_healthy();
+    auto dev = test::make_requester({.challenge = "scep-lab-challenge"});
+    auto msg = test::make_pkcs_req(dev, *lab.recipient, make_transaction_id(), random_bytes(16));
+    auto r = server::scep_client(lab.url).pki_operation(msg, false);
+    ASSERT_TRUE(r);
+    auto rep = parse_cert_rep(bytes(r->body.begin(), r->body.end()), *lab.signer);
+    ASSERT_TRUE(rep) << rep.message();
+    EXPECT_EQ(rep->status, pki_status::success);
+}
+
+}  // namespace
+}  // namespace scep
