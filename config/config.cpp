@@ -286,6 +286,18 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
     if (top.has("pki")) {
         table_reader r(top.at("pki"), "pki");
         r.boolean("ca_as_ra", s.pki.ca_as_ra);
+        if (r.has("key_passphrase_file")) {
+            const auto& v = r.at("key_passphrase_file");
+            r.path("key_passphrase_file", s.key_passphrase_file, base);
+            if (!s.key_passphrase_file.empty()) {
+                std::ifstream in(s.key_passphrase_file, std::ios::binary);
+                if (!in) r.fail(v, "key_passphrase_file: cannot read " + s.key_passphrase_file.string());
+                std::getline(in, s.pki.key_passphrase);
+                if (!s.pki.key_passphrase.empty() && s.pki.key_passphrase.back() == '\r') s.pki.key_passphrase.pop_back();
+                if (s.pki.key_passphrase.size() < 8)
+                    r.fail(v, "key_passphrase_file: the passphrase (first line) must have at least 8 characters");
+            }
+        }
         if (r.has("source")) {
             const auto& v = r.at("source");
             auto src = toml::get<std::string>(v);
@@ -559,6 +571,10 @@ result<void> apply_env(settings& s, const env_lookup& env) {
     if (auto v = env("SCEP_LAB_CHALLENGE")) s.scep.challenge = *v;
     if (auto v = env("SCEP_LAB_LOG_FORMAT")) s.log.format = *v;
     if (auto v = env("SCEP_LAB_LOG_LEVEL")) s.log.level = *v;
+    if (auto v = env("SCEP_LAB_KEY_PASSPHRASE")) {
+        if (v->size() < 8) return make_error("SCEP_LAB_KEY_PASSPHRASE must have at least 8 characters");
+        s.pki.key_passphrase = *v;
+    }
     return validate(s);
 }
 
@@ -658,7 +674,8 @@ std::string to_toml(const settings& s, bool show_secrets) {
       << "\nexpired_ra = " << (q.expired_ra ? "true" : "false") << "\nchain = " << quote(q.chain)
       << "\nall_pending = " << (q.all_pending ? "true" : "false") << "\nfail_info = " << quote(q.fail_info) << "\n\n";
     o << "[pki]\nsource = " << quote(s.pki.bring_your_own ? "files" : "generate")
-      << "\nca_as_ra = " << (s.pki.ca_as_ra ? "true" : "false") << "\n\n";
+      << "\nca_as_ra = " << (s.pki.ca_as_ra ? "true" : "false")
+      << "\nkey_passphrase_file = " << quote(s.key_passphrase_file.string()) << "\n\n";
     for (const auto& t : s.pki.tiers)
         o << "[[pki.tiers]]\nname = " << quote(t.name) << "\nsubject = " << quote(t.subject)
           << "\nkey = " << quote(std::string(to_string(t.key))) << "\nvalidity = " << quote(format_duration(t.validity))

@@ -116,6 +116,10 @@ struct settings {
     // Named issuance profiles ([templates.NAME]), for the NDES template slots.
     std::map<std::string, issuance_profile> templates = builtin_templates();
     quirk_settings quirks;
+    // File holding the passphrase of the lab's private keys (PKCS#8, AES-256);
+    // SCEP_LAB_KEY_PASSPHRASE overrides it. The passphrase itself lives only
+    // in pki.key_passphrase, never in output or logs.
+    std::filesystem::path key_passphrase_file;
 
     std::filesystem::path pki_dir() const { return data_dir / "pki"; }
     std::filesystem::path store_file() const { return data_dir / "scep-lab.db"; }

@@ -52,16 +52,17 @@ result<x509_ptr> load_cert(const fs::path& file) {
     return std::move(*cert);
 }
 
-result<evp_pkey_ptr> load_key(const fs::path& file) {
+result<evp_pkey_ptr> load_key(const fs::path& file, const std::string& passphrase) {
     auto text = read_file(file);
     if (!text) return text.err();
-    auto key = private_key_from_pem(*text);
+    auto key = private_key_from_pem(*text, passphrase);
     if (!key) return make_error(file.string() + ": " + key.message());
     return std::move(*key);
 }
 
-result<void> write_pair(const fs::path& dir, const std::string& stem, const X509& cert, const EVP_PKEY& key) {
-    if (auto r = write_file(dir / (stem + ".key"), private_key_to_pem(key), true); !r) return r;
+result<void> write_pair(const fs::path& dir, const std::string& stem, const X509& cert, const EVP_PKEY& key,
+                        const std::string& passphrase) {
+    if (auto r = write_file(dir / (stem + ".key"), private_key_to_pem(key, passphrase), true); !r) return r;
     return write_file(dir / (stem + ".crt"), x509_to_pem(cert), false);
 }
 
@@ -224,7 +225,7 @@ struct hierarchy_builder {
                 if (stem.empty()) continue;
                 auto cert = load_cert(dir / (stem + ".crt"));
                 if (!cert) return cert.err();
-                auto key = load_key(dir / (stem + ".key"));
+                auto key = load_key(dir / (stem + ".key"), spec.key_passphrase);
                 if (!key) return key.err();
                 h.previous_.push_back(ca_entry{stem, std::move(*cert), std::move(*key), dir / (stem + ".crt")});
             }
@@ -232,14 +233,14 @@ struct hierarchy_builder {
         if (fs::exists(dir / (issuing + ".next.crt"))) {
             auto cert = load_cert(dir / (issuing + ".next.crt"));
             if (!cert) return cert.err();
-            auto key = load_key(dir / (issuing + ".next.key"));
+            auto key = load_key(dir / (issuing + ".next.key"), spec.key_passphrase);
             if (!key) return key.err();
             if (auto r = check_pair(**cert, **key, dir / (issuing + ".next.key")); !r) return r;
             h.next_ = ca_entry{issuing + ".next", std::move(*cert), std::move(*key), dir / (issuing + ".next.crt")};
             if (fs::exists(dir / "ra.next.crt")) {
                 auto ra = load_cert(dir / "ra.next.crt");
                 if (!ra) return ra.err();
-                auto ra_key = load_key(dir / "ra.next.key");
+                auto ra_key = load_key(dir / "ra.next.key", spec.key_passphrase);
                 if (!ra_key) return ra_key.err();
                 h.next_ra_cert_ = std::move(*ra);
                 h.next_ra_key_ = std::move(*ra_key);
@@ -259,13 +260,13 @@ struct hierarchy_builder {
             if (!made) return made.err();
             auto& [cert, key] = *made;
             ca_entry e{t.name, std::move(cert), std::move(key), dir / (t.name + ".crt")};
-            if (auto r = write_pair(dir, t.name, *e.cert, *e.key); !r) return r.err();
+            if (auto r = write_pair(dir, t.name, *e.cert, *e.key, spec.key_passphrase); !r) return r.err();
             h.tiers_.push_back(std::move(e));
         }
         if (!spec.ca_as_ra && !spec.ra.ndes_pair) {
             auto ra = make_ra(spec.ra, h.tiers_.back(), now);
             if (!ra) return ra.err();
-            if (auto r = write_pair(dir, "ra", *ra->first, *ra->second); !r) return r.err();
+            if (auto r = write_pair(dir, "ra", *ra->first, *ra->second, spec.key_passphrase); !r) return r.err();
             h.ra_cert_ = std::move(ra->first);
             h.ra_key_ = std::move(ra->second);
         }
@@ -295,7 +296,7 @@ struct hierarchy_builder {
             auto key_file = dir / (t.name + ".key");
             auto cert = load_cert(cert_file);
             if (!cert) return cert.err();
-            auto key = load_key(key_file);
+            auto key = load_key(key_file, spec.key_passphrase);
             if (!key) return key.err();
             if (auto r = check_pair(**cert, **key, key_file); !r) return r.err();
             if (!h.tiers_.empty())
@@ -325,7 +326,7 @@ struct hierarchy_builder {
                                       issuing_first[i + 1].cert_file);
                 !r)
                 return r.err();
-        auto key = load_key(spec.byo.issuing_key);
+        auto key = load_key(spec.byo.issuing_key, spec.key_passphrase);
         if (!key) return key.err();
         if (auto r = check_pair(*issuing_first.front().cert, **key, spec.byo.issuing_key); !r) return r.err();
         issuing_first.front().key = std::move(*key);
@@ -340,11 +341,11 @@ struct hierarchy_builder {
 
     // Loads an RA certificate and key, checking they match, are RSA and were
     // issued by the issuing CA (or, after a rollover with --keep-ra, a previous one).
-    static result<std::pair<x509_ptr, evp_pkey_ptr>> load_ra(const hierarchy& h, const fs::path& cert_file,
-                                                             const fs::path& key_file) {
+    static result<std::pair<x509_ptr, evp_pkey_ptr>> load_ra(const hierarchy& h, const hierarchy_spec& spec,
+                                                             const fs::path& cert_file, const fs::path& key_file) {
         auto cert = load_cert(cert_file);
         if (!cert) return cert.err();
-        auto key = load_key(key_file);
+        auto key = load_key(key_file, spec.key_passphrase);
         if (!key) return key.err();
         if (auto r = check_pair(**cert, **key, key_file); !r) return r.err();
         auto issued = check_issued(**cert, cert_file, *h.issuing().cert, h.issuing().cert_file);
@@ -364,10 +365,10 @@ struct hierarchy_builder {
                 if (!h.issuing().key) return make_error("the NDES RA pair needs the issuing CA key to be created");
                 ra = make_ra(spec.ra, h.issuing(), now, spec.ra.ndes_subject, half->key_usage, certificate_request_agent);
                 if (!ra) return ra.err();
-                if (auto r = write_pair(dir, half->stem, *ra->first, *ra->second); !r) return r;
+                if (auto r = write_pair(dir, half->stem, *ra->first, *ra->second, spec.key_passphrase); !r) return r;
                 note("created " + std::string(half->what) + " " + cert_file.string());
             } else {
-                ra = load_ra(h, cert_file, key_file);
+                ra = load_ra(h, spec, cert_file, key_file);
                 if (!ra) return ra.err();
             }
             if (half == &ndes_ra_sign) {
@@ -392,13 +393,13 @@ struct hierarchy_builder {
         } else if (!fs::exists(cert_file) && !fs::exists(key_file)) {
             auto ra = make_ra(spec.ra, h.issuing(), now);
             if (!ra) return ra.err();
-            if (auto r = write_pair(dir, "ra", *ra->first, *ra->second); !r) return r;
+            if (auto r = write_pair(dir, "ra", *ra->first, *ra->second, spec.key_passphrase); !r) return r;
             note("created RA certificate " + cert_file.string());
             h.ra_cert_ = std::move(ra->first);
             h.ra_key_ = std::move(ra->second);
             return {};
         }
-        auto ra = load_ra(h, cert_file, key_file);
+        auto ra = load_ra(h, spec, cert_file, key_file);
         if (!ra) return ra.err();
         h.ra_cert_ = std::move(ra->first);
         h.ra_key_ = std::move(ra->second);
@@ -460,13 +461,13 @@ result<std::string> prepare_rollover(const hierarchy_spec& spec, const fs::path&
     if (!made) return made.err();
     auto& [cert, key] = *made;
     const std::string stem = t.name + ".next";
-    if (auto r = write_pair(dir, stem, *cert, *key); !r) return r.err();
+    if (auto r = write_pair(dir, stem, *cert, *key, spec.key_passphrase); !r) return r.err();
     std::string out = "prepared the next issuing CA " + (dir / (stem + ".crt")).string();
     if (!spec.ca_as_ra && !keep_ra) {
         ca_entry next{stem, std::move(cert), std::move(key), dir / (stem + ".crt")};
         auto ra = make_ra(spec.ra, next, now);
         if (!ra) return ra.err();
-        if (auto r = write_pair(dir, "ra.next", *ra->first, *ra->second); !r) return r.err();
+        if (auto r = write_pair(dir, "ra.next", *ra->first, *ra->second, spec.key_passphrase); !r) return r.err();
         out += " and its RA " + (dir / "ra.next.crt").string();
     }
     return out;

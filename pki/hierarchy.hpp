@@ -46,6 +46,9 @@ struct byo_spec {
 
 struct hierarchy_spec {
     std::vector<tier_spec> tiers;  // root first, issuing CA last; 1 to 4 tiers
+    // Keys written from now on are PKCS#8 encrypted with AES-256 under this
+    // passphrase, and encrypted keys are read with it (never logged).
+    std::string key_passphrase;
     bool ca_as_ra = false;
     ra_spec ra;
     bool bring_your_own = false;

@@ -151,21 +151,38 @@ result<x509_req_ptr> x509_req_from_der(byte_view der) {
 
 bytes x509_req_to_der(const X509_REQ& req) { return must(der_encode(req, i2d_X509_REQ, "i2d_X509_REQ")); }
 
-std::string private_key_to_pem(const EVP_PKEY& key) {
+std::string private_key_to_pem(const EVP_PKEY& key, const std::string& passphrase) {
     bio_ptr bio(BIO_new(BIO_s_mem()));
-    if (PEM_write_bio_PrivateKey(bio.get(), &key, nullptr, nullptr, 0, nullptr, nullptr) != 1)
-        throw std::runtime_error(ossl_error("PEM_write_bio_PrivateKey"));
+    int ok = passphrase.empty()
+                 ? PEM_write_bio_PrivateKey(bio.get(), &key, nullptr, nullptr, 0, nullptr, nullptr)
+                 : PEM_write_bio_PKCS8PrivateKey(bio.get(), &key, EVP_aes_256_cbc(), passphrase.data(),
+                                                 static_cast<int>(passphrase.size()), nullptr, nullptr);
+    if (ok != 1) throw std::runtime_error(ossl_error("PEM_write_bio_PrivateKey"));
     auto b = bio_contents(*bio);
     return std::string(b.begin(), b.end());
 }
 
-result<evp_pkey_ptr> private_key_from_pem(std::string_view pem) {
+result<evp_pkey_ptr> private_key_from_pem(std::string_view pem, const std::string& passphrase) {
     bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-    // A non-null empty passphrase callback result makes encrypted keys fail
-    // cleanly instead of prompting on the terminal.
-    auto no_pass = [](char*, int, int, void*) -> int { return 0; };
-    evp_pkey_ptr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_pass, nullptr));
-    if (!key) return make_error(ossl_error("no readable PEM private key (encrypted keys are not supported yet)"));
+    // The callback hands over the configured passphrase (or none), so an
+    // encrypted key fails cleanly instead of prompting on the terminal.
+    auto give = [](char* buf, int size, int, void* u) -> int {
+        const auto* pass = static_cast<const std::string*>(u);
+        int n = static_cast<int>(std::min<std::size_t>(pass->size(), static_cast<std::size_t>(size)));
+        std::memcpy(buf, pass->data(), static_cast<std::size_t>(n));
+        return n;
+    };
+    evp_pkey_ptr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, give, const_cast<std::string*>(&passphrase)));
+    if (!key) {
+        bool encrypted = pem.find("ENCRYPTED") != std::string_view::npos;
+        ERR_clear_error();
+        if (encrypted)
+            return make_error(passphrase.empty()
+                                  ? "the private key is encrypted: give its passphrase in SCEP_LAB_KEY_PASSPHRASE "
+                                    "or pki.key_passphrase_file"
+                                  : "the private key does not open with the configured passphrase");
+        return make_error("no readable PEM private key");
+    }
     return key;
 }
 

@@ -90,8 +90,10 @@ bytes x509_to_der(const X509& cert);
 std::string x509_to_pem(const X509& cert);
 result<x509_req_ptr> x509_req_from_der(byte_view der);
 bytes x509_req_to_der(const X509_REQ& req);
-std::string private_key_to_pem(const EVP_PKEY& key);
-result<evp_pkey_ptr> private_key_from_pem(std::string_view pem);
+// PKCS#8 PEM; encrypted with AES-256-CBC when a passphrase is given.
+std::string private_key_to_pem(const EVP_PKEY& key, const std::string& passphrase = "");
+// Reads plain or encrypted PEM keys; never prompts on a terminal.
+result<evp_pkey_ptr> private_key_from_pem(std::string_view pem, const std::string& passphrase = "");
 x509_ptr dup(const X509& cert);
 bytes bio_contents(BIO& bio);
 

@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "integration/server_process.hpp"
@@ -228,6 +229,60 @@ TEST(robustness, thousands_of_idle_connections_neither_stop_service_nor_stay_for
     auto rep = parse_cert_rep(bytes(r->body.begin(), r->body.end()), *lab.signer);
     ASSERT_TRUE(rep) << rep.message();
     EXPECT_EQ(rep->status, pki_status::success);
+}
+
+}  // namespace
+}  // namespace scep
+
+namespace scep {
+namespace {
+
+TEST(robustness, logs_and_output_never_carry_the_challenge_the_passphrase_or_key_material) {
+    load_providers();
+    test::temp_dir dir;
+    auto data = dir.path() / "data";
+    test::server_process proc(data, {"--challenge", "challenge-never-logged-7", "--log-level", "trace"},
+                              {"SCEP_LAB_KEY_PASSPHRASE=passphrase-never-logged-9"});
+    ASSERT_TRUE(proc.start()) << proc.log();
+    auto url = *server::parse_scep_url(proc.url());
+    server::scep_client client(url);
+    auto ca = client.get_ca_cert();
+    ASSERT_TRUE(ca);
+    for (const char* challenge : {"challenge-never-logged-7", "a-wrong-guess-never-logged"}) {
+        auto dev = test::make_requester({.challenge = challenge});
+        auto msg = test::make_pkcs_req(dev, *server::select_recipient(*ca), make_transaction_id(), random_bytes(16));
+        ASSERT_TRUE(client.pki_operation(msg, true));
+    }
+    auto shown = test::run_scep_lab({"config", "--data-dir", data.string()},
+                                    {"SCEP_LAB_KEY_PASSPHRASE=passphrase-never-logged-9",
+                                     "SCEP_LAB_CHALLENGE=challenge-never-logged-7"});
+    EXPECT_EQ(shown.exit_code, 0);
+    proc.stop();
+
+    std::string all = proc.log() + shown.out + shown.err;
+    EXPECT_NE(all.find("request"), std::string::npos);
+    for (const char* secret : {"challenge-never-logged-7", "a-wrong-guess-never-logged", "passphrase-never-logged-9",
+                               "PRIVATE KEY"})
+        EXPECT_EQ(all.find(secret), std::string::npos) << secret;
+    // Nor any line of any key file (encrypted or not).
+    int keys = 0;
+    for (const auto& e : std::filesystem::directory_iterator(data / "pki")) {
+        if (e.path().extension() != ".key") continue;
+        ++keys;
+        auto pem = read_file(e.path());
+        ASSERT_TRUE(pem);
+        EXPECT_NE(pem->find("ENCRYPTED PRIVATE KEY"), std::string::npos) << e.path();
+        std::istringstream lines(*pem);
+        for (std::string line; std::getline(lines, line);)
+            if (line.size() > 20 && line.find("-----") == std::string::npos)
+                EXPECT_EQ(all.find(line), std::string::npos) << e.path();
+    }
+    EXPECT_GE(keys, 4);  // three CAs and the RA
+
+    // Without the passphrase the server refuses to start and says why.
+    test::server_process locked(data);
+    EXPECT_FALSE(locked.start(std::chrono::seconds(10)));
+    EXPECT_NE(locked.log().find("encrypted"), std::string::npos) << locked.log();
 }
 
 }  // namespace

@@ -197,3 +197,41 @@ TEST(subject, parses_both_notations_and_rejects_nonsense) {
 
 }  // namespace
 }  // namespace scep
+
+namespace scep {
+namespace {
+
+TEST(hierarchy, encrypts_keys_with_a_passphrase_and_needs_it_to_load_them) {
+    test::temp_dir dir;
+    auto spec = test::small_spec(2);
+    spec.key_passphrase = "correct horse battery";
+    auto made = hierarchy::open(spec, dir.path(), std::chrono::system_clock::now(), [](auto&) {});
+    ASSERT_TRUE(made) << made.message();
+    for (const char* stem : {"root", "issuing", "ra"}) {
+        auto text = read_file(dir.path() / (std::string(stem) + ".key"));
+        ASSERT_TRUE(text);
+        EXPECT_NE(text->find("BEGIN ENCRYPTED PRIVATE KEY"), std::string::npos) << stem;
+        // PKCS#8 with PBES2 and AES-256-CBC.
+        EXPECT_EQ(text->find("BEGIN RSA PRIVATE KEY"), std::string::npos);
+    }
+    auto again = hierarchy::open(spec, dir.path(), std::chrono::system_clock::now(), [](auto&) {});
+    ASSERT_TRUE(again) << again.message();
+    EXPECT_EQ(serial_hex(again->ra_cert()), serial_hex(made->ra_cert()));
+
+    auto without = test::small_spec(2);
+    auto refused = hierarchy::open(without, dir.path(), std::chrono::system_clock::now(), [](auto&) {});
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.message().find("root.key"), std::string::npos) << refused.message();
+    EXPECT_NE(refused.message().find("encrypted"), std::string::npos) << refused.message();
+    EXPECT_NE(refused.message().find("SCEP_LAB_KEY_PASSPHRASE"), std::string::npos) << refused.message();
+
+    auto wrong = spec;
+    wrong.key_passphrase = "wrong horse battery";
+    auto bad = hierarchy::open(wrong, dir.path(), std::chrono::system_clock::now(), [](auto&) {});
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.message().find("does not open with the configured passphrase"), std::string::npos) << bad.message();
+    EXPECT_EQ(bad.message().find("wrong horse"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace scep
