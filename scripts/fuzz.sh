@@ -40,14 +40,17 @@ run() {
 }
 
 status=0
-pids=()
+running=0
 for t in "${targets[@]}"; do
-    if [ "${JOBS:-1}" -gt 1 ]; then
-        run "$t" &
-        pids+=("$!")
-    else
-        run "$t" || status=1
+    run "$t" &
+    running=$((running + 1))
+    if [ "$running" -ge "${JOBS:-1}" ]; then
+        wait -n || status=1
+        running=$((running - 1))
     fi
 done
-for p in "${pids[@]}"; do wait "$p" || status=1; done
+while [ "$running" -gt 0 ]; do
+    wait -n || status=1
+    running=$((running - 1))
+done
 exit $status

@@ -5,6 +5,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <string>
+
+#include <unistd.h>
 
 #include "pki/hierarchy.hpp"
 
@@ -19,7 +22,16 @@ inline const hierarchy& lab() {
         spec.byo.issuing_key = SCEP_LAB_FUZZ_DATA "/issuing.key";
         spec.byo.ra_cert = SCEP_LAB_FUZZ_DATA "/ra.crt";
         spec.byo.ra_key = SCEP_LAB_FUZZ_DATA "/ra.key";
-        auto dir = std::filesystem::temp_directory_path() / "scep-lab-fuzz-pki";
+        // One folder per process: fuzzers run side by side (scripts/fuzz.sh).
+        static const auto dir =
+            std::filesystem::temp_directory_path() / ("scep-lab-fuzz-pki-" + std::to_string(::getpid()));
+        struct remove_at_exit {
+            ~remove_at_exit() {
+                std::error_code ec;
+                std::filesystem::remove_all(dir, ec);
+            }
+        };
+        static remove_at_exit cleanup;
         auto opened = hierarchy::open(spec, dir, std::chrono::system_clock::now(), [](const std::string&) {});
         if (!opened) std::abort();
         return std::make_unique<hierarchy>(std::move(*opened));

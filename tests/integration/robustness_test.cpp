@@ -273,9 +273,11 @@ TEST(robustness, logs_and_output_never_carry_the_challenge_the_passphrase_or_key
         ASSERT_TRUE(pem);
         EXPECT_NE(pem->find("ENCRYPTED PRIVATE KEY"), std::string::npos) << e.path();
         std::istringstream lines(*pem);
-        for (std::string line; std::getline(lines, line);)
-            if (line.size() > 20 && line.find("-----") == std::string::npos)
+        for (std::string line; std::getline(lines, line);) {
+            if (line.size() > 20 && line.find("-----") == std::string::npos) {
                 EXPECT_EQ(all.find(line), std::string::npos) << e.path();
+            }
+        }
     }
     EXPECT_GE(keys, 4);  // three CAs and the RA
 
