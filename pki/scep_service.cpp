@@ -135,6 +135,13 @@ service_reply scep_service::pki_operation(byte_view message, const std::string& 
     // With an NDES pair, clients encrypt to the keyEncipherment certificate.
     if (auto f = open_pki_request(req, pki_.ra_encryption_cert(), pki_.ra_encryption_key(), cfg_.ciphers))
         return failure(req, f->info, std::move(f->text));
+    // Every SUCCESS reply is encrypted to the signer's key (RFC 8894 §3.3.2);
+    // the PKCS#7 envelope needs an RSA key for that. Refuse before anything
+    // is issued or stored rather than issue a certificate nobody can receive.
+    if (!key_is_rsa(*X509_get0_pubkey(req.signer_cert.get())))
+        return failure(req, fail_info::bad_alg,
+                       "the request is signed with a non-RSA key: the reply is encrypted to the signer's key, which "
+                       "must be RSA (RFC 8894 §3.2.2); the CSR itself may hold an EC key");
     if (cfg_.forced_failure)
         return failure(req, *cfg_.forced_failure,
                        "failure forced by quirks.fail_info = " + std::string(to_string(*cfg_.forced_failure)));

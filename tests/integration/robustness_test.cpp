@@ -289,3 +289,41 @@ TEST(robustness, logs_and_output_never_carry_the_challenge_the_passphrase_or_key
 
 }  // namespace
 }  // namespace scep
+
+namespace scep {
+namespace {
+
+// scep-lab bench against the real server: every reply checked, failures by kind.
+TEST(bench_tool, counts_successes_and_failures_by_kind_and_exits_accordingly) {
+    load_providers();
+    test::temp_dir keys;
+    robust_lab ok_lab("");
+    ok_lab.start();
+    auto good = test::run_scep_lab({"bench", ok_lab.proc->url(), "-n", "12", "-c", "3", "-k", "1", "--json",
+                                    "--cipher", "des3", "--digest", "sha1",
+                                    "--received", (keys.path() / "received.txt").string()});
+    EXPECT_EQ(good.exit_code, 0) << good.err;
+    EXPECT_NE(good.out.find("\"succeeded\":12,\"failed\":0,\"decrypted\":12"), std::string::npos) << good.out;
+    std::ifstream received(keys.path() / "received.txt");
+    int lines = 0;
+    for (std::string txid, serial; received >> txid >> serial;) ++lines;
+    EXPECT_EQ(lines, 12);
+
+    robust_lab failing("[quirks]\nfail_info = \"badTime\"\n");
+    failing.start();
+    auto bad = test::run_scep_lab({"bench", failing.proc->url(), "-n", "5", "-c", "2", "--json"});
+    EXPECT_EQ(bad.exit_code, 3) << bad.err;
+    EXPECT_NE(bad.out.find("\"failures\":{\"FAILURE badTime\":5}"), std::string::npos) << bad.out;
+
+    // An EC signer cannot receive an encrypted reply: refused with badAlg, nothing issued.
+    auto ec = test::run_scep_lab({"bench", ok_lab.proc->url(), "-n", "3", "-c", "1", "--json", "--key", "ec-p256"});
+    EXPECT_EQ(ec.exit_code, 3) << ec.err;
+    EXPECT_NE(ec.out.find("\"failures\":{\"FAILURE badAlg\":3}"), std::string::npos) << ec.out;
+
+    auto nowhere = test::run_scep_lab({"bench", "http://127.0.0.1:1/scep", "-n", "1"});
+    EXPECT_EQ(nowhere.exit_code, 1);
+    EXPECT_NE(nowhere.err.find("GetCACert"), std::string::npos) << nowhere.err;
+}
+
+}  // namespace
+}  // namespace scep

@@ -265,6 +265,19 @@ TEST(ndes_mode, forced_fail_info_answers_every_operation_with_it) {
     EXPECT_TRUE(rows->empty());
 }
 
+TEST(ndes_mode, a_request_signed_with_an_ec_key_gets_bad_alg_and_nothing_is_issued) {
+    service_config cfg;
+    cfg.challenge = "secret";
+    test::service_lab lab(cfg, pair_spec(2));
+    auto o = enroll(lab, test::make_requester({.challenge = "secret", .key = key_type::ec_p256}));
+    EXPECT_EQ(o.rep.status, pki_status::failure);
+    EXPECT_EQ(o.rep.failure, fail_info::bad_alg);
+    EXPECT_NE(o.rep.fail_info_text.find("must be RSA"), std::string::npos) << o.rep.fail_info_text;
+    auto rows = lab.store->list(10, 0);
+    ASSERT_TRUE(rows);
+    EXPECT_TRUE(rows->empty());
+}
+
 TEST(ndes_mode, expired_ra_quirk_serves_and_signs_with_an_expired_copy_of_the_pair) {
     service_config cfg;
     cfg.challenge = "secret";
