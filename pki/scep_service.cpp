@@ -55,6 +55,7 @@ scep_service::scep_service(const hierarchy& pki, const issuer& iss, cert_store& 
       challenge_(challenge ? challenge : &static_challenge_) {
     // Patterns were validated with the configuration; a bad one here is a programming error.
     for (const auto& p : cfg_.approval.pending_subjects) pending_subjects_.emplace_back(p);
+    ca_cert_reply_ = build_ca_cert_reply();
 }
 
 service_reply scep_service::get_ca_caps() const {
@@ -96,7 +97,9 @@ service_reply scep_service::get_next_ca_cert() const {
     return r;
 }
 
-service_reply scep_service::get_ca_cert() const {
+service_reply scep_service::get_ca_cert() const { return ca_cert_reply_; }
+
+service_reply scep_service::build_ca_cert_reply() const {
     // RFC 8894 §4.2.1: one CA certificate as DER; with an RA (or a chain) a
     // degenerate certs-only SignedData. By default the RA comes first, then
     // the issuing CA up to the root, so clients that take "the first

@@ -124,6 +124,8 @@ private:
     // transactionID, recipientNonce, digest, recipient and cipher from the request.
     cert_rep_params reply_params(const pki_request& req, pki_status status) const;
 
+    service_reply build_ca_cert_reply() const;
+
     const hierarchy& pki_;
     const issuer& issuer_;
     cert_store& store_;
@@ -132,6 +134,7 @@ private:
     std::vector<std::regex> pending_subjects_;
     static_challenge static_challenge_;
     challenge_verifier* challenge_;
+    service_reply ca_cert_reply_;  // GetCACert never changes while serving: built once
 };
 
 // Compares secrets without leaking where they differ or their length.

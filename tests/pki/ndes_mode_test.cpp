@@ -285,6 +285,8 @@ TEST(ndes_mode, expired_ra_quirk_serves_and_signs_with_an_expired_copy_of_the_pa
     auto now = std::chrono::system_clock::now();
     std::string sign_key = to_hex(public_key_sha256(*X509_get0_pubkey(&lab.pki->ra_cert())));
     ASSERT_TRUE(lab.pki->expire_ra(now));
+    // As `serve` does: the quirk is applied before the service is built.
+    lab.service.emplace(*lab.pki, *lab.iss, *lab.store, cfg);
     for (const X509* c : lab.pki->ra_certs()) {
         EXPECT_LT(asn1_time_point(*X509_get0_notAfter(c)), now);
         EXPECT_EQ(X509_verify(const_cast<X509*>(c), X509_get0_pubkey(lab.pki->issuing().cert.get())), 1);
