@@ -325,3 +325,28 @@ TEST(config, durations_parse_and_format) {
 
 }  // namespace
 }  // namespace scep::config
+
+namespace scep::config {
+namespace {
+
+TEST(config, text_that_is_not_utf8_or_has_control_characters_is_refused_with_its_line) {
+    // The input the config fuzzer found crashing toml11 (invalid UTF-8 in a literal string).
+    auto crash = load_string(std::string("# n scepe\npassword_mode ='\"si") + std::string(40, '\xff') + "ngl'\"\x05\n",
+                             "fuzz.toml", defaults());
+    ASSERT_FALSE(crash);
+    EXPECT_NE(crash.message().find("fuzz.toml:2: invalid UTF-8"), std::string::npos) << crash.message();
+    auto ctrl = load_string("[server]\nlisten = \"127.0.0.1\x01\"\n", "c.toml", defaults());
+    ASSERT_FALSE(ctrl);
+    EXPECT_NE(ctrl.message().find("c.toml:2: control character 0x01"), std::string::npos) << ctrl.message();
+    for (const char* overlong : {"\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80"}) {
+        auto r = load_string(std::string("# ") + overlong + "\n", "o.toml", defaults());
+        EXPECT_FALSE(r) << overlong;
+    }
+    // Real UTF-8 (and tabs, CRLF) is fine.
+    auto ok = load_string("[scep]\r\nchallenge = \"p\xC3\xA4ss\xE2\x82\xAC\xF0\x9F\x94\x91\"\t# key\r\n", "u.toml", defaults());
+    ASSERT_TRUE(ok) << ok.message();
+    EXPECT_EQ(ok->scep.challenge, "p\xC3\xA4ss\xE2\x82\xAC\xF0\x9F\x94\x91");
+}
+
+}  // namespace
+}  // namespace scep::config
