@@ -62,6 +62,16 @@ outcome enroll(test::service_lab& lab, const test::requester& dev) {
     return o;
 }
 
+// A FAILURE with `info` whose text mentions `why`, and an empty store.
+void expect_refused(test::service_lab& lab, const outcome& o, fail_info info, const std::string& why) {
+    EXPECT_EQ(o.rep.status, pki_status::failure);
+    EXPECT_EQ(o.rep.failure, info);
+    EXPECT_NE(o.rep.fail_info_text.find(why), std::string::npos) << o.rep.fail_info_text;
+    auto rows = lab.store->list(10, 0);
+    ASSERT_TRUE(rows);
+    EXPECT_TRUE(rows->empty());
+}
+
 TEST(ndes_mode, ra_pair_is_a_signing_and_an_encryption_certificate_from_the_issuing_ca) {
     test::service_lab lab(service_config{}, pair_spec());
     const hierarchy& h = *lab.pki;
@@ -256,26 +266,16 @@ TEST(ndes_mode, forced_fail_info_answers_every_operation_with_it) {
     cfg.challenge = "secret";
     cfg.forced_failure = fail_info::bad_time;
     test::service_lab lab(cfg, pair_spec(2));
-    auto o = enroll(lab, test::make_requester({.challenge = "secret"}));
-    EXPECT_EQ(o.rep.status, pki_status::failure);
-    EXPECT_EQ(o.rep.failure, fail_info::bad_time);
-    EXPECT_NE(o.rep.fail_info_text.find("quirks.fail_info"), std::string::npos);
-    auto rows = lab.store->list(10, 0);
-    ASSERT_TRUE(rows);
-    EXPECT_TRUE(rows->empty());
+    expect_refused(lab, enroll(lab, test::make_requester({.challenge = "secret"})), fail_info::bad_time,
+                   "quirks.fail_info");
 }
 
 TEST(ndes_mode, a_request_signed_with_an_ec_key_gets_bad_alg_and_nothing_is_issued) {
     service_config cfg;
     cfg.challenge = "secret";
     test::service_lab lab(cfg, pair_spec(2));
-    auto o = enroll(lab, test::make_requester({.challenge = "secret", .key = key_type::ec_p256}));
-    EXPECT_EQ(o.rep.status, pki_status::failure);
-    EXPECT_EQ(o.rep.failure, fail_info::bad_alg);
-    EXPECT_NE(o.rep.fail_info_text.find("must be RSA"), std::string::npos) << o.rep.fail_info_text;
-    auto rows = lab.store->list(10, 0);
-    ASSERT_TRUE(rows);
-    EXPECT_TRUE(rows->empty());
+    expect_refused(lab, enroll(lab, test::make_requester({.challenge = "secret", .key = key_type::ec_p256})),
+                   fail_info::bad_alg, "must be RSA");
 }
 
 TEST(ndes_mode, expired_ra_quirk_serves_and_signs_with_an_expired_copy_of_the_pair) {
