@@ -298,7 +298,10 @@ int revoke(const config::settings& s, const std::string& serial_in, const std::s
     std::string serial;
     for (char c : serial_in)
         if (c != ':') serial += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    // The store keeps serials as BN_bn2hex writes them: no leading zero
+    // bytes, an even number of digits ("0704B5..."). Accept any spelling.
     while (serial.size() > 1 && serial.front() == '0') serial.erase(serial.begin());
+    if (serial.size() % 2 == 1 && serial != "0") serial.insert(serial.begin(), '0');
     auto store = existing_store(s);
     if (!store) return 1;
     auto r = store->revoke(serial, *code, now_iso8601());

@@ -12,6 +12,7 @@
 
 #include "integration/server_process.hpp"
 #include "pki/encoding.hpp"
+#include "pki/store.hpp"
 #include "server/scep_client.hpp"
 #include "support/test_support.hpp"
 
@@ -320,6 +321,46 @@ TEST(bench_tool, counts_successes_and_failures_by_kind_and_exits_accordingly) {
     auto nowhere = test::run_scep_lab({"bench", "http://127.0.0.1:1/scep", "-n", "1"});
     EXPECT_EQ(nowhere.exit_code, 1);
     EXPECT_NE(nowhere.err.find("GetCACert"), std::string::npos) << nowhere.err;
+}
+
+}  // namespace
+}  // namespace scep
+
+namespace scep {
+namespace {
+
+// Serials are stored as BN_bn2hex writes them ("0704B5...": even length);
+// openssl and users drop or keep the leading zero, add colons, use lower case.
+TEST(cli, revoke_finds_a_serial_with_a_leading_zero_however_it_is_written) {
+    load_providers();
+    test::temp_dir dir;
+    auto data = dir.path() / "data";
+    ASSERT_EQ(test::run_scep_lab({"init", "--data-dir", data.string()}).exit_code, 0);
+    {
+        auto store = open_sqlite_store(data / "scep-lab.db");
+        ASSERT_TRUE(store) << store.message();
+        for (const char* serial : {"0704B5", "0A0B0C"}) {
+            cert_record r;
+            r.serial = serial;
+            r.subject = std::string("CN=") + serial;
+            r.issuer = "CN=test";
+            r.not_before = r.not_after = "2026-01-01T00:00:00Z";
+            r.public_key_sha256 = serial;
+            r.der = bytes{0x30, 0x00};
+            ASSERT_TRUE((*store)->insert(r));
+        }
+    }
+    auto a = test::run_scep_lab({"revoke", "--data-dir", data.string(), "704b5"});
+    EXPECT_EQ(a.exit_code, 0) << a.err;
+    EXPECT_NE(a.out.find("revoked 0704B5"), std::string::npos) << a.out;
+    auto b = test::run_scep_lab({"revoke", "--data-dir", data.string(), "0a:0b:0c"});
+    EXPECT_EQ(b.exit_code, 0) << b.err;
+    auto again = test::run_scep_lab({"revoke", "--data-dir", data.string(), "00704B5"});
+    EXPECT_EQ(again.exit_code, 0);
+    EXPECT_NE(again.out.find("already revoked"), std::string::npos) << again.out;
+    auto missing = test::run_scep_lab({"revoke", "--data-dir", data.string(), "704B6"});
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_NE(missing.err.find("no certificate with serial 0704B6"), std::string::npos) << missing.err;
 }
 
 }  // namespace
