@@ -143,6 +143,15 @@ int main(int argc, char** argv) {
     auto* seed = app.add_subcommand("seed", "add N placeholder certificates to the store (benchmarks on a full store)");
     seed->add_option("count", seed_count, "how many rows")->required()->check(CLI::Range(1, 100000000));
 
+    std::string export_what, export_format = "pem", export_out;
+    auto* exporter = app.add_subcommand("export", "write a CA certificate, the chain or an issued certificate");
+    exporter->add_option("what", export_what,
+                         "root, intermediate, issuing (any tier name), ra, ra-encryption, chain, or cert:<serial>")
+        ->required();
+    exporter->add_option("-f,--format", export_format, "pem (default), der, p7b")
+        ->check(CLI::IsMember({"pem", "der", "crt", "cer", "p7b"}));
+    exporter->add_option("-o,--out", export_out, "file to write (default: standard output)");
+
     auto* version = app.add_subcommand("version", "print the version");
     auto* presets = app.add_subcommand("presets", "list the ready configurations for --preset");
 
@@ -198,6 +207,7 @@ int main(int argc, char** argv) {
     if (pending->parsed()) return scep::server::pending_list(*s, all_pending, std::cout);
     if (health->parsed()) return scep::server::health(*s, health_url, std::cout);
     if (seed->parsed()) return scep::server::seed(*s, seed_count, std::cout);
+    if (exporter->parsed()) return scep::server::export_file(*s, export_what, export_format, export_out, std::cout);
     if (show->parsed()) {
         std::cout << scep::config::to_toml(*s, show_secrets);
         return 0;

@@ -96,6 +96,8 @@ public:
     result<bytes> crl(const std::string& ca_name) const;
 
     const service_config& config() const { return cfg_; }
+    const hierarchy& pki() const { return pki_; }
+    cert_store& store() const { return store_; }
 
 private:
     service_reply enroll(pki_request& req, const std::string& requester);

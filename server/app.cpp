@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 
 #include "pki/crl.hpp"
+#include "pki/exports.hpp"
 #include "pki/hierarchy.hpp"
 #include "pki/issuer.hpp"
 #include "pki/scep_service.hpp"
@@ -295,13 +296,8 @@ int revoke(const config::settings& s, const std::string& serial_in, const std::s
                   << "aACompromise)\n";
         return 2;
     }
-    std::string serial;
-    for (char c : serial_in)
-        if (c != ':') serial += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    // The store keeps serials as BN_bn2hex writes them: no leading zero
-    // bytes, an even number of digits ("0704B5..."). Accept any spelling.
-    while (serial.size() > 1 && serial.front() == '0') serial.erase(serial.begin());
-    if (serial.size() % 2 == 1 && serial != "0") serial.insert(serial.begin(), '0');
+    // Any spelling: "07:04:b5", "704B5" (openssl drops the leading zero).
+    const std::string serial = normalize_serial(serial_in);
     auto store = existing_store(s);
     if (!store) return 1;
     auto r = store->revoke(serial, *code, now_iso8601());
@@ -315,6 +311,39 @@ int revoke(const config::settings& s, const std::string& serial_in, const std::s
         case revoke_outcome::not_found: std::cerr << "no certificate with serial " << serial << "\n"; return 1;
     }
     return 1;
+}
+
+int export_file(const config::settings& s, const std::string& what, const std::string& format,
+                const std::string& out_file, std::ostream& out) {
+    event_log log(s.log.format, "warn");
+    result<exported> found = make_error("unset");
+    if (what.rfind("cert:", 0) == 0) {
+        auto store = existing_store(s);
+        if (!store) return 1;
+        found = export_certificate(*store, what.substr(5), format);
+    } else {
+        load_providers();
+        auto pki = hierarchy::open(s.pki, s.pki_dir(), std::chrono::system_clock::now(), [](const std::string&) {});
+        if (!pki) {
+            std::cerr << pki.message() << "\n";
+            return 1;
+        }
+        found = export_ca(*pki, what, format);
+    }
+    if (!found) {
+        std::cerr << found.message() << "\n";
+        return 1;
+    }
+    if (out_file.empty()) {
+        out << found->body << std::flush;
+        return 0;
+    }
+    if (auto w = write_file(out_file, found->body, false); !w) {
+        std::cerr << w.message() << "\n";
+        return 1;
+    }
+    std::cerr << "wrote " << out_file << "\n";
+    return 0;
 }
 
 int decide(const config::settings& s, const std::string& txid, bool approve, const std::string& reason,

@@ -32,6 +32,11 @@ int rollover(const config::settings& s, bool activate, bool keep_ra, std::ostrea
 // benchmarks on a full store); every row carries one real certificate's DER.
 int seed(const config::settings& s, std::size_t count, std::ostream& out);
 
+// `scep-lab export WHAT`: a CA ("root", "issuing", ..., "ra", "chain") or an
+// issued certificate ("cert:<serial>") to `out_file`, or stdout when empty.
+int export_file(const config::settings& s, const std::string& what, const std::string& format,
+                const std::string& out_file, std::ostream& out);
+
 int health(const config::settings& s, const std::string& base_url, std::ostream& out);
 
 }  // namespace scep::server

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "pki/encoding.hpp"
+#include "pki/exports.hpp"
 #include "server/ndes_admin.hpp"
 #include "server/quirks.hpp"
 
@@ -107,6 +108,28 @@ response router::handle(const request& req, const std::string& client, request_r
         return res;
     }
     if (is_scep_path(path)) return scep(req, query, client, rec);
+    // Trust material at stable URLs: /ca/<name>.<crt|der|pem|p7b> (name: a CA
+    // tier, "ra", "ra-encryption" or "chain") and /certs/<serial>.<crt|der|pem>.
+    for (std::string_view prefix : {std::string_view("/ca/"), std::string_view("/certs/")}) {
+        if (path.substr(0, prefix.size()) != prefix) continue;
+        std::string_view file = path.substr(prefix.size());
+        auto dot = file.rfind('.');
+        if (dot == std::string_view::npos || dot == 0 || file.find('/') != std::string_view::npos) break;
+        std::string stem(file.substr(0, dot)), format(file.substr(dot + 1));
+        rec.operation = "export";
+        rec.detail = std::string(file);
+        auto found = prefix == "/ca/" ? export_ca(service_.pki(), stem, format)
+                                      : export_certificate(service_.store(), stem, format);
+        if (!found) return text(req, http::status::not_found, found.message() + "\n", rec);
+        response res{http::status::ok, req.version()};
+        res.set(http::field::content_type, found->content_type);
+        res.set(http::field::content_disposition, "attachment; filename=\"" + found->filename + "\"");
+        res.keep_alive(req.keep_alive());
+        res.body() = std::move(found->body);
+        res.prepare_payload();
+        rec.http_status = 200;
+        return res;
+    }
     // CRLs at stable URLs, one per CA tier (referenced from the CRL
     // Distribution Point of issued certificates).
     constexpr std::string_view crl_prefix = "/crl/";
