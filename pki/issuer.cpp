@@ -104,7 +104,7 @@ std::string_view to_string(template_slot s) {
 }
 
 issuer::issuer(const hierarchy& pki, issuance_profile profile, csr_policy policy, clock_fn clock)
-    : pki_(pki), profile_(std::move(profile)), crl_url_(profile_.crl_url), policy_(policy), clock_(std::move(clock)) {}
+    : pki_(pki), profile_(std::move(profile)), policy_(policy), clock_(std::move(clock)) {}
 
 std::optional<scep_failure> issuer::check_subject(const X509_REQ& req, const issuance_profile& p) const {
     const X509_NAME* subject = X509_REQ_get_subject_name(&req);
@@ -167,8 +167,7 @@ result<x509_ptr> issuer::issue(const X509_REQ& req, const issuance_profile& p) c
     if (!p.key_usage.empty()) cr.extensions.push_back({NID_key_usage, "critical," + join(p.key_usage)});
     if (!p.extended_key_usage.empty())
         cr.extensions.push_back({NID_ext_key_usage, join(p.extended_key_usage)});
-    const std::string& crl_url = p.crl_url.empty() ? crl_url_ : p.crl_url;
-    if (!crl_url.empty()) cr.extensions.push_back({NID_crl_distribution_points, "URI:" + crl_url});
+    if (!crl_url_.empty()) cr.extensions.push_back({NID_crl_distribution_points, "URI:" + crl_url_});
 
     STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(const_cast<X509_REQ*>(&req));
     struct ext_stack_free {

@@ -20,8 +20,6 @@ struct issuance_profile {
     std::chrono::seconds validity = std::chrono::hours(24 * 365);
     // Devices with a slow clock reject certificates "not yet valid".
     std::chrono::seconds backdate = std::chrono::minutes(5);
-    // CRL Distribution Point URL put in issued certificates; empty = none.
-    std::string crl_url;
     // Subject rules: RDN short names (CN, O, OU, ...) the CSR subject must
     // carry; a CSR without one gets badRequest (NDES answers such requests
     // with CERTSRV_E_BAD_REQUESTSUBJECT).
@@ -78,12 +76,10 @@ public:
     result<x509_ptr> issue(const X509_REQ& req, const issuance_profile& p) const;
 
     const issuance_profile& profile() const { return profile_; }
-    // Set once before serving, when the listening address is known; used by
-    // every profile that names no CRL URL of its own.
-    void set_crl_url(std::string url) {
-        profile_.crl_url = url;
-        crl_url_ = std::move(url);
-    }
+    // The CRL Distribution Point put in every issued certificate, whatever the
+    // profile; set once before serving, when the listening address is known.
+    // Empty = none.
+    void set_crl_url(std::string url) { crl_url_ = std::move(url); }
 
 private:
     const hierarchy& pki_;
