@@ -25,6 +25,18 @@ int hex_value(char c) {
 }
 }  // namespace
 
+std::string base64_query_value(byte_view data) {
+    std::string b64 = base64_encode(data), escaped;
+    escaped.reserve(b64.size() + b64.size() / 8);
+    for (char c : b64) {
+        if (c == '+') escaped += "%2B";
+        else if (c == '/') escaped += "%2F";
+        else if (c == '=') escaped += "%3D";
+        else escaped += c;
+    }
+    return escaped;
+}
+
 std::string base64_encode(byte_view data) {
     std::string out;
     out.reserve((data.size() + 2) / 3 * 4);

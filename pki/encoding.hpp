@@ -11,6 +11,10 @@ namespace scep {
 
 std::string base64_encode(byte_view data);
 
+// The `message` query value of a GET PKIOperation (RFC 8894 §4.1): base64
+// with '+', '/' and '=' percent-escaped.
+std::string base64_query_value(byte_view data);
+
 // Decodes standard or URL-safe base64, ignoring whitespace and line breaks
 // (RFC 8894 §4.1 GET messages are often wrapped at 64 columns) and tolerating
 // missing padding. Returns nullopt on any other character or a bad length.

@@ -129,19 +129,10 @@ result<prepared> prepare_one(const bench_options& o, const scep_url& url, const 
     auto msg = build_pki_request(params, **signer, *key, {&recipient});
     if (!msg) return msg.err();
     p.target = url.path + "?operation=PKIOperation";
-    if (o.use_get) {
-        std::string b64 = base64_encode(*msg), escaped;
-        escaped.reserve(b64.size() + b64.size() / 8);
-        for (char c : b64) {
-            if (c == '+') escaped += "%2B";
-            else if (c == '/') escaped += "%2F";
-            else if (c == '=') escaped += "%3D";
-            else escaped += c;
-        }
-        p.target += "&message=" + escaped;
-    } else {
+    if (o.use_get)
+        p.target += "&message=" + base64_query_value(*msg);
+    else
         p.body.assign(msg->begin(), msg->end());
-    }
     p.transaction_id = params.transaction_id;
     p.nonce = std::move(params.sender_nonce);
     p.key = std::move(key);

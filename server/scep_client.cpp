@@ -116,17 +116,9 @@ result<std::vector<x509_ptr>> scep_client::get_ca_cert() {
 }
 
 result<http_reply> scep_client::pki_operation(byte_view message, bool use_get) {
-    if (use_get) {
-        std::string b64 = base64_encode(message);
-        std::string escaped;
-        for (char c : b64) {
-            if (c == '+') escaped += "%2B";
-            else if (c == '/') escaped += "%2F";
-            else if (c == '=') escaped += "%3D";
-            else escaped += c;
-        }
-        return http_call(url_, "GET", url_.path + "?operation=PKIOperation&message=" + escaped, "", "");
-    }
+    if (use_get)
+        return http_call(url_, "GET", url_.path + "?operation=PKIOperation&message=" + base64_query_value(message), "",
+                         "");
     return http_call(url_, "POST", url_.path + "?operation=PKIOperation",
                      std::string(message.begin(), message.end()), "application/x-pki-message");
 }
