@@ -251,7 +251,7 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
         if (auto why = challenge_->verify(challenge)) return failure(req, fail_info::bad_message_check, std::move(*why));
     }
     if (auto f = issuer_.check_csr(csr)) return failure(req, f->info, std::move(f->text));
-    if (auto f = issuer_.check_subject(csr, profile_for(csr))) return failure(req, f->info, std::move(f->text));
+    if (auto f = issuer_.check_subject(csr, profile_for(csr).profile)) return failure(req, f->info, std::move(f->text));
     if (auto why = wait_reason(csr)) {
         pending_record p;
         p.transaction_id = req.transaction_id;
@@ -267,9 +267,10 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
     return issue_and_store(req, csr, requester, replaces);
 }
 
-const issuance_profile& scep_service::profile_for(const X509_REQ& csr) const {
-    if (!cfg_.templates) return issuer_.profile();
-    return cfg_.templates->at(select_template_slot(csr));
+scep_service::chosen_profile scep_service::profile_for(const X509_REQ& csr) const {
+    if (!cfg_.templates) return {issuer_.profile(), std::nullopt};
+    template_slot slot = select_template_slot(csr);
+    return {cfg_.templates->at(slot), slot};
 }
 
 std::optional<std::string> scep_service::wait_reason(const X509_REQ& csr) const {
@@ -304,8 +305,8 @@ service_reply scep_service::continue_pending(pki_request& req, const pending_rec
 
 service_reply scep_service::issue_and_store(pki_request& req, const X509_REQ& csr, const std::string& requester,
                                             const std::string& replaces) {
-    const issuance_profile& profile = profile_for(csr);
-    auto cert = issuer_.issue(csr, profile);
+    const chosen_profile chosen = profile_for(csr);
+    auto cert = issuer_.issue(csr, chosen.profile);
     if (!cert) return failure(req, fail_info::bad_request, "issuance failed: " + cert.message());
     cert_record rec = make_record(**cert);
     rec.transaction_id = req.transaction_id;
@@ -325,8 +326,8 @@ service_reply scep_service::issue_and_store(pki_request& req, const X509_REQ& cs
         (void)r;  // the new certificate is stored; a failed status update only leaves the old one "valid"
     }
     auto reply = success(req, **cert);
-    if (cfg_.templates)
-        reply.detail = "template " + profile.name + " (" + std::string(to_string(select_template_slot(csr))) + " slot)";
+    if (chosen.slot)
+        reply.detail = "template " + chosen.profile.name + " (" + std::string(to_string(*chosen.slot)) + " slot)";
     if (!replaces.empty()) reply.detail += (reply.detail.empty() ? "" : "; ") + std::string("renewal of ") + replaces;
     return reply;
 }

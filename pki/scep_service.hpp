@@ -114,7 +114,12 @@ private:
                                   const std::string& replaces);
     service_reply resend(const pki_request& req, const cert_record& existing, const std::string& key_hash);
     std::optional<std::string> wait_reason(const X509_REQ& csr) const;
-    const issuance_profile& profile_for(const X509_REQ& csr) const;
+    // The profile a CSR is issued with and, with NDES templates, its slot.
+    struct chosen_profile {
+        const issuance_profile& profile;
+        std::optional<template_slot> slot;
+    };
+    chosen_profile profile_for(const X509_REQ& csr) const;
     const ca_entry* issuing_ca_of(const X509& cert) const;
     result<x509_crl_ptr> build_crl_for(const ca_entry& ca) const;
 
