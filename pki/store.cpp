@@ -139,6 +139,19 @@ pending_record read_pending(sqlite3_stmt* s) {
     return r;
 }
 
+// Row `i` of `scep-lab seed`: the template's DER and names, made unique.
+cert_record seed_row(const cert_record& tmpl, const std::string& tag, std::size_t i) {
+    cert_record r = tmpl;
+    char num[24];
+    std::snprintf(num, sizeof num, "%016zX", i);
+    r.serial = "5EED" + tag + num;
+    r.subject = "CN=seed-" + tag + "-" + std::to_string(i) + ",O=scep-lab seed";
+    r.transaction_id = "seed-" + tag + "-" + std::to_string(i);
+    r.requester = "seed";
+    r.status = "valid";
+    return r;
+}
+
 class sqlite_store final : public cert_store {
 public:
     explicit sqlite_store(sqlite3* db, std::string file) : db_(db), file_(std::move(file)) {}
@@ -175,6 +188,11 @@ public:
 
     result<insert_outcome> insert(const cert_record& rec) override {
         std::lock_guard lock(mu_);
+        return insert_locked(rec);
+    }
+
+    // The insert itself; the caller holds mu_.
+    result<insert_outcome> insert_locked(const cert_record& rec) {
         stmt_ptr s = prepare(
             "INSERT INTO certificates (serial, subject, sans, issuer, not_before, not_after, transaction_id, "
             "requester, status, public_key_sha256, der, created_at, authority_key_id, replaces_serial) "
@@ -211,36 +229,20 @@ public:
 
     result<std::size_t> seed(std::size_t count, const cert_record& tmpl, const std::string& tag) override {
         std::lock_guard lock(mu_);
-        stmt_ptr s = prepare(
-            "INSERT INTO certificates (serial, subject, sans, issuer, not_before, not_after, transaction_id, "
-            "requester, status, public_key_sha256, der, created_at, authority_key_id) "
-            "VALUES (?,?,?,?,?,?,?,'seed','valid',?,?,?,?)");
-        if (!s) return db_error("preparing seed insert");
-        const std::string now = now_iso8601();
+        cert_record base = tmpl;
+        base.created_at = now_iso8601();
         std::size_t done = 0;
         while (done < count) {
+            // Large transactions: one commit per 50,000 rows, not per row.
             if (auto r = exec("BEGIN IMMEDIATE"); !r) return r.err();
             for (std::size_t batch = 0; batch < 50000 && done < count; ++batch, ++done) {
-                char num[24];
-                std::snprintf(num, sizeof num, "%016zX", done);
-                const std::string serial = "5EED" + tag + num;
-                bind(s.get(), 1, serial);
-                bind(s.get(), 2, "CN=seed-" + tag + "-" + std::to_string(done) + ",O=scep-lab seed");
-                bind(s.get(), 3, tmpl.sans);
-                bind(s.get(), 4, tmpl.issuer);
-                bind(s.get(), 5, tmpl.not_before);
-                bind(s.get(), 6, tmpl.not_after);
-                bind(s.get(), 7, "seed-" + tag + "-" + std::to_string(done));
-                bind(s.get(), 8, tmpl.public_key_sha256);
-                sqlite3_bind_blob(s.get(), 9, tmpl.der.data(), static_cast<int>(tmpl.der.size()), SQLITE_STATIC);
-                bind(s.get(), 10, now);
-                bind(s.get(), 11, tmpl.authority_key_id);
-                if (sqlite3_step(s.get()) != SQLITE_DONE) {
-                    auto err = db_error("seeding row " + serial);
+                auto row = seed_row(base, tag, done);
+                auto added = insert_locked(row);
+                if (!added || *added != insert_outcome::inserted) {
                     (void)exec("ROLLBACK");
-                    return err;
+                    if (!added) return added.err();
+                    return make_error(file_ + ": seeding row " + row.serial + ": transactionID already used");
                 }
-                sqlite3_reset(s.get());
             }
             if (auto r = exec("COMMIT"); !r) return r.err();
         }
@@ -434,15 +436,8 @@ private:
 class memory_store final : public cert_store {
 public:
     result<std::size_t> seed(std::size_t count, const cert_record& tmpl, const std::string& tag) override {
-        for (std::size_t i = 0; i < count; ++i) {
-            cert_record r = tmpl;
-            r.serial = "5EED" + tag + std::to_string(i);
-            r.subject = "CN=seed-" + tag + "-" + std::to_string(i) + ",O=scep-lab seed";
-            r.transaction_id = "seed-" + tag + "-" + std::to_string(i);
-            r.requester = "seed";
-            r.status = "valid";
-            if (auto x = insert(r); !x) return x.err();
-        }
+        for (std::size_t i = 0; i < count; ++i)
+            if (auto x = insert(seed_row(tmpl, tag, i)); !x) return x.err();
         return count;
     }
 

@@ -114,3 +114,49 @@ TEST(sqlite_store, refuses_a_file_that_is_not_a_database_and_leaves_it_alone) {
 
 }  // namespace
 }  // namespace scep
+
+namespace scep {
+namespace {
+
+// `scep-lab seed`: placeholder rows with the template's DER, unique serials,
+// subjects and transactionIDs; a second seed with another tag adds more.
+void exercise_seed(cert_store& store) {
+    ASSERT_EQ(*store.insert(record("01", "T1")), insert_outcome::inserted);
+    cert_record tmpl = record("AA", "");
+    tmpl.der = bytes{0x30, 0x03, 0x02, 0x01, 0x07};
+    auto added = store.seed(1200, tmpl, "ABCD");
+    ASSERT_TRUE(added) << added.message();
+    EXPECT_EQ(*added, 1200u);
+    ASSERT_TRUE(store.seed(5, tmpl, "EF01"));
+    EXPECT_EQ(*store.count(), 1 + 1200 + 5);
+    auto row = store.find_by_serial("5EEDABCD00000000000004AF");  // row 1199
+    ASSERT_TRUE(row && *row);
+    EXPECT_EQ((*row)->subject, "CN=seed-ABCD-1199,O=scep-lab seed");
+    EXPECT_EQ((*row)->transaction_id, "seed-ABCD-1199");
+    EXPECT_EQ((*row)->requester, "seed");
+    EXPECT_EQ((*row)->status, "valid");
+    EXPECT_EQ((*row)->der, tmpl.der);
+    // Seeding the same tag again collides and says so; nothing of it stays.
+    auto again = store.seed(3, tmpl, "EF01");
+    EXPECT_FALSE(again);
+}
+
+TEST(sqlite_store, seeds_placeholder_rows_in_batches) {
+    test::temp_dir dir;
+    auto store = open_sqlite_store(dir.path() / "s.db");
+    ASSERT_TRUE(store);
+    exercise_seed(**store);
+    EXPECT_EQ(*(*store)->count(), 1 + 1200 + 5);  // the failed seed was rolled back
+}
+
+TEST(memory_store, seeds_placeholder_rows) {
+    auto store = make_memory_store();
+    ASSERT_TRUE(store->seed(3, record("AA", ""), "12"));
+    EXPECT_EQ(*store->count(), 3);
+    auto row = store->find_by_transaction("seed-12-2");
+    ASSERT_TRUE(row && *row);
+    EXPECT_EQ((*row)->serial, "5EED120000000000000002");
+}
+
+}  // namespace
+}  // namespace scep
