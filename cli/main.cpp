@@ -22,6 +22,9 @@ struct flags {
     std::optional<std::string> log_format;
     std::optional<std::string> log_level;
     std::optional<std::string> ready_file;
+    std::optional<int> https_port;
+    bool no_https = false;
+    bool no_http = false;
 };
 
 // defaults < preset < configuration file < SCEP_LAB_* environment < command-line flags
@@ -53,6 +56,9 @@ scep::result<scep::config::settings> settle(const flags& f) {
     if (f.log_format) s.log.format = *f.log_format;
     if (f.log_level) s.log.level = *f.log_level;
     if (f.ready_file) s.server.ready_file = *f.ready_file;
+    if (f.https_port) s.https.port = static_cast<std::uint16_t>(*f.https_port);
+    if (f.no_https) s.https.enabled = false;
+    if (f.no_http) s.server.http = false;
     if (auto r = scep::config::validate(s); !r) return r.err();
     return s;
 }
@@ -79,6 +85,10 @@ int main(int argc, char** argv) {
     serve->add_option("--listen", f.listen, "listen address (SCEP_LAB_LISTEN), default 127.0.0.1");
     serve->add_option("-p,--port", f.port, "TCP port, 0 picks a free one (SCEP_LAB_PORT), default 8080")
         ->check(CLI::Range(0, 65535));
+    serve->add_option("--https-port", f.https_port, "HTTPS port, 0 picks a free one (SCEP_LAB_HTTPS_PORT), default 8443")
+        ->check(CLI::Range(0, 65535));
+    serve->add_flag("--no-https", f.no_https, "no HTTPS listener (SCEP_LAB_HTTPS=off, https.enabled = false)");
+    serve->add_flag("--no-http", f.no_http, "HTTPS only (server.http = false)");
     serve->add_option("--challenge", f.challenge, "static challenge password (SCEP_LAB_CHALLENGE)");
     serve->add_option("--ready-file", f.ready_file, "write the URL and port as JSON here once listening");
 
@@ -146,11 +156,23 @@ int main(int argc, char** argv) {
     std::string export_what, export_format = "pem", export_out;
     auto* exporter = app.add_subcommand("export", "write a CA certificate, the chain or an issued certificate");
     exporter->add_option("what", export_what,
-                         "root, intermediate, issuing (any tier name), ra, ra-encryption, chain, or cert:<serial>")
+                         "root, intermediate, issuing (any tier name), ra, ra-encryption, chain, tls, tls-chain, or cert:<serial>")
         ->required();
     exporter->add_option("-f,--format", export_format, "pem (default), der, p7b")
         ->check(CLI::IsMember({"pem", "der", "crt", "cer", "p7b"}));
     exporter->add_option("-o,--out", export_out, "file to write (default: standard output)");
+
+    scep::server::issue_options io;
+    std::vector<std::string> issue_dns, issue_ip;
+    auto* issue = app.add_subcommand("issue", "issue a server certificate (RADIUS, web) from the lab's issuing CA");
+    issue->add_option("--profile", io.profile, "radius-server (FreeRADIUS files) or tls-server (certbot files)")
+        ->check(CLI::IsMember({"radius-server", "tls-server"}));
+    issue->add_option("--dns", issue_dns, "DNS name (repeat for more)");
+    issue->add_option("--ip", issue_ip, "IP address (repeat for more)");
+    issue->add_option("--cn", io.common_name, "common name (default: the first DNS name)");
+    issue->add_option("--key", io.key, "rsa2048 (default), rsa3072, rsa4096, ec-p256, ec-p384");
+    issue->add_option("--days", io.days, "validity in days (default 397)")->check(CLI::Range(1, 36500));
+    issue->add_option("-o,--out", io.out_dir, "directory for key, certificate and chain")->required();
 
     auto* version = app.add_subcommand("version", "print the version");
     auto* presets = app.add_subcommand("presets", "list the ready configurations for --preset");
@@ -198,6 +220,15 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (serve->parsed()) return scep::server::serve(*s);
+    if (issue->parsed()) {
+        io.names = issue_dns;
+        io.names.insert(io.names.end(), issue_ip.begin(), issue_ip.end());
+        if (io.names.empty()) {
+            std::cerr << "scep-lab issue: give at least one --dns or --ip\n";
+            return 2;
+        }
+        return scep::server::issue_server(*s, io, std::cout);
+    }
     if (init->parsed()) return scep::server::init(*s, std::cout);
     if (list->parsed()) return scep::server::list(*s, list_format, list_limit, std::cout);
     if (rollover->parsed()) return scep::server::rollover(*s, activate, keep_ra, std::cout);

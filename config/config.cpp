@@ -2,6 +2,7 @@
 
 #include <toml.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
@@ -129,6 +130,19 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         r.duration("idle_timeout", s.server.idle_timeout);
         r.integer("max_connections", s.server.max_connections, 1, 1000000);
         r.string("ready_file", s.server.ready_file);
+        r.boolean("http", s.server.http);
+        r.finish();
+    }
+    if (top.has("https")) {
+        table_reader r(top.at("https"), "https");
+        r.boolean("enabled", s.https.enabled);
+        r.string("listen", s.https.listen);
+        r.integer("port", s.https.port, 0, 65535);
+        r.strings("names", s.https.names);
+        s.https.key = read_key_type(r, "key", s.https.key);
+        r.path("cert_file", s.https.cert_file, base);
+        r.path("key_file", s.https.key_file, base);
+        read_choice(r, "min_version", s.https.min_version, {"1.2", "1.3"});
         r.finish();
     }
     if (top.has("log")) {
@@ -403,6 +417,18 @@ std::map<std::string, issuance_profile> builtin_templates() {
     return {{ipsec.name, ipsec}};
 }
 
+std::vector<std::string> https_names(const settings& s, const std::string& host_name) {
+    if (!s.https.names.empty()) return s.https.names;
+    std::vector<std::string> names{"localhost", "127.0.0.1", "::1"};
+    auto add = [&](const std::string& n) {
+        if (!n.empty() && std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+    };
+    add(host_name);
+    const std::string& listen = s.https.listen.empty() ? s.server.listen : s.https.listen;
+    if (listen != "0.0.0.0" && listen != "::") add(listen);
+    return names;
+}
+
 settings defaults() {
     settings s;
     s.scep.challenge = default_challenge;
@@ -604,6 +630,17 @@ result<void> apply_env(settings& s, const env_lookup& env) {
             return make_error("SCEP_LAB_PORT=\"" + *v + "\" is not a port number (0 to 65535)");
         s.server.port = static_cast<std::uint16_t>(port);
     }
+    if (auto v = env("SCEP_LAB_HTTPS_PORT")) {
+        char* end = nullptr;
+        long port = std::strtol(v->c_str(), &end, 10);
+        if (v->empty() || *end != '\0' || port < 0 || port > 65535)
+            return make_error("SCEP_LAB_HTTPS_PORT=\"" + *v + "\" is not a port number (0 to 65535)");
+        s.https.port = static_cast<std::uint16_t>(port);
+    }
+    if (auto v = env("SCEP_LAB_HTTPS")) {
+        if (*v != "on" && *v != "off") return make_error("SCEP_LAB_HTTPS=\"" + *v + "\" must be on or off");
+        s.https.enabled = *v == "on";
+    }
     if (auto v = env("SCEP_LAB_DATA_DIR")) s.data_dir = *v;
     if (auto v = env("SCEP_LAB_CHALLENGE")) s.scep.challenge = *v;
     if (auto v = env("SCEP_LAB_LOG_FORMAT")) s.log.format = *v;
@@ -642,6 +679,18 @@ result<void> validate(const settings& s) {
                              std::pair{"ndes.encryption_template", &s.ndes.encryption_template},
                              std::pair{"ndes.general_purpose_template", &s.ndes.general_purpose_template}})
         if (auto p = profile_named(s, *name); !p) return make_error(std::string(key) + ": " + p.message());
+    if (!s.server.http && !s.https.enabled)
+        return make_error("server.http = false and https.enabled = false: nothing would listen; turn one on");
+    if (s.https.cert_file.empty() != s.https.key_file.empty())
+        return make_error("https.cert_file and https.key_file go together: set both (your own certificate) or neither "
+                          "(issued by the lab)");
+    if (s.server.http && s.https.enabled && s.https.port != 0 && s.https.port == s.server.port &&
+        (s.https.listen.empty() || s.https.listen == s.server.listen))
+        return make_error("server.port and https.port are both " + std::to_string(s.https.port) +
+                          ": HTTP and HTTPS need different ports");
+    for (const auto& n : s.https.names)
+        if (n.empty() || n.find_first_of(" ,/") != std::string::npos)
+            return make_error("https.names: \"" + n + "\" is not a host name or IP address");
     if (s.quirks.expired_ra && s.pki.ca_as_ra)
         return make_error("quirks.expired_ra needs a separate RA certificate; it cannot be used with pki.ca_as_ra = true");
     return {};
@@ -656,7 +705,12 @@ std::string to_toml(const settings& s, bool show_secrets) {
       << "\nread_timeout = " << quote(format_duration(s.server.read_timeout))
       << "\nidle_timeout = " << quote(format_duration(s.server.idle_timeout))
       << "\nmax_connections = " << s.server.max_connections << "\nready_file = " << quote(s.server.ready_file)
-      << "\n\n";
+      << "\nhttp = " << (s.server.http ? "true" : "false") << "\n\n";
+    o << "[https]\nenabled = " << (s.https.enabled ? "true" : "false") << "\nlisten = " << quote(s.https.listen)
+      << "\nport = " << s.https.port << "\nnames = " << quote_list(s.https.names)
+      << "\nkey = " << quote(std::string(to_string(s.https.key)))
+      << "\ncert_file = " << quote(s.https.cert_file.string()) << "\nkey_file = " << quote(s.https.key_file.string())
+      << "\nmin_version = " << quote(s.https.min_version) << "\n\n";
     o << "[log]\nformat = " << quote(s.log.format) << "\nlevel = " << quote(s.log.level)
       << "\ncapture_dir = " << quote(s.log.capture_dir) << "\n\n";
     o << "[scep]\npaths = " << quote_list(s.scep_paths)

@@ -31,6 +31,25 @@ struct server_settings {
     std::chrono::seconds idle_timeout{60};
     std::size_t max_connections = 1024;
     std::string ready_file;  // written with the listening URL once ready
+    bool http = true;        // the plain HTTP listener (HTTPS is [https])
+};
+
+// The HTTPS listener: same routes as HTTP, with a server certificate issued
+// by the lab hierarchy (or the tester's own).
+struct https_settings {
+    bool enabled = true;
+    std::string listen;  // empty: server.listen
+    std::uint16_t port = 8443;
+    // DNS names and IP addresses of the lab-issued certificate; empty means
+    // localhost, 127.0.0.1, ::1, this machine's host name and the listen
+    // address when it is a specific one.
+    std::vector<std::string> names;
+    key_type key = key_type::rsa2048;
+    // Your own certificate (PEM: server certificate first, then its chain)
+    // and key; both or neither.
+    std::filesystem::path cert_file;
+    std::filesystem::path key_file;
+    std::string min_version = "1.2";  // "1.2" | "1.3"
 };
 
 struct log_settings {
@@ -102,6 +121,7 @@ inline const std::vector<std::string> ndes_capabilities{"POSTPKIOperation", "Ren
 struct settings {
     std::filesystem::path data_dir = "./data";
     server_settings server;
+    https_settings https;
     log_settings log;
     std::vector<std::string> scep_paths{"/scep", "/cgi-bin/pkiclient.exe"};
     service_config scep;
@@ -124,6 +144,10 @@ struct settings {
     std::filesystem::path pki_dir() const { return data_dir / "pki"; }
     std::filesystem::path store_file() const { return data_dir / "scep-lab.db"; }
 };
+
+// The names the lab-issued HTTPS certificate carries (https.names, or the
+// defaults listed there).
+std::vector<std::string> https_names(const settings& s, const std::string& host_name);
 
 // The embedded defaults: a three-tier RSA hierarchy, static challenge.
 settings defaults();

@@ -27,17 +27,20 @@ std::string normalize_serial(const std::string& text) {
     return serial;
 }
 
-result<exported> export_ca(const hierarchy& pki, const std::string& name, const std::string& format) {
-    if (name == "chain") {
-        std::vector<const X509*> chain = pki.chain(true);
-        if (format == "pem") {
-            std::string pem;
-            for (const X509* c : chain) pem += x509_to_pem(*c);
-            return exported{"application/x-pem-file", pem, "ca-chain.pem"};
-        }
-        if (format == "p7b") return exported{"application/pkcs7-mime", as_string(build_degenerate(chain)), "ca-chain.p7b"};
-        return make_error("the chain is exported as pem or p7b, not \"" + format + "\"");
+result<exported> export_certs(const std::vector<const X509*>& certs, const std::string& stem, const std::string& format) {
+    if (certs.empty()) return make_error("no certificates to export");
+    if (certs.size() == 1) return one(*certs.front(), stem, format);
+    if (format == "pem") {
+        std::string pem;
+        for (const X509* c : certs) pem += x509_to_pem(*c);
+        return exported{"application/x-pem-file", pem, stem + ".pem"};
     }
+    if (format == "p7b") return exported{"application/pkcs7-mime", as_string(build_degenerate(certs)), stem + ".p7b"};
+    return make_error("a chain is exported as pem or p7b, not \"" + format + "\"");
+}
+
+result<exported> export_ca(const hierarchy& pki, const std::string& name, const std::string& format) {
+    if (name == "chain") return export_certs(pki.chain(true), "ca-chain", format);
     if (name == "ra") {
         if (pki.ca_as_ra()) return make_error("this lab has no separate RA certificate (pki.ca_as_ra = true)");
         return one(pki.ra_cert(), "ra", format);

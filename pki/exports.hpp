@@ -23,6 +23,10 @@ struct exported {
 result<exported> export_ca(const hierarchy& pki, const std::string& name, const std::string& format);
 
 // An issued certificate by serial (any spelling, see normalize_serial).
+// A list of certificates as one PEM bundle or one certs-only PKCS#7 (the
+// TLS server chain); one certificate also as DER.
+result<exported> export_certs(const std::vector<const X509*>& certs, const std::string& stem, const std::string& format);
+
 result<exported> export_certificate(cert_store& store, const std::string& serial, const std::string& format);
 
 // Upper-case hex as the store keeps it (BN_bn2hex: no colons, even length,

@@ -51,7 +51,7 @@ start_lab() {
     rm -f "$work/ready.json"
     local t0
     t0=$(date +%s%N)
-    "$bin" serve --port 0 --data-dir "$work/lab" --ready-file "$work/ready.json" >>"$work/lab.out" 2>>"$work/lab.log" &
+    "$bin" serve --port 0 --no-https --data-dir "$work/lab" --ready-file "$work/ready.json" >>"$work/lab.out" 2>>"$work/lab.log" &
     lab_pid=$!
     pids+=("$lab_pid")
     until [ -s "$work/ready.json" ]; do

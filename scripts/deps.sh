@@ -20,6 +20,8 @@ TEST_PACKAGES=(
     dbus-daemon  # dbus-run-session for a private certmonger
     sqlite3
     curl         # fetches CRLs in the lifecycle test
+    freeradius eapoltest  # the EAP-TLS end-to-end test
+    python3      # plistlib checks of Apple profiles
     clang libclang-rt-14-dev  # libFuzzer: the short fuzz runs of the suite
 )
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)

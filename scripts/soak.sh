@@ -28,7 +28,7 @@ fail() { echo "FAIL: $*" >&2; tail -n 20 "$work/server.log" >&2 || true; exit 1;
 
 start() {
     rm -f "$work/ready.json"
-    "$bin" serve --port 0 --data-dir "$work/data" --ready-file "$work/ready.json" --log-level warn \
+    "$bin" serve --port 0 --no-https --data-dir "$work/data" --ready-file "$work/ready.json" --log-level warn \
         >>"$work/server.out" 2>>"$work/server.log" &
     pid=$!
     for _ in $(seq 1 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done

@@ -9,12 +9,17 @@
 #include <thread>
 
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <boost/asio/ssl/context.hpp>
+#include <openssl/ssl.h>
 
 #include "pki/crl.hpp"
 #include "pki/exports.hpp"
 #include "pki/hierarchy.hpp"
 #include "pki/issuer.hpp"
 #include "pki/scep_service.hpp"
+#include "pki/server_certs.hpp"
 #include "pki/store.hpp"
 #include "server/http_server.hpp"
 #include "server/logging.hpp"
@@ -45,6 +50,88 @@ result<lab> open_lab(const config::settings& s, event_log& log) {
     auto store = open_sqlite_store(s.store_file());
     if (!store) return store.err();
     return lab{std::move(*pki), std::move(*store)};
+}
+
+std::string host_name() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return {};
+    return buf;
+}
+
+// The HTTPS listener's certificate and chain (server certificate first).
+struct tls_identity {
+    evp_pkey_ptr key;
+    std::vector<x509_ptr> chain;
+    bool lab_issued = false;
+};
+
+result<tls_identity> https_identity(const config::settings& s, lab& l, event_log& log) {
+    tls_identity id;
+    if (!s.https.cert_file.empty()) {
+        // The tester's own certificate: used as it is, checked for the mistakes
+        // that otherwise show up only as a client's handshake failure.
+        auto pem = read_file(s.https.cert_file);
+        if (!pem) return make_error("https.cert_file: " + pem.message());
+        auto certs = x509_list_from_pem(*pem);
+        if (!certs || certs->empty()) return make_error("https.cert_file " + s.https.cert_file.string() + " holds no PEM certificate");
+        auto key_pem = read_file(s.https.key_file);
+        if (!key_pem) return make_error("https.key_file: " + key_pem.message());
+        auto key = private_key_from_pem(*key_pem, s.pki.key_passphrase);
+        if (!key) return make_error("https.key_file " + s.https.key_file.string() + ": " + key.message());
+        if (X509_check_private_key(certs->front().get(), key->get()) != 1) {
+            ERR_clear_error();
+            return make_error("https.key_file does not belong to the first certificate of https.cert_file");
+        }
+        auto not_after = asn1_time_point(*X509_get0_notAfter(certs->front().get()));
+        if (not_after < std::chrono::system_clock::now())
+            log.warn("the HTTPS certificate in https.cert_file has expired: clients will refuse it",
+                     {{"not_after", time_to_iso8601(*X509_get0_notAfter(certs->front().get()))}});
+        id.key = std::move(*key);
+        id.chain = std::move(*certs);
+        return id;
+    }
+    server_cert_spec spec;
+    spec.profile = server_profile::tls_server;
+    spec.names = config::https_names(s, host_name());
+    spec.key = s.https.key;
+    auto got = ensure_https_cert(l.pki, spec, s.pki_dir() / "https-server.crt", s.pki_dir() / "https-server.key",
+                                 s.pki.key_passphrase, std::chrono::system_clock::now());
+    if (!got) return make_error("HTTPS certificate: " + got.message());
+    if (got->issued_now) {
+        // Recorded like every certificate the lab issues.
+        auto rec = make_record(*got->sc.cert);
+        rec.requester = "scep-lab https";
+        if (auto r = l.store->insert(rec); !r) return make_error("recording the HTTPS certificate: " + r.message());
+        log.info("issued the HTTPS certificate", {{"reason", got->reason},
+                                                  {"serial", rec.serial},
+                                                  {"names", subject_alt_names(*got->sc.cert)}});
+    }
+    id.key = std::move(got->sc.key);
+    id.chain.push_back(std::move(got->sc.cert));
+    for (const X509* c : l.pki.chain(true)) id.chain.push_back(dup(*c));
+    id.lab_issued = true;
+    return id;
+}
+
+// Modern defaults: TLS 1.2 or 1.3 only (https.min_version), OpenSSL's default
+// cipher suites (forward secrecy; Debian's security level 2).
+result<void> configure_tls(boost::asio::ssl::context& ctx, const tls_identity& id, const std::string& min_version) {
+    SSL_CTX* c = ctx.native_handle();
+    if (SSL_CTX_set_min_proto_version(c, min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION) != 1)
+        return make_error(ossl_error("TLS minimum version"));
+    SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+    if (SSL_CTX_use_certificate(c, id.chain.front().get()) != 1) return make_error(ossl_error("HTTPS certificate"));
+    // The root stays out of the handshake: clients must already trust it.
+    for (std::size_t i = 1; i < id.chain.size(); ++i) {
+        const X509* cert = id.chain[i].get();
+        if (i + 1 == id.chain.size() && id.chain.size() > 1 &&
+            X509_check_issued(const_cast<X509*>(cert), const_cast<X509*>(cert)) == X509_V_OK)
+            break;
+        if (SSL_CTX_add1_chain_cert(c, const_cast<X509*>(cert)) != 1) return make_error(ossl_error("HTTPS chain"));
+    }
+    if (SSL_CTX_use_PrivateKey(c, id.key.get()) != 1) return make_error(ossl_error("HTTPS key"));
+    if (SSL_CTX_check_private_key(c) != 1) return make_error(ossl_error("HTTPS key and certificate"));
+    return {};
 }
 
 std::string display_host(const std::string& listen) {
@@ -139,21 +226,64 @@ int serve(const config::settings& s) {
     boost::asio::io_context ioc;
     http_limits limits{s.server.max_body_bytes, s.server.max_header_bytes, s.server.read_timeout,
                        s.server.idle_timeout, s.server.max_connections};
-    http_server server(ioc, r, log, limits);
-    auto ep = server.listen(s.server.listen, s.server.port);
-    if (!ep) {
-        log.error("cannot start", {{"error", ep.message()}});
-        return 1;
+    // HTTP and HTTPS: two listeners, one router.
+    std::optional<http_server> plain;
+    std::optional<http_server> secure;
+    boost::asio::ssl::context tls_ctx{boost::asio::ssl::context::tls_server};
+    std::string base, https_base;
+    std::uint16_t http_port = 0, https_port = 0;
+    if (s.server.http) {
+        plain.emplace(ioc, r, log, limits);
+        auto ep = plain->listen(s.server.listen, s.server.port);
+        if (!ep) {
+            log.error("cannot start", {{"error", ep.message() + " (server.port; --port 0 picks a free port)"}});
+            return 1;
+        }
+        http_port = ep->port();
+        base = "http://" + display_host(s.server.listen) + ":" + std::to_string(http_port);
     }
-    std::string base = "http://" + display_host(s.server.listen) + ":" + std::to_string(ep->port());
+    if (s.https.enabled) {
+        auto id = https_identity(s, l, log);
+        if (!id) {
+            log.error("cannot start", {{"error", id.message()}});
+            return 1;
+        }
+        if (auto ok = configure_tls(tls_ctx, *id, s.https.min_version); !ok) {
+            log.error("cannot start", {{"error", ok.message()}});
+            return 1;
+        }
+        std::vector<x509_ptr> tls_chain;
+        for (const auto& c : id->chain) tls_chain.push_back(dup(*c));
+        r.set_tls_chain(std::move(tls_chain));
+        const std::string& listen = s.https.listen.empty() ? s.server.listen : s.https.listen;
+        secure.emplace(ioc, r, log, limits, &tls_ctx);
+        auto ep = secure->listen(listen, s.https.port);
+        if (!ep) {
+            log.error("cannot start", {{"error", ep.message() + " (https.port; --https-port 0 picks a free port, "
+                                                               "--no-https turns HTTPS off)"}});
+            return 1;
+        }
+        https_port = ep->port();
+        https_base = "https://" + display_host(listen) + ":" + std::to_string(https_port);
+        log.info("HTTPS", {{"url", https_base},
+                           {"certificate", id->lab_issued ? (s.pki_dir() / "https-server.crt").string()
+                                                          : s.https.cert_file.string()},
+                           {"names", subject_alt_names(*id->chain.front())},
+                           {"min_version", "TLS " + s.https.min_version}});
+    }
+    if (base.empty()) base = https_base;
     // Known only now (port 0 picks one); set before the first request is accepted.
+    // Relying parties fetch CRLs over plain HTTP when it runs (RFC 5280 §4.2.1.13).
     iss.set_crl_url((s.crl_base_url.empty() ? base : s.crl_base_url) + "/crl/" + l.pki.issuing().name + ".crl");
-    server.start();
+    if (plain) plain->start();
+    if (secure) secure->start();
+    const std::uint16_t port = http_port ? http_port : https_port;
 
     std::string scep_url = base + s.scep_paths.front();
     auto ready_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     log.info("ready", {{"url", scep_url},
-                       {"listen", ep->address().to_string() + ":" + std::to_string(ep->port())},
+                       {"listen", (s.server.http ? s.server.listen + ":" + std::to_string(http_port) : std::string("-"))},
+                       {"https", https_base.empty() ? std::string("off") : https_base},
                        {"ca_chain", l.pki.chain_file().string()},
                        {"store", s.store_file().string()},
                        {"startup_ms", std::to_string(static_cast<long long>(ready_ms))}});
@@ -172,6 +302,8 @@ int serve(const config::settings& s) {
                                                                                 : "<your challenge>";
     std::cout << "scep-lab ready\n"
               << "  SCEP URL   " << scep_url << "\n"
+              << (https_base.empty() || !s.server.http ? std::string()
+                                                       : "  HTTPS      " + https_base + s.scep_paths.front() + "\n")
               << "  challenge  " << challenge_line << "\n"
               << "  CA chain   " << l.pki.chain_file().string() << "\n"
               << "  root CA    " << l.pki.tiers().front().cert_file.string() << "\n"
@@ -185,7 +317,12 @@ int serve(const config::settings& s) {
 
     if (!s.server.ready_file.empty()) {
         std::string json = "{\"url\":\"" + json_escape(scep_url) + "\",\"base_url\":\"" + json_escape(base) +
-                           "\",\"port\":" + std::to_string(ep->port()) + ",\"ca_chain\":\"" +
+                           "\",\"port\":" + std::to_string(port) +
+                           (https_base.empty() ? std::string()
+                                               : ",\"https_url\":\"" + json_escape(https_base + s.scep_paths.front()) +
+                                                     "\",\"https_base_url\":\"" + json_escape(https_base) +
+                                                     "\",\"https_port\":" + std::to_string(https_port)) +
+                           ",\"ca_chain\":\"" +
                            json_escape(std::filesystem::absolute(l.pki.chain_file()).string()) + "\",\"pid\":" +
                            std::to_string(::getpid()) +
                            (s.ndes.enabled ? ",\"ndes_url\":\"" + json_escape(ndes_url) + "\"" : std::string()) + "}\n";
@@ -197,7 +334,8 @@ int serve(const config::settings& s) {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         log.info("stopping", {{"signal", std::to_string(sig)}});
-        server.stop();
+        if (plain) plain->stop();
+        if (secure) secure->stop();
         // Requests in flight get a moment to finish; SQLite commits are atomic,
         // so nothing stored can be half-written either way.
         auto timer = std::make_shared<boost::asio::steady_timer>(ioc, std::chrono::seconds(2));
@@ -317,7 +455,37 @@ int export_file(const config::settings& s, const std::string& what, const std::s
                 const std::string& out_file, std::ostream& out) {
     event_log log(s.log.format, "warn");
     result<exported> found = make_error("unset");
-    if (what.rfind("cert:", 0) == 0) {
+    if (what == "tls" || what == "tls-chain") {
+        // The HTTPS certificate the server uses (lab-issued, or your own).
+        const auto file = s.https.cert_file.empty() ? s.pki_dir() / "https-server.crt" : s.https.cert_file;
+        auto pem = read_file(file);
+        if (!pem) {
+            std::cerr << "no HTTPS certificate at " << file.string() << " (it is issued at the first start with HTTPS on)\n";
+            return 1;
+        }
+        auto certs = x509_list_from_pem(*pem);
+        if (!certs || certs->empty()) {
+            std::cerr << file.string() << " holds no certificate\n";
+            return 1;
+        }
+        std::vector<x509_ptr> owned = std::move(*certs);
+        std::vector<const X509*> list;
+        for (const auto& c : owned) {
+            list.push_back(c.get());
+            if (what == "tls") break;
+        }
+        if (what == "tls-chain" && s.https.cert_file.empty()) {
+            load_providers();
+            auto pki = hierarchy::open(s.pki, s.pki_dir(), std::chrono::system_clock::now(), [](const std::string&) {});
+            if (!pki) {
+                std::cerr << pki.message() << "\n";
+                return 1;
+            }
+            owned.push_back(dup(pki->root_cert()));
+            list.push_back(owned.back().get());
+        }
+        found = export_certs(list, what, format);
+    } else if (what.rfind("cert:", 0) == 0) {
         auto store = existing_store(s);
         if (!store) return 1;
         found = export_certificate(*store, what.substr(5), format);
@@ -343,6 +511,64 @@ int export_file(const config::settings& s, const std::string& what, const std::s
         return 1;
     }
     std::cerr << "wrote " << out_file << "\n";
+    return 0;
+}
+
+int issue_server(const config::settings& s, const issue_options& o, std::ostream& out) {
+    auto profile = server_profile_from_name(o.profile);
+    if (!profile) {
+        std::cerr << "unknown profile \"" << o.profile << "\" (radius-server, tls-server)\n";
+        return 2;
+    }
+    auto key = key_type_from_name(o.key);
+    if (!key) {
+        std::cerr << "unknown key type \"" << o.key << "\" (rsa2048, rsa3072, rsa4096, ec-p256, ec-p384)\n";
+        return 2;
+    }
+    event_log log(s.log.format, "warn");
+    auto opened = open_lab(s, log);
+    if (!opened) {
+        std::cerr << opened.message() << "\n";
+        return 1;
+    }
+    server_cert_spec spec;
+    spec.profile = *profile;
+    spec.names = o.names;
+    spec.common_name = o.common_name;
+    spec.key = *key;
+    spec.validity = std::chrono::hours(24) * o.days;
+    // The CRL URL the server publishes (port 0 has no stable address: none then).
+    if (!s.crl_base_url.empty())
+        spec.crl_url = s.crl_base_url + "/crl/" + opened->pki.issuing().name + ".crl";
+    else if (s.server.http && s.server.port != 0)
+        spec.crl_url = "http://" + display_host(s.server.listen) + ":" + std::to_string(s.server.port) + "/crl/" +
+                       opened->pki.issuing().name + ".crl";
+    auto sc = issue_server_cert(opened->pki, spec, std::chrono::system_clock::now());
+    if (!sc) {
+        std::cerr << "issue: " << sc.message() << "\n";
+        return 1;
+    }
+    auto files = write_server_files(opened->pki, *sc, *profile, o.out_dir, s.pki.key_passphrase);
+    if (!files) {
+        std::cerr << "issue: " << files.message() << "\n";
+        return 1;
+    }
+    auto rec = make_record(*sc->cert);
+    rec.requester = "scep-lab issue " + o.profile;
+    if (auto r = opened->store->insert(rec); !r) {
+        std::cerr << "issue: recording in the store: " << r.message() << "\n";
+        return 1;
+    }
+    out << "issued " << o.profile << " certificate " << rec.serial << "\n  subject  " << rec.subject
+        << "\n  names    " << rec.sans << "\n  expires  " << rec.not_after << "\n";
+    for (const auto& f : *files) out << "  wrote    " << f.string() << "\n";
+    if (*profile == server_profile::radius_server) {
+        const std::string dir = std::filesystem::absolute(o.out_dir).lexically_normal().string();
+        out << "FreeRADIUS (mods-available/eap, tls-config tls-common):\n"
+            << "  private_key_file = " << dir << "/server.key\n"
+            << "  certificate_file = " << dir << "/server.pem\n"
+            << "  ca_file = " << dir << "/ca.pem\n";
+    }
     return 0;
 }
 

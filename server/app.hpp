@@ -37,6 +37,19 @@ int seed(const config::settings& s, std::size_t count, std::ostream& out);
 int export_file(const config::settings& s, const std::string& what, const std::string& format,
                 const std::string& out_file, std::ostream& out);
 
+// `scep-lab issue --profile radius-server|tls-server`: a server certificate
+// from the issuing CA, written with its key and chain into `out_dir` in the
+// layout that server expects, and recorded in the store.
+struct issue_options {
+    std::string profile = "tls-server";
+    std::vector<std::string> names;  // --dns and --ip, in order
+    std::string common_name;
+    std::string key = "rsa2048";
+    int days = 397;
+    std::string out_dir;
+};
+int issue_server(const config::settings& s, const issue_options& o, std::ostream& out);
+
 int health(const config::settings& s, const std::string& base_url, std::ostream& out);
 
 }  // namespace scep::server

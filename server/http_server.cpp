@@ -2,6 +2,7 @@
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <array>
 
@@ -11,29 +12,65 @@ namespace beast = boost::beast;
 
 namespace {
 
-class session : public std::enable_shared_from_this<session> {
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection, plain or TLS on the same code path (Beast's
+// advanced/server-flex): the stream type is the only difference.
+template <class Stream>
+class session : public std::enable_shared_from_this<session<Stream>> {
+    static constexpr bool tls = std::is_same_v<Stream, tls_stream>;
+    using std::enable_shared_from_this<session<Stream>>::shared_from_this;
+
 public:
-    session(tcp::socket&& socket, router& r, event_log& log, const http_limits& limits,
-            std::shared_ptr<std::atomic<std::size_t>> active)
-        : stream_(std::move(socket)), router_(r), log_(log), limits_(limits), active_(std::move(active)) {
+    template <class... StreamArgs>
+    session(router& r, event_log& log, const http_limits& limits, std::shared_ptr<std::atomic<std::size_t>> active,
+            tcp::socket&& socket, StreamArgs&&... stream_args)
+        : stream_(std::move(socket), std::forward<StreamArgs>(stream_args)...),
+          router_(r),
+          log_(log),
+          limits_(limits),
+          active_(std::move(active)) {
         beast::error_code ec;
-        auto ep = stream_.socket().remote_endpoint(ec);
+        auto ep = tcp_layer().socket().remote_endpoint(ec);
         client_ = ec ? "unknown" : ep.address().to_string();
     }
     ~session() { --*active_; }
 
     void run() {
-        asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::do_read, shared_from_this()));
+        asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::start, shared_from_this()));
     }
 
 private:
+    beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
+
+    void start() {
+        if constexpr (tls) {
+            // The handshake gets the same budget as the first request.
+            tcp_layer().expires_after(limits_.read_timeout);
+            stream_.async_handshake(asio::ssl::stream_base::server,
+                                    beast::bind_front_handler(&session::on_handshake, shared_from_this()));
+        } else {
+            do_read();
+        }
+    }
+
+    void on_handshake(beast::error_code ec) {
+        if (ec) {
+            // A client that does not trust the lab chain aborts here: say so
+            // at debug level (scanners and health probes do it too).
+            log_.event(spdlog::level::debug, "TLS handshake failed", {{"client", client_}, {"error", ec.message()}});
+            return close();
+        }
+        do_read();
+    }
+
     void do_read() {
         parser_.emplace();
         parser_->body_limit(limits_.max_body_bytes);
         parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
         // The first request must arrive within read_timeout; a keep-alive
         // connection may wait idle_timeout for the next one.
-        stream_.expires_after(requests_ == 0 ? limits_.read_timeout : limits_.idle_timeout);
+        tcp_layer().expires_after(requests_ == 0 ? limits_.read_timeout : limits_.idle_timeout);
         http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&session::on_read, shared_from_this()));
     }
 
@@ -55,7 +92,7 @@ private:
         request req = parser_->release();
         response res;
         try {
-            res = router_.handle(req, client_, rec);
+            res = router_.handle(req, client_, rec, tls);
         } catch (const std::exception& e) {
             // Nothing may escape a completion handler; answer and keep serving.
             rec.http_status = 500;
@@ -91,6 +128,7 @@ private:
         if (!rec.fail_info.empty()) f.emplace_back("fail_info", rec.fail_info);
         if (!rec.serial.empty()) f.emplace_back("serial", rec.serial);
         if (!rec.detail.empty()) f.emplace_back("detail", rec.detail);
+        if constexpr (tls) f.emplace_back("tls", SSL_get_version(stream_.native_handle()));
         char buf[32];
         std::snprintf(buf, sizeof buf, "%.2f", ms);
         f.emplace_back("ms", buf);
@@ -115,7 +153,7 @@ private:
     void send(response&& res) {
         auto sp = std::make_shared<response>(std::move(res));
         response_ = sp;
-        stream_.expires_after(limits_.read_timeout);
+        tcp_layer().expires_after(limits_.read_timeout);
         http::async_write(stream_, *sp,
                           beast::bind_front_handler(&session::on_write, shared_from_this(), sp->need_eof()));
     }
@@ -132,8 +170,8 @@ private:
     // sends, bounded in time and bytes, then close.
     void linger() {
         beast::error_code ignored;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-        stream_.expires_after(std::chrono::seconds(2));
+        tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
+        tcp_layer().expires_after(std::chrono::seconds(2));
         drain();
     }
     void drain() {
@@ -147,12 +185,24 @@ private:
     }
 
     void close() {
+        if constexpr (tls) {
+            // close_notify, bounded in time, then the socket.
+            if (!closing_ && tcp_layer().socket().is_open()) {
+                closing_ = true;
+                tcp_layer().expires_after(std::chrono::seconds(2));
+                stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->close_socket(); });
+                return;
+            }
+        }
+        close_socket();
+    }
+    void close_socket() {
         beast::error_code ec;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-        stream_.socket().close(ec);
+        tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
+        tcp_layer().socket().close(ec);
     }
 
-    beast::tcp_stream stream_;
+    Stream stream_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     std::shared_ptr<response> response_;
@@ -163,6 +213,7 @@ private:
     std::string client_;
     std::size_t requests_ = 0;
     bool linger_ = false;
+    bool closing_ = false;
     std::size_t drained_ = 0;
     std::unique_ptr<std::array<char, 16384>> discard_;  // only while lingering: idle sessions stay small
     static constexpr std::size_t max_drain_bytes = 64 << 20;
@@ -170,13 +221,15 @@ private:
 
 }  // namespace
 
-http_server::http_server(asio::io_context& ioc, router& r, event_log& log, http_limits limits)
+http_server::http_server(asio::io_context& ioc, router& r, event_log& log, http_limits limits,
+                         asio::ssl::context* tls)
     : ioc_(ioc),
       router_(r),
       log_(log),
       limits_(limits),
       acceptor_(asio::make_strand(ioc)),
-      active_(std::make_shared<std::atomic<std::size_t>>(0)) {}
+      active_(std::make_shared<std::atomic<std::size_t>>(0)),
+      tls_(tls) {}
 
 http_server::~http_server() = default;
 
@@ -228,7 +281,12 @@ void http_server::do_accept() {
                 }
             } else {
                 ++*active_;
-                std::make_shared<session>(std::move(socket), router_, log_, limits_, active_)->run();
+                if (tls_)
+                    std::make_shared<session<tls_stream>>(router_, log_, limits_, active_, std::move(socket), *tls_)
+                        ->run();
+                else
+                    std::make_shared<session<beast::tcp_stream>>(router_, log_, limits_, active_, std::move(socket))
+                        ->run();
             }
         } else {
             // Out of file descriptors (or another transient error): back off

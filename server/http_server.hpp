@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -29,7 +30,10 @@ struct http_limits {
 
 class http_server {
 public:
-    http_server(asio::io_context& ioc, router& r, event_log& log, http_limits limits);
+    // With `tls`, every connection starts with a TLS handshake (HTTPS); the
+    // context must outlive the server.
+    http_server(asio::io_context& ioc, router& r, event_log& log, http_limits limits,
+                asio::ssl::context* tls = nullptr);
     ~http_server();
 
     // Binds and listens; the returned endpoint has the real port (port 0 picks one).
@@ -50,6 +54,7 @@ private:
     std::shared_ptr<std::atomic<std::size_t>> active_;
     std::size_t refused_ = 0;  // on the acceptor's strand
     std::chrono::steady_clock::time_point last_refusal_log_{};
+    asio::ssl::context* tls_ = nullptr;
 };
 
 }  // namespace scep::server

@@ -82,7 +82,7 @@ bool router::is_scep_path(std::string_view path) const {
     return false;
 }
 
-response router::handle(const request& req, const std::string& client, request_record& rec) {
+response router::handle(const request& req, const std::string& client, request_record& rec, [[maybe_unused]] bool secure) {
     std::string_view target = req.target();
     auto q = target.find('?');
     std::string_view path = target.substr(0, q);
@@ -118,8 +118,19 @@ response router::handle(const request& req, const std::string& client, request_r
         std::string stem(file.substr(0, dot)), format(file.substr(dot + 1));
         rec.operation = "export";
         rec.detail = std::string(file);
-        auto found = prefix == "/ca/" ? export_ca(service_.pki(), stem, format)
-                                      : export_certificate(service_.store(), stem, format);
+        result<exported> found = make_error("unset");
+        if (prefix == "/ca/" && (stem == "tls" || stem == "tls-chain")) {
+            std::vector<const X509*> certs;
+            for (const auto& c : tls_chain_) {
+                certs.push_back(c.get());
+                if (stem == "tls") break;
+            }
+            found = tls_chain_.empty() ? result<exported>(make_error("HTTPS is off: no TLS server certificate"))
+                                       : export_certs(certs, stem, format);
+        } else {
+            found = prefix == "/ca/" ? export_ca(service_.pki(), stem, format)
+                                     : export_certificate(service_.store(), stem, format);
+        }
         if (!found) return text(req, http::status::not_found, found.message() + "\n", rec);
         response res{http::status::ok, req.version()};
         res.set(http::field::content_type, found->content_type);

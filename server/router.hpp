@@ -42,9 +42,13 @@ public:
     router(scep_service& service, std::vector<std::string> scep_paths, ndes_frontend* ndes = nullptr,
            quirk_gate* quirks = nullptr);
 
-    response handle(const request& req, const std::string& client, request_record& rec);
+    // `secure`: the request came over HTTPS (links it builds say https).
+    response handle(const request& req, const std::string& client, request_record& rec, bool secure = false);
     // log.capture_dir: PKIOperation requests and replies written as DER.
     void capture_to(std::filesystem::path dir) { capture_dir_ = std::move(dir); }
+    // The HTTPS server certificate and its chain (server certificate first),
+    // served as /ca/tls.<crt|pem> and /ca/tls-chain.<pem|p7b>.
+    void set_tls_chain(std::vector<x509_ptr> chain) { tls_chain_ = std::move(chain); }
 
 private:
     bool is_scep_path(std::string_view path) const;
@@ -55,6 +59,7 @@ private:
     ndes_frontend* ndes_;
     quirk_gate* quirks_;
     std::filesystem::path capture_dir_;
+    std::vector<x509_ptr> tls_chain_;
     std::atomic<std::uint64_t> captured_{0};
 };
 

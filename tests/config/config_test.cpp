@@ -348,5 +348,77 @@ TEST(config, text_that_is_not_utf8_or_has_control_characters_is_refused_with_its
     EXPECT_EQ(ok->scep.challenge, "p\xC3\xA4ss\xE2\x82\xAC\xF0\x9F\x94\x91");
 }
 
+TEST(config, https_settings_are_read_and_checked) {
+    auto s = parse(R"(
+[server]
+http = false
+[https]
+listen = "::1"
+port = 9443
+names = ["scep.lab", "10.0.0.5"]
+key = "ec-p256"
+min_version = "1.3"
+)");
+    ASSERT_TRUE(s) << s.message();
+    EXPECT_FALSE(s->server.http);
+    EXPECT_TRUE(s->https.enabled);
+    EXPECT_EQ(s->https.listen, "::1");
+    EXPECT_EQ(s->https.port, 9443);
+    EXPECT_EQ(s->https.key, key_type::ec_p256);
+    EXPECT_EQ(s->https.min_version, "1.3");
+    EXPECT_EQ(https_names(*s, "host1"), (std::vector<std::string>{"scep.lab", "10.0.0.5"}));
+    // The round trip keeps every HTTPS setting.
+    auto again = load_string(to_toml(*s, true), "round.toml", defaults());
+    ASSERT_TRUE(again) << again.message();
+    EXPECT_EQ(to_toml(*again, true), to_toml(*s, true));
+
+    struct bad_case {
+        const char* text;
+        const char* says;
+    };
+    for (const auto& c : std::vector<bad_case>{
+             {"[https]\nmin_version = \"1.1\"\n", "min_version must be one of"},
+             {"[https]\nport = 70000\n", "port must be between 0 and 65535"},
+             {"[https]\nkey = \"dsa\"\n", "key must be one of"},
+             {"[https]\ncert_file = \"/tmp/x.pem\"\n", "go together"},
+             {"[server]\nhttp = false\n[https]\nenabled = false\n", "nothing would listen"},
+             {"[server]\nport = 9000\n[https]\nport = 9000\n", "need different ports"},
+             {"[https]\nnames = [\"a b\"]\n", "https.names"},
+             {"[https]\nportt = 1\n", "unknown setting \"https.portt\""},
+         }) {
+        auto r = parse(c.text);
+        ASSERT_FALSE(r) << c.text;
+        EXPECT_NE(r.message().find(c.says), std::string::npos) << c.text << " -> " << r.message();
+    }
+}
+
+TEST(config, default_https_names_cover_loopback_the_host_and_a_specific_listen_address) {
+    auto s = defaults();
+    EXPECT_EQ(https_names(s, "lab-host"), (std::vector<std::string>{"localhost", "127.0.0.1", "::1", "lab-host"}));
+    s.server.listen = "192.168.1.20";
+    EXPECT_EQ(https_names(s, "lab-host"),
+              (std::vector<std::string>{"localhost", "127.0.0.1", "::1", "lab-host", "192.168.1.20"}));
+    s.server.listen = "0.0.0.0";
+    EXPECT_EQ(https_names(s, ""), (std::vector<std::string>{"localhost", "127.0.0.1", "::1"}));
+}
+
+TEST(config, https_environment_variables) {
+    auto s = defaults();
+    std::map<std::string, std::string> env{{"SCEP_LAB_HTTPS_PORT", "0"}, {"SCEP_LAB_HTTPS", "off"}};
+    auto lookup = [&](const char* n) -> std::optional<std::string> {
+        auto it = env.find(n);
+        return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+    ASSERT_TRUE(apply_env(s, lookup));
+    EXPECT_EQ(s.https.port, 0);
+    EXPECT_FALSE(s.https.enabled);
+    env = {{"SCEP_LAB_HTTPS_PORT", "x443"}};
+    auto bad = apply_env(s, lookup);
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.message().find("SCEP_LAB_HTTPS_PORT"), std::string::npos);
+    env = {{"SCEP_LAB_HTTPS", "yes"}};
+    EXPECT_FALSE(apply_env(s, lookup));
+}
+
 }  // namespace
 }  // namespace scep::config

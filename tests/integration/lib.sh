@@ -29,7 +29,7 @@ skip() {
 # start_server [extra serve flags...]: sets URL and PORT
 start_server() {
     rm -f "$WORK/ready.json"
-    "$SCEP_LAB" serve --listen 127.0.0.1 --port 0 --data-dir "$WORK/data" --ready-file "$WORK/ready.json" "$@" \
+    "$SCEP_LAB" serve --listen 127.0.0.1 --port 0 --https-port 0 --data-dir "$WORK/data" --ready-file "$WORK/ready.json" "$@" \
         >"$WORK/server.out" 2>"$WORK/server.log" &
     SERVER_PID=$!
     for _ in $(seq 1 300); do

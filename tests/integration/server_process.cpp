@@ -80,7 +80,9 @@ server_process::~server_process() {
 
 bool server_process::start(std::chrono::seconds timeout) {
     std::filesystem::remove(ready_file_);
-    std::vector<std::string> args{"serve", "--listen", "127.0.0.1", "--port", "0", "--data-dir", data_dir_.string(),
+    // HTTPS is off here: these tests count the rows enrollments add, and the
+    // HTTPS certificate would be one more (peer.https covers HTTPS).
+    std::vector<std::string> args{"serve", "--listen", "127.0.0.1", "--port", "0", "--no-https", "--data-dir", data_dir_.string(),
                                   "--ready-file", ready_file_.string()};
     args.insert(args.end(), args_.begin(), args_.end());
     pid_ = spawn(args, env_, (data_dir_ / "server.out").string(), log_file_.string());
@@ -96,6 +98,8 @@ bool server_process::start(std::chrono::seconds timeout) {
         std::string ready = slurp(ready_file_);
         if (std::regex_search(ready, m, port_re)) {
             port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+            static const std::regex https_re("\"https_port\":([0-9]+)");
+            if (std::smatch h; std::regex_search(ready, h, https_re)) https_port_ = static_cast<std::uint16_t>(std::stoi(h[1]));
             return true;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling for a condition, not a fixed wait

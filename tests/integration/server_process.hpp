@@ -34,6 +34,7 @@ public:
     pid_t pid() const { return pid_; }
 
     std::uint16_t port() const { return port_; }
+    std::uint16_t https_port() const { return https_port_; }  // 0 when HTTPS is off
     std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/scep"; }
     std::string log() const;
 
@@ -44,6 +45,7 @@ private:
     std::filesystem::path ready_file_, log_file_;
     pid_t pid_ = -1;
     std::uint16_t port_ = 0;
+    std::uint16_t https_port_ = 0;
 };
 
 }  // namespace scep::test
