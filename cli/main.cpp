@@ -8,6 +8,7 @@
 
 #include "config/config.hpp"
 #include "server/app.hpp"
+#include "pki/encoding.hpp"
 #include "server/bench.hpp"
 
 namespace {
@@ -174,6 +175,29 @@ int main(int argc, char** argv) {
     issue->add_option("--days", io.days, "validity in days (default 397)")->check(CLI::Range(1, 36500));
     issue->add_option("-o,--out", io.out_dir, "directory for key, certificate and chain")->required();
 
+    // scep-lab profile apple: options map onto the download's query parameters.
+    scep::server::apple_profile_cli pc;
+    std::string p_ssid, p_security, p_subject, p_fingerprint, p_fingerprint_ca;
+    std::vector<std::string> p_radius, p_omit;
+    std::optional<int> p_key_size;
+    std::string p_challenge;
+    auto* profile = app.add_subcommand("profile", "write a device configuration profile");
+    profile->require_subcommand(1);
+    auto* apple = profile->add_subcommand("apple", "Apple .mobileconfig: CA payloads, SCEP payload, optional Wi-Fi");
+    apple->add_option("--url", pc.url, "SCEP URL devices use (default from the listen settings)");
+    apple->add_option("--challenge", p_challenge, "challenge in the SCEP payload (default: the configured one)");
+    apple->add_option("--ssid", p_ssid, "add a WPA2/WPA3-Enterprise EAP-TLS Wi-Fi payload for this SSID");
+    apple->add_option("--security", p_security, "WPA2 (default) or WPA3");
+    apple->add_option("--radius-name", p_radius,
+                      "TLSTrustedServerNames entry (repeat); default: the newest `issue --profile radius-server` names");
+    apple->add_option("--omit", p_omit, "leave out this CA payload (root, intermediate, ...; repeat)");
+    apple->add_option("--subject", p_subject, "requested subject (default CN=scep-lab device,O=scep-lab)");
+    apple->add_option("--key-size", p_key_size, "1024, 2048 (default) or 4096");
+    apple->add_option("--fingerprint", p_fingerprint, "CAFingerprint digest: sha1 (default) or sha256");
+    apple->add_option("--fingerprint-ca", p_fingerprint_ca, "CA tier CAFingerprint is of (default issuing)");
+    apple->add_flag("--sign", pc.sign, "sign the profile (CMS) with the lab's profile-signing certificate");
+    apple->add_option("-o,--out", pc.out_file, "file to write (default: standard output)");
+
     auto* version = app.add_subcommand("version", "print the version");
     auto* presets = app.add_subcommand("presets", "list the ready configurations for --preset");
 
@@ -220,6 +244,22 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (serve->parsed()) return scep::server::serve(*s);
+    if (apple->parsed()) {
+        auto add = [&pc](const std::string& key, const std::string& value) {
+            if (value.empty()) return;
+            pc.query += (pc.query.empty() ? "" : "&") + key + "=" + scep::percent_encode(value);
+        };
+        add("ssid", p_ssid);
+        add("security", p_security);
+        for (const auto& n : p_radius) add("radius_name", n);
+        for (const auto& n : p_omit) add("omit", n);
+        add("subject", p_subject);
+        add("fingerprint", p_fingerprint);
+        add("fingerprint_ca", p_fingerprint_ca);
+        if (p_key_size) add("key_size", std::to_string(*p_key_size));
+        if (apple->count("--challenge")) pc.challenge = p_challenge;
+        return scep::server::apple_profile(*s, pc, std::cout);
+    }
     if (issue->parsed()) {
         io.names = issue_dns;
         io.names.insert(io.names.end(), issue_ip.begin(), issue_ip.end());

@@ -1,5 +1,7 @@
 #include "pki/encoding.hpp"
 
+#include <cctype>
+
 #include <array>
 
 namespace scep {
@@ -35,6 +37,22 @@ std::string base64_query_value(byte_view data) {
         else escaped += c;
     }
     return escaped;
+}
+
+std::string percent_encode(std::string_view text) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (char c : text) {
+        auto u = static_cast<unsigned char>(c);
+        if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out += c;
+        } else {
+            out += '%';
+            out += hex[u >> 4];
+            out += hex[u & 15];
+        }
+    }
+    return out;
 }
 
 std::string base64_encode(byte_view data) {

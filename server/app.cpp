@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include <sys/resource.h>
@@ -21,6 +22,7 @@
 #include "pki/scep_service.hpp"
 #include "pki/server_certs.hpp"
 #include "pki/store.hpp"
+#include "server/apple_profiles.hpp"
 #include "server/http_server.hpp"
 #include "server/logging.hpp"
 #include "server/ndes_admin.hpp"
@@ -272,6 +274,16 @@ int serve(const config::settings& s) {
                            {"min_version", "TLS " + s.https.min_version}});
     }
     if (base.empty()) base = https_base;
+    // Apple profiles: built per download (a fresh NDES password each time).
+    std::mutex profile_mutex;  // the first signed download issues the signer once
+    r.set_profile_source([&s, &l, &otp, &r, &profile_mutex](std::string_view query,
+                                                            const std::string& base_url) -> result<exported> {
+        std::lock_guard lock(profile_mutex);
+        auto req = profile_request_from_query(query);
+        if (!req) return req.err();
+        profile_sources src{s, l.pki, *l.store, r.tls_chain(), otp ? &*otp : nullptr};
+        return make_apple_profile(src, std::move(*req), base_url);
+    });
     // Known only now (port 0 picks one); set before the first request is accepted.
     // Relying parties fetch CRLs over plain HTTP when it runs (RFC 5280 §4.2.1.13).
     iss.set_crl_url((s.crl_base_url.empty() ? base : s.crl_base_url) + "/crl/" + l.pki.issuing().name + ".crl");
@@ -569,6 +581,55 @@ int issue_server(const config::settings& s, const issue_options& o, std::ostream
             << "  certificate_file = " << dir << "/server.pem\n"
             << "  ca_file = " << dir << "/ca.pem\n";
     }
+    return 0;
+}
+
+int apple_profile(const config::settings& s, const apple_profile_cli& o, std::ostream& out) {
+    event_log log(s.log.format, "warn");
+    auto opened = open_lab(s, log);
+    if (!opened) {
+        std::cerr << opened.message() << "\n";
+        return 1;
+    }
+    auto req = profile_request_from_query(o.query);
+    if (!req) {
+        std::cerr << "profile: " << req.message() << "\n";
+        return 2;
+    }
+    req->sign = req->sign || o.sign;
+    if (o.challenge) {
+        req->options.challenge = *o.challenge;
+        req->challenge_given = true;
+    }
+    req->options.scep_url = o.url;
+    // The HTTPS chain, when HTTPS is on and its certificate exists.
+    std::vector<x509_ptr> tls_owned;
+    std::vector<const X509*> tls_chain;
+    if (s.https.enabled) {
+        const auto file = s.https.cert_file.empty() ? s.pki_dir() / "https-server.crt" : s.https.cert_file;
+        if (auto pem = read_file(file))
+            if (auto certs = x509_list_from_pem(*pem)) tls_owned = std::move(*certs);
+        for (const auto& c : tls_owned) tls_chain.push_back(c.get());
+    }
+    std::string base = s.server.http
+                           ? "http://" + display_host(s.server.listen) + ":" + std::to_string(s.server.port)
+                           : "https://" + display_host(s.https.listen.empty() ? s.server.listen : s.https.listen) + ":" +
+                                 std::to_string(s.https.port);
+    profile_sources src{s, opened->pki, *opened->store, tls_chain, nullptr};
+    auto made = make_apple_profile(src, std::move(*req), base);
+    if (!made) {
+        std::cerr << "profile: " << made.message() << "\n";
+        return 1;
+    }
+    if (o.out_file.empty()) {
+        out << made->body << std::flush;
+        return 0;
+    }
+    if (auto w = write_file(o.out_file, made->body, false); !w) {
+        std::cerr << w.message() << "\n";
+        return 1;
+    }
+    std::cerr << "wrote " << o.out_file << "\n";
     return 0;
 }
 

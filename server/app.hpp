@@ -3,6 +3,8 @@
 #pragma once
 
 #include <iosfwd>
+#include <optional>
+#include <string>
 
 #include "config/config.hpp"
 
@@ -49,6 +51,17 @@ struct issue_options {
     std::string out_dir;
 };
 int issue_server(const config::settings& s, const issue_options& o, std::ostream& out);
+
+// `scep-lab profile apple`: the .mobileconfig the server would serve at
+// /profiles/apple.mobileconfig, for the same query parameters.
+struct apple_profile_cli {
+    std::string query;  // ssid=...&omit=root&... (as the download URL takes them)
+    std::string url;    // SCEP URL; empty = from the listen settings
+    std::optional<std::string> challenge;
+    bool sign = false;
+    std::string out_file;
+};
+int apple_profile(const config::settings& s, const apple_profile_cli& o, std::ostream& out);
 
 int health(const config::settings& s, const std::string& base_url, std::ostream& out);
 

@@ -82,7 +82,7 @@ bool router::is_scep_path(std::string_view path) const {
     return false;
 }
 
-response router::handle(const request& req, const std::string& client, request_record& rec, [[maybe_unused]] bool secure) {
+response router::handle(const request& req, const std::string& client, request_record& rec, bool secure) {
     std::string_view target = req.target();
     auto q = target.find('?');
     std::string_view path = target.substr(0, q);
@@ -108,6 +108,30 @@ response router::handle(const request& req, const std::string& client, request_r
         return res;
     }
     if (is_scep_path(path)) return scep(req, query, client, rec);
+    if (path == "/profiles/apple.mobileconfig" && profile_source_) {
+        rec.operation = "profile";
+        if (req.method() != http::verb::get && req.method() != http::verb::head)
+            return text(req, http::status::method_not_allowed, "use GET\n", rec);
+        // The profile points devices back at the address they used.
+        std::string host(req[http::field::host]);
+        if (host.empty()) host = "127.0.0.1";
+        if (host.size() > 255 || host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
+                                     std::string::npos)
+            return text(req, http::status::bad_request, "the Host header is not a host name or address\n", rec);
+        auto made = profile_source_(query, (secure ? "https://" : "http://") + host);
+        if (!made) {
+            rec.detail = made.message();
+            return text(req, http::status::bad_request, made.message() + "\n", rec);
+        }
+        response res{http::status::ok, req.version()};
+        res.set(http::field::content_type, made->content_type);
+        res.set(http::field::content_disposition, "attachment; filename=\"" + made->filename + "\"");
+        res.keep_alive(req.keep_alive());
+        res.body() = std::move(made->body);
+        res.prepare_payload();
+        rec.http_status = 200;
+        return res;
+    }
     // Trust material at stable URLs: /ca/<name>.<crt|der|pem|p7b> (name: a CA
     // tier, "ra", "ra-encryption" or "chain") and /certs/<serial>.<crt|der|pem>.
     for (std::string_view prefix : {std::string_view("/ca/"), std::string_view("/certs/")}) {

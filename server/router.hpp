@@ -7,9 +7,11 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "pki/exports.hpp"
 #include "pki/scep_service.hpp"
 
 namespace scep::server {
@@ -49,6 +51,15 @@ public:
     // The HTTPS server certificate and its chain (server certificate first),
     // served as /ca/tls.<crt|pem> and /ca/tls-chain.<pem|p7b>.
     void set_tls_chain(std::vector<x509_ptr> chain) { tls_chain_ = std::move(chain); }
+    std::vector<const X509*> tls_chain() const {
+        std::vector<const X509*> out;
+        for (const auto& c : tls_chain_) out.push_back(c.get());
+        return out;
+    }
+    // GET /profiles/apple.mobileconfig?...: the profile for this query and
+    // base URL (scheme and Host of the request).
+    using profile_source = std::function<result<exported>(std::string_view query, const std::string& base_url)>;
+    void set_profile_source(profile_source source) { profile_source_ = std::move(source); }
 
 private:
     bool is_scep_path(std::string_view path) const;
@@ -60,6 +71,7 @@ private:
     quirk_gate* quirks_;
     std::filesystem::path capture_dir_;
     std::vector<x509_ptr> tls_chain_;
+    profile_source profile_source_;
     std::atomic<std::uint64_t> captured_{0};
 };
 
