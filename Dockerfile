@@ -42,9 +42,10 @@ WORKDIR /data
 # Listen on all interfaces inside the container; the PKI and store live in /data.
 ENV SCEP_LAB_LISTEN=0.0.0.0 \
     SCEP_LAB_PORT=8080 \
+    SCEP_LAB_HTTPS_PORT=8443 \
     SCEP_LAB_DATA_DIR=/data
 VOLUME ["/data"]
-EXPOSE 8080
+EXPOSE 8080 8443
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 CMD ["scep-lab", "health"]
 ENTRYPOINT ["scep-lab"]
 CMD ["serve"]

@@ -1,14 +1,18 @@
 // The HTTP query string of a SCEP GET, the percent-decoding and base64 of its
 // message parameter (macOS half-escapes it), and the router on the same
-// target: nothing may crash or answer 2xx to garbage PKIOperation input.
+// target: nothing may crash or answer 2xx to garbage PKIOperation input. The
+// same bytes as the query of a profile download: parsed and, when accepted,
+// built into a profile.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "fuzz_support.hpp"
+#include "pki/apple_profile.hpp"
 #include "pki/encoding.hpp"
 #include "pki/issuer.hpp"
 #include "pki/store.hpp"
+#include "server/apple_profiles.hpp"
 #include "server/router.hpp"
 
 using namespace scep;
@@ -25,8 +29,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!round || *round != *decoded) __builtin_trap();  // encode/decode must round-trip
     }
 
-    // The router, given the bytes as a request target on the SCEP path.
     const hierarchy& pki = fuzz::lab();
+    if (auto req = server::profile_request_from_query(text)) {
+        req->options.scep_url = "http://127.0.0.1/scep";
+        if (auto xml = build_apple_profile(pki, {}, req->options))
+            if (xml->find("</plist>") == std::string::npos) __builtin_trap();
+    }
+
+    // The router, given the bytes as a request target on the SCEP path.
     static issuer iss(pki, issuance_profile{}, csr_policy{}, system_clock_fn());
     static std::unique_ptr<cert_store> store = make_memory_store();
     service_config cfg;
