@@ -621,22 +621,24 @@ env_lookup process_env() {
     };
 }
 
+namespace {
+// A port number from the environment variable `name`, into `out` when set.
+result<void> env_port(const env_lookup& env, const char* name, std::uint16_t& out) {
+    auto v = env(name);
+    if (!v) return {};
+    char* end = nullptr;
+    long port = std::strtol(v->c_str(), &end, 10);
+    if (v->empty() || *end != '\0' || port < 0 || port > 65535)
+        return make_error(std::string(name) + "=\"" + *v + "\" is not a port number (0 to 65535)");
+    out = static_cast<std::uint16_t>(port);
+    return {};
+}
+}  // namespace
+
 result<void> apply_env(settings& s, const env_lookup& env) {
     if (auto v = env("SCEP_LAB_LISTEN")) s.server.listen = *v;
-    if (auto v = env("SCEP_LAB_PORT")) {
-        char* end = nullptr;
-        long port = std::strtol(v->c_str(), &end, 10);
-        if (v->empty() || *end != '\0' || port < 0 || port > 65535)
-            return make_error("SCEP_LAB_PORT=\"" + *v + "\" is not a port number (0 to 65535)");
-        s.server.port = static_cast<std::uint16_t>(port);
-    }
-    if (auto v = env("SCEP_LAB_HTTPS_PORT")) {
-        char* end = nullptr;
-        long port = std::strtol(v->c_str(), &end, 10);
-        if (v->empty() || *end != '\0' || port < 0 || port > 65535)
-            return make_error("SCEP_LAB_HTTPS_PORT=\"" + *v + "\" is not a port number (0 to 65535)");
-        s.https.port = static_cast<std::uint16_t>(port);
-    }
+    if (auto r = env_port(env, "SCEP_LAB_PORT", s.server.port); !r) return r;
+    if (auto r = env_port(env, "SCEP_LAB_HTTPS_PORT", s.https.port); !r) return r;
     if (auto v = env("SCEP_LAB_HTTPS")) {
         if (*v != "on" && *v != "off") return make_error("SCEP_LAB_HTTPS=\"" + *v + "\" must be on or off");
         s.https.enabled = *v == "on";

@@ -28,6 +28,18 @@ response text(const request& req, http::status status, std::string body, request
     return res;
 }
 
+// A file download (certificate, chain, profile) with its suggested name.
+response file_response(const request& req, exported&& file, request_record& rec) {
+    response res{http::status::ok, req.version()};
+    res.set(http::field::content_type, file.content_type);
+    res.set(http::field::content_disposition, "attachment; filename=\"" + file.filename + "\"");
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(file.body);
+    res.prepare_payload();
+    rec.http_status = 200;
+    return res;
+}
+
 response from_reply(const request& req, service_reply&& reply, request_record& rec) {
     response res{static_cast<http::status>(reply.http_status), req.version()};
     res.set(http::field::content_type, reply.content_type);
@@ -123,14 +135,7 @@ response router::handle(const request& req, const std::string& client, request_r
             rec.detail = made.message();
             return text(req, http::status::bad_request, made.message() + "\n", rec);
         }
-        response res{http::status::ok, req.version()};
-        res.set(http::field::content_type, made->content_type);
-        res.set(http::field::content_disposition, "attachment; filename=\"" + made->filename + "\"");
-        res.keep_alive(req.keep_alive());
-        res.body() = std::move(made->body);
-        res.prepare_payload();
-        rec.http_status = 200;
-        return res;
+        return file_response(req, std::move(*made), rec);
     }
     // Trust material at stable URLs: /ca/<name>.<crt|der|pem|p7b> (name: a CA
     // tier, "ra", "ra-encryption" or "chain") and /certs/<serial>.<crt|der|pem>.
@@ -156,14 +161,7 @@ response router::handle(const request& req, const std::string& client, request_r
                                      : export_certificate(service_.store(), stem, format);
         }
         if (!found) return text(req, http::status::not_found, found.message() + "\n", rec);
-        response res{http::status::ok, req.version()};
-        res.set(http::field::content_type, found->content_type);
-        res.set(http::field::content_disposition, "attachment; filename=\"" + found->filename + "\"");
-        res.keep_alive(req.keep_alive());
-        res.body() = std::move(found->body);
-        res.prepare_payload();
-        rec.http_status = 200;
-        return res;
+        return file_response(req, std::move(*found), rec);
     }
     // CRLs at stable URLs, one per CA tier (referenced from the CRL
     // Distribution Point of issued certificates).

@@ -10,17 +10,6 @@
 namespace scep {
 namespace {
 
-struct lab_fixture {
-    test::temp_dir dir;
-    std::optional<hierarchy> h;
-    lab_fixture() {
-        auto opened = hierarchy::open(test::small_spec(3), dir.path() / "pki", std::chrono::system_clock::now(),
-                                      [](const std::string&) {});
-        if (!opened) throw std::runtime_error(opened.message());
-        h.emplace(std::move(*opened));
-    }
-};
-
 apple_profile_options basic() {
     apple_profile_options o;
     o.scep_url = "http://127.0.0.1:8080/scep";
@@ -42,25 +31,25 @@ TEST(apple_profile, stable_uuids_have_the_version_5_layout_and_differ_by_seed) {
 }
 
 TEST(apple_profile, one_payload_per_ca_and_the_same_bytes_for_the_same_inputs) {
-    lab_fixture l;
-    auto xml = build_apple_profile(*l.h, {}, basic());
+    test::lab_fixture l;
+    auto xml = build_apple_profile(*l.pki, {}, basic());
     ASSERT_TRUE(xml) << xml.message();
     EXPECT_EQ(count(*xml, "<string>com.apple.security.root</string>"), 1u);
     EXPECT_EQ(count(*xml, "<string>com.apple.security.pkcs1</string>"), 2u);
     EXPECT_EQ(count(*xml, "<string>com.apple.security.scep</string>"), 1u);
     EXPECT_EQ(count(*xml, "com.apple.wifi.managed"), 0u);
     EXPECT_NE(xml->find("<key>Challenge</key>\n\t\t\t\t<string>secret</string>"), std::string::npos);
-    auto again = build_apple_profile(*l.h, {}, basic());
+    auto again = build_apple_profile(*l.pki, {}, basic());
     EXPECT_EQ(*xml, *again);
 }
 
 TEST(apple_profile, text_is_escaped_and_omitted_cas_are_gone) {
-    lab_fixture l;
+    test::lab_fixture l;
     auto o = basic();
     o.wifi_ssid = "Lab <&> \"Net\"";
     o.radius_names = {"radius.lab"};
     o.omit = {"root"};
-    auto xml = build_apple_profile(*l.h, {}, o);
+    auto xml = build_apple_profile(*l.pki, {}, o);
     ASSERT_TRUE(xml) << xml.message();
     EXPECT_NE(xml->find("<string>Lab &lt;&amp;&gt; &quot;Net&quot;</string>"), std::string::npos);
     EXPECT_EQ(count(*xml, "com.apple.security.root"), 0u);
@@ -68,11 +57,11 @@ TEST(apple_profile, text_is_escaped_and_omitted_cas_are_gone) {
 }
 
 TEST(apple_profile, bad_options_are_refused_with_the_reason) {
-    lab_fixture l;
+    test::lab_fixture l;
     auto check = [&](auto change, const std::string& says) {
         auto o = basic();
         change(o);
-        auto xml = build_apple_profile(*l.h, {}, o);
+        auto xml = build_apple_profile(*l.pki, {}, o);
         ASSERT_FALSE(xml) << says;
         EXPECT_NE(xml.message().find(says), std::string::npos) << xml.message();
     };
@@ -102,25 +91,25 @@ TEST(apple_profile, subject_pairs_are_in_x500_order_with_apple_variables) {
 }
 
 TEST(apple_profile, signed_profile_verifies_and_the_signer_is_reused) {
-    lab_fixture l;
-    auto xml = build_apple_profile(*l.h, {}, basic());
+    test::lab_fixture l;
+    auto xml = build_apple_profile(*l.pki, {}, basic());
     ASSERT_TRUE(xml);
     auto now = std::chrono::system_clock::now();
-    auto signer = ensure_profile_signer(*l.h, l.dir.path() / "pki", "", now);
+    auto signer = ensure_profile_signer(*l.pki, l.dir.path() / "pki", "", now);
     ASSERT_TRUE(signer) << signer.message();
     EXPECT_TRUE(signer->issued_now);
-    auto again = ensure_profile_signer(*l.h, l.dir.path() / "pki", "", now);
+    auto again = ensure_profile_signer(*l.pki, l.dir.path() / "pki", "", now);
     ASSERT_TRUE(again);
     EXPECT_FALSE(again->issued_now);
     EXPECT_EQ(serial_hex(*again->sc.cert), serial_hex(*signer->sc.cert));
 
-    auto der = sign_profile(*xml, *signer->sc.cert, *signer->sc.key, l.h->chain(false));
+    auto der = sign_profile(*xml, *signer->sc.cert, *signer->sc.key, l.pki->chain(false));
     ASSERT_TRUE(der) << der.message();
     const unsigned char* p = der->data();
     pkcs7_ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der->size())));
     ASSERT_TRUE(p7);
     x509_store_ptr store(X509_STORE_new());
-    X509_STORE_add_cert(store.get(), const_cast<X509*>(&l.h->root_cert()));
+    X509_STORE_add_cert(store.get(), const_cast<X509*>(&l.pki->root_cert()));
     bio_ptr out(BIO_new(BIO_s_mem()));
     ASSERT_EQ(PKCS7_verify(p7.get(), nullptr, store.get(), nullptr, out.get(), 0), 1);
     auto content = bio_contents(*out);

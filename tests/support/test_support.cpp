@@ -84,6 +84,14 @@ bytes make_pkcs_req(const requester& r, const X509& recipient, const std::string
     return msg ? *msg : bytes{};
 }
 
+lab_fixture::lab_fixture(int tiers) {
+    load_providers();
+    auto opened = hierarchy::open(small_spec(tiers), dir.path() / "pki", std::chrono::system_clock::now(),
+                                  [](const std::string&) {});
+    if (!opened) throw std::runtime_error(opened.message());
+    pki.emplace(std::move(*opened));
+}
+
 service_lab::service_lab(service_config cfg) : service_lab(std::move(cfg), small_spec(2)) {}
 
 service_lab::service_lab(service_config cfg, const hierarchy_spec& spec) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "pki/hierarchy.hpp"
@@ -25,6 +26,13 @@ private:
 };
 
 hierarchy_spec small_spec(int tiers = 2, bool ca_as_ra = false, key_type key = key_type::rsa2048);
+
+// A lab PKI (small_spec(tiers)) in its own temporary folder, under dir/pki.
+struct lab_fixture {
+    explicit lab_fixture(int tiers = 3);
+    temp_dir dir;
+    std::optional<hierarchy> pki;
+};
 
 // A device: key, CSR with an optional challenge, and its self-signed signer.
 struct requester {
