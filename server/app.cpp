@@ -723,13 +723,20 @@ int list(const config::settings& s, const std::string& format, std::size_t limit
 }
 
 int health(const config::settings& s, const std::string& base_url, std::ostream& out) {
-    std::string url = base_url.empty()
-                          ? "http://" + display_host(s.server.listen) + ":" + std::to_string(s.server.port)
-                          : base_url;
+    // The HTTP listener, or HTTPS (verified against the lab root) when HTTP is off.
+    std::string url = base_url;
+    if (url.empty())
+        url = s.server.http ? "http://" + display_host(s.server.listen) + ":" + std::to_string(s.server.port)
+                            : "https://" + display_host(s.https.listen.empty() ? s.server.listen : s.https.listen) + ":" +
+                                  std::to_string(s.https.port);
     auto parsed = parse_scep_url(url);
     if (!parsed) {
         std::cerr << parsed.message() << "\n";
         return 2;
+    }
+    if (parsed->tls) {
+        auto root = s.pki_dir() / "root.crt";
+        if (std::filesystem::exists(root)) parsed->ca_file = root.string();
     }
     auto r = http_call(*parsed, "GET", "/healthz", "", "", std::chrono::seconds(3));
     if (!r) {

@@ -3,6 +3,8 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "pki/encoding.hpp"
 #include "pki/message.hpp"
@@ -15,12 +17,19 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 result<scep_url> parse_scep_url(const std::string& url) {
-    constexpr std::string_view scheme = "http://";
-    if (url.rfind(scheme, 0) != 0) return make_error("only http:// URLs are supported: " + url);
-    std::string rest = url.substr(scheme.size());
+    scep_url out;
+    std::string rest;
+    if (url.rfind("http://", 0) == 0) {
+        rest = url.substr(7);
+    } else if (url.rfind("https://", 0) == 0) {
+        rest = url.substr(8);
+        out.tls = true;
+        out.port = 443;
+    } else {
+        return make_error("only http:// and https:// URLs are supported: " + url);
+    }
     auto slash = rest.find('/');
     std::string hostport = rest.substr(0, slash);
-    scep_url out;
     out.path = slash == std::string::npos ? "/" : rest.substr(slash);
     if (!hostport.empty() && hostport.front() == '[') {
         auto close = hostport.find(']');
@@ -44,37 +53,64 @@ result<scep_url> parse_scep_url(const std::string& url) {
 }
 
 namespace {
+template <class Stream>
+http_reply exchange(Stream& stream, const scep_url& url, const std::string& method, const std::string& target,
+                    const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers) {
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, url.host);
+    req.set(http::field::user_agent, "scep-lab-client");
+    for (const auto& [name, value] : headers) req.set(name, value);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 << 20);
+    http::read(stream, buffer, parser);
+    auto res = parser.release();
+    return http_reply{static_cast<int>(res.result_int()), std::string(res[http::field::content_type]),
+                      std::move(res.body())};
+}
+
 result<http_reply> do_call(const scep_url& url, const std::string& method, const std::string& target,
                            const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers,
                            std::chrono::seconds timeout) {
+    const std::string shown = std::string(url.tls ? "https://" : "http://") + url.host + ":" + std::to_string(url.port);
     try {
         asio::io_context ioc;
         tcp::resolver resolver(ioc);
-        beast::tcp_stream stream(ioc);
-        stream.expires_after(timeout);
-        stream.connect(resolver.resolve(url.host, std::to_string(url.port)));
-        http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-        req.set(http::field::host, url.host);
-        req.set(http::field::user_agent, "scep-lab-client");
-        for (const auto& [name, value] : headers) req.set(name, value);
-        req.body() = body;
-        req.prepare_payload();
-        http::write(stream, req);
-        beast::flat_buffer buffer;
-        http::response_parser<http::string_body> parser;
-        parser.body_limit(64 << 20);
-        http::read(stream, buffer, parser);
-        auto res = parser.release();
+        if (!url.tls) {
+            beast::tcp_stream stream(ioc);
+            stream.expires_after(timeout);
+            stream.connect(resolver.resolve(url.host, std::to_string(url.port)));
+            auto reply = exchange(stream, url, method, target, body, headers);
+            beast::error_code ec;
+            stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+            return reply;
+        }
+        // HTTPS: chain and host name verified, against ca_file or the system store.
+        asio::ssl::context ctx(asio::ssl::context::tls_client);
+        if (url.ca_file.empty())
+            ctx.set_default_verify_paths();
+        else
+            ctx.load_verify_file(url.ca_file);
+        beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+        stream.set_verify_mode(asio::ssl::verify_peer);
+        stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
+        if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str()))
+            return make_error(method + " " + shown + target + ": cannot set the TLS server name");
+        beast::get_lowest_layer(stream).expires_after(timeout);
+        beast::get_lowest_layer(stream).connect(resolver.resolve(url.host, std::to_string(url.port)));
+        stream.handshake(asio::ssl::stream_base::client);
+        auto reply = exchange(stream, url, method, target, body, headers);
         beast::error_code ec;
-        stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-        return http_reply{static_cast<int>(res.result_int()), std::string(res[http::field::content_type]),
-                          std::move(res.body())};
+        stream.shutdown(ec);  // close_notify; the server closing first is fine
+        return reply;
     } catch (const boost::system::system_error& e) {
         // e.what() carries Boost's source location; the code's message is what a user needs.
-        return make_error(method + " http://" + url.host + ":" + std::to_string(url.port) + target + ": " +
-                          e.code().message());
+        return make_error(method + " " + shown + target + ": " + e.code().message());
     } catch (const std::exception& e) {
-        return make_error(method + " http://" + url.host + ":" + std::to_string(url.port) + target + ": " + e.what());
+        return make_error(method + " " + shown + target + ": " + e.what());
     }
 }
 }  // namespace

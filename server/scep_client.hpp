@@ -22,6 +22,10 @@ struct scep_url {
     std::string host;
     std::uint16_t port = 80;
     std::string path;  // "/scep"
+    bool tls = false;  // https://
+    // HTTPS: the server is verified (chain and host name) against this PEM
+    // file; empty means the system trust store.
+    std::string ca_file;
 };
 result<scep_url> parse_scep_url(const std::string& url);
 

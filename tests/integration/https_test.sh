@@ -30,6 +30,13 @@ sent=$(openssl s_client -connect "127.0.0.1:$HPORT" -showcerts </dev/null 2>/dev
 [ "$sent" = 3 ] || fail "expected server + 2 intermediate certificates in the handshake, got $sent"
 echo "ok: s_client verifies the HTTPS chain against the exported root (localhost and 127.0.0.1), 3 certificates sent"
 
+# scep-lab health over HTTPS verifies against the data dir's root.
+"$SCEP_LAB" --data-dir "$WORK/data" health --url "https://localhost:$HPORT" >/dev/null || fail "health over HTTPS failed"
+out=$("$SCEP_LAB" --data-dir "$WORK/nodata" health --url "https://localhost:$HPORT" 2>&1) &&
+    fail "health trusted the lab without its root"
+echo "$out" | grep -q "certificate verify failed" || fail "health without the root: $out"
+echo "ok: scep-lab health checks HTTPS against the lab root, and fails without it"
+
 # 2. Refusals: an unrelated trust anchor, a wrong name, TLS 1.1.
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/other.key" -subj "/CN=other root" -days 1 \
     -out "$WORK/other-root.pem" 2>/dev/null
@@ -139,7 +146,9 @@ openssl s_client -connect "127.0.0.1:$HPORT" -CAfile "$WORK/root.pem" -verify_re
     </dev/null >"$WORK/s6.log" 2>&1 || fail "own certificate does not verify: $(tail -3 "$WORK/s6.log")"
 curl -sf --cacert "$WORK/root.pem" --resolve "own.lab:$HPORT:127.0.0.1" "https://own.lab:$HPORT/scep?operation=GetCACaps" |
     grep -q POSTPKIOperation || fail "GetCACaps over HTTPS with the own certificate failed"
-echo "ok: https.cert_file/key_file serve your own certificate; --no-http leaves HTTPS alone"
+out=$("$SCEP_LAB" --data-dir "$WORK/data" health --url "https://127.0.0.1:$HPORT" 2>&1) &&
+    fail "health accepted own.lab's certificate for 127.0.0.1"
+echo "ok: https.cert_file/key_file serve your own certificate; --no-http leaves HTTPS alone; names are checked"
 
 # 7. Bad HTTPS settings stop the start with a clear message.
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
