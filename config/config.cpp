@@ -131,6 +131,7 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         r.integer("max_connections", s.server.max_connections, 1, 1000000);
         r.string("ready_file", s.server.ready_file);
         r.boolean("http", s.server.http);
+        r.duration("shutdown_timeout", s.server.shutdown_timeout);
         r.finish();
     }
     if (top.has("https")) {
@@ -707,7 +708,8 @@ std::string to_toml(const settings& s, bool show_secrets) {
       << "\nread_timeout = " << quote(format_duration(s.server.read_timeout))
       << "\nidle_timeout = " << quote(format_duration(s.server.idle_timeout))
       << "\nmax_connections = " << s.server.max_connections << "\nready_file = " << quote(s.server.ready_file)
-      << "\nhttp = " << (s.server.http ? "true" : "false") << "\n\n";
+      << "\nhttp = " << (s.server.http ? "true" : "false")
+      << "\nshutdown_timeout = " << quote(format_duration(s.server.shutdown_timeout)) << "\n\n";
     o << "[https]\nenabled = " << (s.https.enabled ? "true" : "false") << "\nlisten = " << quote(s.https.listen)
       << "\nport = " << s.https.port << "\nnames = " << quote_list(s.https.names)
       << "\nkey = " << quote(std::string(to_string(s.https.key)))

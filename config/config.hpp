@@ -32,6 +32,8 @@ struct server_settings {
     std::size_t max_connections = 1024;
     std::string ready_file;  // written with the listening URL once ready
     bool http = true;        // the plain HTTP listener (HTTPS is [https])
+    // On SIGTERM/SIGINT: how long requests already read may take to finish.
+    std::chrono::seconds shutdown_timeout{10};
 };
 
 // The HTTPS listener: same routes as HTTP, with a server certificate issued

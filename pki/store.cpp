@@ -1,5 +1,7 @@
 #include "pki/store.hpp"
 
+#include <cctype>
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -273,6 +275,69 @@ public:
         return static_cast<std::int64_t>(sqlite3_column_int64(s.get(), 0));
     }
 
+    result<cert_page> search(const cert_query& q) override {
+        std::string where = "WHERE 1=1";
+        std::vector<std::string> values;
+        if (!q.subject.empty()) {
+            where += " AND subject LIKE ? ESCAPE '\\'";
+            std::string pattern = "%";
+            for (char c : q.subject) {
+                if (c == '%' || c == '_' || c == '\\') pattern += '\\';
+                pattern += c;
+            }
+            values.push_back(pattern + "%");
+        }
+        if (!q.serial.empty()) where += " AND serial = ?", values.push_back(q.serial);
+        if (!q.status.empty()) where += " AND status = ?", values.push_back(q.status);
+        if (!q.since.empty()) where += " AND created_at >= ?", values.push_back(q.since);
+        if (!q.until.empty()) where += " AND created_at < ?", values.push_back(q.until);
+        std::lock_guard lock(mu_);
+        cert_page page;
+        {
+            stmt_ptr c = prepare("SELECT COUNT(*) FROM certificates " + where);
+            if (!c) return db_error("preparing search");
+            for (std::size_t i = 0; i < values.size(); ++i) bind(c.get(), static_cast<int>(i + 1), values[i]);
+            if (sqlite3_step(c.get()) != SQLITE_ROW) return db_error("counting matches");
+            page.total = sqlite3_column_int64(c.get(), 0);
+        }
+        stmt_ptr s = prepare(std::string(select_columns) + where + " ORDER BY id DESC LIMIT ? OFFSET ?");
+        if (!s) return db_error("preparing search");
+        int i = 1;
+        for (const auto& v : values) bind(s.get(), i++, v);
+        sqlite3_bind_int64(s.get(), i++, static_cast<sqlite3_int64>(q.limit));
+        sqlite3_bind_int64(s.get(), i, static_cast<sqlite3_int64>(q.offset));
+        int rc;
+        while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) page.items.push_back(read_row(s.get()));
+        if (rc != SQLITE_DONE) return db_error("searching certificates");
+        return page;
+    }
+
+    result<std::map<std::string, std::int64_t>> count_by_status() override {
+        std::lock_guard lock(mu_);
+        stmt_ptr s = prepare("SELECT status, COUNT(*) FROM certificates GROUP BY status");
+        if (!s) return db_error("preparing status counts");
+        std::map<std::string, std::int64_t> out;
+        int rc;
+        while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out[column_text(s.get(), 0)] = sqlite3_column_int64(s.get(), 1);
+        if (rc != SQLITE_DONE) return db_error("counting by status");
+        return out;
+    }
+
+    result<std::int64_t> reset() override {
+        std::lock_guard lock(mu_);
+        if (sqlite3_exec(db_.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return db_error("reset");
+        std::int64_t removed = 0;
+        for (const char* sql : {"DELETE FROM certificates", "DELETE FROM pending_requests"}) {
+            if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+                sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+                return db_error("reset");
+            }
+            removed += sqlite3_changes(db_.get());
+        }
+        if (sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return db_error("reset");
+        return removed;
+    }
+
     result<revoke_outcome> revoke(const std::string& serial, int reason, const std::string& when) override {
         std::lock_guard lock(mu_);
         stmt_ptr s = prepare("SELECT status FROM certificates WHERE serial = ?");
@@ -480,6 +545,44 @@ public:
     result<std::int64_t> count() override {
         std::lock_guard lock(mu_);
         return static_cast<std::int64_t>(rows_.size());
+    }
+
+    result<cert_page> search(const cert_query& q) override {
+        std::lock_guard lock(mu_);
+        auto lower = [](std::string v) {
+            for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            return v;
+        };
+        cert_page page;
+        std::size_t skip = q.offset;
+        for (auto it = rows_.rbegin(); it != rows_.rend(); ++it) {
+            const auto& r = *it;
+            if (!q.subject.empty() && lower(r.subject).find(lower(q.subject)) == std::string::npos) continue;
+            if (!q.serial.empty() && r.serial != q.serial) continue;
+            if (!q.status.empty() && r.status != q.status) continue;
+            if (!q.since.empty() && r.created_at < q.since) continue;
+            if (!q.until.empty() && !(r.created_at < q.until)) continue;
+            ++page.total;
+            if (skip > 0) {
+                --skip;
+                continue;
+            }
+            if (page.items.size() < q.limit) page.items.push_back(r);
+        }
+        return page;
+    }
+    result<std::map<std::string, std::int64_t>> count_by_status() override {
+        std::lock_guard lock(mu_);
+        std::map<std::string, std::int64_t> out;
+        for (const auto& r : rows_) ++out[r.status];
+        return out;
+    }
+    result<std::int64_t> reset() override {
+        std::lock_guard lock(mu_);
+        auto n = static_cast<std::int64_t>(rows_.size() + pending_.size());
+        rows_.clear();
+        pending_.clear();
+        return n;
     }
 
     result<revoke_outcome> revoke(const std::string& serial, int reason, const std::string& when) override {

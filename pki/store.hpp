@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,21 @@ cert_record make_record(const X509& cert);
 
 enum class insert_outcome { inserted, duplicate_transaction };
 
+// Filters for the admin API and `scep-lab list`; empty fields do not filter.
+struct cert_query {
+    std::string subject;  // substring of the subject, case-insensitive
+    std::string serial;   // exact, upper-case hex as stored
+    std::string status;   // valid | revoked | superseded
+    std::string since;    // issued (created_at) at or after, ISO 8601
+    std::string until;    // issued before, ISO 8601
+    std::size_t limit = 100;
+    std::size_t offset = 0;
+};
+struct cert_page {
+    std::int64_t total = 0;  // matches without limit/offset
+    std::vector<cert_record> items;  // newest first
+};
+
 class cert_store {
 public:
     virtual ~cert_store() = default;
@@ -67,6 +83,10 @@ public:
     // Newest first.
     virtual result<std::vector<cert_record>> list(std::size_t limit, std::size_t offset) = 0;
     virtual result<std::int64_t> count() = 0;
+    virtual result<cert_page> search(const cert_query& q) = 0;
+    virtual result<std::map<std::string, std::int64_t>> count_by_status() = 0;
+    // Lab use: deletes every certificate and pending request; returns how many rows went.
+    virtual result<std::int64_t> reset() = 0;
 
     // Marks the certificate revoked (status "revoked", time, CRLReason).
     virtual result<revoke_outcome> revoke(const std::string& serial, int reason, const std::string& when) = 0;

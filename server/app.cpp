@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <iostream>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -25,6 +26,7 @@
 #include "server/apple_profiles.hpp"
 #include "server/http_server.hpp"
 #include "server/logging.hpp"
+#include "server/metrics.hpp"
 #include "server/ndes_admin.hpp"
 #include "server/quirks.hpp"
 #include "server/router.hpp"
@@ -228,14 +230,16 @@ int serve(const config::settings& s) {
     boost::asio::io_context ioc;
     http_limits limits{s.server.max_body_bytes, s.server.max_header_bytes, s.server.read_timeout,
                        s.server.idle_timeout, s.server.max_connections};
-    // HTTP and HTTPS: two listeners, one router.
+    // HTTP and HTTPS: two listeners, one router, one set of metrics.
+    metrics stats;
+    r.set_metrics(&stats);
     std::optional<http_server> plain;
     std::optional<http_server> secure;
     boost::asio::ssl::context tls_ctx{boost::asio::ssl::context::tls_server};
     std::string base, https_base;
     std::uint16_t http_port = 0, https_port = 0;
     if (s.server.http) {
-        plain.emplace(ioc, r, log, limits);
+        plain.emplace(ioc, r, log, limits, nullptr, &stats);
         auto ep = plain->listen(s.server.listen, s.server.port);
         if (!ep) {
             log.error("cannot start", {{"error", ep.message() + " (server.port; --port 0 picks a free port)"}});
@@ -258,7 +262,7 @@ int serve(const config::settings& s) {
         for (const auto& c : id->chain) tls_chain.push_back(dup(*c));
         r.set_tls_chain(std::move(tls_chain));
         const std::string& listen = s.https.listen.empty() ? s.server.listen : s.https.listen;
-        secure.emplace(ioc, r, log, limits, &tls_ctx);
+        secure.emplace(ioc, r, log, limits, &tls_ctx, &stats);
         auto ep = secure->listen(listen, s.https.port);
         if (!ep) {
             log.error("cannot start", {{"error", ep.message() + " (https.port; --https-port 0 picks a free port, "
@@ -343,15 +347,30 @@ int serve(const config::settings& s) {
     }
 
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    // Graceful shutdown: stop accepting, answer /readyz 503, let every request
+    // already read finish (up to server.shutdown_timeout), then stop. Idle
+    // keep-alive connections are simply closed; the store closes when `l` goes.
+    auto in_flight = [&] { return (plain ? plain->in_flight() : 0) + (secure ? secure->in_flight() : 0); };
+    boost::asio::steady_timer drain_timer(ioc);
+    std::chrono::steady_clock::time_point drain_deadline;
+    std::function<void()> drain = [&] {
+        const auto left = in_flight();
+        if (left == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
+            if (left > 0) log.warn("shutdown timeout: requests still in flight", {{"in_flight", std::to_string(left)}});
+            ioc.stop();
+            return;
+        }
+        drain_timer.expires_after(std::chrono::milliseconds(20));
+        drain_timer.async_wait([&](const boost::system::error_code&) { drain(); });
+    };
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
-        log.info("stopping", {{"signal", std::to_string(sig)}});
+        log.info("stopping", {{"signal", std::to_string(sig)}, {"in_flight", std::to_string(in_flight())}});
+        r.set_ready(false);
         if (plain) plain->stop();
         if (secure) secure->stop();
-        // Requests in flight get a moment to finish; SQLite commits are atomic,
-        // so nothing stored can be half-written either way.
-        auto timer = std::make_shared<boost::asio::steady_timer>(ioc, std::chrono::seconds(2));
-        timer->async_wait([&ioc, timer](const boost::system::error_code&) { ioc.stop(); });
+        drain_deadline = std::chrono::steady_clock::now() + s.server.shutdown_timeout;
+        drain();
     });
 
     unsigned threads = s.server.threads ? s.server.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -359,7 +378,7 @@ int serve(const config::settings& s) {
     for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
     ioc.run();
     for (auto& t : pool) t.join();
-    log.info("stopped");
+    log.info("stopped", {{"in_flight", std::to_string(in_flight())}});
     return 0;
 }
 

@@ -6,6 +6,8 @@
 
 #include <array>
 
+#include "server/metrics.hpp"
+
 namespace scep::server {
 
 namespace beast = boost::beast;
@@ -24,17 +26,25 @@ class session : public std::enable_shared_from_this<session<Stream>> {
 public:
     template <class... StreamArgs>
     session(router& r, event_log& log, const http_limits& limits, std::shared_ptr<std::atomic<std::size_t>> active,
-            tcp::socket&& socket, StreamArgs&&... stream_args)
+            std::shared_ptr<std::atomic<std::size_t>> in_flight, metrics* stats, tcp::socket&& socket,
+            StreamArgs&&... stream_args)
         : stream_(std::move(socket), std::forward<StreamArgs>(stream_args)...),
           router_(r),
           log_(log),
           limits_(limits),
-          active_(std::move(active)) {
+          active_(std::move(active)),
+          in_flight_(std::move(in_flight)),
+          metrics_(stats) {
         beast::error_code ec;
         auto ep = tcp_layer().socket().remote_endpoint(ec);
         client_ = ec ? "unknown" : ep.address().to_string();
+        if (metrics_) metrics_->connection_opened();
     }
-    ~session() { --*active_; }
+    ~session() {
+        --*active_;
+        if (busy_) --*in_flight_;
+        if (metrics_) metrics_->connection_closed();
+    }
 
     void run() {
         asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::start, shared_from_this()));
@@ -87,6 +97,8 @@ private:
         if (ec) return reject(http::status::bad_request, "malformed HTTP request: " + ec.message());
 
         ++requests_;
+        busy_ = true;
+        ++*in_flight_;
         auto started = std::chrono::steady_clock::now();
         request_record rec;
         request req = parser_->release();
@@ -105,6 +117,7 @@ private:
         if (req.method() == http::verb::head) res.body().clear();
         auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started);
         log_request(req, rec, elapsed.count());
+        if (metrics_) metrics_->observe(rec, elapsed.count());
         if (rec.delay.count() > 0) {
             // quirks.latency: wait without holding a thread.
             auto timer = std::make_shared<asio::steady_timer>(stream_.get_executor(), rec.delay);
@@ -160,6 +173,10 @@ private:
 
     void on_write(bool close_after, beast::error_code ec, std::size_t) {
         response_.reset();
+        if (busy_) {
+            busy_ = false;
+            --*in_flight_;
+        }
         if (ec) return close();
         if (linger_) return linger();
         if (close_after) return close();
@@ -214,6 +231,9 @@ private:
     std::size_t requests_ = 0;
     bool linger_ = false;
     bool closing_ = false;
+    bool busy_ = false;  // a request is being answered
+    std::shared_ptr<std::atomic<std::size_t>> in_flight_;
+    metrics* metrics_;
     std::size_t drained_ = 0;
     std::unique_ptr<std::array<char, 16384>> discard_;  // only while lingering: idle sessions stay small
     static constexpr std::size_t max_drain_bytes = 64 << 20;
@@ -222,14 +242,16 @@ private:
 }  // namespace
 
 http_server::http_server(asio::io_context& ioc, router& r, event_log& log, http_limits limits,
-                         asio::ssl::context* tls)
+                         asio::ssl::context* tls, metrics* stats)
     : ioc_(ioc),
       router_(r),
       log_(log),
       limits_(limits),
       acceptor_(asio::make_strand(ioc)),
       active_(std::make_shared<std::atomic<std::size_t>>(0)),
-      tls_(tls) {}
+      tls_(tls),
+      metrics_(stats),
+      in_flight_(std::make_shared<std::atomic<std::size_t>>(0)) {}
 
 http_server::~http_server() = default;
 
@@ -282,10 +304,12 @@ void http_server::do_accept() {
             } else {
                 ++*active_;
                 if (tls_)
-                    std::make_shared<session<tls_stream>>(router_, log_, limits_, active_, std::move(socket), *tls_)
+                    std::make_shared<session<tls_stream>>(router_, log_, limits_, active_, in_flight_, metrics_,
+                                                          std::move(socket), *tls_)
                         ->run();
                 else
-                    std::make_shared<session<beast::tcp_stream>>(router_, log_, limits_, active_, std::move(socket))
+                    std::make_shared<session<beast::tcp_stream>>(router_, log_, limits_, active_, in_flight_, metrics_,
+                                                                 std::move(socket))
                         ->run();
             }
         } else {

@@ -17,6 +17,7 @@
 
 namespace scep::server {
 
+class metrics;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
@@ -33,7 +34,7 @@ public:
     // With `tls`, every connection starts with a TLS handshake (HTTPS); the
     // context must outlive the server.
     http_server(asio::io_context& ioc, router& r, event_log& log, http_limits limits,
-                asio::ssl::context* tls = nullptr);
+                asio::ssl::context* tls = nullptr, metrics* stats = nullptr);
     ~http_server();
 
     // Binds and listens; the returned endpoint has the real port (port 0 picks one).
@@ -42,6 +43,8 @@ public:
     void stop();  // stops accepting; sessions finish their current request
 
     std::size_t active_connections() const { return active_->load(); }
+    // Requests read and not yet fully answered (graceful shutdown waits for 0).
+    std::size_t in_flight() const { return in_flight_->load(); }
 
 private:
     void do_accept();
@@ -55,6 +58,8 @@ private:
     std::size_t refused_ = 0;  // on the acceptor's strand
     std::chrono::steady_clock::time_point last_refusal_log_{};
     asio::ssl::context* tls_ = nullptr;
+    metrics* metrics_ = nullptr;
+    std::shared_ptr<std::atomic<std::size_t>> in_flight_;
 };
 
 }  // namespace scep::server

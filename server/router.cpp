@@ -5,6 +5,7 @@
 
 #include "pki/encoding.hpp"
 #include "pki/exports.hpp"
+#include "server/metrics.hpp"
 #include "server/ndes_admin.hpp"
 #include "server/quirks.hpp"
 
@@ -103,6 +104,21 @@ response router::handle(const request& req, const std::string& client, request_r
     if (path == "/healthz") {
         rec.operation = "healthz";
         return text(req, http::status::ok, "ok\n", rec);
+    }
+    if (path == "/readyz") {
+        // Ready: accepting requests and the store answers. Not ready while
+        // shutting down, so that load balancers and CI wait loops move on.
+        rec.operation = "readyz";
+        if (!ready_) return text(req, http::status::service_unavailable, "shutting down\n", rec);
+        if (auto n = service_.store().count(); !n)
+            return text(req, http::status::service_unavailable, "store unavailable: " + n.message() + "\n", rec);
+        return text(req, http::status::ok, "ready\n", rec);
+    }
+    if (path == "/metrics" && metrics_) {
+        rec.operation = "metrics";
+        auto res = text(req, http::status::ok, metrics_->render(service_.store()), rec);
+        res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        return res;
     }
     if (quirks_)
         if (auto res = quirks_->check_url(req, query, rec)) {

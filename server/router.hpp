@@ -17,6 +17,7 @@
 namespace scep::server {
 class ndes_frontend;
 class quirk_gate;
+class metrics;
 }
 
 namespace scep::server {
@@ -60,6 +61,10 @@ public:
     // base URL (scheme and Host of the request).
     using profile_source = std::function<result<exported>(std::string_view query, const std::string& base_url)>;
     void set_profile_source(profile_source source) { profile_source_ = std::move(source); }
+    // GET /metrics (Prometheus) from these counters.
+    void set_metrics(metrics* m) { metrics_ = m; }
+    // GET /readyz answers 200 while this is true and the store answers.
+    void set_ready(bool ready) { ready_ = ready; }
 
 private:
     bool is_scep_path(std::string_view path) const;
@@ -72,6 +77,8 @@ private:
     std::filesystem::path capture_dir_;
     std::vector<x509_ptr> tls_chain_;
     profile_source profile_source_;
+    metrics* metrics_ = nullptr;
+    std::atomic<bool> ready_{true};
     std::atomic<std::uint64_t> captured_{0};
 };
 

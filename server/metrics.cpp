@@ -1,0 +1,90 @@
+#include "server/metrics.hpp"
+
+#include <cstdio>
+#include <sstream>
+
+namespace scep::server {
+
+namespace {
+
+// Label values: backslash, double quote and line feed escaped (exposition format).
+std::string label(const std::string& v) {
+    std::string out;
+    for (char c : v) {
+        if (c == '\\' || c == '"') out += '\\';
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += c;
+    }
+    return out;
+}
+
+std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return buf;
+}
+
+}  // namespace
+
+void metrics::observe(const request_record& rec, double milliseconds) {
+    const std::string op = rec.operation.empty() ? "other" : rec.operation;
+    std::lock_guard lock(mutex_);
+    ++requests_[{op, std::to_string(rec.http_status)}];
+    if (!rec.message_type.empty()) {
+        ++messages_[{rec.message_type, rec.pki_status}];
+        // An enrollment is a certificate handed out: SUCCESS to an issuing message.
+        if (rec.pki_status == "SUCCESS" && !rec.serial.empty()) ++enrollments_;
+    }
+    if (!rec.fail_info.empty()) ++failures_[rec.fail_info];
+    const double seconds = milliseconds / 1000.0;
+    for (std::size_t i = 0; i < buckets.size(); ++i)
+        if (seconds <= buckets[i]) ++bucket_counts_[i];
+    ++observations_;
+    seconds_sum_ += seconds;
+}
+
+std::string metrics::render(cert_store& store) const {
+    std::ostringstream o;
+    {
+        std::lock_guard lock(mutex_);
+        o << "# HELP scep_lab_http_requests_total HTTP requests by operation and HTTP status.\n"
+             "# TYPE scep_lab_http_requests_total counter\n";
+        for (const auto& [k, n] : requests_)
+            o << "scep_lab_http_requests_total{operation=\"" << label(std::get<0>(k)) << "\",code=\""
+              << std::get<1>(k) << "\"} " << n << "\n";
+        o << "# HELP scep_lab_pki_messages_total PKIOperation messages by messageType and the pkiStatus answered.\n"
+             "# TYPE scep_lab_pki_messages_total counter\n";
+        for (const auto& [k, n] : messages_)
+            o << "scep_lab_pki_messages_total{message_type=\"" << label(std::get<0>(k)) << "\",status=\""
+              << label(std::get<1>(k)) << "\"} " << n << "\n";
+        o << "# HELP scep_lab_enrollments_total Certificates handed out (SUCCESS replies carrying a certificate).\n"
+             "# TYPE scep_lab_enrollments_total counter\n"
+          << "scep_lab_enrollments_total " << enrollments_ << "\n";
+        o << "# HELP scep_lab_failures_total FAILURE replies by failInfo.\n"
+             "# TYPE scep_lab_failures_total counter\n";
+        for (const auto& [f, n] : failures_) o << "scep_lab_failures_total{fail_info=\"" << label(f) << "\"} " << n << "\n";
+        o << "# HELP scep_lab_request_duration_seconds Time from a parsed request to its answer.\n"
+             "# TYPE scep_lab_request_duration_seconds histogram\n";
+        for (std::size_t i = 0; i < buckets.size(); ++i)
+            o << "scep_lab_request_duration_seconds_bucket{le=\"" << number(buckets[i]) << "\"} " << bucket_counts_[i]
+              << "\n";
+        o << "scep_lab_request_duration_seconds_bucket{le=\"+Inf\"} " << observations_ << "\n"
+          << "scep_lab_request_duration_seconds_sum " << number(seconds_sum_) << "\n"
+          << "scep_lab_request_duration_seconds_count " << observations_ << "\n";
+    }
+    o << "# HELP scep_lab_connections Open client connections.\n# TYPE scep_lab_connections gauge\n"
+      << "scep_lab_connections " << connections_.load() << "\n";
+    o << "# HELP scep_lab_store_certificates Certificates in the store by status.\n"
+         "# TYPE scep_lab_store_certificates gauge\n";
+    if (auto counts = store.count_by_status())
+        for (const auto& [status, n] : *counts)
+            o << "scep_lab_store_certificates{status=\"" << label(status) << "\"} " << n << "\n";
+    o << "# HELP scep_lab_pending_requests Requests waiting for approval.\n# TYPE scep_lab_pending_requests gauge\n";
+    if (auto pending = store.list_pending(false)) o << "scep_lab_pending_requests " << pending->size() << "\n";
+    return o.str();
+}
+
+}  // namespace scep::server

@@ -1,0 +1,132 @@
+// Operating scep-lab (issue 7): /readyz, Prometheus /metrics after a known
+// sequence of requests, graceful shutdown under load.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "integration/lab_server.hpp"
+
+namespace scep {
+namespace {
+
+server::http_reply get(const test::server_process& p, const std::string& target) {
+    auto url = server::parse_scep_url(p.url());
+    auto r = server::http_call(*url, "GET", target, "", "", std::chrono::seconds(10));
+    EXPECT_TRUE(r) << r.message();
+    return r ? *r : server::http_reply{};
+}
+
+// The value of one sample line (name with labels, exactly as exposed).
+std::optional<double> sample(const std::string& exposition, const std::string& series) {
+    std::istringstream in(exposition);
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+    return std::nullopt;
+}
+
+TEST(operations, readyz_and_metrics_count_a_known_sequence) {
+    lab_server lab;
+    lab.start();
+    EXPECT_EQ(get(lab.proc, "/readyz").status, 200);
+    EXPECT_EQ(get(lab.proc, "/scep?operation=GetCACaps").status, 200);
+    EXPECT_EQ(get(lab.proc, "/scep?operation=GetCACaps").status, 200);
+    EXPECT_EQ(get(lab.proc, "/no/such/path").status, 404);
+    auto good = test::make_requester({.challenge = "scep-lab-challenge"});
+    auto ok = lab.enroll(good, content_cipher::aes_128_cbc, digest_alg::sha256, false);
+    EXPECT_EQ(ok.status, pki_status::success);
+    auto bad = test::make_requester({.challenge = "wrong"});
+    auto refused = lab.enroll(bad, content_cipher::aes_128_cbc, digest_alg::sha256, true);
+    EXPECT_EQ(refused.status, pki_status::failure);
+
+    auto m = get(lab.proc, "/metrics");
+    ASSERT_EQ(m.status, 200);
+    EXPECT_EQ(m.content_type, "text/plain; version=0.0.4; charset=utf-8");
+    const std::string& text = m.body;
+    // start() fetched GetCACert once.
+    EXPECT_EQ(sample(text, R"(scep_lab_http_requests_total{operation="GetCACaps",code="200"})"), 2);
+    EXPECT_EQ(sample(text, R"(scep_lab_http_requests_total{operation="GetCACert",code="200"})"), 1);
+    EXPECT_EQ(sample(text, R"(scep_lab_http_requests_total{operation="PKIOperation",code="200"})"), 2);
+    EXPECT_EQ(sample(text, R"(scep_lab_http_requests_total{operation="readyz",code="200"})"), 1);
+    EXPECT_EQ(sample(text, R"(scep_lab_http_requests_total{operation="other",code="404"})"), 1);
+    EXPECT_EQ(sample(text, R"(scep_lab_pki_messages_total{message_type="PKCSReq",status="SUCCESS"})"), 1);
+    EXPECT_EQ(sample(text, R"(scep_lab_pki_messages_total{message_type="PKCSReq",status="FAILURE"})"), 1);
+    EXPECT_EQ(sample(text, "scep_lab_enrollments_total"), 1);
+    EXPECT_EQ(sample(text, R"(scep_lab_failures_total{fail_info="badMessageCheck"})"), 1);
+    EXPECT_EQ(sample(text, R"(scep_lab_store_certificates{status="valid"})"), 1);
+    EXPECT_EQ(sample(text, "scep_lab_pending_requests"), 0);
+    // Every request before this scrape is in the histogram, buckets cumulative.
+    auto count = sample(text, "scep_lab_request_duration_seconds_count");
+    ASSERT_TRUE(count);
+    EXPECT_EQ(*count, 7);  // GetCACert, readyz, 2 GetCACaps, the 404, 2 PKIOperation (not this scrape)
+    EXPECT_EQ(sample(text, R"(scep_lab_request_duration_seconds_bucket{le="+Inf"})"), count);
+    EXPECT_LE(*sample(text, R"(scep_lab_request_duration_seconds_bucket{le="0.001"})"),
+              *sample(text, R"(scep_lab_request_duration_seconds_bucket{le="2.5"})"));
+    EXPECT_GE(*sample(text, "scep_lab_connections"), 1);
+}
+
+TEST(operations, sigterm_under_load_finishes_requests_and_loses_nothing) {
+    lab_server lab;
+    lab.start();
+    // scep-lab bench drives enrollments over 8 connections and records every
+    // certificate it received; SIGTERM lands in the middle.
+    const auto received = lab.dir.path() / "received.txt";
+    const auto bench_out = lab.dir.path() / "bench.out";
+    pid_t bench = fork();
+    ASSERT_GE(bench, 0);
+    if (bench == 0) {
+        int fd = ::open(bench_out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+        ::execl(SCEP_LAB_BINARY, SCEP_LAB_BINARY, "bench", lab.proc.url().c_str(), "-n", "400", "-c", "8", "--keys", "20", "--received", received.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    // Wait until enrollments are flowing, then stop the server.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::ifstream log(lab.dir.path() / "data" / "server.log");
+        std::string all((std::istreambuf_iterator<char>(log)), {});
+        std::size_t n = 0;
+        for (auto pos = all.find("status=SUCCESS"); pos != std::string::npos; pos = all.find("status=SUCCESS", pos + 1)) ++n;
+        if (n >= 20) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(lab.proc.stop(), 0) << lab.proc.log();
+    int status = 0;
+    ::waitpid(bench, &status, 0);
+
+    const std::string log = lab.proc.log();
+    EXPECT_NE(log.find("stopping"), std::string::npos);
+    EXPECT_NE(log.find("stopped in_flight=0"), std::string::npos) << log.substr(log.size() > 2000 ? log.size() - 2000 : 0);
+    // Every certificate a client received is in the store. Lines are
+    // "transactionID serial"; bench knows the serial of the replies it decrypted.
+    std::ifstream in(received);
+    std::string line;
+    std::size_t got = 0;
+    auto store = open_sqlite_store(lab.dir.path() / "data" / "scep-lab.db");
+    ASSERT_TRUE(store) << store.message();
+    while (std::getline(in, line)) {
+        auto space = line.find(' ');
+        const std::string txid = line.substr(0, space), serial = space == std::string::npos ? "" : line.substr(space + 1);
+        ++got;
+        auto row = (*store)->find_by_transaction(txid);
+        ASSERT_TRUE(row) << row.message();
+        ASSERT_TRUE(row->has_value()) << "received " << txid << " is not stored";
+        if (!serial.empty()) EXPECT_EQ((*row)->serial, serial);
+    }
+    EXPECT_GE(got, 20u);
+    EXPECT_LT(got, 400u) << "the load had finished before SIGTERM: the test proved nothing";
+    auto total = (*store)->count();
+    ASSERT_TRUE(total);
+    EXPECT_GE(*total, static_cast<std::int64_t>(got));
+}
+
+}  // namespace
+}  // namespace scep
