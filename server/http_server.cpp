@@ -26,14 +26,15 @@ class session : public std::enable_shared_from_this<session<Stream>> {
 public:
     template <class... StreamArgs>
     session(router& r, event_log& log, const http_limits& limits, std::shared_ptr<std::atomic<std::size_t>> active,
-            std::shared_ptr<std::atomic<std::size_t>> in_flight, metrics* stats, tcp::socket&& socket,
-            StreamArgs&&... stream_args)
+            std::shared_ptr<std::atomic<std::size_t>> in_flight, std::shared_ptr<std::atomic<bool>> stopping,
+            metrics* stats, tcp::socket&& socket, StreamArgs&&... stream_args)
         : stream_(std::move(socket), std::forward<StreamArgs>(stream_args)...),
           router_(r),
           log_(log),
           limits_(limits),
           active_(std::move(active)),
           in_flight_(std::move(in_flight)),
+          stopping_(std::move(stopping)),
           metrics_(stats) {
         beast::error_code ec;
         auto ep = tcp_layer().socket().remote_endpoint(ec);
@@ -115,6 +116,8 @@ private:
             res.prepare_payload();
         }
         if (req.method() == http::verb::head) res.body().clear();
+        // Shutting down: answer this request, then close the connection.
+        if (*stopping_) res.keep_alive(false);
         auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started);
         log_request(req, rec, elapsed.count());
         if (metrics_) metrics_->observe(rec, elapsed.count());
@@ -179,7 +182,7 @@ private:
         }
         if (ec) return close();
         if (linger_) return linger();
-        if (close_after) return close();
+        if (close_after || *stopping_) return close();
         do_read();
     }
 
@@ -233,6 +236,7 @@ private:
     bool closing_ = false;
     bool busy_ = false;  // a request is being answered
     std::shared_ptr<std::atomic<std::size_t>> in_flight_;
+    std::shared_ptr<std::atomic<bool>> stopping_;
     metrics* metrics_;
     std::size_t drained_ = 0;
     std::unique_ptr<std::array<char, 16384>> discard_;  // only while lingering: idle sessions stay small
@@ -251,7 +255,8 @@ http_server::http_server(asio::io_context& ioc, router& r, event_log& log, http_
       active_(std::make_shared<std::atomic<std::size_t>>(0)),
       tls_(tls),
       metrics_(stats),
-      in_flight_(std::make_shared<std::atomic<std::size_t>>(0)) {}
+      in_flight_(std::make_shared<std::atomic<std::size_t>>(0)),
+      stopping_(std::make_shared<std::atomic<bool>>(false)) {}
 
 http_server::~http_server() = default;
 
@@ -277,6 +282,7 @@ result<tcp::endpoint> http_server::listen(const std::string& address, std::uint1
 void http_server::start() { do_accept(); }
 
 void http_server::stop() {
+    *stopping_ = true;  // keep-alive connections close after their current answer
     asio::post(acceptor_.get_executor(), [this] {
         beast::error_code ec;
         acceptor_.close(ec);
@@ -304,12 +310,12 @@ void http_server::do_accept() {
             } else {
                 ++*active_;
                 if (tls_)
-                    std::make_shared<session<tls_stream>>(router_, log_, limits_, active_, in_flight_, metrics_,
-                                                          std::move(socket), *tls_)
+                    std::make_shared<session<tls_stream>>(router_, log_, limits_, active_, in_flight_, stopping_,
+                                                          metrics_, std::move(socket), *tls_)
                         ->run();
                 else
-                    std::make_shared<session<beast::tcp_stream>>(router_, log_, limits_, active_, in_flight_, metrics_,
-                                                                 std::move(socket))
+                    std::make_shared<session<beast::tcp_stream>>(router_, log_, limits_, active_, in_flight_,
+                                                                 stopping_, metrics_, std::move(socket))
                         ->run();
             }
         } else {

@@ -60,6 +60,7 @@ private:
     asio::ssl::context* tls_ = nullptr;
     metrics* metrics_ = nullptr;
     std::shared_ptr<std::atomic<std::size_t>> in_flight_;
+    std::shared_ptr<std::atomic<bool>> stopping_;
 };
 
 }  // namespace scep::server
