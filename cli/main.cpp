@@ -9,6 +9,7 @@
 #include "config/config.hpp"
 #include "server/app.hpp"
 #include "pki/encoding.hpp"
+#include "pki/exports.hpp"
 #include "server/bench.hpp"
 
 namespace {
@@ -96,10 +97,22 @@ int main(int argc, char** argv) {
     auto* init = app.add_subcommand("init", "create the lab PKI and the store, then exit");
 
     std::string list_format = "text";
-    std::size_t list_limit = 100;
+    scep::cert_query list_query;
     auto* list = app.add_subcommand("list", "list issued certificates from the store");
     list->add_option("--format", list_format, "text or json")->check(CLI::IsMember({"text", "json"}));
-    list->add_option("-n,--limit", list_limit, "how many (newest first)")->check(CLI::Range(1, 100000000));
+    list->add_option("-n,--limit", list_query.limit, "how many (newest first, default 100)")
+        ->check(CLI::Range(1, 100000000));
+    list->add_option("--offset", list_query.offset, "skip this many first");
+    list->add_option("--subject", list_query.subject, "subject contains this (case-insensitive)");
+    list->add_option("--serial", list_query.serial, "this serial number");
+    list->add_option("--status", list_query.status, "valid, revoked or superseded")
+        ->check(CLI::IsMember({"valid", "revoked", "superseded"}));
+    list->add_option("--since", list_query.since, "issued at or after (ISO 8601, e.g. 2026-11-25)");
+    list->add_option("--until", list_query.until, "issued before (ISO 8601)");
+
+    bool reset_yes = false;
+    auto* reset = app.add_subcommand("reset", "delete every certificate and pending request from the store (lab use)");
+    reset->add_flag("--yes", reset_yes, "confirm")->required();
 
     std::string serial, reason = "unspecified";
     auto* revoke = app.add_subcommand("revoke", "revoke an issued certificate (the next CRL lists it)");
@@ -270,7 +283,11 @@ int main(int argc, char** argv) {
         return scep::server::issue_server(*s, io, std::cout);
     }
     if (init->parsed()) return scep::server::init(*s, std::cout);
-    if (list->parsed()) return scep::server::list(*s, list_format, list_limit, std::cout);
+    if (list->parsed()) {
+        if (!list_query.serial.empty()) list_query.serial = scep::normalize_serial(list_query.serial);
+        return scep::server::list(*s, list_format, list_query, std::cout);
+    }
+    if (reset->parsed()) return scep::server::reset_store(*s, std::cout);
     if (rollover->parsed()) return scep::server::rollover(*s, activate, keep_ra, std::cout);
     if (revoke->parsed()) return scep::server::revoke(*s, serial, reason, std::cout);
     if (approve->parsed()) return scep::server::decide(*s, txid, true, "", std::cout);

@@ -134,6 +134,13 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         r.duration("shutdown_timeout", s.server.shutdown_timeout);
         r.finish();
     }
+    if (top.has("admin")) {
+        table_reader r(top.at("admin"), "admin");
+        r.boolean("enabled", s.admin.enabled);
+        r.path("token_file", s.admin.token_file, base);
+        r.boolean("allow_remote", s.admin.allow_remote);
+        r.finish();
+    }
     if (top.has("https")) {
         table_reader r(top.at("https"), "https");
         r.boolean("enabled", s.https.enabled);
@@ -640,6 +647,14 @@ result<void> apply_env(settings& s, const env_lookup& env) {
     if (auto v = env("SCEP_LAB_LISTEN")) s.server.listen = *v;
     if (auto r = env_port(env, "SCEP_LAB_PORT", s.server.port); !r) return r;
     if (auto r = env_port(env, "SCEP_LAB_HTTPS_PORT", s.https.port); !r) return r;
+    if (auto v = env("SCEP_LAB_ADMIN_TOKEN")) {
+        if (v->size() < 16) return make_error("SCEP_LAB_ADMIN_TOKEN must have at least 16 characters");
+        s.admin.token = *v;
+    }
+    if (auto v = env("SCEP_LAB_ADMIN_REMOTE")) {
+        if (*v != "on" && *v != "off") return make_error("SCEP_LAB_ADMIN_REMOTE=\"" + *v + "\" must be on or off");
+        s.admin.allow_remote = *v == "on";
+    }
     if (auto v = env("SCEP_LAB_HTTPS")) {
         if (*v != "on" && *v != "off") return make_error("SCEP_LAB_HTTPS=\"" + *v + "\" must be on or off");
         s.https.enabled = *v == "on";
@@ -710,6 +725,9 @@ std::string to_toml(const settings& s, bool show_secrets) {
       << "\nmax_connections = " << s.server.max_connections << "\nready_file = " << quote(s.server.ready_file)
       << "\nhttp = " << (s.server.http ? "true" : "false")
       << "\nshutdown_timeout = " << quote(format_duration(s.server.shutdown_timeout)) << "\n\n";
+    o << "[admin]\nenabled = " << (s.admin.enabled ? "true" : "false")
+      << "\ntoken_file = " << quote(s.admin.token_file.string())
+      << "\nallow_remote = " << (s.admin.allow_remote ? "true" : "false") << "\n\n";
     o << "[https]\nenabled = " << (s.https.enabled ? "true" : "false") << "\nlisten = " << quote(s.https.listen)
       << "\nport = " << s.https.port << "\nnames = " << quote_list(s.https.names)
       << "\nkey = " << quote(std::string(to_string(s.https.key)))

@@ -63,6 +63,18 @@ struct log_settings {
     std::string capture_dir;
 };
 
+// The admin API (docs/admin-api.md) and its bearer token.
+struct admin_settings {
+    bool enabled = true;
+    // Where the token lives; empty = <data_dir>/admin-token. Generated (0600)
+    // at the first start and printed once.
+    std::filesystem::path token_file;
+    // SCEP_LAB_ADMIN_TOKEN: a token chosen by the caller (CI fixtures); never printed.
+    std::string token;
+    // Accept admin requests from non-loopback clients (Docker port mappings).
+    bool allow_remote = false;
+};
+
 // NDES mode (shared/reference/ndes.md): Microsoft's URLs, admin page and
 // password behaviour.
 struct ndes_settings {
@@ -124,6 +136,7 @@ struct settings {
     std::filesystem::path data_dir = "./data";
     server_settings server;
     https_settings https;
+    admin_settings admin;
     log_settings log;
     std::vector<std::string> scep_paths{"/scep", "/cgi-bin/pkiclient.exe"};
     service_config scep;
@@ -145,6 +158,9 @@ struct settings {
 
     std::filesystem::path pki_dir() const { return data_dir / "pki"; }
     std::filesystem::path store_file() const { return data_dir / "scep-lab.db"; }
+    std::filesystem::path admin_token_file() const {
+        return admin.token_file.empty() ? data_dir / "admin-token" : admin.token_file;
+    }
 };
 
 // The names the lab-issued HTTPS certificate carries (https.names, or the

@@ -23,6 +23,7 @@
 #include "pki/scep_service.hpp"
 #include "pki/server_certs.hpp"
 #include "pki/store.hpp"
+#include "server/admin_api.hpp"
 #include "server/apple_profiles.hpp"
 #include "server/http_server.hpp"
 #include "server/logging.hpp"
@@ -216,6 +217,40 @@ int serve(const config::settings& s) {
     }
     if (scfg.approval.manual) log.info("manual approval: every request waits for `scep-lab approve <txid>`");
 
+    // The admin API's bearer token: from the environment, or the token file
+    // (created with a random token at the first start and shown once).
+    std::optional<admin_api> admin;
+    std::string new_admin_token;
+    if (s.admin.enabled) {
+        std::string token = s.admin.token;
+        if (token.empty()) {
+            const auto file = s.admin_token_file();
+            if (std::filesystem::exists(file)) {
+                auto text = read_file(file);
+                if (!text) {
+                    log.error("cannot start", {{"error", "admin token: " + text.message()}});
+                    return 1;
+                }
+                token = text->substr(0, text->find_first_of("\r\n"));
+                if (token.size() < 16) {
+                    log.error("cannot start", {{"error", "admin token file " + file.string() +
+                                                             " holds fewer than 16 characters; delete it to get a new one"}});
+                    return 1;
+                }
+            } else {
+                token = make_admin_token();
+                if (auto w = write_file(file, token + "\n", true); !w) {
+                    log.error("cannot start", {{"error", "admin token: " + w.message()}});
+                    return 1;
+                }
+                new_admin_token = token;
+                log.info("created the admin API token", {{"file", file.string()}});
+            }
+        }
+        admin.emplace(*l.store, admin_settings_view{token, s.admin.allow_remote, config::to_toml(s, false)});
+        r.set_admin(&*admin);
+    }
+
     // Every connection is a file descriptor: make room for max_connections.
     if (struct rlimit rl {}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rlim_t want = static_cast<rlim_t>(s.server.max_connections) + 256;
@@ -327,6 +362,9 @@ int serve(const config::settings& s) {
               << (s.ndes.enabled ? "  NDES       " + ndes_url + "  admin " + base + "/certsrv/mscep_admin/ (" +
                                        s.ndes.password_mode + " passwords)\n"
                                  : std::string())
+              << (new_admin_token.empty() ? std::string()
+                                          : "  admin      token " + new_admin_token + " (shown once; kept in " +
+                                                s.admin_token_file().string() + ")\n")
               << "  try        mkdir dev1 && scepclient -server-url " << (s.ndes.enabled ? ndes_url : scep_url)
               << " -challenge " << try_challenge << " -private-key dev1/key.pem -certificate dev1/cert.pem\n"
               << std::flush;
@@ -341,7 +379,12 @@ int serve(const config::settings& s) {
                            ",\"ca_chain\":\"" +
                            json_escape(std::filesystem::absolute(l.pki.chain_file()).string()) + "\",\"pid\":" +
                            std::to_string(::getpid()) +
-                           (s.ndes.enabled ? ",\"ndes_url\":\"" + json_escape(ndes_url) + "\"" : std::string()) + "}\n";
+                           (s.ndes.enabled ? ",\"ndes_url\":\"" + json_escape(ndes_url) + "\"" : std::string()) +
+                           (s.admin.enabled && s.admin.token.empty()
+                                ? ",\"admin_token_file\":\"" +
+                                      json_escape(std::filesystem::absolute(s.admin_token_file()).string()) + "\""
+                                : std::string()) +
+                           "}\n";
         if (auto w = write_file(s.server.ready_file, json, false); !w)
             log.warn("cannot write ready file", {{"error", w.message()}});
     }
@@ -704,14 +747,27 @@ int rollover(const config::settings& s, bool activate, bool keep_ra, std::ostrea
     return 0;
 }
 
-int list(const config::settings& s, const std::string& format, std::size_t limit, std::ostream& out) {
+int reset_store(const config::settings& s, std::ostream& out) {
     auto store = existing_store(s);
     if (!store) return 1;
-    auto rows = store->list(limit, 0);
-    if (!rows) {
-        std::cerr << rows.message() << "\n";
+    auto n = store->reset();
+    if (!n) {
+        std::cerr << n.message() << "\n";
         return 1;
     }
+    out << "deleted " << *n << " rows (certificates and pending requests); the lab PKI is unchanged\n";
+    return 0;
+}
+
+int list(const config::settings& s, const std::string& format, const cert_query& q, std::ostream& out) {
+    auto store = existing_store(s);
+    if (!store) return 1;
+    auto page = store->search(q);
+    if (!page) {
+        std::cerr << page.message() << "\n";
+        return 1;
+    }
+    const std::vector<cert_record>* rows = &page->items;
     if (format == "json") {
         out << "[";
         for (std::size_t i = 0; i < rows->size(); ++i) {
@@ -734,10 +790,7 @@ int list(const config::settings& s, const std::string& format, std::size_t limit
         status.resize(std::max<std::size_t>(status.size(), 6), ' ');
         out << serial << "  " << status << "  " << r.not_after << "  " << r.subject << "\n";
     }
-    auto total = store->count();
-    out << rows->size() << " shown";
-    if (total) out << " of " << *total;
-    out << "\n";
+    out << rows->size() << " shown of " << page->total << "\n";
     return 0;
 }
 

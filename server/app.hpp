@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "pki/store.hpp"
 
 namespace scep::server {
 
@@ -16,8 +17,12 @@ int serve(const config::settings& s);
 // Creates (or checks) the lab PKI and the store, prints where they are, exits.
 int init(const config::settings& s, std::ostream& out);
 
-// Prints issued certificates from the store ("text" or "json").
-int list(const config::settings& s, const std::string& format, std::size_t limit, std::ostream& out);
+// Prints issued certificates from the store ("text" or "json"), filtered as
+// the admin API's GET /admin/api/certificates.
+int list(const config::settings& s, const std::string& format, const cert_query& q, std::ostream& out);
+
+// `scep-lab reset --yes`: deletes every certificate and pending request (lab use).
+int reset_store(const config::settings& s, std::ostream& out);
 
 // Revokes a certificate in the store (the next CRL lists it).
 int revoke(const config::settings& s, const std::string& serial, const std::string& reason, std::ostream& out);

@@ -5,6 +5,7 @@
 
 #include "pki/encoding.hpp"
 #include "pki/exports.hpp"
+#include "server/admin_api.hpp"
 #include "server/metrics.hpp"
 #include "server/ndes_admin.hpp"
 #include "server/quirks.hpp"
@@ -118,6 +119,12 @@ response router::handle(const request& req, const std::string& client, request_r
         rec.operation = "metrics";
         auto res = text(req, http::status::ok, metrics_->render(service_.store()), rec);
         res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        return res;
+    }
+    if (admin_ && admin_api::is_admin_path(path)) {
+        rec.operation = "admin";
+        auto res = admin_->handle(req, client, rec.detail);
+        rec.http_status = static_cast<int>(res.result_int());
         return res;
     }
     if (quirks_)

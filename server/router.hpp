@@ -18,6 +18,7 @@ namespace scep::server {
 class ndes_frontend;
 class quirk_gate;
 class metrics;
+class admin_api;
 }
 
 namespace scep::server {
@@ -65,6 +66,8 @@ public:
     void set_metrics(metrics* m) { metrics_ = m; }
     // GET /readyz answers 200 while this is true and the store answers.
     void set_ready(bool ready) { ready_ = ready; }
+    // /admin/api/...: the JSON admin API.
+    void set_admin(admin_api* admin) { admin_ = admin; }
 
 private:
     bool is_scep_path(std::string_view path) const;
@@ -78,6 +81,7 @@ private:
     std::vector<x509_ptr> tls_chain_;
     profile_source profile_source_;
     metrics* metrics_ = nullptr;
+    admin_api* admin_ = nullptr;
     std::atomic<bool> ready_{true};
     std::atomic<std::uint64_t> captured_{0};
 };

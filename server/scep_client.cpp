@@ -128,6 +128,13 @@ result<http_reply> http_call_with_headers(const scep_url& url, const std::string
     return do_call(url, method, target, "", headers, timeout);
 }
 
+result<http_reply> http_request(const scep_url& url, const std::string& method, const std::string& target,
+                                const std::string& body,
+                                const std::vector<std::pair<std::string, std::string>>& headers,
+                                std::chrono::seconds timeout) {
+    return do_call(url, method, target, body, headers, timeout);
+}
+
 result<std::string> scep_client::get_ca_caps() {
     auto r = http_call(url_, "GET", url_.path + "?operation=GetCACaps", "", "");
     if (!r) return r.err();

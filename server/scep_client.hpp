@@ -37,6 +37,12 @@ result<http_reply> http_call_with_headers(const scep_url& url, const std::string
                                           const std::vector<std::pair<std::string, std::string>>& headers,
                                           std::chrono::seconds timeout = std::chrono::seconds(30));
 
+// Any method with a body and headers (the admin API's POSTs).
+result<http_reply> http_request(const scep_url& url, const std::string& method, const std::string& target,
+                                const std::string& body,
+                                const std::vector<std::pair<std::string, std::string>>& headers,
+                                std::chrono::seconds timeout = std::chrono::seconds(30));
+
 class scep_client {
 public:
     explicit scep_client(scep_url url) : url_(std::move(url)) {}

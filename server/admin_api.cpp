@@ -1,0 +1,330 @@
+#include "server/admin_api.hpp"
+
+#include <boost/json.hpp>
+
+#include <charconv>
+
+#include "pki/crl.hpp"
+#include "pki/encoding.hpp"
+#include "pki/exports.hpp"
+#include "pki/scep_service.hpp"
+#include "server/router.hpp"
+
+namespace scep::server {
+
+namespace json = boost::json;
+namespace http = boost::beast::http;
+
+namespace {
+
+admin_response reply(const admin_request& req, http::status status, const json::value& body) {
+    admin_response res{status, req.version()};
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::cache_control, "no-store");
+    res.keep_alive(req.keep_alive());
+    res.body() = json::serialize(body) + "\n";
+    res.prepare_payload();
+    return res;
+}
+
+admin_response error(const admin_request& req, http::status status, const std::string& message) {
+    return reply(req, status, json::object{{"error", message}});
+}
+
+json::object cert_json(const cert_record& r) {
+    json::object o{{"serial", r.serial},
+                   {"subject", r.subject},
+                   {"sans", r.sans},
+                   {"issuer", r.issuer},
+                   {"not_before", r.not_before},
+                   {"not_after", r.not_after},
+                   {"status", r.status},
+                   {"transaction_id", r.transaction_id},
+                   {"requester", r.requester},
+                   {"created_at", r.created_at},
+                   {"public_key_sha256", r.public_key_sha256}};
+    if (!r.replaces_serial.empty()) o["replaces_serial"] = r.replaces_serial;
+    if (r.status == "revoked") {
+        o["revoked_at"] = r.revoked_at;
+        o["revocation_reason"] = crl_reason_name(r.revocation_reason);
+    }
+    return o;
+}
+
+json::object pending_json(const pending_record& p) {
+    json::object o{{"transaction_id", p.transaction_id}, {"status", p.status},   {"subject", p.subject},
+                   {"requester", p.requester},           {"created_at", p.created_at}};
+    if (!p.reason.empty()) o["reason"] = p.reason;
+    if (!p.replaces_serial.empty()) o["replaces_serial"] = p.replaces_serial;
+    if (!p.issued_serial.empty()) o["issued_serial"] = p.issued_serial;
+    if (!p.decided_at.empty()) o["decided_at"] = p.decided_at;
+    return o;
+}
+
+// Query parameters, percent-decoded ('+' is a space in a form-style query).
+std::optional<std::vector<std::pair<std::string, std::string>>> params(std::string_view query) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (auto [k, v] : split_query(query)) {
+        for (char& c : v)
+            if (c == '+') c = ' ';
+        auto d = percent_decode(v);
+        if (!d) return std::nullopt;
+        out.emplace_back(k, *d);
+    }
+    return out;
+}
+
+std::optional<std::size_t> to_size(const std::string& s) {
+    std::size_t n = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+    return n;
+}
+
+// A JSON object body; an empty body is an empty object.
+std::optional<json::object> body_object(const admin_request& req, std::string& why) {
+    if (req.body().empty()) return json::object{};
+    json::error_code ec;
+    auto v = json::parse(req.body(), ec);
+    if (ec) {
+        why = "the body is not JSON: " + ec.message();
+        return std::nullopt;
+    }
+    if (!v.is_object()) {
+        why = "the body must be a JSON object";
+        return std::nullopt;
+    }
+    return v.as_object();
+}
+
+std::optional<std::string> string_field(const json::object& o, const char* key, std::string& why) {
+    auto it = o.find(key);
+    if (it == o.end()) return std::string();
+    if (!it->value().is_string()) {
+        why = std::string(key) + " must be a string";
+        return std::nullopt;
+    }
+    return std::string(it->value().as_string());
+}
+
+// "a/b/c" -> {"a","b","c"}
+std::vector<std::string> segments(std::string_view path) {
+    std::vector<std::string> out;
+    while (!path.empty()) {
+        auto slash = path.find('/');
+        auto part = path.substr(0, slash);
+        if (!part.empty()) out.emplace_back(part);
+        if (slash == std::string_view::npos) break;
+        path.remove_prefix(slash + 1);
+    }
+    return out;
+}
+
+bool is_iso_time(const std::string& s) {
+    // 2026-11-25 or 2026-11-25T10:00:00Z (compared as text, like the store's values).
+    if (s.size() < 10 || s[4] != '-' || s[7] != '-') return false;
+    return s.find_first_not_of("0123456789-T:Z.") == std::string::npos;
+}
+
+}  // namespace
+
+bool is_loopback_address(const std::string& a) {
+    return a.rfind("127.", 0) == 0 || a == "::1" || a.rfind("::ffff:127.", 0) == 0;
+}
+
+std::string make_admin_token() { return to_hex(random_bytes(32)); }
+
+admin_api::admin_api(cert_store& store, admin_settings_view settings)
+    : store_(store), settings_(std::move(settings)) {}
+
+admin_response admin_api::handle(const admin_request& req, const std::string& client, std::string& detail) {
+    if (!settings_.allow_remote && !is_loopback_address(client)) {
+        detail = "admin API refused for a non-loopback client";
+        return error(req, http::status::forbidden,
+                     "the admin API answers loopback clients only (set admin.allow_remote = true to open it)");
+    }
+    auto auth = req[http::field::authorization];
+    constexpr std::string_view bearer = "Bearer ";
+    if (auth.size() <= bearer.size() || auth.substr(0, bearer.size()) != bearer) {
+        detail = "no bearer token";
+        auto res = error(req, http::status::unauthorized, "missing \"Authorization: Bearer <token>\" header");
+        res.set(http::field::www_authenticate, "Bearer realm=\"scep-lab\"");
+        return res;
+    }
+    if (!constant_time_equal(auth.substr(bearer.size()), settings_.token)) {
+        detail = "wrong bearer token";
+        auto res = error(req, http::status::unauthorized, "invalid token");
+        res.set(http::field::www_authenticate, "Bearer realm=\"scep-lab\", error=\"invalid_token\"");
+        return res;
+    }
+    std::string_view target = req.target();
+    auto q = target.find('?');
+    auto res = route(req, target.substr(0, q), q == std::string_view::npos ? std::string_view{} : target.substr(q + 1));
+    detail = std::string(req.method_string()) + " " + std::string(target.substr(0, q));
+    return res;
+}
+
+admin_response admin_api::route(const admin_request& req, std::string_view path, std::string_view query) {
+    const auto seg = segments(path.substr(std::string_view("/admin/api").size()));
+    const auto method = req.method();
+    auto p = params(query);
+    if (!p) return error(req, http::status::bad_request, "the query string is not percent-encoded properly");
+    auto method_not_allowed = [&](const char* allowed) {
+        auto res = error(req, http::status::method_not_allowed, std::string("use ") + allowed);
+        res.set(http::field::allow, allowed);
+        return res;
+    };
+
+    // GET /admin/api/certificates?subject=&serial=&status=&since=&until=&limit=&offset=
+    if (seg.size() == 1 && seg[0] == "certificates") {
+        if (method != http::verb::get) return method_not_allowed("GET");
+        cert_query cq;
+        for (const auto& [k, v] : *p) {
+            if (k == "subject") cq.subject = v;
+            else if (k == "serial") cq.serial = normalize_serial(v);
+            else if (k == "status") {
+                if (v != "valid" && v != "revoked" && v != "superseded")
+                    return error(req, http::status::bad_request, "status is valid, revoked or superseded");
+                cq.status = v;
+            } else if (k == "since" || k == "until") {
+                if (!is_iso_time(v)) return error(req, http::status::bad_request, k + " must be an ISO 8601 date or time");
+                (k == "since" ? cq.since : cq.until) = v;
+            } else if (k == "limit" || k == "offset") {
+                auto n = to_size(v);
+                if (!n || (k == "limit" && (*n == 0 || *n > 1000)))
+                    return error(req, http::status::bad_request,
+                                 k == "limit" ? "limit is a number from 1 to 1000" : "offset is a number");
+                (k == "limit" ? cq.limit : cq.offset) = *n;
+            } else {
+                return error(req, http::status::bad_request,
+                             "unknown parameter \"" + k + "\" (subject, serial, status, since, until, limit, offset)");
+            }
+        }
+        auto page = store_.search(cq);
+        if (!page) return error(req, http::status::internal_server_error, page.message());
+        json::array items;
+        for (const auto& r : page->items) items.push_back(cert_json(r));
+        return reply(req, http::status::ok,
+                     json::object{{"total", page->total},
+                                  {"limit", cq.limit},
+                                  {"offset", cq.offset},
+                                  {"items", std::move(items)}});
+    }
+    // GET /admin/api/certificates/<serial>[?format=json|pem|der]; POST .../revoke
+    if (seg.size() >= 2 && seg[0] == "certificates") {
+        const std::string serial = normalize_serial(seg[1]);
+        if (serial.empty() || serial.find_first_not_of("0123456789ABCDEF") != std::string::npos)
+            return error(req, http::status::bad_request, "\"" + seg[1] + "\" is not a serial number in hex");
+        auto row = store_.find_by_serial(serial);
+        if (!row) return error(req, http::status::internal_server_error, row.message());
+        if (!*row) return error(req, http::status::not_found, "no certificate with serial " + serial);
+        if (seg.size() == 2) {
+            if (method != http::verb::get) return method_not_allowed("GET");
+            std::string format = "json";
+            for (const auto& [k, v] : *p) {
+                if (k != "format") return error(req, http::status::bad_request, "unknown parameter \"" + k + "\" (format)");
+                format = v;
+            }
+            if (format == "json") {
+                auto o = cert_json(**row);
+                auto cert = x509_from_der((*row)->der);
+                if (cert) o["pem"] = x509_to_pem(**cert);
+                return reply(req, http::status::ok, o);
+            }
+            auto file = export_certificate(store_, serial, format);
+            if (!file) return error(req, http::status::bad_request, file.message() + " (or json)");
+            admin_response res{http::status::ok, req.version()};
+            res.set(http::field::content_type, file->content_type);
+            res.keep_alive(req.keep_alive());
+            res.body() = std::move(file->body);
+            res.prepare_payload();
+            return res;
+        }
+        if (seg.size() == 3 && seg[2] == "revoke") {
+            if (method != http::verb::post) return method_not_allowed("POST");
+            std::string why;
+            auto body = body_object(req, why);
+            if (!body) return error(req, http::status::bad_request, why);
+            auto reason_name = string_field(*body, "reason", why);
+            if (!reason_name) return error(req, http::status::bad_request, why);
+            if (reason_name->empty()) *reason_name = "unspecified";
+            auto reason = crl_reason_from_name(*reason_name);
+            if (!reason)
+                return error(req, http::status::bad_request,
+                             "unknown reason \"" + *reason_name + "\" (unspecified, keyCompromise, cACompromise, "
+                             "affiliationChanged, superseded, cessationOfOperation, certificateHold, "
+                             "privilegeWithdrawn, aACompromise)");
+            auto r = store_.revoke(serial, *reason, now_iso8601());
+            if (!r) return error(req, http::status::internal_server_error, r.message());
+            if (*r == revoke_outcome::not_found) return error(req, http::status::not_found, "no certificate with serial " + serial);
+            return reply(req, http::status::ok,
+                         json::object{{"serial", serial},
+                                      {"status", "revoked"},
+                                      {"reason", *reason_name},
+                                      {"already_revoked", *r == revoke_outcome::already_revoked}});
+        }
+        return error(req, http::status::not_found, "unknown admin API path");
+    }
+    // GET /admin/api/pending[?all=true]
+    if (seg.size() == 1 && seg[0] == "pending") {
+        if (method != http::verb::get) return method_not_allowed("GET");
+        bool all = false;
+        for (const auto& [k, v] : *p) {
+            if (k != "all" || (v != "true" && v != "false"))
+                return error(req, http::status::bad_request, "the only parameter is all=true|false");
+            all = v == "true";
+        }
+        auto rows = store_.list_pending(all);
+        if (!rows) return error(req, http::status::internal_server_error, rows.message());
+        json::array items;
+        for (const auto& r : *rows) items.push_back(pending_json(r));
+        return reply(req, http::status::ok, json::object{{"items", std::move(items)}});
+    }
+    // POST /admin/api/pending/<txid>/approve | reject {"reason": "..."}
+    if (seg.size() == 3 && seg[0] == "pending" && (seg[2] == "approve" || seg[2] == "reject")) {
+        if (method != http::verb::post) return method_not_allowed("POST");
+        auto txid = percent_decode(seg[1]);
+        if (!txid) return error(req, http::status::bad_request, "the transaction ID is not percent-encoded properly");
+        std::string why;
+        auto body = body_object(req, why);
+        if (!body) return error(req, http::status::bad_request, why);
+        auto reason = string_field(*body, "reason", why);
+        if (!reason) return error(req, http::status::bad_request, why);
+        const bool approve = seg[2] == "approve";
+        auto r = store_.decide_pending(*txid, approve, *reason);
+        if (!r) return error(req, http::status::internal_server_error, r.message());
+        if (*r == decide_outcome::not_found)
+            return error(req, http::status::not_found, "no pending request with transactionID " + *txid);
+        if (*r == decide_outcome::not_pending) {
+            auto cur = store_.find_pending(*txid);
+            return error(req, http::status::conflict,
+                         "request " + *txid + " is already " + (cur && *cur ? (*cur)->status : std::string("decided")));
+        }
+        return reply(req, http::status::ok,
+                     json::object{{"transaction_id", *txid}, {"status", approve ? "approved" : "rejected"}});
+    }
+    // POST /admin/api/reset {"confirm": "reset"}
+    if (seg.size() == 1 && seg[0] == "reset") {
+        if (method != http::verb::post) return method_not_allowed("POST");
+        std::string why;
+        auto body = body_object(req, why);
+        if (!body) return error(req, http::status::bad_request, why);
+        auto confirm = string_field(*body, "confirm", why);
+        if (!confirm || *confirm != "reset")
+            return error(req, http::status::bad_request,
+                         "reset deletes every certificate and pending request: send {\"confirm\": \"reset\"}");
+        auto n = store_.reset();
+        if (!n) return error(req, http::status::internal_server_error, n.message());
+        return reply(req, http::status::ok, json::object{{"deleted_rows", *n}});
+    }
+    // GET /admin/api/config
+    if (seg.size() == 1 && seg[0] == "config") {
+        if (method != http::verb::get) return method_not_allowed("GET");
+        return reply(req, http::status::ok, json::object{{"toml", settings_.effective_config}});
+    }
+    return error(req, http::status::not_found,
+                 "unknown admin API path (certificates, certificates/<serial>, certificates/<serial>/revoke, pending, "
+                 "pending/<txid>/approve|reject, reset, config)");
+}
+
+}  // namespace scep::server

@@ -1,0 +1,44 @@
+// The admin API: JSON over HTTP under /admin/api/, behind a bearer token,
+// limited to loopback clients unless admin.allow_remote (docs/admin-api.md).
+// Errors are JSON too: {"error": "..."}.
+#pragma once
+
+#include <boost/beast/http.hpp>
+
+#include <string>
+
+#include "pki/store.hpp"
+
+namespace scep::server {
+
+using admin_request = boost::beast::http::request<boost::beast::http::string_body>;
+using admin_response = boost::beast::http::response<boost::beast::http::string_body>;
+
+struct admin_settings_view {
+    std::string token;             // the bearer token
+    bool allow_remote = false;     // accept non-loopback clients
+    std::string effective_config;  // TOML with secrets masked
+};
+
+class admin_api {
+public:
+    admin_api(cert_store& store, admin_settings_view settings);
+
+    static bool is_admin_path(std::string_view path) { return path.rfind("/admin/api/", 0) == 0 || path == "/admin/api"; }
+    // `client`: the peer address; `detail` gets a line for the request log.
+    admin_response handle(const admin_request& req, const std::string& client, std::string& detail);
+
+private:
+    admin_response route(const admin_request& req, std::string_view path, std::string_view query);
+
+    cert_store& store_;
+    admin_settings_view settings_;
+};
+
+// "127.0.0.1", "::1", "::ffff:127.0.0.5": loopback addresses.
+bool is_loopback_address(const std::string& address);
+
+// A new random bearer token (32 bytes, hex).
+std::string make_admin_token();
+
+}  // namespace scep::server

@@ -1,0 +1,50 @@
+#include "server/admin_api.hpp"
+
+#include <gtest/gtest.h>
+
+namespace scep::server {
+namespace {
+
+namespace http = boost::beast::http;
+
+admin_request get(const std::string& target, const std::string& token) {
+    admin_request req{http::verb::get, target, 11};
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    return req;
+}
+
+TEST(admin_api_unit, loopback_addresses) {
+    for (const char* a : {"127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"}) EXPECT_TRUE(is_loopback_address(a)) << a;
+    for (const char* a : {"10.0.0.1", "192.168.1.2", "::2", "fe80::1", "1.127.0.0", "unknown"})
+        EXPECT_FALSE(is_loopback_address(a)) << a;
+}
+
+TEST(admin_api_unit, remote_clients_are_refused_unless_allowed) {
+    auto store = make_memory_store();
+    const std::string token = make_admin_token();
+    admin_api closed(*store, {token, false, ""});
+    std::string detail;
+    auto res = closed.handle(get("/admin/api/certificates", token), "10.1.2.3", detail);
+    EXPECT_EQ(res.result(), http::status::forbidden);
+    EXPECT_NE(res.body().find("allow_remote"), std::string::npos);
+    admin_api open(*store, {token, true, ""});
+    EXPECT_EQ(open.handle(get("/admin/api/certificates", token), "10.1.2.3", detail).result(), http::status::ok);
+    // A remote client still needs the token.
+    EXPECT_EQ(open.handle(get("/admin/api/certificates", ""), "10.1.2.3", detail).result(), http::status::unauthorized);
+}
+
+TEST(admin_api_unit, tokens_are_random_and_compared_whole) {
+    auto store = make_memory_store();
+    const std::string token = make_admin_token();
+    EXPECT_EQ(token.size(), 64u);
+    EXPECT_NE(token, make_admin_token());
+    admin_api api(*store, {token, false, ""});
+    std::string detail;
+    for (const std::string& t : {token.substr(0, 63), token + "0", std::string(64, '0'), std::string()})
+        EXPECT_EQ(api.handle(get("/admin/api/certificates", t), "127.0.0.1", detail).result(), http::status::unauthorized)
+            << t;
+    EXPECT_EQ(detail.find(token), std::string::npos);  // the log line never carries the token
+}
+
+}  // namespace
+}  // namespace scep::server
