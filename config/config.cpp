@@ -115,6 +115,18 @@ key_type read_key_type(table_reader& r, const std::string& key, key_type current
     return *k;
 }
 
+// "-30d", "+2h", "0s": a duration with an optional sign.
+std::optional<std::chrono::seconds> parse_signed_duration(std::string_view text) {
+    bool negative = false;
+    if (!text.empty() && (text.front() == '-' || text.front() == '+')) {
+        negative = text.front() == '-';
+        text.remove_prefix(1);
+    }
+    auto d = parse_duration(text);
+    if (!d) return std::nullopt;
+    return negative ? -*d : *d;
+}
+
 void read_file_table(const toml::value& root, settings& s, const std::filesystem::path& base) {
     table_reader top(root, "");
     top.path("data_dir", s.data_dir, std::filesystem::path{});  // relative to the working directory
@@ -132,6 +144,17 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         r.string("ready_file", s.server.ready_file);
         r.boolean("http", s.server.http);
         r.duration("shutdown_timeout", s.server.shutdown_timeout);
+        r.finish();
+    }
+    if (top.has("lab")) {
+        table_reader r(top.at("lab"), "lab");
+        if (r.has("clock_offset")) {
+            const auto& v = r.at("clock_offset");
+            auto off = parse_signed_duration(toml::get<std::string>(v));
+            if (!off) r.fail(v, "clock_offset is a duration with an optional sign, e.g. \"-30d\", \"+2h\", \"0s\"");
+            s.lab.clock_offset = *off;
+        }
+        r.string("serial_seed", s.lab.serial_seed);
         r.finish();
     }
     if (top.has("admin")) {
@@ -425,6 +448,12 @@ std::map<std::string, issuance_profile> builtin_templates() {
     return {{ipsec.name, ipsec}};
 }
 
+clock_fn lab_clock(const settings& s) {
+    const auto offset = s.lab.clock_offset;
+    if (offset.count() == 0) return system_clock_fn();
+    return [offset] { return std::chrono::system_clock::now() + offset; };
+}
+
 std::vector<std::string> https_names(const settings& s, const std::string& host_name) {
     if (!s.https.names.empty()) return s.https.names;
     std::vector<std::string> names{"localhost", "127.0.0.1", "::1"};
@@ -647,6 +676,12 @@ result<void> apply_env(settings& s, const env_lookup& env) {
     if (auto v = env("SCEP_LAB_LISTEN")) s.server.listen = *v;
     if (auto r = env_port(env, "SCEP_LAB_PORT", s.server.port); !r) return r;
     if (auto r = env_port(env, "SCEP_LAB_HTTPS_PORT", s.https.port); !r) return r;
+    if (auto v = env("SCEP_LAB_CLOCK_OFFSET")) {
+        auto off = parse_signed_duration(*v);
+        if (!off) return make_error("SCEP_LAB_CLOCK_OFFSET=\"" + *v + "\" is not a duration like -30d or +2h");
+        s.lab.clock_offset = *off;
+    }
+    if (auto v = env("SCEP_LAB_SERIAL_SEED")) s.lab.serial_seed = *v;
     if (auto v = env("SCEP_LAB_ADMIN_TOKEN")) {
         if (v->size() < 16) return make_error("SCEP_LAB_ADMIN_TOKEN must have at least 16 characters");
         s.admin.token = *v;
@@ -725,6 +760,9 @@ std::string to_toml(const settings& s, bool show_secrets) {
       << "\nmax_connections = " << s.server.max_connections << "\nready_file = " << quote(s.server.ready_file)
       << "\nhttp = " << (s.server.http ? "true" : "false")
       << "\nshutdown_timeout = " << quote(format_duration(s.server.shutdown_timeout)) << "\n\n";
+    o << "[lab]\nclock_offset = "
+      << quote((s.lab.clock_offset.count() < 0 ? "-" : "") + format_duration(std::chrono::seconds(std::abs(s.lab.clock_offset.count()))))
+      << "\nserial_seed = " << quote(s.lab.serial_seed) << "\n\n";
     o << "[admin]\nenabled = " << (s.admin.enabled ? "true" : "false")
       << "\ntoken_file = " << quote(s.admin.token_file.string())
       << "\nallow_remote = " << (s.admin.allow_remote ? "true" : "false") << "\n\n";

@@ -63,6 +63,16 @@ struct log_settings {
     std::string capture_dir;
 };
 
+// Deterministic mode for CI fixtures: a shifted clock and predictable serials.
+struct lab_settings {
+    // Added to the real time everywhere the lab reads the clock (issuance,
+    // CRLs, passwords, PKI generation): "-30d" reproduces a lab a month old.
+    std::chrono::seconds clock_offset{0};
+    // Non-empty: serials are SHA-256("<seed>:<n>") for the n-th certificate
+    // (n continues from the store's row count), not random.
+    std::string serial_seed;
+};
+
 // The admin API (docs/admin-api.md) and its bearer token.
 struct admin_settings {
     bool enabled = true;
@@ -137,6 +147,7 @@ struct settings {
     server_settings server;
     https_settings https;
     admin_settings admin;
+    lab_settings lab;
     log_settings log;
     std::vector<std::string> scep_paths{"/scep", "/cgi-bin/pkiclient.exe"};
     service_config scep;
@@ -182,6 +193,9 @@ result<void> apply_env(settings& s, const env_lookup& env);
 
 // Cross-field checks (also run after flags are applied).
 result<void> validate(const settings& s);
+
+// The clock the lab runs on: the system clock plus lab.clock_offset.
+clock_fn lab_clock(const settings& s);
 
 // "30s", "10m", "2h", "365d", "10y" -> seconds.
 std::optional<std::chrono::seconds> parse_duration(std::string_view text);

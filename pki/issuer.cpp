@@ -180,6 +180,10 @@ result<x509_ptr> issuer::issue(const X509_REQ& req, const issuance_profile& p) c
         int idx = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1);
         if (idx >= 0) cr.copied_extensions.push_back(X509v3_get_ext(exts, idx));
     }
+    if (!serial_seed_.empty()) {
+        const std::string material = serial_seed_ + ":" + std::to_string(serial_index_++);
+        cr.serial = sha256(byte_view(reinterpret_cast<const std::uint8_t*>(material.data()), material.size()));
+    }
     return sign_certificate(cr, ca.cert.get(), *ca.key);
 }
 

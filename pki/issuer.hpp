@@ -1,6 +1,8 @@
 // Issuance: checks a CSR against policy and signs it with the issuing CA.
 #pragma once
 
+#include <atomic>
+
 #include <chrono>
 #include <optional>
 #include <string>
@@ -80,6 +82,13 @@ public:
     // profile; set once before serving, when the listening address is known.
     // Empty = none.
     void set_crl_url(std::string url) { crl_url_ = std::move(url); }
+    // Deterministic mode: the n-th certificate (counting from `first_index`)
+    // gets serial SHA-256("<seed>:<n>") (first 16 bytes, positive), so a fresh
+    // lab issues the same serials in the same order on every run.
+    void set_serial_seed(std::string seed, std::uint64_t first_index) {
+        serial_seed_ = std::move(seed);
+        serial_index_ = first_index;
+    }
 
 private:
     const hierarchy& pki_;
@@ -87,6 +96,8 @@ private:
     std::string crl_url_;
     csr_policy policy_;
     clock_fn clock_;
+    std::string serial_seed_;
+    mutable std::atomic<std::uint64_t> serial_index_{0};
 };
 
 }  // namespace scep

@@ -100,8 +100,10 @@ const EVP_MD* signing_md(const EVP_PKEY& key) {
     return EVP_sha256();
 }
 
-asn1_integer_ptr random_serial() {
-    bytes b = random_bytes(16);
+asn1_integer_ptr random_serial() { return serial_from_bytes(random_bytes(16)); }
+
+asn1_integer_ptr serial_from_bytes(bytes b) {
+    b.resize(16);
     b[0] &= 0x7f;  // positive
     b[0] |= 0x01;  // never zero, always 16 octets after the sign bit is cleared
     bignum_ptr bn(BN_bin2bn(b.data(), static_cast<int>(b.size()), nullptr));
@@ -149,7 +151,7 @@ bool set_public_key(X509& cert, const EVP_PKEY& key) {
 result<x509_ptr> sign_certificate(const cert_request& req, const X509* issuer_cert, const EVP_PKEY& issuer_key) {
     x509_ptr cert(X509_new());
     if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) return make_error(ossl_error("X509_new"));
-    auto serial = random_serial();
+    auto serial = req.serial.empty() ? random_serial() : serial_from_bytes(req.serial);
     X509_set_serialNumber(cert.get(), serial.get());
     X509_set_subject_name(cert.get(), const_cast<X509_NAME*>(req.subject));
     X509_set_issuer_name(cert.get(), issuer_cert ? X509_get_subject_name(issuer_cert)

@@ -43,10 +43,14 @@ struct cert_request {
     std::vector<std::pair<int, std::string>> extensions;
     // Extensions copied as they are (subjectAltName from a CSR).
     std::vector<const X509_EXTENSION*> copied_extensions;
+    // A chosen serial (deterministic mode); empty = random_serial().
+    bytes serial;
 };
 
 // Random positive 128-bit serial (RFC 5280 §4.1.2.2 allows up to 20 octets).
 asn1_integer_ptr random_serial();
+// The same shape (positive, 16 octets) from given bytes: deterministic serials.
+asn1_integer_ptr serial_from_bytes(bytes b);
 
 // Signs `req` with `issuer_key`. `issuer_cert` null means self-signed.
 // Adds subjectKeyIdentifier and authorityKeyIdentifier.

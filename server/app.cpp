@@ -44,7 +44,7 @@ struct lab {
 
 result<lab> open_lab(const config::settings& s, event_log& log) {
     load_providers();
-    auto pki = hierarchy::open(s.pki, s.pki_dir(), std::chrono::system_clock::now(),
+    auto pki = hierarchy::open(s.pki, s.pki_dir(), config::lab_clock(s)(),
                                [&](const std::string& note) {
                                    if (note.rfind("warning: ", 0) == 0)
                                        log.warn(note.substr(9));
@@ -174,7 +174,15 @@ int serve(const config::settings& s) {
     // Reproduction knobs change what clients see: say so before anything else.
     for (const auto& q : config::active_quirks(s)) log.warn("quirk active: " + q);
 
-    issuer iss(l.pki, s.issuance, s.csr, system_clock_fn());
+    const clock_fn clock = config::lab_clock(s);
+    issuer iss(l.pki, s.issuance, s.csr, clock);
+    if (s.lab.clock_offset.count() != 0)
+        log.warn("deterministic mode: the lab clock is shifted", {{"clock_offset_s", std::to_string(s.lab.clock_offset.count())}});
+    if (!s.lab.serial_seed.empty()) {
+        auto n = l.store->count();
+        iss.set_serial_seed(s.lab.serial_seed, n ? static_cast<std::uint64_t>(*n) : 0);
+        log.warn("deterministic mode: serial numbers follow lab.serial_seed (not random)");
+    }
     // NDES mode decides how challenges are checked; otherwise the static secret.
     std::optional<one_time_passwords> otp;
     std::optional<static_challenge> fixed;
@@ -183,7 +191,7 @@ int serve(const config::settings& s) {
     std::optional<ndes_frontend> ndes;
     if (s.ndes.enabled) {
         if (s.ndes.password_mode == "dynamic") {
-            otp.emplace(s.ndes.password_validity, s.ndes.password_cache, s.ndes.password_bytes, system_clock_fn());
+            otp.emplace(s.ndes.password_validity, s.ndes.password_cache, s.ndes.password_bytes, clock);
             verifier = &*otp;
         } else {
             fixed.emplace(s.ndes.password_mode == "none" ? std::string() : s.scep.challenge);
@@ -202,7 +210,7 @@ int serve(const config::settings& s) {
         log.info("NDES templates", {{"signature", scfg.templates->signature.name},
                                     {"encryption", scfg.templates->encryption.name},
                                     {"general_purpose", scfg.templates->general_purpose.name}});
-    scep_service service(l.pki, iss, *l.store, scfg, system_clock_fn(), verifier);
+    scep_service service(l.pki, iss, *l.store, scfg, clock, verifier);
     quirk_gate quirks(s.quirks);
     router r(service, paths, ndes ? &*ndes : nullptr, &quirks);
     if (!s.log.capture_dir.empty()) {
@@ -550,7 +558,7 @@ int export_file(const config::settings& s, const std::string& what, const std::s
         }
         if (what == "tls-chain" && s.https.cert_file.empty()) {
             load_providers();
-            auto pki = hierarchy::open(s.pki, s.pki_dir(), std::chrono::system_clock::now(), [](const std::string&) {});
+            auto pki = hierarchy::open(s.pki, s.pki_dir(), config::lab_clock(s)(), [](const std::string&) {});
             if (!pki) {
                 std::cerr << pki.message() << "\n";
                 return 1;
@@ -565,7 +573,7 @@ int export_file(const config::settings& s, const std::string& what, const std::s
         found = export_certificate(*store, what.substr(5), format);
     } else {
         load_providers();
-        auto pki = hierarchy::open(s.pki, s.pki_dir(), std::chrono::system_clock::now(), [](const std::string&) {});
+        auto pki = hierarchy::open(s.pki, s.pki_dir(), config::lab_clock(s)(), [](const std::string&) {});
         if (!pki) {
             std::cerr << pki.message() << "\n";
             return 1;

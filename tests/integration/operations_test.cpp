@@ -128,5 +128,39 @@ TEST(operations, sigterm_under_load_finishes_requests_and_loses_nothing) {
     EXPECT_GE(*total, static_cast<std::int64_t>(got));
 }
 
+TEST(operations, deterministic_mode_gives_the_same_serials_and_a_shifted_clock) {
+    auto first_serials = [](const std::vector<std::string>& env) {
+        lab_server lab;
+        lab.proc.set_env(env);
+        lab.start();
+        std::vector<std::string> serials;
+        std::vector<time_point> not_before;
+        for (int i = 0; i < 2; ++i) {
+            auto dev = test::make_requester({.challenge = "scep-lab-challenge"});
+            auto rep = lab.enroll(dev, content_cipher::aes_128_cbc, digest_alg::sha256, false);
+            EXPECT_EQ(rep.status, pki_status::success);
+            auto certs = decrypt_cert_rep(rep, *dev.signer, *dev.key);
+            if (!certs || certs->empty()) continue;
+            serials.push_back(serial_hex(*certs->front()));
+            not_before.push_back(asn1_time_point(*X509_get0_notBefore(certs->front().get())));
+        }
+        return std::pair{serials, not_before};
+    };
+    const std::vector<std::string> env{"SCEP_LAB_SERIAL_SEED=ci-run", "SCEP_LAB_CLOCK_OFFSET=-30d"};
+    auto [a, a_times] = first_serials(env);
+    auto [b, b_times] = first_serials(env);
+    ASSERT_EQ(a.size(), 2u);
+    EXPECT_EQ(a, b);  // two fresh labs, same seed: same serials in the same order
+    EXPECT_NE(a[0], a[1]);
+    auto [c, c_times] = first_serials({"SCEP_LAB_SERIAL_SEED=other"});
+    ASSERT_EQ(c.size(), 2u);
+    EXPECT_NE(a[0], c[0]);
+    // The shifted clock: issued 30 days in the past (minus the profile's backdate).
+    auto age = std::chrono::system_clock::now() - a_times[0];
+    EXPECT_GT(age, std::chrono::hours(24 * 30 - 1));
+    EXPECT_LT(age, std::chrono::hours(24 * 31));
+    EXPECT_LT(std::chrono::system_clock::now() - c_times[0], std::chrono::hours(2));
+}
+
 }  // namespace
 }  // namespace scep

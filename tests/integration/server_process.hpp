@@ -31,6 +31,7 @@ public:
     bool start(std::chrono::seconds timeout = std::chrono::seconds(30));
     int stop();  // SIGTERM, then waits; returns the exit status
     bool running() const;
+    void set_env(std::vector<std::string> env) { env_ = std::move(env); }  // before start()
     pid_t pid() const { return pid_; }
 
     std::uint16_t port() const { return port_; }

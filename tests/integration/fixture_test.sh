@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# scripts/fixture.sh (issue 7): start writes an env file a pipeline can
+# source; a real client enrolls with it; the admin token in it works;
+# SCEP_LAB_SERIAL_SEED makes the serial the documented SHA-256 value; stop
+# ends the server cleanly and removes the data dir.
+set -euo pipefail
+BIN=$(readlink -f "${1:?usage: $0 path/to/scep-lab}")
+FIXTURE=$(cd "$(dirname "$0")/../.." && pwd)/scripts/fixture.sh
+WORK=$(mktemp -d /tmp/scep-lab-fixture-test.XXXXXX)
+export SCEP_LAB_FIXTURE_ENV="$WORK/fixture.env" SCEP_LAB_BIN="$BIN"
+cleanup() { [ -f "$SCEP_LAB_FIXTURE_ENV" ] && "$FIXTURE" stop >/dev/null 2>&1; rm -rf "$WORK"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+command -v scepclient >/dev/null || { echo "SKIP: scepclient not installed"; exit 77; }
+
+SCEP_LAB_SERIAL_SEED=fixture-test "$FIXTURE" start 2>"$WORK/start.log" || fail "start: $(cat "$WORK/start.log")"
+[ "$(stat -c %a "$SCEP_LAB_FIXTURE_ENV")" = 600 ] || fail "the env file (it holds the admin token) is not 0600"
+# shellcheck disable=SC1090
+. "$SCEP_LAB_FIXTURE_ENV"
+for v in SCEP_LAB_URL SCEP_LAB_HTTPS_URL SCEP_LAB_CHALLENGE SCEP_LAB_CA_CHAIN SCEP_LAB_ROOT_CA SCEP_LAB_ADMIN_TOKEN SCEP_LAB_PID; do
+    [ -n "${!v:-}" ] || fail "$v missing from the env file"
+done
+"$FIXTURE" start 2>"$WORK/again.log" && fail "a second start over a running fixture succeeded"
+grep -q "exists" "$WORK/again.log" || fail "second start did not explain: $(cat "$WORK/again.log")"
+
+mkdir "$WORK/dev"
+scepclient -server-url "$SCEP_LAB_URL" -challenge "$SCEP_LAB_CHALLENGE" -private-key "$WORK/dev/key.pem" \
+    -certificate "$WORK/dev/cert.pem" >"$WORK/dev/log" 2>&1 || fail "scepclient failed: $(tail -3 "$WORK/dev/log")"
+openssl verify -CAfile "$SCEP_LAB_ROOT_CA" -untrusted "$SCEP_LAB_CA_CHAIN" "$WORK/dev/cert.pem" >/dev/null ||
+    fail "certificate does not verify against the env file's chain"
+serial=$(openssl x509 -in "$WORK/dev/cert.pem" -noout -serial | cut -d= -f2)
+want=$(python3 -c 'import hashlib; b=bytearray(hashlib.sha256(b"fixture-test:0").digest()[:16]); b[0]=(b[0]&0x7f)|1; print(b.hex().upper())')
+[ "$serial" = "$want" ] || fail "with SCEP_LAB_SERIAL_SEED=fixture-test the first serial is $serial, expected $want"
+echo "ok: env file complete; scepclient enrolled; serial is SHA-256(\"fixture-test:0\") as documented"
+
+curl -sf -H "Authorization: Bearer $SCEP_LAB_ADMIN_TOKEN" "$SCEP_LAB_BASE_URL/admin/api/certificates?serial=$serial" |
+    grep -q "\"total\":1" || fail "admin API with the env file's token did not find $serial"
+curl -sf --cacert "$SCEP_LAB_ROOT_CA" "${SCEP_LAB_HTTPS_URL%/scep}/readyz" >/dev/null || fail "HTTPS /readyz failed"
+echo "ok: the admin token and the HTTPS URL from the env file work"
+
+"$FIXTURE" stop 2>"$WORK/stop.log" || fail "stop failed: $(cat "$WORK/stop.log")"
+kill -0 "$SCEP_LAB_PID" 2>/dev/null && fail "scep-lab still runs after stop"
+[ -e "$SCEP_LAB_DATA_DIR" ] && fail "the data dir was not removed"
+[ -e "$SCEP_LAB_FIXTURE_ENV" ] && fail "the env file was not removed"
+"$FIXTURE" stop 2>/dev/null && fail "stop without a fixture succeeded"
+echo "ok: stop ends the server and removes its data; a second stop says there is nothing to stop"
+echo "PASS: fixture (3 checks)"
