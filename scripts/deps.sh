@@ -21,7 +21,8 @@ TEST_PACKAGES=(
     sqlite3
     curl         # fetches CRLs in the lifecycle test
     freeradius eapoltest  # the EAP-TLS end-to-end test
-    python3      # plistlib checks of Apple profiles
+    python3      # plistlib checks of Apple profiles; WebDriver client of the browser test
+    chromium chromium-driver  # the status page in a real browser
     clang libclang-rt-14-dev  # libFuzzer: the short fuzz runs of the suite
 )
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)

@@ -32,6 +32,7 @@
 #include "server/quirks.hpp"
 #include "server/router.hpp"
 #include "server/scep_client.hpp"
+#include "server/status_page.hpp"
 
 namespace scep::server {
 
@@ -330,6 +331,23 @@ int serve(const config::settings& s) {
         if (!req) return req.err();
         profile_sources src{s, l.pki, *l.store, r.tls_chain(), otp ? &*otp : nullptr};
         return make_apple_profile(src, std::move(*req), base_url);
+    });
+    // The status page at "/".
+    r.set_status_page([&s, &l, secure_on = s.https.enabled, admin_on = admin.has_value()](const std::string& base_url) {
+        status_inputs in{l.pki, *l.store, base_url, s.scep_paths.front()};
+        if (s.ndes.enabled) in.ndes_path = "/certsrv/mscep/mscep.dll";
+        // The challenge is shown when it is the lab's default one (as in the banner).
+        if (s.ndes.enabled && s.ndes.password_mode == "dynamic")
+            in.challenge_note = "one-time passwords from the NDES admin page";
+        else if (s.ndes.enabled && s.ndes.password_mode == "none")
+            in.challenge_note = "none required";
+        else if (s.scep.challenge == config::default_challenge)
+            in.challenge = s.scep.challenge;
+        else
+            in.challenge_note = s.scep.challenge.empty() ? "none required" : "set by configuration (not shown)";
+        in.https = secure_on;
+        in.admin = admin_on;
+        return render_status_page(in);
     });
     // Known only now (port 0 picks one); set before the first request is accepted.
     // Relying parties fetch CRLs over plain HTTP when it runs (RFC 5280 §4.2.1.13).

@@ -8,6 +8,7 @@
 #include "server/admin_api.hpp"
 #include "server/metrics.hpp"
 #include "server/ndes_admin.hpp"
+#include "server/status_page.hpp"
 #include "server/quirks.hpp"
 
 namespace scep::server {
@@ -28,6 +29,17 @@ response text(const request& req, http::status status, std::string body, request
     res.prepare_payload();
     rec.http_status = static_cast<int>(status);
     return res;
+}
+
+// "http(s)://host" from the request's Host header; nullopt when it is not a
+// plausible host (it ends up in links and profiles).
+std::optional<std::string> base_url_of(const request& req, bool secure) {
+    std::string host(req[http::field::host]);
+    if (host.empty()) host = "127.0.0.1";
+    if (host.size() > 255 ||
+        host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != std::string::npos)
+        return std::nullopt;
+    return (secure ? "https://" : "http://") + host;
 }
 
 // A file download (certificate, chain, profile) with its suggested name.
@@ -121,6 +133,28 @@ response router::handle(const request& req, const std::string& client, request_r
         res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
         return res;
     }
+    if ((path == "/" || path == "/status.js") && status_page_ &&
+        (req.method() == http::verb::get || req.method() == http::verb::head)) {
+        rec.operation = "status";
+        response res{http::status::ok, req.version()};
+        if (path == "/") {
+            auto base = base_url_of(req, secure);
+            if (!base) return text(req, http::status::bad_request, "the Host header is not a host name or address\n", rec);
+            res.set(http::field::content_type, "text/html; charset=utf-8");
+            res.body() = status_page_(*base);
+        } else {
+            res.set(http::field::content_type, "application/javascript; charset=utf-8");
+            res.body() = status_script();
+        }
+        // Only our own script; inline styles only.
+        res.set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+        res.set("X-Content-Type-Options", "nosniff");
+        res.set(http::field::cache_control, "no-store");
+        res.keep_alive(req.keep_alive());
+        res.prepare_payload();
+        rec.http_status = 200;
+        return res;
+    }
     if (admin_ && admin_api::is_admin_path(path)) {
         rec.operation = "admin";
         auto res = admin_->handle(req, client, rec.detail);
@@ -148,12 +182,9 @@ response router::handle(const request& req, const std::string& client, request_r
         if (req.method() != http::verb::get && req.method() != http::verb::head)
             return text(req, http::status::method_not_allowed, "use GET\n", rec);
         // The profile points devices back at the address they used.
-        std::string host(req[http::field::host]);
-        if (host.empty()) host = "127.0.0.1";
-        if (host.size() > 255 || host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
-                                     std::string::npos)
-            return text(req, http::status::bad_request, "the Host header is not a host name or address\n", rec);
-        auto made = profile_source_(query, (secure ? "https://" : "http://") + host);
+        auto base = base_url_of(req, secure);
+        if (!base) return text(req, http::status::bad_request, "the Host header is not a host name or address\n", rec);
+        auto made = profile_source_(query, *base);
         if (!made) {
             rec.detail = made.message();
             return text(req, http::status::bad_request, made.message() + "\n", rec);

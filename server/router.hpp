@@ -66,6 +66,8 @@ public:
     void set_metrics(metrics* m) { metrics_ = m; }
     // GET /readyz answers 200 while this is true and the store answers.
     void set_ready(bool ready) { ready_ = ready; }
+    // GET /: the status page for this base URL.
+    void set_status_page(std::function<std::string(const std::string& base_url)> page) { status_page_ = std::move(page); }
     // /admin/api/...: the JSON admin API.
     void set_admin(admin_api* admin) { admin_ = admin; }
 
@@ -82,6 +84,7 @@ private:
     profile_source profile_source_;
     metrics* metrics_ = nullptr;
     admin_api* admin_ = nullptr;
+    std::function<std::string(const std::string&)> status_page_;
     std::atomic<bool> ready_{true};
     std::atomic<std::uint64_t> captured_{0};
 };

@@ -1,0 +1,157 @@
+#include "server/status_page.hpp"
+
+#include <sstream>
+
+namespace scep::server {
+
+std::string html_escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+namespace {
+
+std::string fingerprint(const X509& cert) {
+    std::string hex = to_hex(sha256(x509_to_der(cert)), true), out;
+    for (std::size_t i = 0; i < hex.size(); i += 2) out += (i ? ":" : "") + hex.substr(i, 2);
+    return out;
+}
+
+constexpr const char* style = R"(
+body{font-family:system-ui,sans-serif;margin:2em;max-width:72em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}
+table{border-collapse:collapse;width:100%;font-size:.9em}
+th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:top}
+code,.fp{font-family:ui-monospace,monospace;font-size:.85em;word-break:break-all}
+.muted{color:#777}.revoked{color:#a00}.ok{color:#070}
+button{margin-right:.3em}#admin-msg{margin-left:.5em}
+)";
+
+}  // namespace
+
+std::string render_status_page(const status_inputs& in) {
+    std::ostringstream o;
+    o << "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      << "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+      << "<title>scep-lab</title><style>" << style << "</style></head><body>\n";
+    o << "<h1>scep-lab</h1>\n";
+
+    o << "<h2>Enroll</h2>\n<table>\n";
+    o << "<tr><th>SCEP URL</th><td><code id=\"scep-url\">" << html_escape(in.base_url + in.scep_path) << "</code></td></tr>\n";
+    if (!in.ndes_path.empty())
+        o << "<tr><th>NDES URL</th><td><code>" << html_escape(in.base_url + in.ndes_path)
+          << "</code> (admin page: <a href=\"/certsrv/mscep_admin/\">/certsrv/mscep_admin/</a>)</td></tr>\n";
+    if (!in.challenge.empty())
+        o << "<tr><th>challenge</th><td><code id=\"challenge\">" << html_escape(in.challenge) << "</code></td></tr>\n";
+    else if (!in.challenge_note.empty())
+        o << "<tr><th>challenge</th><td>" << html_escape(in.challenge_note) << "</td></tr>\n";
+    o << "<tr><th>Apple profile</th><td><a href=\"/profiles/apple.mobileconfig\">/profiles/apple.mobileconfig</a>"
+      << " <span class=\"muted\">(add <code>?ssid=NAME</code> for EAP-TLS Wi-Fi)</span></td></tr>\n";
+    o << "</table>\n";
+
+    o << "<h2>CA chain</h2>\n<table id=\"chain\"><tr><th>CA</th><th>subject</th><th>valid</th><th>SHA-256</th><th>download</th></tr>\n";
+    const auto& tiers = in.pki.tiers();
+    for (auto it = tiers.rbegin(); it != tiers.rend(); ++it) {
+        const X509& c = *it->cert;
+        const std::string name = html_escape(it->name);
+        o << "<tr><td>" << name << "</td><td>" << html_escape(name_to_string(*X509_get_subject_name(&c)))
+          << "</td><td>" << html_escape(time_to_iso8601(*X509_get0_notBefore(&c))) << "<br>"
+          << html_escape(time_to_iso8601(*X509_get0_notAfter(&c))) << "</td><td class=\"fp\">" << fingerprint(c)
+          << "</td><td><a href=\"/ca/" << name << ".crt\">.crt</a> <a href=\"/ca/" << name << ".pem\">.pem</a></td></tr>\n";
+    }
+    o << "</table>\n<p>Whole chain: <a href=\"/ca/chain.pem\">chain.pem</a>, <a href=\"/ca/chain.p7b\">chain.p7b</a>";
+    if (in.https) o << "; HTTPS server chain: <a href=\"/ca/tls-chain.pem\">tls-chain.pem</a>";
+    o << "; CRL: <a href=\"/crl/" << html_escape(in.pki.issuing().name) << ".crl\">" << html_escape(in.pki.issuing().name)
+      << ".crl</a></p>\n";
+
+    o << "<h2>Pending requests</h2>\n";
+    auto pending = in.store.list_pending(false);
+    if (!pending || pending->empty()) {
+        o << "<p class=\"muted\" id=\"no-pending\">none</p>\n";
+    } else {
+        o << "<table id=\"pending\"><tr><th>transactionID</th><th>subject</th><th>from</th><th>since</th><th></th></tr>\n";
+        for (const auto& p : *pending) {
+            const std::string txid = html_escape(p.transaction_id);
+            o << "<tr data-txid=\"" << txid << "\"><td><code>" << txid << "</code></td><td>" << html_escape(p.subject)
+              << "</td><td>" << html_escape(p.requester) << "</td><td>" << html_escape(p.created_at) << "</td><td>";
+            if (in.admin)
+                o << "<button class=\"approve\" data-txid=\"" << txid << "\">Approve</button>"
+                  << "<button class=\"reject\" data-txid=\"" << txid << "\">Reject</button>";
+            o << "</td></tr>\n";
+        }
+        o << "</table>\n";
+    }
+    if (in.admin)
+        o << "<p><label>admin token <input type=\"password\" id=\"token\" size=\"40\" autocomplete=\"off\"></label>"
+          << "<span id=\"admin-msg\" class=\"muted\">needed for the buttons (data/admin-token)</span></p>\n";
+
+    o << "<h2>Recent enrollments</h2>\n";
+    cert_query q;
+    q.limit = 20;
+    auto recent = in.store.search(q);
+    if (!recent || recent->items.empty()) {
+        o << "<p class=\"muted\">none yet</p>\n";
+    } else {
+        o << "<table id=\"recent\"><tr><th>serial</th><th>subject</th><th>status</th><th>issued</th><th>expires</th></tr>\n";
+        for (const auto& r : recent->items) {
+            const std::string serial = html_escape(r.serial);
+            o << "<tr><td><a class=\"serial\" href=\"/certs/" << serial << ".pem\"><code>" << serial << "</code></a></td><td>"
+              << html_escape(r.subject) << "</td><td class=\"" << (r.status == "revoked" ? "revoked" : "ok") << "\">"
+              << html_escape(r.status) << "</td><td>" << html_escape(r.created_at) << "</td><td>"
+              << html_escape(r.not_after) << "</td></tr>\n";
+        }
+        o << "</table>\n<p class=\"muted\">" << recent->total << " certificates in the store</p>\n";
+    }
+    o << "<p class=\"muted\"><a href=\"/metrics\">metrics</a> · <a href=\"/healthz\">healthz</a> · "
+      << "<a href=\"/readyz\">readyz</a></p>\n";
+    o << "<script src=\"/status.js\"></script>\n</body></html>\n";
+    return o.str();
+}
+
+const std::string& status_script() {
+    static const std::string js = R"JS(// scep-lab status page: approve/reject through the admin API.
+(function () {
+  var token = document.getElementById('token');
+  var msg = document.getElementById('admin-msg');
+  if (!token) return;
+  token.value = sessionStorage.getItem('scep-lab-token') || '';
+  token.addEventListener('change', function () { sessionStorage.setItem('scep-lab-token', token.value); });
+  function decide(button, action) {
+    var txid = button.getAttribute('data-txid');
+    sessionStorage.setItem('scep-lab-token', token.value);
+    fetch('/admin/api/pending/' + encodeURIComponent(txid) + '/' + action, {
+      method: 'POST',
+      headers: {'Authorization': 'Bearer ' + token.value, 'Content-Type': 'application/json'},
+      body: action === 'reject' ? JSON.stringify({reason: 'rejected on the status page'}) : '{}'
+    }).then(function (res) {
+      return res.json().then(function (body) {
+        if (!res.ok) throw new Error(body.error || ('HTTP ' + res.status));
+        msg.textContent = txid + ': ' + body.status;
+        msg.id = 'admin-msg';
+        location.reload();
+      });
+    }).catch(function (e) { msg.textContent = e.message; msg.className = 'revoked'; });
+  }
+  document.querySelectorAll('button.approve').forEach(function (b) {
+    b.addEventListener('click', function () { decide(b, 'approve'); });
+  });
+  document.querySelectorAll('button.reject').forEach(function (b) {
+    b.addEventListener('click', function () { decide(b, 'reject'); });
+  });
+})();
+)JS";
+    return js;
+}
+
+}  // namespace scep::server

@@ -1,0 +1,34 @@
+// The status page at "/": a small server-rendered HTML page for the person
+// running the lab: the CA chain with fingerprints and downloads, the URLs,
+// the challenge (when shown), recent enrollments and pending requests with
+// approve/reject buttons (which call the admin API with the token typed in).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "pki/hierarchy.hpp"
+#include "pki/store.hpp"
+
+namespace scep::server {
+
+struct status_inputs {
+    const hierarchy& pki;
+    cert_store& store;
+    std::string base_url;      // the address the page was requested at
+    std::string scep_path;     // "/scep"
+    std::string ndes_path;     // "" when NDES mode is off
+    std::string challenge;     // "" = not shown
+    std::string challenge_note;  // shown instead when set ("one-time passwords from ...")
+    bool https = false;        // whether /ca/tls-chain.* exists
+    bool admin = false;        // whether the admin API is on (buttons)
+};
+
+std::string render_status_page(const status_inputs& in);
+// The page's script (served at /status.js so that no inline script is needed).
+const std::string& status_script();
+
+// &, <, >, " and ' escaped for HTML text and attribute values.
+std::string html_escape(std::string_view s);
+
+}  // namespace scep::server
