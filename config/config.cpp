@@ -690,6 +690,18 @@ result<void> apply_env(settings& s, const env_lookup& env) {
         if (*v != "on" && *v != "off") return make_error("SCEP_LAB_ADMIN_REMOTE=\"" + *v + "\" must be on or off");
         s.admin.allow_remote = *v == "on";
     }
+    if (auto v = env("SCEP_LAB_HTTPS_NAMES")) {
+        s.https.names.clear();
+        std::string item;
+        for (char c : *v + ",") {
+            if (c != ',') {
+                item += c;
+                continue;
+            }
+            if (!item.empty()) s.https.names.push_back(item);
+            item.clear();
+        }
+    }
     if (auto v = env("SCEP_LAB_HTTPS")) {
         if (*v != "on" && *v != "off") return make_error("SCEP_LAB_HTTPS=\"" + *v + "\" must be on or off");
         s.https.enabled = *v == "on";

@@ -23,6 +23,7 @@ TEST_PACKAGES=(
     freeradius eapoltest  # the EAP-TLS end-to-end test
     python3      # plistlib checks of Apple profiles; WebDriver client of the browser test
     chromium chromium-driver  # the status page in a real browser
+    docker.io debootstrap     # scripts/docker-test.sh (engine and a locally made base image)
     clang libclang-rt-14-dev  # libFuzzer: the short fuzz runs of the suite
 )
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)

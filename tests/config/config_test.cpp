@@ -418,6 +418,11 @@ TEST(config, https_environment_variables) {
     EXPECT_NE(bad.message().find("SCEP_LAB_HTTPS_PORT"), std::string::npos);
     env = {{"SCEP_LAB_HTTPS", "yes"}};
     EXPECT_FALSE(apply_env(s, lookup));
+    env = {{"SCEP_LAB_HTTPS_NAMES", "scep.lab,,192.168.1.20"}};
+    ASSERT_TRUE(apply_env(s, lookup));
+    EXPECT_EQ(s.https.names, (std::vector<std::string>{"scep.lab", "192.168.1.20"}));
+    env = {{"SCEP_LAB_HTTPS_NAMES", "bad name"}};
+    EXPECT_FALSE(apply_env(s, lookup));
 }
 
 }  // namespace
