@@ -14,25 +14,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string xml_escape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
 
 // A tiny property-list writer: just the types profiles use.
 class plist {
 public:
-    plist& key(std::string_view k) { return line("<key>" + xml_escape(k) + "</key>"); }
-    plist& str(std::string_view v) { return line("<string>" + xml_escape(v) + "</string>"); }
+    plist& key(std::string_view k) { return line("<key>" + markup_escape(k) + "</key>"); }
+    plist& str(std::string_view v) { return line("<string>" + markup_escape(v) + "</string>"); }
     plist& integer(long long v) { return line("<integer>" + std::to_string(v) + "</integer>"); }
     plist& boolean(bool v) { return line(v ? "<true/>" : "<false/>"); }
     plist& data(const bytes& v) { return line("<data>" + base64_encode(v) + "</data>"); }

@@ -39,6 +39,22 @@ std::string base64_query_value(byte_view data) {
     return escaped;
 }
 
+std::string markup_escape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
 std::string percent_encode(std::string_view text) {
     static const char* hex = "0123456789ABCDEF";
     std::string out;

@@ -14,6 +14,8 @@ std::string base64_encode(byte_view data);
 // The `message` query value of a GET PKIOperation (RFC 8894 §4.1): base64
 // with '+', '/' and '=' percent-escaped.
 std::string base64_query_value(byte_view data);
+// &, <, >, " and ' as entities: safe in HTML and XML text and attribute values.
+std::string markup_escape(std::string_view text);
 // RFC 3986 §2.1 percent-encoding of everything but the unreserved characters.
 std::string percent_encode(std::string_view text);
 
