@@ -271,15 +271,17 @@ int serve(const config::settings& s) {
             log.warn("the open-file limit (" + std::to_string(rl.rlim_cur) + ") is below server.max_connections + 256; "
                      "raise it (ulimit -n) or lower max_connections");
     }
+    // Declared before the io_context: sessions still queued in it when it is
+    // destroyed at the end refer to the metrics, the limits and the TLS context.
+    metrics stats;
+    boost::asio::ssl::context tls_ctx{boost::asio::ssl::context::tls_server};
     boost::asio::io_context ioc;
-    http_limits limits{s.server.max_body_bytes, s.server.max_header_bytes, s.server.read_timeout,
+    const http_limits limits{s.server.max_body_bytes, s.server.max_header_bytes, s.server.read_timeout,
                        s.server.idle_timeout, s.server.max_connections};
     // HTTP and HTTPS: two listeners, one router, one set of metrics.
-    metrics stats;
     r.set_metrics(&stats);
     std::optional<http_server> plain;
     std::optional<http_server> secure;
-    boost::asio::ssl::context tls_ctx{boost::asio::ssl::context::tls_server};
     std::string base, https_base;
     std::uint16_t http_port = 0, https_port = 0;
     if (s.server.http) {
