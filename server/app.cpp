@@ -336,7 +336,8 @@ int serve(const config::settings& s) {
     });
     // The status page at "/".
     r.set_status_page([&s, &l, secure_on = s.https.enabled, admin_on = admin.has_value()](const std::string& base_url) {
-        status_inputs in{l.pki, *l.store, base_url, s.scep_paths.front()};
+        status_inputs in{.pki = l.pki, .store = *l.store, .base_url = base_url, .scep_path = s.scep_paths.front(),
+                         .ndes_path = {}, .challenge = {}, .challenge_note = {}, .https = false, .admin = false};
         if (s.ndes.enabled) in.ndes_path = "/certsrv/mscep/mscep.dll";
         // The challenge is shown when it is the lab's default one (as in the banner).
         if (s.ndes.enabled && s.ndes.password_mode == "dynamic")
