@@ -461,7 +461,7 @@ std::vector<std::string> https_names(const settings& s, const std::string& host_
         if (!n.empty() && std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
     };
     add(host_name);
-    const std::string& listen = s.https.listen.empty() ? s.server.listen : s.https.listen;
+    const std::string& listen = s.https_listen();
     if (listen != "0.0.0.0" && listen != "::") add(listen);
     return names;
 }
@@ -750,7 +750,7 @@ result<void> validate(const settings& s) {
         return make_error("https.cert_file and https.key_file go together: set both (your own certificate) or neither "
                           "(issued by the lab)");
     if (s.server.http && s.https.enabled && s.https.port != 0 && s.https.port == s.server.port &&
-        (s.https.listen.empty() || s.https.listen == s.server.listen))
+        s.https_listen() == s.server.listen)
         return make_error("server.port and https.port are both " + std::to_string(s.https.port) +
                           ": HTTP and HTTPS need different ports");
     for (const auto& n : s.https.names)

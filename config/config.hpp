@@ -169,6 +169,12 @@ struct settings {
 
     std::filesystem::path pki_dir() const { return data_dir / "pki"; }
     std::filesystem::path store_file() const { return data_dir / "scep-lab.db"; }
+    // Where HTTPS listens (https.listen, or server.listen when empty).
+    const std::string& https_listen() const { return https.listen.empty() ? server.listen : https.listen; }
+    // The HTTPS certificate file the server uses: your own, or the lab-issued one.
+    std::filesystem::path lab_https_cert_file() const { return pki_dir() / "https-server.crt"; }
+    std::filesystem::path lab_https_key_file() const { return pki_dir() / "https-server.key"; }
+    std::filesystem::path https_cert_file() const { return https.cert_file.empty() ? lab_https_cert_file() : https.cert_file; }
     std::filesystem::path admin_token_file() const {
         return admin.token_file.empty() ? data_dir / "admin-token" : admin.token_file;
     }

@@ -1,6 +1,5 @@
 #include "pki/apple_profile.hpp"
 
-#include <openssl/err.h>
 #include <openssl/pkcs7.h>
 
 #include <algorithm>
@@ -273,24 +272,9 @@ result<https_identity> ensure_profile_signer(const hierarchy& pki, const fs::pat
                                              time_point now) {
     const fs::path crt = dir / "profile-signer.crt", key_file = dir / "profile-signer.key";
     const X509& issuing = *pki.issuing().cert;
-    std::string reason = "no profile-signing certificate yet";
-    if (fs::exists(crt) && fs::exists(key_file)) {
-        auto cert_pem = read_file(crt);
-        auto key_pem = read_file(key_file);
-        auto cert = cert_pem ? x509_from_pem(*cert_pem) : result<x509_ptr>(cert_pem.err());
-        auto key = key_pem ? private_key_from_pem(*key_pem, passphrase) : result<evp_pkey_ptr>(key_pem.err());
-        if (!cert || !key || X509_check_private_key(cert->get(), key->get()) != 1) {
-            reason = "the profile-signing certificate or key is unreadable or mismatched";
-        } else if (X509_check_issued(const_cast<X509*>(&issuing), cert->get()) != X509_V_OK ||
-                   X509_verify(cert->get(), X509_get0_pubkey(&issuing)) != 1) {
-            reason = "the profile-signing certificate was not issued by the current issuing CA";
-        } else if (asn1_time_point(*X509_get0_notAfter(cert->get())) < now + std::chrono::hours(24 * 30)) {
-            reason = "the profile-signing certificate expires within 30 days";
-        } else {
-            return https_identity{server_cert{std::move(*key), std::move(*cert)}, false, {}};
-        }
-        ERR_clear_error();
-    }
+    std::string reason;
+    if (auto kept = load_kept_cert(pki, "profile-signing", crt, key_file, passphrase, now, reason))
+        return https_identity{std::move(*kept), false, {}};
     if (!pki.issuing().key) return make_error("the issuing CA's key is not available: cannot issue a profile signer");
     auto key = generate_key(key_type::rsa2048);
     if (!key) return key.err();

@@ -178,36 +178,44 @@ result<std::vector<fs::path>> write_server_files(const hierarchy& pki, const ser
     return written;
 }
 
+std::optional<server_cert> load_kept_cert(const hierarchy& pki, std::string_view what, const fs::path& cert_file,
+                                          const fs::path& key_file, const std::string& key_passphrase, time_point now,
+                                          std::string& reason) {
+    const std::string w(what);
+    if (!fs::exists(cert_file) || !fs::exists(key_file)) {
+        reason = "no " + w + " certificate yet";
+        return std::nullopt;
+    }
+    auto cert_pem = read_file(cert_file);
+    auto key_pem = read_file(key_file);
+    auto cert = cert_pem ? x509_from_pem(*cert_pem) : result<x509_ptr>(cert_pem.err());
+    auto key = key_pem ? private_key_from_pem(*key_pem, key_passphrase) : result<evp_pkey_ptr>(key_pem.err());
+    const X509& issuing = *pki.issuing().cert;
+    if (!cert) {
+        reason = cert_file.string() + " is unreadable";
+    } else if (!key) {
+        reason = key_file.string() + " is unreadable (" + key.message() + ")";
+    } else if (X509_check_private_key(cert->get(), key->get()) != 1) {
+        reason = "the " + w + " key does not match its certificate";
+    } else if (X509_check_issued(const_cast<X509*>(&issuing), cert->get()) != X509_V_OK ||
+               X509_verify(cert->get(), X509_get0_pubkey(&issuing)) != 1) {
+        reason = "the " + w + " certificate was not issued by the current issuing CA";
+    } else if (asn1_time_point(*X509_get0_notAfter(cert->get())) < now + std::chrono::hours(24 * 30)) {
+        reason = "the " + w + " certificate expires within 30 days";
+    } else {
+        return server_cert{std::move(*key), std::move(*cert)};
+    }
+    ERR_clear_error();
+    return std::nullopt;
+}
+
 result<https_identity> ensure_https_cert(const hierarchy& pki, const server_cert_spec& spec, const fs::path& cert_file,
                                          const fs::path& key_file, const std::string& key_passphrase,
                                          time_point now) {
     std::string reason;
-    if (!fs::exists(cert_file) || !fs::exists(key_file)) {
-        reason = "no HTTPS certificate yet";
-    } else {
-        auto cert_pem = read_file(cert_file);
-        auto key_pem = read_file(key_file);
-        auto cert = cert_pem ? x509_from_pem(*cert_pem) : result<x509_ptr>(cert_pem.err());
-        auto key = key_pem ? private_key_from_pem(*key_pem, key_passphrase) : result<evp_pkey_ptr>(key_pem.err());
-        const X509& issuing = *pki.issuing().cert;
-        if (!cert) {
-            reason = cert_file.string() + " is unreadable";
-        } else if (!key) {
-            reason = key_file.string() + " is unreadable (" + key.message() + ")";
-        } else if (X509_check_private_key(cert->get(), key->get()) != 1) {
-            ERR_clear_error();
-            reason = "the HTTPS key does not match its certificate";
-        } else if (X509_check_issued(const_cast<X509*>(&issuing), cert->get()) != X509_V_OK ||
-                   X509_verify(cert->get(), X509_get0_pubkey(&issuing)) != 1) {
-            ERR_clear_error();
-            reason = "the HTTPS certificate was not issued by the current issuing CA";
-        } else if (san_entries(**cert) != wanted_san_entries(spec.names)) {
-            reason = "the HTTPS names changed";
-        } else if (asn1_time_point(*X509_get0_notAfter(cert->get())) < now + std::chrono::hours(24 * 30)) {
-            reason = "the HTTPS certificate expires within 30 days";
-        } else {
-            return https_identity{server_cert{std::move(*key), std::move(*cert)}, false, {}};
-        }
+    if (auto kept = load_kept_cert(pki, "HTTPS", cert_file, key_file, key_passphrase, now, reason)) {
+        if (san_entries(*kept->cert) == wanted_san_entries(spec.names)) return https_identity{std::move(*kept), false, {}};
+        reason = "the HTTPS names changed";
     }
     auto sc = issue_server_cert(pki, spec, now);
     if (!sc) return sc.err();

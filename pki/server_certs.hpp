@@ -69,6 +69,16 @@ struct https_identity {
     bool issued_now = false;
     std::string reason;
 };
+// A certificate the lab keeps in files and issues again when needed (the
+// HTTPS certificate, the profile signer): loaded when it is readable, matches
+// its key, was issued by the current issuing CA and does not expire within 30
+// days; otherwise nullopt, and `reason` says why ("no <what> certificate yet",
+// "the <what> key does not match its certificate", ...).
+std::optional<server_cert> load_kept_cert(const hierarchy& pki, std::string_view what,
+                                          const std::filesystem::path& cert_file,
+                                          const std::filesystem::path& key_file, const std::string& key_passphrase,
+                                          time_point now, std::string& reason);
+
 result<https_identity> ensure_https_cert(const hierarchy& pki, const server_cert_spec& spec,
                                          const std::filesystem::path& cert_file,
                                          const std::filesystem::path& key_file, const std::string& key_passphrase,

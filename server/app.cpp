@@ -64,11 +64,31 @@ std::string host_name() {
     return buf;
 }
 
+std::string display_host(const std::string& listen);
+
+// The base URL the settings give for this machine: HTTP, or HTTPS when HTTP is off.
+std::string configured_base_url(const config::settings& s) {
+    return s.server.http ? "http://" + display_host(s.server.listen) + ":" + std::to_string(s.server.port)
+                         : "https://" + display_host(s.https_listen()) + ":" + std::to_string(s.https.port);
+}
+
+// The certificates of the HTTPS certificate file (server certificate first).
+result<std::vector<x509_ptr>> read_https_chain(const config::settings& s) {
+    const auto file = s.https_cert_file();
+    auto pem = read_file(file);
+    if (!pem)
+        return make_error(s.https.cert_file.empty() ? "no HTTPS certificate at " + file.string() +
+                                                          " (it is issued at the first start with HTTPS on)"
+                                                    : pem.message());
+    auto certs = x509_list_from_pem(*pem);
+    if (!certs || certs->empty()) return make_error(file.string() + " holds no certificate");
+    return std::move(*certs);
+}
+
 // The HTTPS listener's certificate and chain (server certificate first).
 struct tls_identity {
     evp_pkey_ptr key;
     std::vector<x509_ptr> chain;
-    bool lab_issued = false;
 };
 
 result<tls_identity> https_identity(const config::settings& s, lab& l, event_log& log) {
@@ -76,10 +96,8 @@ result<tls_identity> https_identity(const config::settings& s, lab& l, event_log
     if (!s.https.cert_file.empty()) {
         // The tester's own certificate: used as it is, checked for the mistakes
         // that otherwise show up only as a client's handshake failure.
-        auto pem = read_file(s.https.cert_file);
-        if (!pem) return make_error("https.cert_file: " + pem.message());
-        auto certs = x509_list_from_pem(*pem);
-        if (!certs || certs->empty()) return make_error("https.cert_file " + s.https.cert_file.string() + " holds no PEM certificate");
+        auto certs = read_https_chain(s);
+        if (!certs) return make_error("https.cert_file: " + certs.message());
         auto key_pem = read_file(s.https.key_file);
         if (!key_pem) return make_error("https.key_file: " + key_pem.message());
         auto key = private_key_from_pem(*key_pem, s.pki.key_passphrase);
@@ -100,7 +118,7 @@ result<tls_identity> https_identity(const config::settings& s, lab& l, event_log
     spec.profile = server_profile::tls_server;
     spec.names = config::https_names(s, host_name());
     spec.key = s.https.key;
-    auto got = ensure_https_cert(l.pki, spec, s.pki_dir() / "https-server.crt", s.pki_dir() / "https-server.key",
+    auto got = ensure_https_cert(l.pki, spec, s.lab_https_cert_file(), s.lab_https_key_file(),
                                  s.pki.key_passphrase, std::chrono::system_clock::now());
     if (!got) return make_error("HTTPS certificate: " + got.message());
     if (got->issued_now) {
@@ -115,7 +133,6 @@ result<tls_identity> https_identity(const config::settings& s, lab& l, event_log
     id.key = std::move(got->sc.key);
     id.chain.push_back(std::move(got->sc.cert));
     for (const X509* c : l.pki.chain(true)) id.chain.push_back(dup(*c));
-    id.lab_issued = true;
     return id;
 }
 
@@ -307,7 +324,7 @@ int serve(const config::settings& s) {
         std::vector<x509_ptr> tls_chain;
         for (const auto& c : id->chain) tls_chain.push_back(dup(*c));
         r.set_tls_chain(std::move(tls_chain));
-        const std::string& listen = s.https.listen.empty() ? s.server.listen : s.https.listen;
+        const std::string& listen = s.https_listen();
         secure.emplace(ioc, r, log, limits, &tls_ctx, &stats);
         auto ep = secure->listen(listen, s.https.port);
         if (!ep) {
@@ -318,8 +335,7 @@ int serve(const config::settings& s) {
         https_port = ep->port();
         https_base = "https://" + display_host(listen) + ":" + std::to_string(https_port);
         log.info("HTTPS", {{"url", https_base},
-                           {"certificate", id->lab_issued ? (s.pki_dir() / "https-server.crt").string()
-                                                          : s.https.cert_file.string()},
+                           {"certificate", s.https_cert_file().string()},
                            {"names", subject_alt_names(*id->chain.front())},
                            {"min_version", "TLS " + s.https.min_version}});
     }
@@ -560,15 +576,9 @@ int export_file(const config::settings& s, const std::string& what, const std::s
     result<exported> found = make_error("unset");
     if (what == "tls" || what == "tls-chain") {
         // The HTTPS certificate the server uses (lab-issued, or your own).
-        const auto file = s.https.cert_file.empty() ? s.pki_dir() / "https-server.crt" : s.https.cert_file;
-        auto pem = read_file(file);
-        if (!pem) {
-            std::cerr << "no HTTPS certificate at " << file.string() << " (it is issued at the first start with HTTPS on)\n";
-            return 1;
-        }
-        auto certs = x509_list_from_pem(*pem);
-        if (!certs || certs->empty()) {
-            std::cerr << file.string() << " holds no certificate\n";
+        auto certs = read_https_chain(s);
+        if (!certs) {
+            std::cerr << certs.message() << "\n";
             return 1;
         }
         std::vector<x509_ptr> owned = std::move(*certs);
@@ -696,18 +706,11 @@ int apple_profile(const config::settings& s, const apple_profile_cli& o, std::os
     // The HTTPS chain, when HTTPS is on and its certificate exists.
     std::vector<x509_ptr> tls_owned;
     std::vector<const X509*> tls_chain;
-    if (s.https.enabled) {
-        const auto file = s.https.cert_file.empty() ? s.pki_dir() / "https-server.crt" : s.https.cert_file;
-        if (auto pem = read_file(file))
-            if (auto certs = x509_list_from_pem(*pem)) tls_owned = std::move(*certs);
-        for (const auto& c : tls_owned) tls_chain.push_back(c.get());
-    }
-    std::string base = s.server.http
-                           ? "http://" + display_host(s.server.listen) + ":" + std::to_string(s.server.port)
-                           : "https://" + display_host(s.https.listen.empty() ? s.server.listen : s.https.listen) + ":" +
-                                 std::to_string(s.https.port);
+    if (s.https.enabled)
+        if (auto certs = read_https_chain(s)) tls_owned = std::move(*certs);
+    for (const auto& c : tls_owned) tls_chain.push_back(c.get());
     profile_sources src{s, opened->pki, *opened->store, tls_chain, nullptr};
-    auto made = make_apple_profile(src, std::move(*req), base);
+    auto made = make_apple_profile(src, std::move(*req), configured_base_url(s));
     if (!made) {
         std::cerr << "profile: " << made.message() << "\n";
         return 1;
@@ -825,11 +828,7 @@ int list(const config::settings& s, const std::string& format, const cert_query&
 
 int health(const config::settings& s, const std::string& base_url, std::ostream& out) {
     // The HTTP listener, or HTTPS (verified against the lab root) when HTTP is off.
-    std::string url = base_url;
-    if (url.empty())
-        url = s.server.http ? "http://" + display_host(s.server.listen) + ":" + std::to_string(s.server.port)
-                            : "https://" + display_host(s.https.listen.empty() ? s.server.listen : s.https.listen) + ":" +
-                                  std::to_string(s.https.port);
+    const std::string url = base_url.empty() ? configured_base_url(s) : base_url;
     auto parsed = parse_scep_url(url);
     if (!parsed) {
         std::cerr << parsed.message() << "\n";

@@ -6,7 +6,6 @@
 
 namespace scep::server {
 
-std::string html_escape(std::string_view s) { return markup_escape(s); }
 
 namespace {
 
@@ -36,14 +35,14 @@ std::string render_status_page(const status_inputs& in) {
     o << "<h1>scep-lab</h1>\n";
 
     o << "<h2>Enroll</h2>\n<table>\n";
-    o << "<tr><th>SCEP URL</th><td><code id=\"scep-url\">" << html_escape(in.base_url + in.scep_path) << "</code></td></tr>\n";
+    o << "<tr><th>SCEP URL</th><td><code id=\"scep-url\">" << markup_escape(in.base_url + in.scep_path) << "</code></td></tr>\n";
     if (!in.ndes_path.empty())
-        o << "<tr><th>NDES URL</th><td><code>" << html_escape(in.base_url + in.ndes_path)
+        o << "<tr><th>NDES URL</th><td><code>" << markup_escape(in.base_url + in.ndes_path)
           << "</code> (admin page: <a href=\"/certsrv/mscep_admin/\">/certsrv/mscep_admin/</a>)</td></tr>\n";
     if (!in.challenge.empty())
-        o << "<tr><th>challenge</th><td><code id=\"challenge\">" << html_escape(in.challenge) << "</code></td></tr>\n";
+        o << "<tr><th>challenge</th><td><code id=\"challenge\">" << markup_escape(in.challenge) << "</code></td></tr>\n";
     else if (!in.challenge_note.empty())
-        o << "<tr><th>challenge</th><td>" << html_escape(in.challenge_note) << "</td></tr>\n";
+        o << "<tr><th>challenge</th><td>" << markup_escape(in.challenge_note) << "</td></tr>\n";
     o << "<tr><th>Apple profile</th><td><a href=\"/profiles/apple.mobileconfig\">/profiles/apple.mobileconfig</a>"
       << " <span class=\"muted\">(add <code>?ssid=NAME</code> for EAP-TLS Wi-Fi)</span></td></tr>\n";
     o << "</table>\n";
@@ -52,15 +51,15 @@ std::string render_status_page(const status_inputs& in) {
     const auto& tiers = in.pki.tiers();
     for (auto it = tiers.rbegin(); it != tiers.rend(); ++it) {
         const X509& c = *it->cert;
-        const std::string name = html_escape(it->name);
-        o << "<tr><td>" << name << "</td><td>" << html_escape(name_to_string(*X509_get_subject_name(&c)))
-          << "</td><td>" << html_escape(time_to_iso8601(*X509_get0_notBefore(&c))) << "<br>"
-          << html_escape(time_to_iso8601(*X509_get0_notAfter(&c))) << "</td><td class=\"fp\">" << fingerprint(c)
+        const std::string name = markup_escape(it->name);
+        o << "<tr><td>" << name << "</td><td>" << markup_escape(name_to_string(*X509_get_subject_name(&c)))
+          << "</td><td>" << markup_escape(time_to_iso8601(*X509_get0_notBefore(&c))) << "<br>"
+          << markup_escape(time_to_iso8601(*X509_get0_notAfter(&c))) << "</td><td class=\"fp\">" << fingerprint(c)
           << "</td><td><a href=\"/ca/" << name << ".crt\">.crt</a> <a href=\"/ca/" << name << ".pem\">.pem</a></td></tr>\n";
     }
     o << "</table>\n<p>Whole chain: <a href=\"/ca/chain.pem\">chain.pem</a>, <a href=\"/ca/chain.p7b\">chain.p7b</a>";
     if (in.https) o << "; HTTPS server chain: <a href=\"/ca/tls-chain.pem\">tls-chain.pem</a>";
-    o << "; CRL: <a href=\"/crl/" << html_escape(in.pki.issuing().name) << ".crl\">" << html_escape(in.pki.issuing().name)
+    o << "; CRL: <a href=\"/crl/" << markup_escape(in.pki.issuing().name) << ".crl\">" << markup_escape(in.pki.issuing().name)
       << ".crl</a></p>\n";
 
     o << "<h2>Pending requests</h2>\n";
@@ -70,9 +69,9 @@ std::string render_status_page(const status_inputs& in) {
     } else {
         o << "<table id=\"pending\"><tr><th>transactionID</th><th>subject</th><th>from</th><th>since</th><th></th></tr>\n";
         for (const auto& p : *pending) {
-            const std::string txid = html_escape(p.transaction_id);
-            o << "<tr data-txid=\"" << txid << "\"><td><code>" << txid << "</code></td><td>" << html_escape(p.subject)
-              << "</td><td>" << html_escape(p.requester) << "</td><td>" << html_escape(p.created_at) << "</td><td>";
+            const std::string txid = markup_escape(p.transaction_id);
+            o << "<tr data-txid=\"" << txid << "\"><td><code>" << txid << "</code></td><td>" << markup_escape(p.subject)
+              << "</td><td>" << markup_escape(p.requester) << "</td><td>" << markup_escape(p.created_at) << "</td><td>";
             if (in.admin)
                 o << "<button class=\"approve\" data-txid=\"" << txid << "\">Approve</button>"
                   << "<button class=\"reject\" data-txid=\"" << txid << "\">Reject</button>";
@@ -93,11 +92,11 @@ std::string render_status_page(const status_inputs& in) {
     } else {
         o << "<table id=\"recent\"><tr><th>serial</th><th>subject</th><th>status</th><th>issued</th><th>expires</th></tr>\n";
         for (const auto& r : recent->items) {
-            const std::string serial = html_escape(r.serial);
+            const std::string serial = markup_escape(r.serial);
             o << "<tr><td><a class=\"serial\" href=\"/certs/" << serial << ".pem\"><code>" << serial << "</code></a></td><td>"
-              << html_escape(r.subject) << "</td><td class=\"" << (r.status == "revoked" ? "revoked" : "ok") << "\">"
-              << html_escape(r.status) << "</td><td>" << html_escape(r.created_at) << "</td><td>"
-              << html_escape(r.not_after) << "</td></tr>\n";
+              << markup_escape(r.subject) << "</td><td class=\"" << (r.status == "revoked" ? "revoked" : "ok") << "\">"
+              << markup_escape(r.status) << "</td><td>" << markup_escape(r.created_at) << "</td><td>"
+              << markup_escape(r.not_after) << "</td></tr>\n";
         }
         o << "</table>\n<p class=\"muted\">" << recent->total << " certificates in the store</p>\n";
     }

@@ -28,7 +28,4 @@ std::string render_status_page(const status_inputs& in);
 // The page's script (served at /status.js so that no inline script is needed).
 const std::string& status_script();
 
-// &, <, >, " and ' escaped for HTML text and attribute values.
-std::string html_escape(std::string_view s);
-
 }  // namespace scep::server

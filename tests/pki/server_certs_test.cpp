@@ -74,7 +74,9 @@ TEST(server_certs, bad_names_are_refused_with_the_name) {
         spec.names = names;
         auto sc = issue_server_cert(*l.pki, spec, std::chrono::system_clock::now());
         ASSERT_FALSE(sc) << (names.empty() ? "(none)" : names.front());
-        if (!names.empty() && names.front().size() < 50) EXPECT_NE(sc.message().find(names.front()), std::string::npos);
+        if (!names.empty() && names.front().size() < 50) {
+            EXPECT_NE(sc.message().find(names.front()), std::string::npos);
+        }
     }
 }
 
