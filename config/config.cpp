@@ -190,6 +190,7 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         r.strings("capabilities", s.scep.capabilities);
         r.boolean("include_root_in_ca_chain", s.scep.include_root_in_ca_chain);
         r.boolean("allow_single_des", s.scep.ciphers.allow_single_des);
+        r.boolean("require_signer_key_match", s.scep.require_signer_key_match);
         if (r.has("ca_cert_order")) {
             std::string order;
             read_choice(r, "ca_cert_order", order, {"ra-first", "ca-first"});
@@ -204,6 +205,8 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         r.boolean("subject_must_match", s.scep.renewal.subject_must_match);
         r.boolean("allow_key_reuse", s.scep.renewal.allow_key_reuse);
         r.boolean("revoke_replaced", s.scep.renewal.revoke_replaced);
+        r.boolean("allow_repeat", s.scep.renewal.allow_repeat);
+        r.boolean("allow_new_names", s.scep.renewal.allow_new_names);
         r.finish();
     }
     if (top.has("approval")) {
@@ -401,6 +404,12 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         r.strings("extended_key_usage", s.issuance.extended_key_usage);
         r.integer("min_rsa_bits", s.csr.min_rsa_bits, 512, 16384);
         r.integer("min_ec_bits", s.csr.min_ec_bits, 160, 521);
+        r.integer("min_rsa_exponent", s.csr.min_rsa_exponent, 3, 4294967297LL);
+        r.boolean("allow_md5_csr", s.csr.allow_md5);
+        r.boolean("allow_wildcards", s.csr.names.allow_wildcards);
+        r.integer("max_sans", s.csr.names.max_sans, 1, 1000);
+        r.integer("max_cn_length", s.csr.names.max_cn_length, 1, 1024);
+        r.integer("max_subject_rdns", s.csr.names.max_subject_rdns, 1, 64);
         r.strings("required_subject", s.issuance.required_subject);
         r.finish();
     }
@@ -790,13 +799,16 @@ std::string to_toml(const settings& s, bool show_secrets) {
       << "\ncapabilities = " << quote_list(s.scep.capabilities)
       << "\ninclude_root_in_ca_chain = " << (s.scep.include_root_in_ca_chain ? "true" : "false")
       << "\nallow_single_des = " << (s.scep.ciphers.allow_single_des ? "true" : "false")
+      << "\nrequire_signer_key_match = " << (s.scep.require_signer_key_match ? "true" : "false")
       << "\nca_cert_order = " << quote(s.scep.ca_cert_order == service_config::order::ca_first ? "ca-first" : "ra-first")
       << "\n\n";
     o << "[renewal]\nrequire_challenge = " << (s.scep.renewal.require_challenge ? "true" : "false")
       << "\nwindow = " << quote(format_duration(s.scep.renewal.window))
       << "\nsubject_must_match = " << (s.scep.renewal.subject_must_match ? "true" : "false")
       << "\nallow_key_reuse = " << (s.scep.renewal.allow_key_reuse ? "true" : "false")
-      << "\nrevoke_replaced = " << (s.scep.renewal.revoke_replaced ? "true" : "false") << "\n\n";
+      << "\nrevoke_replaced = " << (s.scep.renewal.revoke_replaced ? "true" : "false")
+      << "\nallow_repeat = " << (s.scep.renewal.allow_repeat ? "true" : "false")
+      << "\nallow_new_names = " << (s.scep.renewal.allow_new_names ? "true" : "false") << "\n\n";
     o << "[approval]\nmode = " << quote(s.scep.approval.manual ? "manual" : "auto")
       << "\npending_subjects = " << quote_list(s.scep.approval.pending_subjects) << "\n\n";
     o << "[crl]\nvalidity = " << quote(format_duration(s.scep.crl_validity))
@@ -855,6 +867,11 @@ std::string to_toml(const settings& s, bool show_secrets) {
       << "\nkey_usage = " << quote_list(s.issuance.key_usage)
       << "\nextended_key_usage = " << quote_list(s.issuance.extended_key_usage)
       << "\nmin_rsa_bits = " << s.csr.min_rsa_bits << "\nmin_ec_bits = " << s.csr.min_ec_bits
+      << "\nmin_rsa_exponent = " << s.csr.min_rsa_exponent
+      << "\nallow_md5_csr = " << (s.csr.allow_md5 ? "true" : "false")
+      << "\nallow_wildcards = " << (s.csr.names.allow_wildcards ? "true" : "false")
+      << "\nmax_sans = " << s.csr.names.max_sans << "\nmax_cn_length = " << s.csr.names.max_cn_length
+      << "\nmax_subject_rdns = " << s.csr.names.max_subject_rdns
       << "\nrequired_subject = " << quote_list(s.issuance.required_subject) << "\n";
     return o.str();
 }

@@ -5,6 +5,7 @@
 namespace scep {
 
 namespace {
+constexpr int remove_from_crl = 8;
 constexpr std::pair<int, std::string_view> reasons[] = {
     {0, "unspecified"},   {1, "keyCompromise"},        {2, "cACompromise"},    {3, "affiliationChanged"},
     {4, "superseded"},    {5, "cessationOfOperation"}, {6, "certificateHold"}, {8, "removeFromCRL"},
@@ -19,10 +20,34 @@ asn1_integer_ptr serial_from_hex(const std::string& hex) {
 }
 }  // namespace
 
-std::optional<int> crl_reason_from_name(std::string_view name) {
-    for (const auto& [code, n] : reasons)
+result<int> revocation_reason_from_name(std::string_view name) {
+    std::string accepted;
+    for (const auto& [code, n] : reasons) {
+        if (code == remove_from_crl) continue;
         if (n == name) return code;
-    return std::nullopt;
+        accepted += (accepted.empty() ? "" : ", ") + std::string(n);
+    }
+    if (name == crl_reason_name(remove_from_crl))
+        return make_error("removeFromCRL does not revoke: it only takes an entry off a delta CRL (RFC 5280 §5.3.1); "
+                          "use one of " + accepted);
+    return make_error("unknown reason \"" + std::string(name) + "\" (" + accepted + ")");
+}
+
+result<revocation> revoke_certificate(cert_store& store, const std::string& serial, int reason) {
+    auto r = store.revoke(serial, reason, now_iso8601());
+    if (!r) return r.err();
+    revocation out;
+    out.reason = reason;
+    if (*r == revoke_outcome::not_found) return out;
+    auto row = store.find_by_serial(serial);
+    if (!row) return row.err();
+    if (!*row) return out;
+    out.revoked_at = (*row)->revoked_at;
+    out.reason = (*row)->revocation_reason;
+    out.result = *r == revoke_outcome::revoked ? revocation::outcome::revoked
+                 : out.reason == reason        ? revocation::outcome::already_revoked
+                                               : revocation::outcome::conflict;
+    return out;
 }
 
 std::string crl_reason_name(int reason) {
@@ -58,8 +83,11 @@ result<x509_crl_ptr> build_crl(const X509& ca_cert, const EVP_PKEY& ca_key, cons
         }
         if (e.reason != 0) {  // RFC 5280 §5.3.1: omit rather than send unspecified
             std::unique_ptr<ASN1_ENUMERATED, ossl_free<ASN1_ENUMERATED_free>> reason(ASN1_ENUMERATED_new());
-            ASN1_ENUMERATED_set(reason.get(), e.reason);
-            X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, reason.get(), 0, 0);
+            if (!reason || ASN1_ENUMERATED_set(reason.get(), e.reason) != 1 ||
+                X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, reason.get(), 0, 0) != 1) {
+                X509_REVOKED_free(rev);
+                return make_error(ossl_error("reason of revoked entry " + e.serial));
+            }
         }
         X509_CRL_add0_revoked(crl.get(), rev);
     }

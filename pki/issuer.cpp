@@ -1,5 +1,6 @@
 #include "pki/issuer.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -78,6 +79,14 @@ std::optional<challenge_attr> csr_challenge(const X509_REQ& req) {
     return out;
 }
 
+bytes csr_without_challenge(const X509_REQ& req) {
+    x509_req_ptr copy(X509_REQ_dup(&req));
+    if (!copy) throw std::bad_alloc();
+    for (int idx; (idx = X509_REQ_get_attr_by_NID(copy.get(), NID_pkcs9_challengePassword, -1)) >= 0;)
+        x509_attribute_ptr(X509_REQ_delete_attr(copy.get(), idx));
+    return x509_req_to_der(*copy);
+}
+
 template_slot select_template_slot(const X509_REQ& csr) {
     bool ds = false, ke = false;
     if (STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(const_cast<X509_REQ*>(&csr))) {
@@ -117,16 +126,49 @@ std::optional<scep_failure> issuer::check_subject(const X509_REQ& req, const iss
     return std::nullopt;
 }
 
+std::optional<std::string> key_structure_problem(const X509_PUBKEY& spki, const csr_policy& policy) {
+    ASN1_OBJECT* alg_oid = nullptr;
+    X509_ALGOR* alg = nullptr;
+    if (X509_PUBKEY_get0_param(&alg_oid, nullptr, nullptr, &alg, const_cast<X509_PUBKEY*>(&spki)) != 1 || !alg_oid)
+        return "the public key's algorithm cannot be read";
+    const int nid = OBJ_obj2nid(alg_oid);
+    if (nid == NID_X9_62_id_ecPublicKey) {
+        int ptype = V_ASN1_UNDEF;
+        X509_ALGOR_get0(nullptr, &ptype, nullptr, alg);
+        if (ptype != V_ASN1_OBJECT)
+            return "the EC key carries explicit curve parameters; only named curves are accepted (RFC 5480 §2.1.1)";
+        return std::nullopt;
+    }
+    if (nid != NID_rsaEncryption) return std::nullopt;
+    EVP_PKEY* key = X509_PUBKEY_get0(const_cast<X509_PUBKEY*>(&spki));
+    BIGNUM* e_raw = nullptr;
+    if (!key || EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1) {
+        ERR_clear_error();
+        return "the RSA public key cannot be read";
+    }
+    bignum_ptr e(e_raw);
+    // e = 1: s^e = s, so the padded digest is its own "signature" and anyone
+    // can sign for the key. Even e: not an RSA key (gcd(e, phi) > 1).
+    if (BN_is_negative(e.get()) || BN_is_zero(e.get()) || BN_is_one(e.get()) || !BN_is_odd(e.get())) {
+        ossl_string_ptr dec(BN_bn2dec(e.get()));
+        std::string shown = dec ? std::string(dec.get()).substr(0, 24) : "?";
+        return "the RSA public exponent " + shown + " is refused: it must be odd and at least 3";
+    }
+    if (BN_num_bits(e.get()) <= 64 && BN_get_word(e.get()) < policy.min_rsa_exponent)
+        return "the RSA public exponent " + std::to_string(BN_get_word(e.get())) +
+               " is below issuance.min_rsa_exponent (" + std::to_string(policy.min_rsa_exponent) + ")";
+    return std::nullopt;
+}
+
 std::optional<scep_failure> issuer::check_csr(const X509_REQ& req) const {
-    EVP_PKEY* key = X509_REQ_get0_pubkey(const_cast<X509_REQ*>(&req));
+    X509_REQ* r = const_cast<X509_REQ*>(&req);
+    EVP_PKEY* key = X509_REQ_get0_pubkey(r);
     if (!key) {
         ERR_clear_error();
         return scep_failure{fail_info::bad_request, "CSR public key cannot be read"};
     }
-    if (X509_REQ_verify(const_cast<X509_REQ*>(&req), key) != 1) {
-        ERR_clear_error();
-        return scep_failure{fail_info::bad_request, "CSR signature (proof of possession) does not verify"};
-    }
+    if (auto why = key_structure_problem(*X509_REQ_get_X509_PUBKEY(r), policy_))
+        return scep_failure{fail_info::bad_request, "CSR key: " + *why};
     int bits = key_bits(*key);
     if (key_is_rsa(*key)) {
         if (bits < policy_.min_rsa_bits)
@@ -143,13 +185,28 @@ std::optional<scep_failure> issuer::check_csr(const X509_REQ& req) const {
                             std::string("unsupported key type ") + OBJ_nid2sn(EVP_PKEY_get_base_id(key)) +
                                 " (RSA and EC are accepted)"};
     }
-    const X509_NAME* subject = X509_REQ_get_subject_name(&req);
-    bool has_san = false;
-    if (STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(const_cast<X509_REQ*>(&req))) {
-        has_san = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1) >= 0;
-        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    // RFC 8894 §2.9: MD5 MUST NOT be used. SHA-1 stays accepted: older clients
+    // (and NDES-era devices) still sign CSRs with it.
+    int md_nid = NID_undef;
+    if (OBJ_find_sigid_algs(X509_REQ_get_signature_nid(r), &md_nid, nullptr) != 1)
+        return scep_failure{fail_info::bad_request, "the CSR's signature algorithm is unknown"};
+    if (md_nid == NID_md2 || md_nid == NID_md4 || md_nid == NID_mdc2)
+        return scep_failure{fail_info::bad_request,
+                            std::string("the CSR is signed with ") + OBJ_nid2sn(md_nid) + ", which is refused"};
+    if (md_nid == NID_md5 && !policy_.allow_md5)
+        return scep_failure{fail_info::bad_request,
+                            "the CSR is signed with MD5 (RFC 8894 §2.9 forbids it); issuance.allow_md5_csr = true "
+                            "accepts it for legacy devices"};
+    if (X509_REQ_verify(r, key) != 1) {
+        ERR_clear_error();
+        return scep_failure{fail_info::bad_request, "CSR signature (proof of possession) does not verify"};
     }
-    if (X509_NAME_entry_count(subject) == 0 && !has_san)
+    const X509_NAME* subject = X509_REQ_get_subject_name(&req);
+    if (auto ok = check_subject_name(*subject, policy_.names); !ok)
+        return scep_failure{fail_info::bad_request, ok.message()};
+    auto sans = requested_sans(req, policy_.names);
+    if (!sans) return scep_failure{fail_info::bad_request, sans.message()};
+    if (X509_NAME_entry_count(subject) == 0 && sans->empty())
         return scep_failure{fail_info::bad_request, "CSR has an empty subject and no subjectAltName"};
     return std::nullopt;
 }
@@ -169,16 +226,16 @@ result<x509_ptr> issuer::issue(const X509_REQ& req, const issuance_profile& p) c
         cr.extensions.push_back({NID_ext_key_usage, join(p.extended_key_usage)});
     if (!crl_url_.empty()) cr.extensions.push_back({NID_crl_distribution_points, "URI:" + crl_url_});
 
-    STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(const_cast<X509_REQ*>(&req));
-    struct ext_stack_free {
-        void operator()(STACK_OF(X509_EXTENSION) * s) const noexcept {
-            sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
-        }
-    };
-    std::unique_ptr<STACK_OF(X509_EXTENSION), ext_stack_free> owned(exts);
-    if (exts) {
-        int idx = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1);
-        if (idx >= 0) cr.copied_extensions.push_back(X509v3_get_ext(exts, idx));
+    // The names are parsed and the extension rebuilt from them: whatever
+    // else the CSR's bytes carried never reaches the certificate.
+    auto sans = requested_sans(req, policy_.names);
+    if (!sans) return sans.err();
+    x509_ext_ptr san_ext;
+    if (!sans->empty()) {
+        auto built = build_san_extension(*sans, X509_NAME_entry_count(cr.subject) == 0);
+        if (!built) return built.err();
+        san_ext = std::move(*built);
+        cr.copied_extensions.push_back(san_ext.get());
     }
     if (!serial_seed_.empty()) {
         const std::string material = serial_seed_ + ":" + std::to_string(serial_index_++);

@@ -10,6 +10,7 @@
 
 #include "pki/hierarchy.hpp"
 #include "pki/message.hpp"
+#include "pki/names.hpp"
 #include "pki/x509_build.hpp"
 
 namespace scep {
@@ -48,10 +49,27 @@ struct template_slots {
     }
 };
 
+// What a CSR (and a request's signer certificate) must satisfy; the
+// [issuance] keys of the configuration. docs/security.md lists each check.
 struct csr_policy {
     int min_rsa_bits = 2048;
     int min_ec_bits = 256;
+    // RSA public exponents below this are refused. Whatever it says, e = 1
+    // (a "signature" is then the padded digest itself: anyone can forge one)
+    // and even exponents are always refused; 3 is the CA/Browser Forum
+    // Baseline Requirements' floor (§6.1.6).
+    std::uint64_t min_rsa_exponent = 3;
+    // CSRs signed with MD5 (RFC 8894 §2.9: MUST NOT); only for very old devices.
+    bool allow_md5 = false;
+    name_limits names;
 };
+
+// The structure of a public key, for CSR keys and for every request signer
+// the service trusts: RSA with an odd exponent of at least 3 (and at least
+// policy.min_rsa_exponent), EC on a named curve only (RFC 5480 §2.1.1: no
+// explicit parameters). Other key types pass here; check_csr refuses them.
+// The reason, or nullopt when the key is acceptable.
+std::optional<std::string> key_structure_problem(const X509_PUBKEY& spki, const csr_policy& policy);
 
 // Checks names against what OpenSSL accepts; the error names the bad entry.
 result<void> validate(const issuance_profile& p);
@@ -63,16 +81,23 @@ struct challenge_attr {
     int asn1_type = 0;
 };
 std::optional<challenge_attr> csr_challenge(const X509_REQ& req);
+// The CSR's DER with its challengePassword attributes removed: what a held
+// (pending) request is stored as. Its signature no longer verifies, which is
+// why it is checked before it is held.
+bytes csr_without_challenge(const X509_REQ& req);
 
 class issuer {
 public:
     issuer(const hierarchy& pki, issuance_profile profile, csr_policy policy, clock_fn clock);
 
-    // Proof of possession, key type and size, a usable name.
+    // Key type, structure and size, signature algorithm, proof of
+    // possession, subject and subjectAltName (parsed; see names.hpp).
     std::optional<scep_failure> check_csr(const X509_REQ& req) const;
+    const csr_policy& policy() const { return policy_; }
     // The profile's subject rules; the failure names the missing RDN.
     std::optional<scep_failure> check_subject(const X509_REQ& req, const issuance_profile& p) const;
-    // Signs the CSR: subject and SANs from the CSR, usages from the profile
+    // Signs the CSR: subject and the parsed, rebuilt SANs from the CSR
+    // (never its extension bytes), usages from the profile
     // (the configured one, or `p`, e.g. an NDES template).
     result<x509_ptr> issue(const X509_REQ& req) const { return issue(req, profile_); }
     result<x509_ptr> issue(const X509_REQ& req, const issuance_profile& p) const;

@@ -33,6 +33,7 @@ using x509_req_ptr = std::unique_ptr<X509_REQ, ossl_free<X509_REQ_free>>;
 using x509_crl_ptr = std::unique_ptr<X509_CRL, ossl_free<X509_CRL_free>>;
 using x509_name_ptr = std::unique_ptr<X509_NAME, ossl_free<X509_NAME_free>>;
 using x509_ext_ptr = std::unique_ptr<X509_EXTENSION, ossl_free<X509_EXTENSION_free>>;
+using x509_attribute_ptr = std::unique_ptr<X509_ATTRIBUTE, ossl_free<X509_ATTRIBUTE_free>>;
 using x509_store_ptr = std::unique_ptr<X509_STORE, ossl_free<X509_STORE_free>>;
 using x509_store_ctx_ptr = std::unique_ptr<X509_STORE_CTX, ossl_free<X509_STORE_CTX_free>>;
 using evp_pkey_ptr = std::unique_ptr<EVP_PKEY, ossl_free<EVP_PKEY_free>>;
@@ -51,6 +52,17 @@ struct x509_stack_free {
     void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_pop_free(s, X509_free); }
 };
 using x509_stack_ptr = std::unique_ptr<STACK_OF(X509), x509_stack_free>;
+
+// Buffers OpenSSL allocates for the caller (ASN1_STRING_to_UTF8, i2d_*).
+inline void openssl_free(void* p) noexcept { OPENSSL_free(p); }
+using ossl_buffer_ptr = std::unique_ptr<unsigned char, ossl_free<openssl_free>>;
+using ossl_string_ptr = std::unique_ptr<char, ossl_free<openssl_free>>;  // BN_bn2dec, BN_bn2hex
+
+struct x509_ext_stack_free {
+    void operator()(STACK_OF(X509_EXTENSION) * s) const noexcept { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); }
+};
+// What X509_REQ_get_extensions() returns: the CSR's requested extensions.
+using x509_ext_stack_ptr = std::unique_ptr<STACK_OF(X509_EXTENSION), x509_ext_stack_free>;
 
 using bytes = std::vector<std::uint8_t>;
 using byte_view = std::span<const std::uint8_t>;

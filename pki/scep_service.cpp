@@ -135,6 +135,12 @@ service_reply scep_service::pki_operation(byte_view message, const std::string& 
         return r;
     }
     pki_request& req = *decoded;
+    // Every signer the service trusts (self-signed first-enrollment signers,
+    // renewal signers) passes the same key checks as a CSR key: with e = 1 a
+    // signature "by" a public certificate can be made without its key.
+    if (req.signer_cert)
+        if (auto why = key_structure_problem(*X509_get_X509_PUBKEY(req.signer_cert.get()), issuer_.policy()))
+            return failure(req, fail_info::bad_request, "signer certificate: " + *why);
     // With an NDES pair, clients encrypt to the keyEncipherment certificate.
     if (auto f = open_pki_request(req, pki_.ra_encryption_cert(), pki_.ra_encryption_key(), cfg_.ciphers))
         return failure(req, f->info, std::move(f->text));
@@ -169,6 +175,12 @@ service_reply scep_service::pki_operation(byte_view message, const std::string& 
 service_reply scep_service::enroll(pki_request& req, const std::string& requester) {
     auto csr = x509_req_from_der(req.message_data);
     if (!csr) return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request");
+    if (cfg_.require_signer_key_match &&
+        public_key_sha256(*X509_get_X509_PUBKEY(req.signer_cert.get())) !=
+            public_key_sha256(*X509_REQ_get_X509_PUBKEY(csr->get())))
+        return failure(req, fail_info::bad_message_check,
+                       "the self-signed signer certificate uses another key than the CSR (RFC 8894 §2.3: it SHOULD be "
+                       "the same; scep.require_signer_key_match = true refuses it)");
     return admit(req, **csr, requester, "", true);
 }
 
@@ -184,7 +196,7 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
                            "\" was not issued by this CA");
     const std::string old_serial = serial_hex(signer);
     auto row = store_.find_by_serial(old_serial);
-    if (!row) return failure(req, fail_info::bad_request, "store error: " + row.message());
+    if (!row) return store_failure(req, row.err(), false);
     if (!*row) return failure(req, fail_info::bad_cert_id, "certificate " + old_serial + " is not in the store");
     if ((*row)->status == "revoked")
         return failure(req, fail_info::bad_cert_id,
@@ -197,6 +209,26 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
 
     auto csr = x509_req_from_der(req.message_data);
     if (!csr) return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request");
+    // A retransmission (or a poll by re-sending) of a renewal already taken
+    // goes to admit(), which answers it from the store.
+    if (!is_known_renewal(req.transaction_id, old_serial)) {
+        if ((*row)->status == "superseded" && !cfg_.renewal.allow_repeat)
+            return failure(req, fail_info::bad_cert_id,
+                           "certificate " + old_serial + " was already renewed; renew its successor instead "
+                           "(renewal.allow_repeat = true allows a second renewal)");
+        if (!cfg_.renewal.allow_new_names) {
+            auto requested = requested_sans(**csr, issuer_.policy().names);
+            if (!requested) return failure(req, fail_info::bad_request, requested.message());
+            auto added = names_not_in(*requested, certificate_sans(signer));
+            if (!added.empty()) {
+                std::string list;
+                for (const auto& n : added) list += (list.empty() ? "" : ", ") + n;
+                return failure(req, fail_info::bad_request,
+                               "a renewal may carry only names the certificate being renewed has; new: " + list +
+                                   " (renewal.allow_new_names = true allows them)");
+            }
+        }
+    }
     if (cfg_.renewal.require_challenge)
         if (auto why = challenge_->verify(csr_challenge(**csr)))
             return failure(req, fail_info::bad_message_check,
@@ -220,8 +252,15 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
     // renewed. That is a new transaction, not a retransmission.
     if ((*row)->transaction_id == req.transaction_id)
         if (auto r = store_.release_transaction(req.transaction_id); !r)
-            return failure(req, fail_info::bad_request, "store error: " + r.message());
+            return store_failure(req, r.err(), true);
     return admit(req, **csr, requester, old_serial);
+}
+
+bool scep_service::is_known_renewal(const std::string& transaction_id, const std::string& old_serial) const {
+    auto issued = store_.find_by_transaction(transaction_id);
+    if (issued && *issued && (*issued)->replaces_serial == old_serial) return true;
+    auto held = store_.find_pending(transaction_id);
+    return held && *held && (*held)->replaces_serial == old_serial;
 }
 
 service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const std::string& requester,
@@ -229,10 +268,10 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
     const std::string key_hash = to_hex(public_key_sha256(*X509_REQ_get_X509_PUBKEY(const_cast<X509_REQ*>(&csr))));
 
     auto existing = store_.find_by_transaction(req.transaction_id);
-    if (!existing) return failure(req, fail_info::bad_request, "store error: " + existing.message());
+    if (!existing) return store_failure(req, existing.err(), false);
     if (*existing) return resend(req, **existing, key_hash);
     auto held = store_.find_pending(req.transaction_id);
-    if (!held) return failure(req, fail_info::bad_request, "store error: " + held.message());
+    if (!held) return store_failure(req, held.err(), false);
     if (*held) {
         // micromdm scepclient polls by re-sending its PKCSReq (RFC 8894 §3.3.3 allows either).
         if ((*held)->public_key_sha256 != key_hash)
@@ -258,10 +297,12 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
         p.subject = name_to_string(*X509_REQ_get_subject_name(&csr));
         p.requester = requester;
         p.public_key_sha256 = key_hash;
-        p.csr = x509_req_to_der(csr);
+        // The challenge was checked above; it is not kept (at rest, the
+        // store holds no secret a client sent).
+        p.csr = csr_without_challenge(csr);
         p.replaces_serial = replaces;
         p.reason = *why;
-        if (auto r = store_.add_pending(p); !r) return failure(req, fail_info::bad_request, "store error: " + r.message());
+        if (auto r = store_.add_pending(p); !r) return store_failure(req, r.err(), true);
         return pending(req, *why);
     }
     return issue_and_store(req, csr, requester, replaces);
@@ -313,12 +354,13 @@ service_reply scep_service::issue_and_store(pki_request& req, const X509_REQ& cs
     rec.requester = requester;
     rec.replaces_serial = replaces;
     auto inserted = store_.insert(rec);
-    if (!inserted) return failure(req, fail_info::bad_request, "store error: " + inserted.message());
+    if (!inserted) return store_failure(req, inserted.err(), true);
+    store_write_failed_ = false;
     if (*inserted == insert_outcome::duplicate_transaction) {
         // Lost a race with a concurrent retransmission of the same transaction.
         auto again = store_.find_by_transaction(req.transaction_id);
         if (again && *again) return resend(req, **again, rec.public_key_sha256);
-        return failure(req, fail_info::bad_request, "store error: transaction vanished");
+        return store_failure(req, make_error("transaction " + req.transaction_id + " vanished after a duplicate insert"), false);
     }
     if (!replaces.empty()) {
         auto r = cfg_.renewal.revoke_replaced ? store_.revoke(replaces, 4 /* superseded */, now_iso8601()).has_value()
@@ -349,10 +391,10 @@ service_reply scep_service::poll(pki_request& req, const std::string& requester)
     // CertPoll (GetCertInitial) names the request by transactionID; its
     // IssuerAndSubject is informational (RFC 8894 §3.3.3).
     auto existing = store_.find_by_transaction(req.transaction_id);
-    if (!existing) return failure(req, fail_info::bad_request, "store error: " + existing.message());
+    if (!existing) return store_failure(req, existing.err(), false);
     if (*existing) return resend(req, **existing, (*existing)->public_key_sha256);
     auto held = store_.find_pending(req.transaction_id);
-    if (!held) return failure(req, fail_info::bad_request, "store error: " + held.message());
+    if (!held) return store_failure(req, held.err(), false);
     if (!*held)
         return failure(req, fail_info::bad_cert_id, "no request with transactionID " + req.transaction_id);
     return continue_pending(req, **held, requester);
@@ -362,7 +404,7 @@ service_reply scep_service::get_cert(pki_request& req) {
     auto ias = decode_issuer_and_serial(req.message_data);
     if (!ias) return failure(req, fail_info::bad_request, ias.message());
     auto row = store_.find_by_serial(ias->serial);
-    if (!row) return failure(req, fail_info::bad_request, "store error: " + row.message());
+    if (!row) return store_failure(req, row.err(), false);
     if (!*row || (*row)->issuer != name_to_string(*ias->issuer))
         return failure(req, fail_info::bad_cert_id,
                        "no certificate with serial " + ias->serial + " from \"" + name_to_string(*ias->issuer) + "\"");
@@ -480,6 +522,23 @@ digest_alg scep_service::reply_digest(const pki_request& req) const {
     // then fail to verify them, sscep#157) unless told to mirror the request.
     if (cfg_.reply_sha1) return digest_alg::sha1;
     return req.digest.value_or(digest_alg::sha256);
+}
+
+service_reply scep_service::store_failure(const pki_request& req, const error& e, bool write) const {
+    // The server's fault, not the client's: the client is told so without
+    // internals (file paths, SQLite messages); the log line gets them.
+    if (write) store_write_failed_ = true;
+    auto r = failure(req, fail_info::bad_request,
+                     write ? "the server could not store the certificate" : "the server could not read its store");
+    r.detail = "store error: " + e.message;
+    return r;
+}
+
+result<void> scep_service::store_writable() const {
+    if (!store_write_failed_) return {};
+    if (auto probe = store_.probe_write(); !probe) return probe;
+    store_write_failed_ = false;
+    return {};
 }
 
 service_reply scep_service::failure(const pki_request& req, fail_info info, std::string text) const {

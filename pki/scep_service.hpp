@@ -3,6 +3,7 @@
 // layer in server/ only parses transport details and writes the reply.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <regex>
 #include <string>
@@ -25,6 +26,12 @@ struct renewal_policy {
     bool subject_must_match = true;
     bool allow_key_reuse = true;        // micromdm scepclient renews with the same key
     bool revoke_replaced = false;       // false: the old one is marked superseded
+    // A certificate already renewed (superseded) may be renewed again: two
+    // valid successors. Off: the second renewal gets badCertId.
+    bool allow_repeat = false;
+    // A renewal needs no challenge, so by default it may carry only names
+    // (subjectAltName entries) the old certificate had.
+    bool allow_new_names = false;
 };
 
 // Which requests wait for `scep-lab approve` (RFC 8894 §3.3.2 PENDING).
@@ -54,6 +61,10 @@ struct service_config {
     // encrypt to the first certificate.
     enum class order { ra_first, ca_first } ca_cert_order = order::ra_first;
     bool chain_issuing_only = false;  // quirks.chain = "issuing-only": no intermediates, no root
+    // RFC 8894 §2.3: the self-signed signer of a first PKCSReq SHOULD use the
+    // CSR's key. Off: another key is accepted (the CSR's own signature proves
+    // possession); on: refused with badMessageCheck, for RFC-strict labs.
+    bool require_signer_key_match = false;
     // NDES refuses a challengePassword encoded as UTF8String (sscep #59, #83).
     bool reject_utf8_challenge = false;
     // quirks.fail_info: every PKIOperation is answered FAILURE with this.
@@ -96,6 +107,10 @@ public:
     result<bytes> crl(const std::string& ca_name) const;
 
     const service_config& config() const { return cfg_; }
+    // Whether the store takes writes: fine until a write failed; after one,
+    // a probe write decides (and clears the failure when it succeeds).
+    // /readyz answers 503 while this fails.
+    result<void> store_writable() const;
     const hierarchy& pki() const { return pki_; }
     cert_store& store() const { return store_; }
 
@@ -124,6 +139,9 @@ private:
     result<x509_crl_ptr> build_crl_for(const ca_entry& ca) const;
 
     service_reply failure(const pki_request& req, fail_info info, std::string text) const;
+    service_reply store_failure(const pki_request& req, const error& e, bool write) const;
+    // The transaction is a renewal of `old_serial` already issued or held.
+    bool is_known_renewal(const std::string& transaction_id, const std::string& old_serial) const;
     service_reply success(const pki_request& req, const X509& issued) const;
     service_reply pending(const pki_request& req, std::string why) const;
     service_reply reply_from(const pki_request& req, const cert_rep_params& p) const;
@@ -142,6 +160,7 @@ private:
     static_challenge static_challenge_;
     challenge_verifier* challenge_;
     service_reply ca_cert_reply_;  // GetCACert never changes while serving: built once
+    mutable std::atomic<bool> store_write_failed_{false};
 };
 
 // Compares secrets without leaking where they differ or their length.

@@ -1,5 +1,9 @@
 #include "pki/store.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cctype>
 
 #include <sqlite3.h>
@@ -362,6 +366,17 @@ public:
                       {serial});
     }
 
+    result<void> probe_write() override {
+        std::lock_guard lock(mu_);
+        // Rewrites the header's user_version with its own value: a one-page
+        // write through the WAL, enough to meet a full disk or a read-only file.
+        if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
+        auto r = exec("PRAGMA user_version=" + std::to_string(schema_version));
+        if (r) r = exec("COMMIT");
+        if (!r) (void)exec("ROLLBACK");
+        return r;
+    }
+
     result<void> release_transaction(const std::string& txid) override {
         if (auto r = update("UPDATE certificates SET transaction_id = NULL WHERE transaction_id = ?", {txid}); !r)
             return r;
@@ -603,6 +618,8 @@ public:
             if (r.serial == serial && r.status == "valid") r.status = "superseded";
         return {};
     }
+    result<void> probe_write() override { return {}; }
+
     result<void> release_transaction(const std::string& txid) override {
         std::lock_guard lock(mu_);
         for (auto& r : rows_)
@@ -684,6 +701,18 @@ cert_record make_record(const X509& cert) {
 }
 
 result<std::unique_ptr<cert_store>> open_sqlite_store(const std::filesystem::path& file) {
+    // Owner only: the store holds every certificate and held request. SQLite
+    // creates the -wal and -shm files with the database file's mode; files
+    // left by an older build are tightened too.
+    if (int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0) {
+        (void)::fchmod(fd, 0600);
+        ::close(fd);
+    }
+    for (const char* suffix : {"-wal", "-shm"}) {
+        std::error_code ec;
+        auto side = std::filesystem::path(file.string() + suffix);
+        if (std::filesystem::exists(side, ec)) (void)::chmod(side.c_str(), 0600);
+    }
     sqlite3* db = nullptr;
     int rc = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                              nullptr);

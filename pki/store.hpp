@@ -92,6 +92,9 @@ public:
     virtual result<revoke_outcome> revoke(const std::string& serial, int reason, const std::string& when) = 0;
     // Marks a renewed certificate "superseded" (it stays valid for relying parties).
     virtual result<void> supersede(const std::string& serial) = 0;
+    // A write that changes nothing: succeeds when the store can take writes
+    // again after one failed (disk full, file made read-only).
+    virtual result<void> probe_write() = 0;
     // Frees a transactionID held by an earlier certificate (and its finished
     // pending entry): clients that derive the ID from the key reuse it on renewal.
     virtual result<void> release_transaction(const std::string& transaction_id) = 0;

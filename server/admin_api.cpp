@@ -2,7 +2,9 @@
 
 #include <boost/json.hpp>
 
+#include <cctype>
 #include <charconv>
+#include <limits>
 
 #include "pki/crl.hpp"
 #include "pki/encoding.hpp"
@@ -17,6 +19,9 @@ namespace http = boost::beast::http;
 
 namespace {
 
+// Longer subject filters are refused (SQLite's LIKE gives up on long patterns).
+constexpr std::size_t max_subject_filter = 256;
+
 admin_response reply(const admin_request& req, http::status status, const json::value& body) {
     admin_response res{status, req.version()};
     res.set(http::field::content_type, "application/json");
@@ -29,6 +34,13 @@ admin_response reply(const admin_request& req, http::status status, const json::
 
 admin_response error(const admin_request& req, http::status status, const std::string& message) {
     return reply(req, status, json::object{{"error", message}});
+}
+
+// A store failure: the caller learns that much, the log gets the details
+// (they name files on the server).
+admin_response internal_error(const admin_request& req, const scep::error& e, std::string& log_detail) {
+    log_detail = e.message;
+    return error(req, http::status::internal_server_error, "store error (see the server log)");
 }
 
 json::object cert_json(const cert_record& r) {
@@ -128,6 +140,19 @@ bool is_iso_time(const std::string& s) {
 
 }  // namespace
 
+std::optional<std::string_view> bearer_token(const admin_request& req) {
+    // RFC 9110 §11.1: the scheme name is case-insensitive ("bearer" works).
+    std::string_view auth = req[http::field::authorization];
+    constexpr std::string_view scheme = "bearer";
+    if (auth.size() <= scheme.size() + 1 || auth[scheme.size()] != ' ') return std::nullopt;
+    for (std::size_t i = 0; i < scheme.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(auth[i])) != scheme[i]) return std::nullopt;
+    auto token = auth.substr(scheme.size() + 1);
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    if (token.empty()) return std::nullopt;
+    return token;
+}
+
 bool is_loopback_address(const std::string& a) {
     return a.rfind("127.", 0) == 0 || a == "::1" || a.rfind("::ffff:127.", 0) == 0;
 }
@@ -137,21 +162,26 @@ std::string make_admin_token() { return to_hex(random_bytes(32)); }
 admin_api::admin_api(cert_store& store, admin_settings_view settings)
     : store_(store), settings_(std::move(settings)) {}
 
+bool admin_api::accepts(const admin_request& req, const std::string& client) const {
+    if (!settings_.allow_remote && !is_loopback_address(client)) return false;
+    auto token = bearer_token(req);
+    return token && constant_time_equal(*token, settings_.token);
+}
+
 admin_response admin_api::handle(const admin_request& req, const std::string& client, std::string& detail) {
     if (!settings_.allow_remote && !is_loopback_address(client)) {
         detail = "admin API refused for a non-loopback client";
         return error(req, http::status::forbidden,
                      "the admin API answers loopback clients only (set admin.allow_remote = true to open it)");
     }
-    auto auth = req[http::field::authorization];
-    constexpr std::string_view bearer = "Bearer ";
-    if (auth.size() <= bearer.size() || auth.substr(0, bearer.size()) != bearer) {
+    auto token = bearer_token(req);
+    if (!token) {
         detail = "no bearer token";
         auto res = error(req, http::status::unauthorized, "missing \"Authorization: Bearer <token>\" header");
         res.set(http::field::www_authenticate, "Bearer realm=\"scep-lab\"");
         return res;
     }
-    if (!constant_time_equal(auth.substr(bearer.size()), settings_.token)) {
+    if (!constant_time_equal(*token, settings_.token)) {
         detail = "wrong bearer token";
         auto res = error(req, http::status::unauthorized, "invalid token");
         res.set(http::field::www_authenticate, "Bearer realm=\"scep-lab\", error=\"invalid_token\"");
@@ -159,12 +189,16 @@ admin_response admin_api::handle(const admin_request& req, const std::string& cl
     }
     std::string_view target = req.target();
     auto q = target.find('?');
-    auto res = route(req, target.substr(0, q), q == std::string_view::npos ? std::string_view{} : target.substr(q + 1));
-    detail = std::string(req.method_string()) + " " + std::string(target.substr(0, q));
+    std::string failure;
+    auto res = route(req, target.substr(0, q), q == std::string_view::npos ? std::string_view{} : target.substr(q + 1),
+                     failure);
+    detail = std::string(req.method_string()) + " " + std::string(target.substr(0, q)).substr(0, 200);
+    if (!failure.empty()) detail += ": " + failure;
     return res;
 }
 
-admin_response admin_api::route(const admin_request& req, std::string_view path, std::string_view query) {
+admin_response admin_api::route(const admin_request& req, std::string_view path, std::string_view query,
+                                std::string& log_detail) {
     const auto seg = segments(path.substr(std::string_view("/admin/api").size()));
     const auto method = req.method();
     auto p = params(query);
@@ -180,7 +214,12 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
         if (method != http::verb::get) return method_not_allowed("GET");
         cert_query cq;
         for (const auto& [k, v] : *p) {
-            if (k == "subject") cq.subject = v;
+            if (k == "subject") {
+                if (v.size() > max_subject_filter)
+                    return error(req, http::status::bad_request,
+                                 "subject filter longer than " + std::to_string(max_subject_filter) + " characters");
+                cq.subject = v;
+            }
             else if (k == "serial") cq.serial = normalize_serial(v);
             else if (k == "status") {
                 if (v != "valid" && v != "revoked" && v != "superseded")
@@ -191,9 +230,11 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
                 (k == "since" ? cq.since : cq.until) = v;
             } else if (k == "limit" || k == "offset") {
                 auto n = to_size(v);
-                if (!n || (k == "limit" && (*n == 0 || *n > 1000)))
+                // The store counts in signed 64 bits: a larger offset would wrap to the first page.
+                if (!n || (k == "limit" && (*n == 0 || *n > 1000)) ||
+                    (k == "offset" && *n > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())))
                     return error(req, http::status::bad_request,
-                                 k == "limit" ? "limit is a number from 1 to 1000" : "offset is a number");
+                                 k == "limit" ? "limit is a number from 1 to 1000" : "offset is a number below 2^63");
                 (k == "limit" ? cq.limit : cq.offset) = *n;
             } else {
                 return error(req, http::status::bad_request,
@@ -201,7 +242,7 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
             }
         }
         auto page = store_.search(cq);
-        if (!page) return error(req, http::status::internal_server_error, page.message());
+        if (!page) return internal_error(req, page.err(), log_detail);
         json::array items;
         for (const auto& r : page->items) items.push_back(cert_json(r));
         return reply(req, http::status::ok,
@@ -216,7 +257,7 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
         if (serial.empty() || serial.find_first_not_of("0123456789ABCDEF") != std::string::npos)
             return error(req, http::status::bad_request, "\"" + seg[1] + "\" is not a serial number in hex");
         auto row = store_.find_by_serial(serial);
-        if (!row) return error(req, http::status::internal_server_error, row.message());
+        if (!row) return internal_error(req, row.err(), log_detail);
         if (!*row) return error(req, http::status::not_found, "no certificate with serial " + serial);
         if (seg.size() == 2) {
             if (method != http::verb::get) return method_not_allowed("GET");
@@ -248,20 +289,21 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
             auto reason_name = string_field(*body, "reason", why);
             if (!reason_name) return error(req, http::status::bad_request, why);
             if (reason_name->empty()) *reason_name = "unspecified";
-            auto reason = crl_reason_from_name(*reason_name);
-            if (!reason)
-                return error(req, http::status::bad_request,
-                             "unknown reason \"" + *reason_name + "\" (unspecified, keyCompromise, cACompromise, "
-                             "affiliationChanged, superseded, cessationOfOperation, certificateHold, "
-                             "privilegeWithdrawn, aACompromise)");
-            auto r = store_.revoke(serial, *reason, now_iso8601());
-            if (!r) return error(req, http::status::internal_server_error, r.message());
-            if (*r == revoke_outcome::not_found) return error(req, http::status::not_found, "no certificate with serial " + serial);
+            auto reason = revocation_reason_from_name(*reason_name);
+            if (!reason) return error(req, http::status::bad_request, reason.message());
+            auto r = revoke_certificate(store_, serial, *reason);
+            if (!r) return internal_error(req, r.err(), log_detail);
+            if (r->result == revocation::outcome::not_found)
+                return error(req, http::status::not_found, "no certificate with serial " + serial);
+            if (r->result == revocation::outcome::conflict)
+                return error(req, http::status::conflict,
+                             "already revoked with reason " + crl_reason_name(r->reason) + " at " + r->revoked_at +
+                                 "; the first revocation stands");
             return reply(req, http::status::ok,
                          json::object{{"serial", serial},
                                       {"status", "revoked"},
                                       {"reason", *reason_name},
-                                      {"already_revoked", *r == revoke_outcome::already_revoked}});
+                                      {"already_revoked", r->result == revocation::outcome::already_revoked}});
         }
         return error(req, http::status::not_found, "unknown admin API path");
     }
@@ -275,7 +317,7 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
             all = v == "true";
         }
         auto rows = store_.list_pending(all);
-        if (!rows) return error(req, http::status::internal_server_error, rows.message());
+        if (!rows) return internal_error(req, rows.err(), log_detail);
         json::array items;
         for (const auto& r : *rows) items.push_back(pending_json(r));
         return reply(req, http::status::ok, json::object{{"items", std::move(items)}});
@@ -292,7 +334,7 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
         if (!reason) return error(req, http::status::bad_request, why);
         const bool approve = seg[2] == "approve";
         auto r = store_.decide_pending(*txid, approve, *reason);
-        if (!r) return error(req, http::status::internal_server_error, r.message());
+        if (!r) return internal_error(req, r.err(), log_detail);
         if (*r == decide_outcome::not_found)
             return error(req, http::status::not_found, "no pending request with transactionID " + *txid);
         if (*r == decide_outcome::not_pending) {
@@ -314,7 +356,7 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
             return error(req, http::status::bad_request,
                          "reset deletes every certificate and pending request: send {\"confirm\": \"reset\"}");
         auto n = store_.reset();
-        if (!n) return error(req, http::status::internal_server_error, n.message());
+        if (!n) return internal_error(req, n.err(), log_detail);
         return reply(req, http::status::ok, json::object{{"deleted_rows", *n}});
     }
     // GET /admin/api/config

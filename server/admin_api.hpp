@@ -5,6 +5,7 @@
 
 #include <boost/beast/http.hpp>
 
+#include <optional>
 #include <string>
 
 #include "pki/store.hpp"
@@ -27,13 +28,20 @@ public:
     static bool is_admin_path(std::string_view path) { return path.rfind("/admin/api/", 0) == 0 || path == "/admin/api"; }
     // `client`: the peer address; `detail` gets a line for the request log.
     admin_response handle(const admin_request& req, const std::string& client, std::string& detail);
+    // The request carries the token and comes from a client the API answers:
+    // what other endpoints ask before they reveal a secret.
+    bool accepts(const admin_request& req, const std::string& client) const;
 
 private:
-    admin_response route(const admin_request& req, std::string_view path, std::string_view query);
+    admin_response route(const admin_request& req, std::string_view path, std::string_view query,
+                         std::string& log_detail);
 
     cert_store& store_;
     admin_settings_view settings_;
 };
+
+// The token of an "Authorization: Bearer <token>" header (scheme in any case).
+std::optional<std::string_view> bearer_token(const admin_request& req);
 
 // "127.0.0.1", "::1", "::ffff:127.0.0.5": loopback addresses.
 bool is_loopback_address(const std::string& address);

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/ssl/context.hpp>
@@ -43,8 +44,42 @@ struct lab {
     std::unique_ptr<cert_store> store;
 };
 
+// The data directory holds keys, tokens and the store: owner only. It is
+// made 0700 when it is this user's; a shared one (another owner, the sticky
+// bit of /tmp, the home directory) is left alone with a warning.
+void make_data_dir_private(const std::filesystem::path& dir, event_log& log) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) fs::create_directories(dir, ec);
+    struct stat st {};
+    if (ec || ::stat(dir.c_str(), &st) != 0) return;  // opening the lab reports what is wrong with the path
+    if ((st.st_mode & 077) == 0) return;
+    const char* home = std::getenv("HOME");
+    const bool shared = st.st_uid != ::geteuid() || (st.st_mode & S_ISVTX) ||
+                        fs::equivalent(dir, "/", ec) || (home && fs::equivalent(dir, home, ec));
+    if (shared) {
+        log.warn("the data directory is open to other users and not scep-lab's own; keep the lab's keys in a "
+                 "directory of their own",
+                 {{"data_dir", dir.string()}});
+        return;
+    }
+    if (::chmod(dir.c_str(), 0700) == 0)
+        log.info("made the data directory private (0700)", {{"data_dir", dir.string()}});
+}
+
 result<lab> open_lab(const config::settings& s, event_log& log) {
     load_providers();
+    make_data_dir_private(s.data_dir, log);
+    {
+        // An empty file where the store should be is most often a failed copy
+        // or restore: say so instead of silently starting with no certificates.
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(s.store_file(), ec) && std::filesystem::file_size(s.store_file(), ec) == 0 &&
+            !ec)
+            log.warn("the store file is empty (0 bytes): starting with no certificates; if it held some, stop and "
+                     "restore it from a backup",
+                     {{"file", s.store_file().string()}});
+    }
     auto pki = hierarchy::open(s.pki, s.pki_dir(), config::lab_clock(s)(),
                                [&](const std::string& note) {
                                    if (note.rfind("warning: ", 0) == 0)
@@ -342,13 +377,15 @@ int serve(const config::settings& s) {
     if (base.empty()) base = https_base;
     // Apple profiles: built per download (a fresh NDES password each time).
     std::mutex profile_mutex;  // the first signed download issues the signer once
-    r.set_profile_source([&s, &l, &otp, &r, &profile_mutex](std::string_view query,
-                                                            const std::string& base_url) -> result<exported> {
+    r.set_profile_source([&s, &l, &otp, &r, &profile_mutex, &admin, &ndes](router::profile_call& call) -> result<exported> {
         std::lock_guard lock(profile_mutex);
-        auto req = profile_request_from_query(query);
+        auto req = profile_request_from_query(call.query);
         if (!req) return req.err();
+        // The same people who could read the challenge elsewhere: the admin
+        // token's holder, or whoever has the NDES admin page's login.
+        req->may_see_challenge = (admin && admin->accepts(call.req, call.client)) || (ndes && ndes->has_login(call.req));
         profile_sources src{s, l.pki, *l.store, r.tls_chain(), otp ? &*otp : nullptr};
-        return make_apple_profile(src, std::move(*req), base_url);
+        return make_apple_profile(src, std::move(*req), call.base_url, &call.note);
     });
     // The status page at "/".
     r.set_status_page([&s, &l, secure_on = s.https.enabled, admin_on = admin.has_value()](const std::string& base_url) {
@@ -546,26 +583,28 @@ std::unique_ptr<cert_store> existing_store(const config::settings& s) {
 }  // namespace
 
 int revoke(const config::settings& s, const std::string& serial_in, const std::string& reason, std::ostream& out) {
-    auto code = crl_reason_from_name(reason);
+    auto code = revocation_reason_from_name(reason);
     if (!code) {
-        std::cerr << "unknown reason \"" << reason << "\" (unspecified, keyCompromise, cACompromise, "
-                  << "affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, "
-                  << "aACompromise)\n";
+        std::cerr << code.message() << "\n";
         return 2;
     }
     // Any spelling: "07:04:b5", "704B5" (openssl drops the leading zero).
     const std::string serial = normalize_serial(serial_in);
     auto store = existing_store(s);
     if (!store) return 1;
-    auto r = store->revoke(serial, *code, now_iso8601());
+    auto r = revoke_certificate(*store, serial, *code);
     if (!r) {
         std::cerr << r.message() << "\n";
         return 1;
     }
-    switch (*r) {
-        case revoke_outcome::revoked: out << "revoked " << serial << " (" << reason << ")\n"; return 0;
-        case revoke_outcome::already_revoked: out << serial << " was already revoked\n"; return 0;
-        case revoke_outcome::not_found: std::cerr << "no certificate with serial " << serial << "\n"; return 1;
+    switch (r->result) {
+        case revocation::outcome::revoked: out << "revoked " << serial << " (" << reason << ")\n"; return 0;
+        case revocation::outcome::already_revoked: out << serial << " was already revoked (" << reason << ")\n"; return 0;
+        case revocation::outcome::conflict:
+            std::cerr << serial << " is already revoked with reason " << crl_reason_name(r->reason) << " since "
+                      << r->revoked_at << "; the first revocation stands\n";
+            return 1;
+        case revocation::outcome::not_found: std::cerr << "no certificate with serial " << serial << "\n"; return 1;
     }
     return 1;
 }
@@ -698,6 +737,7 @@ int apple_profile(const config::settings& s, const apple_profile_cli& o, std::os
         return 2;
     }
     req->sign = req->sign || o.sign;
+    req->may_see_challenge = true;  // whoever can run this reads the data directory anyway
     if (o.challenge) {
         req->options.challenge = *o.challenge;
         req->challenge_given = true;

@@ -87,22 +87,36 @@ result<profile_request> profile_request_from_query(std::string_view query) {
     return req;
 }
 
-result<exported> make_apple_profile(const profile_sources& src, profile_request req, const std::string& base_url) {
+result<exported> make_apple_profile(const profile_sources& src, profile_request req, const std::string& base_url,
+                                    std::string* withheld) {
     const auto& s = src.settings;
     auto& o = req.options;
     if (o.scep_url.empty())
         o.scep_url = base_url + (s.ndes.enabled ? std::string("/certsrv/mscep/mscep.dll") : s.scep_paths.front());
+    auto withhold = [&](std::string why) {
+        if (withheld) *withheld = std::move(why);
+    };
     if (!req.challenge_given) {
         if (s.ndes.enabled && s.ndes.password_mode == "dynamic") {
-            // As an MDM does with NDES: one fresh one-time password per profile.
-            if (!src.otp)
-                return make_error("NDES one-time passwords live in the running server: download the profile from "
-                                  "/profiles/apple.mobileconfig, or pass --challenge");
-            auto pw = src.otp->issue();
-            if (!pw) return make_error("the one-time password cache is full (ndes.password_cache)");
-            o.challenge = *pw;
-        } else if (!(s.ndes.enabled && s.ndes.password_mode == "none")) {
-            o.challenge = s.scep.challenge;
+            // As an MDM does with NDES: one fresh one-time password per
+            // profile, for callers the NDES admin page would give one to.
+            if (!req.may_see_challenge) {
+                withhold("withheld: NDES one-time passwords go to callers with the mscep_admin login "
+                         "(ndes.admin_users) or the admin token");
+            } else {
+                if (!src.otp)
+                    return make_error("NDES one-time passwords live in the running server: download the profile from "
+                                      "/profiles/apple.mobileconfig, or pass --challenge");
+                auto pw = src.otp->issue();
+                if (!pw) return make_error("the one-time password cache is full (ndes.password_cache)");
+                o.challenge = *pw;
+            }
+        } else if (!(s.ndes.enabled && s.ndes.password_mode == "none") && !s.scep.challenge.empty()) {
+            if (req.may_see_challenge || s.scep.challenge == config::default_challenge)
+                o.challenge = s.scep.challenge;
+            else
+                withhold("withheld: the configured challenge goes to callers with the admin token" +
+                         std::string(s.ndes.enabled ? " or the mscep_admin login" : ""));
         }
     }
     if (!o.wifi_ssid.empty() && o.radius_names.empty()) o.radius_names = radius_names_from_store(src.store);

@@ -20,6 +20,11 @@ struct profile_request {
     apple_profile_options options;
     bool sign = false;
     bool challenge_given = false;  // options.challenge set by the caller
+    // The caller may see the challenge: it holds the admin token, or the
+    // mscep_admin login in NDES mode (or runs `scep-lab profile` on the
+    // data directory). Anonymous callers get the challenge only when it is
+    // the lab default; never an NDES one-time password (docs/security.md).
+    bool may_see_challenge = false;
 };
 
 // Query parameters of the download: ssid, security, radius_name (repeat),
@@ -38,6 +43,9 @@ struct profile_sources {
 // Fills what the request leaves open (URL from base_url and the SCEP path,
 // challenge, RADIUS names from the newest `issue --profile radius-server`
 // certificate), builds and optionally signs the profile.
-result<exported> make_apple_profile(const profile_sources& src, profile_request req, const std::string& base_url);
+// `withheld` (when given) says why the profile carries no challenge
+// although one is configured; empty otherwise.
+result<exported> make_apple_profile(const profile_sources& src, profile_request req, const std::string& base_url,
+                                    std::string* withheld = nullptr);
 
 }  // namespace scep::server

@@ -97,12 +97,15 @@ private:
                           "request line and headers exceed " + std::to_string(limits_.max_header_bytes) + " bytes");
         if (ec) return reject(http::status::bad_request, "malformed HTTP request: " + ec.message());
 
+        request req = parser_->release();
+        // Ambiguous framing is answered and the connection closed: whatever
+        // follows on it could be read as another request (RFC 9112 §6.3).
+        if (auto bad = check_framing(req)) return reject(bad->status, bad->reason);
         ++requests_;
         busy_ = true;
         ++*in_flight_;
         auto started = std::chrono::steady_clock::now();
         request_record rec;
-        request req = parser_->release();
         response res;
         try {
             res = router_.handle(req, client_, rec, tls);

@@ -2,6 +2,8 @@
 
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <algorithm>
+
 namespace scep::server {
 
 std::string json_escape(const std::string& s) {
@@ -15,7 +17,7 @@ std::string json_escape(const std::string& s) {
             case '\r': out += "\\r"; break;
             case '\t': out += "\\t"; break;
             default:
-                if (c < 0x20) {
+                if (c < 0x20 || c == 0x7f) {
                     char buf[8];
                     std::snprintf(buf, sizeof buf, "\\u%04x", c);
                     out += buf;
@@ -35,9 +37,15 @@ void apply_pattern(spdlog::logger& l, bool json) {
         l.set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l %v", spdlog::pattern_time_type::utc);
 }
 
-// Text values with spaces or quotes are quoted so that lines stay parseable.
+// Text values with spaces, quotes or control characters are quoted and
+// escaped as in JSON, so that a client-chosen value (a transactionID) can
+// neither break a line in two nor send terminal escapes to whoever reads it.
 std::string text_value(const std::string& v) {
-    if (!v.empty() && v.find_first_of(" \"=\t") == std::string::npos) return v;
+    const bool plain = !v.empty() && std::none_of(v.begin(), v.end(), [](char ch) {
+        auto c = static_cast<unsigned char>(ch);
+        return c <= 0x20 || c == 0x7f || c == '"' || c == '=' || c == '\\';
+    });
+    if (plain) return v;
     return "\"" + json_escape(v) + "\"";
 }
 }  // namespace

@@ -54,6 +54,9 @@ public:
     static bool is_admin_path(std::string_view path);
     response admin(const request& req, std::string& detail);
     response browse(const request& req, const std::string& admin_url);
+    // The request carries a valid login of ndes.admin_users (false when none
+    // is configured: an open page is no login).
+    bool has_login(const request& req) const { return !cfg_.admin_users.empty() && authorized(req); }
 
 private:
     response html(const request& req, const std::string& page) const;

@@ -31,14 +31,30 @@ response text(const request& req, http::status status, std::string body, request
     return res;
 }
 
+// 405 with the methods the resource takes (RFC 9110 §15.5.6: Allow is required).
+response method_not_allowed(const request& req, std::string_view allow, request_record& rec) {
+    auto res = text(req, http::status::method_not_allowed, "use " + std::string(allow) + "\n", rec);
+    res.set(http::field::allow, allow);
+    return res;
+}
+
+bool is_get_or_head(const request& req) {
+    return req.method() == http::verb::get || req.method() == http::verb::head;
+}
+
+// A Host value that can go into links and profiles.
+bool plausible_host(std::string_view host) {
+    return !host.empty() && host.size() <= 255 &&
+           host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
+               std::string_view::npos;
+}
+
 // "http(s)://host" from the request's Host header; nullopt when it is not a
 // plausible host (it ends up in links and profiles).
 std::optional<std::string> base_url_of(const request& req, bool secure) {
     std::string host(req[http::field::host]);
     if (host.empty()) host = "127.0.0.1";
-    if (host.size() > 255 ||
-        host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != std::string::npos)
-        return std::nullopt;
+    if (!plausible_host(host)) return std::nullopt;
     return (secure ? "https://" : "http://") + host;
 }
 
@@ -71,6 +87,62 @@ response from_reply(const request& req, service_reply&& reply, request_record& r
 }
 
 }  // namespace
+
+namespace {
+std::string_view trim_ows(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
+
+}  // namespace
+
+std::optional<framing_error> check_framing(request& req) {
+    // RFC 9112 §6.3 (4): chunked must be the final coding, or the body's
+    // length is unknown; §6.1: codings we do not implement get 501.
+    std::vector<std::string_view> codings;
+    for (const auto& field : req.base()) {
+        if (field.name() != http::field::transfer_encoding) continue;
+        std::string_view list = field.value();
+        while (!list.empty()) {
+            auto comma = list.find(',');
+            auto c = trim_ows(list.substr(0, comma));
+            if (!c.empty()) codings.push_back(c);
+            list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+        }
+    }
+    if (!codings.empty()) {
+        if (!iequals(codings.back(), "chunked"))
+            return framing_error{http::status::bad_request,
+                                 "Transfer-Encoding must end with chunked (RFC 9112 §6.3); the connection is closed"};
+        if (codings.size() > 1)
+            return framing_error{http::status::not_implemented,
+                                 "only the chunked transfer coding is implemented; the connection is closed"};
+    }
+    // RFC 9112 §3.2: HTTP/1.1 needs exactly one Host; no request may have two.
+    const auto hosts = std::distance(req.base().equal_range(http::field::host).first,
+                                     req.base().equal_range(http::field::host).second);
+    if (hosts > 1) return framing_error{http::status::bad_request, "the request has more than one Host header"};
+    if (hosts == 0 && req.version() >= 11)
+        return framing_error{http::status::bad_request, "an HTTP/1.1 request needs a Host header (RFC 9112 §3.2)"};
+    // Absolute-form (what a client that thinks it talks to a proxy sends).
+    std::string_view target = req.target();
+    for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
+        if (target.size() < scheme.size() || !iequals(target.substr(0, scheme.size()), scheme)) continue;
+        std::string_view rest = target.substr(scheme.size());
+        auto end = rest.find_first_of("/?");
+        std::string_view authority = rest.substr(0, end);
+        if (authority.find('@') != std::string_view::npos || !plausible_host(authority))
+            return framing_error{http::status::bad_request, "the absolute-form target has no usable host"};
+        std::string origin = end == std::string_view::npos ? "/" : std::string(rest.substr(end));
+        if (origin.front() == '?') origin.insert(0, "/");
+        std::string host(authority);
+        req.set(http::field::host, host);
+        req.target(origin);
+        break;
+    }
+    return std::nullopt;
+}
 
 std::vector<std::pair<std::string, std::string>> split_query(std::string_view query) {
     std::vector<std::pair<std::string, std::string>> out;
@@ -114,6 +186,17 @@ response router::handle(const request& req, const std::string& client, request_r
     std::string_view path = target.substr(0, q);
     std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
 
+    // Read-only resources answer GET and HEAD only: a PUT or DELETE must not
+    // look as if it had done something.
+    constexpr std::string_view read_only = "GET, HEAD";
+    const bool downloads = path.starts_with("/ca/") || path.starts_with("/certs/") || path.starts_with("/crl/");
+    if ((path == "/healthz" || path == "/readyz" || (path == "/metrics" && metrics_) ||
+         ((path == "/" || path == "/status.js") && status_page_) ||
+         (path == "/profiles/apple.mobileconfig" && profile_source_) || downloads) &&
+        !is_get_or_head(req)) {
+        rec.operation = "method";
+        return method_not_allowed(req, read_only, rec);
+    }
     if (path == "/healthz") {
         rec.operation = "healthz";
         return text(req, http::status::ok, "ok\n", rec);
@@ -123,8 +206,15 @@ response router::handle(const request& req, const std::string& client, request_r
         // shutting down, so that load balancers and CI wait loops move on.
         rec.operation = "readyz";
         if (!ready_) return text(req, http::status::service_unavailable, "shutting down\n", rec);
-        if (auto n = service_.store().count(); !n)
-            return text(req, http::status::service_unavailable, "store unavailable: " + n.message() + "\n", rec);
+        // The answer is public: the reason with file names goes to the log only.
+        if (auto n = service_.store().count(); !n) {
+            rec.detail = "store unavailable: " + n.message();
+            return text(req, http::status::service_unavailable, "store unavailable (see the server log)\n", rec);
+        }
+        if (auto w = service_.store_writable(); !w) {
+            rec.detail = "store cannot be written: " + w.message();
+            return text(req, http::status::service_unavailable, "store cannot be written (see the server log)\n", rec);
+        }
         return text(req, http::status::ok, "ready\n", rec);
     }
     if (path == "/metrics" && metrics_) {
@@ -133,8 +223,7 @@ response router::handle(const request& req, const std::string& client, request_r
         res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
         return res;
     }
-    if ((path == "/" || path == "/status.js") && status_page_ &&
-        (req.method() == http::verb::get || req.method() == http::verb::head)) {
+    if ((path == "/" || path == "/status.js") && status_page_) {
         rec.operation = "status";
         response res{http::status::ok, req.version()};
         if (path == "/") {
@@ -168,6 +257,7 @@ response router::handle(const request& req, const std::string& client, request_r
         }
     if (ndes_ && ndes_frontend::is_admin_path(path)) {
         rec.operation = "ndes-admin";
+        if (!is_get_or_head(req)) return method_not_allowed(req, read_only, rec);
         if (quirks_) {
             rec.delay = quirks_->latency();
             if (auto res = quirks_->inject(req, "mscep_admin", rec)) return std::move(*res);
@@ -179,17 +269,21 @@ response router::handle(const request& req, const std::string& client, request_r
     if (is_scep_path(path)) return scep(req, query, client, rec);
     if (path == "/profiles/apple.mobileconfig" && profile_source_) {
         rec.operation = "profile";
-        if (req.method() != http::verb::get && req.method() != http::verb::head)
-            return text(req, http::status::method_not_allowed, "use GET\n", rec);
         // The profile points devices back at the address they used.
         auto base = base_url_of(req, secure);
         if (!base) return text(req, http::status::bad_request, "the Host header is not a host name or address\n", rec);
-        auto made = profile_source_(query, *base);
+        profile_call call{query, *base, req, client, {}};
+        auto made = profile_source_(call);
         if (!made) {
             rec.detail = made.message();
             return text(req, http::status::bad_request, made.message() + "\n", rec);
         }
-        return file_response(req, std::move(*made), rec);
+        auto res = file_response(req, std::move(*made), rec);
+        if (!call.note.empty()) {
+            res.set("X-Scep-Lab-Challenge", call.note);
+            rec.detail = call.note;
+        }
+        return res;
     }
     // Trust material at stable URLs: /ca/<name>.<crt|der|pem|p7b> (name: a CA
     // tier, "ra", "ra-encryption" or "chain") and /certs/<serial>.<crt|der|pem>.
@@ -239,11 +333,7 @@ response router::handle(const request& req, const std::string& client, request_r
 }
 
 response router::scep(const request& req, std::string_view query, const std::string& client, request_record& rec) {
-    if (req.method() != http::verb::get && req.method() != http::verb::post && req.method() != http::verb::head) {
-        auto res = text(req, http::status::method_not_allowed, "SCEP accepts GET and POST\n", rec);
-        res.set(http::field::allow, "GET, POST");
-        return res;
-    }
+    if (!is_get_or_head(req) && req.method() != http::verb::post) return method_not_allowed(req, "GET, POST, HEAD", rec);
     std::string operation;
     std::optional<std::string> message;
     for (auto& [k, v] : split_query(query)) {
@@ -300,8 +390,9 @@ response router::scep(const request& req, std::string_view query, const std::str
             // Names from a counter and the (sanitised) transactionID only.
             std::string id = std::to_string(++captured_) + "-";
             for (char c : reply.transaction_id.substr(0, 64)) id += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-            (void)write_file(capture_dir_ / (id + ".request.der"), std::string(der.begin(), der.end()), false);
-            (void)write_file(capture_dir_ / (id + ".reply.der"), reply.body, false);
+            // Owner only, like the store: requests carry the encrypted challenge.
+            (void)write_file(capture_dir_ / (id + ".request.der"), std::string(der.begin(), der.end()), true);
+            (void)write_file(capture_dir_ / (id + ".reply.der"), reply.body, true);
         }
         return from_reply(req, std::move(reply), rec);
     }

@@ -59,8 +59,18 @@ public:
         return out;
     }
     // GET /profiles/apple.mobileconfig?...: the profile for this query and
-    // base URL (scheme and Host of the request).
-    using profile_source = std::function<result<exported>(std::string_view query, const std::string& base_url)>;
+    // base URL (scheme and Host of the request). The request and client tell
+    // who asks (the challenge goes only to those allowed to see it); `note`
+    // comes back non-empty when something was left out, and is sent as the
+    // X-Scep-Lab-Challenge header.
+    struct profile_call {
+        std::string_view query;
+        std::string base_url;
+        const request& req;
+        const std::string& client;
+        std::string note;
+    };
+    using profile_source = std::function<result<exported>(profile_call& call)>;
     void set_profile_source(profile_source source) { profile_source_ = std::move(source); }
     // GET /metrics (Prometheus) from these counters.
     void set_metrics(metrics* m) { metrics_ = m; }
@@ -88,6 +98,19 @@ private:
     std::atomic<bool> ready_{true};
     std::atomic<std::uint64_t> captured_{0};
 };
+
+// Checks made on every request before it is routed, where a wrong answer
+// would let two parties read one byte stream differently (RFC 9112):
+// Transfer-Encoding whose final coding is not chunked (400) or with codings
+// this server does not implement (501); an HTTP/1.1 request without Host,
+// or any request with two (400). The session answers an error and closes
+// the connection. An absolute-form target (RFC 9112 §3.2.2) is rewritten to
+// origin-form, its authority becoming the Host.
+struct framing_error {
+    http::status status;
+    std::string reason;
+};
+std::optional<framing_error> check_framing(request& req);
 
 // Query parameters as sent (keys percent-decoded, values left encoded).
 std::vector<std::pair<std::string, std::string>> split_query(std::string_view query);

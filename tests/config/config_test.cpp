@@ -66,6 +66,41 @@ extended_key_usage = ["clientAuth", "serverAuth"]
     EXPECT_EQ(s->issuance.validity, std::chrono::minutes(10));
 }
 
+TEST(config, hardening_settings_are_read_and_their_ranges_checked) {
+    auto s = parse(R"(
+[scep]
+require_signer_key_match = true
+[renewal]
+allow_repeat = true
+allow_new_names = true
+[issuance]
+min_rsa_exponent = 65537
+allow_md5_csr = true
+allow_wildcards = true
+max_sans = 5
+max_cn_length = 100
+max_subject_rdns = 4
+)");
+    ASSERT_TRUE(s) << s.message();
+    EXPECT_TRUE(s->scep.require_signer_key_match);
+    EXPECT_TRUE(s->scep.renewal.allow_repeat);
+    EXPECT_TRUE(s->scep.renewal.allow_new_names);
+    EXPECT_EQ(s->csr.min_rsa_exponent, 65537u);
+    EXPECT_TRUE(s->csr.allow_md5);
+    EXPECT_TRUE(s->csr.names.allow_wildcards);
+    EXPECT_EQ(s->csr.names.max_sans, 5u);
+    EXPECT_EQ(s->csr.names.max_cn_length, 100u);
+    EXPECT_EQ(s->csr.names.max_subject_rdns, 4u);
+    for (const char* bad : {"min_rsa_exponent = 1", "min_rsa_exponent = 2", "max_sans = 0", "max_cn_length = 0",
+                            "max_subject_rdns = 100"}) {
+        SCOPED_TRACE(bad);
+        auto r = parse(std::string("[issuance]\n") + bad + "\n");
+        ASSERT_FALSE(r);
+        EXPECT_NE(r.message().find(std::string(bad).substr(0, std::string(bad).find(' '))), std::string::npos)
+            << r.message();
+    }
+}
+
 TEST(config, errors_name_the_file_the_line_and_the_problem) {
     struct case_t {
         const char* name;

@@ -121,7 +121,15 @@ TEST(admin_api, list_search_fetch_revoke_reset) {
     auto rev = a.obj("POST", "/admin/api/certificates/" + serial + "/revoke", 200, R"({"reason":"keyCompromise"})");
     EXPECT_EQ(rev["status"].as_string(), "revoked");
     EXPECT_FALSE(rev["already_revoked"].as_bool());
-    EXPECT_TRUE(a.obj("POST", "/admin/api/certificates/" + serial + "/revoke", 200, "")["already_revoked"].as_bool());
+    // Again with the same reason: nothing changes; with another: 409 naming the first.
+    EXPECT_TRUE(a.obj("POST", "/admin/api/certificates/" + serial + "/revoke", 200, R"({"reason":"keyCompromise"})")
+                    ["already_revoked"].as_bool());
+    auto other = a.obj("POST", "/admin/api/certificates/" + serial + "/revoke", 409, "");
+    EXPECT_NE(std::string(other["error"].as_string()).find("already revoked with reason keyCompromise"),
+              std::string::npos);
+    // removeFromCRL does not revoke (it would leave the certificate valid on the CRL).
+    auto remove = a.obj("POST", "/admin/api/certificates/" + serial + "/revoke", 400, R"({"reason":"removeFromCRL"})");
+    EXPECT_NE(std::string(remove["error"].as_string()).find("does not revoke"), std::string::npos);
     auto revoked = a.obj("GET", "/admin/api/certificates?status=revoked", 200);
     ASSERT_EQ(revoked["total"].as_int64(), 1);
     EXPECT_EQ(revoked["items"].as_array()[0].as_object().at("revocation_reason").as_string(), "keyCompromise");
@@ -185,6 +193,35 @@ TEST(admin_api, list_search_fetch_revoke_reset) {
     // The lab still enrolls after a reset.
     auto dev = test::make_requester({.challenge = "scep-lab-challenge"});
     EXPECT_EQ(lab.enroll(dev, content_cipher::aes_128_cbc, digest_alg::sha256, false).status, pki_status::success);
+}
+
+TEST(admin_api, hostile_query_values_and_scheme_spelling) {
+    lab_server lab;
+    lab.start();
+    admin_client a{lab.proc, read_token(lab)};
+    // A 50,000-character subject filter: 400, not a 500 naming the database.
+    auto long_subject = a.call("GET", "/admin/api/certificates?subject=" + std::string(50000, 'a'));
+    EXPECT_EQ(long_subject.status, 400) << long_subject.body;
+    EXPECT_EQ(long_subject.body.find(".db"), std::string::npos) << long_subject.body;
+    EXPECT_EQ(a.call("GET", "/admin/api/certificates?subject=" + std::string(256, 'a')).status, 200);
+    // Offsets that a signed 64-bit count would wrap to the first page.
+    for (const char* offset : {"9223372036854775808", "18446744073709551615", "99999999999999999999"})
+        EXPECT_EQ(a.call("GET", std::string("/admin/api/certificates?offset=") + offset).status, 400) << offset;
+    EXPECT_EQ(a.call("GET", "/admin/api/certificates?offset=9223372036854775807").status, 200);
+    // RFC 9110 §11.1: the scheme name is case-insensitive.
+    auto url = server::parse_scep_url(lab.proc.url());
+    for (const char* scheme : {"bearer ", "BEARER ", "Bearer  "}) {
+        auto r = server::http_request(*url, "GET", "/admin/api/certificates", "",
+                                      {{"Authorization", scheme + a.token}});
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200) << scheme;
+    }
+    for (const char* wrong : {"Bearertoken", "Basic ", "bear "}) {
+        auto r = server::http_request(*url, "GET", "/admin/api/certificates", "",
+                                      {{"Authorization", wrong + a.token}});
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 401) << wrong;
+    }
 }
 
 TEST(admin_api, pending_requests_are_listed_approved_and_rejected) {

@@ -143,12 +143,29 @@ echo "$out" | grep -q "nosuchca" || fail "CLI error does not name the CA: $out"
 curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null || fail "server unhealthy after bad profile requests"
 echo "ok: bad parameters -> 400 naming the problem (HTTP) or exit 1 (CLI); server healthy"
 
-# 8. NDES one-time passwords: each download carries a fresh one, which enrolls once.
+# 8. NDES one-time passwords: each download by someone the NDES admin page
+# would give one to carries a fresh one, which enrolls once; anonymous
+# downloads carry none and cannot use up the password cache.
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-start_server --preset ndes-default
+cat >"$WORK/ndes-login.toml" <<'TOML'
+[ndes]
+admin_users = ["mdm:profile-pass"]
+TOML
+start_server --preset ndes-default --config "$WORK/ndes-login.toml"
 NDES_URL="http://127.0.0.1:$PORT/certsrv/mscep/mscep.dll"
+TOKEN=$(head -n1 "$WORK/data/admin-token")
+for i in 1 2 3 4 5 6; do
+    curl -sf -D "$WORK/anon.h" "http://127.0.0.1:$PORT/profiles/apple.mobileconfig" -o "$WORK/anon.mobileconfig" ||
+        fail "anonymous NDES download $i"
+    python3 "$WORK/check.py" "$WORK/anon.mobileconfig" "$WORK" "$NDES_URL" >"$WORK/anon.out" || fail "$(cat "$WORK/anon.out")"
+    [ -z "$(cat "$WORK/anon.out")" ] || fail "an anonymous NDES profile carries a password"
+done
+grep -qi "^X-Scep-Lab-Challenge: withheld" "$WORK/anon.h" || fail "no X-Scep-Lab-Challenge header: $(cat "$WORK/anon.h")"
+curl -sf -u mdm:profile-pass "http://127.0.0.1:$PORT/profiles/apple.mobileconfig" -o "$WORK/ndes1.mobileconfig" ||
+    fail "NDES download with the mscep_admin login"
+curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/profiles/apple.mobileconfig" \
+    -o "$WORK/ndes2.mobileconfig" || fail "NDES download with the admin token"
 for i in 1 2; do
-    curl -sf "http://127.0.0.1:$PORT/profiles/apple.mobileconfig" -o "$WORK/ndes$i.mobileconfig" || fail "NDES download $i"
     python3 "$WORK/check.py" "$WORK/ndes$i.mobileconfig" "$WORK" "$NDES_URL" >"$WORK/otp$i" || fail "$(cat "$WORK/otp$i")"
 done
 otp1=$(cat "$WORK/otp1"); otp2=$(cat "$WORK/otp2")
@@ -162,5 +179,10 @@ if command -v scepclient >/dev/null; then
 fi
 out=$("$SCEP_LAB" --preset ndes-default --data-dir "$WORK/data" profile apple 2>&1) && fail "CLI made an NDES profile without a password"
 echo "$out" | grep -q "one-time passwords live in the running server" || fail "CLI NDES error unclear: $out"
-echo "ok: NDES mode: each profile carries a fresh one-time password that enrolls; the CLI asks for --challenge"
+# The six anonymous downloads left the five-password cache to the admin page.
+for i in 1 2 3; do
+    curl -sf -u mdm:profile-pass "http://127.0.0.1:$PORT/certsrv/mscep_admin/" | iconv -f UTF-16LE -t UTF-8 2>/dev/null |
+        grep -q "The enrollment challenge password is" || fail "the admin page gave no password after anonymous profile downloads"
+done
+echo "ok: NDES mode: login/token profiles carry a fresh one-time password that enrolls; anonymous ones carry none and leave the cache alone; the CLI asks for --challenge"
 echo "PASS: Apple profile peer test (8 checks)"

@@ -119,6 +119,87 @@ TEST_F(issuer_test, reads_the_challenge_and_its_string_type) {
     EXPECT_FALSE(csr_challenge(*none.csr));
 }
 
+TEST_F(issuer_test, refuses_rsa_exponents_that_let_anyone_sign) {
+    issuer iss(*pki_, {}, {}, fixed_clock());
+    struct case_t {
+        unsigned long e;
+        const char* refusal;  // nullptr: accepted
+    };
+    for (const auto& c : {case_t{1, "exponent 1 is refused"}, case_t{2, "exponent 2 is refused"},
+                          case_t{3, nullptr}, case_t{65537, nullptr}}) {
+        SCOPED_TRACE(c.e);
+        auto key = test::rsa_key_with_exponent(c.e);
+        auto csr = test::make_csr(*key, "CN=device-1");
+        auto f = iss.check_csr(*csr);
+        if (!c.refusal) {
+            EXPECT_FALSE(f) << f->text;
+            continue;
+        }
+        ASSERT_TRUE(f);
+        EXPECT_EQ(f->info, fail_info::bad_request);
+        EXPECT_NE(f->text.find(c.refusal), std::string::npos) << f->text;
+    }
+    // A higher floor refuses e = 3 with the setting's name.
+    issuer strict(*pki_, {}, csr_policy{.min_rsa_exponent = 65537}, fixed_clock());
+    auto three = test::make_csr(*test::rsa_key_with_exponent(3), "CN=device-1");
+    auto f = strict.check_csr(*three);
+    ASSERT_TRUE(f);
+    EXPECT_NE(f->text.find("min_rsa_exponent"), std::string::npos) << f->text;
+}
+
+TEST_F(issuer_test, the_e1_csr_signature_verifies_without_any_private_key) {
+    // Why e = 1 must be refused: the "signature" made with d = 1 verifies.
+    auto key = test::rsa_key_with_exponent(1);
+    auto csr = test::make_csr(*key, "CN=forged");
+    EXPECT_EQ(X509_REQ_verify(csr.get(), key.get()), 1);
+}
+
+TEST_F(issuer_test, refuses_ec_keys_with_explicit_curve_parameters) {
+    issuer iss(*pki_, {}, {}, fixed_clock());
+    auto explicit_key = test::ec_key_with_explicit_curve();
+    auto csr = test::make_csr(*explicit_key, "CN=device-1");
+    auto f = iss.check_csr(*csr);
+    ASSERT_TRUE(f);
+    EXPECT_NE(f->text.find("explicit curve parameters"), std::string::npos) << f->text;
+    auto named = generate_key(key_type::ec_p256);
+    EXPECT_FALSE(iss.check_csr(*test::make_csr(**named, "CN=device-1")));
+}
+
+TEST_F(issuer_test, md5_signed_csrs_need_the_legacy_setting_and_sha1_stays_accepted) {
+    auto key = generate_key(key_type::rsa2048);
+    auto md5 = test::make_csr(**key, "CN=old-device", {}, "", EVP_md5());
+    issuer iss(*pki_, {}, {}, fixed_clock());
+    auto f = iss.check_csr(*md5);
+    ASSERT_TRUE(f);
+    EXPECT_NE(f->text.find("MD5"), std::string::npos) << f->text;
+    issuer legacy(*pki_, {}, csr_policy{.allow_md5 = true}, fixed_clock());
+    auto ok = legacy.check_csr(*md5);
+    EXPECT_FALSE(ok) << ok->text;
+    EXPECT_FALSE(iss.check_csr(*test::make_csr(**key, "CN=older-device", {}, "", EVP_sha1())));
+}
+
+TEST_F(issuer_test, refuses_a_subject_over_the_limits) {
+    issuer iss(*pki_, {}, csr_policy{.names = {.max_cn_length = 10}}, fixed_clock());
+    auto dev = test::make_requester({.subject = "CN=a-common-name-of-many-characters"});
+    auto f = iss.check_csr(*dev.csr);
+    ASSERT_TRUE(f);
+    EXPECT_NE(f->text.find("max_cn_length"), std::string::npos) << f->text;
+}
+
+TEST_F(issuer_test, pending_csrs_are_kept_without_the_challenge) {
+    auto dev = test::make_requester({.challenge = "very-secret-challenge"});
+    bytes kept = csr_without_challenge(*dev.csr);
+    std::string text(kept.begin(), kept.end());
+    EXPECT_EQ(text.find("very-secret-challenge"), std::string::npos);
+    auto back = x509_req_from_der(kept);
+    ASSERT_TRUE(back);
+    EXPECT_FALSE(csr_challenge(**back));
+    EXPECT_EQ(X509_NAME_cmp(X509_REQ_get_subject_name(back->get()), X509_REQ_get_subject_name(dev.csr.get())), 0);
+    // Still issuable: same key and subject.
+    issuer iss(*pki_, {}, {}, fixed_clock());
+    EXPECT_TRUE(iss.issue(**back));
+}
+
 TEST(issuer, signature_algorithm_follows_the_issuing_ca_key) {
     struct case_t {
         key_type ca_key;

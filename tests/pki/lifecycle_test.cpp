@@ -41,8 +41,10 @@ protected:
         test::requester dev;
         x509_ptr cert;
     };
-    enrolled enroll(const std::string& subject = "CN=device-1,O=scep-lab tests") {
-        enrolled e{test::make_requester({.subject = subject, .challenge = "secret"}), nullptr};
+    enrolled enroll(const std::string& subject = "CN=device-1,O=scep-lab tests",
+                    std::vector<std::string> dns_names = {}) {
+        enrolled e{test::make_requester({.subject = subject, .challenge = "secret", .dns_names = std::move(dns_names)}),
+                   nullptr};
         auto rep = send(message_type::pkcs_req, x509_req_to_der(*e.dev.csr), *e.dev.signer, *e.dev.key,
                         make_transaction_id());
         EXPECT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
@@ -108,6 +110,89 @@ TEST_F(lifecycle_test, pkcs_req_signed_by_an_issued_certificate_is_a_renewal) {
     EXPECT_EQ(row(serial_hex(*certs->front()))->replaces_serial, serial_hex(*e.cert));
 }
 
+TEST_F(lifecycle_test, a_renewal_forged_with_an_exponent_one_certificate_is_refused) {
+    // A lab certificate for an e = 1 key, as issued before CSR keys were
+    // checked. Certificates are public (/certs/), so anyone holds it.
+    auto weak = test::rsa_key_with_exponent(1);
+    auto subject = parse_subject("CN=device-1,O=scep-lab tests");
+    cert_request cr;
+    cr.subject = subject->get();
+    cr.public_key = weak.get();
+    cr.not_before = now_ - std::chrono::hours(1);
+    cr.not_after = now_ + std::chrono::hours(24 * 30);
+    cr.extensions = {{NID_basic_constraints, "critical,CA:FALSE"}};
+    auto old = sign_certificate(cr, lab_.pki->issuing().cert.get(), *lab_.pki->issuing().key);
+    ASSERT_TRUE(old) << old.message();
+    ASSERT_TRUE(lab_.store->insert(make_record(**old)));
+    // The attacker "signs" with d = 1: no private key, no challenge.
+    auto csr = test::make_csr(*weak, "CN=device-1,O=scep-lab tests");
+    auto rep = send(message_type::renewal_req, x509_req_to_der(*csr), **old, *weak, "FORGED-RENEWAL");
+    ASSERT_EQ(rep.status, pki_status::failure);
+    EXPECT_EQ(rep.failure, fail_info::bad_request);
+    EXPECT_NE(rep.fail_info_text.find("signer certificate: the RSA public exponent 1 is refused"), std::string::npos)
+        << rep.fail_info_text;
+    EXPECT_EQ(*lab_.store->count(), 1);  // nothing issued
+    // And as a first enrollment (self-signed signer, e = 1 CSR): refused too.
+    auto dev = test::requester_with_key(test::rsa_key_with_exponent(1));
+    auto first = send(message_type::pkcs_req, x509_req_to_der(*dev.csr), *dev.signer, *dev.key, "FORGED-ENROLL");
+    EXPECT_EQ(first.failure, fail_info::bad_request);
+    EXPECT_NE(first.fail_info_text.find("exponent 1"), std::string::npos) << first.fail_info_text;
+    EXPECT_EQ(*lab_.store->count(), 1);
+}
+
+TEST_F(lifecycle_test, a_certificate_already_renewed_is_not_renewed_again_unless_allowed) {
+    auto e = enroll();
+    const test::requester_options same{.subject = "CN=device-1,O=scep-lab tests", .challenge = ""};
+    ASSERT_EQ(renew(e, message_type::renewal_req, same).status, pki_status::success);
+    auto second = renew(e, message_type::renewal_req, same);
+    EXPECT_EQ(second.failure, fail_info::bad_cert_id);
+    EXPECT_NE(second.fail_info_text.find("already renewed"), std::string::npos) << second.fail_info_text;
+    EXPECT_EQ(*lab_.store->count(), 2);
+    service_config c;
+    c.renewal.allow_repeat = true;
+    make_service(c);
+    auto allowed = renew(e, message_type::renewal_req, same);
+    EXPECT_EQ(allowed.status, pki_status::success) << allowed.fail_info_text;
+    EXPECT_EQ(*lab_.store->count(), 3);
+}
+
+TEST_F(lifecycle_test, a_renewal_may_carry_only_names_the_old_certificate_had) {
+    auto e = enroll("CN=device-1,O=scep-lab tests", {"dev.lab", "alias.lab"});
+    auto added = renew(e, message_type::renewal_req,
+                       {.subject = "CN=device-1,O=scep-lab tests", .challenge = "", .dns_names = {"dev.lab", "evil.lab"}});
+    EXPECT_EQ(added.failure, fail_info::bad_request);
+    EXPECT_NE(added.fail_info_text.find("new: DNS:evil.lab"), std::string::npos) << added.fail_info_text;
+    // Fewer names, and another spelling of the same name, are fine.
+    auto fewer = renew(e, message_type::renewal_req,
+                       {.subject = "CN=device-1,O=scep-lab tests", .challenge = "", .dns_names = {"DEV.lab"}});
+    ASSERT_EQ(fewer.status, pki_status::success) << fewer.fail_info_text;
+    service_config c;
+    c.renewal.allow_new_names = true;
+    c.renewal.allow_repeat = true;
+    make_service(c);
+    auto allowed = renew(e, message_type::renewal_req,
+                         {.subject = "CN=device-1,O=scep-lab tests", .challenge = "", .dns_names = {"new.lab"}});
+    EXPECT_EQ(allowed.status, pki_status::success) << allowed.fail_info_text;
+}
+
+TEST_F(lifecycle_test, revocation_takes_only_reasons_that_revoke_and_keeps_the_first) {
+    auto e = enroll();
+    const std::string serial = serial_hex(*e.cert);
+    auto remove = revocation_reason_from_name("removeFromCRL");
+    ASSERT_FALSE(remove);
+    EXPECT_NE(remove.message().find("does not revoke"), std::string::npos) << remove.message();
+    auto first = revoke_certificate(*lab_.store, serial, *revocation_reason_from_name("keyCompromise"));
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->result, revocation::outcome::revoked);
+    auto same = revoke_certificate(*lab_.store, serial, 1);
+    EXPECT_EQ(same->result, revocation::outcome::already_revoked);
+    auto other = revoke_certificate(*lab_.store, serial, *revocation_reason_from_name("superseded"));
+    EXPECT_EQ(other->result, revocation::outcome::conflict);
+    EXPECT_EQ(crl_reason_name(other->reason), "keyCompromise");
+    EXPECT_EQ(row(serial)->revocation_reason, 1);
+    EXPECT_EQ(revoke_certificate(*lab_.store, "00FF", 1)->result, revocation::outcome::not_found);
+}
+
 TEST_F(lifecycle_test, renewal_failures_say_why) {
     auto e = enroll();
     struct case_t {
@@ -165,6 +250,7 @@ TEST_F(lifecycle_test, required_renewal_challenge_uses_the_configured_password_c
     service_config c;
     c.challenge = "secret";
     c.renewal.require_challenge = true;
+    c.renewal.allow_repeat = true;  // the second renewal must reach the password check
     service_.emplace(*lab_.pki, *lab_.iss, *lab_.store, c, [this] { return now_; }, &otp);
     auto with_static = renew(e, message_type::renewal_req, {.subject = "CN=device-1,O=scep-lab tests", .challenge = "secret"});
     EXPECT_EQ(with_static.failure, fail_info::bad_message_check);
@@ -321,9 +407,9 @@ TEST_F(lifecycle_test, every_ca_tier_serves_a_signed_crl) {
 }
 
 TEST(crl_reasons, names_round_trip) {
-    EXPECT_EQ(crl_reason_from_name("keyCompromise"), 1);
+    EXPECT_EQ(*revocation_reason_from_name("keyCompromise"), 1);
     EXPECT_EQ(crl_reason_name(4), "superseded");
-    EXPECT_FALSE(crl_reason_from_name("stolen"));
+    EXPECT_FALSE(revocation_reason_from_name("stolen"));
 }
 
 }  // namespace

@@ -213,5 +213,58 @@ TEST(constant_time_equal, compares_content_and_length) {
     EXPECT_FALSE(constant_time_equal("", "x"));
 }
 
+TEST_F(scep_service_test, a_signer_with_another_key_than_the_csr_is_refused_only_when_asked) {
+    auto dev = test::make_requester({.challenge = "secret"});
+    auto other = test::make_requester();
+    test::requester mixed{std::move(other.key), std::move(dev.csr), std::move(other.signer)};
+    auto accepted = call(mixed, "MIX1");
+    EXPECT_EQ(accepted.status, pki_status::success) << accepted.fail_info_text;
+    service_config strict = test_config();
+    strict.require_signer_key_match = true;
+    service_.emplace(*pki_, *lab_.iss, *store_, strict);
+    auto refused = call(mixed, "MIX2");
+    EXPECT_EQ(refused.failure, fail_info::bad_message_check);
+    EXPECT_NE(refused.fail_info_text.find("RFC 8894 §2.3"), std::string::npos) << refused.fail_info_text;
+}
+
+TEST_F(scep_service_test, held_requests_are_stored_without_their_challenge) {
+    service_config cfg = test_config();
+    cfg.challenge = "a-challenge-nobody-may-read";
+    cfg.approval.manual = true;
+    service_.emplace(*pki_, *lab_.iss, *store_, cfg);
+    auto dev = test::make_requester({.challenge = "a-challenge-nobody-may-read"});
+    ASSERT_EQ(call(dev, "HELD").status, pki_status::pending);
+    auto held = store_->find_pending("HELD");
+    ASSERT_TRUE(held && *held);
+    std::string stored((*held)->csr.begin(), (*held)->csr.end());
+    EXPECT_EQ(stored.find("a-challenge-nobody-may-read"), std::string::npos);
+    // Approved, it is issued from the stored CSR.
+    ASSERT_EQ(*store_->decide_pending("HELD", true, ""), decide_outcome::decided);
+    auto rep = call(dev, "HELD");
+    EXPECT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
+}
+
+TEST_F(scep_service_test, a_store_that_cannot_write_is_the_servers_failure_and_says_nothing_internal) {
+    test::write_failing_store failing;
+    service_.emplace(*pki_, *lab_.iss, failing, test_config());
+    failing.fail_writes = true;
+    auto dev = test::make_requester({.challenge = "secret"});
+    auto der = test::make_pkcs_req(dev, pki_->ra_cert(), "FULL", nonce_);
+    auto reply = service_->pki_operation(der, "192.0.2.1");
+    auto rep = parse_cert_rep(bytes(reply.body.begin(), reply.body.end()), pki_->ra_cert());
+    ASSERT_TRUE(rep) << rep.message();
+    EXPECT_EQ(rep->status, pki_status::failure);
+    EXPECT_EQ(rep->fail_info_text, "the server could not store the certificate");
+    EXPECT_EQ(reply.body.find("/var/lib"), std::string::npos);
+    EXPECT_NE(reply.detail.find("database or disk is full"), std::string::npos) << reply.detail;  // for the log
+    auto writable = service_->store_writable();
+    ASSERT_FALSE(writable);
+    // Space again: the probe succeeds, and enrollment works.
+    failing.fail_writes = false;
+    EXPECT_TRUE(service_->store_writable());
+    auto again = call(dev, "FULL-2");
+    EXPECT_EQ(again.status, pki_status::success) << again.fail_info_text;
+}
+
 }  // namespace
 }  // namespace scep

@@ -58,6 +58,22 @@ TEST(sqlite_store, stores_finds_and_lists) {
     exercise(**store);
 }
 
+TEST(sqlite_store, files_are_private_and_a_probe_write_succeeds) {
+    test::temp_dir dir;
+    const auto file = dir.path() / "s.db";
+    auto store = open_sqlite_store(file);
+    ASSERT_TRUE(store) << store.message();
+    EXPECT_TRUE((*store)->probe_write());
+    using std::filesystem::perms;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        SCOPED_TRACE(suffix);
+        auto p = std::filesystem::path(file.string() + suffix);
+        ASSERT_TRUE(std::filesystem::exists(p));
+        EXPECT_EQ(std::filesystem::status(p).permissions() & perms::all, perms::owner_read | perms::owner_write);
+    }
+    EXPECT_EQ(*(*store)->count(), 0);  // the probe wrote no row
+}
+
 TEST(sqlite_store, keeps_rows_across_reopen_and_sets_the_schema_version) {
     test::temp_dir dir;
     auto file = dir.path() / "s.db";

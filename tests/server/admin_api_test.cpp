@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_support.hpp"
+
 namespace scep::server {
 namespace {
 
@@ -44,6 +46,25 @@ TEST(admin_api_unit, tokens_are_random_and_compared_whole) {
         EXPECT_EQ(api.handle(get("/admin/api/certificates", t), "127.0.0.1", detail).result(), http::status::unauthorized)
             << t;
     EXPECT_EQ(detail.find(token), std::string::npos);  // the log line never carries the token
+}
+
+TEST(admin_api_unit, store_failures_answer_500_without_naming_files) {
+    test::write_failing_store store;
+    test::lab_fixture lab(1);
+    auto cert = issuer(*lab.pki, {}, {}, system_clock_fn()).issue(*test::make_requester().csr);
+    ASSERT_TRUE(cert);
+    ASSERT_TRUE(store.insert(make_record(**cert)));
+    store.fail_writes = true;
+    const std::string token = make_admin_token();
+    admin_api api(store, {token, false, ""});
+    admin_request req{http::verb::post, "/admin/api/certificates/" + serial_hex(**cert) + "/revoke", 11};
+    req.set(http::field::authorization, "Bearer " + token);
+    std::string detail;
+    auto res = api.handle(req, "127.0.0.1", detail);
+    EXPECT_EQ(res.result(), http::status::internal_server_error);
+    EXPECT_EQ(res.body().find("/var/lib"), std::string::npos) << res.body();
+    EXPECT_NE(res.body().find("see the server log"), std::string::npos) << res.body();
+    EXPECT_NE(detail.find("database or disk is full"), std::string::npos) << detail;  // the log has it
 }
 
 }  // namespace

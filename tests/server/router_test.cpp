@@ -98,7 +98,7 @@ TEST_F(router_test, answers_what_is_not_scep_with_400_and_a_reason) {
         {"text_post", "/scep?operation=PKIOperation", http::verb::post, "hello world!", http::status::bad_request,
          "neither DER nor base64"},
         {"wrong_method", "/scep?operation=GetCACaps", http::verb::delete_, "", http::status::method_not_allowed,
-         "GET and POST"},
+         "GET, POST, HEAD"},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.name);
@@ -197,6 +197,108 @@ TEST_F(quirks_test, latency_is_asked_of_the_session_for_scep_requests_only) {
     make(q);
     EXPECT_EQ(get("/scep?operation=GetCACaps").second.delay, std::chrono::milliseconds(750));
     EXPECT_EQ(get("/healthz").second.delay, std::chrono::milliseconds(0));
+}
+
+TEST_F(router_test, read_only_resources_answer_405_with_allow_to_other_methods) {
+    for (const char* target : {"/ca/root.pem", "/healthz", "/readyz", "/crl/issuing.crl", "/certs/01.pem"}) {
+        for (auto verb : {http::verb::put, http::verb::delete_, http::verb::post}) {
+            SCOPED_TRACE(std::string(target) + " " + std::string(http::to_string(verb)));
+            auto res = get(target, verb);
+            EXPECT_EQ(res.result(), http::status::method_not_allowed) << res.body();
+            EXPECT_EQ(res[http::field::allow], "GET, HEAD");
+        }
+    }
+    EXPECT_EQ(get("/ca/root.pem", http::verb::head).result(), http::status::ok);
+    auto scep = get("/scep?operation=GetCACaps", http::verb::put);
+    EXPECT_EQ(scep.result(), http::status::method_not_allowed);
+    EXPECT_EQ(scep[http::field::allow], "GET, POST, HEAD");
+}
+
+request raw_request(http::verb verb, std::string target, std::vector<std::pair<std::string, std::string>> fields,
+                    unsigned version = 11) {
+    request req{verb, target, version};
+    for (auto& [k, v] : fields) req.insert(k, v);
+    return req;
+}
+
+TEST(check_framing, refuses_what_two_parsers_could_read_differently) {
+    struct case_t {
+        const char* name;
+        request req;
+        std::optional<http::status> expect;
+    };
+    std::vector<case_t> cases{
+        {"plain_request", raw_request(http::verb::get, "/healthz", {{"Host", "x"}}), std::nullopt},
+        {"chunked", raw_request(http::verb::post, "/scep", {{"Host", "x"}, {"Transfer-Encoding", "chunked"}}),
+         std::nullopt},
+        {"chunked_any_case", raw_request(http::verb::post, "/scep", {{"Host", "x"}, {"Transfer-Encoding", " Chunked "}}),
+         std::nullopt},
+        {"xchunked", raw_request(http::verb::post, "/scep", {{"Host", "x"}, {"Transfer-Encoding", "xchunked"}}),
+         http::status::bad_request},
+        {"chunked_then_gzip",
+         raw_request(http::verb::post, "/scep", {{"Host", "x"}, {"Transfer-Encoding", "chunked, gzip"}}),
+         http::status::bad_request},
+        {"two_fields_ending_in_identity",
+         raw_request(http::verb::post, "/scep",
+                     {{"Host", "x"}, {"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "identity"}}),
+         http::status::bad_request},
+        {"gzip_then_chunked",
+         raw_request(http::verb::post, "/scep", {{"Host", "x"}, {"Transfer-Encoding", "gzip, chunked"}}),
+         http::status::not_implemented},
+        {"no_host_in_http_1_1", raw_request(http::verb::get, "/healthz", {}), http::status::bad_request},
+        {"no_host_in_http_1_0", raw_request(http::verb::get, "/healthz", {}, 10), std::nullopt},
+        {"two_hosts", raw_request(http::verb::get, "/healthz", {{"Host", "a"}, {"Host", "b"}}),
+         http::status::bad_request},
+        {"absolute_form_with_a_bad_host",
+         raw_request(http::verb::get, "http://a<b>/healthz", {{"Host", "x"}}), http::status::bad_request},
+        {"absolute_form_with_userinfo",
+         raw_request(http::verb::get, "http://user@host/healthz", {{"Host", "x"}}), http::status::bad_request},
+    };
+    for (auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        auto bad = check_framing(c.req);
+        ASSERT_EQ(bad.has_value(), c.expect.has_value()) << (bad ? bad->reason : "accepted");
+        if (bad) EXPECT_EQ(bad->status, *c.expect);
+    }
+}
+
+TEST_F(router_test, absolute_form_targets_are_served_with_the_host_they_name) {
+    auto req = raw_request(http::verb::get, "HTTP://lab.example:8080/scep?operation=GetCACaps", {{"Host", "other"}});
+    ASSERT_FALSE(check_framing(req));
+    EXPECT_EQ(req.target(), "/scep?operation=GetCACaps");
+    EXPECT_EQ(req[http::field::host], "lab.example:8080");
+    request_record rec;
+    auto res = router_->handle(req, "127.0.0.1", rec);
+    EXPECT_EQ(res.result(), http::status::ok);
+    auto bare = raw_request(http::verb::get, "http://lab.example", {{"Host", "x"}});
+    ASSERT_FALSE(check_framing(bare));
+    EXPECT_EQ(bare.target(), "/");
+    auto query_only = raw_request(http::verb::get, "http://lab.example?x=1", {{"Host", "x"}});
+    ASSERT_FALSE(check_framing(query_only));
+    EXPECT_EQ(query_only.target(), "/?x=1");
+}
+
+TEST(router_readiness, readyz_is_503_while_the_store_cannot_be_written) {
+    service_config cfg;
+    cfg.challenge = "secret";
+    test::service_lab lab(cfg);
+    test::write_failing_store failing;
+    lab.service.emplace(*lab.pki, *lab.iss, failing, cfg);
+    router r(*lab.service, {"/scep"});
+    auto readyz = [&] {
+        request req{http::verb::get, "/readyz", 11};
+        request_record rec;
+        return r.handle(req, "127.0.0.1", rec);
+    };
+    EXPECT_EQ(readyz().result(), http::status::ok);
+    failing.fail_writes = true;
+    auto dev = test::make_requester({.challenge = "secret"});
+    (void)lab.service->pki_operation(test::make_pkcs_req(dev, lab.pki->ra_cert(), "T", bytes(16, 1)), "c");
+    auto down = readyz();
+    EXPECT_EQ(down.result(), http::status::service_unavailable);
+    EXPECT_EQ(down.body().find("/var/lib"), std::string::npos) << down.body();
+    failing.fail_writes = false;
+    EXPECT_EQ(readyz().result(), http::status::ok);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "support/test_support.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/param_build.h>
+#include <openssl/rsa.h>
 
 #include <random>
 
@@ -67,6 +70,84 @@ requester make_requester(const requester_options& o) {
     auto signer = self_signed(*r.key, *subject->get(), std::chrono::system_clock::now());
     EXPECT_TRUE(signer) << signer.message();
     r.signer = std::move(*signer);
+    return r;
+}
+
+evp_pkey_ptr rsa_key_with_exponent(unsigned long e) {
+    if (e == 3 || e == 65537) {
+        evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+        bignum_ptr pub(BN_new());
+        BN_set_word(pub.get(), e);
+        EVP_PKEY* key = nullptr;
+        if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 2048) != 1 ||
+            EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx.get(), pub.get()) != 1 || EVP_PKEY_keygen(ctx.get(), &key) != 1)
+            throw std::runtime_error(ossl_error("RSA key with e = " + std::to_string(e)));
+        return evp_pkey_ptr(key);
+    }
+    // Only the modulus of a real key; d = 1.
+    auto real = generate_key(key_type::rsa2048);
+    BIGNUM* n = nullptr;
+    if (!real || EVP_PKEY_get_bn_param(real->get(), OSSL_PKEY_PARAM_RSA_N, &n) != 1)
+        throw std::runtime_error(ossl_error("RSA modulus"));
+    bignum_ptr owned_n(n), pub(BN_new()), priv(BN_new());
+    BN_set_word(pub.get(), e);
+    BN_set_word(priv.get(), 1);
+    std::unique_ptr<OSSL_PARAM_BLD, ossl_free<OSSL_PARAM_BLD_free>> bld(OSSL_PARAM_BLD_new());
+    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n);
+    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, pub.get());
+    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_D, priv.get());
+    std::unique_ptr<OSSL_PARAM, ossl_free<OSSL_PARAM_free>> params(OSSL_PARAM_BLD_to_param(bld.get()));
+    evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+    EVP_PKEY* key = nullptr;
+    if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+        EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_KEYPAIR, params.get()) != 1)
+        throw std::runtime_error(ossl_error("RSA key from n, e, d"));
+    return evp_pkey_ptr(key);
+}
+
+evp_pkey_ptr ec_key_with_explicit_curve() {
+    auto key = generate_key(key_type::ec_p256);
+    if (!key || EVP_PKEY_set_utf8_string_param(key->get(), OSSL_PKEY_PARAM_EC_ENCODING,
+                                               OSSL_PKEY_EC_ENCODING_EXPLICIT) != 1)
+        throw std::runtime_error(ossl_error("explicit EC parameters"));
+    return std::move(*key);
+}
+
+x509_req_ptr make_csr(const EVP_PKEY& key, const std::string& subject,
+                      const std::vector<std::pair<int, bytes>>& extensions, const std::string& challenge,
+                      const EVP_MD* md) {
+    x509_req_ptr csr(X509_REQ_new());
+    X509_REQ_set_version(csr.get(), 0);
+    auto name = parse_subject(subject);
+    if (!name) throw std::runtime_error(name.message());
+    X509_REQ_set_subject_name(csr.get(), name->get());
+    X509_REQ_set_pubkey(csr.get(), const_cast<EVP_PKEY*>(&key));
+    if (!challenge.empty())
+        X509_REQ_add1_attr_by_NID(csr.get(), NID_pkcs9_challengePassword, V_ASN1_PRINTABLESTRING,
+                                  reinterpret_cast<const unsigned char*>(challenge.c_str()),
+                                  static_cast<int>(challenge.size()));
+    if (!extensions.empty()) {
+        x509_ext_stack_ptr exts(sk_X509_EXTENSION_new_null());
+        for (const auto& [nid, der] : extensions) {
+            asn1_octet_string_ptr value(ASN1_OCTET_STRING_new());
+            ASN1_OCTET_STRING_set(value.get(), der.data(), static_cast<int>(der.size()));
+            sk_X509_EXTENSION_push(exts.get(), X509_EXTENSION_create_by_NID(nullptr, nid, 0, value.get()));
+        }
+        X509_REQ_add_extensions(csr.get(), exts.get());
+    }
+    if (X509_REQ_sign(csr.get(), const_cast<EVP_PKEY*>(&key), md) <= 0)
+        throw std::runtime_error(ossl_error("signing the test CSR"));
+    return csr;
+}
+
+requester requester_with_key(evp_pkey_ptr key, const std::string& subject, const std::string& challenge) {
+    requester r;
+    r.csr = make_csr(*key, subject, {}, challenge);
+    auto name = parse_subject(subject);
+    auto signer = self_signed(*key, **name, std::chrono::system_clock::now());
+    if (!signer) throw std::runtime_error(signer.message());
+    r.signer = std::move(*signer);
+    r.key = std::move(key);
     return r;
 }
 

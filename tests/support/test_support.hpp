@@ -11,6 +11,7 @@
 #include "pki/hierarchy.hpp"
 #include "pki/message.hpp"
 #include "pki/scep_service.hpp"
+#include "pki/store.hpp"
 #include "pki/x509_build.hpp"
 
 namespace scep::test {
@@ -50,11 +51,80 @@ struct requester_options {
 };
 requester make_requester(const requester_options& opts = {});
 
+// Hostile keys, as an attacker makes them. An RSA key whose public exponent
+// is `e` (2048-bit modulus): for e = 1 (or any e a real key cannot have) the
+// private exponent is 1, so it "signs" with s = m: exactly what anyone can do
+// with nothing but the public key. e = 3 or 65537 give real keys.
+evp_pkey_ptr rsa_key_with_exponent(unsigned long e);
+// A P-256 key that encodes its curve as explicit parameters (RFC 5480 forbids).
+evp_pkey_ptr ec_key_with_explicit_curve();
+// A CSR for `key` with `subject`, the given extensions (DER values, by NID)
+// and challenge, signed with `md` (MD5 included).
+x509_req_ptr make_csr(const EVP_PKEY& key, const std::string& subject,
+                      const std::vector<std::pair<int, bytes>>& extensions = {}, const std::string& challenge = "",
+                      const EVP_MD* md = EVP_sha256());
+// A requester whose CSR and self-signed signer use `key`.
+requester requester_with_key(evp_pkey_ptr key, const std::string& subject = "CN=device-1,O=scep-lab tests",
+                             const std::string& challenge = "secret");
+
 // A PKCSReq pkiMessage for `r`, encrypted to `recipient`.
 bytes make_pkcs_req(const requester& r, const X509& recipient, const std::string& txid, const bytes& nonce,
                     content_cipher cipher = content_cipher::aes_128_cbc, digest_alg digest = digest_alg::sha256,
                     message_type type = message_type::pkcs_req);
 
+
+// An in-memory store whose writes fail while `fail_writes` is set, with an
+// error that names a file (as SQLite's do): for "disk full" tests.
+class write_failing_store : public cert_store {
+public:
+    bool fail_writes = false;
+    static constexpr const char* failure_text = "/var/lib/scep-lab/scep-lab.db: database or disk is full";
+
+    result<insert_outcome> insert(const cert_record& rec) override {
+        if (fail_writes) return make_error(failure_text);
+        return inner_->insert(rec);
+    }
+    result<std::optional<cert_record>> find_by_transaction(const std::string& t) override {
+        return inner_->find_by_transaction(t);
+    }
+    result<std::optional<cert_record>> find_by_serial(const std::string& s) override { return inner_->find_by_serial(s); }
+    result<std::vector<cert_record>> list(std::size_t limit, std::size_t offset) override {
+        return inner_->list(limit, offset);
+    }
+    result<std::int64_t> count() override { return inner_->count(); }
+    result<cert_page> search(const cert_query& q) override { return inner_->search(q); }
+    result<std::map<std::string, std::int64_t>> count_by_status() override { return inner_->count_by_status(); }
+    result<std::int64_t> reset() override { return inner_->reset(); }
+    result<revoke_outcome> revoke(const std::string& serial, int reason, const std::string& when) override {
+        if (fail_writes) return make_error(failure_text);
+        return inner_->revoke(serial, reason, when);
+    }
+    result<void> supersede(const std::string& serial) override { return inner_->supersede(serial); }
+    result<void> probe_write() override {
+        if (fail_writes) return make_error(failure_text);
+        return {};
+    }
+    result<void> release_transaction(const std::string& t) override { return inner_->release_transaction(t); }
+    result<std::vector<cert_record>> revoked_by(const std::string& aki) override { return inner_->revoked_by(aki); }
+    result<void> add_pending(const pending_record& rec) override {
+        if (fail_writes) return make_error(failure_text);
+        return inner_->add_pending(rec);
+    }
+    result<std::optional<pending_record>> find_pending(const std::string& t) override { return inner_->find_pending(t); }
+    result<decide_outcome> decide_pending(const std::string& t, bool approve, const std::string& reason) override {
+        return inner_->decide_pending(t, approve, reason);
+    }
+    result<void> mark_pending_issued(const std::string& t, const std::string& serial) override {
+        return inner_->mark_pending_issued(t, serial);
+    }
+    result<std::vector<pending_record>> list_pending(bool all) override { return inner_->list_pending(all); }
+    result<std::size_t> seed(std::size_t n, const cert_record& tmpl, const std::string& tag) override {
+        return inner_->seed(n, tmpl, tag);
+    }
+
+private:
+    std::unique_ptr<cert_store> inner_ = make_memory_store();
+};
 
 // The service over a two-tier lab PKI and an in-memory store.
 struct service_lab {

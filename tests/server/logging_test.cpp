@@ -1,0 +1,38 @@
+#include "server/logging.hpp"
+
+#include <gtest/gtest.h>
+
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <sstream>
+
+namespace scep::server {
+namespace {
+
+std::string logged(bool json, const fields& f) {
+    std::ostringstream out;
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+    event_log log(std::make_shared<spdlog::logger>("test", sink), json);
+    log.info("request", f);
+    return out.str();
+}
+
+TEST(event_log, client_chosen_values_cannot_forge_lines_or_send_terminal_escapes) {
+    // A transactionID as a hostile client sends it.
+    const std::string txid = "abc\ndate level=info msg=\"forged\"\x1b[31m\r\x7f";
+    for (bool json : {false, true}) {
+        SCOPED_TRACE(json ? "json" : "text");
+        std::string line = logged(json, {{"txid", txid}, {"plain", "value"}});
+        EXPECT_EQ(line.find('\n'), line.size() - 1) << line;  // one line, ended once
+        EXPECT_EQ(line.find('\r'), std::string::npos) << line;
+        EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;
+        EXPECT_EQ(line.find('\x7f'), std::string::npos) << line;
+        EXPECT_NE(line.find("\\n"), std::string::npos) << line;
+        EXPECT_NE(line.find("\\u001b"), std::string::npos) << line;
+    }
+    EXPECT_NE(logged(false, {{"plain", "value"}}).find(" plain=value"), std::string::npos);
+    EXPECT_NE(logged(false, {{"k", "a b"}}).find(" k=\"a b\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace scep::server
