@@ -1,0 +1,316 @@
+// The probes behind docs/security.md, replayed against a running scep-lab
+// (static challenge, HTTP on loopback): each sends what an attacker sent and
+// prints the server's answer, one tab-separated row per probe.
+//
+//   security_probes URL DATA_DIR ADMIN_TOKEN
+//   security_probes enroll URL      one enrollment, its answer
+//
+// DATA_DIR is the server's: the probe that forges a renewal first plants a
+// certificate for an e = 1 key, signed with the lab's issuing CA key, as
+// builds before the fix issued them (scripts/security-probes.sh runs it).
+#include <openssl/x509v3.h>
+
+#include <boost/asio.hpp>
+
+#include <functional>
+#include <iostream>
+#include <regex>
+
+#include "pki/message.hpp"
+#include "pki/store.hpp"
+#include "server/scep_client.hpp"
+#include "support/test_support.hpp"
+
+namespace scep {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+struct context {
+    server::scep_url url;
+    std::filesystem::path data_dir;
+    std::string token;
+    std::vector<x509_ptr> ca;
+    const X509* recipient = nullptr;
+    const X509* signer = nullptr;
+};
+
+std::string describe(const server::http_reply& reply, const X509& ra) {
+    if (reply.status != 200) return "HTTP " + std::to_string(reply.status);
+    auto rep = parse_cert_rep(bytes(reply.body.begin(), reply.body.end()), ra);
+    if (!rep) return "HTTP 200, unreadable reply";
+    if (rep->status == pki_status::success) return "SUCCESS (issued)";
+    if (rep->status == pki_status::pending) return "PENDING";
+    std::string text = rep->fail_info_text.substr(0, 90);
+    return "FAILURE " + std::string(rep->failure ? to_string(*rep->failure) : "?") + ": " + text;
+}
+
+// A PKCSReq/RenewalReq with this CSR, signed by cert/key.
+std::string send(context& c, message_type type, const X509_REQ& csr, const X509& cert, const EVP_PKEY& key) {
+    pki_request_params p;
+    p.type = type;
+    p.transaction_id = make_transaction_id();
+    p.sender_nonce = random_bytes(16);
+    p.message_data = x509_req_to_der(csr);
+    auto der = build_pki_request(p, cert, key, {c.recipient});
+    if (!der) return "cannot build: " + der.message();
+    auto reply = server::scep_client(c.url).pki_operation(*der, false);
+    if (!reply) return "no answer: " + reply.message();
+    return describe(*reply, *c.signer);
+}
+
+bytes general_names(const std::vector<std::pair<int, std::string>>& entries) {
+    general_names_ptr names(GENERAL_NAMES_new());
+    for (const auto& [type, raw] : entries) {
+        GENERAL_NAME* gn = GENERAL_NAME_new();
+        ASN1_STRING* s = ASN1_IA5STRING_new();
+        ASN1_STRING_set(s, raw.data(), static_cast<int>(raw.size()));
+        GENERAL_NAME_set0_value(gn, type, s);
+        sk_GENERAL_NAME_push(names.get(), gn);
+    }
+    return *der_encode(*names, i2d_GENERAL_NAMES, "GeneralNames");
+}
+
+std::string enroll_with_san(context& c, const bytes& san) {
+    auto key = generate_key(key_type::rsa2048);
+    auto csr = test::make_csr(**key, "CN=probe", {{NID_subject_alt_name, san}}, "scep-lab-challenge");
+    auto signer = self_signed(**key, *X509_REQ_get_subject_name(csr.get()), std::chrono::system_clock::now());
+    return send(c, message_type::pkcs_req, *csr, **signer, **key);
+}
+
+// 1. A certificate for an e = 1 key, then a renewal "signed" by it with d = 1.
+std::string forged_renewal(context& c) {
+    auto weak = test::rsa_key_with_exponent(1);
+    auto ca_cert = x509_from_pem(*read_file(c.data_dir / "pki" / "issuing.crt"));
+    auto ca_key = private_key_from_pem(*read_file(c.data_dir / "pki" / "issuing.key"));
+    if (!ca_cert || !ca_key) return "cannot read the lab's issuing CA from the data dir";
+    auto subject = parse_subject("CN=victim,O=scep-lab probes");
+    cert_request cr;
+    cr.subject = subject->get();
+    cr.public_key = weak.get();
+    cr.not_before = std::chrono::system_clock::now() - std::chrono::hours(1);
+    cr.not_after = std::chrono::system_clock::now() + std::chrono::hours(24 * 30);
+    auto planted = sign_certificate(cr, ca_cert->get(), **ca_key);
+    auto store = open_sqlite_store(c.data_dir / "scep-lab.db");
+    if (!planted || !store || !(*store)->insert(make_record(**planted))) return "cannot plant the e = 1 certificate";
+    auto csr = test::make_csr(*weak, "CN=victim,O=scep-lab probes",
+                              {{NID_subject_alt_name, general_names({{GEN_DNS, "admin.corp.example"}})}});
+    return send(c, message_type::renewal_req, *csr, **planted, *weak);
+}
+
+std::string enroll_e1(context& c) {
+    auto dev = test::requester_with_key(test::rsa_key_with_exponent(1), "CN=probe-e1", "scep-lab-challenge");
+    return send(c, message_type::pkcs_req, *dev.csr, *dev.signer, *dev.key);
+}
+
+std::string enroll_explicit_ec(context& c) {
+    auto ec = test::ec_key_with_explicit_curve();
+    auto csr = test::make_csr(*ec, "CN=probe-ec", {}, "scep-lab-challenge");
+    auto rsa = generate_key(key_type::rsa2048);
+    auto signer = self_signed(**rsa, *X509_REQ_get_subject_name(csr.get()), std::chrono::system_clock::now());
+    return send(c, message_type::pkcs_req, *csr, **signer, **rsa);
+}
+
+std::string enroll_md5(context& c) {
+    auto key = generate_key(key_type::rsa2048);
+    auto csr = test::make_csr(**key, "CN=probe-md5", {}, "scep-lab-challenge", EVP_md5());
+    auto signer = self_signed(**key, *X509_REQ_get_subject_name(csr.get()), std::chrono::system_clock::now());
+    return send(c, message_type::pkcs_req, *csr, **signer, **key);
+}
+
+// 6. Enroll, renew, renew the same certificate again, and renew adding a name.
+std::string renew_twice_and_add_a_name(context& c) {
+    auto dev = test::make_requester({.subject = "CN=probe-renew", .challenge = "scep-lab-challenge",
+                                     .dns_names = {"probe.lab"}});
+    pki_request_params p;
+    p.type = message_type::pkcs_req;
+    p.transaction_id = make_transaction_id();
+    p.sender_nonce = random_bytes(16);
+    p.message_data = x509_req_to_der(*dev.csr);
+    auto reply = server::scep_client(c.url).pki_operation(*build_pki_request(p, *dev.signer, *dev.key, {c.recipient}), false);
+    auto rep = parse_cert_rep(bytes(reply->body.begin(), reply->body.end()), *c.signer);
+    auto certs = rep ? decrypt_cert_rep(*rep, *dev.signer, *dev.key) : result<std::vector<x509_ptr>>(make_error("x"));
+    if (!certs || certs->empty()) return "enrollment failed";
+    const X509& old = *certs->front();
+    auto same = test::make_csr(*dev.key, "CN=probe-renew",
+                               {{NID_subject_alt_name, general_names({{GEN_DNS, "probe.lab"}})}});
+    auto more = test::make_csr(*dev.key, "CN=probe-renew",
+                               {{NID_subject_alt_name, general_names({{GEN_DNS, "probe.lab"}, {GEN_DNS, "evil.lab"}})}});
+    std::string added = send(c, message_type::renewal_req, *more, old, *dev.key);
+    std::string first = send(c, message_type::renewal_req, *same, old, *dev.key);
+    std::string second = send(c, message_type::renewal_req, *same, old, *dev.key);
+    return "adding evil.lab: " + added + " | renewal: " + first + " | same certificate again: " + second;
+}
+
+server::http_reply admin(context& c, const std::string& method, const std::string& target, const std::string& body,
+                         const std::string& scheme = "Bearer ") {
+    auto r = server::http_request(c.url, method, target, body,
+                                  {{"Authorization", scheme + c.token}, {"Content-Type", "application/json"}});
+    return r ? *r : server::http_reply{};
+}
+
+std::string short_body(const server::http_reply& r) {
+    std::string b = r.body.substr(0, 110);
+    while (!b.empty() && (b.back() == '\n' || b.back() == '\r')) b.pop_back();
+    for (char& ch : b)
+        if (ch == '\n' || ch == '\t') ch = ' ';
+    return std::to_string(r.status) + " " + b;
+}
+
+// 4. Revocation reasons.
+std::string revocation(context& c) {
+    auto dev = test::make_requester({.subject = "CN=probe-revoke", .challenge = "scep-lab-challenge"});
+    pki_request_params p;
+    p.type = message_type::pkcs_req;
+    p.transaction_id = make_transaction_id();
+    p.sender_nonce = random_bytes(16);
+    p.message_data = x509_req_to_der(*dev.csr);
+    auto reply = server::scep_client(c.url).pki_operation(*build_pki_request(p, *dev.signer, *dev.key, {c.recipient}), false);
+    auto rep = parse_cert_rep(bytes(reply->body.begin(), reply->body.end()), *c.signer);
+    auto certs = rep ? decrypt_cert_rep(*rep, *dev.signer, *dev.key) : result<std::vector<x509_ptr>>(make_error("x"));
+    if (!certs || certs->empty()) return "enrollment failed";
+    const std::string path = "/admin/api/certificates/" + serial_hex(*certs->front()) + "/revoke";
+    auto remove = admin(c, "POST", path, R"({"reason":"removeFromCRL"})");
+    auto key = admin(c, "POST", path, R"({"reason":"keyCompromise"})");
+    auto other = admin(c, "POST", path, R"({"reason":"superseded"})");
+    return "removeFromCRL: " + short_body(remove) + " | keyCompromise: " + std::to_string(key.status) +
+           " | then superseded: " + short_body(other);
+}
+
+// 5. Raw HTTP: how many answers come back, and whether the connection closes.
+std::string raw(context& c, const std::string& request) {
+    asio::io_context ioc;
+    tcp::socket sock(ioc);
+    sock.connect({asio::ip::make_address(c.url.host), c.url.port});
+    asio::write(sock, asio::buffer(request));
+    std::string got;
+    std::array<char, 4096> buf;
+    bool closed = false;
+    asio::steady_timer timer(ioc, std::chrono::seconds(2));
+    timer.async_wait([&](boost::system::error_code ec) {
+        if (!ec) sock.cancel();
+    });
+    std::function<void(boost::system::error_code, std::size_t)> on_read = [&](boost::system::error_code ec,
+                                                                              std::size_t n) {
+        got.append(buf.data(), n);
+        if (ec) {
+            closed = ec != asio::error::operation_aborted;
+            timer.cancel();
+            return;
+        }
+        sock.async_read_some(asio::buffer(buf), on_read);
+    };
+    sock.async_read_some(asio::buffer(buf), on_read);
+    ioc.run();
+    static const std::regex status("HTTP/1\\.[01] ([0-9]{3})");
+    std::string codes;
+    for (auto it = std::sregex_iterator(got.begin(), got.end(), status); it != std::sregex_iterator(); ++it)
+        codes += (codes.empty() ? "" : ", ") + (*it)[1].str();
+    std::smatch allow;
+    static const std::regex allow_re("Allow: ([^\r]*)");
+    std::string extra = std::regex_search(got, allow, allow_re) ? " (Allow: " + allow[1].str() + ")" : "";
+    return "answers: " + (codes.empty() ? std::string("none") : codes) + extra +
+           (closed ? "; connection closed" : "; connection left open");
+}
+
+}  // namespace
+}  // namespace scep
+
+int main(int argc, char** argv) {
+    using namespace scep;
+    const bool one_enrollment = argc == 3 && std::string(argv[1]) == "enroll";
+    if (argc != 4 && !one_enrollment) {
+        std::cerr << "usage: security_probes URL DATA_DIR ADMIN_TOKEN | security_probes enroll URL\n";
+        return 2;
+    }
+    load_providers();
+    context c;
+    auto url = server::parse_scep_url(argv[one_enrollment ? 2 : 1]);
+    if (!url) {
+        std::cerr << url.message() << "\n";
+        return 2;
+    }
+    c.url = *url;
+    if (!one_enrollment) {
+        c.data_dir = argv[2];
+        c.token = argv[3];
+    }
+    auto ca = server::scep_client(c.url).get_ca_cert();
+    if (!ca) {
+        std::cerr << "GetCACert: " << ca.message() << "\n";
+        return 1;
+    }
+    c.ca = std::move(*ca);
+    c.recipient = server::select_recipient(c.ca);
+    c.signer = server::select_signer(c.ca);
+    if (one_enrollment) {
+        auto dev = test::make_requester({.subject = "CN=probe-enroll", .challenge = "scep-lab-challenge"});
+        std::cout << send(c, message_type::pkcs_req, *dev.csr, *dev.signer, *dev.key) << "\n";
+        return 0;
+    }
+    const std::string smuggle = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    const std::vector<std::pair<std::string, std::function<std::string()>>> probes{
+        {"1 RenewalReq forged with an e=1 certificate (no key, no challenge, adds a SAN)", [&] { return forged_renewal(c); }},
+        {"1 PKCSReq with an e=1 key", [&] { return enroll_e1(c); }},
+        {"1 PKCSReq with an explicit-curve EC key", [&] { return enroll_explicit_ec(c); }},
+        {"1 PKCSReq with an MD5-signed CSR", [&] { return enroll_md5(c); }},
+        {"3 SAN DNS:good.com\\0.evil.com",
+         [&] { return enroll_with_san(c, general_names({{GEN_DNS, std::string("good.com\0.evil.com", 18)}})); }},
+        {"3 SAN DNS:*", [&] { return enroll_with_san(c, general_names({{GEN_DNS, "*"}})); }},
+        {"3 SAN DNS:*.*.com", [&] { return enroll_with_san(c, general_names({{GEN_DNS, "*.*.com"}})); }},
+        {"3 SAN extension that does not decode", [&] { return enroll_with_san(c, bytes{0x30, 0x05, 0x82, 0x10, 'a'}); }},
+        {"4 revoke: removeFromCRL, then keyCompromise, then superseded", [&] { return revocation(c); }},
+        {"5 POST with Transfer-Encoding: xchunked + a second request in the body",
+         [&] {
+             return raw(c, "POST /scep?operation=GetCACaps HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n" +
+                               smuggle);
+         }},
+        {"5 Transfer-Encoding: chunked, gzip",
+         [&] {
+             return raw(c, "POST /scep?operation=GetCACaps HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n" +
+                               smuggle);
+         }},
+        {"5 HTTP/1.1 without Host", [&] { return raw(c, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"); }},
+        {"5 two Host headers",
+         [&] { return raw(c, "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n"); }},
+        {"5 absolute-form target",
+         [&] { return raw(c, "GET http://127.0.0.1/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); }},
+        {"5 PUT /ca/root.pem",
+         [&] { return raw(c, "PUT /ca/root.pem HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"); }},
+        {"5 DELETE /healthz", [&] { return raw(c, "DELETE /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); }},
+        {"6 renew adding a SAN, renew, renew the same certificate again", [&] { return renew_twice_and_add_a_name(c); }},
+        {"9 admin subject filter of 50,000 characters",
+         [&] { return short_body(admin(c, "GET", "/admin/api/certificates?subject=" + std::string(50000, 'a'), "")); }},
+        {"9 admin offset=9223372036854775808",
+         [&] {
+             auto r = admin(c, "GET", "/admin/api/certificates?offset=9223372036854775808&limit=1", "");
+             return short_body(r);
+         }},
+        {"9 PKIOperation whose transactionID holds a newline and ESC (the log is checked by the script)",
+         [&] {
+             auto dev = test::make_requester({.subject = "CN=probe-log", .challenge = "scep-lab-challenge"});
+             pki_request_params p;
+             p.type = message_type::pkcs_req;
+             p.transaction_id = "PROBE\nforged-log-line\x1b[2J";
+             p.sender_nonce = random_bytes(16);
+             p.message_data = x509_req_to_der(*dev.csr);
+             auto reply = server::scep_client(c.url).pki_operation(
+                 *build_pki_request(p, *dev.signer, *dev.key, {c.recipient}), false);
+             return reply ? describe(*reply, *c.signer) : reply.message();
+         }},
+        {"9 Authorization: bearer <token> (lower case)",
+         [&] { return std::to_string(admin(c, "GET", "/admin/api/certificates?limit=1", "", "bearer ").status); }},
+    };
+    std::cout << "probe\tanswer\n";
+    for (const auto& [name, run] : probes) {
+        std::string answer;
+        try {
+            answer = run();
+        } catch (const std::exception& e) {
+            answer = std::string("probe error: ") + e.what();
+        }
+        std::cout << name << "\t" << answer << "\n" << std::flush;
+    }
+    return 0;
+}
