@@ -2,12 +2,13 @@
 # The docs/security.md probes against a real scep-lab binary on loopback:
 # what an attacker sends, and what the server answers. Prints a table.
 #   scripts/security-probes.sh [BINARY]    default: build/cli/scep-lab
-# Needs a build with tests (build/tests/security_probes), curl, iconv.
+# Needs a build with tests (build/tests/security_probes, or SECURITY_PROBES=path),
+# curl, iconv and sqlite3.
 # As root, the full-disk probe mounts a 4 MB tmpfs for its data directory.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(realpath "${1:-build/cli/scep-lab}")
-PROBES=$(realpath build/tests/security_probes)
+PROBES=$(realpath "${SECURITY_PROBES:-build/tests/security_probes}")
 [ -x "$BIN" ] && [ -x "$PROBES" ] || { echo "build first: $BIN / $PROBES missing" >&2; exit 1; }
 WORK=$(mktemp -d)
 PIDS=()
