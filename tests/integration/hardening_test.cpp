@@ -4,8 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/asio.hpp>
-
 #include <cstdlib>
 #include <fstream>
 #include <regex>
@@ -15,40 +13,8 @@
 namespace scep {
 namespace {
 
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
-
-// Sends raw bytes and reads until the server closes or 3 s pass.
-struct raw_answer {
-    std::string bytes;
-    bool closed = false;
-};
-raw_answer raw_exchange(std::uint16_t port, const std::string& request) {
-    asio::io_context ioc;
-    tcp::socket sock(ioc);
-    sock.connect({asio::ip::make_address("127.0.0.1"), port});
-    asio::write(sock, asio::buffer(request));
-    raw_answer out;
-    std::array<char, 4096> buf;
-    bool done = false;
-    asio::steady_timer timer(ioc, std::chrono::seconds(3));
-    timer.async_wait([&](boost::system::error_code ec) {
-        if (!ec && !done) sock.cancel();
-    });
-    std::function<void(boost::system::error_code, std::size_t)> on_read = [&](boost::system::error_code ec,
-                                                                              std::size_t n) {
-        out.bytes.append(buf.data(), n);
-        if (ec) {
-            out.closed = ec == asio::error::eof || ec == asio::error::connection_reset;
-            done = true;
-            timer.cancel();
-            return;
-        }
-        sock.async_read_some(asio::buffer(buf), on_read);
-    };
-    sock.async_read_some(asio::buffer(buf), on_read);
-    ioc.run();
-    return out;
+test::raw_answer raw_exchange(std::uint16_t port, const std::string& request) {
+    return test::raw_http_exchange("127.0.0.1", port, request);
 }
 
 int status_lines(const std::string& bytes) {

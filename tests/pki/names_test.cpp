@@ -11,19 +11,7 @@
 namespace scep {
 namespace {
 
-// GeneralNames DER with the given raw entries (type, bytes), as a hostile
-// client would encode them: nothing is checked on the way.
-bytes general_names_der(const std::vector<std::pair<int, std::string>>& entries) {
-    general_names_ptr names(GENERAL_NAMES_new());
-    for (const auto& [type, raw] : entries) {
-        GENERAL_NAME* gn = GENERAL_NAME_new();
-        ASN1_STRING* s = type == GEN_IPADD ? ASN1_OCTET_STRING_new() : ASN1_IA5STRING_new();
-        ASN1_STRING_set(s, raw.data(), static_cast<int>(raw.size()));
-        GENERAL_NAME_set0_value(gn, type, s);
-        sk_GENERAL_NAME_push(names.get(), gn);
-    }
-    return *der_encode(*names, i2d_GENERAL_NAMES, "GeneralNames");
-}
+using test::general_names_der;
 
 x509_req_ptr csr_with_san(const bytes& san_der, const std::string& subject = "CN=device-1") {
     static const auto key = generate_key(key_type::ec_p256);

@@ -10,8 +10,6 @@
 // builds before the fix issued them (scripts/security-probes.sh runs it).
 #include <openssl/x509v3.h>
 
-#include <boost/asio.hpp>
-
 #include <functional>
 #include <iostream>
 #include <regex>
@@ -23,9 +21,6 @@
 
 namespace scep {
 namespace {
-
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
 
 struct context {
     server::scep_url url;
@@ -60,16 +55,20 @@ std::string send(context& c, message_type type, const X509_REQ& csr, const X509&
     return describe(*reply, *c.signer);
 }
 
-bytes general_names(const std::vector<std::pair<int, std::string>>& entries) {
-    general_names_ptr names(GENERAL_NAMES_new());
-    for (const auto& [type, raw] : entries) {
-        GENERAL_NAME* gn = GENERAL_NAME_new();
-        ASN1_STRING* s = ASN1_IA5STRING_new();
-        ASN1_STRING_set(s, raw.data(), static_cast<int>(raw.size()));
-        GENERAL_NAME_set0_value(gn, type, s);
-        sk_GENERAL_NAME_push(names.get(), gn);
-    }
-    return *der_encode(*names, i2d_GENERAL_NAMES, "GeneralNames");
+// A plain enrollment; the issued certificate, or null.
+x509_ptr enroll(context& c, const test::requester& dev) {
+    pki_request_params p;
+    p.type = message_type::pkcs_req;
+    p.transaction_id = make_transaction_id();
+    p.sender_nonce = random_bytes(16);
+    p.message_data = x509_req_to_der(*dev.csr);
+    auto der = build_pki_request(p, *dev.signer, *dev.key, {c.recipient});
+    auto reply = der ? server::scep_client(c.url).pki_operation(*der, false) : result<server::http_reply>(der.err());
+    if (!reply) return nullptr;
+    auto rep = parse_cert_rep(bytes(reply->body.begin(), reply->body.end()), *c.signer);
+    if (!rep || rep->status != pki_status::success) return nullptr;
+    auto certs = decrypt_cert_rep(*rep, *dev.signer, *dev.key);
+    return certs && !certs->empty() ? std::move(certs->front()) : nullptr;
 }
 
 std::string enroll_with_san(context& c, const bytes& san) {
@@ -95,7 +94,7 @@ std::string forged_renewal(context& c) {
     auto store = open_sqlite_store(c.data_dir / "scep-lab.db");
     if (!planted || !store || !(*store)->insert(make_record(**planted))) return "cannot plant the e = 1 certificate";
     auto csr = test::make_csr(*weak, "CN=victim,O=scep-lab probes",
-                              {{NID_subject_alt_name, general_names({{GEN_DNS, "admin.corp.example"}})}});
+                              {{NID_subject_alt_name, test::general_names_der({{GEN_DNS, "admin.corp.example"}})}});
     return send(c, message_type::renewal_req, *csr, **planted, *weak);
 }
 
@@ -123,20 +122,13 @@ std::string enroll_md5(context& c) {
 std::string renew_twice_and_add_a_name(context& c) {
     auto dev = test::make_requester({.subject = "CN=probe-renew", .challenge = "scep-lab-challenge",
                                      .dns_names = {"probe.lab"}});
-    pki_request_params p;
-    p.type = message_type::pkcs_req;
-    p.transaction_id = make_transaction_id();
-    p.sender_nonce = random_bytes(16);
-    p.message_data = x509_req_to_der(*dev.csr);
-    auto reply = server::scep_client(c.url).pki_operation(*build_pki_request(p, *dev.signer, *dev.key, {c.recipient}), false);
-    auto rep = parse_cert_rep(bytes(reply->body.begin(), reply->body.end()), *c.signer);
-    auto certs = rep ? decrypt_cert_rep(*rep, *dev.signer, *dev.key) : result<std::vector<x509_ptr>>(make_error("x"));
-    if (!certs || certs->empty()) return "enrollment failed";
-    const X509& old = *certs->front();
+    auto issued = enroll(c, dev);
+    if (!issued) return "enrollment failed";
+    const X509& old = *issued;
     auto same = test::make_csr(*dev.key, "CN=probe-renew",
-                               {{NID_subject_alt_name, general_names({{GEN_DNS, "probe.lab"}})}});
+                               {{NID_subject_alt_name, test::general_names_der({{GEN_DNS, "probe.lab"}})}});
     auto more = test::make_csr(*dev.key, "CN=probe-renew",
-                               {{NID_subject_alt_name, general_names({{GEN_DNS, "probe.lab"}, {GEN_DNS, "evil.lab"}})}});
+                               {{NID_subject_alt_name, test::general_names_der({{GEN_DNS, "probe.lab"}, {GEN_DNS, "evil.lab"}})}});
     std::string added = send(c, message_type::renewal_req, *more, old, *dev.key);
     std::string first = send(c, message_type::renewal_req, *same, old, *dev.key);
     std::string second = send(c, message_type::renewal_req, *same, old, *dev.key);
@@ -160,17 +152,9 @@ std::string short_body(const server::http_reply& r) {
 
 // 4. Revocation reasons.
 std::string revocation(context& c) {
-    auto dev = test::make_requester({.subject = "CN=probe-revoke", .challenge = "scep-lab-challenge"});
-    pki_request_params p;
-    p.type = message_type::pkcs_req;
-    p.transaction_id = make_transaction_id();
-    p.sender_nonce = random_bytes(16);
-    p.message_data = x509_req_to_der(*dev.csr);
-    auto reply = server::scep_client(c.url).pki_operation(*build_pki_request(p, *dev.signer, *dev.key, {c.recipient}), false);
-    auto rep = parse_cert_rep(bytes(reply->body.begin(), reply->body.end()), *c.signer);
-    auto certs = rep ? decrypt_cert_rep(*rep, *dev.signer, *dev.key) : result<std::vector<x509_ptr>>(make_error("x"));
-    if (!certs || certs->empty()) return "enrollment failed";
-    const std::string path = "/admin/api/certificates/" + serial_hex(*certs->front()) + "/revoke";
+    auto issued = enroll(c, test::make_requester({.subject = "CN=probe-revoke", .challenge = "scep-lab-challenge"}));
+    if (!issued) return "enrollment failed";
+    const std::string path = "/admin/api/certificates/" + serial_hex(*issued) + "/revoke";
     auto remove = admin(c, "POST", path, R"({"reason":"removeFromCRL"})");
     auto key = admin(c, "POST", path, R"({"reason":"keyCompromise"})");
     auto other = admin(c, "POST", path, R"({"reason":"superseded"})");
@@ -180,29 +164,9 @@ std::string revocation(context& c) {
 
 // 5. Raw HTTP: how many answers come back, and whether the connection closes.
 std::string raw(context& c, const std::string& request) {
-    asio::io_context ioc;
-    tcp::socket sock(ioc);
-    sock.connect({asio::ip::make_address(c.url.host), c.url.port});
-    asio::write(sock, asio::buffer(request));
-    std::string got;
-    std::array<char, 4096> buf;
-    bool closed = false;
-    asio::steady_timer timer(ioc, std::chrono::seconds(2));
-    timer.async_wait([&](boost::system::error_code ec) {
-        if (!ec) sock.cancel();
-    });
-    std::function<void(boost::system::error_code, std::size_t)> on_read = [&](boost::system::error_code ec,
-                                                                              std::size_t n) {
-        got.append(buf.data(), n);
-        if (ec) {
-            closed = ec != asio::error::operation_aborted;
-            timer.cancel();
-            return;
-        }
-        sock.async_read_some(asio::buffer(buf), on_read);
-    };
-    sock.async_read_some(asio::buffer(buf), on_read);
-    ioc.run();
+    auto answer = test::raw_http_exchange(c.url.host, c.url.port, request, std::chrono::seconds(2));
+    const std::string& got = answer.bytes;
+    const bool closed = answer.closed;
     static const std::regex status("HTTP/1\\.[01] ([0-9]{3})");
     std::string codes;
     for (auto it = std::sregex_iterator(got.begin(), got.end(), status); it != std::sregex_iterator(); ++it)
@@ -256,9 +220,9 @@ int main(int argc, char** argv) {
         {"1 PKCSReq with an explicit-curve EC key", [&] { return enroll_explicit_ec(c); }},
         {"1 PKCSReq with an MD5-signed CSR", [&] { return enroll_md5(c); }},
         {"3 SAN DNS:good.com\\0.evil.com",
-         [&] { return enroll_with_san(c, general_names({{GEN_DNS, std::string("good.com\0.evil.com", 18)}})); }},
-        {"3 SAN DNS:*", [&] { return enroll_with_san(c, general_names({{GEN_DNS, "*"}})); }},
-        {"3 SAN DNS:*.*.com", [&] { return enroll_with_san(c, general_names({{GEN_DNS, "*.*.com"}})); }},
+         [&] { return enroll_with_san(c, test::general_names_der({{GEN_DNS, std::string("good.com\0.evil.com", 18)}})); }},
+        {"3 SAN DNS:*", [&] { return enroll_with_san(c, test::general_names_der({{GEN_DNS, "*"}})); }},
+        {"3 SAN DNS:*.*.com", [&] { return enroll_with_san(c, test::general_names_der({{GEN_DNS, "*.*.com"}})); }},
         {"3 SAN extension that does not decode", [&] { return enroll_with_san(c, bytes{0x30, 0x05, 0x82, 0x10, 'a'}); }},
         {"4 revoke: removeFromCRL, then keyCompromise, then superseded", [&] { return revocation(c); }},
         {"5 POST with Transfer-Encoding: xchunked + a second request in the body",

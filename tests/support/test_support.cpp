@@ -4,7 +4,12 @@
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
+#include <openssl/x509v3.h>
 
+#include <boost/asio.hpp>
+
+#include <array>
+#include <functional>
 #include <random>
 
 namespace scep::test {
@@ -138,6 +143,46 @@ x509_req_ptr make_csr(const EVP_PKEY& key, const std::string& subject,
     if (X509_REQ_sign(csr.get(), const_cast<EVP_PKEY*>(&key), md) <= 0)
         throw std::runtime_error(ossl_error("signing the test CSR"));
     return csr;
+}
+
+bytes general_names_der(const std::vector<std::pair<int, std::string>>& entries) {
+    general_names_ptr names(GENERAL_NAMES_new());
+    for (const auto& [type, raw] : entries) {
+        GENERAL_NAME* gn = GENERAL_NAME_new();
+        ASN1_STRING* s = type == GEN_IPADD ? ASN1_OCTET_STRING_new() : ASN1_IA5STRING_new();
+        ASN1_STRING_set(s, raw.data(), static_cast<int>(raw.size()));
+        GENERAL_NAME_set0_value(gn, type, s);
+        sk_GENERAL_NAME_push(names.get(), gn);
+    }
+    return *der_encode(*names, i2d_GENERAL_NAMES, "GeneralNames");
+}
+
+raw_answer raw_http_exchange(const std::string& host, std::uint16_t port, const std::string& request,
+                             std::chrono::seconds wait) {
+    namespace asio = boost::asio;
+    asio::io_context ioc;
+    asio::ip::tcp::socket sock(ioc);
+    sock.connect({asio::ip::make_address(host), port});
+    asio::write(sock, asio::buffer(request));
+    raw_answer out;
+    std::array<char, 4096> buf;
+    asio::steady_timer timer(ioc, wait);
+    timer.async_wait([&](boost::system::error_code ec) {
+        if (!ec) sock.cancel();
+    });
+    std::function<void(boost::system::error_code, std::size_t)> on_read = [&](boost::system::error_code ec,
+                                                                              std::size_t n) {
+        out.bytes.append(buf.data(), n);
+        if (ec) {
+            out.closed = ec == asio::error::eof || ec == asio::error::connection_reset;
+            timer.cancel();
+            return;
+        }
+        sock.async_read_some(asio::buffer(buf), on_read);
+    };
+    sock.async_read_some(asio::buffer(buf), on_read);
+    ioc.run();
+    return out;
 }
 
 requester requester_with_key(evp_pkey_ptr key, const std::string& subject, const std::string& challenge) {

@@ -63,6 +63,19 @@ evp_pkey_ptr ec_key_with_explicit_curve();
 x509_req_ptr make_csr(const EVP_PKEY& key, const std::string& subject,
                       const std::vector<std::pair<int, bytes>>& extensions = {}, const std::string& challenge = "",
                       const EVP_MD* md = EVP_sha256());
+// GeneralNames DER with the given raw entries (GEN_DNS, GEN_IPADD, ... and
+// their bytes), as a hostile client encodes them: nothing is checked.
+bytes general_names_der(const std::vector<std::pair<int, std::string>>& entries);
+
+// Raw bytes to a loopback port; what came back before the server closed
+// the connection or `wait` passed.
+struct raw_answer {
+    std::string bytes;
+    bool closed = false;
+};
+raw_answer raw_http_exchange(const std::string& host, std::uint16_t port, const std::string& request,
+                             std::chrono::seconds wait = std::chrono::seconds(3));
+
 // A requester whose CSR and self-signed signer use `key`.
 requester requester_with_key(evp_pkey_ptr key, const std::string& subject = "CN=device-1,O=scep-lab tests",
                              const std::string& challenge = "secret");
