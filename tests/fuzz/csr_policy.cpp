@@ -1,6 +1,8 @@
 // CSR parsing and every check scep-lab runs on a CSR: proof of possession,
 // key policy, challengePassword extraction (all string types), template
-// selection by keyUsage, subject rules, and issuance when they pass.
+// selection by keyUsage, subject rules, subjectAltName parsing and
+// rebuilding, the pending-CSR copy without the challenge, and issuance when
+// they pass.
 #include <cstddef>
 #include <cstdint>
 
@@ -24,6 +26,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)csr_challenge(**csr);
     (void)select_template_slot(**csr);
     (void)iss.check_subject(**csr, strict);
+    (void)check_subject_name(*X509_REQ_get_subject_name(csr->get()), policy.names);
+    // Whatever parses must rebuild, and a held copy must read back.
+    for (bool wildcards : {false, true}) {
+        auto sans = requested_sans(**csr, name_limits{.allow_wildcards = wildcards});
+        if (sans && !build_san_extension(*sans, false)) __builtin_trap();
+    }
+    if (!x509_req_from_der(csr_without_challenge(**csr))) __builtin_trap();
     if (!iss.check_csr(**csr)) {
         auto cert = iss.issue(**csr);
         if (!cert) __builtin_trap();  // a CSR that passes the checks must be issuable
