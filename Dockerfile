@@ -10,13 +10,10 @@
 ARG BASE=debian:bookworm-slim
 
 FROM ${BASE} AS build
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      g++ cmake ninja-build pkg-config ca-certificates \
-      libssl-dev libsqlite3-dev libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev \
-      libspdlog-dev libtoml11-dev libcli11-dev \
- && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# The build packages come from the one list in scripts/deps.sh.
+COPY scripts/deps.sh scripts/deps.sh
+RUN scripts/deps.sh build && rm -rf /var/lib/apt/lists/*
 COPY CMakeLists.txt ./
 COPY pki pki
 COPY config config

@@ -9,7 +9,7 @@ set -euo pipefail
 BUILD_PACKAGES=(
     g++ cmake ninja-build pkg-config
     libssl-dev libsqlite3-dev
-    libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
+    libboost1.81-dev libboost-json1.81-dev
     libspdlog-dev libtoml11-dev libcli11-dev
     openssl
 )

@@ -57,7 +57,7 @@ start() {
         echo "SCEP_LAB_BASE_URL=$base"
         echo "SCEP_LAB_CHALLENGE=$challenge"
         echo "SCEP_LAB_CA_CHAIN=$data/pki/ca-chain.pem"
-        echo "SCEP_LAB_ROOT_CA=$data/pki/root.crt"
+        echo "SCEP_LAB_ROOT_CA=$data/pki/$(head -n1 "$data/pki/hierarchy.txt").crt"
         echo "SCEP_LAB_ADMIN_TOKEN=$token"
         echo "SCEP_LAB_DATA_DIR=$data"
         echo "SCEP_LAB_PID=$pid"

@@ -43,7 +43,9 @@ admin_response internal_error(const admin_request& req, const scep::error& e, st
     return error(req, http::status::internal_server_error, "store error (see the server log)");
 }
 
-json::object cert_json(const cert_record& r) {
+}  // namespace
+
+json::object certificate_json(const cert_record& r) {
     json::object o{{"serial", r.serial},
                    {"subject", r.subject},
                    {"sans", r.sans},
@@ -62,6 +64,8 @@ json::object cert_json(const cert_record& r) {
     }
     return o;
 }
+
+namespace {
 
 json::object pending_json(const pending_record& p) {
     json::object o{{"transaction_id", p.transaction_id}, {"status", p.status},   {"subject", p.subject},
@@ -244,7 +248,7 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
         auto page = store_.search(cq);
         if (!page) return internal_error(req, page.err(), log_detail);
         json::array items;
-        for (const auto& r : page->items) items.push_back(cert_json(r));
+        for (const auto& r : page->items) items.push_back(certificate_json(r));
         return reply(req, http::status::ok,
                      json::object{{"total", page->total},
                                   {"limit", cq.limit},
@@ -267,7 +271,7 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
                 format = v;
             }
             if (format == "json") {
-                auto o = cert_json(**row);
+                auto o = certificate_json(**row);
                 auto cert = x509_from_der((*row)->der);
                 if (cert) o["pem"] = x509_to_pem(**cert);
                 return reply(req, http::status::ok, o);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/beast/http.hpp>
+#include <boost/json/object.hpp>
 
 #include <optional>
 #include <string>
@@ -42,6 +43,10 @@ private:
 
 // The token of an "Authorization: Bearer <token>" header (scheme in any case).
 std::optional<std::string_view> bearer_token(const admin_request& req);
+
+// One certificate row as the admin API and `scep-lab list --format json`
+// show it (revocation fields when revoked, replaces_serial for renewals).
+boost::json::object certificate_json(const cert_record& r);
 
 // "127.0.0.1", "::1", "::ffff:127.0.0.5": loopback addresses.
 bool is_loopback_address(const std::string& address);

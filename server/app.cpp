@@ -24,6 +24,8 @@
 #include "pki/scep_service.hpp"
 #include "pki/server_certs.hpp"
 #include "pki/store.hpp"
+#include <boost/json.hpp>
+
 #include "server/admin_api.hpp"
 #include "server/apple_profiles.hpp"
 #include "server/http_server.hpp"
@@ -841,17 +843,10 @@ int list(const config::settings& s, const std::string& format, const cert_query&
     }
     const std::vector<cert_record>* rows = &page->items;
     if (format == "json") {
-        out << "[";
-        for (std::size_t i = 0; i < rows->size(); ++i) {
-            const auto& r = (*rows)[i];
-            out << (i ? ",\n " : "") << "{\"serial\":\"" << r.serial << "\",\"subject\":\"" << json_escape(r.subject)
-                << "\",\"sans\":\"" << json_escape(r.sans) << "\",\"issuer\":\"" << json_escape(r.issuer)
-                << "\",\"not_before\":\"" << r.not_before << "\",\"not_after\":\"" << r.not_after
-                << "\",\"transaction_id\":\"" << json_escape(r.transaction_id) << "\",\"requester\":\""
-                << json_escape(r.requester) << "\",\"status\":\"" << r.status << "\",\"created_at\":\""
-                << r.created_at << "\"}";
-        }
-        out << "]\n";
+        // The admin API's JSON for each row, one array.
+        boost::json::array items;
+        for (const auto& r : *rows) items.push_back(certificate_json(r));
+        out << boost::json::serialize(items) << "\n";
         return 0;
     }
     out << "SERIAL                            STATUS  NOT AFTER             SUBJECT\n";
@@ -867,7 +862,7 @@ int list(const config::settings& s, const std::string& format, const cert_query&
 }
 
 int health(const config::settings& s, const std::string& base_url, std::ostream& out) {
-    // The HTTP listener, or HTTPS (verified against the lab root) when HTTP is off.
+    // The HTTP listener, or HTTPS (verified against the lab chain) when HTTP is off.
     const std::string url = base_url.empty() ? configured_base_url(s) : base_url;
     auto parsed = parse_scep_url(url);
     if (!parsed) {
@@ -875,8 +870,10 @@ int health(const config::settings& s, const std::string& base_url, std::ostream&
         return 2;
     }
     if (parsed->tls) {
-        auto root = s.pki_dir() / "root.crt";
-        if (std::filesystem::exists(root)) parsed->ca_file = root.string();
+        // The whole lab chain (issuing CA up to the top tier, whatever the
+        // tiers are called: a micromdm-like lab has one named "ca").
+        auto chain = s.pki_dir() / "ca-chain.pem";
+        if (std::filesystem::exists(chain)) parsed->ca_file = chain.string();
     }
     auto r = http_call(*parsed, "GET", "/healthz", "", "", std::chrono::seconds(3));
     if (!r) {

@@ -62,7 +62,7 @@ std::string render_admin_html(const admin_page& p) {
         case admin_page_kind::information:
             body = "<P> This URL is used by network devices to submit certificate requests. <P> To obtain an "
                    "enrollment challenge password, go to the admin URL. By default, the admin URL is "
-                   "<A HREF=" + p.admin_url + ">" + p.admin_url + "</A> </P> ";
+                   "<A HREF=\"" + markup_escape(p.admin_url) + "\">" + markup_escape(p.admin_url) + "</A> </P> ";
             break;
     }
     return std::string(page_head) + body + page_tail;

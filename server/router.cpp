@@ -266,7 +266,7 @@ response router::handle(const request& req, const std::string& client, request_r
         rec.http_status = static_cast<int>(res.result_int());
         return res;
     }
-    if (is_scep_path(path)) return scep(req, query, client, rec);
+    if (is_scep_path(path)) return scep(req, query, client, rec, secure);
     if (path == "/profiles/apple.mobileconfig" && profile_source_) {
         rec.operation = "profile";
         // The profile points devices back at the address they used.
@@ -332,7 +332,8 @@ response router::handle(const request& req, const std::string& client, request_r
     return text(req, http::status::not_found, "not found: " + std::string(path) + "\n", rec);
 }
 
-response router::scep(const request& req, std::string_view query, const std::string& client, request_record& rec) {
+response router::scep(const request& req, std::string_view query, const std::string& client, request_record& rec,
+                       bool secure) {
     if (!is_get_or_head(req) && req.method() != http::verb::post) return method_not_allowed(req, "GET, POST, HEAD", rec);
     std::string operation;
     std::optional<std::string> message;
@@ -351,9 +352,10 @@ response router::scep(const request& req, std::string_view query, const std::str
     if (operation.empty() && ndes_) {
         // Browsing the NDES URL itself: the information page, or 403 (ndes.browse).
         rec.operation = "ndes-browse";
-        std::string host(req[http::field::host]);
-        auto res = ndes_->browse(req, "http://" + (host.empty() ? std::string("localhost") : host) +
-                                          "/certsrv/mscep_admin/");
+        // The admin URL from the validated Host and the scheme actually used.
+        auto base = base_url_of(req, secure);
+        if (!base) return text(req, http::status::bad_request, "the Host header is not a host name or address\n", rec);
+        auto res = ndes_->browse(req, *base + "/certsrv/mscep_admin/");
         rec.http_status = static_cast<int>(res.result_int());
         return res;
     }

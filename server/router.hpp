@@ -83,7 +83,8 @@ public:
 
 private:
     bool is_scep_path(std::string_view path) const;
-    response scep(const request& req, std::string_view query, const std::string& client, request_record& rec);
+    response scep(const request& req, std::string_view query, const std::string& client, request_record& rec,
+                  bool secure);
 
     scep_service& service_;
     std::vector<std::string> scep_paths_;

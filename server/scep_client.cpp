@@ -1,5 +1,7 @@
 #include "server/scep_client.hpp"
 
+#include <charconv>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -31,23 +33,35 @@ result<scep_url> parse_scep_url(const std::string& url) {
     auto slash = rest.find('/');
     std::string hostport = rest.substr(0, slash);
     out.path = slash == std::string::npos ? "/" : rest.substr(slash);
+    // A port is 1-65535 in decimal; anything else is named, not truncated.
+    auto read_port = [&](std::string_view text) -> bool {
+        unsigned value = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) return false;
+        out.port = static_cast<std::uint16_t>(value);
+        return true;
+    };
+    std::string_view port_text;
+    bool has_port = false;
     if (!hostport.empty() && hostport.front() == '[') {
         auto close = hostport.find(']');
         if (close == std::string::npos) return make_error("bad IPv6 literal in " + url);
         out.host = hostport.substr(1, close - 1);
-        if (close + 1 < hostport.size() && hostport[close + 1] == ':')
-            out.port = static_cast<std::uint16_t>(std::stoi(hostport.substr(close + 2)));
+        if (close + 1 < hostport.size()) {
+            if (hostport[close + 1] != ':') return make_error("unexpected text after the IPv6 literal in " + url);
+            has_port = true;
+            port_text = std::string_view(hostport).substr(close + 2);
+        }
     } else {
         auto colon = hostport.rfind(':');
         out.host = hostport.substr(0, colon);
         if (colon != std::string::npos) {
-            try {
-                out.port = static_cast<std::uint16_t>(std::stoi(hostport.substr(colon + 1)));
-            } catch (const std::exception&) {
-                return make_error("bad port in " + url);
-            }
+            has_port = true;
+            port_text = std::string_view(hostport).substr(colon + 1);
         }
     }
+    if (has_port && !read_port(port_text))
+        return make_error("bad port \"" + std::string(port_text) + "\" in " + url + " (1-65535)");
     if (out.host.empty()) return make_error("no host in " + url);
     return out;
 }

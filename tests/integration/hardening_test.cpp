@@ -53,7 +53,9 @@ TEST(hardening, ambiguous_framing_is_answered_400_and_the_connection_closed) {
         SCOPED_TRACE(c.name);
         auto a = raw_exchange(lab.proc.port(), c.request);
         EXPECT_EQ(a.bytes.rfind(c.status, 0), 0u) << a.bytes;
-        if (std::string(c.status).ends_with("405")) EXPECT_NE(a.bytes.find("Allow: GET, HEAD"), std::string::npos);
+        if (std::string(c.status).ends_with("405")) {
+            EXPECT_NE(a.bytes.find("Allow: GET, HEAD"), std::string::npos);
+        }
     }
     auto health = server::http_call(*server::parse_scep_url(lab.proc.url()), "GET", "/healthz", "", "");
     ASSERT_TRUE(health);

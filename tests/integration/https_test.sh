@@ -110,7 +110,7 @@ SCRIPT
     [ ! -s "$WORK/cm/out/untrusted.pem" ] || fail "the untrusting client got a certificate"
     echo "ok: certmonger (add-scep-ca -R root.pem) enrolled over HTTPS; with an unrelated root it stopped"
 else
-    echo "note: certmonger, root or mount namespaces missing: HTTPS enrollment with certmonger skipped"
+    certmonger_skipped="certmonger, dbus-run-session, root or mount namespaces missing"
 fi
 
 # 5. Restart: the same certificate; changed names: a new one.
@@ -166,4 +166,6 @@ echo "$out" | grep -q "nothing would listen" || fail "no-http + no-https not exp
 [ "$(sqlite3 "$WORK/data/scep-lab.db" "SELECT COUNT(*) FROM certificates WHERE requester = 'scep-lab https'")" = 2 ] ||
     fail "the store changed after refused starts"
 echo "ok: missing key, mismatched key, cert without key, nothing to listen on: refused with the setting named"
+# A check that could not run is a skip, not a pass (exit 77), after the rest ran.
+[ -z "${certmonger_skipped:-}" ] || skip "every other HTTPS check passed; certmonger over HTTPS did not run: $certmonger_skipped"
 echo "PASS: HTTPS peer test (7 checks)"

@@ -44,7 +44,8 @@ start_server() {
 
 CHALLENGE=scep-lab-challenge
 CHAIN() { echo "$WORK/data/pki/ca-chain.pem"; }
-ROOT() { echo "$WORK/data/pki/root.crt"; }
+# The top tier's certificate, whatever the hierarchy calls it (hierarchy.txt lists the tiers, top first).
+ROOT() { echo "$WORK/data/pki/$(head -n1 "$WORK/data/pki/hierarchy.txt").crt"; }
 
 # verify_chain CERT: the certificate chains to the generated root.
 verify_chain() {

@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -165,6 +166,28 @@ TEST(robustness, header_bytes_trickled_slowly_are_cut_off_at_the_read_timeout) {
 }
 
 // How many of these connections the server has closed (EOF or reset).
+int closed_by_server(std::vector<tcp::socket>& sockets);
+
+// Polls `done` every 50 ms until it holds or `limit` passes: waits for a
+// condition, never for a fixed time.
+bool eventually(const std::function<bool()>& done, std::chrono::seconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return true;
+}
+
+// The server's open-connection gauge from /metrics.
+long open_connections(const server::scep_url& url) {
+    auto m = server::http_call(url, "GET", "/metrics", "", "");
+    if (!m) return -1;
+    constexpr std::string_view gauge = "\nscep_lab_connections ";
+    auto at = m->body.find(gauge);
+    return at == std::string::npos ? -1 : std::stol(m->body.substr(at + gauge.size()));
+}
+
 int closed_by_server(std::vector<tcp::socket>& sockets) {
     int closed = 0;
     for (auto& s : sockets) {
@@ -195,8 +218,11 @@ TEST(robustness, thousands_of_idle_connections_neither_stop_service_nor_stay_for
         idle.emplace_back(ioc);
         idle.back().connect(ep);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    // 2500 idle connections held: service goes on.
+    // The server has accepted them all (the /metrics call is one more).
+    ASSERT_TRUE(eventually([&] { return open_connections(lab.url) >= 2500; }, std::chrono::seconds(10)))
+        << open_connections(lab.url);
+    // 2500 idle connections held (none closed before read_timeout): service goes on.
+    EXPECT_EQ(closed_by_server(idle), 0);
     lab.expect_healthy();
     auto caps = server::http_call(lab.url, "GET", "/scep?operation=GetCACaps", "", "");
     ASSERT_TRUE(caps);
@@ -211,13 +237,13 @@ TEST(robustness, thousands_of_idle_connections_neither_stop_service_nor_stay_for
         extra.emplace_back(ioc);
         extra.back().connect(ep);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    EXPECT_GE(closed_by_server(extra), 100) << "connections over max_connections were kept";
+    EXPECT_TRUE(eventually([&] { return closed_by_server(extra) >= 100; }, std::chrono::seconds(5)))
+        << "connections over max_connections were kept: " << closed_by_server(extra) << " closed";
     extra.clear();
 
     // After read_timeout the server has dropped the idle ones, and serves again.
-    std::this_thread::sleep_for(std::chrono::seconds(4));
-    EXPECT_EQ(closed_by_server(idle), 2500);
+    EXPECT_TRUE(eventually([&] { return closed_by_server(idle) == 2500; }, std::chrono::seconds(15)))
+        << closed_by_server(idle) << " of 2500 closed";
     idle.clear();
     lab.expect_healthy();
     auto dev = test::make_requester({.challenge = "scep-lab-challenge"});

@@ -1,6 +1,8 @@
 // The real binary on loopback, driven by the project's own SCEP client.
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include <fstream>
 #include <regex>
 
@@ -324,6 +326,73 @@ TEST(server_integration, health_command_reports_a_running_and_a_missing_server) 
     auto down = test::run_scep_lab({"health", "--url", "http://127.0.0.1:" + std::to_string(port)});
     EXPECT_EQ(down.exit_code, 1);
     EXPECT_NE(down.err.find("Connection refused"), std::string::npos) << down.err;
+    // Bad ports are refused with their text, not a crash or a truncated port.
+    for (const char* url : {"http://[::1]:x", "http://127.0.0.1:70000"}) {
+        SCOPED_TRACE(url);
+        auto bad = test::run_scep_lab({"health", "--url", url});
+        EXPECT_EQ(bad.exit_code, 2) << bad.err;
+        EXPECT_NE(bad.err.find("bad port"), std::string::npos) << bad.err;
+        auto bench = test::run_scep_lab({"bench", std::string(url) + "/scep", "-n", "1"});
+        EXPECT_EQ(bench.exit_code, 1) << bench.err;
+        EXPECT_NE(bench.err.find("bad port"), std::string::npos) << bench.err;
+    }
+}
+
+TEST(server_integration, health_over_https_verifies_a_lab_whose_top_tier_is_not_called_root) {
+    // The micromdm-like preset names its only CA "ca"; with HTTP off, health
+    // must verify HTTPS against it (the Docker HEALTHCHECK does this).
+    test::temp_dir dir;
+    const auto data = dir.path() / "data";
+    test::server_process proc(data, {"--preset", "micromdm-like", "--no-http"});
+    proc.enable_https();
+    ASSERT_TRUE(proc.start()) << proc.log();
+    ASSERT_FALSE(std::filesystem::exists(data / "pki" / "root.crt"));
+    auto up = test::run_scep_lab({"--preset", "micromdm-like", "--data-dir", data.string(), "health", "--url",
+                                  "https://localhost:" + std::to_string(proc.https_port())});
+    EXPECT_EQ(up.exit_code, 0) << up.err;
+    EXPECT_NE(up.out.find("healthy"), std::string::npos) << up.out;
+}
+
+TEST(server_integration, list_json_has_the_fields_of_the_admin_api) {
+    load_providers();
+    lab_server lab;
+    lab.start();
+    auto dev = test::make_requester({.challenge = "scep-lab-challenge"});
+    auto rep = lab.enroll(dev, content_cipher::aes_128_cbc, digest_alg::sha256, false);
+    ASSERT_EQ(rep.status, pki_status::success);
+    auto certs = decrypt_cert_rep(rep, *dev.signer, *dev.key);
+    ASSERT_TRUE(certs);
+    const X509& old = *certs->front();
+    // A renewal signed by the issued certificate, then the successor revoked.
+    pki_request_params p;
+    p.type = message_type::renewal_req;
+    p.transaction_id = make_transaction_id();
+    p.sender_nonce = random_bytes(16);
+    p.message_data = x509_req_to_der(*dev.csr);
+    auto reply = lab.client->pki_operation(*build_pki_request(p, old, *dev.key, {lab.recipient}), false);
+    ASSERT_TRUE(reply);
+    auto renewed = parse_cert_rep(bytes(reply->body.begin(), reply->body.end()), *lab.signer);
+    ASSERT_TRUE(renewed && renewed->status == pki_status::success) << (renewed ? renewed->fail_info_text : "");
+    auto next = decrypt_cert_rep(*renewed, old, *dev.key);
+    ASSERT_TRUE(next);
+    const std::string data = (lab.dir.path() / "data").string();
+    const std::string new_serial = serial_hex(*next->front());
+    ASSERT_EQ(test::run_scep_lab({"--data-dir", data, "revoke", new_serial, "--reason", "keyCompromise"}).exit_code, 0);
+    auto listed = test::run_scep_lab({"list", "--format", "json", "--data-dir", data});
+    ASSERT_EQ(listed.exit_code, 0) << listed.err;
+    boost::system::error_code ec;
+    auto v = boost::json::parse(listed.out, ec);
+    ASSERT_FALSE(ec) << listed.out;
+    bool found = false;
+    for (const auto& item : v.as_array()) {
+        const auto& o = item.as_object();
+        if (o.at("serial").as_string() != new_serial) continue;
+        found = true;
+        EXPECT_EQ(o.at("replaces_serial").as_string(), serial_hex(old));
+        EXPECT_FALSE(o.at("revoked_at").as_string().empty());
+        EXPECT_EQ(o.at("revocation_reason").as_string(), "keyCompromise");
+    }
+    EXPECT_TRUE(found) << listed.out;
 }
 
 }  // namespace

@@ -82,8 +82,13 @@ bool server_process::start(std::chrono::seconds timeout) {
     std::filesystem::remove(ready_file_);
     // HTTPS is off here: these tests count the rows enrollments add, and the
     // HTTPS certificate would be one more (peer.https covers HTTPS).
-    std::vector<std::string> args{"serve", "--listen", "127.0.0.1", "--port", "0", "--no-https", "--data-dir", data_dir_.string(),
+    std::vector<std::string> args{"serve", "--listen", "127.0.0.1", "--port", "0", "--data-dir", data_dir_.string(),
                                   "--ready-file", ready_file_.string()};
+    if (https_) {
+        args.insert(args.end(), {"--https-port", "0"});
+    } else {
+        args.push_back("--no-https");
+    }
     args.insert(args.end(), args_.begin(), args_.end());
     pid_ = spawn(args, env_, (data_dir_ / "server.out").string(), log_file_.string());
     auto deadline = std::chrono::steady_clock::now() + timeout;

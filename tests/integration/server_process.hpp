@@ -32,6 +32,7 @@ public:
     int stop();  // SIGTERM, then waits; returns the exit status
     bool running() const;
     void set_env(std::vector<std::string> env) { env_ = std::move(env); }  // before start()
+    void enable_https() { https_ = true; }  // before start(): HTTPS on a free port (off by default)
     pid_t pid() const { return pid_; }
 
     std::uint16_t port() const { return port_; }
@@ -47,6 +48,7 @@ private:
     pid_t pid_ = -1;
     std::uint16_t port_ = 0;
     std::uint16_t https_port_ = 0;
+    bool https_ = false;
 };
 
 }  // namespace scep::test

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "pki/encoding.hpp"
+#include "server/ndes_admin.hpp"
 #include "server/quirks.hpp"
 #include "support/test_support.hpp"
 
@@ -66,10 +67,18 @@ TEST_F(router_test, get_pkioperation_with_half_escaped_base64) {
 TEST_F(router_test, post_pkioperation_accepts_binary_and_base64_bodies) {
     auto dev = test::make_requester({.challenge = "secret"});
     auto der = test::make_pkcs_req(dev, pki_->ra_cert(), "P1", bytes(16, 2));
-    auto bin = get("/scep?operation=PKIOperation", http::verb::post, std::string(der.begin(), der.end()));
-    EXPECT_EQ(bin.result(), http::status::ok);
-    auto b64 = get("/scep?operation=PKIOperation", http::verb::post, base64_encode(der));
-    EXPECT_EQ(b64.result(), http::status::ok);
+    // A FAILURE CertRep is HTTP 200 too: the reply itself must say SUCCESS.
+    auto expect_success = [&](const response& res) {
+        ASSERT_EQ(res.result(), http::status::ok) << res.body();
+        EXPECT_EQ(res[http::field::content_type], "application/x-pki-message");
+        auto rep = parse_cert_rep(bytes(res.body().begin(), res.body().end()), pki_->ra_cert());
+        ASSERT_TRUE(rep) << rep.message();
+        EXPECT_EQ(rep->status, pki_status::success) << rep->fail_info_text;
+        EXPECT_EQ(rep->transaction_id, "P1");
+    };
+    expect_success(get("/scep?operation=PKIOperation", http::verb::post, std::string(der.begin(), der.end())));
+    // The same transaction again, base64 this time: the same certificate.
+    expect_success(get("/scep?operation=PKIOperation", http::verb::post, base64_encode(der)));
 }
 
 TEST_F(router_test, answers_what_is_not_scep_with_400_and_a_reason) {
@@ -258,7 +267,9 @@ TEST(check_framing, refuses_what_two_parsers_could_read_differently) {
         SCOPED_TRACE(c.name);
         auto bad = check_framing(c.req);
         ASSERT_EQ(bad.has_value(), c.expect.has_value()) << (bad ? bad->reason : "accepted");
-        if (bad) EXPECT_EQ(bad->status, *c.expect);
+        if (bad) {
+            EXPECT_EQ(bad->status, *c.expect);
+        }
     }
 }
 
@@ -299,6 +310,33 @@ TEST(router_readiness, readyz_is_503_while_the_store_cannot_be_written) {
     EXPECT_EQ(down.body().find("/var/lib"), std::string::npos) << down.body();
     failing.fail_writes = false;
     EXPECT_EQ(readyz().result(), http::status::ok);
+}
+
+TEST(router_ndes, the_information_page_links_the_validated_base_url_with_the_scheme_used) {
+    service_config cfg;
+    cfg.challenge = "secret";
+    test::service_lab lab(cfg);
+    config::ndes_settings ndes_cfg;
+    ndes_cfg.enabled = true;
+    ndes_cfg.admin_encoding = "utf-8";
+    ndes_frontend ndes(ndes_cfg, nullptr, "secret", "00000000 00000000 00000000 00000000");
+    router r(*lab.service, {"/certsrv/mscep/mscep.dll"}, &ndes);
+    auto browse = [&](const std::string& host, bool secure) {
+        request req{http::verb::get, "/certsrv/mscep/mscep.dll", 11};
+        req.set(http::field::host, host);
+        request_record rec;
+        return r.handle(req, "127.0.0.1", rec, secure);
+    };
+    auto page = browse("lab.example:8443", true);
+    ASSERT_EQ(page.result(), http::status::ok);
+    EXPECT_NE(page.body().find("<A HREF=\"https://lab.example:8443/certsrv/mscep_admin/\">"), std::string::npos)
+        << page.body();
+    for (const char* hostile : {"x><script>alert(1)</script>", "a b", "x\"onmouseover=alert(1)"}) {
+        SCOPED_TRACE(hostile);
+        auto res = browse(hostile, false);
+        EXPECT_EQ(res.result(), http::status::bad_request);
+        EXPECT_EQ(res.body().find("<script>"), std::string::npos);
+    }
 }
 
 }  // namespace
