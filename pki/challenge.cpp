@@ -4,6 +4,47 @@
 
 namespace scep {
 
+std::optional<challenge_attr> csr_challenge(const X509_REQ& req) {
+    int idx = X509_REQ_get_attr_by_NID(&req, NID_pkcs9_challengePassword, -1);
+    if (idx < 0) return std::nullopt;
+    X509_ATTRIBUTE* attr = X509_REQ_get_attr(&req, idx);
+    ASN1_TYPE* t = X509_ATTRIBUTE_get0_type(attr, 0);
+    if (!t) return std::nullopt;
+    switch (t->type) {
+        case V_ASN1_PRINTABLESTRING:
+        case V_ASN1_UTF8STRING:
+        case V_ASN1_IA5STRING:
+        case V_ASN1_T61STRING:
+        case V_ASN1_BMPSTRING:
+        case V_ASN1_UNIVERSALSTRING:
+        case V_ASN1_VISIBLESTRING: break;
+        default: return std::nullopt;
+    }
+    const ASN1_STRING* s = t->value.asn1_string;
+    challenge_attr out;
+    out.asn1_type = t->type;
+    if (t->type == V_ASN1_BMPSTRING || t->type == V_ASN1_UNIVERSALSTRING) {
+        unsigned char* utf8 = nullptr;
+        int len = ASN1_STRING_to_UTF8(&utf8, s);
+        if (len < 0) return std::nullopt;
+        out.value.assign(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len));
+        OPENSSL_free(utf8);
+    } else {
+        out.value.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                         static_cast<std::size_t>(ASN1_STRING_length(s)));
+    }
+    return out;
+}
+
+bytes csr_without_challenge(const X509_REQ& req) {
+    x509_req_ptr copy(X509_REQ_dup(&req));
+    if (!copy) throw std::bad_alloc();
+    for (int idx; (idx = X509_REQ_get_attr_by_NID(copy.get(), NID_pkcs9_challengePassword, -1)) >= 0;)
+        x509_attribute_ptr(X509_REQ_delete_attr(copy.get(), idx));
+    return x509_req_to_der(*copy);
+}
+
+
 std::optional<std::string> static_challenge::verify(const std::optional<challenge_attr>& challenge) {
     if (secret_.empty()) return std::nullopt;
     if (!challenge) return "the CSR has no challengePassword";

@@ -9,10 +9,22 @@
 #include <optional>
 #include <string>
 
-#include "pki/issuer.hpp"
+#include "pki/ossl.hpp"
 #include "pki/x509_build.hpp"
 
 namespace scep {
+
+// The challengePassword attribute of a CSR (PKCS#9), if any, and the ASN.1
+// string type it was encoded with (NDES refuses UTF8String).
+struct challenge_attr {
+    std::string value;
+    int asn1_type = 0;
+};
+std::optional<challenge_attr> csr_challenge(const X509_REQ& req);
+// The CSR's DER with its challengePassword attributes removed: what a held
+// (pending) request is stored as. Its signature no longer verifies, which is
+// why it is checked before it is held.
+bytes csr_without_challenge(const X509_REQ& req);
 
 class challenge_verifier {
 public:

@@ -47,46 +47,6 @@ result<void> validate(const issuance_profile& p) {
     return {};
 }
 
-std::optional<challenge_attr> csr_challenge(const X509_REQ& req) {
-    int idx = X509_REQ_get_attr_by_NID(&req, NID_pkcs9_challengePassword, -1);
-    if (idx < 0) return std::nullopt;
-    X509_ATTRIBUTE* attr = X509_REQ_get_attr(&req, idx);
-    ASN1_TYPE* t = X509_ATTRIBUTE_get0_type(attr, 0);
-    if (!t) return std::nullopt;
-    switch (t->type) {
-        case V_ASN1_PRINTABLESTRING:
-        case V_ASN1_UTF8STRING:
-        case V_ASN1_IA5STRING:
-        case V_ASN1_T61STRING:
-        case V_ASN1_BMPSTRING:
-        case V_ASN1_UNIVERSALSTRING:
-        case V_ASN1_VISIBLESTRING: break;
-        default: return std::nullopt;
-    }
-    const ASN1_STRING* s = t->value.asn1_string;
-    challenge_attr out;
-    out.asn1_type = t->type;
-    if (t->type == V_ASN1_BMPSTRING || t->type == V_ASN1_UNIVERSALSTRING) {
-        unsigned char* utf8 = nullptr;
-        int len = ASN1_STRING_to_UTF8(&utf8, s);
-        if (len < 0) return std::nullopt;
-        out.value.assign(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len));
-        OPENSSL_free(utf8);
-    } else {
-        out.value.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                         static_cast<std::size_t>(ASN1_STRING_length(s)));
-    }
-    return out;
-}
-
-bytes csr_without_challenge(const X509_REQ& req) {
-    x509_req_ptr copy(X509_REQ_dup(&req));
-    if (!copy) throw std::bad_alloc();
-    for (int idx; (idx = X509_REQ_get_attr_by_NID(copy.get(), NID_pkcs9_challengePassword, -1)) >= 0;)
-        x509_attribute_ptr(X509_REQ_delete_attr(copy.get(), idx));
-    return x509_req_to_der(*copy);
-}
-
 template_slot select_template_slot(const X509_REQ& csr) {
     bool ds = false, ke = false;
     if (STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(const_cast<X509_REQ*>(&csr))) {
@@ -115,12 +75,12 @@ std::string_view to_string(template_slot s) {
 issuer::issuer(const hierarchy& pki, issuance_profile profile, csr_policy policy, clock_fn clock)
     : pki_(pki), profile_(std::move(profile)), policy_(policy), clock_(std::move(clock)) {}
 
-std::optional<scep_failure> issuer::check_subject(const X509_REQ& req, const issuance_profile& p) const {
+std::optional<std::string> issuer::check_subject(const X509_REQ& req, const issuance_profile& p) const {
     const X509_NAME* subject = X509_REQ_get_subject_name(&req);
     for (const auto& rdn : p.required_subject) {
         int nid = OBJ_txt2nid(rdn.c_str());
         if (nid == NID_undef || X509_NAME_get_index_by_NID(subject, nid, -1) < 0)
-            return scep_failure{fail_info::bad_request, "the CSR subject \"" + name_to_string(*subject) + "\" has no " +
+            return std::string{"the CSR subject \"" + name_to_string(*subject) + "\" has no " +
                                                             rdn + ", which profile \"" + p.name + "\" requires"};
     }
     return std::nullopt;
@@ -160,54 +120,51 @@ std::optional<std::string> key_structure_problem(const X509_PUBKEY& spki, const 
     return std::nullopt;
 }
 
-std::optional<scep_failure> issuer::check_csr(const X509_REQ& req) const {
+std::optional<std::string> issuer::check_csr(const X509_REQ& req) const {
     X509_REQ* r = const_cast<X509_REQ*>(&req);
     EVP_PKEY* key = X509_REQ_get0_pubkey(r);
     if (!key) {
         ERR_clear_error();
-        return scep_failure{fail_info::bad_request, "CSR public key cannot be read"};
+        return std::string{"CSR public key cannot be read"};
     }
     if (auto why = key_structure_problem(*X509_REQ_get_X509_PUBKEY(r), policy_))
-        return scep_failure{fail_info::bad_request, "CSR key: " + *why};
+        return std::string{"CSR key: " + *why};
     int bits = key_bits(*key);
     if (key_is_rsa(*key)) {
         if (bits < policy_.min_rsa_bits)
-            return scep_failure{fail_info::bad_request, "RSA key of " + std::to_string(bits) +
+            return std::string{"RSA key of " + std::to_string(bits) +
                                                             " bits is below the minimum of " +
                                                             std::to_string(policy_.min_rsa_bits)};
     } else if (key_is_ec(*key)) {
         if (bits < policy_.min_ec_bits)
-            return scep_failure{fail_info::bad_request, "EC key of " + std::to_string(bits) +
+            return std::string{"EC key of " + std::to_string(bits) +
                                                             " bits is below the minimum of " +
                                                             std::to_string(policy_.min_ec_bits)};
     } else {
-        return scep_failure{fail_info::bad_request,
-                            std::string("unsupported key type ") + OBJ_nid2sn(EVP_PKEY_get_base_id(key)) +
+        return std::string{std::string("unsupported key type ") + OBJ_nid2sn(EVP_PKEY_get_base_id(key)) +
                                 " (RSA and EC are accepted)"};
     }
     // RFC 8894 §2.9: MD5 MUST NOT be used. SHA-1 stays accepted: older clients
     // (and NDES-era devices) still sign CSRs with it.
     int md_nid = NID_undef;
     if (OBJ_find_sigid_algs(X509_REQ_get_signature_nid(r), &md_nid, nullptr) != 1)
-        return scep_failure{fail_info::bad_request, "the CSR's signature algorithm is unknown"};
+        return std::string{"the CSR's signature algorithm is unknown"};
     if (md_nid == NID_md2 || md_nid == NID_md4 || md_nid == NID_mdc2)
-        return scep_failure{fail_info::bad_request,
-                            std::string("the CSR is signed with ") + OBJ_nid2sn(md_nid) + ", which is refused"};
+        return std::string{std::string("the CSR is signed with ") + OBJ_nid2sn(md_nid) + ", which is refused"};
     if (md_nid == NID_md5 && !policy_.allow_md5)
-        return scep_failure{fail_info::bad_request,
-                            "the CSR is signed with MD5 (RFC 8894 §2.9 forbids it); issuance.allow_md5_csr = true "
+        return std::string{"the CSR is signed with MD5 (RFC 8894 §2.9 forbids it); issuance.allow_md5_csr = true "
                             "accepts it for legacy devices"};
     if (X509_REQ_verify(r, key) != 1) {
         ERR_clear_error();
-        return scep_failure{fail_info::bad_request, "CSR signature (proof of possession) does not verify"};
+        return std::string{"CSR signature (proof of possession) does not verify"};
     }
     const X509_NAME* subject = X509_REQ_get_subject_name(&req);
     if (auto ok = check_subject_name(*subject, policy_.names); !ok)
-        return scep_failure{fail_info::bad_request, ok.message()};
+        return std::string{ok.message()};
     auto sans = requested_sans(req, policy_.names);
-    if (!sans) return scep_failure{fail_info::bad_request, sans.message()};
+    if (!sans) return std::string{sans.message()};
     if (X509_NAME_entry_count(subject) == 0 && sans->empty())
-        return scep_failure{fail_info::bad_request, "CSR has an empty subject and no subjectAltName"};
+        return std::string{"CSR has an empty subject and no subjectAltName"};
     return std::nullopt;
 }
 

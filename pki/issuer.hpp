@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "pki/hierarchy.hpp"
-#include "pki/message.hpp"
 #include "pki/names.hpp"
 #include "pki/x509_build.hpp"
 
@@ -74,28 +73,17 @@ std::optional<std::string> key_structure_problem(const X509_PUBKEY& spki, const 
 // Checks names against what OpenSSL accepts; the error names the bad entry.
 result<void> validate(const issuance_profile& p);
 
-// The challengePassword attribute of a CSR (PKCS#9), if any, and the ASN.1
-// string type it was encoded with (NDES refuses UTF8String).
-struct challenge_attr {
-    std::string value;
-    int asn1_type = 0;
-};
-std::optional<challenge_attr> csr_challenge(const X509_REQ& req);
-// The CSR's DER with its challengePassword attributes removed: what a held
-// (pending) request is stored as. Its signature no longer verifies, which is
-// why it is checked before it is held.
-bytes csr_without_challenge(const X509_REQ& req);
-
 class issuer {
 public:
     issuer(const hierarchy& pki, issuance_profile profile, csr_policy policy, clock_fn clock);
 
     // Key type, structure and size, signature algorithm, proof of
-    // possession, subject and subjectAltName (parsed; see names.hpp).
-    std::optional<scep_failure> check_csr(const X509_REQ& req) const;
+    // possession, subject and subjectAltName (parsed; see names.hpp). The
+    // reason it is refused (a SCEP badRequest), or nullopt.
+    std::optional<std::string> check_csr(const X509_REQ& req) const;
     const csr_policy& policy() const { return policy_; }
     // The profile's subject rules; the failure names the missing RDN.
-    std::optional<scep_failure> check_subject(const X509_REQ& req, const issuance_profile& p) const;
+    std::optional<std::string> check_subject(const X509_REQ& req, const issuance_profile& p) const;
     // Signs the CSR: subject and the parsed, rebuilt SANs from the CSR
     // (never its extension bytes), usages from the profile
     // (the configured one, or `p`, e.g. an NDES template).

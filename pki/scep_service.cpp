@@ -289,8 +289,9 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
                            "PrintableString (OpenSSL: string_mask = nombstr) or set ndes.reject_utf8_challenge = false");
         if (auto why = challenge_->verify(challenge)) return failure(req, fail_info::bad_message_check, std::move(*why));
     }
-    if (auto f = issuer_.check_csr(csr)) return failure(req, f->info, std::move(f->text));
-    if (auto f = issuer_.check_subject(csr, profile_for(csr).profile)) return failure(req, f->info, std::move(f->text));
+    if (auto why = issuer_.check_csr(csr)) return failure(req, fail_info::bad_request, std::move(*why));
+    if (auto why = issuer_.check_subject(csr, profile_for(csr).profile))
+        return failure(req, fail_info::bad_request, std::move(*why));
     if (auto why = wait_reason(csr)) {
         pending_record p;
         p.transaction_id = req.transaction_id;

@@ -93,15 +93,14 @@ TEST_F(issuer_test, accepts_ec_keys_at_the_minimum_and_rejects_a_tampered_csr) {
     issuer strict(*pki_, {}, csr_policy{2048, 384}, fixed_clock());
     auto f = strict.check_csr(*ec.csr);
     ASSERT_TRUE(f);
-    EXPECT_EQ(f->info, fail_info::bad_request);
-    EXPECT_NE(f->text.find("EC key of 256 bits"), std::string::npos);
+    EXPECT_NE(f->find("EC key of 256 bits"), std::string::npos);
 
     auto dev = test::make_requester();
     auto other = test::make_requester();
     X509_REQ_set_pubkey(dev.csr.get(), other.key.get());  // signature no longer matches
     auto tampered = iss.check_csr(*dev.csr);
     ASSERT_TRUE(tampered);
-    EXPECT_NE(tampered->text.find("proof of possession"), std::string::npos);
+    EXPECT_NE(tampered->find("proof of possession"), std::string::npos);
 }
 
 TEST_F(issuer_test, reads_the_challenge_and_its_string_type) {
@@ -132,19 +131,18 @@ TEST_F(issuer_test, refuses_rsa_exponents_that_let_anyone_sign) {
         auto csr = test::make_csr(*key, "CN=device-1");
         auto f = iss.check_csr(*csr);
         if (!c.refusal) {
-            EXPECT_FALSE(f) << f->text;
+            EXPECT_FALSE(f) << *f;
             continue;
         }
         ASSERT_TRUE(f);
-        EXPECT_EQ(f->info, fail_info::bad_request);
-        EXPECT_NE(f->text.find(c.refusal), std::string::npos) << f->text;
+        EXPECT_NE(f->find(c.refusal), std::string::npos) << *f;
     }
     // A higher floor refuses e = 3 with the setting's name.
     issuer strict(*pki_, {}, csr_policy{.min_rsa_exponent = 65537}, fixed_clock());
     auto three = test::make_csr(*test::rsa_key_with_exponent(3), "CN=device-1");
     auto f = strict.check_csr(*three);
     ASSERT_TRUE(f);
-    EXPECT_NE(f->text.find("min_rsa_exponent"), std::string::npos) << f->text;
+    EXPECT_NE(f->find("min_rsa_exponent"), std::string::npos) << *f;
 }
 
 TEST_F(issuer_test, the_e1_csr_signature_verifies_without_any_private_key) {
@@ -160,7 +158,7 @@ TEST_F(issuer_test, refuses_ec_keys_with_explicit_curve_parameters) {
     auto csr = test::make_csr(*explicit_key, "CN=device-1");
     auto f = iss.check_csr(*csr);
     ASSERT_TRUE(f);
-    EXPECT_NE(f->text.find("explicit curve parameters"), std::string::npos) << f->text;
+    EXPECT_NE(f->find("explicit curve parameters"), std::string::npos) << *f;
     auto named = generate_key(key_type::ec_p256);
     EXPECT_FALSE(iss.check_csr(*test::make_csr(**named, "CN=device-1")));
 }
@@ -171,10 +169,10 @@ TEST_F(issuer_test, md5_signed_csrs_need_the_legacy_setting_and_sha1_stays_accep
     issuer iss(*pki_, {}, {}, fixed_clock());
     auto f = iss.check_csr(*md5);
     ASSERT_TRUE(f);
-    EXPECT_NE(f->text.find("MD5"), std::string::npos) << f->text;
+    EXPECT_NE(f->find("MD5"), std::string::npos) << *f;
     issuer legacy(*pki_, {}, csr_policy{.allow_md5 = true}, fixed_clock());
     auto ok = legacy.check_csr(*md5);
-    EXPECT_FALSE(ok) << ok->text;
+    EXPECT_FALSE(ok) << *ok;
     EXPECT_FALSE(iss.check_csr(*test::make_csr(**key, "CN=older-device", {}, "", EVP_sha1())));
 }
 
@@ -183,7 +181,7 @@ TEST_F(issuer_test, refuses_a_subject_over_the_limits) {
     auto dev = test::make_requester({.subject = "CN=a-common-name-of-many-characters"});
     auto f = iss.check_csr(*dev.csr);
     ASSERT_TRUE(f);
-    EXPECT_NE(f->text.find("max_cn_length"), std::string::npos) << f->text;
+    EXPECT_NE(f->find("max_cn_length"), std::string::npos) << *f;
 }
 
 TEST_F(issuer_test, pending_csrs_are_kept_without_the_challenge) {
