@@ -7,10 +7,10 @@
 #include <optional>
 
 #include "config/config.hpp"
-#include "server/app.hpp"
-#include "pki/encoding.hpp"
-#include "pki/exports.hpp"
-#include "server/bench.hpp"
+#include "cli/commands.hpp"
+#include "pki/crypto/encoding.hpp"
+#include "pki/trust/exports.hpp"
+#include "client/bench.hpp"
 
 namespace {
 
@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
     health->add_option("--url", health_url, "base URL; default from the listen address and port settings");
     health->add_option("-p,--port", f.port, "TCP port (SCEP_LAB_PORT)")->check(CLI::Range(1, 65535));
 
-    scep::server::bench_options bo;
+    scep::client::bench_options bo;
     std::string bench_key = "rsa2048", bench_cipher = "aes128", bench_digest = "sha256";
     auto* bench = app.add_subcommand("bench", "SCEP load generator: N enrollments over C connections, replies checked");
     bench->add_option("url", bo.url, "SCEP URL, e.g. http://127.0.0.1:8080/scep")->required();
@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"pem", "der", "crt", "cer", "p7b"}));
     exporter->add_option("-o,--out", export_out, "file to write (default: standard output)");
 
-    scep::server::issue_options io;
+    scep::cli::issue_options io;
     std::vector<std::string> issue_dns, issue_ip;
     auto* issue = app.add_subcommand("issue", "issue a server certificate (RADIUS, web) from the lab's issuing CA");
     issue->add_option("--profile", io.profile, "radius-server (FreeRADIUS files) or tls-server (certbot files)")
@@ -189,7 +189,7 @@ int main(int argc, char** argv) {
     issue->add_option("-o,--out", io.out_dir, "directory for key, certificate and chain")->required();
 
     // scep-lab profile apple: options map onto the download's query parameters.
-    scep::server::apple_profile_cli pc;
+    scep::cli::apple_profile_cli pc;
     std::string p_ssid, p_security, p_subject, p_fingerprint, p_fingerprint_ca;
     std::vector<std::string> p_radius, p_omit;
     std::optional<int> p_key_size;
@@ -243,12 +243,12 @@ int main(int argc, char** argv) {
         bo.cipher = *c;
         bo.digest = *d;
         bo.progress = !bo.json && ::isatty(2);
-        auto r = scep::server::run_bench(bo, std::cerr);
+        auto r = scep::client::run_bench(bo, std::cerr);
         if (!r) {
             std::cerr << "scep-lab bench: " << r.message() << "\n";
             return 1;
         }
-        std::cout << scep::server::bench_report(bo, *r);
+        std::cout << scep::client::bench_report(bo, *r);
         return r->failed == 0 ? 0 : 3;
     }
     auto s = settle(f);
@@ -256,7 +256,7 @@ int main(int argc, char** argv) {
         std::cerr << "scep-lab: configuration error: " << s.message() << "\n";
         return 2;
     }
-    if (serve->parsed()) return scep::server::serve(*s);
+    if (serve->parsed()) return scep::cli::serve(*s);
     if (apple->parsed()) {
         auto add = [&pc](const std::string& key, const std::string& value) {
             if (value.empty()) return;
@@ -271,7 +271,7 @@ int main(int argc, char** argv) {
         add("fingerprint_ca", p_fingerprint_ca);
         if (p_key_size) add("key_size", std::to_string(*p_key_size));
         if (apple->count("--challenge")) pc.challenge = p_challenge;
-        return scep::server::apple_profile(*s, pc, std::cout);
+        return scep::cli::apple_profile(*s, pc, std::cout);
     }
     if (issue->parsed()) {
         io.names = issue_dns;
@@ -280,22 +280,22 @@ int main(int argc, char** argv) {
             std::cerr << "scep-lab issue: give at least one --dns or --ip\n";
             return 2;
         }
-        return scep::server::issue_server(*s, io, std::cout);
+        return scep::cli::issue_server(*s, io, std::cout);
     }
-    if (init->parsed()) return scep::server::init(*s, std::cout);
+    if (init->parsed()) return scep::cli::init(*s, std::cout);
     if (list->parsed()) {
         if (!list_query.serial.empty()) list_query.serial = scep::normalize_serial(list_query.serial);
-        return scep::server::list(*s, list_format, list_query, std::cout);
+        return scep::cli::list(*s, list_format, list_query, std::cout);
     }
-    if (reset->parsed()) return scep::server::reset_store(*s, std::cout);
-    if (rollover->parsed()) return scep::server::rollover(*s, activate, keep_ra, std::cout);
-    if (revoke->parsed()) return scep::server::revoke(*s, serial, reason, std::cout);
-    if (approve->parsed()) return scep::server::decide(*s, txid, true, "", std::cout);
-    if (reject->parsed()) return scep::server::decide(*s, txid, false, why, std::cout);
-    if (pending->parsed()) return scep::server::pending_list(*s, all_pending, std::cout);
-    if (health->parsed()) return scep::server::health(*s, health_url, std::cout);
-    if (seed->parsed()) return scep::server::seed(*s, seed_count, std::cout);
-    if (exporter->parsed()) return scep::server::export_file(*s, export_what, export_format, export_out, std::cout);
+    if (reset->parsed()) return scep::cli::reset_store(*s, std::cout);
+    if (rollover->parsed()) return scep::cli::rollover(*s, activate, keep_ra, std::cout);
+    if (revoke->parsed()) return scep::cli::revoke(*s, serial, reason, std::cout);
+    if (approve->parsed()) return scep::cli::decide(*s, txid, true, "", std::cout);
+    if (reject->parsed()) return scep::cli::decide(*s, txid, false, why, std::cout);
+    if (pending->parsed()) return scep::cli::pending_list(*s, all_pending, std::cout);
+    if (health->parsed()) return scep::cli::health(*s, health_url, std::cout);
+    if (seed->parsed()) return scep::cli::seed(*s, seed_count, std::cout);
+    if (exporter->parsed()) return scep::cli::export_file(*s, export_what, export_format, export_out, std::cout);
     if (show->parsed()) {
         std::cout << scep::config::to_toml(*s, show_secrets);
         return 0;

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "pki/hierarchy.hpp"
-#include "pki/issuer.hpp"
-#include "pki/scep_service.hpp"
+#include "pki/ca/hierarchy.hpp"
+#include "pki/ca/issuer.hpp"
+#include "pki/scep/service.hpp"
 
 namespace scep::config {
 

@@ -6,10 +6,10 @@
 #include <charconv>
 #include <limits>
 
-#include "pki/crl.hpp"
-#include "pki/encoding.hpp"
-#include "pki/exports.hpp"
-#include "pki/scep_service.hpp"
+#include "pki/ca/crl.hpp"
+#include "pki/crypto/encoding.hpp"
+#include "pki/trust/exports.hpp"
+#include "pki/scep/service.hpp"
 #include "server/router.hpp"
 
 namespace scep::server {

@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "pki/store.hpp"
+#include "pki/store/store.hpp"
 
 namespace scep::server {
 

@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "pki/result.hpp"
+#include "pki/crypto/result.hpp"
 #include "server/logging.hpp"
 #include "server/router.hpp"
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <tuple>
 
-#include "pki/store.hpp"
+#include "pki/store/store.hpp"
 #include "server/router.hpp"
 
 namespace scep::server {

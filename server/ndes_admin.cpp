@@ -2,8 +2,8 @@
 
 #include <openssl/evp.h>
 
-#include "pki/encoding.hpp"
-#include "pki/scep_service.hpp"
+#include "pki/crypto/encoding.hpp"
+#include "pki/scep/service.hpp"
 
 namespace scep::server {
 

@@ -8,8 +8,8 @@
 #include <boost/beast/http.hpp>
 
 #include "config/config.hpp"
-#include "pki/challenge.hpp"
-#include "pki/ossl.hpp"
+#include "pki/scep/challenge.hpp"
+#include "pki/crypto/ossl.hpp"
 
 namespace scep::server {
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
-#include "pki/encoding.hpp"
-#include "pki/exports.hpp"
+#include "pki/crypto/encoding.hpp"
+#include "pki/trust/exports.hpp"
 #include "server/admin_api.hpp"
 #include "server/metrics.hpp"
 #include "server/ndes_admin.hpp"

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "pki/exports.hpp"
-#include "pki/scep_service.hpp"
+#include "pki/trust/exports.hpp"
+#include "pki/scep/service.hpp"
 
 namespace scep::server {
 class ndes_frontend;

@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "pki/encoding.hpp"
+#include "pki/crypto/encoding.hpp"
 
 namespace scep::server {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "pki/hierarchy.hpp"
-#include "pki/store.hpp"
+#include "pki/ca/hierarchy.hpp"
+#include "pki/store/store.hpp"
 
 namespace scep::server {
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "fuzz_support.hpp"
-#include "pki/issuer.hpp"
+#include "pki/ca/issuer.hpp"
 
 using namespace scep;
 

@@ -9,7 +9,7 @@
 
 #include <unistd.h>
 
-#include "pki/hierarchy.hpp"
+#include "pki/ca/hierarchy.hpp"
 
 namespace scep::fuzz {
 

@@ -8,11 +8,11 @@
 #include <string>
 
 #include "fuzz_support.hpp"
-#include "pki/apple_profile.hpp"
-#include "pki/encoding.hpp"
-#include "pki/issuer.hpp"
-#include "pki/store.hpp"
-#include "server/apple_profiles.hpp"
+#include "pki/trust/mobileconfig.hpp"
+#include "pki/crypto/encoding.hpp"
+#include "pki/ca/issuer.hpp"
+#include "pki/store/store.hpp"
+#include "server/profile_download.hpp"
 #include "server/router.hpp"
 
 using namespace scep;

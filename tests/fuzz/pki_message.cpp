@@ -5,10 +5,10 @@
 #include <cstdint>
 
 #include "fuzz_support.hpp"
-#include "pki/issuer.hpp"
-#include "pki/message.hpp"
-#include "pki/scep_service.hpp"
-#include "pki/store.hpp"
+#include "pki/ca/issuer.hpp"
+#include "pki/scep/message.hpp"
+#include "pki/scep/service.hpp"
+#include "pki/store/store.hpp"
 
 using namespace scep;
 

@@ -19,16 +19,16 @@ struct admin_client {
     const test::server_process& proc;
     std::string token;
 
-    server::http_reply call(const std::string& method, const std::string& target, const std::string& body = "",
+    client::http_reply call(const std::string& method, const std::string& target, const std::string& body = "",
                             std::optional<std::string> use_token = std::nullopt) const {
-        auto url = server::parse_scep_url(proc.url());
+        auto url = client::parse_scep_url(proc.url());
         std::vector<std::pair<std::string, std::string>> headers;
         std::string t = use_token.value_or(token);
         if (!t.empty()) headers.emplace_back("Authorization", "Bearer " + t);
         if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
-        auto r = server::http_request(*url, method, target, body, headers, std::chrono::seconds(10));
+        auto r = client::http_request(*url, method, target, body, headers, std::chrono::seconds(10));
         EXPECT_TRUE(r) << r.message();
-        return r ? *r : server::http_reply{};
+        return r ? *r : client::http_reply{};
     }
     json::object obj(const std::string& method, const std::string& target, int want_status,
                      const std::string& body = "") const {
@@ -134,7 +134,7 @@ TEST(admin_api, list_search_fetch_revoke_reset) {
     ASSERT_EQ(revoked["total"].as_int64(), 1);
     EXPECT_EQ(revoked["items"].as_array()[0].as_object().at("revocation_reason").as_string(), "keyCompromise");
     // The CRL lists it.
-    auto crl = server::http_call(*server::parse_scep_url(lab.proc.url()), "GET", "/crl/issuing.crl", "", "");
+    auto crl = client::http_call(*client::parse_scep_url(lab.proc.url()), "GET", "/crl/issuing.crl", "", "");
     ASSERT_TRUE(crl);
     ASSERT_EQ(crl->status, 200);
     const auto* p = reinterpret_cast<const unsigned char*>(crl->body.data());
@@ -209,15 +209,15 @@ TEST(admin_api, hostile_query_values_and_scheme_spelling) {
         EXPECT_EQ(a.call("GET", std::string("/admin/api/certificates?offset=") + offset).status, 400) << offset;
     EXPECT_EQ(a.call("GET", "/admin/api/certificates?offset=9223372036854775807").status, 200);
     // RFC 9110 §11.1: the scheme name is case-insensitive.
-    auto url = server::parse_scep_url(lab.proc.url());
+    auto url = client::parse_scep_url(lab.proc.url());
     for (const char* scheme : {"bearer ", "BEARER ", "Bearer  "}) {
-        auto r = server::http_request(*url, "GET", "/admin/api/certificates", "",
+        auto r = client::http_request(*url, "GET", "/admin/api/certificates", "",
                                       {{"Authorization", scheme + a.token}});
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 200) << scheme;
     }
     for (const char* wrong : {"Bearertoken", "Basic ", "bear "}) {
-        auto r = server::http_request(*url, "GET", "/admin/api/certificates", "",
+        auto r = client::http_request(*url, "GET", "/admin/api/certificates", "",
                                       {{"Authorization", wrong + a.token}});
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 401) << wrong;

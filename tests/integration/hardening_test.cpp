@@ -57,7 +57,7 @@ TEST(hardening, ambiguous_framing_is_answered_400_and_the_connection_closed) {
             EXPECT_NE(a.bytes.find("Allow: GET, HEAD"), std::string::npos);
         }
     }
-    auto health = server::http_call(*server::parse_scep_url(lab.proc.url()), "GET", "/healthz", "", "");
+    auto health = client::http_call(*client::parse_scep_url(lab.proc.url()), "GET", "/healthz", "", "");
     ASSERT_TRUE(health);
     EXPECT_EQ(health->status, 200);
 }
@@ -128,17 +128,17 @@ TEST(hardening, a_full_disk_is_the_servers_failure_and_readyz_says_so) {
     } guard{data};
     test::server_process proc(data, {"--no-https"});
     ASSERT_TRUE(proc.start()) << proc.log();
-    auto url = *server::parse_scep_url(proc.url());
-    server::scep_client client(url);
+    auto url = *client::parse_scep_url(proc.url());
+    client::scep_client client(url);
     auto ca = client.get_ca_cert();
     ASSERT_TRUE(ca);
-    const X509* recipient = server::select_recipient(*ca);
-    const X509* signer = server::select_signer(*ca);
+    const X509* recipient = client::select_recipient(*ca);
+    const X509* signer = client::select_signer(*ca);
     auto enroll = [&](const std::string& txid) {
         auto dev = test::make_requester({.challenge = "scep-lab-challenge"});
         auto reply = client.pki_operation(test::make_pkcs_req(dev, *recipient, txid, random_bytes(16)), false);
         EXPECT_TRUE(reply);
-        return reply ? *reply : server::http_reply{};
+        return reply ? *reply : client::http_reply{};
     };
     auto first = enroll("before");
     auto first_rep = parse_cert_rep(bytes(first.body.begin(), first.body.end()), *signer);
@@ -158,13 +158,13 @@ TEST(hardening, a_full_disk_is_the_servers_failure_and_readyz_says_so) {
         }
     }
     ASSERT_TRUE(failed_cleanly) << "enrollments kept succeeding on a full disk";
-    auto ready = server::http_call(url, "GET", "/readyz", "", "");
+    auto ready = client::http_call(url, "GET", "/readyz", "", "");
     ASSERT_TRUE(ready);
     EXPECT_EQ(ready->status, 503) << ready->body;
     EXPECT_EQ(ready->body.find(data.string()), std::string::npos) << ready->body;
     EXPECT_TRUE(proc.running());
     std::filesystem::remove(data / "filler");
-    ready = server::http_call(url, "GET", "/readyz", "", "");
+    ready = client::http_call(url, "GET", "/readyz", "", "");
     ASSERT_TRUE(ready);
     EXPECT_EQ(ready->status, 200) << ready->body;
     auto after = enroll("after");

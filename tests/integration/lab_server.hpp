@@ -7,13 +7,13 @@
 #include <optional>
 
 #include "integration/server_process.hpp"
-#include "pki/message.hpp"
-#include "server/scep_client.hpp"
+#include "pki/scep/message.hpp"
+#include "client/scep_client.hpp"
 #include "support/test_support.hpp"
 
 namespace scep {
 
-using server::scep_client;
+using client::scep_client;
 
 struct lab_server {
     test::temp_dir dir;
@@ -27,14 +27,14 @@ struct lab_server {
 
     void start() {
         ASSERT_TRUE(proc.start()) << proc.log();
-        auto url = server::parse_scep_url(proc.url());
+        auto url = client::parse_scep_url(proc.url());
         ASSERT_TRUE(url) << url.message();
         client.emplace(*url);
         auto certs = client->get_ca_cert();
         ASSERT_TRUE(certs) << certs.message();
         ca_certs = std::move(*certs);
-        recipient = server::select_recipient(ca_certs);
-        signer = server::select_signer(ca_certs);
+        recipient = client::select_recipient(ca_certs);
+        signer = client::select_signer(ca_certs);
         ASSERT_TRUE(recipient);
     }
 

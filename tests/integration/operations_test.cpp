@@ -16,11 +16,11 @@
 namespace scep {
 namespace {
 
-server::http_reply get(const test::server_process& p, const std::string& target) {
-    auto url = server::parse_scep_url(p.url());
-    auto r = server::http_call(*url, "GET", target, "", "", std::chrono::seconds(10));
+client::http_reply get(const test::server_process& p, const std::string& target) {
+    auto url = client::parse_scep_url(p.url());
+    auto r = client::http_call(*url, "GET", target, "", "", std::chrono::seconds(10));
     EXPECT_TRUE(r) << r.message();
-    return r ? *r : server::http_reply{};
+    return r ? *r : client::http_reply{};
 }
 
 // The value of one sample line (name with labels, exactly as exposed).

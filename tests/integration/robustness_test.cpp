@@ -12,9 +12,9 @@
 #include <thread>
 
 #include "integration/server_process.hpp"
-#include "pki/encoding.hpp"
-#include "pki/store.hpp"
-#include "server/scep_client.hpp"
+#include "pki/crypto/encoding.hpp"
+#include "pki/store/store.hpp"
+#include "client/scep_client.hpp"
 #include "support/test_support.hpp"
 
 namespace scep {
@@ -26,7 +26,7 @@ using tcp = asio::ip::tcp;
 struct robust_lab {
     test::temp_dir dir;
     std::optional<test::server_process> proc;
-    server::scep_url url;
+    client::scep_url url;
     std::vector<x509_ptr> ca;
     const X509* recipient = nullptr;
     const X509* signer = nullptr;
@@ -39,15 +39,15 @@ struct robust_lab {
     void start() {
         load_providers();
         ASSERT_TRUE(proc->start()) << proc->log();
-        url = *server::parse_scep_url(proc->url());
-        auto certs = server::scep_client(url).get_ca_cert();
+        url = *client::parse_scep_url(proc->url());
+        auto certs = client::scep_client(url).get_ca_cert();
         ASSERT_TRUE(certs) << certs.message();
         ca = std::move(*certs);
-        recipient = server::select_recipient(ca);
-        signer = server::select_signer(ca);
+        recipient = client::select_recipient(ca);
+        signer = client::select_signer(ca);
     }
     void expect_healthy() {
-        auto health = server::http_call(url, "GET", "/healthz", "", "");
+        auto health = client::http_call(url, "GET", "/healthz", "", "");
         ASSERT_TRUE(health) << health.message();
         EXPECT_EQ(health->status, 200);
         EXPECT_TRUE(proc->running());
@@ -86,7 +86,7 @@ TEST(robustness, every_kind_of_bad_input_gets_its_answer_and_the_server_stays_he
         tampered[at + env.size() - 5] ^= 0x01;  // inside the encrypted content
     }
     // A CMS ContentInfo of the wrong type: the degenerate GetCACert reply.
-    auto ca_reply = server::http_call(lab.url, "GET", "/scep?operation=GetCACert", "", "");
+    auto ca_reply = client::http_call(lab.url, "GET", "/scep?operation=GetCACert", "", "");
     ASSERT_TRUE(ca_reply);
 
     struct case_t {
@@ -126,7 +126,7 @@ TEST(robustness, every_kind_of_bad_input_gets_its_answer_and_the_server_stays_he
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.name);
-        auto r = server::http_call(lab.url, c.method, c.target, c.body, c.content_type);
+        auto r = client::http_call(lab.url, c.method, c.target, c.body, c.content_type);
         ASSERT_TRUE(r) << r.message();
         EXPECT_EQ(r->status, c.http) << r->body.substr(0, 200);
         if (c.http == 200) {
@@ -180,8 +180,8 @@ bool eventually(const std::function<bool()>& done, std::chrono::seconds limit) {
 }
 
 // The server's open-connection gauge from /metrics.
-long open_connections(const server::scep_url& url) {
-    auto m = server::http_call(url, "GET", "/metrics", "", "");
+long open_connections(const client::scep_url& url) {
+    auto m = client::http_call(url, "GET", "/metrics", "", "");
     if (!m) return -1;
     constexpr std::string_view gauge = "\nscep_lab_connections ";
     auto at = m->body.find(gauge);
@@ -224,7 +224,7 @@ TEST(robustness, thousands_of_idle_connections_neither_stop_service_nor_stay_for
     // 2500 idle connections held (none closed before read_timeout): service goes on.
     EXPECT_EQ(closed_by_server(idle), 0);
     lab.expect_healthy();
-    auto caps = server::http_call(lab.url, "GET", "/scep?operation=GetCACaps", "", "");
+    auto caps = client::http_call(lab.url, "GET", "/scep?operation=GetCACaps", "", "");
     ASSERT_TRUE(caps);
     EXPECT_EQ(caps->status, 200);
     long rss_held = lab.rss_kb();
@@ -248,7 +248,7 @@ TEST(robustness, thousands_of_idle_connections_neither_stop_service_nor_stay_for
     lab.expect_healthy();
     auto dev = test::make_requester({.challenge = "scep-lab-challenge"});
     auto msg = test::make_pkcs_req(dev, *lab.recipient, make_transaction_id(), random_bytes(16));
-    auto r = server::scep_client(lab.url).pki_operation(msg, false);
+    auto r = client::scep_client(lab.url).pki_operation(msg, false);
     ASSERT_TRUE(r);
     auto rep = parse_cert_rep(bytes(r->body.begin(), r->body.end()), *lab.signer);
     ASSERT_TRUE(rep) << rep.message();
@@ -268,13 +268,13 @@ TEST(robustness, logs_and_output_never_carry_the_challenge_the_passphrase_or_key
     test::server_process proc(data, {"--challenge", "challenge-never-logged-7", "--log-level", "trace"},
                               {"SCEP_LAB_KEY_PASSPHRASE=passphrase-never-logged-9"});
     ASSERT_TRUE(proc.start()) << proc.log();
-    auto url = *server::parse_scep_url(proc.url());
-    server::scep_client client(url);
+    auto url = *client::parse_scep_url(proc.url());
+    client::scep_client client(url);
     auto ca = client.get_ca_cert();
     ASSERT_TRUE(ca);
     for (const char* challenge : {"challenge-never-logged-7", "a-wrong-guess-never-logged"}) {
         auto dev = test::make_requester({.challenge = challenge});
-        auto msg = test::make_pkcs_req(dev, *server::select_recipient(*ca), make_transaction_id(), random_bytes(16));
+        auto msg = test::make_pkcs_req(dev, *client::select_recipient(*ca), make_transaction_id(), random_bytes(16));
         ASSERT_TRUE(client.pki_operation(msg, true));
     }
     auto shown = test::run_scep_lab({"config", "--data-dir", data.string()},

@@ -8,14 +8,14 @@
 
 #include "integration/lab_server.hpp"
 #include "integration/server_process.hpp"
-#include "pki/message.hpp"
-#include "server/scep_client.hpp"
+#include "pki/scep/message.hpp"
+#include "client/scep_client.hpp"
 #include "support/test_support.hpp"
 
 namespace scep {
 namespace {
 
-using server::scep_client;
+using client::scep_client;
 
 
 TEST(server_integration, every_cipher_and_digest_round_trips_over_post_and_get) {
@@ -76,7 +76,7 @@ TEST(server_integration, bad_input_gets_its_answer_and_the_server_stays_healthy)
     load_providers();
     lab_server lab;
     lab.start();
-    auto url = server::parse_scep_url(lab.proc.url());
+    auto url = client::parse_scep_url(lab.proc.url());
     struct case_t {
         const char* name;
         std::string method, target, body;
@@ -92,10 +92,10 @@ TEST(server_integration, bad_input_gets_its_answer_and_the_server_stays_healthy)
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.name);
-        auto r = server::http_call(*url, c.method, c.target, c.body, "application/x-pki-message");
+        auto r = client::http_call(*url, c.method, c.target, c.body, "application/x-pki-message");
         ASSERT_TRUE(r) << r.message();
         EXPECT_EQ(r->status, c.status) << r->body;
-        auto health = server::http_call(*url, "GET", "/healthz", "", "");
+        auto health = client::http_call(*url, "GET", "/healthz", "", "");
         ASSERT_TRUE(health) << health.message();
         EXPECT_EQ(health->status, 200);
     }
@@ -116,7 +116,7 @@ TEST(server_integration, restart_keeps_the_ca_and_the_issued_certificates) {
     EXPECT_EQ(lab.proc.stop(), 0);
 
     ASSERT_TRUE(lab.proc.start()) << lab.proc.log();
-    auto url = server::parse_scep_url(lab.proc.url());
+    auto url = client::parse_scep_url(lab.proc.url());
     scep_client again(*url);
     auto certs = again.get_ca_cert();
     ASSERT_TRUE(certs);
@@ -222,11 +222,11 @@ TEST(server_integration, pending_requests_survive_a_restart_and_are_approved_aft
     EXPECT_EQ(unknown.exit_code, 1);
 
     // Poll with CertPoll (GetCertInitial) on the restarted server.
-    auto url = server::parse_scep_url(lab.proc.url());
+    auto url = client::parse_scep_url(lab.proc.url());
     scep_client client(*url);
     auto ca = client.get_ca_cert();
     ASSERT_TRUE(ca);
-    const X509* ra = server::select_recipient(*ca);
+    const X509* ra = client::select_recipient(*ca);
     pki_request_params p;
     p.type = message_type::cert_poll;
     p.transaction_id = txid;
@@ -236,7 +236,7 @@ TEST(server_integration, pending_requests_survive_a_restart_and_are_approved_aft
     ASSERT_TRUE(msg);
     auto reply = client.pki_operation(*msg, true);
     ASSERT_TRUE(reply);
-    auto rep = parse_cert_rep(bytes(reply->body.begin(), reply->body.end()), *server::select_signer(*ca));
+    auto rep = parse_cert_rep(bytes(reply->body.begin(), reply->body.end()), *client::select_signer(*ca));
     ASSERT_TRUE(rep) << rep.message();
     ASSERT_EQ(rep->status, pki_status::success) << rep->fail_info_text;
     auto certs = decrypt_cert_rep(*rep, *dev.signer, *dev.key);
@@ -260,21 +260,21 @@ TEST(server_integration, ndes_mode_scraped_one_time_password_enrolls_once) {
     std::ofstream(cfg) << "[ndes]\nenabled = true\npassword_cache = 2\nadmin_users = [\"support:lab\"]\n";
     lab_server lab({"--config", cfg.string()});
     lab.start();
-    auto base = server::parse_scep_url("http://127.0.0.1:" + std::to_string(lab.proc.port()) + "/certsrv/mscep/mscep.dll");
+    auto base = client::parse_scep_url("http://127.0.0.1:" + std::to_string(lab.proc.port()) + "/certsrv/mscep/mscep.dll");
     ASSERT_TRUE(base);
 
-    auto caps = server::http_call(*base, "GET", base->path + "/pkiclient.exe?operation=GetCACaps&message=default", "", "");
+    auto caps = client::http_call(*base, "GET", base->path + "/pkiclient.exe?operation=GetCACaps&message=default", "", "");
     ASSERT_TRUE(caps);
     EXPECT_EQ(caps->body, "POSTPKIOperation\nRenewal\nSHA-512\nSHA-256\nSHA-1\nDES3\n");
 
-    auto no_login = server::http_call(*base, "GET", "/certsrv/mscep_admin/", "", "");
+    auto no_login = client::http_call(*base, "GET", "/certsrv/mscep_admin/", "", "");
     ASSERT_TRUE(no_login);
     EXPECT_EQ(no_login->status, 401);
 
     // HTTP Basic "support:lab"; the page is UTF-16LE with a BOM.
     auto admin = [&] {
-        scep::server::scep_url u = *base;
-        return server::http_call_with_headers(u, "GET", "/certsrv/mscep_admin/", {{"Authorization", "Basic c3VwcG9ydDpsYWI="}});
+        scep::client::scep_url u = *base;
+        return client::http_call_with_headers(u, "GET", "/certsrv/mscep_admin/", {{"Authorization", "Basic c3VwcG9ydDpsYWI="}});
     };
     auto page = admin();
     ASSERT_TRUE(page) << page.message();
@@ -308,7 +308,7 @@ TEST(server_integration, ndes_mode_scraped_one_time_password_enrolls_once) {
     EXPECT_NE(from_utf16le(full->body).find("The password cache is full."), std::string::npos);
 
     // Browsing the SCEP URL shows the NDES information page.
-    auto browse = server::http_call(*base, "GET", "/certsrv/mscep/mscep.dll", "", "");
+    auto browse = client::http_call(*base, "GET", "/certsrv/mscep/mscep.dll", "", "");
     ASSERT_TRUE(browse);
     EXPECT_EQ(browse->status, 200);
     EXPECT_NE(from_utf16le(browse->body).find("mscep_admin"), std::string::npos);

@@ -14,16 +14,16 @@
 #include <iostream>
 #include <regex>
 
-#include "pki/message.hpp"
-#include "pki/store.hpp"
-#include "server/scep_client.hpp"
+#include "pki/scep/message.hpp"
+#include "pki/store/store.hpp"
+#include "client/scep_client.hpp"
 #include "support/test_support.hpp"
 
 namespace scep {
 namespace {
 
 struct context {
-    server::scep_url url;
+    client::scep_url url;
     std::filesystem::path data_dir;
     std::string token;
     std::vector<x509_ptr> ca;
@@ -31,7 +31,7 @@ struct context {
     const X509* signer = nullptr;
 };
 
-std::string describe(const server::http_reply& reply, const X509& ra) {
+std::string describe(const client::http_reply& reply, const X509& ra) {
     if (reply.status != 200) return "HTTP " + std::to_string(reply.status);
     auto rep = parse_cert_rep(bytes(reply.body.begin(), reply.body.end()), ra);
     if (!rep) return "HTTP 200, unreadable reply";
@@ -50,7 +50,7 @@ std::string send(context& c, message_type type, const X509_REQ& csr, const X509&
     p.message_data = x509_req_to_der(csr);
     auto der = build_pki_request(p, cert, key, {c.recipient});
     if (!der) return "cannot build: " + der.message();
-    auto reply = server::scep_client(c.url).pki_operation(*der, false);
+    auto reply = client::scep_client(c.url).pki_operation(*der, false);
     if (!reply) return "no answer: " + reply.message();
     return describe(*reply, *c.signer);
 }
@@ -63,7 +63,7 @@ x509_ptr enroll(context& c, const test::requester& dev) {
     p.sender_nonce = random_bytes(16);
     p.message_data = x509_req_to_der(*dev.csr);
     auto der = build_pki_request(p, *dev.signer, *dev.key, {c.recipient});
-    auto reply = der ? server::scep_client(c.url).pki_operation(*der, false) : result<server::http_reply>(der.err());
+    auto reply = der ? client::scep_client(c.url).pki_operation(*der, false) : result<client::http_reply>(der.err());
     if (!reply) return nullptr;
     auto rep = parse_cert_rep(bytes(reply->body.begin(), reply->body.end()), *c.signer);
     if (!rep || rep->status != pki_status::success) return nullptr;
@@ -135,14 +135,14 @@ std::string renew_twice_and_add_a_name(context& c) {
     return "adding evil.lab: " + added + " | renewal: " + first + " | same certificate again: " + second;
 }
 
-server::http_reply admin(context& c, const std::string& method, const std::string& target, const std::string& body,
+client::http_reply admin(context& c, const std::string& method, const std::string& target, const std::string& body,
                          const std::string& scheme = "Bearer ") {
-    auto r = server::http_request(c.url, method, target, body,
+    auto r = client::http_request(c.url, method, target, body,
                                   {{"Authorization", scheme + c.token}, {"Content-Type", "application/json"}});
-    return r ? *r : server::http_reply{};
+    return r ? *r : client::http_reply{};
 }
 
-std::string short_body(const server::http_reply& r) {
+std::string short_body(const client::http_reply& r) {
     std::string b = r.body.substr(0, 110);
     while (!b.empty() && (b.back() == '\n' || b.back() == '\r')) b.pop_back();
     for (char& ch : b)
@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
     }
     load_providers();
     context c;
-    auto url = server::parse_scep_url(argv[one_enrollment ? 2 : 1]);
+    auto url = client::parse_scep_url(argv[one_enrollment ? 2 : 1]);
     if (!url) {
         std::cerr << url.message() << "\n";
         return 2;
@@ -200,14 +200,14 @@ int main(int argc, char** argv) {
         c.data_dir = argv[2];
         c.token = argv[3];
     }
-    auto ca = server::scep_client(c.url).get_ca_cert();
+    auto ca = client::scep_client(c.url).get_ca_cert();
     if (!ca) {
         std::cerr << "GetCACert: " << ca.message() << "\n";
         return 1;
     }
     c.ca = std::move(*ca);
-    c.recipient = server::select_recipient(c.ca);
-    c.signer = server::select_signer(c.ca);
+    c.recipient = client::select_recipient(c.ca);
+    c.signer = client::select_signer(c.ca);
     if (one_enrollment) {
         auto dev = test::make_requester({.subject = "CN=probe-enroll", .challenge = "scep-lab-challenge"});
         std::cout << send(c, message_type::pkcs_req, *dev.csr, *dev.signer, *dev.key) << "\n";
@@ -259,7 +259,7 @@ int main(int argc, char** argv) {
              p.transaction_id = "PROBE\nforged-log-line\x1b[2J";
              p.sender_nonce = random_bytes(16);
              p.message_data = x509_req_to_der(*dev.csr);
-             auto reply = server::scep_client(c.url).pki_operation(
+             auto reply = client::scep_client(c.url).pki_operation(
                  *build_pki_request(p, *dev.signer, *dev.key, {c.recipient}), false);
              return reply ? describe(*reply, *c.signer) : reply.message();
          }},

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "pki/encoding.hpp"
+#include "pki/crypto/encoding.hpp"
 #include "server/ndes_admin.hpp"
 #include "server/quirks.hpp"
 #include "support/test_support.hpp"

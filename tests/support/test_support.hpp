@@ -8,11 +8,11 @@
 #include <optional>
 #include <string>
 
-#include "pki/hierarchy.hpp"
-#include "pki/message.hpp"
-#include "pki/scep_service.hpp"
-#include "pki/store.hpp"
-#include "pki/x509_build.hpp"
+#include "pki/ca/hierarchy.hpp"
+#include "pki/scep/message.hpp"
+#include "pki/scep/service.hpp"
+#include "pki/store/store.hpp"
+#include "pki/crypto/x509_build.hpp"
 
 namespace scep::test {
 

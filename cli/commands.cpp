@@ -1,0 +1,412 @@
+// The commands that work on the lab's files: init, list, revoke, export,
+// issue, profile, pending/approve/reject, rollover, reset, seed, health.
+#include "cli/commands.hpp"
+
+#include <boost/asio/signal_set.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <iostream>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/ssl/context.hpp>
+#include <openssl/ssl.h>
+
+#include "pki/ca/crl.hpp"
+#include "pki/trust/exports.hpp"
+#include "pki/ca/hierarchy.hpp"
+#include "pki/ca/issuer.hpp"
+#include "pki/scep/service.hpp"
+#include "pki/ca/server_certs.hpp"
+#include "pki/store/store.hpp"
+#include <boost/json.hpp>
+
+#include "server/admin_api.hpp"
+#include "server/profile_download.hpp"
+#include "server/http_server.hpp"
+#include "server/logging.hpp"
+#include "server/metrics.hpp"
+#include "server/ndes_admin.hpp"
+#include "server/quirks.hpp"
+#include "server/router.hpp"
+#include "client/scep_client.hpp"
+#include "server/status_page.hpp"
+
+#include "cli/lab.hpp"
+
+namespace scep::cli {
+
+using namespace scep::server;
+using namespace scep::client;
+
+int seed(const config::settings& s, std::size_t count, std::ostream& out) {
+    event_log log(s.log.format, s.log.level);
+    auto opened = open_lab(s, log);
+    if (!opened) {
+        log.error("seed failed", {{"error", opened.message()}});
+        return 1;
+    }
+    // One real certificate from the issuing CA gives every row a realistic size.
+    auto key = generate_key(key_type::ec_p256);
+    auto subject = parse_subject("CN=scep-lab seed template,O=scep-lab seed");
+    if (!key || !subject) return 1;
+    cert_request req;
+    req.subject = subject->get();
+    req.public_key = key->get();
+    req.not_before = std::chrono::system_clock::now();
+    req.not_after = req.not_before + std::chrono::hours(24 * 365);
+    req.extensions = {{NID_basic_constraints, "critical,CA:FALSE"}, {NID_key_usage, "critical,digitalSignature"}};
+    const ca_entry& ca = opened->pki.issuing();
+    auto cert = sign_certificate(req, ca.cert.get(), *ca.key);
+    if (!cert) {
+        std::cerr << "seed: " << cert.message() << "\n";
+        return 1;
+    }
+    auto started = std::chrono::steady_clock::now();
+    auto n = opened->store->seed(count, make_record(**cert), to_hex(random_bytes(4), true));
+    if (!n) {
+        std::cerr << "seed: " << n.message() << "\n";
+        return 1;
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    auto total = opened->store->count();
+    out << "added " << *n << " placeholder certificates in " << static_cast<long long>(secs * 1000) << " ms; the store holds "
+        << (total ? *total : -1) << "\n";
+    return 0;
+}
+
+int init(const config::settings& s, std::ostream& out) {
+    event_log log(s.log.format, s.log.level);
+    auto opened = open_lab(s, log);
+    if (!opened) {
+        log.error("init failed", {{"error", opened.message()}});
+        return 1;
+    }
+    out << (opened->pki.generated_now() ? "created" : "existing") << " lab PKI in " << s.pki_dir().string() << "\n";
+    for (const auto& t : opened->pki.tiers())
+        out << "  " << t.name << "  " << name_to_string(*X509_get_subject_name(t.cert.get())) << "  "
+            << t.cert_file.string() << "\n";
+    if (opened->pki.ndes_pair()) {
+        out << "  ra (signing)     " << name_to_string(*X509_get_subject_name(&opened->pki.ra_cert())) << "\n";
+        out << "  ra (encryption)  " << name_to_string(*X509_get_subject_name(&opened->pki.ra_encryption_cert()))
+            << "\n";
+    } else if (!opened->pki.ca_as_ra()) {
+        out << "  ra  " << name_to_string(*X509_get_subject_name(&opened->pki.ra_cert())) << "\n";
+    }
+    out << "CA chain: " << opened->pki.chain_file().string() << "\nstore: " << s.store_file().string() << "\n";
+    return 0;
+}
+
+
+int revoke(const config::settings& s, const std::string& serial_in, const std::string& reason, std::ostream& out) {
+    auto code = revocation_reason_from_name(reason);
+    if (!code) {
+        std::cerr << code.message() << "\n";
+        return 2;
+    }
+    // Any spelling: "07:04:b5", "704B5" (openssl drops the leading zero).
+    const std::string serial = normalize_serial(serial_in);
+    auto store = existing_store(s);
+    if (!store) return 1;
+    auto r = revoke_certificate(*store, serial, *code);
+    if (!r) {
+        std::cerr << r.message() << "\n";
+        return 1;
+    }
+    switch (r->result) {
+        case revocation::outcome::revoked: out << "revoked " << serial << " (" << reason << ")\n"; return 0;
+        case revocation::outcome::already_revoked: out << serial << " was already revoked (" << reason << ")\n"; return 0;
+        case revocation::outcome::conflict:
+            std::cerr << serial << " is already revoked with reason " << crl_reason_name(r->reason) << " since "
+                      << r->revoked_at << "; the first revocation stands\n";
+            return 1;
+        case revocation::outcome::not_found: std::cerr << "no certificate with serial " << serial << "\n"; return 1;
+    }
+    return 1;
+}
+
+int export_file(const config::settings& s, const std::string& what, const std::string& format,
+                const std::string& out_file, std::ostream& out) {
+    event_log log(s.log.format, "warn");
+    result<exported> found = make_error("unset");
+    if (what == "tls" || what == "tls-chain") {
+        // The HTTPS certificate the server uses (lab-issued, or your own).
+        auto certs = read_https_chain(s);
+        if (!certs) {
+            std::cerr << certs.message() << "\n";
+            return 1;
+        }
+        std::vector<x509_ptr> owned = std::move(*certs);
+        std::vector<const X509*> list;
+        for (const auto& c : owned) {
+            list.push_back(c.get());
+            if (what == "tls") break;
+        }
+        if (what == "tls-chain" && s.https.cert_file.empty()) {
+            load_providers();
+            auto pki = hierarchy::open(s.pki, s.pki_dir(), config::lab_clock(s)(), [](const std::string&) {});
+            if (!pki) {
+                std::cerr << pki.message() << "\n";
+                return 1;
+            }
+            owned.push_back(dup(pki->root_cert()));
+            list.push_back(owned.back().get());
+        }
+        found = export_certs(list, what, format);
+    } else if (what.rfind("cert:", 0) == 0) {
+        auto store = existing_store(s);
+        if (!store) return 1;
+        found = export_certificate(*store, what.substr(5), format);
+    } else {
+        load_providers();
+        auto pki = hierarchy::open(s.pki, s.pki_dir(), config::lab_clock(s)(), [](const std::string&) {});
+        if (!pki) {
+            std::cerr << pki.message() << "\n";
+            return 1;
+        }
+        found = export_ca(*pki, what, format);
+    }
+    if (!found) {
+        std::cerr << found.message() << "\n";
+        return 1;
+    }
+    if (out_file.empty()) {
+        out << found->body << std::flush;
+        return 0;
+    }
+    if (auto w = write_file(out_file, found->body, false); !w) {
+        std::cerr << w.message() << "\n";
+        return 1;
+    }
+    std::cerr << "wrote " << out_file << "\n";
+    return 0;
+}
+
+int issue_server(const config::settings& s, const issue_options& o, std::ostream& out) {
+    auto profile = server_profile_from_name(o.profile);
+    if (!profile) {
+        std::cerr << "unknown profile \"" << o.profile << "\" (radius-server, tls-server)\n";
+        return 2;
+    }
+    auto key = key_type_from_name(o.key);
+    if (!key) {
+        std::cerr << "unknown key type \"" << o.key << "\" (rsa2048, rsa3072, rsa4096, ec-p256, ec-p384)\n";
+        return 2;
+    }
+    event_log log(s.log.format, "warn");
+    auto opened = open_lab(s, log);
+    if (!opened) {
+        std::cerr << opened.message() << "\n";
+        return 1;
+    }
+    server_cert_spec spec;
+    spec.profile = *profile;
+    spec.names = o.names;
+    spec.common_name = o.common_name;
+    spec.key = *key;
+    spec.validity = std::chrono::hours(24) * o.days;
+    // The CRL URL the server publishes (port 0 has no stable address: none then).
+    if (!s.crl_base_url.empty())
+        spec.crl_url = s.crl_base_url + "/crl/" + opened->pki.issuing().name + ".crl";
+    else if (s.server.http && s.server.port != 0)
+        spec.crl_url = "http://" + display_host(s.server.listen) + ":" + std::to_string(s.server.port) + "/crl/" +
+                       opened->pki.issuing().name + ".crl";
+    auto sc = issue_server_cert(opened->pki, spec, std::chrono::system_clock::now());
+    if (!sc) {
+        std::cerr << "issue: " << sc.message() << "\n";
+        return 1;
+    }
+    auto files = write_server_files(opened->pki, *sc, *profile, o.out_dir, s.pki.key_passphrase);
+    if (!files) {
+        std::cerr << "issue: " << files.message() << "\n";
+        return 1;
+    }
+    auto rec = make_record(*sc->cert);
+    rec.requester = "scep-lab issue " + o.profile;
+    if (auto r = opened->store->insert(rec); !r) {
+        std::cerr << "issue: recording in the store: " << r.message() << "\n";
+        return 1;
+    }
+    out << "issued " << o.profile << " certificate " << rec.serial << "\n  subject  " << rec.subject
+        << "\n  names    " << rec.sans << "\n  expires  " << rec.not_after << "\n";
+    for (const auto& f : *files) out << "  wrote    " << f.string() << "\n";
+    if (*profile == server_profile::radius_server) {
+        const std::string dir = std::filesystem::absolute(o.out_dir).lexically_normal().string();
+        out << "FreeRADIUS (mods-available/eap, tls-config tls-common):\n"
+            << "  private_key_file = " << dir << "/server.key\n"
+            << "  certificate_file = " << dir << "/server.pem\n"
+            << "  ca_file = " << dir << "/ca.pem\n";
+    }
+    return 0;
+}
+
+int apple_profile(const config::settings& s, const apple_profile_cli& o, std::ostream& out) {
+    event_log log(s.log.format, "warn");
+    auto opened = open_lab(s, log);
+    if (!opened) {
+        std::cerr << opened.message() << "\n";
+        return 1;
+    }
+    auto req = profile_request_from_query(o.query);
+    if (!req) {
+        std::cerr << "profile: " << req.message() << "\n";
+        return 2;
+    }
+    req->sign = req->sign || o.sign;
+    req->may_see_challenge = true;  // whoever can run this reads the data directory anyway
+    if (o.challenge) {
+        req->options.challenge = *o.challenge;
+        req->challenge_given = true;
+    }
+    req->options.scep_url = o.url;
+    // The HTTPS chain, when HTTPS is on and its certificate exists.
+    std::vector<x509_ptr> tls_owned;
+    std::vector<const X509*> tls_chain;
+    if (s.https.enabled)
+        if (auto certs = read_https_chain(s)) tls_owned = std::move(*certs);
+    for (const auto& c : tls_owned) tls_chain.push_back(c.get());
+    profile_sources src{s, opened->pki, *opened->store, tls_chain, nullptr};
+    auto made = make_apple_profile(src, std::move(*req), configured_base_url(s));
+    if (!made) {
+        std::cerr << "profile: " << made.message() << "\n";
+        return 1;
+    }
+    if (o.out_file.empty()) {
+        out << made->body << std::flush;
+        return 0;
+    }
+    if (auto w = write_file(o.out_file, made->body, false); !w) {
+        std::cerr << w.message() << "\n";
+        return 1;
+    }
+    std::cerr << "wrote " << o.out_file << "\n";
+    return 0;
+}
+
+int decide(const config::settings& s, const std::string& txid, bool approve, const std::string& reason,
+           std::ostream& out) {
+    auto store = existing_store(s);
+    if (!store) return 1;
+    auto r = store->decide_pending(txid, approve, reason);
+    if (!r) {
+        std::cerr << r.message() << "\n";
+        return 1;
+    }
+    switch (*r) {
+        case decide_outcome::decided:
+            out << (approve ? "approved " : "rejected ") << txid
+                << ": the client receives the answer at its next poll\n";
+            return 0;
+        case decide_outcome::not_pending: {
+            auto p = store->find_pending(txid);
+            std::cerr << "request " << txid << " is already " << (p && *p ? (*p)->status : "decided") << "\n";
+            return 1;
+        }
+        case decide_outcome::not_found: std::cerr << "no pending request with transactionID " << txid << "\n"; return 1;
+    }
+    return 1;
+}
+
+int pending_list(const config::settings& s, bool all, std::ostream& out) {
+    auto store = existing_store(s);
+    if (!store) return 1;
+    auto rows = store->list_pending(all);
+    if (!rows) {
+        std::cerr << rows.message() << "\n";
+        return 1;
+    }
+    for (const auto& p : *rows)
+        out << p.transaction_id << "  " << p.status << "  " << p.created_at << "  " << p.subject
+            << (p.replaces_serial.empty() ? "" : "  renews " + p.replaces_serial) << "\n";
+    out << rows->size() << (all ? " requests\n" : " waiting\n");
+    return 0;
+}
+
+int rollover(const config::settings& s, bool activate, bool keep_ra, std::ostream& out) {
+    load_providers();
+    auto r = activate ? activate_rollover(s.pki, s.pki_dir())
+                      : prepare_rollover(s.pki, s.pki_dir(), std::chrono::system_clock::now(), keep_ra);
+    if (!r) {
+        std::cerr << "rollover: " << r.message() << "\n";
+        return 1;
+    }
+    out << *r << "\n";
+    if (!activate) out << "Restart the server to offer it with GetNextCACert; `scep-lab rollover --activate` switches to it.\n";
+    return 0;
+}
+
+int reset_store(const config::settings& s, std::ostream& out) {
+    auto store = existing_store(s);
+    if (!store) return 1;
+    auto n = store->reset();
+    if (!n) {
+        std::cerr << n.message() << "\n";
+        return 1;
+    }
+    out << "deleted " << *n << " rows (certificates and pending requests); the lab PKI is unchanged\n";
+    return 0;
+}
+
+int list(const config::settings& s, const std::string& format, const cert_query& q, std::ostream& out) {
+    auto store = existing_store(s);
+    if (!store) return 1;
+    auto page = store->search(q);
+    if (!page) {
+        std::cerr << page.message() << "\n";
+        return 1;
+    }
+    const std::vector<cert_record>* rows = &page->items;
+    if (format == "json") {
+        // The admin API's JSON for each row, one array.
+        boost::json::array items;
+        for (const auto& r : *rows) items.push_back(certificate_json(r));
+        out << boost::json::serialize(items) << "\n";
+        return 0;
+    }
+    out << "SERIAL                            STATUS  NOT AFTER             SUBJECT\n";
+    for (const auto& r : *rows) {
+        std::string serial = r.serial;
+        serial.resize(std::max<std::size_t>(serial.size(), 32), ' ');
+        std::string status = r.status;
+        status.resize(std::max<std::size_t>(status.size(), 6), ' ');
+        out << serial << "  " << status << "  " << r.not_after << "  " << r.subject << "\n";
+    }
+    out << rows->size() << " shown of " << page->total << "\n";
+    return 0;
+}
+
+int health(const config::settings& s, const std::string& base_url, std::ostream& out) {
+    // The HTTP listener, or HTTPS (verified against the lab chain) when HTTP is off.
+    const std::string url = base_url.empty() ? configured_base_url(s) : base_url;
+    auto parsed = parse_scep_url(url);
+    if (!parsed) {
+        std::cerr << parsed.message() << "\n";
+        return 2;
+    }
+    if (parsed->tls) {
+        // The whole lab chain (issuing CA up to the top tier, whatever the
+        // tiers are called: a micromdm-like lab has one named "ca").
+        auto chain = s.pki_dir() / "ca-chain.pem";
+        if (std::filesystem::exists(chain)) parsed->ca_file = chain.string();
+    }
+    auto r = http_call(*parsed, "GET", "/healthz", "", "", std::chrono::seconds(3));
+    if (!r) {
+        std::cerr << "unhealthy: " << r.message() << "\n";
+        return 1;
+    }
+    if (r->status != 200) {
+        std::cerr << "unhealthy: HTTP " << r->status << "\n";
+        return 1;
+    }
+    out << "healthy: " << url << "/healthz\n";
+    return 0;
+}
+
+}  // namespace scep::cli

@@ -1,0 +1,73 @@
+// Assembles scep-lab from its settings: everything is built once here and
+// handed to its users through constructors (no singletons).
+#pragma once
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+#include "pki/store/store.hpp"
+
+namespace scep::cli {
+
+// Runs the server until SIGINT/SIGTERM. Returns the process exit code.
+int serve(const config::settings& s);
+
+// Creates (or checks) the lab PKI and the store, prints where they are, exits.
+int init(const config::settings& s, std::ostream& out);
+
+// Prints issued certificates from the store ("text" or "json"), filtered as
+// the admin API's GET /admin/api/certificates.
+int list(const config::settings& s, const std::string& format, const cert_query& q, std::ostream& out);
+
+// `scep-lab reset --yes`: deletes every certificate and pending request (lab use).
+int reset_store(const config::settings& s, std::ostream& out);
+
+// Revokes a certificate in the store (the next CRL lists it).
+int revoke(const config::settings& s, const std::string& serial, const std::string& reason, std::ostream& out);
+// Approves or rejects a pending request; the client gets the answer at its next poll.
+int decide(const config::settings& s, const std::string& txid, bool approve, const std::string& reason,
+           std::ostream& out);
+int pending_list(const config::settings& s, bool all, std::ostream& out);
+
+// CA rollover: prepare the next issuing CA, or activate it.
+int rollover(const config::settings& s, bool activate, bool keep_ra, std::ostream& out);
+
+// GET /healthz on the configured (or given) address; 0 when it answers 200.
+// `scep-lab seed N`: adds N placeholder certificate rows to the store (for
+// benchmarks on a full store); every row carries one real certificate's DER.
+int seed(const config::settings& s, std::size_t count, std::ostream& out);
+
+// `scep-lab export WHAT`: a CA ("root", "issuing", ..., "ra", "chain") or an
+// issued certificate ("cert:<serial>") to `out_file`, or stdout when empty.
+int export_file(const config::settings& s, const std::string& what, const std::string& format,
+                const std::string& out_file, std::ostream& out);
+
+// `scep-lab issue --profile radius-server|tls-server`: a server certificate
+// from the issuing CA, written with its key and chain into `out_dir` in the
+// layout that server expects, and recorded in the store.
+struct issue_options {
+    std::string profile = "tls-server";
+    std::vector<std::string> names;  // --dns and --ip, in order
+    std::string common_name;
+    std::string key = "rsa2048";
+    int days = 397;
+    std::string out_dir;
+};
+int issue_server(const config::settings& s, const issue_options& o, std::ostream& out);
+
+// `scep-lab profile apple`: the .mobileconfig the server would serve at
+// /profiles/apple.mobileconfig, for the same query parameters.
+struct apple_profile_cli {
+    std::string query;  // ssid=...&omit=root&... (as the download URL takes them)
+    std::string url;    // SCEP URL; empty = from the listen settings
+    std::optional<std::string> challenge;
+    bool sign = false;
+    std::string out_file;
+};
+int apple_profile(const config::settings& s, const apple_profile_cli& o, std::ostream& out);
+
+int health(const config::settings& s, const std::string& base_url, std::ostream& out);
+
+}  // namespace scep::cli

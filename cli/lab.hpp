@@ -1,0 +1,36 @@
+// The lab on disk, as every command opens it: the PKI and the store under
+// the data directory, and what the settings say about its addresses.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "pki/ca/hierarchy.hpp"
+#include "pki/store/store.hpp"
+#include "server/logging.hpp"
+
+namespace scep::cli {
+
+struct lab {
+    hierarchy pki;
+    std::unique_ptr<cert_store> store;
+};
+
+// Loads (or generates, on the first start) the PKI and opens the store; the
+// data directory is made private first.
+result<lab> open_lab(const config::settings& s, server::event_log& log);
+
+// The store of a lab that has run before; null (and a message on stderr) otherwise.
+std::unique_ptr<cert_store> existing_store(const config::settings& s);
+
+std::string host_name();
+// "127.0.0.1" for a wildcard listen address, "[::1]" for "::", brackets for IPv6.
+std::string display_host(const std::string& listen);
+// The base URL the settings give for this machine: HTTP, or HTTPS when HTTP is off.
+std::string configured_base_url(const config::settings& s);
+// The certificates of the HTTPS certificate file (server certificate first).
+result<std::vector<x509_ptr>> read_https_chain(const config::settings& s);
+
+}  // namespace scep::cli

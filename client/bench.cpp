@@ -1,0 +1,493 @@
+#include "client/bench.hpp"
+
+#include <boost/json.hpp>
+
+#include <cmath>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "pki/crypto/encoding.hpp"
+#include "server/logging.hpp"
+#include "client/scep_client.hpp"
+
+namespace scep::client {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+
+// Runs fn(i) for i in [0, n) on every core.
+template <class Fn>
+void parallel_for(std::size_t n, Fn fn) {
+    unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    std::atomic<std::size_t> next{0};
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t)
+        pool.emplace_back([&] {
+            for (std::size_t i = next++; i < n; i = next++) fn(i);
+        });
+    for (auto& t : pool) t.join();
+}
+
+bool same_kind(const EVP_PKEY& key, key_type want) {
+    if (is_rsa(want) != key_is_rsa(key)) return false;
+    int bits = key_bits(key);
+    switch (want) {
+        case key_type::rsa2048: return bits == 2048;
+        case key_type::rsa3072: return bits == 3072;
+        case key_type::rsa4096: return bits == 4096;
+        case key_type::ec_p256: return bits == 256;
+        case key_type::ec_p384: return bits == 384;
+    }
+    return false;
+}
+
+// N keys: from the cache file first, the rest generated (and appended to it).
+result<std::vector<evp_pkey_ptr>> prepare_keys(const bench_options& o) {
+    const std::size_t wanted = o.distinct_keys ? std::min(o.distinct_keys, o.requests) : o.requests;
+    std::vector<evp_pkey_ptr> keys;
+    if (!o.key_cache.empty() && std::filesystem::exists(o.key_cache)) {
+        bio_ptr in(BIO_new_file(o.key_cache.c_str(), "r"));
+        if (!in) return make_error("cannot read the key cache " + o.key_cache.string());
+        while (keys.size() < wanted) {
+            EVP_PKEY* k = PEM_read_bio_PrivateKey(in.get(), nullptr, nullptr, nullptr);
+            if (!k) break;
+            keys.emplace_back(k);
+            if (!same_kind(*keys.back(), o.key))
+                return make_error("the key cache " + o.key_cache.string() + " holds keys of another type than " +
+                                  std::string(to_string(o.key)) + "; use another file");
+        }
+        ERR_clear_error();
+    }
+    std::size_t cached = keys.size();
+    keys.resize(wanted);
+    std::atomic<bool> failed{false};
+    parallel_for(wanted - cached, [&](std::size_t i) {
+        auto k = generate_key(o.key);
+        if (!k) {
+            failed = true;
+            return;
+        }
+        keys[cached + i] = std::move(*k);
+    });
+    if (failed) return make_error("key generation failed");
+    if (!o.key_cache.empty() && cached < keys.size()) {
+        std::ofstream out(o.key_cache, std::ios::app | std::ios::binary);
+        for (std::size_t i = cached; i < keys.size(); ++i) out << private_key_to_pem(*keys[i]);
+        if (!out) return make_error("cannot write the key cache " + o.key_cache.string());
+    }
+    return keys;
+}
+
+struct prepared {
+    std::string target;  // path?operation=PKIOperation[&message=...]
+    std::string body;    // DER for POST
+    std::string transaction_id;
+    bytes nonce;
+    evp_pkey_ptr key;
+    x509_ptr signer;
+};
+
+result<prepared> prepare_one(const bench_options& o, const scep_url& url, const std::string& run_id, std::size_t i,
+                             evp_pkey_ptr key, const X509& recipient) {
+    prepared p;
+    auto subject = parse_subject("CN=bench-" + run_id + "-" + std::to_string(i) + ",O=scep-lab bench");
+    if (!subject) return subject.err();
+    x509_req_ptr csr(X509_REQ_new());
+    X509_REQ_set_version(csr.get(), 0);
+    X509_REQ_set_subject_name(csr.get(), subject->get());
+    X509_REQ_set_pubkey(csr.get(), key.get());
+    if (!o.challenge.empty())
+        X509_REQ_add1_attr_by_NID(csr.get(), NID_pkcs9_challengePassword, V_ASN1_PRINTABLESTRING,
+                                  reinterpret_cast<const unsigned char*>(o.challenge.data()),
+                                  static_cast<int>(o.challenge.size()));
+    if (X509_REQ_sign(csr.get(), key.get(), EVP_sha256()) <= 0) return make_error(ossl_error("CSR signing failed"));
+    auto signer = self_signed(*key, *subject->get(), std::chrono::system_clock::now());
+    if (!signer) return signer.err();
+    pki_request_params params;
+    params.transaction_id = make_transaction_id();
+    params.sender_nonce = random_bytes(16);
+    params.message_data = x509_req_to_der(*csr);
+    params.cipher = o.cipher;
+    params.digest = o.digest;
+    auto msg = build_pki_request(params, **signer, *key, {&recipient});
+    if (!msg) return msg.err();
+    p.target = url.path + "?operation=PKIOperation";
+    if (o.use_get)
+        p.target += "&message=" + base64_query_value(*msg);
+    else
+        p.body.assign(msg->begin(), msg->end());
+    p.transaction_id = params.transaction_id;
+    p.nonce = std::move(params.sender_nonce);
+    p.key = std::move(key);
+    p.signer = std::move(*signer);
+    return p;
+}
+
+// DER helpers for strip_certificates: one TLV at `at`, definite lengths only.
+struct tlv {
+    std::size_t start = 0, header = 0, length = 0;
+    std::uint8_t tag = 0;
+    std::size_t end() const { return start + header + length; }
+};
+std::optional<tlv> read_tlv(byte_view der, std::size_t at) {
+    if (at + 2 > der.size()) return std::nullopt;
+    tlv t{at, 2, 0, der[at]};
+    std::uint8_t first = der[at + 1];
+    if (first < 0x80) {
+        t.length = first;
+    } else {
+        std::size_t n = first & 0x7f;
+        if (n == 0 || n > 4 || at + 2 + n > der.size()) return std::nullopt;  // indefinite or absurd
+        for (std::size_t i = 0; i < n; ++i) t.length = (t.length << 8) | der[at + 2 + i];
+        t.header = 2 + n;
+    }
+    if (t.end() > der.size()) return std::nullopt;
+    return t;
+}
+void put_tlv(bytes& out, std::uint8_t tag, const bytes& content) {
+    out.push_back(tag);
+    std::size_t n = content.size();
+    if (n < 0x80) {
+        out.push_back(static_cast<std::uint8_t>(n));
+    } else {
+        bytes len;
+        for (; n; n >>= 8) len.insert(len.begin(), static_cast<std::uint8_t>(n & 0xff));
+        out.push_back(static_cast<std::uint8_t>(0x80 | len.size()));
+        out.insert(out.end(), len.begin(), len.end());
+    }
+    out.insert(out.end(), content.begin(), content.end());
+}
+
+// The CertRep without its SignedData `certificates` field. The client already
+// holds the RA certificate (from GetCACert) and verifies against it; parsing
+// the embedded copy costs OpenSSL 3.0 a public-key decode (~150 µs) per reply,
+// CPU the benchmark would otherwise take from the server it measures on the
+// same machine. The signature does not cover this field. Anything unexpected:
+// the reply is returned unchanged.
+bytes strip_certificates(byte_view der) {
+    bytes same(der.begin(), der.end());
+    auto ci = read_tlv(der, 0);
+    if (!ci || ci->tag != 0x30) return same;
+    auto oid = read_tlv(der, ci->start + ci->header);
+    if (!oid || oid->tag != 0x06) return same;
+    auto explicit0 = read_tlv(der, oid->end());
+    if (!explicit0 || explicit0->tag != 0xA0) return same;
+    auto sd = read_tlv(der, explicit0->start + explicit0->header);
+    if (!sd || sd->tag != 0x30) return same;
+    bytes children;
+    bool dropped = false;
+    for (std::size_t at = sd->start + sd->header; at < sd->end();) {
+        auto child = read_tlv(der, at);
+        if (!child) return same;
+        if (child->tag == 0xA0)
+            dropped = true;
+        else
+            children.insert(children.end(), der.begin() + static_cast<std::ptrdiff_t>(at),
+                            der.begin() + static_cast<std::ptrdiff_t>(child->end()));
+        at = child->end();
+    }
+    if (!dropped) return same;
+    bytes signed_data, wrapper, out;
+    put_tlv(signed_data, 0x30, children);
+    put_tlv(wrapper, 0xA0, signed_data);
+    bytes body(der.begin() + static_cast<std::ptrdiff_t>(oid->start), der.begin() + static_cast<std::ptrdiff_t>(oid->end()));
+    body.insert(body.end(), wrapper.begin(), wrapper.end());
+    put_tlv(out, 0x30, body);
+    return out;
+}
+
+double percentile(std::vector<double>& sorted, double q) {
+    if (sorted.empty()) return 0;
+    std::size_t i = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
+    return sorted[std::min(i, sorted.size() - 1)];
+}
+
+// The timed phase: shared by every connection, on one thread.
+struct run_state {
+    const bench_options& o;
+    const scep_url& url;
+    const X509& signer;
+    std::vector<prepared>& reqs;
+    tcp::resolver::results_type endpoints;
+    std::size_t next = 0;
+    std::size_t done = 0;
+    std::size_t succeeded = 0;
+    std::size_t decrypted = 0;
+    std::map<std::string, std::size_t> failures;
+    std::vector<double> latencies_ms;
+    std::ofstream received;
+
+    bool take(std::size_t& i) {
+        if (next >= reqs.size()) return false;
+        i = next++;
+        return true;
+    }
+    void fail(const std::string& kind) {
+        ++failures[kind];
+        ++done;
+    }
+    void finish(std::size_t i, steady::time_point t0, const http::response<http::string_body>& res) {
+        latencies_ms.push_back(std::chrono::duration<double, std::milli>(steady::now() - t0).count());
+        check(i, res);
+        ++done;
+    }
+    void check(std::size_t i, const http::response<http::string_body>& res) {
+        prepared& p = reqs[i];
+        if (res.result_int() != 200) return void(++failures["http " + std::to_string(res.result_int())]);
+        const std::string& body = res.body();
+        bytes der = strip_certificates(byte_view(reinterpret_cast<const std::uint8_t*>(body.data()), body.size()));
+        auto rep = parse_cert_rep(der, signer);
+        if (!rep) {
+            std::string why = rep.message();
+            return void(++failures[why.find("signature") != std::string::npos ? "signature does not verify"
+                                                                                 : "not a CertRep: " + why.substr(0, 60)]);
+        }
+        if (rep->transaction_id != p.transaction_id) return void(++failures["transactionID mismatch"]);
+        if (rep->recipient_nonce != p.nonce) return void(++failures["recipientNonce mismatch"]);
+        if (rep->status == pki_status::pending) return void(++failures["PENDING"]);
+        if (rep->status != pki_status::success)
+            return void(++failures["FAILURE " + (rep->failure ? std::string(to_string(*rep->failure)) : "?")]);
+        std::string serial;
+        if (o.check_every && succeeded % o.check_every == 0) {
+            auto certs = decrypt_cert_rep(*rep, *p.signer, *p.key);
+            if (!certs || certs->empty()) return void(++failures["cannot decrypt the reply"]);
+            if (EVP_PKEY_eq(X509_get0_pubkey(certs->front().get()), p.key.get()) != 1)
+                return void(++failures["certificate is not for the request's key"]);
+            serial = serial_hex(*certs->front());
+            ++decrypted;
+        }
+        ++succeeded;
+        if (received.is_open()) received << p.transaction_id << ' ' << serial << '\n';
+    }
+};
+
+class connection : public std::enable_shared_from_this<connection> {
+public:
+    connection(asio::io_context& ioc, run_state& run) : run_(run), stream_(ioc) {}
+    void start() { next(); }
+
+private:
+    void next() {
+        if (!run_.take(current_)) {
+            beast::error_code ignored;
+            stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+            return;
+        }
+        if (connected_) return send();
+        stream_.expires_after(run_.o.timeout);
+        stream_.async_connect(run_.endpoints, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
+            if (ec) {
+                self->run_.fail("connect: " + ec.message());
+                return self->next();
+            }
+            self->connected_ = true;
+            self->send();
+        });
+    }
+
+    void send() {
+        prepared& p = run_.reqs[current_];
+        req_ = {run_.o.use_get ? http::verb::get : http::verb::post, p.target, 11};
+        req_.set(http::field::host, run_.url.host);
+        req_.keep_alive(true);
+        if (!run_.o.use_get) {
+            req_.set(http::field::content_type, "application/x-pki-message");
+            req_.body() = p.body;
+        }
+        req_.prepare_payload();
+        started_ = steady::now();
+        stream_.expires_after(run_.o.timeout);
+        http::async_write(stream_, req_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+            if (ec) return self->broken("send: " + ec.message());
+            self->parser_.emplace();
+            self->parser_->body_limit(16 << 20);
+            http::async_read(self->stream_, self->buffer_, *self->parser_,
+                             [self](beast::error_code ec2, std::size_t) {
+                                 if (ec2) return self->broken("receive: " + ec2.message());
+                                 const auto& res = self->parser_->get();
+                                 self->run_.finish(self->current_, self->started_, res);
+                                 if (!res.keep_alive()) self->reset();
+                                 self->next();
+                             });
+        });
+    }
+
+    void broken(const std::string& kind) {
+        run_.fail(kind);
+        reset();
+        next();
+    }
+    void reset() {
+        beast::error_code ignored;
+        stream_.socket().close(ignored);
+        buffer_.clear();
+        connected_ = false;
+    }
+
+    run_state& run_;
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    http::request<http::string_body> req_;
+    std::optional<http::response_parser<http::string_body>> parser_;
+    std::size_t current_ = 0;
+    steady::time_point started_;
+    bool connected_ = false;
+};
+
+std::string fixed(double v, int digits = 1) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    return buf;
+}
+
+}  // namespace
+
+result<bench_result> run_bench(const bench_options& o, std::ostream& log) {
+    if (o.requests == 0 || o.connections == 0) return make_error("requests and connections must be at least 1");
+    load_providers();
+    auto url = parse_scep_url(o.url);
+    if (!url) return url.err();
+    scep_client client(*url);
+    auto certs = client.get_ca_cert();
+    if (!certs) return make_error("GetCACert from " + o.url + " failed: " + certs.message());
+    const X509* recipient = select_recipient(*certs);
+    const X509* signer = select_signer(*certs);
+    if (!recipient || !signer) return make_error("GetCACert returned no certificate");
+
+    auto prep_start = steady::now();
+    if (o.progress) log << "preparing " << o.requests << " " << to_string(o.key) << " enrollments..." << std::flush;
+    auto keys = prepare_keys(o);
+    if (!keys) return keys.err();
+    std::string run_id = to_hex(random_bytes(4));
+    std::vector<prepared> reqs(o.requests);
+    std::atomic<bool> bad{false};
+    std::string first_error;
+    std::mutex error_mutex;
+    parallel_for(o.requests, [&](std::size_t i) {
+        EVP_PKEY* shared = (*keys)[i % keys->size()].get();
+        EVP_PKEY_up_ref(shared);
+        auto p = prepare_one(o, *url, run_id, i, evp_pkey_ptr(shared), *recipient);
+        if (!p) {
+            std::lock_guard lock(error_mutex);
+            if (!bad.exchange(true)) first_error = p.message();
+            return;
+        }
+        reqs[i] = std::move(*p);
+    });
+    if (bad) return make_error("preparing a request failed: " + first_error);
+    bench_result r;
+    r.requests = o.requests;
+    r.prepare_seconds = std::chrono::duration<double>(steady::now() - prep_start).count();
+    if (o.progress) log << " " << fixed(r.prepare_seconds) << " s\n";
+
+    asio::io_context ioc;
+    tcp::resolver resolver(ioc);
+    beast::error_code ec;
+    auto endpoints = resolver.resolve(url->host, std::to_string(url->port), ec);
+    if (ec) return make_error("cannot resolve " + url->host + ": " + ec.message());
+    run_state run{o, *url, *signer, reqs, endpoints, 0, 0, 0, 0, {}, {}, {}};
+    run.latencies_ms.reserve(o.requests);
+    if (!o.received.empty()) {
+        run.received.open(o.received, std::ios::trunc);
+        if (!run.received) return make_error("cannot write " + o.received.string());
+    }
+
+    // Progress: a line on stderr four times a second while the run lasts.
+    asio::steady_timer ticker(ioc);
+    auto t0 = steady::now();
+    std::function<void()> tick = [&] {
+        double s = std::chrono::duration<double>(steady::now() - t0).count();
+        log << "\r" << run.done << "/" << o.requests << "  " << fixed(s > 0 ? run.succeeded / s : 0) << " enrollments/s  "
+            << (run.done - run.succeeded) << " failed   " << std::flush;
+        if (run.done >= o.requests) return;
+        ticker.expires_after(std::chrono::milliseconds(250));
+        ticker.async_wait([&](beast::error_code e) {
+            if (!e) tick();
+        });
+    };
+    for (std::size_t c = 0; c < std::min(o.connections, o.requests); ++c)
+        std::make_shared<connection>(ioc, run)->start();
+    if (o.progress) tick();
+    ioc.run();
+    r.seconds = std::chrono::duration<double>(steady::now() - t0).count();
+    if (o.progress) log << "\n";
+
+    r.succeeded = run.succeeded;
+    r.decrypted = run.decrypted;
+    r.failures = run.failures;
+    for (const auto& [kind, n] : run.failures) r.failed += n;
+    r.per_second = r.seconds > 0 ? static_cast<double>(r.succeeded) / r.seconds : 0;
+    std::sort(run.latencies_ms.begin(), run.latencies_ms.end());
+    r.p50_ms = percentile(run.latencies_ms, 0.50);
+    r.p95_ms = percentile(run.latencies_ms, 0.95);
+    r.p99_ms = percentile(run.latencies_ms, 0.99);
+    r.max_ms = run.latencies_ms.empty() ? 0 : run.latencies_ms.back();
+    return r;
+}
+
+std::string bench_report(const bench_options& o, const bench_result& r) {
+    std::ostringstream out;
+    if (o.json) {
+        auto rounded = [](double v, int digits) {
+            const double scale = std::pow(10.0, digits);
+            return std::round(v * scale) / scale;
+        };
+        boost::json::object failures;
+        for (const auto& [kind, n] : r.failures) failures[kind] = n;
+        boost::json::object report{
+            {"url", o.url},
+            {"requests", r.requests},
+            {"connections", o.connections},
+            {"method", o.use_get ? "GET" : "POST"},
+            {"key", to_string(o.key)},
+            {"cipher", to_string(o.cipher)},
+            {"digest", to_string(o.digest)},
+            {"succeeded", r.succeeded},
+            {"failed", r.failed},
+            {"decrypted", r.decrypted},
+            {"failures", std::move(failures)},
+            {"seconds", rounded(r.seconds, 3)},
+            {"prepare_seconds", rounded(r.prepare_seconds, 3)},
+            {"enrollments_per_second", rounded(r.per_second, 1)},
+            {"latency_ms", boost::json::object{{"p50", rounded(r.p50_ms, 2)},
+                                               {"p95", rounded(r.p95_ms, 2)},
+                                               {"p99", rounded(r.p99_ms, 2)},
+                                               {"max", rounded(r.max_ms, 2)}}}};
+        return boost::json::serialize(report) + "\n";
+    }
+    out << "scep-lab bench  " << o.url << "\n"
+        << "  requests      " << r.requests << " (" << to_string(o.key) << ", " << to_string(o.cipher) << ", "
+        << to_string(o.digest) << ", " << (o.use_get ? "GET" : "POST") << "), " << o.connections
+        << " connections, prepared in " << fixed(r.prepare_seconds) << " s\n"
+        << "  succeeded     " << r.succeeded << " (" << r.decrypted << " decrypted and matched to their key)\n"
+        << "  failed        " << r.failed << "\n";
+    for (const auto& [kind, n] : r.failures) out << "    " << n << "  " << kind << "\n";
+    out << "  time          " << fixed(r.seconds, 2) << " s\n"
+        << "  throughput    " << fixed(r.per_second) << " enrollments/s\n"
+        << "  latency       p50 " << fixed(r.p50_ms, 2) << " ms  p95 " << fixed(r.p95_ms, 2) << " ms  p99 "
+        << fixed(r.p99_ms, 2) << " ms  max " << fixed(r.max_ms, 2) << " ms\n";
+    return out.str();
+}
+
+}  // namespace scep::client

@@ -1,0 +1,201 @@
+#include "client/scep_client.hpp"
+
+#include <charconv>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "pki/crypto/encoding.hpp"
+#include "pki/scep/message.hpp"
+
+namespace scep::client {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+result<scep_url> parse_scep_url(const std::string& url) {
+    scep_url out;
+    std::string rest;
+    if (url.rfind("http://", 0) == 0) {
+        rest = url.substr(7);
+    } else if (url.rfind("https://", 0) == 0) {
+        rest = url.substr(8);
+        out.tls = true;
+        out.port = 443;
+    } else {
+        return make_error("only http:// and https:// URLs are supported: " + url);
+    }
+    auto slash = rest.find('/');
+    std::string hostport = rest.substr(0, slash);
+    out.path = slash == std::string::npos ? "/" : rest.substr(slash);
+    // A port is 1-65535 in decimal; anything else is named, not truncated.
+    auto read_port = [&](std::string_view text) -> bool {
+        unsigned value = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) return false;
+        out.port = static_cast<std::uint16_t>(value);
+        return true;
+    };
+    std::string_view port_text;
+    bool has_port = false;
+    if (!hostport.empty() && hostport.front() == '[') {
+        auto close = hostport.find(']');
+        if (close == std::string::npos) return make_error("bad IPv6 literal in " + url);
+        out.host = hostport.substr(1, close - 1);
+        if (close + 1 < hostport.size()) {
+            if (hostport[close + 1] != ':') return make_error("unexpected text after the IPv6 literal in " + url);
+            has_port = true;
+            port_text = std::string_view(hostport).substr(close + 2);
+        }
+    } else {
+        auto colon = hostport.rfind(':');
+        out.host = hostport.substr(0, colon);
+        if (colon != std::string::npos) {
+            has_port = true;
+            port_text = std::string_view(hostport).substr(colon + 1);
+        }
+    }
+    if (has_port && !read_port(port_text))
+        return make_error("bad port \"" + std::string(port_text) + "\" in " + url + " (1-65535)");
+    if (out.host.empty()) return make_error("no host in " + url);
+    return out;
+}
+
+namespace {
+template <class Stream>
+http_reply exchange(Stream& stream, const scep_url& url, const std::string& method, const std::string& target,
+                    const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers) {
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, url.host);
+    req.set(http::field::user_agent, "scep-lab-client");
+    for (const auto& [name, value] : headers) req.set(name, value);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 << 20);
+    http::read(stream, buffer, parser);
+    auto res = parser.release();
+    return http_reply{static_cast<int>(res.result_int()), std::string(res[http::field::content_type]),
+                      std::move(res.body())};
+}
+
+result<http_reply> do_call(const scep_url& url, const std::string& method, const std::string& target,
+                           const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers,
+                           std::chrono::seconds timeout) {
+    const std::string shown = std::string(url.tls ? "https://" : "http://") + url.host + ":" + std::to_string(url.port);
+    try {
+        asio::io_context ioc;
+        tcp::resolver resolver(ioc);
+        if (!url.tls) {
+            beast::tcp_stream stream(ioc);
+            stream.expires_after(timeout);
+            stream.connect(resolver.resolve(url.host, std::to_string(url.port)));
+            auto reply = exchange(stream, url, method, target, body, headers);
+            beast::error_code ec;
+            stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+            return reply;
+        }
+        // HTTPS: chain and host name verified, against ca_file or the system store.
+        asio::ssl::context ctx(asio::ssl::context::tls_client);
+        if (url.ca_file.empty())
+            ctx.set_default_verify_paths();
+        else
+            ctx.load_verify_file(url.ca_file);
+        beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+        stream.set_verify_mode(asio::ssl::verify_peer);
+        stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
+        if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str()))
+            return make_error(method + " " + shown + target + ": cannot set the TLS server name");
+        beast::get_lowest_layer(stream).expires_after(timeout);
+        beast::get_lowest_layer(stream).connect(resolver.resolve(url.host, std::to_string(url.port)));
+        stream.handshake(asio::ssl::stream_base::client);
+        auto reply = exchange(stream, url, method, target, body, headers);
+        beast::error_code ec;
+        stream.shutdown(ec);  // close_notify; the server closing first is fine
+        return reply;
+    } catch (const boost::system::system_error& e) {
+        // e.what() carries Boost's source location; the code's message is what a user needs.
+        return make_error(method + " " + shown + target + ": " + e.code().message());
+    } catch (const std::exception& e) {
+        return make_error(method + " " + shown + target + ": " + e.what());
+    }
+}
+}  // namespace
+
+result<http_reply> http_call(const scep_url& url, const std::string& method, const std::string& target,
+                             const std::string& body, const std::string& content_type, std::chrono::seconds timeout) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!content_type.empty()) headers.emplace_back("Content-Type", content_type);
+    return do_call(url, method, target, body, headers, timeout);
+}
+
+result<http_reply> http_call_with_headers(const scep_url& url, const std::string& method, const std::string& target,
+                                          const std::vector<std::pair<std::string, std::string>>& headers,
+                                          std::chrono::seconds timeout) {
+    return do_call(url, method, target, "", headers, timeout);
+}
+
+result<http_reply> http_request(const scep_url& url, const std::string& method, const std::string& target,
+                                const std::string& body,
+                                const std::vector<std::pair<std::string, std::string>>& headers,
+                                std::chrono::seconds timeout) {
+    return do_call(url, method, target, body, headers, timeout);
+}
+
+result<std::string> scep_client::get_ca_caps() {
+    auto r = http_call(url_, "GET", url_.path + "?operation=GetCACaps", "", "");
+    if (!r) return r.err();
+    if (r->status != 200) return make_error("GetCACaps: HTTP " + std::to_string(r->status));
+    return std::move(r->body);
+}
+
+result<std::vector<x509_ptr>> scep_client::get_ca_cert() {
+    auto r = http_call(url_, "GET", url_.path + "?operation=GetCACert", "", "");
+    if (!r) return r.err();
+    if (r->status != 200) return make_error("GetCACert: HTTP " + std::to_string(r->status));
+    bytes body(r->body.begin(), r->body.end());
+    if (r->content_type == "application/x-x509-ca-cert") {
+        auto c = x509_from_der(body);
+        if (!c) return c.err();
+        std::vector<x509_ptr> out;
+        out.push_back(std::move(*c));
+        return out;
+    }
+    if (r->content_type == "application/x-x509-ca-ra-cert") return parse_degenerate(body);
+    return make_error("GetCACert: unexpected content type \"" + r->content_type + "\"");
+}
+
+result<http_reply> scep_client::pki_operation(byte_view message, bool use_get) {
+    if (use_get)
+        return http_call(url_, "GET", url_.path + "?operation=PKIOperation&message=" + base64_query_value(message), "",
+                         "");
+    return http_call(url_, "POST", url_.path + "?operation=PKIOperation",
+                     std::string(message.begin(), message.end()), "application/x-pki-message");
+}
+
+const X509* select_recipient(const std::vector<x509_ptr>& certs) {
+    for (const auto& c : certs) {
+        bool is_ca = X509_check_ca(c.get()) != 0;
+        bool encipher = (X509_get_key_usage(c.get()) & KU_KEY_ENCIPHERMENT) != 0;
+        if (!is_ca && encipher) return c.get();
+    }
+    return certs.empty() ? nullptr : certs.front().get();
+}
+
+const X509* select_signer(const std::vector<x509_ptr>& certs) {
+    for (const auto& c : certs) {
+        bool is_ca = X509_check_ca(c.get()) != 0;
+        bool sign = (X509_get_key_usage(c.get()) & KU_DIGITAL_SIGNATURE) != 0;
+        if (!is_ca && sign) return c.get();
+    }
+    return select_recipient(certs);
+}
+
+}  // namespace scep::client

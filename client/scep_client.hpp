@@ -1,0 +1,67 @@
+// A small synchronous SCEP client on the project's own codec and Beast: the
+// test suite's enrollment matrix uses it, and so will `scep-lab bench`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pki/scep/message.hpp"
+#include "pki/crypto/ossl.hpp"
+
+namespace scep::client {
+
+struct http_reply {
+    int status = 0;
+    std::string content_type;
+    std::string body;
+};
+
+struct scep_url {
+    std::string host;
+    std::uint16_t port = 80;
+    std::string path;  // "/scep"
+    bool tls = false;  // https://
+    // HTTPS: the server is verified (chain and host name) against this PEM
+    // file; empty means the system trust store.
+    std::string ca_file;
+};
+result<scep_url> parse_scep_url(const std::string& url);
+
+result<http_reply> http_call(const scep_url& url, const std::string& method, const std::string& target,
+                             const std::string& body, const std::string& content_type,
+                             std::chrono::seconds timeout = std::chrono::seconds(30));
+
+result<http_reply> http_call_with_headers(const scep_url& url, const std::string& method, const std::string& target,
+                                          const std::vector<std::pair<std::string, std::string>>& headers,
+                                          std::chrono::seconds timeout = std::chrono::seconds(30));
+
+// Any method with a body and headers (the admin API's POSTs).
+result<http_reply> http_request(const scep_url& url, const std::string& method, const std::string& target,
+                                const std::string& body,
+                                const std::vector<std::pair<std::string, std::string>>& headers,
+                                std::chrono::seconds timeout = std::chrono::seconds(30));
+
+class scep_client {
+public:
+    explicit scep_client(scep_url url) : url_(std::move(url)) {}
+
+    result<std::string> get_ca_caps();
+    // Certificates as the server sent them (RA first when it has one).
+    result<std::vector<x509_ptr>> get_ca_cert();
+    // Sends a pkiMessage by POST (binary) or GET (base64 in `message`).
+    result<http_reply> pki_operation(byte_view message, bool use_get);
+
+private:
+    scep_url url_;
+};
+
+// The certificate a client should encrypt to: the first with keyEncipherment
+// that is not a CA, else the first certificate (RFC 8894 §2.1.2).
+const X509* select_recipient(const std::vector<x509_ptr>& certs);
+// The certificate CertReps are signed with: the first non-CA certificate with
+// digitalSignature (an NDES pair's signing certificate), else the recipient.
+const X509* select_signer(const std::vector<x509_ptr>& certs);
+
+}  // namespace scep::client

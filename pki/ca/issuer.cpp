@@ -1,0 +1,204 @@
+#include "pki/ca/issuer.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+
+namespace scep {
+
+namespace {
+
+constexpr std::string_view key_usage_names[] = {
+    "digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment", "keyAgreement",
+    "keyCertSign",      "cRLSign",        "encipherOnly",    "decipherOnly"};
+
+bool is_dotted_oid(std::string_view s) {
+    if (s.empty() || s.front() == '.' || s.back() == '.') return false;
+    return std::all_of(s.begin(), s.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
+}
+
+std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+    return out;
+}
+
+}  // namespace
+
+result<void> validate(const issuance_profile& p) {
+    for (const auto& ku : p.key_usage)
+        if (std::find(std::begin(key_usage_names), std::end(key_usage_names), ku) == std::end(key_usage_names))
+            return make_error("unknown key usage \"" + ku + "\" (known: digitalSignature, nonRepudiation, "
+                              "keyEncipherment, dataEncipherment, keyAgreement, keyCertSign, cRLSign, encipherOnly, "
+                              "decipherOnly)");
+    for (const auto& eku : p.extended_key_usage) {
+        if (is_dotted_oid(eku)) continue;
+        if (OBJ_sn2nid(eku.c_str()) == NID_undef && OBJ_ln2nid(eku.c_str()) == NID_undef)
+            return make_error("unknown extended key usage \"" + eku +
+                              "\" (use a name such as clientAuth, serverAuth, emailProtection, or a dotted OID)");
+    }
+    if (p.validity < std::chrono::minutes(1)) return make_error("validity must be at least one minute");
+    for (const auto& rdn : p.required_subject)
+        if (OBJ_txt2nid(rdn.c_str()) == NID_undef)
+            return make_error("required_subject: unknown attribute \"" + rdn + "\" (use CN, O, OU, C, ...)");
+    if (p.backdate < std::chrono::seconds::zero()) return make_error("backdate must not be negative");
+    return {};
+}
+
+template_slot select_template_slot(const X509_REQ& csr) {
+    bool ds = false, ke = false;
+    if (STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(const_cast<X509_REQ*>(&csr))) {
+        if (auto* ku = static_cast<ASN1_BIT_STRING*>(X509V3_get_d2i(exts, NID_key_usage, nullptr, nullptr))) {
+            ds = ASN1_BIT_STRING_get_bit(ku, 0) == 1;  // RFC 5280 §4.2.1.3 bit 0
+            ke = ASN1_BIT_STRING_get_bit(ku, 2) == 1;  // bit 2
+            ASN1_BIT_STRING_free(ku);
+        }
+        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    }
+    ERR_clear_error();
+    if (ds && !ke) return template_slot::signature;
+    if (ke && !ds) return template_slot::encryption;
+    return template_slot::general_purpose;
+}
+
+std::string_view to_string(template_slot s) {
+    switch (s) {
+        case template_slot::signature: return "signature";
+        case template_slot::encryption: return "encryption";
+        case template_slot::general_purpose: return "general purpose";
+    }
+    return "general purpose";
+}
+
+issuer::issuer(const hierarchy& pki, issuance_profile profile, csr_policy policy, clock_fn clock)
+    : pki_(pki), profile_(std::move(profile)), policy_(policy), clock_(std::move(clock)) {}
+
+std::optional<std::string> issuer::check_subject(const X509_REQ& req, const issuance_profile& p) const {
+    const X509_NAME* subject = X509_REQ_get_subject_name(&req);
+    for (const auto& rdn : p.required_subject) {
+        int nid = OBJ_txt2nid(rdn.c_str());
+        if (nid == NID_undef || X509_NAME_get_index_by_NID(subject, nid, -1) < 0)
+            return std::string{"the CSR subject \"" + name_to_string(*subject) + "\" has no " +
+                                                            rdn + ", which profile \"" + p.name + "\" requires"};
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> key_structure_problem(const X509_PUBKEY& spki, const csr_policy& policy) {
+    ASN1_OBJECT* alg_oid = nullptr;
+    X509_ALGOR* alg = nullptr;
+    if (X509_PUBKEY_get0_param(&alg_oid, nullptr, nullptr, &alg, const_cast<X509_PUBKEY*>(&spki)) != 1 || !alg_oid)
+        return "the public key's algorithm cannot be read";
+    const int nid = OBJ_obj2nid(alg_oid);
+    if (nid == NID_X9_62_id_ecPublicKey) {
+        int ptype = V_ASN1_UNDEF;
+        X509_ALGOR_get0(nullptr, &ptype, nullptr, alg);
+        if (ptype != V_ASN1_OBJECT)
+            return "the EC key carries explicit curve parameters; only named curves are accepted (RFC 5480 §2.1.1)";
+        return std::nullopt;
+    }
+    if (nid != NID_rsaEncryption) return std::nullopt;
+    EVP_PKEY* key = X509_PUBKEY_get0(const_cast<X509_PUBKEY*>(&spki));
+    BIGNUM* e_raw = nullptr;
+    if (!key || EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1) {
+        ERR_clear_error();
+        return "the RSA public key cannot be read";
+    }
+    bignum_ptr e(e_raw);
+    // e = 1: s^e = s, so the padded digest is its own "signature" and anyone
+    // can sign for the key. Even e: not an RSA key (gcd(e, phi) > 1).
+    if (BN_is_negative(e.get()) || BN_is_zero(e.get()) || BN_is_one(e.get()) || !BN_is_odd(e.get())) {
+        ossl_string_ptr dec(BN_bn2dec(e.get()));
+        std::string shown = dec ? std::string(dec.get()).substr(0, 24) : "?";
+        return "the RSA public exponent " + shown + " is refused: it must be odd and at least 3";
+    }
+    if (BN_num_bits(e.get()) <= 64 && BN_get_word(e.get()) < policy.min_rsa_exponent)
+        return "the RSA public exponent " + std::to_string(BN_get_word(e.get())) +
+               " is below issuance.min_rsa_exponent (" + std::to_string(policy.min_rsa_exponent) + ")";
+    return std::nullopt;
+}
+
+std::optional<std::string> issuer::check_csr(const X509_REQ& req) const {
+    X509_REQ* r = const_cast<X509_REQ*>(&req);
+    EVP_PKEY* key = X509_REQ_get0_pubkey(r);
+    if (!key) {
+        ERR_clear_error();
+        return std::string{"CSR public key cannot be read"};
+    }
+    if (auto why = key_structure_problem(*X509_REQ_get_X509_PUBKEY(r), policy_))
+        return std::string{"CSR key: " + *why};
+    int bits = key_bits(*key);
+    if (key_is_rsa(*key)) {
+        if (bits < policy_.min_rsa_bits)
+            return std::string{"RSA key of " + std::to_string(bits) +
+                                                            " bits is below the minimum of " +
+                                                            std::to_string(policy_.min_rsa_bits)};
+    } else if (key_is_ec(*key)) {
+        if (bits < policy_.min_ec_bits)
+            return std::string{"EC key of " + std::to_string(bits) +
+                                                            " bits is below the minimum of " +
+                                                            std::to_string(policy_.min_ec_bits)};
+    } else {
+        return std::string{std::string("unsupported key type ") + OBJ_nid2sn(EVP_PKEY_get_base_id(key)) +
+                                " (RSA and EC are accepted)"};
+    }
+    // RFC 8894 §2.9: MD5 MUST NOT be used. SHA-1 stays accepted: older clients
+    // (and NDES-era devices) still sign CSRs with it.
+    int md_nid = NID_undef;
+    if (OBJ_find_sigid_algs(X509_REQ_get_signature_nid(r), &md_nid, nullptr) != 1)
+        return std::string{"the CSR's signature algorithm is unknown"};
+    if (md_nid == NID_md2 || md_nid == NID_md4 || md_nid == NID_mdc2)
+        return std::string{std::string("the CSR is signed with ") + OBJ_nid2sn(md_nid) + ", which is refused"};
+    if (md_nid == NID_md5 && !policy_.allow_md5)
+        return std::string{"the CSR is signed with MD5 (RFC 8894 §2.9 forbids it); issuance.allow_md5_csr = true "
+                            "accepts it for legacy devices"};
+    if (X509_REQ_verify(r, key) != 1) {
+        ERR_clear_error();
+        return std::string{"CSR signature (proof of possession) does not verify"};
+    }
+    const X509_NAME* subject = X509_REQ_get_subject_name(&req);
+    if (auto ok = check_subject_name(*subject, policy_.names); !ok)
+        return std::string{ok.message()};
+    auto sans = requested_sans(req, policy_.names);
+    if (!sans) return std::string{sans.message()};
+    if (X509_NAME_entry_count(subject) == 0 && sans->empty())
+        return std::string{"CSR has an empty subject and no subjectAltName"};
+    return std::nullopt;
+}
+
+result<x509_ptr> issuer::issue(const X509_REQ& req, const issuance_profile& p) const {
+    const ca_entry& ca = pki_.issuing();
+    auto now = clock_();
+    cert_request cr;
+    cr.subject = X509_REQ_get_subject_name(&req);
+    cr.public_key = X509_REQ_get0_pubkey(const_cast<X509_REQ*>(&req));
+    cr.not_before = now - p.backdate;
+    // A certificate must not outlive its issuer (RFC 5280 §6.1.3).
+    cr.not_after = std::min(now + p.validity, asn1_time_point(*X509_get0_notAfter(ca.cert.get())));
+    cr.extensions.push_back({NID_basic_constraints, "critical,CA:FALSE"});
+    if (!p.key_usage.empty()) cr.extensions.push_back({NID_key_usage, "critical," + join(p.key_usage)});
+    if (!p.extended_key_usage.empty())
+        cr.extensions.push_back({NID_ext_key_usage, join(p.extended_key_usage)});
+    if (!crl_url_.empty()) cr.extensions.push_back({NID_crl_distribution_points, "URI:" + crl_url_});
+
+    // The names are parsed and the extension rebuilt from them: whatever
+    // else the CSR's bytes carried never reaches the certificate.
+    auto sans = requested_sans(req, policy_.names);
+    if (!sans) return sans.err();
+    x509_ext_ptr san_ext;
+    if (!sans->empty()) {
+        auto built = build_san_extension(*sans, X509_NAME_entry_count(cr.subject) == 0);
+        if (!built) return built.err();
+        san_ext = std::move(*built);
+        cr.copied_extensions.push_back(san_ext.get());
+    }
+    if (!serial_seed_.empty()) {
+        const std::string material = serial_seed_ + ":" + std::to_string(serial_index_++);
+        cr.serial = sha256(byte_view(reinterpret_cast<const std::uint8_t*>(material.data()), material.size()));
+    }
+    return sign_certificate(cr, ca.cert.get(), *ca.key);
+}
+
+}  // namespace scep

@@ -1,0 +1,146 @@
+#include "pki/crypto/encoding.hpp"
+
+#include <cctype>
+
+#include <array>
+
+namespace scep {
+
+namespace {
+constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+constexpr std::array<int, 256> make_table() {
+    std::array<int, 256> t{};
+    for (auto& v : t) v = -1;
+    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(alphabet[i])] = i;
+    t['-'] = 62;  // URL-safe alphabet
+    t['_'] = 63;
+    return t;
+}
+constexpr auto table = make_table();
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+}  // namespace
+
+std::string base64_query_value(byte_view data) {
+    std::string b64 = base64_encode(data), escaped;
+    escaped.reserve(b64.size() + b64.size() / 8);
+    for (char c : b64) {
+        if (c == '+') escaped += "%2B";
+        else if (c == '/') escaped += "%2F";
+        else if (c == '=') escaped += "%3D";
+        else escaped += c;
+    }
+    return escaped;
+}
+
+std::string markup_escape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+std::string percent_encode(std::string_view text) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (char c : text) {
+        auto u = static_cast<unsigned char>(c);
+        if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out += c;
+        } else {
+            out += '%';
+            out += hex[u >> 4];
+            out += hex[u & 15];
+        }
+    }
+    return out;
+}
+
+std::string base64_encode(byte_view data) {
+    std::string out;
+    out.reserve((data.size() + 2) / 3 * 4);
+    std::size_t i = 0;
+    for (; i + 2 < data.size(); i += 3) {
+        unsigned v = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+        out += alphabet[(v >> 18) & 63];
+        out += alphabet[(v >> 12) & 63];
+        out += alphabet[(v >> 6) & 63];
+        out += alphabet[v & 63];
+    }
+    if (i + 1 == data.size()) {
+        unsigned v = data[i] << 16;
+        out += alphabet[(v >> 18) & 63];
+        out += alphabet[(v >> 12) & 63];
+        out += "==";
+    } else if (i + 2 == data.size()) {
+        unsigned v = (data[i] << 16) | (data[i + 1] << 8);
+        out += alphabet[(v >> 18) & 63];
+        out += alphabet[(v >> 12) & 63];
+        out += alphabet[(v >> 6) & 63];
+        out += '=';
+    }
+    return out;
+}
+
+std::optional<bytes> base64_decode(std::string_view text) {
+    bytes out;
+    out.reserve(text.size() * 3 / 4);
+    unsigned acc = 0;
+    int bits = 0;
+    std::size_t symbols = 0;
+    bool padding = false;
+    for (char c : text) {
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+        if (c == '=') {
+            padding = true;
+            continue;
+        }
+        if (padding) return std::nullopt;  // data after padding
+        int v = table[static_cast<unsigned char>(c)];
+        if (v < 0) return std::nullopt;
+        acc = (acc << 6) | static_cast<unsigned>(v);
+        bits += 6;
+        ++symbols;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<std::uint8_t>((acc >> bits) & 0xff));
+        }
+    }
+    if (symbols % 4 == 1) return std::nullopt;  // impossible length
+    return out;
+}
+
+std::optional<std::string> percent_decode(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '%') {
+            out += text[i];
+            continue;
+        }
+        if (i + 2 >= text.size()) return std::nullopt;
+        int hi = hex_value(text[i + 1]);
+        int lo = hex_value(text[i + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+    }
+    return out;
+}
+
+}  // namespace scep

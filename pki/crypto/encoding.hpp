@@ -1,0 +1,32 @@
+// Base64 (RFC 4648) and percent-decoding as SCEP clients actually send them.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pki/crypto/ossl.hpp"
+
+namespace scep {
+
+std::string base64_encode(byte_view data);
+
+// The `message` query value of a GET PKIOperation (RFC 8894 §4.1): base64
+// with '+', '/' and '=' percent-escaped.
+std::string base64_query_value(byte_view data);
+// &, <, >, " and ' as entities: safe in HTML and XML text and attribute values.
+std::string markup_escape(std::string_view text);
+// RFC 3986 §2.1 percent-encoding of everything but the unreserved characters.
+std::string percent_encode(std::string_view text);
+
+// Decodes standard or URL-safe base64, ignoring whitespace and line breaks
+// (RFC 8894 §4.1 GET messages are often wrapped at 64 columns) and tolerating
+// missing padding. Returns nullopt on any other character or a bad length.
+std::optional<bytes> base64_decode(std::string_view text);
+
+// Percent-decodes a query component. '+' stays '+': SCEP messages are base64,
+// which has no spaces, and macOS sends '+' and '/' unescaped (only '=' escaped),
+// so reading '+' as a space would corrupt them. Returns nullopt on a bad escape.
+std::optional<std::string> percent_decode(std::string_view text);
+
+}  // namespace scep

@@ -1,0 +1,64 @@
+// Building and signing X.509 certificates; shared by the CA hierarchy and issuance.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pki/crypto/ossl.hpp"
+
+namespace scep {
+
+using time_point = std::chrono::system_clock::time_point;
+using clock_fn = std::function<time_point()>;
+inline clock_fn system_clock_fn() { return [] { return std::chrono::system_clock::now(); }; }
+
+enum class key_type { rsa2048, rsa3072, rsa4096, ec_p256, ec_p384 };
+std::string_view to_string(key_type k);  // "rsa2048", "ec-p256"
+std::optional<key_type> key_type_from_name(std::string_view name);
+bool is_rsa(key_type k);
+result<evp_pkey_ptr> generate_key(key_type k);
+
+// Parses "CN=Lab Root,O=scep-lab" (RFC 4514 order, commas escaped as "\,")
+// or the OpenSSL form "/CN=Lab Root/O=scep-lab".
+result<x509_name_ptr> parse_subject(std::string_view text);
+
+// Key size in bits for RSA, curve size for EC; 0 when unknown.
+int key_bits(const EVP_PKEY& key);
+bool key_is_rsa(const EVP_PKEY& key);
+bool key_is_ec(const EVP_PKEY& key);
+
+// The signature digest that fits a CA key: SHA-384 for P-384, SHA-256 otherwise.
+const EVP_MD* signing_md(const EVP_PKEY& key);
+
+struct cert_request {
+    const X509_NAME* subject = nullptr;
+    const EVP_PKEY* public_key = nullptr;
+    time_point not_before;
+    time_point not_after;
+    // OpenSSL configuration-style extensions, e.g. {NID_key_usage, "critical,digitalSignature"}.
+    std::vector<std::pair<int, std::string>> extensions;
+    // Extensions copied as they are (subjectAltName from a CSR).
+    std::vector<const X509_EXTENSION*> copied_extensions;
+    // A chosen serial (deterministic mode); empty = random_serial().
+    bytes serial;
+};
+
+// Random positive 128-bit serial (RFC 5280 §4.1.2.2 allows up to 20 octets).
+asn1_integer_ptr random_serial();
+// The same shape (positive, 16 octets) from given bytes: deterministic serials.
+asn1_integer_ptr serial_from_bytes(bytes b);
+
+// Signs `req` with `issuer_key`. `issuer_cert` null means self-signed.
+// Adds subjectKeyIdentifier and authorityKeyIdentifier.
+result<x509_ptr> sign_certificate(const cert_request& req, const X509* issuer_cert, const EVP_PKEY& issuer_key);
+
+// Self-signed certificate for a requester (SCEP signer for PKCSReq, RFC 8894 §2.3).
+result<x509_ptr> self_signed(const EVP_PKEY& key, const X509_NAME& subject, time_point now);
+
+time_point asn1_time_point(const ASN1_TIME& t);
+
+}  // namespace scep

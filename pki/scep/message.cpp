@@ -1,0 +1,576 @@
+#include "pki/scep/message.hpp"
+
+#include <openssl/err.h>
+#include <openssl/objects.h>
+
+#include <cctype>
+#include <charconv>
+#include <functional>
+#include <mutex>
+
+namespace scep {
+
+namespace {
+
+// SCEP attribute OIDs (RFC 8894 §3.2.1, id-VeriSign 2.16.840.1.113733.1.9.x)
+// and id-scep-failInfoText (1.3.6.1.5.5.7.24.1), registered once per process.
+struct scep_nids {
+    int message_type, pki_status, fail_info, sender_nonce, recipient_nonce, transaction_id, fail_info_text, hresult;
+};
+
+int register_oid(const char* oid, const char* sn, const char* ln) {
+    int nid = OBJ_txt2nid(oid);
+    if (nid == NID_undef) nid = OBJ_create(oid, sn, ln);
+    ERR_clear_error();
+    return nid;
+}
+
+const scep_nids& nids() {
+    static const scep_nids n = [] {
+        return scep_nids{
+            register_oid("2.16.840.1.113733.1.9.2", "scep-messageType", "SCEP messageType"),
+            register_oid("2.16.840.1.113733.1.9.3", "scep-pkiStatus", "SCEP pkiStatus"),
+            register_oid("2.16.840.1.113733.1.9.4", "scep-failInfo", "SCEP failInfo"),
+            register_oid("2.16.840.1.113733.1.9.5", "scep-senderNonce", "SCEP senderNonce"),
+            register_oid("2.16.840.1.113733.1.9.6", "scep-recipientNonce", "SCEP recipientNonce"),
+            register_oid("2.16.840.1.113733.1.9.7", "scep-transactionID", "SCEP transactionID"),
+            register_oid("1.3.6.1.5.5.7.24.1", "scep-failInfoText", "SCEP failInfoText"),
+            register_oid("1.3.6.1.4.1.311.21.33", "ms-hresult", "Microsoft enrollment HRESULT"),
+        };
+    }();
+    return n;
+}
+
+std::optional<std::string> string_attr(PKCS7_SIGNER_INFO* si, int nid, int* asn1_type = nullptr) {
+    ASN1_TYPE* t = PKCS7_get_signed_attribute(si, nid);
+    if (!t) return std::nullopt;
+    switch (t->type) {
+        case V_ASN1_PRINTABLESTRING:
+        case V_ASN1_IA5STRING:
+        case V_ASN1_UTF8STRING:
+        case V_ASN1_T61STRING:
+        case V_ASN1_VISIBLESTRING: {
+            const ASN1_STRING* s = t->value.asn1_string;
+            if (asn1_type) *asn1_type = t->type;
+            return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                               static_cast<std::size_t>(ASN1_STRING_length(s)));
+        }
+        default:
+            return std::nullopt;
+    }
+}
+
+std::optional<bytes> octet_attr(PKCS7_SIGNER_INFO* si, int nid) {
+    ASN1_TYPE* t = PKCS7_get_signed_attribute(si, nid);
+    if (!t || t->type != V_ASN1_OCTET_STRING) return std::nullopt;
+    const ASN1_STRING* s = t->value.octet_string;
+    const auto* d = ASN1_STRING_get0_data(s);
+    return bytes(d, d + ASN1_STRING_length(s));
+}
+
+std::optional<int> int_attr(PKCS7_SIGNER_INFO* si, int nid) {
+    auto s = string_attr(si, nid);
+    if (!s || s->empty()) return std::nullopt;
+    int v = 0;
+    auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
+    if (ec != std::errc{} || p != s->data() + s->size()) return std::nullopt;
+    return v;
+}
+
+bool add_string_attr(PKCS7_SIGNER_INFO* si, int nid, int asn1_type, std::string_view value) {
+    ASN1_STRING* s = ASN1_STRING_type_new(asn1_type);
+    if (!s || ASN1_STRING_set(s, value.data(), static_cast<int>(value.size())) != 1) {
+        ASN1_STRING_free(s);
+        return false;
+    }
+    if (PKCS7_add_signed_attribute(si, nid, asn1_type, s) != 1) {
+        ASN1_STRING_free(s);
+        return false;
+    }
+    return true;
+}
+
+bool add_octet_attr(PKCS7_SIGNER_INFO* si, int nid, byte_view value) {
+    ASN1_OCTET_STRING* s = ASN1_OCTET_STRING_new();
+    if (!s || ASN1_OCTET_STRING_set(s, value.data(), static_cast<int>(value.size())) != 1) {
+        ASN1_OCTET_STRING_free(s);
+        return false;
+    }
+    if (PKCS7_add_signed_attribute(si, nid, V_ASN1_OCTET_STRING, s) != 1) {
+        ASN1_OCTET_STRING_free(s);
+        return false;
+    }
+    return true;
+}
+
+std::optional<digest_alg> digest_from_nid(int nid) {
+    switch (nid) {
+        case NID_sha1: return digest_alg::sha1;
+        case NID_sha224: return digest_alg::sha224;
+        case NID_sha256: return digest_alg::sha256;
+        case NID_sha384: return digest_alg::sha384;
+        case NID_sha512: return digest_alg::sha512;
+        default: return std::nullopt;
+    }
+}
+
+std::optional<content_cipher> cipher_from_nid(int nid) {
+    switch (nid) {
+        case NID_des_cbc: return content_cipher::des_cbc;
+        case NID_des_ede3_cbc: return content_cipher::des_ede3_cbc;
+        case NID_aes_128_cbc: return content_cipher::aes_128_cbc;
+        case NID_aes_192_cbc: return content_cipher::aes_192_cbc;
+        case NID_aes_256_cbc: return content_cipher::aes_256_cbc;
+        default: return std::nullopt;
+    }
+}
+
+std::string nid_name(const ASN1_OBJECT* obj) {
+    char buf[80];
+    OBJ_obj2txt(buf, sizeof buf, obj, 0);
+    return buf;
+}
+
+result<pkcs7_ptr> pkcs7_from_der(byte_view der) {
+    // d2i_PKCS7 accepts BER with indefinite lengths, which Apple devices and
+    // jscep send (micromdm/scep#79).
+    const unsigned char* p = der.data();
+    pkcs7_ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
+    if (!p7) return make_error(ossl_error("not a DER/BER PKCS#7 ContentInfo"));
+    return p7;
+}
+
+result<bytes> pkcs7_to_der(PKCS7* p7) { return der_encode(*p7, i2d_PKCS7, "i2d_PKCS7"); }
+
+PKCS7_SIGNER_INFO* first_signer(PKCS7* p7) {
+    STACK_OF(PKCS7_SIGNER_INFO)* sis = PKCS7_get_signer_info(p7);
+    if (!sis || sk_PKCS7_SIGNER_INFO_num(sis) < 1) return nullptr;
+    return sk_PKCS7_SIGNER_INFO_value(sis, 0);
+}
+
+// Verifies the signature of a SignedData against exactly `signer` (nothing
+// from the message itself is trusted, and no chain is built: a PKCSReq signer
+// is self-signed, RFC 8894 §2.3) and returns the signed content, or nullopt
+// with the OpenSSL error queue left for the caller's message.
+std::optional<bytes> verify_against(PKCS7* p7, const X509& signer) {
+    x509_stack_ptr expected(sk_X509_new_null());
+    sk_X509_push(expected.get(), dup(signer).release());
+    bio_ptr out(BIO_new(BIO_s_mem()));
+    int flags = PKCS7_NOVERIFY | PKCS7_BINARY | PKCS7_NOINTERN | PKCS7_NOCHAIN;
+    if (PKCS7_verify(p7, expected.get(), nullptr, nullptr, out.get(), flags) != 1) return std::nullopt;
+    return bio_contents(*out);
+}
+
+// SignedData with the given signed attributes over `content`.
+result<bytes> sign_with_attributes(const X509& signer_cert, const EVP_PKEY& signer_key, digest_alg digest,
+                                   byte_view content, bool include_signer_cert,
+                                   const std::function<bool(PKCS7_SIGNER_INFO*)>& add_attrs,
+                                   bool without_signing_time = false) {
+    int flags = PKCS7_PARTIAL | PKCS7_BINARY | PKCS7_NOSMIMECAP;
+    pkcs7_ptr p7(PKCS7_sign(nullptr, nullptr, nullptr, nullptr, flags));
+    if (!p7) return make_error(ossl_error("PKCS7_sign"));
+    int signer_flags = PKCS7_NOSMIMECAP | (include_signer_cert ? 0 : PKCS7_NOCERTS);
+    PKCS7_SIGNER_INFO* si = PKCS7_sign_add_signer(p7.get(), const_cast<X509*>(&signer_cert),
+                                                  const_cast<EVP_PKEY*>(&signer_key), evp_md(digest), signer_flags);
+    if (!si) return make_error(ossl_error("PKCS7_sign_add_signer"));
+    if (!add_attrs(si)) return make_error(ossl_error("adding SCEP attributes"));
+    // FAILURE and PENDING replies sign empty content; BIO_new_mem_buf refuses
+    // a null buffer, so use an empty memory BIO for them.
+    bio_ptr in(content.empty() ? BIO_new(BIO_s_mem())
+                               : BIO_new_mem_buf(content.data(), static_cast<int>(content.size())));
+    if (PKCS7_final(p7.get(), in.get(), flags) != 1) return make_error(ossl_error("PKCS7_final"));
+    if (without_signing_time) {
+        // PKCS7_final always adds signingTime; NDES sends none. Drop it and
+        // sign the remaining attributes again.
+        int idx = X509at_get_attr_by_NID(si->auth_attr, NID_pkcs9_signingTime, -1);
+        if (idx >= 0) {
+            X509_ATTRIBUTE_free(X509at_delete_attr(si->auth_attr, idx));
+            if (PKCS7_SIGNER_INFO_sign(si) <= 0) return make_error(ossl_error("re-signing without signingTime"));
+        }
+    }
+    return pkcs7_to_der(p7.get());
+}
+
+result<bytes> encrypt_envelope(byte_view content, const std::vector<const X509*>& recipients, content_cipher cipher) {
+    x509_stack_ptr certs(sk_X509_new_null());
+    for (const X509* r : recipients) sk_X509_push(certs.get(), dup(*r).release());
+    bio_ptr in(BIO_new_mem_buf(content.data(), static_cast<int>(content.size())));
+    pkcs7_ptr env(PKCS7_encrypt(certs.get(), in.get(), evp_cipher(cipher), PKCS7_BINARY));
+    if (!env) return make_error(ossl_error(std::string("PKCS7_encrypt with ") + std::string(to_string(cipher))));
+    return pkcs7_to_der(env.get());
+}
+
+}  // namespace
+
+std::string message_type_name(int type) {
+    switch (type) {
+        case 3: return "CertRep";
+        case 17: return "RenewalReq";
+        case 19: return "PKCSReq";
+        case 20: return "CertPoll";
+        case 21: return "GetCert";
+        case 22: return "GetCRL";
+        default: return "unknown(" + std::to_string(type) + ")";
+    }
+}
+
+std::string_view to_string(pki_status s) {
+    switch (s) {
+        case pki_status::success: return "SUCCESS";
+        case pki_status::failure: return "FAILURE";
+        case pki_status::pending: return "PENDING";
+    }
+    return "?";
+}
+
+std::string_view to_string(fail_info f) {
+    switch (f) {
+        case fail_info::bad_alg: return "badAlg";
+        case fail_info::bad_message_check: return "badMessageCheck";
+        case fail_info::bad_request: return "badRequest";
+        case fail_info::bad_time: return "badTime";
+        case fail_info::bad_cert_id: return "badCertId";
+    }
+    return "?";
+}
+
+std::string_view to_string(content_cipher c) {
+    switch (c) {
+        case content_cipher::des_cbc: return "des";
+        case content_cipher::des_ede3_cbc: return "des3";
+        case content_cipher::aes_128_cbc: return "aes128";
+        case content_cipher::aes_192_cbc: return "aes192";
+        case content_cipher::aes_256_cbc: return "aes256";
+    }
+    return "?";
+}
+
+std::optional<content_cipher> content_cipher_from_name(std::string_view name) {
+    for (auto c : all_content_ciphers)
+        if (to_string(c) == name) return c;
+    if (name == "aes") return content_cipher::aes_128_cbc;
+    return std::nullopt;
+}
+
+const EVP_CIPHER* evp_cipher(content_cipher c) {
+    switch (c) {
+        case content_cipher::des_cbc: return EVP_des_cbc();
+        case content_cipher::des_ede3_cbc: return EVP_des_ede3_cbc();
+        case content_cipher::aes_128_cbc: return EVP_aes_128_cbc();
+        case content_cipher::aes_192_cbc: return EVP_aes_192_cbc();
+        case content_cipher::aes_256_cbc: return EVP_aes_256_cbc();
+    }
+    return nullptr;
+}
+
+std::string_view to_string(digest_alg d) {
+    switch (d) {
+        case digest_alg::sha1: return "sha1";
+        case digest_alg::sha224: return "sha224";
+        case digest_alg::sha256: return "sha256";
+        case digest_alg::sha384: return "sha384";
+        case digest_alg::sha512: return "sha512";
+    }
+    return "?";
+}
+
+std::optional<digest_alg> digest_alg_from_name(std::string_view name) {
+    std::string n;
+    for (char c : name)
+        if (c != '-') n += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto d : all_digest_algs)
+        if (to_string(d) == n) return d;
+    return std::nullopt;
+}
+
+const EVP_MD* evp_md(digest_alg d) {
+    switch (d) {
+        case digest_alg::sha1: return EVP_sha1();
+        case digest_alg::sha224: return EVP_sha224();
+        case digest_alg::sha256: return EVP_sha256();
+        case digest_alg::sha384: return EVP_sha384();
+        case digest_alg::sha512: return EVP_sha512();
+    }
+    return nullptr;
+}
+
+result<pki_request> decode_pki_request(byte_view der) {
+    if (der.empty()) return make_error("empty pkiMessage");
+    const auto& n = nids();
+    auto p7 = pkcs7_from_der(der);
+    if (!p7) return p7.err();
+    if (!PKCS7_type_is_signed(p7->get())) return make_error("pkiMessage is not a SignedData (RFC 8894 §3.2)");
+    PKCS7* inner = (*p7)->d.sign->contents;
+    if (!inner || !PKCS7_type_is_data(inner)) return make_error("SignedData does not carry id-data content");
+    PKCS7_SIGNER_INFO* si = first_signer(p7->get());
+    if (!si) return make_error("SignedData has no signerInfo");
+
+    pki_request req;
+    auto type = int_attr(si, n.message_type);
+    if (!type) return make_error("missing or malformed messageType attribute");
+    req.type = *type;
+    auto txid = string_attr(si, n.transaction_id, &req.transaction_id_asn1_type);
+    if (!txid || txid->empty()) return make_error("missing transactionID attribute");
+    req.transaction_id = std::move(*txid);
+    auto nonce = octet_attr(si, n.sender_nonce);
+    if (!nonce) return make_error("missing senderNonce attribute");
+    req.sender_nonce = std::move(*nonce);
+
+    req.digest_name = nid_name(si->digest_alg->algorithm);
+    req.digest = digest_from_nid(OBJ_obj2nid(si->digest_alg->algorithm));
+
+    X509_NAME* issuer = si->issuer_and_serial->issuer;
+    ASN1_INTEGER* serial = si->issuer_and_serial->serial;
+    STACK_OF(X509)* certs = (*p7)->d.sign->cert;
+    for (int i = 0; certs && i < sk_X509_num(certs); ++i) {
+        X509* c = sk_X509_value(certs, i);
+        if (X509_NAME_cmp(X509_get_issuer_name(c), issuer) == 0 &&
+            ASN1_INTEGER_cmp(X509_get0_serialNumber(c), serial) == 0) {
+            req.signer_cert = dup(*c);
+            break;
+        }
+    }
+    req.p7 = std::move(*p7);
+    return req;
+}
+
+std::optional<scep_failure> open_pki_request(pki_request& req, const X509& ra_cert, const EVP_PKEY& ra_key,
+                                             const cipher_policy& policy) {
+    if (!req.digest)
+        return scep_failure{fail_info::bad_alg, "unsupported message digest " + req.digest_name +
+                                                    " (accepted: SHA-1, SHA-224, SHA-256, SHA-384, SHA-512)"};
+    if (!req.signer_cert)
+        return scep_failure{fail_info::bad_message_check,
+                            "the request does not include the signer certificate (RFC 8894 §3.2)"};
+
+    auto verified = verify_against(req.p7.get(), *req.signer_cert);
+    if (!verified) return scep_failure{fail_info::bad_message_check, ossl_error("signature does not verify")};
+    bytes envelope = std::move(*verified);
+
+    if (envelope.empty()) return scep_failure{fail_info::bad_request, "the pkiMessage carries no pkcsPKIEnvelope"};
+    const unsigned char* p = envelope.data();
+    pkcs7_ptr env(d2i_PKCS7(nullptr, &p, static_cast<long>(envelope.size())));
+    if (!env || !PKCS7_type_is_enveloped(env.get())) {
+        ERR_clear_error();
+        return scep_failure{fail_info::bad_request, "the signed content is not an EnvelopedData (pkcsPKIEnvelope)"};
+    }
+    const X509_ALGOR* alg = env->d.enveloped->enc_data->algorithm;
+    req.cipher = cipher_from_nid(OBJ_obj2nid(alg->algorithm));
+    if (!req.cipher)
+        return scep_failure{fail_info::bad_alg, "unsupported content encryption " + nid_name(alg->algorithm) +
+                                                    " (accepted: AES-128/192/256-CBC, DES3)"};
+    if (*req.cipher == content_cipher::des_cbc && !(policy.allow_single_des && legacy_provider_loaded()))
+        return scep_failure{fail_info::bad_alg,
+                            "single DES is refused (RFC 8894 §2.9); set scep.allow_single_des = true to accept it"};
+
+    bio_ptr plain(BIO_new(BIO_s_mem()));
+    if (PKCS7_decrypt(env.get(), const_cast<EVP_PKEY*>(&ra_key), const_cast<X509*>(&ra_cert), plain.get(), 0) != 1)
+        return scep_failure{fail_info::bad_message_check,
+                            ossl_error("cannot decrypt the pkcsPKIEnvelope (was it encrypted to the RA certificate?)")};
+    req.message_data = bio_contents(*plain);
+    return std::nullopt;
+}
+
+bytes build_degenerate(const std::vector<const X509*>& certs, const std::vector<const X509_CRL*>& crls) {
+    // As `openssl crl2pkcs7 -nocrl` builds it: SignedData, no signers, id-data
+    // with the content omitted (RFC 8894 §3.4).
+    pkcs7_ptr p7(PKCS7_new());
+    PKCS7_set_type(p7.get(), NID_pkcs7_signed);
+    p7->d.sign->contents->type = OBJ_nid2obj(NID_pkcs7_data);
+    for (const X509* c : certs) PKCS7_add_certificate(p7.get(), const_cast<X509*>(c));
+    for (const X509_CRL* c : crls) PKCS7_add_crl(p7.get(), const_cast<X509_CRL*>(c));
+    auto der = pkcs7_to_der(p7.get());
+    if (!der) throw std::runtime_error(der.message());
+    return std::move(*der);
+}
+
+result<degenerate_contents> parse_degenerate_contents(byte_view der) {
+    auto p7 = pkcs7_from_der(der);
+    if (!p7) return p7.err();
+    if (!PKCS7_type_is_signed(p7->get())) return make_error("not a SignedData");
+    degenerate_contents out;
+    STACK_OF(X509)* certs = (*p7)->d.sign->cert;
+    for (int i = 0; certs && i < sk_X509_num(certs); ++i) out.certs.push_back(dup(*sk_X509_value(certs, i)));
+    STACK_OF(X509_CRL)* crls = (*p7)->d.sign->crl;
+    for (int i = 0; crls && i < sk_X509_CRL_num(crls); ++i) {
+        X509_CRL* c = sk_X509_CRL_value(crls, i);
+        X509_CRL_up_ref(c);
+        out.crls.emplace_back(c);
+    }
+    return out;
+}
+
+result<std::vector<x509_ptr>> parse_degenerate(byte_view der) {
+    auto contents = parse_degenerate_contents(der);
+    if (!contents) return contents.err();
+    return std::move(contents->certs);
+}
+
+bytes encode_issuer_and_serial(const X509_NAME& issuer, const ASN1_INTEGER& serial) {
+    std::unique_ptr<PKCS7_ISSUER_AND_SERIAL, ossl_free<PKCS7_ISSUER_AND_SERIAL_free>> ias(
+        PKCS7_ISSUER_AND_SERIAL_new());
+    X509_NAME_set(&ias->issuer, const_cast<X509_NAME*>(&issuer));
+    ASN1_INTEGER_free(ias->serial);
+    ias->serial = ASN1_INTEGER_dup(&serial);
+    auto der = der_encode(*ias, i2d_PKCS7_ISSUER_AND_SERIAL, "i2d_PKCS7_ISSUER_AND_SERIAL");
+    if (!der) throw std::runtime_error(der.message());
+    return std::move(*der);
+}
+
+result<issuer_and_serial> decode_issuer_and_serial(byte_view der) {
+    const unsigned char* p = der.data();
+    std::unique_ptr<PKCS7_ISSUER_AND_SERIAL, ossl_free<PKCS7_ISSUER_AND_SERIAL_free>> ias(
+        d2i_PKCS7_ISSUER_AND_SERIAL(nullptr, &p, static_cast<long>(der.size())));
+    if (!ias) return make_error(ossl_error("messageData is not an IssuerAndSerialNumber"));
+    issuer_and_serial out;
+    out.issuer.reset(X509_NAME_dup(ias->issuer));
+    bignum_ptr bn(ASN1_INTEGER_to_BN(ias->serial, nullptr));
+    char* hex = BN_bn2hex(bn.get());
+    out.serial = hex;
+    OPENSSL_free(hex);
+    return out;
+}
+
+bytes encode_issuer_and_subject(const X509_NAME& issuer, const X509_NAME& subject) {
+    auto a = der_encode(issuer, i2d_X509_NAME, "issuer");
+    auto b = der_encode(subject, i2d_X509_NAME, "subject");
+    if (!a || !b) throw std::runtime_error("encoding IssuerAndSubject");
+    std::size_t len = a->size() + b->size();
+    bytes out{0x30};
+    if (len < 128) {
+        out.push_back(static_cast<std::uint8_t>(len));
+    } else {
+        bytes l;
+        for (std::size_t v = len; v; v >>= 8) l.insert(l.begin(), static_cast<std::uint8_t>(v & 0xff));
+        out.push_back(static_cast<std::uint8_t>(0x80 | l.size()));
+        out.insert(out.end(), l.begin(), l.end());
+    }
+    out.insert(out.end(), a->begin(), a->end());
+    out.insert(out.end(), b->begin(), b->end());
+    return out;
+}
+
+result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, const EVP_PKEY& signer_key) {
+    const auto& n = nids();
+    bytes content;
+    if (p.ndes_failure_shape && p.status == pki_status::failure) content = {0x00};
+    if (p.status == pki_status::success) {
+        if ((!p.issued && !p.crl) || !p.recipient)
+            return make_error("a SUCCESS CertRep needs the issued certificate (or CRL) and the recipient");
+        // RFC 8894 §3.3.2: the degenerate holds only the issued certificate.
+        bytes degenerate = p.issued ? build_degenerate({p.issued}) : build_degenerate({}, {p.crl});
+        auto env = encrypt_envelope(degenerate, {p.recipient}, p.cipher);
+        if (!env) return env.err();
+        content = std::move(*env);
+    }
+    auto sender_nonce = random_bytes(16);
+    const bool ndes = p.ndes_failure_shape && p.status == pki_status::failure;
+    return sign_with_attributes(
+        signer_cert, signer_key, p.digest, content, p.include_signer_cert && !ndes, [&](PKCS7_SIGNER_INFO* si) {
+            if (!add_string_attr(si, n.message_type, V_ASN1_PRINTABLESTRING, "3")) return false;
+            if (!add_string_attr(si, n.pki_status, V_ASN1_PRINTABLESTRING,
+                                 std::to_string(static_cast<int>(p.status))))
+                return false;
+            if (p.status == pki_status::failure) {
+                auto info = p.failure.value_or(fail_info::bad_request);
+                if (!add_string_attr(si, n.fail_info, V_ASN1_PRINTABLESTRING,
+                                     std::to_string(static_cast<int>(info))))
+                    return false;
+                if (!ndes && !p.fail_info_text.empty() &&
+                    !add_string_attr(si, n.fail_info_text, V_ASN1_UTF8STRING, p.fail_info_text))
+                    return false;
+                if (ndes && !p.hresult.empty() && !add_string_attr(si, n.hresult, V_ASN1_PRINTABLESTRING, p.hresult))
+                    return false;
+            }
+            return add_string_attr(si, n.transaction_id, p.transaction_id_asn1_type, p.transaction_id) &&
+                   add_octet_attr(si, n.sender_nonce, sender_nonce) &&
+                   add_octet_attr(si, n.recipient_nonce, p.recipient_nonce);
+        },
+        ndes);
+}
+
+result<bytes> sign_content(byte_view content, const X509& signer, const EVP_PKEY& key) {
+    return sign_with_attributes(signer, key, digest_alg::sha256, content, true,
+                                [](PKCS7_SIGNER_INFO*) { return true; });
+}
+
+result<bytes> verify_signed_content(byte_view der, const X509& signer) {
+    auto p7 = pkcs7_from_der(der);
+    if (!p7) return p7.err();
+    if (!PKCS7_type_is_signed(p7->get())) return make_error("not a SignedData");
+    auto content = verify_against(p7->get(), signer);
+    if (!content) return make_error(ossl_error("signature does not verify against the expected signer"));
+    return std::move(*content);
+}
+
+result<bytes> build_pki_request(const pki_request_params& p, const X509& signer_cert, const EVP_PKEY& signer_key,
+                                const std::vector<const X509*>& recipients) {
+    const auto& n = nids();
+    auto env = encrypt_envelope(p.message_data, recipients, p.cipher);
+    if (!env) return env.err();
+    return sign_with_attributes(signer_cert, signer_key, p.digest, *env, true, [&](PKCS7_SIGNER_INFO* si) {
+        return add_string_attr(si, n.message_type, V_ASN1_PRINTABLESTRING,
+                               std::to_string(static_cast<int>(p.type))) &&
+               add_string_attr(si, n.transaction_id, V_ASN1_PRINTABLESTRING, p.transaction_id) &&
+               add_octet_attr(si, n.sender_nonce, p.sender_nonce);
+    });
+}
+
+result<cert_rep> parse_cert_rep(byte_view der, const X509& signer) {
+    const auto& n = nids();
+    auto p7 = pkcs7_from_der(der);
+    if (!p7) return p7.err();
+    if (!PKCS7_type_is_signed(p7->get())) return make_error("CertRep is not a SignedData");
+    PKCS7_SIGNER_INFO* si = first_signer(p7->get());
+    if (!si) return make_error("CertRep has no signerInfo");
+
+    auto content = verify_against(p7->get(), signer);
+    if (!content) return make_error(ossl_error("CertRep signature does not verify against the RA certificate"));
+
+    cert_rep rep;
+    rep.type = int_attr(si, n.message_type).value_or(0);
+    auto status = int_attr(si, n.pki_status);
+    if (!status) return make_error("CertRep without pkiStatus");
+    rep.status = static_cast<pki_status>(*status);
+    if (auto f = int_attr(si, n.fail_info)) rep.failure = static_cast<fail_info>(*f);
+    rep.fail_info_text = string_attr(si, n.fail_info_text).value_or("");
+    rep.transaction_id = string_attr(si, n.transaction_id).value_or("");
+    rep.sender_nonce = octet_attr(si, n.sender_nonce).value_or(bytes{});
+    rep.recipient_nonce = octet_attr(si, n.recipient_nonce).value_or(bytes{});
+    rep.digest = digest_from_nid(OBJ_obj2nid(si->digest_alg->algorithm));
+    STACK_OF(X509)* certs = (*p7)->d.sign->cert;
+    rep.certificate_count = certs ? sk_X509_num(certs) : 0;
+    rep.envelope = std::move(*content);
+    if (!rep.envelope.empty()) {
+        const unsigned char* p = rep.envelope.data();
+        pkcs7_ptr env(d2i_PKCS7(nullptr, &p, static_cast<long>(rep.envelope.size())));
+        if (env && PKCS7_type_is_enveloped(env.get()))
+            rep.envelope_cipher = cipher_from_nid(OBJ_obj2nid(env->d.enveloped->enc_data->algorithm->algorithm));
+        ERR_clear_error();
+    }
+    return rep;
+}
+
+result<std::vector<x509_ptr>> decrypt_cert_rep(const cert_rep& rep, const X509& recipient_cert,
+                                               const EVP_PKEY& recipient_key) {
+    auto contents = decrypt_cert_rep_contents(rep, recipient_cert, recipient_key);
+    if (!contents) return contents.err();
+    return std::move(contents->certs);
+}
+
+result<degenerate_contents> decrypt_cert_rep_contents(const cert_rep& rep, const X509& recipient_cert,
+                                                      const EVP_PKEY& recipient_key) {
+    if (rep.envelope.empty()) return make_error("CertRep carries no envelope");
+    auto env = pkcs7_from_der(rep.envelope);
+    if (!env) return env.err();
+    if (!PKCS7_type_is_enveloped(env->get())) return make_error("CertRep content is not an EnvelopedData");
+    bio_ptr plain(BIO_new(BIO_s_mem()));
+    if (PKCS7_decrypt(env->get(), const_cast<EVP_PKEY*>(&recipient_key), const_cast<X509*>(&recipient_cert),
+                      plain.get(), 0) != 1)
+        return make_error(ossl_error("cannot decrypt the CertRep envelope"));
+    return parse_degenerate_contents(bio_contents(*plain));
+}
+
+std::string make_transaction_id() { return to_hex(random_bytes(16), true); }
+
+}  // namespace scep

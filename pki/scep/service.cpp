@@ -1,0 +1,564 @@
+#include "pki/scep/service.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "pki/ca/crl.hpp"
+
+#include <algorithm>
+
+namespace scep {
+
+namespace {
+constexpr const char* pki_message_type = "application/x-pki-message";
+
+std::string as_string(const bytes& b) { return std::string(b.begin(), b.end()); }
+
+// Self-signed by name and signature. X509_check_issued() is not usable here:
+// it also wants keyCertSign, which a device's throw-away signer certificate
+// (RFC 8894 §2.3) has no reason to carry.
+bool is_self_signed(const X509& cert) {
+    X509* c = const_cast<X509*>(&cert);
+    bool self = X509_NAME_cmp(X509_get_subject_name(c), X509_get_issuer_name(c)) == 0 &&
+                X509_verify(c, X509_get0_pubkey(c)) == 1;
+    ERR_clear_error();
+    return self;
+}
+}  // namespace
+
+std::string ndes_hresult(fail_info f) {
+    switch (f) {
+        case fail_info::bad_request: return "-2147024809";        // 0x80070057 E_INVALIDARG (captured)
+        case fail_info::bad_message_check: return "-2147023728";  // 0x80070490 ERROR_NOT_FOUND (password)
+        case fail_info::bad_alg: return "-2146893816";            // 0x80090008 NTE_BAD_ALGID
+        case fail_info::bad_time: return "-2146762495";           // 0x800B0101 CERT_E_EXPIRED
+        case fail_info::bad_cert_id: return "-2146885628";        // 0x80092004 CRYPT_E_NOT_FOUND
+    }
+    return "-2147024809";
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+    // Hash first so the comparison time does not depend on the lengths either.
+    auto da = sha256(byte_view(reinterpret_cast<const std::uint8_t*>(a.data()), a.size()));
+    auto db = sha256(byte_view(reinterpret_cast<const std::uint8_t*>(b.data()), b.size()));
+    return CRYPTO_memcmp(da.data(), db.data(), da.size()) == 0;
+}
+
+scep_service::scep_service(const hierarchy& pki, const issuer& iss, cert_store& store, service_config cfg,
+                           clock_fn clock, challenge_verifier* challenge)
+    : pki_(pki),
+      issuer_(iss),
+      store_(store),
+      cfg_(std::move(cfg)),
+      clock_(std::move(clock)),
+      static_challenge_(cfg_.challenge),
+      challenge_(challenge ? challenge : &static_challenge_) {
+    // Patterns were validated with the configuration; a bad one here is a programming error.
+    for (const auto& p : cfg_.approval.pending_subjects) pending_subjects_.emplace_back(p);
+    ca_cert_reply_ = build_ca_cert_reply();
+}
+
+service_reply scep_service::get_ca_caps() const {
+    service_reply r;
+    r.content_type = "text/plain";
+    for (const auto& cap : cfg_.capabilities) r.body += cap + "\n";
+    // RFC 8894 §3.5.2: advertised while a next CA exists.
+    if (pki_.next_issuing() &&
+        std::find(cfg_.capabilities.begin(), cfg_.capabilities.end(), "GetNextCACert") == cfg_.capabilities.end())
+        r.body += "GetNextCACert\n";
+    return r;
+}
+
+service_reply scep_service::get_next_ca_cert() const {
+    service_reply r;
+    const ca_entry* next = pki_.next_issuing();
+    if (!next) {
+        r.http_status = 404;
+        r.content_type = "text/plain";
+        r.detail = "no next CA: run `scep-lab rollover` to prepare one";
+        r.body = r.detail + "\n";
+        return r;
+    }
+    // RFC 8894 §4.7.1: a SignedData, signed by the current CA key, whose
+    // content is a certs-only degenerate with the new RA and CA certificates.
+    std::vector<const X509*> certs;
+    if (pki_.next_ra_cert()) certs.push_back(pki_.next_ra_cert());
+    certs.push_back(next->cert.get());
+    auto signed_der = sign_content(build_degenerate(certs), *pki_.issuing().cert, *pki_.issuing().key);
+    if (!signed_der) {
+        r.http_status = 500;
+        r.content_type = "text/plain";
+        r.detail = signed_der.message();
+        r.body = r.detail + "\n";
+        return r;
+    }
+    r.content_type = "application/x-x509-next-ca-cert";
+    r.body = as_string(*signed_der);
+    return r;
+}
+
+service_reply scep_service::get_ca_cert() const { return ca_cert_reply_; }
+
+service_reply scep_service::build_ca_cert_reply() const {
+    // RFC 8894 §4.2.1: one CA certificate as DER; with an RA (or a chain) a
+    // degenerate certs-only SignedData. By default the RA comes first, then
+    // the issuing CA up to the root, so clients that take "the first
+    // certificate" as the recipient (and those that select by keyUsage) both
+    // find the RA; scep.ca_cert_order = "ca-first" reproduces NDES.
+    std::vector<const X509*> chain = pki_.chain(cfg_.include_root_in_ca_chain);
+    if (cfg_.chain_issuing_only) chain.resize(1);
+    std::vector<const X509*> ras = pki_.ra_certs();
+    std::vector<const X509*> certs;
+    const auto& first = cfg_.ca_cert_order == service_config::order::ra_first ? ras : chain;
+    const auto& second = cfg_.ca_cert_order == service_config::order::ra_first ? chain : ras;
+    certs.insert(certs.end(), first.begin(), first.end());
+    certs.insert(certs.end(), second.begin(), second.end());
+    service_reply r;
+    if (certs.size() == 1) {
+        r.content_type = "application/x-x509-ca-cert";
+        r.body = as_string(x509_to_der(*certs.front()));
+    } else {
+        r.content_type = "application/x-x509-ca-ra-cert";
+        r.body = as_string(build_degenerate(certs));
+    }
+    return r;
+}
+
+service_reply scep_service::pki_operation(byte_view message, const std::string& requester) {
+    auto decoded = decode_pki_request(message);
+    if (!decoded) {
+        service_reply r;
+        r.http_status = 400;
+        r.content_type = "text/plain";
+        r.detail = "not a SCEP pkiMessage: " + decoded.message();
+        r.body = r.detail + "\n";
+        return r;
+    }
+    pki_request& req = *decoded;
+    // Every signer the service trusts (self-signed first-enrollment signers,
+    // renewal signers) passes the same key checks as a CSR key: with e = 1 a
+    // signature "by" a public certificate can be made without its key.
+    if (req.signer_cert)
+        if (auto why = key_structure_problem(*X509_get_X509_PUBKEY(req.signer_cert.get()), issuer_.policy()))
+            return failure(req, fail_info::bad_request, "signer certificate: " + *why);
+    // With an NDES pair, clients encrypt to the keyEncipherment certificate.
+    if (auto f = open_pki_request(req, pki_.ra_encryption_cert(), pki_.ra_encryption_key(), cfg_.ciphers))
+        return failure(req, f->info, std::move(f->text));
+    // Every SUCCESS reply is encrypted to the signer's key (RFC 8894 §3.3.2);
+    // the PKCS#7 envelope needs an RSA key for that. Refuse before anything
+    // is issued or stored rather than issue a certificate nobody can receive.
+    if (!key_is_rsa(*X509_get0_pubkey(req.signer_cert.get())))
+        return failure(req, fail_info::bad_alg,
+                       "the request is signed with a non-RSA key: the reply is encrypted to the signer's key, which "
+                       "must be RSA (RFC 8894 §3.2.2); the CSR itself may hold an EC key");
+    if (cfg_.forced_failure)
+        return failure(req, *cfg_.forced_failure,
+                       "failure forced by quirks.fail_info = " + std::string(to_string(*cfg_.forced_failure)));
+
+    switch (static_cast<message_type>(req.type)) {
+        case message_type::pkcs_req:
+            // A PKCSReq signed with a certificate we issued is a renewal
+            // (RFC 8894 §3.3.1.2); a self-signed signer is a first enrollment.
+            if (!is_self_signed(*req.signer_cert) && issuing_ca_of(*req.signer_cert))
+                return renew(req, requester);
+            return enroll(req, requester);
+        case message_type::renewal_req: return renew(req, requester);
+        case message_type::cert_poll: return poll(req, requester);
+        case message_type::get_cert: return get_cert(req);
+        case message_type::get_crl: return get_crl(req);
+        default:
+            return failure(req, fail_info::bad_request,
+                           "unknown messageType " + std::to_string(req.type) + " (RFC 8894 §3.2.1.2)");
+    }
+}
+
+service_reply scep_service::enroll(pki_request& req, const std::string& requester) {
+    auto csr = x509_req_from_der(req.message_data);
+    if (!csr) return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request");
+    if (cfg_.require_signer_key_match &&
+        public_key_sha256(*X509_get_X509_PUBKEY(req.signer_cert.get())) !=
+            public_key_sha256(*X509_REQ_get_X509_PUBKEY(csr->get())))
+        return failure(req, fail_info::bad_message_check,
+                       "the self-signed signer certificate uses another key than the CSR (RFC 8894 §2.3: it SHOULD be "
+                       "the same; scep.require_signer_key_match = true refuses it)");
+    return admit(req, **csr, requester, "", true);
+}
+
+service_reply scep_service::renew(pki_request& req, const std::string& requester) {
+    const X509& signer = *req.signer_cert;
+    if (is_self_signed(signer))
+        return failure(req, fail_info::bad_message_check,
+                       "a RenewalReq must be signed with the certificate being renewed, not a self-signed one "
+                       "(RFC 8894 §3.3.1.2)");
+    if (!issuing_ca_of(signer))
+        return failure(req, fail_info::bad_message_check,
+                       "the signer certificate \"" + name_to_string(*X509_get_subject_name(&signer)) +
+                           "\" was not issued by this CA");
+    const std::string old_serial = serial_hex(signer);
+    auto row = store_.find_by_serial(old_serial);
+    if (!row) return store_failure(req, row.err(), false);
+    if (!*row) return failure(req, fail_info::bad_cert_id, "certificate " + old_serial + " is not in the store");
+    if ((*row)->status == "revoked")
+        return failure(req, fail_info::bad_cert_id,
+                       "certificate " + old_serial + " was revoked at " + (*row)->revoked_at + "; enroll anew");
+    auto now = clock_();
+    auto not_after = asn1_time_point(*X509_get0_notAfter(&signer));
+    if (not_after <= now)
+        return failure(req, fail_info::bad_cert_id,
+                       "certificate " + old_serial + " expired at " + (*row)->not_after + "; enroll anew");
+
+    auto csr = x509_req_from_der(req.message_data);
+    if (!csr) return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request");
+    // A retransmission (or a poll by re-sending) of a renewal already taken
+    // goes to admit(), which answers it from the store.
+    if (!is_known_renewal(req.transaction_id, old_serial)) {
+        if ((*row)->status == "superseded" && !cfg_.renewal.allow_repeat)
+            return failure(req, fail_info::bad_cert_id,
+                           "certificate " + old_serial + " was already renewed; renew its successor instead "
+                           "(renewal.allow_repeat = true allows a second renewal)");
+        if (!cfg_.renewal.allow_new_names) {
+            auto requested = requested_sans(**csr, issuer_.policy().names);
+            if (!requested) return failure(req, fail_info::bad_request, requested.message());
+            auto added = names_not_in(*requested, certificate_sans(signer));
+            if (!added.empty()) {
+                std::string list;
+                for (const auto& n : added) list += (list.empty() ? "" : ", ") + n;
+                return failure(req, fail_info::bad_request,
+                               "a renewal may carry only names the certificate being renewed has; new: " + list +
+                                   " (renewal.allow_new_names = true allows them)");
+            }
+        }
+    }
+    if (cfg_.renewal.require_challenge)
+        if (auto why = challenge_->verify(csr_challenge(**csr)))
+            return failure(req, fail_info::bad_message_check,
+                           "renewal requires the challenge password (renewal.require_challenge): " + *why);
+    if (cfg_.renewal.subject_must_match &&
+        X509_NAME_cmp(X509_REQ_get_subject_name(csr->get()), X509_get_subject_name(&signer)) != 0)
+        return failure(req, fail_info::bad_request,
+                       "the CSR subject \"" + name_to_string(*X509_REQ_get_subject_name(csr->get())) +
+                           "\" differs from the certificate being renewed \"" + (*row)->subject +
+                           "\" (renewal.subject_must_match)");
+    if (!cfg_.renewal.allow_key_reuse &&
+        to_hex(public_key_sha256(*X509_REQ_get_X509_PUBKEY(csr->get()))) == (*row)->public_key_sha256)
+        return failure(req, fail_info::bad_request, "renewal must use a new key (renewal.allow_key_reuse = false)");
+    if (cfg_.renewal.window.count() > 0 && not_after - now > cfg_.renewal.window)
+        return failure(req, fail_info::bad_request,
+                       "certificate " + old_serial + " expires at " + (*row)->not_after +
+                           "; renewal is accepted only in the last " +
+                           std::to_string(cfg_.renewal.window.count() / 86400) + " days (renewal.window)");
+    // micromdm scepclient and certmonger derive the transactionID from the key:
+    // renewing with the same key reuses the ID of the certificate being
+    // renewed. That is a new transaction, not a retransmission.
+    if ((*row)->transaction_id == req.transaction_id)
+        if (auto r = store_.release_transaction(req.transaction_id); !r)
+            return store_failure(req, r.err(), true);
+    return admit(req, **csr, requester, old_serial);
+}
+
+bool scep_service::is_known_renewal(const std::string& transaction_id, const std::string& old_serial) const {
+    auto issued = store_.find_by_transaction(transaction_id);
+    if (issued && *issued && (*issued)->replaces_serial == old_serial) return true;
+    auto held = store_.find_pending(transaction_id);
+    return held && *held && (*held)->replaces_serial == old_serial;
+}
+
+service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const std::string& requester,
+                                  const std::string& replaces, bool check_challenge) {
+    const std::string key_hash = to_hex(public_key_sha256(*X509_REQ_get_X509_PUBKEY(const_cast<X509_REQ*>(&csr))));
+
+    auto existing = store_.find_by_transaction(req.transaction_id);
+    if (!existing) return store_failure(req, existing.err(), false);
+    if (*existing) return resend(req, **existing, key_hash);
+    auto held = store_.find_pending(req.transaction_id);
+    if (!held) return store_failure(req, held.err(), false);
+    if (*held) {
+        // micromdm scepclient polls by re-sending its PKCSReq (RFC 8894 §3.3.3 allows either).
+        if ((*held)->public_key_sha256 != key_hash)
+            return failure(req, fail_info::bad_request,
+                           "transactionID " + req.transaction_id + " was already used with a different public key");
+        return continue_pending(req, **held, requester);
+    }
+    // A new transaction from here on: only now is a (possibly one-time)
+    // password spent, so a retransmission never uses up an NDES password.
+    if (check_challenge) {
+        auto challenge = csr_challenge(csr);
+        if (cfg_.reject_utf8_challenge && challenge && challenge->asn1_type == V_ASN1_UTF8STRING)
+            return failure(req, fail_info::bad_request,
+                           "the challengePassword is encoded as UTF8String, which NDES refuses; encode it as "
+                           "PrintableString (OpenSSL: string_mask = nombstr) or set ndes.reject_utf8_challenge = false");
+        if (auto why = challenge_->verify(challenge)) return failure(req, fail_info::bad_message_check, std::move(*why));
+    }
+    if (auto why = issuer_.check_csr(csr)) return failure(req, fail_info::bad_request, std::move(*why));
+    if (auto why = issuer_.check_subject(csr, profile_for(csr).profile))
+        return failure(req, fail_info::bad_request, std::move(*why));
+    if (auto why = wait_reason(csr)) {
+        pending_record p;
+        p.transaction_id = req.transaction_id;
+        p.subject = name_to_string(*X509_REQ_get_subject_name(&csr));
+        p.requester = requester;
+        p.public_key_sha256 = key_hash;
+        // The challenge was checked above; it is not kept (at rest, the
+        // store holds no secret a client sent).
+        p.csr = csr_without_challenge(csr);
+        p.replaces_serial = replaces;
+        p.reason = *why;
+        if (auto r = store_.add_pending(p); !r) return store_failure(req, r.err(), true);
+        return pending(req, *why);
+    }
+    return issue_and_store(req, csr, requester, replaces);
+}
+
+scep_service::chosen_profile scep_service::profile_for(const X509_REQ& csr) const {
+    if (!cfg_.templates) return {issuer_.profile(), std::nullopt};
+    template_slot slot = select_template_slot(csr);
+    return {cfg_.templates->at(slot), slot};
+}
+
+std::optional<std::string> scep_service::wait_reason(const X509_REQ& csr) const {
+    if (cfg_.approval.manual) return "manual approval (approval.mode = \"manual\")";
+    if (pending_subjects_.empty()) return std::nullopt;
+    std::string subject = name_to_string(*X509_REQ_get_subject_name(&csr));
+    for (std::size_t i = 0; i < pending_subjects_.size(); ++i)
+        if (std::regex_search(subject, pending_subjects_[i]))
+            return "subject matches approval.pending_subjects \"" + cfg_.approval.pending_subjects[i] + "\"";
+    return std::nullopt;
+}
+
+service_reply scep_service::continue_pending(pki_request& req, const pending_record& held,
+                                             const std::string& requester) {
+    if (held.status == "pending") return pending(req, "waiting for approval: scep-lab approve " + held.transaction_id);
+    if (held.status == "rejected")
+        return failure(req, fail_info::bad_request,
+                       "request rejected" + (held.reason.empty() ? std::string() : ": " + held.reason));
+    if (held.status == "issued") {
+        auto row = store_.find_by_serial(held.issued_serial);
+        if (row && *row) return resend(req, **row, (*row)->public_key_sha256);
+        return failure(req, fail_info::bad_request, "issued certificate " + held.issued_serial + " is missing");
+    }
+    // approved: issue now, with the CSR that was held.
+    auto csr = x509_req_from_der(held.csr);
+    if (!csr) return failure(req, fail_info::bad_request, "the stored CSR is unreadable");
+    auto reply = issue_and_store(req, **csr, held.requester.empty() ? requester : held.requester,
+                                 held.replaces_serial);
+    if (!reply.serial.empty()) (void)store_.mark_pending_issued(held.transaction_id, reply.serial);
+    return reply;
+}
+
+service_reply scep_service::issue_and_store(pki_request& req, const X509_REQ& csr, const std::string& requester,
+                                            const std::string& replaces) {
+    const chosen_profile chosen = profile_for(csr);
+    auto cert = issuer_.issue(csr, chosen.profile);
+    if (!cert) return failure(req, fail_info::bad_request, "issuance failed: " + cert.message());
+    cert_record rec = make_record(**cert);
+    rec.transaction_id = req.transaction_id;
+    rec.requester = requester;
+    rec.replaces_serial = replaces;
+    auto inserted = store_.insert(rec);
+    if (!inserted) return store_failure(req, inserted.err(), true);
+    store_write_failed_ = false;
+    if (*inserted == insert_outcome::duplicate_transaction) {
+        // Lost a race with a concurrent retransmission of the same transaction.
+        auto again = store_.find_by_transaction(req.transaction_id);
+        if (again && *again) return resend(req, **again, rec.public_key_sha256);
+        return store_failure(req, make_error("transaction " + req.transaction_id + " vanished after a duplicate insert"), false);
+    }
+    if (!replaces.empty()) {
+        auto r = cfg_.renewal.revoke_replaced ? store_.revoke(replaces, 4 /* superseded */, now_iso8601()).has_value()
+                                              : store_.supersede(replaces).has_value();
+        (void)r;  // the new certificate is stored; a failed status update only leaves the old one "valid"
+    }
+    auto reply = success(req, **cert);
+    if (chosen.slot)
+        reply.detail = "template " + chosen.profile.name + " (" + std::string(to_string(*chosen.slot)) + " slot)";
+    if (!replaces.empty()) reply.detail += (reply.detail.empty() ? "" : "; ") + std::string("renewal of ") + replaces;
+    return reply;
+}
+
+service_reply scep_service::resend(const pki_request& req, const cert_record& existing, const std::string& key_hash) {
+    // A retried request (same transactionID, same key) gets the certificate it
+    // already has instead of a second one (RFC 8894 §3.3.1 retransmissions).
+    if (existing.public_key_sha256 != key_hash)
+        return failure(req, fail_info::bad_request,
+                       "transactionID " + req.transaction_id + " was already used with a different public key");
+    auto cert = x509_from_der(existing.der);
+    if (!cert) return failure(req, fail_info::bad_request, "stored certificate is unreadable");
+    auto r = success(req, **cert);
+    r.detail = "retransmission: same certificate sent again";
+    return r;
+}
+
+service_reply scep_service::poll(pki_request& req, const std::string& requester) {
+    // CertPoll (GetCertInitial) names the request by transactionID; its
+    // IssuerAndSubject is informational (RFC 8894 §3.3.3).
+    auto existing = store_.find_by_transaction(req.transaction_id);
+    if (!existing) return store_failure(req, existing.err(), false);
+    if (*existing) return resend(req, **existing, (*existing)->public_key_sha256);
+    auto held = store_.find_pending(req.transaction_id);
+    if (!held) return store_failure(req, held.err(), false);
+    if (!*held)
+        return failure(req, fail_info::bad_cert_id, "no request with transactionID " + req.transaction_id);
+    return continue_pending(req, **held, requester);
+}
+
+service_reply scep_service::get_cert(pki_request& req) {
+    auto ias = decode_issuer_and_serial(req.message_data);
+    if (!ias) return failure(req, fail_info::bad_request, ias.message());
+    auto row = store_.find_by_serial(ias->serial);
+    if (!row) return store_failure(req, row.err(), false);
+    if (!*row || (*row)->issuer != name_to_string(*ias->issuer))
+        return failure(req, fail_info::bad_cert_id,
+                       "no certificate with serial " + ias->serial + " from \"" + name_to_string(*ias->issuer) + "\"");
+    auto cert = x509_from_der((*row)->der);
+    if (!cert) return failure(req, fail_info::bad_request, "stored certificate is unreadable");
+    return success(req, **cert);
+}
+
+service_reply scep_service::get_crl(pki_request& req) {
+    auto ias = decode_issuer_and_serial(req.message_data);
+    if (!ias) return failure(req, fail_info::bad_request, ias.message());
+    // The CA named by the issuer; of several with that name, the one whose key
+    // issued the serial (RFC 8894 §3.3.4).
+    const ca_entry* ca = nullptr;
+    auto row = store_.find_by_serial(ias->serial);
+    for (const ca_entry* tier : pki_.all_cas()) {
+        if (!tier->key || X509_NAME_cmp(X509_get_subject_name(tier->cert.get()), ias->issuer.get()) != 0) continue;
+        const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(tier->cert.get());
+        if (!ca) ca = tier;
+        if (row && *row && ski &&
+            (*row)->authority_key_id ==
+                to_hex(byte_view(ASN1_STRING_get0_data(ski), static_cast<std::size_t>(ASN1_STRING_length(ski)))))
+            ca = tier;
+    }
+    if (!ca) return failure(req, fail_info::bad_cert_id, "no CA named \"" + name_to_string(*ias->issuer) + "\" here");
+    auto crl = build_crl_for(*ca);
+    if (!crl) return failure(req, fail_info::bad_request, crl.message());
+    cert_rep_params p = reply_params(req, pki_status::success);
+    p.crl = crl->get();
+    auto reply = reply_from(req, p);
+    reply.detail = "CRL of " + ca->name;
+    return reply;
+}
+
+const ca_entry* scep_service::issuing_ca_of(const X509& cert) const {
+    for (const ca_entry* ca : pki_.all_cas()) {
+        if (X509_check_issued(ca->cert.get(), const_cast<X509*>(&cert)) != X509_V_OK) continue;
+        if (X509_verify(const_cast<X509*>(&cert), X509_get0_pubkey(ca->cert.get())) == 1) return ca;
+    }
+    ERR_clear_error();
+    return nullptr;
+}
+
+result<x509_crl_ptr> scep_service::build_crl_for(const ca_entry& ca) const {
+    if (!ca.key) return make_error("the key of CA \"" + ca.name + "\" is not available to sign its CRL");
+    const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(ca.cert.get());
+    std::string aki = ski ? to_hex(byte_view(ASN1_STRING_get0_data(ski), static_cast<std::size_t>(ASN1_STRING_length(ski))))
+                          : std::string();
+    auto rows = store_.revoked_by(aki);
+    if (!rows) return rows.err();
+    std::vector<revoked_entry> entries;
+    for (const auto& r : *rows) {
+        struct tm tm {};
+        strptime(r.revoked_at.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        entries.push_back({r.serial, std::chrono::system_clock::from_time_t(timegm(&tm)), r.revocation_reason});
+    }
+    auto now = clock_();
+    // cRLNumber must grow (RFC 5280 §5.2.3): seconds since the epoch do.
+    long number = static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
+    return build_crl(*ca.cert, *ca.key, entries, now, cfg_.crl_validity, number);
+}
+
+result<bytes> scep_service::crl(const std::string& ca_name) const {
+    for (const ca_entry* tier : pki_.all_cas()) {
+        if (tier->name != ca_name) continue;
+        auto c = build_crl_for(*tier);
+        if (!c) return c.err();
+        return crl_to_der(**c);
+    }
+    return make_error("no CA named \"" + ca_name + "\"");
+}
+
+service_reply scep_service::pending(const pki_request& req, std::string why) const {
+    auto r = reply_from(req, reply_params(req, pki_status::pending));
+    r.detail = std::move(why);
+    return r;
+}
+
+service_reply scep_service::reply_from(const pki_request& req, const cert_rep_params& p) const {
+    service_reply r;
+    r.message_type = message_type_name(req.type);
+    r.transaction_id = req.transaction_id;
+    r.pki_status = std::string(to_string(p.status));
+    if (p.failure) r.fail_info = std::string(to_string(*p.failure));
+    r.detail = p.fail_info_text;
+    auto der = build_cert_rep(p, pki_.ra_cert(), pki_.ra_key());
+    if (!der) {
+        r.http_status = 500;
+        r.content_type = "text/plain";
+        r.detail = "cannot build CertRep: " + der.message();
+        r.body = r.detail + "\n";
+        return r;
+    }
+    r.content_type = pki_message_type;
+    r.body = as_string(*der);
+    return r;
+}
+
+cert_rep_params scep_service::reply_params(const pki_request& req, pki_status status) const {
+    cert_rep_params p;
+    p.transaction_id = req.transaction_id;
+    p.transaction_id_asn1_type = req.transaction_id_asn1_type;
+    p.recipient_nonce = req.sender_nonce;  // RFC 8894 §3.2.1.5
+    p.status = status;
+    p.digest = reply_digest(req);
+    p.recipient = req.signer_cert.get();
+    // Reply with the algorithm the client chose: old clients (Cisco, Juniper,
+    // micromdm 2.x) can only decrypt what they themselves sent.
+    p.cipher = req.cipher.value_or(content_cipher::aes_128_cbc);
+    return p;
+}
+
+digest_alg scep_service::reply_digest(const pki_request& req) const {
+    // NDES signs its replies with SHA-1 (the captured reply; RHEL 9 clients
+    // then fail to verify them, sscep#157) unless told to mirror the request.
+    if (cfg_.reply_sha1) return digest_alg::sha1;
+    return req.digest.value_or(digest_alg::sha256);
+}
+
+service_reply scep_service::store_failure(const pki_request& req, const error& e, bool write) const {
+    // The server's fault, not the client's: the client is told so without
+    // internals (file paths, SQLite messages); the log line gets them.
+    if (write) store_write_failed_ = true;
+    auto r = failure(req, fail_info::bad_request,
+                     write ? "the server could not store the certificate" : "the server could not read its store");
+    r.detail = "store error: " + e.message;
+    return r;
+}
+
+result<void> scep_service::store_writable() const {
+    if (!store_write_failed_) return {};
+    if (auto probe = store_.probe_write(); !probe) return probe;
+    store_write_failed_ = false;
+    return {};
+}
+
+service_reply scep_service::failure(const pki_request& req, fail_info info, std::string text) const {
+    cert_rep_params p = reply_params(req, pki_status::failure);
+    p.failure = info;
+    p.ndes_failure_shape = cfg_.ndes_replies;
+    if (cfg_.ndes_replies) p.hresult = ndes_hresult(info);
+    p.fail_info_text = text;
+    auto r = reply_from(req, p);
+    r.detail = std::move(text);  // logged even when NDES does not send it
+    return r;
+}
+
+service_reply scep_service::success(const pki_request& req, const X509& issued) const {
+    cert_rep_params p = reply_params(req, pki_status::success);
+    p.issued = &issued;
+    auto r = reply_from(req, p);
+    r.serial = serial_hex(issued);
+    return r;
+}
+
+}  // namespace scep

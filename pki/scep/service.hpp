@@ -1,0 +1,169 @@
+// The SCEP operations as functions of a request to a reply, with no sockets
+// (as Boost.Beast's handle_request and micromdm's service layer): the HTTP
+// layer in server/ only parses transport details and writes the reply.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "pki/scep/challenge.hpp"
+#include "pki/ca/hierarchy.hpp"
+#include "pki/ca/issuer.hpp"
+#include "pki/scep/message.hpp"
+#include "pki/store/store.hpp"
+#include "pki/crypto/x509_build.hpp"
+
+namespace scep {
+
+// Renewal: RenewalReq (17), or PKCSReq signed with a certificate this CA
+// issued (RFC 8894 §3.3.1.2; sscep, certmonger, Cisco, jscep do the latter).
+struct renewal_policy {
+    bool require_challenge = false;     // off: the old certificate authenticates
+    std::chrono::seconds window{0};     // 0 = any time; else only this close to expiry
+    bool subject_must_match = true;
+    bool allow_key_reuse = true;        // micromdm scepclient renews with the same key
+    bool revoke_replaced = false;       // false: the old one is marked superseded
+    // A certificate already renewed (superseded) may be renewed again: two
+    // valid successors. Off: the second renewal gets badCertId.
+    bool allow_repeat = false;
+    // A renewal needs no challenge, so by default it may carry only names
+    // (subjectAltName entries) the old certificate had.
+    bool allow_new_names = false;
+};
+
+// Which requests wait for `scep-lab approve` (RFC 8894 §3.3.2 PENDING).
+struct approval_policy {
+    bool manual = false;                        // every request waits
+    std::vector<std::string> pending_subjects;  // ECMAScript regexes on the RFC 4514 subject
+};
+
+struct service_config {
+    // RFC 8894 §3.5.2 keywords, answered one per line.
+    std::vector<std::string> capabilities{"POSTPKIOperation", "Renewal", "SHA-1",        "SHA-256",
+                                          "SHA-512",          "AES",     "DES3",         "SCEPStandard"};
+    bool include_root_in_ca_chain = true;
+    std::string challenge;  // static challenge secret; empty = no challenge required
+    cipher_policy ciphers;
+    renewal_policy renewal;
+    approval_policy approval;
+    std::chrono::seconds crl_validity = std::chrono::hours(24);  // nextUpdate - thisUpdate
+    // NDES mode: failure replies shaped as NDES sends them, and replies
+    // signed with SHA-1 whatever the request used (reply_sha1).
+    bool ndes_replies = false;
+    bool reply_sha1 = false;
+    // GetCACert order (RFC 8894 §4.2.1 leaves it open): RA certificates first,
+    // then the issuing CA up to the root; or the CA chain first, then the RA
+    // certificates, as NDES does (CertNanny #82: "Windows CA does not seem to
+    // send the RA cert as first certificates"), which breaks clients that
+    // encrypt to the first certificate.
+    enum class order { ra_first, ca_first } ca_cert_order = order::ra_first;
+    bool chain_issuing_only = false;  // quirks.chain = "issuing-only": no intermediates, no root
+    // RFC 8894 §2.3: the self-signed signer of a first PKCSReq SHOULD use the
+    // CSR's key. Off: another key is accepted (the CSR's own signature proves
+    // possession); on: refused with badMessageCheck, for RFC-strict labs.
+    bool require_signer_key_match = false;
+    // NDES refuses a challengePassword encoded as UTF8String (sscep #59, #83).
+    bool reject_utf8_challenge = false;
+    // quirks.fail_info: every PKIOperation is answered FAILURE with this.
+    std::optional<fail_info> forced_failure;
+    // NDES template slots; empty = every certificate from the issuer's profile.
+    std::optional<template_slots> templates;
+};
+
+// The HRESULT NDES puts beside a failInfo (decimal, as on the wire). Only
+// badRequest -> 0x80070057 is captured from a real server; the rest follow
+// what Windows tools report for those failures (ndes.md §4, confidence [S]/[U]).
+std::string ndes_hresult(fail_info f);
+
+// What the server reports and logs for one operation.
+struct service_reply {
+    int http_status = 200;
+    std::string content_type;
+    std::string body;
+    // For the request log (never secrets):
+    std::string message_type;
+    std::string transaction_id;
+    std::string pki_status;
+    std::string fail_info;
+    std::string detail;  // failInfoText or the 400 reason
+    std::string serial;  // issued certificate
+};
+
+class scep_service {
+public:
+    // `challenge` checks PKCSReq passwords; null = the static cfg.challenge.
+    scep_service(const hierarchy& pki, const issuer& iss, cert_store& store, service_config cfg,
+                 clock_fn clock = system_clock_fn(), challenge_verifier* challenge = nullptr);
+
+    service_reply get_ca_caps() const;
+    service_reply get_ca_cert() const;
+    service_reply get_next_ca_cert() const;
+    service_reply pki_operation(byte_view message, const std::string& requester);
+
+    // The current CRL of the named CA tier ("issuing", "root", ...), DER.
+    result<bytes> crl(const std::string& ca_name) const;
+
+    const service_config& config() const { return cfg_; }
+    // Whether the store takes writes: fine until a write failed; after one,
+    // a probe write decides (and clears the failure when it succeeds).
+    // /readyz answers 503 while this fails.
+    result<void> store_writable() const;
+    const hierarchy& pki() const { return pki_; }
+    cert_store& store() const { return store_; }
+
+private:
+    service_reply enroll(pki_request& req, const std::string& requester);
+    service_reply renew(pki_request& req, const std::string& requester);
+    service_reply poll(pki_request& req, const std::string& requester);
+    service_reply get_cert(pki_request& req);
+    service_reply get_crl(pki_request& req);
+    // Shared tail of enroll and renew: retransmission, challenge (enroll only),
+    // CSR policy, approval, issuance.
+    service_reply admit(pki_request& req, const X509_REQ& csr, const std::string& requester,
+                        const std::string& replaces, bool check_challenge = false);
+    service_reply continue_pending(pki_request& req, const pending_record& pending, const std::string& requester);
+    service_reply issue_and_store(pki_request& req, const X509_REQ& csr, const std::string& requester,
+                                  const std::string& replaces);
+    service_reply resend(const pki_request& req, const cert_record& existing, const std::string& key_hash);
+    std::optional<std::string> wait_reason(const X509_REQ& csr) const;
+    // The profile a CSR is issued with and, with NDES templates, its slot.
+    struct chosen_profile {
+        const issuance_profile& profile;
+        std::optional<template_slot> slot;
+    };
+    chosen_profile profile_for(const X509_REQ& csr) const;
+    const ca_entry* issuing_ca_of(const X509& cert) const;
+    result<x509_crl_ptr> build_crl_for(const ca_entry& ca) const;
+
+    service_reply failure(const pki_request& req, fail_info info, std::string text) const;
+    service_reply store_failure(const pki_request& req, const error& e, bool write) const;
+    // The transaction is a renewal of `old_serial` already issued or held.
+    bool is_known_renewal(const std::string& transaction_id, const std::string& old_serial) const;
+    service_reply success(const pki_request& req, const X509& issued) const;
+    service_reply pending(const pki_request& req, std::string why) const;
+    service_reply reply_from(const pki_request& req, const cert_rep_params& p) const;
+    digest_alg reply_digest(const pki_request& req) const;
+    // transactionID, recipientNonce, digest, recipient and cipher from the request.
+    cert_rep_params reply_params(const pki_request& req, pki_status status) const;
+
+    service_reply build_ca_cert_reply() const;
+
+    const hierarchy& pki_;
+    const issuer& issuer_;
+    cert_store& store_;
+    service_config cfg_;
+    clock_fn clock_;
+    std::vector<std::regex> pending_subjects_;
+    static_challenge static_challenge_;
+    challenge_verifier* challenge_;
+    service_reply ca_cert_reply_;  // GetCACert never changes while serving: built once
+    mutable std::atomic<bool> store_write_failed_{false};
+};
+
+// Compares secrets without leaking where they differ or their length.
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+}  // namespace scep

@@ -1,0 +1,487 @@
+// Renewal, approval and polling, GetCert, GetCRL and revocation at the
+// service level, with an injected clock.
+#include <gtest/gtest.h>
+
+#include "pki/ca/crl.hpp"
+#include "pki/scep/service.hpp"
+#include "support/test_support.hpp"
+
+namespace scep {
+namespace {
+
+class lifecycle_test : public ::testing::Test {
+protected:
+    void make_service(service_config cfg) {
+        cfg.challenge = "secret";
+        service_.emplace(*lab_.pki, *lab_.iss, *lab_.store, cfg, [this] { return now_; });
+    }
+    void SetUp() override { make_service({}); }
+
+    // Sends `data` as a pkiMessage of `type`, signed by `cert`/`key`.
+    cert_rep send(message_type type, const bytes& data, const X509& cert, const EVP_PKEY& key,
+                  const std::string& txid) {
+        pki_request_params p;
+        p.type = type;
+        p.transaction_id = txid;
+        p.sender_nonce = random_bytes(16);
+        p.message_data = data;
+        auto der = build_pki_request(p, cert, key, {&lab_.pki->ra_cert()});
+        EXPECT_TRUE(der) << der.message();
+        auto reply = service_->pki_operation(*der, "198.51.100.7");
+        EXPECT_EQ(reply.http_status, 200) << reply.body;
+        auto rep = parse_cert_rep(bytes(reply.body.begin(), reply.body.end()), lab_.pki->ra_cert());
+        EXPECT_TRUE(rep) << rep.message();
+        EXPECT_EQ(rep->transaction_id, txid);
+        EXPECT_EQ(rep->recipient_nonce, p.sender_nonce);
+        return rep ? *rep : cert_rep{};
+    }
+
+    // A device enrolled over SCEP: its key and the issued certificate.
+    struct enrolled {
+        test::requester dev;
+        x509_ptr cert;
+    };
+    enrolled enroll(const std::string& subject = "CN=device-1,O=scep-lab tests",
+                    std::vector<std::string> dns_names = {}) {
+        enrolled e{test::make_requester({.subject = subject, .challenge = "secret", .dns_names = std::move(dns_names)}),
+                   nullptr};
+        auto rep = send(message_type::pkcs_req, x509_req_to_der(*e.dev.csr), *e.dev.signer, *e.dev.key,
+                        make_transaction_id());
+        EXPECT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
+        auto certs = decrypt_cert_rep(rep, *e.dev.signer, *e.dev.key);
+        EXPECT_TRUE(certs && certs->size() == 1);
+        if (certs && !certs->empty()) e.cert = std::move(certs->front());
+        return e;
+    }
+
+    // A renewal CSR (no challenge) signed with the issued certificate.
+    cert_rep renew(const enrolled& e, message_type type, const test::requester_options& csr_opts,
+                   const std::string& txid = make_transaction_id()) {
+        auto fresh = test::make_requester(csr_opts);
+        return send(type, x509_req_to_der(*fresh.csr), *e.cert, *e.dev.key, txid);
+    }
+
+    std::optional<cert_record> row(const std::string& serial) { return *lab_.store->find_by_serial(serial); }
+
+    test::service_lab lab_{service_config{}};
+    time_point now_ = std::chrono::system_clock::now();
+    std::optional<scep_service> service_;
+};
+
+TEST_F(lifecycle_test, renewal_req_signed_by_the_old_certificate_needs_no_challenge) {
+    auto e = enroll();
+    auto rep = renew(e, message_type::renewal_req, {.subject = "CN=device-1,O=scep-lab tests", .challenge = ""});
+    ASSERT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
+    auto certs = decrypt_cert_rep(rep, *e.cert, *e.dev.key);  // encrypted to the old certificate
+    ASSERT_TRUE(certs) << certs.message();
+    std::string old_serial = serial_hex(*e.cert), new_serial = serial_hex(*certs->front());
+    EXPECT_NE(old_serial, new_serial);
+    EXPECT_EQ(row(old_serial)->status, "superseded");
+    EXPECT_EQ(row(new_serial)->replaces_serial, old_serial);
+    EXPECT_EQ(row(new_serial)->status, "valid");
+}
+
+TEST_F(lifecycle_test, renewal_reusing_the_enrollment_transaction_id_is_a_new_transaction) {
+    // As micromdm scepclient does: same key, so the same key-derived transactionID.
+    auto e = test::make_requester({.subject = "CN=device-1,O=scep-lab tests", .challenge = "secret"});
+    const std::string txid = "KEY-DERIVED";
+    auto first = send(message_type::pkcs_req, x509_req_to_der(*e.csr), *e.signer, *e.key, txid);
+    auto certs = decrypt_cert_rep(first, *e.signer, *e.key);
+    ASSERT_TRUE(certs);
+    auto renewed = send(message_type::renewal_req, x509_req_to_der(*e.csr), *certs->front(), *e.key, txid);
+    ASSERT_EQ(renewed.status, pki_status::success) << renewed.fail_info_text;
+    auto next = decrypt_cert_rep(renewed, *certs->front(), *e.key);
+    ASSERT_TRUE(next);
+    EXPECT_NE(serial_hex(*next->front()), serial_hex(*certs->front()));
+    // A retransmission of the renewal gets the renewed certificate again.
+    auto again = send(message_type::renewal_req, x509_req_to_der(*e.csr), *certs->front(), *e.key, txid);
+    auto same = decrypt_cert_rep(again, *certs->front(), *e.key);
+    ASSERT_TRUE(same);
+    EXPECT_EQ(serial_hex(*same->front()), serial_hex(*next->front()));
+    EXPECT_EQ(*lab_.store->count(), 2);
+}
+
+TEST_F(lifecycle_test, pkcs_req_signed_by_an_issued_certificate_is_a_renewal) {
+    auto e = enroll();
+    auto rep = renew(e, message_type::pkcs_req, {.subject = "CN=device-1,O=scep-lab tests", .challenge = ""});
+    ASSERT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
+    auto certs = decrypt_cert_rep(rep, *e.cert, *e.dev.key);
+    ASSERT_TRUE(certs);
+    EXPECT_EQ(row(serial_hex(*certs->front()))->replaces_serial, serial_hex(*e.cert));
+}
+
+TEST_F(lifecycle_test, a_renewal_forged_with_an_exponent_one_certificate_is_refused) {
+    // A lab certificate for an e = 1 key, as issued before CSR keys were
+    // checked. Certificates are public (/certs/), so anyone holds it.
+    auto weak = test::rsa_key_with_exponent(1);
+    auto subject = parse_subject("CN=device-1,O=scep-lab tests");
+    cert_request cr;
+    cr.subject = subject->get();
+    cr.public_key = weak.get();
+    cr.not_before = now_ - std::chrono::hours(1);
+    cr.not_after = now_ + std::chrono::hours(24 * 30);
+    cr.extensions = {{NID_basic_constraints, "critical,CA:FALSE"}};
+    auto old = sign_certificate(cr, lab_.pki->issuing().cert.get(), *lab_.pki->issuing().key);
+    ASSERT_TRUE(old) << old.message();
+    ASSERT_TRUE(lab_.store->insert(make_record(**old)));
+    // The attacker "signs" with d = 1: no private key, no challenge.
+    auto csr = test::make_csr(*weak, "CN=device-1,O=scep-lab tests");
+    auto rep = send(message_type::renewal_req, x509_req_to_der(*csr), **old, *weak, "FORGED-RENEWAL");
+    ASSERT_EQ(rep.status, pki_status::failure);
+    EXPECT_EQ(rep.failure, fail_info::bad_request);
+    EXPECT_NE(rep.fail_info_text.find("signer certificate: the RSA public exponent 1 is refused"), std::string::npos)
+        << rep.fail_info_text;
+    EXPECT_EQ(*lab_.store->count(), 1);  // nothing issued
+    // And as a first enrollment (self-signed signer, e = 1 CSR): refused too.
+    auto dev = test::requester_with_key(test::rsa_key_with_exponent(1));
+    auto first = send(message_type::pkcs_req, x509_req_to_der(*dev.csr), *dev.signer, *dev.key, "FORGED-ENROLL");
+    EXPECT_EQ(first.failure, fail_info::bad_request);
+    EXPECT_NE(first.fail_info_text.find("exponent 1"), std::string::npos) << first.fail_info_text;
+    EXPECT_EQ(*lab_.store->count(), 1);
+}
+
+TEST_F(lifecycle_test, a_certificate_already_renewed_is_not_renewed_again_unless_allowed) {
+    auto e = enroll();
+    const test::requester_options same{.subject = "CN=device-1,O=scep-lab tests", .challenge = ""};
+    ASSERT_EQ(renew(e, message_type::renewal_req, same).status, pki_status::success);
+    auto second = renew(e, message_type::renewal_req, same);
+    EXPECT_EQ(second.failure, fail_info::bad_cert_id);
+    EXPECT_NE(second.fail_info_text.find("already renewed"), std::string::npos) << second.fail_info_text;
+    EXPECT_EQ(*lab_.store->count(), 2);
+    service_config c;
+    c.renewal.allow_repeat = true;
+    make_service(c);
+    auto allowed = renew(e, message_type::renewal_req, same);
+    EXPECT_EQ(allowed.status, pki_status::success) << allowed.fail_info_text;
+    EXPECT_EQ(*lab_.store->count(), 3);
+}
+
+TEST_F(lifecycle_test, a_renewal_may_carry_only_names_the_old_certificate_had) {
+    auto e = enroll("CN=device-1,O=scep-lab tests", {"dev.lab", "alias.lab"});
+    auto added = renew(e, message_type::renewal_req,
+                       {.subject = "CN=device-1,O=scep-lab tests", .challenge = "", .dns_names = {"dev.lab", "evil.lab"}});
+    EXPECT_EQ(added.failure, fail_info::bad_request);
+    EXPECT_NE(added.fail_info_text.find("new: DNS:evil.lab"), std::string::npos) << added.fail_info_text;
+    // Fewer names, and another spelling of the same name, are fine.
+    auto fewer = renew(e, message_type::renewal_req,
+                       {.subject = "CN=device-1,O=scep-lab tests", .challenge = "", .dns_names = {"DEV.lab"}});
+    ASSERT_EQ(fewer.status, pki_status::success) << fewer.fail_info_text;
+    service_config c;
+    c.renewal.allow_new_names = true;
+    c.renewal.allow_repeat = true;
+    make_service(c);
+    auto allowed = renew(e, message_type::renewal_req,
+                         {.subject = "CN=device-1,O=scep-lab tests", .challenge = "", .dns_names = {"new.lab"}});
+    EXPECT_EQ(allowed.status, pki_status::success) << allowed.fail_info_text;
+}
+
+TEST_F(lifecycle_test, revocation_takes_only_reasons_that_revoke_and_keeps_the_first) {
+    auto e = enroll();
+    const std::string serial = serial_hex(*e.cert);
+    auto remove = revocation_reason_from_name("removeFromCRL");
+    ASSERT_FALSE(remove);
+    EXPECT_NE(remove.message().find("does not revoke"), std::string::npos) << remove.message();
+    auto first = revoke_certificate(*lab_.store, serial, *revocation_reason_from_name("keyCompromise"));
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->result, revocation::outcome::revoked);
+    auto same = revoke_certificate(*lab_.store, serial, 1);
+    EXPECT_EQ(same->result, revocation::outcome::already_revoked);
+    auto other = revoke_certificate(*lab_.store, serial, *revocation_reason_from_name("superseded"));
+    EXPECT_EQ(other->result, revocation::outcome::conflict);
+    EXPECT_EQ(crl_reason_name(other->reason), "keyCompromise");
+    EXPECT_EQ(row(serial)->revocation_reason, 1);
+    EXPECT_EQ(revoke_certificate(*lab_.store, "00FF", 1)->result, revocation::outcome::not_found);
+}
+
+TEST_F(lifecycle_test, renewal_failures_say_why) {
+    auto e = enroll();
+    struct case_t {
+        const char* name;
+        std::function<void()> arrange;
+        test::requester_options csr;
+        fail_info expect;
+        const char* text;
+    };
+    const test::requester_options same{.subject = "CN=device-1,O=scep-lab tests", .challenge = ""};
+    std::vector<case_t> cases{
+        {"fails_when_the_subject_changes", [] {}, {.subject = "CN=someone-else", .challenge = ""},
+         fail_info::bad_request, "differs from the certificate being renewed"},
+        {"fails_outside_the_renewal_window",
+         [&] {
+             service_config c;
+             c.renewal.window = std::chrono::hours(24 * 30);
+             make_service(c);
+         },
+         same, fail_info::bad_request, "renewal is accepted only in the last 30 days"},
+        {"fails_when_the_challenge_is_required",
+         [&] {
+             service_config c;
+             c.renewal.require_challenge = true;
+             make_service(c);
+         },
+         same, fail_info::bad_message_check, "requires the challenge"},
+        {"fails_after_expiry",
+         [&] {
+             make_service({});
+             now_ += std::chrono::hours(24 * 400);
+         },
+         same, fail_info::bad_cert_id, "expired at"},
+        {"fails_when_revoked",
+         [&] {
+             now_ = std::chrono::system_clock::now();
+             ASSERT_TRUE(lab_.store->revoke(serial_hex(*e.cert), 1, now_iso8601()));
+         },
+         same, fail_info::bad_cert_id, "was revoked"},
+    };
+    for (auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        c.arrange();
+        auto rep = renew(e, message_type::renewal_req, c.csr);
+        EXPECT_EQ(rep.status, pki_status::failure);
+        EXPECT_EQ(rep.failure, c.expect);
+        EXPECT_NE(rep.fail_info_text.find(c.text), std::string::npos) << rep.fail_info_text;
+    }
+}
+
+TEST_F(lifecycle_test, required_renewal_challenge_uses_the_configured_password_check) {
+    auto e = enroll();
+    // NDES dynamic passwords: the renewal must carry a fresh one-time password.
+    one_time_passwords otp(std::chrono::minutes(60), 5, 8, [this] { return now_; });
+    service_config c;
+    c.challenge = "secret";
+    c.renewal.require_challenge = true;
+    c.renewal.allow_repeat = true;  // the second renewal must reach the password check
+    service_.emplace(*lab_.pki, *lab_.iss, *lab_.store, c, [this] { return now_; }, &otp);
+    auto with_static = renew(e, message_type::renewal_req, {.subject = "CN=device-1,O=scep-lab tests", .challenge = "secret"});
+    EXPECT_EQ(with_static.failure, fail_info::bad_message_check);
+    EXPECT_NE(with_static.fail_info_text.find("unknown challenge password"), std::string::npos) << with_static.fail_info_text;
+    auto password = otp.issue();
+    ASSERT_TRUE(password);
+    auto ok = renew(e, message_type::renewal_req, {.subject = "CN=device-1,O=scep-lab tests", .challenge = *password});
+    ASSERT_EQ(ok.status, pki_status::success) << ok.fail_info_text;
+    auto reused = renew(e, message_type::renewal_req, {.subject = "CN=device-1,O=scep-lab tests", .challenge = *password});
+    EXPECT_EQ(reused.failure, fail_info::bad_message_check);
+    EXPECT_NE(reused.fail_info_text.find("already been used"), std::string::npos) << reused.fail_info_text;
+}
+
+TEST_F(lifecycle_test, renewal_signed_by_a_foreign_or_self_signed_certificate_fails) {
+    test::service_lab other{service_config{}};
+    auto stranger = test::make_requester({.subject = "CN=device-1,O=scep-lab tests"});
+    issuer foreign(*other.pki, {}, {}, system_clock_fn());
+    auto foreign_cert = foreign.issue(*stranger.csr);
+    ASSERT_TRUE(foreign_cert);
+    auto rep = send(message_type::renewal_req, x509_req_to_der(*stranger.csr), **foreign_cert, *stranger.key, "FOREIGN");
+    EXPECT_EQ(rep.failure, fail_info::bad_message_check);
+    EXPECT_NE(rep.fail_info_text.find("was not issued by this CA"), std::string::npos) << rep.fail_info_text;
+
+    auto self = send(message_type::renewal_req, x509_req_to_der(*stranger.csr), *stranger.signer, *stranger.key, "SELF");
+    EXPECT_EQ(self.failure, fail_info::bad_message_check);
+    EXPECT_NE(self.fail_info_text.find("self-signed"), std::string::npos) << self.fail_info_text;
+}
+
+TEST_F(lifecycle_test, key_reuse_can_be_refused_and_replaced_certificates_revoked) {
+    service_config c;
+    c.renewal.allow_key_reuse = false;
+    c.renewal.revoke_replaced = true;
+    make_service(c);
+    auto e = enroll();
+    // Same key as the old certificate: refused.
+    auto reuse = send(message_type::renewal_req, x509_req_to_der(*e.dev.csr), *e.cert, *e.dev.key, "REUSE");
+    EXPECT_EQ(reuse.failure, fail_info::bad_request);
+    EXPECT_NE(reuse.fail_info_text.find("new key"), std::string::npos);
+    auto rep = renew(e, message_type::renewal_req, {.subject = "CN=device-1,O=scep-lab tests", .challenge = ""});
+    ASSERT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
+    auto old = row(serial_hex(*e.cert));
+    EXPECT_EQ(old->status, "revoked");
+    EXPECT_EQ(old->revocation_reason, 4);
+}
+
+TEST_F(lifecycle_test, manual_approval_holds_then_issues_on_poll) {
+    service_config c;
+    c.approval.manual = true;
+    make_service(c);
+    auto dev = test::make_requester({.challenge = "secret"});
+    const std::string txid = "HOLD-1";
+    auto first = send(message_type::pkcs_req, x509_req_to_der(*dev.csr), *dev.signer, *dev.key, txid);
+    EXPECT_EQ(first.status, pki_status::pending);
+    EXPECT_TRUE(first.envelope.empty());
+    auto poll_data = encode_issuer_and_subject(*X509_get_subject_name(lab_.pki->issuing().cert.get()),
+                                               *X509_REQ_get_subject_name(dev.csr.get()));
+    EXPECT_EQ(send(message_type::cert_poll, poll_data, *dev.signer, *dev.key, txid).status, pki_status::pending);
+    // Re-sending the PKCSReq (micromdm's way of polling) also says PENDING.
+    EXPECT_EQ(send(message_type::pkcs_req, x509_req_to_der(*dev.csr), *dev.signer, *dev.key, txid).status,
+              pki_status::pending);
+    EXPECT_EQ(*lab_.store->count(), 0);
+
+    ASSERT_EQ(*lab_.store->decide_pending(txid, true, ""), decide_outcome::decided);
+    auto issued = send(message_type::cert_poll, poll_data, *dev.signer, *dev.key, txid);
+    ASSERT_EQ(issued.status, pki_status::success) << issued.fail_info_text;
+    auto certs = decrypt_cert_rep(issued, *dev.signer, *dev.key);
+    ASSERT_TRUE(certs);
+    EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(certs->front().get()), dev.key.get()), 1);
+    // Polling again returns the same certificate.
+    auto again = send(message_type::cert_poll, poll_data, *dev.signer, *dev.key, txid);
+    auto certs2 = decrypt_cert_rep(again, *dev.signer, *dev.key);
+    ASSERT_TRUE(certs2);
+    EXPECT_EQ(X509_cmp(certs->front().get(), certs2->front().get()), 0);
+    EXPECT_EQ(*lab_.store->count(), 1);
+    EXPECT_EQ((*lab_.store->find_pending(txid))->status, "issued");
+}
+
+TEST_F(lifecycle_test, rejected_requests_fail_at_the_next_poll_and_unknown_polls_fail) {
+    service_config c;
+    c.approval.pending_subjects = {"CN=vip-.*"};
+    make_service(c);
+    auto normal = test::make_requester({.subject = "CN=laptop-7", .challenge = "secret"});
+    EXPECT_EQ(send(message_type::pkcs_req, x509_req_to_der(*normal.csr), *normal.signer, *normal.key, "N").status,
+              pki_status::success);
+    auto vip = test::make_requester({.subject = "CN=vip-ceo", .challenge = "secret"});
+    EXPECT_EQ(send(message_type::pkcs_req, x509_req_to_der(*vip.csr), *vip.signer, *vip.key, "V").status,
+              pki_status::pending);
+    ASSERT_EQ(*lab_.store->decide_pending("V", false, "not on the list"), decide_outcome::decided);
+    EXPECT_EQ(*lab_.store->decide_pending("V", true, ""), decide_outcome::not_pending);
+    auto poll_data = encode_issuer_and_subject(*X509_get_subject_name(lab_.pki->issuing().cert.get()),
+                                               *X509_REQ_get_subject_name(vip.csr.get()));
+    auto rep = send(message_type::cert_poll, poll_data, *vip.signer, *vip.key, "V");
+    EXPECT_EQ(rep.failure, fail_info::bad_request);
+    EXPECT_NE(rep.fail_info_text.find("not on the list"), std::string::npos);
+    auto unknown = send(message_type::cert_poll, poll_data, *vip.signer, *vip.key, "NEVER-SEEN");
+    EXPECT_EQ(unknown.failure, fail_info::bad_cert_id);
+}
+
+TEST_F(lifecycle_test, get_cert_returns_an_issued_certificate_or_bad_cert_id) {
+    auto e = enroll();
+    auto asker = test::make_requester();
+    auto data = encode_issuer_and_serial(*X509_get_issuer_name(e.cert.get()), *X509_get0_serialNumber(e.cert.get()));
+    auto rep = send(message_type::get_cert, data, *asker.signer, *asker.key, "GC1");
+    ASSERT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
+    auto certs = decrypt_cert_rep(rep, *asker.signer, *asker.key);
+    ASSERT_TRUE(certs);
+    EXPECT_EQ(X509_cmp(certs->front().get(), e.cert.get()), 0);
+
+    asn1_integer_ptr bogus(ASN1_INTEGER_new());
+    ASN1_INTEGER_set(bogus.get(), 12345);
+    auto missing = send(message_type::get_cert, encode_issuer_and_serial(*X509_get_issuer_name(e.cert.get()), *bogus),
+                        *asker.signer, *asker.key, "GC2");
+    EXPECT_EQ(missing.failure, fail_info::bad_cert_id);
+    auto garbage = send(message_type::get_cert, bytes{1, 2, 3}, *asker.signer, *asker.key, "GC3");
+    EXPECT_EQ(garbage.failure, fail_info::bad_request);
+}
+
+TEST_F(lifecycle_test, get_crl_lists_revoked_certificates_signed_by_the_ca) {
+    auto kept = enroll("CN=kept");
+    auto gone = enroll("CN=gone");
+    ASSERT_EQ(*lab_.store->revoke(serial_hex(*gone.cert), 1, now_iso8601()), revoke_outcome::revoked);
+    EXPECT_EQ(*lab_.store->revoke(serial_hex(*gone.cert), 1, now_iso8601()), revoke_outcome::already_revoked);
+    auto asker = test::make_requester();
+    auto data = encode_issuer_and_serial(*X509_get_issuer_name(kept.cert.get()), *X509_get0_serialNumber(kept.cert.get()));
+    auto rep = send(message_type::get_crl, data, *asker.signer, *asker.key, "CRL1");
+    ASSERT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
+    auto contents = decrypt_cert_rep_contents(rep, *asker.signer, *asker.key);
+    ASSERT_TRUE(contents) << contents.message();
+    ASSERT_EQ(contents->crls.size(), 1u);
+    X509_CRL* crl = contents->crls.front().get();
+    EXPECT_EQ(X509_CRL_verify(crl, X509_get0_pubkey(lab_.pki->issuing().cert.get())), 1);
+    X509_REVOKED* entry = nullptr;
+    EXPECT_EQ(X509_CRL_get0_by_serial(crl, &entry, const_cast<ASN1_INTEGER*>(X509_get0_serialNumber(gone.cert.get()))), 1);
+    EXPECT_EQ(X509_CRL_get0_by_serial(crl, &entry, const_cast<ASN1_INTEGER*>(X509_get0_serialNumber(kept.cert.get()))), 0);
+
+    auto unknown_ca = parse_subject("CN=Nobody CA");
+    auto bad = send(message_type::get_crl, encode_issuer_and_serial(**unknown_ca, *X509_get0_serialNumber(kept.cert.get())),
+                    *asker.signer, *asker.key, "CRL2");
+    EXPECT_EQ(bad.failure, fail_info::bad_cert_id);
+}
+
+TEST_F(lifecycle_test, every_ca_tier_serves_a_signed_crl) {
+    for (const auto& tier : lab_.pki->tiers()) {
+        SCOPED_TRACE(tier.name);
+        auto der = service_->crl(tier.name);
+        ASSERT_TRUE(der) << der.message();
+        const unsigned char* p = der->data();
+        x509_crl_ptr crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(der->size())));
+        ASSERT_TRUE(crl);
+        EXPECT_EQ(X509_CRL_verify(crl.get(), X509_get0_pubkey(tier.cert.get())), 1);
+        EXPECT_EQ(X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(tier.cert.get())), 0);
+    }
+    EXPECT_FALSE(service_->crl("nope"));
+}
+
+TEST(crl_reasons, names_round_trip) {
+    EXPECT_EQ(*revocation_reason_from_name("keyCompromise"), 1);
+    EXPECT_EQ(crl_reason_name(4), "superseded");
+    EXPECT_FALSE(revocation_reason_from_name("stolen"));
+}
+
+}  // namespace
+}  // namespace scep
+
+namespace scep {
+namespace {
+
+TEST(rollover, next_ca_is_offered_then_activated_and_old_certificates_keep_working) {
+    load_providers();
+    test::temp_dir dir;
+    auto spec = test::small_spec(2);
+    auto now = std::chrono::system_clock::now();
+    auto quiet = [](const std::string&) {};
+    auto before = hierarchy::open(spec, dir.path(), now, quiet);
+    ASSERT_TRUE(before) << before.message();
+    issuer old_issuer(*before, {}, {}, system_clock_fn());
+    auto dev = test::make_requester();
+    auto old_cert = old_issuer.issue(*dev.csr);
+    ASSERT_TRUE(old_cert);
+
+    auto prepared = prepare_rollover(spec, dir.path(), now, false);
+    ASSERT_TRUE(prepared) << prepared.message();
+    EXPECT_FALSE(prepare_rollover(spec, dir.path(), now, false));  // only one next CA at a time
+
+    auto with_next = hierarchy::open(spec, dir.path(), now, quiet);
+    ASSERT_TRUE(with_next) << with_next.message();
+    ASSERT_TRUE(with_next->next_issuing());
+    const X509* next = with_next->next_issuing()->cert.get();
+    EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(next), X509_get_subject_name(with_next->issuing().cert.get())), 0);
+    EXPECT_NE(X509_cmp(next, with_next->issuing().cert.get()), 0);
+    EXPECT_EQ(X509_verify(const_cast<X509*>(next), X509_get0_pubkey(&with_next->root_cert())), 1);
+
+    // GetNextCACert: signed by the current CA, carrying the next RA and CA; advertised in GetCACaps.
+    auto store = make_memory_store();
+    issuer iss(*with_next, {}, {}, system_clock_fn());
+    scep_service svc(*with_next, iss, *store, service_config{});
+    EXPECT_NE(svc.get_ca_caps().body.find("GetNextCACert\n"), std::string::npos);
+    auto reply = svc.get_next_ca_cert();
+    ASSERT_EQ(reply.http_status, 200) << reply.body;
+    EXPECT_EQ(reply.content_type, "application/x-x509-next-ca-cert");
+    auto content = verify_signed_content(bytes(reply.body.begin(), reply.body.end()), *with_next->issuing().cert);
+    ASSERT_TRUE(content) << content.message();
+    auto certs = parse_degenerate(*content);
+    ASSERT_TRUE(certs);
+    ASSERT_EQ(certs->size(), 2u);
+    EXPECT_EQ(X509_cmp(certs->at(0).get(), with_next->next_ra_cert()), 0);
+    EXPECT_EQ(X509_cmp(certs->at(1).get(), next), 0);
+    EXPECT_FALSE(verify_signed_content(bytes(reply.body.begin(), reply.body.end()), *with_next->next_ra_cert()));
+
+    auto activated = activate_rollover(spec, dir.path());
+    ASSERT_TRUE(activated) << activated.message();
+    EXPECT_FALSE(activate_rollover(spec, dir.path()));  // nothing left to activate
+    auto after = hierarchy::open(spec, dir.path(), now, quiet);
+    ASSERT_TRUE(after) << after.message();
+    EXPECT_EQ(X509_cmp(after->issuing().cert.get(), next), 0);
+    EXPECT_FALSE(after->next_issuing());
+    ASSERT_EQ(after->previous().size(), 1u);
+    EXPECT_EQ(X509_verify(old_cert->get(), X509_get0_pubkey(after->previous().front().cert.get())), 1);
+    // The CA chain file still lets certificates of the old CA verify.
+    auto chain = x509_list_from_pem(*read_file(after->chain_file()));
+    ASSERT_TRUE(chain);
+    bool has_old = false;
+    for (const auto& c : *chain) has_old |= X509_cmp(c.get(), after->previous().front().cert.get()) == 0;
+    EXPECT_TRUE(has_old);
+    // No next CA: GetNextCACert is 404 and not advertised.
+    scep_service svc2(*after, iss, *store, service_config{});
+    EXPECT_EQ(svc2.get_next_ca_cert().http_status, 404);
+    EXPECT_EQ(svc2.get_ca_caps().body.find("GetNextCACert"), std::string::npos);
+    // The old CA's CRL is still served.
+    EXPECT_TRUE(svc2.crl(after->previous().front().name));
+}
+
+}  // namespace
+}  // namespace scep

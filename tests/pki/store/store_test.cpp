@@ -1,0 +1,178 @@
+#include "pki/store/store.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <fstream>
+
+#include "support/test_support.hpp"
+
+namespace scep {
+namespace {
+
+cert_record record(const std::string& serial, const std::string& txid) {
+    cert_record r;
+    r.serial = serial;
+    r.subject = "CN=" + serial;
+    r.issuer = "CN=Issuing";
+    r.not_before = "2026-01-01T00:00:00Z";
+    r.not_after = "2027-01-01T00:00:00Z";
+    r.transaction_id = txid;
+    r.requester = "127.0.0.1";
+    r.public_key_sha256 = "ab";
+    r.der = bytes{0x30, 0x00};
+    return r;
+}
+
+void exercise(cert_store& store) {
+    ASSERT_EQ(*store.insert(record("01", "T1")), insert_outcome::inserted);
+    ASSERT_EQ(*store.insert(record("02", "T2")), insert_outcome::inserted);
+    ASSERT_EQ(*store.insert(record("03", "")), insert_outcome::inserted);  // not issued over SCEP
+    ASSERT_EQ(*store.insert(record("04", "")), insert_outcome::inserted);
+    EXPECT_EQ(*store.insert(record("05", "T1")), insert_outcome::duplicate_transaction);
+    EXPECT_EQ(*store.count(), 4);
+    auto t2 = store.find_by_transaction("T2");
+    ASSERT_TRUE(t2 && *t2);
+    EXPECT_EQ((*t2)->serial, "02");
+    EXPECT_EQ((*t2)->der, (bytes{0x30, 0x00}));
+    EXPECT_FALSE(*store.find_by_transaction("nope"));
+    auto s = store.find_by_serial("03");
+    ASSERT_TRUE(s && *s);
+    EXPECT_EQ((*s)->transaction_id, "");
+    auto page = store.list(2, 1);
+    ASSERT_TRUE(page);
+    ASSERT_EQ(page->size(), 2u);
+    EXPECT_EQ(page->at(0).serial, "03");  // newest first, one skipped
+    EXPECT_EQ(page->at(1).serial, "02");
+}
+
+TEST(memory_store, stores_finds_and_lists) {
+    auto store = make_memory_store();
+    exercise(*store);
+}
+
+TEST(sqlite_store, stores_finds_and_lists) {
+    test::temp_dir dir;
+    auto store = open_sqlite_store(dir.path() / "s.db");
+    ASSERT_TRUE(store) << store.message();
+    exercise(**store);
+}
+
+TEST(sqlite_store, files_are_private_and_a_probe_write_succeeds) {
+    test::temp_dir dir;
+    const auto file = dir.path() / "s.db";
+    auto store = open_sqlite_store(file);
+    ASSERT_TRUE(store) << store.message();
+    EXPECT_TRUE((*store)->probe_write());
+    using std::filesystem::perms;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        SCOPED_TRACE(suffix);
+        auto p = std::filesystem::path(file.string() + suffix);
+        ASSERT_TRUE(std::filesystem::exists(p));
+        EXPECT_EQ(std::filesystem::status(p).permissions() & perms::all, perms::owner_read | perms::owner_write);
+    }
+    EXPECT_EQ(*(*store)->count(), 0);  // the probe wrote no row
+}
+
+TEST(sqlite_store, keeps_rows_across_reopen_and_sets_the_schema_version) {
+    test::temp_dir dir;
+    auto file = dir.path() / "s.db";
+    {
+        auto store = open_sqlite_store(file);
+        ASSERT_TRUE(store);
+        ASSERT_TRUE((*store)->insert(record("AA", "T")));
+    }
+    auto store = open_sqlite_store(file);
+    ASSERT_TRUE(store);
+    EXPECT_EQ(*(*store)->count(), 1);
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int(st, 0), store_schema_version());
+    sqlite3_finalize(st);
+    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+TEST(sqlite_store, refuses_a_newer_schema_without_touching_it) {
+    test::temp_dir dir;
+    auto file = dir.path() / "s.db";
+    {
+        auto store = open_sqlite_store(file);
+        ASSERT_TRUE(store);
+    }
+    sqlite3* db = nullptr;
+    sqlite3_open(file.c_str(), &db);
+    sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    auto store = open_sqlite_store(file);
+    ASSERT_FALSE(store);
+    EXPECT_NE(store.message().find("schema version 99 is newer"), std::string::npos) << store.message();
+}
+
+TEST(sqlite_store, refuses_a_file_that_is_not_a_database_and_leaves_it_alone) {
+    test::temp_dir dir;
+    auto file = dir.path() / "s.db";
+    const std::string content(4096, 'x');
+    std::ofstream(file) << content;
+    auto store = open_sqlite_store(file);
+    ASSERT_FALSE(store);
+    EXPECT_NE(store.message().find("s.db"), std::string::npos) << store.message();
+    auto after = read_file(file);
+    ASSERT_TRUE(after);
+    EXPECT_EQ(*after, content);
+}
+
+}  // namespace
+}  // namespace scep
+
+namespace scep {
+namespace {
+
+// `scep-lab seed`: placeholder rows with the template's DER, unique serials,
+// subjects and transactionIDs; a second seed with another tag adds more.
+void exercise_seed(cert_store& store) {
+    ASSERT_EQ(*store.insert(record("01", "T1")), insert_outcome::inserted);
+    cert_record tmpl = record("AA", "");
+    tmpl.der = bytes{0x30, 0x03, 0x02, 0x01, 0x07};
+    auto added = store.seed(1200, tmpl, "ABCD");
+    ASSERT_TRUE(added) << added.message();
+    EXPECT_EQ(*added, 1200u);
+    ASSERT_TRUE(store.seed(5, tmpl, "EF01"));
+    EXPECT_EQ(*store.count(), 1 + 1200 + 5);
+    auto row = store.find_by_serial("5EEDABCD00000000000004AF");  // row 1199
+    ASSERT_TRUE(row && *row);
+    EXPECT_EQ((*row)->subject, "CN=seed-ABCD-1199,O=scep-lab seed");
+    EXPECT_EQ((*row)->transaction_id, "seed-ABCD-1199");
+    EXPECT_EQ((*row)->requester, "seed");
+    EXPECT_EQ((*row)->status, "valid");
+    EXPECT_EQ((*row)->der, tmpl.der);
+    // Seeding the same tag again collides and says so; nothing of it stays.
+    auto again = store.seed(3, tmpl, "EF01");
+    EXPECT_FALSE(again);
+}
+
+TEST(sqlite_store, seeds_placeholder_rows_in_batches) {
+    test::temp_dir dir;
+    auto store = open_sqlite_store(dir.path() / "s.db");
+    ASSERT_TRUE(store);
+    exercise_seed(**store);
+    EXPECT_EQ(*(*store)->count(), 1 + 1200 + 5);  // the failed seed was rolled back
+}
+
+TEST(memory_store, seeds_placeholder_rows) {
+    auto store = make_memory_store();
+    ASSERT_TRUE(store->seed(3, record("AA", ""), "12"));
+    EXPECT_EQ(*store->count(), 3);
+    auto row = store->find_by_transaction("seed-12-2");
+    ASSERT_TRUE(row && *row);
+    EXPECT_EQ((*row)->serial, "5EED120000000000000002");
+}
+
+}  // namespace
+}  // namespace scep
