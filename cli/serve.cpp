@@ -46,10 +46,23 @@ using namespace scep::server;
 
 namespace {
 
+// How often a graceful shutdown looks whether in-flight requests are done.
+constexpr auto drain_poll_interval = std::chrono::milliseconds(20);
+
 // The HTTPS listener's certificate and chain (server certificate first).
 struct tls_identity {
     evp_pkey_ptr key;
     std::vector<x509_ptr> chain;
+    std::vector<const X509*> chain_view() const {
+        std::vector<const X509*> out;
+        for (const auto& c : chain) out.push_back(c.get());
+        return out;
+    }
+    std::vector<x509_ptr> chain_copy() const {
+        std::vector<x509_ptr> out;
+        for (const auto& c : chain) out.push_back(dup(*c));
+        return out;
+    }
 };
 
 result<tls_identity> https_identity(const config::settings& s, lab& l, event_log& log) {
@@ -118,17 +131,8 @@ result<void> configure_tls(boost::asio::ssl::context& ctx, const tls_identity& i
     return {};
 }
 
-}  // namespace
-
-int serve(const config::settings& s) {
-    event_log log(s.log.format, s.log.level);
-    auto started = std::chrono::steady_clock::now();
-    auto opened = open_lab(s, log);
-    if (!opened) {
-        log.error("cannot start", {{"error", opened.message()}});
-        return 1;
-    }
-    lab& l = *opened;
+// What the settings change about what clients see: said before anything else.
+void warn_about_settings(const config::settings& s, event_log& log) {
     if (s.scep.ciphers.allow_single_des) {
         if (legacy_provider_loaded())
             log.warn("single DES requests are accepted (scep.allow_single_des = true): RFC 8894 §2.9 forbids it, "
@@ -138,180 +142,105 @@ int serve(const config::settings& s) {
                      "badAlg");
     }
     if (s.scep.challenge.empty()) log.warn("no challenge password is required: anyone who can connect can enroll");
-    if (s.quirks.expired_ra)
-        if (auto r = l.pki.expire_ra(std::chrono::system_clock::now()); !r) {
-            log.error("cannot start", {{"error", r.message()}});
-            return 1;
-        }
-    // Reproduction knobs change what clients see: say so before anything else.
     for (const auto& q : config::active_quirks(s)) log.warn("quirk active: " + q);
-
-    const clock_fn clock = config::lab_clock(s);
-    issuer iss(l.pki, s.issuance, s.csr, clock);
     if (s.lab.clock_offset.count() != 0)
-        log.warn("deterministic mode: the lab clock is shifted", {{"clock_offset_s", std::to_string(s.lab.clock_offset.count())}});
-    if (!s.lab.serial_seed.empty()) {
-        auto n = l.store->count();
-        iss.set_serial_seed(s.lab.serial_seed, n ? static_cast<std::uint64_t>(*n) : 0);
-        log.warn("deterministic mode: serial numbers follow lab.serial_seed (not random)");
-    }
-    // NDES mode decides how challenges are checked; otherwise the static secret.
+        log.warn("deterministic mode: the lab clock is shifted",
+                 {{"clock_offset_s", std::to_string(s.lab.clock_offset.count())}});
+    if (!s.lab.serial_seed.empty()) log.warn("deterministic mode: serial numbers follow lab.serial_seed (not random)");
+}
+
+// How PKCSReq challenges are checked: NDES one-time passwords, NDES's single
+// password (or none), or the static secret.
+struct challenges {
     std::optional<one_time_passwords> otp;
     std::optional<static_challenge> fixed;
-    challenge_verifier* verifier = nullptr;
+    challenge_verifier* verifier() { return otp ? static_cast<challenge_verifier*>(&*otp) : fixed ? &*fixed : nullptr; }
+};
+void make_challenges(const config::settings& s, const clock_fn& clock, challenges& out) {
+    if (!s.ndes.enabled) return;  // the service checks scep.challenge itself
+    if (s.ndes.password_mode == "dynamic")
+        out.otp.emplace(s.ndes.password_validity, s.ndes.password_cache, s.ndes.password_bytes, clock);
+    else
+        out.fixed.emplace(s.ndes.password_mode == "none" ? std::string() : s.scep.challenge);
+}
+
+// The SCEP paths, with Microsoft's in NDES mode.
+std::vector<std::string> scep_paths(const config::settings& s) {
     std::vector<std::string> paths = s.scep_paths;
-    std::optional<ndes_frontend> ndes;
-    if (s.ndes.enabled) {
-        if (s.ndes.password_mode == "dynamic") {
-            otp.emplace(s.ndes.password_validity, s.ndes.password_cache, s.ndes.password_bytes, clock);
-            verifier = &*otp;
-        } else {
-            fixed.emplace(s.ndes.password_mode == "none" ? std::string() : s.scep.challenge);
-            verifier = &*fixed;
-        }
-        for (const char* p : {"/certsrv/mscep/mscep.dll", "/certsrv/mscep", "/CertSrv/mscep/mscep.dll", "/CertSrv/mscep"})
-            if (std::find(paths.begin(), paths.end(), p) == paths.end()) paths.push_back(p);
-        const X509& thumb_ca = s.ndes.thumbprint_ca == "root" ? l.pki.root_cert() : static_cast<const X509&>(*l.pki.issuing().cert);
-        ndes.emplace(s.ndes, otp ? &*otp : nullptr, s.scep.challenge, ndes_thumbprint(thumb_ca));
-        log.info("NDES mode", {{"password_mode", s.ndes.password_mode},
-                               {"admin_response", s.ndes.admin_response},
-                               {"browse", s.ndes.browse}});
-    }
-    service_config scfg = config::service_settings(s);
-    if (scfg.templates)
-        log.info("NDES templates", {{"signature", scfg.templates->signature.name},
-                                    {"encryption", scfg.templates->encryption.name},
-                                    {"general_purpose", scfg.templates->general_purpose.name}});
-    scep_service service(l.pki, iss, *l.store, scfg, clock, verifier);
-    quirk_gate quirks(s.quirks);
-    router r(service, paths, ndes ? &*ndes : nullptr, &quirks);
-    if (!s.log.capture_dir.empty()) {
-        std::error_code ec;
-        std::filesystem::create_directories(s.log.capture_dir, ec);
-        if (ec) {
-            log.error("cannot start", {{"error", "log.capture_dir " + s.log.capture_dir + ": " + ec.message()}});
-            return 1;
-        }
-        r.capture_to(s.log.capture_dir);
-        log.warn("capturing every PKIOperation request and reply in " + s.log.capture_dir);
-    }
-    if (scfg.approval.manual) log.info("manual approval: every request waits for `scep-lab approve <txid>`");
+    if (s.ndes.enabled)
+        for (std::string_view p : config::ndes_scep_paths)
+            if (std::find(paths.begin(), paths.end(), p) == paths.end()) paths.emplace_back(p);
+    return paths;
+}
 
-    // The admin API's bearer token: from the environment, or the token file
-    // (created with a random token at the first start and shown once).
-    std::optional<admin_api> admin;
-    std::string new_admin_token;
-    if (s.admin.enabled) {
-        std::string token = s.admin.token;
-        if (token.empty()) {
-            const auto file = s.admin_token_file();
-            if (std::filesystem::exists(file)) {
-                auto text = read_file(file);
-                if (!text) {
-                    log.error("cannot start", {{"error", "admin token: " + text.message()}});
-                    return 1;
-                }
-                token = text->substr(0, text->find_first_of("\r\n"));
-                if (token.size() < 16) {
-                    log.error("cannot start", {{"error", "admin token file " + file.string() +
-                                                             " holds fewer than 16 characters; delete it to get a new one"}});
-                    return 1;
-                }
-            } else {
-                token = make_admin_token();
-                if (auto w = write_file(file, token + "\n", true); !w) {
-                    log.error("cannot start", {{"error", "admin token: " + w.message()}});
-                    return 1;
-                }
-                new_admin_token = token;
-                log.info("created the admin API token", {{"file", file.string()}});
-            }
-        }
-        admin.emplace(*l.store, admin_settings_view{token, s.admin.allow_remote, config::to_toml(s, false)});
-        r.set_admin(&*admin);
-    }
+void make_ndes(const config::settings& s, const lab& l, challenges& c, event_log& log, std::optional<ndes_frontend>& out) {
+    if (!s.ndes.enabled) return;
+    const X509& thumb_ca =
+        s.ndes.thumbprint_ca == "root" ? l.pki.root_cert() : static_cast<const X509&>(*l.pki.issuing().cert);
+    out.emplace(s.ndes, c.otp ? &*c.otp : nullptr, s.scep.challenge, ndes_thumbprint(thumb_ca));
+    log.info("NDES mode", {{"password_mode", s.ndes.password_mode},
+                           {"admin_response", s.ndes.admin_response},
+                           {"browse", s.ndes.browse}});
+}
 
-    // Every connection is a file descriptor: make room for max_connections.
-    if (struct rlimit rl {}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rlim_t want = static_cast<rlim_t>(s.server.max_connections) + 256;
-        if (rl.rlim_cur < want) {
-            rl.rlim_cur = std::min(want, rl.rlim_max);
-            ::setrlimit(RLIMIT_NOFILE, &rl);
-        }
-        if (rl.rlim_cur < want)
-            log.warn("the open-file limit (" + std::to_string(rl.rlim_cur) + ") is below server.max_connections + 256; "
-                     "raise it (ulimit -n) or lower max_connections");
+// The admin API's bearer token: from the environment, or the token file
+// (created with a random token at the first start and shown once: `shown`).
+result<std::string> admin_token(const config::settings& s, event_log& log, std::string& shown) {
+    if (!s.admin.token.empty()) return s.admin.token;
+    const auto file = s.admin_token_file();
+    if (std::filesystem::exists(file)) {
+        auto text = read_file(file);
+        if (!text) return make_error("admin token: " + text.message());
+        std::string token = text->substr(0, text->find_first_of("\r\n"));
+        if (token.size() < config::min_admin_token_length)
+            return make_error("admin token file " + file.string() + " holds fewer than " +
+                              std::to_string(config::min_admin_token_length) +
+                              " characters; delete it to get a new one");
+        return token;
     }
-    // Declared before the io_context: sessions still queued in it when it is
-    // destroyed at the end refer to the metrics, the limits and the TLS context.
-    metrics stats;
-    boost::asio::ssl::context tls_ctx{boost::asio::ssl::context::tls_server};
-    boost::asio::io_context ioc;
-    const http_limits limits{s.server.max_body_bytes, s.server.max_header_bytes, s.server.read_timeout,
-                       s.server.idle_timeout, s.server.max_connections};
-    // HTTP and HTTPS: two listeners, one router, one set of metrics.
-    r.set_metrics(&stats);
-    std::optional<http_server> plain;
-    std::optional<http_server> secure;
-    std::string base, https_base;
-    std::uint16_t http_port = 0, https_port = 0;
-    if (s.server.http) {
-        plain.emplace(ioc, r, log, limits, nullptr, &stats);
-        auto ep = plain->listen(s.server.listen, s.server.port);
-        if (!ep) {
-            log.error("cannot start", {{"error", ep.message() + " (server.port; --port 0 picks a free port)"}});
-            return 1;
-        }
-        http_port = ep->port();
-        base = "http://" + display_host(s.server.listen) + ":" + std::to_string(http_port);
+    std::string token = make_admin_token();
+    if (auto w = write_file(file, token + "\n", true); !w) return make_error("admin token: " + w.message());
+    log.info("created the admin API token", {{"file", file.string()}});
+    shown = token;
+    return token;
+}
+
+// Every connection is a file descriptor: make room for max_connections.
+void raise_open_file_limit(const config::settings& s, event_log& log) {
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t want = static_cast<rlim_t>(s.server.max_connections) + 256;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = std::min(want, rl.rlim_max);
+        ::setrlimit(RLIMIT_NOFILE, &rl);
     }
-    if (s.https.enabled) {
-        auto id = https_identity(s, l, log);
-        if (!id) {
-            log.error("cannot start", {{"error", id.message()}});
-            return 1;
-        }
-        if (auto ok = configure_tls(tls_ctx, *id, s.https.min_version); !ok) {
-            log.error("cannot start", {{"error", ok.message()}});
-            return 1;
-        }
-        std::vector<x509_ptr> tls_chain;
-        for (const auto& c : id->chain) tls_chain.push_back(dup(*c));
-        r.set_tls_chain(std::move(tls_chain));
-        const std::string& listen = s.https_listen();
-        secure.emplace(ioc, r, log, limits, &tls_ctx, &stats);
-        auto ep = secure->listen(listen, s.https.port);
-        if (!ep) {
-            log.error("cannot start", {{"error", ep.message() + " (https.port; --https-port 0 picks a free port, "
-                                                               "--no-https turns HTTPS off)"}});
-            return 1;
-        }
-        https_port = ep->port();
-        https_base = "https://" + display_host(listen) + ":" + std::to_string(https_port);
-        log.info("HTTPS", {{"url", https_base},
-                           {"certificate", s.https_cert_file().string()},
-                           {"names", subject_alt_names(*id->chain.front())},
-                           {"min_version", "TLS " + s.https.min_version}});
-    }
-    if (base.empty()) base = https_base;
-    // Apple profiles: built per download (a fresh NDES password each time).
-    std::mutex profile_mutex;  // the first signed download issues the signer once
-    r.set_profile_source([&s, &l, &otp, &r, &profile_mutex, &admin, &ndes](router::profile_call& call) -> result<exported> {
-        std::lock_guard lock(profile_mutex);
+    if (rl.rlim_cur < want)
+        log.warn("the open-file limit (" + std::to_string(rl.rlim_cur) + ") is below server.max_connections + 256; "
+                 "raise it (ulimit -n) or lower max_connections");
+}
+
+// Apple profiles: built per download (a fresh NDES password each time), the
+// challenge only for those who could read it elsewhere.
+router::profile_source profile_downloads(const config::settings& s, lab& l, challenges& c, const admin_api* admin,
+                                         const ndes_frontend* ndes, std::vector<const X509*> tls_chain) {
+    auto once = std::make_shared<std::mutex>();  // the first signed download issues the signer once
+    return [&s, &l, &c, admin, ndes, tls_chain = std::move(tls_chain), once](router::profile_call& call) -> result<exported> {
+        std::lock_guard lock(*once);
         auto req = profile_request_from_query(call.query);
         if (!req) return req.err();
-        // The same people who could read the challenge elsewhere: the admin
-        // token's holder, or whoever has the NDES admin page's login.
         req->may_see_challenge = (admin && admin->accepts(call.req, call.client)) || (ndes && ndes->has_login(call.req));
-        profile_sources src{s, l.pki, *l.store, r.tls_chain(), otp ? &*otp : nullptr};
+        profile_sources src{s, l.pki, *l.store, tls_chain, c.otp ? &*c.otp : nullptr};
         return make_apple_profile(src, std::move(*req), call.base_url, &call.note);
-    });
-    // The status page at "/".
-    r.set_status_page([&s, &l, secure_on = s.https.enabled, admin_on = admin.has_value()](const std::string& base_url) {
+    };
+}
+
+// The status page at "/": the challenge is shown when it is the lab default.
+router::status_source status_page(const config::settings& s, lab& l, bool admin_on) {
+    return [&s, &l, admin_on](const std::string& base_url) {
         status_inputs in{.pki = l.pki, .store = *l.store, .base_url = base_url, .scep_path = s.scep_paths.front(),
-                         .ndes_path = {}, .challenge = {}, .challenge_note = {}, .https = false, .admin = false};
-        if (s.ndes.enabled) in.ndes_path = "/certsrv/mscep/mscep.dll";
-        // The challenge is shown when it is the lab's default one (as in the banner).
+                         .ndes_path = {}, .challenge = {}, .challenge_note = {}, .https = s.https.enabled,
+                         .admin = admin_on};
+        if (s.ndes.enabled) in.ndes_path = std::string(config::ndes_scep_paths.front());
         if (s.ndes.enabled && s.ndes.password_mode == "dynamic")
             in.challenge_note = "one-time passwords from the NDES admin page";
         else if (s.ndes.enabled && s.ndes.password_mode == "none")
@@ -320,42 +249,53 @@ int serve(const config::settings& s) {
             in.challenge = s.scep.challenge;
         else
             in.challenge_note = s.scep.challenge.empty() ? "none required" : "set by configuration (not shown)";
-        in.https = secure_on;
-        in.admin = admin_on;
         return render_status_page(in);
-    });
-    // Known only now (port 0 picks one); set before the first request is accepted.
-    // Relying parties fetch CRLs over plain HTTP when it runs (RFC 5280 §4.2.1.13).
-    iss.set_crl_url((s.crl_base_url.empty() ? base : s.crl_base_url) + "/crl/" + l.pki.issuing().name + ".crl");
-    if (plain) plain->start();
-    if (secure) secure->start();
-    const std::uint16_t port = http_port ? http_port : https_port;
+    };
+}
 
-    std::string scep_url = base + s.scep_paths.front();
-    auto ready_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-    log.info("ready", {{"url", scep_url},
-                       {"listen", (s.server.http ? s.server.listen + ":" + std::to_string(http_port) : std::string("-"))},
-                       {"https", https_base.empty() ? std::string("off") : https_base},
-                       {"ca_chain", l.pki.chain_file().string()},
-                       {"store", s.store_file().string()},
-                       {"startup_ms", std::to_string(static_cast<long long>(ready_ms))}});
+// The addresses the listeners got (port 0 picks one).
+struct addresses {
+    std::string base, https_base;  // "http://127.0.0.1:8080", "https://..."; empty when off
+    std::uint16_t http_port = 0, https_port = 0;
+};
 
-    // The banner is for the person at the terminal; the log never carries the
-    // challenge. A non-default challenge is the user's own and not echoed.
+result<void> listen_all(const config::settings& s, std::optional<http_server>& plain, std::optional<http_server>& secure,
+                        addresses& a) {
+    if (plain) {
+        auto ep = plain->listen(s.server.listen, s.server.port);
+        if (!ep) return make_error(ep.message() + " (server.port; --port 0 picks a free port)");
+        a.http_port = ep->port();
+        a.base = "http://" + display_host(s.server.listen) + ":" + std::to_string(a.http_port);
+    }
+    if (secure) {
+        auto ep = secure->listen(s.https_listen(), s.https.port);
+        if (!ep)
+            return make_error(ep.message() + " (https.port; --https-port 0 picks a free port, --no-https turns HTTPS off)");
+        a.https_port = ep->port();
+        a.https_base = "https://" + display_host(s.https_listen()) + ":" + std::to_string(a.https_port);
+    }
+    return {};
+}
+
+// The banner is for the person at the terminal; the log never carries the
+// challenge. A non-default challenge is the user's own and not echoed.
+void print_banner(const config::settings& s, const lab& l, const addresses& a, const std::string& new_admin_token) {
+    const std::string base = a.base.empty() ? a.https_base : a.base;
+    const std::string scep_url = base + s.scep_paths.front();
+    const std::string ndes_url = base + std::string(config::ndes_scep_paths.front());
+    const bool dynamic = s.ndes.enabled && s.ndes.password_mode == "dynamic";
     std::string challenge_line = s.scep.challenge == config::default_challenge ? s.scep.challenge
                                  : s.scep.challenge.empty()                     ? "(none required)"
                                                                                 : "(set by configuration)";
-    const std::string ndes_url = s.ndes.enabled ? base + "/certsrv/mscep/mscep.dll" : std::string();
-    const bool dynamic = s.ndes.enabled && s.ndes.password_mode == "dynamic";
-    if (dynamic) challenge_line = "one-time passwords from " + base + "/certsrv/mscep_admin/";
+    if (dynamic) challenge_line = "one-time passwords from " + base + std::string(config::ndes_admin_path);
     if (s.ndes.enabled && s.ndes.password_mode == "none") challenge_line = "(none required: ndes.password_mode = none)";
-    std::string try_challenge = dynamic ? "<password from the admin page>"
-                                : s.scep.challenge == config::default_challenge ? s.scep.challenge
-                                                                                : "<your challenge>";
+    const std::string try_challenge = dynamic ? "<password from the admin page>"
+                                      : s.scep.challenge == config::default_challenge ? s.scep.challenge
+                                                                                      : "<your challenge>";
     std::cout << "scep-lab ready\n"
               << "  SCEP URL   " << scep_url << "\n"
-              << (https_base.empty() || !s.server.http ? std::string()
-                                                       : "  HTTPS      " + https_base + s.scep_paths.front() + "\n")
+              << (a.https_base.empty() || a.base.empty() ? std::string()
+                                                          : "  HTTPS      " + a.https_base + s.scep_paths.front() + "\n")
               << "  challenge  " << challenge_line << "\n"
               << "  CA chain   " << l.pki.chain_file().string() << "\n"
               << "  root CA    " << l.pki.tiers().front().cert_file.string() << "\n"
@@ -369,29 +309,34 @@ int serve(const config::settings& s) {
               << "  try        mkdir dev1 && scepclient -server-url " << (s.ndes.enabled ? ndes_url : scep_url)
               << " -challenge " << try_challenge << " -private-key dev1/key.pem -certificate dev1/cert.pem\n"
               << std::flush;
+}
 
-    if (!s.server.ready_file.empty()) {
-        boost::json::object ready{{"url", scep_url}, {"base_url", base}, {"port", port}};
-        if (!https_base.empty()) {
-            ready["https_url"] = https_base + s.scep_paths.front();
-            ready["https_base_url"] = https_base;
-            ready["https_port"] = https_port;
-        }
-        ready["ca_chain"] = std::filesystem::absolute(l.pki.chain_file()).string();
-        ready["pid"] = ::getpid();
-        if (s.ndes.enabled) ready["ndes_url"] = ndes_url;
-        if (s.admin.enabled && s.admin.token.empty())
-            ready["admin_token_file"] = std::filesystem::absolute(s.admin_token_file()).string();
-        const std::string json = boost::json::serialize(ready) + "\n";
-        if (auto w = write_file(s.server.ready_file, json, false); !w)
-            log.warn("cannot write ready file", {{"error", w.message()}});
+// The ready file: what CI waits for (URLs, ports, chain, pid).
+result<void> write_ready_file(const config::settings& s, const lab& l, const addresses& a) {
+    const std::string base = a.base.empty() ? a.https_base : a.base;
+    boost::json::object ready{{"url", base + s.scep_paths.front()},
+                              {"base_url", base},
+                              {"port", a.http_port ? a.http_port : a.https_port}};
+    if (!a.https_base.empty()) {
+        ready["https_url"] = a.https_base + s.scep_paths.front();
+        ready["https_base_url"] = a.https_base;
+        ready["https_port"] = a.https_port;
     }
+    ready["ca_chain"] = std::filesystem::absolute(l.pki.chain_file()).string();
+    ready["pid"] = ::getpid();
+    if (s.ndes.enabled) ready["ndes_url"] = base + std::string(config::ndes_scep_paths.front());
+    if (s.admin.enabled && s.admin.token.empty())
+        ready["admin_token_file"] = std::filesystem::absolute(s.admin_token_file()).string();
+    return write_file(s.server.ready_file, boost::json::serialize(ready) + "\n", false);
+}
 
-    boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    // Graceful shutdown: stop accepting, answer /readyz 503, let every request
-    // already read finish (up to server.shutdown_timeout), then stop. Idle
-    // keep-alive connections are simply closed; the store closes when `l` goes.
+// Runs until SIGINT/SIGTERM, then shuts down gracefully: stop accepting,
+// answer /readyz 503, let every request already read finish (up to
+// server.shutdown_timeout), then stop. Idle keep-alive connections close.
+void run_until_signalled(const config::settings& s, boost::asio::io_context& ioc, router& r,
+                         std::optional<http_server>& plain, std::optional<http_server>& secure, event_log& log) {
     auto in_flight = [&] { return (plain ? plain->in_flight() : 0) + (secure ? secure->in_flight() : 0); };
+    boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
     boost::asio::steady_timer drain_timer(ioc);
     std::chrono::steady_clock::time_point drain_deadline;
     std::function<void()> drain = [&] {
@@ -401,7 +346,7 @@ int serve(const config::settings& s) {
             ioc.stop();
             return;
         }
-        drain_timer.expires_after(std::chrono::milliseconds(20));
+        drain_timer.expires_after(drain_poll_interval);
         drain_timer.async_wait([&](const boost::system::error_code&) { drain(); });
     };
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -413,13 +358,122 @@ int serve(const config::settings& s) {
         drain_deadline = std::chrono::steady_clock::now() + s.server.shutdown_timeout;
         drain();
     });
-
     unsigned threads = s.server.threads ? s.server.threads : std::max(1u, std::thread::hardware_concurrency());
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
     ioc.run();
     for (auto& t : pool) t.join();
     log.info("stopped", {{"in_flight", std::to_string(in_flight())}});
+}
+
+int cannot_start(event_log& log, const std::string& why) {
+    log.error("cannot start", {{"error", why}});
+    return 1;
+}
+
+}  // namespace
+
+int serve(const config::settings& s) {
+    event_log log(s.log.format, s.log.level);
+    const auto started = std::chrono::steady_clock::now();
+    warn_about_settings(s, log);
+    auto opened = open_lab(s, log);
+    if (!opened) return cannot_start(log, opened.message());
+    lab& l = *opened;
+    if (s.quirks.expired_ra)
+        if (auto r = l.pki.expire_ra(std::chrono::system_clock::now()); !r) return cannot_start(log, r.message());
+
+    // Issuance and the SCEP service.
+    const clock_fn clock = config::lab_clock(s);
+    issuer iss(l.pki, s.issuance, s.csr, clock);
+    if (!s.lab.serial_seed.empty())
+        if (auto n = l.store->count()) iss.set_serial_seed(s.lab.serial_seed, static_cast<std::uint64_t>(*n));
+    challenges challenge;
+    make_challenges(s, clock, challenge);
+    const service_config scfg = config::service_settings(s);
+    if (scfg.templates)
+        log.info("NDES templates", {{"signature", scfg.templates->signature.name},
+                                    {"encryption", scfg.templates->encryption.name},
+                                    {"general_purpose", scfg.templates->general_purpose.name}});
+    if (scfg.approval.manual) log.info("manual approval: every request waits for `scep-lab approve <txid>`");
+    scep_service service(l.pki, iss, *l.store, scfg, clock, challenge.verifier());
+
+    // The HTTP side: NDES front end, quirks, admin API, TLS identity, router.
+    std::optional<ndes_frontend> ndes;
+    make_ndes(s, l, challenge, log, ndes);
+    quirk_gate quirks(s.quirks);
+    std::optional<admin_api> admin;
+    std::string new_admin_token;
+    if (s.admin.enabled) {
+        auto token = admin_token(s, log, new_admin_token);
+        if (!token) return cannot_start(log, token.message());
+        admin.emplace(*l.store, admin_settings_view{*token, s.admin.allow_remote, config::to_toml(s, false)});
+    }
+    std::optional<tls_identity> identity;
+    if (s.https.enabled) {
+        auto id = https_identity(s, l, log);
+        if (!id) return cannot_start(log, id.message());
+        identity.emplace(std::move(*id));
+    }
+    if (!s.log.capture_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(s.log.capture_dir, ec);
+        if (ec) return cannot_start(log, "log.capture_dir " + s.log.capture_dir + ": " + ec.message());
+        log.warn("capturing every PKIOperation request and reply in " + s.log.capture_dir);
+    }
+    // Declared before the io_context: sessions still queued in it when it is
+    // destroyed at the end refer to the metrics, the router and the TLS context.
+    metrics stats;
+    router r(router_parts{.service = service,
+                          .scep_paths = scep_paths(s),
+                          .ndes = ndes ? &*ndes : nullptr,
+                          .quirks = &quirks,
+                          .stats = &stats,
+                          .admin = admin ? &*admin : nullptr,
+                          .profiles = profile_downloads(s, l, challenge, admin ? &*admin : nullptr,
+                                                        ndes ? &*ndes : nullptr, identity ? identity->chain_view() : std::vector<const X509*>{}),
+                          .status_page = status_page(s, l, admin.has_value()),
+                          .tls_chain = identity ? identity->chain_copy() : std::vector<x509_ptr>{},
+                          .capture_dir = s.log.capture_dir});
+    boost::asio::ssl::context tls_ctx{boost::asio::ssl::context::tls_server};
+    if (identity)
+        if (auto ok = configure_tls(tls_ctx, *identity, s.https.min_version); !ok) return cannot_start(log, ok.message());
+
+    // Listeners: HTTP and HTTPS, one router, one set of metrics.
+    raise_open_file_limit(s, log);
+    boost::asio::io_context ioc;
+    const http_limits limits{s.server.max_body_bytes, s.server.max_header_bytes, s.server.read_timeout,
+                             s.server.idle_timeout, s.server.max_connections};
+    std::optional<http_server> plain, secure;
+    if (s.server.http) plain.emplace(ioc, r, log, limits, nullptr, &stats);
+    if (identity) secure.emplace(ioc, r, log, limits, &tls_ctx, &stats);
+    addresses at;
+    if (auto ok = listen_all(s, plain, secure, at); !ok) return cannot_start(log, ok.message());
+    if (identity)
+        log.info("HTTPS", {{"url", at.https_base},
+                           {"certificate", s.https_cert_file().string()},
+                           {"names", subject_alt_names(*identity->chain.front())},
+                           {"min_version", "TLS " + s.https.min_version}});
+    // Known only now (port 0 picks one), set before the first request is
+    // accepted. Relying parties fetch CRLs over plain HTTP when it runs
+    // (RFC 5280 §4.2.1.13).
+    const std::string base = at.base.empty() ? at.https_base : at.base;
+    iss.set_crl_url((s.crl_base_url.empty() ? base : s.crl_base_url) + "/crl/" + l.pki.issuing().name + ".crl");
+    if (plain) plain->start();
+    if (secure) secure->start();
+
+    log.info("ready", {{"url", base + s.scep_paths.front()},
+                       {"listen", s.server.http ? s.server.listen + ":" + std::to_string(at.http_port) : "-"},
+                       {"https", at.https_base.empty() ? std::string("off") : at.https_base},
+                       {"ca_chain", l.pki.chain_file().string()},
+                       {"store", s.store_file().string()},
+                       {"startup_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                         std::chrono::steady_clock::now() - started)
+                                                         .count())}});
+    print_banner(s, l, at, new_admin_token);
+    if (!s.server.ready_file.empty())
+        if (auto w = write_ready_file(s, l, at); !w) log.warn("cannot write ready file", {{"error", w.message()}});
+    run_until_signalled(s, ioc, r, plain, secure, log);
     return 0;
 }
 

@@ -692,7 +692,9 @@ result<void> apply_env(settings& s, const env_lookup& env) {
     }
     if (auto v = env("SCEP_LAB_SERIAL_SEED")) s.lab.serial_seed = *v;
     if (auto v = env("SCEP_LAB_ADMIN_TOKEN")) {
-        if (v->size() < 16) return make_error("SCEP_LAB_ADMIN_TOKEN must have at least 16 characters");
+        if (v->size() < min_admin_token_length)
+            return make_error("SCEP_LAB_ADMIN_TOKEN must have at least " + std::to_string(min_admin_token_length) +
+                              " characters");
         s.admin.token = *v;
     }
     if (auto v = env("SCEP_LAB_ADMIN_REMOTE")) {

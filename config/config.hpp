@@ -4,6 +4,7 @@
 // documents each key).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pki/ca/hierarchy.hpp"
@@ -130,6 +132,15 @@ struct quirk_settings {
     bool all_pending = false;          // every request PENDING until approved
     std::string fail_info;             // every PKIOperation FAILURE with this failInfo
 };
+
+// Microsoft's NDES URLs (IIS paths are case-insensitive; clients write both
+// spellings). The first is the one links and profiles use.
+inline constexpr std::array<std::string_view, 4> ndes_scep_paths{"/certsrv/mscep/mscep.dll", "/certsrv/mscep",
+                                                                 "/CertSrv/mscep/mscep.dll", "/CertSrv/mscep"};
+inline constexpr std::string_view ndes_admin_path = "/certsrv/mscep_admin/";
+
+// The shortest admin API token accepted (from the token file or SCEP_LAB_ADMIN_TOKEN).
+inline constexpr std::size_t min_admin_token_length = 16;
 
 // Operations fail_status may name.
 inline const std::vector<std::string> quirk_operations{"GetCACaps", "GetCACert", "GetNextCACert", "PKIOperation",

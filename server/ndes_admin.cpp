@@ -109,7 +109,7 @@ bool ndes_frontend::is_admin_path(std::string_view path) {
     // IIS paths are case-insensitive; clients write CertSrv and certsrv.
     std::string p(path);
     for (auto& c : p) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    constexpr std::string_view base = "/certsrv/mscep_admin";
+    const std::string_view base = config::ndes_admin_path.substr(0, config::ndes_admin_path.size() - 1);  // no '/' 
     return p == base || (p.size() > base.size() && p.compare(0, base.size(), base) == 0 && p[base.size()] == '/');
 }
 

@@ -92,7 +92,7 @@ result<exported> make_apple_profile(const profile_sources& src, profile_request 
     const auto& s = src.settings;
     auto& o = req.options;
     if (o.scep_url.empty())
-        o.scep_url = base_url + (s.ndes.enabled ? std::string("/certsrv/mscep/mscep.dll") : s.scep_paths.front());
+        o.scep_url = base_url + (s.ndes.enabled ? std::string(config::ndes_scep_paths.front()) : s.scep_paths.front());
     auto withhold = [&](std::string why) {
         if (withheld) *withheld = std::move(why);
     };

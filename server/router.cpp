@@ -1,5 +1,7 @@
 #include "server/router.hpp"
 
+#include "config/config.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -165,8 +167,17 @@ std::optional<bytes> decode_get_message(std::string_view raw_value) {
     return base64_decode(*unescaped);
 }
 
-router::router(scep_service& service, std::vector<std::string> scep_paths, ndes_frontend* ndes, quirk_gate* quirks)
-    : service_(service), scep_paths_(std::move(scep_paths)), ndes_(ndes), quirks_(quirks) {}
+router::router(router_parts parts)
+    : service_(parts.service),
+      scep_paths_(std::move(parts.scep_paths)),
+      ndes_(parts.ndes),
+      quirks_(parts.quirks),
+      metrics_(parts.stats),
+      admin_(parts.admin),
+      profile_source_(std::move(parts.profiles)),
+      status_page_(std::move(parts.status_page)),
+      tls_chain_(std::move(parts.tls_chain)),
+      capture_dir_(std::move(parts.capture_dir)) {}
 
 bool router::is_scep_path(std::string_view path) const {
     // Any suffix is accepted after the base path: clients append
@@ -355,7 +366,7 @@ response router::scep(const request& req, std::string_view query, const std::str
         // The admin URL from the validated Host and the scheme actually used.
         auto base = base_url_of(req, secure);
         if (!base) return text(req, http::status::bad_request, "the Host header is not a host name or address\n", rec);
-        auto res = ndes_->browse(req, *base + "/certsrv/mscep_admin/");
+        auto res = ndes_->browse(req, *base + std::string(config::ndes_admin_path));
         rec.http_status = static_cast<int>(res.result_int());
         return res;
     }

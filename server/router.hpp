@@ -41,23 +41,11 @@ struct request_record {
     std::chrono::milliseconds delay{0};
 };
 
+// What the router serves, handed in once at construction.
+struct router_parts;
+
 class router {
 public:
-    router(scep_service& service, std::vector<std::string> scep_paths, ndes_frontend* ndes = nullptr,
-           quirk_gate* quirks = nullptr);
-
-    // `secure`: the request came over HTTPS (links it builds say https).
-    response handle(const request& req, const std::string& client, request_record& rec, bool secure = false);
-    // log.capture_dir: PKIOperation requests and replies written as DER.
-    void capture_to(std::filesystem::path dir) { capture_dir_ = std::move(dir); }
-    // The HTTPS server certificate and its chain (server certificate first),
-    // served as /ca/tls.<crt|pem> and /ca/tls-chain.<pem|p7b>.
-    void set_tls_chain(std::vector<x509_ptr> chain) { tls_chain_ = std::move(chain); }
-    std::vector<const X509*> tls_chain() const {
-        std::vector<const X509*> out;
-        for (const auto& c : tls_chain_) out.push_back(c.get());
-        return out;
-    }
     // GET /profiles/apple.mobileconfig?...: the profile for this query and
     // base URL (scheme and Host of the request). The request and client tell
     // who asks (the challenge goes only to those allowed to see it); `note`
@@ -71,15 +59,21 @@ public:
         std::string note;
     };
     using profile_source = std::function<result<exported>(profile_call& call)>;
-    void set_profile_source(profile_source source) { profile_source_ = std::move(source); }
-    // GET /metrics (Prometheus) from these counters.
-    void set_metrics(metrics* m) { metrics_ = m; }
-    // GET /readyz answers 200 while this is true and the store answers.
-    void set_ready(bool ready) { ready_ = ready; }
     // GET /: the status page for this base URL.
-    void set_status_page(std::function<std::string(const std::string& base_url)> page) { status_page_ = std::move(page); }
-    // /admin/api/...: the JSON admin API.
-    void set_admin(admin_api* admin) { admin_ = admin; }
+    using status_source = std::function<std::string(const std::string& base_url)>;
+
+    explicit router(router_parts parts);
+
+    // `secure`: the request came over HTTPS (links it builds say https).
+    response handle(const request& req, const std::string& client, request_record& rec, bool secure = false);
+    // GET /readyz answers 200 while this is true and the store answers
+    // (false from the start of a graceful shutdown).
+    void set_ready(bool ready) { ready_ = ready; }
+    std::vector<const X509*> tls_chain() const {
+        std::vector<const X509*> out;
+        for (const auto& c : tls_chain_) out.push_back(c.get());
+        return out;
+    }
 
 private:
     bool is_scep_path(std::string_view path) const;
@@ -90,14 +84,31 @@ private:
     std::vector<std::string> scep_paths_;
     ndes_frontend* ndes_;
     quirk_gate* quirks_;
-    std::filesystem::path capture_dir_;
-    std::vector<x509_ptr> tls_chain_;
+    metrics* metrics_;
+    admin_api* admin_;
     profile_source profile_source_;
-    metrics* metrics_ = nullptr;
-    admin_api* admin_ = nullptr;
-    std::function<std::string(const std::string&)> status_page_;
+    status_source status_page_;
+    std::vector<x509_ptr> tls_chain_;
+    std::filesystem::path capture_dir_;
     std::atomic<bool> ready_{true};
     std::atomic<std::uint64_t> captured_{0};
+};
+
+struct router_parts {
+    scep_service& service;
+    // Paths that serve SCEP (any suffix after them too).
+    std::vector<std::string> scep_paths;
+    ndes_frontend* ndes = nullptr;    // NDES mode: admin page and information page
+    quirk_gate* quirks = nullptr;     // reproduction knobs
+    metrics* stats = nullptr;         // GET /metrics
+    admin_api* admin = nullptr;       // /admin/api/...
+    router::profile_source profiles;  // GET /profiles/apple.mobileconfig
+    router::status_source status_page;
+    // The HTTPS server certificate and its chain (server certificate first),
+    // served as /ca/tls.<crt|pem> and /ca/tls-chain.<pem|p7b>.
+    std::vector<x509_ptr> tls_chain;
+    // log.capture_dir: PKIOperation requests and replies written as DER.
+    std::filesystem::path capture_dir;
 };
 
 // Checks made on every request before it is routed, where a wrong answer

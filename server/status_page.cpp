@@ -1,5 +1,7 @@
 #include "server/status_page.hpp"
 
+#include "config/config.hpp"
+
 #include <sstream>
 
 #include "pki/crypto/encoding.hpp"
@@ -38,7 +40,8 @@ std::string render_status_page(const status_inputs& in) {
     o << "<tr><th>SCEP URL</th><td><code id=\"scep-url\">" << markup_escape(in.base_url + in.scep_path) << "</code></td></tr>\n";
     if (!in.ndes_path.empty())
         o << "<tr><th>NDES URL</th><td><code>" << markup_escape(in.base_url + in.ndes_path)
-          << "</code> (admin page: <a href=\"/certsrv/mscep_admin/\">/certsrv/mscep_admin/</a>)</td></tr>\n";
+          << "</code> (admin page: <a href=\"" << config::ndes_admin_path << "\">" << config::ndes_admin_path
+          << "</a>)</td></tr>\n";
     if (!in.challenge.empty())
         o << "<tr><th>challenge</th><td><code id=\"challenge\">" << markup_escape(in.challenge) << "</code></td></tr>\n";
     else if (!in.challenge_note.empty())

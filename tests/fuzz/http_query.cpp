@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     service_config cfg;
     cfg.challenge = "scep-lab-challenge";
     static scep_service service(pki, iss, *store, cfg);
-    static server::router router(service, {"/scep"});
+    static server::router router(server::router_parts{.service = service, .scep_paths = {"/scep"}});
     std::string target = "/scep?" + std::string(text);
     if (target.find_first_of("\r\n ") != std::string::npos) return 0;  // not a valid request line
     server::request req{server::http::verb::get, target, 11};

@@ -17,7 +17,7 @@ protected:
         cfg.challenge = "secret";
         lab_.emplace(cfg);
         pki_ = &*lab_->pki;
-        router_.emplace(*lab_->service, std::vector<std::string>{"/scep", "/cgi-bin/pkiclient.exe"});
+        router_.emplace(router_parts{.service = *lab_->service, .scep_paths = {"/scep", "/cgi-bin/pkiclient.exe"}});
     }
     response get(const std::string& target, http::verb verb = http::verb::get, std::string body = {}) {
         request req{verb, target, 11};
@@ -138,7 +138,7 @@ protected:
         cfg.challenge = "secret";
         lab_.emplace(cfg);
         gate_.emplace(std::move(q));
-        router_.emplace(*lab_->service, std::vector<std::string>{"/scep"}, nullptr, &*gate_);
+        router_.emplace(router_parts{.service = *lab_->service, .scep_paths = {"/scep"}, .quirks = &*gate_});
     }
     std::pair<response, request_record> get(const std::string& target) {
         request req{http::verb::get, target, 11};
@@ -295,7 +295,7 @@ TEST(router_readiness, readyz_is_503_while_the_store_cannot_be_written) {
     test::service_lab lab(cfg);
     test::write_failing_store failing;
     lab.service.emplace(*lab.pki, *lab.iss, failing, cfg);
-    router r(*lab.service, {"/scep"});
+    router r(router_parts{.service = *lab.service, .scep_paths = {"/scep"}});
     auto readyz = [&] {
         request req{http::verb::get, "/readyz", 11};
         request_record rec;
@@ -320,7 +320,7 @@ TEST(router_ndes, the_information_page_links_the_validated_base_url_with_the_sch
     ndes_cfg.enabled = true;
     ndes_cfg.admin_encoding = "utf-8";
     ndes_frontend ndes(ndes_cfg, nullptr, "secret", "00000000 00000000 00000000 00000000");
-    router r(*lab.service, {"/certsrv/mscep/mscep.dll"}, &ndes);
+    router r(router_parts{.service = *lab.service, .scep_paths = {"/certsrv/mscep/mscep.dll"}, .ndes = &ndes});
     auto browse = [&](const std::string& host, bool secure) {
         request req{http::verb::get, "/certsrv/mscep/mscep.dll", 11};
         req.set(http::field::host, host);
