@@ -63,7 +63,7 @@ result<x509_crl_ptr> build_crl(const X509& ca_cert, const EVP_PKEY& ca_key, cons
         X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(&ca_cert)) != 1)
         return make_error(ossl_error("X509_CRL_new"));
     auto set_time = [](auto setter, X509_CRL* c, time_point tp) {
-        std::unique_ptr<ASN1_TIME, ossl_free<ASN1_TIME_free>> t(
+        asn1_time_ptr t(
             ASN1_TIME_set(nullptr, std::chrono::system_clock::to_time_t(tp)));
         return t && setter(c, t.get()) == 1;
     };
@@ -72,24 +72,20 @@ result<x509_crl_ptr> build_crl(const X509& ca_cert, const EVP_PKEY& ca_key, cons
         return make_error(ossl_error("CRL times"));
 
     for (const auto& e : revoked) {
-        X509_REVOKED* rev = X509_REVOKED_new();
+        x509_revoked_ptr rev(X509_REVOKED_new());
         auto serial = serial_from_hex(e.serial);
-        std::unique_ptr<ASN1_TIME, ossl_free<ASN1_TIME_free>> when(
-            ASN1_TIME_set(nullptr, std::chrono::system_clock::to_time_t(e.revoked_at)));
-        if (!rev || !serial || !when || X509_REVOKED_set_serialNumber(rev, serial.get()) != 1 ||
-            X509_REVOKED_set_revocationDate(rev, when.get()) != 1) {
-            X509_REVOKED_free(rev);
+        asn1_time_ptr when(ASN1_TIME_set(nullptr, std::chrono::system_clock::to_time_t(e.revoked_at)));
+        if (!rev || !serial || !when || X509_REVOKED_set_serialNumber(rev.get(), serial.get()) != 1 ||
+            X509_REVOKED_set_revocationDate(rev.get(), when.get()) != 1)
             return make_error(ossl_error("revoked entry " + e.serial));
-        }
         if (e.reason != 0) {  // RFC 5280 §5.3.1: omit rather than send unspecified
-            std::unique_ptr<ASN1_ENUMERATED, ossl_free<ASN1_ENUMERATED_free>> reason(ASN1_ENUMERATED_new());
+            asn1_enumerated_ptr reason(ASN1_ENUMERATED_new());
             if (!reason || ASN1_ENUMERATED_set(reason.get(), e.reason) != 1 ||
-                X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, reason.get(), 0, 0) != 1) {
-                X509_REVOKED_free(rev);
+                X509_REVOKED_add1_ext_i2d(rev.get(), NID_crl_reason, reason.get(), 0, 0) != 1)
                 return make_error(ossl_error("reason of revoked entry " + e.serial));
-            }
         }
-        X509_CRL_add0_revoked(crl.get(), rev);
+        if (X509_CRL_add0_revoked(crl.get(), rev.get()) != 1) return make_error(ossl_error("CRL entry " + e.serial));
+        (void)rev.release();  // owned by the CRL now
     }
     X509_CRL_sort(crl.get());
 

@@ -49,13 +49,12 @@ result<void> validate(const issuance_profile& p) {
 
 template_slot select_template_slot(const X509_REQ& csr) {
     bool ds = false, ke = false;
-    if (STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(const_cast<X509_REQ*>(&csr))) {
-        if (auto* ku = static_cast<ASN1_BIT_STRING*>(X509V3_get_d2i(exts, NID_key_usage, nullptr, nullptr))) {
-            ds = ASN1_BIT_STRING_get_bit(ku, 0) == 1;  // RFC 5280 §4.2.1.3 bit 0
-            ke = ASN1_BIT_STRING_get_bit(ku, 2) == 1;  // bit 2
-            ASN1_BIT_STRING_free(ku);
+    if (x509_ext_stack_ptr exts{X509_REQ_get_extensions(const_cast<X509_REQ*>(&csr))}) {
+        if (asn1_bit_string_ptr ku{
+                static_cast<ASN1_BIT_STRING*>(X509V3_get_d2i(exts.get(), NID_key_usage, nullptr, nullptr))}) {
+            ds = ASN1_BIT_STRING_get_bit(ku.get(), 0) == 1;  // RFC 5280 §4.2.1.3 bit 0
+            ke = ASN1_BIT_STRING_get_bit(ku.get(), 2) == 1;  // bit 2
         }
-        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     }
     ERR_clear_error();
     if (ds && !ke) return template_slot::signature;

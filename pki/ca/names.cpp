@@ -254,11 +254,11 @@ result<x509_ext_ptr> build_san_extension(const std::vector<san_entry>& sans, boo
     general_names_ptr names(GENERAL_NAMES_new());
     if (!names) return make_error(ossl_error("GENERAL_NAMES_new"));
     for (const auto& e : sans) {
-        std::unique_ptr<GENERAL_NAME, ossl_free<GENERAL_NAME_free>> gn(GENERAL_NAME_new());
+        general_name_ptr gn(GENERAL_NAME_new());
         if (!gn) return make_error(ossl_error("GENERAL_NAME_new"));
         if (e.kind == san_kind::upn) {
             asn1_string_ptr utf8(ASN1_UTF8STRING_new());
-            std::unique_ptr<ASN1_TYPE, ossl_free<ASN1_TYPE_free>> value(ASN1_TYPE_new());
+            asn1_type_ptr value(ASN1_TYPE_new());
             if (!utf8 || !value || ASN1_STRING_set(utf8.get(), e.value.data(), static_cast<int>(e.value.size())) != 1)
                 return make_error(ossl_error("UPN value"));
             ASN1_TYPE_set(value.get(), V_ASN1_UTF8STRING, utf8.release());

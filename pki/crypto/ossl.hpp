@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <openssl/crypto.h>
+#include <openssl/param_build.h>
 
 #include "pki/crypto/result.hpp"
 
@@ -47,6 +48,17 @@ using asn1_string_ptr = std::unique_ptr<ASN1_STRING, ossl_free<ASN1_STRING_free>
 using asn1_object_ptr = std::unique_ptr<ASN1_OBJECT, ossl_free<ASN1_OBJECT_free>>;
 using bignum_ptr = std::unique_ptr<BIGNUM, ossl_free<BN_free>>;
 using general_names_ptr = std::unique_ptr<GENERAL_NAMES, ossl_free<GENERAL_NAMES_free>>;
+using general_name_ptr = std::unique_ptr<GENERAL_NAME, ossl_free<GENERAL_NAME_free>>;
+using asn1_type_ptr = std::unique_ptr<ASN1_TYPE, ossl_free<ASN1_TYPE_free>>;
+using asn1_time_ptr = std::unique_ptr<ASN1_TIME, ossl_free<ASN1_TIME_free>>;
+using asn1_enumerated_ptr = std::unique_ptr<ASN1_ENUMERATED, ossl_free<ASN1_ENUMERATED_free>>;
+using asn1_bit_string_ptr = std::unique_ptr<ASN1_BIT_STRING, ossl_free<ASN1_BIT_STRING_free>>;
+using x509_revoked_ptr = std::unique_ptr<X509_REVOKED, ossl_free<X509_REVOKED_free>>;
+using basic_constraints_ptr = std::unique_ptr<BASIC_CONSTRAINTS, ossl_free<BASIC_CONSTRAINTS_free>>;
+using extended_key_usage_ptr = std::unique_ptr<EXTENDED_KEY_USAGE, ossl_free<EXTENDED_KEY_USAGE_free>>;
+using pkcs7_issuer_and_serial_ptr = std::unique_ptr<PKCS7_ISSUER_AND_SERIAL, ossl_free<PKCS7_ISSUER_AND_SERIAL_free>>;
+using ossl_param_bld_ptr = std::unique_ptr<OSSL_PARAM_BLD, ossl_free<OSSL_PARAM_BLD_free>>;
+using ossl_param_ptr = std::unique_ptr<OSSL_PARAM, ossl_free<OSSL_PARAM_free>>;
 
 struct x509_stack_free {
     void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_pop_free(s, X509_free); }
@@ -63,6 +75,13 @@ struct x509_ext_stack_free {
 };
 // What X509_REQ_get_extensions() returns: the CSR's requested extensions.
 using x509_ext_stack_ptr = std::unique_ptr<STACK_OF(X509_EXTENSION), x509_ext_stack_free>;
+
+// A stack that only borrows its certificates (sk_X509_push without up-ref):
+// freeing it leaves them alone.
+struct x509_borrowed_stack_free {
+    void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_free(s); }
+};
+using x509_borrowed_stack_ptr = std::unique_ptr<STACK_OF(X509), x509_borrowed_stack_free>;
 
 using bytes = std::vector<std::uint8_t>;
 using byte_view = std::span<const std::uint8_t>;

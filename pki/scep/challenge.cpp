@@ -26,9 +26,9 @@ std::optional<challenge_attr> csr_challenge(const X509_REQ& req) {
     if (t->type == V_ASN1_BMPSTRING || t->type == V_ASN1_UNIVERSALSTRING) {
         unsigned char* utf8 = nullptr;
         int len = ASN1_STRING_to_UTF8(&utf8, s);
+        ossl_buffer_ptr owned(utf8);
         if (len < 0) return std::nullopt;
         out.value.assign(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len));
-        OPENSSL_free(utf8);
     } else {
         out.value.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
                          static_cast<std::size_t>(ASN1_STRING_length(s)));

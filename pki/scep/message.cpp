@@ -78,28 +78,18 @@ std::optional<int> int_attr(PKCS7_SIGNER_INFO* si, int nid) {
 }
 
 bool add_string_attr(PKCS7_SIGNER_INFO* si, int nid, int asn1_type, std::string_view value) {
-    ASN1_STRING* s = ASN1_STRING_type_new(asn1_type);
-    if (!s || ASN1_STRING_set(s, value.data(), static_cast<int>(value.size())) != 1) {
-        ASN1_STRING_free(s);
-        return false;
-    }
-    if (PKCS7_add_signed_attribute(si, nid, asn1_type, s) != 1) {
-        ASN1_STRING_free(s);
-        return false;
-    }
+    asn1_string_ptr s(ASN1_STRING_type_new(asn1_type));
+    if (!s || ASN1_STRING_set(s.get(), value.data(), static_cast<int>(value.size())) != 1) return false;
+    if (PKCS7_add_signed_attribute(si, nid, asn1_type, s.get()) != 1) return false;
+    (void)s.release();  // owned by the signer info now
     return true;
 }
 
 bool add_octet_attr(PKCS7_SIGNER_INFO* si, int nid, byte_view value) {
-    ASN1_OCTET_STRING* s = ASN1_OCTET_STRING_new();
-    if (!s || ASN1_OCTET_STRING_set(s, value.data(), static_cast<int>(value.size())) != 1) {
-        ASN1_OCTET_STRING_free(s);
-        return false;
-    }
-    if (PKCS7_add_signed_attribute(si, nid, V_ASN1_OCTET_STRING, s) != 1) {
-        ASN1_OCTET_STRING_free(s);
-        return false;
-    }
+    asn1_octet_string_ptr s(ASN1_OCTET_STRING_new());
+    if (!s || ASN1_OCTET_STRING_set(s.get(), value.data(), static_cast<int>(value.size())) != 1) return false;
+    if (PKCS7_add_signed_attribute(si, nid, V_ASN1_OCTET_STRING, s.get()) != 1) return false;
+    (void)s.release();  // owned by the signer info now
     return true;
 }
 
@@ -184,7 +174,7 @@ result<bytes> sign_with_attributes(const X509& signer_cert, const EVP_PKEY& sign
         // sign the remaining attributes again.
         int idx = X509at_get_attr_by_NID(si->auth_attr, NID_pkcs9_signingTime, -1);
         if (idx >= 0) {
-            X509_ATTRIBUTE_free(X509at_delete_attr(si->auth_attr, idx));
+            x509_attribute_ptr(X509at_delete_attr(si->auth_attr, idx));
             if (PKCS7_SIGNER_INFO_sign(si) <= 0) return make_error(ossl_error("re-signing without signingTime"));
         }
     }
@@ -407,10 +397,9 @@ result<std::vector<x509_ptr>> parse_degenerate(byte_view der) {
 }
 
 bytes encode_issuer_and_serial(const X509_NAME& issuer, const ASN1_INTEGER& serial) {
-    std::unique_ptr<PKCS7_ISSUER_AND_SERIAL, ossl_free<PKCS7_ISSUER_AND_SERIAL_free>> ias(
-        PKCS7_ISSUER_AND_SERIAL_new());
+    pkcs7_issuer_and_serial_ptr ias(PKCS7_ISSUER_AND_SERIAL_new());
     X509_NAME_set(&ias->issuer, const_cast<X509_NAME*>(&issuer));
-    ASN1_INTEGER_free(ias->serial);
+    asn1_integer_ptr replaced(ias->serial);  // the empty serial PKCS7_ISSUER_AND_SERIAL_new made
     ias->serial = ASN1_INTEGER_dup(&serial);
     auto der = der_encode(*ias, i2d_PKCS7_ISSUER_AND_SERIAL, "i2d_PKCS7_ISSUER_AND_SERIAL");
     if (!der) throw std::runtime_error(der.message());
@@ -419,15 +408,14 @@ bytes encode_issuer_and_serial(const X509_NAME& issuer, const ASN1_INTEGER& seri
 
 result<issuer_and_serial> decode_issuer_and_serial(byte_view der) {
     const unsigned char* p = der.data();
-    std::unique_ptr<PKCS7_ISSUER_AND_SERIAL, ossl_free<PKCS7_ISSUER_AND_SERIAL_free>> ias(
-        d2i_PKCS7_ISSUER_AND_SERIAL(nullptr, &p, static_cast<long>(der.size())));
+    pkcs7_issuer_and_serial_ptr ias(d2i_PKCS7_ISSUER_AND_SERIAL(nullptr, &p, static_cast<long>(der.size())));
     if (!ias) return make_error(ossl_error("messageData is not an IssuerAndSerialNumber"));
     issuer_and_serial out;
     out.issuer.reset(X509_NAME_dup(ias->issuer));
     bignum_ptr bn(ASN1_INTEGER_to_BN(ias->serial, nullptr));
-    char* hex = BN_bn2hex(bn.get());
-    out.serial = hex;
-    OPENSSL_free(hex);
+    ossl_string_ptr hex(BN_bn2hex(bn.get()));
+    if (!hex) return make_error(ossl_error("serial number"));
+    out.serial = hex.get();
     return out;
 }
 

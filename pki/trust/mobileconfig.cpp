@@ -82,9 +82,9 @@ result<std::vector<std::pair<std::string, std::string>>> subject_pairs(std::stri
         const char* sn = nid == NID_undef ? oid : OBJ_nid2sn(nid);
         unsigned char* utf8 = nullptr;
         int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+        ossl_buffer_ptr owned(utf8);
         if (len < 0) return make_error("subject \"" + std::string(subject) + "\": unreadable value");
         out.emplace_back(sn, std::string(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len)));
-        OPENSSL_free(utf8);
     }
     if (out.empty()) return make_error("subject is empty");
     return out;
@@ -260,7 +260,7 @@ result<std::string> build_apple_profile(const hierarchy& pki, const std::vector<
 result<bytes> sign_profile(std::string_view xml, const X509& signer, const EVP_PKEY& key,
                            const std::vector<const X509*>& chain) {
     bio_ptr in(BIO_new_mem_buf(xml.data(), static_cast<int>(xml.size())));
-    std::unique_ptr<STACK_OF(X509), decltype([](STACK_OF(X509)* s) { sk_X509_free(s); })> certs(sk_X509_new_null());
+    x509_borrowed_stack_ptr certs(sk_X509_new_null());
     for (const X509* c : chain) sk_X509_push(certs.get(), const_cast<X509*>(c));
     pkcs7_ptr p7(PKCS7_sign(const_cast<X509*>(&signer), const_cast<EVP_PKEY*>(&key), certs.get(), in.get(),
                             PKCS7_BINARY | PKCS7_NOSMIMECAP));

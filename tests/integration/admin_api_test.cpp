@@ -138,8 +138,7 @@ TEST(admin_api, list_search_fetch_revoke_reset) {
     ASSERT_TRUE(crl);
     ASSERT_EQ(crl->status, 200);
     const auto* p = reinterpret_cast<const unsigned char*>(crl->body.data());
-    std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> parsed(d2i_X509_CRL(nullptr, &p, static_cast<long>(crl->body.size())),
-                                                                X509_CRL_free);
+    x509_crl_ptr parsed(d2i_X509_CRL(nullptr, &p, static_cast<long>(crl->body.size())));
     ASSERT_TRUE(parsed);
     bool listed = false;
     STACK_OF(X509_REVOKED)* revs = X509_CRL_get_REVOKED(parsed.get());

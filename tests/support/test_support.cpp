@@ -57,20 +57,20 @@ requester make_requester(const requester_options& o) {
                                   reinterpret_cast<const unsigned char*>(o.challenge.c_str()),
                                   static_cast<int>(o.challenge.size()));
     }
-    STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+    x509_ext_stack_ptr exts(sk_X509_EXTENSION_new_null());
     X509V3_CTX ctx;
     X509V3_set_ctx(&ctx, nullptr, nullptr, r.csr.get(), nullptr, 0);
     if (!o.dns_names.empty()) {
         std::string san;
         for (const auto& d : o.dns_names) san += (san.empty() ? "DNS:" : ",DNS:") + d;
-        sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, san.c_str()));
+        sk_X509_EXTENSION_push(exts.get(), X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, san.c_str()));
     }
     for (const auto& e : o.extra_ext) {
         auto eq = e.find('=');
-        sk_X509_EXTENSION_push(exts, X509V3_EXT_conf(nullptr, &ctx, e.substr(0, eq).c_str(), e.substr(eq + 1).c_str()));
+        sk_X509_EXTENSION_push(exts.get(),
+                               X509V3_EXT_conf(nullptr, &ctx, e.substr(0, eq).c_str(), e.substr(eq + 1).c_str()));
     }
-    if (sk_X509_EXTENSION_num(exts) > 0) X509_REQ_add_extensions(r.csr.get(), exts);
-    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    if (sk_X509_EXTENSION_num(exts.get()) > 0) X509_REQ_add_extensions(r.csr.get(), exts.get());
     X509_REQ_sign(r.csr.get(), r.key.get(), EVP_sha256());
     auto signer = self_signed(*r.key, *subject->get(), std::chrono::system_clock::now());
     EXPECT_TRUE(signer) << signer.message();
@@ -97,11 +97,11 @@ evp_pkey_ptr rsa_key_with_exponent(unsigned long e) {
     bignum_ptr owned_n(n), pub(BN_new()), priv(BN_new());
     BN_set_word(pub.get(), e);
     BN_set_word(priv.get(), 1);
-    std::unique_ptr<OSSL_PARAM_BLD, ossl_free<OSSL_PARAM_BLD_free>> bld(OSSL_PARAM_BLD_new());
+    ossl_param_bld_ptr bld(OSSL_PARAM_BLD_new());
     OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n);
     OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, pub.get());
     OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_D, priv.get());
-    std::unique_ptr<OSSL_PARAM, ossl_free<OSSL_PARAM_free>> params(OSSL_PARAM_BLD_to_param(bld.get()));
+    ossl_param_ptr params(OSSL_PARAM_BLD_to_param(bld.get()));
     evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
     EVP_PKEY* key = nullptr;
     if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||

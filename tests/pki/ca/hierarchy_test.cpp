@@ -40,12 +40,11 @@ TEST(hierarchy, generates_one_to_four_tiers_that_chain_to_the_root) {
         EXPECT_TRUE(verifies(*h, *h->issuing().cert));
         // pathLen of each CA counts the CAs below it.
         for (int i = 0; i < depth; ++i) {
-            const auto* bc = static_cast<BASIC_CONSTRAINTS*>(
-                X509_get_ext_d2i(h->tiers()[i].cert.get(), NID_basic_constraints, nullptr, nullptr));
+            basic_constraints_ptr bc(static_cast<BASIC_CONSTRAINTS*>(
+                X509_get_ext_d2i(h->tiers()[i].cert.get(), NID_basic_constraints, nullptr, nullptr)));
             ASSERT_TRUE(bc);
             EXPECT_TRUE(bc->ca);
             EXPECT_EQ(ASN1_INTEGER_get(bc->pathlen), depth - 1 - i);
-            BASIC_CONSTRAINTS_free(const_cast<BASIC_CONSTRAINTS*>(bc));
         }
         auto chain_file = read_file(h->chain_file());
         ASSERT_TRUE(chain_file);

@@ -23,9 +23,9 @@ bool verifies(const hierarchy& pki, const X509& leaf) {
     x509_store_ptr store(X509_STORE_new());
     X509_STORE_add_cert(store.get(), const_cast<X509*>(&pki.root_cert()));
     // Borrowed certificates: the stack is freed, not its contents.
-    std::unique_ptr<STACK_OF(X509), decltype([](STACK_OF(X509)* s) { sk_X509_free(s); })> untrusted(sk_X509_new_null());
+    x509_borrowed_stack_ptr untrusted(sk_X509_new_null());
     for (const X509* c : pki.chain(false)) sk_X509_push(untrusted.get(), const_cast<X509*>(c));
-    std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(), X509_STORE_CTX_free);
+    x509_store_ctx_ptr ctx(X509_STORE_CTX_new());
     X509_STORE_CTX_init(ctx.get(), store.get(), const_cast<X509*>(&leaf), untrusted.get());
     X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_SERVER);
     return X509_verify_cert(ctx.get()) == 1;

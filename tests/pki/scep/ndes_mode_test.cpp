@@ -29,14 +29,13 @@ std::string subject_of(const X509& c) { return name_to_string(*X509_get_subject_
 unsigned key_usage(const X509& c) { return X509_get_key_usage(const_cast<X509*>(&c)); }
 
 std::string eku_text(const X509& c) {
-    auto* eku = static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(&c, NID_ext_key_usage, nullptr, nullptr));
+    extended_key_usage_ptr eku(static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(&c, NID_ext_key_usage, nullptr, nullptr)));
     std::string out;
-    for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku); ++i) {
+    for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku.get()); ++i) {
         char buf[80];
-        OBJ_obj2txt(buf, sizeof buf, sk_ASN1_OBJECT_value(eku, i), 1);
+        OBJ_obj2txt(buf, sizeof buf, sk_ASN1_OBJECT_value(eku.get(), i), 1);
         out += (out.empty() ? "" : ",") + std::string(buf);
     }
-    EXTENDED_KEY_USAGE_free(eku);
     return out;
 }
 
