@@ -534,8 +534,9 @@ public:
     }
     result<std::optional<cert_record>> find_by_transaction(const std::string& txid) override {
         std::lock_guard lock(mu_);
+        // As in SQLite, where an empty ID is stored as NULL: "none" matches nothing.
         for (const auto& r : rows_)
-            if (r.transaction_id == txid) return std::optional<cert_record>(r);
+            if (!txid.empty() && r.transaction_id == txid) return std::optional<cert_record>(r);
         return std::optional<cert_record>();
     }
     result<std::optional<cert_record>> find_by_serial(const std::string& serial) override {
