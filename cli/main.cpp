@@ -31,38 +31,19 @@ struct flags {
 
 // defaults < preset < configuration file < SCEP_LAB_* environment < command-line flags
 scep::result<scep::config::settings> settle(const flags& f) {
-    auto s = scep::config::defaults();
-    // A layer named by its flag or, without one, by its environment variable.
-    auto layer = [&s](const std::string& flag, const char* env, auto load) -> scep::result<void> {
-        std::string name = flag;
-        if (name.empty())
-            if (auto v = scep::config::process_env()(env)) name = *v;
-        if (name.empty()) return {};
-        auto loaded = load(name, s);
-        if (!loaded) return loaded.err();
-        s = std::move(*loaded);
-        return {};
-    };
-    if (auto r = layer(f.preset, "SCEP_LAB_PRESET", scep::config::load_preset); !r) return r.err();
-    if (auto r = layer(f.config_file, "SCEP_LAB_CONFIG",
-                       [](const std::string& file, const scep::config::settings& base) {
-                           return scep::config::load_file(file, base);
-                       });
-        !r)
-        return r.err();
-    if (auto r = scep::config::apply_env(s, scep::config::process_env()); !r) return r.err();
-    if (f.listen) s.server.listen = *f.listen;
-    if (f.port) s.server.port = static_cast<std::uint16_t>(*f.port);
-    if (f.data_dir) s.data_dir = *f.data_dir;
-    if (f.challenge) s.scep.challenge = *f.challenge;
-    if (f.log_format) s.log.format = *f.log_format;
-    if (f.log_level) s.log.level = *f.log_level;
-    if (f.ready_file) s.server.ready_file = *f.ready_file;
-    if (f.https_port) s.https.port = static_cast<std::uint16_t>(*f.https_port);
-    if (f.no_https) s.https.enabled = false;
-    if (f.no_http) s.server.http = false;
-    if (auto r = scep::config::validate(s); !r) return r.err();
-    return s;
+    scep::config::layers l{.preset = f.preset, .config_file = f.config_file, .flags = [&f](scep::config::settings& s) {
+        if (f.listen) s.server.listen = *f.listen;
+        if (f.port) s.server.port = static_cast<std::uint16_t>(*f.port);
+        if (f.data_dir) s.data_dir = *f.data_dir;
+        if (f.challenge) s.scep.challenge = *f.challenge;
+        if (f.log_format) s.log.format = *f.log_format;
+        if (f.log_level) s.log.level = *f.log_level;
+        if (f.ready_file) s.server.ready_file = *f.ready_file;
+        if (f.https_port) s.https.port = static_cast<std::uint16_t>(*f.https_port);
+        if (f.no_https) s.https.enabled = false;
+        if (f.no_http) s.server.http = false;
+    }};
+    return scep::config::settle(l, scep::config::process_env());
 }
 
 }  // namespace

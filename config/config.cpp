@@ -584,10 +584,10 @@ std::vector<std::string> active_quirks(const settings& s) {
     return out;
 }
 
-result<settings> load_preset(const std::string& name, settings base) {
+result<settings> load_preset(const std::string& name, settings base, checks when) {
     std::string known;
     for (const auto& p : presets()) {
-        if (p.name == name) return load_string(p.text, "preset " + name, std::move(base));
+        if (p.name == name) return load_string(p.text, "preset " + name, std::move(base), when);
         known += (known.empty() ? "" : ", ") + p.name;
     }
     return make_error("unknown preset \"" + name + "\" (known: " + known + ")");
@@ -637,7 +637,7 @@ result<void> check_text(const std::string& text, const std::string& name) {
 }
 }  // namespace
 
-result<settings> load_string(const std::string& text, const std::string& name, settings base) {
+result<settings> load_string(const std::string& text, const std::string& name, settings base, checks when) {
     if (auto ok = check_text(text, name); !ok) return ok.err();
     try {
         std::istringstream in(text);
@@ -647,16 +647,17 @@ result<settings> load_string(const std::string& text, const std::string& name, s
     } catch (const std::exception& e) {
         return make_error(e.what());
     }
-    if (auto r = validate(base); !r) return make_error(name + ": " + r.message());
+    if (when == checks::now)
+        if (auto r = validate(base); !r) return make_error(name + ": " + r.message());
     return base;
 }
 
-result<settings> load_file(const std::filesystem::path& file, settings base) {
+result<settings> load_file(const std::filesystem::path& file, settings base, checks when) {
     std::ifstream in(file, std::ios::binary);
     if (!in) return make_error("cannot read configuration file " + file.string());
     std::ostringstream ss;
     ss << in.rdbuf();
-    return load_string(ss.str(), file.string(), std::move(base));
+    return load_string(ss.str(), file.string(), std::move(base), when);
 }
 
 env_lookup process_env() {
@@ -681,7 +682,7 @@ result<void> env_port(const env_lookup& env, const char* name, std::uint16_t& ou
 }
 }  // namespace
 
-result<void> apply_env(settings& s, const env_lookup& env) {
+result<void> apply_env(settings& s, const env_lookup& env, checks when) {
     if (auto v = env("SCEP_LAB_LISTEN")) s.server.listen = *v;
     if (auto r = env_port(env, "SCEP_LAB_PORT", s.server.port); !r) return r;
     if (auto r = env_port(env, "SCEP_LAB_HTTPS_PORT", s.https.port); !r) return r;
@@ -725,7 +726,30 @@ result<void> apply_env(settings& s, const env_lookup& env) {
         if (v->size() < 8) return make_error("SCEP_LAB_KEY_PASSPHRASE must have at least 8 characters");
         s.pki.key_passphrase = *v;
     }
-    return validate(s);
+    return when == checks::now ? validate(s) : result<void>{};
+}
+
+result<settings> settle(const layers& l, const env_lookup& env) {
+    settings s = defaults();
+    // A layer named by its flag or, without one, by its environment variable.
+    auto named = [&env](const std::string& flag, const char* variable) {
+        if (!flag.empty()) return flag;
+        return env(variable).value_or(std::string());
+    };
+    if (auto preset = named(l.preset, "SCEP_LAB_PRESET"); !preset.empty()) {
+        auto loaded = load_preset(preset, std::move(s), checks::at_the_end);
+        if (!loaded) return loaded.err();
+        s = std::move(*loaded);
+    }
+    if (auto file = named(l.config_file, "SCEP_LAB_CONFIG"); !file.empty()) {
+        auto loaded = load_file(file, std::move(s), checks::at_the_end);
+        if (!loaded) return loaded.err();
+        s = std::move(*loaded);
+    }
+    if (auto r = apply_env(s, env, checks::at_the_end); !r) return r.err();
+    if (l.flags) l.flags(s);
+    if (auto r = validate(s); !r) return r.err();
+    return s;
 }
 
 result<void> validate(const settings& s) {

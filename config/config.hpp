@@ -199,14 +199,31 @@ std::vector<std::string> https_names(const settings& s, const std::string& host_
 settings defaults();
 inline constexpr const char* default_challenge = "scep-lab-challenge";
 
+// Whether a loader runs the cross-field checks of validate() on its result
+// (standalone use), or leaves them to whoever settles the final layers.
+enum class checks { now, at_the_end };
+
 // Reads a TOML file over `base`. Errors name the file, line and problem.
-result<settings> load_file(const std::filesystem::path& file, settings base);
-result<settings> load_string(const std::string& toml_text, const std::string& name, settings base);
+result<settings> load_file(const std::filesystem::path& file, settings base, checks when = checks::now);
+result<settings> load_string(const std::string& toml_text, const std::string& name, settings base,
+                             checks when = checks::now);
 
 using env_lookup = std::function<std::optional<std::string>(const char*)>;
 env_lookup process_env();
-// Applies SCEP_LAB_LISTEN, _PORT, _DATA_DIR, _CHALLENGE, _LOG_FORMAT, _LOG_LEVEL.
-result<void> apply_env(settings& s, const env_lookup& env);
+// Applies the SCEP_LAB_* variables (docs/configuration.md lists them); each
+// value is checked as it is read.
+result<void> apply_env(settings& s, const env_lookup& env, checks when = checks::now);
+
+// The layers, lowest first: embedded defaults < preset < configuration file <
+// SCEP_LAB_* environment < command-line flags. Each layer is read on top of
+// the one below; validate() runs once, on the final settings, so a value one
+// layer sets and a later one fixes is not refused on the way.
+struct layers {
+    std::string preset;       // --preset; empty: SCEP_LAB_PRESET
+    std::string config_file;  // --config; empty: SCEP_LAB_CONFIG
+    std::function<void(settings&)> flags;  // the command line
+};
+result<settings> settle(const layers& l, const env_lookup& env);
 
 // Cross-field checks (also run after flags are applied).
 result<void> validate(const settings& s);
@@ -231,7 +248,7 @@ struct preset {
 };
 const std::vector<preset>& presets();
 // Loads the named preset over `base`; the error lists the known names.
-result<settings> load_preset(const std::string& name, settings base);
+result<settings> load_preset(const std::string& name, settings base, checks when = checks::now);
 
 // "250ms", "2s", "1m" -> milliseconds.
 std::optional<std::chrono::milliseconds> parse_millis(std::string_view text);

@@ -437,6 +437,35 @@ TEST(config, default_https_names_cover_loopback_the_host_and_a_specific_listen_a
     EXPECT_EQ(https_names(s, ""), (std::vector<std::string>{"localhost", "127.0.0.1", "::1"}));
 }
 
+TEST(config, layers_are_validated_once_on_the_final_settings) {
+    std::map<std::string, std::string> env{{"SCEP_LAB_PORT", "8443"}};
+    auto lookup = [&](const char* n) -> std::optional<std::string> {
+        auto it = env.find(n);
+        return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+    // SCEP_LAB_PORT=8443 clashes with the default HTTPS port until the flag moves it.
+    auto fixed = settle({.flags = [](settings& s) { s.https.port = 9443; }}, lookup);
+    ASSERT_TRUE(fixed) << fixed.message();
+    EXPECT_EQ(fixed->server.port, 8443);
+    EXPECT_EQ(fixed->https.port, 9443);
+    // Without the flag the final settings clash, and that is refused.
+    auto clash = settle({}, lookup);
+    ASSERT_FALSE(clash);
+    EXPECT_NE(clash.message().find("8443"), std::string::npos) << clash.message();
+    // A preset, the environment and the flags, lowest first.
+    env = {{"SCEP_LAB_PRESET", "micromdm-like"}, {"SCEP_LAB_CHALLENGE", "from-env"}};
+    auto layered = settle({.flags = [](settings& s) { s.data_dir = "/tmp/from-flag"; }}, lookup);
+    ASSERT_TRUE(layered) << layered.message();
+    EXPECT_EQ(layered->scep_paths, std::vector<std::string>{"/scep"});  // the preset
+    EXPECT_EQ(layered->scep.challenge, "from-env");
+    EXPECT_EQ(layered->data_dir, "/tmp/from-flag");
+    // Each layer's own errors still name it.
+    env = {{"SCEP_LAB_PRESET", "nope"}};
+    auto unknown = settle({}, lookup);
+    ASSERT_FALSE(unknown);
+    EXPECT_NE(unknown.message().find("unknown preset \"nope\""), std::string::npos);
+}
+
 TEST(config, https_environment_variables) {
     auto s = defaults();
     std::map<std::string, std::string> env{{"SCEP_LAB_HTTPS_PORT", "0"}, {"SCEP_LAB_HTTPS", "off"}};
