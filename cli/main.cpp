@@ -118,6 +118,8 @@ int main(int argc, char** argv) {
     bool show_secrets = false;
     auto* show = app.add_subcommand("config", "print the effective configuration as TOML");
     show->add_flag("--show-secrets", show_secrets, "print the challenge instead of ********");
+    bool show_env = false;
+    show->add_flag("--env", show_env, "list the SCEP_LAB_* environment variables and the settings they set");
 
     std::string health_url;
     auto* health = app.add_subcommand("health", "exit 0 when the server answers /healthz (for Docker HEALTHCHECK)");
@@ -231,6 +233,12 @@ int main(int argc, char** argv) {
         }
         std::cout << scep::client::bench_report(bo, *r);
         return r->failed == 0 ? 0 : 3;
+    }
+    // The variable list needs no settled configuration (it explains a broken one).
+    if (show->parsed() && show_env) {
+        for (const auto& e : scep::config::env_variables())
+            std::cout << e.name << "\t" << e.setting << "\t" << e.doc << "\n";
+        return 0;
     }
     auto s = settle(f);
     if (!s) {

@@ -669,62 +669,152 @@ env_lookup process_env() {
 }
 
 namespace {
-// A port number from the environment variable `name`, into `out` when set.
-result<void> env_port(const env_lookup& env, const char* name, std::uint16_t& out) {
-    auto v = env(name);
-    if (!v) return {};
+// Values of SCEP_LAB_* variables.
+
+result<std::uint16_t> port_value(const std::string& v) {
     char* end = nullptr;
-    long port = std::strtol(v->c_str(), &end, 10);
-    if (v->empty() || *end != '\0' || port < 0 || port > 65535)
-        return make_error(std::string(name) + "=\"" + *v + "\" is not a port number (0 to 65535)");
-    out = static_cast<std::uint16_t>(port);
-    return {};
+    long port = std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || port < 0 || port > 65535) return make_error("is not a port number (0 to 65535)");
+    return static_cast<std::uint16_t>(port);
 }
+
+result<bool> on_off(const std::string& v) {
+    if (v != "on" && v != "off") return make_error("must be on or off");
+    return v == "on";
+}
+
+using env_apply = result<void> (*)(settings&, const std::string&);
+
 }  // namespace
 
-result<void> apply_env(settings& s, const env_lookup& env, checks when) {
-    if (auto v = env("SCEP_LAB_LISTEN")) s.server.listen = *v;
-    if (auto r = env_port(env, "SCEP_LAB_PORT", s.server.port); !r) return r;
-    if (auto r = env_port(env, "SCEP_LAB_HTTPS_PORT", s.https.port); !r) return r;
-    if (auto v = env("SCEP_LAB_CLOCK_OFFSET")) {
-        auto off = parse_signed_duration(*v);
-        if (!off) return make_error("SCEP_LAB_CLOCK_OFFSET=\"" + *v + "\" is not a duration like -30d or +2h");
-        s.lab.clock_offset = *off;
-    }
-    if (auto v = env("SCEP_LAB_SERIAL_SEED")) s.lab.serial_seed = *v;
-    if (auto v = env("SCEP_LAB_ADMIN_TOKEN")) {
-        if (v->size() < min_admin_token_length)
-            return make_error("SCEP_LAB_ADMIN_TOKEN must have at least " + std::to_string(min_admin_token_length) +
-                              " characters");
-        s.admin.token = *v;
-    }
-    if (auto v = env("SCEP_LAB_ADMIN_REMOTE")) {
-        if (*v != "on" && *v != "off") return make_error("SCEP_LAB_ADMIN_REMOTE=\"" + *v + "\" must be on or off");
-        s.admin.allow_remote = *v == "on";
-    }
-    if (auto v = env("SCEP_LAB_HTTPS_NAMES")) {
-        s.https.names.clear();
-        std::string item;
-        for (char c : *v + ",") {
-            if (c != ',') {
-                item += c;
-                continue;
-            }
-            if (!item.empty()) s.https.names.push_back(item);
-            item.clear();
+// The one list of SCEP_LAB_* variables: apply_env() reads them in this
+// order, `scep-lab config --env` prints them, and the documentation is
+// checked against that output (tests/docs_check.sh).
+const std::vector<env_variable>& env_variables() {
+    static const std::vector<env_variable> table = [] {
+        struct row {
+            const char* name;
+            const char* setting;
+            const char* doc;
+            env_apply apply;
+        };
+        static const row rows[] = {
+            {"SCEP_LAB_PRESET", "--preset", "start from a ready configuration (`scep-lab presets`)", nullptr},
+            {"SCEP_LAB_CONFIG", "--config", "TOML configuration file read over the preset", nullptr},
+            {"SCEP_LAB_LISTEN", "server.listen", "listen address of HTTP (and HTTPS unless https.listen)",
+             [](settings& s, const std::string& v) -> result<void> {
+                 s.server.listen = v;
+                 return {};
+             }},
+            {"SCEP_LAB_PORT", "server.port", "HTTP port; 0 picks a free one",
+             [](settings& s, const std::string& v) -> result<void> {
+                 auto p = port_value(v);
+                 if (!p) return p.err();
+                 s.server.port = *p;
+                 return {};
+             }},
+            {"SCEP_LAB_HTTPS_PORT", "https.port", "HTTPS port; 0 picks a free one",
+             [](settings& s, const std::string& v) -> result<void> {
+                 auto p = port_value(v);
+                 if (!p) return p.err();
+                 s.https.port = *p;
+                 return {};
+             }},
+            {"SCEP_LAB_HTTPS", "https.enabled", "on or off: the HTTPS listener",
+             [](settings& s, const std::string& v) -> result<void> {
+                 auto b = on_off(v);
+                 if (!b) return b.err();
+                 s.https.enabled = *b;
+                 return {};
+             }},
+            {"SCEP_LAB_HTTPS_NAMES", "https.names", "comma-separated DNS names and IP addresses of the HTTPS certificate",
+             [](settings& s, const std::string& v) -> result<void> {
+                 s.https.names.clear();
+                 std::string item;
+                 for (char c : v + ",") {
+                     if (c != ',') {
+                         item += c;
+                         continue;
+                     }
+                     if (!item.empty()) s.https.names.push_back(item);
+                     item.clear();
+                 }
+                 return {};
+             }},
+            {"SCEP_LAB_DATA_DIR", "data_dir", "lab PKI, store and admin token",
+             [](settings& s, const std::string& v) -> result<void> {
+                 s.data_dir = v;
+                 return {};
+             }},
+            {"SCEP_LAB_CHALLENGE", "scep.challenge", "the static challenge password; empty = none required",
+             [](settings& s, const std::string& v) -> result<void> {
+                 s.scep.challenge = v;
+                 return {};
+             }},
+            {"SCEP_LAB_LOG_FORMAT", "log.format", "text or json",
+             [](settings& s, const std::string& v) -> result<void> {
+                 s.log.format = v;
+                 return {};
+             }},
+            {"SCEP_LAB_LOG_LEVEL", "log.level", "trace, debug, info, warn or error",
+             [](settings& s, const std::string& v) -> result<void> {
+                 s.log.level = v;
+                 return {};
+             }},
+            {"SCEP_LAB_KEY_PASSPHRASE", "pki.key_passphrase_file", "passphrase of the lab's private keys (8+ characters)",
+             [](settings& s, const std::string& v) -> result<void> {
+                 if (v.size() < 8) return make_error("must have at least 8 characters");
+                 s.pki.key_passphrase = v;
+                 return {};
+             }},
+            {"SCEP_LAB_ADMIN_TOKEN", "admin.token", "the admin API bearer token (16+ characters; no token file is written)",
+             [](settings& s, const std::string& v) -> result<void> {
+                 if (v.size() < min_admin_token_length)
+                     return make_error("must have at least " + std::to_string(min_admin_token_length) + " characters");
+                 s.admin.token = v;
+                 return {};
+             }},
+            {"SCEP_LAB_ADMIN_REMOTE", "admin.allow_remote", "on or off: admin API for non-loopback clients",
+             [](settings& s, const std::string& v) -> result<void> {
+                 auto b = on_off(v);
+                 if (!b) return b.err();
+                 s.admin.allow_remote = *b;
+                 return {};
+             }},
+            {"SCEP_LAB_CLOCK_OFFSET", "lab.clock_offset", "shift the lab clock, e.g. -30d (deterministic CI runs)",
+             [](settings& s, const std::string& v) -> result<void> {
+                 auto off = parse_signed_duration(v);
+                 if (!off) return make_error("is not a duration like -30d or +2h");
+                 s.lab.clock_offset = *off;
+                 return {};
+             }},
+            {"SCEP_LAB_SERIAL_SEED", "lab.serial_seed", "deterministic serial numbers from this seed",
+             [](settings& s, const std::string& v) -> result<void> {
+                 s.lab.serial_seed = v;
+                 return {};
+             }},
+        };
+        std::vector<env_variable> out;
+        for (const auto& r : rows) {
+            env_variable e{r.name, r.setting, r.doc, {}};
+            if (r.apply) e.apply = r.apply;
+            out.push_back(std::move(e));
         }
-    }
-    if (auto v = env("SCEP_LAB_HTTPS")) {
-        if (*v != "on" && *v != "off") return make_error("SCEP_LAB_HTTPS=\"" + *v + "\" must be on or off");
-        s.https.enabled = *v == "on";
-    }
-    if (auto v = env("SCEP_LAB_DATA_DIR")) s.data_dir = *v;
-    if (auto v = env("SCEP_LAB_CHALLENGE")) s.scep.challenge = *v;
-    if (auto v = env("SCEP_LAB_LOG_FORMAT")) s.log.format = *v;
-    if (auto v = env("SCEP_LAB_LOG_LEVEL")) s.log.level = *v;
-    if (auto v = env("SCEP_LAB_KEY_PASSPHRASE")) {
-        if (v->size() < 8) return make_error("SCEP_LAB_KEY_PASSPHRASE must have at least 8 characters");
-        s.pki.key_passphrase = *v;
+        return out;
+    }();
+    return table;
+}
+
+result<void> apply_env(settings& s, const env_lookup& env, checks when) {
+    for (const auto& e : env_variables()) {
+        if (!e.apply) continue;  // the layers (preset, configuration file) are read by settle()
+        auto v = env(e.name.c_str());
+        if (!v) continue;
+        // A secret is never echoed back in the error.
+        const bool secret = e.name == "SCEP_LAB_KEY_PASSPHRASE" || e.name == "SCEP_LAB_ADMIN_TOKEN" ||
+                            e.name == "SCEP_LAB_CHALLENGE";
+        if (auto r = e.apply(s, *v); !r)
+            return make_error(e.name + (secret ? std::string() : "=\"" + *v + "\"") + " " + r.message());
     }
     return when == checks::now ? validate(s) : result<void>{};
 }

@@ -210,6 +210,17 @@ result<settings> load_string(const std::string& toml_text, const std::string& na
 
 using env_lookup = std::function<std::optional<std::string>(const char*)>;
 env_lookup process_env();
+// A SCEP_LAB_* variable: its name, the setting it stands for, one line of
+// documentation, and how it is applied (empty for the layer variables
+// SCEP_LAB_PRESET and SCEP_LAB_CONFIG, which settle() reads).
+struct env_variable {
+    std::string name;
+    std::string setting;
+    std::string doc;
+    std::function<result<void>(settings&, const std::string&)> apply;
+};
+const std::vector<env_variable>& env_variables();
+
 // Applies the SCEP_LAB_* variables (docs/configuration.md lists them); each
 // value is checked as it is read.
 result<void> apply_env(settings& s, const env_lookup& env, checks when = checks::now);

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Documentation that must follow the code: every environment variable the
+# binary reads is in docs/configuration.md and nothing else is listed there;
+# the README stays a front page (at most 160 lines) whose links resolve; the
+# map of the code in docs/design.md names every source folder that exists.
+set -euo pipefail
+BIN=$(readlink -f "${1:?usage: $0 path/to/scep-lab}")
+cd "$(dirname "$0")/.."
+fail() { echo "FAIL: $*" >&2; exit 1; }
+from_binary=$("$BIN" config --env | cut -f1 | sort)
+from_docs=$(grep -oE '^\| `SCEP_LAB_[A-Z_]+`' docs/configuration.md | tr -d '|` ' | sort)
+[ "$from_binary" = "$from_docs" ] ||
+    fail "docs/configuration.md and \`scep-lab config --env\` differ: $(diff <(echo "$from_binary") <(echo "$from_docs") | grep '^[<>]' | tr '\n' ' ')"
+# No variable is read outside the table (the layer variables are read by settle()).
+stray=$({ grep -rhoE 'env\("SCEP_LAB_[A-Z_]+"\)|getenv\("SCEP_LAB_[A-Z_]+"\)' config server cli client pki || true; } |
+    grep -oE 'SCEP_LAB_[A-Z_]+' | sort -u | while read -r v; do echo "$from_binary" | grep -qx "$v" || echo "$v"; done || true)
+[ -z "$stray" ] || fail "read but not in the variable table: $stray"
+lines=$(wc -l <README.md)
+[ "$lines" -le 160 ] || fail "README.md has $lines lines (at most 160: the rest belongs in docs/)"
+# Relative links in README.md and docs/*.md point at files that exist.
+while IFS=$'\t' read -r file target; do
+    [ -e "$(dirname "$file")/$target" ] || fail "$file links to $target, which does not exist"
+done < <(grep -oE '\]\([^)#:]+' README.md docs/*.md | sed -E 's/^([^:]+):\]\(/\1\t/')
+for dir in pki/crypto pki/store pki/ca pki/scep pki/trust config server client cli; do
+    grep -q "| \`$dir/\?\`" docs/design.md || fail "docs/design.md's map does not describe $dir"
+done
+for dir in $(find pki config server client cli -mindepth 0 -maxdepth 1 -type d -name '*' | grep -vE '^(pki|config/presets)$'); do
+    [ -f "$dir/CMakeLists.txt" ] || continue
+    grep -q "| \`$dir/\?\`" docs/design.md || fail "docs/design.md's map does not describe $dir"
+done
+echo "PASS: environment variables, README size and links, and the code map follow the code"
