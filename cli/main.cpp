@@ -120,6 +120,8 @@ int main(int argc, char** argv) {
     show->add_flag("--show-secrets", show_secrets, "print the challenge instead of ********");
     bool show_env = false;
     show->add_flag("--env", show_env, "list the SCEP_LAB_* environment variables and the settings they set");
+    bool show_keys = false;
+    show->add_flag("--keys", show_keys, "list the configuration keys with their kind and what they do");
 
     std::string health_url;
     auto* health = app.add_subcommand("health", "exit 0 when the server answers /healthz (for Docker HEALTHCHECK)");
@@ -238,6 +240,10 @@ int main(int argc, char** argv) {
     if (show->parsed() && show_env) {
         for (const auto& e : scep::config::env_variables())
             std::cout << e.name << "\t" << e.setting << "\t" << e.doc << "\n";
+        return 0;
+    }
+    if (show->parsed() && show_keys) {
+        for (const auto& k : scep::config::setting_keys()) std::cout << k.name << "\t" << k.kind << "\t" << k.doc << "\n";
         return 0;
     }
     auto s = settle(f);

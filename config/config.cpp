@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include "config/settings_table.hpp"
+
 #include <toml.hpp>
 
 #include <algorithm>
@@ -127,155 +129,194 @@ std::optional<std::chrono::seconds> parse_signed_duration(std::string_view text)
     return negative ? -*d : *d;
 }
 
+// A TOML basic string: quotes, backslashes and control characters escaped.
+std::string quote(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (u < 0x20 || u == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04X", u);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
+std::string quote_list(const std::vector<std::string>& v) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + quote(v[i]);
+    return out + "]";
+}
+
+// Reads the keys of settings_table.hpp from a TOML document.
+class toml_reader {
+public:
+    toml_reader(table_reader& top, const std::filesystem::path& base, settings& s) : top_(top), base_(base), s_(s) {}
+
+    void section(const char* name, const char*) {
+        if (top_.has(name)) r_.emplace(top_.at(name), name);
+    }
+    void end() {
+        if (r_) r_->finish();
+        r_.reset();
+    }
+    void text(const char* k, std::string& out, const char*) {
+        if (r_) r_->string(k, out);
+    }
+    void secret(const char* k, std::string& out, const char* doc) { text(k, out, doc); }
+    template <class I>
+    void number(const char* k, I& out, long long min, long long max, const char*) {
+        if (r_) r_->integer(k, out, min, max);
+    }
+    void flag(const char* k, bool& out, const char*) {
+        if (r_) r_->boolean(k, out);
+    }
+    void duration(const char* k, std::chrono::seconds& out, const char*) {
+        if (r_) r_->duration(k, out);
+    }
+    void signed_duration(const char* k, std::chrono::seconds& out, const char*) {
+        if (!r_ || !r_->has(k)) return;
+        const auto& v = r_->at(k);
+        auto d = parse_signed_duration(toml::get<std::string>(v));
+        if (!d) r_->fail(v, std::string(k) + " is a duration with an optional sign, e.g. \"-30d\", \"+2h\", \"0s\"");
+        out = *d;
+    }
+    void list(const char* k, std::vector<std::string>& out, const char*) {
+        if (r_) r_->strings(k, out);
+    }
+    void path(const char* k, std::filesystem::path& out, const char*) {
+        if (r_) r_->path(k, out, base_);
+    }
+    void choice(const char* k, std::string& out, std::initializer_list<const char*> allowed, const char*) {
+        if (r_) read_choice(*r_, k, out, allowed);
+    }
+    void choice_value(const char* k, std::string& out, std::initializer_list<const char*> allowed) {
+        if (r_) read_choice(*r_, k, out, allowed);
+    }
+    void key_kind(const char* k, key_type& out, const char*) {
+        if (r_) out = read_key_type(*r_, k, out);
+    }
+    template <class Read, class Write>
+    void custom(const char* k, Read read, Write, const char*) {
+        if (r_ && r_->has(k)) read(*this, s_);
+    }
+    table_reader& table() { return *r_; }
+
+private:
+    table_reader& top_;
+    const std::filesystem::path& base_;
+    settings& s_;
+    std::optional<table_reader> r_;
+};
+
+// Writes the keys of settings_table.hpp as TOML.
+class toml_writer {
+public:
+    toml_writer(std::ostream& o, bool show_secrets) : o_(o), show_secrets_(show_secrets) {}
+
+    void section(const char* name, const char*) { o_ << "[" << name << "]\n"; }
+    void end() { o_ << "\n"; }
+    void text(const char* k, const std::string& v, const char*) { line(k, quote(v)); }
+    void secret(const char* k, const std::string& v, const char*) {
+        line(k, quote(show_secrets_ || v.empty() ? v : "********"));
+    }
+    template <class I>
+    void number(const char* k, const I& v, long long, long long, const char*) {
+        line(k, std::to_string(v));
+    }
+    void flag(const char* k, bool v, const char*) { line(k, v ? "true" : "false"); }
+    void duration(const char* k, std::chrono::seconds v, const char*) { line(k, quote(format_duration(v))); }
+    void signed_duration(const char* k, std::chrono::seconds v, const char*) {
+        line(k, quote((v.count() < 0 ? "-" : "") + format_duration(std::chrono::seconds(std::abs(v.count())))));
+    }
+    void list(const char* k, const std::vector<std::string>& v, const char*) { line(k, quote_list(v)); }
+    void path(const char* k, const std::filesystem::path& v, const char*) { line(k, quote(v.string())); }
+    void choice(const char* k, const std::string& v, std::initializer_list<const char*>, const char*) {
+        line(k, quote(v));
+    }
+    void key_kind(const char* k, key_type v, const char*) { line(k, quote(std::string(to_string(v)))); }
+    template <class Read, class Write>
+    void custom(const char* k, Read, Write write, const char*) {
+        line(k, write(*this));
+    }
+    bool show_secrets() const { return show_secrets_; }
+    std::string quoted(const std::string& v) const { return quote(v); }
+    std::string quoted_list(const std::vector<std::string>& v) const { return quote_list(v); }
+
+private:
+    void line(const char* k, const std::string& value) { o_ << k << " = " << value << "\n"; }
+    std::ostream& o_;
+    bool show_secrets_;
+};
+
+// Lists the keys of settings_table.hpp: "section.key<TAB>kind<TAB>doc".
+class key_lister {
+public:
+    explicit key_lister(std::vector<setting_key>& out) : out_(out) {}
+    void section(const char* name, const char*) { section_ = name; }
+    void end() {}
+    template <class T>
+    void text(const char* k, T&, const char* doc) { add(k, "string", doc); }
+    template <class T>
+    void secret(const char* k, T&, const char* doc) { add(k, "string (secret)", doc); }
+    template <class I>
+    void number(const char* k, I&, long long min, long long max, const char* doc) {
+        add(k, "integer " + std::to_string(min) + ".." + std::to_string(max), doc);
+    }
+    template <class T>
+    void flag(const char* k, T&, const char* doc) { add(k, "boolean", doc); }
+    template <class T>
+    void duration(const char* k, T&, const char* doc) { add(k, "duration", doc); }
+    template <class T>
+    void signed_duration(const char* k, T&, const char* doc) { add(k, "signed duration", doc); }
+    template <class T>
+    void list(const char* k, T&, const char* doc) { add(k, "list of strings", doc); }
+    template <class T>
+    void path(const char* k, T&, const char* doc) { add(k, "path", doc); }
+    template <class T>
+    void choice(const char* k, T&, std::initializer_list<const char*> allowed, const char* doc) {
+        std::string kinds;
+        for (const char* a : allowed) kinds += (kinds.empty() ? "" : "|") + std::string(a);
+        add(k, kinds, doc);
+    }
+    template <class T>
+    void key_kind(const char* k, T&, const char* doc) { add(k, "rsa2048|rsa3072|rsa4096|ec-p256|ec-p384", doc); }
+    template <class Read, class Write>
+    void custom(const char* k, Read, Write, const char* doc) { add(k, "see the example file", doc); }
+
+private:
+    void add(const char* k, std::string kind, const char* doc) {
+        out_.push_back({section_ + "." + k, std::move(kind), doc});
+    }
+    std::vector<setting_key>& out_;
+    std::string section_;
+};
+
 void read_file_table(const toml::value& root, settings& s, const std::filesystem::path& base) {
     table_reader top(root, "");
     top.path("data_dir", s.data_dir, std::filesystem::path{});  // relative to the working directory
-
-    if (top.has("server")) {
-        table_reader r(top.at("server"), "server");
-        r.string("listen", s.server.listen);
-        r.integer("port", s.server.port, 0, 65535);
-        r.integer("threads", s.server.threads, 0, 256);
-        r.integer("max_body_bytes", s.server.max_body_bytes, 1024, 256LL << 20);
-        r.integer("max_header_bytes", s.server.max_header_bytes, 1024, 1 << 20);
-        r.duration("read_timeout", s.server.read_timeout);
-        r.duration("idle_timeout", s.server.idle_timeout);
-        r.integer("max_connections", s.server.max_connections, 1, 1000000);
-        r.string("ready_file", s.server.ready_file);
-        r.boolean("http", s.server.http);
-        r.duration("shutdown_timeout", s.server.shutdown_timeout);
-        r.finish();
-    }
-    if (top.has("lab")) {
-        table_reader r(top.at("lab"), "lab");
-        if (r.has("clock_offset")) {
-            const auto& v = r.at("clock_offset");
-            auto off = parse_signed_duration(toml::get<std::string>(v));
-            if (!off) r.fail(v, "clock_offset is a duration with an optional sign, e.g. \"-30d\", \"+2h\", \"0s\"");
-            s.lab.clock_offset = *off;
-        }
-        r.string("serial_seed", s.lab.serial_seed);
-        r.finish();
-    }
-    if (top.has("admin")) {
-        table_reader r(top.at("admin"), "admin");
-        r.boolean("enabled", s.admin.enabled);
-        r.path("token_file", s.admin.token_file, base);
-        r.boolean("allow_remote", s.admin.allow_remote);
-        r.finish();
-    }
-    if (top.has("https")) {
-        table_reader r(top.at("https"), "https");
-        r.boolean("enabled", s.https.enabled);
-        r.string("listen", s.https.listen);
-        r.integer("port", s.https.port, 0, 65535);
-        r.strings("names", s.https.names);
-        s.https.key = read_key_type(r, "key", s.https.key);
-        r.path("cert_file", s.https.cert_file, base);
-        r.path("key_file", s.https.key_file, base);
-        read_choice(r, "min_version", s.https.min_version, {"1.2", "1.3"});
-        r.finish();
-    }
-    if (top.has("log")) {
-        table_reader r(top.at("log"), "log");
-        r.string("format", s.log.format);
-        r.string("level", s.log.level);
-        r.string("capture_dir", s.log.capture_dir);
-        r.finish();
-    }
-    if (top.has("scep")) {
-        table_reader r(top.at("scep"), "scep");
-        r.strings("paths", s.scep_paths);
-        r.string("challenge", s.scep.challenge);
-        r.strings("capabilities", s.scep.capabilities);
-        r.boolean("include_root_in_ca_chain", s.scep.include_root_in_ca_chain);
-        r.boolean("allow_single_des", s.scep.ciphers.allow_single_des);
-        r.boolean("require_signer_key_match", s.scep.require_signer_key_match);
-        if (r.has("ca_cert_order")) {
-            std::string order;
-            read_choice(r, "ca_cert_order", order, {"ra-first", "ca-first"});
-            s.scep.ca_cert_order = order == "ca-first" ? service_config::order::ca_first : service_config::order::ra_first;
-        }
-        r.finish();
-    }
-    if (top.has("renewal")) {
-        table_reader r(top.at("renewal"), "renewal");
-        r.boolean("require_challenge", s.scep.renewal.require_challenge);
-        r.duration("window", s.scep.renewal.window);
-        r.boolean("subject_must_match", s.scep.renewal.subject_must_match);
-        r.boolean("allow_key_reuse", s.scep.renewal.allow_key_reuse);
-        r.boolean("revoke_replaced", s.scep.renewal.revoke_replaced);
-        r.boolean("allow_repeat", s.scep.renewal.allow_repeat);
-        r.boolean("allow_new_names", s.scep.renewal.allow_new_names);
-        r.finish();
-    }
-    if (top.has("approval")) {
-        table_reader r(top.at("approval"), "approval");
-        if (r.has("mode")) {
-            const auto& v = r.at("mode");
-            auto mode = toml::get<std::string>(v);
-            if (mode != "auto" && mode != "manual") r.fail(v, "mode must be \"auto\" or \"manual\"");
-            s.scep.approval.manual = mode == "manual";
-        }
-        if (r.has("pending_subjects")) {
-            const auto& v = r.at("pending_subjects");
-            s.scep.approval.pending_subjects = toml::get<std::vector<std::string>>(v);
-            for (const auto& pattern : s.scep.approval.pending_subjects) {
-                try {
-                    std::regex re(pattern);
-                } catch (const std::regex_error& e) {
-                    r.fail(v, "pending_subjects: \"" + pattern + "\" is not a valid regular expression (" +
-                                  e.what() + ")");
-                }
-            }
-        }
-        r.finish();
-    }
+    const bool ndes_was_enabled = s.ndes.enabled;
+    toml_reader keys(top, base, s);
+    visit_settings(keys, s);
     if (top.has("ndes")) {
-        table_reader r(top.at("ndes"), "ndes");
-        auto one_of = [&](const char* key, std::string& out, std::initializer_list<const char*> allowed) {
-            read_choice(r, key, out, allowed);
-        };
-        const bool was_enabled = s.ndes.enabled;
-        r.boolean("enabled", s.ndes.enabled);
-        one_of("password_mode", s.ndes.password_mode, {"dynamic", "single", "none"});
-        r.duration("password_validity", s.ndes.password_validity);
-        r.integer("password_cache", s.ndes.password_cache, 1, 10000);
-        r.integer("password_bytes", s.ndes.password_bytes, 4, 64);
-        one_of("admin_encoding", s.ndes.admin_encoding, {"utf-16le-bom", "utf-16le", "utf-8"});
-        if (r.has("admin_users")) {
-            const auto& v = r.at("admin_users");
-            s.ndes.admin_users = toml::get<std::vector<std::string>>(v);
-            for (const auto& u : s.ndes.admin_users)
-                if (u.find(':') == std::string::npos || u.front() == ':')
-                    r.fail(v, "admin_users entries are \"name:password\"");
-        }
-        one_of("thumbprint_ca", s.ndes.thumbprint_ca, {"issuing", "root"});
-        one_of("browse", s.ndes.browse, {"page", "403"});
-        one_of("admin_response", s.ndes.admin_response, {"password", "cache-full", "no-permission", "empty", "500"});
-        one_of("reply_digest", s.ndes.reply_digest, {"sha1", "mirror"});
-        r.boolean("ra_pair", s.ndes.ra_pair);
-        if (r.has("ra_subject")) {
-            const auto& v = r.at("ra_subject");
-            s.ndes.ra_subject = toml::get<std::string>(v);
-            if (auto subject = parse_subject(s.ndes.ra_subject); !subject) r.fail(v, "ra_subject: " + subject.message());
-        }
-        r.boolean("reject_utf8_challenge", s.ndes.reject_utf8_challenge);
-        r.string("signature_template", s.ndes.signature_template);
-        r.string("encryption_template", s.ndes.encryption_template);
-        r.string("general_purpose_template", s.ndes.general_purpose_template);
-        r.finish();
         s.scep.ndes_replies = s.ndes.enabled;
         s.scep.reply_sha1 = s.ndes.enabled && s.ndes.reply_digest == "sha1";
         // Switching NDES on brings NDES's GetCACaps list and GetCACert order,
         // unless this file sets them (a later file that only tweaks [ndes]
         // keeps what an earlier one, e.g. a preset, chose).
         auto scep_sets = [&](const char* key) { return top.has("scep") && top.at("scep").contains(key); };
-        if (s.ndes.enabled && !was_enabled) {
+        if (s.ndes.enabled && !ndes_was_enabled) {
             if (!scep_sets("capabilities")) s.scep.capabilities = ndes_capabilities;
             if (!scep_sets("ca_cert_order")) s.scep.ca_cert_order = service_config::order::ca_first;
         }
     }
+
     if (top.has("templates")) {
         const auto& all = top.at("templates");
         if (!all.is_table()) throw std::runtime_error("[error] templates must be a table of [templates.NAME] sections");
@@ -291,45 +332,6 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
             if (auto ok = scep::validate(p); !ok) t.fail(value, ok.message());
             s.templates[name] = std::move(p);
         }
-    }
-    if (top.has("quirks")) {
-        table_reader r(top.at("quirks"), "quirks");
-        r.integer("max_url_bytes", s.quirks.max_url_bytes, 0, 1 << 20);
-        r.integer("max_query_bytes", s.quirks.max_query_bytes, 0, 1 << 20);
-        if (r.has("latency")) {
-            const auto& v = r.at("latency");
-            auto ms = parse_millis(toml::get<std::string>(v));
-            if (!ms || *ms > std::chrono::minutes(5))
-                r.fail(v, "latency is a duration up to 5 minutes, e.g. \"250ms\", \"2s\"");
-            s.quirks.latency = *ms;
-        }
-        if (r.has("fail_status")) {
-            const auto& v = r.at("fail_status");
-            if (!v.is_table()) r.fail(v, "fail_status is a table: { GetCACert = 503, PKIOperation = 500 }");
-            s.quirks.fail_status.clear();
-            for (const auto& [op, status] : v.as_table()) {
-                if (std::find(quirk_operations.begin(), quirk_operations.end(), op) == quirk_operations.end())
-                    r.fail(status, "fail_status: unknown operation \"" + op +
-                                       "\" (GetCACaps, GetCACert, GetNextCACert, PKIOperation, mscep_admin)");
-                if (!status.is_integer() || status.as_integer() < 400 || status.as_integer() > 599)
-                    r.fail(status, "fail_status." + op + " must be an HTTP status from 400 to 599");
-                s.quirks.fail_status[op] = static_cast<int>(status.as_integer());
-            }
-        }
-        r.integer("fail_every", s.quirks.fail_every, 0, 1000000);
-        r.integer("fail_every_status", s.quirks.fail_every_status, 400, 599);
-        r.boolean("expired_ra", s.quirks.expired_ra);
-        read_choice(r, "chain", s.quirks.chain, {"full", "no-root", "issuing-only"});
-        r.boolean("all_pending", s.quirks.all_pending);
-        read_choice(r, "fail_info", s.quirks.fail_info,
-                    {"", "badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId"});
-        r.finish();
-    }
-    if (top.has("crl")) {
-        table_reader r(top.at("crl"), "crl");
-        r.duration("validity", s.scep.crl_validity);
-        r.string("base_url", s.crl_base_url);
-        r.finish();
     }
     if (top.has("pki")) {
         table_reader r(top.at("pki"), "pki");
@@ -396,52 +398,11 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         }
         r.finish();
     }
-    if (top.has("issuance")) {
-        table_reader r(top.at("issuance"), "issuance");
-        r.duration("validity", s.issuance.validity);
-        r.duration("backdate", s.issuance.backdate);
-        r.strings("key_usage", s.issuance.key_usage);
-        r.strings("extended_key_usage", s.issuance.extended_key_usage);
-        r.integer("min_rsa_bits", s.csr.min_rsa_bits, 512, 16384);
-        r.integer("min_ec_bits", s.csr.min_ec_bits, 160, 521);
-        r.integer("min_rsa_exponent", s.csr.min_rsa_exponent, 3, 4294967297LL);
-        r.boolean("allow_md5_csr", s.csr.allow_md5);
-        r.boolean("allow_wildcards", s.csr.names.allow_wildcards);
-        r.integer("max_sans", s.csr.names.max_sans, 1, 1000);
-        r.integer("max_cn_length", s.csr.names.max_cn_length, 1, 1024);
-        r.integer("max_subject_rdns", s.csr.names.max_subject_rdns, 1, 64);
-        r.strings("required_subject", s.issuance.required_subject);
-        r.finish();
-    }
     top.finish();
     s.pki.ra.ndes_pair = s.ndes.enabled && s.ndes.ra_pair;
     s.pki.ra.ndes_subject = s.ndes.ra_subject;
 }
 
-// A TOML basic string: quotes, backslashes and control characters escaped.
-std::string quote(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (u < 0x20 || u == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04X", u);
-            out += buf;
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
-}
-
-std::string quote_list(const std::vector<std::string>& v) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + quote(v[i]);
-    return out + "]";
-}
 
 }  // namespace
 
@@ -525,11 +486,12 @@ std::optional<std::chrono::milliseconds> parse_millis(std::string_view text) {
     return std::nullopt;
 }
 
-namespace {
 std::string format_millis(std::chrono::milliseconds ms) {
     if (ms.count() % 1000 == 0) return format_duration(std::chrono::duration_cast<std::chrono::seconds>(ms));
     return std::to_string(ms.count()) + "ms";
 }
+
+namespace {
 
 result<issuance_profile> profile_named(const settings& s, const std::string& name) {
     if (name == "issuance") return s.issuance;
@@ -767,7 +729,7 @@ const std::vector<env_variable>& env_variables() {
                  s.pki.key_passphrase = v;
                  return {};
              }},
-            {"SCEP_LAB_ADMIN_TOKEN", "admin.token", "the admin API bearer token (16+ characters; no token file is written)",
+            {"SCEP_LAB_ADMIN_TOKEN", "(environment only)", "the admin API bearer token (16+ characters; no token file is written)",
              [](settings& s, const std::string& v) -> result<void> {
                  if (v.size() < min_admin_token_length)
                      return make_error("must have at least " + std::to_string(min_admin_token_length) + " characters");
@@ -889,62 +851,8 @@ result<void> validate(const settings& s) {
 std::string to_toml(const settings& s, bool show_secrets) {
     std::ostringstream o;
     o << "data_dir = " << quote(s.data_dir.string()) << "\n\n";
-    o << "[server]\nlisten = " << quote(s.server.listen) << "\nport = " << s.server.port
-      << "\nthreads = " << s.server.threads << "\nmax_body_bytes = " << s.server.max_body_bytes
-      << "\nmax_header_bytes = " << s.server.max_header_bytes
-      << "\nread_timeout = " << quote(format_duration(s.server.read_timeout))
-      << "\nidle_timeout = " << quote(format_duration(s.server.idle_timeout))
-      << "\nmax_connections = " << s.server.max_connections << "\nready_file = " << quote(s.server.ready_file)
-      << "\nhttp = " << (s.server.http ? "true" : "false")
-      << "\nshutdown_timeout = " << quote(format_duration(s.server.shutdown_timeout)) << "\n\n";
-    o << "[lab]\nclock_offset = "
-      << quote((s.lab.clock_offset.count() < 0 ? "-" : "") + format_duration(std::chrono::seconds(std::abs(s.lab.clock_offset.count()))))
-      << "\nserial_seed = " << quote(s.lab.serial_seed) << "\n\n";
-    o << "[admin]\nenabled = " << (s.admin.enabled ? "true" : "false")
-      << "\ntoken_file = " << quote(s.admin.token_file.string())
-      << "\nallow_remote = " << (s.admin.allow_remote ? "true" : "false") << "\n\n";
-    o << "[https]\nenabled = " << (s.https.enabled ? "true" : "false") << "\nlisten = " << quote(s.https.listen)
-      << "\nport = " << s.https.port << "\nnames = " << quote_list(s.https.names)
-      << "\nkey = " << quote(std::string(to_string(s.https.key)))
-      << "\ncert_file = " << quote(s.https.cert_file.string()) << "\nkey_file = " << quote(s.https.key_file.string())
-      << "\nmin_version = " << quote(s.https.min_version) << "\n\n";
-    o << "[log]\nformat = " << quote(s.log.format) << "\nlevel = " << quote(s.log.level)
-      << "\ncapture_dir = " << quote(s.log.capture_dir) << "\n\n";
-    o << "[scep]\npaths = " << quote_list(s.scep_paths)
-      << "\nchallenge = " << quote(show_secrets || s.scep.challenge.empty() ? s.scep.challenge : "********")
-      << "\ncapabilities = " << quote_list(s.scep.capabilities)
-      << "\ninclude_root_in_ca_chain = " << (s.scep.include_root_in_ca_chain ? "true" : "false")
-      << "\nallow_single_des = " << (s.scep.ciphers.allow_single_des ? "true" : "false")
-      << "\nrequire_signer_key_match = " << (s.scep.require_signer_key_match ? "true" : "false")
-      << "\nca_cert_order = " << quote(s.scep.ca_cert_order == service_config::order::ca_first ? "ca-first" : "ra-first")
-      << "\n\n";
-    o << "[renewal]\nrequire_challenge = " << (s.scep.renewal.require_challenge ? "true" : "false")
-      << "\nwindow = " << quote(format_duration(s.scep.renewal.window))
-      << "\nsubject_must_match = " << (s.scep.renewal.subject_must_match ? "true" : "false")
-      << "\nallow_key_reuse = " << (s.scep.renewal.allow_key_reuse ? "true" : "false")
-      << "\nrevoke_replaced = " << (s.scep.renewal.revoke_replaced ? "true" : "false")
-      << "\nallow_repeat = " << (s.scep.renewal.allow_repeat ? "true" : "false")
-      << "\nallow_new_names = " << (s.scep.renewal.allow_new_names ? "true" : "false") << "\n\n";
-    o << "[approval]\nmode = " << quote(s.scep.approval.manual ? "manual" : "auto")
-      << "\npending_subjects = " << quote_list(s.scep.approval.pending_subjects) << "\n\n";
-    o << "[crl]\nvalidity = " << quote(format_duration(s.scep.crl_validity))
-      << "\nbase_url = " << quote(s.crl_base_url) << "\n\n";
-    o << "[ndes]\nenabled = " << (s.ndes.enabled ? "true" : "false")
-      << "\npassword_mode = " << quote(s.ndes.password_mode)
-      << "\npassword_validity = " << quote(format_duration(s.ndes.password_validity))
-      << "\npassword_cache = " << s.ndes.password_cache << "\npassword_bytes = " << s.ndes.password_bytes
-      << "\nadmin_encoding = " << quote(s.ndes.admin_encoding);
-    std::vector<std::string> users;
-    for (const auto& u : s.ndes.admin_users)
-        users.push_back(show_secrets ? u : u.substr(0, u.find(':')) + ":********");
-    o << "\nadmin_users = " << quote_list(users) << "\nthumbprint_ca = " << quote(s.ndes.thumbprint_ca)
-      << "\nbrowse = " << quote(s.ndes.browse) << "\nadmin_response = " << quote(s.ndes.admin_response)
-      << "\nreply_digest = " << quote(s.ndes.reply_digest) << "\nra_pair = " << (s.ndes.ra_pair ? "true" : "false")
-      << "\nra_subject = " << quote(s.ndes.ra_subject)
-      << "\nreject_utf8_challenge = " << (s.ndes.reject_utf8_challenge ? "true" : "false")
-      << "\nsignature_template = " << quote(s.ndes.signature_template)
-      << "\nencryption_template = " << quote(s.ndes.encryption_template)
-      << "\ngeneral_purpose_template = " << quote(s.ndes.general_purpose_template) << "\n\n";
+    toml_writer keys(o, show_secrets);
+    visit_settings(keys, s);
     for (const auto& [name, p] : s.templates)
         o << "[templates." << (name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
                                        std::string::npos
@@ -953,17 +861,6 @@ std::string to_toml(const settings& s, bool show_secrets) {
           << "]\nvalidity = " << quote(format_duration(p.validity)) << "\nbackdate = " << quote(format_duration(p.backdate))
           << "\nkey_usage = " << quote_list(p.key_usage) << "\nextended_key_usage = " << quote_list(p.extended_key_usage)
           << "\nrequired_subject = " << quote_list(p.required_subject) << "\n\n";
-    const auto& q = s.quirks;
-    o << "[quirks]\nmax_url_bytes = " << q.max_url_bytes << "\nmax_query_bytes = " << q.max_query_bytes
-      << "\nlatency = " << quote(format_millis(q.latency)) << "\nfail_status = {";
-    bool first = true;
-    for (const auto& [op, status] : q.fail_status) {
-        o << (first ? " " : ", ") << op << " = " << status;
-        first = false;
-    }
-    o << (first ? "}" : " }") << "\nfail_every = " << q.fail_every << "\nfail_every_status = " << q.fail_every_status
-      << "\nexpired_ra = " << (q.expired_ra ? "true" : "false") << "\nchain = " << quote(q.chain)
-      << "\nall_pending = " << (q.all_pending ? "true" : "false") << "\nfail_info = " << quote(q.fail_info) << "\n\n";
     o << "[pki]\nsource = " << quote(s.pki.bring_your_own ? "files" : "generate")
       << "\nca_as_ra = " << (s.pki.ca_as_ra ? "true" : "false")
       << "\nkey_passphrase_file = " << quote(s.key_passphrase_file.string()) << "\n\n";
@@ -977,19 +874,16 @@ std::string to_toml(const settings& s, bool show_secrets) {
     for (const auto& c : s.pki.byo.chain) chain.push_back(c.string());
     o << "[pki.files]\nchain = " << quote_list(chain) << "\nissuing_key = " << quote(s.pki.byo.issuing_key.string())
       << "\nra_cert = " << quote(s.pki.byo.ra_cert.string()) << "\nra_key = " << quote(s.pki.byo.ra_key.string())
-      << "\n\n";
-    o << "[issuance]\nvalidity = " << quote(format_duration(s.issuance.validity))
-      << "\nbackdate = " << quote(format_duration(s.issuance.backdate))
-      << "\nkey_usage = " << quote_list(s.issuance.key_usage)
-      << "\nextended_key_usage = " << quote_list(s.issuance.extended_key_usage)
-      << "\nmin_rsa_bits = " << s.csr.min_rsa_bits << "\nmin_ec_bits = " << s.csr.min_ec_bits
-      << "\nmin_rsa_exponent = " << s.csr.min_rsa_exponent
-      << "\nallow_md5_csr = " << (s.csr.allow_md5 ? "true" : "false")
-      << "\nallow_wildcards = " << (s.csr.names.allow_wildcards ? "true" : "false")
-      << "\nmax_sans = " << s.csr.names.max_sans << "\nmax_cn_length = " << s.csr.names.max_cn_length
-      << "\nmax_subject_rdns = " << s.csr.names.max_subject_rdns
-      << "\nrequired_subject = " << quote_list(s.issuance.required_subject) << "\n";
+      << "\n";
     return o.str();
+}
+
+std::vector<setting_key> setting_keys() {
+    std::vector<setting_key> out;
+    key_lister lister(out);
+    settings s = defaults();
+    visit_settings(lister, s);
+    return out;
 }
 
 }  // namespace scep::config

@@ -263,6 +263,17 @@ result<settings> load_preset(const std::string& name, settings base, checks when
 
 // "250ms", "2s", "1m" -> milliseconds.
 std::optional<std::chrono::milliseconds> parse_millis(std::string_view text);
+std::string format_millis(std::chrono::milliseconds ms);  // "250ms", "2s"
+
+// The keys of config/settings_table.hpp: "section.key", its kind (type,
+// range or choices) and documentation line (`scep-lab config --keys`). The
+// [pki] tables and [templates.*] are read by code of their own.
+struct setting_key {
+    std::string name;
+    std::string kind;
+    std::string doc;
+};
+std::vector<setting_key> setting_keys();
 
 // The effective configuration as TOML, secrets masked unless asked.
 std::string to_toml(const settings& s, bool show_secrets = false);

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <toml.hpp>
+
+#include <algorithm>
+
 #include <map>
 #include <set>
 
@@ -24,6 +28,31 @@ TEST(config, the_example_file_documents_exactly_the_defaults) {
     auto s = load_file(SCEP_LAB_SOURCE_DIR "/config/scep-lab.example.toml", settings{});
     ASSERT_TRUE(s) << s.message();
     EXPECT_EQ(to_toml(*s, true), to_toml(defaults(), true));
+}
+
+TEST(config, every_key_of_the_settings_table_is_in_the_example_file) {
+    // The example file's values equal the defaults (test above); this makes
+    // sure it also names every key, with a documentation line in the table.
+    const auto example = toml::parse(SCEP_LAB_SOURCE_DIR "/config/scep-lab.example.toml");
+    const auto keys = setting_keys();
+    EXPECT_GE(keys.size(), 80u);
+    for (const auto& k : keys) {
+        SCOPED_TRACE(k.name);
+        auto dot = k.name.find('.');
+        const std::string section = k.name.substr(0, dot), key = k.name.substr(dot + 1);
+        ASSERT_TRUE(example.contains(section));
+        EXPECT_TRUE(example.at(section).contains(key)) << k.name << " is missing from config/scep-lab.example.toml";
+        EXPECT_FALSE(k.doc.empty());
+        EXPECT_FALSE(k.kind.empty());
+    }
+    // Every environment variable names a key of the table or a flag.
+    for (const auto& e : env_variables()) {
+        SCOPED_TRACE(e.name);
+        const bool flag = e.setting.rfind("--", 0) == 0 || e.setting == "(environment only)";
+        const bool known = flag || e.setting == "data_dir" || e.setting == "pki.key_passphrase_file" ||
+                           std::any_of(keys.begin(), keys.end(), [&](const setting_key& k) { return k.name == e.setting; });
+        EXPECT_TRUE(known) << e.setting;
+    }
 }
 
 TEST(config, every_preset_style_value_is_read) {
@@ -125,7 +154,7 @@ TEST(config, errors_name_the_file_the_line_and_the_problem) {
         {"bad_scep_path", "[scep]\npaths = [\"scep\"]\n", {"must start with '/'"}},
         {"bad_pending_regex", "[approval]\npending_subjects = [\"CN=(\"]\n",
          {"not a valid regular expression", " 2 |"}},
-        {"bad_approval_mode", "[approval]\nmode = \"sometimes\"\n", {"mode must be \"auto\" or \"manual\"", " 2 |"}},
+        {"bad_approval_mode", "[approval]\nmode = \"sometimes\"\n", {"approval.mode must be one of \"auto\", \"manual\"", " 2 |"}},
         {"bad_ndes_password_mode", "[ndes]\nenabled = true\npassword_mode = \"static\"\n",
          {"password_mode must be one of", " 3 |"}},
         {"bad_ndes_user", "[ndes]\nadmin_users = [\"nobody\"]\n", {"name:password", " 2 |"}},
