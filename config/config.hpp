@@ -242,6 +242,12 @@ result<void> validate(const settings& s);
 // The clock the lab runs on: the system clock plus lab.clock_offset.
 clock_fn lab_clock(const settings& s);
 
+// The [issuance] profile ("issuance") or a [templates.NAME] profile.
+result<issuance_profile> profile_named(const settings& s, const std::string& name);
+
+// "-30d", "+2h", "0s": a duration with an optional sign.
+std::optional<std::chrono::seconds> parse_signed_duration(std::string_view text);
+
 // "30s", "10m", "2h", "365d", "10y" -> seconds.
 std::optional<std::chrono::seconds> parse_duration(std::string_view text);
 std::string format_duration(std::chrono::seconds s);

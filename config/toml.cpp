@@ -1,6 +1,6 @@
+// Reading and writing the TOML configuration. The keys come from
+// config/settings_table.hpp; [pki] and [templates.*] are read here by code.
 #include "config/config.hpp"
-
-#include "config/settings_table.hpp"
 
 #include <toml.hpp>
 
@@ -10,6 +10,8 @@
 #include <regex>
 #include <set>
 #include <sstream>
+
+#include "config/settings_table.hpp"
 
 namespace scep::config {
 
@@ -94,12 +96,6 @@ void read_choice(table_reader& r, const char* key, std::string& out, std::initia
     r.fail(v, std::string(key) + " must be one of " + list);
 }
 
-std::optional<fail_info> fail_info_named(std::string_view name) {
-    for (auto f : {fail_info::bad_alg, fail_info::bad_message_check, fail_info::bad_request, fail_info::bad_time,
-                   fail_info::bad_cert_id})
-        if (to_string(f) == name) return f;
-    return std::nullopt;
-}
 
 void read_profile(table_reader& r, issuance_profile& p) {
     r.duration("validity", p.validity);
@@ -117,17 +113,6 @@ key_type read_key_type(table_reader& r, const std::string& key, key_type current
     return *k;
 }
 
-// "-30d", "+2h", "0s": a duration with an optional sign.
-std::optional<std::chrono::seconds> parse_signed_duration(std::string_view text) {
-    bool negative = false;
-    if (!text.empty() && (text.front() == '-' || text.front() == '+')) {
-        negative = text.front() == '-';
-        text.remove_prefix(1);
-    }
-    auto d = parse_duration(text);
-    if (!d) return std::nullopt;
-    return negative ? -*d : *d;
-}
 
 // A TOML basic string: quotes, backslashes and control characters escaped.
 std::string quote(const std::string& s) {
@@ -403,148 +388,7 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
     s.pki.ra.ndes_subject = s.ndes.ra_subject;
 }
 
-
 }  // namespace
-
-std::map<std::string, issuance_profile> builtin_templates() {
-    // NDES's factory default for all three slots: "IPSec (Offline request)",
-    // digitalSignature + keyEncipherment, EKU IP security IKE intermediate,
-    // two years (ndes.md §5).
-    issuance_profile ipsec;
-    ipsec.name = "IPSECIntermediateOffline";
-    ipsec.key_usage = {"digitalSignature", "keyEncipherment"};
-    ipsec.extended_key_usage = {"1.3.6.1.5.5.8.2.2"};
-    ipsec.validity = std::chrono::hours(24 * 365 * 2);
-    return {{ipsec.name, ipsec}};
-}
-
-clock_fn lab_clock(const settings& s) {
-    const auto offset = s.lab.clock_offset;
-    if (offset.count() == 0) return system_clock_fn();
-    return [offset] { return std::chrono::system_clock::now() + offset; };
-}
-
-std::vector<std::string> https_names(const settings& s, const std::string& host_name) {
-    if (!s.https.names.empty()) return s.https.names;
-    std::vector<std::string> names{"localhost", "127.0.0.1", "::1"};
-    auto add = [&](const std::string& n) {
-        if (!n.empty() && std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
-    };
-    add(host_name);
-    const std::string& listen = s.https_listen();
-    if (listen != "0.0.0.0" && listen != "::") add(listen);
-    return names;
-}
-
-settings defaults() {
-    settings s;
-    s.scep.challenge = default_challenge;
-    // micromdm scepclient 2.x (Debian's `scep` package) and Cisco IOS encrypt
-    // with single DES only. A lab server must serve them out of the box; the
-    // server warns at start, and strict presets turn it off (RFC 8894 §2.9).
-    s.scep.ciphers.allow_single_des = true;
-    using std::chrono::hours;
-    s.pki.tiers = {
-        {"root", "CN=scep-lab Root CA,O=scep-lab", key_type::rsa2048, hours(24 * 3650)},
-        {"intermediate", "CN=scep-lab Intermediate CA,O=scep-lab", key_type::rsa2048, hours(24 * 1825)},
-        {"issuing", "CN=scep-lab Issuing CA,O=scep-lab", key_type::rsa2048, hours(24 * 1095)},
-    };
-    return s;
-}
-
-std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
-    if (text.size() < 2) return std::nullopt;
-    char unit = text.back();
-    std::string_view digits = text.substr(0, text.size() - 1);
-    long long n = 0;
-    for (char c : digits) {
-        if (c < '0' || c > '9') return std::nullopt;
-        n = n * 10 + (c - '0');
-        if (n > 100000000) return std::nullopt;
-    }
-    switch (unit) {
-        case 's': return std::chrono::seconds(n);
-        case 'm': return std::chrono::seconds(n * 60);
-        case 'h': return std::chrono::seconds(n * 3600);
-        case 'd': return std::chrono::seconds(n * 86400);
-        case 'y': return std::chrono::seconds(n * 86400 * 365);
-        default: return std::nullopt;
-    }
-}
-
-std::optional<std::chrono::milliseconds> parse_millis(std::string_view text) {
-    if (text.size() > 2 && text.substr(text.size() - 2) == "ms") {
-        long long n = 0;
-        for (char c : text.substr(0, text.size() - 2)) {
-            if (c < '0' || c > '9') return std::nullopt;
-            n = n * 10 + (c - '0');
-            if (n > 100000000) return std::nullopt;
-        }
-        return std::chrono::milliseconds(n);
-    }
-    if (auto d = parse_duration(text)) return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
-    return std::nullopt;
-}
-
-std::string format_millis(std::chrono::milliseconds ms) {
-    if (ms.count() % 1000 == 0) return format_duration(std::chrono::duration_cast<std::chrono::seconds>(ms));
-    return std::to_string(ms.count()) + "ms";
-}
-
-namespace {
-
-result<issuance_profile> profile_named(const settings& s, const std::string& name) {
-    if (name == "issuance") return s.issuance;
-    auto it = s.templates.find(name);
-    if (it == s.templates.end()) {
-        std::string known = "issuance";
-        for (const auto& [n, p] : s.templates) known += ", " + n;
-        return make_error("unknown template \"" + name + "\" (defined: " + known + ")");
-    }
-    return it->second;
-}
-}  // namespace
-
-service_config service_settings(const settings& s) {
-    service_config c = s.scep;
-    if (s.ndes.enabled) {
-        c.reject_utf8_challenge = s.ndes.reject_utf8_challenge;
-        // validate() has checked the names.
-        auto slot = [&](const std::string& name) {
-            auto p = profile_named(s, name);
-            return p ? *p : s.issuance;
-        };
-        template_slots t;
-        t.signature = slot(s.ndes.signature_template);
-        t.encryption = slot(s.ndes.encryption_template);
-        t.general_purpose = slot(s.ndes.general_purpose_template);
-        c.templates = std::move(t);
-    }
-    if (s.quirks.all_pending) c.approval.manual = true;
-    if (s.quirks.chain == "no-root") c.include_root_in_ca_chain = false;
-    if (s.quirks.chain == "issuing-only") c.chain_issuing_only = true;
-    if (!s.quirks.fail_info.empty()) c.forced_failure = fail_info_named(s.quirks.fail_info);
-    return c;
-}
-
-std::vector<std::string> active_quirks(const settings& s) {
-    const auto& q = s.quirks;
-    std::vector<std::string> out;
-    if (q.max_url_bytes) out.push_back("max_url_bytes = " + std::to_string(q.max_url_bytes) + ": longer URLs get 414");
-    if (q.max_query_bytes)
-        out.push_back("max_query_bytes = " + std::to_string(q.max_query_bytes) + ": longer query strings get 414");
-    if (q.latency.count()) out.push_back("latency = " + format_millis(q.latency) + " before every SCEP answer");
-    for (const auto& [op, status] : q.fail_status)
-        out.push_back("fail_status: every " + op + " gets HTTP " + std::to_string(status));
-    if (q.fail_every)
-        out.push_back("fail_every = " + std::to_string(q.fail_every) + ": one in " + std::to_string(q.fail_every) +
-                      " SCEP requests gets HTTP " + std::to_string(q.fail_every_status));
-    if (q.expired_ra) out.push_back("expired_ra: the RA certificates served and used to sign expired yesterday");
-    if (q.chain != "full") out.push_back("chain = " + q.chain + ": GetCACert sends an incomplete chain");
-    if (q.all_pending) out.push_back("all_pending: every request is PENDING until `scep-lab approve`");
-    if (!q.fail_info.empty()) out.push_back("fail_info = " + q.fail_info + ": every PKIOperation gets FAILURE");
-    return out;
-}
 
 result<settings> load_preset(const std::string& name, settings base, checks when) {
     std::string known;
@@ -553,14 +397,6 @@ result<settings> load_preset(const std::string& name, settings base, checks when
         known += (known.empty() ? "" : ", ") + p.name;
     }
     return make_error("unknown preset \"" + name + "\" (known: " + known + ")");
-}
-
-std::string format_duration(std::chrono::seconds s) {
-    auto n = s.count();
-    if (n % 86400 == 0) return std::to_string(n / 86400) + "d";
-    if (n % 3600 == 0) return std::to_string(n / 3600) + "h";
-    if (n % 60 == 0) return std::to_string(n / 60) + "m";
-    return std::to_string(n) + "s";
 }
 
 namespace {
@@ -620,232 +456,6 @@ result<settings> load_file(const std::filesystem::path& file, settings base, che
     std::ostringstream ss;
     ss << in.rdbuf();
     return load_string(ss.str(), file.string(), std::move(base), when);
-}
-
-env_lookup process_env() {
-    return [](const char* name) -> std::optional<std::string> {
-        const char* v = std::getenv(name);
-        if (!v) return std::nullopt;
-        return std::string(v);
-    };
-}
-
-namespace {
-// Values of SCEP_LAB_* variables.
-
-result<std::uint16_t> port_value(const std::string& v) {
-    char* end = nullptr;
-    long port = std::strtol(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0' || port < 0 || port > 65535) return make_error("is not a port number (0 to 65535)");
-    return static_cast<std::uint16_t>(port);
-}
-
-result<bool> on_off(const std::string& v) {
-    if (v != "on" && v != "off") return make_error("must be on or off");
-    return v == "on";
-}
-
-using env_apply = result<void> (*)(settings&, const std::string&);
-
-}  // namespace
-
-// The one list of SCEP_LAB_* variables: apply_env() reads them in this
-// order, `scep-lab config --env` prints them, and the documentation is
-// checked against that output (tests/docs_check.sh).
-const std::vector<env_variable>& env_variables() {
-    static const std::vector<env_variable> table = [] {
-        struct row {
-            const char* name;
-            const char* setting;
-            const char* doc;
-            env_apply apply;
-        };
-        static const row rows[] = {
-            {"SCEP_LAB_PRESET", "--preset", "start from a ready configuration (`scep-lab presets`)", nullptr},
-            {"SCEP_LAB_CONFIG", "--config", "TOML configuration file read over the preset", nullptr},
-            {"SCEP_LAB_LISTEN", "server.listen", "listen address of HTTP (and HTTPS unless https.listen)",
-             [](settings& s, const std::string& v) -> result<void> {
-                 s.server.listen = v;
-                 return {};
-             }},
-            {"SCEP_LAB_PORT", "server.port", "HTTP port; 0 picks a free one",
-             [](settings& s, const std::string& v) -> result<void> {
-                 auto p = port_value(v);
-                 if (!p) return p.err();
-                 s.server.port = *p;
-                 return {};
-             }},
-            {"SCEP_LAB_HTTPS_PORT", "https.port", "HTTPS port; 0 picks a free one",
-             [](settings& s, const std::string& v) -> result<void> {
-                 auto p = port_value(v);
-                 if (!p) return p.err();
-                 s.https.port = *p;
-                 return {};
-             }},
-            {"SCEP_LAB_HTTPS", "https.enabled", "on or off: the HTTPS listener",
-             [](settings& s, const std::string& v) -> result<void> {
-                 auto b = on_off(v);
-                 if (!b) return b.err();
-                 s.https.enabled = *b;
-                 return {};
-             }},
-            {"SCEP_LAB_HTTPS_NAMES", "https.names", "comma-separated DNS names and IP addresses of the HTTPS certificate",
-             [](settings& s, const std::string& v) -> result<void> {
-                 s.https.names.clear();
-                 std::string item;
-                 for (char c : v + ",") {
-                     if (c != ',') {
-                         item += c;
-                         continue;
-                     }
-                     if (!item.empty()) s.https.names.push_back(item);
-                     item.clear();
-                 }
-                 return {};
-             }},
-            {"SCEP_LAB_DATA_DIR", "data_dir", "lab PKI, store and admin token",
-             [](settings& s, const std::string& v) -> result<void> {
-                 s.data_dir = v;
-                 return {};
-             }},
-            {"SCEP_LAB_CHALLENGE", "scep.challenge", "the static challenge password; empty = none required",
-             [](settings& s, const std::string& v) -> result<void> {
-                 s.scep.challenge = v;
-                 return {};
-             }},
-            {"SCEP_LAB_LOG_FORMAT", "log.format", "text or json",
-             [](settings& s, const std::string& v) -> result<void> {
-                 s.log.format = v;
-                 return {};
-             }},
-            {"SCEP_LAB_LOG_LEVEL", "log.level", "trace, debug, info, warn or error",
-             [](settings& s, const std::string& v) -> result<void> {
-                 s.log.level = v;
-                 return {};
-             }},
-            {"SCEP_LAB_KEY_PASSPHRASE", "pki.key_passphrase_file", "passphrase of the lab's private keys (8+ characters)",
-             [](settings& s, const std::string& v) -> result<void> {
-                 if (v.size() < 8) return make_error("must have at least 8 characters");
-                 s.pki.key_passphrase = v;
-                 return {};
-             }},
-            {"SCEP_LAB_ADMIN_TOKEN", "(environment only)", "the admin API bearer token (16+ characters; no token file is written)",
-             [](settings& s, const std::string& v) -> result<void> {
-                 if (v.size() < min_admin_token_length)
-                     return make_error("must have at least " + std::to_string(min_admin_token_length) + " characters");
-                 s.admin.token = v;
-                 return {};
-             }},
-            {"SCEP_LAB_ADMIN_REMOTE", "admin.allow_remote", "on or off: admin API for non-loopback clients",
-             [](settings& s, const std::string& v) -> result<void> {
-                 auto b = on_off(v);
-                 if (!b) return b.err();
-                 s.admin.allow_remote = *b;
-                 return {};
-             }},
-            {"SCEP_LAB_CLOCK_OFFSET", "lab.clock_offset", "shift the lab clock, e.g. -30d (deterministic CI runs)",
-             [](settings& s, const std::string& v) -> result<void> {
-                 auto off = parse_signed_duration(v);
-                 if (!off) return make_error("is not a duration like -30d or +2h");
-                 s.lab.clock_offset = *off;
-                 return {};
-             }},
-            {"SCEP_LAB_SERIAL_SEED", "lab.serial_seed", "deterministic serial numbers from this seed",
-             [](settings& s, const std::string& v) -> result<void> {
-                 s.lab.serial_seed = v;
-                 return {};
-             }},
-        };
-        std::vector<env_variable> out;
-        for (const auto& r : rows) {
-            env_variable e{r.name, r.setting, r.doc, {}};
-            if (r.apply) e.apply = r.apply;
-            out.push_back(std::move(e));
-        }
-        return out;
-    }();
-    return table;
-}
-
-result<void> apply_env(settings& s, const env_lookup& env, checks when) {
-    for (const auto& e : env_variables()) {
-        if (!e.apply) continue;  // the layers (preset, configuration file) are read by settle()
-        auto v = env(e.name.c_str());
-        if (!v) continue;
-        // A secret is never echoed back in the error.
-        const bool secret = e.name == "SCEP_LAB_KEY_PASSPHRASE" || e.name == "SCEP_LAB_ADMIN_TOKEN" ||
-                            e.name == "SCEP_LAB_CHALLENGE";
-        if (auto r = e.apply(s, *v); !r)
-            return make_error(e.name + (secret ? std::string() : "=\"" + *v + "\"") + " " + r.message());
-    }
-    return when == checks::now ? validate(s) : result<void>{};
-}
-
-result<settings> settle(const layers& l, const env_lookup& env) {
-    settings s = defaults();
-    // A layer named by its flag or, without one, by its environment variable.
-    auto named = [&env](const std::string& flag, const char* variable) {
-        if (!flag.empty()) return flag;
-        return env(variable).value_or(std::string());
-    };
-    if (auto preset = named(l.preset, "SCEP_LAB_PRESET"); !preset.empty()) {
-        auto loaded = load_preset(preset, std::move(s), checks::at_the_end);
-        if (!loaded) return loaded.err();
-        s = std::move(*loaded);
-    }
-    if (auto file = named(l.config_file, "SCEP_LAB_CONFIG"); !file.empty()) {
-        auto loaded = load_file(file, std::move(s), checks::at_the_end);
-        if (!loaded) return loaded.err();
-        s = std::move(*loaded);
-    }
-    if (auto r = apply_env(s, env, checks::at_the_end); !r) return r.err();
-    if (l.flags) l.flags(s);
-    if (auto r = validate(s); !r) return r.err();
-    return s;
-}
-
-result<void> validate(const settings& s) {
-    if (s.log.format != "text" && s.log.format != "json")
-        return make_error("log.format must be \"text\" or \"json\", not \"" + s.log.format + "\"");
-    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
-    if (!levels.count(s.log.level))
-        return make_error("log.level must be one of trace, debug, info, warn, error, off; not \"" + s.log.level + "\"");
-    if (s.data_dir.empty()) return make_error("data_dir must not be empty");
-    if (s.scep_paths.empty()) return make_error("scep.paths must name at least one path");
-    for (const auto& p : s.scep_paths)
-        if (p.empty() || p.front() != '/' || p.find_first_of("?# ") != std::string::npos)
-            return make_error("scep.paths: \"" + p + "\" must start with '/' and contain no '?', '#' or space");
-    // Unknown keywords are allowed: clients ignore them (RFC 8894 §3.5.2).
-    for (const auto& c : s.scep.capabilities)
-        if (c.empty() || c.find_first_of("\r\n") != std::string::npos)
-            return make_error("scep.capabilities: empty entries and line breaks are not allowed");
-    if (!s.crl_base_url.empty() && s.crl_base_url.rfind("http://", 0) != 0 && s.crl_base_url.rfind("https://", 0) != 0)
-        return make_error("crl.base_url must start with http:// or https://, not \"" + s.crl_base_url + "\"");
-    if (s.scep.crl_validity < std::chrono::minutes(1)) return make_error("crl.validity must be at least one minute");
-    if (auto r = scep::validate(s.pki); !r) return r;
-    if (auto r = scep::validate(s.issuance); !r) return make_error("issuance: " + r.message());
-    for (const auto& [name, p] : s.templates)
-        if (auto r = scep::validate(p); !r) return make_error("templates." + name + ": " + r.message());
-    // An unknown template fails here, at start-up, not at the first request.
-    for (auto [key, name] : {std::pair{"ndes.signature_template", &s.ndes.signature_template},
-                             std::pair{"ndes.encryption_template", &s.ndes.encryption_template},
-                             std::pair{"ndes.general_purpose_template", &s.ndes.general_purpose_template}})
-        if (auto p = profile_named(s, *name); !p) return make_error(std::string(key) + ": " + p.message());
-    if (!s.server.http && !s.https.enabled)
-        return make_error("server.http = false and https.enabled = false: nothing would listen; turn one on");
-    if (s.https.cert_file.empty() != s.https.key_file.empty())
-        return make_error("https.cert_file and https.key_file go together: set both (your own certificate) or neither "
-                          "(issued by the lab)");
-    if (s.server.http && s.https.enabled && s.https.port != 0 && s.https.port == s.server.port &&
-        s.https_listen() == s.server.listen)
-        return make_error("server.port and https.port are both " + std::to_string(s.https.port) +
-                          ": HTTP and HTTPS need different ports");
-    for (const auto& n : s.https.names)
-        if (n.empty() || n.find_first_of(" ,/") != std::string::npos)
-            return make_error("https.names: \"" + n + "\" is not a host name or IP address");
-    if (s.quirks.expired_ra && s.pki.ca_as_ra)
-        return make_error("quirks.expired_ra needs a separate RA certificate; it cannot be used with pki.ca_as_ra = true");
-    return {};
 }
 
 std::string to_toml(const settings& s, bool show_secrets) {

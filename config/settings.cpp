@@ -1,0 +1,178 @@
+// The settings' defaults, built-in templates, durations, and what the
+// service and the start-up log derive from them.
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace scep::config {
+
+namespace {
+std::optional<fail_info> fail_info_named(std::string_view name) {
+    for (auto f : {fail_info::bad_alg, fail_info::bad_message_check, fail_info::bad_request, fail_info::bad_time,
+                   fail_info::bad_cert_id})
+        if (to_string(f) == name) return f;
+    return std::nullopt;
+}
+}  // namespace
+
+std::optional<std::chrono::seconds> parse_signed_duration(std::string_view text) {
+    bool negative = false;
+    if (!text.empty() && (text.front() == '-' || text.front() == '+')) {
+        negative = text.front() == '-';
+        text.remove_prefix(1);
+    }
+    auto d = parse_duration(text);
+    if (!d) return std::nullopt;
+    return negative ? -*d : *d;
+}
+
+std::map<std::string, issuance_profile> builtin_templates() {
+    // NDES's factory default for all three slots: "IPSec (Offline request)",
+    // digitalSignature + keyEncipherment, EKU IP security IKE intermediate,
+    // two years (ndes.md §5).
+    issuance_profile ipsec;
+    ipsec.name = "IPSECIntermediateOffline";
+    ipsec.key_usage = {"digitalSignature", "keyEncipherment"};
+    ipsec.extended_key_usage = {"1.3.6.1.5.5.8.2.2"};
+    ipsec.validity = std::chrono::hours(24 * 365 * 2);
+    return {{ipsec.name, ipsec}};
+}
+
+clock_fn lab_clock(const settings& s) {
+    const auto offset = s.lab.clock_offset;
+    if (offset.count() == 0) return system_clock_fn();
+    return [offset] { return std::chrono::system_clock::now() + offset; };
+}
+
+std::vector<std::string> https_names(const settings& s, const std::string& host_name) {
+    if (!s.https.names.empty()) return s.https.names;
+    std::vector<std::string> names{"localhost", "127.0.0.1", "::1"};
+    auto add = [&](const std::string& n) {
+        if (!n.empty() && std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+    };
+    add(host_name);
+    const std::string& listen = s.https_listen();
+    if (listen != "0.0.0.0" && listen != "::") add(listen);
+    return names;
+}
+
+settings defaults() {
+    settings s;
+    s.scep.challenge = default_challenge;
+    // micromdm scepclient 2.x (Debian's `scep` package) and Cisco IOS encrypt
+    // with single DES only. A lab server must serve them out of the box; the
+    // server warns at start, and strict presets turn it off (RFC 8894 §2.9).
+    s.scep.ciphers.allow_single_des = true;
+    using std::chrono::hours;
+    s.pki.tiers = {
+        {"root", "CN=scep-lab Root CA,O=scep-lab", key_type::rsa2048, hours(24 * 3650)},
+        {"intermediate", "CN=scep-lab Intermediate CA,O=scep-lab", key_type::rsa2048, hours(24 * 1825)},
+        {"issuing", "CN=scep-lab Issuing CA,O=scep-lab", key_type::rsa2048, hours(24 * 1095)},
+    };
+    return s;
+}
+
+std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
+    if (text.size() < 2) return std::nullopt;
+    char unit = text.back();
+    std::string_view digits = text.substr(0, text.size() - 1);
+    long long n = 0;
+    for (char c : digits) {
+        if (c < '0' || c > '9') return std::nullopt;
+        n = n * 10 + (c - '0');
+        if (n > 100000000) return std::nullopt;
+    }
+    switch (unit) {
+        case 's': return std::chrono::seconds(n);
+        case 'm': return std::chrono::seconds(n * 60);
+        case 'h': return std::chrono::seconds(n * 3600);
+        case 'd': return std::chrono::seconds(n * 86400);
+        case 'y': return std::chrono::seconds(n * 86400 * 365);
+        default: return std::nullopt;
+    }
+}
+
+std::optional<std::chrono::milliseconds> parse_millis(std::string_view text) {
+    if (text.size() > 2 && text.substr(text.size() - 2) == "ms") {
+        long long n = 0;
+        for (char c : text.substr(0, text.size() - 2)) {
+            if (c < '0' || c > '9') return std::nullopt;
+            n = n * 10 + (c - '0');
+            if (n > 100000000) return std::nullopt;
+        }
+        return std::chrono::milliseconds(n);
+    }
+    if (auto d = parse_duration(text)) return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+    return std::nullopt;
+}
+
+std::string format_millis(std::chrono::milliseconds ms) {
+    if (ms.count() % 1000 == 0) return format_duration(std::chrono::duration_cast<std::chrono::seconds>(ms));
+    return std::to_string(ms.count()) + "ms";
+}
+
+
+
+result<issuance_profile> profile_named(const settings& s, const std::string& name) {
+    if (name == "issuance") return s.issuance;
+    auto it = s.templates.find(name);
+    if (it == s.templates.end()) {
+        std::string known = "issuance";
+        for (const auto& [n, p] : s.templates) known += ", " + n;
+        return make_error("unknown template \"" + name + "\" (defined: " + known + ")");
+    }
+    return it->second;
+}
+
+
+service_config service_settings(const settings& s) {
+    service_config c = s.scep;
+    if (s.ndes.enabled) {
+        c.reject_utf8_challenge = s.ndes.reject_utf8_challenge;
+        // validate() has checked the names.
+        auto slot = [&](const std::string& name) {
+            auto p = profile_named(s, name);
+            return p ? *p : s.issuance;
+        };
+        template_slots t;
+        t.signature = slot(s.ndes.signature_template);
+        t.encryption = slot(s.ndes.encryption_template);
+        t.general_purpose = slot(s.ndes.general_purpose_template);
+        c.templates = std::move(t);
+    }
+    if (s.quirks.all_pending) c.approval.manual = true;
+    if (s.quirks.chain == "no-root") c.include_root_in_ca_chain = false;
+    if (s.quirks.chain == "issuing-only") c.chain_issuing_only = true;
+    if (!s.quirks.fail_info.empty()) c.forced_failure = fail_info_named(s.quirks.fail_info);
+    return c;
+}
+
+std::vector<std::string> active_quirks(const settings& s) {
+    const auto& q = s.quirks;
+    std::vector<std::string> out;
+    if (q.max_url_bytes) out.push_back("max_url_bytes = " + std::to_string(q.max_url_bytes) + ": longer URLs get 414");
+    if (q.max_query_bytes)
+        out.push_back("max_query_bytes = " + std::to_string(q.max_query_bytes) + ": longer query strings get 414");
+    if (q.latency.count()) out.push_back("latency = " + format_millis(q.latency) + " before every SCEP answer");
+    for (const auto& [op, status] : q.fail_status)
+        out.push_back("fail_status: every " + op + " gets HTTP " + std::to_string(status));
+    if (q.fail_every)
+        out.push_back("fail_every = " + std::to_string(q.fail_every) + ": one in " + std::to_string(q.fail_every) +
+                      " SCEP requests gets HTTP " + std::to_string(q.fail_every_status));
+    if (q.expired_ra) out.push_back("expired_ra: the RA certificates served and used to sign expired yesterday");
+    if (q.chain != "full") out.push_back("chain = " + q.chain + ": GetCACert sends an incomplete chain");
+    if (q.all_pending) out.push_back("all_pending: every request is PENDING until `scep-lab approve`");
+    if (!q.fail_info.empty()) out.push_back("fail_info = " + q.fail_info + ": every PKIOperation gets FAILURE");
+    return out;
+}
+
+std::string format_duration(std::chrono::seconds s) {
+    auto n = s.count();
+    if (n % 86400 == 0) return std::to_string(n / 86400) + "d";
+    if (n % 3600 == 0) return std::to_string(n / 3600) + "h";
+    if (n % 60 == 0) return std::to_string(n / 60) + "m";
+    return std::to_string(n) + "s";
+}
+
+}  // namespace scep::config

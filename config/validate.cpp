@@ -1,0 +1,54 @@
+// Checks across settings, run once on the final settings (settle()) or by
+// a loader used on its own.
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace scep::config {
+
+result<void> validate(const settings& s) {
+    if (s.log.format != "text" && s.log.format != "json")
+        return make_error("log.format must be \"text\" or \"json\", not \"" + s.log.format + "\"");
+    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
+    if (!levels.count(s.log.level))
+        return make_error("log.level must be one of trace, debug, info, warn, error, off; not \"" + s.log.level + "\"");
+    if (s.data_dir.empty()) return make_error("data_dir must not be empty");
+    if (s.scep_paths.empty()) return make_error("scep.paths must name at least one path");
+    for (const auto& p : s.scep_paths)
+        if (p.empty() || p.front() != '/' || p.find_first_of("?# ") != std::string::npos)
+            return make_error("scep.paths: \"" + p + "\" must start with '/' and contain no '?', '#' or space");
+    // Unknown keywords are allowed: clients ignore them (RFC 8894 §3.5.2).
+    for (const auto& c : s.scep.capabilities)
+        if (c.empty() || c.find_first_of("\r\n") != std::string::npos)
+            return make_error("scep.capabilities: empty entries and line breaks are not allowed");
+    if (!s.crl_base_url.empty() && s.crl_base_url.rfind("http://", 0) != 0 && s.crl_base_url.rfind("https://", 0) != 0)
+        return make_error("crl.base_url must start with http:// or https://, not \"" + s.crl_base_url + "\"");
+    if (s.scep.crl_validity < std::chrono::minutes(1)) return make_error("crl.validity must be at least one minute");
+    if (auto r = scep::validate(s.pki); !r) return r;
+    if (auto r = scep::validate(s.issuance); !r) return make_error("issuance: " + r.message());
+    for (const auto& [name, p] : s.templates)
+        if (auto r = scep::validate(p); !r) return make_error("templates." + name + ": " + r.message());
+    // An unknown template fails here, at start-up, not at the first request.
+    for (auto [key, name] : {std::pair{"ndes.signature_template", &s.ndes.signature_template},
+                             std::pair{"ndes.encryption_template", &s.ndes.encryption_template},
+                             std::pair{"ndes.general_purpose_template", &s.ndes.general_purpose_template}})
+        if (auto p = profile_named(s, *name); !p) return make_error(std::string(key) + ": " + p.message());
+    if (!s.server.http && !s.https.enabled)
+        return make_error("server.http = false and https.enabled = false: nothing would listen; turn one on");
+    if (s.https.cert_file.empty() != s.https.key_file.empty())
+        return make_error("https.cert_file and https.key_file go together: set both (your own certificate) or neither "
+                          "(issued by the lab)");
+    if (s.server.http && s.https.enabled && s.https.port != 0 && s.https.port == s.server.port &&
+        s.https_listen() == s.server.listen)
+        return make_error("server.port and https.port are both " + std::to_string(s.https.port) +
+                          ": HTTP and HTTPS need different ports");
+    for (const auto& n : s.https.names)
+        if (n.empty() || n.find_first_of(" ,/") != std::string::npos)
+            return make_error("https.names: \"" + n + "\" is not a host name or IP address");
+    if (s.quirks.expired_ra && s.pki.ca_as_ra)
+        return make_error("quirks.expired_ra needs a separate RA certificate; it cannot be used with pki.ca_as_ra = true");
+    return {};
+}
+
+}  // namespace scep::config
