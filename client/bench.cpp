@@ -23,7 +23,6 @@
 #include <thread>
 
 #include "pki/crypto/encoding.hpp"
-#include "server/logging.hpp"
 #include "client/scep_client.hpp"
 
 namespace scep::client {
