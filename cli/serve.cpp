@@ -50,7 +50,7 @@ namespace {
 constexpr auto drain_poll_interval = std::chrono::milliseconds(20);
 
 // The HTTPS listener's certificate and chain (server certificate first).
-struct tls_identity {
+struct https_identity {
     evp_pkey_ptr key;
     std::vector<x509_ptr> chain;
     std::vector<const X509*> chain_view() const {
@@ -65,8 +65,8 @@ struct tls_identity {
     }
 };
 
-result<tls_identity> https_identity(const config::settings& s, lab& l, event_log& log) {
-    tls_identity id;
+result<https_identity> load_https_identity(const config::settings& s, lab& l, event_log& log) {
+    https_identity id;
     if (!s.https.cert_file.empty()) {
         // The tester's own certificate: used as it is, checked for the mistakes
         // that otherwise show up only as a client's handshake failure.
@@ -112,7 +112,7 @@ result<tls_identity> https_identity(const config::settings& s, lab& l, event_log
 
 // Modern defaults: TLS 1.2 or 1.3 only (https.min_version), OpenSSL's default
 // cipher suites (forward secrecy; Debian's security level 2).
-result<void> configure_tls(boost::asio::ssl::context& ctx, const tls_identity& id, const std::string& min_version) {
+result<void> configure_tls(boost::asio::ssl::context& ctx, const https_identity& id, const std::string& min_version) {
     SSL_CTX* c = ctx.native_handle();
     if (SSL_CTX_set_min_proto_version(c, min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION) != 1)
         return make_error(ossl_error("TLS minimum version"));
@@ -409,9 +409,9 @@ int serve(const config::settings& s) {
         if (!token) return cannot_start(log, token.message());
         admin.emplace(*l.store, admin_settings_view{*token, s.admin.allow_remote, config::to_toml(s, false)});
     }
-    std::optional<tls_identity> identity;
+    std::optional<https_identity> identity;
     if (s.https.enabled) {
-        auto id = https_identity(s, l, log);
+        auto id = load_https_identity(s, l, log);
         if (!id) return cannot_start(log, id.message());
         identity.emplace(std::move(*id));
     }

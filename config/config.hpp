@@ -142,9 +142,12 @@ inline constexpr std::string_view ndes_admin_path = "/certsrv/mscep_admin/";
 // The shortest admin API token accepted (from the token file or SCEP_LAB_ADMIN_TOKEN).
 inline constexpr std::size_t min_admin_token_length = 16;
 
-// Operations fail_status may name.
-inline const std::vector<std::string> quirk_operations{"GetCACaps", "GetCACert", "GetNextCACert", "PKIOperation",
-                                                       "mscep_admin"};
+// Operations fail_status may name: the SCEP operations and NDES's admin page.
+inline const std::vector<std::string> quirk_operations = [] {
+    std::vector<std::string> out(std::begin(scep_operations), std::end(scep_operations));
+    out.emplace_back("mscep_admin");
+    return out;
+}();
 
 // Built-in issuance profiles, usable as NDES templates.
 std::map<std::string, issuance_profile> builtin_templates();

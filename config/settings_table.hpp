@@ -212,9 +212,11 @@ void visit_settings(V& v, S& s) {
             if (!value.is_table()) r.table().fail(value, "fail_status is a table: { GetCACert = 503, PKIOperation = 500 }");
             st.quirks.fail_status.clear();
             for (const auto& [op, status] : value.as_table()) {
-                if (std::find(quirk_operations.begin(), quirk_operations.end(), op) == quirk_operations.end())
-                    r.table().fail(status, "fail_status: unknown operation \"" + op +
-                                               "\" (GetCACaps, GetCACert, GetNextCACert, PKIOperation, mscep_admin)");
+                if (std::find(quirk_operations.begin(), quirk_operations.end(), op) == quirk_operations.end()) {
+                    std::string known;
+                    for (const auto& q : quirk_operations) known += (known.empty() ? "" : ", ") + q;
+                    r.table().fail(status, "fail_status: unknown operation \"" + op + "\" (" + known + ")");
+                }
                 if (!status.is_integer() || status.as_integer() < 400 || status.as_integer() > 599)
                     r.table().fail(status, "fail_status." + op + " must be an HTTP status from 400 to 599");
                 st.quirks.fail_status[op] = static_cast<int>(status.as_integer());

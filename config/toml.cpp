@@ -109,7 +109,7 @@ key_type read_key_type(table_reader& r, const std::string& key, key_type current
     if (!r.has(key)) return current;
     const auto& v = r.at(key);
     auto k = key_type_from_name(toml::get<std::string>(v));
-    if (!k) r.fail(v, key + " must be one of rsa2048, rsa3072, rsa4096, ec-p256, ec-p384");
+    if (!k) r.fail(v, key + " must be one of " + key_type_names());
     return *k;
 }
 
@@ -271,7 +271,7 @@ public:
         add(k, kinds, doc);
     }
     template <class T>
-    void key_kind(const char* k, T&, const char* doc) { add(k, "rsa2048|rsa3072|rsa4096|ec-p256|ec-p384", doc); }
+    void key_kind(const char* k, T&, const char* doc) { add(k, key_type_names("|"), doc); }
     template <class Read, class Write>
     void custom(const char* k, Read, Write, const char* doc) { add(k, "see the example file", doc); }
 

@@ -15,7 +15,11 @@ scripts/deps.sh fuzz
 dir=build-fuzz
 CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCEP_LAB_FUZZ=ON \
     -DSCEP_LAB_BUILD_TESTS=OFF >/dev/null
-cmake --build "$dir" -j "${JOBS:-2}" --target "${targets[@]/#/fuzz_}" >/dev/null
+if ! cmake --build "$dir" -j "${JOBS:-2}" --target "${targets[@]/#/fuzz_}" >"$dir/build.log" 2>&1; then
+    echo "FAIL: the fuzz targets do not build (clang):" >&2
+    grep -E "error|Error" -A3 "$dir/build.log" | head -n 40 >&2
+    exit 1
+fi
 mkdir -p "$dir/crashes"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

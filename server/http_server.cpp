@@ -16,6 +16,13 @@ namespace {
 
 using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 
+// A closing connection (lingering close, TLS close_notify) gets this long.
+constexpr auto close_timeout = std::chrono::seconds(2);
+// Over max_connections: the first refusal is logged, then a count at most this often.
+constexpr auto refusal_log_interval = std::chrono::seconds(10);
+// Out of file descriptors: wait this long before accepting again.
+constexpr auto accept_backoff = std::chrono::milliseconds(100);
+
 // One connection, plain or TLS on the same code path (Beast's
 // advanced/server-flex): the stream type is the only difference.
 template <class Stream>
@@ -194,7 +201,7 @@ private:
     void linger() {
         beast::error_code ignored;
         tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
-        tcp_layer().expires_after(std::chrono::seconds(2));
+        tcp_layer().expires_after(close_timeout);
         drain();
     }
     void drain() {
@@ -212,7 +219,7 @@ private:
             // close_notify, bounded in time, then the socket.
             if (!closing_ && tcp_layer().socket().is_open()) {
                 closing_ = true;
-                tcp_layer().expires_after(std::chrono::seconds(2));
+                tcp_layer().expires_after(close_timeout);
                 stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->close_socket(); });
                 return;
             }
@@ -303,7 +310,7 @@ void http_server::do_accept() {
                 socket.close(ignored);
                 ++refused_;
                 auto now = std::chrono::steady_clock::now();
-                if (now - last_refusal_log_ > std::chrono::seconds(10)) {
+                if (now - last_refusal_log_ > refusal_log_interval) {
                     log_.warn("connections refused: max_connections reached",
                               {{"max_connections", std::to_string(limits_.max_connections)},
                                {"refused", std::to_string(refused_)}});
@@ -325,7 +332,7 @@ void http_server::do_accept() {
             // Out of file descriptors (or another transient error): back off
             // instead of spinning on accept and flooding the log.
             log_.warn("accept failed", {{"error", ec.message()}});
-            auto timer = std::make_shared<asio::steady_timer>(acceptor_.get_executor(), std::chrono::milliseconds(100));
+            auto timer = std::make_shared<asio::steady_timer>(acceptor_.get_executor(), accept_backoff);
             timer->async_wait([this, timer](beast::error_code) { do_accept(); });
             return;
         }

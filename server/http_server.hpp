@@ -21,12 +21,13 @@ class metrics;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+// From the [server] settings (config/config.hpp holds the defaults).
 struct http_limits {
-    std::size_t max_body_bytes = 1 << 20;
-    std::size_t max_header_bytes = 65536;
-    std::chrono::seconds read_timeout{30};
-    std::chrono::seconds idle_timeout{60};
-    std::size_t max_connections = 1024;
+    std::size_t max_body_bytes;
+    std::size_t max_header_bytes;
+    std::chrono::seconds read_timeout;
+    std::chrono::seconds idle_timeout;
+    std::size_t max_connections;
 };
 
 class http_server {

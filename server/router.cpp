@@ -356,7 +356,7 @@ response router::scep(const request& req, std::string_view query, const std::str
     if (quirks_) {
         rec.delay = quirks_->latency();
         std::string_view canonical = operation;
-        for (std::string_view op : {"GetCACaps", "GetCACert", "GetNextCACert", "PKIOperation"})
+        for (std::string_view op : scep_operations)
             if (iequals(operation, op)) canonical = op;
         if (auto res = quirks_->inject(req, canonical, rec)) return std::move(*res);
     }

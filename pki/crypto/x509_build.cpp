@@ -25,9 +25,15 @@ std::string_view to_string(key_type k) {
 }
 
 std::optional<key_type> key_type_from_name(std::string_view name) {
-    for (auto k : {key_type::rsa2048, key_type::rsa3072, key_type::rsa4096, key_type::ec_p256, key_type::ec_p384})
+    for (auto k : all_key_types)
         if (to_string(k) == name) return k;
     return std::nullopt;
+}
+
+std::string key_type_names(std::string_view separator) {
+    std::string out;
+    for (auto k : all_key_types) out += (out.empty() ? "" : std::string(separator)) + std::string(to_string(k));
+    return out;
 }
 
 bool is_rsa(key_type k) { return k == key_type::rsa2048 || k == key_type::rsa3072 || k == key_type::rsa4096; }

@@ -17,7 +17,11 @@ using clock_fn = std::function<time_point()>;
 inline clock_fn system_clock_fn() { return [] { return std::chrono::system_clock::now(); }; }
 
 enum class key_type { rsa2048, rsa3072, rsa4096, ec_p256, ec_p384 };
+inline constexpr key_type all_key_types[] = {key_type::rsa2048, key_type::rsa3072, key_type::rsa4096,
+                                             key_type::ec_p256, key_type::ec_p384};
 std::string_view to_string(key_type k);  // "rsa2048", "ec-p256"
+// "rsa2048, rsa3072, ..." (with another separator if given), for messages and help.
+std::string key_type_names(std::string_view separator = ", ");
 std::optional<key_type> key_type_from_name(std::string_view name);
 bool is_rsa(key_type k);
 result<evp_pkey_ptr> generate_key(key_type k);

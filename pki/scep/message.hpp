@@ -17,6 +17,9 @@
 
 namespace scep {
 
+// The HTTP operations (RFC 8894 §4.1: operation=...).
+inline constexpr std::string_view scep_operations[] = {"GetCACaps", "GetCACert", "GetNextCACert", "PKIOperation"};
+
 // RFC 8894 §3.2.1.2
 enum class message_type : int {
     cert_rep = 3,

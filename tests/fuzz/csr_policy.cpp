@@ -8,12 +8,13 @@
 
 #include "fuzz_support.hpp"
 #include "pki/ca/issuer.hpp"
+#include "pki/scep/challenge.hpp"
 
 using namespace scep;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const hierarchy& pki = fuzz::lab();
-    static csr_policy policy{1024, 256};
+    static csr_policy policy{.min_rsa_bits = 1024, .min_ec_bits = 256};
     static issuer iss(pki, issuance_profile{}, policy, system_clock_fn());
     static issuance_profile strict = [] {
         issuance_profile p;
