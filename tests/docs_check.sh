@@ -21,6 +21,10 @@ lines=$(wc -l <README.md)
 while IFS=$'\t' read -r file target; do
     [ -e "$(dirname "$file")/$target" ] || fail "$file links to $target, which does not exist"
 done < <(grep -oE '\]\([^)#:]+' README.md docs/*.md | sed -E 's/^([^:]+):\]\(/\1\t/')
+# Source files the documentation names exist.
+while IFS=: read -r file line path; do
+    [ -e "$path" ] || fail "$file:$line names $path, which does not exist"
+done < <(grep -noE '\b(pki|server|client|cli|config|tests|scripts)/[A-Za-z0-9_/.-]+\.(hpp|cpp|sh|toml|py)\b' README.md docs/*.md)
 for dir in pki/crypto pki/store pki/ca pki/scep pki/trust config server client cli; do
     grep -q "| \`$dir/\?\`" docs/design.md || fail "docs/design.md's map does not describe $dir"
 done
