@@ -214,10 +214,10 @@ int issue_server(const config::settings& s, const issue_options& o, std::ostream
     spec.validity = std::chrono::hours(24) * o.days;
     // The CRL URL the server publishes (port 0 has no stable address: none then).
     if (!s.crl_base_url.empty())
-        spec.crl_url = s.crl_base_url + "/crl/" + opened->pki.issuing().name + ".crl";
+        spec.crl_url = s.crl_base_url + crl_path(opened->pki.issuing().name);
     else if (s.server.http && s.server.port != 0)
-        spec.crl_url = "http://" + display_host(s.server.listen) + ":" + std::to_string(s.server.port) + "/crl/" +
-                       opened->pki.issuing().name + ".crl";
+        spec.crl_url = "http://" + display_host(s.server.listen) + ":" + std::to_string(s.server.port) +
+                       crl_path(opened->pki.issuing().name);
     auto sc = issue_server_cert(opened->pki, spec, std::chrono::system_clock::now());
     if (!sc) {
         std::cerr << "issue: " << sc.message() << "\n";

@@ -458,7 +458,7 @@ int serve(const config::settings& s) {
     // accepted. Relying parties fetch CRLs over plain HTTP when it runs
     // (RFC 5280 §4.2.1.13).
     const std::string base = at.base.empty() ? at.https_base : at.base;
-    iss.set_crl_url((s.crl_base_url.empty() ? base : s.crl_base_url) + "/crl/" + l.pki.issuing().name + ".crl");
+    iss.set_crl_url((s.crl_base_url.empty() ? base : s.crl_base_url) + crl_path(l.pki.issuing().name));
     if (plain) plain->start();
     if (secure) secure->start();
 

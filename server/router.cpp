@@ -1,6 +1,7 @@
 #include "server/router.hpp"
 
 #include "config/config.hpp"
+#include "pki/ca/crl.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -200,7 +201,7 @@ response router::handle(const request& req, const std::string& client, request_r
     // Read-only resources answer GET and HEAD only: a PUT or DELETE must not
     // look as if it had done something.
     constexpr std::string_view read_only = "GET, HEAD";
-    const bool downloads = path.starts_with("/ca/") || path.starts_with("/certs/") || path.starts_with("/crl/");
+    const bool downloads = path.starts_with("/ca/") || path.starts_with("/certs/") || path.starts_with(crl_path_prefix);
     if ((path == "/healthz" || path == "/readyz" || (path == "/metrics" && metrics_) ||
          ((path == "/" || path == "/status.js") && status_page_) ||
          (path == "/profiles/apple.mobileconfig" && profile_source_) || downloads) &&
@@ -324,11 +325,11 @@ response router::handle(const request& req, const std::string& client, request_r
     }
     // CRLs at stable URLs, one per CA tier (referenced from the CRL
     // Distribution Point of issued certificates).
-    constexpr std::string_view crl_prefix = "/crl/";
-    if (path.substr(0, crl_prefix.size()) == crl_prefix && path.size() > crl_prefix.size() + 4 &&
-        path.substr(path.size() - 4) == ".crl") {
+    if (path.starts_with(crl_path_prefix) && path.size() > crl_path_prefix.size() + crl_path_suffix.size() &&
+        path.ends_with(crl_path_suffix)) {
         rec.operation = "crl";
-        std::string name(path.substr(crl_prefix.size(), path.size() - crl_prefix.size() - 4));
+        std::string name(
+            path.substr(crl_path_prefix.size(), path.size() - crl_path_prefix.size() - crl_path_suffix.size()));
         auto der = service_.crl(name);
         if (!der) return text(req, http::status::not_found, der.message() + "\n", rec);
         response res{http::status::ok, req.version()};

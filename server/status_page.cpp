@@ -1,6 +1,7 @@
 #include "server/status_page.hpp"
 
 #include "config/config.hpp"
+#include "pki/ca/crl.hpp"
 
 #include <sstream>
 
@@ -62,8 +63,9 @@ std::string render_status_page(const status_inputs& in) {
     }
     o << "</table>\n<p>Whole chain: <a href=\"/ca/chain.pem\">chain.pem</a>, <a href=\"/ca/chain.p7b\">chain.p7b</a>";
     if (in.https) o << "; HTTPS server chain: <a href=\"/ca/tls-chain.pem\">tls-chain.pem</a>";
-    o << "; CRL: <a href=\"/crl/" << markup_escape(in.pki.issuing().name) << ".crl\">" << markup_escape(in.pki.issuing().name)
-      << ".crl</a></p>\n";
+    const std::string crl = crl_path(in.pki.issuing().name);
+    o << "; CRL: <a href=\"" << markup_escape(crl) << "\">" << markup_escape(crl.substr(crl_path_prefix.size()))
+      << "</a></p>\n";
 
     o << "<h2>Pending requests</h2>\n";
     auto pending = in.store.list_pending(false);

@@ -37,6 +37,14 @@ struct revoked_entry {
     int reason = 0;
 };
 
+// Where a CA's CRL is served: "/crl/<CA name>.crl" under the server's base
+// URL (the CRL Distribution Point of issued certificates points there).
+inline constexpr std::string_view crl_path_prefix = "/crl/";
+inline constexpr std::string_view crl_path_suffix = ".crl";
+inline std::string crl_path(std::string_view ca_name) {
+    return std::string(crl_path_prefix) + std::string(ca_name) + std::string(crl_path_suffix);
+}
+
 // A v2 CRL signed by the CA, with authorityKeyIdentifier and cRLNumber.
 result<x509_crl_ptr> build_crl(const X509& ca_cert, const EVP_PKEY& ca_key, const std::vector<revoked_entry>& revoked,
                                time_point this_update, std::chrono::seconds next_update_in, long crl_number);
