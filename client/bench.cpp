@@ -1,5 +1,7 @@
 #include "client/bench.hpp"
 
+#include "pki/crypto/der.hpp"
+
 #include <boost/json.hpp>
 
 #include <cmath>
@@ -143,41 +145,6 @@ result<prepared> prepare_one(const bench_options& o, const scep_url& url, const 
     return p;
 }
 
-// DER helpers for strip_certificates: one TLV at `at`, definite lengths only.
-struct tlv {
-    std::size_t start = 0, header = 0, length = 0;
-    std::uint8_t tag = 0;
-    std::size_t end() const { return start + header + length; }
-};
-std::optional<tlv> read_tlv(byte_view der, std::size_t at) {
-    if (at + 2 > der.size()) return std::nullopt;
-    tlv t{at, 2, 0, der[at]};
-    std::uint8_t first = der[at + 1];
-    if (first < 0x80) {
-        t.length = first;
-    } else {
-        std::size_t n = first & 0x7f;
-        if (n == 0 || n > 4 || at + 2 + n > der.size()) return std::nullopt;  // indefinite or absurd
-        for (std::size_t i = 0; i < n; ++i) t.length = (t.length << 8) | der[at + 2 + i];
-        t.header = 2 + n;
-    }
-    if (t.end() > der.size()) return std::nullopt;
-    return t;
-}
-void put_tlv(bytes& out, std::uint8_t tag, const bytes& content) {
-    out.push_back(tag);
-    std::size_t n = content.size();
-    if (n < 0x80) {
-        out.push_back(static_cast<std::uint8_t>(n));
-    } else {
-        bytes len;
-        for (; n; n >>= 8) len.insert(len.begin(), static_cast<std::uint8_t>(n & 0xff));
-        out.push_back(static_cast<std::uint8_t>(0x80 | len.size()));
-        out.insert(out.end(), len.begin(), len.end());
-    }
-    out.insert(out.end(), content.begin(), content.end());
-}
-
 // The CertRep without its SignedData `certificates` field. The client already
 // holds the RA certificate (from GetCACert) and verifies against it; parsing
 // the embedded copy costs OpenSSL 3.0 a public-key decode (~150 µs) per reply,
@@ -186,18 +153,18 @@ void put_tlv(bytes& out, std::uint8_t tag, const bytes& content) {
 // the reply is returned unchanged.
 bytes strip_certificates(byte_view der) {
     bytes same(der.begin(), der.end());
-    auto ci = read_tlv(der, 0);
+    auto ci = read_der_tlv(der, 0);
     if (!ci || ci->tag != 0x30) return same;
-    auto oid = read_tlv(der, ci->start + ci->header);
+    auto oid = read_der_tlv(der, ci->start + ci->header);
     if (!oid || oid->tag != 0x06) return same;
-    auto explicit0 = read_tlv(der, oid->end());
+    auto explicit0 = read_der_tlv(der, oid->end());
     if (!explicit0 || explicit0->tag != 0xA0) return same;
-    auto sd = read_tlv(der, explicit0->start + explicit0->header);
+    auto sd = read_der_tlv(der, explicit0->start + explicit0->header);
     if (!sd || sd->tag != 0x30) return same;
     bytes children;
     bool dropped = false;
     for (std::size_t at = sd->start + sd->header; at < sd->end();) {
-        auto child = read_tlv(der, at);
+        auto child = read_der_tlv(der, at);
         if (!child) return same;
         if (child->tag == 0xA0)
             dropped = true;
@@ -208,11 +175,11 @@ bytes strip_certificates(byte_view der) {
     }
     if (!dropped) return same;
     bytes signed_data, wrapper, out;
-    put_tlv(signed_data, 0x30, children);
-    put_tlv(wrapper, 0xA0, signed_data);
+    append_der_tlv(signed_data, 0x30, children);
+    append_der_tlv(wrapper, 0xA0, signed_data);
     bytes body(der.begin() + static_cast<std::ptrdiff_t>(oid->start), der.begin() + static_cast<std::ptrdiff_t>(oid->end()));
     body.insert(body.end(), wrapper.begin(), wrapper.end());
-    put_tlv(out, 0x30, body);
+    append_der_tlv(out, 0x30, body);
     return out;
 }
 

@@ -1,5 +1,7 @@
 #include "pki/scep/message.hpp"
 
+#include "pki/crypto/der.hpp"
+
 #include <openssl/err.h>
 #include <openssl/objects.h>
 
@@ -423,18 +425,10 @@ bytes encode_issuer_and_subject(const X509_NAME& issuer, const X509_NAME& subjec
     auto a = der_encode(issuer, i2d_X509_NAME, "issuer");
     auto b = der_encode(subject, i2d_X509_NAME, "subject");
     if (!a || !b) throw std::runtime_error("encoding IssuerAndSubject");
-    std::size_t len = a->size() + b->size();
-    bytes out{0x30};
-    if (len < 128) {
-        out.push_back(static_cast<std::uint8_t>(len));
-    } else {
-        bytes l;
-        for (std::size_t v = len; v; v >>= 8) l.insert(l.begin(), static_cast<std::uint8_t>(v & 0xff));
-        out.push_back(static_cast<std::uint8_t>(0x80 | l.size()));
-        out.insert(out.end(), l.begin(), l.end());
-    }
-    out.insert(out.end(), a->begin(), a->end());
-    out.insert(out.end(), b->begin(), b->end());
+    bytes content = std::move(*a);
+    content.insert(content.end(), b->begin(), b->end());
+    bytes out;
+    append_der_tlv(out, 0x30, content);  // SEQUENCE { issuer, subject }
     return out;
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "pki/crypto/der.hpp"
+
 #include "pki/ca/hierarchy.hpp"
 #include "pki/ca/issuer.hpp"
 #include "support/test_support.hpp"
@@ -34,14 +36,7 @@ bytes to_indefinite_ber(byte_view der) {
             out.push_back(0);
         } else {
             // Primitive: copy with a definite length as it was.
-            if (len < 128) {
-                out.push_back(static_cast<std::uint8_t>(len));
-            } else {
-                bytes l;
-                for (std::size_t v = len; v; v >>= 8) l.insert(l.begin(), static_cast<std::uint8_t>(v & 0xff));
-                out.push_back(static_cast<std::uint8_t>(0x80 | l.size()));
-                out.insert(out.end(), l.begin(), l.end());
-            }
+            append_der_length(out, len);
             out.insert(out.end(), der.begin() + static_cast<long>(i), der.begin() + static_cast<long>(i + len));
         }
         i += len;
