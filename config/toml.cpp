@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "config/settings_table.hpp"
+#include "pki/crypto/encoding.hpp"
 
 namespace scep::config {
 
@@ -411,25 +412,11 @@ result<void> check_text(const std::string& text, const std::string& name) {
             return make_error(name + ":" + std::to_string(line) + ": " + what + " (a configuration file is UTF-8 text)");
         };
         if (c == '\n') ++line;
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
-                return bad("control character 0x" + to_hex(byte_view(&c, 1)));
-            ++i;
-            continue;
-        }
-        std::size_t n = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-        if (n == 0 || i + n > text.size()) return bad("invalid UTF-8");
-        std::uint32_t cp = c & (0xFF >> (n + 1));
-        for (std::size_t k = 1; k < n; ++k) {
-            auto cc = static_cast<unsigned char>(text[i + k]);
-            if ((cc & 0xC0) != 0x80) return bad("invalid UTF-8");
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return bad("invalid UTF-8");
-        i += n;
+        auto ch = decode_utf8(text, i);
+        if (!ch) return bad("invalid UTF-8");
+        if ((ch->code_point < 0x20 && c != '\t' && c != '\n' && c != '\r') || ch->code_point == 0x7f)
+            return bad("control character 0x" + to_hex(byte_view(&c, 1)));
+        i += ch->size;
     }
     return {};
 }

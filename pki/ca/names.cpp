@@ -1,5 +1,7 @@
 #include "pki/ca/names.hpp"
 
+#include "pki/crypto/encoding.hpp"
+
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -33,20 +35,14 @@ bool printable_ascii(std::string_view s) {
     return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
-// The number of code points of valid UTF-8 without control characters; -1
-// when it is not valid UTF-8 or holds one.
+// The number of code points of valid UTF-8 without control characters (C0,
+// DEL, C1); -1 when it is not valid UTF-8 or holds one.
 long utf8_length(std::string_view s) {
     long n = 0;
     for (std::size_t i = 0; i < s.size(); ++n) {
-        auto c = static_cast<unsigned char>(s[i]);
-        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-        if (len == 0 || i + len > s.size()) return -1;
-        if (len == 1 && (c < 0x20 || c == 0x7f)) return -1;
-        for (std::size_t k = 1; k < len; ++k)
-            if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return -1;
-        if (len == 2 && c < 0xc2) return -1;  // overlong
-        if (len == 2 && c == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0) return -1;  // C1 controls
-        i += len;
+        auto ch = decode_utf8(s, i);
+        if (!ch || ch->code_point < 0x20 || (ch->code_point >= 0x7f && ch->code_point < 0xa0)) return -1;
+        i += ch->size;
     }
     return n;
 }

@@ -125,6 +125,24 @@ std::optional<bytes> base64_decode(std::string_view text) {
     return out;
 }
 
+std::optional<utf8_char> decode_utf8(std::string_view text, std::size_t at) {
+    if (at >= text.size()) return std::nullopt;
+    const auto c = static_cast<unsigned char>(text[at]);
+    if (c < 0x80) return utf8_char{c, 1};
+    const std::size_t n = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (n == 0 || at + n > text.size()) return std::nullopt;
+    char32_t cp = c & (0xFF >> (n + 1));
+    for (std::size_t k = 1; k < n; ++k) {
+        const auto cc = static_cast<unsigned char>(text[at + k]);
+        if ((cc & 0xC0) != 0x80) return std::nullopt;
+        cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return std::nullopt;
+    return utf8_char{cp, n};
+}
+
 std::optional<std::string> percent_decode(std::string_view text) {
     std::string out;
     out.reserve(text.size());

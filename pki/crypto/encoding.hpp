@@ -24,6 +24,15 @@ std::string percent_encode(std::string_view text);
 // missing padding. Returns nullopt on any other character or a bad length.
 std::optional<bytes> base64_decode(std::string_view text);
 
+// One UTF-8 code point at `at`: its value and how many bytes it takes;
+// nullopt for anything that is not UTF-8 (a bad lead or continuation byte, a
+// sequence cut short, an overlong form, a surrogate, a value past U+10FFFF).
+struct utf8_char {
+    char32_t code_point;
+    std::size_t size;
+};
+std::optional<utf8_char> decode_utf8(std::string_view text, std::size_t at);
+
 // Percent-decodes a query component. '+' stays '+': SCEP messages are base64,
 // which has no spaces, and macOS sends '+' and '/' unescaped (only '=' escaped),
 // so reading '+' as a space would corrupt them. Returns nullopt on a bad escape.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 namespace scep {
 namespace {
 
@@ -32,6 +34,27 @@ TEST(percent_decode, keeps_plus_as_plus_for_half_escaped_macos_messages) {
     EXPECT_EQ(percent_decode("%2b%2B"), "++");
     EXPECT_FALSE(percent_decode("%G1"));
     EXPECT_FALSE(percent_decode("abc%2"));
+}
+
+TEST(decode_utf8, reads_code_points_and_refuses_what_is_not_utf8) {
+    struct case_t {
+        std::string text;
+        char32_t code_point;
+        std::size_t size;
+    };
+    for (const auto& c : {case_t{"a", U'a', 1}, case_t{"\xC3\xA4", U'\u00E4', 2}, case_t{"\xE2\x82\xAC", U'\u20AC', 3},
+                          case_t{"\xF0\x9F\x94\x91", U'\U0001F511', 4}}) {
+        auto ch = decode_utf8(c.text, 0);
+        ASSERT_TRUE(ch) << c.text;
+        EXPECT_EQ(ch->code_point, c.code_point);
+        EXPECT_EQ(ch->size, c.size);
+    }
+    for (const char* bad : {"\x80", "\xC3", "\xC3\x41", "\xC0\xAF", "\xE0\x80\xAF", "\xED\xA0\x80",
+                            "\xF4\x90\x80\x80", "\xF8\x88\x80\x80\x80"}) {
+        SCOPED_TRACE(to_hex(byte_view(reinterpret_cast<const std::uint8_t*>(bad), std::strlen(bad))));
+        EXPECT_FALSE(decode_utf8(bad, 0));
+    }
+    EXPECT_FALSE(decode_utf8("a", 1));  // past the end
 }
 
 }  // namespace
