@@ -2,7 +2,6 @@
 
 #include <boost/json.hpp>
 
-#include <cctype>
 #include <charconv>
 #include <limits>
 
@@ -148,9 +147,9 @@ std::optional<std::string_view> bearer_token(const admin_request& req) {
     // RFC 9110 §11.1: the scheme name is case-insensitive ("bearer" works).
     std::string_view auth = req[http::field::authorization];
     constexpr std::string_view scheme = "bearer";
-    if (auth.size() <= scheme.size() + 1 || auth[scheme.size()] != ' ') return std::nullopt;
-    for (std::size_t i = 0; i < scheme.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(auth[i])) != scheme[i]) return std::nullopt;
+    if (auth.size() <= scheme.size() + 1 || auth[scheme.size()] != ' ' ||
+        !ascii_iequals(auth.substr(0, scheme.size()), scheme))
+        return std::nullopt;
     auto token = auth.substr(scheme.size() + 1);
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
     if (token.empty()) return std::nullopt;

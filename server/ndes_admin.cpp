@@ -107,8 +107,7 @@ ndes_frontend::ndes_frontend(config::ndes_settings cfg, one_time_passwords* otp,
 
 bool ndes_frontend::is_admin_path(std::string_view path) {
     // IIS paths are case-insensitive; clients write CertSrv and certsrv.
-    std::string p(path);
-    for (auto& c : p) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string p = ascii_lower(path);
     const std::string_view base = config::ndes_admin_path.substr(0, config::ndes_admin_path.size() - 1);  // no '/' 
     return p == base || (p.size() > base.size() && p.compare(0, base.size(), base) == 0 && p[base.size()] == '/');
 }

@@ -18,12 +18,6 @@ namespace scep::server {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
 response text(const request& req, http::status status, std::string body, request_record& rec) {
     response res{status, req.version()};
     res.set(http::field::content_type, "text/plain; charset=utf-8");
@@ -115,7 +109,7 @@ std::optional<framing_error> check_framing(request& req) {
         }
     }
     if (!codings.empty()) {
-        if (!iequals(codings.back(), "chunked"))
+        if (!ascii_iequals(codings.back(), "chunked"))
             return framing_error{http::status::bad_request,
                                  "Transfer-Encoding must end with chunked (RFC 9112 §6.3); the connection is closed"};
         if (codings.size() > 1)
@@ -131,7 +125,7 @@ std::optional<framing_error> check_framing(request& req) {
     // Absolute-form (what a client that thinks it talks to a proxy sends).
     std::string_view target = req.target();
     for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
-        if (target.size() < scheme.size() || !iequals(target.substr(0, scheme.size()), scheme)) continue;
+        if (target.size() < scheme.size() || !ascii_iequals(target.substr(0, scheme.size()), scheme)) continue;
         std::string_view rest = target.substr(scheme.size());
         auto end = rest.find_first_of("/?");
         std::string_view authority = rest.substr(0, end);
@@ -358,7 +352,7 @@ response router::scep(const request& req, std::string_view query, const std::str
         rec.delay = quirks_->latency();
         std::string_view canonical = operation;
         for (std::string_view op : scep_operations)
-            if (iequals(operation, op)) canonical = op;
+            if (ascii_iequals(operation, op)) canonical = op;
         if (auto res = quirks_->inject(req, canonical, rec)) return std::move(*res);
     }
     if (operation.empty() && ndes_) {
@@ -375,10 +369,10 @@ response router::scep(const request& req, std::string_view query, const std::str
 
     // Operation names are case-sensitive in RFC 8894, but being lenient costs
     // nothing and some hand-written clients get them wrong.
-    if (iequals(operation, "GetCACaps")) return from_reply(req, service_.get_ca_caps(), rec);
-    if (iequals(operation, "GetCACert")) return from_reply(req, service_.get_ca_cert(), rec);
-    if (iequals(operation, "GetNextCACert")) return from_reply(req, service_.get_next_ca_cert(), rec);
-    if (iequals(operation, "PKIOperation")) {
+    if (ascii_iequals(operation, "GetCACaps")) return from_reply(req, service_.get_ca_caps(), rec);
+    if (ascii_iequals(operation, "GetCACert")) return from_reply(req, service_.get_ca_cert(), rec);
+    if (ascii_iequals(operation, "GetNextCACert")) return from_reply(req, service_.get_next_ca_cert(), rec);
+    if (ascii_iequals(operation, "PKIOperation")) {
         bytes der;
         if (req.method() == http::verb::post) {
             const std::string& body = req.body();

@@ -19,11 +19,6 @@ constexpr std::size_t max_email_length = 254;
 constexpr std::size_t max_uri_length = 2048;
 constexpr std::size_t max_upn_length = 1024;
 
-std::string ascii_lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-
 std::string asn1_bytes(const ASN1_STRING& s) {
     return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(&s)),
                        static_cast<std::size_t>(ASN1_STRING_length(&s)));

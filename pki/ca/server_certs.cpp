@@ -1,5 +1,7 @@
 #include "pki/ca/server_certs.hpp"
 
+#include "pki/crypto/encoding.hpp"
+
 #include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -40,11 +42,6 @@ bool is_dns_name(std::string_view name) {
     return true;
 }
 
-std::string lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-
 std::string pem_of(const std::vector<const X509*>& certs) {
     std::string out;
     for (const X509* c : certs) out += x509_to_pem(*c);
@@ -69,7 +66,7 @@ std::vector<std::string> wanted_san_entries(const std::vector<std::string>& name
         if (auto ip = ip_bytes(n))
             out.push_back("IP:" + to_hex(*ip));
         else
-            out.push_back("DNS:" + lower(n));
+            out.push_back("DNS:" + ascii_lower(n));
     }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -88,7 +85,7 @@ std::vector<std::string> san_entries(const X509& cert) {
         std::string raw(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
                         static_cast<std::size_t>(ASN1_STRING_length(s)));
         if (gn->type == GEN_DNS)
-            out.push_back("DNS:" + lower(raw));
+            out.push_back("DNS:" + ascii_lower(raw));
         else
             out.push_back("IP:" + to_hex(bytes(raw.begin(), raw.end())));
     }
@@ -104,8 +101,8 @@ result<server_cert> issue_server_cert(const hierarchy& pki, const server_cert_sp
         if (ip_bytes(n)) {
             san += (san.empty() ? "IP:" : ",IP:") + n;
         } else if (is_dns_name(n)) {
-            san += (san.empty() ? "DNS:" : ",DNS:") + lower(n);
-            if (first_dns.empty()) first_dns = lower(n);
+            san += (san.empty() ? "DNS:" : ",DNS:") + ascii_lower(n);
+            if (first_dns.empty()) first_dns = ascii_lower(n);
         } else {
             return make_error("\"" + n + "\" is neither a DNS name nor an IP address");
         }

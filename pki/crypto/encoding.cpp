@@ -1,5 +1,7 @@
 #include "pki/crypto/encoding.hpp"
 
+#include <algorithm>
+
 #include <cctype>
 
 #include <array>
@@ -123,6 +125,18 @@ std::optional<bytes> base64_decode(std::string_view text) {
     }
     if (symbols % 4 == 1) return std::nullopt;  // impossible length
     return out;
+}
+
+std::string ascii_lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+bool ascii_iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
 }
 
 std::optional<utf8_char> decode_utf8(std::string_view text, std::size_t at) {

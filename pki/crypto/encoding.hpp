@@ -24,6 +24,10 @@ std::string percent_encode(std::string_view text);
 // missing padding. Returns nullopt on any other character or a bad length.
 std::optional<bytes> base64_decode(std::string_view text);
 
+// ASCII case folding (protocol tokens, host names, header values).
+std::string ascii_lower(std::string_view text);
+bool ascii_iequals(std::string_view a, std::string_view b);
+
 // One UTF-8 code point at `at`: its value and how many bytes it takes;
 // nullopt for anything that is not UTF-8 (a bad lead or continuation byte, a
 // sequence cut short, an overlong form, a surrogate, a value past U+10FFFF).
