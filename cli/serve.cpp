@@ -31,6 +31,7 @@
 #include "server/profile_download.hpp"
 #include "server/http_server.hpp"
 #include "server/logging.hpp"
+#include "server/inspector.hpp"
 #include "server/metrics.hpp"
 #include "server/ndes_admin.hpp"
 #include "server/quirks.hpp"
@@ -239,7 +240,7 @@ router::status_source status_page(const config::settings& s, lab& l, bool admin_
     return [&s, &l, admin_on](const std::string& base_url) {
         status_inputs in{.pki = l.pki, .store = *l.store, .base_url = base_url, .scep_path = s.scep_paths.front(),
                          .ndes_path = {}, .challenge = {}, .challenge_note = {}, .https = s.https.enabled,
-                         .admin = admin_on};
+                         .admin = admin_on, .transactions = s.inspector.enabled};
         if (s.ndes.enabled) in.ndes_path = std::string(config::ndes_scep_paths.front());
         if (s.ndes.enabled && s.ndes.password_mode == "dynamic")
             in.challenge_note = "one-time passwords from the NDES admin page";
@@ -424,12 +425,27 @@ int serve(const config::settings& s) {
     // Declared before the io_context: sessions still queued in it when it is
     // destroyed at the end refer to the metrics, the router and the TLS context.
     metrics stats;
+    std::unique_ptr<transaction_store> transactions;
+    std::optional<inspector> inspect;
+    if (s.inspector.enabled) {
+        auto opened_log = open_sqlite_transactions(s.transactions_file());
+        if (!opened_log) return cannot_start(log, opened_log.message());
+        transactions = std::move(*opened_log);
+        const bool challenge_required =
+            s.ndes.enabled ? s.ndes.password_mode != "none" : !s.scep.challenge.empty();
+        inspect.emplace(*transactions, service,
+                        inspector_config{s.inspector.retention, s.inspector.max_der_bytes, s.csr.min_rsa_bits,
+                                         s.csr.min_ec_bits, challenge_required},
+                        &stats, [&log](const std::string& m) { log.warn(m); });
+        if (admin) admin->set_inspector(&*inspect);
+    }
     router r(router_parts{.service = service,
                           .scep_paths = scep_paths(s),
                           .ndes = ndes ? &*ndes : nullptr,
                           .quirks = &quirks,
                           .stats = &stats,
                           .admin = admin ? &*admin : nullptr,
+                          .inspect = inspect ? &*inspect : nullptr,
                           .profiles = profile_downloads(s, l, challenge, admin ? &*admin : nullptr,
                                                         ndes ? &*ndes : nullptr, identity ? identity->chain_view() : std::vector<const X509*>{}),
                           .status_page = status_page(s, l, admin.has_value()),

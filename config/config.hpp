@@ -65,6 +65,14 @@ struct log_settings {
     std::string capture_dir;
 };
 
+// The transaction inspector (docs/inspector.md): every SCEP exchange decoded,
+// checked against the findings catalogue and kept in <data_dir>/transactions.db.
+struct inspector_settings {
+    bool enabled = true;
+    std::size_t retention = 10000;       // newest transactions kept
+    std::size_t max_der_bytes = 65536;   // request/reply DER kept per transaction (larger: not kept)
+};
+
 // Deterministic mode for CI fixtures: a shifted clock and predictable serials.
 struct lab_settings {
     // Added to the real time everywhere the lab reads the clock (issuance,
@@ -163,6 +171,7 @@ struct settings {
     admin_settings admin;
     lab_settings lab;
     log_settings log;
+    inspector_settings inspector;
     std::vector<std::string> scep_paths{"/scep", "/cgi-bin/pkiclient.exe"};
     service_config scep;
     hierarchy_spec pki;
@@ -183,6 +192,8 @@ struct settings {
 
     std::filesystem::path pki_dir() const { return data_dir / "pki"; }
     std::filesystem::path store_file() const { return data_dir / "scep-lab.db"; }
+    // The transaction inspector's log (docs/inspector.md).
+    std::filesystem::path transactions_file() const { return data_dir / "transactions.db"; }
     // Where HTTPS listens (https.listen, or server.listen when empty).
     const std::string& https_listen() const { return https.listen.empty() ? server.listen : https.listen; }
     // The HTTPS certificate file the server uses: your own, or the lab-issued one.

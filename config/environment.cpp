@@ -107,6 +107,13 @@ const std::vector<env_variable>& env_variables() {
                  s.log.level = v;
                  return {};
              }},
+            {"SCEP_LAB_INSPECTOR", "inspector.enabled", "on or off: decode and keep every SCEP exchange",
+             [](settings& s, const std::string& v) -> result<void> {
+                 auto b = on_off(v);
+                 if (!b) return b.err();
+                 s.inspector.enabled = *b;
+                 return {};
+             }},
             {"SCEP_LAB_KEY_PASSPHRASE", "pki.key_passphrase_file", "passphrase of the lab's private keys (8+ characters)",
              [](settings& s, const std::string& v) -> result<void> {
                  if (v.size() < 8) return make_error("must have at least 8 characters");

@@ -68,6 +68,13 @@ void visit_settings(V& v, S& s) {
     v.text("capture_dir", s.log.capture_dir, "write every PKIOperation request and reply here (DER)");
     v.end();
 
+    v.section("inspector", "the transaction inspector (docs/inspector.md)");
+    v.flag("enabled", s.inspector.enabled, "decode and keep every SCEP exchange; SCEP_LAB_INSPECTOR");
+    v.number("retention", s.inspector.retention, 1, 10000000, "newest transactions kept");
+    v.number("max_der_bytes", s.inspector.max_der_bytes, 0, 16LL << 20,
+             "request/reply DER kept per transaction; larger ones are not kept");
+    v.end();
+
     v.section("scep", "the SCEP endpoint");
     v.list("paths", s.scep_paths, "paths that serve SCEP (any suffix too)");
     v.secret("challenge", s.scep.challenge, "the static challenge password; SCEP_LAB_CHALLENGE");

@@ -9,6 +9,7 @@
 #include "pki/crypto/encoding.hpp"
 #include "pki/trust/exports.hpp"
 #include "pki/scep/service.hpp"
+#include "server/inspector.hpp"
 #include "server/router.hpp"
 
 namespace scep::server {
@@ -212,6 +213,45 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
         return res;
     };
 
+    // GET /admin/api/transactions?client=&status=&finding=&severity=&transaction_id=&operation=&limit=&offset=
+    // GET /admin/api/transactions/<id>, .../<id>/request.der, .../<id>/reply.der
+    if (!seg.empty() && seg[0] == "transactions") {
+        if (!inspector_) return error(req, http::status::not_found, "the transaction inspector is off (inspector.enabled)");
+        if (method != http::verb::get) return method_not_allowed("GET");
+        if (seg.size() == 1) {
+            auto q = transaction_query_from(*p);
+            if (!q) return error(req, http::status::bad_request, q.message());
+            auto page = inspector_->log().search(*q);
+            if (!page) return internal_error(req, page.err(), log_detail);
+            json::array items;
+            for (const auto& t : page->items) items.push_back(transaction_summary_json(t));
+            return reply(req, http::status::ok,
+                         json::object{{"total", page->total}, {"limit", q->limit}, {"offset", q->offset},
+                                      {"items", std::move(items)}});
+        }
+        std::int64_t id = 0;
+        auto [end, ec] = std::from_chars(seg[1].data(), seg[1].data() + seg[1].size(), id);
+        if (ec != std::errc() || end != seg[1].data() + seg[1].size() || id <= 0 || seg.size() > 3)
+            return error(req, http::status::not_found, "no such transaction");
+        auto found = inspector_->log().find(id);
+        if (!found) return internal_error(req, found.err(), log_detail);
+        if (!*found) return error(req, http::status::not_found, "no transaction " + seg[1] + " (it may have aged out)");
+        if (seg.size() == 2) return reply(req, http::status::ok, transaction_json(inspector_->log(), **found));
+        if (seg[2] != "request.der" && seg[2] != "reply.der")
+            return error(req, http::status::not_found, "use request.der or reply.der");
+        const bytes& der = seg[2] == "request.der" ? (*found)->request_der : (*found)->reply_der;
+        if (der.empty()) return error(req, http::status::not_found, seg[2] + " was not kept for transaction " + seg[1]);
+        admin_response res{http::status::ok, req.version()};
+        res.set(http::field::content_type, seg[2] == "request.der" || (*found)->operation == "PKIOperation"
+                                               ? "application/x-pki-message" : "application/octet-stream");
+        res.set(http::field::content_disposition,
+                "attachment; filename=\"transaction-" + seg[1] + "." + seg[2] + "\"");
+        res.set(http::field::cache_control, "no-store");
+        res.keep_alive(req.keep_alive());
+        res.body().assign(der.begin(), der.end());
+        res.prepare_payload();
+        return res;
+    }
     // GET /admin/api/certificates?subject=&serial=&status=&since=&until=&limit=&offset=
     if (seg.size() == 1 && seg[0] == "certificates") {
         if (method != http::verb::get) return method_not_allowed("GET");

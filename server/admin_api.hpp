@@ -13,6 +13,8 @@
 
 namespace scep::server {
 
+class inspector;
+
 using admin_request = boost::beast::http::request<boost::beast::http::string_body>;
 using admin_response = boost::beast::http::response<boost::beast::http::string_body>;
 
@@ -32,6 +34,8 @@ public:
     // The request carries the token and comes from a client the API answers:
     // what other endpoints ask before they reveal a secret.
     bool accepts(const admin_request& req, const std::string& client) const;
+    // /admin/api/transactions answers when set (inspector.enabled).
+    void set_inspector(inspector* i) { inspector_ = i; }
 
 private:
     admin_response route(const admin_request& req, std::string_view path, std::string_view query,
@@ -39,6 +43,7 @@ private:
 
     cert_store& store_;
     admin_settings_view settings_;
+    inspector* inspector_ = nullptr;
 };
 
 // The token of an "Authorization: Bearer <token>" header (scheme in any case).

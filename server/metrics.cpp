@@ -29,6 +29,11 @@ std::string number(double v) {
 
 }  // namespace
 
+void metrics::finding(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    ++findings_[id];
+}
+
 void metrics::observe(const request_record& rec, double milliseconds) {
     const std::string op = rec.operation.empty() ? "other" : rec.operation;
     std::lock_guard lock(mutex_);
@@ -63,6 +68,9 @@ std::string metrics::render(cert_store& store) const {
         o << "# HELP scep_lab_enrollments_total Certificates handed out (SUCCESS replies carrying a certificate).\n"
              "# TYPE scep_lab_enrollments_total counter\n"
           << "scep_lab_enrollments_total " << enrollments_ << "\n";
+        o << "# HELP scep_lab_findings_total Inspector findings by ID (docs/inspector.md).\n"
+             "# TYPE scep_lab_findings_total counter\n";
+        for (const auto& [f, n] : findings_) o << "scep_lab_findings_total{finding=\"" << label(f) << "\"} " << n << "\n";
         o << "# HELP scep_lab_failures_total FAILURE replies by failInfo.\n"
              "# TYPE scep_lab_failures_total counter\n";
         for (const auto& [f, n] : failures_) o << "scep_lab_failures_total{fail_info=\"" << label(f) << "\"} " << n << "\n";

@@ -20,6 +20,8 @@ class metrics {
 public:
     // One finished request (called by the HTTP sessions).
     void observe(const request_record& rec, double milliseconds);
+    // A finding the inspector raised (docs/inspector.md).
+    void finding(const std::string& id);
     void connection_opened() { ++connections_; }
     void connection_closed() { --connections_; }
 
@@ -35,6 +37,7 @@ private:
     std::map<std::tuple<std::string, std::string>, std::uint64_t> requests_;  // operation, http status
     std::map<std::tuple<std::string, std::string>, std::uint64_t> messages_;  // message type, pkiStatus
     std::map<std::string, std::uint64_t> failures_;                           // failInfo
+    std::map<std::string, std::uint64_t> findings_;                           // finding ID
     std::uint64_t enrollments_ = 0;
     std::array<std::uint64_t, buckets.size()> bucket_counts_{};
     std::uint64_t observations_ = 0;

@@ -5,10 +5,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+
+#include <boost/json.hpp>
 
 #include "pki/crypto/encoding.hpp"
 #include "pki/trust/exports.hpp"
 #include "server/admin_api.hpp"
+#include "server/inspector.hpp"
+#include "server/transaction_pages.hpp"
 #include "server/metrics.hpp"
 #include "server/ndes_admin.hpp"
 #include "server/status_page.hpp"
@@ -169,6 +174,7 @@ router::router(router_parts parts)
       quirks_(parts.quirks),
       metrics_(parts.stats),
       admin_(parts.admin),
+      inspector_(parts.inspect),
       profile_source_(std::move(parts.profiles)),
       status_page_(std::move(parts.status_page)),
       tls_chain_(std::move(parts.tls_chain)),
@@ -250,6 +256,12 @@ response router::handle(const request& req, const std::string& client, request_r
         rec.http_status = 200;
         return res;
     }
+    if (inspector_ && (path == "/transactions" || path.starts_with("/transactions/") ||
+                       path == "/transactions.json" || path == "/transactions.js")) {
+        rec.operation = "transactions";
+        if (!is_get_or_head(req)) return method_not_allowed(req, read_only, rec);
+        return transactions(req, path, query, rec);
+    }
     if (admin_ && admin_api::is_admin_path(path)) {
         rec.operation = "admin";
         auto res = admin_->handle(req, client, rec.detail);
@@ -272,7 +284,33 @@ response router::handle(const request& req, const std::string& client, request_r
         rec.http_status = static_cast<int>(res.result_int());
         return res;
     }
-    if (is_scep_path(path)) return scep(req, query, client, rec, secure);
+    if (is_scep_path(path)) {
+        if (!inspector_) return scep(req, query, client, rec, secure, nullptr);
+        const auto start = std::chrono::steady_clock::now();
+        scep_exchange x;
+        auto res = scep(req, query, client, rec, secure, &x);
+        if (rec.operation == "ndes-browse") return res;  // a person browsing, not a client
+        x.duration = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+        x.client = client;
+        x.method = std::string(req.method_string());
+        x.path = std::string(path);
+        x.user_agent = std::string(req[http::field::user_agent]);
+        x.content_type = std::string(req[http::field::content_type]);
+        x.query_length = query.size();
+        x.http_status = static_cast<int>(res.result_int());
+        x.reply_content_type = std::string(res[http::field::content_type]);
+        x.reply_body = res.body();
+        x.message_type = rec.message_type;
+        x.transaction_id = rec.transaction_id;
+        x.pki_status = rec.pki_status;
+        x.fail_info = rec.fail_info;
+        x.serial = rec.serial;
+        // A refusal answered in plain text carries its reason in the body.
+        x.reason = !rec.detail.empty() || x.http_status < 400 ? rec.detail : res.body().substr(0, 512);
+        while (!x.reason.empty() && x.reason.back() == '\n') x.reason.pop_back();
+        inspector_->record(std::move(x));
+        return res;
+    }
     if (path == "/profiles/apple.mobileconfig" && profile_source_) {
         rec.operation = "profile";
         // The profile points devices back at the address they used.
@@ -338,8 +376,74 @@ response router::handle(const request& req, const std::string& client, request_r
     return text(req, http::status::not_found, "not found: " + std::string(path) + "\n", rec);
 }
 
+response router::transactions(const request& req, std::string_view path, std::string_view query,
+                              request_record& rec) {
+    response res{http::status::ok, req.version()};
+    res.set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set(http::field::cache_control, "no-store");
+    res.keep_alive(req.keep_alive());
+    auto finish = [&](http::status status, std::string_view type, std::string body) {
+        res.result(status);
+        res.set(http::field::content_type, type);
+        res.body() = std::move(body);
+        res.prepare_payload();
+        rec.http_status = static_cast<int>(status);
+        return std::move(res);
+    };
+    auto json_error = [&](http::status status, const std::string& message) {
+        return finish(status, "application/json", boost::json::serialize(boost::json::object{{"error", message}}) + "\n");
+    };
+    const bool admin = admin_ != nullptr;
+    if (path == "/transactions") return finish(http::status::ok, "text/html; charset=utf-8", render_transactions_page(admin));
+    if (path == "/transactions.js")
+        return finish(http::status::ok, "application/javascript; charset=utf-8", transactions_script());
+    if (path == "/transactions.json") {
+        std::vector<std::pair<std::string, std::string>> params;
+        for (auto [k, v] : split_query(query)) {
+            for (char& c : v)
+                if (c == '+') c = ' ';
+            auto d = percent_decode(v);
+            if (!d) return json_error(http::status::bad_request, "the query string is not percent-encoded properly");
+            params.emplace_back(k, *d);
+        }
+        auto q = transaction_query_from(params);
+        if (!q) return json_error(http::status::bad_request, q.message());
+        auto page = inspector_->log().search(*q);
+        if (!page) {
+            rec.detail = page.message();
+            return json_error(http::status::internal_server_error, "transaction log error (see the server log)");
+        }
+        boost::json::array items;
+        for (const auto& t : page->items) items.push_back(transaction_summary_json(t));
+        return finish(http::status::ok, "application/json",
+                      boost::json::serialize(boost::json::object{{"total", page->total}, {"items", std::move(items)}}) +
+                          "\n");
+    }
+    // /transactions/<id> (HTML) or /transactions/<id>.json
+    std::string_view rest = path.substr(std::string_view("/transactions/").size());
+    const bool as_json = rest.ends_with(".json");
+    if (as_json) rest.remove_suffix(5);
+    std::int64_t id = 0;
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), id);
+    if (ec != std::errc() || end != rest.data() + rest.size() || id <= 0)
+        return finish(http::status::not_found, "text/plain; charset=utf-8", "no such transaction\n");
+    auto found = inspector_->log().find(id);
+    if (!found) {
+        rec.detail = found.message();
+        return finish(http::status::internal_server_error, "text/plain; charset=utf-8",
+                      "transaction log error (see the server log)\n");
+    }
+    if (!*found)
+        return finish(http::status::not_found, "text/plain; charset=utf-8",
+                      "no transaction " + std::to_string(id) + " (it may have aged out)\n");
+    auto t = transaction_json(inspector_->log(), **found);
+    if (as_json) return finish(http::status::ok, "application/json", boost::json::serialize(t) + "\n");
+    return finish(http::status::ok, "text/html; charset=utf-8", render_transaction_page(t, admin));
+}
+
 response router::scep(const request& req, std::string_view query, const std::string& client, request_record& rec,
-                       bool secure) {
+                       bool secure, scep_exchange* x) {
     if (!is_get_or_head(req) && req.method() != http::verb::post) return method_not_allowed(req, "GET, POST, HEAD", rec);
     std::string operation;
     std::optional<std::string> message;
@@ -348,6 +452,7 @@ response router::scep(const request& req, std::string_view query, const std::str
         if (k == "message") message = std::move(v);
     }
     rec.operation = operation;
+    if (x) x->operation = operation;
     if (quirks_) {
         rec.delay = quirks_->latency();
         std::string_view canonical = operation;
@@ -382,6 +487,7 @@ response router::scep(const request& req, std::string_view query, const std::str
                 der.assign(body.begin(), body.end());
             } else if (auto decoded = base64_decode(body)) {
                 der = std::move(*decoded);
+                if (x) x->post_base64 = true;
             } else {
                 return text(req, http::status::bad_request,
                             "PKIOperation body is neither DER nor base64\n", rec);
@@ -389,11 +495,16 @@ response router::scep(const request& req, std::string_view query, const std::str
         } else {
             if (!message || message->empty())
                 return text(req, http::status::bad_request, "PKIOperation GET without a message parameter\n", rec);
+            if (x) x->get_unescaped = inspect::has_unescaped_base64(*message);
             auto decoded = decode_get_message(*message);
             if (!decoded) return text(req, http::status::bad_request, "message parameter is not valid base64\n", rec);
             der = std::move(*decoded);
         }
         auto reply = service_.pki_operation(der, client);
+        if (x) {
+            x->request_der = der;
+            x->inspection = std::move(reply.inspection);
+        }
         if (!capture_dir_.empty()) {
             // Names from a counter and the (sanitised) transactionID only.
             std::string id = std::to_string(++captured_) + "-";

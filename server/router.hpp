@@ -19,6 +19,8 @@ class ndes_frontend;
 class quirk_gate;
 class metrics;
 class admin_api;
+class inspector;
+struct scep_exchange;
 }
 
 namespace scep::server {
@@ -77,8 +79,11 @@ public:
 
 private:
     bool is_scep_path(std::string_view path) const;
+    // /transactions, /transactions.json, /transactions.js, /transactions/<id>[.json]
+    response transactions(const request& req, std::string_view path, std::string_view query, request_record& rec);
+    // `x`, when set, gets what the inspector needs of the exchange.
     response scep(const request& req, std::string_view query, const std::string& client, request_record& rec,
-                  bool secure);
+                  bool secure, scep_exchange* x);
 
     scep_service& service_;
     std::vector<std::string> scep_paths_;
@@ -86,6 +91,7 @@ private:
     quirk_gate* quirks_;
     metrics* metrics_;
     admin_api* admin_;
+    inspector* inspector_;
     profile_source profile_source_;
     status_source status_page_;
     std::vector<x509_ptr> tls_chain_;
@@ -102,6 +108,7 @@ struct router_parts {
     quirk_gate* quirks = nullptr;     // reproduction knobs
     metrics* stats = nullptr;         // GET /metrics
     admin_api* admin = nullptr;       // /admin/api/...
+    inspector* inspect = nullptr;     // records every SCEP exchange (docs/inspector.md)
     router::profile_source profiles;  // GET /profiles/apple.mobileconfig
     router::status_source status_page;
     // The HTTPS server certificate and its chain (server certificate first),

@@ -105,6 +105,9 @@ std::string render_status_page(const status_inputs& in) {
         }
         o << "</table>\n<p class=\"muted\">" << recent->total << " certificates in the store</p>\n";
     }
+    if (in.transactions)
+        o << "<h2>Transactions</h2>\n<p><a id=\"transactions-link\" href=\"/transactions\">Every SCEP exchange, "
+             "decoded and checked</a>: what each client sent, what the server decided and what is wrong with it.</p>\n";
     o << "<p class=\"muted\"><a href=\"/metrics\">metrics</a> · <a href=\"/healthz\">healthz</a> · "
       << "<a href=\"/readyz\">readyz</a></p>\n";
     o << "<script src=\"/status.js\"></script>\n</body></html>\n";

@@ -22,6 +22,7 @@ struct status_inputs {
     std::string challenge_note;  // shown instead when set ("one-time passwords from ...")
     bool https = false;        // whether /ca/tls-chain.* exists
     bool admin = false;        // whether the admin API is on (buttons)
+    bool transactions = false;  // whether the inspector is on (link to /transactions)
 };
 
 std::string render_status_page(const status_inputs& in);

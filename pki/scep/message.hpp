@@ -80,6 +80,11 @@ struct pki_request {
     // Filled by open_pki_request:
     std::optional<content_cipher> cipher;
     bytes message_data;  // decrypted messageData (a PKCS#10 for PKCSReq/RenewalReq)
+    // Filled by the service as it decides, for the transaction inspector:
+    // catalogue IDs (pki/inspect/findings.hpp) its decisions raised, and
+    // whether the challenge was "accepted" or "refused" ("" = not checked).
+    std::vector<std::string> findings;
+    std::string challenge_result;
 
     pkcs7_ptr p7;
 };

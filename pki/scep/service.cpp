@@ -135,6 +135,15 @@ service_reply scep_service::pki_operation(byte_view message, const std::string& 
         return r;
     }
     pki_request& req = *decoded;
+    auto reply = operate(req, requester);
+    reply.inspection.opened = !req.message_data.empty();
+    reply.inspection.message_data = std::move(req.message_data);
+    reply.inspection.findings = std::move(req.findings);
+    reply.inspection.challenge = std::move(req.challenge_result);
+    return reply;
+}
+
+service_reply scep_service::operate(pki_request& req, const std::string& requester) {
     // Every signer the service trusts (self-signed first-enrollment signers,
     // renewal signers) passes the same key checks as a CSR key: with e = 1 a
     // signature "by" a public certificate can be made without its key.
@@ -186,26 +195,37 @@ service_reply scep_service::enroll(pki_request& req, const std::string& requeste
 
 service_reply scep_service::renew(pki_request& req, const std::string& requester) {
     const X509& signer = *req.signer_cert;
-    if (is_self_signed(signer))
+    if (is_self_signed(signer)) {
+        req.findings.push_back("renewal.signer-unknown");
         return failure(req, fail_info::bad_message_check,
                        "a RenewalReq must be signed with the certificate being renewed, not a self-signed one "
                        "(RFC 8894 §3.3.1.2)");
-    if (!issuing_ca_of(signer))
+    }
+    if (!issuing_ca_of(signer)) {
+        req.findings.push_back("renewal.signer-unknown");
         return failure(req, fail_info::bad_message_check,
                        "the signer certificate \"" + name_to_string(*X509_get_subject_name(&signer)) +
                            "\" was not issued by this CA");
+    }
     const std::string old_serial = serial_hex(signer);
     auto row = store_.find_by_serial(old_serial);
     if (!row) return store_failure(req, row.err(), false);
-    if (!*row) return failure(req, fail_info::bad_cert_id, "certificate " + old_serial + " is not in the store");
-    if ((*row)->status == "revoked")
+    if (!*row) {
+        req.findings.push_back("renewal.signer-unknown");
+        return failure(req, fail_info::bad_cert_id, "certificate " + old_serial + " is not in the store");
+    }
+    if ((*row)->status == "revoked") {
+        req.findings.push_back("renewal.signer-revoked");
         return failure(req, fail_info::bad_cert_id,
                        "certificate " + old_serial + " was revoked at " + (*row)->revoked_at + "; enroll anew");
+    }
     auto now = clock_();
     auto not_after = asn1_time_point(*X509_get0_notAfter(&signer));
-    if (not_after <= now)
+    if (not_after <= now) {
+        req.findings.push_back("renewal.signer-expired");
         return failure(req, fail_info::bad_cert_id,
                        "certificate " + old_serial + " expired at " + (*row)->not_after + "; enroll anew");
+    }
 
     auto csr = x509_req_from_der(req.message_data);
     if (!csr) return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request");
@@ -229,10 +249,16 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
             }
         }
     }
-    if (cfg_.renewal.require_challenge)
-        if (auto why = challenge_->verify(csr_challenge(**csr)))
+    if (cfg_.renewal.require_challenge) {
+        auto challenge = csr_challenge(**csr);
+        if (auto why = challenge_->verify(challenge)) {
+            req.challenge_result = "refused";
+            req.findings.push_back(challenge ? "challenge.wrong" : "challenge.missing");
             return failure(req, fail_info::bad_message_check,
                            "renewal requires the challenge password (renewal.require_challenge): " + *why);
+        }
+        req.challenge_result = "accepted";
+    }
     if (cfg_.renewal.subject_must_match &&
         X509_NAME_cmp(X509_REQ_get_subject_name(csr->get()), X509_get_subject_name(&signer)) != 0)
         return failure(req, fail_info::bad_request,
@@ -274,20 +300,30 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
     if (!held) return store_failure(req, held.err(), false);
     if (*held) {
         // micromdm scepclient polls by re-sending its PKCSReq (RFC 8894 §3.3.3 allows either).
-        if ((*held)->public_key_sha256 != key_hash)
+        if ((*held)->public_key_sha256 != key_hash) {
+            req.findings.push_back("transaction-id.reused-key");
             return failure(req, fail_info::bad_request,
                            "transactionID " + req.transaction_id + " was already used with a different public key");
+        }
         return continue_pending(req, **held, requester);
     }
     // A new transaction from here on: only now is a (possibly one-time)
     // password spent, so a retransmission never uses up an NDES password.
     if (check_challenge) {
         auto challenge = csr_challenge(csr);
-        if (cfg_.reject_utf8_challenge && challenge && challenge->asn1_type == V_ASN1_UTF8STRING)
+        if (cfg_.reject_utf8_challenge && challenge && challenge->asn1_type == V_ASN1_UTF8STRING) {
+            req.challenge_result = "refused";
+            req.findings.push_back("challenge.not-printable");
             return failure(req, fail_info::bad_request,
                            "the challengePassword is encoded as UTF8String, which NDES refuses; encode it as "
                            "PrintableString (OpenSSL: string_mask = nombstr) or set ndes.reject_utf8_challenge = false");
-        if (auto why = challenge_->verify(challenge)) return failure(req, fail_info::bad_message_check, std::move(*why));
+        }
+        if (auto why = challenge_->verify(challenge)) {
+            req.challenge_result = "refused";
+            req.findings.push_back(challenge ? "challenge.wrong" : "challenge.missing");
+            return failure(req, fail_info::bad_message_check, std::move(*why));
+        }
+        req.challenge_result = "accepted";
     }
     if (auto why = issuer_.check_csr(csr)) return failure(req, fail_info::bad_request, std::move(*why));
     if (auto why = issuer_.check_subject(csr, profile_for(csr).profile))
@@ -375,12 +411,14 @@ service_reply scep_service::issue_and_store(pki_request& req, const X509_REQ& cs
     return reply;
 }
 
-service_reply scep_service::resend(const pki_request& req, const cert_record& existing, const std::string& key_hash) {
+service_reply scep_service::resend(pki_request& req, const cert_record& existing, const std::string& key_hash) {
     // A retried request (same transactionID, same key) gets the certificate it
     // already has instead of a second one (RFC 8894 §3.3.1 retransmissions).
-    if (existing.public_key_sha256 != key_hash)
+    if (existing.public_key_sha256 != key_hash) {
+        req.findings.push_back("transaction-id.reused-key");
         return failure(req, fail_info::bad_request,
                        "transactionID " + req.transaction_id + " was already used with a different public key");
+    }
     auto cert = x509_from_der(existing.der);
     if (!cert) return failure(req, fail_info::bad_request, "stored certificate is unreadable");
     auto r = success(req, **cert);
@@ -396,8 +434,10 @@ service_reply scep_service::poll(pki_request& req, const std::string& requester)
     if (*existing) return resend(req, **existing, (*existing)->public_key_sha256);
     auto held = store_.find_pending(req.transaction_id);
     if (!held) return store_failure(req, held.err(), false);
-    if (!*held)
+    if (!*held) {
+        req.findings.push_back("flow.poll-unknown");
         return failure(req, fail_info::bad_cert_id, "no request with transactionID " + req.transaction_id);
+    }
     return continue_pending(req, **held, requester);
 }
 

@@ -90,6 +90,15 @@ struct service_reply {
     std::string fail_info;
     std::string detail;  // failInfoText or the 400 reason
     std::string serial;  // issued certificate
+    // For the transaction inspector only (never logged or stored): the
+    // decrypted messageData, which may hold the challenge, when the envelope
+    // was opened; catalogue IDs the decisions raised; the challenge outcome.
+    struct inspection_facts {
+        bool opened = false;
+        bytes message_data;
+        std::vector<std::string> findings;
+        std::string challenge;
+    } inspection;
 };
 
 class scep_service {
@@ -115,6 +124,7 @@ public:
     cert_store& store() const { return store_; }
 
 private:
+    service_reply operate(pki_request& req, const std::string& requester);
     service_reply enroll(pki_request& req, const std::string& requester);
     service_reply renew(pki_request& req, const std::string& requester);
     service_reply poll(pki_request& req, const std::string& requester);
@@ -127,7 +137,7 @@ private:
     service_reply continue_pending(pki_request& req, const pending_record& pending, const std::string& requester);
     service_reply issue_and_store(pki_request& req, const X509_REQ& csr, const std::string& requester,
                                   const std::string& replaces);
-    service_reply resend(const pki_request& req, const cert_record& existing, const std::string& key_hash);
+    service_reply resend(pki_request& req, const cert_record& existing, const std::string& key_hash);
     std::optional<std::string> wait_reason(const X509_REQ& csr) const;
     // The profile a CSR is issued with and, with NDES templates, its slot.
     struct chosen_profile {

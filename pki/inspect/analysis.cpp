@@ -1,0 +1,669 @@
+#include "pki/inspect/analysis.hpp"
+
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "pki/ca/names.hpp"
+#include "pki/crypto/der.hpp"
+#include "pki/crypto/encoding.hpp"
+#include "pki/scep/challenge.hpp"
+#include "pki/scep/message.hpp"
+
+namespace scep::inspect {
+
+namespace {
+
+// RFC 8894 §3.2.1 attribute OIDs (id-VeriSign 2.16.840.1.113733.1.9.x),
+// compared as dotted text so that nothing here depends on registration order.
+constexpr std::string_view oid_message_type = "2.16.840.1.113733.1.9.2";
+constexpr std::string_view oid_pki_status = "2.16.840.1.113733.1.9.3";
+constexpr std::string_view oid_fail_info = "2.16.840.1.113733.1.9.4";
+constexpr std::string_view oid_sender_nonce = "2.16.840.1.113733.1.9.5";
+constexpr std::string_view oid_recipient_nonce = "2.16.840.1.113733.1.9.6";
+constexpr std::string_view oid_transaction_id = "2.16.840.1.113733.1.9.7";
+constexpr std::string_view oid_fail_info_text = "1.3.6.1.5.5.7.24.1";
+constexpr std::string_view oid_content_type = "1.2.840.113549.1.9.3";
+constexpr std::string_view oid_message_digest = "1.2.840.113549.1.9.4";
+constexpr std::string_view oid_signing_time = "1.2.840.113549.1.9.5";
+constexpr std::string_view oid_smime_caps = "1.2.840.113549.1.9.15";
+constexpr std::string_view oid_ms_hresult = "1.3.6.1.4.1.311.21.33";
+
+constexpr std::size_t max_text = 256;  // client-chosen strings are cut here in reports
+
+std::string oid_text(const ASN1_OBJECT* obj) {
+    char buf[128];
+    int n = OBJ_obj2txt(buf, sizeof buf, obj, 1);
+    return n > 0 ? std::string(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1)) : "?";
+}
+
+std::string algorithm_name(const ASN1_OBJECT* obj) {
+    int nid = OBJ_obj2nid(obj);
+    if (nid != NID_undef)
+        if (const char* ln = OBJ_nid2ln(nid)) return ln;
+    return oid_text(obj);
+}
+
+std::string attribute_name(const std::string& oid) {
+    static const std::pair<std::string_view, std::string_view> names[] = {
+        {oid_message_type, "messageType"},     {oid_pki_status, "pkiStatus"},
+        {oid_fail_info, "failInfo"},           {oid_sender_nonce, "senderNonce"},
+        {oid_recipient_nonce, "recipientNonce"}, {oid_transaction_id, "transactionID"},
+        {oid_fail_info_text, "failInfoText"},  {oid_content_type, "contentType"},
+        {oid_message_digest, "messageDigest"}, {oid_signing_time, "signingTime"},
+        {oid_smime_caps, "smimeCapabilities"}, {oid_ms_hresult, "Microsoft HRESULT"},
+    };
+    for (const auto& [o, n] : names)
+        if (o == oid) return std::string(n);
+    return oid;
+}
+
+std::string string_type_name(int type) {
+    switch (type) {
+        case V_ASN1_PRINTABLESTRING: return "PrintableString";
+        case V_ASN1_UTF8STRING: return "UTF8String";
+        case V_ASN1_IA5STRING: return "IA5String";
+        case V_ASN1_T61STRING: return "TeletexString";
+        case V_ASN1_BMPSTRING: return "BMPString";
+        case V_ASN1_VISIBLESTRING: return "VisibleString";
+        case V_ASN1_UNIVERSALSTRING: return "UniversalString";
+        case V_ASN1_OCTET_STRING: return "OCTET STRING";
+        default: return "ASN.1 type " + std::to_string(type);
+    }
+}
+
+// Printable text for a report: what a client sent, cut and with control
+// characters replaced, so that it can go into a log line or a table.
+std::string clean(std::string_view s) {
+    std::string out;
+    for (char c : s.substr(0, max_text)) {
+        auto u = static_cast<unsigned char>(c);
+        out += (u < 0x20 || u == 0x7f) ? '?' : c;
+    }
+    if (s.size() > max_text) out += "...";
+    return out;
+}
+
+const ASN1_TYPE* attr_value(STACK_OF(X509_ATTRIBUTE) * attrs, std::string_view oid) {
+    for (int i = 0; i < sk_X509_ATTRIBUTE_num(attrs); ++i) {
+        X509_ATTRIBUTE* a = sk_X509_ATTRIBUTE_value(attrs, i);
+        if (oid_text(X509_ATTRIBUTE_get0_object(a)) == oid) return X509_ATTRIBUTE_get0_type(a, 0);
+    }
+    return nullptr;
+}
+
+bool is_string_type(int t) {
+    return t == V_ASN1_PRINTABLESTRING || t == V_ASN1_IA5STRING || t == V_ASN1_UTF8STRING ||
+           t == V_ASN1_T61STRING || t == V_ASN1_VISIBLESTRING;
+}
+
+std::optional<std::string> string_value(const ASN1_TYPE* t) {
+    if (!t || !is_string_type(t->type)) return std::nullopt;
+    const ASN1_STRING* s = t->value.asn1_string;
+    return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                       static_cast<std::size_t>(ASN1_STRING_length(s)));
+}
+
+std::optional<bytes> octet_value(const ASN1_TYPE* t) {
+    if (!t || t->type != V_ASN1_OCTET_STRING) return std::nullopt;
+    const auto* d = ASN1_STRING_get0_data(t->value.octet_string);
+    return bytes(d, d + ASN1_STRING_length(t->value.octet_string));
+}
+
+std::optional<int> int_value(const ASN1_TYPE* t) {
+    auto s = string_value(t);
+    if (!s || s->empty()) return std::nullopt;
+    int v = 0;
+    auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
+    if (ec != std::errc{} || p != s->data() + s->size()) return std::nullopt;
+    return v;
+}
+
+// X.690 §11.6: SET OF components in ascending order of their encodings,
+// compared as octet strings with the shorter padded with zero octets.
+bool der_set_less_or_equal(const bytes& a, const bytes& b) {
+    std::size_t n = std::max(a.size(), b.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        auto x = i < a.size() ? a[i] : 0, y = i < b.size() ? b[i] : 0;
+        if (x != y) return x < y;
+    }
+    return true;
+}
+
+std::string key_description(const EVP_PKEY* key) {
+    if (!key) return "none";
+    const int bits = EVP_PKEY_get_bits(key);
+    switch (EVP_PKEY_get_base_id(key)) {
+        case EVP_PKEY_RSA: return "RSA " + std::to_string(bits);
+        case EVP_PKEY_EC: {
+            char group[64] = {0};
+            std::size_t len = 0;
+            std::string out = "EC " + std::to_string(bits);
+            if (EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof group, &len) == 1)
+                out += " (" + std::string(group, len) + ")";
+            ERR_clear_error();
+            return out;
+        }
+        case EVP_PKEY_ED25519: return "Ed25519";
+        case EVP_PKEY_ED448: return "Ed448";
+        default: return std::string(OBJ_nid2sn(EVP_PKEY_get_base_id(key))) + " " + std::to_string(bits);
+    }
+}
+
+bool self_signed(X509* c) {
+    bool self = X509_NAME_cmp(X509_get_subject_name(c), X509_get_issuer_name(c)) == 0 &&
+                X509_verify(c, X509_get0_pubkey(c)) == 1;
+    ERR_clear_error();
+    return self;
+}
+
+bool issued_by(X509* c, const X509* ca) {
+    X509* issuer = const_cast<X509*>(ca);
+    bool ok = X509_NAME_cmp(X509_get_issuer_name(c), X509_get_subject_name(issuer)) == 0 &&
+              X509_verify(c, X509_get0_pubkey(issuer)) == 1;
+    ERR_clear_error();
+    return ok;
+}
+
+bool matches(const PKCS7_ISSUER_AND_SERIAL* ias, const X509* cert) {
+    return ias && X509_NAME_cmp(ias->issuer, X509_get_issuer_name(cert)) == 0 &&
+           ASN1_INTEGER_cmp(ias->serial, X509_get0_serialNumber(cert)) == 0;
+}
+
+bool advertised(const std::vector<std::string>& caps, std::string_view word) {
+    return std::find(caps.begin(), caps.end(), word) != caps.end();
+}
+
+void read_signer(request_report& r, X509* signer, const lab_view& lab) {
+    r.signer.subject = clean(name_to_string(*X509_get_subject_name(signer)));
+    r.signer.issuer = clean(name_to_string(*X509_get_issuer_name(signer)));
+    r.signer.serial = serial_hex(*signer);
+    r.signer.key = key_description(X509_get0_pubkey(signer));
+    r.signer.not_after = time_to_iso8601(*X509_get0_notAfter(signer));
+    if (self_signed(signer)) {
+        r.signer.kind = "self-signed";
+        return;
+    }
+    for (const X509* ca : lab.cas)
+        if (issued_by(signer, ca)) {
+            r.signer.kind = "issued by this lab";
+            return;
+        }
+    r.signer.kind = "unknown";
+}
+
+void read_csr(request_report& r, byte_view data, const lab_view& lab, X509* signer) {
+    auto parsed = x509_req_from_der(data);
+    csr_view v;
+    if (!parsed) {
+        ERR_clear_error();
+        raise(r.findings, "csr.invalid", "messageData is not a PKCS#10 request");
+        return;
+    }
+    X509_REQ* csr = parsed->get();
+    EVP_PKEY* key = X509_REQ_get0_pubkey(csr);
+    v.signature_valid = key && X509_REQ_verify(csr, key) == 1;
+    ERR_clear_error();
+    if (!v.signature_valid) raise(r.findings, "csr.invalid", "the CSR's own signature does not verify");
+    v.subject = clean(name_to_string(*X509_REQ_get_subject_name(csr)));
+    if (auto sans = requested_sans(*csr, name_limits{})) {
+        for (const auto& s : *sans) v.sans.push_back(clean(to_string(s)));
+    } else {
+        v.sans.push_back("refused: " + clean(sans.message()));
+    }
+    v.key = key_description(key);
+    if (key) {
+        const int bits = EVP_PKEY_get_bits(key), id = EVP_PKEY_get_base_id(key);
+        if (id == EVP_PKEY_RSA && bits < lab.min_rsa_bits)
+            raise(r.findings, "csr.key-too-small", v.key + " < " + std::to_string(lab.min_rsa_bits));
+        if (id == EVP_PKEY_EC && bits < lab.min_ec_bits)
+            raise(r.findings, "csr.key-too-small", v.key + " < " + std::to_string(lab.min_ec_bits));
+    }
+    if (x509_ext_stack_ptr exts{X509_REQ_get_extensions(csr)}) {
+        for (int i = 0; i < sk_X509_EXTENSION_num(exts.get()); ++i)
+            v.extensions.push_back(algorithm_name(X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts.get(), i))));
+    }
+    ERR_clear_error();
+    v.signature_algorithm = OBJ_nid2ln(X509_REQ_get_signature_nid(csr));
+    auto challenge = csr_challenge(*csr);
+    v.challenge = challenge ? string_type_name(challenge->asn1_type) : "absent";
+    const bool first_enrollment = r.message_type == 19 && r.signer.kind == "self-signed";
+    if (challenge && challenge->asn1_type != V_ASN1_PRINTABLESTRING)
+        raise(r.findings, "challenge.not-printable", v.challenge);
+    if (!challenge && lab.challenge_required && first_enrollment) raise(r.findings, "challenge.missing");
+    if (first_enrollment && signer) {
+        if (X509_NAME_cmp(X509_get_subject_name(signer), X509_REQ_get_subject_name(csr)) != 0)
+            raise(r.findings, "signer.subject-mismatch", "signer " + r.signer.subject + ", CSR " + v.subject);
+        if (key && public_key_sha256(*X509_get_X509_PUBKEY(signer)) != public_key_sha256(*X509_REQ_get_X509_PUBKEY(csr)))
+            raise(r.findings, "signer.key-mismatch");
+    }
+    r.csr = std::move(v);
+}
+
+// CertPoll's messageData: SEQUENCE { issuer Name, subject Name } (RFC 8894 §3.3.3).
+std::string issuer_and_subject_text(byte_view data) {
+    auto outer = read_der_tlv(data, 0);
+    if (!outer || outer->tag != 0x30 || outer->end() != data.size()) return "not an IssuerAndSubject";
+    std::string out;
+    std::size_t at = outer->content();
+    for (const char* label : {"issuer ", "subject "}) {
+        auto tlv = read_der_tlv(data, at);
+        if (!tlv || tlv->end() > outer->end()) return "not an IssuerAndSubject";
+        const unsigned char* p = data.data() + at;
+        x509_name_ptr name(d2i_X509_NAME(nullptr, &p, static_cast<long>(tlv->end() - at)));
+        ERR_clear_error();
+        if (!name) return "not an IssuerAndSubject";
+        out += (out.empty() ? "" : ", ") + std::string(label) + clean(name_to_string(*name));
+        at = tlv->end();
+    }
+    return out;
+}
+
+void read_message_data(request_report& r, byte_view data, const lab_view& lab, X509* signer) {
+    switch (r.message_type.value_or(0)) {
+        case 17:
+        case 19: read_csr(r, data, lab, signer); break;
+        case 20: r.message_data = issuer_and_subject_text(data); break;
+        case 21:
+        case 22: {
+            auto ias = decode_issuer_and_serial(data);
+            ERR_clear_error();
+            r.message_data = ias ? "issuer " + clean(name_to_string(*ias->issuer)) + ", serial " + ias->serial
+                                 : "not an IssuerAndSerialNumber";
+            break;
+        }
+        default: break;
+    }
+}
+
+void read_envelope(request_report& r, byte_view content, const lab_view& lab, const bytes* opened) {
+    const unsigned char* p = content.data();
+    pkcs7_ptr env(d2i_PKCS7(nullptr, &p, static_cast<long>(content.size())));
+    if (!env || !PKCS7_type_is_enveloped(env.get())) {
+        ERR_clear_error();
+        raise(r.findings, "envelope.unreadable", "the signed content is not an EnvelopedData");
+        return;
+    }
+    const int cipher = OBJ_obj2nid(env->d.enveloped->enc_data->algorithm->algorithm);
+    r.content_cipher = algorithm_name(env->d.enveloped->enc_data->algorithm->algorithm);
+    const auto& caps = lab.capabilities;
+    const bool aes = advertised(caps, "AES") || advertised(caps, "SCEPStandard");
+    switch (cipher) {
+        case NID_des_cbc:
+            raise(r.findings, "envelope.single-des");
+            raise(r.findings, "envelope.cipher-not-advertised", r.content_cipher);
+            break;
+        case NID_des_ede3_cbc:
+            raise(r.findings, "envelope.des3");
+            if (!advertised(caps, "DES3")) raise(r.findings, "envelope.cipher-not-advertised", r.content_cipher);
+            break;
+        case NID_aes_128_cbc:
+        case NID_aes_192_cbc:
+        case NID_aes_256_cbc:
+            if (!aes) raise(r.findings, "envelope.cipher-not-advertised", r.content_cipher);
+            break;
+        default: raise(r.findings, "envelope.cipher-not-advertised", r.content_cipher);
+    }
+    STACK_OF(PKCS7_RECIP_INFO)* ris = env->d.enveloped->recipientinfo;
+    bool to_ra = false;
+    for (int i = 0; i < sk_PKCS7_RECIP_INFO_num(ris); ++i) {
+        PKCS7_RECIP_INFO* ri = sk_PKCS7_RECIP_INFO_value(ris, i);
+        if (r.key_transport.empty()) r.key_transport = algorithm_name(ri->key_enc_algor->algorithm);
+        std::string name;
+        if (lab.ra_encryption_cert && matches(ri->issuer_and_serial, lab.ra_encryption_cert)) {
+            name = "RA";
+            to_ra = true;
+        }
+        for (const auto& [label, cert] : lab.published)
+            if (name.empty() && matches(ri->issuer_and_serial, cert)) name = label;
+        if (name.empty() && ri->issuer_and_serial) {
+            bignum_ptr bn(ASN1_INTEGER_to_BN(ri->issuer_and_serial->serial, nullptr));
+            ossl_string_ptr hex(bn ? BN_bn2hex(bn.get()) : nullptr);
+            name = "unknown (issuer " + clean(name_to_string(*ri->issuer_and_serial->issuer)) + ", serial " +
+                   (hex ? std::string(hex.get()) : "?") + ")";
+        }
+        r.encrypted_to += (r.encrypted_to.empty() ? "" : "; ") + name;
+    }
+    if (lab.ra_encryption_cert && !to_ra) raise(r.findings, "envelope.not-to-ra", r.encrypted_to);
+    if (opened) {
+        r.opened = true;
+        return;
+    }
+    if (!lab.ra_key || !lab.ra_encryption_cert || !to_ra) return;
+    bio_ptr plain(BIO_new(BIO_s_mem()));
+    if (PKCS7_decrypt(env.get(), const_cast<EVP_PKEY*>(lab.ra_key), const_cast<X509*>(lab.ra_encryption_cert),
+                      plain.get(), 0) != 1) {
+        ERR_clear_error();
+        raise(r.findings, "envelope.unreadable", "the RA key does not decrypt it");
+        return;
+    }
+    r.opened = true;
+    bytes data = bio_contents(*plain);
+    read_message_data(r, data, lab, nullptr);
+}
+
+}  // namespace
+
+bool has_unescaped_base64(std::string_view raw) {
+    return raw.find_first_of("+/\r\n") != std::string_view::npos;
+}
+
+std::vector<finding> http_findings(const http_view& http, const std::vector<std::string>& caps) {
+    std::vector<finding> out;
+    bool known = false, exact = false;
+    for (std::string_view op : scep_operations) {
+        if (http.operation == op) exact = true;
+        if (ascii_iequals(http.operation, op)) known = true;
+    }
+    if (known && !exact) raise(out, "http.operation-case", clean(http.operation));
+    if (!ascii_iequals(http.operation, "PKIOperation")) return out;
+    if (http.method == "GET") {
+        if (advertised(caps, "POSTPKIOperation") || advertised(caps, "SCEPStandard"))
+            raise(out, "http.get-despite-post");
+        if (http.get_unescaped) raise(out, "http.get-unescaped");
+        if (http.query_length > 2048) raise(out, "http.get-too-long", std::to_string(http.query_length) + " characters");
+    }
+    if (http.method == "POST") {
+        std::string_view ct = http.content_type;
+        ct = ct.substr(0, ct.find(';'));
+        while (!ct.empty() && ct.back() == ' ') ct.remove_suffix(1);
+        if (!ascii_iequals(ct, "application/x-pki-message"))
+            raise(out, "http.post-content-type", ct.empty() ? "none" : clean(ct));
+        if (http.post_base64) raise(out, "http.post-base64");
+    }
+    return out;
+}
+
+request_report analyze_request(byte_view der, const lab_view& lab, const bytes* opened) {
+    request_report r;
+    r.size = der.size();
+    const unsigned char* p = der.data();
+    pkcs7_ptr p7(der.empty() ? nullptr : d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
+    ERR_clear_error();
+    if (!p7 || !PKCS7_type_is_signed(p7.get())) {
+        r.error = !p7 ? "not a DER/BER PKCS#7 ContentInfo" : "not a SignedData";
+        raise(r.findings, "http.not-pkimessage", r.error);
+        return r;
+    }
+    STACK_OF(PKCS7_SIGNER_INFO)* sis = PKCS7_get_signer_info(p7.get());
+    PKCS7_SIGNER_INFO* si = sis && sk_PKCS7_SIGNER_INFO_num(sis) > 0 ? sk_PKCS7_SIGNER_INFO_value(sis, 0) : nullptr;
+    if (!si) {
+        r.error = "the SignedData has no signerInfo";
+        raise(r.findings, "http.not-pkimessage", r.error);
+        return r;
+    }
+    r.decoded = true;
+
+    // Signed attributes, in the order received, and whether that is DER order.
+    STACK_OF(X509_ATTRIBUTE)* attrs = si->auth_attr;
+    bytes previous;
+    for (int i = 0; i < sk_X509_ATTRIBUTE_num(attrs); ++i) {
+        X509_ATTRIBUTE* a = sk_X509_ATTRIBUTE_value(attrs, i);
+        r.signed_attributes.push_back(attribute_name(oid_text(X509_ATTRIBUTE_get0_object(a))));
+        if (auto cur = der_encode(*a, i2d_X509_ATTRIBUTE, "signed attribute")) {
+            if (i > 0 && !der_set_less_or_equal(previous, *cur)) r.attributes_der_sorted = false;
+            previous = std::move(*cur);
+        }
+    }
+    if (!r.attributes_der_sorted) raise(r.findings, "attr.not-der-sorted");
+    if (!attr_value(attrs, oid_content_type)) raise(r.findings, "attr.content-type-missing");
+
+    r.message_type = int_value(attr_value(attrs, oid_message_type));
+    if (!r.message_type) {
+        raise(r.findings, "attr.message-type-missing");
+    } else {
+        r.message_type_name = message_type_name(*r.message_type);
+        if (*r.message_type != 17 && !(*r.message_type >= 19 && *r.message_type <= 22))
+            raise(r.findings, "attr.message-type-unknown", r.message_type_name);
+        if (*r.message_type == 17 && !advertised(lab.capabilities, "Renewal")) raise(r.findings, "renewal.not-advertised");
+    }
+    if (const ASN1_TYPE* t = attr_value(attrs, oid_transaction_id); auto txid = string_value(t)) {
+        r.transaction_id = clean(*txid);
+        r.transaction_id_type = string_type_name(t->type);
+        if (t->type != V_ASN1_PRINTABLESTRING) raise(r.findings, "attr.transaction-id-type", r.transaction_id_type);
+    } else {
+        raise(r.findings, "attr.transaction-id-missing");
+    }
+    if (auto nonce = octet_value(attr_value(attrs, oid_sender_nonce))) {
+        r.sender_nonce = to_hex(byte_view(nonce->data(), std::min<std::size_t>(nonce->size(), 64)));
+        r.sender_nonce_length = nonce->size();
+        if (nonce->size() != 16) raise(r.findings, "attr.nonce-length", std::to_string(nonce->size()) + " bytes");
+    } else {
+        raise(r.findings, "attr.sender-nonce-missing");
+    }
+
+    // Digest and signature algorithm.
+    const int digest = OBJ_obj2nid(si->digest_alg->algorithm);
+    r.digest = algorithm_name(si->digest_alg->algorithm);
+    r.signature_algorithm = algorithm_name(si->digest_enc_alg->algorithm);
+    const auto& caps = lab.capabilities;
+    bool digest_advertised = false;
+    switch (digest) {
+        case NID_md5: raise(r.findings, "digest.md5"); break;
+        case NID_sha1:
+            raise(r.findings, "digest.sha1");
+            digest_advertised = advertised(caps, "SHA-1");
+            break;
+        case NID_sha256: digest_advertised = advertised(caps, "SHA-256") || advertised(caps, "SCEPStandard"); break;
+        case NID_sha512: digest_advertised = advertised(caps, "SHA-512"); break;
+        default: break;
+    }
+    if (!digest_advertised) raise(r.findings, "digest.not-advertised", r.digest);
+
+    // The signer certificate: the one the signerInfo names.
+    X509* signer = nullptr;
+    STACK_OF(X509)* certs = p7->d.sign->cert;
+    for (int i = 0; certs && i < sk_X509_num(certs); ++i) {
+        X509* c = sk_X509_value(certs, i);
+        if (X509_NAME_cmp(X509_get_issuer_name(c), si->issuer_and_serial->issuer) == 0 &&
+            ASN1_INTEGER_cmp(X509_get0_serialNumber(c), si->issuer_and_serial->serial) == 0)
+            signer = c;
+    }
+    if (!signer) {
+        r.signer.kind = "none";
+        raise(r.findings, "signer.missing");
+    } else {
+        read_signer(r, signer, lab);
+        if (!key_is_rsa(*X509_get0_pubkey(signer))) raise(r.findings, "signer.not-rsa", r.signer.key);
+        if (opened) {
+            r.signature_valid = true;  // the server verified it before decrypting
+        } else {
+            r.signature_valid = verify_signed_content(der, *signer).has_value();
+            ERR_clear_error();
+            if (!*r.signature_valid) raise(r.findings, "signer.signature-invalid");
+        }
+        const bool renewal_like = r.message_type == 17 || (r.message_type == 19 && r.signer.kind == "issued by this lab");
+        if (r.message_type == 17 && r.signer.kind != "issued by this lab")
+            raise(r.findings, "renewal.signer-unknown", r.signer.kind);
+        if (renewal_like && r.signer.kind == "issued by this lab" &&
+            asn1_time_point(*X509_get0_notAfter(signer)) <= lab.now)
+            raise(r.findings, "renewal.signer-expired", "expired " + r.signer.not_after);
+    }
+
+    // The pkcsPKIEnvelope inside the signed id-data content.
+    PKCS7* inner = p7->d.sign->contents;
+    if (inner && PKCS7_type_is_data(inner) && inner->d.data && ASN1_STRING_length(inner->d.data) > 0) {
+        byte_view content(ASN1_STRING_get0_data(inner->d.data), static_cast<std::size_t>(ASN1_STRING_length(inner->d.data)));
+        read_envelope(r, content, lab, opened);
+    } else {
+        raise(r.findings, "envelope.unreadable", "the SignedData carries no content");
+    }
+    if (opened) read_message_data(r, *opened, lab, signer);
+    return r;
+}
+
+reply_report analyze_reply(std::string_view body, std::string_view content_type) {
+    reply_report r;
+    r.size = body.size();
+    r.content_type = clean(content_type);
+    std::string_view ct = content_type.substr(0, content_type.find(';'));
+    if (body.empty()) {
+        r.kind = "empty";
+        return r;
+    }
+    if (ct.starts_with("text/")) {
+        r.kind = "text";
+        std::string_view rest = body;
+        while (!rest.empty() && r.capabilities.size() < 64) {
+            auto nl = rest.find('\n');
+            std::string_view line = rest.substr(0, nl);
+            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+            if (!line.empty()) r.capabilities.push_back(clean(line));
+            rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+        }
+        return r;
+    }
+    byte_view der(reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
+    if (ct == "application/x-x509-ca-cert") {
+        r.kind = "certificate";
+        if (auto c = x509_from_der(der)) r.certificates.push_back(clean(name_to_string(*X509_get_subject_name(c->get()))));
+        else r.error = "not a DER certificate";
+        ERR_clear_error();
+        return r;
+    }
+    const unsigned char* p = der.data();
+    pkcs7_ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
+    ERR_clear_error();
+    if (!p7 || !PKCS7_type_is_signed(p7.get())) {
+        r.kind = "binary";
+        r.error = "not a PKCS#7 SignedData";
+        return r;
+    }
+    STACK_OF(X509)* certs = p7->d.sign->cert;
+    for (int i = 0; certs && i < sk_X509_num(certs); ++i)
+        r.certificates.push_back(clean(name_to_string(*X509_get_subject_name(sk_X509_value(certs, i)))));
+    STACK_OF(PKCS7_SIGNER_INFO)* sis = PKCS7_get_signer_info(p7.get());
+    PKCS7_SIGNER_INFO* si = sis && sk_PKCS7_SIGNER_INFO_num(sis) > 0 ? sk_PKCS7_SIGNER_INFO_value(sis, 0) : nullptr;
+    if (!si) {
+        r.kind = "degenerate";
+        return r;
+    }
+    STACK_OF(X509_ATTRIBUTE)* attrs = si->auth_attr;
+    r.digest = algorithm_name(si->digest_alg->algorithm);
+    r.signature_algorithm = algorithm_name(si->digest_enc_alg->algorithm);
+    r.signer = "issuer " + clean(name_to_string(*si->issuer_and_serial->issuer));
+    auto type = int_value(attr_value(attrs, oid_message_type));
+    if (!type) {
+        r.kind = "signed content";
+        return r;
+    }
+    r.kind = message_type_name(*type);
+    if (auto s = int_value(attr_value(attrs, oid_pki_status))) {
+        switch (*s) {
+            case 0: r.pki_status = "SUCCESS"; break;
+            case 2: r.pki_status = "FAILURE"; break;
+            case 3: r.pki_status = "PENDING"; break;
+            default: r.pki_status = "undefined(" + std::to_string(*s) + ")";
+        }
+    }
+    if (auto f = int_value(attr_value(attrs, oid_fail_info)))
+        r.fail_info = *f >= 0 && *f <= 4 ? std::string(to_string(static_cast<fail_info>(*f))) : std::to_string(*f);
+    r.fail_info_text = clean(string_value(attr_value(attrs, oid_fail_info_text)).value_or(""));
+    if (auto h = string_value(attr_value(attrs, oid_ms_hresult)))
+        r.fail_info_text += (r.fail_info_text.empty() ? "" : "; ") + ("HRESULT " + clean(*h));
+    r.transaction_id = clean(string_value(attr_value(attrs, oid_transaction_id)).value_or(""));
+    if (auto n = octet_value(attr_value(attrs, oid_recipient_nonce))) r.recipient_nonce = to_hex(*n);
+    if (auto n = octet_value(attr_value(attrs, oid_sender_nonce))) r.sender_nonce = to_hex(*n);
+    PKCS7* inner = p7->d.sign->contents;
+    if (inner && PKCS7_type_is_data(inner) && inner->d.data && ASN1_STRING_length(inner->d.data) > 1) {
+        const unsigned char* q = ASN1_STRING_get0_data(inner->d.data);
+        pkcs7_ptr env(d2i_PKCS7(nullptr, &q, ASN1_STRING_length(inner->d.data)));
+        ERR_clear_error();
+        if (env && PKCS7_type_is_enveloped(env.get()))
+            r.content_cipher = algorithm_name(env->d.enveloped->enc_data->algorithm->algorithm);
+    }
+    return r;
+}
+
+namespace {
+boost::json::array strings(const std::vector<std::string>& v) {
+    boost::json::array a;
+    for (const auto& s : v) a.emplace_back(s);
+    return a;
+}
+}  // namespace
+
+boost::json::value to_json(const std::vector<finding>& found) {
+    boost::json::array a;
+    for (const auto& f : found) {
+        const finding_def* def = find_finding(f.id);
+        boost::json::object o;
+        o["id"] = f.id;
+        o["severity"] = def ? std::string(to_string(def->level)) : "note";
+        o["summary"] = def ? std::string(def->summary) : "";
+        o["reference"] = def ? std::string(def->reference) : "";
+        if (!f.detail.empty()) o["detail"] = f.detail;
+        a.push_back(std::move(o));
+    }
+    return a;
+}
+
+boost::json::value to_json(const request_report& r) {
+    boost::json::object o;
+    o["size"] = r.size;
+    o["decoded"] = r.decoded;
+    if (!r.error.empty()) o["error"] = r.error;
+    if (!r.decoded) return o;
+    if (r.message_type) o["message_type"] = *r.message_type;
+    o["message_type_name"] = r.message_type_name;
+    o["transaction_id"] = r.transaction_id;
+    o["transaction_id_type"] = r.transaction_id_type;
+    o["sender_nonce"] = r.sender_nonce;
+    o["sender_nonce_length"] = r.sender_nonce_length;
+    o["signer"] = {{"kind", r.signer.kind},     {"subject", r.signer.subject}, {"issuer", r.signer.issuer},
+                   {"serial", r.signer.serial}, {"key", r.signer.key},         {"not_after", r.signer.not_after}};
+    o["digest"] = r.digest;
+    o["signature_algorithm"] = r.signature_algorithm;
+    if (r.signature_valid) o["signature_valid"] = *r.signature_valid;
+    o["signed_attributes"] = strings(r.signed_attributes);
+    o["attributes_der_sorted"] = r.attributes_der_sorted;
+    o["content_cipher"] = r.content_cipher;
+    o["key_transport"] = r.key_transport;
+    o["encrypted_to"] = r.encrypted_to;
+    o["opened"] = r.opened;
+    if (r.csr) {
+        o["csr"] = {{"subject", r.csr->subject},
+                    {"sans", strings(r.csr->sans)},
+                    {"key", r.csr->key},
+                    {"extensions", strings(r.csr->extensions)},
+                    {"signature_algorithm", r.csr->signature_algorithm},
+                    {"signature_valid", r.csr->signature_valid},
+                    {"challenge", r.csr->challenge}};
+    }
+    if (!r.message_data.empty()) o["message_data"] = r.message_data;
+    return o;
+}
+
+boost::json::value to_json(const reply_report& r) {
+    boost::json::object o;
+    o["size"] = r.size;
+    o["kind"] = r.kind;
+    o["content_type"] = r.content_type;
+    auto put = [&](const char* k, const std::string& v) {
+        if (!v.empty()) o[k] = v;
+    };
+    put("pki_status", r.pki_status);
+    put("fail_info", r.fail_info);
+    put("fail_info_text", r.fail_info_text);
+    put("transaction_id", r.transaction_id);
+    put("recipient_nonce", r.recipient_nonce);
+    put("sender_nonce", r.sender_nonce);
+    put("digest", r.digest);
+    put("signature_algorithm", r.signature_algorithm);
+    put("signer", r.signer);
+    put("content_cipher", r.content_cipher);
+    put("error", r.error);
+    if (!r.certificates.empty()) o["certificates"] = strings(r.certificates);
+    if (!r.capabilities.empty()) o["lines"] = strings(r.capabilities);
+    return o;
+}
+
+}  // namespace scep::inspect

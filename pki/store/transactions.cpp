@@ -1,0 +1,323 @@
+#include "pki/store/transactions.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <deque>
+#include <mutex>
+
+namespace scep {
+
+std::string now_iso8601_millis() {
+    auto now = std::chrono::system_clock::now();
+    std::time_t t = std::chrono::system_clock::to_time_t(now);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[40];
+    std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms));
+    return buf;
+}
+
+namespace {
+
+constexpr int severity_rank(std::string_view s) {
+    return s == "error" ? 3 : s == "warning" ? 2 : s == "note" ? 1 : 0;
+}
+
+bool matches(const transaction_record& t, const transaction_query& q) {
+    if (!q.client.empty() && t.client != q.client) return false;
+    if (!q.status.empty() && t.pki_status != q.status && std::to_string(t.http_status) != q.status) return false;
+    if (!q.finding.empty() && (" " + t.findings + " ").find(" " + q.finding + " ") == std::string::npos) return false;
+    if (!q.severity.empty() && severity_rank(t.severity) < severity_rank(q.severity)) return false;
+    if (!q.transaction_id.empty() && t.transaction_id != q.transaction_id) return false;
+    if (!q.operation.empty() && t.operation != q.operation) return false;
+    if (q.min_id && t.id < q.min_id) return false;
+    if (q.max_id && t.id > q.max_id) return false;
+    return true;
+}
+
+constexpr const char* schema = R"sql(
+CREATE TABLE IF NOT EXISTS transactions (
+    id INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    client TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    query_length INTEGER NOT NULL,
+    user_agent TEXT NOT NULL,
+    http_status INTEGER NOT NULL,
+    duration_us INTEGER NOT NULL,
+    operation TEXT NOT NULL,
+    message_type TEXT NOT NULL,
+    transaction_id TEXT NOT NULL,
+    pki_status TEXT NOT NULL,
+    fail_info TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    severity_rank INTEGER NOT NULL,
+    findings TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    request_der BLOB,
+    reply_der BLOB
+);
+CREATE INDEX IF NOT EXISTS transactions_client ON transactions(client, id);
+CREATE INDEX IF NOT EXISTS transactions_txid ON transactions(transaction_id);
+)sql";
+
+constexpr const char* summary_columns =
+    "id, time, client, method, path, query_length, user_agent, http_status, duration_us, operation, message_type, "
+    "transaction_id, pki_status, fail_info, reason, serial, severity, findings";
+
+std::string text_at(sqlite3_stmt* s, int i) {
+    const unsigned char* t = sqlite3_column_text(s, i);
+    return t ? reinterpret_cast<const char*>(t) : "";
+}
+
+bytes blob_at(sqlite3_stmt* s, int i) {
+    const auto* b = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, i));
+    return b ? bytes(b, b + sqlite3_column_bytes(s, i)) : bytes{};
+}
+
+transaction_record read_summary(sqlite3_stmt* s) {
+    transaction_record t;
+    t.id = sqlite3_column_int64(s, 0);
+    t.time = text_at(s, 1);
+    t.client = text_at(s, 2);
+    t.method = text_at(s, 3);
+    t.path = text_at(s, 4);
+    t.query_length = sqlite3_column_int64(s, 5);
+    t.user_agent = text_at(s, 6);
+    t.http_status = sqlite3_column_int(s, 7);
+    t.duration_us = sqlite3_column_int64(s, 8);
+    t.operation = text_at(s, 9);
+    t.message_type = text_at(s, 10);
+    t.transaction_id = text_at(s, 11);
+    t.pki_status = text_at(s, 12);
+    t.fail_info = text_at(s, 13);
+    t.reason = text_at(s, 14);
+    t.serial = text_at(s, 15);
+    t.severity = text_at(s, 16);
+    t.findings = text_at(s, 17);
+    return t;
+}
+
+struct db_close {
+    void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+};
+struct stmt_free {
+    void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
+};
+using stmt_ptr = std::unique_ptr<sqlite3_stmt, stmt_free>;
+
+class sqlite_transactions final : public transaction_store {
+public:
+    sqlite_transactions(sqlite3* db, std::string file) : db_(db), file_(std::move(file)) {}
+
+    result<void> init() {
+        for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", schema})
+            if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) return fail("creating the log");
+        sqlite3_busy_timeout(db_.get(), 5000);
+        insert_ = prepare(
+            "INSERT INTO transactions (time, client, method, path, query_length, user_agent, http_status, "
+            "duration_us, operation, message_type, transaction_id, pki_status, fail_info, reason, serial, severity, "
+            "severity_rank, findings, detail, request_der, reply_der) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        if (!insert_) return fail("preparing the insert");
+        return {};
+    }
+
+    result<std::int64_t> add(const transaction_record& t) override {
+        std::lock_guard lock(mu_);
+        sqlite3_stmt* s = insert_.get();
+        sqlite3_reset(s);
+        int i = 1;
+        for (const std::string* v : {&t.time, &t.client, &t.method, &t.path}) bind(s, i++, *v);
+        sqlite3_bind_int64(s, i++, t.query_length);
+        bind(s, i++, t.user_agent);
+        sqlite3_bind_int(s, i++, t.http_status);
+        sqlite3_bind_int64(s, i++, t.duration_us);
+        for (const std::string* v : {&t.operation, &t.message_type, &t.transaction_id, &t.pki_status, &t.fail_info,
+                                     &t.reason, &t.serial, &t.severity})
+            bind(s, i++, *v);
+        sqlite3_bind_int(s, i++, severity_rank(t.severity));
+        bind(s, i++, t.findings);
+        bind(s, i++, t.detail);
+        sqlite3_bind_blob(s, i++, t.request_der.data(), static_cast<int>(t.request_der.size()), SQLITE_STATIC);
+        sqlite3_bind_blob(s, i++, t.reply_der.data(), static_cast<int>(t.reply_der.size()), SQLITE_STATIC);
+        const int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        if (rc != SQLITE_DONE) return fail("recording a transaction");
+        return static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_.get()));
+    }
+
+    result<transaction_page> search(const transaction_query& q) override {
+        std::string where = " WHERE 1=1";
+        std::vector<std::string> values;
+        if (!q.client.empty()) where += " AND client = ?", values.push_back(q.client);
+        if (!q.status.empty()) where += " AND (pki_status = ? OR CAST(http_status AS TEXT) = ?)", values.push_back(q.status), values.push_back(q.status);
+        if (!q.finding.empty()) where += " AND (' ' || findings || ' ') LIKE ? ESCAPE '\\'", values.push_back("% " + escape_like(q.finding) + " %");
+        if (!q.severity.empty()) where += " AND severity_rank >= " + std::to_string(severity_rank(q.severity));
+        if (!q.transaction_id.empty()) where += " AND transaction_id = ?", values.push_back(q.transaction_id);
+        if (!q.operation.empty()) where += " AND operation = ?", values.push_back(q.operation);
+        if (q.min_id) where += " AND id >= " + std::to_string(q.min_id);
+        if (q.max_id) where += " AND id <= " + std::to_string(q.max_id);
+        std::lock_guard lock(mu_);
+        transaction_page page;
+        {
+            stmt_ptr c = prepare("SELECT COUNT(*) FROM transactions" + where);
+            if (!c) return fail("preparing the search");
+            for (std::size_t k = 0; k < values.size(); ++k) bind(c.get(), static_cast<int>(k + 1), values[k]);
+            if (sqlite3_step(c.get()) != SQLITE_ROW) return fail("counting transactions");
+            page.total = sqlite3_column_int64(c.get(), 0);
+        }
+        stmt_ptr s = prepare(std::string("SELECT ") + summary_columns + " FROM transactions" + where +
+                             " ORDER BY id DESC LIMIT ? OFFSET ?");
+        if (!s) return fail("preparing the search");
+        int k = 1;
+        for (const auto& v : values) bind(s.get(), k++, v);
+        sqlite3_bind_int64(s.get(), k++, static_cast<sqlite3_int64>(q.limit));
+        sqlite3_bind_int64(s.get(), k, static_cast<sqlite3_int64>(q.offset));
+        int rc;
+        while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) page.items.push_back(read_summary(s.get()));
+        if (rc != SQLITE_DONE) return fail("searching transactions");
+        return page;
+    }
+
+    result<std::optional<transaction_record>> find(std::int64_t id) override {
+        std::lock_guard lock(mu_);
+        stmt_ptr s = prepare(std::string("SELECT ") + summary_columns +
+                             ", detail, request_der, reply_der FROM transactions WHERE id = ?");
+        if (!s) return fail("preparing a lookup");
+        sqlite3_bind_int64(s.get(), 1, id);
+        int rc = sqlite3_step(s.get());
+        if (rc == SQLITE_DONE) return std::optional<transaction_record>();
+        if (rc != SQLITE_ROW) return fail("reading transaction " + std::to_string(id));
+        auto t = read_summary(s.get());
+        t.detail = text_at(s.get(), 18);
+        t.request_der = blob_at(s.get(), 19);
+        t.reply_der = blob_at(s.get(), 20);
+        return std::optional<transaction_record>(std::move(t));
+    }
+
+    result<std::int64_t> prune(std::size_t keep) override {
+        std::lock_guard lock(mu_);
+        stmt_ptr s = prepare("DELETE FROM transactions WHERE id <= (SELECT MAX(id) FROM transactions) - ?");
+        if (!s) return fail("preparing the pruning");
+        sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(keep));
+        if (sqlite3_step(s.get()) != SQLITE_DONE) return fail("pruning transactions");
+        return static_cast<std::int64_t>(sqlite3_changes(db_.get()));
+    }
+
+    result<std::int64_t> count() override {
+        std::lock_guard lock(mu_);
+        stmt_ptr s = prepare("SELECT COUNT(*) FROM transactions");
+        if (!s || sqlite3_step(s.get()) != SQLITE_ROW) return fail("counting transactions");
+        return static_cast<std::int64_t>(sqlite3_column_int64(s.get(), 0));
+    }
+
+private:
+    static std::string escape_like(const std::string& v) {
+        std::string out;
+        for (char c : v) {
+            if (c == '%' || c == '_' || c == '\\') out += '\\';
+            out += c;
+        }
+        return out;
+    }
+    static void bind(sqlite3_stmt* s, int i, const std::string& v) {
+        sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    }
+    stmt_ptr prepare(const std::string& sql) {
+        sqlite3_stmt* s = nullptr;
+        if (sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &s, nullptr) != SQLITE_OK) return nullptr;
+        return stmt_ptr(s);
+    }
+    scep::error fail(const std::string& what) {
+        return make_error(file_ + ": " + what + ": " + sqlite3_errmsg(db_.get()));
+    }
+
+    std::unique_ptr<sqlite3, db_close> db_;
+    std::string file_;
+    std::mutex mu_;
+    stmt_ptr insert_;  // finalized before db_ closes (declared after it)
+};
+
+class memory_transactions final : public transaction_store {
+public:
+    result<std::int64_t> add(const transaction_record& t) override {
+        std::lock_guard lock(mu_);
+        rows_.push_back(t);
+        rows_.back().id = ++last_;
+        return last_;
+    }
+    result<transaction_page> search(const transaction_query& q) override {
+        std::lock_guard lock(mu_);
+        transaction_page page;
+        for (auto it = rows_.rbegin(); it != rows_.rend(); ++it) {
+            if (!matches(*it, q)) continue;
+            if (static_cast<std::size_t>(page.total++) < q.offset) continue;
+            if (page.items.size() >= q.limit) continue;
+            auto summary = *it;
+            summary.detail.clear();
+            summary.request_der.clear();
+            summary.reply_der.clear();
+            page.items.push_back(std::move(summary));
+        }
+        return page;
+    }
+    result<std::optional<transaction_record>> find(std::int64_t id) override {
+        std::lock_guard lock(mu_);
+        for (const auto& t : rows_)
+            if (t.id == id) return std::optional<transaction_record>(t);
+        return std::optional<transaction_record>();
+    }
+    result<std::int64_t> prune(std::size_t keep) override {
+        std::lock_guard lock(mu_);
+        std::int64_t removed = 0;
+        while (rows_.size() > keep) rows_.pop_front(), ++removed;
+        return removed;
+    }
+    result<std::int64_t> count() override {
+        std::lock_guard lock(mu_);
+        return static_cast<std::int64_t>(rows_.size());
+    }
+
+private:
+    std::mutex mu_;
+    std::deque<transaction_record> rows_;
+    std::int64_t last_ = 0;
+};
+
+}  // namespace
+
+result<std::unique_ptr<transaction_store>> open_sqlite_transactions(const std::filesystem::path& file) {
+    // Owner only, like the certificate store: rows keep the requests' DER.
+    if (int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0) {
+        (void)::fchmod(fd, 0600);
+        ::close(fd);
+    }
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+        std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+        sqlite3_close_v2(db);
+        return make_error(file.string() + ": cannot open the transaction log: " + msg);
+    }
+    auto log = std::make_unique<sqlite_transactions>(db, file.string());
+    if (auto r = log->init(); !r) return r.err();
+    return std::unique_ptr<transaction_store>(std::move(log));
+}
+
+std::unique_ptr<transaction_store> make_memory_transactions() { return std::make_unique<memory_transactions>(); }
+
+}  // namespace scep

@@ -1,0 +1,258 @@
+#include "server/inspector.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+
+#include "pki/crypto/encoding.hpp"
+#include "server/metrics.hpp"
+
+namespace scep::server {
+
+namespace json = boost::json;
+
+namespace {
+
+// RFC 8894 §3.5.1: a client asks GetCACaps before it builds a request; a
+// PKIOperation without one in this window raises flow.no-getcacaps.
+constexpr auto caps_window = std::chrono::minutes(10);
+constexpr std::size_t max_clients_tracked = 10000;
+// Retention is enforced every this many transactions, not on each one.
+constexpr std::uint64_t prune_every = 64;
+
+std::vector<std::string> lines(const std::string& body) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char c : body) {
+        if (c == '\n' || c == '\r') {
+            if (!cur.empty()) out.push_back(cur);
+            cur.clear();
+        } else {
+            cur += c;
+        }
+    }
+    if (!cur.empty()) out.push_back(cur);
+    return out;
+}
+
+}  // namespace
+
+inspector::inspector(transaction_store& log, const scep_service& service, inspector_config cfg, metrics* stats,
+                     std::function<void(const std::string&)> warn)
+    : log_(log), cfg_(cfg), metrics_(stats), warn_(std::move(warn)) {
+    const hierarchy& pki = service.pki();
+    lab_.capabilities = lines(service.get_ca_caps().body);
+    lab_.ra_encryption_cert = &pki.ra_encryption_cert();
+    lab_.published.emplace_back("RA signing certificate", &pki.ra_cert());
+    for (const ca_entry* ca : pki.all_cas()) {
+        lab_.published.emplace_back(ca->name + " CA", ca->cert.get());
+        lab_.cas.push_back(ca->cert.get());
+    }
+    lab_.min_rsa_bits = cfg.min_rsa_bits;
+    lab_.min_ec_bits = cfg.min_ec_bits;
+    lab_.challenge_required = cfg.challenge_required;
+}
+
+std::int64_t inspector::record(scep_exchange&& x) {
+    transaction_record t;
+    t.time = now_iso8601_millis();
+    t.client = x.client;
+    t.method = x.method;
+    t.path = x.path.substr(0, 256);
+    t.query_length = static_cast<std::int64_t>(x.query_length);
+    t.user_agent = x.user_agent.substr(0, 256);
+    t.http_status = x.http_status;
+    t.duration_us = x.duration.count();
+    t.message_type = x.message_type;
+    t.transaction_id = x.transaction_id.substr(0, 256);
+    t.pki_status = x.pki_status;
+    t.fail_info = x.fail_info;
+    t.reason = x.reason.substr(0, 1024);
+    t.serial = x.serial;
+
+    inspect::http_view http{x.method, x.operation, x.query_length, x.content_type, x.post_base64, x.get_unescaped};
+    std::vector<inspect::finding> found = inspect::http_findings(http, lab_.capabilities);
+    std::string canonical = x.operation.substr(0, 64);
+    for (std::string_view op : scep_operations)
+        if (ascii_iequals(x.operation, op)) canonical = op;
+    t.operation = canonical;
+
+    json::object detail;
+    detail["http"] = {{"method", x.method},
+                      {"path", t.path},
+                      {"query_length", x.query_length},
+                      {"content_type", x.content_type.substr(0, 128)},
+                      {"user_agent", t.user_agent}};
+    const auto now = std::chrono::steady_clock::now();
+    if (canonical == "GetCACaps") {
+        std::lock_guard lock(mu_);
+        if (caps_seen_.size() >= max_clients_tracked) caps_seen_.clear();
+        caps_seen_[x.client] = now;
+    }
+    if (canonical == "PKIOperation") {
+        bool asked = false;
+        {
+            std::lock_guard lock(mu_);
+            auto it = caps_seen_.find(x.client);
+            asked = it != caps_seen_.end() && now - it->second <= caps_window;
+        }
+        if (!asked) inspect::raise(found, "flow.no-getcacaps");
+        if (!x.request_der.empty()) {
+            const bytes* opened = x.inspection.opened ? &x.inspection.message_data : nullptr;
+            auto report = inspect::analyze_request(x.request_der, lab_, opened);
+            for (auto& f : report.findings) inspect::raise(found, f.id, std::move(f.detail));
+            detail["request"] = inspect::to_json(report);
+            if (t.transaction_id.empty()) t.transaction_id = report.transaction_id;
+            if (t.message_type.empty()) t.message_type = report.message_type_name;
+        }
+        if (x.request_der.empty() && x.http_status == 400) inspect::raise(found, "http.not-pkimessage", t.reason);
+        for (const auto& id : x.inspection.findings) inspect::raise(found, id);
+        detail["challenge"] = x.inspection.challenge.empty() ? "not checked" : x.inspection.challenge;
+    }
+    detail["reply"] = inspect::to_json(inspect::analyze_reply(x.reply_body, x.reply_content_type));
+    json::object decision{{"http_status", x.http_status}};
+    if (!x.pki_status.empty()) decision["pki_status"] = x.pki_status;
+    if (!x.fail_info.empty()) decision["fail_info"] = x.fail_info;
+    if (!t.reason.empty()) decision["reason"] = t.reason;
+    if (!x.serial.empty()) decision["serial"] = x.serial;
+    if (x.pki_status == "PENDING") decision["pending_id"] = t.transaction_id;
+    detail["decision"] = std::move(decision);
+    detail["findings"] = inspect::to_json(found);
+
+    for (const auto& f : found) t.findings += (t.findings.empty() ? "" : " ") + f.id;
+    if (auto w = inspect::worst(found)) t.severity = std::string(inspect::to_string(*w));
+    t.detail = json::serialize(detail);
+    if (x.request_der.size() <= cfg_.max_der_bytes) t.request_der = std::move(x.request_der);
+    if (canonical == "PKIOperation" && x.reply_body.size() <= cfg_.max_der_bytes)
+        t.reply_der.assign(x.reply_body.begin(), x.reply_body.end());
+
+    if (metrics_)
+        for (const auto& f : found) metrics_->finding(f.id);
+    auto id = log_.add(t);
+    if (!id) {
+        // Said once until the log works again; the exchange was answered anyway.
+        if (!failing_.exchange(true) && warn_) warn_("transaction log: " + id.message());
+        return 0;
+    }
+    failing_ = false;
+    if (++recorded_ % prune_every == 0)
+        if (auto pruned = log_.prune(cfg_.retention); !pruned && warn_) warn_("transaction log: " + pruned.message());
+    return *id;
+}
+
+json::object transaction_summary_json(const transaction_record& t) {
+    json::array ids;
+    std::string_view rest = t.findings;
+    while (!rest.empty()) {
+        auto sp = rest.find(' ');
+        if (sp != 0) ids.emplace_back(rest.substr(0, sp));
+        rest = sp == std::string_view::npos ? std::string_view{} : rest.substr(sp + 1);
+    }
+    return json::object{{"id", t.id},
+                        {"time", t.time},
+                        {"client", t.client},
+                        {"method", t.method},
+                        {"path", t.path},
+                        {"query_length", t.query_length},
+                        {"user_agent", t.user_agent},
+                        {"http_status", t.http_status},
+                        {"duration_ms", static_cast<double>(t.duration_us) / 1000.0},
+                        {"operation", t.operation},
+                        {"message_type", t.message_type},
+                        {"transaction_id", t.transaction_id},
+                        {"pki_status", t.pki_status},
+                        {"fail_info", t.fail_info},
+                        {"reason", t.reason},
+                        {"serial", t.serial},
+                        {"severity", t.severity},
+                        {"findings", std::move(ids)}};
+}
+
+json::object transaction_json(transaction_store& log, const transaction_record& t) {
+    json::object o = transaction_summary_json(t);
+    json::error_code ec;
+    auto detail = json::parse(t.detail, ec);
+    o["detail"] = ec ? json::value(json::object{{"error", "unreadable detail"}}) : std::move(detail);
+    o["request_der_kept"] = !t.request_der.empty();
+    o["reply_der_kept"] = !t.reply_der.empty();
+    // The story: this client's exchanges near this one, split where a new
+    // enrollment starts (a non-PKIOperation after a PKIOperation, or another
+    // transactionID).
+    transaction_query q;
+    q.client = t.client;
+    q.min_id = std::max<std::int64_t>(1, t.id - 50);
+    q.max_id = t.id + 50;
+    q.limit = 101;
+    json::array story;
+    if (auto page = log.search(q)) {
+        std::vector<transaction_record> rows(page->items.rbegin(), page->items.rend());  // oldest first
+        std::vector<const transaction_record*> session;
+        std::string session_txid;
+        bool seen_pki = false, done = false;
+        for (const auto& r : rows) {
+            const bool pki = r.operation == "PKIOperation";
+            const bool starts = (!pki && seen_pki) ||
+                                (pki && !session_txid.empty() && !r.transaction_id.empty() && r.transaction_id != session_txid);
+            if (starts) {
+                if (std::any_of(session.begin(), session.end(), [&](auto* s) { return s->id == t.id; })) {
+                    done = true;
+                    break;
+                }
+                session.clear();
+                session_txid.clear();
+                seen_pki = false;
+            }
+            session.push_back(&r);
+            if (pki) {
+                seen_pki = true;
+                if (session_txid.empty()) session_txid = r.transaction_id;
+            }
+        }
+        (void)done;
+        for (const auto* r : session)
+            story.push_back(json::object{{"id", r->id},
+                                         {"time", r->time},
+                                         {"operation", r->operation},
+                                         {"message_type", r->message_type},
+                                         {"http_status", r->http_status},
+                                         {"pki_status", r->pki_status},
+                                         {"fail_info", r->fail_info},
+                                         {"severity", r->severity}});
+    }
+    o["story"] = std::move(story);
+    return o;
+}
+
+result<transaction_query> transaction_query_from(const std::vector<std::pair<std::string, std::string>>& params) {
+    transaction_query q;
+    for (const auto& [k, v] : params) {
+        if (v.size() > 256) return make_error(k + " is longer than 256 characters");
+        if (k == "client") q.client = v;
+        else if (k == "status") q.status = v;
+        else if (k == "finding") {
+            if (!v.empty() && !inspect::find_finding(v)) return make_error("finding \"" + v + "\" is not in the catalogue");
+            q.finding = v;
+        } else if (k == "severity") {
+            if (!v.empty() && v != "error" && v != "warning" && v != "note")
+                return make_error("severity is error, warning or note");
+            q.severity = v;
+        } else if (k == "transaction_id") q.transaction_id = v;
+        else if (k == "operation") q.operation = v;
+        else if (k == "limit" || k == "offset") {
+            std::size_t n = 0;
+            auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+            if (ec != std::errc() || p != v.data() + v.size() || (k == "limit" && (n == 0 || n > 1000)) ||
+                (k == "offset" && n > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())))
+                return make_error(k == "limit" ? "limit is a number from 1 to 1000" : "offset is a number below 2^63");
+            (k == "limit" ? q.limit : q.offset) = n;
+        } else {
+            return make_error("unknown parameter \"" + k +
+                              "\" (client, status, finding, severity, transaction_id, operation, limit, offset)");
+        }
+    }
+    return q;
+}
+
+}  // namespace scep::server

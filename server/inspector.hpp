@@ -1,0 +1,85 @@
+// The transaction inspector's server side (docs/inspector.md): every SCEP
+// exchange the router answers is decoded (pki/inspect), checked against the
+// findings catalogue with what only the server knows (what it advertised,
+// whether this client asked GetCACaps first, what its decisions raised),
+// and kept in the transaction log with the request and reply DER.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "pki/inspect/analysis.hpp"
+#include "pki/scep/service.hpp"
+#include "pki/store/transactions.hpp"
+
+namespace scep::server {
+
+class metrics;
+
+struct inspector_config {
+    std::size_t retention = 10000;
+    std::size_t max_der_bytes = 65536;
+    int min_rsa_bits = 2048;
+    int min_ec_bits = 256;
+    bool challenge_required = false;
+};
+
+// One SCEP request and its answer, as the router saw them.
+struct scep_exchange {
+    std::string client, method, path, user_agent, content_type;
+    std::size_t query_length = 0;
+    std::string operation;        // as sent
+    bool post_base64 = false;     // POST body that was base64 text
+    bool get_unescaped = false;   // GET message with raw '+', '/' or line breaks
+    bytes request_der;            // PKIOperation: the message, decoded from the transport
+    service_reply::inspection_facts inspection;
+    // The answer:
+    int http_status = 0;
+    std::string reply_content_type;
+    std::string reply_body;
+    std::string message_type, transaction_id, pki_status, fail_info, reason, serial;
+    std::chrono::microseconds duration{0};
+};
+
+class inspector {
+public:
+    inspector(transaction_store& log, const scep_service& service, inspector_config cfg, metrics* stats,
+              std::function<void(const std::string&)> warn);
+
+    // Decodes, checks and stores one exchange; returns its id (0 when the
+    // log could not take it: the exchange itself is unaffected).
+    std::int64_t record(scep_exchange&& x);
+
+    transaction_store& log() { return log_; }
+    const inspect::lab_view& lab() const { return lab_; }
+
+private:
+    transaction_store& log_;
+    inspector_config cfg_;
+    metrics* metrics_;
+    std::function<void(const std::string&)> warn_;
+    inspect::lab_view lab_;
+    std::mutex mu_;
+    std::unordered_map<std::string, std::chrono::steady_clock::time_point> caps_seen_;  // client -> last GetCACaps
+    std::atomic<std::uint64_t> recorded_{0};
+    std::atomic<bool> failing_{false};
+};
+
+// JSON views shared by the admin API, the transaction pages and the CLI.
+boost::json::object transaction_summary_json(const transaction_record& t);
+// The whole transaction: the summary, the decoded detail, whether DER is
+// kept, and `story`: the exchanges of the same client around it that belong
+// to one enrollment (GetCACaps, GetCACert, then the PKIOperations of one
+// transactionID).
+boost::json::object transaction_json(transaction_store& log, const transaction_record& t);
+
+// Filters from query parameters (client, status, finding, severity,
+// transaction_id, operation, limit, offset); the error names the bad one.
+result<transaction_query> transaction_query_from(const std::vector<std::pair<std::string, std::string>>& params);
+
+}  // namespace scep::server

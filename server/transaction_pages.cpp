@@ -1,0 +1,259 @@
+#include "server/transaction_pages.hpp"
+
+#include <boost/json.hpp>
+
+#include <sstream>
+
+#include "pki/crypto/encoding.hpp"
+#include "pki/inspect/findings.hpp"
+
+namespace scep::server {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* style = R"(
+body{font-family:system-ui,sans-serif;margin:2em;max-width:80em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}
+table{border-collapse:collapse;width:100%;font-size:.9em}
+th,td{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}
+th{width:14em}table table th{width:12em}
+code{font-family:ui-monospace,monospace;font-size:.85em;word-break:break-all}
+.muted{color:#777}.error{color:#a00;font-weight:600}.warning{color:#a60}.note{color:#357}
+tr.error td:first-child{border-left:4px solid #a00}tr.warning td:first-child{border-left:4px solid #a60}
+.ok{color:#070}form label{margin-right:1em}
+)";
+
+std::string head(const std::string& title) {
+    return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+           "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>" +
+           markup_escape(title) + "</title><style>" + style + "</style></head><body>\n";
+}
+
+std::string text_of(const json::value& v) {
+    if (v.is_string()) return std::string(v.as_string());
+    if (v.is_bool()) return v.as_bool() ? "yes" : "no";
+    if (v.is_null()) return "";
+    return json::serialize(v);
+}
+
+const json::value* field(const json::object& o, std::string_view key) {
+    auto it = o.find(key);
+    return it == o.end() ? nullptr : &it->value();
+}
+
+std::string str(const json::object& o, std::string_view key) {
+    const json::value* v = field(o, key);
+    return v ? text_of(*v) : "";
+}
+
+// A decoded structure as nested tables; every value escaped.
+void render_value(std::ostringstream& o, const json::value& v) {
+    if (v.is_object()) {
+        o << "<table>";
+        for (const auto& [k, x] : v.as_object()) {
+            o << "<tr><th>" << markup_escape(std::string(k)) << "</th><td>";
+            render_value(o, x);
+            o << "</td></tr>";
+        }
+        o << "</table>";
+    } else if (v.is_array()) {
+        if (v.as_array().empty()) o << "<span class=\"muted\">none</span>";
+        bool first = true;
+        for (const auto& x : v.as_array()) {
+            if (!first) o << "<br>";
+            first = false;
+            if (x.is_structured()) render_value(o, x);
+            else o << "<code>" << markup_escape(text_of(x)) << "</code>";
+        }
+    } else {
+        o << "<code>" << markup_escape(text_of(v)) << "</code>";
+    }
+}
+
+}  // namespace
+
+std::string render_transactions_page(bool admin) {
+    std::ostringstream o;
+    o << head("scep-lab transactions");
+    o << "<h1>Transactions</h1>\n<p class=\"muted\">Every SCEP exchange, newest first, decoded and checked against "
+         "the findings catalogue (<a href=\"/\">status page</a>). The list refreshes by itself.</p>\n";
+    o << "<form id=\"filters\"><label>client <input name=\"client\" size=\"16\"></label>"
+      << "<label>status <select name=\"status\"><option value=\"\">any</option>";
+    for (const char* s : {"SUCCESS", "FAILURE", "PENDING", "400", "404", "500"})
+        o << "<option>" << s << "</option>";
+    o << "</select></label><label>severity <select name=\"severity\"><option value=\"\">any</option>"
+      << "<option>error</option><option>warning</option><option>note</option></select></label>"
+      << "<label>finding <select name=\"finding\"><option value=\"\">any</option>";
+    for (const auto& f : inspect::catalogue()) o << "<option>" << markup_escape(std::string(f.id)) << "</option>";
+    o << "</select></label></form>\n";
+    o << "<p id=\"list-msg\" class=\"muted\">loading…</p>\n";
+    o << "<table id=\"transactions\"><thead><tr><th>#</th><th>time</th><th>client</th><th>operation</th>"
+         "<th>message</th><th>transactionID</th><th>status</th><th>findings</th></tr></thead><tbody></tbody></table>\n";
+    if (admin) o << "<p class=\"muted\">The JSON is also at <code>/admin/api/transactions</code> (token needed).</p>\n";
+    o << "<script src=\"/transactions.js\"></script>\n</body></html>\n";
+    return o.str();
+}
+
+std::string render_transaction_page(const json::object& t, bool admin) {
+    std::ostringstream o;
+    const std::string id = str(t, "id");
+    o << head("scep-lab transaction " + id);
+    o << "<h1>Transaction " << markup_escape(id) << "</h1>\n<p><a href=\"/transactions\">all transactions</a></p>\n";
+    o << "<table id=\"summary\">";
+    for (const char* k : {"time", "client", "method", "path", "query_length", "user_agent", "http_status",
+                          "duration_ms", "operation", "message_type", "transaction_id"})
+        o << "<tr><th>" << k << "</th><td><code>" << markup_escape(str(t, k)) << "</code></td></tr>";
+    o << "</table>\n";
+
+    const json::object empty;
+    const json::value* dv = field(t, "detail");
+    const json::object& detail = dv && dv->is_object() ? dv->as_object() : empty;
+    o << "<h2>Decision</h2>\n<table id=\"decision\">";
+    o << "<tr><th>HTTP status</th><td><code>" << markup_escape(str(t, "http_status")) << "</code></td></tr>";
+    o << "<tr><th>pkiStatus</th><td id=\"pki-status\">" << markup_escape(str(t, "pki_status")) << "</td></tr>";
+    o << "<tr><th>failInfo</th><td id=\"fail-info\">" << markup_escape(str(t, "fail_info")) << "</td></tr>";
+    o << "<tr><th>reason</th><td id=\"reason\">" << markup_escape(str(t, "reason")) << "</td></tr>";
+    if (!str(t, "serial").empty())
+        o << "<tr><th>serial issued</th><td><a href=\"/certs/" << markup_escape(str(t, "serial")) << ".pem\"><code>"
+          << markup_escape(str(t, "serial")) << "</code></a></td></tr>";
+    if (const json::value* c = field(detail, "challenge"))
+        o << "<tr><th>challenge</th><td>" << markup_escape(text_of(*c))
+          << " <span class=\"muted\">(the value is never stored)</span></td></tr>";
+    o << "</table>\n";
+
+    o << "<h2>Findings</h2>\n";
+    const json::value* fv = field(detail, "findings");
+    if (!fv || !fv->is_array() || fv->as_array().empty()) {
+        o << "<p id=\"findings\" class=\"ok\">none: nothing in the catalogue applies</p>\n";
+    } else {
+        o << "<table id=\"findings\"><tr><th>finding</th><th>severity</th><th>what and why</th><th>reference</th></tr>";
+        for (const auto& f : fv->as_array()) {
+            if (!f.is_object()) continue;
+            const auto& fo = f.as_object();
+            const std::string sev = str(fo, "severity");
+            o << "<tr class=\"" << markup_escape(sev) << "\"><td><code>" << markup_escape(str(fo, "id"))
+              << "</code></td><td class=\"" << markup_escape(sev) << "\">" << markup_escape(sev) << "</td><td>"
+              << markup_escape(str(fo, "summary"));
+            if (!str(fo, "detail").empty()) o << "<br><span class=\"muted\">" << markup_escape(str(fo, "detail")) << "</span>";
+            o << "</td><td>" << markup_escape(str(fo, "reference")) << "</td></tr>";
+        }
+        o << "</table>\n";
+    }
+    for (const auto& [key, title] : {std::pair{"request", "Request (decoded)"}, std::pair{"reply", "Reply"},
+                                     std::pair{"http", "HTTP"}}) {
+        if (const json::value* v = field(detail, key)) {
+            o << "<h2>" << title << "</h2>\n<div id=\"" << key << "\">";
+            render_value(o, *v);
+            o << "</div>\n";
+        }
+    }
+    o << "<h2>Story</h2>\n<p class=\"muted\">This client's exchanges that belong to the same enrollment.</p>\n"
+         "<table id=\"story\"><tr><th>#</th><th>time</th><th>operation</th><th>message</th><th>HTTP</th>"
+         "<th>status</th></tr>";
+    if (const json::value* sv = field(t, "story"); sv && sv->is_array())
+        for (const auto& s : sv->as_array()) {
+            if (!s.is_object()) continue;
+            const auto& so = s.as_object();
+            const std::string sid = markup_escape(str(so, "id"));
+            o << "<tr class=\"" << markup_escape(str(so, "severity")) << "\"><td><a href=\"/transactions/" << sid
+              << "\">" << sid << "</a>" << (sid == markup_escape(id) ? " (this)" : "") << "</td><td>"
+              << markup_escape(str(so, "time")) << "</td><td>" << markup_escape(str(so, "operation")) << "</td><td>"
+              << markup_escape(str(so, "message_type")) << "</td><td>" << markup_escape(str(so, "http_status"))
+              << "</td><td>" << markup_escape(str(so, "pki_status")) << " " << markup_escape(str(so, "fail_info"))
+              << "</td></tr>";
+        }
+    o << "</table>\n";
+    if (admin) {
+        o << "<h2>Downloads</h2>\n<p>The raw messages carry the encrypted challenge: they need the admin token.</p>\n"
+          << "<p><label>admin token <input type=\"password\" id=\"token\" size=\"40\" autocomplete=\"off\"></label> ";
+        if (field(t, "request_der_kept") && field(t, "request_der_kept")->is_bool() && field(t, "request_der_kept")->as_bool())
+            o << "<button class=\"download\" data-id=\"" << markup_escape(id) << "\" data-part=\"request.der\">request DER</button>";
+        if (field(t, "reply_der_kept") && field(t, "reply_der_kept")->is_bool() && field(t, "reply_der_kept")->as_bool())
+            o << "<button class=\"download\" data-id=\"" << markup_escape(id) << "\" data-part=\"reply.der\">reply DER</button>";
+        o << "<span id=\"admin-msg\" class=\"muted\"></span></p>\n"
+          << "<p class=\"muted\">Decode offline: <code>scep-lab inspect transaction-" << markup_escape(id)
+          << ".request.der</code></p>\n";
+    }
+    o << "<script src=\"/transactions.js\"></script>\n</body></html>\n";
+    return o.str();
+}
+
+const std::string& transactions_script() {
+    static const std::string js = R"JS(// scep-lab transactions: the list refreshes itself; downloads use the admin token.
+(function () {
+  var table = document.querySelector('#transactions tbody');
+  var form = document.getElementById('filters');
+  var msg = document.getElementById('list-msg');
+  function cell(tr, text, cls) {
+    var td = document.createElement('td');
+    td.textContent = text;
+    if (cls) td.className = cls;
+    tr.appendChild(td);
+    return td;
+  }
+  function refresh() {
+    var params = new URLSearchParams();
+    new FormData(form).forEach(function (v, k) { if (v) params.append(k, v); });
+    params.append('limit', '200');
+    fetch('/transactions.json?' + params.toString(), {cache: 'no-store'}).then(function (res) {
+      return res.json().then(function (body) {
+        if (!res.ok) throw new Error(body.error || ('HTTP ' + res.status));
+        table.textContent = '';
+        body.items.forEach(function (t) {
+          var tr = document.createElement('tr');
+          if (t.severity) tr.className = t.severity;
+          var td = cell(tr, '');
+          var a = document.createElement('a');
+          a.href = '/transactions/' + t.id;
+          a.textContent = String(t.id);
+          td.appendChild(a);
+          cell(tr, t.time);
+          cell(tr, t.client);
+          cell(tr, t.method + ' ' + t.operation);
+          cell(tr, t.message_type);
+          cell(tr, t.transaction_id);
+          cell(tr, (t.pki_status ? t.pki_status + ' ' : '') + (t.fail_info ? t.fail_info + ' ' : '') + 'HTTP ' + t.http_status,
+               t.pki_status === 'FAILURE' || t.http_status >= 400 ? 'error' : '');
+          cell(tr, t.findings.join(' '), t.severity);
+          table.appendChild(tr);
+        });
+        msg.textContent = body.total + ' transactions match; showing ' + body.items.length + '.';
+      });
+    }).catch(function (e) { msg.textContent = e.message; msg.className = 'error'; });
+  }
+  if (table && form) {
+    form.addEventListener('change', refresh);
+    form.addEventListener('input', refresh);
+    refresh();
+    setInterval(refresh, 2000);
+  }
+  var token = document.getElementById('token');
+  var amsg = document.getElementById('admin-msg');
+  if (token) {
+    token.value = sessionStorage.getItem('scep-lab-token') || '';
+    document.querySelectorAll('button.download').forEach(function (b) {
+      b.addEventListener('click', function () {
+        sessionStorage.setItem('scep-lab-token', token.value);
+        var name = 'transaction-' + b.getAttribute('data-id') + '.' + b.getAttribute('data-part');
+        fetch('/admin/api/transactions/' + b.getAttribute('data-id') + '/' + b.getAttribute('data-part'),
+              {headers: {'Authorization': 'Bearer ' + token.value}}).then(function (res) {
+          if (!res.ok) return res.json().then(function (body) { throw new Error(body.error || ('HTTP ' + res.status)); });
+          return res.blob().then(function (blob) {
+            var a = document.createElement('a');
+            a.href = URL.createObjectURL(blob);
+            a.download = name;
+            a.click();
+            amsg.textContent = name + ' downloaded';
+          });
+        }).catch(function (e) { amsg.textContent = e.message; amsg.className = 'error'; });
+      });
+    });
+  }
+})();
+)JS";
+    return js;
+}
+
+}  // namespace scep::server
