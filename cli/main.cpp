@@ -8,6 +8,8 @@
 
 #include "config/config.hpp"
 #include "cli/commands.hpp"
+#include "cli/inspect.hpp"
+#include "pki/inspect/findings.hpp"
 #include "pki/crypto/encoding.hpp"
 #include "pki/trust/exports.hpp"
 #include "client/bench.hpp"
@@ -196,6 +198,26 @@ int main(int argc, char** argv) {
     apple->add_flag("--sign", pc.sign, "sign the profile (CMS) with the lab's profile-signing certificate");
     apple->add_option("-o,--out", pc.out_file, "file to write (default: standard output)");
 
+    std::string tx_format = "text";
+    scep::transaction_query tx_query;
+    auto* transactions = app.add_subcommand("transactions", "list the SCEP exchanges the inspector recorded (newest first)");
+    transactions->add_option("--format", tx_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+    transactions->add_option("-n,--limit", tx_query.limit, "how many (default 100)")->check(CLI::Range(1, 100000));
+    transactions->add_option("--offset", tx_query.offset, "skip this many first");
+    transactions->add_option("--client", tx_query.client, "from this client address");
+    transactions->add_option("--status", tx_query.status, "pkiStatus (SUCCESS, FAILURE, PENDING) or HTTP status");
+    transactions->add_option("--finding", tx_query.finding, "raising this finding (see inspect --catalogue)");
+    transactions->add_option("--severity", tx_query.severity, "at least this bad")
+        ->check(CLI::IsMember({"error", "warning", "note"}));
+    transactions->add_option("--transaction-id", tx_query.transaction_id, "this SCEP transactionID");
+    std::string inspect_target, inspect_format = "text";
+    bool inspect_catalogue = false;
+    auto* inspect = app.add_subcommand(
+        "inspect", "show one recorded transaction, or decode a captured SCEP message (DER, PEM or base64) offline");
+    inspect->add_option("target", inspect_target, "a transaction id, or a file");
+    inspect->add_option("--format", inspect_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+    inspect->add_flag("--catalogue", inspect_catalogue, "print the findings catalogue (Markdown) and exit");
+
     auto* version = app.add_subcommand("version", "print the version");
     auto* presets = app.add_subcommand("presets", "list the ready configurations for --preset");
 
@@ -235,6 +257,16 @@ int main(int argc, char** argv) {
         }
         std::cout << scep::client::bench_report(bo, *r);
         return r->failed == 0 ? 0 : 3;
+    }
+    if (inspect->parsed() && inspect_catalogue) return scep::cli::print_catalogue(std::cout);
+    if (inspect->parsed() && inspect_target.empty()) {
+        std::cerr << "scep-lab inspect: give a transaction id or a file (or --catalogue)\n";
+        return 2;
+    }
+    if (transactions->parsed() && !tx_query.finding.empty() && !scep::inspect::find_finding(tx_query.finding)) {
+        std::cerr << "scep-lab transactions: --finding " << tx_query.finding
+                  << " is not in the catalogue (scep-lab inspect --catalogue)\n";
+        return 2;
     }
     // The variable list needs no settled configuration (it explains a broken one).
     if (show->parsed() && show_env) {
@@ -278,6 +310,8 @@ int main(int argc, char** argv) {
         return scep::cli::issue_server(*s, io, std::cout);
     }
     if (init->parsed()) return scep::cli::init(*s, std::cout);
+    if (transactions->parsed()) return scep::cli::transactions_list(*s, tx_format, tx_query, std::cout);
+    if (inspect->parsed()) return scep::cli::inspect(*s, inspect_target, inspect_format, std::cout);
     if (list->parsed()) {
         if (!list_query.serial.empty()) list_query.serial = scep::normalize_serial(list_query.serial);
         return scep::cli::list(*s, list_format, list_query, std::cout);

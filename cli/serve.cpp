@@ -377,6 +377,8 @@ int cannot_start(event_log& log, const std::string& why) {
 int serve(const config::settings& s) {
     event_log log(s.log.format, s.log.level);
     const auto started = std::chrono::steady_clock::now();
+    // Before the warnings: whether single DES works depends on the legacy provider.
+    load_providers();
     warn_about_settings(s, log);
     auto opened = open_lab(s, log);
     if (!opened) return cannot_start(log, opened.message());

@@ -42,17 +42,22 @@ std::vector<std::string> lines(const std::string& body) {
 inspector::inspector(transaction_store& log, const scep_service& service, inspector_config cfg, metrics* stats,
                      std::function<void(const std::string&)> warn)
     : log_(log), cfg_(cfg), metrics_(stats), warn_(std::move(warn)) {
-    const hierarchy& pki = service.pki();
-    lab_.capabilities = lines(service.get_ca_caps().body);
-    lab_.ra_encryption_cert = &pki.ra_encryption_cert();
-    lab_.published.emplace_back("RA signing certificate", &pki.ra_cert());
-    for (const ca_entry* ca : pki.all_cas()) {
-        lab_.published.emplace_back(ca->name + " CA", ca->cert.get());
-        lab_.cas.push_back(ca->cert.get());
-    }
+    lab_ = describe_lab(service.pki(), lines(service.get_ca_caps().body));
     lab_.min_rsa_bits = cfg.min_rsa_bits;
     lab_.min_ec_bits = cfg.min_ec_bits;
     lab_.challenge_required = cfg.challenge_required;
+}
+
+inspect::lab_view describe_lab(const hierarchy& pki, std::vector<std::string> capabilities) {
+    inspect::lab_view lab;
+    lab.capabilities = std::move(capabilities);
+    lab.ra_encryption_cert = &pki.ra_encryption_cert();
+    lab.published.emplace_back("RA signing certificate", &pki.ra_cert());
+    for (const ca_entry* ca : pki.all_cas()) {
+        lab.published.emplace_back(ca->name + " CA", ca->cert.get());
+        lab.cas.push_back(ca->cert.get());
+    }
+    return lab;
 }
 
 std::int64_t inspector::record(scep_exchange&& x) {

@@ -70,6 +70,10 @@ private:
     std::atomic<bool> failing_{false};
 };
 
+// What the analysis compares requests with: the lab's RA and CA
+// certificates and the GetCACaps keywords it advertises.
+inspect::lab_view describe_lab(const hierarchy& pki, std::vector<std::string> capabilities);
+
 // JSON views shared by the admin API, the transaction pages and the CLI.
 boost::json::object transaction_summary_json(const transaction_record& t);
 // The whole transaction: the summary, the decoded detail, whether DER is

@@ -2,7 +2,9 @@
 # Documentation that must follow the code: every environment variable the
 # binary reads is in docs/configuration.md and nothing else is listed there;
 # the README stays a front page (at most 160 lines) whose links resolve; the
-# map of the code in docs/design.md names every source folder that exists.
+# map of the code in docs/design.md names every source folder that exists;
+# docs/inspector.md's findings catalogue is the one `scep-lab inspect
+# --catalogue` prints.
 set -euo pipefail
 BIN=$(readlink -f "${1:?usage: $0 path/to/scep-lab}")
 cd "$(dirname "$0")/.."
@@ -32,4 +34,10 @@ for dir in $(find pki config server client cli -mindepth 0 -maxdepth 1 -type d -
     [ -f "$dir/CMakeLists.txt" ] || continue
     grep -q "| \`$dir/\?\`" docs/design.md || fail "docs/design.md's map does not describe $dir"
 done
-echo "PASS: environment variables, README size and links, and the code map follow the code"
+# The findings catalogue in docs/inspector.md is the one the code uses.
+from_code=$("$BIN" inspect --catalogue)
+from_doc=$(sed -n '/<!-- catalogue:begin -->/,/<!-- catalogue:end -->/p' docs/inspector.md | sed '1d;$d')
+[ -n "$from_doc" ] || fail "docs/inspector.md has no catalogue between its markers"
+[ "$from_code" = "$from_doc" ] ||
+    fail "docs/inspector.md's catalogue differs from \`scep-lab inspect --catalogue\` (regenerate it): $(diff <(echo "$from_code") <(echo "$from_doc") | head -4 | tr '\n' ' ')"
+echo "PASS: environment variables, README size and links, the code map and the findings catalogue follow the code"

@@ -284,7 +284,7 @@ void read_message_data(request_report& r, byte_view data, const lab_view& lab, X
     }
 }
 
-void read_envelope(request_report& r, byte_view content, const lab_view& lab, const bytes* opened) {
+void read_envelope(request_report& r, byte_view content, const lab_view& lab, const bytes* opened, X509* signer) {
     const unsigned char* p = content.data();
     pkcs7_ptr env(d2i_PKCS7(nullptr, &p, static_cast<long>(content.size())));
     if (!env || !PKCS7_type_is_enveloped(env.get())) {
@@ -347,7 +347,7 @@ void read_envelope(request_report& r, byte_view content, const lab_view& lab, co
     }
     r.opened = true;
     bytes data = bio_contents(*plain);
-    read_message_data(r, data, lab, nullptr);
+    read_message_data(r, data, lab, signer);
 }
 
 }  // namespace
@@ -492,7 +492,7 @@ request_report analyze_request(byte_view der, const lab_view& lab, const bytes* 
     PKCS7* inner = p7->d.sign->contents;
     if (inner && PKCS7_type_is_data(inner) && inner->d.data && ASN1_STRING_length(inner->d.data) > 0) {
         byte_view content(ASN1_STRING_get0_data(inner->d.data), static_cast<std::size_t>(ASN1_STRING_length(inner->d.data)));
-        read_envelope(r, content, lab, opened);
+        read_envelope(r, content, lab, opened, signer);
     } else {
         raise(r.findings, "envelope.unreadable", "the SignedData carries no content");
     }

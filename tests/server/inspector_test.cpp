@@ -1,0 +1,312 @@
+// The recorder behind the router: every SCEP exchange becomes a row with its
+// decoded request, decision, reply and findings; flow findings need the
+// client's history; retention bounds the log; the pages and JSON escape
+// what clients chose and show no secret.
+#include "server/inspector.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "pki/crypto/encoding.hpp"
+#include "server/admin_api.hpp"
+#include "server/metrics.hpp"
+#include "server/router.hpp"
+#include "server/transaction_pages.hpp"
+#include "support/test_support.hpp"
+
+namespace scep::server {
+namespace {
+
+namespace json = boost::json;
+
+class inspector_test : public ::testing::Test {
+protected:
+    void SetUp() override {
+        lab_.emplace(service_config{.challenge = "secret"});
+        log_ = make_memory_transactions();
+        inspector_.emplace(*log_, *lab_->service, inspector_config{.retention = 100, .max_der_bytes = 65536,
+                                                                   .challenge_required = true},
+                           &stats_, nullptr);
+        admin_.emplace(*lab_->store, admin_settings_view{"0123456789abcdef0123", false, ""});
+        admin_->set_inspector(&*inspector_);
+        router_.emplace(router_parts{.service = *lab_->service, .scep_paths = {"/scep"}, .stats = &stats_,
+                                     .admin = &*admin_, .inspect = &*inspector_});
+    }
+    response call(const std::string& target, http::verb verb = http::verb::get, std::string body = {},
+                  const std::string& client = "192.0.2.10", std::string content_type = "application/x-pki-message",
+                  std::string token = {}) {
+        request req{verb, target, 11};
+        req.set(http::field::host, "lab.test");
+        req.set(http::field::user_agent, "unit-test-client/1.0");
+        if (verb == http::verb::post) req.set(http::field::content_type, content_type);
+        if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+        req.body() = std::move(body);
+        req.prepare_payload();
+        request_record rec;
+        return router_->handle(req, client, rec);
+    }
+    response enroll(const test::requester& dev, const std::string& txid, const std::string& client = "192.0.2.10") {
+        auto der = test::make_pkcs_req(dev, lab_->pki->ra_cert(), txid, bytes(16, 1));
+        return call("/scep?operation=PKIOperation", http::verb::post, std::string(der.begin(), der.end()), client);
+    }
+    transaction_record newest() {
+        auto page = log_->search({});
+        EXPECT_TRUE(page && !page->items.empty());
+        auto full = log_->find(page->items.front().id);
+        return **full;
+    }
+    json::object detail(const transaction_record& t) { return json::parse(t.detail).as_object(); }
+
+    std::optional<test::service_lab> lab_;
+    std::unique_ptr<transaction_store> log_;
+    metrics stats_;
+    std::optional<inspector> inspector_;
+    std::optional<admin_api> admin_;
+    std::optional<router> router_;
+};
+
+TEST_F(inspector_test, a_clean_enrollment_is_recorded_as_one_story_without_findings) {
+    call("/scep?operation=GetCACaps");
+    call("/scep?operation=GetCACert");
+    auto dev = test::make_requester({.challenge = "secret"});
+    ASSERT_EQ(enroll(dev, "STORY-1").result(), http::status::ok);
+    auto t = newest();
+    EXPECT_EQ(t.operation, "PKIOperation");
+    EXPECT_EQ(t.message_type, "PKCSReq");
+    EXPECT_EQ(t.transaction_id, "STORY-1");
+    EXPECT_EQ(t.pki_status, "SUCCESS");
+    EXPECT_FALSE(t.serial.empty());
+    EXPECT_EQ(t.findings, "");
+    EXPECT_EQ(t.user_agent, "unit-test-client/1.0");
+    EXPECT_EQ(t.client, "192.0.2.10");
+    EXPECT_FALSE(t.request_der.empty());
+    EXPECT_FALSE(t.reply_der.empty());
+    auto d = detail(t);
+    EXPECT_EQ(d["challenge"].as_string(), "accepted");
+    EXPECT_EQ(d["request"].as_object().at("csr").as_object().at("challenge").as_string(), "PrintableString");
+    EXPECT_EQ(d["reply"].as_object().at("pki_status").as_string(), "SUCCESS");
+    // The challenge value is nowhere in what is stored as text.
+    EXPECT_EQ(t.detail.find("secret"), std::string::npos);
+    auto full = transaction_json(*log_, t);
+    auto story = full["story"].as_array();
+    ASSERT_EQ(story.size(), 3u);
+    EXPECT_EQ(story[0].as_object().at("operation").as_string(), "GetCACaps");
+    EXPECT_EQ(story[1].as_object().at("operation").as_string(), "GetCACert");
+    EXPECT_EQ(story[2].as_object().at("operation").as_string(), "PKIOperation");
+    // The next enrollment of the same client is another story.
+    call("/scep?operation=GetCACaps");
+    enroll(test::make_requester({.challenge = "secret"}), "STORY-2");
+    auto second = transaction_json(*log_, newest());
+    EXPECT_EQ(second["story"].as_array().size(), 2u);
+}
+
+TEST_F(inspector_test, flow_and_transport_findings_need_the_clients_history) {
+    auto dev = test::make_requester({.challenge = "secret"});
+    enroll(dev, "NO-CAPS", "192.0.2.20");
+    EXPECT_NE(newest().findings.find("flow.no-getcacaps"), std::string::npos);
+    // Another client's GetCACaps does not count for this one.
+    call("/scep?operation=GetCACaps", http::verb::get, {}, "192.0.2.21");
+    enroll(test::make_requester({.challenge = "secret"}), "NO-CAPS-2", "192.0.2.20");
+    EXPECT_NE(newest().findings.find("flow.no-getcacaps"), std::string::npos);
+    call("/scep?operation=GetCACaps", http::verb::get, {}, "192.0.2.20");
+    enroll(test::make_requester({.challenge = "secret"}), "CAPS", "192.0.2.20");
+    EXPECT_EQ(newest().findings.find("flow.no-getcacaps"), std::string::npos);
+    // GET with raw base64 although POST is advertised; POST with another content type.
+    auto der = test::make_pkcs_req(test::make_requester({.challenge = "secret"}), lab_->pki->ra_cert(), "GET-1",
+                                   bytes(16, 2));
+    call("/scep?operation=PKIOperation&message=" + base64_encode(der), http::verb::get, {}, "192.0.2.20");
+    auto t = newest();
+    EXPECT_NE(t.findings.find("http.get-despite-post"), std::string::npos) << t.findings;
+    EXPECT_EQ(t.method, "GET");
+    call("/scep?operation=PKIOperation", http::verb::post, base64_encode(der), "192.0.2.20", "text/plain");
+    t = newest();
+    EXPECT_NE(t.findings.find("http.post-base64"), std::string::npos) << t.findings;
+    EXPECT_NE(t.findings.find("http.post-content-type"), std::string::npos) << t.findings;
+    EXPECT_EQ(t.severity, "warning");
+    // Metrics count findings by ID.
+    auto text = stats_.render(*lab_->store);
+    EXPECT_NE(text.find("scep_lab_findings_total{finding=\"flow.no-getcacaps\"} 2"), std::string::npos) << text;
+}
+
+TEST_F(inspector_test, refusals_before_decoding_and_failures_are_recorded_with_their_reason) {
+    call("/scep?operation=PKIOperation", http::verb::post, "this is not base64 !!!");
+    auto t = newest();
+    EXPECT_EQ(t.http_status, 400);
+    EXPECT_NE(t.findings.find("http.not-pkimessage"), std::string::npos);
+    EXPECT_NE(t.reason.find("neither DER nor base64"), std::string::npos) << t.reason;
+    EXPECT_EQ(t.severity, "error");
+    // A wrong challenge: FAILURE badMessageCheck with the reason and the finding.
+    enroll(test::make_requester({.challenge = "wrong"}), "WRONG-1");
+    t = newest();
+    EXPECT_EQ(t.pki_status, "FAILURE");
+    EXPECT_EQ(t.fail_info, "badMessageCheck");
+    EXPECT_FALSE(t.reason.empty());
+    EXPECT_NE(t.findings.find("challenge.wrong"), std::string::npos);
+    EXPECT_EQ(detail(t)["challenge"].as_string(), "refused");
+    // The filters find it.
+    auto failed = log_->search({.status = "FAILURE"});
+    ASSERT_TRUE(failed);
+    EXPECT_EQ(failed->total, 1);
+    auto by_finding = log_->search({.finding = "challenge.wrong"});
+    EXPECT_EQ(by_finding->total, 1);
+    auto errors = log_->search({.severity = "error"});
+    EXPECT_EQ(errors->total, 2);
+}
+
+TEST_F(inspector_test, retention_keeps_the_newest_rows) {
+    for (int i = 0; i < 300; ++i) call("/scep?operation=GetCACaps");
+    auto n = log_->count();
+    ASSERT_TRUE(n);
+    EXPECT_LE(*n, 100 + 64);  // pruned every 64 transactions
+    EXPECT_GE(*n, 100);
+    auto page = log_->search({.limit = 1});
+    EXPECT_EQ(page->items.front().id, 300);  // the newest is kept
+}
+
+TEST_F(inspector_test, pages_and_api_show_decoded_fields_escape_client_text_and_guard_the_der) {
+    call("/scep?operation=GetCACaps");
+    auto dev = test::make_requester({.subject = "CN=<script>alert(1)</script>,O=x", .challenge = "wrong"});
+    enroll(dev, "<b>TX</b>");
+    auto t = newest();
+    const std::string id = std::to_string(t.id);
+    auto page = call("/transactions/" + id);
+    ASSERT_EQ(page.result(), http::status::ok);
+    EXPECT_EQ(page.body().find("<script>alert"), std::string::npos);
+    EXPECT_NE(page.body().find("&lt;script"), std::string::npos);
+    EXPECT_NE(page.body().find("badMessageCheck"), std::string::npos);
+    EXPECT_NE(page.body().find("challenge.wrong"), std::string::npos);
+    EXPECT_NE(page["Content-Security-Policy"].find("default-src 'self'"), std::string::npos);
+    auto list = call("/transactions.json?status=FAILURE");
+    ASSERT_EQ(list.result(), http::status::ok) << list.body();
+    auto items = json::parse(list.body()).as_object()["items"].as_array();
+    ASSERT_EQ(items.size(), 1u);
+    EXPECT_EQ(items[0].as_object().at("transaction_id").as_string(), "<b>TX</b>");  // JSON keeps it, as data
+    EXPECT_EQ(call("/transactions.json?finding=no.such").result(), http::status::bad_request);
+    EXPECT_EQ(call("/transactions.json?limit=0").result(), http::status::bad_request);
+    EXPECT_EQ(call("/transactions.json?colour=red").result(), http::status::bad_request);
+    EXPECT_EQ(call("/transactions/999999").result(), http::status::not_found);
+    EXPECT_EQ(call("/transactions/-1").result(), http::status::not_found);
+    EXPECT_EQ(call("/transactions/1x").result(), http::status::not_found);
+    EXPECT_EQ(call("/transactions", http::verb::delete_).result(), http::status::method_not_allowed);
+    EXPECT_EQ(call("/transactions").result(), http::status::ok);
+    EXPECT_EQ(call("/transactions.js").result(), http::status::ok);
+    // The DER needs the token; with it, the bytes are the request as received.
+    EXPECT_EQ(call("/admin/api/transactions/" + id + "/request.der", http::verb::get, {}, "127.0.0.1").result(),
+              http::status::unauthorized);
+    auto der = call("/admin/api/transactions/" + id + "/request.der", http::verb::get, {}, "127.0.0.1", {},
+                    "0123456789abcdef0123");
+    ASSERT_EQ(der.result(), http::status::ok) << der.body();
+    EXPECT_EQ(bytes(der.body().begin(), der.body().end()), t.request_der);
+    auto api = call("/admin/api/transactions?finding=challenge.wrong", http::verb::get, {}, "127.0.0.1", {},
+                    "0123456789abcdef0123");
+    ASSERT_EQ(api.result(), http::status::ok) << api.body();
+    EXPECT_EQ(json::parse(api.body()).as_object()["total"].as_int64(), 1);
+    auto one = call("/admin/api/transactions/" + id, http::verb::get, {}, "127.0.0.1", {}, "0123456789abcdef0123");
+    ASSERT_EQ(one.result(), http::status::ok);
+    EXPECT_TRUE(json::parse(one.body()).as_object()["request_der_kept"].as_bool());
+    EXPECT_EQ(call("/admin/api/transactions/" + id + "/key.pem", http::verb::get, {}, "127.0.0.1", {},
+                   "0123456789abcdef0123")
+                  .result(),
+              http::status::not_found);
+}
+
+TEST_F(inspector_test, a_failing_log_does_not_affect_the_exchange) {
+    // A log whose writes fail: the client still gets its certificate.
+    class failing_log : public transaction_store {
+    public:
+        result<std::int64_t> add(const transaction_record&) override { return make_error("disk full"); }
+        result<transaction_page> search(const transaction_query&) override { return make_error("disk full"); }
+        result<std::optional<transaction_record>> find(std::int64_t) override { return make_error("disk full"); }
+        result<std::int64_t> prune(std::size_t) override { return make_error("disk full"); }
+        result<std::int64_t> count() override { return make_error("disk full"); }
+    } broken;
+    std::vector<std::string> warnings;
+    inspector failing(broken, *lab_->service, inspector_config{}, nullptr,
+                      [&](const std::string& m) { warnings.push_back(m); });
+    router r(router_parts{.service = *lab_->service, .scep_paths = {"/scep"}, .inspect = &failing});
+    auto dev = test::make_requester({.challenge = "secret"});
+    for (int i = 0; i < 2; ++i) {
+        auto der = test::make_pkcs_req(dev, lab_->pki->ra_cert(), "BROKEN-LOG", bytes(16, 1));
+        request req{http::verb::post, "/scep?operation=PKIOperation", 11};
+        req.set(http::field::host, "lab.test");
+        req.body().assign(der.begin(), der.end());
+        req.prepare_payload();
+        request_record rec;
+        auto res = r.handle(req, "192.0.2.30", rec);
+        ASSERT_EQ(res.result(), http::status::ok);
+        EXPECT_EQ(rec.pki_status, "SUCCESS");
+    }
+    ASSERT_EQ(warnings.size(), 1u);  // said once, not per request
+    EXPECT_NE(warnings[0].find("disk full"), std::string::npos);
+    request req{http::verb::get, "/transactions.json", 11};
+    req.set(http::field::host, "lab.test");
+    request_record rec;
+    auto res = r.handle(req, "192.0.2.30", rec);
+    EXPECT_EQ(res.result(), http::status::internal_server_error);
+    EXPECT_EQ(res.body().find("disk full"), std::string::npos);  // details go to the log only
+}
+
+TEST(transaction_store_test, sqlite_log_filters_finds_and_prunes) {
+    test::temp_dir dir;
+    auto opened = open_sqlite_transactions(dir.path() / "transactions.db");
+    ASSERT_TRUE(opened) << opened.message();
+    auto& log = **opened;
+    for (int i = 1; i <= 10; ++i) {
+        transaction_record t;
+        t.time = now_iso8601_millis();
+        t.client = i % 2 ? "192.0.2.1" : "192.0.2.2";
+        t.operation = "PKIOperation";
+        t.pki_status = i % 3 ? "SUCCESS" : "FAILURE";
+        t.findings = i == 5 ? "digest.sha1 envelope.des3" : "";
+        t.severity = i == 5 ? "warning" : "";
+        t.transaction_id = "T" + std::to_string(i);
+        t.request_der = bytes{0x30, 0x00, static_cast<std::uint8_t>(i)};
+        auto id = log.add(t);
+        ASSERT_TRUE(id) << id.message();
+        EXPECT_EQ(*id, i);
+    }
+    EXPECT_EQ(log.search({.client = "192.0.2.1"})->total, 5);
+    EXPECT_EQ(log.search({.status = "FAILURE"})->total, 3);
+    EXPECT_EQ(log.search({.finding = "envelope.des3"})->total, 1);
+    EXPECT_EQ(log.search({.finding = "envelope"})->total, 0);  // whole IDs only
+    EXPECT_EQ(log.search({.finding = "%"})->total, 0);         // LIKE wildcards are literal
+    EXPECT_EQ(log.search({.severity = "note"})->total, 1);
+    EXPECT_EQ(log.search({.severity = "error"})->total, 0);
+    EXPECT_EQ(log.search({.limit = 3})->items.size(), 3u);
+    EXPECT_EQ(log.search({.limit = 3})->items.front().id, 10);
+    auto one = log.find(4);
+    ASSERT_TRUE(one && *one);
+    EXPECT_EQ((*one)->request_der, (bytes{0x30, 0x00, 4}));
+    EXPECT_EQ(*log.prune(4), 6);
+    EXPECT_EQ(*log.count(), 4);
+    EXPECT_FALSE(*log.find(6));
+    EXPECT_TRUE(*log.find(7));
+    // Reopening keeps the rows and continues the ids.
+    opened->reset();
+    auto again = open_sqlite_transactions(dir.path() / "transactions.db");
+    ASSERT_TRUE(again);
+    EXPECT_EQ(*(*again)->count(), 4);
+    EXPECT_EQ(*(*again)->add(transaction_record{}), 11);
+    // A file that is not a database is refused with its name, and left alone.
+    write_file(dir.path() / "bad.db", std::string(4096, 'x'), true);
+    auto bad = open_sqlite_transactions(dir.path() / "bad.db");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.message().find("bad.db"), std::string::npos);
+}
+
+TEST(transaction_query_test, parameters_are_checked) {
+    EXPECT_TRUE(transaction_query_from({{"client", "192.0.2.1"}, {"limit", "5"}}));
+    EXPECT_FALSE(transaction_query_from({{"limit", "0"}}));
+    EXPECT_FALSE(transaction_query_from({{"limit", "1001"}}));
+    EXPECT_FALSE(transaction_query_from({{"offset", "-1"}}));
+    EXPECT_FALSE(transaction_query_from({{"severity", "fatal"}}));
+    EXPECT_FALSE(transaction_query_from({{"finding", "made.up"}}));
+    EXPECT_FALSE(transaction_query_from({{"client", std::string(300, 'a')}}));
+    auto unknown = transaction_query_from({{"colour", "red"}});
+    ASSERT_FALSE(unknown);
+    EXPECT_NE(unknown.message().find("colour"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace scep::server
