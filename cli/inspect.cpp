@@ -146,6 +146,7 @@ int transactions_list(const config::settings& s, const std::string& format, cons
 
 int inspect(const config::settings& s, const std::string& target, const std::string& format, std::ostream& out) {
     json::value report;
+    bool readable = true;
     if (all_digits(target) && !std::filesystem::exists(target)) {
         if (!std::filesystem::exists(s.transactions_file())) {
             std::cerr << "no transaction log at " << s.transactions_file().string() << "\n";
@@ -196,6 +197,7 @@ int inspect(const config::settings& s, const std::string& target, const std::str
                                                 "application/x-pki-message");
             o["reply"] = inspect::to_json(reply);
         } else {
+            readable = as_request.decoded;
             o["request"] = inspect::to_json(as_request);
             o["findings"] = inspect::to_json(as_request.findings);
         }
@@ -205,7 +207,8 @@ int inspect(const config::settings& s, const std::string& target, const std::str
         out << json::serialize(report) << "\n";
     else
         print_json(out, report, 0);
-    return 0;
+    // Not a SCEP message at all: the report says why, the exit status too.
+    return readable ? 0 : 1;
 }
 
 }  // namespace scep::cli

@@ -40,6 +40,20 @@ grep -q "fail_info=badMessageCheck" "$WORK/server.log" || fail "expected badMess
 [ ! -s "$out/bad.pem" ] || fail "a rejected request got a certificate"
 echo "ok: wrong challenge -> CA_REJECTED (badMessageCheck)"
 
+# The inspector shows what certmonger actually sent, checked against openssl's decoding.
+fetch_transaction "operation=PKIOperation&status=SUCCESS"
+grep -q "method=GET op=PKIOperation" "$WORK/server.log" || fail "the request log shows no GET PKIOperation"
+[ "$(tx_field method)" = GET ] || fail "inspector method $(tx_field method), the request log says GET"
+check_request_with_openssl
+[ "$(tx_field detail.request.csr.subject)" = "CN=cm-host.lab" ] || fail "CSR subject $(tx_field detail.request.csr.subject)"
+case "$(tx_field detail.request.csr.sans)" in *DNS:cm-host.lab*) ;; *) fail "CSR SANs $(tx_field detail.request.csr.sans)" ;; esac
+# certmonger uses GET although POSTPKIOperation is advertised.
+expect_findings http.get-despite-post
+grep -q "$CHALLENGE" "$WORK/tx.json" && fail "the challenge value appears in the transaction"
+echo "ok: inspector on certmonger's request: $(tx_field detail.request.digest), $(tx_field detail.request.content_cipher), signer $(tx_field detail.request.signer.kind); findings: $(tx_field findings)"
+fetch_transaction "finding=challenge.wrong"
+[ "$(tx_field fail_info)" = badMessageCheck ] || fail "certmonger's refused request: failInfo $(tx_field fail_info)"
+
 # NDES mode: certmonger against /certsrv/mscep/mscep.dll with the single password.
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 printf '[ndes]\nenabled = true\npassword_mode = "single"\n' >"$WORK/ndes.toml"

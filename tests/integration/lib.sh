@@ -62,3 +62,68 @@ serial_in_store() {
     [ "$n" = 1 ] || fail "serial $serial not in the store (count $n)"
     echo "$serial"
 }
+
+# The transaction inspector (docs/inspector.md), read through the admin API.
+# fetch_transaction QUERY: the newest transaction matching the admin API
+# filters in QUERY (e.g. "transaction_id=..."); writes $WORK/tx.json and
+# $WORK/tx.request.der and sets TX_ID.
+fetch_transaction() {
+    local token base
+    token=$(head -1 "$WORK/data/admin-token")
+    base="http://127.0.0.1:$PORT/admin/api/transactions"
+    TX_ID=$(curl -sf -H "Authorization: Bearer $token" "$base?limit=1&$1" |
+        python3 -c 'import json,sys; items=json.load(sys.stdin)["items"]; print(items[0]["id"] if items else "")')
+    [ -n "$TX_ID" ] || fail "no transaction matches $1"
+    curl -sf -H "Authorization: Bearer $token" "$base/$TX_ID" >"$WORK/tx.json" || fail "GET $base/$TX_ID"
+    rm -f "$WORK/tx.request.der"
+    curl -sf -H "Authorization: Bearer $token" "$base/$TX_ID/request.der" -o "$WORK/tx.request.der" || true
+}
+# tx_field PATH: a field of $WORK/tx.json by dotted path (detail.request.digest);
+# lists are joined with spaces; findings give their IDs.
+tx_field() {
+    python3 - "$WORK/tx.json" "$1" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v.get(k, "") if isinstance(v, dict) else ""
+if isinstance(v, list):
+    v = " ".join(x["id"] if isinstance(x, dict) and "id" in x else str(x) for x in v)
+elif isinstance(v, bool):
+    v = "true" if v else "false"
+print(v)
+PY
+}
+# urlencode TEXT
+urlencode() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
+# check_request_with_openssl: the inspector's digest, content cipher and signer
+# of $WORK/tx.request.der agree with what openssl (not this project's codec)
+# decodes from the same bytes.
+check_request_with_openssl() {
+    local der="$WORK/tx.request.der" digest cipher subject issuer
+    [ -s "$der" ] || fail "transaction $TX_ID kept no request DER"
+    openssl cms -inform DER -in "$der" -cmsout -print >"$WORK/tx.cms.txt" || fail "openssl cannot parse the request"
+    digest=$(awk '/digestAlgorithm:/{getline; print $2; exit}' "$WORK/tx.cms.txt")
+    [ "$digest" = "$(tx_field detail.request.digest)" ] ||
+        fail "digest: openssl says $digest, the inspector $(tx_field detail.request.digest)"
+    openssl cms -verify -noverify -binary -inform DER -in "$der" -signer "$WORK/tx.signer.pem" -out "$WORK/tx.env.der" \
+        2>"$WORK/tx.verify.err" || fail "openssl cms -verify: $(cat "$WORK/tx.verify.err")"
+    cipher=$(openssl cms -inform DER -in "$WORK/tx.env.der" -cmsout -print |
+        awk '/contentEncryptionAlgorithm:/{getline; print $2; exit}')
+    [ "$cipher" = "$(tx_field detail.request.content_cipher)" ] ||
+        fail "content cipher: openssl says $cipher, the inspector $(tx_field detail.request.content_cipher)"
+    subject=$(openssl x509 -in "$WORK/tx.signer.pem" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')
+    issuer=$(openssl x509 -in "$WORK/tx.signer.pem" -noout -issuer -nameopt RFC2253 | sed 's/^issuer=//')
+    if [ "$subject" = "$issuer" ]; then
+        [ "$(tx_field detail.request.signer.kind)" = "self-signed" ] ||
+            fail "openssl sees a self-signed signer, the inspector $(tx_field detail.request.signer.kind)"
+    fi
+    echo "ok: inspector agrees with openssl: digest $digest, cipher $cipher, signer $subject"
+}
+# expect_findings ID...: each ID is among the transaction's findings.
+expect_findings() {
+    local have
+    have=" $(tx_field findings) "
+    for id in "$@"; do
+        case "$have" in *" $id "*) ;; *) fail "transaction $TX_ID lacks finding $id (has:$have)" ;; esac
+    done
+}

@@ -5,7 +5,8 @@
 command -v scepclient >/dev/null || skip "scepclient not installed (apt-get install scep)"
 command -v sqlite3 >/dev/null || skip "sqlite3 not installed"
 
-start_server
+printf '[log]\ncapture_dir = "%s/capture"\n' "$WORK" >"$WORK/capture.toml"
+start_server --config "$WORK/capture.toml"
 cd "$WORK"
 # scepclient keeps csr.pem beside the key and reuses it (same CSR, same
 # transactionID), so every device gets its own folder.
@@ -49,4 +50,53 @@ scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key dev1/key.pem 
 [ "$(openssl x509 -in dev1/cert.pem -noout -serial | cut -d= -f2)" = "$serial" ] || fail "retransmission got a new certificate"
 [ "$(sqlite3 data/scep-lab.db "SELECT COUNT(*) FROM certificates")" = "$rows" ] || fail "retransmission stored a second row"
 echo "ok: retransmission returns the same certificate"
-echo "PASS: scepclient peer test (4 checks)"
+
+# 5. the inspector shows what scepclient actually sent, checked against openssl's decoding
+txid=$(sqlite3 data/scep-lab.db "SELECT transaction_id FROM certificates WHERE serial = '$serial'")
+fetch_transaction "transaction_id=$(urlencode "$txid")&status=SUCCESS"  # the retransmission (check 4)
+case "$(tx_field reason)" in *retransmission*) ;; *) fail "retransmission not explained: $(tx_field reason)" ;; esac
+[ "$(tx_field detail.challenge)" = "not checked" ] || fail "a retransmission's challenge was checked again"
+fetch_transaction "transaction_id=$(urlencode "$txid")&status=SUCCESS&offset=1"  # the first enrollment
+grep -q "method=POST op=PKIOperation .*txid=\"$txid\"" server.log || fail "the request log does not show a POST"
+[ "$(tx_field method)" = POST ] || fail "inspector method $(tx_field method), the request log says POST"
+check_request_with_openssl
+[ "$(tx_field detail.request.message_type_name)" = PKCSReq ] || fail "message type $(tx_field detail.request.message_type_name)"
+[ "$(tx_field detail.request.csr.challenge)" = PrintableString ] || fail "challenge type $(tx_field detail.request.csr.challenge)"
+[ "$(tx_field detail.challenge)" = accepted ] || fail "challenge outcome $(tx_field detail.challenge)"
+[ "$(tx_field detail.reply.pki_status)" = SUCCESS ] || fail "reply status $(tx_field detail.reply.pki_status)"
+# scepclient signs with SHA-1, encrypts with single DES, and names its signer "SCEP SIGNER".
+expect_findings digest.sha1 envelope.single-des signer.subject-mismatch
+grep -q "$CHALLENGE" "$WORK/tx.json" && fail "the challenge value appears in the transaction"
+echo "ok: inspector: $(tx_field findings)"
+fetch_transaction "finding=challenge.wrong"
+[ "$(tx_field fail_info)" = badMessageCheck ] || fail "wrong challenge transaction: failInfo $(tx_field fail_info)"
+[ -n "$(tx_field reason)" ] || fail "wrong challenge transaction has no reason"
+"$SCEP_LAB" --data-dir "$WORK/data" transactions --finding challenge.wrong --format json >tx-list.json ||
+    fail "scep-lab transactions failed"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["total"] >= 1 and d["items"][0]["fail_info"] == "badMessageCheck"' \
+    tx-list.json || fail "scep-lab transactions --finding challenge.wrong: $(cat tx-list.json)"
+echo "ok: the refused enrollment is listed with its failInfo, reason and finding"
+
+# 6. scep-lab inspect decodes the capture log.capture_dir wrote, with the lab's RA key
+capture=$(ls "$WORK"/capture/1-*.request.der | head -1)
+[ -s "$capture" ] || fail "no capture written"
+"$SCEP_LAB" --data-dir "$WORK/data" inspect "$capture" >inspect.txt 2>&1 || fail "scep-lab inspect: $(cat inspect.txt)"
+for want in "message_type_name: PKCSReq" "subject: CN=dev1" "challenge: PrintableString" "content_cipher: des-cbc" \
+    "encrypted_to: " "[error] envelope.single-des"; do
+    grep -qF "$want" inspect.txt || fail "scep-lab inspect output lacks \"$want\": $(cat inspect.txt)"
+done
+grep -q "$CHALLENGE" inspect.txt && fail "scep-lab inspect printed the challenge value"
+"$SCEP_LAB" inspect "$(dirname "$0")/../data/ndes-failure-certrep.pem" >ndes.txt 2>&1 || fail "inspect NDES vector: $(cat ndes.txt)"
+for want in "kind: CertRep" "pki_status: FAILURE" "fail_info: badRequest" "HRESULT -2147024809" "digest: sha1"; do
+    grep -qF "$want" ndes.txt || fail "NDES vector: no \"$want\": $(cat ndes.txt)"
+done
+echo "not a message" >junk.der
+"$SCEP_LAB" inspect junk.der >junk.txt 2>&1 && fail "inspect accepted junk"
+grep -qE "neither DER, PEM nor base64|not a DER/BER PKCS#7" junk.txt || fail "inspect junk: $(cat junk.txt)"
+: >empty.der
+"$SCEP_LAB" inspect empty.der >empty.txt 2>&1 && fail "inspect accepted an empty file"
+grep -q "empty file" empty.txt || fail "inspect empty file: $(cat empty.txt)"
+"$SCEP_LAB" inspect no-such-file.der >missing.txt 2>&1 && fail "inspect accepted a missing file"
+grep -q "no-such-file.der" missing.txt || fail "inspect missing file: $(cat missing.txt)"
+echo "ok: scep-lab inspect decodes a capture (decrypted with the RA key) and the NDES failure vector"
+echo "PASS: scepclient peer test (6 checks)"
