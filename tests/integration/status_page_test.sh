@@ -102,4 +102,68 @@ echo "ok: Chromium showed the URL, challenge, chain, the fresh certificate and t
 enroll hold-1 || fail "scepclient hold-1 after approval failed: $(tail -3 "$WORK/hold-1/log")"
 verify_chain "$WORK/hold-1/cert.pem"
 echo "ok: the waiting client got its certificate at its next attempt"
-echo "PASS: status page in Chromium (2 checks)"
+
+# The transaction inspector's pages: a refused enrollment is listed (and a
+# second one appears without a reload), and its page shows the failInfo, the
+# reason and the finding.
+mkdir -p "$WORK/bad-1" "$WORK/bad-2"
+scepclient -server-url "$URL" -challenge wrong -cn bad-1 -private-key "$WORK/bad-1/key.pem" \
+    -certificate "$WORK/bad-1/cert.pem" >"$WORK/bad-1/log" 2>&1 && fail "bad-1 enrolled with a wrong challenge"
+fetch_transaction "finding=challenge.wrong"
+cat >"$WORK/transactions.py" <<'PY'
+import json, subprocess, sys, time, urllib.request
+driver, base, tx_id, url, work = sys.argv[1:6]
+def call(method, path, body=None):
+    req = urllib.request.Request(driver + path, method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.load(r)["value"]
+def fail(msg):
+    print("FAIL:", msg); sys.exit(1)
+caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+    "binary": "/usr/bin/chromium",
+    "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--user-data-dir=" + work + "/chrome-profile-2"]}}}}
+sid = call("POST", "/session", caps)["sessionId"]
+S = "/session/" + sid
+def run(script):
+    return call("POST", S + "/execute/sync", {"script": script, "args": []})
+def wait_for(script, what, tries=100):
+    for _ in range(tries):
+        v = run(script)
+        if v: return v
+        time.sleep(0.1)
+    fail(what)
+try:
+    call("POST", S + "/url", {"url": base + "/transactions"})
+    rows = wait_for("var t = document.querySelector('#transactions tbody'); return t && t.rows.length > 0 ? t.innerText : '';",
+                    "the transactions list stayed empty")
+    if "badMessageCheck" not in rows or "challenge.wrong" not in rows: fail("the refused enrollment is not listed: " + rows)
+    run("var s = document.querySelector('select[name=finding]'); s.value = 'challenge.wrong'; s.dispatchEvent(new Event('change'));")
+    wait_for("return document.getElementById('list-msg').textContent.indexOf('1 transactions match') === 0;",
+             "the finding filter did not narrow the list")
+    # A second refused client while the page stays open: it appears without a reload.
+    subprocess.run(["scepclient", "-server-url", url, "-challenge", "wrong", "-cn", "bad-2",
+                    "-private-key", work + "/bad-2/key.pem", "-certificate", work + "/bad-2/cert.pem"],
+                   timeout=60, capture_output=True)
+    wait_for("return document.getElementById('list-msg').textContent.indexOf('2 transactions match') === 0;",
+             "the list did not refresh by itself: " + run("return document.getElementById('list-msg').textContent;"), 60)
+    call("POST", S + "/url", {"url": base + "/transactions/" + tx_id})
+    fail_info = run("return document.getElementById('fail-info').innerText;")
+    reason = run("return document.getElementById('reason').innerText;")
+    findings = run("return document.getElementById('findings').innerText;")
+    if fail_info.strip() != "badMessageCheck": fail("failInfo shown: " + fail_info)
+    if "wrong challenge password" not in reason: fail("reason shown: " + reason)
+    if "challenge.wrong" not in findings or "RFC 8894" not in findings: fail("finding shown: " + findings)
+    page = run("return document.body.innerText;")
+    if "PrintableString" not in page or "Story" not in page: fail("decoded request or story missing")
+    print("ok")
+finally:
+    call("DELETE", S)
+PY
+python3 "$WORK/transactions.py" "http://127.0.0.1:$DPORT" "$BASE" "$TX_ID" "$URL" "$WORK" >"$WORK/transactions.out" 2>&1 ||
+    fail "browser (transactions): $(tail -5 "$WORK/transactions.out")"
+grep -q '^ok$' "$WORK/transactions.out" || fail "browser (transactions): $(cat "$WORK/transactions.out")"
+echo "ok: Chromium listed the refused enrollment, filtered by finding, showed a new one without a reload, and its page shows failInfo, reason and finding"
+echo "PASS: status page in Chromium (3 checks)"
