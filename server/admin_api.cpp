@@ -218,6 +218,7 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
     if (!seg.empty() && seg[0] == "transactions") {
         if (!inspector_) return error(req, http::status::not_found, "the transaction inspector is off (inspector.enabled)");
         if (method != http::verb::get) return method_not_allowed("GET");
+        inspector_->flush();
         if (seg.size() == 1) {
             auto q = transaction_query_from(*p);
             if (!q) return error(req, http::status::bad_request, q.message());

@@ -21,6 +21,10 @@ constexpr auto caps_window = std::chrono::minutes(10);
 constexpr std::size_t max_clients_tracked = 10000;
 // Retention is enforced every this many transactions, not on each one.
 constexpr std::uint64_t prune_every = 64;
+// Rows per commit, and how many may wait before record() waits for the writer
+// (memory stays bounded when the disk is slower than the clients).
+constexpr std::size_t batch_rows = 256;
+constexpr std::size_t max_queued = 8192;
 
 std::vector<std::string> lines(const std::string& body) {
     std::vector<std::string> out;
@@ -46,6 +50,55 @@ inspector::inspector(transaction_store& log, const scep_service& service, inspec
     lab_.min_rsa_bits = cfg.min_rsa_bits;
     lab_.min_ec_bits = cfg.min_ec_bits;
     lab_.challenge_required = cfg.challenge_required;
+    writer_ = std::thread([this] { write_loop(); });
+}
+
+inspector::~inspector() {
+    {
+        std::lock_guard lock(queue_mu_);
+        stop_ = true;
+    }
+    queue_cv_.notify_all();
+    writer_.join();
+}
+
+void inspector::flush() {
+    std::unique_lock lock(queue_mu_);
+    const auto target = queued_;
+    written_cv_.wait(lock, [&] { return written_ >= target; });
+}
+
+void inspector::write_loop() {
+    std::uint64_t since_prune = 0;
+    for (;;) {
+        std::vector<transaction_record> batch;
+        {
+            std::unique_lock lock(queue_mu_);
+            queue_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // stopping, and everything is written
+            while (!queue_.empty() && batch.size() < batch_rows) {
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        auto added = log_.add_all(batch);
+        std::string problem = added ? std::string() : added.message();
+        since_prune += batch.size();
+        if (added && since_prune >= prune_every) {
+            since_prune = 0;
+            if (auto pruned = log_.prune(cfg_.retention); !pruned) problem = pruned.message();
+        }
+        bool say = false;
+        {
+            std::lock_guard lock(queue_mu_);
+            written_ += batch.size();
+            // Said once until the log works again; the exchanges were answered anyway.
+            say = !problem.empty() && !failing_;
+            failing_ = !problem.empty();
+        }
+        written_cv_.notify_all();
+        if (say && warn_) warn_("transaction log: " + problem);
+    }
 }
 
 inspect::lab_view describe_lab(const hierarchy& pki, std::vector<std::string> capabilities) {
@@ -60,7 +113,7 @@ inspect::lab_view describe_lab(const hierarchy& pki, std::vector<std::string> ca
     return lab;
 }
 
-std::int64_t inspector::record(scep_exchange&& x) {
+void inspector::record(scep_exchange&& x) {
     transaction_record t;
     t.time = now_iso8601_millis();
     t.client = x.client;
@@ -106,7 +159,9 @@ std::int64_t inspector::record(scep_exchange&& x) {
         if (!asked) inspect::raise(found, "flow.no-getcacaps");
         if (!x.request_der.empty()) {
             const bytes* opened = x.inspection.opened ? &x.inspection.message_data : nullptr;
-            auto report = inspect::analyze_request(x.request_der, lab_, opened);
+            const inspect::decoded_request decoded{x.inspection.p7.get(), x.inspection.csr.get(),
+                                                   x.inspection.csr_verified};
+            auto report = inspect::analyze_request(x.request_der, lab_, opened, &decoded);
             for (auto& f : report.findings) inspect::raise(found, f.id, std::move(f.detail));
             detail["request"] = inspect::to_json(report);
             if (t.transaction_id.empty()) t.transaction_id = report.transaction_id;
@@ -116,7 +171,9 @@ std::int64_t inspector::record(scep_exchange&& x) {
         for (const auto& id : x.inspection.findings) inspect::raise(found, id);
         detail["challenge"] = x.inspection.challenge.empty() ? "not checked" : x.inspection.challenge;
     }
-    detail["reply"] = inspect::to_json(inspect::analyze_reply(x.reply_body, x.reply_content_type));
+    // The reply is the server's own: decoded when someone looks (transaction_json).
+    detail["reply_content_type"] = x.reply_content_type.substr(0, 128);
+    detail["reply_size"] = x.reply_body.size();
     json::object decision{{"http_status", x.http_status}};
     if (!x.pki_status.empty()) decision["pki_status"] = x.pki_status;
     if (!x.fail_info.empty()) decision["fail_info"] = x.fail_info;
@@ -130,21 +187,17 @@ std::int64_t inspector::record(scep_exchange&& x) {
     if (auto w = inspect::worst(found)) t.severity = std::string(inspect::to_string(*w));
     t.detail = json::serialize(detail);
     if (x.request_der.size() <= cfg_.max_der_bytes) t.request_der = std::move(x.request_der);
-    if (canonical == "PKIOperation" && x.reply_body.size() <= cfg_.max_der_bytes)
-        t.reply_der.assign(x.reply_body.begin(), x.reply_body.end());
+    if (x.reply_body.size() <= cfg_.max_der_bytes) t.reply_der.assign(x.reply_body.begin(), x.reply_body.end());
 
     if (metrics_)
         for (const auto& f : found) metrics_->finding(f.id);
-    auto id = log_.add(t);
-    if (!id) {
-        // Said once until the log works again; the exchange was answered anyway.
-        if (!failing_.exchange(true) && warn_) warn_("transaction log: " + id.message());
-        return 0;
+    {
+        std::unique_lock lock(queue_mu_);
+        written_cv_.wait(lock, [&] { return queue_.size() < max_queued || stop_; });
+        queue_.push_back(std::move(t));
+        ++queued_;
     }
-    failing_ = false;
-    if (++recorded_ % prune_every == 0)
-        if (auto pruned = log_.prune(cfg_.retention); !pruned && warn_) warn_("transaction log: " + pruned.message());
-    return *id;
+    queue_cv_.notify_one();
 }
 
 json::object transaction_summary_json(const transaction_record& t) {
@@ -179,7 +232,22 @@ json::object transaction_json(transaction_store& log, const transaction_record& 
     json::object o = transaction_summary_json(t);
     json::error_code ec;
     auto detail = json::parse(t.detail, ec);
-    o["detail"] = ec ? json::value(json::object{{"error", "unreadable detail"}}) : std::move(detail);
+    if (ec || !detail.is_object()) detail = json::object{{"error", "unreadable detail"}};
+    auto& d = detail.as_object();
+    if (!d.contains("reply")) {
+        std::string content_type = d.contains("reply_content_type") && d["reply_content_type"].is_string()
+                                       ? std::string(d["reply_content_type"].as_string())
+                                       : std::string();
+        if (!t.reply_der.empty()) {
+            d["reply"] = inspect::to_json(inspect::analyze_reply(
+                std::string_view(reinterpret_cast<const char*>(t.reply_der.data()), t.reply_der.size()), content_type));
+        } else {
+            d["reply"] = json::object{{"content_type", content_type},
+                                      {"size", d.contains("reply_size") ? d["reply_size"] : json::value(0)},
+                                      {"kept", false}};
+        }
+    }
+    o["detail"] = std::move(detail);
     o["request_der_kept"] = !t.request_der.empty();
     o["reply_der_kept"] = !t.reply_der.empty();
     // The story: this client's exchanges near this one, split where a new

@@ -9,8 +9,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 
 #include "pki/inspect/analysis.hpp"
@@ -46,19 +50,31 @@ struct scep_exchange {
     std::chrono::microseconds duration{0};
 };
 
+// Decoding and checking happen on the request's thread (the findings are
+// known when record() returns); writing to the log happens on a writer
+// thread of its own, many rows per commit, so that the log's disk work is
+// not on the enrollment's path. The reply is decoded when it is read.
 class inspector {
 public:
     inspector(transaction_store& log, const scep_service& service, inspector_config cfg, metrics* stats,
               std::function<void(const std::string&)> warn);
+    ~inspector();  // writes what is queued, then stops the writer
+    inspector(const inspector&) = delete;
+    inspector& operator=(const inspector&) = delete;
 
-    // Decodes, checks and stores one exchange; returns its id (0 when the
-    // log could not take it: the exchange itself is unaffected).
-    std::int64_t record(scep_exchange&& x);
+    // Decodes, checks and queues one exchange for the log. A log that fails
+    // is reported once (warn) and never affects the exchange.
+    void record(scep_exchange&& x);
+    // Waits until everything recorded so far is in the log: readers call it
+    // so that what they show includes the exchange that just happened.
+    void flush();
 
     transaction_store& log() { return log_; }
     const inspect::lab_view& lab() const { return lab_; }
 
 private:
+    void write_loop();
+
     transaction_store& log_;
     inspector_config cfg_;
     metrics* metrics_;
@@ -66,8 +82,15 @@ private:
     inspect::lab_view lab_;
     std::mutex mu_;
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> caps_seen_;  // client -> last GetCACaps
-    std::atomic<std::uint64_t> recorded_{0};
-    std::atomic<bool> failing_{false};
+    // The writer's queue.
+    std::mutex queue_mu_;
+    std::condition_variable queue_cv_;    // work arrived, or stop
+    std::condition_variable written_cv_;  // a batch was written, or the queue has room
+    std::deque<transaction_record> queue_;
+    std::uint64_t queued_ = 0, written_ = 0;
+    bool stop_ = false;
+    bool failing_ = false;
+    std::thread writer_;
 };
 
 // What the analysis compares requests with: the lab's RA and CA
@@ -76,7 +99,8 @@ inspect::lab_view describe_lab(const hierarchy& pki, std::vector<std::string> ca
 
 // JSON views shared by the admin API, the transaction pages and the CLI.
 boost::json::object transaction_summary_json(const transaction_record& t);
-// The whole transaction: the summary, the decoded detail, whether DER is
+// The whole transaction: the summary, the decoded detail (the reply decoded
+// now from its kept bytes), whether DER is
 // kept, and `story`: the exchanges of the same client around it that belong
 // to one enrollment (GetCACaps, GetCACert, then the PKIOperations of one
 // transactionID).

@@ -378,6 +378,7 @@ response router::handle(const request& req, const std::string& client, request_r
 
 response router::transactions(const request& req, std::string_view path, std::string_view query,
                               request_record& rec) {
+    inspector_->flush();  // what is shown includes the exchange that just happened
     response res{http::status::ok, req.version()};
     res.set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'");
     res.set("X-Content-Type-Options", "nosniff");

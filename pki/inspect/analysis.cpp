@@ -200,17 +200,22 @@ void read_signer(request_report& r, X509* signer, const lab_view& lab) {
     r.signer.kind = "unknown";
 }
 
-void read_csr(request_report& r, byte_view data, const lab_view& lab, X509* signer) {
-    auto parsed = x509_req_from_der(data);
+void read_csr(request_report& r, byte_view data, const lab_view& lab, X509* signer, const decoded_request* pre) {
+    x509_req_ptr own;
+    X509_REQ* csr = pre && pre->csr ? const_cast<X509_REQ*>(pre->csr) : nullptr;
     csr_view v;
-    if (!parsed) {
-        ERR_clear_error();
-        raise(r.findings, "csr.invalid", "messageData is not a PKCS#10 request");
-        return;
+    if (!csr) {
+        auto parsed = x509_req_from_der(data);
+        if (!parsed) {
+            ERR_clear_error();
+            raise(r.findings, "csr.invalid", "messageData is not a PKCS#10 request");
+            return;
+        }
+        own = std::move(*parsed);
+        csr = own.get();
     }
-    X509_REQ* csr = parsed->get();
     EVP_PKEY* key = X509_REQ_get0_pubkey(csr);
-    v.signature_valid = key && X509_REQ_verify(csr, key) == 1;
+    v.signature_valid = key && ((pre && pre->csr && pre->csr_verified) || X509_REQ_verify(csr, key) == 1);
     ERR_clear_error();
     if (!v.signature_valid) raise(r.findings, "csr.invalid", "the CSR's own signature does not verify");
     v.subject = clean(name_to_string(*X509_REQ_get_subject_name(csr)));
@@ -267,10 +272,11 @@ std::string issuer_and_subject_text(byte_view data) {
     return out;
 }
 
-void read_message_data(request_report& r, byte_view data, const lab_view& lab, X509* signer) {
+void read_message_data(request_report& r, byte_view data, const lab_view& lab, X509* signer,
+                       const decoded_request* pre = nullptr) {
     switch (r.message_type.value_or(0)) {
         case 17:
-        case 19: read_csr(r, data, lab, signer); break;
+        case 19: read_csr(r, data, lab, signer, pre); break;
         case 20: r.message_data = issuer_and_subject_text(data); break;
         case 21:
         case 22: {
@@ -382,18 +388,24 @@ std::vector<finding> http_findings(const http_view& http, const std::vector<std:
     return out;
 }
 
-request_report analyze_request(byte_view der, const lab_view& lab, const bytes* opened) {
+request_report analyze_request(byte_view der, const lab_view& lab, const bytes* opened,
+                               const decoded_request* decoded) {
     request_report r;
     r.size = der.size();
-    const unsigned char* p = der.data();
-    pkcs7_ptr p7(der.empty() ? nullptr : d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
+    pkcs7_ptr own;
+    PKCS7* p7 = decoded && decoded->p7 ? const_cast<PKCS7*>(decoded->p7) : nullptr;
+    if (!p7 && !der.empty()) {
+        const unsigned char* p = der.data();
+        own.reset(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
+        p7 = own.get();
+    }
     ERR_clear_error();
-    if (!p7 || !PKCS7_type_is_signed(p7.get())) {
+    if (!p7 || !PKCS7_type_is_signed(p7)) {
         r.error = !p7 ? "not a DER/BER PKCS#7 ContentInfo" : "not a SignedData";
         raise(r.findings, "http.not-pkimessage", r.error);
         return r;
     }
-    STACK_OF(PKCS7_SIGNER_INFO)* sis = PKCS7_get_signer_info(p7.get());
+    STACK_OF(PKCS7_SIGNER_INFO)* sis = PKCS7_get_signer_info(p7);
     PKCS7_SIGNER_INFO* si = sis && sk_PKCS7_SIGNER_INFO_num(sis) > 0 ? sk_PKCS7_SIGNER_INFO_value(sis, 0) : nullptr;
     if (!si) {
         r.error = "the SignedData has no signerInfo";
@@ -496,7 +508,7 @@ request_report analyze_request(byte_view der, const lab_view& lab, const bytes* 
     } else {
         raise(r.findings, "envelope.unreadable", "the SignedData carries no content");
     }
-    if (opened) read_message_data(r, *opened, lab, signer);
+    if (opened) read_message_data(r, *opened, lab, signer, decoded);
     return r;
 }
 

@@ -75,9 +75,19 @@ struct request_report {
     std::vector<finding> findings;
 };
 
+// What the caller (the server's SCEP service) already decoded of the same
+// request: reused rather than parsed again, since parsing certificates and
+// keys is most of what an analysis costs.
+struct decoded_request {
+    const PKCS7* p7 = nullptr;        // `der`, parsed
+    const X509_REQ* csr = nullptr;    // the messageData, parsed
+    bool csr_verified = false;        // the CSR's signature was verified
+};
+
 // `opened`: the decrypted messageData when the caller already has it (the
 // server); otherwise it is decrypted with lab.ra_key when that is set.
-request_report analyze_request(byte_view der, const lab_view& lab, const bytes* opened = nullptr);
+request_report analyze_request(byte_view der, const lab_view& lab, const bytes* opened = nullptr,
+                               const decoded_request* decoded = nullptr);
 
 struct reply_report {
     std::size_t size = 0;

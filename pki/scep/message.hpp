@@ -85,6 +85,8 @@ struct pki_request {
     // whether the challenge was "accepted" or "refused" ("" = not checked).
     std::vector<std::string> findings;
     std::string challenge_result;
+    x509_req_ptr csr;           // the messageData parsed as a PKCS#10 (PKCSReq, RenewalReq)
+    bool csr_verified = false;  // its signature was verified (issuer::check_csr)
 
     pkcs7_ptr p7;
 };

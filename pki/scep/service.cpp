@@ -137,6 +137,9 @@ service_reply scep_service::pki_operation(byte_view message, const std::string& 
     pki_request& req = *decoded;
     auto reply = operate(req, requester);
     reply.inspection.opened = !req.message_data.empty();
+    reply.inspection.p7 = std::move(req.p7);
+    reply.inspection.csr = std::move(req.csr);
+    reply.inspection.csr_verified = req.csr_verified;
     reply.inspection.message_data = std::move(req.message_data);
     reply.inspection.findings = std::move(req.findings);
     reply.inspection.challenge = std::move(req.challenge_result);
@@ -182,15 +185,17 @@ service_reply scep_service::operate(pki_request& req, const std::string& request
 }
 
 service_reply scep_service::enroll(pki_request& req, const std::string& requester) {
-    auto csr = x509_req_from_der(req.message_data);
-    if (!csr) return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request");
+    auto parsed = x509_req_from_der(req.message_data);
+    if (!parsed) return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request");
+    req.csr = std::move(*parsed);  // kept for the inspector, which then need not parse it again
+    X509_REQ* csr = req.csr.get();
     if (cfg_.require_signer_key_match &&
         public_key_sha256(*X509_get_X509_PUBKEY(req.signer_cert.get())) !=
-            public_key_sha256(*X509_REQ_get_X509_PUBKEY(csr->get())))
+            public_key_sha256(*X509_REQ_get_X509_PUBKEY(csr)))
         return failure(req, fail_info::bad_message_check,
                        "the self-signed signer certificate uses another key than the CSR (RFC 8894 §2.3: it SHOULD be "
                        "the same; scep.require_signer_key_match = true refuses it)");
-    return admit(req, **csr, requester, "", true);
+    return admit(req, *csr, requester, "", true);
 }
 
 service_reply scep_service::renew(pki_request& req, const std::string& requester) {
@@ -227,8 +232,10 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
                        "certificate " + old_serial + " expired at " + (*row)->not_after + "; enroll anew");
     }
 
-    auto csr = x509_req_from_der(req.message_data);
-    if (!csr) return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request");
+    auto parsed = x509_req_from_der(req.message_data);
+    if (!parsed) return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request");
+    req.csr = std::move(*parsed);  // kept for the inspector, which then need not parse it again
+    X509_REQ* csr = req.csr.get();
     // A retransmission (or a poll by re-sending) of a renewal already taken
     // goes to admit(), which answers it from the store.
     if (!is_known_renewal(req.transaction_id, old_serial)) {
@@ -237,7 +244,7 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
                            "certificate " + old_serial + " was already renewed; renew its successor instead "
                            "(renewal.allow_repeat = true allows a second renewal)");
         if (!cfg_.renewal.allow_new_names) {
-            auto requested = requested_sans(**csr, issuer_.policy().names);
+            auto requested = requested_sans(*csr, issuer_.policy().names);
             if (!requested) return failure(req, fail_info::bad_request, requested.message());
             auto added = names_not_in(*requested, certificate_sans(signer));
             if (!added.empty()) {
@@ -250,7 +257,7 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
         }
     }
     if (cfg_.renewal.require_challenge) {
-        auto challenge = csr_challenge(**csr);
+        auto challenge = csr_challenge(*csr);
         if (auto why = challenge_->verify(challenge)) {
             req.challenge_result = "refused";
             req.findings.push_back(challenge ? "challenge.wrong" : "challenge.missing");
@@ -260,13 +267,13 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
         req.challenge_result = "accepted";
     }
     if (cfg_.renewal.subject_must_match &&
-        X509_NAME_cmp(X509_REQ_get_subject_name(csr->get()), X509_get_subject_name(&signer)) != 0)
+        X509_NAME_cmp(X509_REQ_get_subject_name(csr), X509_get_subject_name(&signer)) != 0)
         return failure(req, fail_info::bad_request,
-                       "the CSR subject \"" + name_to_string(*X509_REQ_get_subject_name(csr->get())) +
+                       "the CSR subject \"" + name_to_string(*X509_REQ_get_subject_name(csr)) +
                            "\" differs from the certificate being renewed \"" + (*row)->subject +
                            "\" (renewal.subject_must_match)");
     if (!cfg_.renewal.allow_key_reuse &&
-        to_hex(public_key_sha256(*X509_REQ_get_X509_PUBKEY(csr->get()))) == (*row)->public_key_sha256)
+        to_hex(public_key_sha256(*X509_REQ_get_X509_PUBKEY(csr))) == (*row)->public_key_sha256)
         return failure(req, fail_info::bad_request, "renewal must use a new key (renewal.allow_key_reuse = false)");
     if (cfg_.renewal.window.count() > 0 && not_after - now > cfg_.renewal.window)
         return failure(req, fail_info::bad_request,
@@ -279,7 +286,7 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
     if ((*row)->transaction_id == req.transaction_id)
         if (auto r = store_.release_transaction(req.transaction_id); !r)
             return store_failure(req, r.err(), true);
-    return admit(req, **csr, requester, old_serial);
+    return admit(req, *csr, requester, old_serial);
 }
 
 bool scep_service::is_known_renewal(const std::string& transaction_id, const std::string& old_serial) const {
@@ -326,6 +333,7 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
         req.challenge_result = "accepted";
     }
     if (auto why = issuer_.check_csr(csr)) return failure(req, fail_info::bad_request, std::move(*why));
+    req.csr_verified = true;  // check_csr verified the CSR's signature (proof of possession)
     if (auto why = issuer_.check_subject(csr, profile_for(csr).profile))
         return failure(req, fail_info::bad_request, std::move(*why));
     if (auto why = wait_reason(csr)) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <regex>
 #include <string>
 #include <vector>
@@ -98,6 +99,12 @@ struct service_reply {
         bytes message_data;
         std::vector<std::string> findings;
         std::string challenge;
+        // What the service already decoded, so that the inspector need not
+        // parse it again (parsing certificates is most of its cost).
+        // Shared: a service_reply is copied (the GetCACert reply is built once).
+        std::shared_ptr<PKCS7> p7;
+        std::shared_ptr<X509_REQ> csr;
+        bool csr_verified = false;
     } inspection;
 };
 

@@ -136,6 +136,31 @@ public:
 
     result<std::int64_t> add(const transaction_record& t) override {
         std::lock_guard lock(mu_);
+        return add_locked(t);
+    }
+
+    result<std::int64_t> add_all(const std::vector<transaction_record>& rows) override {
+        std::lock_guard lock(mu_);
+        if (sqlite3_exec(db_.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
+            return fail("recording transactions");
+        std::int64_t last = 0;
+        for (const auto& t : rows) {
+            auto id = add_locked(t);
+            if (!id) {
+                sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+                return id;
+            }
+            last = *id;
+        }
+        if (sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+            auto e = fail("recording transactions");
+            sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+            return e;
+        }
+        return last;
+    }
+
+    result<std::int64_t> add_locked(const transaction_record& t) {
         sqlite3_stmt* s = insert_.get();
         sqlite3_reset(s);
         int i = 1;

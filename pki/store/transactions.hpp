@@ -54,6 +54,17 @@ public:
     virtual ~transaction_store() = default;
     // Returns the new row's id.
     virtual result<std::int64_t> add(const transaction_record& t) = 0;
+    // Several rows in one transaction (one commit): what the recorder's
+    // writer uses. Returns the last id.
+    virtual result<std::int64_t> add_all(const std::vector<transaction_record>& rows) {
+        std::int64_t last = 0;
+        for (const auto& t : rows) {
+            auto id = add(t);
+            if (!id) return id;
+            last = *id;
+        }
+        return last;
+    }
     virtual result<transaction_page> search(const transaction_query& q) = 0;
     // One row with its DER.
     virtual result<std::optional<transaction_record>> find(std::int64_t id) = 0;

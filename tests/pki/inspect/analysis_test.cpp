@@ -17,6 +17,7 @@
 #include <map>
 
 #include "pki/scep/service.hpp"
+#include "server/inspector.hpp"
 #include "support/test_support.hpp"
 
 namespace scep::inspect {
@@ -217,10 +218,32 @@ TEST_F(inspect_test, every_catalogue_finding_has_a_scenario_that_raises_it) {
          [&] { return ids(http_findings({"GET", "getcacaps", 19, "", false, false}, default_caps)); }},
         {"flow.no-getcacaps",
          [&] {
-             // Raised by the server's recorder (tests/server/inspector_test.cpp covers the
-             // recorder); here: the catalogue entry exists and is a warning.
-             EXPECT_EQ(find_finding("flow.no-getcacaps")->level, severity::warning);
-             return std::vector<std::string>{"flow.no-getcacaps"};
+             // Raised by the server's recorder, which knows the client's history: a
+             // PKIOperation with no GetCACaps from that client before it.
+             test::service_lab sl(service_config{.challenge = "secret"});
+             auto log = make_memory_transactions();
+             std::vector<std::string> raised;
+             {
+                 server::inspector rec(*log, *sl.service, {}, nullptr, nullptr);
+                 server::scep_exchange x;
+                 x.client = "192.0.2.40";
+                 x.method = "POST";
+                 x.operation = "PKIOperation";
+                 x.content_type = "application/x-pki-message";
+                 x.request_der = test::make_pkcs_req(dev_, sl.pki->ra_cert(), "T-F", bytes(16, 8));
+                 x.http_status = 200;
+                 rec.record(std::move(x));
+                 rec.flush();
+             }
+             auto page = log->search({});
+             EXPECT_TRUE(page && page->items.size() == 1);
+             std::string all = page ? page->items.front().findings : "";
+             for (std::size_t at = 0; at < all.size();) {
+                 auto sp = all.find(' ', at);
+                 raised.push_back(all.substr(at, sp - at));
+                 at = sp == std::string::npos ? all.size() : sp + 1;
+             }
+             return raised;
          }},
         {"flow.poll-unknown",
          [&] {
