@@ -118,21 +118,23 @@ void inspector::record(scep_exchange&& x) {
     t.time = now_iso8601_millis();
     t.client = x.client;
     t.method = x.method;
-    t.path = x.path.substr(0, 256);
+    // What the client chose is cut and stripped of control characters here,
+    // once: the rows reach pages, JSON, terminals (`scep-lab inspect`).
+    t.path = inspect::printable(x.path);
     t.query_length = static_cast<std::int64_t>(x.query_length);
-    t.user_agent = x.user_agent.substr(0, 256);
+    t.user_agent = inspect::printable(x.user_agent);
     t.http_status = x.http_status;
     t.duration_us = x.duration.count();
-    t.message_type = x.message_type;
-    t.transaction_id = x.transaction_id.substr(0, 256);
+    t.message_type = inspect::printable(x.message_type, 64);
+    t.transaction_id = inspect::printable(x.transaction_id);
     t.pki_status = x.pki_status;
     t.fail_info = x.fail_info;
-    t.reason = x.reason.substr(0, 1024);
+    t.reason = inspect::printable(x.reason, 1024);
     t.serial = x.serial;
 
     inspect::http_view http{x.method, x.operation, x.query_length, x.content_type, x.post_base64, x.get_unescaped};
     std::vector<inspect::finding> found = inspect::http_findings(http, lab_.capabilities);
-    std::string canonical = x.operation.substr(0, 64);
+    std::string canonical = inspect::printable(x.operation, 64);
     for (std::string_view op : scep_operations)
         if (ascii_iequals(x.operation, op)) canonical = op;
     t.operation = canonical;
@@ -141,7 +143,7 @@ void inspector::record(scep_exchange&& x) {
     detail["http"] = {{"method", x.method},
                       {"path", t.path},
                       {"query_length", x.query_length},
-                      {"content_type", x.content_type.substr(0, 128)},
+                      {"content_type", inspect::printable(x.content_type, 128)},
                       {"user_agent", t.user_agent}};
     const auto now = std::chrono::steady_clock::now();
     if (canonical == "GetCACaps") {
@@ -172,7 +174,7 @@ void inspector::record(scep_exchange&& x) {
         detail["challenge"] = x.inspection.challenge.empty() ? "not checked" : x.inspection.challenge;
     }
     // The reply is the server's own: decoded when someone looks (transaction_json).
-    detail["reply_content_type"] = x.reply_content_type.substr(0, 128);
+    detail["reply_content_type"] = inspect::printable(x.reply_content_type, 128);
     detail["reply_size"] = x.reply_body.size();
     json::object decision{{"http_status", x.http_status}};
     if (!x.pki_status.empty()) decision["pki_status"] = x.pki_status;

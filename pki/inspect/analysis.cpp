@@ -80,17 +80,7 @@ std::string string_type_name(int type) {
     }
 }
 
-// Printable text for a report: what a client sent, cut and with control
-// characters replaced, so that it can go into a log line or a table.
-std::string clean(std::string_view s) {
-    std::string out;
-    for (char c : s.substr(0, max_text)) {
-        auto u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u == 0x7f) ? '?' : c;
-    }
-    if (s.size() > max_text) out += "...";
-    return out;
-}
+std::string clean(std::string_view s) { return printable(s, max_text); }
 
 const ASN1_TYPE* attr_value(STACK_OF(X509_ATTRIBUTE) * attrs, std::string_view oid) {
     for (int i = 0; i < sk_X509_ATTRIBUTE_num(attrs); ++i) {
@@ -357,6 +347,16 @@ void read_envelope(request_report& r, byte_view content, const lab_view& lab, co
 }
 
 }  // namespace
+
+std::string printable(std::string_view s, std::size_t max) {
+    std::string out;
+    for (char c : s.substr(0, max)) {
+        auto u = static_cast<unsigned char>(c);
+        out += (u < 0x20 || u == 0x7f) ? '?' : c;
+    }
+    if (s.size() > max) out += "...";
+    return out;
+}
 
 bool has_unescaped_base64(std::string_view raw) {
     return raw.find_first_of("+/\r\n") != std::string_view::npos;

@@ -118,6 +118,10 @@ std::vector<finding> http_findings(const http_view& http, const std::vector<std:
 // raw '+', '/' or line breaks.
 bool has_unescaped_base64(std::string_view raw_value);
 
+// Text a client chose, fit for a report, a log line or a terminal: cut at
+// `max` bytes ("..." appended) with control characters replaced by '?'.
+std::string printable(std::string_view s, std::size_t max = 256);
+
 boost::json::value to_json(const request_report& r);
 boost::json::value to_json(const reply_report& r);
 boost::json::value to_json(const std::vector<finding>& found);

@@ -217,6 +217,20 @@ TEST_F(inspector_test, pages_and_api_show_decoded_fields_escape_client_text_and_
               http::status::not_found);
 }
 
+TEST_F(inspector_test, client_chosen_headers_are_cut_and_stripped_of_control_characters) {
+    request req{http::verb::get, "/scep/\x1b[2J?operation=GetCACaps", 11};
+    req.set(http::field::host, "lab.test");
+    req.set(http::field::user_agent, "evil\x1b]0;owned\x07" + std::string(1000, 'u'));
+    request_record rec;
+    ASSERT_EQ(router_->handle(req, "192.0.2.50", rec).result(), http::status::ok);
+    auto t = newest();
+    EXPECT_EQ(t.user_agent.find('\x1b'), std::string::npos);
+    EXPECT_EQ(t.user_agent.find('\x07'), std::string::npos);
+    EXPECT_LE(t.user_agent.size(), 259u);
+    EXPECT_EQ(t.path.find('\x1b'), std::string::npos);
+    EXPECT_EQ(t.detail.find("\\u001b"), std::string::npos);  // not even JSON-escaped
+}
+
 TEST_F(inspector_test, a_failing_log_does_not_affect_the_exchange) {
     // A log whose writes fail: the client still gets its certificate.
     class failing_log : public transaction_store {
