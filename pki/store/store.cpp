@@ -1,8 +1,5 @@
 #include "pki/store/store.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cctype>
 
@@ -16,6 +13,7 @@
 #include <unordered_map>
 
 #include "pki/crypto/x509_build.hpp"
+#include "pki/store/sqlite_util.hpp"
 
 namespace scep {
 
@@ -75,36 +73,18 @@ constexpr const char* migrations[] = {
 };
 constexpr int schema_version = static_cast<int>(std::size(migrations));
 
-struct db_close {
-    void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
-};
-// Statements are prepared once per SQL text and kept (preparing costs about
-// as much as running these small queries); handing one back resets it.
-struct stmt_finalize {
-    bool cached = false;
-    void operator()(sqlite3_stmt* s) const noexcept {
-        if (!cached) {
-            sqlite3_finalize(s);
-            return;
-        }
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-    }
-};
-using stmt_ptr = std::unique_ptr<sqlite3_stmt, stmt_finalize>;
+using sqlite::column_blob;
+using sqlite::column_text;
+using sqlite::db_close;
+using sqlite::stmt_ptr;
 
-constexpr const char* select_columns =
-    "SELECT serial, subject, sans, issuer, not_before, not_after, COALESCE(transaction_id, ''), requester, status, "
-    "public_key_sha256, der, created_at, authority_key_id, replaces_serial, revoked_at, revocation_reason "
-    "FROM certificates ";
+constexpr const char* certificate_columns =
+    "serial, subject, sans, issuer, not_before, not_after, COALESCE(transaction_id, ''), requester, status, "
+    "public_key_sha256, der, created_at, authority_key_id, replaces_serial, revoked_at, revocation_reason";
+const std::string select_columns = std::string("SELECT ") + certificate_columns + " FROM certificates ";
 constexpr const char* pending_columns =
     "SELECT transaction_id, status, subject, requester, public_key_sha256, csr, replaces_serial, reason, "
     "issued_serial, created_at, decided_at FROM pending_requests ";
-
-std::string column_text(sqlite3_stmt* s, int i) {
-    const unsigned char* t = sqlite3_column_text(s, i);
-    return t ? reinterpret_cast<const char*>(t) : "";
-}
 
 cert_record read_row(sqlite3_stmt* s) {
     cert_record r;
@@ -118,8 +98,7 @@ cert_record read_row(sqlite3_stmt* s) {
     r.requester = column_text(s, 7);
     r.status = column_text(s, 8);
     r.public_key_sha256 = column_text(s, 9);
-    const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, 10));
-    r.der.assign(blob, blob + sqlite3_column_bytes(s, 10));
+    r.der = column_blob(s, 10);
     r.created_at = column_text(s, 11);
     r.authority_key_id = column_text(s, 12);
     r.replaces_serial = column_text(s, 13);
@@ -135,8 +114,7 @@ pending_record read_pending(sqlite3_stmt* s) {
     r.subject = column_text(s, 2);
     r.requester = column_text(s, 3);
     r.public_key_sha256 = column_text(s, 4);
-    const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, 5));
-    r.csr.assign(blob, blob + sqlite3_column_bytes(s, 5));
+    r.csr = column_blob(s, 5);
     r.replaces_serial = column_text(s, 6);
     r.reason = column_text(s, 7);
     r.issued_serial = column_text(s, 8);
@@ -280,40 +258,22 @@ public:
     }
 
     result<cert_page> search(const cert_query& q) override {
-        std::string where = "WHERE 1=1";
+        std::string where = "FROM certificates WHERE 1=1";
         std::vector<std::string> values;
         if (!q.subject.empty()) {
             where += " AND subject LIKE ? ESCAPE '\\'";
-            std::string pattern = "%";
-            for (char c : q.subject) {
-                if (c == '%' || c == '_' || c == '\\') pattern += '\\';
-                pattern += c;
-            }
-            values.push_back(pattern + "%");
+            values.push_back("%" + sqlite::escape_like(q.subject) + "%");
         }
         if (!q.serial.empty()) where += " AND serial = ?", values.push_back(q.serial);
         if (!q.status.empty()) where += " AND status = ?", values.push_back(q.status);
         if (!q.since.empty()) where += " AND created_at >= ?", values.push_back(q.since);
         if (!q.until.empty()) where += " AND created_at < ?", values.push_back(q.until);
         std::lock_guard lock(mu_);
-        cert_page page;
-        {
-            stmt_ptr c = prepare("SELECT COUNT(*) FROM certificates " + where);
-            if (!c) return db_error("preparing search");
-            for (std::size_t i = 0; i < values.size(); ++i) bind(c.get(), static_cast<int>(i + 1), values[i]);
-            if (sqlite3_step(c.get()) != SQLITE_ROW) return db_error("counting matches");
-            page.total = sqlite3_column_int64(c.get(), 0);
-        }
-        stmt_ptr s = prepare(std::string(select_columns) + where + " ORDER BY id DESC LIMIT ? OFFSET ?");
-        if (!s) return db_error("preparing search");
-        int i = 1;
-        for (const auto& v : values) bind(s.get(), i++, v);
-        sqlite3_bind_int64(s.get(), i++, static_cast<sqlite3_int64>(q.limit));
-        sqlite3_bind_int64(s.get(), i, static_cast<sqlite3_int64>(q.offset));
-        int rc;
-        while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) page.items.push_back(read_row(s.get()));
-        if (rc != SQLITE_DONE) return db_error("searching certificates");
-        return page;
+        auto found = sqlite::paged<cert_record>([this](const std::string& sql) { return prepare(sql); }, db_.get(),
+                                                std::string("SELECT ") + certificate_columns, where, values, q.limit,
+                                                q.offset, read_row);
+        if (!found) return make_error(file_ + ": " + found.message());
+        return cert_page{found->first, std::move(found->second)};
     }
 
     result<std::map<std::string, std::int64_t>> count_by_status() override {
@@ -491,9 +451,7 @@ private:
         statements_.emplace(sql, stmt_ptr(s));
         return stmt_ptr(s, {true});
     }
-    static void bind(sqlite3_stmt* s, int i, const std::string& v) {
-        sqlite3_bind_text(s, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    }
+    static void bind(sqlite3_stmt* s, int i, const std::string& v) { sqlite::bind_text(s, i, v); }
     result<void> exec(const std::string& sql) {
         char* msg = nullptr;
         if (sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
@@ -702,27 +660,10 @@ cert_record make_record(const X509& cert) {
 }
 
 result<std::unique_ptr<cert_store>> open_sqlite_store(const std::filesystem::path& file) {
-    // Owner only: the store holds every certificate and held request. SQLite
-    // creates the -wal and -shm files with the database file's mode; files
-    // left by an older build are tightened too.
-    if (int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0) {
-        (void)::fchmod(fd, 0600);
-        ::close(fd);
-    }
-    for (const char* suffix : {"-wal", "-shm"}) {
-        std::error_code ec;
-        auto side = std::filesystem::path(file.string() + suffix);
-        if (std::filesystem::exists(side, ec)) (void)::chmod(side.c_str(), 0600);
-    }
-    sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                             nullptr);
-    if (rc != SQLITE_OK) {
-        std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-        sqlite3_close_v2(db);
-        return make_error(file.string() + ": cannot open the store: " + msg);
-    }
-    auto store = std::make_unique<sqlite_store>(db, file.string());
+    // Owner only: the store holds every certificate and held request.
+    auto db = sqlite::open_owner_only(file, "the store");
+    if (!db) return db.err();
+    auto store = std::make_unique<sqlite_store>(db->release(), file.string());
     if (auto r = store->init(); !r) {
         std::string m = r.message();
         if (m.find("file is not a database") != std::string::npos)

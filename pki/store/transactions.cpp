@@ -1,10 +1,6 @@
 #include "pki/store/transactions.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <sqlite3.h>
+#include "pki/store/sqlite_util.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -77,15 +73,9 @@ constexpr const char* summary_columns =
     "id, time, client, method, path, query_length, user_agent, http_status, duration_us, operation, message_type, "
     "transaction_id, pki_status, fail_info, reason, serial, severity, findings";
 
-std::string text_at(sqlite3_stmt* s, int i) {
-    const unsigned char* t = sqlite3_column_text(s, i);
-    return t ? reinterpret_cast<const char*>(t) : "";
-}
-
-bytes blob_at(sqlite3_stmt* s, int i) {
-    const auto* b = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, i));
-    return b ? bytes(b, b + sqlite3_column_bytes(s, i)) : bytes{};
-}
+using sqlite::column_blob;
+using sqlite::stmt_ptr;
+std::string text_at(sqlite3_stmt* s, int i) { return sqlite::column_text(s, i); }
 
 transaction_record read_summary(sqlite3_stmt* s) {
     transaction_record t;
@@ -110,17 +100,9 @@ transaction_record read_summary(sqlite3_stmt* s) {
     return t;
 }
 
-struct db_close {
-    void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
-};
-struct stmt_free {
-    void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
-};
-using stmt_ptr = std::unique_ptr<sqlite3_stmt, stmt_free>;
-
 class sqlite_transactions final : public transaction_store {
 public:
-    sqlite_transactions(sqlite3* db, std::string file) : db_(db), file_(std::move(file)) {}
+    sqlite_transactions(sqlite::db_ptr db, std::string file) : db_(std::move(db)), file_(std::move(file)) {}
 
     result<void> init() {
         for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", schema})
@@ -185,36 +167,26 @@ public:
     }
 
     result<transaction_page> search(const transaction_query& q) override {
-        std::string where = " WHERE 1=1";
+        std::string where = "FROM transactions WHERE 1=1";
         std::vector<std::string> values;
         if (!q.client.empty()) where += " AND client = ?", values.push_back(q.client);
-        if (!q.status.empty()) where += " AND (pki_status = ? OR CAST(http_status AS TEXT) = ?)", values.push_back(q.status), values.push_back(q.status);
-        if (!q.finding.empty()) where += " AND (' ' || findings || ' ') LIKE ? ESCAPE '\\'", values.push_back("% " + escape_like(q.finding) + " %");
+        if (!q.status.empty())
+            where += " AND (pki_status = ? OR CAST(http_status AS TEXT) = ?)", values.push_back(q.status),
+                values.push_back(q.status);
+        if (!q.finding.empty())
+            where += " AND (' ' || findings || ' ') LIKE ? ESCAPE '\\'",
+                values.push_back("% " + sqlite::escape_like(q.finding) + " %");
         if (!q.severity.empty()) where += " AND severity_rank >= " + std::to_string(severity_rank(q.severity));
         if (!q.transaction_id.empty()) where += " AND transaction_id = ?", values.push_back(q.transaction_id);
         if (!q.operation.empty()) where += " AND operation = ?", values.push_back(q.operation);
         if (q.min_id) where += " AND id >= " + std::to_string(q.min_id);
         if (q.max_id) where += " AND id <= " + std::to_string(q.max_id);
         std::lock_guard lock(mu_);
-        transaction_page page;
-        {
-            stmt_ptr c = prepare("SELECT COUNT(*) FROM transactions" + where);
-            if (!c) return fail("preparing the search");
-            for (std::size_t k = 0; k < values.size(); ++k) bind(c.get(), static_cast<int>(k + 1), values[k]);
-            if (sqlite3_step(c.get()) != SQLITE_ROW) return fail("counting transactions");
-            page.total = sqlite3_column_int64(c.get(), 0);
-        }
-        stmt_ptr s = prepare(std::string("SELECT ") + summary_columns + " FROM transactions" + where +
-                             " ORDER BY id DESC LIMIT ? OFFSET ?");
-        if (!s) return fail("preparing the search");
-        int k = 1;
-        for (const auto& v : values) bind(s.get(), k++, v);
-        sqlite3_bind_int64(s.get(), k++, static_cast<sqlite3_int64>(q.limit));
-        sqlite3_bind_int64(s.get(), k, static_cast<sqlite3_int64>(q.offset));
-        int rc;
-        while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) page.items.push_back(read_summary(s.get()));
-        if (rc != SQLITE_DONE) return fail("searching transactions");
-        return page;
+        auto found = sqlite::paged<transaction_record>([this](const std::string& sql) { return prepare(sql); },
+                                                       db_.get(), std::string("SELECT ") + summary_columns, where,
+                                                       values, q.limit, q.offset, read_summary);
+        if (!found) return make_error(file_ + ": " + found.message());
+        return transaction_page{found->first, std::move(found->second)};
     }
 
     result<std::optional<transaction_record>> find(std::int64_t id) override {
@@ -228,8 +200,8 @@ public:
         if (rc != SQLITE_ROW) return fail("reading transaction " + std::to_string(id));
         auto t = read_summary(s.get());
         t.detail = text_at(s.get(), 18);
-        t.request_der = blob_at(s.get(), 19);
-        t.reply_der = blob_at(s.get(), 20);
+        t.request_der = column_blob(s.get(), 19);
+        t.reply_der = column_blob(s.get(), 20);
         return std::optional<transaction_record>(std::move(t));
     }
 
@@ -250,14 +222,6 @@ public:
     }
 
 private:
-    static std::string escape_like(const std::string& v) {
-        std::string out;
-        for (char c : v) {
-            if (c == '%' || c == '_' || c == '\\') out += '\\';
-            out += c;
-        }
-        return out;
-    }
     static void bind(sqlite3_stmt* s, int i, const std::string& v) {
         sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     }
@@ -270,7 +234,7 @@ private:
         return make_error(file_ + ": " + what + ": " + sqlite3_errmsg(db_.get()));
     }
 
-    std::unique_ptr<sqlite3, db_close> db_;
+    sqlite::db_ptr db_;
     std::string file_;
     std::mutex mu_;
     stmt_ptr insert_;  // finalized before db_ closes (declared after it)
@@ -326,19 +290,9 @@ private:
 
 result<std::unique_ptr<transaction_store>> open_sqlite_transactions(const std::filesystem::path& file) {
     // Owner only, like the certificate store: rows keep the requests' DER.
-    if (int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0) {
-        (void)::fchmod(fd, 0600);
-        ::close(fd);
-    }
-    sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                             nullptr);
-    if (rc != SQLITE_OK) {
-        std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-        sqlite3_close_v2(db);
-        return make_error(file.string() + ": cannot open the transaction log: " + msg);
-    }
-    auto log = std::make_unique<sqlite_transactions>(db, file.string());
+    auto db = sqlite::open_owner_only(file, "the transaction log");
+    if (!db) return db.err();
+    auto log = std::make_unique<sqlite_transactions>(std::move(*db), file.string());
     if (auto r = log->init(); !r) return r.err();
     return std::unique_ptr<transaction_store>(std::move(log));
 }
