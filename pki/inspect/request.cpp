@@ -1,3 +1,5 @@
+// The request analysis: a pkiMessage decoded field by field and checked
+// against the catalogue (analysis.hpp).
 #include "pki/inspect/analysis.hpp"
 
 #include <openssl/err.h>
@@ -6,116 +8,19 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
-#include <charconv>
-#include <cstring>
-
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
 
 #include "pki/ca/names.hpp"
 #include "pki/crypto/der.hpp"
 #include "pki/crypto/encoding.hpp"
+#include "pki/inspect/asn1_view.hpp"
 #include "pki/scep/challenge.hpp"
 #include "pki/scep/message.hpp"
 
 namespace scep::inspect {
 
+using namespace detail;
+
 namespace {
-
-// RFC 8894 §3.2.1 attribute OIDs (id-VeriSign 2.16.840.1.113733.1.9.x),
-// compared as dotted text so that nothing here depends on registration order.
-constexpr std::string_view oid_message_type = "2.16.840.1.113733.1.9.2";
-constexpr std::string_view oid_pki_status = "2.16.840.1.113733.1.9.3";
-constexpr std::string_view oid_fail_info = "2.16.840.1.113733.1.9.4";
-constexpr std::string_view oid_sender_nonce = "2.16.840.1.113733.1.9.5";
-constexpr std::string_view oid_recipient_nonce = "2.16.840.1.113733.1.9.6";
-constexpr std::string_view oid_transaction_id = "2.16.840.1.113733.1.9.7";
-constexpr std::string_view oid_fail_info_text = "1.3.6.1.5.5.7.24.1";
-constexpr std::string_view oid_content_type = "1.2.840.113549.1.9.3";
-constexpr std::string_view oid_message_digest = "1.2.840.113549.1.9.4";
-constexpr std::string_view oid_signing_time = "1.2.840.113549.1.9.5";
-constexpr std::string_view oid_smime_caps = "1.2.840.113549.1.9.15";
-constexpr std::string_view oid_ms_hresult = "1.3.6.1.4.1.311.21.33";
-
-constexpr std::size_t max_text = 256;  // client-chosen strings are cut here in reports
-
-std::string oid_text(const ASN1_OBJECT* obj) {
-    char buf[128];
-    int n = OBJ_obj2txt(buf, sizeof buf, obj, 1);
-    return n > 0 ? std::string(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1)) : "?";
-}
-
-std::string algorithm_name(const ASN1_OBJECT* obj) {
-    int nid = OBJ_obj2nid(obj);
-    if (nid != NID_undef)
-        if (const char* ln = OBJ_nid2ln(nid)) return ln;
-    return oid_text(obj);
-}
-
-std::string attribute_name(const std::string& oid) {
-    static const std::pair<std::string_view, std::string_view> names[] = {
-        {oid_message_type, "messageType"},     {oid_pki_status, "pkiStatus"},
-        {oid_fail_info, "failInfo"},           {oid_sender_nonce, "senderNonce"},
-        {oid_recipient_nonce, "recipientNonce"}, {oid_transaction_id, "transactionID"},
-        {oid_fail_info_text, "failInfoText"},  {oid_content_type, "contentType"},
-        {oid_message_digest, "messageDigest"}, {oid_signing_time, "signingTime"},
-        {oid_smime_caps, "smimeCapabilities"}, {oid_ms_hresult, "Microsoft HRESULT"},
-    };
-    for (const auto& [o, n] : names)
-        if (o == oid) return std::string(n);
-    return oid;
-}
-
-std::string string_type_name(int type) {
-    switch (type) {
-        case V_ASN1_PRINTABLESTRING: return "PrintableString";
-        case V_ASN1_UTF8STRING: return "UTF8String";
-        case V_ASN1_IA5STRING: return "IA5String";
-        case V_ASN1_T61STRING: return "TeletexString";
-        case V_ASN1_BMPSTRING: return "BMPString";
-        case V_ASN1_VISIBLESTRING: return "VisibleString";
-        case V_ASN1_UNIVERSALSTRING: return "UniversalString";
-        case V_ASN1_OCTET_STRING: return "OCTET STRING";
-        default: return "ASN.1 type " + std::to_string(type);
-    }
-}
-
-std::string clean(std::string_view s) { return printable(s, max_text); }
-
-const ASN1_TYPE* attr_value(STACK_OF(X509_ATTRIBUTE) * attrs, std::string_view oid) {
-    for (int i = 0; i < sk_X509_ATTRIBUTE_num(attrs); ++i) {
-        X509_ATTRIBUTE* a = sk_X509_ATTRIBUTE_value(attrs, i);
-        if (oid_text(X509_ATTRIBUTE_get0_object(a)) == oid) return X509_ATTRIBUTE_get0_type(a, 0);
-    }
-    return nullptr;
-}
-
-bool is_string_type(int t) {
-    return t == V_ASN1_PRINTABLESTRING || t == V_ASN1_IA5STRING || t == V_ASN1_UTF8STRING ||
-           t == V_ASN1_T61STRING || t == V_ASN1_VISIBLESTRING;
-}
-
-std::optional<std::string> string_value(const ASN1_TYPE* t) {
-    if (!t || !is_string_type(t->type)) return std::nullopt;
-    const ASN1_STRING* s = t->value.asn1_string;
-    return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                       static_cast<std::size_t>(ASN1_STRING_length(s)));
-}
-
-std::optional<bytes> octet_value(const ASN1_TYPE* t) {
-    if (!t || t->type != V_ASN1_OCTET_STRING) return std::nullopt;
-    const auto* d = ASN1_STRING_get0_data(t->value.octet_string);
-    return bytes(d, d + ASN1_STRING_length(t->value.octet_string));
-}
-
-std::optional<int> int_value(const ASN1_TYPE* t) {
-    auto s = string_value(t);
-    if (!s || s->empty()) return std::nullopt;
-    int v = 0;
-    auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
-    if (ec != std::errc{} || p != s->data() + s->size()) return std::nullopt;
-    return v;
-}
 
 // X.690 §11.6: SET OF components in ascending order of their encodings,
 // compared as octet strings with the shorter padded with zero octets.
@@ -126,26 +31,6 @@ bool der_set_less_or_equal(const bytes& a, const bytes& b) {
         if (x != y) return x < y;
     }
     return true;
-}
-
-std::string key_description(const EVP_PKEY* key) {
-    if (!key) return "none";
-    const int bits = EVP_PKEY_get_bits(key);
-    switch (EVP_PKEY_get_base_id(key)) {
-        case EVP_PKEY_RSA: return "RSA " + std::to_string(bits);
-        case EVP_PKEY_EC: {
-            char group[64] = {0};
-            std::size_t len = 0;
-            std::string out = "EC " + std::to_string(bits);
-            if (EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof group, &len) == 1)
-                out += " (" + std::string(group, len) + ")";
-            ERR_clear_error();
-            return out;
-        }
-        case EVP_PKEY_ED25519: return "Ed25519";
-        case EVP_PKEY_ED448: return "Ed448";
-        default: return std::string(OBJ_nid2sn(EVP_PKEY_get_base_id(key))) + " " + std::to_string(bits);
-    }
 }
 
 bool self_signed(X509* c) {
@@ -348,16 +233,6 @@ void read_envelope(request_report& r, byte_view content, const lab_view& lab, co
 
 }  // namespace
 
-std::string printable(std::string_view s, std::size_t max) {
-    std::string out;
-    for (char c : s.substr(0, max)) {
-        auto u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u == 0x7f) ? '?' : c;
-    }
-    if (s.size() > max) out += "...";
-    return out;
-}
-
 bool has_unescaped_base64(std::string_view raw) {
     return raw.find_first_of("+/\r\n") != std::string_view::npos;
 }
@@ -510,172 +385,6 @@ request_report analyze_request(byte_view der, const lab_view& lab, const bytes* 
     }
     if (opened) read_message_data(r, *opened, lab, signer, decoded);
     return r;
-}
-
-reply_report analyze_reply(std::string_view body, std::string_view content_type) {
-    reply_report r;
-    r.size = body.size();
-    r.content_type = clean(content_type);
-    std::string_view ct = content_type.substr(0, content_type.find(';'));
-    if (body.empty()) {
-        r.kind = "empty";
-        return r;
-    }
-    if (ct.starts_with("text/")) {
-        r.kind = "text";
-        std::string_view rest = body;
-        while (!rest.empty() && r.capabilities.size() < 64) {
-            auto nl = rest.find('\n');
-            std::string_view line = rest.substr(0, nl);
-            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-            if (!line.empty()) r.capabilities.push_back(clean(line));
-            rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
-        }
-        return r;
-    }
-    byte_view der(reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
-    if (ct == "application/x-x509-ca-cert") {
-        r.kind = "certificate";
-        if (auto c = x509_from_der(der)) r.certificates.push_back(clean(name_to_string(*X509_get_subject_name(c->get()))));
-        else r.error = "not a DER certificate";
-        ERR_clear_error();
-        return r;
-    }
-    const unsigned char* p = der.data();
-    pkcs7_ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
-    ERR_clear_error();
-    if (!p7 || !PKCS7_type_is_signed(p7.get())) {
-        r.kind = "binary";
-        r.error = "not a PKCS#7 SignedData";
-        return r;
-    }
-    STACK_OF(X509)* certs = p7->d.sign->cert;
-    for (int i = 0; certs && i < sk_X509_num(certs); ++i)
-        r.certificates.push_back(clean(name_to_string(*X509_get_subject_name(sk_X509_value(certs, i)))));
-    STACK_OF(PKCS7_SIGNER_INFO)* sis = PKCS7_get_signer_info(p7.get());
-    PKCS7_SIGNER_INFO* si = sis && sk_PKCS7_SIGNER_INFO_num(sis) > 0 ? sk_PKCS7_SIGNER_INFO_value(sis, 0) : nullptr;
-    if (!si) {
-        r.kind = "degenerate";
-        return r;
-    }
-    STACK_OF(X509_ATTRIBUTE)* attrs = si->auth_attr;
-    r.digest = algorithm_name(si->digest_alg->algorithm);
-    r.signature_algorithm = algorithm_name(si->digest_enc_alg->algorithm);
-    r.signer = "issuer " + clean(name_to_string(*si->issuer_and_serial->issuer));
-    auto type = int_value(attr_value(attrs, oid_message_type));
-    if (!type) {
-        r.kind = "signed content";
-        return r;
-    }
-    r.kind = message_type_name(*type);
-    if (auto s = int_value(attr_value(attrs, oid_pki_status))) {
-        switch (*s) {
-            case 0: r.pki_status = "SUCCESS"; break;
-            case 2: r.pki_status = "FAILURE"; break;
-            case 3: r.pki_status = "PENDING"; break;
-            default: r.pki_status = "undefined(" + std::to_string(*s) + ")";
-        }
-    }
-    if (auto f = int_value(attr_value(attrs, oid_fail_info)))
-        r.fail_info = *f >= 0 && *f <= 4 ? std::string(to_string(static_cast<fail_info>(*f))) : std::to_string(*f);
-    r.fail_info_text = clean(string_value(attr_value(attrs, oid_fail_info_text)).value_or(""));
-    if (auto h = string_value(attr_value(attrs, oid_ms_hresult)))
-        r.fail_info_text += (r.fail_info_text.empty() ? "" : "; ") + ("HRESULT " + clean(*h));
-    r.transaction_id = clean(string_value(attr_value(attrs, oid_transaction_id)).value_or(""));
-    if (auto n = octet_value(attr_value(attrs, oid_recipient_nonce))) r.recipient_nonce = to_hex(*n);
-    if (auto n = octet_value(attr_value(attrs, oid_sender_nonce))) r.sender_nonce = to_hex(*n);
-    PKCS7* inner = p7->d.sign->contents;
-    if (inner && PKCS7_type_is_data(inner) && inner->d.data && ASN1_STRING_length(inner->d.data) > 1) {
-        const unsigned char* q = ASN1_STRING_get0_data(inner->d.data);
-        pkcs7_ptr env(d2i_PKCS7(nullptr, &q, ASN1_STRING_length(inner->d.data)));
-        ERR_clear_error();
-        if (env && PKCS7_type_is_enveloped(env.get()))
-            r.content_cipher = algorithm_name(env->d.enveloped->enc_data->algorithm->algorithm);
-    }
-    return r;
-}
-
-namespace {
-boost::json::array strings(const std::vector<std::string>& v) {
-    boost::json::array a;
-    for (const auto& s : v) a.emplace_back(s);
-    return a;
-}
-}  // namespace
-
-boost::json::value to_json(const std::vector<finding>& found) {
-    boost::json::array a;
-    for (const auto& f : found) {
-        const finding_def* def = find_finding(f.id);
-        boost::json::object o;
-        o["id"] = f.id;
-        o["severity"] = def ? std::string(to_string(def->level)) : "note";
-        o["summary"] = def ? std::string(def->summary) : "";
-        o["reference"] = def ? std::string(def->reference) : "";
-        if (!f.detail.empty()) o["detail"] = f.detail;
-        a.push_back(std::move(o));
-    }
-    return a;
-}
-
-boost::json::value to_json(const request_report& r) {
-    boost::json::object o;
-    o["size"] = r.size;
-    o["decoded"] = r.decoded;
-    if (!r.error.empty()) o["error"] = r.error;
-    if (!r.decoded) return o;
-    if (r.message_type) o["message_type"] = *r.message_type;
-    o["message_type_name"] = r.message_type_name;
-    o["transaction_id"] = r.transaction_id;
-    o["transaction_id_type"] = r.transaction_id_type;
-    o["sender_nonce"] = r.sender_nonce;
-    o["sender_nonce_length"] = r.sender_nonce_length;
-    o["signer"] = {{"kind", r.signer.kind},     {"subject", r.signer.subject}, {"issuer", r.signer.issuer},
-                   {"serial", r.signer.serial}, {"key", r.signer.key},         {"not_after", r.signer.not_after}};
-    o["digest"] = r.digest;
-    o["signature_algorithm"] = r.signature_algorithm;
-    if (r.signature_valid) o["signature_valid"] = *r.signature_valid;
-    o["signed_attributes"] = strings(r.signed_attributes);
-    o["attributes_der_sorted"] = r.attributes_der_sorted;
-    o["content_cipher"] = r.content_cipher;
-    o["key_transport"] = r.key_transport;
-    o["encrypted_to"] = r.encrypted_to;
-    o["opened"] = r.opened;
-    if (r.csr) {
-        o["csr"] = {{"subject", r.csr->subject},
-                    {"sans", strings(r.csr->sans)},
-                    {"key", r.csr->key},
-                    {"extensions", strings(r.csr->extensions)},
-                    {"signature_algorithm", r.csr->signature_algorithm},
-                    {"signature_valid", r.csr->signature_valid},
-                    {"challenge", r.csr->challenge}};
-    }
-    if (!r.message_data.empty()) o["message_data"] = r.message_data;
-    return o;
-}
-
-boost::json::value to_json(const reply_report& r) {
-    boost::json::object o;
-    o["size"] = r.size;
-    o["kind"] = r.kind;
-    o["content_type"] = r.content_type;
-    auto put = [&](const char* k, const std::string& v) {
-        if (!v.empty()) o[k] = v;
-    };
-    put("pki_status", r.pki_status);
-    put("fail_info", r.fail_info);
-    put("fail_info_text", r.fail_info_text);
-    put("transaction_id", r.transaction_id);
-    put("recipient_nonce", r.recipient_nonce);
-    put("sender_nonce", r.sender_nonce);
-    put("digest", r.digest);
-    put("signature_algorithm", r.signature_algorithm);
-    put("signer", r.signer);
-    put("content_cipher", r.content_cipher);
-    put("error", r.error);
-    if (!r.certificates.empty()) o["certificates"] = strings(r.certificates);
-    if (!r.capabilities.empty()) o["lines"] = strings(r.capabilities);
-    return o;
 }
 
 }  // namespace scep::inspect
