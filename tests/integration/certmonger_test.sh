@@ -48,7 +48,7 @@ check_request_with_openssl
 [ "$(tx_field detail.request.csr.subject)" = "CN=cm-host.lab" ] || fail "CSR subject $(tx_field detail.request.csr.subject)"
 case "$(tx_field detail.request.csr.sans)" in *DNS:cm-host.lab*) ;; *) fail "CSR SANs $(tx_field detail.request.csr.sans)" ;; esac
 # certmonger uses GET although POSTPKIOperation is advertised.
-expect_findings http.get-despite-post
+expect_findings http.get-despite-post http.get-too-long
 grep -q "$CHALLENGE" "$WORK/tx.json" && fail "the challenge value appears in the transaction"
 echo "ok: inspector on certmonger's request: $(tx_field detail.request.digest), $(tx_field detail.request.content_cipher), signer $(tx_field detail.request.signer.kind); findings: $(tx_field findings)"
 fetch_transaction "finding=challenge.wrong"

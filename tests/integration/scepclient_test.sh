@@ -65,7 +65,7 @@ check_request_with_openssl
 [ "$(tx_field detail.challenge)" = accepted ] || fail "challenge outcome $(tx_field detail.challenge)"
 [ "$(tx_field detail.reply.pki_status)" = SUCCESS ] || fail "reply status $(tx_field detail.reply.pki_status)"
 # scepclient signs with SHA-1, encrypts with single DES, and names its signer "SCEP SIGNER".
-expect_findings digest.sha1 envelope.single-des signer.subject-mismatch
+expect_findings http.post-content-type digest.sha1 envelope.single-des envelope.cipher-not-advertised signer.subject-mismatch
 grep -q "$CHALLENGE" "$WORK/tx.json" && fail "the challenge value appears in the transaction"
 echo "ok: inspector: $(tx_field findings)"
 fetch_transaction "finding=challenge.wrong"
