@@ -268,9 +268,18 @@ response router::handle(const request& req, const std::string& client, request_r
         rec.http_status = static_cast<int>(res.result_int());
         return res;
     }
+    const auto start = std::chrono::steady_clock::now();
     if (quirks_)
         if (auto res = quirks_->check_url(req, query, rec)) {
             rec.operation = "url-limit";
+            // A SCEP request refused for its URL's length, as IIS refuses it: the
+            // inspector shows it (clients report only "404").
+            if (inspector_ && is_scep_path(path)) {
+                scep_exchange x;
+                for (auto& [k, v] : split_query(query))
+                    if (k == "operation") x.operation = percent_decode(v).value_or(v);
+                record_exchange(req, path, query, client, rec, *res, std::move(x), start);
+            }
             return std::move(*res);
         }
     if (ndes_ && ndes_frontend::is_admin_path(path)) {
@@ -286,29 +295,10 @@ response router::handle(const request& req, const std::string& client, request_r
     }
     if (is_scep_path(path)) {
         if (!inspector_) return scep(req, query, client, rec, secure, nullptr);
-        const auto start = std::chrono::steady_clock::now();
         scep_exchange x;
         auto res = scep(req, query, client, rec, secure, &x);
         if (rec.operation == "ndes-browse") return res;  // a person browsing, not a client
-        x.duration = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
-        x.client = client;
-        x.method = std::string(req.method_string());
-        x.path = std::string(path);
-        x.user_agent = std::string(req[http::field::user_agent]);
-        x.content_type = std::string(req[http::field::content_type]);
-        x.query_length = query.size();
-        x.http_status = static_cast<int>(res.result_int());
-        x.reply_content_type = std::string(res[http::field::content_type]);
-        x.reply_body = res.body();
-        x.message_type = rec.message_type;
-        x.transaction_id = rec.transaction_id;
-        x.pki_status = rec.pki_status;
-        x.fail_info = rec.fail_info;
-        x.serial = rec.serial;
-        // A refusal answered in plain text carries its reason in the body.
-        x.reason = !rec.detail.empty() || x.http_status < 400 ? rec.detail : res.body().substr(0, 512);
-        while (!x.reason.empty() && x.reason.back() == '\n') x.reason.pop_back();
-        inspector_->record(std::move(x));
+        record_exchange(req, path, query, client, rec, res, std::move(x), start);
         return res;
     }
     if (path == "/profiles/apple.mobileconfig" && profile_source_) {
@@ -374,6 +364,30 @@ response router::handle(const request& req, const std::string& client, request_r
         return res;
     }
     return text(req, http::status::not_found, "not found: " + std::string(path) + "\n", rec);
+}
+
+void router::record_exchange(const request& req, std::string_view path, std::string_view query,
+                             const std::string& client, const request_record& rec, const response& res,
+                             scep_exchange&& x, std::chrono::steady_clock::time_point start) {
+    x.duration = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+    x.client = client;
+    x.method = std::string(req.method_string());
+    x.path = std::string(path);
+    x.user_agent = std::string(req[http::field::user_agent]);
+    x.content_type = std::string(req[http::field::content_type]);
+    x.query_length = query.size();
+    x.http_status = static_cast<int>(res.result_int());
+    x.reply_content_type = std::string(res[http::field::content_type]);
+    x.reply_body = res.body();
+    x.message_type = rec.message_type;
+    x.transaction_id = rec.transaction_id;
+    x.pki_status = rec.pki_status;
+    x.fail_info = rec.fail_info;
+    x.serial = rec.serial;
+    // A refusal answered in plain text (or an IIS page) carries its reason in the body.
+    x.reason = !rec.detail.empty() || x.http_status < 400 ? rec.detail : res.body().substr(0, 512);
+    while (!x.reason.empty() && x.reason.back() == '\n') x.reason.pop_back();
+    inspector_->record(std::move(x));
 }
 
 response router::transactions(const request& req, std::string_view path, std::string_view query,

@@ -79,6 +79,10 @@ public:
 
 private:
     bool is_scep_path(std::string_view path) const;
+    // Hands one SCEP exchange and its answer to the inspector.
+    void record_exchange(const request& req, std::string_view path, std::string_view query, const std::string& client,
+                         const request_record& rec, const response& res, scep_exchange&& x,
+                         std::chrono::steady_clock::time_point start);
     // /transactions, /transactions.json, /transactions.js, /transactions/<id>[.json]
     response transactions(const request& req, std::string_view path, std::string_view query, request_record& rec);
     // `x`, when set, gets what the inspector needs of the exchange.

@@ -11,6 +11,7 @@
 #include "pki/crypto/encoding.hpp"
 #include "server/admin_api.hpp"
 #include "server/metrics.hpp"
+#include "server/quirks.hpp"
 #include "server/router.hpp"
 #include "server/transaction_pages.hpp"
 #include "support/test_support.hpp"
@@ -215,6 +216,25 @@ TEST_F(inspector_test, pages_and_api_show_decoded_fields_escape_client_text_and_
                    "0123456789abcdef0123")
                   .result(),
               http::status::not_found);
+}
+
+TEST_F(inspector_test, a_request_refused_for_its_url_length_is_recorded) {
+    config::quirk_settings q;
+    q.max_query_bytes = 2048;  // IIS maxQueryString
+    quirk_gate gate(q);
+    router r(router_parts{.service = *lab_->service, .scep_paths = {"/scep"}, .quirks = &gate, .inspect = &*inspector_});
+    auto der = test::make_pkcs_req(test::make_requester({.challenge = "secret"}), lab_->pki->ra_cert(), "LONG",
+                                   bytes(16, 3));
+    request req{http::verb::get, "/scep?operation=PKIOperation&message=" + percent_encode(base64_encode(der)), 11};
+    req.set(http::field::host, "lab.test");
+    request_record rec;
+    auto res = r.handle(req, "192.0.2.60", rec);
+    EXPECT_GE(res.result_int(), 400u);
+    auto t = newest();
+    EXPECT_EQ(t.operation, "PKIOperation");
+    EXPECT_EQ(t.http_status, static_cast<int>(res.result_int()));
+    EXPECT_NE(t.findings.find("http.get-too-long"), std::string::npos) << t.findings;
+    EXPECT_FALSE(t.reason.empty());
 }
 
 TEST_F(inspector_test, client_chosen_headers_are_cut_and_stripped_of_control_characters) {
