@@ -359,7 +359,10 @@ request_report analyze_request(byte_view der, const lab_view& lab, const bytes* 
         raise(r.findings, "signer.missing");
     } else {
         read_signer(r, signer, lab);
-        if (!key_is_rsa(*X509_get0_pubkey(signer))) raise(r.findings, "signer.not-rsa", r.signer.key);
+        // A key OpenSSL cannot decode (an unknown algorithm, a broken encoding) has no EVP_PKEY.
+        const EVP_PKEY* signer_key = X509_get0_pubkey(signer);
+        ERR_clear_error();
+        if (!signer_key || !key_is_rsa(*signer_key)) raise(r.findings, "signer.not-rsa", r.signer.key);
         if (opened) {
             r.signature_valid = true;  // the server verified it before decrypting
         } else {

@@ -13,6 +13,7 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
+#include <filesystem>
 #include <functional>
 #include <map>
 
@@ -471,6 +472,16 @@ TEST_F(inspect_test, hostile_input_is_decoded_without_crashing_and_cut_for_displ
         (void)analyze_request(flipped, lab_);
     }
     EXPECT_TRUE(analyze_request({}, lab_).findings.size() == 1);
+    // Found by fuzz_pki_message: a signer certificate whose key OpenSSL cannot
+    // decode (no EVP_PKEY) was dereferenced. Every seed, as a request and a reply.
+    for (const auto& entry : std::filesystem::directory_iterator(SCEP_LAB_SOURCE_DIR "/tests/fuzz/seeds/pki_message")) {
+        auto text = read_file(entry.path());
+        ASSERT_TRUE(text) << entry.path();
+        bytes seed(text->begin(), text->end());
+        auto r = analyze_request(seed, lab_);
+        EXPECT_TRUE(r.decoded || !r.findings.empty()) << entry.path();
+        (void)analyze_reply(*text, "application/x-pki-message");
+    }
 }
 
 }  // namespace
