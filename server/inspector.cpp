@@ -113,13 +113,15 @@ inspect::lab_view describe_lab(const hierarchy& pki, std::vector<std::string> ca
     return lab;
 }
 
-void inspector::record(scep_exchange&& x) {
+namespace {
+
+// The row's plain fields. What the client chose is cut and stripped of
+// control characters here, once: rows reach pages, JSON and terminals.
+transaction_record base_record(const scep_exchange& x) {
     transaction_record t;
     t.time = now_iso8601_millis();
     t.client = x.client;
-    t.method = x.method;
-    // What the client chose is cut and stripped of control characters here,
-    // once: the rows reach pages, JSON, terminals (`scep-lab inspect`).
+    t.method = inspect::printable(x.method, 32);
     t.path = inspect::printable(x.path);
     t.query_length = static_cast<std::int64_t>(x.query_length);
     t.user_agent = inspect::printable(x.user_agent);
@@ -131,7 +133,25 @@ void inspector::record(scep_exchange&& x) {
     t.fail_info = x.fail_info;
     t.reason = inspect::printable(x.reason, 1024);
     t.serial = x.serial;
+    return t;
+}
 
+}  // namespace
+
+bool inspector::asked_caps_first(const std::string& client, const std::string& operation) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mu_);
+    if (operation == "GetCACaps") {
+        if (caps_seen_.size() >= max_clients_tracked) caps_seen_.clear();
+        caps_seen_[client] = now;
+        return true;
+    }
+    auto it = caps_seen_.find(client);
+    return it != caps_seen_.end() && now - it->second <= caps_window;
+}
+
+void inspector::record(scep_exchange&& x) {
+    transaction_record t = base_record(x);
     inspect::http_view http{x.method, x.operation, x.query_length, x.content_type, x.post_base64, x.get_unescaped};
     std::vector<inspect::finding> found = inspect::http_findings(http, lab_.capabilities);
     std::string canonical = inspect::printable(x.operation, 64);
@@ -140,24 +160,13 @@ void inspector::record(scep_exchange&& x) {
     t.operation = canonical;
 
     json::object detail;
-    detail["http"] = {{"method", x.method},
+    detail["http"] = {{"method", t.method},
                       {"path", t.path},
                       {"query_length", x.query_length},
                       {"content_type", inspect::printable(x.content_type, 128)},
                       {"user_agent", t.user_agent}};
-    const auto now = std::chrono::steady_clock::now();
-    if (canonical == "GetCACaps") {
-        std::lock_guard lock(mu_);
-        if (caps_seen_.size() >= max_clients_tracked) caps_seen_.clear();
-        caps_seen_[x.client] = now;
-    }
+    const bool asked = asked_caps_first(x.client, canonical);
     if (canonical == "PKIOperation") {
-        bool asked = false;
-        {
-            std::lock_guard lock(mu_);
-            auto it = caps_seen_.find(x.client);
-            asked = it != caps_seen_.end() && now - it->second <= caps_window;
-        }
         if (!asked) inspect::raise(found, "flow.no-getcacaps");
         if (!x.request_der.empty()) {
             const bytes* opened = x.inspection.opened ? &x.inspection.message_data : nullptr;

@@ -74,6 +74,9 @@ public:
 
 private:
     void write_loop();
+    // Remembers a GetCACaps; for anything else, whether this client asked one
+    // in the last 10 minutes (RFC 8894 §3.5.1).
+    bool asked_caps_first(const std::string& client, const std::string& operation);
 
     transaction_store& log_;
     inspector_config cfg_;
