@@ -237,8 +237,11 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
     req.csr = std::move(*parsed);  // kept for the inspector, which then need not parse it again
     X509_REQ* csr = req.csr.get();
     // A retransmission (or a poll by re-sending) of a renewal already taken
-    // goes to admit(), which answers it from the store.
-    if (!is_known_renewal(req.transaction_id, old_serial)) {
+    // goes to admit(), which answers it from the store: none of the checks
+    // below apply to it again, the challenge least of all (an NDES one-time
+    // password was spent by the first attempt).
+    const bool retransmission = is_known_renewal(req.transaction_id, old_serial);
+    if (!retransmission) {
         if ((*row)->status == "superseded" && !cfg_.renewal.allow_repeat)
             return failure(req, fail_info::bad_cert_id,
                            "certificate " + old_serial + " was already renewed; renew its successor instead "
@@ -256,7 +259,7 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
             }
         }
     }
-    if (cfg_.renewal.require_challenge) {
+    if (cfg_.renewal.require_challenge && !retransmission) {
         auto challenge = csr_challenge(*csr);
         if (auto why = challenge_->verify(challenge)) {
             req.challenge_result = "refused";

@@ -264,6 +264,34 @@ TEST_F(lifecycle_test, required_renewal_challenge_uses_the_configured_password_c
     EXPECT_NE(reused.fail_info_text.find("already been used"), std::string::npos) << reused.fail_info_text;
 }
 
+TEST_F(lifecycle_test, a_retransmitted_renewal_does_not_spend_another_one_time_password) {
+    auto e = enroll();
+    one_time_passwords otp(std::chrono::minutes(60), 5, 8, [this] { return now_; });
+    service_config c;
+    c.challenge = "secret";
+    c.renewal.require_challenge = true;
+    service_.emplace(*lab_.pki, *lab_.iss, *lab_.store, c, [this] { return now_; }, &otp);
+    auto password = otp.issue();
+    ASSERT_TRUE(password);
+    // The client did not get the first answer and sends the same request again.
+    auto fresh = test::make_requester({.subject = "CN=device-1,O=scep-lab tests", .challenge = *password});
+    const auto csr = x509_req_to_der(*fresh.csr);
+    auto first = send(message_type::renewal_req, csr, *e.cert, *e.dev.key, "RENEW-AGAIN");
+    ASSERT_EQ(first.status, pki_status::success) << first.fail_info_text;
+    auto again = send(message_type::renewal_req, csr, *e.cert, *e.dev.key, "RENEW-AGAIN");
+    ASSERT_EQ(again.status, pki_status::success) << again.fail_info_text;
+    auto a = decrypt_cert_rep(first, *e.cert, *e.dev.key);
+    auto b = decrypt_cert_rep(again, *e.cert, *e.dev.key);
+    ASSERT_TRUE(a && b && !a->empty() && !b->empty());
+    EXPECT_EQ(serial_hex(*a->front()), serial_hex(*b->front()));  // the same certificate, not a second one
+    // A new renewal with the spent password is still refused.
+    auto reused = send(message_type::renewal_req, x509_req_to_der(*test::make_requester(
+                                                      {.subject = "CN=device-1,O=scep-lab tests", .challenge = *password})
+                                                      .csr),
+                       *e.cert, *e.dev.key, "RENEW-NEW");
+    EXPECT_EQ(reused.failure, fail_info::bad_cert_id);  // the certificate was renewed already (renewal.allow_repeat)
+}
+
 TEST_F(lifecycle_test, renewal_signed_by_a_foreign_or_self_signed_certificate_fails) {
     test::service_lab other{service_config{}};
     auto stranger = test::make_requester({.subject = "CN=device-1,O=scep-lab tests"});
