@@ -400,6 +400,9 @@ int serve(const config::settings& s) {
                                     {"general_purpose", scfg.templates->general_purpose.name}});
     if (scfg.approval.manual) log.info("manual approval: every request waits for `scep-lab approve <txid>`");
     scep_service service(l.pki, iss, *l.store, scfg, clock, challenge.verifier());
+    // Fault rules are armed through the admin API (docs/faults.md).
+    fault_plan faults;
+    service.set_faults(&faults);
 
     // The HTTP side: NDES front end, quirks, admin API, TLS identity, router.
     std::optional<ndes_frontend> ndes;
@@ -411,6 +414,7 @@ int serve(const config::settings& s) {
         auto token = admin_token(s, log, new_admin_token);
         if (!token) return cannot_start(log, token.message());
         admin.emplace(*l.store, admin_settings_view{*token, s.admin.allow_remote, config::to_toml(s, false)});
+        admin->set_faults(&faults);
     }
     std::optional<https_identity> identity;
     if (s.https.enabled) {
@@ -448,6 +452,7 @@ int serve(const config::settings& s) {
                           .stats = &stats,
                           .admin = admin ? &*admin : nullptr,
                           .inspect = inspect ? &*inspect : nullptr,
+                          .faults = &faults,
                           .profiles = profile_downloads(s, l, challenge, admin ? &*admin : nullptr,
                                                         ndes ? &*ndes : nullptr, identity ? identity->chain_view() : std::vector<const X509*>{}),
                           .status_page = status_page(s, l, admin.has_value()),

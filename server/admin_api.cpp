@@ -65,6 +65,98 @@ json::object certificate_json(const cert_record& r) {
     return o;
 }
 
+json::object fault_rule_json(const fault_rule& r) {
+    const auto& w = r.when;
+    json::object when;
+    auto put = [&](const char* k, const std::string& v) {
+        if (!v.empty()) when[k] = v;
+    };
+    put("operation", w.operation);
+    put("message_type", w.message_type);
+    put("transaction_id", w.transaction_id);
+    put("client", w.client);
+    put("subject", w.subject);
+    if (w.first) when["first"] = w.first;
+    if (w.every) when["every"] = w.every;
+    if (w.probability < 1.0) {
+        when["probability"] = w.probability;
+        when["seed"] = w.seed;
+    }
+    json::object o{{"id", r.id}, {"kind", info(r.kind).name}, {"when", std::move(when)},
+                   {"one_shot", r.one_shot}, {"matched", r.matched}, {"fired", r.fired}};
+    if (r.kind == fault_kind::http_status) {
+        o["status"] = r.status;
+        if (r.retry_after) o["retry_after"] = r.retry_after;
+    }
+    return o;
+}
+
+result<fault_rule> fault_rule_from_json(const json::object& o) {
+    fault_rule r;
+    auto text = [](const json::value& v, const std::string& key) -> result<std::string> {
+        if (!v.is_string()) return make_error(key + " must be a string");
+        if (v.as_string().size() > 256) return make_error(key + " is longer than 256 characters");
+        return std::string(v.as_string());
+    };
+    auto count = [](const json::value& v, const std::string& key) -> result<std::uint64_t> {
+        if (v.is_uint64()) return v.as_uint64();
+        if (v.is_int64() && v.as_int64() >= 0) return static_cast<std::uint64_t>(v.as_int64());
+        return make_error(key + " must be a whole number of at least 0");
+    };
+    bool have_kind = false;
+    for (const auto& [k, v] : o) {
+        const std::string key(k);
+        if (key == "kind") {
+            auto name = text(v, key);
+            if (!name) return name.err();
+            auto kind = fault_kind_from_name(*name);
+            if (!kind) return make_error("unknown fault kind \"" + *name + "\" (GET /admin/api/faults lists them)");
+            r.kind = *kind;
+            have_kind = true;
+        } else if (key == "one_shot") {
+            if (!v.is_bool()) return make_error("one_shot must be true or false");
+            r.one_shot = v.as_bool();
+        } else if (key == "status" || key == "retry_after") {
+            auto n = count(v, key);
+            if (!n) return n.err();
+            if (*n > 86400) return make_error(key + " is too large");
+            (key == "status" ? r.status : r.retry_after) = static_cast<int>(*n);
+        } else if (key == "when") {
+            if (!v.is_object()) return make_error("when must be an object");
+            auto& w = r.when;
+            for (const auto& [wk, wv] : v.as_object()) {
+                const std::string name = "when." + std::string(wk);
+                std::string* field = wk == "operation"        ? &w.operation
+                                     : wk == "message_type"   ? &w.message_type
+                                     : wk == "transaction_id" ? &w.transaction_id
+                                     : wk == "client"         ? &w.client
+                                     : wk == "subject"        ? &w.subject
+                                                              : nullptr;
+                if (field) {
+                    auto t = text(wv, name);
+                    if (!t) return t.err();
+                    *field = *t;
+                } else if (wk == "first" || wk == "every" || wk == "seed") {
+                    auto n = count(wv, name);
+                    if (!n) return n.err();
+                    (wk == "first" ? w.first : wk == "every" ? w.every : w.seed) = *n;
+                } else if (wk == "probability") {
+                    if (!wv.is_number()) return make_error(name + " must be a number");
+                    w.probability = wv.to_number<double>();
+                } else {
+                    return make_error("unknown field " + name +
+                                      " (operation, message_type, transaction_id, client, subject, first, every, "
+                                      "probability, seed)");
+                }
+            }
+        } else {
+            return make_error("unknown field \"" + key + "\" (kind, when, status, retry_after, one_shot)");
+        }
+    }
+    if (!have_kind) return make_error("kind is required (GET /admin/api/faults lists them)");
+    return r;
+}
+
 namespace {
 
 json::object pending_json(const pending_record& p) {
@@ -213,6 +305,39 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
         return res;
     };
 
+    // GET /admin/api/faults; POST /admin/api/faults {rule}; DELETE /admin/api/faults[/<id>]
+    if (!seg.empty() && seg[0] == "faults") {
+        if (!faults_) return error(req, http::status::not_found, "fault injection is not available");
+        if (seg.size() == 1 && method == http::verb::get) {
+            json::array rules, kinds;
+            for (const auto& r : faults_->rules()) rules.push_back(fault_rule_json(r));
+            for (const auto& k : fault_kinds())
+                kinds.push_back(json::object{{"kind", k.name},
+                                             {"layer", k.layer == fault_layer::certrep ? "certrep" : "http"},
+                                             {"what", k.what},
+                                             {"client_should", k.client_should}});
+            return reply(req, http::status::ok, json::object{{"faults", std::move(rules)}, {"kinds", std::move(kinds)}});
+        }
+        if (seg.size() == 1 && method == http::verb::post) {
+            std::string why;
+            auto body = body_object(req, why);
+            if (!body) return error(req, http::status::bad_request, why);
+            auto rule = fault_rule_from_json(*body);
+            if (!rule) return error(req, http::status::bad_request, rule.message());
+            auto id = faults_->add(*rule);
+            if (!id) return error(req, http::status::bad_request, id.message());
+            rule->id = *id;
+            log_detail = "armed " + *id + " " + std::string(info(rule->kind).name);
+            return reply(req, http::status::created, fault_rule_json(*rule));
+        }
+        if (seg.size() == 1 && method == http::verb::delete_)
+            return reply(req, http::status::ok, json::object{{"removed", faults_->clear()}});
+        if (seg.size() == 2 && method == http::verb::delete_) {
+            if (!faults_->remove(seg[1])) return error(req, http::status::not_found, "no fault rule " + seg[1]);
+            return reply(req, http::status::ok, json::object{{"removed", 1}});
+        }
+        return method_not_allowed(seg.size() == 1 ? "GET, POST, DELETE" : "DELETE");
+    }
     // GET /admin/api/transactions?client=&status=&finding=&severity=&transaction_id=&operation=&limit=&offset=
     // GET /admin/api/transactions/<id>, .../<id>/request.der, .../<id>/reply.der
     if (!seg.empty() && seg[0] == "transactions") {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "pki/scep/faults.hpp"
 #include "pki/store/store.hpp"
 
 namespace scep::server {
@@ -36,6 +37,8 @@ public:
     bool accepts(const admin_request& req, const std::string& client) const;
     // /admin/api/transactions answers when set (inspector.enabled).
     void set_inspector(inspector* i) { inspector_ = i; }
+    // /admin/api/faults arms and disarms fault rules (docs/faults.md).
+    void set_faults(fault_plan* f) { faults_ = f; }
 
 private:
     admin_response route(const admin_request& req, std::string_view path, std::string_view query,
@@ -44,7 +47,12 @@ private:
     cert_store& store_;
     admin_settings_view settings_;
     inspector* inspector_ = nullptr;
+    fault_plan* faults_ = nullptr;
 };
+
+// A fault rule as JSON, and from JSON (the error names the bad field).
+boost::json::object fault_rule_json(const fault_rule& r);
+result<fault_rule> fault_rule_from_json(const boost::json::object& o);
 
 // The token of an "Authorization: Bearer <token>" header (scheme in any case).
 std::optional<std::string_view> bearer_token(const admin_request& req);

@@ -191,6 +191,7 @@ void inspector::record(scep_exchange&& x) {
     if (!t.reason.empty()) decision["reason"] = t.reason;
     if (!x.serial.empty()) decision["serial"] = x.serial;
     if (x.pki_status == "PENDING") decision["pending_id"] = t.transaction_id;
+    if (!x.fault.empty()) decision["fault_injected"] = x.fault;
     detail["decision"] = std::move(decision);
     detail["findings"] = inspect::to_json(found);
 

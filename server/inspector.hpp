@@ -47,6 +47,7 @@ struct scep_exchange {
     std::string reply_content_type;
     std::string reply_body;
     std::string message_type, transaction_id, pki_status, fail_info, reason, serial;
+    std::string fault;  // faults injected into this answer: "kind (rule id)", comma-separated
     std::chrono::microseconds duration{0};
 };
 

@@ -34,6 +34,11 @@ void metrics::finding(const std::string& id) {
     ++findings_[id];
 }
 
+void metrics::fault(const std::string& kind) {
+    std::lock_guard lock(mutex_);
+    ++faults_[kind];
+}
+
 void metrics::observe(const request_record& rec, double milliseconds) {
     const std::string op = rec.operation.empty() ? "other" : rec.operation;
     std::lock_guard lock(mutex_);
@@ -71,6 +76,9 @@ std::string metrics::render(cert_store& store) const {
         o << "# HELP scep_lab_findings_total Inspector findings by ID (docs/inspector.md).\n"
              "# TYPE scep_lab_findings_total counter\n";
         for (const auto& [f, n] : findings_) o << "scep_lab_findings_total{finding=\"" << label(f) << "\"} " << n << "\n";
+        o << "# HELP scep_lab_faults_total Faults injected into answers, by kind (docs/faults.md).\n"
+             "# TYPE scep_lab_faults_total counter\n";
+        for (const auto& [k, n] : faults_) o << "scep_lab_faults_total{kind=\"" << label(k) << "\"} " << n << "\n";
         o << "# HELP scep_lab_failures_total FAILURE replies by failInfo.\n"
              "# TYPE scep_lab_failures_total counter\n";
         for (const auto& [f, n] : failures_) o << "scep_lab_failures_total{fail_info=\"" << label(f) << "\"} " << n << "\n";

@@ -22,6 +22,8 @@ public:
     void observe(const request_record& rec, double milliseconds);
     // A finding the inspector raised (docs/inspector.md).
     void finding(const std::string& id);
+    // A fault injected into an answer (docs/faults.md), by kind.
+    void fault(const std::string& kind);
     void connection_opened() { ++connections_; }
     void connection_closed() { --connections_; }
 
@@ -38,6 +40,7 @@ private:
     std::map<std::tuple<std::string, std::string>, std::uint64_t> messages_;  // message type, pkiStatus
     std::map<std::string, std::uint64_t> failures_;                           // failInfo
     std::map<std::string, std::uint64_t> findings_;                           // finding ID
+    std::map<std::string, std::uint64_t> faults_;                             // fault kind
     std::uint64_t enrollments_ = 0;
     std::array<std::uint64_t, buckets.size()> bucket_counts_{};
     std::uint64_t observations_ = 0;

@@ -85,6 +85,7 @@ response from_reply(const request& req, service_reply&& reply, request_record& r
     rec.fail_info = std::move(reply.fail_info);
     rec.detail = std::move(reply.detail);
     rec.serial = std::move(reply.serial);
+    if (!reply.fault.empty()) rec.detail = "fault injected: " + reply.fault + (rec.detail.empty() ? "" : "; " + rec.detail);
     return res;
 }
 
@@ -175,6 +176,7 @@ router::router(router_parts parts)
       metrics_(parts.stats),
       admin_(parts.admin),
       inspector_(parts.inspect),
+      faults_(parts.faults),
       profile_source_(std::move(parts.profiles)),
       status_page_(std::move(parts.status_page)),
       tls_chain_(std::move(parts.tls_chain)),
@@ -294,10 +296,16 @@ response router::handle(const request& req, const std::string& client, request_r
         return res;
     }
     if (is_scep_path(path)) {
-        if (!inspector_) return scep(req, query, client, rec, secure, nullptr);
+        if (!inspector_) {
+            scep_exchange x;
+            auto res = scep(req, query, client, rec, secure, &x);
+            inject_http_fault(res, client, rec, x);
+            return res;
+        }
         scep_exchange x;
         auto res = scep(req, query, client, rec, secure, &x);
         if (rec.operation == "ndes-browse") return res;  // a person browsing, not a client
+        inject_http_fault(res, client, rec, x);
         record_exchange(req, path, query, client, rec, res, std::move(x), start);
         return res;
     }
@@ -364,6 +372,37 @@ response router::handle(const request& req, const std::string& client, request_r
         return res;
     }
     return text(req, http::status::not_found, "not found: " + std::string(path) + "\n", rec);
+}
+
+void router::inject_http_fault(response& res, const std::string& client, request_record& rec, scep_exchange& x) {
+    if (!faults_) return;
+    std::string canonical = rec.operation;
+    for (std::string_view op : scep_operations)
+        if (ascii_iequals(rec.operation, op)) canonical = op;
+    const std::string subject = x.inspection.csr ? name_to_string(*X509_REQ_get_subject_name(x.inspection.csr.get())) : "";
+    auto rule = faults_->take(fault_layer::http, {canonical, rec.message_type, rec.transaction_id, client, subject});
+    if (!rule) return;
+    std::string& body = res.body();
+    switch (rule->kind) {
+        case fault_kind::http_status:
+            res.result(static_cast<http::status>(rule->status));
+            res.set(http::field::content_type, "text/plain; charset=utf-8");
+            if (rule->retry_after > 0) res.set(http::field::retry_after, std::to_string(rule->retry_after));
+            body = "fault injected by scep-lab: HTTP " + std::to_string(rule->status) + " (" + rule->id + ")\n";
+            break;
+        case fault_kind::wrong_content_type: res.set(http::field::content_type, "text/html; charset=utf-8"); break;
+        case fault_kind::empty_body: body.clear(); break;
+        case fault_kind::truncated_body: body.resize(body.size() / 2); break;
+        case fault_kind::base64_body: body = base64_encode(byte_view(reinterpret_cast<const std::uint8_t*>(body.data()), body.size())); break;
+        case fault_kind::trailing_garbage: body.append(16, '\xa5'); break;
+        default: return;
+    }
+    res.prepare_payload();
+    rec.http_status = static_cast<int>(res.result_int());
+    const std::string what = std::string(info(rule->kind).name) + " (" + rule->id + ")";
+    rec.detail = "fault injected: " + what + (rec.detail.empty() ? "" : "; " + rec.detail);
+    x.fault = x.fault.empty() ? what : x.fault + ", " + what;
+    if (metrics_) metrics_->fault(std::string(info(rule->kind).name));
 }
 
 void router::record_exchange(const request& req, std::string_view path, std::string_view query,
@@ -516,7 +555,9 @@ response router::scep(const request& req, std::string_view query, const std::str
             der = std::move(*decoded);
         }
         auto reply = service_.pki_operation(der, client);
+        if (!reply.fault.empty() && metrics_) metrics_->fault(reply.fault.substr(0, reply.fault.find(' ')));
         if (x) {
+            x->fault = reply.fault;
             x->request_der = der;
             x->inspection = std::move(reply.inspection);
         }

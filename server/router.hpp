@@ -79,6 +79,8 @@ public:
 
 private:
     bool is_scep_path(std::string_view path) const;
+    // An armed HTTP fault (docs/faults.md) applied to a SCEP answer.
+    void inject_http_fault(response& res, const std::string& client, request_record& rec, scep_exchange& x);
     // Hands one SCEP exchange and its answer to the inspector.
     void record_exchange(const request& req, std::string_view path, std::string_view query, const std::string& client,
                          const request_record& rec, const response& res, scep_exchange&& x,
@@ -96,6 +98,7 @@ private:
     metrics* metrics_;
     admin_api* admin_;
     inspector* inspector_;
+    fault_plan* faults_;
     profile_source profile_source_;
     status_source status_page_;
     std::vector<x509_ptr> tls_chain_;
@@ -113,6 +116,7 @@ struct router_parts {
     metrics* stats = nullptr;         // GET /metrics
     admin_api* admin = nullptr;       // /admin/api/...
     inspector* inspect = nullptr;     // records every SCEP exchange (docs/inspector.md)
+    fault_plan* faults = nullptr;     // armed HTTP faults (docs/faults.md); CertRep ones are the service's
     router::profile_source profiles;  // GET /profiles/apple.mobileconfig
     router::status_source status_page;
     // The HTTPS server certificate and its chain (server certificate first),

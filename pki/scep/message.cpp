@@ -447,11 +447,19 @@ result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, 
     }
     auto sender_nonce = random_bytes(16);
     const bool ndes = p.ndes_failure_shape && p.status == pki_status::failure;
+    const auto& f = p.fault;
+    bytes recipient_nonce = p.recipient_nonce;
+    if (f.wrong_recipient_nonce) {
+        if (recipient_nonce.empty()) recipient_nonce.assign(16, 0);
+        for (auto& b : recipient_nonce) b ^= 0xff;  // every bit differs from the request's senderNonce
+    }
+    const std::string transaction_id = f.wrong_transaction_id ? p.transaction_id + "-OTHER" : p.transaction_id;
     return sign_with_attributes(
         signer_cert, signer_key, p.digest, content, p.include_signer_cert && !ndes, [&](PKCS7_SIGNER_INFO* si) {
-            if (!add_string_attr(si, n.message_type, V_ASN1_PRINTABLESTRING, "3")) return false;
+            if (!add_string_attr(si, n.message_type, V_ASN1_PRINTABLESTRING, std::to_string(f.message_type.value_or(3))))
+                return false;
             if (!add_string_attr(si, n.pki_status, V_ASN1_PRINTABLESTRING,
-                                 std::to_string(static_cast<int>(p.status))))
+                                 std::to_string(f.pki_status.value_or(static_cast<int>(p.status)))))
                 return false;
             if (p.status == pki_status::failure) {
                 auto info = p.failure.value_or(fail_info::bad_request);
@@ -464,9 +472,10 @@ result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, 
                 if (ndes && !p.hresult.empty() && !add_string_attr(si, n.hresult, V_ASN1_PRINTABLESTRING, p.hresult))
                     return false;
             }
-            return add_string_attr(si, n.transaction_id, p.transaction_id_asn1_type, p.transaction_id) &&
-                   add_octet_attr(si, n.sender_nonce, sender_nonce) &&
-                   add_octet_attr(si, n.recipient_nonce, p.recipient_nonce);
+            return (f.omit_transaction_id ||
+                    add_string_attr(si, n.transaction_id, p.transaction_id_asn1_type, transaction_id)) &&
+                   (f.omit_sender_nonce || add_octet_attr(si, n.sender_nonce, sender_nonce)) &&
+                   (f.omit_recipient_nonce || add_octet_attr(si, n.recipient_nonce, recipient_nonce));
         },
         ndes);
 }

@@ -85,6 +85,7 @@ struct pki_request {
     // whether the challenge was "accepted" or "refused" ("" = not checked).
     std::vector<std::string> findings;
     std::string challenge_result;
+    std::string requester;      // the client's address (fault rules select by it)
     x509_req_ptr csr;           // the messageData parsed as a PKCS#10 (PKCSReq, RenewalReq)
     bool csr_verified = false;  // its signature was verified (issuer::check_csr)
 
@@ -125,6 +126,14 @@ struct cert_rep_params {
     // failInfoText, and Microsoft's HRESULT attribute 1.3.6.1.4.1.311.21.33.
     bool ndes_failure_shape = false;
     std::string hresult;  // decimal, as NDES writes it ("-2147024809")
+    // Fault injection only (pki/scep/faults.hpp): a CertRep no correct server sends.
+    struct faults {
+        bool wrong_recipient_nonce = false, omit_recipient_nonce = false;
+        bool wrong_transaction_id = false, omit_transaction_id = false;
+        bool omit_sender_nonce = false;
+        std::optional<int> message_type;  // sent instead of 3 (CertRep)
+        std::optional<int> pki_status;    // sent instead of `status`
+    } fault;
 };
 result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, const EVP_PKEY& signer_key);
 

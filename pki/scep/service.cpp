@@ -135,6 +135,7 @@ service_reply scep_service::pki_operation(byte_view message, const std::string& 
         return r;
     }
     pki_request& req = *decoded;
+    req.requester = requester;
     auto reply = operate(req, requester);
     reply.inspection.opened = !req.message_data.empty();
     reply.inspection.p7 = std::move(req.p7);
@@ -542,7 +543,29 @@ service_reply scep_service::reply_from(const pki_request& req, const cert_rep_pa
     r.pki_status = std::string(to_string(p.status));
     if (p.failure) r.fail_info = std::string(to_string(*p.failure));
     r.detail = p.fail_info_text;
-    auto der = build_cert_rep(p, pki_.ra_cert(), pki_.ra_key());
+    cert_rep_params faulty;
+    const cert_rep_params* params = &p;
+    if (faults_) {
+        const std::string subject = req.csr ? name_to_string(*X509_REQ_get_subject_name(req.csr.get())) : "";
+        if (auto rule = faults_->take(fault_layer::certrep,
+                                      {"PKIOperation", r.message_type, req.transaction_id, req.requester, subject})) {
+            faulty = p;
+            auto& f = faulty.fault;
+            switch (rule->kind) {
+                case fault_kind::wrong_recipient_nonce: f.wrong_recipient_nonce = true; break;
+                case fault_kind::missing_recipient_nonce: f.omit_recipient_nonce = true; break;
+                case fault_kind::wrong_transaction_id: f.wrong_transaction_id = true; break;
+                case fault_kind::missing_transaction_id: f.omit_transaction_id = true; break;
+                case fault_kind::missing_sender_nonce: f.omit_sender_nonce = true; break;
+                case fault_kind::wrong_message_type: f.message_type = static_cast<int>(message_type::pkcs_req); break;
+                case fault_kind::undefined_pki_status: f.pki_status = 9; break;
+                default: break;
+            }
+            params = &faulty;
+            r.fault = std::string(info(rule->kind).name) + " (" + rule->id + ")";
+        }
+    }
+    auto der = build_cert_rep(*params, pki_.ra_cert(), pki_.ra_key());
     if (!der) {
         r.http_status = 500;
         r.content_type = "text/plain";

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pki/scep/challenge.hpp"
+#include "pki/scep/faults.hpp"
 #include "pki/ca/hierarchy.hpp"
 #include "pki/ca/issuer.hpp"
 #include "pki/scep/message.hpp"
@@ -91,6 +92,7 @@ struct service_reply {
     std::string fail_info;
     std::string detail;  // failInfoText or the 400 reason
     std::string serial;  // issued certificate
+    std::string fault;   // an injected fault: "kind (rule id)"
     // For the transaction inspector only (never logged or stored): the
     // decrypted messageData, which may hold the challenge, when the envelope
     // was opened; catalogue IDs the decisions raised; the challenge outcome.
@@ -123,6 +125,8 @@ public:
     result<bytes> crl(const std::string& ca_name) const;
 
     const service_config& config() const { return cfg_; }
+    // Armed CertRep faults (docs/faults.md); null: none. Set before serving.
+    void set_faults(fault_plan* plan) { faults_ = plan; }
     // Whether the store takes writes: fine until a write failed; after one,
     // a probe write decides (and clears the failure when it succeeds).
     // /readyz answers 503 while this fails.
@@ -177,6 +181,7 @@ private:
     static_challenge static_challenge_;
     challenge_verifier* challenge_;
     service_reply ca_cert_reply_;  // GetCACert never changes while serving: built once
+    fault_plan* faults_ = nullptr;
     mutable std::atomic<bool> store_write_failed_{false};
 };
 

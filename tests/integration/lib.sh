@@ -65,8 +65,8 @@ serial_in_store() {
 
 # The transaction inspector (docs/inspector.md), read through the admin API.
 # fetch_transaction QUERY: the newest transaction matching the admin API
-# filters in QUERY (e.g. "transaction_id=..."); writes $WORK/tx.json and
-# $WORK/tx.request.der and sets TX_ID.
+# filters in QUERY (e.g. "transaction_id=..."); writes $WORK/tx.json,
+# $WORK/tx.request.der and $WORK/tx.reply.der and sets TX_ID.
 fetch_transaction() {
     local token base
     token=$(head -1 "$WORK/data/admin-token")
@@ -75,8 +75,9 @@ fetch_transaction() {
         python3 -c 'import json,sys; items=json.load(sys.stdin)["items"]; print(items[0]["id"] if items else "")')
     [ -n "$TX_ID" ] || fail "no transaction matches $1"
     curl -sf -H "Authorization: Bearer $token" "$base/$TX_ID" >"$WORK/tx.json" || fail "GET $base/$TX_ID"
-    rm -f "$WORK/tx.request.der"
+    rm -f "$WORK/tx.request.der" "$WORK/tx.reply.der"
     curl -sf -H "Authorization: Bearer $token" "$base/$TX_ID/request.der" -o "$WORK/tx.request.der" || true
+    curl -sf -H "Authorization: Bearer $token" "$base/$TX_ID/reply.der" -o "$WORK/tx.reply.der" || true
 }
 # tx_field PATH: a field of $WORK/tx.json by dotted path (detail.request.digest);
 # lists are joined with spaces; findings give their IDs.

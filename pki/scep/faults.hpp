@@ -1,0 +1,104 @@
+// Fault injection (docs/faults.md): replies a correct server never sends,
+// armed by rules, so that a SCEP client's handling of them can be tested.
+// A rule names a fault kind and which requests it applies to; the SCEP
+// service applies CertRep faults while it builds a reply, the HTTP layer
+// applies transport faults to the answer. No I/O here.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <regex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pki/crypto/result.hpp"
+
+namespace scep {
+
+enum class fault_layer { certrep, http };
+
+enum class fault_kind {
+    // CertRep content (RFC 8894 §3.3.2, §3.2.1)
+    wrong_recipient_nonce,
+    missing_recipient_nonce,
+    wrong_transaction_id,
+    missing_transaction_id,
+    missing_sender_nonce,
+    wrong_message_type,
+    undefined_pki_status,
+    // HTTP
+    http_status,
+    wrong_content_type,
+    empty_body,
+    truncated_body,
+    base64_body,
+    trailing_garbage,
+};
+
+struct fault_kind_info {
+    fault_kind kind;
+    std::string_view name;  // "wrong-recipient-nonce", as in rules and metrics
+    fault_layer layer;
+    std::string_view what;           // what the reply carries
+    std::string_view client_should;  // what a correct client does with it
+};
+std::span<const fault_kind_info> fault_kinds();
+const fault_kind_info& info(fault_kind k);
+std::optional<fault_kind> fault_kind_from_name(std::string_view name);
+
+// Which requests a rule applies to; empty fields match anything.
+struct fault_selector {
+    std::string operation;       // GetCACaps, GetCACert, GetNextCACert, PKIOperation
+    std::string message_type;    // PKCSReq, RenewalReq, CertPoll, GetCert, GetCRL
+    std::string transaction_id;  // exact
+    std::string client;          // address, exact
+    std::string subject;         // ECMAScript regex searched in the CSR subject (RFC 4514)
+    std::uint64_t first = 0;     // only the first n matching requests (0: no limit)
+    std::uint64_t every = 0;     // only every n-th matching request (0: each)
+    double probability = 1.0;    // of the matching requests, this share (seeded: reproducible)
+    std::uint64_t seed = 1;
+};
+
+struct fault_rule {
+    std::string id;  // given by the plan when added
+    fault_kind kind = fault_kind::http_status;
+    fault_selector when;
+    int status = 503;      // http-status: the status sent
+    int retry_after = 0;   // http-status: Retry-After seconds (0: none)
+    bool one_shot = false;  // removed after it fired once
+    std::uint64_t matched = 0, fired = 0;
+};
+
+// What is known of a request when a fault may apply.
+struct fault_request {
+    std::string_view operation, message_type, transaction_id, client, subject;
+};
+
+class fault_plan {
+public:
+    // Checks the rule (regex, ranges) and adds it; returns its id.
+    result<std::string> add(fault_rule rule);
+    bool remove(const std::string& id);
+    std::size_t clear();
+    std::vector<fault_rule> rules() const;
+
+    // The first rule of `layer` that fires for this request (counting it,
+    // and removing it when one-shot); nullopt when none does.
+    std::optional<fault_rule> take(fault_layer layer, const fault_request& r);
+
+private:
+    struct armed {
+        fault_rule rule;
+        std::optional<std::regex> subject;
+        std::mt19937_64 random;
+    };
+    mutable std::mutex mu_;
+    std::vector<armed> rules_;
+    std::uint64_t next_id_ = 1;
+};
+
+}  // namespace scep

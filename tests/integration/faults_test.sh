@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Fault injection (docs/faults.md) on the wire, read with openssl and curl —
+# not with this project's codec: each CertRep fault, armed one-shot through
+# the admin API, is provoked by micromdm scepclient and the reply it got is
+# decoded with `openssl cms -cmsout -print`; each HTTP fault is seen with
+# `curl -v`. Requests no rule selects get correct answers throughout. What
+# scepclient did with each bad reply is printed (a finding about the client,
+# not checked here).
+. "$(dirname "$0")/lib.sh"
+command -v scepclient >/dev/null || skip "scepclient not installed (apt-get install scep)"
+command -v curl >/dev/null || skip "curl not installed"
+
+start_server
+cd "$WORK"
+TOKEN=$(head -1 data/admin-token)
+API="http://127.0.0.1:$PORT/admin/api/faults"
+arm() { curl -sf -H "Authorization: Bearer $TOKEN" -X POST -d "$1" "$API" >armed.json || fail "arming $1"; }
+
+# attrs DER: the signed attributes of a SignedData as openssl prints them, one
+# "OID value" line each (octet strings as hex).
+attrs() {
+    openssl cms -inform DER -in "$1" -cmsout -print | python3 -c '
+import re, sys
+lines = sys.stdin.read().splitlines()
+for i, l in enumerate(lines):
+    m = re.search(r"object: .*\((2\.16\.840\.1\.113733\.1\.9\.\d+)\)", l)
+    if not m: continue
+    v = lines[i + 2].strip()
+    if v.startswith("OCTET STRING"):
+        hexes = []
+        for h in lines[i + 3:i + 6]:
+            if " - " not in h: break
+            hexes += re.findall(r"\b[0-9a-f]{2}\b", h.split(" - ", 1)[1][:49])
+        v = "".join(hexes)
+    else:
+        v = v.split(":", 1)[1] if ":" in v else v
+    print(m.group(1), v)'
+}
+attr() { awk -v oid="$2" '$1 == oid {print $2}' "$1"; }
+
+n=0
+for kind in wrong-recipient-nonce missing-recipient-nonce wrong-transaction-id missing-transaction-id \
+    missing-sender-nonce wrong-message-type undefined-pki-status; do
+    n=$((n + 1))
+    arm "{\"kind\": \"$kind\", \"one_shot\": true, \"when\": {\"operation\": \"PKIOperation\"}}"
+    mkdir -p "c$n"
+    rc=0
+    timeout 30 scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key "c$n/key.pem" \
+        -certificate "c$n/cert.pem" -cn "fault-$n" >"c$n/log" 2>&1 || rc=$?
+    fetch_transaction "operation=PKIOperation"
+    case "$(tx_field detail.decision.fault_injected)" in "$kind ("*) ;; *) fail "$kind not on the transaction" ;; esac
+    [ -s "$WORK/tx.reply.der" ] || fail "$kind: the reply DER was not kept"
+    attrs "$WORK/tx.reply.der" >"c$n/reply.attrs" || fail "$kind: openssl cannot read the reply"
+    attrs "$WORK/tx.request.der" >"c$n/request.attrs" || fail "$kind: openssl cannot read the request"
+    sent_nonce=$(attr "c$n/request.attrs" 2.16.840.1.113733.1.9.5)
+    sent_txid=$(attr "c$n/request.attrs" 2.16.840.1.113733.1.9.7)
+    got() { attr "c$n/reply.attrs" "2.16.840.1.113733.1.9.$1"; }
+    case "$kind" in
+        wrong-recipient-nonce) [ -n "$(got 6)" ] && [ "$(got 6)" != "$sent_nonce" ] || fail "$kind: recipientNonce $(got 6) vs sent $sent_nonce" ;;
+        missing-recipient-nonce) [ -z "$(got 6)" ] || fail "$kind: recipientNonce present" ;;
+        wrong-transaction-id) [ -n "$(got 7)" ] && [ "$(got 7)" != "$sent_txid" ] || fail "$kind: transactionID $(got 7)" ;;
+        missing-transaction-id) [ -z "$(got 7)" ] || fail "$kind: transactionID present" ;;
+        missing-sender-nonce) [ -z "$(got 5)" ] && [ "$(got 6)" = "$sent_nonce" ] || fail "$kind: senderNonce $(got 5)" ;;
+        wrong-message-type) [ "$(got 2)" = 19 ] || fail "$kind: messageType $(got 2)" ;;
+        undefined-pki-status) [ "$(got 3)" = 9 ] || fail "$kind: pkiStatus $(got 3)" ;;
+    esac
+    if [ -s "c$n/cert.pem" ]; then did="wrote a certificate (exit $rc)"; else did="wrote no certificate (exit $rc)"; fi
+    echo "ok: $kind on the wire (openssl); scepclient $did"
+done
+[ "$(curl -sf -H "Authorization: Bearer $TOKEN" "$API" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["faults"]))')" = 0 ] ||
+    fail "one-shot rules left armed"
+
+# No rule armed: a correct enrollment.
+mkdir -p clean
+scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key clean/key.pem -certificate clean/cert.pem -cn clean \
+    >clean/log 2>&1 || fail "enrollment without faults: $(tail -3 clean/log)"
+verify_chain clean/cert.pem
+echo "ok: without a rule the server answers correctly"
+
+# HTTP faults, seen with curl -v.
+scep="$URL?operation"
+curl -sf "$scep=GetCACert" -o cacert.der || fail "GetCACert"
+size=$(wc -c <cacert.der)
+arm '{"kind": "http-status", "status": 503, "retry_after": 30, "one_shot": true, "when": {"operation": "GetCACaps"}}'
+curl -sv "$scep=GetCACaps" -o /dev/null 2>curl.txt || true
+grep -q "^< HTTP/1.1 503" curl.txt && grep -qi "^< Retry-After: 30" curl.txt || fail "http-status: $(grep '^<' curl.txt)"
+arm '{"kind": "wrong-content-type", "one_shot": true, "when": {"operation": "GetCACert"}}'
+curl -sv "$scep=GetCACert" -o ct.der 2>curl.txt
+grep -qi "^< Content-Type: text/html" curl.txt || fail "wrong-content-type: $(grep '^<' curl.txt)"
+cmp -s ct.der cacert.der || fail "wrong-content-type changed the body"
+arm '{"kind": "empty-body", "one_shot": true, "when": {"operation": "GetCACaps"}}'
+curl -sv "$scep=GetCACaps" -o empty.txt 2>curl.txt
+grep -q "^< HTTP/1.1 200" curl.txt && grep -qi "^< Content-Length: 0" curl.txt && [ ! -s empty.txt ] ||
+    fail "empty-body: $(grep '^<' curl.txt)"
+arm '{"kind": "truncated-body", "one_shot": true, "when": {"operation": "GetCACert"}}'
+curl -sf "$scep=GetCACert" -o cut.der
+[ "$(wc -c <cut.der)" = $((size / 2)) ] || fail "truncated-body: $(wc -c <cut.der) bytes of $size"
+openssl pkcs7 -inform DER -in cut.der -noout 2>/dev/null && fail "openssl parsed a truncated PKCS#7"
+arm '{"kind": "base64-body", "one_shot": true, "when": {"operation": "GetCACert"}}'
+curl -sf "$scep=GetCACert" | base64 -d >b64.der || fail "base64-body is not base64"
+cmp -s b64.der cacert.der || fail "base64-body does not decode to the answer"
+arm '{"kind": "trailing-garbage", "one_shot": true, "when": {"operation": "GetCACert"}}'
+curl -sf "$scep=GetCACert" -o tail.der
+[ "$(wc -c <tail.der)" = $((size + 16)) ] && cmp -s -n "$size" tail.der cacert.der || fail "trailing-garbage"
+curl -sf "$scep=GetCACert" -o after.der && cmp -s after.der cacert.der || fail "GetCACert after the faults"
+curl -sf "http://127.0.0.1:$PORT/metrics" | grep -q 'scep_lab_faults_total{kind="trailing-garbage"} 1' ||
+    fail "faults not counted in /metrics"
+grep -q "fault injected: wrong-recipient-nonce" server.log || fail "faults not in the request log"
+echo "ok: HTTP faults on the wire (curl -v), counted and logged"
+echo "PASS: faults on the wire (13 kinds)"
