@@ -409,4 +409,106 @@ int health(const config::settings& s, const std::string& base_url, std::ostream&
     return 0;
 }
 
+namespace {
+
+// The running server's admin API: its address (as `health` finds it) and the
+// token (SCEP_LAB_ADMIN_TOKEN, else the token file).
+struct admin_client {
+    scep_url url;
+    std::string token;
+};
+result<admin_client> admin_client_for(const config::settings& s, const std::string& base_url) {
+    auto parsed = parse_scep_url(base_url.empty() ? configured_base_url(s) : base_url);
+    if (!parsed) return parsed.err();
+    if (parsed->tls) {
+        auto chain = s.pki_dir() / "ca-chain.pem";
+        if (std::filesystem::exists(chain)) parsed->ca_file = chain.string();
+    }
+    std::string token = s.admin.token;
+    if (token.empty()) {
+        auto text = read_file(s.admin_token_file());
+        if (!text) return make_error("no admin token: " + text.message() + " (or set SCEP_LAB_ADMIN_TOKEN)");
+        token = text->substr(0, text->find_first_of("\r\n"));
+    }
+    return admin_client{std::move(*parsed), std::move(token)};
+}
+
+result<boost::json::value> admin_call(const admin_client& c, const std::string& method, const std::string& target,
+                                      const std::string& body = {}) {
+    std::vector<std::pair<std::string, std::string>> headers{{"Authorization", "Bearer " + c.token}};
+    if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
+    auto r = http_request(c.url, method, target, body, headers, std::chrono::seconds(10));
+    if (!r) return make_error("the server does not answer: " + r.message());
+    boost::json::error_code ec;
+    auto v = boost::json::parse(r->body, ec);
+    if (r->status >= 400) {
+        std::string why = !ec && v.is_object() && v.as_object().contains("error") && v.as_object().at("error").is_string()
+                              ? std::string(v.as_object().at("error").as_string())
+                              : r->body.substr(0, 200);
+        return make_error("HTTP " + std::to_string(r->status) + ": " + why);
+    }
+    if (ec) return make_error("the answer is not JSON");
+    return v;
+}
+
+}  // namespace
+
+int fault_command(const config::settings& s, const fault_cli& f, std::ostream& out) {
+    auto client = admin_client_for(s, f.url);
+    if (!client) {
+        std::cerr << "scep-lab fault: " << client.message() << "\n";
+        return 2;
+    }
+    if (f.action == "add") {
+        boost::json::object when;
+        for (const auto& [k, v] : f.when) when[k] = v;
+        if (f.first) when["first"] = f.first;
+        if (f.every) when["every"] = f.every;
+        if (f.probability < 1.0) {
+            when["probability"] = f.probability;
+            when["seed"] = f.seed;
+        }
+        boost::json::object rule{{"kind", f.kind}, {"when", std::move(when)}, {"one_shot", f.one_shot}};
+        if (f.status) rule["status"] = f.status;
+        if (f.retry_after) rule["retry_after"] = f.retry_after;
+        auto r = admin_call(*client, "POST", "/admin/api/faults", boost::json::serialize(rule));
+        if (!r) {
+            std::cerr << "scep-lab fault add: " << r.message() << "\n";
+            return 1;
+        }
+        out << "armed " << boost::json::value_to<std::string>(r->at("id")) << ": "
+            << boost::json::serialize(*r) << "\n";
+        return 0;
+    }
+    if (f.action == "list") {
+        auto r = admin_call(*client, "GET", "/admin/api/faults");
+        if (!r) {
+            std::cerr << "scep-lab fault list: " << r.message() << "\n";
+            return 1;
+        }
+        if (f.json) {
+            out << boost::json::serialize(*r) << "\n";
+            return 0;
+        }
+        const auto& rules = r->at("faults").as_array();
+        for (const auto& rule : rules) {
+            const auto& o = rule.as_object();
+            out << boost::json::value_to<std::string>(o.at("id")) << "  "
+                << boost::json::value_to<std::string>(o.at("kind")) << "  when " << boost::json::serialize(o.at("when"))
+                << "  matched " << boost::json::serialize(o.at("matched")) << ", fired "
+                << boost::json::serialize(o.at("fired")) << (o.at("one_shot").as_bool() ? "  (one-shot)" : "") << "\n";
+        }
+        if (rules.empty()) out << "no fault armed\n";
+        return 0;
+    }
+    // clear [ID]
+    auto r = admin_call(*client, "DELETE", f.id.empty() ? "/admin/api/faults" : "/admin/api/faults/" + f.id);
+    if (!r) {
+        std::cerr << "scep-lab fault clear: " << r.message() << "\n";
+        return 1;
+    }
+    out << "removed " << boost::json::serialize(r->at("removed")) << "\n";
+    return 0;
+}
+
 }  // namespace scep::cli

@@ -34,6 +34,22 @@ int pending_list(const config::settings& s, bool all, std::ostream& out);
 // CA rollover: prepare the next issuing CA, or activate it.
 int rollover(const config::settings& s, bool activate, bool keep_ra, std::ostream& out);
 
+// `scep-lab fault add|list|clear` (docs/faults.md): arms, lists and removes
+// fault rules on the running server through its admin API.
+struct fault_cli {
+    std::string action;  // add | list | clear
+    std::string url;     // base URL; default from the listen address and port
+    std::string kind;
+    std::vector<std::pair<std::string, std::string>> when;  // operation, message_type, ... -> value
+    std::uint64_t first = 0, every = 0, seed = 1;
+    double probability = 1.0;
+    int status = 0, retry_after = 0;
+    bool one_shot = false;
+    bool json = false;
+    std::string id;  // clear: one rule
+};
+int fault_command(const config::settings& s, const fault_cli& f, std::ostream& out);
+
 // GET /healthz on the configured (or given) address; 0 when it answers 200.
 // `scep-lab seed N`: adds N placeholder certificate rows to the store (for
 // benchmarks on a full store); every row carries one real certificate's DER.

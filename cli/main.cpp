@@ -218,6 +218,32 @@ int main(int argc, char** argv) {
     inspect->add_option("--format", inspect_format, "text or json")->check(CLI::IsMember({"text", "json"}));
     inspect->add_flag("--catalogue", inspect_catalogue, "print the findings catalogue (Markdown) and exit");
 
+    scep::cli::fault_cli fc;
+    std::string fw_operation, fw_message_type, fw_txid, fw_client, fw_subject;
+    auto* fault = app.add_subcommand("fault", "arm, list or remove fault rules on the running server (docs/faults.md)");
+    fault->require_subcommand(1);
+    auto* fault_add = fault->add_subcommand("add", "arm a rule: a fault kind and the requests it applies to");
+    fault_add->add_option("kind", fc.kind, "the fault (scep-lab fault list shows the kinds)")->required();
+    fault_add->add_option("--operation", fw_operation, "GetCACaps, GetCACert, GetNextCACert or PKIOperation");
+    fault_add->add_option("--message-type", fw_message_type, "PKCSReq, RenewalReq, CertPoll, GetCert or GetCRL");
+    fault_add->add_option("--transaction-id", fw_txid, "this transactionID only");
+    fault_add->add_option("--client", fw_client, "this client address only");
+    fault_add->add_option("--subject", fw_subject, "regular expression searched in the CSR subject");
+    fault_add->add_option("--first", fc.first, "only the first N matching requests");
+    fault_add->add_option("--every", fc.every, "only every N-th matching request");
+    fault_add->add_option("--probability", fc.probability, "this share of matching requests (with --seed)")
+        ->check(CLI::Range(0.000001, 1.0));
+    fault_add->add_option("--seed", fc.seed, "seed of --probability (reproducible choices)");
+    fault_add->add_option("--status", fc.status, "http-status: the status sent (400-599)");
+    fault_add->add_option("--retry-after", fc.retry_after, "http-status: Retry-After seconds");
+    fault_add->add_flag("--one-shot", fc.one_shot, "remove the rule after it fired once");
+    auto* fault_list = fault->add_subcommand("list", "the armed rules (matched and fired counts) and the kinds");
+    fault_list->add_flag("--json", fc.json, "the admin API's JSON");
+    auto* fault_clear = fault->add_subcommand("clear", "remove one rule, or all");
+    fault_clear->add_option("id", fc.id, "the rule's id (f1, ...); all when omitted");
+    for (auto* sub : {fault_add, fault_list, fault_clear})
+        sub->add_option("--url", fc.url, "the server's base URL; default from the listen address and port settings");
+
     auto* version = app.add_subcommand("version", "print the version");
     auto* presets = app.add_subcommand("presets", "list the ready configurations for --preset");
 
@@ -311,6 +337,14 @@ int main(int argc, char** argv) {
     }
     if (init->parsed()) return scep::cli::init(*s, std::cout);
     if (transactions->parsed()) return scep::cli::transactions_list(*s, tx_format, tx_query, std::cout);
+    if (fault->parsed()) {
+        fc.action = fault_add->parsed() ? "add" : fault_list->parsed() ? "list" : "clear";
+        for (auto [key, value] : {std::pair{"operation", &fw_operation}, std::pair{"message_type", &fw_message_type},
+                                  std::pair{"transaction_id", &fw_txid}, std::pair{"client", &fw_client},
+                                  std::pair{"subject", &fw_subject}})
+            if (!value->empty()) fc.when.emplace_back(key, *value);
+        return scep::cli::fault_command(*s, fc, std::cout);
+    }
     if (inspect->parsed()) return scep::cli::inspect(*s, inspect_target, inspect_format, std::cout);
     if (list->parsed()) {
         if (!list_query.serial.empty()) list_query.serial = scep::normalize_serial(list_query.serial);

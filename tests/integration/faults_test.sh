@@ -107,4 +107,21 @@ curl -sf "http://127.0.0.1:$PORT/metrics" | grep -q 'scep_lab_faults_total{kind=
     fail "faults not counted in /metrics"
 grep -q "fault injected: wrong-recipient-nonce" server.log || fail "faults not in the request log"
 echo "ok: HTTP faults on the wire (curl -v), counted and logged"
-echo "PASS: faults on the wire (13 kinds)"
+
+# The same through the command line.
+BASE="http://127.0.0.1:$PORT"
+"$SCEP_LAB" --data-dir "$WORK/data" fault add empty-body --operation GetCACaps --every 2 --url "$BASE" >cli.txt ||
+    fail "fault add: $(cat cli.txt)"
+grep -q "^armed f" cli.txt || fail "fault add said: $(cat cli.txt)"
+id=$(sed -n 's/^armed \(f[0-9]*\):.*/\1/p' cli.txt)
+[ -n "$(curl -sf "$scep=GetCACaps")" ] || fail "the first GetCACaps was emptied (every 2)"
+[ -z "$(curl -sf "$scep=GetCACaps")" ] || fail "the second GetCACaps was not emptied"
+"$SCEP_LAB" --data-dir "$WORK/data" fault list --url "$BASE" >list.txt || fail "fault list"
+grep -q "^$id  empty-body  when {\"operation\":\"GetCACaps\",\"every\":2}  matched 2, fired 1" list.txt ||
+    fail "fault list said: $(cat list.txt)"
+"$SCEP_LAB" --data-dir "$WORK/data" fault add no-such-kind --url "$BASE" >bad.txt 2>&1 && fail "an unknown kind was armed"
+grep -q "unknown fault kind" bad.txt || fail "fault add no-such-kind said: $(cat bad.txt)"
+"$SCEP_LAB" --data-dir "$WORK/data" fault clear "$id" --url "$BASE" | grep -q "removed 1" || fail "fault clear $id"
+"$SCEP_LAB" --data-dir "$WORK/data" fault list --url "$BASE" | grep -q "no fault armed" || fail "rules left after clear"
+echo "ok: scep-lab fault add, list and clear"
+echo "PASS: faults on the wire (13 kinds) and the fault command"
