@@ -400,8 +400,13 @@ int serve(const config::settings& s) {
                                     {"general_purpose", scfg.templates->general_purpose.name}});
     if (scfg.approval.manual) log.info("manual approval: every request waits for `scep-lab approve <txid>`");
     scep_service service(l.pki, iss, *l.store, scfg, clock, challenge.verifier());
-    // Fault rules are armed through the admin API (docs/faults.md).
+    // Fault rules: [[faults]] now, the admin API and `scep-lab fault` later (docs/faults.md).
     fault_plan faults;
+    for (const auto& rule : s.faults) {
+        auto id = faults.add(rule);
+        if (!id) return cannot_start(log, "[[faults]]: " + id.message());
+        log.warn("fault armed from the configuration", {{"id", *id}, {"kind", std::string(info(rule.kind).name)}});
+    }
     service.set_faults(&faults);
 
     // The HTTP side: NDES front end, quirks, admin API, TLS identity, router.

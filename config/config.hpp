@@ -172,6 +172,8 @@ struct settings {
     lab_settings lab;
     log_settings log;
     inspector_settings inspector;
+    // [[faults]]: fault rules armed at start (docs/faults.md).
+    std::vector<fault_rule> faults;
     std::vector<std::string> scep_paths{"/scep", "/cgi-bin/pkiclient.exe"};
     service_config scep;
     hierarchy_spec pki;

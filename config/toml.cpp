@@ -319,6 +319,46 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
             s.templates[name] = std::move(p);
         }
     }
+    if (top.has("faults")) {
+        const auto& arr = top.at("faults");
+        if (!arr.is_array()) throw std::runtime_error("[error] faults must be an array of [[faults]] tables");
+        const auto& rules = arr.as_array();
+        s.faults.clear();
+        for (std::size_t i = 0; i < rules.size(); ++i) {
+            const std::string where = "faults[" + std::to_string(i) + "]";
+            table_reader t(rules[i], where);
+            fault_rule rule;
+            if (!t.has("kind")) t.fail(rules[i], "each [[faults]] needs a kind (docs/faults.md lists them)");
+            const auto& kind_value = t.at("kind");
+            auto kind = fault_kind_from_name(toml::get<std::string>(kind_value));
+            if (!kind) t.fail(kind_value, "unknown fault kind \"" + toml::get<std::string>(kind_value) + "\" (docs/faults.md)");
+            rule.kind = *kind;
+            t.boolean("one_shot", rule.one_shot);
+            t.integer("status", rule.status, 400, 599);
+            t.integer("retry_after", rule.retry_after, 0, 86400);
+            if (t.has("when")) {
+                table_reader w(t.at("when"), where + ".when");
+                w.string("operation", rule.when.operation);
+                w.string("message_type", rule.when.message_type);
+                w.string("transaction_id", rule.when.transaction_id);
+                w.string("client", rule.when.client);
+                w.string("subject", rule.when.subject);
+                w.integer("first", rule.when.first, 0, 1LL << 40);
+                w.integer("every", rule.when.every, 0, 1LL << 40);
+                w.integer("seed", rule.when.seed, 0, 1LL << 62);
+                if (w.has("probability")) {
+                    const auto& p = w.at("probability");
+                    rule.when.probability = p.is_integer() ? static_cast<double>(p.as_integer()) : toml::get<double>(p);
+                }
+                w.finish();
+            }
+            t.finish();
+            // The same checks as arming it through the API (pattern, ranges).
+            fault_plan check;
+            if (auto ok = check.add(rule); !ok) t.fail(rules[i], ok.message());
+            s.faults.push_back(std::move(rule));
+        }
+    }
     if (top.has("pki")) {
         table_reader r(top.at("pki"), "pki");
         r.boolean("ca_as_ra", s.pki.ca_as_ra);
@@ -458,6 +498,31 @@ std::string to_toml(const settings& s, bool show_secrets) {
           << "]\nvalidity = " << quote(format_duration(p.validity)) << "\nbackdate = " << quote(format_duration(p.backdate))
           << "\nkey_usage = " << quote_list(p.key_usage) << "\nextended_key_usage = " << quote_list(p.extended_key_usage)
           << "\nrequired_subject = " << quote_list(p.required_subject) << "\n\n";
+    for (const auto& f : s.faults) {
+        o << "[[faults]]\nkind = " << quote(std::string(info(f.kind).name)) << "\none_shot = " << (f.one_shot ? "true" : "false");
+        if (f.kind == fault_kind::http_status)
+            o << "\nstatus = " << f.status << "\nretry_after = " << f.retry_after;
+        const auto& w = f.when;
+        std::string when;
+        auto add = [&](const char* k, const std::string& v) {
+            if (!v.empty()) when += (when.empty() ? "" : ", ") + std::string(k) + " = " + v;
+        };
+        add("operation", w.operation.empty() ? "" : quote(w.operation));
+        add("message_type", w.message_type.empty() ? "" : quote(w.message_type));
+        add("transaction_id", w.transaction_id.empty() ? "" : quote(w.transaction_id));
+        add("client", w.client.empty() ? "" : quote(w.client));
+        add("subject", w.subject.empty() ? "" : quote(w.subject));
+        add("first", w.first ? std::to_string(w.first) : "");
+        add("every", w.every ? std::to_string(w.every) : "");
+        if (w.probability < 1.0) {
+            std::ostringstream p;
+            p.precision(17);
+            p << w.probability;
+            add("probability", p.str().find_first_of(".e") == std::string::npos ? p.str() + ".0" : p.str());
+            add("seed", std::to_string(w.seed));
+        }
+        o << "\nwhen = { " << when << (when.empty() ? "" : " ") << "}\n\n";
+    }
     o << "[pki]\nsource = " << quote(s.pki.bring_your_own ? "files" : "generate")
       << "\nca_as_ra = " << (s.pki.ca_as_ra ? "true" : "false")
       << "\nkey_passphrase_file = " << quote(s.key_passphrase_file.string()) << "\n\n";

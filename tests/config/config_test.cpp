@@ -520,3 +520,57 @@ TEST(config, https_environment_variables) {
 
 }  // namespace
 }  // namespace scep::config
+
+namespace scep::config {
+namespace {
+
+TEST(config_faults, fault_rules_are_read_checked_and_written_back) {
+    auto s = load_string(R"([[faults]]
+kind = "wrong-recipient-nonce"
+one_shot = true
+when = { subject = "^CN=dev-", message_type = "PKCSReq", first = 2 }
+
+[[faults]]
+kind = "http-status"
+status = 503
+retry_after = 30
+when = { operation = "GetCACaps", probability = 0.5, seed = 7 }
+)",
+                         "faults.toml", defaults());
+    ASSERT_TRUE(s) << s.message();
+    ASSERT_EQ(s->faults.size(), 2u);
+    EXPECT_EQ(s->faults[0].kind, fault_kind::wrong_recipient_nonce);
+    EXPECT_TRUE(s->faults[0].one_shot);
+    EXPECT_EQ(s->faults[0].when.subject, "^CN=dev-");
+    EXPECT_EQ(s->faults[0].when.first, 2u);
+    EXPECT_EQ(s->faults[1].status, 503);
+    EXPECT_EQ(s->faults[1].retry_after, 30);
+    EXPECT_DOUBLE_EQ(s->faults[1].when.probability, 0.5);
+    EXPECT_EQ(s->faults[1].when.seed, 7u);
+    // `scep-lab config` writes them so that they read back the same.
+    auto again = load_string(to_toml(*s, true), "round.toml", defaults());
+    ASSERT_TRUE(again) << again.message() << "\n" << to_toml(*s, true);
+    ASSERT_EQ(again->faults.size(), 2u);
+    EXPECT_EQ(again->faults[1].when.operation, "GetCACaps");
+    EXPECT_DOUBLE_EQ(again->faults[1].when.probability, 0.5);
+    EXPECT_EQ(again->faults[0].when.message_type, "PKCSReq");
+
+    for (const auto& [text, says] : std::vector<std::pair<std::string, std::string>>{
+             {"[[faults]]\nkind = \"no-such\"\n", "unknown fault kind"},
+             {"[[faults]]\nwhen = { first = 1 }\n", "needs a kind"},
+             {"[[faults]]\nkind = \"empty-body\"\ncolour = \"red\"\n", "faults[0].colour"},
+             {"[[faults]]\nkind = \"empty-body\"\nwhen = { planet = \"mars\" }\n", "faults[0].when.planet"},
+             {"[[faults]]\nkind = \"empty-body\"\nwhen = { subject = \"([x\" }\n", "regular expression"},
+             {"[[faults]]\nkind = \"empty-body\"\nwhen = { probability = 0 }\n", "probability"},
+             {"[[faults]]\nkind = \"http-status\"\nstatus = 200\n", "status"},
+             {"faults = 3\n", "array of [[faults]]"},
+         }) {
+        SCOPED_TRACE(text);
+        auto bad = load_string(text, "bad.toml", defaults());
+        ASSERT_FALSE(bad);
+        EXPECT_NE(bad.message().find(says), std::string::npos) << bad.message();
+    }
+}
+
+}  // namespace
+}  // namespace scep::config

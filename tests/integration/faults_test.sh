@@ -10,9 +10,24 @@
 command -v scepclient >/dev/null || skip "scepclient not installed (apt-get install scep)"
 command -v curl >/dev/null || skip "curl not installed"
 
-start_server
+# One rule from the configuration, for one subject only.
+cat >"$WORK/faults.toml" <<'TOML'
+[[faults]]
+kind = "wrong-message-type"
+one_shot = true
+when = { subject = "^CN=from-config,", operation = "PKIOperation" }
+TOML
+start_server --config "$WORK/faults.toml"
 cd "$WORK"
 TOKEN=$(head -1 data/admin-token)
+grep -q "fault armed from the configuration.*id=f1" server.log || fail "the [[faults]] rule was not armed: $(grep -i fault server.log)"
+mkdir -p fromconfig
+scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key fromconfig/key.pem -certificate fromconfig/cert.pem \
+    -cn from-config >fromconfig/log 2>&1 || true
+fetch_transaction "operation=PKIOperation"
+[ "$(tx_field detail.decision.fault_injected)" = "wrong-message-type (f1)" ] ||
+    fail "the configured rule did not fire: $(tx_field detail.decision)"
+echo "ok: a [[faults]] rule from the configuration fired for its subject"
 API="http://127.0.0.1:$PORT/admin/api/faults"
 arm() { curl -sf -H "Authorization: Bearer $TOKEN" -X POST -d "$1" "$API" >armed.json || fail "arming $1"; }
 
