@@ -236,6 +236,7 @@ int main(int argc, char** argv) {
     fault_add->add_option("--seed", fc.seed, "seed of --probability (reproducible choices)");
     fault_add->add_option("--status", fc.status, "http-status: the status sent (400-599)");
     fault_add->add_option("--retry-after", fc.retry_after, "http-status: Retry-After seconds");
+    fault_add->add_option("--cipher", fc.cipher, "forced-cipher: des, des3, aes128, aes192 or aes256");
     fault_add->add_flag("--one-shot", fc.one_shot, "remove the rule after it fired once");
     auto* fault_list = fault->add_subcommand("list", "the armed rules (matched and fired counts) and the kinds");
     fault_list->add_flag("--json", fc.json, "the admin API's JSON");

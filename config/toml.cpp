@@ -336,6 +336,7 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
             t.boolean("one_shot", rule.one_shot);
             t.integer("status", rule.status, 400, 599);
             t.integer("retry_after", rule.retry_after, 0, 86400);
+            t.string("cipher", rule.cipher);
             if (t.has("when")) {
                 table_reader w(t.at("when"), where + ".when");
                 w.string("operation", rule.when.operation);
@@ -502,6 +503,7 @@ std::string to_toml(const settings& s, bool show_secrets) {
         o << "[[faults]]\nkind = " << quote(std::string(info(f.kind).name)) << "\none_shot = " << (f.one_shot ? "true" : "false");
         if (f.kind == fault_kind::http_status)
             o << "\nstatus = " << f.status << "\nretry_after = " << f.retry_after;
+        if (f.kind == fault_kind::forced_cipher) o << "\ncipher = " << quote(f.cipher);
         const auto& w = f.when;
         std::string when;
         auto add = [&](const char* k, const std::string& v) {

@@ -88,6 +88,7 @@ json::object fault_rule_json(const fault_rule& r) {
         o["status"] = r.status;
         if (r.retry_after) o["retry_after"] = r.retry_after;
     }
+    if (r.kind == fault_kind::forced_cipher) o["cipher"] = r.cipher;
     return o;
 }
 
@@ -113,6 +114,10 @@ result<fault_rule> fault_rule_from_json(const json::object& o) {
             if (!kind) return make_error("unknown fault kind \"" + *name + "\" (GET /admin/api/faults lists them)");
             r.kind = *kind;
             have_kind = true;
+        } else if (key == "cipher") {
+            auto c = text(v, key);
+            if (!c) return c.err();
+            r.cipher = *c;
         } else if (key == "one_shot") {
             if (!v.is_bool()) return make_error("one_shot must be true or false");
             r.one_shot = v.as_bool();
@@ -150,7 +155,7 @@ result<fault_rule> fault_rule_from_json(const json::object& o) {
                 }
             }
         } else {
-            return make_error("unknown field \"" + key + "\" (kind, when, status, retry_after, one_shot)");
+            return make_error("unknown field \"" + key + "\" (kind, when, status, retry_after, cipher, one_shot)");
         }
     }
     if (!have_kind) return make_error("kind is required (GET /admin/api/faults lists them)");

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "pki/scep/message.hpp"
+
 namespace scep {
 
 namespace {
@@ -25,6 +27,26 @@ constexpr fault_kind_info kinds[] = {
      "refuse the reply (RFC 8894 §3.2.1.2)"},
     {undefined_pki_status, "undefined-pki-status", certrep, "a CertRep whose pkiStatus is 9, which RFC 8894 does not define",
      "refuse the reply; neither install nor poll (RFC 8894 §3.2.1.3)"},
+    {no_signing_time, "no-signing-time", certrep, "a CertRep without the signingTime attribute (as NDES sends it)",
+     "accept it: signingTime is optional (RFC 5652 §11.3)"},
+    {extra_attribute, "extra-attribute", certrep, "a CertRep with one more signed attribute no client knows",
+     "ignore the unknown attribute and accept the reply (iOS once crashed on one: micromdm/scep #76)"},
+    {bad_signature, "bad-signature", certrep, "a CertRep whose signature does not verify (one bit flipped)",
+     "refuse the reply: it is not from the RA (RFC 8894 §3.2)"},
+    {signature_algorithm_with_digest, "signature-algorithm-with-digest", certrep,
+     "the SignerInfo's signature algorithm given as sha256WithRSAEncryption (or the digest's) instead of rsaEncryption",
+     "accept it: both identify a PKCS#1 v1.5 signature (RFC 5754 §3.2); clients differ"},
+    {digest_algorithm_mismatch, "digest-algorithm-mismatch", certrep,
+     "the SignerInfo names another digest algorithm than the one the signature was made with",
+     "refuse the reply: the signature does not verify with the named digest"},
+    {forced_cipher, "forced-cipher", certrep,
+     "a SUCCESS whose envelope uses the rule's cipher (des, des3, aes128, aes192, aes256) whatever the request used",
+     "decrypt it if it supports the cipher, else report it; never install garbage"},
+    {no_envelope, "no-envelope", certrep, "a SUCCESS whose certificate is in a degenerate PKCS#7 without the envelope",
+     "refuse the reply (RFC 8894 §3.3.2: the content is a pkcsPKIEnvelope)"},
+    {chain_in_degenerate, "chain-in-degenerate", certrep,
+     "a SUCCESS whose degenerate carries the CA chain after the issued certificate",
+     "install the certificate that matches its key (Cisco wants the chain, Juniper refuses it: EJBCA docs)"},
     {http_status, "http-status", http, "the chosen HTTP status (500, 503, ...) instead of the answer, with Retry-After when set",
      "report the status; retry a 503 after Retry-After; install nothing"},
     {wrong_content_type, "wrong-content-type", http, "the right body with Content-Type text/html",
@@ -69,6 +91,8 @@ result<std::string> fault_plan::add(fault_rule rule) {
     if (rule.kind == http_status && (rule.status < 400 || rule.status > 599))
         return make_error("http-status needs a status from 400 to 599");
     if (rule.retry_after < 0 || rule.retry_after > 86400) return make_error("retry_after is 0 to 86400 seconds");
+    if (rule.kind == forced_cipher && !content_cipher_from_name(rule.cipher))
+        return make_error("cipher \"" + rule.cipher + "\" is not des, des3, aes128, aes192 or aes256");
     a.random.seed(rule.when.seed);
     std::lock_guard lock(mu_);
     if (rules_.size() >= 256) return make_error("at most 256 fault rules at a time");

@@ -30,6 +30,16 @@ enum class fault_kind {
     missing_sender_nonce,
     wrong_message_type,
     undefined_pki_status,
+    // CertRep signature and structure
+    no_signing_time,
+    extra_attribute,
+    bad_signature,
+    signature_algorithm_with_digest,
+    digest_algorithm_mismatch,
+    // CertRep envelope and certificates
+    forced_cipher,
+    no_envelope,
+    chain_in_degenerate,
     // HTTP
     http_status,
     wrong_content_type,
@@ -69,6 +79,7 @@ struct fault_rule {
     fault_selector when;
     int status = 503;      // http-status: the status sent
     int retry_after = 0;   // http-status: Retry-After seconds (0: none)
+    std::string cipher = "des3";  // forced-cipher: des, des3, aes128, aes192, aes256
     bool one_shot = false;  // removed after it fired once
     std::uint64_t matched = 0, fired = 0;
 };

@@ -18,6 +18,7 @@ namespace {
 // and id-scep-failInfoText (1.3.6.1.5.5.7.24.1), registered once per process.
 struct scep_nids {
     int message_type, pki_status, fail_info, sender_nonce, recipient_nonce, transaction_id, fail_info_text, hresult;
+    int unknown;  // an attribute no client knows (fault injection)
 };
 
 int register_oid(const char* oid, const char* sn, const char* ln) {
@@ -38,6 +39,8 @@ const scep_nids& nids() {
             register_oid("2.16.840.1.113733.1.9.7", "scep-transactionID", "SCEP transactionID"),
             register_oid("1.3.6.1.5.5.7.24.1", "scep-failInfoText", "SCEP failInfoText"),
             register_oid("1.3.6.1.4.1.311.21.33", "ms-hresult", "Microsoft enrollment HRESULT"),
+            // Under the OID arc for examples (RFC 7229 §2, id-TEST 1.3.6.1.5.5.7.13).
+            register_oid("1.3.6.1.5.5.7.13.99", "scep-lab-unknown", "scep-lab fault: unknown attribute"),
         };
     }();
     return n;
@@ -157,7 +160,8 @@ std::optional<bytes> verify_against(PKCS7* p7, const X509& signer) {
 result<bytes> sign_with_attributes(const X509& signer_cert, const EVP_PKEY& signer_key, digest_alg digest,
                                    byte_view content, bool include_signer_cert,
                                    const std::function<bool(PKCS7_SIGNER_INFO*)>& add_attrs,
-                                   bool without_signing_time = false) {
+                                   bool without_signing_time = false,
+                                   const std::function<bool(PKCS7_SIGNER_INFO*)>& after_signing = {}) {
     int flags = PKCS7_PARTIAL | PKCS7_BINARY | PKCS7_NOSMIMECAP;
     pkcs7_ptr p7(PKCS7_sign(nullptr, nullptr, nullptr, nullptr, flags));
     if (!p7) return make_error(ossl_error("PKCS7_sign"));
@@ -180,6 +184,7 @@ result<bytes> sign_with_attributes(const X509& signer_cert, const EVP_PKEY& sign
             if (PKCS7_SIGNER_INFO_sign(si) <= 0) return make_error(ossl_error("re-signing without signingTime"));
         }
     }
+    if (after_signing && !after_signing(si)) return make_error(ossl_error("changing the signed reply"));
     return pkcs7_to_der(p7.get());
 }
 
@@ -440,10 +445,17 @@ result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, 
         if ((!p.issued && !p.crl) || !p.recipient)
             return make_error("a SUCCESS CertRep needs the issued certificate (or CRL) and the recipient");
         // RFC 8894 §3.3.2: the degenerate holds only the issued certificate.
-        bytes degenerate = p.issued ? build_degenerate({p.issued}) : build_degenerate({}, {p.crl});
-        auto env = encrypt_envelope(degenerate, {p.recipient}, p.cipher);
-        if (!env) return env.err();
-        content = std::move(*env);
+        std::vector<const X509*> certs;
+        if (p.issued) certs.push_back(p.issued);
+        certs.insert(certs.end(), p.fault.extra_certs.begin(), p.fault.extra_certs.end());
+        bytes degenerate = p.issued ? build_degenerate(certs) : build_degenerate({}, {p.crl});
+        if (p.fault.no_envelope) {
+            content = std::move(degenerate);
+        } else {
+            auto env = encrypt_envelope(degenerate, {p.recipient}, p.fault.cipher.value_or(p.cipher));
+            if (!env) return env.err();
+            content = std::move(*env);
+        }
     }
     auto sender_nonce = random_bytes(16);
     const bool ndes = p.ndes_failure_shape && p.status == pki_status::failure;
@@ -454,6 +466,29 @@ result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, 
         for (auto& b : recipient_nonce) b ^= 0xff;  // every bit differs from the request's senderNonce
     }
     const std::string transaction_id = f.wrong_transaction_id ? p.transaction_id + "-OTHER" : p.transaction_id;
+    // Faults that change the SignerInfo once it is signed: what its fields
+    // claim, or the signature itself.
+    auto after_signing = [&](PKCS7_SIGNER_INFO* si) {
+        if (f.signature_algorithm_with_digest) {
+            const int nid = p.digest == digest_alg::sha1 ? NID_sha1WithRSAEncryption
+                          : p.digest == digest_alg::sha384 ? NID_sha384WithRSAEncryption
+                          : p.digest == digest_alg::sha512 ? NID_sha512WithRSAEncryption
+                          : p.digest == digest_alg::sha224 ? NID_sha224WithRSAEncryption
+                                                           : NID_sha256WithRSAEncryption;
+            if (X509_ALGOR_set0(si->digest_enc_alg, OBJ_nid2obj(nid), V_ASN1_NULL, nullptr) != 1) return false;
+        }
+        if (f.digest_algorithm_mismatch) {
+            const int nid = p.digest == digest_alg::sha256 ? NID_sha512 : NID_sha256;
+            if (X509_ALGOR_set0(si->digest_alg, OBJ_nid2obj(nid), V_ASN1_NULL, nullptr) != 1) return false;
+        }
+        if (f.corrupt_signature && ASN1_STRING_length(si->enc_digest) > 0) {
+            const auto* d = ASN1_STRING_get0_data(si->enc_digest);
+            bytes sig(d, d + ASN1_STRING_length(si->enc_digest));
+            sig.back() ^= 0x01;
+            if (ASN1_STRING_set(si->enc_digest, sig.data(), static_cast<int>(sig.size())) != 1) return false;
+        }
+        return true;
+    };
     return sign_with_attributes(
         signer_cert, signer_key, p.digest, content, p.include_signer_cert && !ndes, [&](PKCS7_SIGNER_INFO* si) {
             if (!add_string_attr(si, n.message_type, V_ASN1_PRINTABLESTRING, std::to_string(f.message_type.value_or(3))))
@@ -472,12 +507,14 @@ result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, 
                 if (ndes && !p.hresult.empty() && !add_string_attr(si, n.hresult, V_ASN1_PRINTABLESTRING, p.hresult))
                     return false;
             }
+            if (f.extra_attribute && !add_string_attr(si, n.unknown, V_ASN1_UTF8STRING, "scep-lab fault injection"))
+                return false;
             return (f.omit_transaction_id ||
                     add_string_attr(si, n.transaction_id, p.transaction_id_asn1_type, transaction_id)) &&
                    (f.omit_sender_nonce || add_octet_attr(si, n.sender_nonce, sender_nonce)) &&
                    (f.omit_recipient_nonce || add_octet_attr(si, n.recipient_nonce, recipient_nonce));
         },
-        ndes);
+        ndes || f.omit_signing_time, after_signing);
 }
 
 result<bytes> sign_content(byte_view content, const X509& signer, const EVP_PKEY& key) {

@@ -133,6 +133,14 @@ struct cert_rep_params {
         bool omit_sender_nonce = false;
         std::optional<int> message_type;  // sent instead of 3 (CertRep)
         std::optional<int> pki_status;    // sent instead of `status`
+        bool omit_signing_time = false;
+        bool extra_attribute = false;                 // a signed attribute no client knows
+        bool corrupt_signature = false;               // one bit of the signature flipped
+        bool signature_algorithm_with_digest = false;  // sha256WithRSAEncryption, not rsaEncryption
+        bool digest_algorithm_mismatch = false;       // the SignerInfo names another digest than the one used
+        std::optional<content_cipher> cipher;         // the envelope's cipher, whatever the request used
+        bool no_envelope = false;                     // the degenerate sent as the content, unencrypted
+        std::vector<const X509*> extra_certs;         // added to the degenerate after the issued certificate
     } fault;
 };
 result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, const EVP_PKEY& signer_key);

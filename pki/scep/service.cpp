@@ -559,6 +559,14 @@ service_reply scep_service::reply_from(const pki_request& req, const cert_rep_pa
                 case fault_kind::missing_sender_nonce: f.omit_sender_nonce = true; break;
                 case fault_kind::wrong_message_type: f.message_type = static_cast<int>(message_type::pkcs_req); break;
                 case fault_kind::undefined_pki_status: f.pki_status = 9; break;
+                case fault_kind::no_signing_time: f.omit_signing_time = true; break;
+                case fault_kind::extra_attribute: f.extra_attribute = true; break;
+                case fault_kind::bad_signature: f.corrupt_signature = true; break;
+                case fault_kind::signature_algorithm_with_digest: f.signature_algorithm_with_digest = true; break;
+                case fault_kind::digest_algorithm_mismatch: f.digest_algorithm_mismatch = true; break;
+                case fault_kind::forced_cipher: f.cipher = content_cipher_from_name(rule->cipher); break;
+                case fault_kind::no_envelope: f.no_envelope = true; break;
+                case fault_kind::chain_in_degenerate: f.extra_certs = pki_.chain(true); break;
                 default: break;
             }
             params = &faulty;

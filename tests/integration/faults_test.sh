@@ -54,10 +54,13 @@ for i, l in enumerate(lines):
 attr() { awk -v oid="$2" '$1 == oid {print $2}' "$1"; }
 
 n=0
+# A reply's signature checked by openssl against the certificate it carries.
+verifies() { openssl cms -verify -noverify -binary -inform DER -in "$1" -out "$2" 2>/dev/null; }
 for kind in wrong-recipient-nonce missing-recipient-nonce wrong-transaction-id missing-transaction-id \
-    missing-sender-nonce wrong-message-type undefined-pki-status; do
+    missing-sender-nonce wrong-message-type undefined-pki-status no-signing-time extra-attribute bad-signature \
+    signature-algorithm-with-digest digest-algorithm-mismatch forced-cipher no-envelope chain-in-degenerate; do
     n=$((n + 1))
-    arm "{\"kind\": \"$kind\", \"one_shot\": true, \"when\": {\"operation\": \"PKIOperation\"}}"
+    arm "{\"kind\": \"$kind\", \"one_shot\": true, \"cipher\": \"des3\", \"when\": {\"operation\": \"PKIOperation\"}}"
     mkdir -p "c$n"
     rc=0
     timeout 30 scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key "c$n/key.pem" \
@@ -78,8 +81,34 @@ for kind in wrong-recipient-nonce missing-recipient-nonce wrong-transaction-id m
         missing-sender-nonce) [ -z "$(got 5)" ] && [ "$(got 6)" = "$sent_nonce" ] || fail "$kind: senderNonce $(got 5)" ;;
         wrong-message-type) [ "$(got 2)" = 19 ] || fail "$kind: messageType $(got 2)" ;;
         undefined-pki-status) [ "$(got 3)" = 9 ] || fail "$kind: pkiStatus $(got 3)" ;;
+        no-signing-time)
+            openssl cms -inform DER -in tx.reply.der -cmsout -print >print.txt
+            ! grep -q "object: signingTime" print.txt && verifies tx.reply.der /dev/null || fail "$kind" ;;
+        extra-attribute)
+            openssl cms -inform DER -in tx.reply.der -cmsout -print | grep -q "(1.3.6.1.5.5.7.13.99)" &&
+                verifies tx.reply.der /dev/null || fail "$kind" ;;
+        bad-signature | digest-algorithm-mismatch)
+            ! verifies tx.reply.der /dev/null || fail "$kind: openssl verified the reply" ;;
+        signature-algorithm-with-digest)
+            openssl cms -inform DER -in tx.reply.der -cmsout -print | grep -A1 "signatureAlgorithm:" |
+                grep -q "WithRSAEncryption" && verifies tx.reply.der /dev/null || fail "$kind" ;;
+        forced-cipher)  # scepclient sent DES; the envelope is 3DES
+            verifies tx.reply.der env.der && openssl cms -inform DER -in env.der -cmsout -print |
+                grep -A1 "contentEncryptionAlgorithm:" | grep -q "des-ede3-cbc" || fail "$kind" ;;
+        no-envelope)
+            verifies tx.reply.der content.der &&
+                openssl pkcs7 -inform DER -in content.der -print_certs -noout | grep -q "CN *= *fault-$n" || fail "$kind" ;;
+        chain-in-degenerate)
+            verifies tx.reply.der env.der &&
+                openssl cms -decrypt -provider legacy -provider default -inform DER -in env.der -inkey "c$n/key.pem" -out deg.der &&
+                [ "$(openssl pkcs7 -inform DER -in deg.der -print_certs -noout | grep -c '^subject')" -ge 3 ] ||
+                fail "$kind: $(openssl cms -decrypt -provider legacy -provider default -inform DER -in env.der -inkey "c$n/key.pem" -out deg.der 2>&1 | head -3; ls "c$n")" ;;
     esac
-    if [ -s "c$n/cert.pem" ]; then did="wrote a certificate (exit $rc)"; else did="wrote no certificate (exit $rc)"; fi
+    if [ -s "c$n/cert.pem" ]; then
+        did="wrote a certificate, $(openssl x509 -in "c$n/cert.pem" -noout -subject -nameopt RFC2253 | cut -d, -f1) (exit $rc)"
+    else
+        did="wrote no certificate (exit $rc)"
+    fi
     echo "ok: $kind on the wire (openssl); scepclient $did"
 done
 [ "$(curl -sf -H "Authorization: Bearer $TOKEN" "$API" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["faults"]))')" = 0 ] ||
@@ -139,4 +168,4 @@ grep -q "unknown fault kind" bad.txt || fail "fault add no-such-kind said: $(cat
 "$SCEP_LAB" --data-dir "$WORK/data" fault clear "$id" --url "$BASE" | grep -q "removed 1" || fail "fault clear $id"
 "$SCEP_LAB" --data-dir "$WORK/data" fault list --url "$BASE" | grep -q "no fault armed" || fail "rules left after clear"
 echo "ok: scep-lab fault add, list and clear"
-echo "PASS: faults on the wire (13 kinds) and the fault command"
+echo "PASS: faults on the wire (21 kinds) and the fault command"

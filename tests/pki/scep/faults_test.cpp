@@ -5,6 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <openssl/objects.h>
+#include <openssl/pkcs7.h>
+
+#include <algorithm>
+
 #include "pki/inspect/analysis.hpp"
 #include "pki/scep/service.hpp"
 #include "support/test_support.hpp"
@@ -181,6 +186,83 @@ TEST_F(certrep_fault_test, each_certrep_fault_puts_what_its_name_says_on_the_wir
     EXPECT_EQ(rep.recipient_nonce, nonce_);
     EXPECT_EQ(rep.transaction_id, "F1");
     EXPECT_TRUE(plan_.rules().empty());  // every rule was one-shot
+}
+
+// The signed attributes of a reply, as dotted OIDs.
+std::vector<std::string> signed_attribute_oids(const std::string& der) {
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+    pkcs7_ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
+    std::vector<std::string> out;
+    if (!p7) return out;
+    auto* si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(p7.get()), 0);
+    for (int i = 0; i < sk_X509_ATTRIBUTE_num(si->auth_attr); ++i) {
+        char buf[80];
+        OBJ_obj2txt(buf, sizeof buf, X509_ATTRIBUTE_get0_object(sk_X509_ATTRIBUTE_value(si->auth_attr, i)), 1);
+        out.emplace_back(buf);
+    }
+    return out;
+}
+
+TEST_F(certrep_fault_test, signature_envelope_and_degenerate_faults) {
+    auto has = [](const std::vector<std::string>& v, const std::string& x) {
+        return std::find(v.begin(), v.end(), x) != v.end();
+    };
+    {
+        auto r = enroll_with(fault_kind::no_signing_time, "G1");
+        EXPECT_FALSE(has(signed_attribute_oids(r.body), "1.2.840.113549.1.9.5"));
+        EXPECT_EQ(parsed(r).status, pki_status::success);  // still a valid reply
+    }
+    {
+        auto r = enroll_with(fault_kind::extra_attribute, "G2");
+        EXPECT_TRUE(has(signed_attribute_oids(r.body), "1.3.6.1.5.5.7.13.99"));
+        EXPECT_EQ(parsed(r).status, pki_status::success);
+    }
+    {
+        auto r = enroll_with(fault_kind::bad_signature, "G3");
+        auto rep = parse_cert_rep(bytes(r.body.begin(), r.body.end()), lab_.pki->ra_cert());
+        ASSERT_FALSE(rep);
+        EXPECT_NE(rep.message().find("does not verify"), std::string::npos) << rep.message();
+    }
+    {
+        auto r = enroll_with(fault_kind::signature_algorithm_with_digest, "G4");
+        EXPECT_EQ(inspect::analyze_reply(r.body, r.content_type).signature_algorithm, "sha256WithRSAEncryption");
+        EXPECT_EQ(parsed(r).status, pki_status::success);  // OpenSSL accepts either form
+    }
+    {
+        auto r = enroll_with(fault_kind::digest_algorithm_mismatch, "G5");
+        EXPECT_EQ(inspect::analyze_reply(r.body, r.content_type).digest, "sha512");  // the request used SHA-256
+        EXPECT_FALSE(parse_cert_rep(bytes(r.body.begin(), r.body.end()), lab_.pki->ra_cert()));
+    }
+    {
+        fault_rule rule;
+        rule.kind = fault_kind::forced_cipher;
+        rule.cipher = "aes256";
+        rule.one_shot = true;
+        ASSERT_TRUE(plan_.add(rule));
+        auto r = lab_.service->pki_operation(test::make_pkcs_req(dev_, lab_.pki->ra_cert(), "G6", nonce_), "192.0.2.5");
+        auto rep = parsed(r);
+        EXPECT_EQ(rep.envelope_cipher, content_cipher::aes_256_cbc);  // the request used AES-128
+        auto certs = decrypt_cert_rep(rep, *dev_.signer, *dev_.key);
+        ASSERT_TRUE(certs) << certs.message();
+        EXPECT_EQ(certs->size(), 1u);
+        rule.cipher = "rc4";
+        EXPECT_FALSE(plan_.add(rule));
+    }
+    {
+        auto rep = parsed(enroll_with(fault_kind::no_envelope, "G7"));
+        EXPECT_FALSE(rep.envelope_cipher);
+        auto certs = parse_degenerate(rep.envelope);  // the content is the degenerate itself
+        ASSERT_TRUE(certs) << certs.message();
+        ASSERT_EQ(certs->size(), 1u);
+        EXPECT_FALSE(decrypt_cert_rep(rep, *dev_.signer, *dev_.key));
+    }
+    {
+        auto rep = parsed(enroll_with(fault_kind::chain_in_degenerate, "G8"));
+        auto certs = decrypt_cert_rep(rep, *dev_.signer, *dev_.key);
+        ASSERT_TRUE(certs) << certs.message();
+        EXPECT_EQ(certs->size(), 1 + lab_.pki->chain(true).size());
+        EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(certs->front().get()), X509_REQ_get_subject_name(dev_.csr.get())), 0);
+    }
 }
 
 }  // namespace
