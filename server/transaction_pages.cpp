@@ -118,6 +118,10 @@ std::string render_transaction_page(const json::object& t, bool admin) {
     if (!str(t, "serial").empty())
         o << "<tr><th>serial issued</th><td><a href=\"/certs/" << markup_escape(str(t, "serial")) << ".pem\"><code>"
           << markup_escape(str(t, "serial")) << "</code></a></td></tr>";
+    if (const json::value* dec = field(detail, "decision"); dec && dec->is_object())
+        if (const json::value* f = field(dec->as_object(), "fault_injected"))
+            o << "<tr><th>fault injected</th><td id=\"fault\" class=\"warning\">" << markup_escape(text_of(*f))
+              << " <span class=\"muted\">(wrong on purpose: a fault rule fired, see docs/faults.md)</span></td></tr>";
     if (const json::value* c = field(detail, "challenge"))
         o << "<tr><th>challenge</th><td>" << markup_escape(text_of(*c))
           << " <span class=\"muted\">(the value is never stored)</span></td></tr>";

@@ -129,6 +129,9 @@ TEST_F(http_fault_test, certrep_faults_armed_through_the_api_reach_the_transacti
     ASSERT_EQ(hit->items.size(), 1u);
     auto detail = json::parse(log_->find(hit->items[0].id).value()->detail).as_object();
     EXPECT_EQ(detail["decision"].as_object()["fault_injected"].as_string(), "wrong-recipient-nonce (f1)");
+    auto page = call("/transactions/" + std::to_string(hit->items[0].id));
+    EXPECT_NE(page.body().find("id=\"fault\""), std::string::npos);
+    EXPECT_NE(page.body().find("wrong-recipient-nonce (f1)"), std::string::npos);
     auto listed = json::parse(call("/admin/api/faults", http::verb::get, {}, true).body()).as_object();
     ASSERT_EQ(listed["faults"].as_array().size(), 1u);
     EXPECT_EQ(listed["faults"].as_array()[0].as_object().at("fired").to_number<std::uint64_t>(), 1u);
