@@ -375,7 +375,7 @@ response router::handle(const request& req, const std::string& client, request_r
 }
 
 void router::inject_http_fault(response& res, const std::string& client, request_record& rec, scep_exchange& x) {
-    if (!faults_) return;
+    if (!faults_ || !faults_->armed()) return;
     std::string canonical = rec.operation;
     for (std::string_view op : scep_operations)
         if (ascii_iequals(rec.operation, op)) canonical = op;

@@ -77,7 +77,7 @@ std::optional<fault_kind> fault_kind_from_name(std::string_view name) {
 }
 
 result<std::string> fault_plan::add(fault_rule rule) {
-    armed a;
+    armed_rule a;
     if (!rule.when.subject.empty()) {
         if (rule.when.subject.size() > 256) return make_error("subject pattern longer than 256 characters");
         try {
@@ -100,14 +100,16 @@ result<std::string> fault_plan::add(fault_rule rule) {
     rule.matched = rule.fired = 0;
     a.rule = std::move(rule);
     rules_.push_back(std::move(a));
+    count_ = rules_.size();
     return rules_.back().rule.id;
 }
 
 bool fault_plan::remove(const std::string& id) {
     std::lock_guard lock(mu_);
-    auto it = std::find_if(rules_.begin(), rules_.end(), [&](const armed& a) { return a.rule.id == id; });
+    auto it = std::find_if(rules_.begin(), rules_.end(), [&](const armed_rule& a) { return a.rule.id == id; });
     if (it == rules_.end()) return false;
     rules_.erase(it);
+    count_ = rules_.size();
     return true;
 }
 
@@ -115,6 +117,7 @@ std::size_t fault_plan::clear() {
     std::lock_guard lock(mu_);
     auto n = rules_.size();
     rules_.clear();
+    count_ = 0;
     return n;
 }
 
@@ -143,7 +146,10 @@ std::optional<fault_rule> fault_plan::take(fault_layer layer, const fault_reques
             continue;
         ++rule.fired;
         fault_rule fired = rule;
-        if (rule.one_shot) rules_.erase(it);
+        if (rule.one_shot) {
+            rules_.erase(it);
+            count_ = rules_.size();
+        }
         return fired;
     }
     return std::nullopt;

@@ -5,6 +5,7 @@
 // applies transport faults to the answer. No I/O here.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -96,19 +97,23 @@ public:
     bool remove(const std::string& id);
     std::size_t clear();
     std::vector<fault_rule> rules() const;
+    // Whether any rule is armed: callers skip building a fault_request
+    // (the CSR subject as text) on every answer when none is.
+    bool armed() const { return count_.load(std::memory_order_relaxed) != 0; }
 
     // The first rule of `layer` that fires for this request (counting it,
     // and removing it when one-shot); nullopt when none does.
     std::optional<fault_rule> take(fault_layer layer, const fault_request& r);
 
 private:
-    struct armed {
+    struct armed_rule {
         fault_rule rule;
         std::optional<std::regex> subject;
         std::mt19937_64 random;
     };
     mutable std::mutex mu_;
-    std::vector<armed> rules_;
+    std::vector<armed_rule> rules_;
+    std::atomic<std::size_t> count_{0};  // rules_.size(), read without the lock
     std::uint64_t next_id_ = 1;
 };
 

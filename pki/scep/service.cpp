@@ -545,7 +545,7 @@ service_reply scep_service::reply_from(const pki_request& req, const cert_rep_pa
     r.detail = p.fail_info_text;
     cert_rep_params faulty;
     const cert_rep_params* params = &p;
-    if (faults_) {
+    if (faults_ && faults_->armed()) {
         const std::string subject = req.csr ? name_to_string(*X509_REQ_get_subject_name(req.csr.get())) : "";
         if (auto rule = faults_->take(fault_layer::certrep,
                                       {"PKIOperation", r.message_type, req.transaction_id, req.requester, subject})) {
