@@ -2,6 +2,7 @@
 // command line and settings; server/app.cpp assembles and runs the server.
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <iostream>
 #include <unistd.h>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "pki/crypto/encoding.hpp"
 #include "pki/trust/exports.hpp"
 #include "client/bench.hpp"
+#include "client/conformance.hpp"
 
 namespace {
 
@@ -245,6 +247,23 @@ int main(int argc, char** argv) {
     for (auto* sub : {fault_add, fault_list, fault_clear})
         sub->add_option("--url", fc.url, "the server's base URL; default from the listen address and port settings");
 
+    scep::client::conformance_options co;
+    bool co_list = false;
+    auto* conformance = app.add_subcommand(
+        "conformance", "score a SCEP client against every fault kind: one run per case (docs/conformance.md)");
+    conformance->add_option("--client", co.client, "a built-in client profile: scepclient or certmonger")
+        ->check(CLI::IsMember({"scepclient", "certmonger"}));
+    conformance->add_option("--case", co.only, "run only these cases (repeatable; the baseline always runs)");
+    conformance->add_option("--timeout", co.timeout_seconds, "seconds per run before the client counts as hung")
+        ->check(CLI::Range(1, 3600));
+    conformance->add_option("--markdown", co.markdown_file, "write the scorecard as Markdown");
+    conformance->add_option("--junit", co.junit_file, "write the scorecard as JUnit XML");
+    conformance->add_option("--work-dir", co.work_dir, "keep the server's and each case's files here");
+    conformance->add_flag("--no-fail", co.no_fail_exit, "exit 0 even when a case FAILs");
+    conformance->add_flag("--list", co_list, "list the cases and what a correct client does, then exit");
+    conformance->add_option("command", co.command,
+                            "the client command after --, with {url} {challenge} {dir} {cn} {ca}");
+
     auto* version = app.add_subcommand("version", "print the version");
     auto* presets = app.add_subcommand("presets", "list the ready configurations for --preset");
 
@@ -284,6 +303,18 @@ int main(int argc, char** argv) {
         }
         std::cout << scep::client::bench_report(bo, *r);
         return r->failed == 0 ? 0 : 3;
+    }
+    if (conformance->parsed() && co_list) {
+        for (const auto& c : scep::client::conformance_cases())
+            std::cout << c.name << "\t" << scep::client::to_string(c.expect) << "\t" << c.why << "\n";
+        return 0;
+    }
+    if (conformance->parsed()) {
+        co.server_config = f.config_file;
+        co.server_preset = f.preset;
+        std::error_code ec;
+        auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+        return scep::client::conformance(ec ? argv[0] : self.string(), co, std::cout);
     }
     if (inspect->parsed() && inspect_catalogue) return scep::cli::print_catalogue(std::cout);
     if (inspect->parsed() && inspect_target.empty()) {

@@ -1,0 +1,704 @@
+#include "client/conformance.hpp"
+
+#include <boost/json.hpp>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "client/scep_client.hpp"
+#include "pki/crypto/encoding.hpp"
+#include "pki/crypto/ossl.hpp"
+#include "pki/scep/faults.hpp"
+
+namespace scep::client {
+
+namespace fs = std::filesystem;
+
+std::string_view to_string(expectation e) {
+    switch (e) {
+        case expectation::accept: return "accept";
+        case expectation::refuse: return "refuse";
+        case expectation::retry: return "retry";
+        case expectation::poll: return "poll";
+        case expectation::either: return "either";
+    }
+    return "?";
+}
+
+std::string_view to_string(verdict v) {
+    switch (v) {
+        case verdict::pass: return "pass";
+        case verdict::fail: return "FAIL";
+        case verdict::reported: return "reported";
+    }
+    return "?";
+}
+
+namespace {
+
+// One case: its name, the rule (JSON fragment after "kind"), and what a correct client does.
+struct case_spec {
+    std::string_view name, kind, extra;
+    expectation expect;
+};
+
+// PKIOperation only for transport faults, so that GetCACaps and GetCACert
+// (which every client sends first) still work and the fault meets the enrollment.
+constexpr case_spec specs[] = {
+    {"wrong-recipient-nonce", "wrong-recipient-nonce", "", expectation::refuse},
+    {"missing-recipient-nonce", "missing-recipient-nonce", "", expectation::refuse},
+    {"wrong-transaction-id", "wrong-transaction-id", "", expectation::refuse},
+    {"missing-transaction-id", "missing-transaction-id", "", expectation::refuse},
+    {"missing-sender-nonce", "missing-sender-nonce", "", expectation::refuse},
+    {"wrong-message-type", "wrong-message-type", "", expectation::refuse},
+    {"undefined-pki-status", "undefined-pki-status", "", expectation::refuse},
+    {"no-signing-time", "no-signing-time", "", expectation::accept},
+    {"extra-attribute", "extra-attribute", "", expectation::accept},
+    {"bad-signature", "bad-signature", "", expectation::refuse},
+    {"signature-algorithm-with-digest", "signature-algorithm-with-digest", "", expectation::either},
+    {"digest-algorithm-mismatch", "digest-algorithm-mismatch", "", expectation::refuse},
+    {"forced-cipher-des", "forced-cipher", R"("cipher":"des")", expectation::either},
+    {"forced-cipher-aes256", "forced-cipher", R"("cipher":"aes256")", expectation::either},
+    {"no-envelope", "no-envelope", "", expectation::refuse},
+    {"chain-in-degenerate", "chain-in-degenerate", "", expectation::either},
+    {"http-status-500", "http-status", R"("status":500)", expectation::refuse},
+    {"http-status-503-retry", "http-status", R"("status":503,"retry_after":2,"first":1)", expectation::retry},
+    {"wrong-content-type", "wrong-content-type", "", expectation::either},
+    {"empty-body", "empty-body", "", expectation::refuse},
+    {"truncated-body", "truncated-body", "", expectation::refuse},
+    {"base64-body", "base64-body", "", expectation::either},
+    {"trailing-garbage", "trailing-garbage", "", expectation::either},
+};
+
+std::string rule_json(const case_spec& c) {
+    boost::json::object when{{"operation", "PKIOperation"}};
+    boost::json::object rule{{"kind", c.kind}};
+    if (!c.extra.empty()) {
+        auto extra = boost::json::parse("{" + std::string(c.extra) + "}").as_object();
+        for (auto& [k, v] : extra) {
+            if (k == "first") when["first"] = v;
+            else rule[k] = v;
+        }
+    }
+    rule["when"] = std::move(when);
+    return boost::json::serialize(rule);
+}
+
+}  // namespace
+
+std::vector<conformance_case> conformance_cases() {
+    std::vector<conformance_case> out;
+    out.push_back({"baseline", "", expectation::accept, "a correct server: every reply as RFC 8894 specifies"});
+    for (const auto& s : specs) {
+        auto kind = fault_kind_from_name(s.kind);
+        out.push_back({std::string(s.name), rule_json(s), s.expect, kind ? std::string(info(*kind).what) : ""});
+    }
+    return out;
+}
+
+void classify(case_result& r) {
+    const auto e = r.c.expect;
+    const bool baseline = r.c.rule_json.empty();
+    if (r.signal != 0 && !r.timed_out) {
+        r.v = verdict::fail;
+        r.outcome = "crash (signal " + std::to_string(r.signal) + ")";
+        r.detail = "the client died; a client survives any reply";
+        return;
+    }
+    if (r.certificate) {
+        r.outcome = "certificate written";
+        switch (e) {
+            case expectation::accept: r.v = verdict::pass; break;
+            case expectation::retry:
+                r.v = verdict::pass;
+                r.detail = "retried: " + std::to_string(r.requests) + " PKIOperation requests";
+                break;
+            case expectation::either: r.v = verdict::reported; r.detail = "accepted"; break;
+            case expectation::refuse:
+            case expectation::poll:
+                r.v = verdict::fail;
+                r.detail = "installed a certificate from a reply it should have refused";
+                break;
+        }
+        return;
+    }
+    if (r.timed_out) {
+        r.outcome = "no answer (killed after " + std::to_string(static_cast<int>(r.seconds)) + " s)";
+        if (e == expectation::poll) {
+            r.v = verdict::pass;
+            r.detail = "still polling at the timeout, nothing installed";
+        } else {
+            r.v = verdict::fail;
+            r.detail = "hang: the client neither finished nor gave up";
+        }
+        return;
+    }
+    r.outcome = "refused (exit " + std::to_string(r.exit_code) + ")";
+    switch (e) {
+        case expectation::accept:
+            r.v = verdict::fail;
+            r.detail = baseline ? "the client does not enroll against a correct server: the other results mean little"
+                                : "refused a valid reply";
+            break;
+        case expectation::refuse:
+        case expectation::poll:
+            r.v = verdict::pass;
+            if (r.exit_code == 0) r.detail = "exit 0 although nothing was written";
+            break;
+        case expectation::retry:
+            r.v = verdict::reported;
+            r.detail = "did not retry (" + std::to_string(r.requests) + " PKIOperation requests)";
+            break;
+        case expectation::either: r.v = verdict::reported; r.detail = "refused"; break;
+    }
+}
+
+const std::vector<client_profile>& client_profiles() {
+    static const std::vector<client_profile> profiles = {
+        {"scepclient",
+         {"scepclient", "-server-url", "{url}", "-challenge", "{challenge}", "-private-key", "{dir}/key.pem",
+          "-certificate", "{dir}/cert.pem", "-cn", "{cn}"},
+         "",
+         "dpkg-query -W -f '${Package} ${Version}' scep"},
+        // certmonger is a daemon: a private one per case (its own state
+        // directories under {dir}), one request, then its status.
+        {"certmonger",
+         {"sh", "{dir}/certmonger-client.sh", "{url}", "{challenge}", "{dir}", "{cn}"},
+         R"(#!/bin/sh
+# scep-lab conformance: certmonger's getcert with a private daemon.
+set -u
+url=$1 challenge=$2 dir=$3 cn=$4
+cm="$dir/certmonger"
+mkdir -p "$cm/cas" "$cm/requests" "$cm/config" "$cm/local" "$cm/home"
+export CERTMONGER_CAS_DIR="$cm/cas" CERTMONGER_REQUESTS_DIR="$cm/requests" \
+    CERTMONGER_CONFIG_DIR="$cm/config" CERTMONGER_LOCAL_CA_DIR="$cm/local" HOME="$cm/home"
+cat >"$cm/run.sh" <<EOF
+getcert add-scep-ca -s -c lab -u "$url" || exit 10
+getcert request -s -c lab -I req -f "$dir/cert.pem" -k "$dir/key.pem" -L "$challenge" -N "CN=$cn" || exit 11
+i=0
+st=
+while [ \$i -lt 60 ]; do
+    st=\$(getcert list -s -i req | sed -n 's/^[[:space:]]*status: //p')
+    case "\$st" in MONITORING|CA_REJECTED|CA_UNREACHABLE|CA_UNCONFIGURED|NEED_GUIDANCE) break ;; esac
+    sleep 0.5
+    i=\$((i + 1))
+done
+getcert list -s -i req >"$dir/getcert-list.txt"
+echo "certmonger status: \$st" >"$dir/status.txt"
+EOF
+dbus-run-session -- certmonger -s -n -c "sh $cm/run.sh"
+cat "$dir/status.txt" 2>/dev/null
+grep -q "MONITORING" "$dir/status.txt" 2>/dev/null
+)",
+         "dpkg-query -W -f '${Package} ${Version}' certmonger"},
+    };
+    return profiles;
+}
+
+std::string substitute(std::string_view arg, const placeholders& p) {
+    std::string out;
+    for (std::size_t i = 0; i < arg.size();) {
+        if (arg[i] == '{') {
+            auto close = arg.find('}', i);
+            if (close != std::string_view::npos) {
+                auto key = arg.substr(i + 1, close - i - 1);
+                const std::string* value = key == "url" ? &p.url
+                                         : key == "challenge" ? &p.challenge
+                                         : key == "dir" ? &p.dir
+                                         : key == "cn" ? &p.cn
+                                         : key == "ca" ? &p.ca
+                                                       : nullptr;
+                if (value) {
+                    out += *value;
+                    i = close + 1;
+                    continue;
+                }
+            }
+        }
+        out += arg[i++];
+    }
+    return out;
+}
+
+namespace {
+
+// ---- Reports --------------------------------------------------------------
+
+std::string xml_escape(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            default:
+                // XML 1.0 allows no other control characters than tab and newlines.
+                if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') out += '?';
+                else out += c;
+        }
+    }
+    return out;
+}
+
+std::string md_cell(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '|') out += "\\|";
+        else if (c == '\n' || c == '\r') out += ' ';
+        else out += c;
+    }
+    return out;
+}
+
+struct tally {
+    int pass = 0, fail = 0, reported = 0;
+};
+tally count(const std::vector<case_result>& results) {
+    tally t;
+    for (const auto& r : results) {
+        if (r.v == verdict::pass) ++t.pass;
+        else if (r.v == verdict::fail) ++t.fail;
+        else ++t.reported;
+    }
+    return t;
+}
+
+}  // namespace
+
+std::string scorecard_markdown(const std::string& client, const std::string& version, const std::string& date,
+                               const std::vector<case_result>& results) {
+    auto t = count(results);
+    std::ostringstream o;
+    o << "### " << md_cell(client) << "\n\n";
+    o << "Client: " << md_cell(version) << ". Run: " << md_cell(date) << ". " << t.pass << " pass, " << t.fail
+      << " FAIL, " << t.reported << " reported.\n\n";
+    o << "| Case | Expected | Verdict | Outcome | Detail |\n|---|---|---|---|---|\n";
+    for (const auto& r : results)
+        o << "| " << md_cell(r.c.name) << " | " << to_string(r.c.expect) << " | "
+          << (r.v == verdict::fail ? "**FAIL**" : std::string(to_string(r.v))) << " | " << md_cell(r.outcome) << " | "
+          << md_cell(r.detail) << " |\n";
+    return o.str();
+}
+
+std::string scorecard_junit(const std::string& client, const std::vector<case_result>& results) {
+    auto t = count(results);
+    double total = 0;
+    for (const auto& r : results) total += r.seconds;
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(3);
+    o << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    o << "<testsuites name=\"scep-lab conformance\" tests=\"" << results.size() << "\" failures=\"" << t.fail
+      << "\" time=\"" << total << "\">\n";
+    o << "  <testsuite name=\"" << xml_escape(client) << "\" tests=\"" << results.size() << "\" failures=\"" << t.fail
+      << "\" skipped=\"0\" time=\"" << total << "\">\n";
+    for (const auto& r : results) {
+        o << "    <testcase classname=\"scep-lab.conformance." << xml_escape(client) << "\" name=\""
+          << xml_escape(r.c.name) << "\" time=\"" << r.seconds << "\">\n";
+        if (r.v == verdict::fail)
+            o << "      <failure message=\"" << xml_escape(r.outcome + ": " + r.detail) << "\" type=\"expected "
+              << to_string(r.c.expect) << "\">" << xml_escape(r.c.why) << "</failure>\n";
+        o << "      <system-out>" << xml_escape(std::string(to_string(r.v)) + ": " + r.outcome +
+                                               (r.detail.empty() ? "" : " (" + r.detail + ")"))
+          << "</system-out>\n";
+        o << "    </testcase>\n";
+    }
+    o << "  </testsuite>\n</testsuites>\n";
+    return o.str();
+}
+
+namespace {
+
+// ---- Processes --------------------------------------------------------------
+
+struct ended {
+    int exit_code = -1, signal = 0;
+    bool timed_out = false;
+    double seconds = 0;
+};
+
+// Starts argv in its own process group, in `cwd`, output to `log`.
+result<pid_t> start(const std::vector<std::string>& argv, const fs::path& cwd, const fs::path& log,
+                    const std::vector<std::pair<std::string, std::string>>& env = {}) {
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) return make_error("fork failed");
+    if (pid == 0) {
+        ::setpgid(0, 0);
+        int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (out < 0 || in < 0 || ::chdir(cwd.c_str()) != 0) ::_exit(126);
+        ::dup2(in, 0);
+        ::dup2(out, 1);
+        ::dup2(out, 2);
+        for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+        ::execvp(args[0], args.data());
+        const char msg[] = "scep-lab conformance: cannot execute the client command\n";
+        [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
+        ::_exit(127);
+    }
+    ::setpgid(pid, pid);
+    return pid;
+}
+
+// Waits up to `timeout`, then kills the whole group (also after a normal
+// exit: a daemon the client started must not outlive its case).
+ended wait_for(pid_t pid, std::chrono::seconds timeout) {
+    ended e;
+    const auto t0 = std::chrono::steady_clock::now();
+    int status = 0;
+    for (;;) {
+        pid_t w = ::waitpid(pid, &status, WNOHANG);
+        if (w == pid) break;
+        if (std::chrono::steady_clock::now() - t0 >= timeout) {
+            e.timed_out = true;
+            ::kill(-pid, SIGTERM);
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+            ::kill(-pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ::kill(-pid, SIGKILL);
+    e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (WIFEXITED(status)) e.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) e.signal = WTERMSIG(status);
+    return e;
+}
+
+std::string read_text(const fs::path& p, std::size_t limit = 1 << 20) {
+    std::ifstream in(p, std::ios::binary);
+    std::string s(limit, '\0');
+    in.read(s.data(), static_cast<std::streamsize>(limit));
+    s.resize(static_cast<std::size_t>(in.gcount()));
+    return s;
+}
+
+std::string last_line(const std::string& text) {
+    auto end = text.find_last_not_of("\r\n \t");
+    if (end == std::string::npos) return "";
+    auto start = text.find_last_of('\n', end);
+    std::string line = text.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+    if (line.size() > 200) line = line.substr(0, 200) + "...";
+    return line;
+}
+
+// ---- What the client left ---------------------------------------------------
+
+// An end-entity certificate in one of `dir`'s files (top level) that is not
+// self-signed (scepclient's temporary signer) and not one GetCACert returned.
+bool certificate_written(const fs::path& dir, const std::vector<x509_ptr>& ca_certs) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        if (!entry.is_regular_file(ec) || entry.file_size(ec) > (1 << 20)) continue;
+        const std::string data = read_text(entry.path());
+        std::vector<x509_ptr> found;
+        bio_ptr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+        while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) found.emplace_back(c);
+        ERR_clear_error();
+        if (found.empty()) {
+            const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+            if (X509* c = d2i_X509(nullptr, &p, static_cast<long>(data.size()))) found.emplace_back(c);
+            ERR_clear_error();
+        }
+        for (const auto& c : found) {
+            if (X509_NAME_cmp(X509_get_subject_name(c.get()), X509_get_issuer_name(c.get())) == 0 &&
+                X509_verify(c.get(), X509_get0_pubkey(c.get())) == 1)
+                continue;  // self-signed
+            ERR_clear_error();
+            if (X509_check_ca(c.get()) != 0) continue;
+            bool from_ca = false;
+            for (const auto& k : ca_certs) from_ca = from_ca || X509_cmp(k.get(), c.get()) == 0;
+            if (!from_ca) return true;
+        }
+    }
+    return false;
+}
+
+std::string now_utc() {
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+    return buf;
+}
+
+std::string command_output(const std::string& command) {
+    std::string out;
+    if (FILE* f = ::popen((command + " 2>/dev/null").c_str(), "r")) {
+        char buf[256];
+        while (std::fgets(buf, sizeof buf, f)) out += buf;
+        ::pclose(f);
+    }
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out;
+}
+
+// The private server: a child `scep-lab serve` on a free loopback port.
+struct lab_server {
+    pid_t pid = -1;
+    std::string url, base_url, ca_file, token;
+    scep_url admin;
+
+    ~lab_server() {
+        if (pid > 0) {
+            ::kill(pid, SIGTERM);
+            for (int i = 0; i < 100 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i)
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, WNOHANG);
+        }
+    }
+
+    result<boost::json::value> call(const std::string& method, const std::string& target, const std::string& body = {}) {
+        std::vector<std::pair<std::string, std::string>> headers{{"Authorization", "Bearer " + token}};
+        if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
+        auto r = http_request(admin, method, target, body, headers, std::chrono::seconds(10));
+        if (!r) return make_error("the lab server does not answer: " + r.message());
+        if (r->status >= 400) return make_error("HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 200));
+        boost::json::error_code ec;
+        auto v = boost::json::parse(r->body, ec);
+        if (ec) return make_error("the admin API's answer is not JSON");
+        return v;
+    }
+};
+
+result<void> start_server(lab_server& srv, const std::string& self_exe, const conformance_options& o,
+                          const fs::path& dir, const std::string& challenge) {
+    fs::create_directories(dir / "data");
+    const fs::path ready = dir / "ready.json";
+    std::vector<std::string> argv{self_exe};
+    if (!o.server_config.empty()) argv.insert(argv.end(), {"--config", o.server_config});
+    if (!o.server_preset.empty()) argv.insert(argv.end(), {"--preset", o.server_preset});
+    argv.insert(argv.end(), {"--data-dir", (dir / "data").string(), "serve", "--listen", "127.0.0.1", "--port", "0",
+                             "--no-https", "--ready-file", ready.string(), "--challenge", challenge});
+    srv.token = to_hex(random_bytes(16));
+    auto pid = start(argv, dir, dir / "server.log", {{"SCEP_LAB_ADMIN_TOKEN", srv.token}});
+    if (!pid) return pid.err();
+    srv.pid = *pid;
+    // The first start generates the lab PKI (RSA keys): allow a minute.
+    for (int i = 0; i < 1200; ++i) {
+        int status = 0;
+        if (::waitpid(srv.pid, &status, WNOHANG) == srv.pid) {
+            srv.pid = -1;
+            return make_error("the lab server exited at start: " + last_line(read_text(dir / "server.log")));
+        }
+        std::error_code ec;
+        if (fs::exists(ready, ec) && fs::file_size(ready, ec) > 0) {
+            auto text = read_text(ready);
+            boost::json::error_code jec;
+            auto v = boost::json::parse(text, jec);
+            if (!jec && v.is_object() && v.as_object().contains("url")) {
+                const auto& obj = v.as_object();
+                srv.url = boost::json::value_to<std::string>(obj.at("url"));
+                srv.base_url = boost::json::value_to<std::string>(obj.at("base_url"));
+                srv.ca_file = boost::json::value_to<std::string>(obj.at("ca_chain"));
+                auto parsed = parse_scep_url(srv.base_url);
+                if (!parsed) return parsed.err();
+                srv.admin = *parsed;
+                auto faults = srv.call("GET", "/admin/api/faults");
+                if (!faults)
+                    return make_error("conformance needs the admin API with fault injection ([admin] enabled): " +
+                                      faults.message());
+                return {};
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return make_error("the lab server did not start within 60 s (" + (dir / "server.log").string() + ")");
+}
+
+std::string cn_for(const std::string& name) {
+    std::string cn = "conformance-" + name;
+    return cn.size() > 64 ? cn.substr(0, 64) : cn;
+}
+
+}  // namespace
+
+int conformance(const std::string& self_exe, const conformance_options& o, std::ostream& out) {
+    // The command: a profile, or the template.
+    std::vector<std::string> command = o.command;
+    std::string script, script_name, client_name = "client", version;
+    if (!o.client.empty()) {
+        const client_profile* profile = nullptr;
+        for (const auto& p : client_profiles())
+            if (p.name == o.client) profile = &p;
+        if (!profile) {
+            std::cerr << "scep-lab conformance: no client profile \"" << o.client << "\" (scepclient, certmonger)\n";
+            return 2;
+        }
+        if (!command.empty()) {
+            std::cerr << "scep-lab conformance: give --client or a command after --, not both\n";
+            return 2;
+        }
+        command = profile->command;
+        script = profile->script;
+        script_name = profile->name + "-client.sh";
+        client_name = profile->name;
+        version = command_output(profile->version_command);
+    }
+    if (command.empty()) {
+        std::cerr << "scep-lab conformance: give --client scepclient|certmonger, or the client's command after -- "
+                     "(placeholders {url} {challenge} {dir} {cn} {ca})\n";
+        return 2;
+    }
+    if (o.client.empty()) client_name = fs::path(command.front()).filename().string();
+    if (version.empty()) version = client_name;
+    if (o.timeout_seconds < 1) {
+        std::cerr << "scep-lab conformance: --timeout must be at least 1 second\n";
+        return 2;
+    }
+
+    auto cases = conformance_cases();
+    for (const auto& name : o.only) {
+        bool known = false;
+        for (const auto& c : cases) known = known || c.name == name;
+        if (!known) {
+            std::cerr << "scep-lab conformance: no case \"" << name << "\" (--list shows them)\n";
+            return 2;
+        }
+    }
+    if (!o.only.empty())
+        std::erase_if(cases, [&](const conformance_case& c) {
+            return c.rule_json.empty() ? false : std::find(o.only.begin(), o.only.end(), c.name) == o.only.end();
+        });
+
+    // Work directory: given (kept), or temporary (removed).
+    fs::path work;
+    std::error_code ec;
+    if (!o.work_dir.empty()) {
+        work = fs::absolute(o.work_dir);
+        fs::create_directories(work, ec);
+        if (ec) {
+            std::cerr << "scep-lab conformance: cannot create " << work << ": " << ec.message() << "\n";
+            return 2;
+        }
+    } else {
+        std::string tmpl = (fs::temp_directory_path() / "scep-lab-conformance-XXXXXX").string();
+        if (!::mkdtemp(tmpl.data())) {
+            std::cerr << "scep-lab conformance: cannot create a temporary directory\n";
+            return 2;
+        }
+        work = tmpl;
+    }
+    struct cleanup {
+        fs::path dir;
+        bool keep;
+        ~cleanup() {
+            std::error_code e;
+            if (!keep) fs::remove_all(dir, e);
+        }
+    } clean{work, !o.work_dir.empty()};
+
+    const std::string challenge = "conformance-" + to_hex(random_bytes(6));
+    lab_server srv;
+    if (auto r = start_server(srv, self_exe, o, work / "server", challenge); !r) {
+        std::cerr << "scep-lab conformance: " << r.message() << "\n";
+        return 2;
+    }
+    std::vector<x509_ptr> ca_certs;
+    if (auto parsed = parse_scep_url(srv.url)) {
+        scep_client sc(*parsed);
+        if (auto certs = sc.get_ca_cert()) ca_certs = std::move(*certs);
+    }
+    out << "scep-lab conformance: " << version << " against " << srv.url << " (" << cases.size() << " cases, timeout "
+        << o.timeout_seconds << " s each)\n";
+
+    std::vector<case_result> results;
+    for (const auto& c : cases) {
+        case_result r;
+        r.c = c;
+        const fs::path dir = work / "cases" / c.name;
+        fs::remove_all(dir, ec);
+        fs::create_directories(dir, ec);
+        placeholders ph{srv.url, challenge, dir.string(), cn_for(c.name), srv.ca_file};
+        if (!script.empty()) {
+            std::ofstream(dir / script_name) << script;
+        }
+        std::string rule_id;
+        if (!c.rule_json.empty()) {
+            auto armed = srv.call("POST", "/admin/api/faults", c.rule_json);
+            if (!armed) {
+                std::cerr << "scep-lab conformance: cannot arm " << c.name << ": " << armed.message() << "\n";
+                return 2;
+            }
+            rule_id = boost::json::value_to<std::string>(armed->at("id"));
+        }
+        std::vector<std::string> argv;
+        for (const auto& a : command) argv.push_back(substitute(a, ph));
+        auto pid = start(argv, dir, dir / "client.log");
+        if (!pid) {
+            std::cerr << "scep-lab conformance: " << pid.message() << "\n";
+            return 2;
+        }
+        auto e = wait_for(*pid, std::chrono::seconds(o.timeout_seconds));
+        r.exit_code = e.exit_code;
+        r.signal = e.signal;
+        r.timed_out = e.timed_out;
+        r.seconds = e.seconds;
+        if (!rule_id.empty()) {
+            if (auto rules = srv.call("GET", "/admin/api/faults")) {
+                for (const auto& rule : rules->at("faults").as_array()) {
+                    const auto& obj = rule.as_object();
+                    if (boost::json::value_to<std::string>(obj.at("id")) != rule_id) continue;
+                    r.requests = obj.at("matched").to_number<std::uint64_t>();
+                    r.fired = obj.at("fired").to_number<std::uint64_t>();
+                }
+            }
+            (void)srv.call("DELETE", "/admin/api/faults/" + rule_id);
+        }
+        r.certificate = certificate_written(dir, ca_certs);
+        classify(r);
+        if (r.exit_code == 127 && !r.certificate)
+            r.detail = "the command could not be executed: " + last_line(read_text(dir / "client.log"));
+        else if (r.v != verdict::pass && r.detail.find("client:") == std::string::npos) {
+            auto said = last_line(read_text(dir / "client.log"));
+            if (!said.empty()) r.detail += (r.detail.empty() ? "" : "; ") + std::string("client: ") + said;
+        }
+        if (!c.rule_json.empty() && r.fired == 0 && r.v == verdict::pass && !r.certificate)
+            r.detail += (r.detail.empty() ? "" : "; ") + std::string("the fault never fired");
+        out << std::left << std::setw(34) << c.name << std::setw(10) << to_string(r.v) << r.outcome
+            << (r.detail.empty() ? "" : "  " + r.detail) << "\n"
+            << std::flush;
+        results.push_back(std::move(r));
+    }
+
+    auto t = count(results);
+    out << t.pass << " pass, " << t.fail << " FAIL, " << t.reported << " reported";
+    if (!o.work_dir.empty()) out << "; each case's files under " << (work / "cases").string();
+    out << "\n";
+    auto write = [](const std::string& file, const std::string& text) {
+        std::ofstream f(file, std::ios::binary | std::ios::trunc);
+        f << text;
+        if (!f) {
+            std::cerr << "scep-lab conformance: cannot write " << file << "\n";
+            return false;
+        }
+        return true;
+    };
+    bool written = true;
+    if (!o.markdown_file.empty()) written &= write(o.markdown_file, scorecard_markdown(client_name, version, now_utc(), results));
+    if (!o.junit_file.empty()) written &= write(o.junit_file, scorecard_junit(client_name, results));
+    if (!written) return 2;
+    return t.fail > 0 && !o.no_fail_exit ? 1 : 0;
+}
+
+}  // namespace scep::client

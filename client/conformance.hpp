@@ -1,0 +1,90 @@
+// `scep-lab conformance` (docs/conformance.md): scores a SCEP client against
+// the fault kinds (docs/faults.md). A private server runs as a child process;
+// the client command runs once against it unfaulted, then once per fault
+// case with one rule armed, each in a fresh directory and under a timeout;
+// each run is classified from what the client left in that directory.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pki/crypto/result.hpp"
+
+namespace scep::client {
+
+// What a correct client does with a case's reply.
+enum class expectation {
+    accept,  // a valid (if unusual) reply: the certificate is written
+    refuse,  // a bad reply: nothing is written, the client ends
+    retry,   // a retryable answer (armed once): a client that retries gets the certificate
+    poll,    // PENDING without end: nothing is written, polling until the timeout is right
+    either,  // clients legitimately differ: reported, never a failure
+};
+std::string_view to_string(expectation e);
+
+struct conformance_case {
+    std::string name;       // "baseline", "wrong-recipient-nonce", "http-status-503-retry", ...
+    std::string rule_json;  // the rule POSTed to /admin/api/faults; empty for the baseline
+    expectation expect = expectation::accept;
+    std::string why;  // what the reply carries, for the report
+};
+// Every case, baseline first.
+std::vector<conformance_case> conformance_cases();
+
+enum class verdict { pass, fail, reported };
+std::string_view to_string(verdict v);
+
+// How one run ended and what it means.
+struct case_result {
+    conformance_case c;
+    verdict v = verdict::fail;
+    std::string outcome;  // "certificate written", "refused (exit 1)", "hang (killed after 60 s)", ...
+    std::string detail;   // why the verdict, the client's last output line
+    int exit_code = -1, signal = 0;
+    bool timed_out = false, certificate = false;
+    std::uint64_t requests = 0, fired = 0;  // PKIOperation requests the rule saw / faults it sent
+    double seconds = 0;
+};
+// The verdict for an ended run (pure: unit-tested).
+void classify(case_result& r);
+
+// A client profile: the command template for a client installed here.
+struct client_profile {
+    std::string name;
+    std::vector<std::string> command;  // with {url} {challenge} {dir} {cn} {ca}
+    std::string script;                // written to {dir}/<name>-client.sh before each run, when not empty
+    std::string version_command;       // prints the client's version, for the report
+};
+const std::vector<client_profile>& client_profiles();
+
+// Replaces {url} {challenge} {dir} {cn} {ca} in one argument.
+struct placeholders {
+    std::string url, challenge, dir, cn, ca;
+};
+std::string substitute(std::string_view arg, const placeholders& p);
+
+struct conformance_options {
+    std::string client;                // a profile name, or empty with `command`
+    std::vector<std::string> command;  // the template (after --)
+    std::vector<std::string> only;     // case names to run (the baseline always runs)
+    int timeout_seconds = 60;
+    std::string markdown_file, junit_file;
+    bool no_fail_exit = false;
+    std::string work_dir;  // kept when given; else a temporary directory, removed at the end
+    // How the private server is configured (the parent's --config / --preset).
+    std::string server_config, server_preset;
+};
+
+// Runs the cases; prints the table to `out`. Exit code: 0 all passed (or
+// no_fail_exit), 1 a FAIL, 2 the server or the options could not be used.
+int conformance(const std::string& self_exe, const conformance_options& o, std::ostream& out);
+
+// The reports (pure: unit-tested).
+std::string scorecard_markdown(const std::string& client, const std::string& version, const std::string& date,
+                               const std::vector<case_result>& results);
+std::string scorecard_junit(const std::string& client, const std::vector<case_result>& results);
+
+}  // namespace scep::client

@@ -1,0 +1,151 @@
+#include "client/conformance.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "pki/scep/faults.hpp"
+
+namespace scep::client {
+namespace {
+
+conformance_case with(expectation e, std::string name = "some-fault") {
+    return {std::move(name), R"({"kind":"bad-signature"})", e, "a reply"};
+}
+
+case_result ended(conformance_case c, bool certificate, int exit_code = 1) {
+    case_result r;
+    r.c = std::move(c);
+    r.certificate = certificate;
+    r.exit_code = exit_code;
+    return r;
+}
+
+TEST(ConformanceClassify, BadReplyInstalledIsAFailure) {
+    auto r = ended(with(expectation::refuse), true, 0);
+    classify(r);
+    EXPECT_EQ(r.v, verdict::fail);
+    EXPECT_EQ(r.outcome, "certificate written");
+    EXPECT_NE(r.detail.find("should have refused"), std::string::npos);
+}
+
+TEST(ConformanceClassify, BadReplyRefusedPasses) {
+    auto r = ended(with(expectation::refuse), false, 1);
+    classify(r);
+    EXPECT_EQ(r.v, verdict::pass);
+    EXPECT_EQ(r.outcome, "refused (exit 1)");
+    auto quiet = ended(with(expectation::refuse), false, 0);
+    classify(quiet);
+    EXPECT_EQ(quiet.v, verdict::pass);
+    EXPECT_NE(quiet.detail.find("exit 0"), std::string::npos);
+}
+
+TEST(ConformanceClassify, ValidReplyRefusedFailsAndTheBaselineSaysSo) {
+    auto r = ended(with(expectation::accept), false);
+    classify(r);
+    EXPECT_EQ(r.v, verdict::fail);
+    EXPECT_EQ(r.detail, "refused a valid reply");
+    auto base = ended({"baseline", "", expectation::accept, ""}, false);
+    classify(base);
+    EXPECT_EQ(base.v, verdict::fail);
+    EXPECT_NE(base.detail.find("correct server"), std::string::npos);
+}
+
+TEST(ConformanceClassify, HangAndCrashFailWhateverWasExpected) {
+    for (auto e : {expectation::accept, expectation::refuse, expectation::retry, expectation::either}) {
+        auto hang = ended(with(e), false, -1);
+        hang.timed_out = true;
+        hang.signal = 9;  // killed by the runner: still a hang, not a crash
+        hang.seconds = 30.2;
+        classify(hang);
+        EXPECT_EQ(hang.v, verdict::fail);
+        EXPECT_NE(hang.detail.find("hang"), std::string::npos);
+        EXPECT_EQ(hang.outcome, "no answer (killed after 30 s)");
+        auto crash = ended(with(e), false, -1);
+        crash.signal = 11;
+        classify(crash);
+        EXPECT_EQ(crash.v, verdict::fail);
+        EXPECT_EQ(crash.outcome, "crash (signal 11)");
+    }
+}
+
+TEST(ConformanceClassify, PollingUntilTheTimeoutIsRightForPendingForever) {
+    auto r = ended(with(expectation::poll), false, -1);
+    r.timed_out = true;
+    classify(r);
+    EXPECT_EQ(r.v, verdict::pass);
+    auto installed = ended(with(expectation::poll), true, 0);
+    classify(installed);
+    EXPECT_EQ(installed.v, verdict::fail);
+}
+
+TEST(ConformanceClassify, RetryAndEitherAreReportedNotFailed) {
+    auto gave_up = ended(with(expectation::retry), false);
+    gave_up.requests = 1;
+    classify(gave_up);
+    EXPECT_EQ(gave_up.v, verdict::reported);
+    EXPECT_EQ(gave_up.detail, "did not retry (1 PKIOperation requests)");
+    auto retried = ended(with(expectation::retry), true, 0);
+    retried.requests = 2;
+    classify(retried);
+    EXPECT_EQ(retried.v, verdict::pass);
+    EXPECT_EQ(retried.detail, "retried: 2 PKIOperation requests");
+    for (bool cert : {true, false}) {
+        auto r = ended(with(expectation::either), cert);
+        classify(r);
+        EXPECT_EQ(r.v, verdict::reported);
+        EXPECT_EQ(r.detail, cert ? "accepted" : "refused");
+    }
+}
+
+TEST(ConformanceSubstitute, ReplacesKnownPlaceholdersOnly) {
+    placeholders p{"http://127.0.0.1:1/scep", "s3cret", "/tmp/case", "conformance-x", "/tmp/ca.pem"};
+    EXPECT_EQ(substitute("{dir}/key.pem", p), "/tmp/case/key.pem");
+    EXPECT_EQ(substitute("-u={url}&c={challenge}", p), "-u=http://127.0.0.1:1/scep&c=s3cret");
+    EXPECT_EQ(substitute("{cn}{ca}", p), "conformance-x/tmp/ca.pem");
+    EXPECT_EQ(substitute("{unknown} {dir", p), "{unknown} {dir");
+    EXPECT_EQ(substitute("", p), "");
+}
+
+TEST(ConformanceCases, BaselineFirstUniqueNamesValidRules) {
+    auto cases = conformance_cases();
+    ASSERT_FALSE(cases.empty());
+    EXPECT_EQ(cases.front().name, "baseline");
+    EXPECT_TRUE(cases.front().rule_json.empty());
+    std::set<std::string> names;
+    std::set<std::string> kinds_covered;
+    for (const auto& c : cases) {
+        EXPECT_TRUE(names.insert(c.name).second) << c.name;
+        EXPECT_FALSE(c.why.empty()) << c.name;
+        if (c.rule_json.empty()) continue;
+        auto at = c.rule_json.find(R"("kind":")");
+        ASSERT_NE(at, std::string::npos) << c.rule_json;
+        auto kind = c.rule_json.substr(at + 8, c.rule_json.find('"', at + 8) - at - 8);
+        EXPECT_TRUE(fault_kind_from_name(kind)) << c.name << ": " << kind;
+        kinds_covered.insert(kind);
+    }
+    // Every fault kind is scored by at least one case.
+    for (const auto& k : fault_kinds()) EXPECT_TRUE(kinds_covered.contains(std::string(k.name))) << k.name;
+}
+
+TEST(ConformanceReports, MarkdownAndJUnitCarryEveryCaseAndEscape) {
+    std::vector<case_result> results;
+    auto ok = ended({"baseline", "", expectation::accept, "good"}, true, 0);
+    classify(ok);
+    auto bad = ended(with(expectation::refuse, "wrong|nonce<&>"), true, 0);
+    classify(bad);
+    bad.detail += "; client: said \"done\"\x01";
+    results = {ok, bad};
+    auto md = scorecard_markdown("scepclient", "scep 2.1.0", "2026-12-01", results);
+    EXPECT_NE(md.find("1 pass, 1 FAIL, 0 reported"), std::string::npos);
+    EXPECT_NE(md.find("| wrong\\|nonce<&> | refuse | **FAIL** |"), std::string::npos) << md;
+    auto xml = scorecard_junit("scepclient", results);
+    EXPECT_NE(xml.find(R"(tests="2" failures="1")"), std::string::npos) << xml;
+    EXPECT_NE(xml.find(R"(name="wrong|nonce&lt;&amp;&gt;")"), std::string::npos) << xml;
+    EXPECT_NE(xml.find("&quot;done&quot;?"), std::string::npos) << xml;
+    EXPECT_EQ(xml.find('\x01'), std::string::npos);
+    EXPECT_EQ(xml.find("<failure"), xml.rfind("<failure"));  // one failure element
+}
+
+}  // namespace
+}  // namespace scep::client
