@@ -471,6 +471,7 @@ int fault_command(const config::settings& s, const fault_cli& f, std::ostream& o
         boost::json::object rule{{"kind", f.kind}, {"when", std::move(when)}, {"one_shot", f.one_shot}};
         if (f.status) rule["status"] = f.status;
         if (f.retry_after) rule["retry_after"] = f.retry_after;
+        if (f.delay_ms >= 0) rule["delay_ms"] = f.delay_ms;
         if (!f.cipher.empty()) rule["cipher"] = f.cipher;
         auto r = admin_call(*client, "POST", "/admin/api/faults", boost::json::serialize(rule));
         if (!r) {

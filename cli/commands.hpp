@@ -44,6 +44,7 @@ struct fault_cli {
     std::uint64_t first = 0, every = 0, seed = 1;
     double probability = 1.0;
     int status = 0, retry_after = 0;
+    int delay_ms = -1;   // delay-headers, delay-body; -1: the server's default
     std::string cipher;  // forced-cipher
     bool one_shot = false;
     bool json = false;

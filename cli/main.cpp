@@ -236,7 +236,9 @@ int main(int argc, char** argv) {
     fault_add->add_option("--probability", fc.probability, "this share of matching requests (with --seed)")
         ->check(CLI::Range(0.000001, 1.0));
     fault_add->add_option("--seed", fc.seed, "seed of --probability (reproducible choices)");
-    fault_add->add_option("--status", fc.status, "http-status: the status sent (400-599)");
+    fault_add->add_option("--status", fc.status, "http-status: the status sent (400-599); redirect: 301, 302, 303, 307, 308");
+    fault_add->add_option("--delay-ms", fc.delay_ms, "delay-headers, delay-body: the pause in milliseconds (default 3000)")
+        ->check(CLI::Range(0, 600000));
     fault_add->add_option("--retry-after", fc.retry_after, "http-status: Retry-After seconds");
     fault_add->add_option("--cipher", fc.cipher, "forced-cipher: des, des3, aes128, aes192 or aes256");
     fault_add->add_flag("--one-shot", fc.one_shot, "remove the rule after it fired once");

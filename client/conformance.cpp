@@ -82,10 +82,36 @@ constexpr case_spec specs[] = {
     {"truncated-body", "truncated-body", "", expectation::refuse},
     {"base64-body", "base64-body", "", expectation::either},
     {"trailing-garbage", "trailing-garbage", "", expectation::either},
+    {"unknown-signer", "unknown-signer", "", expectation::refuse},
+    {"attributes-out-of-order", "attributes-out-of-order", "", expectation::either},
+    {"envelope-other-key", "envelope-other-key", "", expectation::refuse},
+    {"empty-degenerate", "empty-degenerate", "", expectation::refuse},
+    {"certificate-other-key", "certificate-other-key", "", expectation::refuse},
+    {"certificate-other-subject", "certificate-other-subject", "", expectation::refuse},
+    {"certificate-expired", "certificate-expired", "", expectation::refuse},
+    {"certificate-not-yet-valid", "certificate-not-yet-valid", "", expectation::either},
+    {"certificate-foreign-ca", "certificate-foreign-ca", "", expectation::refuse},
+    {"pending-then-success", "pending", R"("first":1)", expectation::retry},
+    {"pending-forever", "pending", "", expectation::poll},
+    {"delay-headers", "delay-headers", R"("delay_ms":3000)", expectation::accept},
+    {"delay-body", "delay-body", R"("delay_ms":3000)", expectation::accept},
+    {"connection-close", "connection-close", "", expectation::refuse},
+    {"connection-reset", "connection-reset", "", expectation::refuse},
+    {"redirect-302", "redirect", R"("status":302)", expectation::either},
+    {"redirect-307", "redirect", R"("status":307)", expectation::either},
+    {"getcacert-other-ra", "getcacert-other-ra", "", expectation::refuse},
+    {"getcacert-issuing-only", "getcacert-issuing-only", "", expectation::either},
+    {"caps-empty", "caps-empty", "", expectation::accept},
+    {"caps-lowercase", "caps-lowercase", "", expectation::accept},
+    {"caps-crlf", "caps-crlf", "", expectation::accept},
+    {"caps-unknown-words", "caps-unknown-words", "", expectation::accept},
 };
 
 std::string rule_json(const case_spec& c) {
-    boost::json::object when{{"operation", "PKIOperation"}};
+    // A kind bound to one operation (GetCACert, GetCACaps) selects by it.
+    auto kind = fault_kind_from_name(c.kind);
+    const std::string_view operation = kind && !info(*kind).operation.empty() ? info(*kind).operation : "PKIOperation";
+    boost::json::object when{{"operation", operation}};
     boost::json::object rule{{"kind", c.kind}};
     if (!c.extra.empty()) {
         auto extra = boost::json::parse("{" + std::string(c.extra) + "}").as_object();
@@ -113,10 +139,11 @@ std::vector<conformance_case> conformance_cases() {
 void classify(case_result& r) {
     const auto e = r.c.expect;
     const bool baseline = r.c.rule_json.empty();
-    if (r.signal != 0 && !r.timed_out) {
+    if ((r.signal != 0 || !r.crash.empty()) && !r.timed_out) {
         r.v = verdict::fail;
-        r.outcome = "crash (signal " + std::to_string(r.signal) + ")";
-        r.detail = "the client died; a client survives any reply";
+        r.outcome = r.crash.empty() ? "crash (signal " + std::to_string(r.signal) + ")" : "crash (" + r.crash + ")";
+        r.detail = std::string("the client died") + (r.certificate ? " after writing a certificate" : "") +
+                   "; a client survives any reply";
         return;
     }
     if (r.certificate) {
@@ -141,6 +168,11 @@ void classify(case_result& r) {
         if (e == expectation::poll) {
             r.v = verdict::pass;
             r.detail = "still polling at the timeout, nothing installed";
+        } else if (e == expectation::retry) {
+            // Waiting out PENDING or Retry-After is right; the timeout was too short to see the end.
+            r.v = verdict::reported;
+            r.detail = "still waiting to retry at the timeout (" + std::to_string(r.requests) +
+                       " PKIOperation requests); a longer --timeout shows the end";
         } else {
             r.v = verdict::fail;
             r.detail = "hang: the client neither finished nor gave up";
@@ -167,6 +199,30 @@ void classify(case_result& r) {
     }
 }
 
+std::string crash_in_output(const std::string& output) {
+    struct marker {
+        std::string_view text, name;
+    };
+    static constexpr marker markers[] = {
+        {"panic: ", "Go panic"},
+        {"Traceback (most recent call last):", "Python traceback"},
+        {"Exception in thread ", "Java exception"},
+        {"terminate called after throwing", "C++ terminate"},
+        {"AddressSanitizer", "AddressSanitizer"},
+    };
+    for (const auto& m : markers) {
+        for (std::size_t at = output.find(m.text); at != std::string::npos; at = output.find(m.text, at + 1)) {
+            if (at != 0 && output[at - 1] != '\n') continue;  // at the start of a line only
+            auto end = output.find('\n', at);
+            std::string line = output.substr(at, end == std::string::npos ? std::string::npos : end - at);
+            if (m.text == "panic: ") line.erase(0, m.text.size());
+            if (line.size() > 120) line = line.substr(0, 120) + "...";
+            return std::string(m.name) + (m.text == "panic: " ? ": " + line : "");
+        }
+    }
+    return "";
+}
+
 const std::vector<client_profile>& client_profiles() {
     static const std::vector<client_profile> profiles = {
         {"scepclient",
@@ -189,16 +245,16 @@ export CERTMONGER_CAS_DIR="$cm/cas" CERTMONGER_REQUESTS_DIR="$cm/requests" \
 cat >"$cm/run.sh" <<EOF
 getcert add-scep-ca -s -c lab -u "$url" || exit 10
 getcert request -s -c lab -I req -f "$dir/cert.pem" -k "$dir/key.pem" -L "$challenge" -N "CN=$cn" || exit 11
-i=0
-st=
-while [ \$i -lt 60 ]; do
+# Until an end state; while certmonger waits to poll (CA_WORKING after a
+# PENDING) this loops on, and conformance's timeout ends the case.
+while :; do
     st=\$(getcert list -s -i req | sed -n 's/^[[:space:]]*status: //p')
     case "\$st" in MONITORING|CA_REJECTED|CA_UNREACHABLE|CA_UNCONFIGURED|NEED_GUIDANCE) break ;; esac
     sleep 0.5
-    i=\$((i + 1))
 done
 getcert list -s -i req >"$dir/getcert-list.txt"
-echo "certmonger status: \$st" >"$dir/status.txt"
+err=\$(sed -n 's/^[[:space:]]*ca-error: //p' "$dir/getcert-list.txt" | head -1)
+echo "certmonger status: \$st\${err:+ (\$err)}" >"$dir/status.txt"
 EOF
 dbus-run-session -- certmonger -s -n -c "sh $cm/run.sh"
 cat "$dir/status.txt" 2>/dev/null
@@ -391,11 +447,24 @@ std::string read_text(const fs::path& p, std::size_t limit = 1 << 20) {
     return s;
 }
 
+// The client's last words: its last line that does not start with white
+// space (indented lines continue a message, like a digest mismatch's values).
 std::string last_line(const std::string& text) {
-    auto end = text.find_last_not_of("\r\n \t");
-    if (end == std::string::npos) return "";
-    auto start = text.find_last_of('\n', end);
-    std::string line = text.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+    std::string line;
+    std::size_t end = text.size();
+    while (end > 0) {
+        auto start = text.rfind('\n', end - 1);
+        const std::size_t from = start == std::string::npos ? 0 : start + 1;
+        line = text.substr(from, end - from);
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        if (!line.empty() && line.front() != ' ' && line.front() != '\t') break;
+        line.clear();
+        if (start == std::string::npos) break;
+        end = start;
+    }
+    // Structured log lines (ts=... level=...): the time and level are noise in a scorecard.
+    for (std::string_view key : {"ts=", "level="})
+        if (line.starts_with(key) && line.find(' ') != std::string::npos) line.erase(0, line.find(' ') + 1);
     if (line.size() > 200) line = line.substr(0, 200) + "...";
     return line;
 }
@@ -666,11 +735,14 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
             (void)srv.call("DELETE", "/admin/api/faults/" + rule_id);
         }
         r.certificate = certificate_written(dir, ca_certs);
+        const std::string output = read_text(dir / "client.log");
+        if (!r.timed_out) r.crash = crash_in_output(output);
         classify(r);
         if (r.exit_code == 127 && !r.certificate)
             r.detail = "the command could not be executed: " + last_line(read_text(dir / "client.log"));
-        else if (r.v != verdict::pass && r.detail.find("client:") == std::string::npos) {
-            auto said = last_line(read_text(dir / "client.log"));
+        else if (r.v != verdict::pass || !r.certificate) {
+            // What the client said: its reason for refusing, or its last words before a FAIL.
+            auto said = r.crash.empty() ? last_line(output) : "";
             if (!said.empty()) r.detail += (r.detail.empty() ? "" : "; ") + std::string("client: ") + said;
         }
         if (!c.rule_json.empty() && r.fired == 0 && r.v == verdict::pass && !r.certificate)

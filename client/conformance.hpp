@@ -44,12 +44,16 @@ struct case_result {
     std::string outcome;  // "certificate written", "refused (exit 1)", "hang (killed after 60 s)", ...
     std::string detail;   // why the verdict, the client's last output line
     int exit_code = -1, signal = 0;
+    std::string crash;  // a crash the client reported itself ("Go panic: ..."), from its output
     bool timed_out = false, certificate = false;
     std::uint64_t requests = 0, fired = 0;  // PKIOperation requests the rule saw / faults it sent
     double seconds = 0;
 };
 // The verdict for an ended run (pure: unit-tested).
 void classify(case_result& r);
+// A crash in the client's output that its exit code hides: a Go panic (exit
+// 2), a Python traceback, a Java exception, a C++ terminate; "" when none.
+std::string crash_in_output(const std::string& output);
 
 // A client profile: the command template for a client installed here.
 struct client_profile {

@@ -334,7 +334,8 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
             if (!kind) t.fail(kind_value, "unknown fault kind \"" + toml::get<std::string>(kind_value) + "\" (docs/faults.md)");
             rule.kind = *kind;
             t.boolean("one_shot", rule.one_shot);
-            t.integer("status", rule.status, 400, 599);
+            t.integer("status", rule.status, 300, 599);
+            t.integer("delay_ms", rule.delay_ms, 0, 600000);
             t.integer("retry_after", rule.retry_after, 0, 86400);
             t.string("cipher", rule.cipher);
             if (t.has("when")) {
@@ -357,6 +358,7 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
             // The same checks as arming it through the API (pattern, ranges).
             fault_plan check;
             if (auto ok = check.add(rule); !ok) t.fail(rules[i], ok.message());
+            rule.status = check.rules().front().status;  // the kind's default when not given
             s.faults.push_back(std::move(rule));
         }
     }
@@ -503,6 +505,8 @@ std::string to_toml(const settings& s, bool show_secrets) {
         o << "[[faults]]\nkind = " << quote(std::string(info(f.kind).name)) << "\none_shot = " << (f.one_shot ? "true" : "false");
         if (f.kind == fault_kind::http_status)
             o << "\nstatus = " << f.status << "\nretry_after = " << f.retry_after;
+        if (f.kind == fault_kind::redirect) o << "\nstatus = " << f.status;
+        if (f.kind == fault_kind::delay_headers || f.kind == fault_kind::delay_body) o << "\ndelay_ms = " << f.delay_ms;
         if (f.kind == fault_kind::forced_cipher) o << "\ncipher = " << quote(f.cipher);
         const auto& w = f.when;
         std::string when;

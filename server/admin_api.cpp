@@ -88,6 +88,8 @@ json::object fault_rule_json(const fault_rule& r) {
         o["status"] = r.status;
         if (r.retry_after) o["retry_after"] = r.retry_after;
     }
+    if (r.kind == fault_kind::redirect) o["status"] = r.status;
+    if (r.kind == fault_kind::delay_headers || r.kind == fault_kind::delay_body) o["delay_ms"] = r.delay_ms;
     if (r.kind == fault_kind::forced_cipher) o["cipher"] = r.cipher;
     return o;
 }
@@ -121,11 +123,11 @@ result<fault_rule> fault_rule_from_json(const json::object& o) {
         } else if (key == "one_shot") {
             if (!v.is_bool()) return make_error("one_shot must be true or false");
             r.one_shot = v.as_bool();
-        } else if (key == "status" || key == "retry_after") {
+        } else if (key == "status" || key == "retry_after" || key == "delay_ms") {
             auto n = count(v, key);
             if (!n) return n.err();
-            if (*n > 86400) return make_error(key + " is too large");
-            (key == "status" ? r.status : r.retry_after) = static_cast<int>(*n);
+            if (*n > 600000) return make_error(key + " is too large");
+            (key == "status" ? r.status : key == "retry_after" ? r.retry_after : r.delay_ms) = static_cast<int>(*n);
         } else if (key == "when") {
             if (!v.is_object()) return make_error("when must be an object");
             auto& w = r.when;
@@ -155,7 +157,7 @@ result<fault_rule> fault_rule_from_json(const json::object& o) {
                 }
             }
         } else {
-            return make_error("unknown field \"" + key + "\" (kind, when, status, retry_after, cipher, one_shot)");
+            return make_error("unknown field \"" + key + "\" (kind, when, status, retry_after, delay_ms, cipher, one_shot)");
         }
     }
     if (!have_kind) return make_error("kind is required (GET /admin/api/faults lists them)");
@@ -319,6 +321,7 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
             for (const auto& k : fault_kinds())
                 kinds.push_back(json::object{{"kind", k.name},
                                              {"layer", k.layer == fault_layer::certrep ? "certrep" : "http"},
+                                             {"operation", k.operation.empty() ? "any" : k.operation},
                                              {"what", k.what},
                                              {"client_should", k.client_should}});
             return reply(req, http::status::ok, json::object{{"faults", std::move(rules)}, {"kinds", std::move(kinds)}});

@@ -5,6 +5,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include <array>
+#include <sstream>
 
 #include "server/metrics.hpp"
 
@@ -132,15 +133,50 @@ private:
         log_request(req, rec, elapsed.count());
         if (metrics_) metrics_->observe(rec, elapsed.count());
         if (rec.delay.count() > 0) {
-            // quirks.latency: wait without holding a thread.
+            // quirks.latency, delay-headers: wait without holding a thread.
             auto timer = std::make_shared<asio::steady_timer>(stream_.get_executor(), rec.delay);
             auto held = std::make_shared<response>(std::move(res));
-            timer->async_wait([self = shared_from_this(), timer, held](beast::error_code) {
-                self->send(std::move(*held));
-            });
+            timer->async_wait([self = shared_from_this(), timer, held, transport = rec.transport,
+                               pause = rec.pause](beast::error_code) { self->deliver(std::move(*held), transport, pause); });
             return;
         }
-        send(std::move(res));
+        deliver(std::move(res), rec.transport, rec.pause);
+    }
+
+    // The answer, or what a transport fault (docs/faults.md) does instead.
+    void deliver(response&& res, request_record::wire transport, std::chrono::milliseconds pause) {
+        using wire = request_record::wire;
+        if (transport == wire::answer) return send(std::move(res));
+        if (busy_) {
+            busy_ = false;
+            --*in_flight_;
+        }
+        beast::error_code ignored;
+        if (transport == wire::reset) {
+            // SO_LINGER with a zero timeout: close() sends RST, not FIN.
+            tcp_layer().socket().set_option(asio::socket_base::linger(true, 0), ignored);
+            tcp_layer().socket().close(ignored);
+            return;
+        }
+        if (transport == wire::close) return close_socket();
+        // pause_mid_body: the status line, headers and half the body, a
+        // pause, then the rest; the connection closes after it.
+        std::ostringstream os;
+        res.keep_alive(false);
+        os << res;
+        auto wire_bytes = std::make_shared<std::string>(os.str());
+        const std::size_t first = wire_bytes->size() - res.body().size() / 2;
+        tcp_layer().expires_after(limits_.read_timeout + pause);
+        asio::async_write(stream_, asio::buffer(wire_bytes->data(), first),
+                          [self = shared_from_this(), wire_bytes, first, pause](beast::error_code ec, std::size_t) {
+                              if (ec) return self->close();
+                              auto timer = std::make_shared<asio::steady_timer>(self->stream_.get_executor(), pause);
+                              timer->async_wait([self, timer, wire_bytes, first](beast::error_code) {
+                                  asio::async_write(self->stream_,
+                                                    asio::buffer(wire_bytes->data() + first, wire_bytes->size() - first),
+                                                    [self, wire_bytes](beast::error_code, std::size_t) { self->close(); });
+                              });
+                          });
     }
 
     void log_request(const request& req, const request_record& rec, double ms) {

@@ -199,6 +199,9 @@ response router::handle(const request& req, const std::string& client, request_r
     auto q = target.find('?');
     std::string_view path = target.substr(0, q);
     std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+    // The target of a redirect fault: the same request, answered as it is.
+    if (faults_ && path.starts_with(redirect_prefix) && is_scep_path(path.substr(redirect_prefix.size())))
+        path.remove_prefix(redirect_prefix.size());
 
     // Read-only resources answer GET and HEAD only: a PUT or DELETE must not
     // look as if it had done something.
@@ -299,13 +302,13 @@ response router::handle(const request& req, const std::string& client, request_r
         if (!inspector_) {
             scep_exchange x;
             auto res = scep(req, query, client, rec, secure, &x);
-            inject_http_fault(res, client, rec, x);
+            inject_http_fault(res, target, client, rec, x);
             return res;
         }
         scep_exchange x;
         auto res = scep(req, query, client, rec, secure, &x);
         if (rec.operation == "ndes-browse") return res;  // a person browsing, not a client
-        inject_http_fault(res, client, rec, x);
+        inject_http_fault(res, target, client, rec, x);
         record_exchange(req, path, query, client, rec, res, std::move(x), start);
         return res;
     }
@@ -374,8 +377,10 @@ response router::handle(const request& req, const std::string& client, request_r
     return text(req, http::status::not_found, "not found: " + std::string(path) + "\n", rec);
 }
 
-void router::inject_http_fault(response& res, const std::string& client, request_record& rec, scep_exchange& x) {
+void router::inject_http_fault(response& res, std::string_view target, const std::string& client,
+                               request_record& rec, scep_exchange& x) {
     if (!faults_ || !faults_->armed()) return;
+    if (target.starts_with(redirect_prefix)) return;  // a redirect's target is answered as it is
     std::string canonical = rec.operation;
     for (std::string_view op : scep_operations)
         if (ascii_iequals(rec.operation, op)) canonical = op;
@@ -383,6 +388,20 @@ void router::inject_http_fault(response& res, const std::string& client, request
     auto rule = faults_->take(fault_layer::http, {canonical, rec.message_type, rec.transaction_id, client, subject});
     if (!rule) return;
     std::string& body = res.body();
+    // GetCACaps answers one capability per line (RFC 8894 §3.5.2).
+    auto caps_lines = [&](auto&& each) {
+        const bool crlf = body.find("\r\n") != std::string::npos;
+        std::string out;
+        std::size_t at = 0;
+        while (at < body.size()) {
+            auto end = body.find('\n', at);
+            std::string line = body.substr(at, end == std::string::npos ? std::string::npos : end - at);
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            each(line, out, crlf);
+            at = end == std::string::npos ? body.size() : end + 1;
+        }
+        body = std::move(out);
+    };
     switch (rule->kind) {
         case fault_kind::http_status:
             res.result(static_cast<http::status>(rule->status));
@@ -395,6 +414,45 @@ void router::inject_http_fault(response& res, const std::string& client, request
         case fault_kind::truncated_body: body.resize(body.size() / 2); break;
         case fault_kind::base64_body: body = base64_encode(byte_view(reinterpret_cast<const std::uint8_t*>(body.data()), body.size())); break;
         case fault_kind::trailing_garbage: body.append(16, '\xa5'); break;
+        case fault_kind::delay_headers: rec.delay = std::chrono::milliseconds(rule->delay_ms); break;
+        case fault_kind::delay_body:
+            rec.transport = request_record::wire::pause_mid_body;
+            rec.pause = std::chrono::milliseconds(rule->delay_ms);
+            break;
+        case fault_kind::connection_close: rec.transport = request_record::wire::close; break;
+        case fault_kind::connection_reset: rec.transport = request_record::wire::reset; break;
+        case fault_kind::redirect:
+            res.result(static_cast<http::status>(rule->status));
+            res.set(http::field::location, std::string(redirect_prefix) + std::string(target));
+            res.set(http::field::content_type, "text/plain; charset=utf-8");
+            body = "fault injected by scep-lab: moved to " + std::string(redirect_prefix) + std::string(target) + "\n";
+            break;
+        case fault_kind::getcacert_other_ra:
+        case fault_kind::getcacert_issuing_only: {
+            auto r = service_.faulty_ca_cert(rule->kind);
+            res.set(http::field::content_type, r.content_type);
+            body = std::move(r.body);
+            if (r.http_status != 200) res.result(static_cast<http::status>(r.http_status));
+            break;
+        }
+        case fault_kind::caps_empty: body.clear(); break;
+        case fault_kind::caps_lowercase:
+            for (char& c : body) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            break;
+        case fault_kind::caps_crlf:
+            caps_lines([](const std::string& line, std::string& out, bool crlf) { out += line + (crlf ? "\n" : "\r\n"); });
+            break;
+        case fault_kind::caps_unknown_words: {
+            bool first = true;
+            caps_lines([&first](const std::string& line, std::string& out, bool crlf) {
+                const char* eol = crlf ? "\r\n" : "\n";
+                if (first) out += std::string("X-Unknown-Capability") + eol;
+                first = false;
+                out += line + eol;
+            });
+            body += std::string("SCEPStandardV2") + (body.find("\r\n") != std::string::npos ? "\r\n" : "\n");
+            break;
+        }
         default: return;
     }
     res.prepare_payload();

@@ -41,6 +41,10 @@ struct request_record {
     int http_status = 0;
     // Held back this long before the answer is written (quirks.latency).
     std::chrono::milliseconds delay{0};
+    // How the answer goes on the wire: a transport fault (docs/faults.md)
+    // closes or resets the connection instead, or pauses in the middle of the body.
+    enum class wire { answer, close, reset, pause_mid_body } transport = wire::answer;
+    std::chrono::milliseconds pause{0};  // pause_mid_body
 };
 
 // What the router serves, handed in once at construction.
@@ -80,7 +84,9 @@ public:
 private:
     bool is_scep_path(std::string_view path) const;
     // An armed HTTP fault (docs/faults.md) applied to a SCEP answer.
-    void inject_http_fault(response& res, const std::string& client, request_record& rec, scep_exchange& x);
+    // `target` is the request's path and query (a redirect keeps them).
+    void inject_http_fault(response& res, std::string_view target, const std::string& client, request_record& rec,
+                           scep_exchange& x);
     // Hands one SCEP exchange and its answer to the inspector.
     void record_exchange(const request& req, std::string_view path, std::string_view query, const std::string& client,
                          const request_record& rec, const response& res, scep_exchange&& x,

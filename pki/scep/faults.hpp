@@ -22,6 +22,10 @@ namespace scep {
 
 enum class fault_layer { certrep, http };
 
+// Where a redirect fault sends the client: the same path and query under
+// this prefix, which the server answers as it is.
+inline constexpr std::string_view redirect_prefix = "/scep-lab-redirect";
+
 enum class fault_kind {
     // CertRep content (RFC 8894 §3.3.2, §3.2.1)
     wrong_recipient_nonce,
@@ -37,10 +41,21 @@ enum class fault_kind {
     bad_signature,
     signature_algorithm_with_digest,
     digest_algorithm_mismatch,
+    unknown_signer,
+    attributes_out_of_order,
     // CertRep envelope and certificates
     forced_cipher,
     no_envelope,
     chain_in_degenerate,
+    envelope_other_key,
+    empty_degenerate,
+    certificate_other_key,
+    certificate_other_subject,
+    certificate_expired,
+    certificate_not_yet_valid,
+    certificate_foreign_ca,
+    // Flow
+    pending,
     // HTTP
     http_status,
     wrong_content_type,
@@ -48,12 +63,25 @@ enum class fault_kind {
     truncated_body,
     base64_body,
     trailing_garbage,
+    delay_headers,
+    delay_body,
+    connection_close,
+    connection_reset,
+    redirect,
+    // GetCACert and GetCACaps answers
+    getcacert_other_ra,
+    getcacert_issuing_only,
+    caps_empty,
+    caps_lowercase,
+    caps_crlf,
+    caps_unknown_words,
 };
 
 struct fault_kind_info {
     fault_kind kind;
     std::string_view name;  // "wrong-recipient-nonce", as in rules and metrics
     fault_layer layer;
+    std::string_view operation;      // the only operation it applies to; empty: any
     std::string_view what;           // what the reply carries
     std::string_view client_should;  // what a correct client does with it
 };
@@ -78,8 +106,9 @@ struct fault_rule {
     std::string id;  // given by the plan when added
     fault_kind kind = fault_kind::http_status;
     fault_selector when;
-    int status = 503;      // http-status: the status sent
+    int status = 0;        // http-status (400-599, default 503), redirect (301, 302, 303, 307, 308; default 302)
     int retry_after = 0;   // http-status: Retry-After seconds (0: none)
+    int delay_ms = 3000;   // delay-headers, delay-body: how long the answer is held
     std::string cipher = "des3";  // forced-cipher: des, des3, aes128, aes192, aes256
     bool one_shot = false;  // removed after it fired once
     std::uint64_t matched = 0, fired = 0;

@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <functional>
@@ -437,8 +438,70 @@ bytes encode_issuer_and_subject(const X509_NAME& issuer, const X509_NAME& subjec
     return out;
 }
 
-result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, const EVP_PKEY& signer_key) {
+namespace {
+
+// Fault injection: the SignerInfo's signed attributes in reverse DER order
+// (X.690 §11.6 sorts a SET OF), signed again over the bytes as sent, which
+// is what RFC 5652 §5.4 says the signature covers.
+result<bytes> reorder_signed_attributes(bytes der, const EVP_PKEY& key, digest_alg digest) {
+    auto p7 = pkcs7_from_der(der);
+    if (!p7) return p7.err();
+    auto* infos = PKCS7_get_signer_info(p7->get());
+    if (!infos || sk_PKCS7_SIGNER_INFO_num(infos) != 1) return make_error("no single SignerInfo to reorder");
+    PKCS7_SIGNER_INFO* si = sk_PKCS7_SIGNER_INFO_value(infos, 0);
+    unsigned char* raw = nullptr;
+    const int raw_len = ASN1_item_i2d(reinterpret_cast<ASN1_VALUE*>(si->auth_attr), &raw, ASN1_ITEM_rptr(PKCS7_ATTR_SIGN));
+    if (raw_len <= 0) return make_error(ossl_error("encoding the signed attributes"));
+    bytes sorted(raw, raw + raw_len);
+    OPENSSL_free(raw);
+    auto set = read_der_tlv(sorted, 0);
+    if (!set) return make_error("the signed attributes do not encode");
+    std::vector<byte_view> children;
+    for (std::size_t at = set->content(); at < set->end();) {
+        auto child = read_der_tlv(sorted, at);
+        if (!child) return make_error("a signed attribute does not encode");
+        children.emplace_back(sorted.data() + at, child->end() - at);
+        at = child->end();
+    }
+    if (children.size() < 2) return make_error("fewer than two signed attributes: no order to break");
+    bytes reversed(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(set->content()));
+    for (auto it = children.rbegin(); it != children.rend(); ++it) reversed.insert(reversed.end(), it->begin(), it->end());
+    if (reversed == sorted) return make_error("the signed attributes are all equal: no order to break");
+    // Where the attributes ([0] IMPLICIT, same content) and the signature sit in `der`.
+    const byte_view content(sorted.data() + set->content(), set->length);
+    auto at_attrs = std::search(der.begin(), der.end(), content.begin(), content.end());
+    const auto* old_sig = ASN1_STRING_get0_data(si->enc_digest);
+    const auto old_sig_len = static_cast<std::size_t>(ASN1_STRING_length(si->enc_digest));
+    auto at_sig = std::search(der.begin(), der.end(), old_sig, old_sig + old_sig_len);
+    if (at_attrs == der.end() || at_sig == der.end()) return make_error("cannot find the signed attributes in the reply");
+    const auto attrs_offset = at_attrs - der.begin(), sig_offset = at_sig - der.begin();
+    std::copy(reversed.begin() + static_cast<std::ptrdiff_t>(set->content()), reversed.end(), der.begin() + attrs_offset);
+    // ECDSA signatures vary in length; the reply's lengths must not change.
+    for (int attempt = 0; attempt < 32; ++attempt) {
+        evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+        std::size_t len = 0;
+        if (!ctx ||
+            EVP_DigestSignInit(ctx.get(), nullptr, evp_md(digest), nullptr, const_cast<EVP_PKEY*>(&key)) != 1 ||
+            EVP_DigestSign(ctx.get(), nullptr, &len, reversed.data(), reversed.size()) != 1)
+            return make_error(ossl_error("signing the reordered attributes"));
+        bytes sig(len);
+        if (EVP_DigestSign(ctx.get(), sig.data(), &len, reversed.data(), reversed.size()) != 1)
+            return make_error(ossl_error("signing the reordered attributes"));
+        sig.resize(len);
+        if (sig.size() != old_sig_len) continue;
+        std::copy(sig.begin(), sig.end(), der.begin() + sig_offset);
+        return der;
+    }
+    return make_error("the new signature never had the old one's length");
+}
+
+}  // namespace
+
+result<bytes> build_cert_rep(const cert_rep_params& p, const X509& ra_cert, const EVP_PKEY& ra_key) {
     const auto& n = nids();
+    // Fault injection may sign with another identity than the RA.
+    const X509& signer_cert = p.fault.signer_cert ? *p.fault.signer_cert : ra_cert;
+    const EVP_PKEY& signer_key = p.fault.signer_key ? *p.fault.signer_key : ra_key;
     bytes content;
     if (p.ndes_failure_shape && p.status == pki_status::failure) content = {0x00};
     if (p.status == pki_status::success) {
@@ -446,8 +509,8 @@ result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, 
             return make_error("a SUCCESS CertRep needs the issued certificate (or CRL) and the recipient");
         // RFC 8894 §3.3.2: the degenerate holds only the issued certificate.
         std::vector<const X509*> certs;
-        if (p.issued) certs.push_back(p.issued);
-        certs.insert(certs.end(), p.fault.extra_certs.begin(), p.fault.extra_certs.end());
+        if (p.issued && !p.fault.empty_degenerate) certs.push_back(p.issued);
+        if (!p.fault.empty_degenerate) certs.insert(certs.end(), p.fault.extra_certs.begin(), p.fault.extra_certs.end());
         bytes degenerate = p.issued ? build_degenerate(certs) : build_degenerate({}, {p.crl});
         if (p.fault.no_envelope) {
             content = std::move(degenerate);
@@ -489,7 +552,7 @@ result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, 
         }
         return true;
     };
-    return sign_with_attributes(
+    auto signed_reply = sign_with_attributes(
         signer_cert, signer_key, p.digest, content, p.include_signer_cert && !ndes, [&](PKCS7_SIGNER_INFO* si) {
             if (!add_string_attr(si, n.message_type, V_ASN1_PRINTABLESTRING, std::to_string(f.message_type.value_or(3))))
                 return false;
@@ -515,6 +578,8 @@ result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, 
                    (f.omit_recipient_nonce || add_octet_attr(si, n.recipient_nonce, recipient_nonce));
         },
         ndes || f.omit_signing_time, after_signing);
+    if (!signed_reply || !f.attributes_out_of_order) return signed_reply;
+    return reorder_signed_attributes(std::move(*signed_reply), signer_key, p.digest);
 }
 
 result<bytes> sign_content(byte_view content, const X509& signer, const EVP_PKEY& key) {

@@ -141,6 +141,10 @@ struct cert_rep_params {
         std::optional<content_cipher> cipher;         // the envelope's cipher, whatever the request used
         bool no_envelope = false;                     // the degenerate sent as the content, unencrypted
         std::vector<const X509*> extra_certs;         // added to the degenerate after the issued certificate
+        bool empty_degenerate = false;                // the degenerate carries no certificate
+        bool attributes_out_of_order = false;         // signed attributes not in DER order, signed as sent
+        const X509* signer_cert = nullptr;            // signs instead of the RA (with signer_key)
+        const EVP_PKEY* signer_key = nullptr;
     } fault;
 };
 result<bytes> build_cert_rep(const cert_rep_params& p, const X509& signer_cert, const EVP_PKEY& signer_key);

@@ -1,5 +1,7 @@
 #include "pki/scep/service.hpp"
 
+#include "pki/scep/fault_replies.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
@@ -121,6 +123,21 @@ service_reply scep_service::build_ca_cert_reply() const {
         r.content_type = "application/x-x509-ca-ra-cert";
         r.body = as_string(build_degenerate(certs));
     }
+    return r;
+}
+
+service_reply scep_service::faulty_ca_cert(fault_kind kind) const {
+    service_reply r;
+    auto certs = faulty_ca_certs(kind, pki_.ra_certs(), pki_.chain(cfg_.include_root_in_ca_chain), clock_());
+    if (!certs) {
+        r.http_status = 500;
+        r.content_type = "text/plain";
+        r.detail = "cannot inject " + std::string(info(kind).name) + ": " + certs.message();
+        r.body = r.detail + "\n";
+        return r;
+    }
+    r.content_type = "application/x-x509-ca-ra-cert";
+    r.body = as_string(build_degenerate(*certs));
     return r;
 }
 
@@ -544,32 +561,24 @@ service_reply scep_service::reply_from(const pki_request& req, const cert_rep_pa
     if (p.failure) r.fail_info = std::string(to_string(*p.failure));
     r.detail = p.fail_info_text;
     cert_rep_params faulty;
+    x509_ptr rebuilt;  // a certificate fault's certificate, alive until the reply is built
     const cert_rep_params* params = &p;
     if (faults_ && faults_->armed()) {
         const std::string subject = req.csr ? name_to_string(*X509_REQ_get_subject_name(req.csr.get())) : "";
         if (auto rule = faults_->take(fault_layer::certrep,
                                       {"PKIOperation", r.message_type, req.transaction_id, req.requester, subject})) {
             faulty = p;
-            auto& f = faulty.fault;
-            switch (rule->kind) {
-                case fault_kind::wrong_recipient_nonce: f.wrong_recipient_nonce = true; break;
-                case fault_kind::missing_recipient_nonce: f.omit_recipient_nonce = true; break;
-                case fault_kind::wrong_transaction_id: f.wrong_transaction_id = true; break;
-                case fault_kind::missing_transaction_id: f.omit_transaction_id = true; break;
-                case fault_kind::missing_sender_nonce: f.omit_sender_nonce = true; break;
-                case fault_kind::wrong_message_type: f.message_type = static_cast<int>(message_type::pkcs_req); break;
-                case fault_kind::undefined_pki_status: f.pki_status = 9; break;
-                case fault_kind::no_signing_time: f.omit_signing_time = true; break;
-                case fault_kind::extra_attribute: f.extra_attribute = true; break;
-                case fault_kind::bad_signature: f.corrupt_signature = true; break;
-                case fault_kind::signature_algorithm_with_digest: f.signature_algorithm_with_digest = true; break;
-                case fault_kind::digest_algorithm_mismatch: f.digest_algorithm_mismatch = true; break;
-                case fault_kind::forced_cipher: f.cipher = content_cipher_from_name(rule->cipher); break;
-                case fault_kind::no_envelope: f.no_envelope = true; break;
-                case fault_kind::chain_in_degenerate: f.extra_certs = pki_.chain(true); break;
-                default: break;
+            if (auto applied = apply_certrep_fault(*rule, faulty, rebuilt, pki_.issuing(), pki_.chain(true), clock_());
+                !applied) {
+                r.http_status = 500;
+                r.content_type = "text/plain";
+                r.detail = "cannot inject " + std::string(info(rule->kind).name) + ": " + applied.message();
+                r.body = r.detail + "\n";
+                return r;
             }
             params = &faulty;
+            r.pki_status = std::string(to_string(faulty.status));
+            if (!faulty.failure) r.fail_info.clear();
             r.fault = std::string(info(rule->kind).name) + " (" + rule->id + ")";
         }
     }
@@ -639,7 +648,7 @@ service_reply scep_service::success(const pki_request& req, const X509& issued) 
     cert_rep_params p = reply_params(req, pki_status::success);
     p.issued = &issued;
     auto r = reply_from(req, p);
-    r.serial = serial_hex(issued);
+    if (r.pki_status == to_string(pki_status::success)) r.serial = serial_hex(issued);  // not under a pending fault
     return r;
 }
 

@@ -125,6 +125,8 @@ public:
     result<bytes> crl(const std::string& ca_name) const;
 
     const service_config& config() const { return cfg_; }
+    // GetCACert as a getcacert-* fault answers it (docs/faults.md).
+    service_reply faulty_ca_cert(fault_kind kind) const;
     // Armed CertRep faults (docs/faults.md); null: none. Set before serving.
     void set_faults(fault_plan* plan) { faults_ = plan; }
     // Whether the store takes writes: fine until a write failed; after one,

@@ -52,7 +52,7 @@ TEST(ConformanceClassify, ValidReplyRefusedFailsAndTheBaselineSaysSo) {
 }
 
 TEST(ConformanceClassify, HangAndCrashFailWhateverWasExpected) {
-    for (auto e : {expectation::accept, expectation::refuse, expectation::retry, expectation::either}) {
+    for (auto e : {expectation::accept, expectation::refuse, expectation::either}) {
         auto hang = ended(with(e), false, -1);
         hang.timed_out = true;
         hang.signal = 9;  // killed by the runner: still a hang, not a crash
@@ -69,6 +69,29 @@ TEST(ConformanceClassify, HangAndCrashFailWhateverWasExpected) {
     }
 }
 
+TEST(ConformanceClassify, APanicIsACrashWhateverTheExitCode) {
+    const std::string go = "ts=1 level=info op=PKIOperation\n"
+                           "panic: runtime error: invalid memory address or nil pointer dereference\n"
+                           "[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x677d3c]\n"
+                           "goroutine 1 [running]:\n";
+    EXPECT_EQ(crash_in_output(go), "Go panic: runtime error: invalid memory address or nil pointer dereference");
+    EXPECT_EQ(crash_in_output("x\nTraceback (most recent call last):\n  File"), "Python traceback");
+    EXPECT_EQ(crash_in_output("terminate called after throwing an instance of 'x'"), "C++ terminate");
+    // Only at the start of a line: a client quoting the word is not crashing.
+    EXPECT_EQ(crash_in_output("error: server said panic: no\n"), "");
+    EXPECT_EQ(crash_in_output(""), "");
+    auto r = ended(with(expectation::refuse), false, 2);
+    r.crash = crash_in_output(go);
+    classify(r);
+    EXPECT_EQ(r.v, verdict::fail);
+    EXPECT_EQ(r.outcome, "crash (Go panic: runtime error: invalid memory address or nil pointer dereference)");
+    auto after = ended(with(expectation::accept), true, 2);
+    after.crash = "Go panic: index out of range";
+    classify(after);
+    EXPECT_EQ(after.v, verdict::fail);
+    EXPECT_NE(after.detail.find("after writing a certificate"), std::string::npos);
+}
+
 TEST(ConformanceClassify, PollingUntilTheTimeoutIsRightForPendingForever) {
     auto r = ended(with(expectation::poll), false, -1);
     r.timed_out = true;
@@ -77,6 +100,15 @@ TEST(ConformanceClassify, PollingUntilTheTimeoutIsRightForPendingForever) {
     auto installed = ended(with(expectation::poll), true, 0);
     classify(installed);
     EXPECT_EQ(installed.v, verdict::fail);
+}
+
+TEST(ConformanceClassify, WaitingToRetryAtTheTimeoutIsReportedNotAHang) {
+    auto r = ended(with(expectation::retry), false, -1);
+    r.timed_out = true;
+    r.requests = 1;
+    classify(r);
+    EXPECT_EQ(r.v, verdict::reported);
+    EXPECT_NE(r.detail.find("still waiting to retry"), std::string::npos);
 }
 
 TEST(ConformanceClassify, RetryAndEitherAreReportedNotFailed) {

@@ -58,12 +58,17 @@ n=0
 verifies() { openssl cms -verify -noverify -binary -inform DER -in "$1" -out "$2" 2>/dev/null; }
 for kind in wrong-recipient-nonce missing-recipient-nonce wrong-transaction-id missing-transaction-id \
     missing-sender-nonce wrong-message-type undefined-pki-status no-signing-time extra-attribute bad-signature \
-    signature-algorithm-with-digest digest-algorithm-mismatch forced-cipher no-envelope chain-in-degenerate; do
+    signature-algorithm-with-digest digest-algorithm-mismatch forced-cipher no-envelope chain-in-degenerate \
+    unknown-signer attributes-out-of-order envelope-other-key empty-degenerate certificate-other-key \
+    certificate-other-subject certificate-expired certificate-not-yet-valid certificate-foreign-ca pending; do
     n=$((n + 1))
     arm "{\"kind\": \"$kind\", \"one_shot\": true, \"cipher\": \"des3\", \"when\": {\"operation\": \"PKIOperation\"}}"
     mkdir -p "c$n"
     rc=0
-    timeout 30 scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key "c$n/key.pem" \
+    # PENDING: scepclient polls 30 s later; its first reply is what is checked.
+    limit=30
+    [ "$kind" = pending ] && limit=5
+    timeout "$limit" scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key "c$n/key.pem" \
         -certificate "c$n/cert.pem" -cn "fault-$n" >"c$n/log" 2>&1 || rc=$?
     fetch_transaction "operation=PKIOperation"
     case "$(tx_field detail.decision.fault_injected)" in "$kind ("*) ;; *) fail "$kind not on the transaction" ;; esac
@@ -103,6 +108,69 @@ for kind in wrong-recipient-nonce missing-recipient-nonce wrong-transaction-id m
                 openssl cms -decrypt -provider legacy -provider default -inform DER -in env.der -inkey "c$n/key.pem" -out deg.der &&
                 [ "$(openssl pkcs7 -inform DER -in deg.der -print_certs -noout | grep -c '^subject')" -ge 3 ] ||
                 fail "$kind: $(openssl cms -decrypt -provider legacy -provider default -inform DER -in env.der -inkey "c$n/key.pem" -out deg.der 2>&1 | head -3; ls "c$n")" ;;
+        unknown-signer)  # verifies, but with a certificate GetCACert never returned
+            verifies tx.reply.der /dev/null || fail "$kind: the signature does not verify"
+            openssl cms -inform DER -in tx.reply.der -cmsout -print | grep -q "subject: O=scep-lab, CN=scep-lab foreign RA" ||
+                fail "$kind: the signer is not the foreign RA"
+            curl -sf "$URL?operation=GetCACert" | openssl pkcs7 -inform DER -print_certs -noout | grep -q "foreign" &&
+                fail "$kind: GetCACert carries the foreign RA" ;;
+        attributes-out-of-order)  # openssl verifies the bytes as sent; they are not in DER (sorted) order
+            verifies tx.reply.der /dev/null || fail "$kind: openssl does not verify the attributes as sent"
+            openssl asn1parse -inform DER -in tx.reply.der >asn1.txt
+            python3 - tx.reply.der asn1.txt <<'PY' || fail "$kind: the signed attributes are in DER order"
+import re, sys
+der = open(sys.argv[1], "rb").read()
+rows = [re.match(r"\s*(\d+):d=(\d+)\s+hl=(\d+)\s+l=\s*(\d+)\s+(\w+):\s*(.*)", l) for l in open(sys.argv[2])]
+rows = [(int(m[1]), int(m[2]), int(m[3]), int(m[4]), m[6].strip()) for m in rows if m]
+for i, (off, d, hl, ln, what) in enumerate(rows):
+    # The SignerInfo's [0]: its first child is an attribute SEQUENCE whose type is an OID.
+    if what.startswith("cont [ 0 ]") and i + 2 < len(rows) and rows[i + 1][4] == "SEQUENCE" and rows[i + 2][4].startswith("OBJECT"):
+        kids = [der[o:o + h + l] for (o, dd, h, l, w) in rows[i + 1:] if dd == d + 1 and o < off + hl + ln]
+        if len(kids) > 2 and "contentType" in "".join(r[4] for r in rows[i:i + 40]):
+            sys.exit(0 if kids != sorted(kids) else 1)
+sys.exit(1)
+PY
+            ;;
+        envelope-other-key)  # the envelope is for the foreign RA: the client's key cannot open it
+            verifies tx.reply.der env.der || fail "$kind: no signed envelope"
+            openssl cms -inform DER -in env.der -cmsout -print | grep -q "CN=scep-lab foreign CA" ||
+                fail "$kind: the recipient is not the foreign RA"
+            openssl cms -decrypt -provider legacy -provider default -inform DER -in env.der -inkey "c$n/key.pem" \
+                -out /dev/null 2>/dev/null && fail "$kind: the client's key decrypts it" ;;
+        empty-degenerate | certificate-*)
+            verifies tx.reply.der env.der && openssl cms -decrypt -provider legacy -provider default -inform DER \
+                -in env.der -inkey "c$n/key.pem" -out deg.der || fail "$kind: cannot open the reply"
+            openssl pkcs7 -inform DER -in deg.der -print_certs >issued.pem 2>/dev/null || true
+            count=$(grep -c "BEGIN CERTIFICATE" issued.pem || true)
+            if [ "$kind" = empty-degenerate ]; then
+                [ "$count" = 0 ] || fail "$kind: $count certificates"
+            else
+                [ "$count" = 1 ] || fail "$kind: $count certificates"
+            fi
+            chain="$WORK/data/pki/ca-chain.pem"
+            vrc=0
+            openssl verify -CAfile "$chain" issued.pem >verify.txt 2>&1 || vrc=$?
+            case "$kind" in
+                certificate-other-key)
+                    [ "$(openssl x509 -in issued.pem -noout -pubkey)" != "$(openssl pkey -in "c$n/key.pem" -pubout)" ] ||
+                        fail "$kind: the certificate holds the client's key"
+                    [ "$vrc" = 0 ] || fail "$kind: not from the lab CA: $(cat verify.txt)" ;;
+                certificate-other-subject)
+                    openssl x509 -in issued.pem -noout -subject | grep -q "CN *= *scep-lab-other-subject" || fail "$kind"
+                    [ "$(openssl x509 -in issued.pem -noout -pubkey)" = "$(openssl pkey -in "c$n/key.pem" -pubout)" ] ||
+                        fail "$kind: not the client's key"
+                    [ "$vrc" = 0 ] || fail "$kind: not from the lab CA: $(cat verify.txt)" ;;
+                certificate-expired)
+                    grep -q "certificate has expired" verify.txt || fail "$kind: $(cat verify.txt)" ;;
+                certificate-not-yet-valid)
+                    grep -q "certificate is not yet valid" verify.txt || fail "$kind: $(cat verify.txt)" ;;
+                certificate-foreign-ca)
+                    openssl x509 -in issued.pem -noout -issuer | grep -q "scep-lab foreign CA" || fail "$kind: issuer"
+                    [ "$vrc" != 0 ] || fail "$kind: it chains to the lab CA" ;;
+            esac ;;
+        pending)  # PENDING (3), no content; the next poll (no rule: one-shot) would get the certificate
+            [ "$(got 3)" = 3 ] || fail "$kind: pkiStatus $(got 3)"
+            verifies tx.reply.der content.der && [ ! -s content.der ] || fail "$kind: a PENDING reply with content" ;;
     esac
     if [ -s "c$n/cert.pem" ]; then
         did="wrote a certificate, $(openssl x509 -in "c$n/cert.pem" -noout -subject -nameopt RFC2253 | cut -d, -f1) (exit $rc)"
@@ -146,11 +214,61 @@ cmp -s b64.der cacert.der || fail "base64-body does not decode to the answer"
 arm '{"kind": "trailing-garbage", "one_shot": true, "when": {"operation": "GetCACert"}}'
 curl -sf "$scep=GetCACert" -o tail.der
 [ "$(wc -c <tail.der)" = $((size + 16)) ] && cmp -s -n "$size" tail.der cacert.der || fail "trailing-garbage"
+# Transport faults.
+arm '{"kind": "delay-headers", "delay_ms": 1500, "one_shot": true, "when": {"operation": "GetCACert"}}'
+t=$(curl -sf "$scep=GetCACert" -o slow.der -w '%{time_starttransfer}')
+python3 -c "import sys; sys.exit(0 if float('$t') >= 1.4 else 1)" && cmp -s slow.der cacert.der ||
+    fail "delay-headers: first byte after $t s"
+arm '{"kind": "delay-body", "delay_ms": 1500, "one_shot": true, "when": {"operation": "GetCACert"}}'
+t=$(curl -sf "$scep=GetCACert" -o split.der -w '%{time_starttransfer} %{time_total}')
+python3 -c "import sys; a, b = map(float, '$t'.split()); sys.exit(0 if a < 1.0 and b >= 1.4 else 1)" &&
+    cmp -s split.der cacert.der || fail "delay-body: first byte and end at $t s"
+arm '{"kind": "connection-close", "one_shot": true, "when": {"operation": "GetCACert"}}'
+rc=0; curl -s "$scep=GetCACert" -o /dev/null || rc=$?
+[ "$rc" = 52 ] || fail "connection-close: curl exit $rc (52: empty reply)"
+arm '{"kind": "connection-reset", "one_shot": true, "when": {"operation": "GetCACert"}}'
+rc=0; curl -s "$scep=GetCACert" -o /dev/null 2>/dev/null || rc=$?
+[ "$rc" = 56 ] || fail "connection-reset: curl exit $rc (56: connection reset)"
+arm '{"kind": "redirect", "status": 307, "one_shot": true, "when": {"operation": "GetCACert"}}'
+curl -sv "$scep=GetCACert" -o /dev/null 2>curl.txt || true
+grep -q "^< HTTP/1.1 307" curl.txt && grep -qi "^< Location: /scep-lab-redirect/scep?operation=GetCACert" curl.txt ||
+    fail "redirect: $(grep '^<' curl.txt)"
+arm '{"kind": "redirect", "one_shot": true, "when": {"operation": "GetCACert"}}'
+curl -sfL "$scep=GetCACert" -o followed.der && cmp -s followed.der cacert.der || fail "redirect: following it (302)"
+# GetCACert and GetCACaps faults.
+certs() { openssl pkcs7 -inform DER -in "$1" -print_certs -noout | grep "^subject"; }
+certs cacert.der >ca.subjects
+arm '{"kind": "getcacert-other-ra", "one_shot": true}'
+curl -sf "$scep=GetCACert" -o other.der && certs other.der >other.subjects || fail "getcacert-other-ra: not a PKCS#7"
+head -1 other.subjects | grep -q "scep-lab foreign RA" && [ "$(tail -n +2 other.subjects)" = "$(tail -n +2 ca.subjects)" ] ||
+    fail "getcacert-other-ra: $(cat other.subjects)"
+arm '{"kind": "getcacert-issuing-only", "one_shot": true}'
+curl -sf "$scep=GetCACert" -o short.der && certs short.der >short.subjects || fail "getcacert-issuing-only"
+[ "$(cat short.subjects)" = "$(head -2 ca.subjects)" ] && [ "$(wc -l <ca.subjects)" -gt 2 ] ||
+    fail "getcacert-issuing-only: $(cat short.subjects) of $(cat ca.subjects)"
+curl -sf "$scep=GetCACaps" -o caps.txt
+grep -q $'\r' caps.txt && fail "GetCACaps already uses CRLF"
+arm '{"kind": "caps-empty", "one_shot": true}'
+[ -z "$(curl -sf "$scep=GetCACaps")" ] || fail "caps-empty"
+arm '{"kind": "caps-lowercase", "one_shot": true}'
+[ "$(curl -sf "$scep=GetCACaps")" = "$(tr 'A-Z' 'a-z' <caps.txt)" ] || fail "caps-lowercase"
+arm '{"kind": "caps-crlf", "one_shot": true}'
+curl -sf "$scep=GetCACaps" -o crlf.txt
+cmp -s crlf.txt <(sed 's/$/\r/' caps.txt) || fail "caps-crlf: $(od -c crlf.txt | head -3)"
+arm '{"kind": "caps-unknown-words", "one_shot": true}'
+curl -sf "$scep=GetCACaps" -o words.txt
+[ "$(head -1 words.txt)" = X-Unknown-Capability ] && [ "$(tail -1 words.txt)" = SCEPStandardV2 ] &&
+    [ "$(sed '1d;$d' words.txt)" = "$(cat caps.txt)" ] || fail "caps-unknown-words: $(cat words.txt)"
+# A kind bound to GetCACaps does not touch GetCACert (and is not used up by it).
+arm '{"kind": "caps-empty", "one_shot": true}'
+curl -sf "$scep=GetCACert" -o still.der && cmp -s still.der cacert.der || fail "caps-empty changed GetCACert"
+[ -z "$(curl -sf "$scep=GetCACaps")" ] || fail "caps-empty was used up by GetCACert"
 curl -sf "$scep=GetCACert" -o after.der && cmp -s after.der cacert.der || fail "GetCACert after the faults"
+[ "$(curl -sf "$scep=GetCACaps")" = "$(cat caps.txt)" ] || fail "GetCACaps after the faults"
 curl -sf "http://127.0.0.1:$PORT/metrics" | grep -q 'scep_lab_faults_total{kind="trailing-garbage"} 1' ||
     fail "faults not counted in /metrics"
 grep -q "fault injected: wrong-recipient-nonce" server.log || fail "faults not in the request log"
-echo "ok: HTTP faults on the wire (curl -v), counted and logged"
+echo "ok: HTTP, transport, GetCACert and GetCACaps faults on the wire (curl), counted and logged"
 
 # The same through the command line.
 BASE="http://127.0.0.1:$PORT"
@@ -168,4 +286,4 @@ grep -q "unknown fault kind" bad.txt || fail "fault add no-such-kind said: $(cat
 "$SCEP_LAB" --data-dir "$WORK/data" fault clear "$id" --url "$BASE" | grep -q "removed 1" || fail "fault clear $id"
 "$SCEP_LAB" --data-dir "$WORK/data" fault list --url "$BASE" | grep -q "no fault armed" || fail "rules left after clear"
 echo "ok: scep-lab fault add, list and clear"
-echo "PASS: faults on the wire (21 kinds) and the fault command"
+echo "PASS: faults on the wire (42 kinds) and the fault command"

@@ -1,0 +1,33 @@
+// What an armed CertRep or GetCACert fault changes in a reply
+// (docs/faults.md). The service calls these only when a rule fired.
+#pragma once
+
+#include <vector>
+
+#include "pki/ca/hierarchy.hpp"
+#include "pki/crypto/x509_build.hpp"
+#include "pki/scep/faults.hpp"
+#include "pki/scep/message.hpp"
+
+namespace scep {
+
+// A CA and an RA that no GetCACert returns: faults sign, encrypt and issue
+// with them. Made on first use (two RSA 2048 keys), then shared.
+struct foreign_identity {
+    evp_pkey_ptr ca_key, ra_key;
+    x509_ptr ca_cert, ra_cert;  // the RA certificate is issued by the foreign CA
+};
+result<const foreign_identity*> foreign(time_point now);
+
+// Changes `p` as `rule` says. A rebuilt issued certificate is kept in
+// `holder`, which must outlive `p`. `issuing` signs rebuilt certificates;
+// `chain` is the CA chain (issuing first) for chain-in-degenerate.
+result<void> apply_certrep_fault(const fault_rule& rule, cert_rep_params& p, x509_ptr& holder, const ca_entry& issuing,
+                                 const std::vector<const X509*>& chain, time_point now);
+
+// The certificates GetCACert answers under a getcacert-* fault, from the
+// ones it normally answers (`ras` and `chain`, issuing CA first).
+result<std::vector<const X509*>> faulty_ca_certs(fault_kind kind, const std::vector<const X509*>& ras,
+                                                 const std::vector<const X509*>& chain, time_point now);
+
+}  // namespace scep
