@@ -263,6 +263,8 @@ int main(int argc, char** argv) {
     conformance->add_option("--work-dir", co.work_dir, "keep the server's and each case's files here");
     conformance->add_flag("--no-fail", co.no_fail_exit, "exit 0 even when a case FAILs");
     conformance->add_flag("--list", co_list, "list the cases and what a correct client does, then exit");
+    bool co_catalogue = false;
+    conformance->add_flag("--catalogue", co_catalogue, "print the cases as a Markdown table, then exit");
     conformance->add_option("command", co.command,
                             "the client command after --, with {url} {challenge} {dir} {cn} {ca}");
 
@@ -305,6 +307,10 @@ int main(int argc, char** argv) {
         }
         std::cout << scep::client::bench_report(bo, *r);
         return r->failed == 0 ? 0 : 3;
+    }
+    if (conformance->parsed() && co_catalogue) {
+        std::cout << scep::client::cases_markdown();
+        return 0;
     }
     if (conformance->parsed() && co_list) {
         for (const auto& c : scep::client::conformance_cases())

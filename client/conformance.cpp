@@ -136,6 +136,15 @@ std::vector<conformance_case> conformance_cases() {
     return out;
 }
 
+std::string cases_markdown() {
+    std::string out = "| case | rule | a correct client | what the reply carries |\n|---|---|---|---|\n";
+    for (const auto& c : conformance_cases()) {
+        std::string rule = c.rule_json.empty() ? "none" : "`" + c.rule_json + "`";
+        out += "| `" + c.name + "` | " + rule + " | " + std::string(to_string(c.expect)) + " | " + c.why + " |\n";
+    }
+    return out;
+}
+
 void classify(case_result& r) {
     const auto e = r.c.expect;
     const bool baseline = r.c.rule_json.empty();
@@ -234,32 +243,38 @@ const std::vector<client_profile>& client_profiles() {
         // directories under {dir}), one request, then its status.
         {"certmonger",
          {"sh", "{dir}/certmonger-client.sh", "{url}", "{challenge}", "{dir}", "{cn}"},
-         R"(#!/bin/sh
+         R"sh(#!/bin/sh
 # scep-lab conformance: certmonger's getcert with a private daemon.
 set -u
-url=$1 challenge=$2 dir=$3 cn=$4
-cm="$dir/certmonger"
+# certmonger runs run.sh with a clean environment: the values reach it in
+# env.sh, each single-quoted (never as shell text of their own).
+q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+cm="$3/certmonger"
 mkdir -p "$cm/cas" "$cm/requests" "$cm/config" "$cm/local" "$cm/home"
 export CERTMONGER_CAS_DIR="$cm/cas" CERTMONGER_REQUESTS_DIR="$cm/requests" \
-    CERTMONGER_CONFIG_DIR="$cm/config" CERTMONGER_LOCAL_CA_DIR="$cm/local" HOME="$cm/home"
-cat >"$cm/run.sh" <<EOF
-getcert add-scep-ca -s -c lab -u "$url" || exit 10
-getcert request -s -c lab -I req -f "$dir/cert.pem" -k "$dir/key.pem" -L "$challenge" -N "CN=$cn" || exit 11
+    CERTMONGER_CONFIG_DIR="$cm/config" CERTMONGER_LOCAL_CA_DIR="$cm/local" HOME="$cm/home" \
+    CERTMONGER_SYSTEM_LOCK_FILE="$cm/lock"
+printf 'CM_URL=%s\nCM_CHALLENGE=%s\nCM_DIR=%s\nCM_CN=%s\n' "$(q "$1")" "$(q "$2")" "$(q "$3")" "$(q "$4")" >"$cm/env.sh"
+CM_DIR=$3
+cat >"$cm/run.sh" <<'EOF'
+. "$(dirname "$0")/env.sh"
+getcert add-scep-ca -s -c lab -u "$CM_URL" || exit 10
+getcert request -s -c lab -I req -f "$CM_DIR/cert.pem" -k "$CM_DIR/key.pem" -L "$CM_CHALLENGE" -N "CN=$CM_CN" || exit 11
 # Until an end state; while certmonger waits to poll (CA_WORKING after a
 # PENDING) this loops on, and conformance's timeout ends the case.
 while :; do
-    st=\$(getcert list -s -i req | sed -n 's/^[[:space:]]*status: //p')
-    case "\$st" in MONITORING|CA_REJECTED|CA_UNREACHABLE|CA_UNCONFIGURED|NEED_GUIDANCE) break ;; esac
+    st=$(getcert list -s -i req | sed -n 's/^[[:space:]]*status: //p')
+    case "$st" in MONITORING|CA_REJECTED|CA_UNREACHABLE|CA_UNCONFIGURED|NEED_GUIDANCE) break ;; esac
     sleep 0.5
 done
-getcert list -s -i req >"$dir/getcert-list.txt"
-err=\$(sed -n 's/^[[:space:]]*ca-error: //p' "$dir/getcert-list.txt" | head -1)
-echo "certmonger status: \$st\${err:+ (\$err)}" >"$dir/status.txt"
+getcert list -s -i req >"$CM_DIR/getcert-list.txt"
+err=$(sed -n 's/^[[:space:]]*ca-error: //p' "$CM_DIR/getcert-list.txt" | head -1)
+echo "certmonger status: $st${err:+ ($err)}" >"$CM_DIR/status.txt"
 EOF
 dbus-run-session -- certmonger -s -n -c "sh $cm/run.sh"
-cat "$dir/status.txt" 2>/dev/null
-grep -q "MONITORING" "$dir/status.txt" 2>/dev/null
-)",
+cat "$CM_DIR/status.txt" 2>/dev/null
+grep -q "MONITORING" "$CM_DIR/status.txt" 2>/dev/null
+)sh",
          "dpkg-query -W -f '${Package} ${Version}' certmonger"},
     };
     return profiles;
@@ -630,6 +645,14 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
         return 2;
     }
     if (o.client.empty()) client_name = fs::path(command.front()).filename().string();
+    // certmonger -c takes its command as one line split at spaces: the
+    // script's path must not hold any (nor quotes).
+    if (!script.empty() && !o.work_dir.empty() &&
+        fs::absolute(o.work_dir).string().find_first_of(" \t\n'\"\\$`") != std::string::npos) {
+        std::cerr << "scep-lab conformance: --client " << o.client
+                  << " needs a --work-dir without spaces, quotes, $ or backslashes\n";
+        return 2;
+    }
     if (version.empty()) version = client_name;
     if (o.timeout_seconds < 1) {
         std::cerr << "scep-lab conformance: --timeout must be at least 1 second\n";

@@ -33,6 +33,9 @@ struct conformance_case {
 };
 // Every case, baseline first.
 std::vector<conformance_case> conformance_cases();
+// The cases as a Markdown table (docs/conformance.md carries it; `scep-lab
+// conformance --catalogue` prints it).
+std::string cases_markdown();
 
 enum class verdict { pass, fail, reported };
 std::string_view to_string(verdict v);

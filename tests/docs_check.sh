@@ -4,7 +4,8 @@
 # the README stays a front page (at most 160 lines) whose links resolve; the
 # map of the code in docs/design.md names every source folder that exists;
 # docs/inspector.md's findings catalogue is the one `scep-lab inspect
-# --catalogue` prints.
+# --catalogue` prints; docs/conformance.md's cases are `scep-lab conformance
+# --catalogue`'s.
 set -euo pipefail
 BIN=$(readlink -f "${1:?usage: $0 path/to/scep-lab}")
 cd "$(dirname "$0")/.."
@@ -40,4 +41,10 @@ from_doc=$(sed -n '/<!-- catalogue:begin -->/,/<!-- catalogue:end -->/p' docs/in
 [ -n "$from_doc" ] || fail "docs/inspector.md has no catalogue between its markers"
 [ "$from_code" = "$from_doc" ] ||
     fail "docs/inspector.md's catalogue differs from \`scep-lab inspect --catalogue\` (regenerate it): $(diff <(echo "$from_code") <(echo "$from_doc") | head -4 | tr '\n' ' ')"
-echo "PASS: environment variables, README size and links, the code map and the findings catalogue follow the code"
+# The conformance cases in docs/conformance.md are the ones the code runs.
+from_code=$("$BIN" conformance --catalogue)
+from_doc=$(sed -n '/<!-- cases:begin -->/,/<!-- cases:end -->/p' docs/conformance.md | sed '1d;$d')
+[ -n "$from_doc" ] || fail "docs/conformance.md has no case table between its markers"
+[ "$from_code" = "$from_doc" ] ||
+    fail "docs/conformance.md's cases differ from \`scep-lab conformance --catalogue\` (regenerate them): $(diff <(echo "$from_code") <(echo "$from_doc") | head -4 | tr '\n' ' ')"
+echo "PASS: environment variables, README size and links, the code map, the findings catalogue and the conformance cases follow the code"

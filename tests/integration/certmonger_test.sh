@@ -8,7 +8,8 @@ command -v dbus-run-session >/dev/null || skip "dbus-run-session not installed"
 start_server
 mkdir -p "$WORK"/cm/{cas,requests,config,local,home,out}
 export CERTMONGER_CAS_DIR="$WORK/cm/cas" CERTMONGER_REQUESTS_DIR="$WORK/cm/requests" \
-    CERTMONGER_CONFIG_DIR="$WORK/cm/config" CERTMONGER_LOCAL_CA_DIR="$WORK/cm/local" HOME="$WORK/cm/home"
+    CERTMONGER_CONFIG_DIR="$WORK/cm/config" CERTMONGER_LOCAL_CA_DIR="$WORK/cm/local" HOME="$WORK/cm/home" \
+    CERTMONGER_SYSTEM_LOCK_FILE="$WORK/cm/lock"  # not /var/lib/certmonger/lock: peers run in parallel
 
 cat >"$WORK/cm/run.sh" <<SCRIPT
 #!/usr/bin/env bash

@@ -81,7 +81,8 @@ if command -v certmonger >/dev/null && command -v dbus-run-session >/dev/null &&
     unshare -m true 2>/dev/null; then
     mkdir -p "$WORK"/cm/{cas,requests,config,local,home,out}
     export CERTMONGER_CAS_DIR="$WORK/cm/cas" CERTMONGER_REQUESTS_DIR="$WORK/cm/requests" \
-        CERTMONGER_CONFIG_DIR="$WORK/cm/config" CERTMONGER_LOCAL_CA_DIR="$WORK/cm/local" HOME="$WORK/cm/home"
+        CERTMONGER_CONFIG_DIR="$WORK/cm/config" CERTMONGER_LOCAL_CA_DIR="$WORK/cm/local" HOME="$WORK/cm/home" \
+        CERTMONGER_SYSTEM_LOCK_FILE="$WORK/cm/lock"  # not /var/lib/certmonger/lock: peers run in parallel
     cat >"$WORK/cm/run.sh" <<SCRIPT
 #!/usr/bin/env bash
 out="$WORK/cm/out"

@@ -9,8 +9,10 @@
 #include <openssl/pkcs7.h>
 
 #include <algorithm>
+#include <ctime>
 
 #include "pki/inspect/analysis.hpp"
+#include "pki/scep/fault_replies.hpp"
 #include "pki/scep/service.hpp"
 #include "support/test_support.hpp"
 
@@ -263,6 +265,137 @@ TEST_F(certrep_fault_test, signature_envelope_and_degenerate_faults) {
         EXPECT_EQ(certs->size(), 1 + lab_.pki->chain(true).size());
         EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(certs->front().get()), X509_REQ_get_subject_name(dev_.csr.get())), 0);
     }
+}
+
+TEST_F(certrep_fault_test, signer_order_envelope_and_certificate_faults) {
+    {
+        // Signed by the foreign RA: it verifies against its own certificate, not the RA's.
+        auto r = enroll_with(fault_kind::unknown_signer, "H1");
+        EXPECT_FALSE(parse_cert_rep(bytes(r.body.begin(), r.body.end()), lab_.pki->ra_cert()));
+        auto foreign_id = foreign(std::chrono::system_clock::now());
+        ASSERT_TRUE(foreign_id);
+        auto rep = parse_cert_rep(bytes(r.body.begin(), r.body.end()), *(*foreign_id)->ra_cert);
+        ASSERT_TRUE(rep) << rep.message();
+        EXPECT_EQ(rep->status, pki_status::success);
+    }
+    {
+        // Out of DER order, and still verifying over the bytes as sent.
+        auto r = enroll_with(fault_kind::attributes_out_of_order, "H2");
+        auto oids = signed_attribute_oids(r.body);
+        ASSERT_GE(oids.size(), 5u);
+        EXPECT_EQ(parsed(r).status, pki_status::success);
+        auto again = enroll_with(fault_kind::no_signing_time, "H2b");  // a normal order to compare
+        auto sorted = signed_attribute_oids(again.body);
+        EXPECT_NE(oids.front(), sorted.front());
+    }
+    {
+        auto rep = parsed(enroll_with(fault_kind::envelope_other_key, "H3"));
+        EXPECT_EQ(rep.status, pki_status::success);
+        EXPECT_FALSE(decrypt_cert_rep(rep, *dev_.signer, *dev_.key));
+    }
+    {
+        auto rep = parsed(enroll_with(fault_kind::empty_degenerate, "H4"));
+        auto certs = decrypt_cert_rep(rep, *dev_.signer, *dev_.key);
+        ASSERT_TRUE(certs) << certs.message();
+        EXPECT_TRUE(certs->empty());
+    }
+    auto issued_for = [&](fault_kind kind, const std::string& txid) -> x509_ptr {
+        auto rep = parsed(enroll_with(kind, txid));
+        auto certs = decrypt_cert_rep(rep, *dev_.signer, *dev_.key);
+        EXPECT_TRUE(certs && certs->size() == 1u) << txid;
+        return certs && certs->size() == 1u ? std::move(certs->front()) : nullptr;
+    };
+    const X509& ca = *lab_.pki->issuing().cert;
+    const auto now = std::time(nullptr);
+    {
+        auto c = issued_for(fault_kind::certificate_other_key, "H5");
+        ASSERT_TRUE(c);
+        EXPECT_NE(EVP_PKEY_eq(X509_get0_pubkey(c.get()), dev_.key.get()), 1);
+        EXPECT_EQ(X509_verify(c.get(), X509_get0_pubkey(&ca)), 1);
+    }
+    {
+        auto c = issued_for(fault_kind::certificate_other_subject, "H6");
+        ASSERT_TRUE(c);
+        EXPECT_NE(name_to_string(*X509_get_subject_name(c.get())).find("CN=scep-lab-other-subject"), std::string::npos);
+        EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(c.get()), dev_.key.get()), 1);
+        EXPECT_EQ(X509_verify(c.get(), X509_get0_pubkey(&ca)), 1);
+    }
+    {
+        auto c = issued_for(fault_kind::certificate_expired, "H7");
+        ASSERT_TRUE(c);
+        EXPECT_LT(X509_cmp_time(X509_get0_notAfter(c.get()), const_cast<time_t*>(&now)), 0);
+        EXPECT_EQ(X509_verify(c.get(), X509_get0_pubkey(&ca)), 1);
+    }
+    {
+        auto c = issued_for(fault_kind::certificate_not_yet_valid, "H8");
+        ASSERT_TRUE(c);
+        EXPECT_GT(X509_cmp_time(X509_get0_notBefore(c.get()), const_cast<time_t*>(&now)), 0);
+    }
+    {
+        auto c = issued_for(fault_kind::certificate_foreign_ca, "H9");
+        ASSERT_TRUE(c);
+        EXPECT_NE(X509_verify(c.get(), X509_get0_pubkey(&ca)), 1);
+        EXPECT_NE(name_to_string(*X509_get_issuer_name(c.get())).find("foreign CA"), std::string::npos);
+    }
+    // The store holds the real certificates, not the rebuilt ones.
+    auto stored = lab_.store->find_by_transaction("H5");
+    ASSERT_TRUE(stored && *stored);
+    EXPECT_EQ((*stored)->subject.find("other-subject"), std::string::npos);
+}
+
+TEST_F(certrep_fault_test, pending_n_times_then_the_real_answer) {
+    fault_rule rule;
+    rule.kind = fault_kind::pending;
+    rule.when.first = 2;
+    ASSERT_TRUE(plan_.add(rule));
+    auto der = test::make_pkcs_req(dev_, lab_.pki->ra_cert(), "P1", nonce_);
+    for (int i = 0; i < 2; ++i) {
+        auto r = lab_.service->pki_operation(der, "192.0.2.5");
+        EXPECT_EQ(r.pki_status, "PENDING");
+        EXPECT_TRUE(r.serial.empty());
+        auto rep = parsed(r);
+        EXPECT_EQ(rep.status, pki_status::pending);
+        EXPECT_TRUE(rep.envelope.empty());
+    }
+    auto r = lab_.service->pki_operation(der, "192.0.2.5");
+    EXPECT_EQ(r.pki_status, "SUCCESS");
+    EXPECT_TRUE(r.fault.empty());
+    EXPECT_EQ(parsed(r).status, pki_status::success);
+}
+
+TEST(fault_plan, kinds_bound_to_an_operation_wait_for_it) {
+    fault_plan plan;
+    fault_rule rule;
+    rule.kind = fault_kind::caps_empty;
+    ASSERT_TRUE(plan.add(rule));
+    EXPECT_FALSE(plan.take(fault_layer::http, {"GetCACert", "", "", "", ""}));
+    EXPECT_FALSE(plan.take(fault_layer::http, {"PKIOperation", "PKCSReq", "", "", ""}));
+    EXPECT_EQ(plan.rules().front().matched, 0u);  // not even counted
+    EXPECT_TRUE(plan.take(fault_layer::http, {"GetCACaps", "", "", "", ""}));
+}
+
+TEST(fault_plan, status_and_delay_are_checked_per_kind) {
+    fault_plan plan;
+    fault_rule redirect;
+    redirect.kind = fault_kind::redirect;
+    ASSERT_TRUE(plan.add(redirect));
+    EXPECT_EQ(plan.rules().back().status, 302);  // the kind's default
+    redirect.status = 503;
+    EXPECT_FALSE(plan.add(redirect));
+    redirect.status = 307;
+    EXPECT_TRUE(plan.add(redirect));
+    fault_rule status;
+    status.kind = fault_kind::http_status;
+    ASSERT_TRUE(plan.add(status));
+    EXPECT_EQ(plan.rules().back().status, 503);
+    status.status = 302;
+    EXPECT_FALSE(plan.add(status));
+    fault_rule slow;
+    slow.kind = fault_kind::delay_body;
+    slow.delay_ms = -1;
+    EXPECT_FALSE(plan.add(slow));
+    slow.delay_ms = 600001;
+    EXPECT_FALSE(plan.add(slow));
 }
 
 }  // namespace
