@@ -173,7 +173,8 @@ void classify(case_result& r) {
         return;
     }
     if (r.timed_out) {
-        r.outcome = "no answer (killed after " + std::to_string(static_cast<int>(r.seconds)) + " s)";
+        r.outcome = "no answer (killed after " +
+                    std::to_string(r.timeout_seconds ? r.timeout_seconds : static_cast<int>(r.seconds)) + " s)";
         if (e == expectation::poll) {
             r.v = verdict::pass;
             r.detail = "still polling at the timeout, nothing installed";
@@ -746,6 +747,7 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
         r.signal = e.signal;
         r.timed_out = e.timed_out;
         r.seconds = e.seconds;
+        r.timeout_seconds = o.timeout_seconds;
         if (!rule_id.empty()) {
             if (auto rules = srv.call("GET", "/admin/api/faults")) {
                 for (const auto& rule : rules->at("faults").as_array()) {

@@ -51,6 +51,7 @@ struct case_result {
     bool timed_out = false, certificate = false;
     std::uint64_t requests = 0, fired = 0;  // PKIOperation requests the rule saw / faults it sent
     double seconds = 0;
+    int timeout_seconds = 0;  // the limit it was killed at (0: use `seconds`)
 };
 // The verdict for an ended run (pure: unit-tested).
 void classify(case_result& r);

@@ -73,7 +73,7 @@ result<x509_ptr> rebuilt(fault_kind kind, const X509& issued, const ca_entry& is
                 return make_error(ossl_error("X509_set_issuer_name"));
             // The authority key identifier would still name the lab's CA.
             int at = X509_get_ext_by_NID(c.get(), NID_authority_key_identifier, -1);
-            if (at >= 0) X509_EXTENSION_free(X509_delete_ext(c.get(), at));
+            if (at >= 0) x509_ext_ptr(X509_delete_ext(c.get(), at));
             signer = other.ca_key.get();
             break;
         }

@@ -451,9 +451,9 @@ result<bytes> reorder_signed_attributes(bytes der, const EVP_PKEY& key, digest_a
     PKCS7_SIGNER_INFO* si = sk_PKCS7_SIGNER_INFO_value(infos, 0);
     unsigned char* raw = nullptr;
     const int raw_len = ASN1_item_i2d(reinterpret_cast<ASN1_VALUE*>(si->auth_attr), &raw, ASN1_ITEM_rptr(PKCS7_ATTR_SIGN));
+    const ossl_buffer_ptr owned(raw);
     if (raw_len <= 0) return make_error(ossl_error("encoding the signed attributes"));
     bytes sorted(raw, raw + raw_len);
-    OPENSSL_free(raw);
     auto set = read_der_tlv(sorted, 0);
     if (!set) return make_error("the signed attributes do not encode");
     std::vector<byte_view> children;
