@@ -27,7 +27,7 @@ struct server_settings {
     unsigned threads = 0;  // 0 = one per core
     std::size_t max_body_bytes = 1 << 20;
     // Request line + headers. Generous: iOS sends PKIOperation by GET; NDES
-    // presets lower it to reproduce IIS/HTTP.sys 414s.
+    // presets lower it to reproduce IIS's 404.15 and HTTP.sys's 414.
     std::size_t max_header_bytes = 65536;
     std::chrono::seconds read_timeout{30};
     std::chrono::seconds idle_timeout{60};
@@ -130,7 +130,7 @@ struct ndes_settings {
 // Reproduction knobs (docs/ndes.md "quirks"): all off by default.
 struct quirk_settings {
     std::size_t max_url_bytes = 0;    // 414 when the request target is longer (HTTP.sys MaxFieldLength: 16384)
-    std::size_t max_query_bytes = 0;  // 414 when the query string is longer (IIS maxQueryString: 2048)
+    std::size_t max_query_bytes = 0;  // 404 (404.15) when the query string is longer (IIS maxQueryString: 2048)
     std::chrono::milliseconds latency{0};  // added before every SCEP and admin-page answer
     std::map<std::string, int> fail_status;  // operation -> HTTP status answered instead
     std::size_t fail_every = 0;        // every N-th SCEP request gets fail_every_status

@@ -151,9 +151,9 @@ service_config service_settings(const settings& s) {
 std::vector<std::string> active_quirks(const settings& s) {
     const auto& q = s.quirks;
     std::vector<std::string> out;
-    if (q.max_url_bytes) out.push_back("max_url_bytes = " + std::to_string(q.max_url_bytes) + ": longer URLs get 414");
+    if (q.max_url_bytes) out.push_back("max_url_bytes = " + std::to_string(q.max_url_bytes) + ": longer URLs get HTTP.sys's 414");
     if (q.max_query_bytes)
-        out.push_back("max_query_bytes = " + std::to_string(q.max_query_bytes) + ": longer query strings get 414");
+        out.push_back("max_query_bytes = " + std::to_string(q.max_query_bytes) + ": longer query strings get IIS's 404 (404.15)");
     if (q.latency.count()) out.push_back("latency = " + format_millis(q.latency) + " before every SCEP answer");
     for (const auto& [op, status] : q.fail_status)
         out.push_back("fail_status: every " + op + " gets HTTP " + std::to_string(status));

@@ -200,8 +200,8 @@ void visit_settings(V& v, S& s) {
     v.end();
 
     v.section("quirks", "reproduction knobs, all off by default");
-    v.number("max_url_bytes", s.quirks.max_url_bytes, 0, 1 << 20, "414 for longer URLs (0 = off)");
-    v.number("max_query_bytes", s.quirks.max_query_bytes, 0, 1 << 20, "414 for longer query strings (0 = off)");
+    v.number("max_url_bytes", s.quirks.max_url_bytes, 0, 1 << 20, "HTTP.sys's 414 for longer URLs (0 = off)");
+    v.number("max_query_bytes", s.quirks.max_query_bytes, 0, 1 << 20, "IIS request filtering's 404 (404.15) for longer query strings (0 = off)");
     v.custom(
         "latency",
         [](auto& r, auto& st) {

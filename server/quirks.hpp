@@ -1,5 +1,5 @@
 // Reproduction knobs at the HTTP level (config [quirks]): URL limits answered
-// with 414 as IIS/HTTP.sys do, injected HTTP statuses per operation or per
+// as HTTP.sys (414) and IIS request filtering (404.15) do, injected HTTP statuses per operation or per
 // N-th request, and added latency. The SCEP-level quirks (expired RA,
 // incomplete chain, all pending, forced failInfo) live in the service.
 #pragma once
@@ -30,7 +30,11 @@ private:
     std::atomic<std::uint64_t> seen_{0};
 };
 
-// An IIS-style error page for `status` (what NDES clients see from IIS).
+// An HTTP.sys-style error page for `status` (what NDES clients see when
+// Windows' HTTP layer refuses a request before IIS does).
 response iis_error(const request& req, int status, std::string_view detail);
+// IIS request filtering's refusal: HTTP 404 (logged by IIS as 404.<substatus>)
+// with IIS's remote error page and headers.
+response iis_request_filtering_404(const request& req);
 
 }  // namespace scep::server

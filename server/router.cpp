@@ -300,8 +300,10 @@ response router::handle(const request& req, const std::string& client, request_r
     }
     if (is_scep_path(path)) {
         if (!inspector_) {
+            // Nothing is recorded: the exchange is kept only for an HTTP
+            // fault rule that selects by subject (it reads the CSR).
             scep_exchange x;
-            auto res = scep(req, query, client, rec, secure, &x);
+            auto res = scep(req, query, client, rec, secure, faults_ && faults_->armed() ? &x : nullptr);
             inject_http_fault(res, target, client, rec, x);
             return res;
         }

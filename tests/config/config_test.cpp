@@ -524,6 +524,36 @@ TEST(config, https_environment_variables) {
 namespace scep::config {
 namespace {
 
+TEST(config_faults, kinds_with_their_own_status_and_delay_read_back) {
+    auto s = load_string(R"([[faults]]
+kind = "redirect"
+
+[[faults]]
+kind = "redirect"
+status = 307
+
+[[faults]]
+kind = "delay-body"
+delay_ms = 250
+
+[[faults]]
+kind = "http-status"
+)",
+                         "faults.toml", defaults());
+    ASSERT_TRUE(s) << s.message();
+    ASSERT_EQ(s->faults.size(), 4u);
+    EXPECT_EQ(s->faults[0].status, 302);  // the kind's default, written down
+    EXPECT_EQ(s->faults[1].status, 307);
+    EXPECT_EQ(s->faults[2].delay_ms, 250);
+    EXPECT_EQ(s->faults[3].status, 503);
+    auto again = load_string(to_toml(*s, true), "round.toml", defaults());
+    ASSERT_TRUE(again) << again.message() << "\n" << to_toml(*s, true);
+    ASSERT_EQ(again->faults.size(), 4u);
+    EXPECT_EQ(again->faults[0].status, 302);
+    EXPECT_EQ(again->faults[1].status, 307);
+    EXPECT_EQ(again->faults[2].delay_ms, 250);
+}
+
 TEST(config_faults, fault_rules_are_read_checked_and_written_back) {
     auto s = load_string(R"([[faults]]
 kind = "wrong-recipient-nonce"
@@ -564,6 +594,8 @@ when = { operation = "GetCACaps", probability = 0.5, seed = 7 }
              {"[[faults]]\nkind = \"empty-body\"\nwhen = { probability = 0 }\n", "probability"},
              {"[[faults]]\nkind = \"http-status\"\nstatus = 200\n", "status"},
              {"faults = 3\n", "array of [[faults]]"},
+             {"[[faults]]\nkind = \"redirect\"\nstatus = 503\n", "redirect needs status"},
+             {"[[faults]]\nkind = \"delay-body\"\ndelay_ms = 600001\n", "delay_ms"},
          }) {
         SCOPED_TRACE(text);
         auto bad = load_string(text, "bad.toml", defaults());

@@ -2,7 +2,8 @@
 # NDES presets against micromdm scepclient (Debian package `scep`), curl and
 # openssl: the password scraped from the UTF-16 admin page as public tools do,
 # the RA pair and NDES GetCACert order, the default template, single use, and
-# the ndes-legacy preset's IIS URL limit (414) and injected statuses, with the
+# the ndes-legacy preset's IIS query limit (404.15) and HTTP.sys URL limit
+# (414) and injected statuses, with the
 # server healthy after each.
 . "$(dirname "$0")/lib.sh"
 command -v scepclient >/dev/null || skip "scepclient not installed (apt-get install scep)"
@@ -62,7 +63,8 @@ echo "ok: scraped password enrolls once (IPSECIntermediateOffline), reuse -> bad
 stop_server
 
 # 3. ndes-legacy: no POSTPKIOperation, so scepclient sends GET; IIS's 2048-byte
-#    query limit answers 414, exactly; the server stays up and GetCACaps says why.
+#    query limit answers as IIS request filtering does (404, logged 404.15), exactly;
+#    the server stays up and GetCACaps says why.
 start_server --preset ndes-legacy
 NDES="http://127.0.0.1:$PORT/certsrv/mscep/mscep.dll"
 [ "$(curl -s "$NDES?operation=GetCACaps" | tr '\n' ' ')" = "SHA-1 DES3 " ] || fail "ndes-legacy GetCACaps"
@@ -73,13 +75,19 @@ if scepclient -server-url "$NDES" -challenge "$password" -private-key dev3/key.p
     >dev3.log 2>&1; then
     fail "a 2048-bit GET request passed the 2048-byte query limit"
 fi
-grep -q "HTTP Error 414" dev3.log || fail "scepclient did not see the 414: $(cat dev3.log)"
-grep -q "op=url-limit http=414 .*exceeds quirks.max_query_bytes = 2048" server.log || fail "414 not logged"
+grep -q "404 Not Found" dev3.log || fail "scepclient did not see IIS's 404: $(cat dev3.log)"
+grep -q "op=url-limit http=404 .*exceeds quirks.max_query_bytes = 2048 (IIS request filtering: 404.15)" server.log ||
+    fail "404.15 not logged"
+healthy "after 404.15"
+curl -sv -o /dev/null "$NDES?operation=GetCACaps&message=$(head -c 3000 /dev/zero | tr '\0' A)" 2>curl.txt
+grep -q "^< HTTP/1.1 404" curl.txt && grep -qi "^< Server: Microsoft-IIS/10.0" curl.txt &&
+    grep -qi "^< X-Powered-By: ASP.NET" curl.txt || fail "long GetCACaps query: $(grep '^<' curl.txt)"
+# Past HTTP.sys's 16384-byte URL limit the answer is its 414, before IIS.
+curl -sv -o /dev/null "$NDES?operation=GetCACaps&message=$(head -c 17000 /dev/zero | tr '\0' A)" 2>curl.txt
+grep -q "^< HTTP/1.1 414" curl.txt && grep -qi "^< Server: Microsoft-HTTPAPI/2.0" curl.txt ||
+    fail "a 17000-byte URL: $(grep '^<' curl.txt)"
 healthy "after 414"
-curl -s -o /dev/null -w '%{http_code}' "$NDES?operation=GetCACaps&message=$(head -c 3000 /dev/zero | tr '\0' A)" |
-    grep -q 414 || fail "long GetCACaps query not refused"
-healthy "after a second 414"
-echo "ok: ndes-legacy answers 414 to GET PKIOperation and stays healthy"
+echo "ok: ndes-legacy answers IIS's 404.15 to GET PKIOperation, HTTP.sys's 414 to a longer URL, and stays healthy"
 stop_server
 
 # 4. injected statuses: GetCACert 503 stops scepclient before it sends anything.

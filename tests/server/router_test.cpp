@@ -151,7 +151,7 @@ protected:
     std::optional<router> router_;
 };
 
-TEST_F(quirks_test, url_limits_answer_414_like_iis) {
+TEST_F(quirks_test, url_limits_answer_as_iis_request_filtering_and_http_sys_do) {
     config::quirk_settings q;
     q.max_query_bytes = 2048;
     q.max_url_bytes = 4096;
@@ -160,12 +160,20 @@ TEST_F(quirks_test, url_limits_answer_414_like_iis) {
     std::string at_limit = "/scep?" + query + std::string(2048 - query.size(), 'A');
     ASSERT_EQ(at_limit.size() - 6, 2048u);
     EXPECT_EQ(get(at_limit).first.result_int(), 200);
+    // maxQueryString: IIS request filtering's 404 (404.15 in its log), IIS's headers.
     auto [over, rec] = get(at_limit + "A");
-    EXPECT_EQ(over.result_int(), 414);
-    EXPECT_NE(over.body().find("HTTP Error 414. The request URL is too long."), std::string::npos) << over.body();
+    EXPECT_EQ(over.result_int(), 404);
+    EXPECT_EQ(over[http::field::server], "Microsoft-IIS/10.0");
+    EXPECT_EQ(over["X-Powered-By"], "ASP.NET");
+    EXPECT_NE(over.body().find("<title>404 - File or directory not found.</title>"), std::string::npos) << over.body();
     EXPECT_NE(rec.detail.find("quirks.max_query_bytes = 2048"), std::string::npos) << rec.detail;
-    // A long path counts against max_url_bytes.
-    EXPECT_EQ(get("/scep/" + std::string(4096, 'p') + "?operation=GetCACaps").first.result_int(), 414);
+    EXPECT_NE(rec.detail.find("404.15"), std::string::npos) << rec.detail;
+    // A long URL: HTTP.sys's 414, before IIS sees it.
+    auto [long_url, url_rec] = get("/scep/" + std::string(4096, 'p') + "?operation=GetCACaps");
+    EXPECT_EQ(long_url.result_int(), 414);
+    EXPECT_EQ(long_url[http::field::server], "Microsoft-HTTPAPI/2.0");
+    EXPECT_NE(long_url.body().find("HTTP Error 414. The request URL is too long."), std::string::npos);
+    EXPECT_NE(url_rec.detail.find("HTTP.sys"), std::string::npos) << url_rec.detail;
     // /healthz is never limited, and normal requests still work.
     EXPECT_EQ(get("/healthz?" + std::string(5000, 'x')).first.result_int(), 200);
     EXPECT_EQ(get("/scep?operation=GetCACert").first.result_int(), 200);
