@@ -94,6 +94,21 @@ void visit_settings(V& v, S& s) {
             return std::string(s.scep.ca_cert_order == service_config::order::ca_first ? "\"ca-first\"" : "\"ra-first\"");
         },
         "\"ra-first\" or \"ca-first\" (NDES)");
+    v.custom(
+        "reply_includes_chain",
+        [](auto& r, auto& st) {
+            using rc = service_config::reply_chain;
+            const auto was = st.scep.reply_includes_chain;
+            std::string chain = was == rc::full ? "full" : was == rc::issuing ? "issuing" : "none";
+            r.choice_value("reply_includes_chain", chain, {"none", "issuing", "full"});
+            st.scep.reply_includes_chain = chain == "full" ? rc::full : chain == "issuing" ? rc::issuing : rc::none;
+        },
+        [&s](auto&) {
+            using rc = service_config::reply_chain;
+            const auto c = s.scep.reply_includes_chain;
+            return std::string(c == rc::full ? "\"full\"" : c == rc::issuing ? "\"issuing\"" : "\"none\"");
+        },
+        "CA certificates after the issued one in a SUCCESS: \"none\", \"issuing\" or \"full\" (up to the root)");
     v.end();
 
     v.section("renewal", "RenewalReq and PKCSReq signed by an issued certificate");

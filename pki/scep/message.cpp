@@ -510,6 +510,7 @@ result<bytes> build_cert_rep(const cert_rep_params& p, const X509& ra_cert, cons
         // RFC 8894 §3.3.2: the degenerate holds only the issued certificate.
         std::vector<const X509*> certs;
         if (p.issued && !p.fault.empty_degenerate) certs.push_back(p.issued);
+        if (p.issued && !p.fault.empty_degenerate) certs.insert(certs.end(), p.chain.begin(), p.chain.end());
         if (!p.fault.empty_degenerate) certs.insert(certs.end(), p.fault.extra_certs.begin(), p.fault.extra_certs.end());
         bytes degenerate = p.issued ? build_degenerate(certs) : build_degenerate({}, {p.crl});
         if (p.fault.no_envelope) {

@@ -120,6 +120,7 @@ struct cert_rep_params {
     const X509_CRL* crl = nullptr;
     const X509* recipient = nullptr;
     content_cipher cipher = content_cipher::aes_128_cbc;
+    std::vector<const X509*> chain;  // CA certificates after the issued one (scep.reply_includes_chain)
     bool include_signer_cert = true;
     // NDES failure shape (shared/reference/vectors/ndes-failure-certrep.pem):
     // content is one 0x00 byte, no certificates, no signingTime, no

@@ -647,6 +647,10 @@ service_reply scep_service::failure(const pki_request& req, fail_info info, std:
 service_reply scep_service::success(const pki_request& req, const X509& issued) const {
     cert_rep_params p = reply_params(req, pki_status::success);
     p.issued = &issued;
+    if (cfg_.reply_includes_chain != service_config::reply_chain::none) {
+        p.chain = pki_.chain(true);  // issuing CA first, up to the root
+        if (cfg_.reply_includes_chain == service_config::reply_chain::issuing) p.chain.resize(1);
+    }
     auto r = reply_from(req, p);
     if (r.pki_status == to_string(pki_status::success)) r.serial = serial_hex(issued);  // not under a pending fault
     return r;

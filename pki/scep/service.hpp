@@ -63,6 +63,10 @@ struct service_config {
     // encrypt to the first certificate.
     enum class order { ra_first, ca_first } ca_cert_order = order::ra_first;
     bool chain_issuing_only = false;  // quirks.chain = "issuing-only": no intermediates, no root
+    // CA certificates a SUCCESS's degenerate carries after the issued one
+    // (RFC 8894 §3.3.2 names only the issued certificate): Cisco VPN clients
+    // want the chain there, Juniper refuses it (EJBCA documentation).
+    enum class reply_chain { none, issuing, full } reply_includes_chain = reply_chain::none;
     // RFC 8894 §2.3: the self-signed signer of a first PKCSReq SHOULD use the
     // CSR's key. Off: another key is accepted (the CSR's own signature proves
     // possession); on: refused with badMessageCheck, for RFC-strict labs.

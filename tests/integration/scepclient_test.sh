@@ -99,4 +99,26 @@ grep -q "empty file" empty.txt || fail "inspect empty file: $(cat empty.txt)"
 "$SCEP_LAB" inspect no-such-file.der >missing.txt 2>&1 && fail "inspect accepted a missing file"
 grep -q "no-such-file.der" missing.txt || fail "inspect missing file: $(cat missing.txt)"
 echo "ok: scep-lab inspect decodes a capture (decrypted with the RA key) and the NDES failure vector"
-echo "PASS: scepclient peer test (6 checks)"
+
+# 7. scep.reply_includes_chain = "full": the degenerate carries the issued
+#    certificate, then the CA chain up to the root (what Cisco VPN clients
+#    want); scepclient still writes its own certificate.
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+printf '[scep]\nreply_includes_chain = "full"\n' >chain.toml
+start_server --config chain.toml
+mkdir -p chained
+scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key chained/key.pem -certificate chained/cert.pem \
+    -cn chained >chained/log 2>&1 || fail "enrollment with the chain in the reply: $(tail -3 chained/log)"
+openssl x509 -in chained/cert.pem -noout -subject | grep -q "CN *= *chained" || fail "scepclient wrote another certificate"
+verify_chain chained/cert.pem
+fetch_transaction "operation=PKIOperation&status=SUCCESS"
+openssl cms -verify -noverify -binary -inform DER -in "$WORK/tx.reply.der" -out env.der 2>/dev/null &&
+    openssl cms -decrypt -provider legacy -provider default -inform DER -in env.der -inkey chained/key.pem -out deg.der ||
+    fail "cannot open the reply"
+subjects=$(openssl pkcs7 -inform DER -in deg.der -print_certs -noout | grep -c "^subject")
+tiers=$(grep -c "BEGIN CERTIFICATE" "$(CHAIN)")
+[ "$subjects" = $((tiers + 1)) ] || fail "the degenerate holds $subjects certificates, want 1 + $tiers"
+openssl pkcs7 -inform DER -in deg.der -print_certs -noout | head -1 | grep -q "CN *= *chained" ||
+    fail "the issued certificate is not first"
+echo "ok: reply_includes_chain = \"full\": the degenerate carries the certificate and $tiers CA certificates"
+echo "PASS: scepclient peer test (7 checks)"

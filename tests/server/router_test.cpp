@@ -281,6 +281,31 @@ TEST(check_framing, refuses_what_two_parsers_could_read_differently) {
     }
 }
 
+TEST_F(router_test, get_pkioperation_with_line_breaks_and_spaces_in_the_base64) {
+    // Cisco IOS wraps the base64 at 64 characters (escaped CR LF); others
+    // leave escaped spaces. Both are dropped after the percent-decoding, as
+    // IIS and NDES do; a raw '+' stays a '+'.
+    auto dev = test::make_requester({.challenge = "secret"});
+    int n = 0;
+    for (std::string_view br : {"%0A", "%0D%0A", "%20", "%09"}) {
+        SCOPED_TRACE(br);
+        auto der = test::make_pkcs_req(dev, pki_->ra_cert(), "W" + std::to_string(++n), bytes(16, 4));
+        std::string b64 = base64_encode(der), wrapped;
+        for (std::size_t i = 0; i < b64.size(); ++i) {
+            if (i && i % 64 == 0) wrapped += br;
+            wrapped += b64[i] == '=' ? std::string("%3D") : std::string(1, b64[i]);
+        }
+        wrapped += br;  // a trailing break too
+        auto res = get("/scep?operation=PKIOperation&message=" + wrapped);
+        ASSERT_EQ(res.result(), http::status::ok) << res.body();
+        auto rep = parse_cert_rep(bytes(res.body().begin(), res.body().end()), pki_->ra_cert());
+        ASSERT_TRUE(rep) << rep.message();
+        EXPECT_EQ(rep->status, pki_status::success) << rep->fail_info_text;
+    }
+    // What is not base64 after that is still refused by name.
+    EXPECT_EQ(get("/scep?operation=PKIOperation&message=MII%21%21").result(), http::status::bad_request);
+}
+
 TEST_F(router_test, absolute_form_targets_are_served_with_the_host_they_name) {
     auto req = raw_request(http::verb::get, "HTTP://lab.example:8080/scep?operation=GetCACaps", {{"Host", "other"}});
     ASSERT_FALSE(check_framing(req));
