@@ -470,17 +470,36 @@ service_reply scep_service::poll(pki_request& req, const std::string& requester)
     return continue_pending(req, **held, requester);
 }
 
+const X509* scep_service::ra_named(const X509_NAME& issuer) const {
+    if (!cfg_.ra_as_issuer) return nullptr;
+    for (const X509* ra : pki_.ra_certs())
+        if (X509_NAME_cmp(X509_get_subject_name(ra), &issuer) == 0) return ra;
+    return nullptr;
+}
+
 service_reply scep_service::get_cert(pki_request& req) {
     auto ias = decode_issuer_and_serial(req.message_data);
     if (!ias) return failure(req, fail_info::bad_request, ias.message());
     auto row = store_.find_by_serial(ias->serial);
     if (!row) return store_failure(req, row.err(), false);
-    if (!*row || (*row)->issuer != name_to_string(*ias->issuer))
+    const X509* ra = ra_named(*ias->issuer);
+    // Named with the RA as issuer: the RA certificate itself by its serial,
+    // else the certificate with that serial from the issuing CA.
+    if (ra && serial_hex(*ra) == ias->serial) {
+        auto reply = success(req, *ra);
+        reply.detail = "the RA certificate (the request named the RA as issuer)";
+        return reply;
+    }
+    const std::string issuer = ra ? name_to_string(*X509_get_subject_name(pki_.issuing().cert.get()))
+                                  : name_to_string(*ias->issuer);
+    if (!*row || (*row)->issuer != issuer)
         return failure(req, fail_info::bad_cert_id,
                        "no certificate with serial " + ias->serial + " from \"" + name_to_string(*ias->issuer) + "\"");
     auto cert = x509_from_der((*row)->der);
     if (!cert) return failure(req, fail_info::bad_request, "stored certificate is unreadable");
-    return success(req, **cert);
+    auto reply = success(req, **cert);
+    if (ra) reply.detail = "the request named the RA as issuer: answered for the issuing CA";
+    return reply;
 }
 
 service_reply scep_service::get_crl(pki_request& req) {
@@ -499,13 +518,15 @@ service_reply scep_service::get_crl(pki_request& req) {
                 to_hex(byte_view(ASN1_STRING_get0_data(ski), static_cast<std::size_t>(ASN1_STRING_length(ski)))))
             ca = tier;
     }
+    const bool via_ra = !ca && ra_named(*ias->issuer);
+    if (via_ra) ca = &pki_.issuing();
     if (!ca) return failure(req, fail_info::bad_cert_id, "no CA named \"" + name_to_string(*ias->issuer) + "\" here");
     auto crl = build_crl_for(*ca);
     if (!crl) return failure(req, fail_info::bad_request, crl.message());
     cert_rep_params p = reply_params(req, pki_status::success);
     p.crl = crl->get();
     auto reply = reply_from(req, p);
-    reply.detail = "CRL of " + ca->name;
+    reply.detail = "CRL of " + ca->name + (via_ra ? " (the request named the RA as issuer)" : "");
     return reply;
 }
 

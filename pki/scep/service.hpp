@@ -71,6 +71,10 @@ struct service_config {
     // CSR's key. Off: another key is accepted (the CSR's own signature proves
     // possession); on: refused with badMessageCheck, for RFC-strict labs.
     bool require_signer_key_match = false;
+    // GetCert and GetCRL whose IssuerAndSerialNumber names the RA certificate
+    // (as clients that take the certificate they verify replies with as
+    // "the CA" build it) are answered for the issuing CA; off: badCertId.
+    bool ra_as_issuer = true;
     // NDES refuses a challengePassword encoded as UTF8String (sscep #59, #83).
     bool reject_utf8_challenge = false;
     // quirks.fail_info: every PKIOperation is answered FAILURE with this.
@@ -163,6 +167,8 @@ private:
     };
     chosen_profile profile_for(const X509_REQ& csr) const;
     const ca_entry* issuing_ca_of(const X509& cert) const;
+    // The RA certificate whose subject is `issuer` (scep.ra_as_issuer), if any.
+    const X509* ra_named(const X509_NAME& issuer) const;
     result<x509_crl_ptr> build_crl_for(const ca_entry& ca) const;
 
     service_reply failure(const pki_request& req, fail_info info, std::string text) const;

@@ -396,6 +396,39 @@ TEST_F(lifecycle_test, get_cert_returns_an_issued_certificate_or_bad_cert_id) {
     EXPECT_EQ(garbage.failure, fail_info::bad_request);
 }
 
+TEST_F(lifecycle_test, get_cert_and_get_crl_naming_the_ra_as_issuer_are_answered_for_the_issuing_ca) {
+    auto e = enroll();
+    auto asker = test::make_requester();
+    const X509& ra = lab_.pki->ra_cert();
+    ASSERT_NE(X509_NAME_cmp(X509_get_subject_name(&ra), X509_get_issuer_name(e.cert.get())), 0);
+    // GetCert: the RA as issuer and the certificate's serial -> the certificate.
+    auto by_ra = encode_issuer_and_serial(*X509_get_subject_name(&ra), *X509_get0_serialNumber(e.cert.get()));
+    auto rep = send(message_type::get_cert, by_ra, *asker.signer, *asker.key, "RA1");
+    ASSERT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
+    auto certs = decrypt_cert_rep(rep, *asker.signer, *asker.key);
+    ASSERT_TRUE(certs && certs->size() == 1u);
+    EXPECT_EQ(X509_cmp(certs->front().get(), e.cert.get()), 0);
+    // The RA as issuer and the RA's own serial -> the RA certificate.
+    auto ra_itself = encode_issuer_and_serial(*X509_get_subject_name(&ra), *X509_get0_serialNumber(&ra));
+    auto rep2 = send(message_type::get_cert, ra_itself, *asker.signer, *asker.key, "RA2");
+    ASSERT_EQ(rep2.status, pki_status::success) << rep2.fail_info_text;
+    auto ra_back = decrypt_cert_rep(rep2, *asker.signer, *asker.key);
+    ASSERT_TRUE(ra_back && ra_back->size() == 1u);
+    EXPECT_EQ(X509_cmp(ra_back->front().get(), &ra), 0);
+    // GetCRL: the RA as issuer -> the issuing CA's CRL.
+    auto crl_rep = send(message_type::get_crl, by_ra, *asker.signer, *asker.key, "RA3");
+    ASSERT_EQ(crl_rep.status, pki_status::success) << crl_rep.fail_info_text;
+    auto contents = decrypt_cert_rep_contents(crl_rep, *asker.signer, *asker.key);
+    ASSERT_TRUE(contents && contents->crls.size() == 1u);
+    EXPECT_EQ(X509_CRL_verify(contents->crls.front().get(), X509_get0_pubkey(lab_.pki->issuing().cert.get())), 1);
+    // Off: badCertId, as RFC 8894 reads.
+    service_config strict;
+    strict.ra_as_issuer = false;
+    make_service(strict);
+    EXPECT_EQ(send(message_type::get_cert, by_ra, *asker.signer, *asker.key, "RA4").failure, fail_info::bad_cert_id);
+    EXPECT_EQ(send(message_type::get_crl, by_ra, *asker.signer, *asker.key, "RA5").failure, fail_info::bad_cert_id);
+}
+
 TEST_F(lifecycle_test, get_crl_lists_revoked_certificates_signed_by_the_ca) {
     auto kept = enroll("CN=kept");
     auto gone = enroll("CN=gone");
