@@ -81,6 +81,8 @@ void visit_settings(V& v, S& s) {
     v.list("capabilities", s.scep.capabilities, "GetCACaps keywords, in order");
     v.flag("include_root_in_ca_chain", s.scep.include_root_in_ca_chain, "GetCACert carries the root");
     v.flag("allow_single_des", s.scep.ciphers.allow_single_des, "accept single DES (RFC 8894 §2.9 forbids it)");
+    v.flag("allow_md5", s.scep.ciphers.allow_md5,
+           "accept MD5 request digests (old Cisco IOS; RFC 8894 §2.9 forbids it); the reply mirrors them");
     v.flag("ra_as_issuer", s.scep.ra_as_issuer,
            "GetCert/GetCRL naming the RA certificate as issuer are answered for the issuing CA");
     v.flag("require_signer_key_match", s.scep.require_signer_key_match,

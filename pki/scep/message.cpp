@@ -106,6 +106,7 @@ std::optional<digest_alg> digest_from_nid(int nid) {
         case NID_sha256: return digest_alg::sha256;
         case NID_sha384: return digest_alg::sha384;
         case NID_sha512: return digest_alg::sha512;
+        case NID_md5: return digest_alg::md5;
         default: return std::nullopt;
     }
 }
@@ -268,6 +269,7 @@ std::string_view to_string(digest_alg d) {
         case digest_alg::sha256: return "sha256";
         case digest_alg::sha384: return "sha384";
         case digest_alg::sha512: return "sha512";
+        case digest_alg::md5: return "md5";
     }
     return "?";
 }
@@ -288,6 +290,7 @@ const EVP_MD* evp_md(digest_alg d) {
         case digest_alg::sha256: return EVP_sha256();
         case digest_alg::sha384: return EVP_sha384();
         case digest_alg::sha512: return EVP_sha512();
+        case digest_alg::md5: return EVP_md5();
     }
     return nullptr;
 }
@@ -334,9 +337,10 @@ result<pki_request> decode_pki_request(byte_view der) {
 
 std::optional<scep_failure> open_pki_request(pki_request& req, const X509& ra_cert, const EVP_PKEY& ra_key,
                                              const cipher_policy& policy) {
-    if (!req.digest)
-        return scep_failure{fail_info::bad_alg, "unsupported message digest " + req.digest_name +
-                                                    " (accepted: SHA-1, SHA-224, SHA-256, SHA-384, SHA-512)"};
+    if (!req.digest || (*req.digest == digest_alg::md5 && !policy.allow_md5))
+        return scep_failure{fail_info::bad_alg,
+                            "unsupported message digest " + req.digest_name + " (accepted: SHA-1, SHA-224, SHA-256, "
+                            "SHA-384, SHA-512" + (policy.allow_md5 ? ", MD5" : "; MD5 with scep.allow_md5") + ")"};
     if (!req.signer_cert)
         return scep_failure{fail_info::bad_message_check,
                             "the request does not include the signer certificate (RFC 8894 §3.2)"};
@@ -537,6 +541,7 @@ result<bytes> build_cert_rep(const cert_rep_params& p, const X509& ra_cert, cons
             const int nid = p.digest == digest_alg::sha1 ? NID_sha1WithRSAEncryption
                           : p.digest == digest_alg::sha384 ? NID_sha384WithRSAEncryption
                           : p.digest == digest_alg::sha512 ? NID_sha512WithRSAEncryption
+                          : p.digest == digest_alg::md5 ? NID_md5WithRSAEncryption
                           : p.digest == digest_alg::sha224 ? NID_sha224WithRSAEncryption
                                                            : NID_sha256WithRSAEncryption;
             if (X509_ALGOR_set0(si->digest_enc_alg, OBJ_nid2obj(nid), V_ASN1_NULL, nullptr) != 1) return false;

@@ -53,8 +53,9 @@ inline constexpr content_cipher all_content_ciphers[] = {
     content_cipher::des_cbc, content_cipher::des_ede3_cbc, content_cipher::aes_128_cbc,
     content_cipher::aes_192_cbc, content_cipher::aes_256_cbc};
 
-// Message digests accepted for signatures. MD5 is refused (RFC 8894 §2.9).
-enum class digest_alg { sha1, sha224, sha256, sha384, sha512 };
+// Message digests for signatures. MD5 is refused (RFC 8894 §2.9) unless
+// cipher_policy::allow_md5 (old Cisco IOS); it is not in all_digest_algs.
+enum class digest_alg { sha1, sha224, sha256, sha384, sha512, md5 };
 std::string_view to_string(digest_alg d);
 std::optional<digest_alg> digest_alg_from_name(std::string_view name);  // "sha256", "SHA-256"
 const EVP_MD* evp_md(digest_alg d);
@@ -99,6 +100,7 @@ result<pki_request> decode_pki_request(byte_view der);
 
 struct cipher_policy {
     bool allow_single_des = false;
+    bool allow_md5 = false;  // MD5 request digests (old Cisco IOS); the reply mirrors them
 };
 
 // Stage two: check the digest, verify the signature with the signer

@@ -7,6 +7,8 @@
 # scepclient did with each bad reply is printed (a finding about the client,
 # not checked here).
 . "$(dirname "$0")/lib.sh"
+# Pipes end in `grep -c >/dev/null`, not `grep -q`: grep -q stops reading at
+# the first match, and the writer's next write then fails the pipe (pipefail).
 command -v scepclient >/dev/null || skip "scepclient not installed (apt-get install scep)"
 command -v curl >/dev/null || skip "curl not installed"
 
@@ -90,7 +92,7 @@ for kind in wrong-recipient-nonce missing-recipient-nonce wrong-transaction-id m
             openssl cms -inform DER -in tx.reply.der -cmsout -print >print.txt
             ! grep -q "object: signingTime" print.txt && verifies tx.reply.der /dev/null || fail "$kind" ;;
         extra-attribute)
-            openssl cms -inform DER -in tx.reply.der -cmsout -print | grep -q "(1.3.6.1.5.5.7.13.99)" &&
+            openssl cms -inform DER -in tx.reply.der -cmsout -print | grep -c >/dev/null "(1.3.6.1.5.5.7.13.99)" &&
                 verifies tx.reply.der /dev/null || fail "$kind" ;;
         bad-signature | digest-algorithm-mismatch)
             ! verifies tx.reply.der /dev/null || fail "$kind: openssl verified the reply" ;;
@@ -99,10 +101,10 @@ for kind in wrong-recipient-nonce missing-recipient-nonce wrong-transaction-id m
                 grep -q "WithRSAEncryption" && verifies tx.reply.der /dev/null || fail "$kind" ;;
         forced-cipher)  # scepclient sent DES; the envelope is 3DES
             verifies tx.reply.der env.der && openssl cms -inform DER -in env.der -cmsout -print |
-                grep -A1 "contentEncryptionAlgorithm:" | grep -q "des-ede3-cbc" || fail "$kind" ;;
+                grep -A1 "contentEncryptionAlgorithm:" | grep -c >/dev/null "des-ede3-cbc" || fail "$kind" ;;
         no-envelope)
             verifies tx.reply.der content.der &&
-                openssl pkcs7 -inform DER -in content.der -print_certs -noout | grep -q "CN *= *fault-$n" || fail "$kind" ;;
+                openssl pkcs7 -inform DER -in content.der -print_certs -noout | grep -c >/dev/null "CN *= *fault-$n" || fail "$kind" ;;
         chain-in-degenerate)
             verifies tx.reply.der env.der &&
                 openssl cms -decrypt -provider legacy -provider default -inform DER -in env.der -inkey "c$n/key.pem" -out deg.der &&
@@ -110,9 +112,9 @@ for kind in wrong-recipient-nonce missing-recipient-nonce wrong-transaction-id m
                 fail "$kind: $(openssl cms -decrypt -provider legacy -provider default -inform DER -in env.der -inkey "c$n/key.pem" -out deg.der 2>&1 | head -3; ls "c$n")" ;;
         unknown-signer)  # verifies, but with a certificate GetCACert never returned
             verifies tx.reply.der /dev/null || fail "$kind: the signature does not verify"
-            openssl cms -inform DER -in tx.reply.der -cmsout -print | grep -q "subject: O=scep-lab, CN=scep-lab foreign RA" ||
+            openssl cms -inform DER -in tx.reply.der -cmsout -print | grep -c >/dev/null "subject: O=scep-lab, CN=scep-lab foreign RA" ||
                 fail "$kind: the signer is not the foreign RA"
-            curl -sf "$URL?operation=GetCACert" | openssl pkcs7 -inform DER -print_certs -noout | grep -q "foreign" &&
+            curl -sf "$URL?operation=GetCACert" | openssl pkcs7 -inform DER -print_certs -noout | grep -c >/dev/null "foreign" &&
                 fail "$kind: GetCACert carries the foreign RA" ;;
         attributes-out-of-order)  # openssl verifies the bytes as sent; they are not in DER (sorted) order
             verifies tx.reply.der /dev/null || fail "$kind: openssl does not verify the attributes as sent"
@@ -133,7 +135,7 @@ PY
             ;;
         envelope-other-key)  # the envelope is for the foreign RA: the client's key cannot open it
             verifies tx.reply.der env.der || fail "$kind: no signed envelope"
-            openssl cms -inform DER -in env.der -cmsout -print | grep -q "CN=scep-lab foreign CA" ||
+            openssl cms -inform DER -in env.der -cmsout -print | grep -c >/dev/null "CN=scep-lab foreign CA" ||
                 fail "$kind: the recipient is not the foreign RA"
             # -debug_decrypt: no MMA countermeasure (without it a wrong key "decrypts" to garbage now and then)
             openssl cms -decrypt -debug_decrypt -provider legacy -provider default -inform DER -in env.der -inkey "c$n/key.pem" \
@@ -157,7 +159,7 @@ PY
                         fail "$kind: the certificate holds the client's key"
                     [ "$vrc" = 0 ] || fail "$kind: not from the lab CA: $(cat verify.txt)" ;;
                 certificate-other-subject)
-                    openssl x509 -in issued.pem -noout -subject | grep -q "CN *= *scep-lab-other-subject" || fail "$kind"
+                    openssl x509 -in issued.pem -noout -subject | grep -c >/dev/null "CN *= *scep-lab-other-subject" || fail "$kind"
                     [ "$(openssl x509 -in issued.pem -noout -pubkey)" = "$(openssl pkey -in "c$n/key.pem" -pubout)" ] ||
                         fail "$kind: not the client's key"
                     [ "$vrc" = 0 ] || fail "$kind: not from the lab CA: $(cat verify.txt)" ;;
@@ -166,7 +168,7 @@ PY
                 certificate-not-yet-valid)
                     grep -q "certificate is not yet valid" verify.txt || fail "$kind: $(cat verify.txt)" ;;
                 certificate-foreign-ca)
-                    openssl x509 -in issued.pem -noout -issuer | grep -q "scep-lab foreign CA" || fail "$kind: issuer"
+                    openssl x509 -in issued.pem -noout -issuer | grep -c >/dev/null "scep-lab foreign CA" || fail "$kind: issuer"
                     [ "$vrc" != 0 ] || fail "$kind: it chains to the lab CA" ;;
             esac ;;
         pending)  # PENDING (3), no content; the next poll (no rule: one-shot) would get the certificate
@@ -241,7 +243,7 @@ certs() { openssl pkcs7 -inform DER -in "$1" -print_certs -noout | grep "^subjec
 certs cacert.der >ca.subjects
 arm '{"kind": "getcacert-other-ra", "one_shot": true}'
 curl -sf "$scep=GetCACert" -o other.der && certs other.der >other.subjects || fail "getcacert-other-ra: not a PKCS#7"
-head -1 other.subjects | grep -q "scep-lab foreign RA" && [ "$(tail -n +2 other.subjects)" = "$(tail -n +2 ca.subjects)" ] ||
+head -1 other.subjects | grep -c >/dev/null "scep-lab foreign RA" && [ "$(tail -n +2 other.subjects)" = "$(tail -n +2 ca.subjects)" ] ||
     fail "getcacert-other-ra: $(cat other.subjects)"
 arm '{"kind": "getcacert-issuing-only", "one_shot": true}'
 curl -sf "$scep=GetCACert" -o short.der && certs short.der >short.subjects || fail "getcacert-issuing-only"
@@ -266,7 +268,7 @@ curl -sf "$scep=GetCACert" -o still.der && cmp -s still.der cacert.der || fail "
 [ -z "$(curl -sf "$scep=GetCACaps")" ] || fail "caps-empty was used up by GetCACert"
 curl -sf "$scep=GetCACert" -o after.der && cmp -s after.der cacert.der || fail "GetCACert after the faults"
 [ "$(curl -sf "$scep=GetCACaps")" = "$(cat caps.txt)" ] || fail "GetCACaps after the faults"
-curl -sf "http://127.0.0.1:$PORT/metrics" | grep -q 'scep_lab_faults_total{kind="trailing-garbage"} 1' ||
+curl -sf "http://127.0.0.1:$PORT/metrics" | grep -c >/dev/null 'scep_lab_faults_total{kind="trailing-garbage"} 1' ||
     fail "faults not counted in /metrics"
 grep -q "fault injected: wrong-recipient-nonce" server.log || fail "faults not in the request log"
 echo "ok: HTTP, transport, GetCACert and GetCACaps faults on the wire (curl), counted and logged"
@@ -284,7 +286,7 @@ grep -q "^$id  empty-body  when {\"operation\":\"GetCACaps\",\"every\":2}  match
     fail "fault list said: $(cat list.txt)"
 "$SCEP_LAB" --data-dir "$WORK/data" fault add no-such-kind --url "$BASE" >bad.txt 2>&1 && fail "an unknown kind was armed"
 grep -q "unknown fault kind" bad.txt || fail "fault add no-such-kind said: $(cat bad.txt)"
-"$SCEP_LAB" --data-dir "$WORK/data" fault clear "$id" --url "$BASE" | grep -q "removed 1" || fail "fault clear $id"
-"$SCEP_LAB" --data-dir "$WORK/data" fault list --url "$BASE" | grep -q "no fault armed" || fail "rules left after clear"
+"$SCEP_LAB" --data-dir "$WORK/data" fault clear "$id" --url "$BASE" | grep -c >/dev/null "removed 1" || fail "fault clear $id"
+"$SCEP_LAB" --data-dir "$WORK/data" fault list --url "$BASE" | grep -c >/dev/null "no fault armed" || fail "rules left after clear"
 echo "ok: scep-lab fault add, list and clear"
 echo "PASS: faults on the wire (42 kinds) and the fault command"

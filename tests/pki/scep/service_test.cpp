@@ -81,6 +81,27 @@ TEST_F(scep_service_test, answers_each_failure_with_its_fail_info) {
     EXPECT_EQ(*store_->count(), 0);
 }
 
+TEST_F(scep_service_test, md5_is_refused_with_bad_alg_unless_allowed_and_then_mirrored) {
+    auto dev = test::make_requester({.challenge = "secret"});
+    auto refused = call(dev, "MD5-1", content_cipher::aes_128_cbc, digest_alg::md5);
+    EXPECT_EQ(refused.status, pki_status::failure);
+    EXPECT_EQ(refused.failure, fail_info::bad_alg);
+    EXPECT_NE(refused.fail_info_text.find("scep.allow_md5"), std::string::npos) << refused.fail_info_text;
+
+    auto cfg = test_config();
+    cfg.ciphers.allow_md5 = true;
+    test::service_lab legacy{cfg};
+    auto der = test::make_pkcs_req(dev, legacy.pki->ra_cert(), "MD5-2", nonce_, content_cipher::des_ede3_cbc,
+                                   digest_alg::md5);
+    auto reply = legacy.service->pki_operation(der, "192.0.2.1");
+    auto rep = parse_cert_rep(bytes(reply.body.begin(), reply.body.end()), legacy.pki->ra_cert());
+    ASSERT_TRUE(rep) << rep.message();
+    EXPECT_EQ(rep->status, pki_status::success) << rep->fail_info_text;
+    EXPECT_EQ(rep->digest, digest_alg::md5);  // the reply mirrors the request
+    auto certs = decrypt_cert_rep(*rep, *dev.signer, *dev.key);
+    ASSERT_TRUE(certs && certs->size() == 1u);
+}
+
 TEST_F(scep_service_test, fails_with_bad_request_on_a_key_below_the_minimum) {
     // Build a 1024-bit RSA requester by hand: key_type only offers safe sizes.
     test::requester dev = test::make_requester();
