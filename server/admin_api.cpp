@@ -335,6 +335,9 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
             auto id = faults_->add(*rule);
             if (!id) return error(req, http::status::bad_request, id.message());
             rule->id = *id;
+            // Answer with the rule as armed (the kind's defaults filled in).
+            for (const auto& armed : faults_->rules())
+                if (armed.id == *id) *rule = armed;
             log_detail = "armed " + *id + " " + std::string(info(rule->kind).name);
             return reply(req, http::status::created, fault_rule_json(*rule));
         }

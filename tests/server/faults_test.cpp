@@ -114,6 +114,36 @@ TEST_F(http_fault_test, each_http_fault_changes_exactly_what_its_name_says) {
     EXPECT_NE(text_metrics.find("scep_lab_faults_total{kind=\"trailing-garbage\"} 1"), std::string::npos);
 }
 
+TEST_F(http_fault_test, redirect_caps_and_getcacert_faults_and_the_redirect_target) {
+    // Armed without a status: the answer shows the kind's default.
+    auto armed = arm(R"({"kind": "redirect", "one_shot": true, "when": {"operation": "GetCACert"}})");
+    ASSERT_EQ(armed.result(), http::status::created);
+    EXPECT_EQ(json::parse(armed.body()).as_object().at("status").as_int64(), 302);
+    auto moved = call("/scep?operation=GetCACert");
+    EXPECT_EQ(moved.result_int(), 302);
+    EXPECT_EQ(moved[http::field::location], "/scep-lab-redirect/scep?operation=GetCACert");
+    // The target answers as the path it names, also once the rule is gone.
+    auto followed = call("/scep-lab-redirect/scep?operation=GetCACert");
+    EXPECT_EQ(followed.result(), http::status::ok);
+    EXPECT_EQ(followed.body(), lab_->service->get_ca_cert().body);
+    EXPECT_EQ(call("/scep-lab-redirect/admin/api/faults").result(), http::status::not_found);
+    // caps-lowercase waits for a GetCACaps: a GetCACert does not use it up.
+    const auto caps = call("/scep?operation=GetCACaps").body();
+    ASSERT_EQ(arm(R"({"kind": "caps-lowercase", "one_shot": true})").result(), http::status::created);
+    EXPECT_EQ(call("/scep?operation=GetCACert").body(), lab_->service->get_ca_cert().body);
+    auto lower = call("/scep?operation=GetCACaps").body();
+    std::string expected = caps;
+    for (char& c : expected) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(lower, expected);
+    // Transport faults are asked of the session, not done by the router.
+    ASSERT_EQ(arm(R"({"kind": "connection-reset", "one_shot": true})").result(), http::status::created);
+    request req{http::verb::get, "/scep?operation=GetCACaps", 11};
+    req.set(http::field::host, "lab.test");
+    request_record rec;
+    (void)router_->handle(req, "127.0.0.1", rec);
+    EXPECT_EQ(rec.transport, request_record::wire::reset);
+}
+
 TEST_F(http_fault_test, certrep_faults_armed_through_the_api_reach_the_transaction) {
     ASSERT_EQ(arm(R"({"kind": "wrong-recipient-nonce", "when": {"transaction_id": "ONLY-THIS"}})").result(),
               http::status::created);
