@@ -9,7 +9,6 @@
 #include <chrono>
 #include <csignal>
 #include <ctime>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -19,6 +18,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "client/process.hpp"
 #include "client/scep_client.hpp"
 #include "pki/crypto/encoding.hpp"
 #include "pki/crypto/ossl.hpp"
@@ -395,66 +395,6 @@ std::string scorecard_junit(const std::string& client, const std::vector<case_re
 
 namespace {
 
-// ---- Processes --------------------------------------------------------------
-
-struct ended {
-    int exit_code = -1, signal = 0;
-    bool timed_out = false;
-    double seconds = 0;
-};
-
-// Starts argv in its own process group, in `cwd`, output to `log`.
-result<pid_t> start(const std::vector<std::string>& argv, const fs::path& cwd, const fs::path& log,
-                    const std::vector<std::pair<std::string, std::string>>& env = {}) {
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const pid_t pid = ::fork();
-    if (pid < 0) return make_error("fork failed");
-    if (pid == 0) {
-        ::setpgid(0, 0);
-        int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (out < 0 || in < 0 || ::chdir(cwd.c_str()) != 0) ::_exit(126);
-        ::dup2(in, 0);
-        ::dup2(out, 1);
-        ::dup2(out, 2);
-        for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-        ::execvp(args[0], args.data());
-        const char msg[] = "scep-lab conformance: cannot execute the client command\n";
-        [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
-        ::_exit(127);
-    }
-    ::setpgid(pid, pid);
-    return pid;
-}
-
-// Waits up to `timeout`, then kills the whole group (also after a normal
-// exit: a daemon the client started must not outlive its case).
-ended wait_for(pid_t pid, std::chrono::seconds timeout) {
-    ended e;
-    const auto t0 = std::chrono::steady_clock::now();
-    int status = 0;
-    for (;;) {
-        pid_t w = ::waitpid(pid, &status, WNOHANG);
-        if (w == pid) break;
-        if (std::chrono::steady_clock::now() - t0 >= timeout) {
-            e.timed_out = true;
-            ::kill(-pid, SIGTERM);
-            std::this_thread::sleep_for(std::chrono::milliseconds(500));
-            ::kill(-pid, SIGKILL);
-            ::waitpid(pid, &status, 0);
-            break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ::kill(-pid, SIGKILL);
-    e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (WIFEXITED(status)) e.exit_code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) e.signal = WTERMSIG(status);
-    return e;
-}
-
 std::string read_text(const fs::path& p, std::size_t limit = 1 << 20) {
     std::ifstream in(p, std::ios::binary);
     std::string s(limit, '\0');
@@ -576,7 +516,7 @@ result<void> start_server(lab_server& srv, const std::string& self_exe, const co
     argv.insert(argv.end(), {"--data-dir", (dir / "data").string(), "serve", "--listen", "127.0.0.1", "--port", "0",
                              "--no-https", "--ready-file", ready.string(), "--challenge", challenge});
     srv.token = to_hex(random_bytes(16));
-    auto pid = start(argv, dir, dir / "server.log", {{"SCEP_LAB_ADMIN_TOKEN", srv.token}});
+    auto pid = start_process(argv, dir, dir / "server.log", {{"SCEP_LAB_ADMIN_TOKEN", srv.token}});
     if (!pid) return pid.err();
     srv.pid = *pid;
     // The first start generates the lab PKI (RSA keys): allow a minute.
@@ -737,7 +677,7 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
         }
         std::vector<std::string> argv;
         for (const auto& a : command) argv.push_back(substitute(a, ph));
-        auto pid = start(argv, dir, dir / "client.log");
+        auto pid = start_process(argv, dir, dir / "client.log");
         if (!pid) {
             std::cerr << "scep-lab conformance: " << pid.message() << "\n";
             return 2;
