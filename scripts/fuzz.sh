@@ -14,7 +14,7 @@ targets=("$@")
 scripts/deps.sh fuzz
 dir=build-fuzz
 CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCEP_LAB_FUZZ=ON \
-    -DSCEP_LAB_BUILD_TESTS=OFF >/dev/null
+    -DCMAKE_UNITY_BUILD="${SCEP_LAB_UNITY:-ON}" -DCMAKE_UNITY_BUILD_BATCH_SIZE=8 -DSCEP_LAB_BUILD_TESTS=OFF >/dev/null
 if ! cmake --build "$dir" -j "${JOBS:-2}" --target "${targets[@]/#/fuzz_}" >"$dir/build.log" 2>&1; then
     echo "FAIL: the fuzz targets do not build (clang):" >&2
     grep -E "error|Error" -A3 "$dir/build.log" | head -n 40 >&2

@@ -13,7 +13,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr const char* style = R"(
+constexpr const char* page_style = R"(
 body{font-family:system-ui,sans-serif;margin:2em;max-width:80em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}
 table{border-collapse:collapse;width:100%;font-size:.9em}
@@ -28,7 +28,7 @@ tr.error td:first-child{border-left:4px solid #a00}tr.warning td:first-child{bor
 std::string head(const std::string& title) {
     return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>" +
-           markup_escape(title) + "</title><style>" + style + "</style></head><body>\n";
+           markup_escape(title) + "</title><style>" + page_style + "</style></head><body>\n";
 }
 
 std::string text_of(const json::value& v) {

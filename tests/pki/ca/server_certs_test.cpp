@@ -19,7 +19,7 @@ std::string ext_text(const X509& cert, int nid) {
     return {b.begin(), b.end()};
 }
 
-bool verifies(const hierarchy& pki, const X509& leaf) {
+bool chains_to_lab(const hierarchy& pki, const X509& leaf) {
     x509_store_ptr store(X509_STORE_new());
     X509_STORE_add_cert(store.get(), const_cast<X509*>(&pki.root_cert()));
     // Borrowed certificates: the stack is freed, not its contents.
@@ -44,7 +44,7 @@ TEST(server_certs, tls_server_certificate_has_server_auth_names_and_chains_to_th
     EXPECT_EQ(san_entries(*sc->cert).size(), 3u);
     EXPECT_EQ(name_to_string(*X509_get_subject_name(sc->cert.get())), "CN=radius.lab,O=scep-lab");
     EXPECT_EQ(X509_check_private_key(sc->cert.get(), sc->key.get()), 1);
-    EXPECT_TRUE(verifies(*l.pki, *sc->cert));
+    EXPECT_TRUE(chains_to_lab(*l.pki, *sc->cert));
     // Not longer than asked, and never past the issuing CA.
     auto end = asn1_time_point(*X509_get0_notAfter(sc->cert.get()));
     EXPECT_LE(end, std::chrono::system_clock::now() + spec.validity + 1min);
@@ -169,7 +169,7 @@ TEST(server_certs, https_certificate_from_another_ca_is_replaced) {
     auto got = ensure_https_cert(*a.pki, spec, crt, key, "", std::chrono::system_clock::now());
     ASSERT_TRUE(got);
     EXPECT_EQ(got->reason, "the HTTPS certificate was not issued by the current issuing CA");
-    EXPECT_TRUE(verifies(*a.pki, *got->sc.cert));
+    EXPECT_TRUE(chains_to_lab(*a.pki, *got->sc.cert));
 }
 
 }  // namespace
