@@ -310,21 +310,13 @@ namespace {
 
 // ---- Reports --------------------------------------------------------------
 
+// markup_escape, after the control characters XML 1.0 cannot carry (all but
+// tab and newlines) are replaced.
 std::string xml_escape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            default:
-                // XML 1.0 allows no other control characters than tab and newlines.
-                if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') out += '?';
-                else out += c;
-        }
-    }
-    return out;
+    std::string text(s);
+    for (char& c : text)
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') c = '?';
+    return markup_escape(text);
 }
 
 std::string md_cell(std::string_view s) {
