@@ -85,6 +85,19 @@ void visit_settings(V& v, S& s) {
            "accept MD5 request digests (old Cisco IOS; RFC 8894 §2.9 forbids it); the reply mirrors them");
     v.flag("ra_as_issuer", s.scep.ra_as_issuer,
            "GetCert/GetCRL naming the RA certificate as issuer are answered for the issuing CA");
+    v.custom(
+        "ec_requesters",
+        [](auto& r, auto& st) {
+            using em = service_config::ec_mode;
+            std::string mode = st.scep.ec_requesters == em::refuse ? "refuse" : "kari";
+            r.choice_value("ec_requesters", mode, {"kari", "refuse"});
+            st.scep.ec_requesters = mode == "refuse" ? em::refuse : em::kari;
+        },
+        [&s](auto&) {
+            return std::string(s.scep.ec_requesters == service_config::ec_mode::refuse ? "\"refuse\"" : "\"kari\"");
+        },
+        "requests signed with EC keys: \"kari\" (reply enveloped by ECDH key agreement, as NDES) or \"refuse\" "
+        "(badAlg)");
     v.flag("require_signer_key_match", s.scep.require_signer_key_match,
            "refuse a first PKCSReq whose signer key is not the CSR's (RFC 8894 §2.3)");
     v.custom(

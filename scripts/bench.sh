@@ -6,6 +6,9 @@
 #   - scep-lab on a fresh store, then with 1,000,000 certificates in it;
 #   - micromdm's scepserver (Debian package `scep`, a fresh RSA-2048 depot,
 #     -allowrenew 0) under the same `scep-lab bench` parameters;
+#   - scep-lab with an ECDSA issuing CA (P-256) behind an RSA RA: the RA
+#     decrypts and signs the CertRep, the CA signs certificates with ECDSA;
+#   - scep-lab with EC P-256 requesters (replies enveloped by ECDH key agreement);
 #   - scep-lab's start-to-ready time on an existing PKI and its peak RSS.
 # Everything runs on loopback; as root the whole run is put in its own network
 # namespace (unshare -n), so scepserver, which listens on every interface,
@@ -23,7 +26,7 @@ out=${BENCH_OUT:-build/bench/result.md}
 scripts/deps.sh test >/dev/null
 [ -x "${BUILD_DIR:-build}/cli/scep-lab" ] || scripts/build.sh >/dev/null
 bin=$(readlink -f "${BUILD_DIR:-build}/cli/scep-lab")
-cache=$(readlink -f "${BUILD_DIR:-build}")/bench-keys-rsa2048.pem
+cache_dir=$(readlink -f "${BUILD_DIR:-build}")
 work=$(mktemp -d /tmp/scep-lab-bench.XXXXXX)
 mkdir -p "$(dirname "$out")"
 pids=()
@@ -40,18 +43,23 @@ sign=$(openssl speed -seconds 5 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {pri
 bound=$(awk -v c="$cores" -v s="$sign" 'BEGIN {printf "%.0f", c * s / 3}')
 echo "openssl speed rsa2048: $sign private operations/s on one core; $cores cores / 3 per enrollment = $bound enrollments/s"
 
-# bench NAME URL: a warm-up, then the measured run, JSON in $work/NAME.json
+# bench NAME URL [KEY]: a warm-up, then the measured run, JSON in $work/NAME.json
 bench() {
-    "$bin" bench "$2" -n 300 -c "$conns" --key-cache "$cache" --json >"$work/$1.warmup.json" || true
-    "$bin" bench "$2" -n "$requests" -c "$conns" --key-cache "$cache" --json >"$work/$1.json" || true
+    local key=${3:-rsa2048}
+    local cache="$cache_dir/bench-keys-$key.pem"
+    "$bin" bench "$2" -n 300 -c "$conns" --key "$key" --key-cache "$cache" --json >"$work/$1.warmup.json" || true
+    "$bin" bench "$2" -n "$requests" -c "$conns" --key "$key" --key-cache "$cache" --json >"$work/$1.json" || true
     cat "$work/$1.json"
 }
 
+# start_lab [DATA_DIR [serve options...]]
 start_lab() {
+    local data=${1:-$work/lab}
+    shift || true
     rm -f "$work/ready.json"
     local t0
     t0=$(date +%s%N)
-    "$bin" serve --port 0 --no-https --data-dir "$work/lab" --ready-file "$work/ready.json" >>"$work/lab.out" 2>>"$work/lab.log" &
+    "$bin" serve --port 0 --no-https --data-dir "$data" --ready-file "$work/ready.json" "$@" >>"$work/lab.out" 2>>"$work/lab.log" &
     lab_pid=$!
     pids+=("$lab_pid")
     until [ -s "$work/ready.json" ]; do
@@ -75,6 +83,26 @@ echo "start to ready on an existing PKI: ${ready_ms} ms wall clock (server's own
 bench lab "$lab_url"
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$lab_pid/status")
 echo "peak RSS after the run: $((rss_kb / 1024)) MB"
+echo "== scep-lab, EC P-256 requesters (key-agreement replies)"
+bench lab-ec-requesters "$lab_url" ec-p256
+stop_lab
+
+echo "== scep-lab, ECDSA issuing CA (P-256) with an RSA-2048 RA"
+cat >"$work/ecdsa-ca.toml" <<'TOML'
+[pki]
+[[pki.tiers]]
+name = "root"
+subject = "CN=scep-lab bench ECDSA Root,O=scep-lab"
+key = "ec-p384"
+[[pki.tiers]]
+name = "issuing"
+subject = "CN=scep-lab bench ECDSA Issuing CA,O=scep-lab"
+key = "ec-p256"
+[pki.ra]
+key = "rsa2048"
+TOML
+start_lab "$work/lab-ecdsa" --config "$work/ecdsa-ca.toml"
+bench lab-ecdsa-ca "$lab_url"
 stop_lab
 
 echo "== scep-lab, $seed certificates in the store"
@@ -119,12 +147,15 @@ ss_rate=0
     echo "### $(date -u +%Y-%m-%d) on $(uname -n): $cores cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')"
     echo
     echo "OpenSSL: $(openssl version). RSA-2048 private operations: $sign/s per core; crypto bound $bound enrollments/s."
-    echo "Each run: $requests enrollments (RSA-2048 keys, AES-128, SHA-256, POST), $conns connections, after a 300-request warm-up."
+    echo "Each run: $requests enrollments (RSA-2048 keys unless the row says otherwise, AES-128, SHA-256, POST), $conns connections, after a 300-request warm-up."
+    echo "The crypto bound is the RSA one; the ECDSA-CA row's own bound is higher (one RSA private operation fewer per enrollment)."
     echo
     echo "| server | enrollments/s | p50 ms | p99 ms | failed | of bound | vs scepserver |"
     echo "|---|---|---|---|---|---|---|"
     row "scep-lab" "$work/lab.json" "$ss_rate"
     row "scep-lab, $seed certs stored" "$work/lab-full.json" "$ss_rate"
+    row "scep-lab, ECDSA P-256 issuing CA, RSA RA" "$work/lab-ecdsa-ca.json" "$ss_rate"
+    row "scep-lab, EC P-256 requesters (ECDH replies)" "$work/lab-ec-requesters.json" "$ss_rate"
     [ "$ss_ok" = 1 ] && row "micromdm scepserver" "$work/scepserver.json" "$ss_rate"
     echo
     echo "scep-lab start to ready on an existing PKI: ${ready_ms} ms (wall clock, exec to ready file); peak RSS $((rss_kb / 1024)) MB (empty store), $((rss_full_kb / 1024)) MB ($seed certificates)."

@@ -42,6 +42,7 @@ using evp_pkey_ctx_ptr = std::unique_ptr<EVP_PKEY_CTX, ossl_free<EVP_PKEY_CTX_fr
 using evp_md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, ossl_free<EVP_MD_CTX_free>>;
 using bio_ptr = std::unique_ptr<BIO, ossl_free<BIO_free_all>>;
 using pkcs7_ptr = std::unique_ptr<PKCS7, ossl_free<PKCS7_free>>;
+using cms_ptr = std::unique_ptr<CMS_ContentInfo, ossl_free<CMS_ContentInfo_free>>;
 using asn1_integer_ptr = std::unique_ptr<ASN1_INTEGER, ossl_free<ASN1_INTEGER_free>>;
 using asn1_octet_string_ptr = std::unique_ptr<ASN1_OCTET_STRING, ossl_free<ASN1_OCTET_STRING_free>>;
 using asn1_string_ptr = std::unique_ptr<ASN1_STRING, ossl_free<ASN1_STRING_free>>;

@@ -87,10 +87,11 @@ constexpr finding_def table[] = {
      "The signature over the signed attributes does not verify with the signer certificate the request carries "
      "(badMessageCheck).",
      "RFC 8894 §3.2; RFC 5652 §5.6"},
-    {"signer.not-rsa", error,
-     "The request is signed with a non-RSA key: every reply is encrypted to the signer's key, and a PKCS#7 key "
-     "transport recipient must be RSA (the CSR itself may hold an EC key).",
-     "RFC 8894 §3.2.2, §3.3.2"},
+    {"signer.not-rsa", warning,
+     "The request is signed with a non-RSA key: every reply is encrypted to the signer's key, so an EC signer's reply "
+     "needs CMS key agreement (KeyAgreeRecipientInfo). NDES and this lab send it (scep.ec_requesters); servers and "
+     "clients built on PKCS#7 key transport (micromdm/scep, sscep) cannot.",
+     "RFC 8894 §3.2.2, §3.3.2; RFC 5753 §3"},
     {"signer.subject-mismatch", warning,
      "The self-signed signer certificate's subject differs from the CSR's; OpenXPKI and Cisco devices expect them "
      "to match.",
@@ -120,6 +121,10 @@ constexpr finding_def table[] = {
      "The pkcsPKIEnvelope is encrypted with triple DES: accepted by NDES and this lab, but AES is the mandatory "
      "cipher and FIPS-minded servers refuse 3DES.",
      "RFC 8894 §2.9"},
+    {"envelope.rsaes-oaep", note,
+     "The content-encryption key is wrapped with RSAES-OAEP: this lab and CMS-based servers decrypt it, but servers "
+     "built on PKCS#7 (which knows only PKCS#1 v1.5 key transport) cannot.",
+     "RFC 8894 §3.2.2; RFC 8017 §7.1"},
     {"envelope.cipher-not-advertised", warning,
      "The content cipher is one the server's GetCACaps did not advertise (AES, DES3 or SCEPStandard); a server may "
      "refuse it with badAlg.",

@@ -87,11 +87,9 @@ reply_report analyze_reply(std::string_view body, std::string_view content_type)
     if (auto n = octet_value(attr_value(attrs, oid_sender_nonce))) r.sender_nonce = to_hex(*n);
     PKCS7* inner = p7->d.sign->contents;
     if (inner && PKCS7_type_is_data(inner) && inner->d.data && ASN1_STRING_length(inner->d.data) > 1) {
-        const unsigned char* q = ASN1_STRING_get0_data(inner->d.data);
-        pkcs7_ptr env(d2i_PKCS7(nullptr, &q, ASN1_STRING_length(inner->d.data)));
-        ERR_clear_error();
-        if (env && PKCS7_type_is_enveloped(env.get()))
-            r.content_cipher = algorithm_name(env->d.enveloped->enc_data->algorithm->algorithm);
+        // Read by hand: PKCS#7 cannot parse the KeyAgreeRecipientInfo an EC requester's reply carries.
+        const byte_view env(ASN1_STRING_get0_data(inner->d.data), static_cast<std::size_t>(ASN1_STRING_length(inner->d.data)));
+        if (auto nid = enveloped_content_nid(env)) r.content_cipher = algorithm_name(OBJ_nid2obj(*nid));
     }
     return r;
 }

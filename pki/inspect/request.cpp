@@ -198,6 +198,7 @@ void read_envelope(request_report& r, byte_view content, const lab_view& lab, co
     for (int i = 0; i < sk_PKCS7_RECIP_INFO_num(ris); ++i) {
         PKCS7_RECIP_INFO* ri = sk_PKCS7_RECIP_INFO_value(ris, i);
         if (r.key_transport.empty()) r.key_transport = algorithm_name(ri->key_enc_algor->algorithm);
+        if (OBJ_obj2nid(ri->key_enc_algor->algorithm) == NID_rsaesOaep) raise(r.findings, "envelope.rsaes-oaep");
         std::string name;
         if (lab.ra_encryption_cert && matches(ri->issuer_and_serial, lab.ra_encryption_cert)) {
             name = "RA";
@@ -219,16 +220,15 @@ void read_envelope(request_report& r, byte_view content, const lab_view& lab, co
         return;
     }
     if (!lab.ra_key || !lab.ra_encryption_cert || !to_ra) return;
-    bio_ptr plain(BIO_new(BIO_s_mem()));
-    if (PKCS7_decrypt(env.get(), const_cast<EVP_PKEY*>(lab.ra_key), const_cast<X509*>(lab.ra_encryption_cert),
-                      plain.get(), 0) != 1) {
+    // CMS opens every key transport PKCS#7 does and RSAES-OAEP besides.
+    auto data = decrypt_envelope(content, *lab.ra_encryption_cert, *lab.ra_key);
+    if (!data) {
         ERR_clear_error();
         raise(r.findings, "envelope.unreadable", "the RA key does not decrypt it");
         return;
     }
     r.opened = true;
-    bytes data = bio_contents(*plain);
-    read_message_data(r, data, lab, signer);
+    read_message_data(r, *data, lab, signer);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "pki/scep/message.hpp"
 
 #include "pki/crypto/der.hpp"
+#include "pki/crypto/x509_build.hpp"
 
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -190,7 +191,58 @@ result<bytes> sign_with_attributes(const X509& signer_cert, const EVP_PKEY& sign
     return pkcs7_to_der(p7.get());
 }
 
-result<bytes> encrypt_envelope(byte_view content, const std::vector<const X509*>& recipients, content_cipher cipher) {
+result<bytes> cms_to_der(CMS_ContentInfo* cms) {
+    unsigned char* out = nullptr;
+    const int len = i2d_CMS_ContentInfo(cms, &out);
+    if (len <= 0) return make_error(ossl_error("i2d_CMS_ContentInfo"));
+    ossl_buffer_ptr owned(out);
+    return bytes(out, out + len);
+}
+
+// EnvelopedData through OpenSSL's CMS API: the recipient kinds RFC 2315's
+// PKCS#7 has no room for (RFC 5652 §6.2).
+result<bytes> encrypt_envelope_cms(byte_view content, const std::vector<const X509*>& recipients,
+                                   content_cipher cipher, key_transport transport) {
+    bio_ptr in(BIO_new_mem_buf(content.data(), static_cast<int>(content.size())));
+    cms_ptr cms(CMS_encrypt(nullptr, in.get(), evp_cipher(cipher), CMS_BINARY | CMS_PARTIAL));
+    if (!cms) return make_error(ossl_error(std::string("CMS_encrypt with ") + std::string(to_string(cipher))));
+    for (const X509* r : recipients) {
+        const bool rsa = key_is_rsa(*X509_get0_pubkey(r));
+        const bool oaep = rsa && transport == key_transport::rsaes_oaep;
+        // An EC recipient gets a KeyAgreeRecipientInfo: ephemeral-static ECDH
+        // with OpenSSL's default KDF, X9.63 over SHA-1 (dhSinglePass-stdDH-
+        // sha1kdf-scheme, RFC 5753 §7.1.4), which is what Windows' CMS uses
+        // for ECC recipients (learn.microsoft.com, CMSG_KEY_AGREE_RECIPIENT_
+        // ENCODE_INFO), and an AES key wrap of the content key's size.
+        CMS_RecipientInfo* ri = CMS_add1_recipient_cert(cms.get(), const_cast<X509*>(r), oaep ? CMS_KEY_PARAM : 0);
+        if (!ri) return make_error(ossl_error("adding the envelope's recipient"));
+        if (oaep && EVP_PKEY_CTX_set_rsa_padding(CMS_RecipientInfo_get0_pkey_ctx(ri), RSA_PKCS1_OAEP_PADDING) <= 0)
+            return make_error(ossl_error("choosing RSAES-OAEP"));
+    }
+    if (CMS_final(cms.get(), in.get(), nullptr, CMS_BINARY) != 1)
+        return make_error(ossl_error("encrypting the envelope"));
+    // NDES writes the ephemeral originator key as id-ecPublicKey with NULL
+    // parameters (its reply printed in openssl/openssl#24685); OpenSSL leaves
+    // them out. Both mean "the recipient's curve" (RFC 5753 §3.1.1).
+    STACK_OF(CMS_RecipientInfo)* ris = CMS_get0_RecipientInfos(cms.get());
+    for (int i = 0; i < sk_CMS_RecipientInfo_num(ris); ++i) {
+        CMS_RecipientInfo* ri = sk_CMS_RecipientInfo_value(ris, i);
+        if (CMS_RecipientInfo_type(ri) != CMS_RECIPINFO_AGREE) continue;
+        X509_ALGOR* alg = nullptr;
+        ASN1_BIT_STRING* pub = nullptr;
+        if (CMS_RecipientInfo_kari_get0_orig_id(ri, &alg, &pub, nullptr, nullptr, nullptr) == 1 && alg)
+            X509_ALGOR_set0(alg, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_NULL, nullptr);
+    }
+    return cms_to_der(cms.get());
+}
+
+result<bytes> encrypt_envelope(byte_view content, const std::vector<const X509*>& recipients, content_cipher cipher,
+                               key_transport transport = key_transport::rsa_pkcs1) {
+    const bool all_rsa = std::all_of(recipients.begin(), recipients.end(),
+                                     [](const X509* r) { return key_is_rsa(*X509_get0_pubkey(r)); });
+    if (!all_rsa || transport != key_transport::rsa_pkcs1)
+        return encrypt_envelope_cms(content, recipients, cipher, transport);
+    // RSA with PKCS#1 v1.5 key transport: what every SCEP client reads.
     x509_stack_ptr certs(sk_X509_new_null());
     for (const X509* r : recipients) sk_X509_push(certs.get(), dup(*r).release());
     bio_ptr in(BIO_new_mem_buf(content.data(), static_cast<int>(content.size())));
@@ -365,6 +417,20 @@ std::optional<scep_failure> open_pki_request(pki_request& req, const X509& ra_ce
         return scep_failure{fail_info::bad_alg,
                             "single DES is refused (RFC 8894 §2.9); set scep.allow_single_des = true to accept it"};
 
+    // RSAES-OAEP key transport (RFC 8017 §7.1; CMS: RFC 3560) is not in
+    // PKCS#7's vocabulary: CMS decrypts it. PKCS#1 v1.5 keeps PKCS7_decrypt.
+    STACK_OF(PKCS7_RECIP_INFO)* ris = env->d.enveloped->recipientinfo;
+    bool oaep = false;
+    for (int i = 0; i < sk_PKCS7_RECIP_INFO_num(ris); ++i)
+        oaep = oaep || OBJ_obj2nid(sk_PKCS7_RECIP_INFO_value(ris, i)->key_enc_algor->algorithm) == NID_rsaesOaep;
+    if (oaep) {
+        auto plain = decrypt_envelope(envelope, ra_cert, ra_key);
+        if (!plain)
+            return scep_failure{fail_info::bad_message_check,
+                                "cannot decrypt the pkcsPKIEnvelope (RSAES-OAEP key transport): " + plain.message()};
+        req.message_data = std::move(*plain);
+        return std::nullopt;
+    }
     bio_ptr plain(BIO_new(BIO_s_mem()));
     if (PKCS7_decrypt(env.get(), const_cast<EVP_PKEY*>(&ra_key), const_cast<X509*>(&ra_cert), plain.get(), 0) != 1)
         return scep_failure{fail_info::bad_message_check,
@@ -605,7 +671,7 @@ result<bytes> verify_signed_content(byte_view der, const X509& signer) {
 result<bytes> build_pki_request(const pki_request_params& p, const X509& signer_cert, const EVP_PKEY& signer_key,
                                 const std::vector<const X509*>& recipients) {
     const auto& n = nids();
-    auto env = encrypt_envelope(p.message_data, recipients, p.cipher);
+    auto env = encrypt_envelope(p.message_data, recipients, p.cipher, p.transport);
     if (!env) return env.err();
     return sign_with_attributes(signer_cert, signer_key, p.digest, *env, true, [&](PKCS7_SIGNER_INFO* si) {
         return add_string_attr(si, n.message_type, V_ASN1_PRINTABLESTRING,
@@ -640,13 +706,7 @@ result<cert_rep> parse_cert_rep(byte_view der, const X509& signer) {
     STACK_OF(X509)* certs = (*p7)->d.sign->cert;
     rep.certificate_count = certs ? sk_X509_num(certs) : 0;
     rep.envelope = std::move(*content);
-    if (!rep.envelope.empty()) {
-        const unsigned char* p = rep.envelope.data();
-        pkcs7_ptr env(d2i_PKCS7(nullptr, &p, static_cast<long>(rep.envelope.size())));
-        if (env && PKCS7_type_is_enveloped(env.get()))
-            rep.envelope_cipher = cipher_from_nid(OBJ_obj2nid(env->d.enveloped->enc_data->algorithm->algorithm));
-        ERR_clear_error();
-    }
+    if (auto nid = enveloped_content_nid(rep.envelope)) rep.envelope_cipher = cipher_from_nid(*nid);
     return rep;
 }
 
@@ -660,14 +720,60 @@ result<std::vector<x509_ptr>> decrypt_cert_rep(const cert_rep& rep, const X509& 
 result<degenerate_contents> decrypt_cert_rep_contents(const cert_rep& rep, const X509& recipient_cert,
                                                       const EVP_PKEY& recipient_key) {
     if (rep.envelope.empty()) return make_error("CertRep carries no envelope");
-    auto env = pkcs7_from_der(rep.envelope);
-    if (!env) return env.err();
-    if (!PKCS7_type_is_enveloped(env->get())) return make_error("CertRep content is not an EnvelopedData");
+    auto plain = decrypt_envelope(rep.envelope, recipient_cert, recipient_key);
+    if (!plain) return make_error("cannot decrypt the CertRep envelope: " + plain.message());
+    return parse_degenerate_contents(*plain);
+}
+
+std::optional<int> enveloped_content_nid(byte_view der) {
+    // ContentInfo ::= SEQUENCE { contentType OID, [0] EXPLICIT EnvelopedData }
+    // EnvelopedData ::= SEQUENCE { version, [0] originatorInfo OPTIONAL,
+    //   recipientInfos SET, encryptedContentInfo SEQUENCE { contentType OID,
+    //   contentEncryptionAlgorithm AlgorithmIdentifier, ... } }
+    auto info = read_der_tlv(der, 0);
+    if (!info || info->tag != 0x30) return std::nullopt;
+    auto type = read_der_tlv(der, info->content());
+    if (!type || type->tag != 0x06) return std::nullopt;
+    const unsigned char* p = der.data() + type->start;
+    asn1_object_ptr oid(d2i_ASN1_OBJECT(nullptr, &p, static_cast<long>(type->header + type->length)));
+    if (!oid || OBJ_obj2nid(oid.get()) != NID_pkcs7_enveloped) {
+        ERR_clear_error();
+        return std::nullopt;
+    }
+    auto wrapper = read_der_tlv(der, type->end());
+    if (!wrapper || wrapper->tag != 0xa0) return std::nullopt;
+    auto env = read_der_tlv(der, wrapper->content());
+    if (!env || env->tag != 0x30) return std::nullopt;
+    auto field = read_der_tlv(der, env->content());  // version
+    if (!field || field->tag != 0x02) return std::nullopt;
+    field = read_der_tlv(der, field->end());
+    if (field && field->tag == 0xa0) field = read_der_tlv(der, field->end());  // originatorInfo
+    if (!field || field->tag != 0x31) return std::nullopt;                     // recipientInfos
+    auto eci = read_der_tlv(der, field->end());
+    if (!eci || eci->tag != 0x30) return std::nullopt;
+    auto content_type = read_der_tlv(der, eci->content());
+    if (!content_type) return std::nullopt;
+    auto alg = read_der_tlv(der, content_type->end());
+    if (!alg || alg->tag != 0x30) return std::nullopt;
+    auto alg_oid = read_der_tlv(der, alg->content());
+    if (!alg_oid || alg_oid->tag != 0x06 || alg_oid->end() > alg->end()) return std::nullopt;
+    p = der.data() + alg_oid->start;
+    asn1_object_ptr cipher(d2i_ASN1_OBJECT(nullptr, &p, static_cast<long>(alg_oid->header + alg_oid->length)));
+    ERR_clear_error();
+    if (!cipher) return std::nullopt;
+    return OBJ_obj2nid(cipher.get());
+}
+
+result<bytes> decrypt_envelope(byte_view der, const X509& cert, const EVP_PKEY& key) {
+    const unsigned char* p = der.data();
+    cms_ptr cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(der.size())));
+    if (!cms) return make_error(ossl_error("not a CMS ContentInfo"));
+    if (OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_enveloped) return make_error("not an EnvelopedData");
     bio_ptr plain(BIO_new(BIO_s_mem()));
-    if (PKCS7_decrypt(env->get(), const_cast<EVP_PKEY*>(&recipient_key), const_cast<X509*>(&recipient_cert),
-                      plain.get(), 0) != 1)
-        return make_error(ossl_error("cannot decrypt the CertRep envelope"));
-    return parse_degenerate_contents(bio_contents(*plain));
+    if (CMS_decrypt(cms.get(), const_cast<EVP_PKEY*>(&key), const_cast<X509*>(&cert), nullptr, plain.get(),
+                    CMS_BINARY) != 1)
+        return make_error(ossl_error("CMS_decrypt"));
+    return bio_contents(*plain);
 }
 
 std::string make_transaction_id() { return to_hex(random_bytes(16), true); }

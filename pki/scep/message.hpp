@@ -98,6 +98,19 @@ struct pki_request {
 // CertRep needs (transactionID, senderNonce, messageType).
 result<pki_request> decode_pki_request(byte_view der);
 
+// How a request's content-encryption key reaches the RA (RFC 8894 §3.2.2
+// names PKCS#1 v1.5; RSAES-OAEP, RFC 8017 §7.1, is what FIPS-mode HSMs offer).
+enum class key_transport { rsa_pkcs1, rsaes_oaep };
+
+// The content-encryption algorithm (NID) of a DER EnvelopedData, read by hand
+// (RFC 5652 §6.1) so that envelopes PKCS#7 cannot parse (a KeyAgreeRecipientInfo
+// for an EC recipient) are covered too; nullopt when it is not one.
+std::optional<int> enveloped_content_nid(byte_view der);
+
+// Decrypts a DER EnvelopedData for `cert`/`key` with OpenSSL's CMS API: key
+// transport (PKCS#1 v1.5 or OAEP) for RSA, key agreement (ECDH) for EC.
+result<bytes> decrypt_envelope(byte_view der, const X509& cert, const EVP_PKEY& key);
+
 struct cipher_policy {
     bool allow_single_des = false;
     bool allow_md5 = false;  // MD5 request digests (old Cisco IOS); the reply mirrors them
@@ -188,6 +201,7 @@ struct pki_request_params {
     bytes message_data;  // e.g. DER PKCS#10
     digest_alg digest = digest_alg::sha256;
     content_cipher cipher = content_cipher::aes_128_cbc;
+    key_transport transport = key_transport::rsa_pkcs1;
 };
 result<bytes> build_pki_request(const pki_request_params& p, const X509& signer_cert, const EVP_PKEY& signer_key,
                                 const std::vector<const X509*>& recipients);

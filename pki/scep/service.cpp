@@ -174,13 +174,23 @@ service_reply scep_service::operate(pki_request& req, const std::string& request
     // With an NDES pair, clients encrypt to the keyEncipherment certificate.
     if (auto f = open_pki_request(req, pki_.ra_encryption_cert(), pki_.ra_encryption_key(), cfg_.ciphers))
         return failure(req, f->info, std::move(f->text));
-    // Every SUCCESS reply is encrypted to the signer's key (RFC 8894 §3.3.2);
-    // the PKCS#7 envelope needs an RSA key for that. Refuse before anything
-    // is issued or stored rather than issue a certificate nobody can receive.
-    if (!key_is_rsa(*X509_get0_pubkey(req.signer_cert.get())))
-        return failure(req, fail_info::bad_alg,
-                       "the request is signed with a non-RSA key: the reply is encrypted to the signer's key, which "
-                       "must be RSA (RFC 8894 §3.2.2); the CSR itself may hold an EC key");
+    // Every SUCCESS reply is encrypted to the signer's key (RFC 8894 §3.3.2):
+    // key transport for RSA, key agreement (CMS KeyAgreeRecipientInfo, RFC
+    // 5753) for EC, as NDES does. Anything else, or EC with
+    // scep.ec_requesters = "refuse", is refused before anything is issued or
+    // stored rather than issue a certificate nobody can receive.
+    const EVP_PKEY& signer_key = *X509_get0_pubkey(req.signer_cert.get());
+    if (!key_is_rsa(signer_key)) {
+        if (!key_is_ec(signer_key))
+            return failure(req, fail_info::bad_alg,
+                           "the request is signed with a key that is neither RSA nor EC: the reply is encrypted to "
+                           "the signer's key (RFC 8894 §3.3.2), which needs RSA key transport or EC key agreement");
+        if (cfg_.ec_requesters == service_config::ec_mode::refuse)
+            return failure(req, fail_info::bad_alg,
+                           "the request is signed with an EC key and scep.ec_requesters = \"refuse\": the reply is "
+                           "encrypted to the signer's key, which must then be RSA (RFC 8894 §3.2.2); the CSR itself "
+                           "may hold an EC key");
+    }
     if (cfg_.forced_failure)
         return failure(req, *cfg_.forced_failure,
                        "failure forced by quirks.fail_info = " + std::string(to_string(*cfg_.forced_failure)));

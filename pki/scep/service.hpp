@@ -75,6 +75,10 @@ struct service_config {
     // (as clients that take the certificate they verify replies with as
     // "the CA" build it) are answered for the issuing CA; off: badCertId.
     bool ra_as_issuer = true;
+    // A requester signing with an EC key: its SUCCESS is enveloped with a
+    // KeyAgreeRecipientInfo (ECDH), as NDES answers EC requesters; `refuse`
+    // answers badAlg before anything is issued (micromdm/scep's behaviour).
+    enum class ec_mode { kari, refuse } ec_requesters = ec_mode::kari;
     // NDES refuses a challengePassword encoded as UTF8String (sscep #59, #83).
     bool reject_utf8_challenge = false;
     // quirks.fail_info: every PKIOperation is answered FAILURE with this.

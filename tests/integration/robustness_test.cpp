@@ -339,8 +339,17 @@ TEST(bench_tool, counts_successes_and_failures_by_kind_and_exits_accordingly) {
     EXPECT_EQ(bad.exit_code, 3) << bad.err;
     EXPECT_NE(bad.out.find("\"failures\":{\"FAILURE badTime\":5}"), std::string::npos) << bad.out;
 
-    // An EC signer cannot receive an encrypted reply: refused with badAlg, nothing issued.
-    auto ec = test::run_scep_lab({"bench", ok_lab.proc->url(), "-n", "3", "-c", "1", "--json", "--key", "ec-p256"});
+    // EC signers get their reply by key agreement (scep.ec_requesters = "kari"):
+    // every reply decrypted and matched to its key.
+    for (const char* key : {"ec-p256", "ec-p384"}) {
+        auto ec = test::run_scep_lab({"bench", ok_lab.proc->url(), "-n", "3", "-c", "1", "-k", "1", "--json", "--key", key});
+        EXPECT_EQ(ec.exit_code, 0) << key << ": " << ec.err;
+        EXPECT_NE(ec.out.find("\"succeeded\":3,\"failed\":0,\"decrypted\":3"), std::string::npos) << key << ": " << ec.out;
+    }
+    // With "refuse", refused with badAlg.
+    robust_lab refusing("[scep]\nec_requesters = \"refuse\"\n");
+    refusing.start();
+    auto ec = test::run_scep_lab({"bench", refusing.proc->url(), "-n", "3", "-c", "1", "--json", "--key", "ec-p256"});
     EXPECT_EQ(ec.exit_code, 3) << ec.err;
     EXPECT_NE(ec.out.find("\"failures\":{\"FAILURE badAlg\":3}"), std::string::npos) << ec.out;
 

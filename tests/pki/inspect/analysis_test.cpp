@@ -323,6 +323,20 @@ TEST_F(inspect_test, every_catalogue_finding_has_a_scenario_that_raises_it) {
              return craft_and_analyze({.cipher = EVP_des_cbc()}, dev_);
          }},
         {"envelope.des3", [&] { return craft_and_analyze({.cipher = EVP_des_ede3_cbc()}, dev_); }},
+        {"envelope.rsaes-oaep",
+         [&] {
+             pki_request_params p;
+             p.transaction_id = "T-OAEP";
+             p.sender_nonce = bytes(16, 0x42);
+             p.message_data = x509_req_to_der(*dev_.csr);
+             p.transport = key_transport::rsaes_oaep;
+             auto der = build_pki_request(p, *dev_.signer, *dev_.key, {&pki().ra_encryption_cert()});
+             EXPECT_TRUE(der) << der.message();
+             auto r = analyze_request(*der, lab_);
+             EXPECT_TRUE(r.opened);  // the inspector decrypts OAEP too
+             EXPECT_EQ(r.key_transport, "rsaesOaep");
+             return ids(r.findings);
+         }},
         {"envelope.cipher-not-advertised",
          [&] {
              lab_.capabilities = {"POSTPKIOperation", "SHA-256"};  // no AES, no SCEPStandard

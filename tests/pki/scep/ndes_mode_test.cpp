@@ -269,12 +269,24 @@ TEST(ndes_mode, forced_fail_info_answers_every_operation_with_it) {
                    "quirks.fail_info");
 }
 
-TEST(ndes_mode, a_request_signed_with_an_ec_key_gets_bad_alg_and_nothing_is_issued) {
+TEST(ndes_mode, a_request_signed_with_an_ec_key_gets_bad_alg_with_ec_requesters_refuse_and_nothing_is_issued) {
+    service_config cfg;
+    cfg.challenge = "secret";
+    cfg.ec_requesters = service_config::ec_mode::refuse;
+    test::service_lab lab(cfg, pair_spec(2));
+    expect_refused(lab, enroll(lab, test::make_requester({.challenge = "secret", .key = key_type::ec_p256})),
+                   fail_info::bad_alg, "ec_requesters = \"refuse\"");
+}
+
+TEST(ndes_mode, a_request_signed_with_an_ec_key_is_issued_with_a_key_agreement_envelope_to_the_pair) {
     service_config cfg;
     cfg.challenge = "secret";
     test::service_lab lab(cfg, pair_spec(2));
-    expect_refused(lab, enroll(lab, test::make_requester({.challenge = "secret", .key = key_type::ec_p256})),
-                   fail_info::bad_alg, "must be RSA");
+    auto dev = test::make_requester({.challenge = "secret", .key = key_type::ec_p384});
+    auto o = enroll(lab, dev);
+    ASSERT_EQ(o.rep.status, pki_status::success) << o.rep.fail_info_text;
+    ASSERT_TRUE(o.cert);
+    EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(o.cert.get()), dev.key.get()), 1);
 }
 
 TEST(ndes_mode, expired_ra_quirk_serves_and_signs_with_an_expired_copy_of_the_pair) {
