@@ -34,6 +34,7 @@
 #include "server/inspector.hpp"
 #include "server/metrics.hpp"
 #include "server/ndes_admin.hpp"
+#include "server/ndes_events.hpp"
 #include "server/quirks.hpp"
 #include "server/router.hpp"
 #include "client/scep_client.hpp"
@@ -412,6 +413,16 @@ int serve(const config::settings& s) {
     // The HTTP side: NDES front end, quirks, admin API, TLS identity, router.
     std::optional<ndes_frontend> ndes;
     make_ndes(s, l, challenge, log, ndes);
+    if (!s.ndes.enabled && s.ndes.event_log) log.warn("ndes.event_log is set but NDES mode is off: no events are written");
+    std::optional<ndes_event_log> ndes_events;
+    if (s.ndes.enabled && s.ndes.event_log) {
+        try {
+            ndes_events.emplace(s.ndes_events_file(), log);
+        } catch (const std::exception& e) {
+            return cannot_start(log, e.what());
+        }
+        log.info("NDES events are written", {{"file", s.ndes_events_file().string()}});
+    }
     quirk_gate quirks(s.quirks);
     std::optional<admin_api> admin;
     std::string new_admin_token;
@@ -462,7 +473,8 @@ int serve(const config::settings& s) {
                                                         ndes ? &*ndes : nullptr, identity ? identity->chain_view() : std::vector<const X509*>{}),
                           .status_page = status_page(s, l, admin.has_value()),
                           .tls_chain = identity ? identity->chain_copy() : std::vector<x509_ptr>{},
-                          .capture_dir = s.log.capture_dir});
+                          .capture_dir = s.log.capture_dir,
+                          .ndes_events = ndes_events ? &*ndes_events : nullptr});
     boost::asio::ssl::context tls_ctx{boost::asio::ssl::context::tls_server};
     if (identity)
         if (auto ok = configure_tls(tls_ctx, *identity, s.https.min_version); !ok) return cannot_start(log, ok.message());

@@ -125,6 +125,12 @@ struct ndes_settings {
     std::string signature_template = "IPSECIntermediateOffline";
     std::string encryption_template = "IPSECIntermediateOffline";
     std::string general_purpose_template = "IPSECIntermediateOffline";
+    // The templates the CA publishes; a slot naming another one fails with
+    // 0x80094800 (event 31), NDES's most reported error. Empty = all.
+    std::vector<std::string> ca_templates;
+    // Write the events NDES would write (docs/ndes.md) beside the normal log
+    // and to <data_dir>/ndes-events.log.
+    bool event_log = false;
 };
 
 // Reproduction knobs (docs/ndes.md "quirks"): all off by default.
@@ -194,6 +200,7 @@ struct settings {
 
     std::filesystem::path pki_dir() const { return data_dir / "pki"; }
     std::filesystem::path store_file() const { return data_dir / "scep-lab.db"; }
+    std::filesystem::path ndes_events_file() const { return data_dir / "ndes-events.log"; }
     // The transaction inspector's log (docs/inspector.md).
     std::filesystem::path transactions_file() const { return data_dir / "transactions.db"; }
     // Where HTTPS listens (https.listen, or server.listen when empty).

@@ -140,6 +140,7 @@ service_config service_settings(const settings& s) {
         t.encryption = slot(s.ndes.encryption_template);
         t.general_purpose = slot(s.ndes.general_purpose_template);
         c.templates = std::move(t);
+        c.ca_templates = s.ndes.ca_templates;
     }
     if (s.quirks.all_pending) c.approval.manual = true;
     if (s.quirks.chain == "no-root") c.include_root_in_ca_chain = false;

@@ -229,6 +229,9 @@ void visit_settings(V& v, S& s) {
     v.text("signature_template", s.ndes.signature_template, "template for digitalSignature-only CSRs");
     v.text("encryption_template", s.ndes.encryption_template, "template for keyEncipherment-only CSRs");
     v.text("general_purpose_template", s.ndes.general_purpose_template, "template for the other CSRs");
+    v.list("ca_templates", s.ndes.ca_templates,
+           "templates the CA publishes; a slot naming another fails with 0x80094800 (empty = all)");
+    v.flag("event_log", s.ndes.event_log, "write the events NDES would write to <data_dir>/ndes-events.log and the log");
     v.end();
 
     v.section("quirks", "reproduction knobs, all off by default");

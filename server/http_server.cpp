@@ -188,6 +188,7 @@ private:
         if (!rec.transaction_id.empty()) f.emplace_back("txid", rec.transaction_id);
         if (!rec.pki_status.empty()) f.emplace_back("status", rec.pki_status);
         if (!rec.fail_info.empty()) f.emplace_back("fail_info", rec.fail_info);
+        if (!rec.hresult.empty()) f.emplace_back("hresult", rec.hresult);
         if (!rec.serial.empty()) f.emplace_back("serial", rec.serial);
         if (!rec.detail.empty()) f.emplace_back("detail", rec.detail);
         if constexpr (tls) f.emplace_back("tls", SSL_get_version(stream_.native_handle()));

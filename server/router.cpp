@@ -16,6 +16,7 @@
 #include "server/transaction_pages.hpp"
 #include "server/metrics.hpp"
 #include "server/ndes_admin.hpp"
+#include "server/ndes_events.hpp"
 #include "server/status_page.hpp"
 #include "server/quirks.hpp"
 
@@ -85,6 +86,7 @@ response from_reply(const request& req, service_reply&& reply, request_record& r
     rec.fail_info = std::move(reply.fail_info);
     rec.detail = std::move(reply.detail);
     rec.serial = std::move(reply.serial);
+    rec.hresult = std::move(reply.hresult);
     if (!reply.fault.empty()) rec.detail = "fault injected: " + reply.fault + (rec.detail.empty() ? "" : "; " + rec.detail);
     return res;
 }
@@ -180,7 +182,8 @@ router::router(router_parts parts)
       profile_source_(std::move(parts.profiles)),
       status_page_(std::move(parts.status_page)),
       tls_chain_(std::move(parts.tls_chain)),
-      capture_dir_(std::move(parts.capture_dir)) {}
+      capture_dir_(std::move(parts.capture_dir)),
+      ndes_events_(parts.ndes_events) {}
 
 bool router::is_scep_path(std::string_view path) const {
     // Any suffix is accepted after the base path: clients append
@@ -629,6 +632,8 @@ response router::scep(const request& req, std::string_view query, const std::str
             (void)write_file(capture_dir_ / (id + ".request.der"), std::string(der.begin(), der.end()), true);
             (void)write_file(capture_dir_ / (id + ".reply.der"), reply.body, true);
         }
+        if (ndes_events_ && reply.ndes_event.id != 0)
+            ndes_events_->write(reply.ndes_event.id, reply.ndes_event.text, reply.transaction_id);
         return from_reply(req, std::move(reply), rec);
     }
     return text(req, http::status::bad_request, "unsupported operation \"" + operation + "\"\n", rec);

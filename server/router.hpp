@@ -20,6 +20,7 @@ class quirk_gate;
 class metrics;
 class admin_api;
 class inspector;
+class ndes_event_log;
 struct scep_exchange;
 }
 
@@ -38,6 +39,7 @@ struct request_record {
     std::string fail_info;
     std::string detail;
     std::string serial;
+    std::string hresult;  // NDES mode, FAILURE: what the reply carries ("0x80094800")
     int http_status = 0;
     // Held back this long before the answer is written (quirks.latency).
     std::chrono::milliseconds delay{0};
@@ -109,6 +111,7 @@ private:
     status_source status_page_;
     std::vector<x509_ptr> tls_chain_;
     std::filesystem::path capture_dir_;
+    ndes_event_log* ndes_events_ = nullptr;
     std::atomic<bool> ready_{true};
     std::atomic<std::uint64_t> captured_{0};
 };
@@ -130,6 +133,8 @@ struct router_parts {
     std::vector<x509_ptr> tls_chain;
     // log.capture_dir: PKIOperation requests and replies written as DER.
     std::filesystem::path capture_dir;
+    // ndes.event_log: the events NDES would write for failures.
+    ndes_event_log* ndes_events = nullptr;
 };
 
 // Checks made on every request before it is routed, where a wrong answer

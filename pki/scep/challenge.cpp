@@ -45,10 +45,11 @@ bytes csr_without_challenge(const X509_REQ& req) {
 }
 
 
-std::optional<std::string> static_challenge::verify(const std::optional<challenge_attr>& challenge) {
+std::optional<challenge_refusal> static_challenge::verify(const std::optional<challenge_attr>& challenge) {
+    using k = challenge_refusal::kind;
     if (secret_.empty()) return std::nullopt;
-    if (!challenge) return "the CSR has no challengePassword";
-    if (!constant_time_equal(challenge->value, secret_)) return "wrong challenge password";
+    if (!challenge) return challenge_refusal{k::missing, "the CSR has no challengePassword"};
+    if (!constant_time_equal(challenge->value, secret_)) return challenge_refusal{k::wrong, "wrong challenge password"};
     return std::nullopt;
 }
 
@@ -86,8 +87,9 @@ std::size_t one_time_passwords::unused() {
     return unused_.size();
 }
 
-std::optional<std::string> one_time_passwords::verify(const std::optional<challenge_attr>& challenge) {
-    if (!challenge || challenge->value.empty()) return "the CSR has no challengePassword";
+std::optional<challenge_refusal> one_time_passwords::verify(const std::optional<challenge_attr>& challenge) {
+    using k = challenge_refusal::kind;
+    if (!challenge || challenge->value.empty()) return challenge_refusal{k::missing, "the CSR has no challengePassword"};
     std::lock_guard lock(mu_);
     auto now = clock_();
     // Look the password up before expiring, to tell "expired" from "unknown".
@@ -99,11 +101,12 @@ std::optional<std::string> one_time_passwords::verify(const std::optional<challe
         return std::nullopt;
     }
     if (expired_.count(challenge->value))
-        return "the challenge password has expired (valid " + std::to_string(validity_.count() / 60) +
-               " minutes); get a new one from the admin page";
+        return challenge_refusal{k::expired, "the challenge password has expired (valid " +
+                                                 std::to_string(validity_.count() / 60) +
+                                                 " minutes); get a new one from the admin page"};
     if (used_.count(challenge->value))
-        return "the challenge password has already been used; get a new one from the admin page";
-    return "unknown challenge password";
+        return challenge_refusal{k::used, "the challenge password has already been used; get a new one from the admin page"};
+    return challenge_refusal{k::wrong, "unknown challenge password"};
 }
 
 }  // namespace scep

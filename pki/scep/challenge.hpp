@@ -26,18 +26,25 @@ std::optional<challenge_attr> csr_challenge(const X509_REQ& req);
 // why it is checked before it is held.
 bytes csr_without_challenge(const X509_REQ& req);
 
+// Why a challenge was refused: the kind (NDES reports each with its own
+// HRESULT, docs/ndes.md) and the text for failInfoText and the log.
+struct challenge_refusal {
+    enum class kind { missing, wrong, used, expired } why;
+    std::string text;
+};
+
 class challenge_verifier {
 public:
     virtual ~challenge_verifier() = default;
     // nullopt when the challenge is accepted, else why not (badMessageCheck).
-    virtual std::optional<std::string> verify(const std::optional<challenge_attr>& challenge) = 0;
+    virtual std::optional<challenge_refusal> verify(const std::optional<challenge_attr>& challenge) = 0;
 };
 
 // One secret for every request, compared in constant time; empty = none required.
 class static_challenge final : public challenge_verifier {
 public:
     explicit static_challenge(std::string secret) : secret_(std::move(secret)) {}
-    std::optional<std::string> verify(const std::optional<challenge_attr>& challenge) override;
+    std::optional<challenge_refusal> verify(const std::optional<challenge_attr>& challenge) override;
 
 private:
     std::string secret_;
@@ -51,7 +58,7 @@ public:
 
     // A fresh password, or nullopt when the cache is full ("password cache is full").
     std::optional<std::string> issue();
-    std::optional<std::string> verify(const std::optional<challenge_attr>& challenge) override;
+    std::optional<challenge_refusal> verify(const std::optional<challenge_attr>& challenge) override;
 
     std::chrono::seconds validity() const { return validity_; }
     std::size_t unused();

@@ -392,30 +392,36 @@ std::optional<scep_failure> open_pki_request(pki_request& req, const X509& ra_ce
     if (!req.digest || (*req.digest == digest_alg::md5 && !policy.allow_md5))
         return scep_failure{fail_info::bad_alg,
                             "unsupported message digest " + req.digest_name + " (accepted: SHA-1, SHA-224, SHA-256, "
-                            "SHA-384, SHA-512" + (policy.allow_md5 ? ", MD5" : "; MD5 with scep.allow_md5") + ")"};
+                            "SHA-384, SHA-512" + (policy.allow_md5 ? ", MD5" : "; MD5 with scep.allow_md5") + ")",
+                            failure_cause::algorithm};
     if (!req.signer_cert)
         return scep_failure{fail_info::bad_message_check,
-                            "the request does not include the signer certificate (RFC 8894 §3.2)"};
+                            "the request does not include the signer certificate (RFC 8894 §3.2)",
+                            failure_cause::missing_info};
 
     auto verified = verify_against(req.p7.get(), *req.signer_cert);
-    if (!verified) return scep_failure{fail_info::bad_message_check, ossl_error("signature does not verify")};
+    if (!verified)
+        return scep_failure{fail_info::bad_message_check, ossl_error("signature does not verify"), failure_cause::signature};
     bytes envelope = std::move(*verified);
 
-    if (envelope.empty()) return scep_failure{fail_info::bad_request, "the pkiMessage carries no pkcsPKIEnvelope"};
+    if (envelope.empty()) return scep_failure{fail_info::bad_request, "the pkiMessage carries no pkcsPKIEnvelope", failure_cause::missing_info};
     const unsigned char* p = envelope.data();
     pkcs7_ptr env(d2i_PKCS7(nullptr, &p, static_cast<long>(envelope.size())));
     if (!env || !PKCS7_type_is_enveloped(env.get())) {
         ERR_clear_error();
-        return scep_failure{fail_info::bad_request, "the signed content is not an EnvelopedData (pkcsPKIEnvelope)"};
+        return scep_failure{fail_info::bad_request, "the signed content is not an EnvelopedData (pkcsPKIEnvelope)",
+                            failure_cause::missing_info};
     }
     const X509_ALGOR* alg = env->d.enveloped->enc_data->algorithm;
     req.cipher = cipher_from_nid(OBJ_obj2nid(alg->algorithm));
     if (!req.cipher)
         return scep_failure{fail_info::bad_alg, "unsupported content encryption " + nid_name(alg->algorithm) +
-                                                    " (accepted: AES-128/192/256-CBC, DES3)"};
+                                                    " (accepted: AES-128/192/256-CBC, DES3)",
+                            failure_cause::algorithm};
     if (*req.cipher == content_cipher::des_cbc && !(policy.allow_single_des && legacy_provider_loaded()))
         return scep_failure{fail_info::bad_alg,
-                            "single DES is refused (RFC 8894 §2.9); set scep.allow_single_des = true to accept it"};
+                            "single DES is refused (RFC 8894 §2.9); set scep.allow_single_des = true to accept it",
+                            failure_cause::algorithm};
 
     // RSAES-OAEP key transport (RFC 8017 §7.1; CMS: RFC 3560) is not in
     // PKCS#7's vocabulary: CMS decrypts it. PKCS#1 v1.5 keeps PKCS7_decrypt.
@@ -427,14 +433,16 @@ std::optional<scep_failure> open_pki_request(pki_request& req, const X509& ra_ce
         auto plain = decrypt_envelope(envelope, ra_cert, ra_key);
         if (!plain)
             return scep_failure{fail_info::bad_message_check,
-                                "cannot decrypt the pkcsPKIEnvelope (RSAES-OAEP key transport): " + plain.message()};
+                                "cannot decrypt the pkcsPKIEnvelope (RSAES-OAEP key transport): " + plain.message(),
+                                failure_cause::decrypt};
         req.message_data = std::move(*plain);
         return std::nullopt;
     }
     bio_ptr plain(BIO_new(BIO_s_mem()));
     if (PKCS7_decrypt(env.get(), const_cast<EVP_PKEY*>(&ra_key), const_cast<X509*>(&ra_cert), plain.get(), 0) != 1)
         return scep_failure{fail_info::bad_message_check,
-                            ossl_error("cannot decrypt the pkcsPKIEnvelope (was it encrypted to the RA certificate?)")};
+                            ossl_error("cannot decrypt the pkcsPKIEnvelope (was it encrypted to the RA certificate?)"),
+                            failure_cause::decrypt};
     req.message_data = bio_contents(*plain);
     return std::nullopt;
 }

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <optional>
+
+#include "pki/scep/ndes_errors.hpp"
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +68,7 @@ inline constexpr digest_alg all_digest_algs[] = {digest_alg::sha1, digest_alg::s
 struct scep_failure {
     fail_info info;
     std::string text;
+    failure_cause cause = failure_cause::unspecified;  // what NDES would report (ndes_errors.hpp)
 };
 
 // A request after stage one: the outer SignedData parsed, the SCEP attributes

@@ -26,17 +26,19 @@ bool is_self_signed(const X509& cert) {
     ERR_clear_error();
     return self;
 }
+failure_cause password_cause(challenge_refusal::kind k) {
+    switch (k) {
+        case challenge_refusal::kind::missing: return failure_cause::password_missing;
+        case challenge_refusal::kind::used: return failure_cause::password_used;
+        case challenge_refusal::kind::expired: return failure_cause::password_expired;
+        case challenge_refusal::kind::wrong: break;
+    }
+    return failure_cause::password_wrong;
+}
 }  // namespace
 
-std::string ndes_hresult(fail_info f) {
-    switch (f) {
-        case fail_info::bad_request: return "-2147024809";        // 0x80070057 E_INVALIDARG (captured)
-        case fail_info::bad_message_check: return "-2147023728";  // 0x80070490 ERROR_NOT_FOUND (password)
-        case fail_info::bad_alg: return "-2146893816";            // 0x80090008 NTE_BAD_ALGID
-        case fail_info::bad_time: return "-2146762495";           // 0x800B0101 CERT_E_EXPIRED
-        case fail_info::bad_cert_id: return "-2146885628";        // 0x80092004 CRYPT_E_NOT_FOUND
-    }
-    return "-2147024809";
+std::string ndes_hresult(fail_info f, failure_cause cause) {
+    return hresult_decimal(ndes_error_for(cause, static_cast<int>(f)).hresult);
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
@@ -170,10 +172,10 @@ service_reply scep_service::operate(pki_request& req, const std::string& request
     // signature "by" a public certificate can be made without its key.
     if (req.signer_cert)
         if (auto why = key_structure_problem(*X509_get_X509_PUBKEY(req.signer_cert.get()), issuer_.policy()))
-            return failure(req, fail_info::bad_request, "signer certificate: " + *why);
+            return failure(req, fail_info::bad_request, "signer certificate: " + *why, failure_cause::signature);
     // With an NDES pair, clients encrypt to the keyEncipherment certificate.
     if (auto f = open_pki_request(req, pki_.ra_encryption_cert(), pki_.ra_encryption_key(), cfg_.ciphers))
-        return failure(req, f->info, std::move(f->text));
+        return failure(req, f->info, std::move(f->text), f->cause);
     // Every SUCCESS reply is encrypted to the signer's key (RFC 8894 §3.3.2):
     // key transport for RSA, key agreement (CMS KeyAgreeRecipientInfo, RFC
     // 5753) for EC, as NDES does. Anything else, or EC with
@@ -184,12 +186,14 @@ service_reply scep_service::operate(pki_request& req, const std::string& request
         if (!key_is_ec(signer_key))
             return failure(req, fail_info::bad_alg,
                            "the request is signed with a key that is neither RSA nor EC: the reply is encrypted to "
-                           "the signer's key (RFC 8894 §3.3.2), which needs RSA key transport or EC key agreement");
+                           "the signer's key (RFC 8894 §3.3.2), which needs RSA key transport or EC key agreement",
+                           failure_cause::algorithm);
         if (cfg_.ec_requesters == service_config::ec_mode::refuse)
             return failure(req, fail_info::bad_alg,
                            "the request is signed with an EC key and scep.ec_requesters = \"refuse\": the reply is "
                            "encrypted to the signer's key, which must then be RSA (RFC 8894 §3.2.2); the CSR itself "
-                           "may hold an EC key");
+                           "may hold an EC key",
+                           failure_cause::algorithm);
     }
     if (cfg_.forced_failure)
         return failure(req, *cfg_.forced_failure,
@@ -214,7 +218,8 @@ service_reply scep_service::operate(pki_request& req, const std::string& request
 
 service_reply scep_service::enroll(pki_request& req, const std::string& requester) {
     auto parsed = x509_req_from_der(req.message_data);
-    if (!parsed) return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request");
+    if (!parsed)
+        return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request", failure_cause::csr_invalid);
     req.csr = std::move(*parsed);  // kept for the inspector, which then need not parse it again
     X509_REQ* csr = req.csr.get();
     if (cfg_.require_signer_key_match &&
@@ -222,7 +227,8 @@ service_reply scep_service::enroll(pki_request& req, const std::string& requeste
             public_key_sha256(*X509_REQ_get_X509_PUBKEY(csr)))
         return failure(req, fail_info::bad_message_check,
                        "the self-signed signer certificate uses another key than the CSR (RFC 8894 §2.3: it SHOULD be "
-                       "the same; scep.require_signer_key_match = true refuses it)");
+                       "the same; scep.require_signer_key_match = true refuses it)",
+                       failure_cause::signature);
     return admit(req, *csr, requester, "", true);
 }
 
@@ -232,36 +238,42 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
         req.findings.push_back("renewal.signer-unknown");
         return failure(req, fail_info::bad_message_check,
                        "a RenewalReq must be signed with the certificate being renewed, not a self-signed one "
-                       "(RFC 8894 §3.3.1.2)");
+                       "(RFC 8894 §3.3.1.2)",
+                       failure_cause::renewal_unknown);
     }
     if (!issuing_ca_of(signer)) {
         req.findings.push_back("renewal.signer-unknown");
         return failure(req, fail_info::bad_message_check,
                        "the signer certificate \"" + name_to_string(*X509_get_subject_name(&signer)) +
-                           "\" was not issued by this CA");
+                           "\" was not issued by this CA",
+                       failure_cause::renewal_unknown);
     }
     const std::string old_serial = serial_hex(signer);
     auto row = store_.find_by_serial(old_serial);
     if (!row) return store_failure(req, row.err(), false);
     if (!*row) {
         req.findings.push_back("renewal.signer-unknown");
-        return failure(req, fail_info::bad_cert_id, "certificate " + old_serial + " is not in the store");
+        return failure(req, fail_info::bad_cert_id, "certificate " + old_serial + " is not in the store",
+                       failure_cause::renewal_unknown);
     }
     if ((*row)->status == "revoked") {
         req.findings.push_back("renewal.signer-revoked");
         return failure(req, fail_info::bad_cert_id,
-                       "certificate " + old_serial + " was revoked at " + (*row)->revoked_at + "; enroll anew");
+                       "certificate " + old_serial + " was revoked at " + (*row)->revoked_at + "; enroll anew",
+                       failure_cause::renewal_revoked);
     }
     auto now = clock_();
     auto not_after = asn1_time_point(*X509_get0_notAfter(&signer));
     if (not_after <= now) {
         req.findings.push_back("renewal.signer-expired");
         return failure(req, fail_info::bad_cert_id,
-                       "certificate " + old_serial + " expired at " + (*row)->not_after + "; enroll anew");
+                       "certificate " + old_serial + " expired at " + (*row)->not_after + "; enroll anew",
+                       failure_cause::renewal_expired);
     }
 
     auto parsed = x509_req_from_der(req.message_data);
-    if (!parsed) return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request");
+    if (!parsed)
+        return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request", failure_cause::csr_invalid);
     req.csr = std::move(*parsed);  // kept for the inspector, which then need not parse it again
     X509_REQ* csr = req.csr.get();
     // A retransmission (or a poll by re-sending) of a renewal already taken
@@ -293,7 +305,8 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
             req.challenge_result = "refused";
             req.findings.push_back(challenge ? "challenge.wrong" : "challenge.missing");
             return failure(req, fail_info::bad_message_check,
-                           "renewal requires the challenge password (renewal.require_challenge): " + *why);
+                           "renewal requires the challenge password (renewal.require_challenge): " + why->text,
+                           password_cause(why->why));
         }
         req.challenge_result = "accepted";
     }
@@ -354,19 +367,28 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
             req.findings.push_back("challenge.not-printable");
             return failure(req, fail_info::bad_request,
                            "the challengePassword is encoded as UTF8String, which NDES refuses; encode it as "
-                           "PrintableString (OpenSSL: string_mask = nombstr) or set ndes.reject_utf8_challenge = false");
+                           "PrintableString (OpenSSL: string_mask = nombstr) or set ndes.reject_utf8_challenge = false",
+                           failure_cause::password_encoding);
         }
         if (auto why = challenge_->verify(challenge)) {
             req.challenge_result = "refused";
             req.findings.push_back(challenge ? "challenge.wrong" : "challenge.missing");
-            return failure(req, fail_info::bad_message_check, std::move(*why));
+            return failure(req, fail_info::bad_message_check, std::move(why->text), password_cause(why->why));
         }
         req.challenge_result = "accepted";
     }
-    if (auto why = issuer_.check_csr(csr)) return failure(req, fail_info::bad_request, std::move(*why));
+    if (auto why = issuer_.check_csr(csr))
+        return failure(req, fail_info::bad_request, std::move(*why), failure_cause::csr_invalid);
     req.csr_verified = true;  // check_csr verified the CSR's signature (proof of possession)
-    if (auto why = issuer_.check_subject(csr, profile_for(csr).profile))
-        return failure(req, fail_info::bad_request, std::move(*why));
+    const chosen_profile chosen = profile_for(csr);
+    if (chosen.slot && !cfg_.ca_templates.empty() &&
+        std::find(cfg_.ca_templates.begin(), cfg_.ca_templates.end(), chosen.profile.name) == cfg_.ca_templates.end())
+        return failure(req, fail_info::bad_request,
+                       "the " + std::string(to_string(*chosen.slot)) + " slot's template " + chosen.profile.name +
+                           " is not one the CA publishes (ndes.ca_templates)",
+                       failure_cause::template_mismatch);
+    if (auto why = issuer_.check_subject(csr, chosen.profile))
+        return failure(req, fail_info::bad_request, std::move(*why), failure_cause::subject);
     if (auto why = wait_reason(csr)) {
         pending_record p;
         p.transaction_id = req.transaction_id;
@@ -405,7 +427,8 @@ service_reply scep_service::continue_pending(pki_request& req, const pending_rec
     if (held.status == "pending") return pending(req, "waiting for approval: scep-lab approve " + held.transaction_id);
     if (held.status == "rejected")
         return failure(req, fail_info::bad_request,
-                       "request rejected" + (held.reason.empty() ? std::string() : ": " + held.reason));
+                       "request rejected" + (held.reason.empty() ? std::string() : ": " + held.reason),
+                       failure_cause::rejected);
     if (held.status == "issued") {
         auto row = store_.find_by_serial(held.issued_serial);
         if (row && *row) return resend(req, **row, (*row)->public_key_sha256);
@@ -475,7 +498,8 @@ service_reply scep_service::poll(pki_request& req, const std::string& requester)
     if (!held) return store_failure(req, held.err(), false);
     if (!*held) {
         req.findings.push_back("flow.poll-unknown");
-        return failure(req, fail_info::bad_cert_id, "no request with transactionID " + req.transaction_id);
+        return failure(req, fail_info::bad_cert_id, "no request with transactionID " + req.transaction_id,
+                       failure_cause::not_found);
     }
     return continue_pending(req, **held, requester);
 }
@@ -504,7 +528,8 @@ service_reply scep_service::get_cert(pki_request& req) {
                                   : name_to_string(*ias->issuer);
     if (!*row || (*row)->issuer != issuer)
         return failure(req, fail_info::bad_cert_id,
-                       "no certificate with serial " + ias->serial + " from \"" + name_to_string(*ias->issuer) + "\"");
+                       "no certificate with serial " + ias->serial + " from \"" + name_to_string(*ias->issuer) + "\"",
+                       failure_cause::not_found);
     auto cert = x509_from_der((*row)->der);
     if (!cert) return failure(req, fail_info::bad_request, "stored certificate is unreadable");
     auto reply = success(req, **cert);
@@ -530,7 +555,9 @@ service_reply scep_service::get_crl(pki_request& req) {
     }
     const bool via_ra = !ca && ra_named(*ias->issuer);
     if (via_ra) ca = &pki_.issuing();
-    if (!ca) return failure(req, fail_info::bad_cert_id, "no CA named \"" + name_to_string(*ias->issuer) + "\" here");
+    if (!ca)
+        return failure(req, fail_info::bad_cert_id, "no CA named \"" + name_to_string(*ias->issuer) + "\" here",
+                       failure_cause::not_found);
     auto crl = build_crl_for(*ca);
     if (!crl) return failure(req, fail_info::bad_request, crl.message());
     cert_rep_params p = reply_params(req, pki_status::success);
@@ -652,7 +679,8 @@ service_reply scep_service::store_failure(const pki_request& req, const error& e
     // internals (file paths, SQLite messages); the log line gets them.
     if (write) store_write_failed_ = true;
     auto r = failure(req, fail_info::bad_request,
-                     write ? "the server could not store the certificate" : "the server could not read its store");
+                     write ? "the server could not store the certificate" : "the server could not read its store",
+                     failure_cause::ca_unavailable);
     r.detail = "store error: " + e.message;
     return r;
 }
@@ -664,14 +692,20 @@ result<void> scep_service::store_writable() const {
     return {};
 }
 
-service_reply scep_service::failure(const pki_request& req, fail_info info, std::string text) const {
+service_reply scep_service::failure(const pki_request& req, fail_info info, std::string text,
+                                     failure_cause cause) const {
     cert_rep_params p = reply_params(req, pki_status::failure);
     p.failure = info;
     p.ndes_failure_shape = cfg_.ndes_replies;
-    if (cfg_.ndes_replies) p.hresult = ndes_hresult(info);
+    const ndes_error& ndes = ndes_error_for(cause, static_cast<int>(info));
+    if (cfg_.ndes_replies) p.hresult = hresult_decimal(ndes.hresult);
     p.fail_info_text = text;
     auto r = reply_from(req, p);
     r.detail = std::move(text);  // logged even when NDES does not send it
+    if (cfg_.ndes_replies && r.pki_status == to_string(pki_status::failure)) {
+        r.hresult = hresult_hex(ndes.hresult);
+        if (ndes.event_id != 0) r.ndes_event = {ndes.event_id, ndes_event_text(ndes)};
+    }
     return r;
 }
 

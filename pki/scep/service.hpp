@@ -85,12 +85,15 @@ struct service_config {
     std::optional<fail_info> forced_failure;
     // NDES template slots; empty = every certificate from the issuer's profile.
     std::optional<template_slots> templates;
+    // ndes.ca_templates: the templates the CA publishes; a slot naming another
+    // one fails as NDES does (0x80094800, event 31). Empty = all of them.
+    std::vector<std::string> ca_templates;
 };
 
 // The HRESULT NDES puts beside a failInfo (decimal, as on the wire). Only
 // badRequest -> 0x80070057 is captured from a real server; the rest follow
 // what Windows tools report for those failures (ndes.md §4, confidence [S]/[U]).
-std::string ndes_hresult(fail_info f);
+std::string ndes_hresult(fail_info f, failure_cause cause = failure_cause::unspecified);
 
 // What the server reports and logs for one operation.
 struct service_reply {
@@ -105,6 +108,13 @@ struct service_reply {
     std::string detail;  // failInfoText or the 400 reason
     std::string serial;  // issued certificate
     std::string fault;   // an injected fault: "kind (rule id)"
+    // NDES mode, FAILURE: the HRESULT sent ("0x80094800") and the event NDES
+    // would write to its Application log (docs/ndes.md); event_id 0 = none.
+    std::string hresult;
+    struct event {
+        int id = 0;
+        std::string text;
+    } ndes_event;
     // For the transaction inspector only (never logged or stored): the
     // decrypted messageData, which may hold the challenge, when the envelope
     // was opened; catalogue IDs the decisions raised; the challenge outcome.
@@ -175,7 +185,8 @@ private:
     const X509* ra_named(const X509_NAME& issuer) const;
     result<x509_crl_ptr> build_crl_for(const ca_entry& ca) const;
 
-    service_reply failure(const pki_request& req, fail_info info, std::string text) const;
+    service_reply failure(const pki_request& req, fail_info info, std::string text,
+                          failure_cause cause = failure_cause::unspecified) const;
     service_reply store_failure(const pki_request& req, const error& e, bool write) const;
     // The transaction is a renewal of `old_serial` already issued or held.
     bool is_known_renewal(const std::string& transaction_id, const std::string& old_serial) const;

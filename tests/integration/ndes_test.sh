@@ -9,6 +9,7 @@
 command -v scepclient >/dev/null || skip "scepclient not installed (apt-get install scep)"
 command -v curl >/dev/null || skip "curl not installed"
 command -v iconv >/dev/null || skip "iconv not installed"
+command -v sqlite3 >/dev/null || skip "sqlite3 not installed"
 
 healthy() {
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")" = 200 ] || fail "not healthy: $1"
@@ -106,4 +107,30 @@ fi
 grep -q "503" dev4.log || fail "scepclient did not report the 503: $(cat dev4.log)"
 healthy "after injected 503s"
 echo "ok: injected 503 on GetCACert, ${ms} ms with 300ms latency, healthy"
-echo "PASS: NDES peer test (4 checks)"
+stop_server
+
+# 5. NDES error codes and events: a wrong password and a template the CA does
+#    not publish, each with NDES's HRESULT in the reply and the log, and the
+#    event NDES would write in data/ndes-events.log.
+rm -rf data
+printf '[ndes]\nevent_log = true\nca_templates = ["User", "Machine"]\n' >events.toml
+start_server --preset ndes-single-password --config events.toml
+NDES="http://127.0.0.1:$PORT/certsrv/mscep/mscep.dll"
+mkdir -p dev5 dev6
+scepclient -server-url "$NDES" -challenge wrong-password -private-key dev5/key.pem -certificate dev5/cert.pem -cn dev5 \
+    >dev5.log 2>&1 && fail "a wrong password enrolled"
+scepclient -server-url "$NDES" -challenge "$CHALLENGE" -private-key dev6/key.pem -certificate dev6/cert.pem -cn dev6 \
+    >dev6.log 2>&1 && fail "a template the CA does not publish enrolled"
+grep -c "fail_info=badMessageCheck hresult=0x80070490" server.log >/dev/null || fail "no hresult for the wrong password in the log"
+grep -c "fail_info=badRequest hresult=0x80094800" server.log >/dev/null || fail "no 0x80094800 for the template in the log"
+events=data/ndes-events.log
+[ -s "$events" ] || fail "no $events"
+head -1 "$events" | grep -c "^Level.Date and Time.Source.Event ID.Task Category$" >/dev/null || fail "event file header: $(head -1 "$events")"
+awk -F'\t' 'NR > 1 && $1 == "Error" && $3 == "Microsoft-Windows-NetworkDeviceEnrollmentService" && $4 == 29 &&
+    $6 ~ /cannot be verified.*0x80070490/ {found = 1} END {exit !found}' "$events" || fail "no event 29: $(cat "$events")"
+awk -F'\t' 'NR > 1 && $4 == 31 && $6 == "The Network Device Enrollment Service cannot submit the certificate request (0x80094800). The requested certificate template is not supported by this CA." {found = 1} END {exit !found}' "$events" ||
+    fail "no event 31 with 0x80094800: $(cat "$events")"
+[ "$(sqlite3 data/scep-lab.db "select count(*) from certificates where subject like '%dev%'")" = 0 ] || fail "a refused request was stored"
+healthy "after NDES failures"
+echo "ok: NDES HRESULTs in the log and events 29 and 31 in $events"
+echo "PASS: NDES peer test (5 checks)"

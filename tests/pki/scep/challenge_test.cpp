@@ -9,11 +9,18 @@ namespace {
 
 std::optional<challenge_attr> attr(const std::string& v) { return challenge_attr{v, V_ASN1_PRINTABLESTRING}; }
 
+using kind = challenge_refusal::kind;
+// The refusal's kind and text, for comparisons.
+std::pair<kind, std::string> seen(const std::optional<challenge_refusal>& r) {
+    if (!r) return {kind::missing, "(accepted)"};
+    return {r->why, r->text};
+}
+
 TEST(static_challenge, accepts_the_secret_only) {
     static_challenge c("secret");
     EXPECT_FALSE(c.verify(attr("secret")));
-    EXPECT_EQ(c.verify(attr("nope")), "wrong challenge password");
-    EXPECT_EQ(c.verify(std::nullopt), "the CSR has no challengePassword");
+    EXPECT_EQ(seen(c.verify(attr("nope"))), std::make_pair(kind::wrong, std::string("wrong challenge password")));
+    EXPECT_EQ(seen(c.verify(std::nullopt)), std::make_pair(kind::missing, std::string("the CSR has no challengePassword")));
     static_challenge open("");
     EXPECT_FALSE(open.verify(std::nullopt));  // NDES EnforcePassword = 0
 }
@@ -27,16 +34,18 @@ TEST(one_time_passwords, are_upper_case_hex_single_use_and_expire) {
     EXPECT_FALSE(otp.verify(attr(*p)));
     auto reused = otp.verify(attr(*p));
     ASSERT_TRUE(reused);
-    EXPECT_NE(reused->find("already been used"), std::string::npos);
+    EXPECT_EQ(reused->why, kind::used);
+    EXPECT_NE(reused->text.find("already been used"), std::string::npos);
 
     auto late = otp.issue();
     ASSERT_TRUE(late);
     now += std::chrono::minutes(61);
     auto expired = otp.verify(attr(*late));
     ASSERT_TRUE(expired);
-    EXPECT_NE(expired->find("expired"), std::string::npos) << *expired;
-    EXPECT_EQ(otp.verify(attr("0123456789ABCDEF")), "unknown challenge password");
-    EXPECT_EQ(otp.verify(std::nullopt), "the CSR has no challengePassword");
+    EXPECT_EQ(expired->why, kind::expired);
+    EXPECT_NE(expired->text.find("expired"), std::string::npos) << expired->text;
+    EXPECT_EQ(seen(otp.verify(attr("0123456789ABCDEF"))), std::make_pair(kind::wrong, std::string("unknown challenge password")));
+    EXPECT_EQ(seen(otp.verify(std::nullopt)), std::make_pair(kind::missing, std::string("the CSR has no challengePassword")));
 }
 
 TEST(one_time_passwords, cache_fills_up_and_frees_as_passwords_expire_or_are_used) {

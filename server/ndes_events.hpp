@@ -1,0 +1,38 @@
+// ndes.event_log: the Application-log events NDES would write for each
+// failure (docs/ndes.md), as lines beside the normal log and in
+// <data_dir>/ndes-events.log, tab-separated like Event Viewer's "Save All
+// Events As... Text": Level, Date and Time, Source, Event ID, Task Category,
+// then the text with the HRESULT. A customer's export can then be compared
+// line by line.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+
+#include "server/logging.hpp"
+
+namespace scep::server {
+
+class ndes_event_log {
+public:
+    static constexpr const char* source = "Microsoft-Windows-NetworkDeviceEnrollmentService";
+
+    // Opens (creates) the file for appending; an error names the file.
+    ndes_event_log(std::filesystem::path file, event_log& log);
+
+    // One event (all of NDES's failure events are of level Error); the
+    // transactionID goes to the normal log line only, as NDES's text has none.
+    void write(int event_id, const std::string& text, const std::string& transaction_id);
+
+    const std::filesystem::path& file() const { return file_; }
+
+private:
+    std::filesystem::path file_;
+    event_log& log_;
+    std::mutex mu_;
+    std::ofstream out_;
+};
+
+}  // namespace scep::server
