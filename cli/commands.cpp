@@ -329,19 +329,6 @@ int pending_list(const config::settings& s, bool all, std::ostream& out) {
     return 0;
 }
 
-int rollover(const config::settings& s, bool activate, bool keep_ra, std::ostream& out) {
-    load_providers();
-    auto r = activate ? activate_rollover(s.pki, s.pki_dir())
-                      : prepare_rollover(s.pki, s.pki_dir(), std::chrono::system_clock::now(), keep_ra);
-    if (!r) {
-        std::cerr << "rollover: " << r.message() << "\n";
-        return 1;
-    }
-    out << *r << "\n";
-    if (!activate) out << "Restart the server to offer it with GetNextCACert; `scep-lab rollover --activate` switches to it.\n";
-    return 0;
-}
-
 int reset_store(const config::settings& s, std::ostream& out) {
     auto store = existing_store(s);
     if (!store) return 1;
@@ -452,6 +439,38 @@ result<boost::json::value> admin_call(const admin_client& c, const std::string& 
 }
 
 }  // namespace
+
+int rollover(const config::settings& s, bool activate, bool keep_ra, bool live, const std::string& url,
+             std::ostream& out) {
+    load_providers();
+    if (live) {
+        auto client = admin_client_for(s, url);
+        if (!client) {
+            std::cerr << "rollover: " << client.message() << "\n";
+            return 2;
+        }
+        boost::json::object body{{"activate", activate}, {"keep_ra", keep_ra}};
+        auto r = admin_call(*client, "POST", "/admin/api/rollover", boost::json::serialize(body));
+        if (!r) {
+            std::cerr << "rollover: " << r.message() << "\n";
+            return 1;
+        }
+        const auto& o = r->as_object();
+        if (const auto* m = o.if_contains("message"); m && m->is_string()) out << std::string(m->as_string()) << "\n";
+        out << "The running server " << (activate ? "now issues from it." : "offers it with GetNextCACert.") << "\n";
+        return 0;
+    }
+    auto r = activate ? activate_rollover(s.pki, s.pki_dir())
+                      : prepare_rollover(s.pki, s.pki_dir(), std::chrono::system_clock::now(), keep_ra);
+    if (!r) {
+        std::cerr << "rollover: " << r.message() << "\n";
+        return 1;
+    }
+    out << *r << "\n";
+    out << "A running server needs a restart to see it; `scep-lab rollover --live` does it through the running "
+           "server instead.\n";
+    return 0;
+}
 
 int fault_command(const config::settings& s, const fault_cli& f, std::ostream& out) {
     auto client = admin_client_for(s, f.url);

@@ -32,7 +32,10 @@ int decide(const config::settings& s, const std::string& txid, bool approve, con
 int pending_list(const config::settings& s, bool all, std::ostream& out);
 
 // CA rollover: prepare the next issuing CA, or activate it.
-int rollover(const config::settings& s, bool activate, bool keep_ra, std::ostream& out);
+// Offline (files only; a running server needs a restart), or with `live` by
+// the running server's admin API at `url` (default from the settings).
+int rollover(const config::settings& s, bool activate, bool keep_ra, bool live, const std::string& url,
+             std::ostream& out);
 
 // `scep-lab fault add|list|clear` (docs/faults.md): arms, lists and removes
 // fault rules on the running server through its admin API.

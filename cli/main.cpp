@@ -116,8 +116,12 @@ int main(int argc, char** argv) {
 
     bool activate = false, keep_ra = false;
     auto* rollover = app.add_subcommand("rollover", "prepare the next issuing CA (GetNextCACert), or activate it");
-    rollover->add_flag("--activate", activate, "make the prepared next CA the issuing CA (restart the server after)");
+    bool rollover_live = false;
+    std::string rollover_url;
+    rollover->add_flag("--activate", activate, "make the prepared next CA the issuing CA");
     rollover->add_flag("--keep-ra", keep_ra, "keep the current RA certificate instead of issuing a new one");
+    rollover->add_flag("--live", rollover_live, "have the running server do it (admin API): no restart");
+    rollover->add_option("--url", rollover_url, "with --live: the server's base URL; default from the listen settings");
 
     bool show_secrets = false;
     auto* show = app.add_subcommand("config", "print the effective configuration as TOML");
@@ -391,7 +395,7 @@ int main(int argc, char** argv) {
         return scep::cli::list(*s, list_format, list_query, std::cout);
     }
     if (reset->parsed()) return scep::cli::reset_store(*s, std::cout);
-    if (rollover->parsed()) return scep::cli::rollover(*s, activate, keep_ra, std::cout);
+    if (rollover->parsed()) return scep::cli::rollover(*s, activate, keep_ra, rollover_live, rollover_url, std::cout);
     if (revoke->parsed()) return scep::cli::revoke(*s, serial, reason, std::cout);
     if (approve->parsed()) return scep::cli::decide(*s, txid, true, "", std::cout);
     if (reject->parsed()) return scep::cli::decide(*s, txid, false, why, std::cout);

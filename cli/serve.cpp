@@ -223,23 +223,25 @@ void raise_open_file_limit(const config::settings& s, event_log& log) {
 
 // Apple profiles: built per download (a fresh NDES password each time), the
 // challenge only for those who could read it elsewhere.
-router::profile_source profile_downloads(const config::settings& s, lab& l, challenges& c, const admin_api* admin,
-                                         const ndes_frontend* ndes, std::vector<const X509*> tls_chain) {
+router::profile_source profile_downloads(const config::settings& s, lab& l, const scep_service& service, challenges& c,
+                                         const admin_api* admin, const ndes_frontend* ndes,
+                                         std::vector<const X509*> tls_chain) {
     auto once = std::make_shared<std::mutex>();  // the first signed download issues the signer once
-    return [&s, &l, &c, admin, ndes, tls_chain = std::move(tls_chain), once](router::profile_call& call) -> result<exported> {
+    return [&s, &l, &service, &c, admin, ndes, tls_chain = std::move(tls_chain), once](router::profile_call& call) -> result<exported> {
         std::lock_guard lock(*once);
         auto req = profile_request_from_query(call.query);
         if (!req) return req.err();
         req->may_see_challenge = (admin && admin->accepts(call.req, call.client)) || (ndes && ndes->has_login(call.req));
-        profile_sources src{s, l.pki, *l.store, tls_chain, c.otp ? &*c.otp : nullptr};
+        // The service's PKI: after a live rollover, the new CA.
+        profile_sources src{s, service.pki(), *l.store, tls_chain, c.otp ? &*c.otp : nullptr};
         return make_apple_profile(src, std::move(*req), call.base_url, &call.note);
     };
 }
 
 // The status page at "/": the challenge is shown when it is the lab default.
-router::status_source status_page(const config::settings& s, lab& l, bool admin_on) {
-    return [&s, &l, admin_on](const std::string& base_url) {
-        status_inputs in{.pki = l.pki, .store = *l.store, .base_url = base_url, .scep_path = s.scep_paths.front(),
+router::status_source status_page(const config::settings& s, lab& l, const scep_service& service, bool admin_on) {
+    return [&s, &l, &service, admin_on](const std::string& base_url) {
+        status_inputs in{.pki = service.pki(), .store = *l.store, .base_url = base_url, .scep_path = s.scep_paths.front(),
                          .ndes_path = {}, .challenge = {}, .challenge_note = {}, .https = s.https.enabled,
                          .admin = admin_on, .transactions = s.inspector.enabled};
         if (s.ndes.enabled) in.ndes_path = std::string(config::ndes_scep_paths.front());
@@ -469,12 +471,44 @@ int serve(const config::settings& s) {
                           .admin = admin ? &*admin : nullptr,
                           .inspect = inspect ? &*inspect : nullptr,
                           .faults = &faults,
-                          .profiles = profile_downloads(s, l, challenge, admin ? &*admin : nullptr,
+                          .profiles = profile_downloads(s, l, service, challenge, admin ? &*admin : nullptr,
                                                         ndes ? &*ndes : nullptr, identity ? identity->chain_view() : std::vector<const X509*>{}),
-                          .status_page = status_page(s, l, admin.has_value()),
+                          .status_page = status_page(s, l, service, admin.has_value()),
                           .tls_chain = identity ? identity->chain_copy() : std::vector<x509_ptr>{},
                           .capture_dir = s.log.capture_dir,
                           .ndes_events = ndes_events ? &*ndes_events : nullptr});
+    // Live rollover (POST /admin/api/rollover, `scep-lab rollover --live`):
+    // the same files `scep-lab rollover` writes, then the PKI is loaded again
+    // and swapped in; requests already running finish with the old one.
+    std::mutex rollover_mu;
+    if (admin)
+        admin->set_rollover([&](bool activate, bool keep_ra) -> result<boost::json::object> {
+            std::lock_guard lock(rollover_mu);
+            const auto now = std::chrono::system_clock::now();
+            auto done = activate ? activate_rollover(s.pki, s.pki_dir()) : prepare_rollover(s.pki, s.pki_dir(), now, keep_ra);
+            if (!done) return done.err();
+            auto reopened = hierarchy::open(s.pki, s.pki_dir(), now, [&log](const std::string& m) { log.info(m); });
+            if (!reopened)
+                return make_error("the rollover is on disk, but the PKI does not load (" + reopened.message() +
+                                  "); the server keeps answering with the PKI it had");
+            if (s.quirks.expired_ra)
+                if (auto r = reopened->expire_ra(now); !r) return r.err();
+            service.install_pki(std::make_unique<hierarchy>(std::move(*reopened)));
+            if (inspect) inspect->refresh_lab(service);
+            if (ndes)
+                ndes->set_thumbprint(ndes_thumbprint(s.ndes.thumbprint_ca == "root"
+                                                         ? service.pki().root_cert()
+                                                         : static_cast<const X509&>(*service.pki().issuing().cert)));
+            const hierarchy& now_pki = service.pki();
+            boost::json::object out{{"message", *done},
+                                    {"issuing_serial", serial_hex(*now_pki.issuing().cert)},
+                                    {"ra_serial", serial_hex(now_pki.ra_cert())}};
+            if (const ca_entry* next = now_pki.next_issuing()) out["next_serial"] = serial_hex(*next->cert);
+            log.info(activate ? "live rollover: the next CA is now the issuing CA" : "live rollover: next CA prepared",
+                     {{"issuing_serial", serial_hex(*now_pki.issuing().cert)},
+                      {"next_serial", now_pki.next_issuing() ? serial_hex(*now_pki.next_issuing()->cert) : "-"}});
+            return out;
+        });
     boost::asio::ssl::context tls_ctx{boost::asio::ssl::context::tls_server};
     if (identity)
         if (auto ok = configure_tls(tls_ctx, *identity, s.https.min_version); !ok) return cannot_start(log, ok.message());

@@ -312,6 +312,26 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
         return res;
     };
 
+    // POST /admin/api/rollover {"activate": false, "keep_ra": false}
+    if (seg.size() == 1 && seg[0] == "rollover") {
+        if (!rollover_) return error(req, http::status::not_found, "live rollover is not available");
+        if (method != http::verb::post) return method_not_allowed("POST");
+        std::string why;
+        auto body = body_object(req, why);
+        if (!body) return error(req, http::status::bad_request, why);
+        bool activate = false, keep_ra = false;
+        for (const auto& [key, value] : *body) {
+            if (key != "activate" && key != "keep_ra")
+                return error(req, http::status::bad_request, "unknown field \"" + std::string(key) + "\" (activate, keep_ra)");
+            if (!value.is_bool()) return error(req, http::status::bad_request, std::string(key) + " must be true or false");
+            (key == "activate" ? activate : keep_ra) = value.as_bool();
+        }
+        if (activate && keep_ra) return error(req, http::status::bad_request, "keep_ra applies to preparing, not to activate");
+        auto done = rollover_(activate, keep_ra);
+        if (!done) return error(req, http::status::conflict, done.message());
+        log_detail = activate ? "rollover activated" : "rollover prepared";
+        return reply(req, http::status::ok, std::move(*done));
+    }
     // GET /admin/api/faults; POST /admin/api/faults {rule}; DELETE /admin/api/faults[/<id>]
     if (!seg.empty() && seg[0] == "faults") {
         if (!faults_) return error(req, http::status::not_found, "fault injection is not available");

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json/object.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -39,6 +40,10 @@ public:
     void set_inspector(inspector* i) { inspector_ = i; }
     // /admin/api/faults arms and disarms fault rules (docs/faults.md).
     void set_faults(fault_plan* f) { faults_ = f; }
+    // POST /admin/api/rollover {"activate": bool, "keep_ra": bool}: a live CA
+    // rollover (docs/operations.md); answers what it did, or the error.
+    using rollover_fn = std::function<result<boost::json::object>(bool activate, bool keep_ra)>;
+    void set_rollover(rollover_fn f) { rollover_ = std::move(f); }
 
 private:
     admin_response route(const admin_request& req, std::string_view path, std::string_view query,
@@ -48,6 +53,7 @@ private:
     admin_settings_view settings_;
     inspector* inspector_ = nullptr;
     fault_plan* faults_ = nullptr;
+    rollover_fn rollover_;
 };
 
 // A fault rule as JSON, and from JSON (the error names the bad field).

@@ -46,11 +46,22 @@ std::vector<std::string> lines(const std::string& body) {
 inspector::inspector(transaction_store& log, const scep_service& service, inspector_config cfg, metrics* stats,
                      std::function<void(const std::string&)> warn)
     : log_(log), cfg_(cfg), metrics_(stats), warn_(std::move(warn)) {
-    lab_ = describe_lab(service.pki(), lines(service.get_ca_caps().body));
-    lab_.min_rsa_bits = cfg.min_rsa_bits;
-    lab_.min_ec_bits = cfg.min_ec_bits;
-    lab_.challenge_required = cfg.challenge_required;
+    refresh_lab(service);
     writer_ = std::thread([this] { write_loop(); });
+}
+
+void inspector::refresh_lab(const scep_service& service) {
+    auto lab = std::make_shared<inspect::lab_view>(describe_lab(service.pki(), lines(service.get_ca_caps().body)));
+    lab->min_rsa_bits = cfg_.min_rsa_bits;
+    lab->min_ec_bits = cfg_.min_ec_bits;
+    lab->challenge_required = cfg_.challenge_required;
+    std::lock_guard lock(lab_mu_);
+    lab_ = std::move(lab);
+}
+
+std::shared_ptr<const inspect::lab_view> inspector::lab() const {
+    std::lock_guard lock(lab_mu_);
+    return lab_;
 }
 
 inspector::~inspector() {
@@ -153,7 +164,8 @@ bool inspector::asked_caps_first(const std::string& client, const std::string& o
 void inspector::record(scep_exchange&& x) {
     transaction_record t = base_record(x);
     inspect::http_view http{x.method, x.operation, x.query_length, x.content_type, x.post_base64, x.get_unescaped};
-    std::vector<inspect::finding> found = inspect::http_findings(http, lab_.capabilities);
+    const auto lab_now = lab();
+    std::vector<inspect::finding> found = inspect::http_findings(http, lab_now->capabilities);
     std::string canonical = inspect::printable(x.operation, 64);
     for (std::string_view op : scep_operations)
         if (ascii_iequals(x.operation, op)) canonical = op;
@@ -172,7 +184,7 @@ void inspector::record(scep_exchange&& x) {
             const bytes* opened = x.inspection.opened ? &x.inspection.message_data : nullptr;
             const inspect::decoded_request decoded{x.inspection.p7.get(), x.inspection.csr.get(),
                                                    x.inspection.csr_verified};
-            auto report = inspect::analyze_request(x.request_der, lab_, opened, &decoded);
+            auto report = inspect::analyze_request(x.request_der, *lab_now, opened, &decoded);
             for (auto& f : report.findings) inspect::raise(found, f.id, std::move(f.detail));
             detail["request"] = inspect::to_json(report);
             if (t.transaction_id.empty()) t.transaction_id = report.transaction_id;

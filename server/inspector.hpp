@@ -71,7 +71,9 @@ public:
     void flush();
 
     transaction_store& log() { return log_; }
-    const inspect::lab_view& lab() const { return lab_; }
+    // What requests are compared with; refresh_lab() after a live rollover.
+    std::shared_ptr<const inspect::lab_view> lab() const;
+    void refresh_lab(const scep_service& service);
 
 private:
     void write_loop();
@@ -83,7 +85,8 @@ private:
     inspector_config cfg_;
     metrics* metrics_;
     std::function<void(const std::string&)> warn_;
-    inspect::lab_view lab_;
+    mutable std::mutex lab_mu_;
+    std::shared_ptr<const inspect::lab_view> lab_;
     std::mutex mu_;
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> caps_seen_;  // client -> last GetCACaps
     // The writer's queue.

@@ -139,7 +139,10 @@ ndes_frontend::response ndes_frontend::admin(const request& req, std::string& de
         return res;
     }
     admin_page page;
-    page.thumbprint = thumbprint_;
+    {
+        std::lock_guard lock(thumbprint_mu_);
+        page.thumbprint = thumbprint_;
+    }
     page.validity_minutes = static_cast<int>(cfg_.password_validity.count() / 60);
     page.cache_size = static_cast<int>(cfg_.password_cache);
     if (cfg_.admin_response == "500") {

@@ -3,6 +3,7 @@
 // modules, impacket) to read it. Facts and sources: shared/reference/ndes.md §2.
 #pragma once
 
+#include <mutex>
 #include <string>
 
 #include <boost/beast/http.hpp>
@@ -57,6 +58,11 @@ public:
     // The request carries a valid login of ndes.admin_users (false when none
     // is configured: an open page is no login).
     bool has_login(const request& req) const { return !cfg_.admin_users.empty() && authorized(req); }
+    // The admin page's CA thumbprint, after a live rollover.
+    void set_thumbprint(std::string thumbprint) {
+        std::lock_guard lock(thumbprint_mu_);
+        thumbprint_ = std::move(thumbprint);
+    }
 
 private:
     response html(const request& req, const std::string& page) const;
@@ -65,6 +71,7 @@ private:
     config::ndes_settings cfg_;
     one_time_passwords* otp_;
     std::string single_password_;
+    mutable std::mutex thumbprint_mu_;
     std::string thumbprint_;
     page_encoding encoding_;
 };

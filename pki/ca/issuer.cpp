@@ -74,6 +74,15 @@ std::string_view to_string(template_slot s) {
 issuer::issuer(const hierarchy& pki, issuance_profile profile, csr_policy policy, clock_fn clock)
     : pki_(pki), profile_(std::move(profile)), policy_(policy), clock_(std::move(clock)) {}
 
+issuer::issuer(const issuer& other, const hierarchy& pki)
+    : pki_(pki),
+      profile_(other.profile_),
+      crl_url_(other.crl_url_),
+      policy_(other.policy_),
+      clock_(other.clock_),
+      serial_seed_(other.serial_seed_),
+      serial_index_(other.serial_index_.load()) {}
+
 std::optional<std::string> issuer::check_subject(const X509_REQ& req, const issuance_profile& p) const {
     const X509_NAME* subject = X509_REQ_get_subject_name(&req);
     for (const auto& rdn : p.required_subject) {

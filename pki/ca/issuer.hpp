@@ -76,6 +76,9 @@ result<void> validate(const issuance_profile& p);
 class issuer {
 public:
     issuer(const hierarchy& pki, issuance_profile profile, csr_policy policy, clock_fn clock);
+    // The same issuer (profile, policy, clock, CRL URL, serial sequence) for
+    // another hierarchy: a live CA rollover.
+    issuer(const issuer& other, const hierarchy& pki);
 
     // Key type, structure and size, signature algorithm, proof of
     // possession, subject and subjectAltName (parsed; see names.hpp). The

@@ -50,32 +50,84 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 
 scep_service::scep_service(const hierarchy& pki, const issuer& iss, cert_store& store, service_config cfg,
                            clock_fn clock, challenge_verifier* challenge)
-    : pki_(pki),
-      issuer_(iss),
-      store_(store),
+    : store_(store),
       cfg_(std::move(cfg)),
       clock_(std::move(clock)),
       static_challenge_(cfg_.challenge),
       challenge_(challenge ? challenge : &static_challenge_) {
     // Patterns were validated with the configuration; a bad one here is a programming error.
     for (const auto& p : cfg_.approval.pending_subjects) pending_subjects_.emplace_back(p);
-    ca_cert_reply_ = build_ca_cert_reply();
+    auto g = std::make_unique<generation>();
+    g->pki = &pki;
+    g->iss = &iss;
+    g->ca_cert_reply = build_ca_cert_reply(pki);
+    current_ = g.get();
+    generations_.push_back(std::move(g));
+}
+
+scep_service::~scep_service() = default;
+
+namespace {
+// The generation the request running on this thread started with (see pin).
+thread_local const void* pinned_service = nullptr;
+thread_local const void* pinned_generation = nullptr;
+}  // namespace
+
+// Pins the current generation for the public call on this thread, so that a
+// request decrypted with one RA is not answered with another's.
+class scep_service::pin {
+public:
+    explicit pin(const scep_service& s) : outer_service_(pinned_service), outer_gen_(pinned_generation) {
+        if (pinned_service == &s) return;  // nested call: keep the outer pin
+        pinned_service = &s;
+        pinned_generation = s.current_.load();
+    }
+    ~pin() {
+        pinned_service = outer_service_;
+        pinned_generation = outer_gen_;
+    }
+    pin(const pin&) = delete;
+    pin& operator=(const pin&) = delete;
+
+private:
+    const void* outer_service_;
+    const void* outer_gen_;
+};
+
+const scep_service::generation& scep_service::gen() const {
+    if (pinned_service == this) return *static_cast<const generation*>(pinned_generation);
+    return *current_.load();
+}
+
+void scep_service::install_pki(std::unique_ptr<hierarchy> next) {
+    auto g = std::make_unique<generation>();
+    g->owned_pki = std::move(next);
+    g->owned_issuer = std::make_unique<issuer>(iss(), *g->owned_pki);
+    g->pki = g->owned_pki.get();
+    g->iss = g->owned_issuer.get();
+    g->ca_cert_reply = build_ca_cert_reply(*g->pki);
+    std::lock_guard lock(generations_mu_);
+    current_ = g.get();
+    // Kept, not freed: requests that started before may still use it.
+    generations_.push_back(std::move(g));
 }
 
 service_reply scep_service::get_ca_caps() const {
+    pin p(*this);
     service_reply r;
     r.content_type = "text/plain";
     for (const auto& cap : cfg_.capabilities) r.body += cap + "\n";
     // RFC 8894 §3.5.2: advertised while a next CA exists.
-    if (pki_.next_issuing() &&
+    if (pki().next_issuing() &&
         std::find(cfg_.capabilities.begin(), cfg_.capabilities.end(), "GetNextCACert") == cfg_.capabilities.end())
         r.body += "GetNextCACert\n";
     return r;
 }
 
 service_reply scep_service::get_next_ca_cert() const {
+    pin p(*this);
     service_reply r;
-    const ca_entry* next = pki_.next_issuing();
+    const ca_entry* next = pki().next_issuing();
     if (!next) {
         r.http_status = 404;
         r.content_type = "text/plain";
@@ -86,9 +138,9 @@ service_reply scep_service::get_next_ca_cert() const {
     // RFC 8894 §4.7.1: a SignedData, signed by the current CA key, whose
     // content is a certs-only degenerate with the new RA and CA certificates.
     std::vector<const X509*> certs;
-    if (pki_.next_ra_cert()) certs.push_back(pki_.next_ra_cert());
+    if (pki().next_ra_cert()) certs.push_back(pki().next_ra_cert());
     certs.push_back(next->cert.get());
-    auto signed_der = sign_content(build_degenerate(certs), *pki_.issuing().cert, *pki_.issuing().key);
+    auto signed_der = sign_content(build_degenerate(certs), *pki().issuing().cert, *pki().issuing().key);
     if (!signed_der) {
         r.http_status = 500;
         r.content_type = "text/plain";
@@ -101,17 +153,17 @@ service_reply scep_service::get_next_ca_cert() const {
     return r;
 }
 
-service_reply scep_service::get_ca_cert() const { return ca_cert_reply_; }
+service_reply scep_service::get_ca_cert() const { return gen().ca_cert_reply; }
 
-service_reply scep_service::build_ca_cert_reply() const {
+service_reply scep_service::build_ca_cert_reply(const hierarchy& pki) const {
     // RFC 8894 §4.2.1: one CA certificate as DER; with an RA (or a chain) a
     // degenerate certs-only SignedData. By default the RA comes first, then
     // the issuing CA up to the root, so clients that take "the first
     // certificate" as the recipient (and those that select by keyUsage) both
     // find the RA; scep.ca_cert_order = "ca-first" reproduces NDES.
-    std::vector<const X509*> chain = pki_.chain(cfg_.include_root_in_ca_chain);
+    std::vector<const X509*> chain = pki.chain(cfg_.include_root_in_ca_chain);
     if (cfg_.chain_issuing_only) chain.resize(1);
-    std::vector<const X509*> ras = pki_.ra_certs();
+    std::vector<const X509*> ras = pki.ra_certs();
     std::vector<const X509*> certs;
     const auto& first = cfg_.ca_cert_order == service_config::order::ra_first ? ras : chain;
     const auto& second = cfg_.ca_cert_order == service_config::order::ra_first ? chain : ras;
@@ -129,8 +181,9 @@ service_reply scep_service::build_ca_cert_reply() const {
 }
 
 service_reply scep_service::faulty_ca_cert(fault_kind kind) const {
+    pin p(*this);
     service_reply r;
-    auto certs = faulty_ca_certs(kind, pki_.ra_certs(), pki_.chain(cfg_.include_root_in_ca_chain), clock_());
+    auto certs = faulty_ca_certs(kind, pki().ra_certs(), pki().chain(cfg_.include_root_in_ca_chain), clock_());
     if (!certs) {
         r.http_status = 500;
         r.content_type = "text/plain";
@@ -144,6 +197,7 @@ service_reply scep_service::faulty_ca_cert(fault_kind kind) const {
 }
 
 service_reply scep_service::pki_operation(byte_view message, const std::string& requester) {
+    pin p(*this);
     auto decoded = decode_pki_request(message);
     if (!decoded) {
         service_reply r;
@@ -171,10 +225,10 @@ service_reply scep_service::operate(pki_request& req, const std::string& request
     // renewal signers) passes the same key checks as a CSR key: with e = 1 a
     // signature "by" a public certificate can be made without its key.
     if (req.signer_cert)
-        if (auto why = key_structure_problem(*X509_get_X509_PUBKEY(req.signer_cert.get()), issuer_.policy()))
+        if (auto why = key_structure_problem(*X509_get_X509_PUBKEY(req.signer_cert.get()), iss().policy()))
             return failure(req, fail_info::bad_request, "signer certificate: " + *why, failure_cause::signature);
     // With an NDES pair, clients encrypt to the keyEncipherment certificate.
-    if (auto f = open_pki_request(req, pki_.ra_encryption_cert(), pki_.ra_encryption_key(), cfg_.ciphers))
+    if (auto f = open_pki_request(req, pki().ra_encryption_cert(), pki().ra_encryption_key(), cfg_.ciphers))
         return failure(req, f->info, std::move(f->text), f->cause);
     // Every SUCCESS reply is encrypted to the signer's key (RFC 8894 §3.3.2):
     // key transport for RSA, key agreement (CMS KeyAgreeRecipientInfo, RFC
@@ -287,7 +341,7 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
                            "certificate " + old_serial + " was already renewed; renew its successor instead "
                            "(renewal.allow_repeat = true allows a second renewal)");
         if (!cfg_.renewal.allow_new_names) {
-            auto requested = requested_sans(*csr, issuer_.policy().names);
+            auto requested = requested_sans(*csr, iss().policy().names);
             if (!requested) return failure(req, fail_info::bad_request, requested.message());
             auto added = names_not_in(*requested, certificate_sans(signer));
             if (!added.empty()) {
@@ -377,7 +431,7 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
         }
         req.challenge_result = "accepted";
     }
-    if (auto why = issuer_.check_csr(csr))
+    if (auto why = iss().check_csr(csr))
         return failure(req, fail_info::bad_request, std::move(*why), failure_cause::csr_invalid);
     req.csr_verified = true;  // check_csr verified the CSR's signature (proof of possession)
     const chosen_profile chosen = profile_for(csr);
@@ -387,7 +441,7 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
                        "the " + std::string(to_string(*chosen.slot)) + " slot's template " + chosen.profile.name +
                            " is not one the CA publishes (ndes.ca_templates)",
                        failure_cause::template_mismatch);
-    if (auto why = issuer_.check_subject(csr, chosen.profile))
+    if (auto why = iss().check_subject(csr, chosen.profile))
         return failure(req, fail_info::bad_request, std::move(*why), failure_cause::subject);
     if (auto why = wait_reason(csr)) {
         pending_record p;
@@ -407,7 +461,7 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
 }
 
 scep_service::chosen_profile scep_service::profile_for(const X509_REQ& csr) const {
-    if (!cfg_.templates) return {issuer_.profile(), std::nullopt};
+    if (!cfg_.templates) return {iss().profile(), std::nullopt};
     template_slot slot = select_template_slot(csr);
     return {cfg_.templates->at(slot), slot};
 }
@@ -446,7 +500,7 @@ service_reply scep_service::continue_pending(pki_request& req, const pending_rec
 service_reply scep_service::issue_and_store(pki_request& req, const X509_REQ& csr, const std::string& requester,
                                             const std::string& replaces) {
     const chosen_profile chosen = profile_for(csr);
-    auto cert = issuer_.issue(csr, chosen.profile);
+    auto cert = iss().issue(csr, chosen.profile);
     if (!cert) return failure(req, fail_info::bad_request, "issuance failed: " + cert.message());
     cert_record rec = make_record(**cert);
     rec.transaction_id = req.transaction_id;
@@ -506,7 +560,7 @@ service_reply scep_service::poll(pki_request& req, const std::string& requester)
 
 const X509* scep_service::ra_named(const X509_NAME& issuer) const {
     if (!cfg_.ra_as_issuer) return nullptr;
-    for (const X509* ra : pki_.ra_certs())
+    for (const X509* ra : pki().ra_certs())
         if (X509_NAME_cmp(X509_get_subject_name(ra), &issuer) == 0) return ra;
     return nullptr;
 }
@@ -524,7 +578,7 @@ service_reply scep_service::get_cert(pki_request& req) {
         reply.detail = "the RA certificate (the request named the RA as issuer)";
         return reply;
     }
-    const std::string issuer = ra ? name_to_string(*X509_get_subject_name(pki_.issuing().cert.get()))
+    const std::string issuer = ra ? name_to_string(*X509_get_subject_name(pki().issuing().cert.get()))
                                   : name_to_string(*ias->issuer);
     if (!*row || (*row)->issuer != issuer)
         return failure(req, fail_info::bad_cert_id,
@@ -544,7 +598,7 @@ service_reply scep_service::get_crl(pki_request& req) {
     // issued the serial (RFC 8894 §3.3.4).
     const ca_entry* ca = nullptr;
     auto row = store_.find_by_serial(ias->serial);
-    for (const ca_entry* tier : pki_.all_cas()) {
+    for (const ca_entry* tier : pki().all_cas()) {
         if (!tier->key || X509_NAME_cmp(X509_get_subject_name(tier->cert.get()), ias->issuer.get()) != 0) continue;
         const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(tier->cert.get());
         if (!ca) ca = tier;
@@ -554,7 +608,7 @@ service_reply scep_service::get_crl(pki_request& req) {
             ca = tier;
     }
     const bool via_ra = !ca && ra_named(*ias->issuer);
-    if (via_ra) ca = &pki_.issuing();
+    if (via_ra) ca = &pki().issuing();
     if (!ca)
         return failure(req, fail_info::bad_cert_id, "no CA named \"" + name_to_string(*ias->issuer) + "\" here",
                        failure_cause::not_found);
@@ -568,7 +622,7 @@ service_reply scep_service::get_crl(pki_request& req) {
 }
 
 const ca_entry* scep_service::issuing_ca_of(const X509& cert) const {
-    for (const ca_entry* ca : pki_.all_cas()) {
+    for (const ca_entry* ca : pki().all_cas()) {
         if (X509_check_issued(ca->cert.get(), const_cast<X509*>(&cert)) != X509_V_OK) continue;
         if (X509_verify(const_cast<X509*>(&cert), X509_get0_pubkey(ca->cert.get())) == 1) return ca;
     }
@@ -596,7 +650,8 @@ result<x509_crl_ptr> scep_service::build_crl_for(const ca_entry& ca) const {
 }
 
 result<bytes> scep_service::crl(const std::string& ca_name) const {
-    for (const ca_entry* tier : pki_.all_cas()) {
+    pin p(*this);
+    for (const ca_entry* tier : pki().all_cas()) {
         if (tier->name != ca_name) continue;
         auto c = build_crl_for(*tier);
         if (!c) return c.err();
@@ -626,7 +681,7 @@ service_reply scep_service::reply_from(const pki_request& req, const cert_rep_pa
         if (auto rule = faults_->take(fault_layer::certrep,
                                       {"PKIOperation", r.message_type, req.transaction_id, req.requester, subject})) {
             faulty = p;
-            if (auto applied = apply_certrep_fault(*rule, faulty, rebuilt, pki_.issuing(), pki_.chain(true), clock_());
+            if (auto applied = apply_certrep_fault(*rule, faulty, rebuilt, pki().issuing(), pki().chain(true), clock_());
                 !applied) {
                 r.http_status = 500;
                 r.content_type = "text/plain";
@@ -640,7 +695,7 @@ service_reply scep_service::reply_from(const pki_request& req, const cert_rep_pa
             r.fault = std::string(info(rule->kind).name) + " (" + rule->id + ")";
         }
     }
-    auto der = build_cert_rep(*params, pki_.ra_cert(), pki_.ra_key());
+    auto der = build_cert_rep(*params, pki().ra_cert(), pki().ra_key());
     if (!der) {
         r.http_status = 500;
         r.content_type = "text/plain";
@@ -713,7 +768,7 @@ service_reply scep_service::success(const pki_request& req, const X509& issued) 
     cert_rep_params p = reply_params(req, pki_status::success);
     p.issued = &issued;
     if (cfg_.reply_includes_chain != service_config::reply_chain::none) {
-        p.chain = pki_.chain(true);  // issuing CA first, up to the root
+        p.chain = pki().chain(true);  // issuing CA first, up to the root
         if (cfg_.reply_includes_chain == service_config::reply_chain::issuing) p.chain.resize(1);
     }
     auto r = reply_from(req, p);

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <regex>
 #include <string>
 #include <vector>
@@ -155,7 +156,14 @@ public:
     // a probe write decides (and clears the failure when it succeeds).
     // /readyz answers 503 while this fails.
     result<void> store_writable() const;
-    const hierarchy& pki() const { return pki_; }
+    // The PKI answered with; inside a public call, the one that call started with.
+    const hierarchy& pki() const { return *gen().pki; }
+    // Live CA rollover: from now on, requests are answered with `next` (the
+    // issuer keeps its profile, policy, CRL URL and serial sequence). A request
+    // already running finishes with the PKI it started with; replaced ones are
+    // kept until the service is destroyed (a few kilobytes per rollover).
+    void install_pki(std::unique_ptr<hierarchy> next);
+    ~scep_service();
     cert_store& store() const { return store_; }
 
 private:
@@ -197,17 +205,27 @@ private:
     // transactionID, recipientNonce, digest, recipient and cipher from the request.
     cert_rep_params reply_params(const pki_request& req, pki_status status) const;
 
-    service_reply build_ca_cert_reply() const;
+    service_reply build_ca_cert_reply(const hierarchy& pki) const;
 
-    const hierarchy& pki_;
-    const issuer& issuer_;
+    struct generation {
+        const hierarchy* pki = nullptr;
+        const issuer* iss = nullptr;
+        service_reply ca_cert_reply;  // GetCACert never changes within a generation: built once
+        std::unique_ptr<hierarchy> owned_pki;
+        std::unique_ptr<issuer> owned_issuer;
+    };
+    class pin;
+    const generation& gen() const;
+    const issuer& iss() const { return *gen().iss; }
+    std::atomic<const generation*> current_{nullptr};
+    std::mutex generations_mu_;
+    std::vector<std::unique_ptr<generation>> generations_;
     cert_store& store_;
     service_config cfg_;
     clock_fn clock_;
     std::vector<std::regex> pending_subjects_;
     static_challenge static_challenge_;
     challenge_verifier* challenge_;
-    service_reply ca_cert_reply_;  // GetCACert never changes while serving: built once
     fault_plan* faults_ = nullptr;
     mutable std::atomic<bool> store_write_failed_{false};
 };

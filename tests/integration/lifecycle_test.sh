@@ -112,4 +112,47 @@ grep -q "msg_type=PKCSReq .*status=SUCCESS serial=$second detail=\"renewal of $f
     fail "certmonger renewal was not a PKCSReq signed with the old certificate"
 verify_chain cm/out/free.pem
 echo "ok: certmonger renewal $first -> $second (PKCSReq signed with the old certificate)"
-echo "PASS: lifecycle peer test (4 checks)"
+
+# --- 4. live rollover: prepared, offered and activated on the running server (no restart)
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+start_server
+pid=$SERVER_PID
+base="http://127.0.0.1:$PORT"
+curl -s "$URL?operation=GetCACaps" | grep -c GetNextCACert >/dev/null && fail "GetNextCACert advertised before a rollover"
+cp data/pki/issuing.crt old-issuing.crt
+# The tiers between the root and the issuing CA (hierarchy.txt lists them top first).
+: >parents.pem
+sed '1d;$d' data/pki/hierarchy.txt | while read -r tier; do cat "data/pki/$tier.crt" >>parents.pem; done
+cat old-issuing.crt parents.pem >old-chain.pem
+lab rollover --live --url "$base" >roll1.txt 2>&1 || fail "rollover --live: $(cat roll1.txt)"
+curl -s "$URL?operation=GetCACaps" | grep -c GetNextCACert >/dev/null || fail "GetNextCACert not advertised after rollover --live"
+[ "$(curl -s -o next.der -w '%{http_code}' "$URL?operation=GetNextCACert")" = 200 ] || fail "GetNextCACert did not answer"
+openssl smime -verify -noverify -inform DER -in next.der -binary -out next-certs.der 2>/dev/null ||
+    fail "GetNextCACert is not signed content"
+openssl pkcs7 -inform DER -in next-certs.der -print_certs -out next-certs.pem || fail "GetNextCACert holds no degenerate PKCS#7"
+[ "$(grep -c 'BEGIN CERTIFICATE' next-certs.pem)" = 2 ] || fail "GetNextCACert should carry the next RA and CA"
+mkdir -p live1 live2
+scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key live1/key.pem -certificate live1/cert.pem -cn live-before \
+    >live1.log 2>&1 || fail "scepclient during the prepared rollover: $(cat live1.log)"
+openssl verify -CAfile "$(ROOT)" -untrusted old-chain.pem live1/cert.pem >/dev/null ||
+    fail "while only prepared, certificates still come from the old CA"
+lab rollover --live --activate --url "$base" >roll2.txt 2>&1 || fail "rollover --live --activate: $(cat roll2.txt)"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL?operation=GetNextCACert")" = 404 ] || fail "GetNextCACert after activation"
+curl -s "$URL?operation=GetCACaps" | grep -c GetNextCACert >/dev/null && fail "GetNextCACert still advertised after activation"
+scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key live2/key.pem -certificate live2/cert.pem -cn live-after \
+    >live2.log 2>&1 || fail "scepclient after activation: $(cat live2.log)"
+cmp -s old-issuing.crt data/pki/issuing.crt && fail "the issuing CA file did not change"
+cat data/pki/issuing.crt parents.pem >new-chain.pem
+openssl verify -CAfile "$(ROOT)" -untrusted new-chain.pem live2/cert.pem >/dev/null ||
+    fail "after activation, certificates come from the new CA"
+openssl verify -CAfile "$(ROOT)" -untrusted old-chain.pem live2/cert.pem >/dev/null 2>&1 &&
+    fail "the new certificate verifies with the old CA"
+verify_chain live1/cert.pem  # the chain file keeps the old CA
+[ "$SERVER_PID" = "$pid" ] && kill -0 "$pid" || fail "the server restarted or died"
+grep -c "live rollover: the next CA is now the issuing CA" server.log >/dev/null || fail "no live rollover in the log"
+# A second activation has nothing to activate: a clear error, the server keeps serving.
+lab rollover --live --activate --url "$base" >roll3.txt 2>&1 && fail "activated twice"
+grep -ci "no next\|nothing\|not prepared\|no prepared" roll3.txt >/dev/null || fail "second activation: $(cat roll3.txt)"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/healthz")" = 200 ] || fail "not healthy after a refused rollover"
+echo "ok: live rollover: GetNextCACert offered, then activated; scepclient enrolled before (old CA) and after (new CA), same server process"
+echo "PASS: lifecycle peer test (5 checks)"

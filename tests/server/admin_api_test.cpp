@@ -35,6 +35,45 @@ TEST(admin_api_unit, remote_clients_are_refused_unless_allowed) {
     EXPECT_EQ(open.handle(get("/admin/api/certificates", ""), "10.1.2.3", detail).result(), http::status::unauthorized);
 }
 
+TEST(admin_api_unit, rollover_checks_its_body_and_answers_what_was_done_or_why_not) {
+    auto store = make_memory_store();
+    const std::string token = make_admin_token();
+    admin_api api(*store, {token, false, ""});
+    std::string detail;
+    auto post = [&](const std::string& body) {
+        admin_request req{http::verb::post, "/admin/api/rollover", 11};
+        req.set(http::field::authorization, "Bearer " + token);
+        req.body() = body;
+        req.prepare_payload();
+        return api.handle(req, "127.0.0.1", detail);
+    };
+    EXPECT_EQ(post("").result(), http::status::not_found);  // not wired (no server PKI)
+    std::vector<std::pair<bool, bool>> calls;
+    bool refuse = false;
+    api.set_rollover([&](bool activate, bool keep_ra) -> result<boost::json::object> {
+        calls.emplace_back(activate, keep_ra);
+        if (refuse) return make_error("no next CA to activate; run a rollover first");
+        return boost::json::object{{"message", "done"}};
+    });
+    EXPECT_EQ(post("").result(), http::status::ok);
+    EXPECT_EQ(post(R"({"keep_ra": true})").result(), http::status::ok);
+    EXPECT_EQ(post(R"({"activate": true})").result(), http::status::ok);
+    EXPECT_NE(detail.find("rollover activated"), std::string::npos) << detail;
+    for (const char* bad : {R"({"activate": "yes"})", R"({"force": true})", R"({"activate": true, "keep_ra": true})",
+                            "[true]", "{"}) {
+        auto res = post(bad);
+        EXPECT_EQ(res.result(), http::status::bad_request) << bad;
+        EXPECT_NE(res.body().find("\"error\""), std::string::npos) << res.body();
+    }
+    EXPECT_EQ(calls, (std::vector<std::pair<bool, bool>>{{false, false}, {false, true}, {true, false}}));
+    refuse = true;
+    auto refused = post(R"({"activate": true})");
+    EXPECT_EQ(refused.result(), http::status::conflict);
+    EXPECT_NE(refused.body().find("no next CA"), std::string::npos) << refused.body();
+    EXPECT_EQ(api.handle(get("/admin/api/rollover", token), "127.0.0.1", detail).result(), http::status::method_not_allowed);
+    EXPECT_EQ(api.handle(get("/admin/api/rollover", ""), "127.0.0.1", detail).result(), http::status::unauthorized);
+}
+
 TEST(admin_api_unit, tokens_are_random_and_compared_whole) {
     auto store = make_memory_store();
     const std::string token = make_admin_token();

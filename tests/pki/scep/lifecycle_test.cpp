@@ -546,3 +546,88 @@ TEST(rollover, next_ca_is_offered_then_activated_and_old_certificates_keep_worki
 
 }  // namespace
 }  // namespace scep
+
+namespace scep {
+namespace {
+
+// A challenge verifier that swaps the service's PKI while a request is in
+// the middle of being answered: what a live rollover looks like to a request
+// that started before it.
+class swapping_verifier final : public challenge_verifier {
+public:
+    std::function<void()> during;
+    std::optional<challenge_refusal> verify(const std::optional<challenge_attr>&) override {
+        if (during) std::exchange(during, nullptr)();
+        return std::nullopt;
+    }
+};
+
+TEST(rollover, live_install_switches_new_requests_and_a_request_in_flight_finishes_with_the_old_pki) {
+    load_providers();
+    test::temp_dir dir;
+    auto spec = test::small_spec(2);
+    auto now = std::chrono::system_clock::now();
+    auto quiet = [](const std::string&) {};
+    auto first = hierarchy::open(spec, dir.path(), now, quiet);
+    ASSERT_TRUE(first) << first.message();
+    issuer iss(*first, {}, {}, system_clock_fn());
+    auto store = make_memory_store();
+    swapping_verifier verifier;
+    scep_service svc(*first, iss, *store, service_config{}, system_clock_fn(), &verifier);
+    EXPECT_EQ(svc.get_ca_caps().body.find("GetNextCACert"), std::string::npos);
+    const std::string old_ca_cert = svc.get_ca_cert().body;
+    x509_ptr old_ra = dup(first->ra_cert());
+    x509_ptr old_issuing = dup(*first->issuing().cert);
+
+    ASSERT_TRUE(prepare_rollover(spec, dir.path(), now, false));
+    auto prepared = hierarchy::open(spec, dir.path(), now, quiet);
+    ASSERT_TRUE(prepared);
+    svc.install_pki(std::make_unique<hierarchy>(std::move(*prepared)));
+    EXPECT_NE(svc.get_ca_caps().body.find("GetNextCACert"), std::string::npos);
+    EXPECT_EQ(svc.get_next_ca_cert().http_status, 200);
+    EXPECT_EQ(svc.get_ca_cert().body, old_ca_cert);  // a new RA is only offered, not used yet
+
+    // Activation happens while a PKCSReq is being answered: that request is
+    // still decrypted, issued and signed by the old CA and RA.
+    ASSERT_TRUE(activate_rollover(spec, dir.path()));
+    auto activated = hierarchy::open(spec, dir.path(), now, quiet);
+    ASSERT_TRUE(activated);
+    auto next = std::make_unique<hierarchy>(std::move(*activated));
+    x509_ptr new_issuing = dup(*next->issuing().cert);
+    x509_ptr new_ra = dup(next->ra_cert());
+    ASSERT_NE(X509_cmp(new_issuing.get(), old_issuing.get()), 0);
+    verifier.during = [&] { svc.install_pki(std::move(next)); };
+    auto dev = test::make_requester();
+    auto in_flight = svc.pki_operation(test::make_pkcs_req(dev, *old_ra, "IN-FLIGHT", bytes(16, 1)), "c");
+    ASSERT_EQ(in_flight.pki_status, "SUCCESS") << in_flight.detail;
+    auto rep = parse_cert_rep(bytes(in_flight.body.begin(), in_flight.body.end()), *old_ra);
+    ASSERT_TRUE(rep) << "signed by the old RA: " << rep.message();
+    auto certs = decrypt_cert_rep(*rep, *dev.signer, *dev.key);
+    ASSERT_TRUE(certs && !certs->empty());
+    EXPECT_EQ(X509_verify(certs->front().get(), X509_get0_pubkey(old_issuing.get())), 1);
+
+    // The next request sees the activated CA: new GetCACert, new RA, issued by the new CA.
+    EXPECT_NE(svc.get_ca_cert().body, old_ca_cert);
+    EXPECT_EQ(svc.get_next_ca_cert().http_status, 404);
+    auto dev2 = test::make_requester({.subject = "CN=after"});
+    auto after = svc.pki_operation(test::make_pkcs_req(dev2, *new_ra, "AFTER", bytes(16, 2)), "c");
+    ASSERT_EQ(after.pki_status, "SUCCESS") << after.detail;
+    auto rep2 = parse_cert_rep(bytes(after.body.begin(), after.body.end()), *new_ra);
+    ASSERT_TRUE(rep2) << rep2.message();
+    auto certs2 = decrypt_cert_rep(*rep2, *dev2.signer, *dev2.key);
+    ASSERT_TRUE(certs2 && !certs2->empty());
+    EXPECT_EQ(X509_verify(certs2->front().get(), X509_get0_pubkey(new_issuing.get())), 1);
+    // A request still encrypted to the old RA is refused cleanly.
+    auto stale = svc.pki_operation(test::make_pkcs_req(test::make_requester({.subject = "CN=stale"}), *old_ra, "STALE",
+                                                       bytes(16, 3)),
+                                   "c");
+    EXPECT_EQ(stale.pki_status, "FAILURE");
+    // The old CA's CRL is still served, and both certificates are in the store.
+    EXPECT_TRUE(svc.crl(svc.pki().previous().front().name));
+    auto rows = store->list(10, 0);
+    ASSERT_TRUE(rows);
+    EXPECT_EQ(rows->size(), 2u);
+}
+
+}  // namespace
+}  // namespace scep
