@@ -409,6 +409,13 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
             t.string("subject", s.pki.ra.subject);
             s.pki.ra.key = read_key_type(t, "key", s.pki.ra.key);
             t.duration("validity", s.pki.ra.validity);
+            if (t.has("key_usage")) t.strings("key_usage", s.pki.ra.key_usage);
+            if (t.has("extended_key_usage")) t.strings("extended_key_usage", s.pki.ra.extended_key_usage);
+            if (t.has("pair")) {
+                const auto& v = t.at("pair");
+                if (!v.is_boolean()) t.fail(v, "pair must be true or false");
+                s.pki.ra.pair = v.as_boolean();
+            }
             t.finish();
         }
         if (r.has("files")) {
@@ -428,7 +435,8 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         r.finish();
     }
     top.finish();
-    s.pki.ra.ndes_pair = s.ndes.enabled && s.ndes.ra_pair;
+    // A signing + encryption RA pair: NDES mode's default, or [pki.ra] pair.
+    s.pki.ra.ndes_pair = (s.ndes.enabled && s.ndes.ra_pair) || s.pki.ra.pair;
     s.pki.ra.ndes_subject = s.ndes.ra_subject;
 }
 
@@ -537,7 +545,8 @@ std::string to_toml(const settings& s, bool show_secrets) {
           << "\nkey = " << quote(std::string(to_string(t.key))) << "\nvalidity = " << quote(format_duration(t.validity))
           << "\n\n";
     o << "[pki.ra]\nsubject = " << quote(s.pki.ra.subject) << "\nkey = " << quote(std::string(to_string(s.pki.ra.key)))
-      << "\nvalidity = " << quote(format_duration(s.pki.ra.validity)) << "\n\n";
+      << "\nvalidity = " << quote(format_duration(s.pki.ra.validity)) << "\nkey_usage = " << quote_list(s.pki.ra.key_usage)
+      << "\nextended_key_usage = " << quote_list(s.pki.ra.extended_key_usage) << "\n\n";
     std::vector<std::string> chain;
     for (const auto& c : s.pki.byo.chain) chain.push_back(c.string());
     o << "[pki.files]\nchain = " << quote_list(chain) << "\nissuing_key = " << quote(s.pki.byo.issuing_key.string())

@@ -81,11 +81,38 @@ result<std::pair<x509_ptr, evp_pkey_ptr>> make_ra(const ra_spec& spec, const ca_
     req.public_key = key->get();
     req.not_before = now - std::chrono::minutes(5);
     req.not_after = std::min(now + spec.validity, asn1_time_point(*X509_get0_notAfter(issuing.cert.get())));
-    req.extensions = {{NID_basic_constraints, "critical,CA:FALSE"}, {NID_key_usage, "critical," + key_usage}};
+    req.extensions = {{NID_basic_constraints, "critical,CA:FALSE"}};
+    if (!key_usage.empty()) req.extensions.push_back({NID_key_usage, "critical," + key_usage});
     if (!eku.empty()) req.extensions.push_back({NID_ext_key_usage, eku});
     auto cert = sign_certificate(req, issuing.cert.get(), *issuing.key);
     if (!cert) return cert.err();
     return std::make_pair(std::move(*cert), std::move(*key));
+}
+
+std::string comma_list(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+    return out;
+}
+
+// The plain RA with the usages pki.ra asks for.
+result<std::pair<x509_ptr, evp_pkey_ptr>> make_plain_ra(const ra_spec& spec, const ca_entry& issuing, time_point now) {
+    return make_ra(spec, issuing, now, "", comma_list(spec.key_usage), comma_list(spec.extended_key_usage));
+}
+
+// Whether `cert` carries exactly the extension `nid` would get from `value`
+// (an OpenSSL configuration string; empty = no extension).
+bool extension_is(const X509& cert, int nid, const std::string& value) {
+    const int at = X509_get_ext_by_NID(&cert, nid, -1);
+    if (value.empty()) return at < 0;
+    if (at < 0) return false;
+    x509_ext_ptr want(X509V3_EXT_conf_nid(nullptr, nullptr, nid, value.c_str()));
+    ERR_clear_error();
+    if (!want) return false;
+    const X509_EXTENSION* have = X509_get_ext(&cert, at);
+    return X509_EXTENSION_get_critical(have) == X509_EXTENSION_get_critical(want.get()) &&
+           ASN1_OCTET_STRING_cmp(X509_EXTENSION_get_data(const_cast<X509_EXTENSION*>(have)),
+                                 X509_EXTENSION_get_data(want.get())) == 0;
 }
 
 // The NDES pair's two halves. Both carry Certificate Request Agent
@@ -130,6 +157,16 @@ std::string manifest_text(const hierarchy_spec& spec) {
 }  // namespace
 
 result<void> validate(const hierarchy_spec& spec) {
+    for (const auto& [what, nid, list] :
+         {std::tuple{"pki.ra.key_usage", NID_key_usage, &spec.ra.key_usage},
+          std::tuple{"pki.ra.extended_key_usage", NID_ext_key_usage, &spec.ra.extended_key_usage}}) {
+        for (const auto& u : *list) {
+            x509_ext_ptr ext(X509V3_EXT_conf_nid(nullptr, nullptr, nid, u.c_str()));
+            ERR_clear_error();
+            if (!ext || u.find(',') != std::string::npos)
+                return make_error(std::string(what) + ": \"" + u + "\" is not a usage OpenSSL knows (one name or OID per entry)");
+        }
+    }
     if (spec.bring_your_own) {
         if (spec.byo.chain.empty()) return make_error("pki.files.chain: name at least the issuing CA certificate");
         if (spec.byo.issuing_key.empty()) return make_error("pki.files.issuing_key: the issuing CA key is required");
@@ -264,7 +301,7 @@ struct hierarchy_builder {
             h.tiers_.push_back(std::move(e));
         }
         if (!spec.ca_as_ra && !spec.ra.ndes_pair) {
-            auto ra = make_ra(spec.ra, h.tiers_.back(), now);
+            auto ra = make_plain_ra(spec.ra, h.tiers_.back(), now);
             if (!ra) return ra.err();
             if (auto r = write_pair(dir, "ra", *ra->first, *ra->second, spec.key_passphrase); !r) return r.err();
             h.ra_cert_ = std::move(ra->first);
@@ -391,7 +428,7 @@ struct hierarchy_builder {
             cert_file = spec.byo.ra_cert;
             key_file = spec.byo.ra_key;
         } else if (!fs::exists(cert_file) && !fs::exists(key_file)) {
-            auto ra = make_ra(spec.ra, h.issuing(), now);
+            auto ra = make_plain_ra(spec.ra, h.issuing(), now);
             if (!ra) return ra.err();
             if (auto r = write_pair(dir, "ra", *ra->first, *ra->second, spec.key_passphrase); !r) return r;
             note("created RA certificate " + cert_file.string());
@@ -403,6 +440,28 @@ struct hierarchy_builder {
         if (!ra) return ra.err();
         h.ra_cert_ = std::move(ra->first);
         h.ra_key_ = std::move(ra->second);
+        // pki.ra's usages changed since the RA was made: re-issue it (same
+        // key and subject, so clients that pinned the key keep working).
+        const std::string ku = spec.ra.key_usage.empty() ? "" : "critical," + comma_list(spec.ra.key_usage);
+        const std::string eku = comma_list(spec.ra.extended_key_usage);
+        if (!spec.bring_your_own &&
+            (!extension_is(*h.ra_cert_, NID_key_usage, ku) || !extension_is(*h.ra_cert_, NID_ext_key_usage, eku))) {
+            if (!h.issuing().key) return make_error("pki.ra usages changed, but re-issuing the RA needs the issuing CA key");
+            cert_request req;
+            req.subject = X509_get_subject_name(h.ra_cert_.get());
+            req.public_key = h.ra_key_.get();
+            req.not_before = now - std::chrono::minutes(5);
+            req.not_after = std::min(now + spec.ra.validity, asn1_time_point(*X509_get0_notAfter(h.issuing().cert.get())));
+            req.extensions = {{NID_basic_constraints, "critical,CA:FALSE"}};
+            if (!ku.empty()) req.extensions.push_back({NID_key_usage, ku});
+            if (!eku.empty()) req.extensions.push_back({NID_ext_key_usage, eku});
+            auto made = sign_certificate(req, h.issuing().cert.get(), *h.issuing().key);
+            if (!made) return made.err();
+            if (auto r = write_file(cert_file, x509_to_pem(**made), false); !r) return r;
+            h.ra_cert_ = std::move(*made);
+            note("re-issued the RA certificate " + cert_file.string() + " with key usage [" +
+                 comma_list(spec.ra.key_usage) + "] and extended key usage [" + eku + "] (pki.ra)");
+        }
         return {};
     }
 };
@@ -465,7 +524,7 @@ result<std::string> prepare_rollover(const hierarchy_spec& spec, const fs::path&
     std::string out = "prepared the next issuing CA " + (dir / (stem + ".crt")).string();
     if (!spec.ca_as_ra && !keep_ra) {
         ca_entry next{stem, std::move(cert), std::move(key), dir / (stem + ".crt")};
-        auto ra = make_ra(spec.ra, next, now);
+        auto ra = make_plain_ra(spec.ra, next, now);
         if (!ra) return ra.err();
         if (auto r = write_pair(dir, "ra.next", *ra->first, *ra->second, spec.key_passphrase); !r) return r.err();
         out += " and its RA " + (dir / "ra.next.crt").string();

@@ -33,7 +33,17 @@ struct ra_spec {
     // encrypt to; both issued by the issuing CA to the same RA name, kept in
     // ndes-ra-sign.* and ndes-ra-enc.* beside the plain ra.* pair.
     bool ndes_pair = false;
+    bool pair = false;  // [pki.ra] pair: the same signing + encryption pair outside NDES mode
     std::string ndes_subject = "CN=SCEPLAB-MSCEP-RA,O=scep-lab";
+    // The plain RA certificate's usages, as OpenSSL names them
+    // ("digitalSignature", "keyEncipherment"; "clientAuth", "1.3.6.1.4.1.311.20.2.1").
+    // An empty key_usage leaves the extension out; an empty EKU list too. The
+    // variants clients trip over (docs/trust.md): macOS encrypts to the wrong
+    // certificate when the RA lacks keyEncipherment or key usage altogether,
+    // Windows wants an EKU. An RA on disk with other usages is re-issued
+    // with the same key when the lab opens.
+    std::vector<std::string> key_usage{"digitalSignature", "keyEncipherment"};
+    std::vector<std::string> extended_key_usage;
 };
 
 // Bring your own: the chain as PEM files and the issuing CA's key.

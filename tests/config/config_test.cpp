@@ -604,5 +604,19 @@ when = { operation = "GetCACaps", probability = 0.5, seed = 7 }
     }
 }
 
+TEST(config_file, pki_ra_usages_and_pair_are_read_and_checked) {
+    auto s = parse("[pki.ra]\nkey_usage = [\"digitalSignature\"]\nextended_key_usage = [\"clientAuth\"]\npair = true\n");
+    ASSERT_TRUE(s) << s.message();
+    EXPECT_EQ(s->pki.ra.key_usage, std::vector<std::string>{"digitalSignature"});
+    EXPECT_EQ(s->pki.ra.extended_key_usage, std::vector<std::string>{"clientAuth"});
+    EXPECT_TRUE(s->pki.ra.ndes_pair);
+    auto bad = parse("[pki.ra]\nkey_usage = [\"sorcery\"]\n");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.message().find("pki.ra.key_usage"), std::string::npos) << bad.message();
+    auto not_bool = parse("[pki.ra]\npair = \"yes\"\n");
+    ASSERT_FALSE(not_bool);
+    EXPECT_NE(not_bool.message().find("pair"), std::string::npos) << not_bool.message();
+}
+
 }  // namespace
 }  // namespace scep::config

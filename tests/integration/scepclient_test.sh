@@ -121,4 +121,32 @@ tiers=$(grep -c "BEGIN CERTIFICATE" "$(CHAIN)")
 openssl pkcs7 -inform DER -in deg.der -print_certs -noout | head -1 | grep -q "CN *= *chained" ||
     fail "the issued certificate is not first"
 echo "ok: reply_includes_chain = \"full\": the degenerate carries the certificate and $tiers CA certificates"
-echo "PASS: scepclient peer test (7 checks)"
+
+# 8. RA usage variants on an existing lab: an RA with digitalSignature only and
+#    an EKU is re-issued at start (same key); then a separate encryption RA
+#    ([pki.ra] pair) outside NDES mode. scepclient enrolls against both.
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+old_ra_key=$(openssl x509 -in data/pki/ra.crt -noout -pubkey)
+printf '[pki.ra]\nkey_usage = ["digitalSignature"]\nextended_key_usage = ["1.3.6.1.4.1.311.20.2.1"]\n' >ra-usage.toml
+start_server --config ra-usage.toml
+grep -c "re-issued the RA certificate" "$WORK/server.log" >/dev/null || fail "the RA was not re-issued for the new usages"
+[ "$(openssl x509 -in data/pki/ra.crt -noout -pubkey)" = "$old_ra_key" ] || fail "the re-issued RA has another key"
+openssl x509 -in data/pki/ra.crt -noout -ext keyUsage | grep -c "Key Encipherment" >/dev/null && fail "the RA still has keyEncipherment"
+openssl x509 -in data/pki/ra.crt -noout -ext extendedKeyUsage | grep -c "1.3.6.1.4.1.311.20.2.1" >/dev/null ||
+    fail "the RA lacks the configured EKU: $(openssl x509 -in data/pki/ra.crt -noout -ext extendedKeyUsage)"
+mkdir -p ra-sig
+scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key ra-sig/key.pem -certificate ra-sig/cert.pem -cn ra-sig \
+    >ra-sig/log 2>&1 || fail "enrollment with a signature-only RA: $(tail -3 ra-sig/log)"
+verify_chain ra-sig/cert.pem
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+printf '[pki.ra]\npair = true\n' >ra-pair.toml
+start_server --config ra-pair.toml
+curl -s "$URL?operation=GetCACert" -o pair.p7b
+ras=$(openssl pkcs7 -inform DER -in pair.p7b -print_certs -noout | grep -c "MSCEP-RA" || true)
+[ "$ras" = 2 ] || fail "GetCACert should carry the signing and the encryption RA: $(openssl pkcs7 -inform DER -in pair.p7b -print_certs -noout)"
+mkdir -p ra-pair
+scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key ra-pair/key.pem -certificate ra-pair/cert.pem \
+    -cn ra-pair >ra-pair/log 2>&1 || fail "enrollment with a separate encryption RA: $(tail -3 ra-pair/log)"
+verify_chain ra-pair/cert.pem
+echo "ok: RA with digitalSignature only and an EKU (re-issued, same key), and a separate encryption RA: scepclient enrolls"
+echo "PASS: scepclient peer test (8 checks)"

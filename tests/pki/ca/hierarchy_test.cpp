@@ -80,6 +80,63 @@ TEST(hierarchy, loads_the_same_pki_on_the_next_start) {
     EXPECT_EQ(X509_cmp(&first->ra_cert(), &second->ra_cert()), 0);
 }
 
+TEST(hierarchy, ra_usages_follow_pki_ra_and_a_changed_setting_reissues_the_ra_with_the_same_key) {
+    test::temp_dir dir;
+    auto spec = test::small_spec(2);
+    auto first = open_in(dir.path(), spec);
+    ASSERT_TRUE(first) << first.message();
+    auto ku = [](const X509& c) { return X509_get_key_usage(const_cast<X509*>(&c)); };
+    auto has_ext = [](const X509& c, int nid) { return X509_get_ext_by_NID(&c, nid, -1) >= 0; };
+    EXPECT_EQ(ku(first->ra_cert()), unsigned(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
+    EXPECT_FALSE(has_ext(first->ra_cert(), NID_ext_key_usage));
+
+    // An RA with only digitalSignature and an EKU: re-issued, same key and subject, still issued by the CA.
+    spec.ra.key_usage = {"digitalSignature"};
+    spec.ra.extended_key_usage = {"1.3.6.1.4.1.311.20.2.1"};
+    std::vector<std::string> notes;
+    auto second = hierarchy::open(spec, dir.path(), std::chrono::system_clock::now(),
+                                  [&](const std::string& m) { notes.push_back(m); });
+    ASSERT_TRUE(second) << second.message();
+    EXPECT_EQ(ku(second->ra_cert()), unsigned(KU_DIGITAL_SIGNATURE));
+    EXPECT_TRUE(has_ext(second->ra_cert(), NID_ext_key_usage));
+    EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(&second->ra_cert()), X509_get0_pubkey(&first->ra_cert())), 1);
+    EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(&second->ra_cert()), X509_get_subject_name(&first->ra_cert())), 0);
+    EXPECT_TRUE(verifies(*second, second->ra_cert()));
+    ASSERT_EQ(notes.size(), 1u);
+    EXPECT_NE(notes[0].find("re-issued the RA certificate"), std::string::npos) << notes[0];
+    // Unchanged settings: not re-issued again.
+    notes.clear();
+    auto third = hierarchy::open(spec, dir.path(), std::chrono::system_clock::now(),
+                                 [&](const std::string& m) { notes.push_back(m); });
+    ASSERT_TRUE(third);
+    EXPECT_TRUE(notes.empty());
+    EXPECT_EQ(X509_cmp(&third->ra_cert(), &second->ra_cert()), 0);
+
+    // No key usage at all: the extension is left out.
+    spec.ra.key_usage.clear();
+    spec.ra.extended_key_usage.clear();
+    auto bare = open_in(dir.path(), spec);
+    ASSERT_TRUE(bare) << bare.message();
+    EXPECT_FALSE(has_ext(bare->ra_cert(), NID_key_usage));
+    EXPECT_FALSE(has_ext(bare->ra_cert(), NID_ext_key_usage));
+}
+
+TEST(hierarchy, unknown_ra_usages_are_refused_with_the_setting_named) {
+    auto spec = test::small_spec(2);
+    spec.ra.key_usage = {"digitalSignature", "teleportation"};
+    auto v = validate(spec);
+    ASSERT_FALSE(v);
+    EXPECT_NE(v.message().find("pki.ra.key_usage"), std::string::npos) << v.message();
+    EXPECT_NE(v.message().find("teleportation"), std::string::npos) << v.message();
+    spec.ra.key_usage = {"digitalSignature,keyEncipherment"};  // one per entry
+    EXPECT_FALSE(validate(spec));
+    spec.ra.key_usage = {"digitalSignature"};
+    spec.ra.extended_key_usage = {"not an oid"};
+    auto e = validate(spec);
+    ASSERT_FALSE(e);
+    EXPECT_NE(e.message().find("pki.ra.extended_key_usage"), std::string::npos) << e.message();
+}
+
 TEST(hierarchy, refuses_a_changed_hierarchy_instead_of_regenerating) {
     test::temp_dir dir;
     ASSERT_TRUE(open_in(dir.path(), test::small_spec(2)));
