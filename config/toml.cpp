@@ -397,6 +397,11 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
                 spec.key = read_key_type(t, "key", key_type::rsa2048);
                 spec.validity = std::chrono::hours(24 * 365 * 5);
                 t.duration("validity", spec.validity);
+                if (t.has("key_usage")) {
+                    std::vector<std::string> usages;
+                    t.strings("key_usage", usages);
+                    spec.key_usage = std::move(usages);
+                }
                 if (auto subject = parse_subject(spec.subject); !subject) t.fail(t.at("subject"), subject.message());
                 t.finish();
                 s.pki.tiers.push_back(std::move(spec));
@@ -543,7 +548,7 @@ std::string to_toml(const settings& s, bool show_secrets) {
     for (const auto& t : s.pki.tiers)
         o << "[[pki.tiers]]\nname = " << quote(t.name) << "\nsubject = " << quote(t.subject)
           << "\nkey = " << quote(std::string(to_string(t.key))) << "\nvalidity = " << quote(format_duration(t.validity))
-          << "\n\n";
+          << (t.key_usage ? "\nkey_usage = " + quote_list(*t.key_usage) : std::string()) << "\n\n";
     o << "[pki.ra]\nsubject = " << quote(s.pki.ra.subject) << "\nkey = " << quote(std::string(to_string(s.pki.ra.key)))
       << "\nvalidity = " << quote(format_duration(s.pki.ra.validity)) << "\nkey_usage = " << quote_list(s.pki.ra.key_usage)
       << "\nextended_key_usage = " << quote_list(s.pki.ra.extended_key_usage) << "\n\n";

@@ -141,8 +141,11 @@ result<std::pair<x509_ptr, evp_pkey_ptr>> make_ca(const tier_spec& t, const ca_e
     req.not_before = now - std::chrono::minutes(5);
     req.not_after = now + t.validity;
     if (parent) req.not_after = std::min(req.not_after, asn1_time_point(*X509_get0_notAfter(parent->cert.get())));
-    req.extensions = {{NID_basic_constraints, "critical,CA:TRUE,pathlen:" + std::to_string(pathlen)},
-                      {NID_key_usage, ca_extensions_key_usage(decrypts)}};
+    req.extensions = {{NID_basic_constraints, "critical,CA:TRUE,pathlen:" + std::to_string(pathlen)}};
+    if (!t.key_usage)
+        req.extensions.push_back({NID_key_usage, ca_extensions_key_usage(decrypts)});
+    else if (!t.key_usage->empty())
+        req.extensions.push_back({NID_key_usage, "critical," + comma_list(*t.key_usage)});
     auto cert = sign_certificate(req, parent ? parent->cert.get() : nullptr, parent ? *parent->key : **key);
     if (!cert) return cert.err();
     return std::make_pair(std::move(*cert), std::move(*key));
@@ -157,6 +160,14 @@ std::string manifest_text(const hierarchy_spec& spec) {
 }  // namespace
 
 result<void> validate(const hierarchy_spec& spec) {
+    for (std::size_t i = 0; i < spec.tiers.size(); ++i)
+        for (const auto& u : spec.tiers[i].key_usage.value_or(std::vector<std::string>{})) {
+            x509_ext_ptr ext(X509V3_EXT_conf_nid(nullptr, nullptr, NID_key_usage, u.c_str()));
+            ERR_clear_error();
+            if (!ext || u.find(',') != std::string::npos)
+                return make_error("pki.tiers[" + std::to_string(i) + "].key_usage: \"" + u +
+                                  "\" is not a key usage OpenSSL knows (one name per entry)");
+        }
     for (const auto& [what, nid, list] :
          {std::tuple{"pki.ra.key_usage", NID_key_usage, &spec.ra.key_usage},
           std::tuple{"pki.ra.extended_key_usage", NID_ext_key_usage, &spec.ra.extended_key_usage}}) {
@@ -312,7 +323,8 @@ struct hierarchy_builder {
         return h;
     }
 
-    static result<hierarchy> load(const hierarchy_spec& spec, const fs::path& dir) {
+    static result<hierarchy> load(const hierarchy_spec& spec, const fs::path& dir,
+                                  const std::function<void(const std::string&)>& note) {
         auto manifest = read_file(dir / manifest_name);
         if (!manifest) return make_error(manifest.message() + " (the lab PKI in " + dir.string() + " is incomplete)");
         if (*manifest != manifest_text(spec)) {
@@ -339,6 +351,12 @@ struct hierarchy_builder {
             if (!h.tiers_.empty())
                 if (auto r = check_issued(**cert, cert_file, *h.tiers_.back().cert, h.tiers_.back().cert_file); !r)
                     return r.err();
+            // A CA is never re-issued behind the user's back: say that the
+            // setting waits for a new lab.
+            if (t.key_usage &&
+                !extension_is(**cert, NID_key_usage, t.key_usage->empty() ? "" : "critical," + comma_list(*t.key_usage)))
+                note(cert_file.string() + " keeps its key usage: pki.tiers key_usage applies when a lab is generated "
+                                          "(move the data directory away for a new one)");
             h.tiers_.push_back(ca_entry{t.name, std::move(*cert), std::move(*key), cert_file});
         }
         return h;
@@ -478,7 +496,7 @@ result<hierarchy> hierarchy::open(const hierarchy_spec& spec, const fs::path& di
     if (spec.bring_your_own) {
         h = hierarchy_builder::load_byo(spec);
     } else if (fs::exists(dir / manifest_name) || fs::exists(dir / (spec.tiers.front().name + ".crt"))) {
-        h = hierarchy_builder::load(spec, dir);
+        h = hierarchy_builder::load(spec, dir, note);
     } else {
         h = hierarchy_builder::generate(spec, dir, now);
         if (h) note("generated a new lab PKI in " + dir.string());

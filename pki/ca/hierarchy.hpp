@@ -21,6 +21,12 @@ struct tier_spec {
     std::string subject;  // "CN=scep-lab Root CA,O=scep-lab"
     key_type key = key_type::rsa2048;
     std::chrono::seconds validity{};
+    // Key usage of the CA certificate (OpenSSL names), when set: used when
+    // the tier is generated (an existing CA is never re-issued for it).
+    // Unset: keyCertSign, cRLSign, digitalSignature (+ keyEncipherment for a
+    // CA that is its own RA). A CA whose usages omit what RFC 8894 §2.1.2
+    // expects is how "CA-as-RA without keyEncipherment" reports are reproduced.
+    std::optional<std::vector<std::string>> key_usage;
 };
 
 struct ra_spec {

@@ -121,6 +121,29 @@ TEST(hierarchy, ra_usages_follow_pki_ra_and_a_changed_setting_reissues_the_ra_wi
     EXPECT_FALSE(has_ext(bare->ra_cert(), NID_ext_key_usage));
 }
 
+TEST(hierarchy, ca_key_usage_applies_when_generated_and_a_later_change_is_reported_not_applied) {
+    test::temp_dir dir;
+    auto spec = test::small_spec(2, true);  // the issuing CA is its own RA
+    spec.tiers.back().key_usage = std::vector<std::string>{"keyCertSign", "cRLSign"};
+    auto h = open_in(dir.path(), spec);
+    ASSERT_TRUE(h) << h.message();
+    EXPECT_EQ(X509_get_key_usage(h->issuing().cert.get()), unsigned(KU_KEY_CERT_SIGN | KU_CRL_SIGN));
+    EXPECT_EQ(X509_get_key_usage(const_cast<X509*>(&h->root_cert())),
+              unsigned(KU_KEY_CERT_SIGN | KU_CRL_SIGN | KU_DIGITAL_SIGNATURE));  // the default
+    spec.tiers.back().key_usage = std::vector<std::string>{"keyCertSign", "cRLSign", "digitalSignature"};
+    std::vector<std::string> notes;
+    auto again = hierarchy::open(spec, dir.path(), std::chrono::system_clock::now(),
+                                 [&](const std::string& m) { notes.push_back(m); });
+    ASSERT_TRUE(again) << again.message();
+    EXPECT_EQ(X509_cmp(again->issuing().cert.get(), h->issuing().cert.get()), 0);
+    ASSERT_EQ(notes.size(), 1u);
+    EXPECT_NE(notes[0].find("keeps its key usage"), std::string::npos) << notes[0];
+    spec.tiers.back().key_usage = std::vector<std::string>{"keyCertSign", "magic"};
+    auto bad = validate(spec);
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.message().find("pki.tiers[1].key_usage"), std::string::npos) << bad.message();
+}
+
 TEST(hierarchy, unknown_ra_usages_are_refused_with_the_setting_named) {
     auto spec = test::small_spec(2);
     spec.ra.key_usage = {"digitalSignature", "teleportation"};
