@@ -35,7 +35,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2"; }
+field() { sed -n "s/.*\"$1\":\([0-9.eE+-]*\).*/\1/p" "$2" | awk '{printf "%.6g", $1 + 0}'; }
 
 cores=$(nproc)
 echo "== crypto bound"
