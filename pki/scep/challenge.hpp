@@ -8,9 +8,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "pki/crypto/ossl.hpp"
 #include "pki/crypto/x509_build.hpp"
+#include "pki/store/challenges.hpp"
 
 namespace scep {
 
@@ -33,18 +35,28 @@ struct challenge_refusal {
     std::string text;
 };
 
+// What a verifier may look at: the challenge, and for the modes that bind a
+// challenge to a device (docs/challenges.md) the CSR and the client address.
+struct challenge_context {
+    challenge_context(std::optional<challenge_attr> c = std::nullopt) : challenge(std::move(c)) {}  // NOLINT: implicit
+    std::optional<challenge_attr> challenge;
+    const X509_REQ* csr = nullptr;
+    std::string client;
+};
+
 class challenge_verifier {
 public:
     virtual ~challenge_verifier() = default;
-    // nullopt when the challenge is accepted, else why not (badMessageCheck).
-    virtual std::optional<challenge_refusal> verify(const std::optional<challenge_attr>& challenge) = 0;
+    // nullopt when the challenge is accepted (and, for single-use kinds,
+    // spent), else why not (badMessageCheck).
+    virtual std::optional<challenge_refusal> verify(const challenge_context& ctx) = 0;
 };
 
 // One secret for every request, compared in constant time; empty = none required.
 class static_challenge final : public challenge_verifier {
 public:
     explicit static_challenge(std::string secret) : secret_(std::move(secret)) {}
-    std::optional<challenge_refusal> verify(const std::optional<challenge_attr>& challenge) override;
+    std::optional<challenge_refusal> verify(const challenge_context& ctx) override;
 
 private:
     std::string secret_;
@@ -58,7 +70,7 @@ public:
 
     // A fresh password, or nullopt when the cache is full ("password cache is full").
     std::optional<std::string> issue();
-    std::optional<challenge_refusal> verify(const std::optional<challenge_attr>& challenge) override;
+    std::optional<challenge_refusal> verify(const challenge_context& ctx) override;
 
     std::chrono::seconds validity() const { return validity_; }
     std::size_t unused();
@@ -74,6 +86,45 @@ private:
     std::map<std::string, time_point> unused_;  // password -> expiry
     std::map<std::string, time_point> used_;    // kept until expiry, to say "already used"
     std::map<std::string, time_point> expired_;  // recently expired, to say "expired" (bounded)
+};
+
+// What an api-mode challenge is bound to; every set field must hold for the
+// CSR and the client. Stored with the challenge as "key=value" lines.
+struct challenge_bindings {
+    std::string subject;            // exactly this subject ("CN=dev-1,O=Org", compared as names)
+    std::string subject_regex;      // ECMAScript, matched against the whole subject as scep-lab prints it
+    std::vector<std::string> sans;  // the CSR's subjectAltNames must all be among these ("DNS:a", "IP:192.0.2.1")
+    std::string key_type;           // "rsa" or "ec"
+    int min_key_bits = 0;
+    std::string client;             // the client address that must send it
+
+    std::string to_text() const;
+    // Checks every field (a subject that parses, a regex that compiles, SANs
+    // in the "DNS:" form, a known key type); the error names the field.
+    static result<challenge_bindings> from_text(const std::string& text);
+    result<void> validate() const;
+    // Why the CSR or client does not satisfy them, or nullopt.
+    std::optional<std::string> mismatch(const X509_REQ& csr, const std::string& client) const;
+};
+
+// [challenge] mode = "api": challenges handed out by the admin API, checked
+// and spent against the challenge store.
+class api_challenges final : public challenge_verifier {
+public:
+    api_challenges(challenge_store& store, clock_fn clock) : store_(store), clock_(std::move(clock)) {}
+    std::optional<challenge_refusal> verify(const challenge_context& ctx) override;
+
+    struct issued {
+        std::string secret;  // shown once, never stored
+        challenge_row row;
+    };
+    // A new challenge: 16 random bytes as 32 hex digits, its SHA-256 stored.
+    result<issued> issue(std::chrono::seconds ttl, int uses, const challenge_bindings& bindings, const std::string& label);
+    challenge_store& store() { return store_; }
+
+private:
+    challenge_store& store_;
+    clock_fn clock_;
 };
 
 }  // namespace scep

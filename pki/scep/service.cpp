@@ -355,7 +355,10 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
     }
     if (cfg_.renewal.require_challenge && !retransmission) {
         auto challenge = csr_challenge(*csr);
-        if (auto why = challenge_->verify(challenge)) {
+        challenge_context ctx(challenge);
+        ctx.csr = csr;
+        ctx.client = requester;
+        if (auto why = challenge_->verify(ctx)) {
             req.challenge_result = "refused";
             req.findings.push_back(challenge ? "challenge.wrong" : "challenge.missing");
             return failure(req, fail_info::bad_message_check,
@@ -424,7 +427,10 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
                            "PrintableString (OpenSSL: string_mask = nombstr) or set ndes.reject_utf8_challenge = false",
                            failure_cause::password_encoding);
         }
-        if (auto why = challenge_->verify(challenge)) {
+        challenge_context ctx(challenge);
+        ctx.csr = &csr;
+        ctx.client = requester;
+        if (auto why = challenge_->verify(ctx)) {
             req.challenge_result = "refused";
             req.findings.push_back(challenge ? "challenge.wrong" : "challenge.missing");
             return failure(req, fail_info::bad_message_check, std::move(why->text), password_cause(why->why));

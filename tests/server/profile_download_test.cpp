@@ -59,7 +59,7 @@ TEST(apple_profiles, anonymous_downloads_get_no_one_time_password_and_cannot_fil
     ASSERT_NE(at, std::string::npos);
     auto start = xml.find("<string>", at) + 8;
     std::string password = xml.substr(start, xml.find("</string>", start) - start);
-    EXPECT_FALSE(otp.verify(challenge_attr{password, V_ASN1_PRINTABLESTRING}));  // nullopt: accepted
+    EXPECT_FALSE(otp.verify(challenge_context(challenge_attr{password, V_ASN1_PRINTABLESTRING})));  // nullopt: accepted
     for (int i = 0; i < 5; ++i) EXPECT_TRUE(otp.issue()) << i;
 }
 

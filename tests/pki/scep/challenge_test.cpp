@@ -4,6 +4,8 @@
 
 #include <regex>
 
+#include "support/test_support.hpp"
+
 namespace scep {
 namespace {
 
@@ -20,9 +22,9 @@ TEST(static_challenge, accepts_the_secret_only) {
     static_challenge c("secret");
     EXPECT_FALSE(c.verify(attr("secret")));
     EXPECT_EQ(seen(c.verify(attr("nope"))), std::make_pair(kind::wrong, std::string("wrong challenge password")));
-    EXPECT_EQ(seen(c.verify(std::nullopt)), std::make_pair(kind::missing, std::string("the CSR has no challengePassword")));
+    EXPECT_EQ(seen(c.verify(challenge_context{})), std::make_pair(kind::missing, std::string("the CSR has no challengePassword")));
     static_challenge open("");
-    EXPECT_FALSE(open.verify(std::nullopt));  // NDES EnforcePassword = 0
+    EXPECT_FALSE(open.verify(challenge_context{}));  // NDES EnforcePassword = 0
 }
 
 TEST(one_time_passwords, are_upper_case_hex_single_use_and_expire) {
@@ -45,7 +47,7 @@ TEST(one_time_passwords, are_upper_case_hex_single_use_and_expire) {
     EXPECT_EQ(expired->why, kind::expired);
     EXPECT_NE(expired->text.find("expired"), std::string::npos) << expired->text;
     EXPECT_EQ(seen(otp.verify(attr("0123456789ABCDEF"))), std::make_pair(kind::wrong, std::string("unknown challenge password")));
-    EXPECT_EQ(seen(otp.verify(std::nullopt)), std::make_pair(kind::missing, std::string("the CSR has no challengePassword")));
+    EXPECT_EQ(seen(otp.verify(challenge_context{})), std::make_pair(kind::missing, std::string("the CSR has no challengePassword")));
 }
 
 TEST(one_time_passwords, cache_fills_up_and_frees_as_passwords_expire_or_are_used) {
@@ -60,6 +62,120 @@ TEST(one_time_passwords, cache_fills_up_and_frees_as_passwords_expire_or_are_use
     now += std::chrono::minutes(61);
     EXPECT_EQ(otp.unused(), 0u);
     EXPECT_TRUE(otp.issue());
+}
+
+struct api_lab {
+    test::temp_dir dir;
+    time_point now = std::chrono::system_clock::now();
+    std::unique_ptr<challenge_store> store = [this] {
+        auto s = challenge_store::open(dir.path() / "challenges.db");
+        if (!s) throw std::runtime_error(s.message());
+        return std::move(*s);
+    }();
+    api_challenges api{*store, [this] { return now; }};
+
+    std::optional<challenge_refusal> enroll(const std::string& secret, const test::requester& dev,
+                                            const std::string& client = "192.0.2.10") {
+        challenge_context ctx(challenge_attr{secret, V_ASN1_PRINTABLESTRING});
+        ctx.csr = dev.csr.get();
+        ctx.client = client;
+        return api.verify(ctx);
+    }
+};
+
+TEST(api_challenges, single_use_expiry_and_revocation) {
+    api_lab lab;
+    auto dev = test::make_requester({.challenge = ""});
+    auto one = lab.api.issue(std::chrono::minutes(10), 1, {}, "device-1");
+    ASSERT_TRUE(one) << one.message();
+    EXPECT_TRUE(std::regex_match(one->secret, std::regex("[0-9A-F]{32}")));
+    EXPECT_FALSE(lab.enroll(one->secret, dev));
+    auto again = lab.enroll(one->secret, dev);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->why, kind::used);
+
+    auto two = lab.api.issue(std::chrono::minutes(10), 2, {}, "");
+    ASSERT_TRUE(two);
+    EXPECT_FALSE(lab.enroll(two->secret, dev));
+    EXPECT_FALSE(lab.enroll(two->secret, dev));
+    EXPECT_EQ(lab.enroll(two->secret, dev)->why, kind::used);
+
+    auto soon = lab.api.issue(std::chrono::seconds(30), 1, {}, "");
+    ASSERT_TRUE(soon);
+    lab.now += std::chrono::seconds(31);
+    EXPECT_EQ(lab.enroll(soon->secret, dev)->why, kind::expired);
+
+    auto revoked = lab.api.issue(std::chrono::minutes(10), 1, {}, "");
+    ASSERT_TRUE(revoked);
+    ASSERT_TRUE(*lab.store->revoke(revoked->row.handle));
+    auto r = lab.enroll(revoked->secret, dev);
+    ASSERT_TRUE(r);
+    EXPECT_NE(r->text.find("revoked"), std::string::npos) << r->text;
+    EXPECT_EQ(lab.enroll("0123456789ABCDEF0123456789ABCDEF", dev)->text, "unknown challenge password");
+    EXPECT_EQ(lab.api.verify(challenge_context{})->why, kind::missing);
+    // Nothing on disk holds a secret.
+    auto raw = read_file(lab.dir.path() / "challenges.db");
+    ASSERT_TRUE(raw);
+    for (const auto* s : {&one->secret, &two->secret, &revoked->secret}) EXPECT_EQ(raw->find(*s), std::string::npos);
+}
+
+TEST(api_challenges, each_binding_refuses_a_request_that_does_not_fit_without_spending_the_challenge) {
+    api_lab lab;
+    auto dev = test::make_requester({.subject = "CN=dev-1,O=Org", .challenge = "", .dns_names = {"dev-1.example"}});
+    struct case_t {
+        const char* what;
+        challenge_bindings b;
+        bool fits;
+    };
+    const std::vector<case_t> cases = {
+        {"subject exact", {.subject = "CN=dev-1,O=Org"}, true},
+        {"subject other", {.subject = "CN=dev-2,O=Org"}, false},
+        {"subject regex", {.subject_regex = "CN=dev-[0-9]+,O=Org"}, true},
+        {"subject regex no", {.subject_regex = "CN=printer-.*"}, false},
+        {"sans allowed", {.sans = {"DNS:dev-1.example", "DNS:other.example"}}, true},
+        {"sans not allowed", {.sans = {"DNS:other.example"}}, false},
+        {"key rsa", {.key_type = "rsa", .min_key_bits = 2048}, true},
+        {"key ec", {.key_type = "ec"}, false},
+        {"key too small", {.min_key_bits = 3072}, false},
+        {"client", {.client = "192.0.2.10"}, true},
+        {"client other", {.client = "192.0.2.99"}, false},
+    };
+    for (const auto& c : cases) {
+        auto ch = lab.api.issue(std::chrono::minutes(10), 1, c.b, c.what);
+        ASSERT_TRUE(ch) << c.what << ": " << ch.message();
+        auto r = lab.enroll(ch->secret, dev);
+        EXPECT_EQ(!r.has_value(), c.fits) << c.what << ": " << (r ? r->text : "accepted");
+        if (!c.fits) {
+            EXPECT_EQ(r->why, kind::wrong) << c.what;
+            EXPECT_NE(r->text.find("does not fit"), std::string::npos) << r->text;
+            auto row = lab.store->find(to_hex(sha256(byte_view(reinterpret_cast<const std::uint8_t*>(ch->secret.data()),
+                                                               ch->secret.size()))));
+            ASSERT_TRUE(row && *row);
+            EXPECT_EQ((*row)->uses_left, 1) << c.what << ": a refused request must not spend the challenge";
+        }
+    }
+}
+
+TEST(api_challenges, bad_bindings_and_options_are_refused_with_the_field_named) {
+    api_lab lab;
+    EXPECT_NE(lab.api.issue(std::chrono::minutes(1), 1, {.subject = "no equals sign"}, "").message().find("subject"),
+              std::string::npos);
+    EXPECT_NE(lab.api.issue(std::chrono::minutes(1), 1, {.subject_regex = "([unclosed"}, "").message().find("subject_regex"),
+              std::string::npos);
+    EXPECT_NE(lab.api.issue(std::chrono::minutes(1), 1, {.sans = {"dev.example"}}, "").message().find("sans"),
+              std::string::npos);
+    EXPECT_NE(lab.api.issue(std::chrono::minutes(1), 1, {.key_type = "dsa"}, "").message().find("key_type"),
+              std::string::npos);
+    EXPECT_FALSE(lab.api.issue(std::chrono::seconds(0), 1, {}, ""));
+    EXPECT_FALSE(lab.api.issue(std::chrono::minutes(1), 0, {}, ""));
+    EXPECT_FALSE(lab.api.issue(std::chrono::minutes(1), 1, {}, "line\nbreak"));
+    EXPECT_FALSE(lab.api.issue(std::chrono::minutes(1), 1, {.client = "1.2.3.4\nsan=DNS:evil"}, ""));
+    // The stored text form round-trips, and a forged line is refused when read.
+    challenge_bindings b{.subject = "CN=a", .sans = {"DNS:a", "IP:192.0.2.1"}, .key_type = "ec", .min_key_bits = 256};
+    auto back = challenge_bindings::from_text(b.to_text());
+    ASSERT_TRUE(back) << back.message();
+    EXPECT_EQ(back->to_text(), b.to_text());
+    EXPECT_FALSE(challenge_bindings::from_text("owner=me\n"));
 }
 
 }  // namespace

@@ -556,7 +556,7 @@ namespace {
 class swapping_verifier final : public challenge_verifier {
 public:
     std::function<void()> during;
-    std::optional<challenge_refusal> verify(const std::optional<challenge_attr>&) override {
+    std::optional<challenge_refusal> verify(const challenge_context&) override {
         if (during) std::exchange(during, nullptr)();
         return std::nullopt;
     }
