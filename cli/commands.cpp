@@ -472,6 +472,74 @@ int rollover(const config::settings& s, bool activate, bool keep_ra, bool live, 
     return 0;
 }
 
+int challenge_command(const config::settings& s, const challenge_cli& c, std::ostream& out) {
+    auto client = admin_client_for(s, c.url);
+    if (!client) {
+        std::cerr << "scep-lab challenge: " << client.message() << "\n";
+        return 2;
+    }
+    if (c.action == "new") {
+        boost::json::object body{{"uses", c.uses}};
+        if (!c.ttl.empty()) body["ttl"] = c.ttl;
+        if (!c.label.empty()) body["label"] = c.label;
+        boost::json::object b;
+        if (!c.subject.empty()) b["subject"] = c.subject;
+        if (!c.subject_regex.empty()) b["subject_regex"] = c.subject_regex;
+        if (!c.sans.empty()) {
+            boost::json::array a;
+            for (const auto& n : c.sans) a.push_back(boost::json::string(n));
+            b["sans"] = std::move(a);
+        }
+        if (!c.key_type.empty()) b["key_type"] = c.key_type;
+        if (c.min_key_bits > 0) b["min_key_bits"] = c.min_key_bits;
+        if (!c.client.empty()) b["client"] = c.client;
+        if (!b.empty()) body["bindings"] = std::move(b);
+        auto r = admin_call(*client, "POST", "/admin/api/challenges", boost::json::serialize(body));
+        if (!r) {
+            std::cerr << "scep-lab challenge new: " << r.message() << "\n";
+            return 1;
+        }
+        if (c.json) {
+            out << boost::json::serialize(*r) << "\n";
+            return 0;
+        }
+        const auto& o = r->as_object();
+        // The challenge alone on the first line, for scripts; it is never shown again.
+        out << std::string(o.at("challenge").as_string()) << "\n";
+        out << "id " << std::string(o.at("id").as_string()) << ", expires " << std::string(o.at("expires_at").as_string())
+            << ", uses " << o.at("uses").as_int64() << "\n";
+        return 0;
+    }
+    if (c.action == "list") {
+        auto r = admin_call(*client, "GET", std::string("/admin/api/challenges") + (c.all ? "?all=true" : ""));
+        if (!r) {
+            std::cerr << "scep-lab challenge list: " << r.message() << "\n";
+            return 1;
+        }
+        if (c.json) {
+            out << boost::json::serialize(*r) << "\n";
+            return 0;
+        }
+        const auto& list = r->as_object().at("challenges").as_array();
+        for (const auto& v : list) {
+            const auto& o = v.as_object();
+            out << std::string(o.at("id").as_string()) << "  " << std::string(o.at("state").as_string()) << "  uses "
+                << o.at("uses_left").as_int64() << "/" << o.at("uses").as_int64() << "  expires "
+                << std::string(o.at("expires_at").as_string()) << "  " << std::string(o.at("label").as_string())
+                << "  " << boost::json::serialize(o.at("bindings")) << "\n";
+        }
+        out << list.size() << " challenge" << (list.size() == 1 ? "" : "s") << "\n";
+        return 0;
+    }
+    auto r = admin_call(*client, "DELETE", "/admin/api/challenges/" + c.id);
+    if (!r) {
+        std::cerr << "scep-lab challenge revoke: " << r.message() << "\n";
+        return 1;
+    }
+    out << "revoked " << c.id << "\n";
+    return 0;
+}
+
 int fault_command(const config::settings& s, const fault_cli& f, std::ostream& out) {
     auto client = admin_client_for(s, f.url);
     if (!client) {

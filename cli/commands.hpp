@@ -55,6 +55,22 @@ struct fault_cli {
 };
 int fault_command(const config::settings& s, const fault_cli& f, std::ostream& out);
 
+// `scep-lab challenge new|list|revoke`: the running server's challenges
+// (challenge.mode = "api", docs/challenges.md).
+struct challenge_cli {
+    std::string action;  // new | list | revoke
+    std::string url;
+    std::string ttl;     // "10m"; empty: the server's default
+    int uses = 1;
+    std::string label;
+    std::string subject, subject_regex, key_type, client;
+    std::vector<std::string> sans;
+    int min_key_bits = 0;
+    bool all = false, json = false;
+    std::string id;  // revoke
+};
+int challenge_command(const config::settings& s, const challenge_cli& c, std::ostream& out);
+
 // GET /healthz on the configured (or given) address; 0 when it answers 200.
 // `scep-lab seed N`: adds N placeholder certificate rows to the store (for
 // benchmarks on a full store); every row carries one real certificate's DER.

@@ -253,6 +253,28 @@ int main(int argc, char** argv) {
     for (auto* sub : {fault_add, fault_list, fault_clear})
         sub->add_option("--url", fc.url, "the server's base URL; default from the listen address and port settings");
 
+    scep::cli::challenge_cli cc;
+    auto* challenge_cmd = app.add_subcommand("challenge", "hand out, list or revoke challenges (challenge.mode = \"api\")");
+    challenge_cmd->require_subcommand(1);
+    auto* ch_new = challenge_cmd->add_subcommand("new", "a new challenge; printed once, on the first line");
+    ch_new->add_option("--ttl", cc.ttl, "lifetime, e.g. 10m (default: challenge.default_ttl)");
+    ch_new->add_option("--uses", cc.uses, "enrollments it allows (default 1)")->check(CLI::Range(1, 1000000));
+    ch_new->add_option("--label", cc.label, "a name for it, e.g. the device ID");
+    ch_new->add_option("--subject", cc.subject, "bind: exactly this CSR subject");
+    ch_new->add_option("--subject-regex", cc.subject_regex, "bind: the CSR subject matches this (ECMAScript)");
+    ch_new->add_option("--san", cc.sans, "bind: allowed subjectAltName, e.g. DNS:dev-1.example (repeat)");
+    ch_new->add_option("--key-type", cc.key_type, "bind: rsa or ec")->check(CLI::IsMember({"rsa", "ec"}));
+    ch_new->add_option("--min-key-bits", cc.min_key_bits, "bind: at least this key size")->check(CLI::Range(1, 16384));
+    ch_new->add_option("--client", cc.client, "bind: the client address that must use it");
+    auto* ch_list = challenge_cmd->add_subcommand("list", "live challenges (no values: only their hashes are kept)");
+    ch_list->add_flag("--all", cc.all, "used, expired and revoked ones too");
+    auto* ch_revoke = challenge_cmd->add_subcommand("revoke", "revoke a challenge by its id");
+    ch_revoke->add_option("id", cc.id, "the id (ch-...)")->required();
+    for (auto* sub : {ch_new, ch_list, ch_revoke}) {
+        sub->add_option("--url", cc.url, "the server's base URL; default from the listen address and port settings");
+        sub->add_flag("--json", cc.json, "the admin API's JSON");
+    }
+
     scep::client::conformance_options co;
     bool co_list = false;
     auto* conformance = app.add_subcommand(
@@ -381,6 +403,10 @@ int main(int argc, char** argv) {
     }
     if (init->parsed()) return scep::cli::init(*s, std::cout);
     if (transactions->parsed()) return scep::cli::transactions_list(*s, tx_format, tx_query, std::cout);
+    if (challenge_cmd->parsed()) {
+        cc.action = ch_new->parsed() ? "new" : ch_list->parsed() ? "list" : "revoke";
+        return scep::cli::challenge_command(*s, cc, std::cout);
+    }
     if (fault->parsed()) {
         fc.action = fault_add->parsed() ? "add" : fault_list->parsed() ? "list" : "clear";
         for (auto [key, value] : {std::pair{"operation", &fw_operation}, std::pair{"message_type", &fw_message_type},

@@ -156,14 +156,27 @@ void warn_about_settings(const config::settings& s, event_log& log) {
 struct challenges {
     std::optional<one_time_passwords> otp;
     std::optional<static_challenge> fixed;
-    challenge_verifier* verifier() { return otp ? static_cast<challenge_verifier*>(&*otp) : fixed ? &*fixed : nullptr; }
+    std::unique_ptr<challenge_store> store;  // challenge.mode = "api"
+    std::optional<api_challenges> api;
+    challenge_verifier* verifier() {
+        if (api) return &*api;
+        return otp ? static_cast<challenge_verifier*>(&*otp) : fixed ? &*fixed : nullptr;
+    }
 };
-void make_challenges(const config::settings& s, const clock_fn& clock, challenges& out) {
-    if (!s.ndes.enabled) return;  // the service checks scep.challenge itself
-    if (s.ndes.password_mode == "dynamic")
+result<void> make_challenges(const config::settings& s, const clock_fn& clock, challenges& out) {
+    if (s.challenge.mode == "api") {
+        auto store = challenge_store::open(s.challenges_file());
+        if (!store) return store.err();
+        out.store = std::move(*store);
+        out.api.emplace(*out.store, clock);
+        return {};
+    }
+    if (!s.ndes.enabled) return {};  // the service checks scep.challenge itself
+    if (s.ndes.password_mode == "dynamic" || s.challenge.mode == "ndes-dynamic")
         out.otp.emplace(s.ndes.password_validity, s.ndes.password_cache, s.ndes.password_bytes, clock);
     else
         out.fixed.emplace(s.ndes.password_mode == "none" ? std::string() : s.scep.challenge);
+    return {};
 }
 
 // The SCEP paths, with Microsoft's in NDES mode.
@@ -395,7 +408,8 @@ int serve(const config::settings& s) {
     if (!s.lab.serial_seed.empty())
         if (auto n = l.store->count()) iss.set_serial_seed(s.lab.serial_seed, static_cast<std::uint64_t>(*n));
     challenges challenge;
-    make_challenges(s, clock, challenge);
+    if (auto made = make_challenges(s, clock, challenge); !made) return cannot_start(log, made.message());
+    if (challenge.api) log.info("challenges from the admin API", {{"store", s.challenges_file().string()}});
     const service_config scfg = config::service_settings(s);
     if (scfg.templates)
         log.info("NDES templates", {{"signature", scfg.templates->signature.name},
@@ -433,6 +447,7 @@ int serve(const config::settings& s) {
         if (!token) return cannot_start(log, token.message());
         admin.emplace(*l.store, admin_settings_view{*token, s.admin.allow_remote, config::to_toml(s, false)});
         admin->set_faults(&faults);
+        if (challenge.api) admin->set_challenges(&*challenge.api, s.challenge.default_ttl);
     }
     std::optional<https_identity> identity;
     if (s.https.enabled) {

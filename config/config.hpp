@@ -83,6 +83,15 @@ struct lab_settings {
     std::string serial_seed;
 };
 
+// How PKCSReq challenges are checked (docs/challenges.md).
+struct challenge_settings {
+    // "static": scep.challenge (in NDES mode, ndes.password_mode decides);
+    // "ndes-dynamic": NDES one-time passwords from the admin page;
+    // "api": challenges from POST /admin/api/challenges, kept in <data_dir>/challenges.db.
+    std::string mode = "static";
+    std::chrono::seconds default_ttl = std::chrono::hours(1);  // api: when the request names none
+};
+
 // The admin API (docs/admin-api.md) and its bearer token.
 struct admin_settings {
     bool enabled = true;
@@ -193,6 +202,7 @@ struct settings {
     // Named issuance profiles ([templates.NAME]), for the NDES template slots.
     std::map<std::string, issuance_profile> templates = builtin_templates();
     quirk_settings quirks;
+    challenge_settings challenge;
     // File holding the passphrase of the lab's private keys (PKCS#8, AES-256);
     // SCEP_LAB_KEY_PASSPHRASE overrides it. The passphrase itself lives only
     // in pki.key_passphrase, never in output or logs.
@@ -201,6 +211,7 @@ struct settings {
     std::filesystem::path pki_dir() const { return data_dir / "pki"; }
     std::filesystem::path store_file() const { return data_dir / "scep-lab.db"; }
     std::filesystem::path ndes_events_file() const { return data_dir / "ndes-events.log"; }
+    std::filesystem::path challenges_file() const { return data_dir / "challenges.db"; }
     // The transaction inspector's log (docs/inspector.md).
     std::filesystem::path transactions_file() const { return data_dir / "transactions.db"; }
     // Where HTTPS listens (https.listen, or server.listen when empty).

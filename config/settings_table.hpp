@@ -45,6 +45,12 @@ void visit_settings(V& v, S& s) {
     v.text("serial_seed", s.lab.serial_seed, "deterministic serials from this seed; SCEP_LAB_SERIAL_SEED");
     v.end();
 
+    v.section("challenge", "how PKCSReq challenges are checked (docs/challenges.md)");
+    v.choice("mode", s.challenge.mode, {"static", "ndes-dynamic", "api"},
+             "static secret, NDES one-time passwords, or challenges from the admin API");
+    v.duration("default_ttl", s.challenge.default_ttl, "api: lifetime of a challenge when the request names none");
+    v.end();
+
     v.section("admin", "the JSON admin API");
     v.flag("enabled", s.admin.enabled, "serve /admin/api/");
     v.path("token_file", s.admin.token_file, "where the bearer token lives; empty = <data_dir>/admin-token");

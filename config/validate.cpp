@@ -34,6 +34,14 @@ result<void> validate(const settings& s) {
                              std::pair{"ndes.encryption_template", &s.ndes.encryption_template},
                              std::pair{"ndes.general_purpose_template", &s.ndes.general_purpose_template}})
         if (auto p = profile_named(s, *name); !p) return make_error(std::string(key) + ": " + p.message());
+    if (s.challenge.mode == "ndes-dynamic" && !s.ndes.enabled)
+        return make_error("challenge.mode = \"ndes-dynamic\" needs NDES mode (ndes.enabled = true): the one-time "
+                          "passwords come from its admin page");
+    if (s.challenge.mode == "api" && !s.admin.enabled)
+        return make_error("challenge.mode = \"api\" needs the admin API (admin.enabled = true): challenges are "
+                          "handed out by POST /admin/api/challenges");
+    if (s.challenge.default_ttl < std::chrono::seconds(1) || s.challenge.default_ttl > std::chrono::hours(24 * 366))
+        return make_error("challenge.default_ttl must be 1s to 366d");
     if (!s.server.http && !s.https.enabled)
         return make_error("server.http = false and https.enabled = false: nothing would listen; turn one on");
     if (s.https.cert_file.empty() != s.https.key_file.empty())

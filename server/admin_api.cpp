@@ -2,9 +2,12 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <ctime>
 #include <limits>
 
+#include "config/config.hpp"
 #include "pki/ca/crl.hpp"
 #include "pki/crypto/encoding.hpp"
 #include "pki/trust/exports.hpp"
@@ -312,6 +315,65 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
         return res;
     };
 
+    // POST /admin/api/challenges {ttl, uses, label, bindings}; GET [?all=true]; DELETE /admin/api/challenges/<id>
+    if (!seg.empty() && seg[0] == "challenges") {
+        if (!challenges_) return error(req, http::status::not_found, "challenges come from the admin API only with challenge.mode = \"api\"");
+        const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        if (seg.size() == 1 && method == http::verb::get) {
+            bool all = false;
+            for (const auto& [k, v] : *p)
+                if (k == "all") all = v == "true" || v == "1";
+            auto rows = challenges_->store().list(now, all);
+            if (!rows) return error(req, http::status::internal_server_error, "the challenge store cannot be read");
+            json::array out;
+            for (const auto& r : *rows) out.push_back(challenge_json(r, now));
+            return reply(req, http::status::ok, json::object{{"challenges", std::move(out)}});
+        }
+        if (seg.size() == 1 && method == http::verb::post) {
+            std::string why;
+            auto body = body_object(req, why);
+            if (!body) return error(req, http::status::bad_request, why);
+            std::chrono::seconds ttl = challenge_ttl_;
+            int uses = 1;
+            std::string label;
+            challenge_bindings bindings;
+            for (const auto& [key, value] : *body) {
+                if (key == "ttl") {
+                    if (value.is_int64() && value.as_int64() > 0) ttl = std::chrono::seconds(value.as_int64());
+                    else if (auto d = value.is_string() ? config::parse_duration(std::string_view(value.as_string())) : std::nullopt) ttl = *d;
+                    else return error(req, http::status::bad_request, "ttl must be seconds or a duration like \"10m\"");
+                } else if (key == "uses") {
+                    if (!value.is_int64() || value.as_int64() < 1 || value.as_int64() > 1000000)
+                        return error(req, http::status::bad_request, "uses must be 1 to 1000000");
+                    uses = static_cast<int>(value.as_int64());
+                } else if (key == "label") {
+                    if (!value.is_string()) return error(req, http::status::bad_request, "label must be a string");
+                    label = std::string(value.as_string());
+                } else if (key == "bindings") {
+                    auto b = challenge_bindings_from_json(value);
+                    if (!b) return error(req, http::status::bad_request, "bindings: " + b.message());
+                    bindings = std::move(*b);
+                } else {
+                    return error(req, http::status::bad_request,
+                                 "unknown field \"" + std::string(key) + "\" (ttl, uses, label, bindings)");
+                }
+            }
+            auto made = challenges_->issue(ttl, uses, bindings, label);
+            if (!made) return error(req, http::status::bad_request, made.message());
+            auto out = challenge_json(made->row, now);
+            out["challenge"] = made->secret;
+            log_detail = "challenge " + made->row.handle + " issued";
+            return reply(req, http::status::created, std::move(out));
+        }
+        if (seg.size() == 2 && method == http::verb::delete_) {
+            auto r = challenges_->store().revoke(seg[1]);
+            if (!r) return error(req, http::status::internal_server_error, "the challenge store cannot be written");
+            if (!*r) return error(req, http::status::not_found, "no challenge " + seg[1]);
+            log_detail = "challenge " + seg[1] + " revoked";
+            return reply(req, http::status::ok, json::object{{"revoked", 1}});
+        }
+        return method_not_allowed(seg.size() == 1 ? "GET, POST" : "DELETE");
+    }
     // POST /admin/api/rollover {"activate": false, "keep_ra": false}
     if (seg.size() == 1 && seg[0] == "rollover") {
         if (!rollover_) return error(req, http::status::not_found, "live rollover is not available");
@@ -567,6 +629,69 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
     return error(req, http::status::not_found,
                  "unknown admin API path (certificates, certificates/<serial>, certificates/<serial>/revoke, pending, "
                  "pending/<txid>/approve|reject, reset, config)");
+}
+
+boost::json::object challenge_json(const challenge_row& r, std::int64_t now) {
+    auto iso = [](std::int64_t t) {
+        std::time_t tt = static_cast<std::time_t>(t);
+        std::tm tm{};
+        gmtime_r(&tt, &tm);
+        char buf[32];
+        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return std::string(buf);
+    };
+    const char* state = r.revoked ? "revoked" : r.uses_left <= 0 ? "used" : r.expires_at <= now ? "expired" : "live";
+    json::object o{{"id", r.handle},       {"label", r.label},         {"created_at", iso(r.created_at)},
+                   {"expires_at", iso(r.expires_at)}, {"uses", r.uses_total}, {"uses_left", r.uses_left},
+                   {"state", state}};
+    json::object b;
+    if (auto parsed = challenge_bindings::from_text(r.bindings)) {
+        if (!parsed->subject.empty()) b["subject"] = parsed->subject;
+        if (!parsed->subject_regex.empty()) b["subject_regex"] = parsed->subject_regex;
+        if (!parsed->sans.empty()) {
+            json::array a;
+            for (const auto& n : parsed->sans) a.push_back(json::string(n));
+            b["sans"] = std::move(a);
+        }
+        if (!parsed->key_type.empty()) b["key_type"] = parsed->key_type;
+        if (parsed->min_key_bits > 0) b["min_key_bits"] = parsed->min_key_bits;
+        if (!parsed->client.empty()) b["client"] = parsed->client;
+    }
+    o["bindings"] = std::move(b);
+    return o;
+}
+
+result<challenge_bindings> challenge_bindings_from_json(const boost::json::value& v) {
+    if (!v.is_object()) return make_error("must be an object");
+    challenge_bindings b;
+    for (const auto& [key, value] : v.as_object()) {
+        auto text = [&](std::string& out) -> result<void> {
+            if (!value.is_string()) return make_error(std::string(key) + " must be a string");
+            out = std::string(value.as_string());
+            return {};
+        };
+        result<void> ok;
+        if (key == "subject") ok = text(b.subject);
+        else if (key == "subject_regex") ok = text(b.subject_regex);
+        else if (key == "key_type") ok = text(b.key_type);
+        else if (key == "client") ok = text(b.client);
+        else if (key == "min_key_bits") {
+            if (!value.is_int64()) return make_error("min_key_bits must be a number");
+            b.min_key_bits = static_cast<int>(std::clamp<std::int64_t>(value.as_int64(), -1, 100000));
+        } else if (key == "sans") {
+            if (!value.is_array()) return make_error("sans must be a list of strings");
+            for (const auto& n : value.as_array()) {
+                if (!n.is_string()) return make_error("sans must be a list of strings");
+                b.sans.emplace_back(n.as_string());
+            }
+        } else {
+            return make_error("unknown binding \"" + std::string(key) +
+                              "\" (subject, subject_regex, sans, key_type, min_key_bits, client)");
+        }
+        if (!ok) return ok.err();
+    }
+    if (auto ok = b.validate(); !ok) return ok.err();
+    return b;
 }
 
 }  // namespace scep::server

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "pki/scep/challenge.hpp"
 #include "pki/scep/faults.hpp"
 #include "pki/store/store.hpp"
 
@@ -44,6 +45,12 @@ public:
     // rollover (docs/operations.md); answers what it did, or the error.
     using rollover_fn = std::function<result<boost::json::object>(bool activate, bool keep_ra)>;
     void set_rollover(rollover_fn f) { rollover_ = std::move(f); }
+    // /admin/api/challenges hands out, lists and revokes challenges
+    // (challenge.mode = "api", docs/challenges.md).
+    void set_challenges(api_challenges* c, std::chrono::seconds default_ttl) {
+        challenges_ = c;
+        challenge_ttl_ = default_ttl;
+    }
 
 private:
     admin_response route(const admin_request& req, std::string_view path, std::string_view query,
@@ -54,7 +61,15 @@ private:
     inspector* inspector_ = nullptr;
     fault_plan* faults_ = nullptr;
     rollover_fn rollover_;
+    api_challenges* challenges_ = nullptr;
+    std::chrono::seconds challenge_ttl_{3600};
 };
+
+// A challenge row as the admin API lists it: never the secret (only its hash
+// is kept), its state at `now`.
+boost::json::object challenge_json(const challenge_row& r, std::int64_t now);
+// The bindings of a POST /admin/api/challenges body; the error names the field.
+result<challenge_bindings> challenge_bindings_from_json(const boost::json::value& v);
 
 // A fault rule as JSON, and from JSON (the error names the bad field).
 boost::json::object fault_rule_json(const fault_rule& r);
