@@ -632,14 +632,7 @@ admin_response admin_api::route(const admin_request& req, std::string_view path,
 }
 
 boost::json::object challenge_json(const challenge_row& r, std::int64_t now) {
-    auto iso = [](std::int64_t t) {
-        std::time_t tt = static_cast<std::time_t>(t);
-        std::tm tm{};
-        gmtime_r(&tt, &tm);
-        char buf[32];
-        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        return std::string(buf);
-    };
+    const auto iso = unix_time_iso8601;
     const char* state = r.revoked ? "revoked" : r.uses_left <= 0 ? "used" : r.expires_at <= now ? "expired" : "live";
     json::object o{{"id", r.handle},       {"label", r.label},         {"created_at", iso(r.created_at)},
                    {"expires_at", iso(r.expires_at)}, {"uses", r.uses_total}, {"uses_left", r.uses_left},

@@ -3,6 +3,8 @@
 #include "config/config.hpp"
 #include "pki/ca/crl.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <sstream>
 
 #include "pki/crypto/encoding.hpp"
@@ -104,6 +106,26 @@ std::string render_status_page(const status_inputs& in) {
               << markup_escape(r.not_after) << "</td></tr>\n";
         }
         o << "</table>\n<p class=\"muted\">" << recent->total << " certificates in the store</p>\n";
+    }
+    if (in.challenges) {
+        o << "<h2>Challenges</h2>\n";
+        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+        auto live = in.challenges->list(now, false, 50);
+        if (!live || live->empty()) {
+            o << "<p class=\"muted\" id=\"no-challenges\">none live</p>\n";
+        } else {
+            o << "<table id=\"challenges\"><tr><th>id</th><th>challenge</th><th>label</th><th>uses left</th>"
+                 "<th>expires</th><th>bindings</th></tr>\n";
+            for (const auto& c : *live) {
+                std::string bindings = c.bindings;
+                std::replace(bindings.begin(), bindings.end(), '\n', ' ');
+                o << "<tr><td><code>" << markup_escape(c.handle) << "</code></td><td>********</td><td>"
+                  << markup_escape(c.label) << "</td><td>" << c.uses_left << "/" << c.uses_total << "</td><td>"
+                  << unix_time_iso8601(c.expires_at) << "</td><td><code>" << markup_escape(bindings) << "</code></td></tr>\n";
+            }
+            o << "</table>\n<p class=\"muted\">Values are shown once, when made: only their hashes are kept.</p>\n";
+        }
     }
     if (in.transactions)
         o << "<h2>Transactions</h2>\n<p><a id=\"transactions-link\" href=\"/transactions\">Every SCEP exchange, "

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pki/ca/hierarchy.hpp"
+#include "pki/store/challenges.hpp"
 #include "pki/store/store.hpp"
 
 namespace scep::server {
@@ -23,6 +24,7 @@ struct status_inputs {
     bool https = false;        // whether /ca/tls-chain.* exists
     bool admin = false;        // whether the admin API is on (buttons)
     bool transactions = false;  // whether the inspector is on (link to /transactions)
+    const challenge_store* challenges = nullptr;  // challenge.mode = "api": the live ones are listed (never values)
 };
 
 std::string render_status_page(const status_inputs& in);

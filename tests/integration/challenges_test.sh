@@ -87,6 +87,15 @@ grep -c "survivor" all.txt >/dev/null && grep "survivor" all.txt | grep -c " use
     fail "the spent challenge is not listed as used: $(cat all.txt)"
 echo "ok: challenges survive a restart; challenges.db holds hashes only (0600)"
 
+# The status page lists the live ones, masked.
+shown=$(new_challenge --label on-the-page --subject-regex '.*CN=<b>.*')
+curl -s "$base/" >status.html
+grep -c "on-the-page" status.html >/dev/null || fail "the status page does not list the challenge"
+grep -c "$shown" status.html >/dev/null && fail "the status page shows a challenge value"
+grep -c "CN=<b>" status.html >/dev/null && fail "a binding reached the page unescaped"
+grep -c "CN=&lt;b&gt;" status.html >/dev/null || fail "the binding is not on the page (escaped)"
+echo "ok: the status page lists live challenges without their values, bindings escaped"
+
 # 6. bad requests to the API get clear errors and change nothing
 code=$(curl -s -o bad.json -w '%{http_code}' -H "Authorization: Bearer $(cat data/admin-token)" \
     -d '{"bindings": {"owner": "me"}}' "$base/admin/api/challenges")
@@ -96,4 +105,4 @@ code=$(curl -s -o bad2.json -w '%{http_code}' -H "Authorization: Bearer $(cat da
 [ "$code" = 400 ] || fail "ttl forever: $code $(cat bad2.json)"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -d '{}' "$base/admin/api/challenges")" = 401 ] || fail "no token accepted"
 echo "ok: malformed challenge requests are refused"
-echo "PASS: api challenges (6 checks)"
+echo "PASS: api challenges (7 checks)"
