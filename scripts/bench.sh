@@ -88,20 +88,7 @@ bench lab-ec-requesters "$lab_url" ec-p256
 stop_lab
 
 echo "== scep-lab, ECDSA issuing CA (P-256) with an RSA-2048 RA"
-cat >"$work/ecdsa-ca.toml" <<'TOML'
-[pki]
-[[pki.tiers]]
-name = "root"
-subject = "CN=scep-lab bench ECDSA Root,O=scep-lab"
-key = "ec-p384"
-[[pki.tiers]]
-name = "issuing"
-subject = "CN=scep-lab bench ECDSA Issuing CA,O=scep-lab"
-key = "ec-p256"
-[pki.ra]
-key = "rsa2048"
-TOML
-start_lab "$work/lab-ecdsa" --config "$work/ecdsa-ca.toml"
+start_lab "$work/lab-ecdsa" --config config/examples/ecdsa-issuing-ca.toml
 bench lab-ecdsa-ca "$lab_url"
 stop_lab
 

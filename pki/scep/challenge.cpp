@@ -123,9 +123,7 @@ namespace scep {
 
 namespace {
 
-constexpr const char* binding_keys[] = {"subject", "subject_regex", "san", "key_type", "min_key_bits", "client"};
-
-bool has_control(const std::string& v) {
+bool binding_has_control(const std::string& v) {
     return std::any_of(v.begin(), v.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
 }
 
@@ -177,7 +175,7 @@ result<challenge_bindings> challenge_bindings::from_text(const std::string& text
 
 result<void> challenge_bindings::validate() const {
     for (const std::string* v : {&subject, &subject_regex, &key_type, &client})
-        if (has_control(*v) || v->size() > 1024) return make_error("a binding holds control characters or is too long");
+        if (binding_has_control(*v) || v->size() > 1024) return make_error("a binding holds control characters or is too long");
     if (!subject.empty())
         if (auto n = parse_subject(subject); !n) return make_error("subject: " + n.message());
     if (!subject_regex.empty()) {
@@ -189,7 +187,7 @@ result<void> challenge_bindings::validate() const {
     }
     if (sans.size() > 100) return make_error("sans: at most 100");
     for (const auto& n : sans) {
-        if (has_control(n) || n.size() > 512) return make_error("sans: an entry holds control characters or is too long");
+        if (binding_has_control(n) || n.size() > 512) return make_error("sans: an entry holds control characters or is too long");
         const auto colon = n.find(':');
         const std::string kind = colon == std::string::npos ? "" : n.substr(0, colon);
         if (kind != "DNS" && kind != "IP" && kind != "email" && kind != "URI" && kind != "UPN")
@@ -263,7 +261,7 @@ result<api_challenges::issued> api_challenges::issue(std::chrono::seconds ttl, i
                                                      const challenge_bindings& bindings, const std::string& label) {
     if (ttl.count() <= 0 || ttl > std::chrono::hours(24 * 366)) return make_error("ttl must be 1 second to 366 days");
     if (uses < 1 || uses > 1000000) return make_error("uses must be 1 to 1000000");
-    if (label.size() > 256 || has_control(label)) return make_error("label: at most 256 printable characters");
+    if (label.size() > 256 || binding_has_control(label)) return make_error("label: at most 256 printable characters");
     if (auto ok = bindings.validate(); !ok) return ok.err();
     issued out;
     out.secret = to_hex(random_bytes(16), true);

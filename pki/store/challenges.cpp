@@ -8,7 +8,7 @@ namespace scep {
 
 namespace {
 
-constexpr const char* schema = R"sql(
+constexpr const char* challenges_schema = R"sql(
 CREATE TABLE IF NOT EXISTS challenges (
     id INTEGER PRIMARY KEY,
     handle TEXT NOT NULL UNIQUE,
@@ -23,9 +23,9 @@ CREATE TABLE IF NOT EXISTS challenges (
 );
 )sql";
 
-constexpr const char* columns = "handle, created_at, expires_at, uses_total, uses_left, revoked, bindings, label";
+constexpr const char* challenge_columns = "handle, created_at, expires_at, uses_total, uses_left, revoked, bindings, label";
 
-challenge_row read_row(sqlite3_stmt* s) {
+challenge_row read_challenge(sqlite3_stmt* s) {
     challenge_row r;
     r.handle = sqlite::column_text(s, 0);
     r.created_at = sqlite3_column_int64(s, 1);
@@ -59,7 +59,7 @@ result<std::unique_ptr<challenge_store>> challenge_store::open(const std::filesy
     sqlite3_busy_timeout(db->get(), 5000);
     char* err = nullptr;
     if (sqlite3_exec(db->get(), "PRAGMA journal_mode=WAL;", nullptr, nullptr, &err) != SQLITE_OK ||
-        sqlite3_exec(db->get(), schema, nullptr, nullptr, &err) != SQLITE_OK) {
+        sqlite3_exec(db->get(), challenges_schema, nullptr, nullptr, &err) != SQLITE_OK) {
         std::string why = err ? err : "unknown error";
         sqlite3_free(err);
         return make_error(file.string() + ": cannot set up the challenge store: " + why);
@@ -91,7 +91,7 @@ result<void> challenge_store::add(const std::string& secret_sha256, const challe
 
 result<std::vector<challenge_row>> challenge_store::list(std::int64_t now, bool all, std::size_t limit) const {
     std::lock_guard lock(mu_);
-    const std::string sql = std::string("SELECT ") + columns + " FROM challenges" +
+    const std::string sql = std::string("SELECT ") + challenge_columns + " FROM challenges" +
                             (all ? "" : " WHERE revoked = 0 AND uses_left > 0 AND expires_at > ?") +
                             " ORDER BY id DESC LIMIT ?";
     sqlite3_stmt* raw = nullptr;
@@ -103,7 +103,7 @@ result<std::vector<challenge_row>> challenge_store::list(std::int64_t now, bool 
     sqlite3_bind_int64(raw, i, static_cast<sqlite3_int64>(limit));
     std::vector<challenge_row> out;
     int rc;
-    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) out.push_back(read_row(raw));
+    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) out.push_back(read_challenge(raw));
     if (rc != SQLITE_DONE) return make_error(std::string("listing challenges: ") + sqlite3_errmsg(db_));
     return out;
 }
@@ -122,13 +122,13 @@ result<bool> challenge_store::revoke(const std::string& handle) {
 result<std::optional<challenge_row>> challenge_store::find(const std::string& secret_sha256) const {
     std::lock_guard lock(mu_);
     sqlite3_stmt* raw = nullptr;
-    const std::string sql = std::string("SELECT ") + columns + " FROM challenges WHERE secret_sha256 = ?";
+    const std::string sql = std::string("SELECT ") + challenge_columns + " FROM challenges WHERE secret_sha256 = ?";
     if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK)
         return make_error(std::string("preparing a challenge lookup: ") + sqlite3_errmsg(db_));
     sqlite::stmt_ptr s(raw);
     sqlite::bind_text(raw, 1, secret_sha256);
     int rc = sqlite3_step(raw);
-    if (rc == SQLITE_ROW) return std::optional<challenge_row>(read_row(raw));
+    if (rc == SQLITE_ROW) return std::optional<challenge_row>(read_challenge(raw));
     if (rc != SQLITE_DONE) return make_error(std::string("looking a challenge up: ") + sqlite3_errmsg(db_));
     return std::optional<challenge_row>();
 }

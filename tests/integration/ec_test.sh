@@ -9,6 +9,7 @@
 #      micromdm scepclient and certmonger enroll, certificates signed with
 #      ecdsa-with-SHA256 that chain to the root.
 . "$(dirname "$0")/lib.sh"
+SOURCE_DIR=$(readlink -f "$(dirname "$0")/../..")
 command -v scepclient >/dev/null || skip "scepclient not installed (apt-get install scep)"
 command -v certmonger >/dev/null || skip "certmonger not installed"
 command -v dbus-run-session >/dev/null || skip "dbus-run-session not installed"
@@ -65,20 +66,7 @@ echo "ok: ec_requesters = refuse answers badAlg, RSA unaffected"
 
 # 3. ECDSA issuing CA with an RSA RA
 rm -rf data
-cat >ecdsa.toml <<'TOML'
-[pki]
-[[pki.tiers]]
-name = "root"
-subject = "CN=scep-lab EC Root,O=scep-lab"
-key = "ec-p384"
-[[pki.tiers]]
-name = "issuing"
-subject = "CN=scep-lab EC Issuing CA,O=scep-lab"
-key = "ec-p256"
-[pki.ra]
-key = "rsa2048"
-TOML
-start_server --config ecdsa.toml
+start_server --config "$SOURCE_DIR/config/examples/ecdsa-issuing-ca.toml"
 openssl x509 -in data/pki/ra.crt -noout -text | grep -q "Public Key Algorithm: rsaEncryption" || fail "the RA is not RSA"
 mkdir -p sc sc0
 # Without a selector scepclient encrypts to every GetCACert certificate and

@@ -229,4 +229,28 @@ service_lab::service_lab(service_config cfg, const hierarchy_spec& spec) {
     service.emplace(*pki, *iss, *store, std::move(cfg));
 }
 
+enrollment enroll_through(service_lab& lab, const requester& dev, key_transport transport, content_cipher cipher) {
+    pki_request_params p;
+    p.transaction_id = make_transaction_id();
+    p.sender_nonce = bytes(16, 7);
+    p.message_data = x509_req_to_der(*dev.csr);
+    p.cipher = cipher;
+    p.transport = transport;
+    auto der = build_pki_request(p, *dev.signer, *dev.key, {&lab.pki->ra_encryption_cert()});
+    EXPECT_TRUE(der) << der.message();
+    if (!der) return {};
+    auto reply = lab.service->pki_operation(*der, "test");
+    EXPECT_EQ(reply.http_status, 200) << reply.body;
+    auto rep = parse_cert_rep(bytes(reply.body.begin(), reply.body.end()), lab.pki->ra_cert());
+    EXPECT_TRUE(rep) << rep.message();
+    if (!rep) return {};
+    enrollment o{*rep, nullptr};
+    if (rep->status == pki_status::success) {
+        auto certs = decrypt_cert_rep(*rep, *dev.signer, *dev.key);
+        EXPECT_TRUE(certs) << certs.message();
+        if (certs && !certs->empty()) o.cert = std::move(certs->front());
+    }
+    return o;
+}
+
 }  // namespace scep::test

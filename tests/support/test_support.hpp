@@ -150,4 +150,14 @@ struct service_lab {
     std::optional<scep_service> service;
 };
 
+// One PKCSReq from `dev` through lab.service, encrypted to the lab's
+// encryption RA: the reply verified against the signing RA and, on
+// SUCCESS, the certificate decrypted with the requester's key.
+struct enrollment {
+    cert_rep rep;
+    x509_ptr cert;
+};
+enrollment enroll_through(service_lab& lab, const requester& dev, key_transport transport = key_transport::rsa_pkcs1,
+                          content_cipher cipher = content_cipher::aes_128_cbc);
+
 }  // namespace scep::test

@@ -10,36 +10,6 @@
 namespace scep {
 namespace {
 
-struct outcome {
-    cert_rep rep;
-    x509_ptr cert;
-};
-
-outcome enroll(test::service_lab& lab, const test::requester& dev, key_transport transport = key_transport::rsa_pkcs1,
-               content_cipher cipher = content_cipher::aes_128_cbc) {
-    pki_request_params p;
-    p.transaction_id = make_transaction_id();
-    p.sender_nonce = bytes(16, 7);
-    p.message_data = x509_req_to_der(*dev.csr);
-    p.cipher = cipher;
-    p.transport = transport;
-    auto der = build_pki_request(p, *dev.signer, *dev.key, {&lab.pki->ra_encryption_cert()});
-    EXPECT_TRUE(der) << der.message();
-    if (!der) return {};
-    auto reply = lab.service->pki_operation(*der, "test");
-    EXPECT_EQ(reply.http_status, 200) << reply.body;
-    auto rep = parse_cert_rep(bytes(reply.body.begin(), reply.body.end()), lab.pki->ra_cert());
-    EXPECT_TRUE(rep) << rep.message();
-    if (!rep) return {};
-    outcome o{*rep, nullptr};
-    if (rep->status == pki_status::success) {
-        auto certs = decrypt_cert_rep(*rep, *dev.signer, *dev.key);
-        EXPECT_TRUE(certs) << certs.message();
-        if (certs && !certs->empty()) o.cert = std::move(certs->front());
-    }
-    return o;
-}
-
 test::requester ec_requester(const char* curve) {
     test::requester r;
     r.key.reset(EVP_EC_gen(curve));
@@ -71,7 +41,7 @@ class ec_requester_curves : public ::testing::TestWithParam<const char*> {};
 TEST_P(ec_requester_curves, are_issued_and_the_reply_is_enveloped_by_key_agreement) {
     test::service_lab lab(with_challenge());
     auto dev = ec_requester(GetParam());
-    auto o = enroll(lab, dev);
+    auto o = test::enroll_through(lab, dev);
     ASSERT_EQ(o.rep.status, pki_status::success) << o.rep.fail_info_text;
     ASSERT_TRUE(o.cert);
     EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(o.cert.get()), dev.key.get()), 1);
@@ -107,7 +77,7 @@ INSTANTIATE_TEST_SUITE_P(envelope, ec_requester_curves, ::testing::Values("P-256
 TEST(envelope, an_ec_requester_with_des3_gets_a_des3_envelope_it_can_open) {
     test::service_lab lab(with_challenge());
     auto dev = ec_requester("P-256");
-    auto o = enroll(lab, dev, key_transport::rsa_pkcs1, content_cipher::des_ede3_cbc);
+    auto o = test::enroll_through(lab, dev, key_transport::rsa_pkcs1, content_cipher::des_ede3_cbc);
     ASSERT_EQ(o.rep.status, pki_status::success) << o.rep.fail_info_text;
     EXPECT_TRUE(o.cert);
     EXPECT_EQ(o.rep.envelope_cipher, content_cipher::des_ede3_cbc);
@@ -117,7 +87,7 @@ TEST(envelope, ec_requesters_refuse_answers_bad_alg_and_issues_nothing) {
     auto cfg = with_challenge();
     cfg.ec_requesters = service_config::ec_mode::refuse;
     test::service_lab lab(cfg);
-    auto o = enroll(lab, ec_requester("P-256"));
+    auto o = test::enroll_through(lab, ec_requester("P-256"));
     EXPECT_EQ(o.rep.status, pki_status::failure);
     EXPECT_EQ(o.rep.failure, fail_info::bad_alg);
     EXPECT_NE(o.rep.fail_info_text.find("ec_requesters"), std::string::npos) << o.rep.fail_info_text;
@@ -125,7 +95,7 @@ TEST(envelope, ec_requesters_refuse_answers_bad_alg_and_issues_nothing) {
     ASSERT_TRUE(rows);
     EXPECT_TRUE(rows->empty());
     // An RSA requester is unaffected by the setting.
-    EXPECT_EQ(enroll(lab, test::make_requester()).rep.status, pki_status::success);
+    EXPECT_EQ(test::enroll_through(lab, test::make_requester()).rep.status, pki_status::success);
 }
 
 TEST(envelope, rsaes_oaep_key_transport_in_a_request_is_decrypted) {
@@ -149,7 +119,7 @@ TEST(envelope, rsaes_oaep_key_transport_in_a_request_is_decrypted) {
     EXPECT_EQ(OBJ_obj2nid(sk_PKCS7_RECIP_INFO_value(env->d.enveloped->recipientinfo, 0)->key_enc_algor->algorithm),
               NID_rsaesOaep);
 
-    auto o = enroll(lab, dev, key_transport::rsaes_oaep);
+    auto o = test::enroll_through(lab, dev, key_transport::rsaes_oaep);
     ASSERT_EQ(o.rep.status, pki_status::success) << o.rep.fail_info_text;
     ASSERT_TRUE(o.cert);
     EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(o.cert.get()), dev.key.get()), 1);

@@ -39,27 +39,9 @@ std::string eku_text(const X509& c) {
     return out;
 }
 
-// Enrolls `dev` (encrypting to the pair's encryption certificate) and returns
-// the verified reply and, on success, the certificate.
-struct outcome {
-    cert_rep rep;
-    x509_ptr cert;
-};
-outcome enroll(test::service_lab& lab, const test::requester& dev) {
-    auto der = test::make_pkcs_req(dev, lab.pki->ra_encryption_cert(), make_transaction_id(), bytes(16, 3));
-    auto reply = lab.service->pki_operation(der, "test");
-    EXPECT_EQ(reply.http_status, 200) << reply.body;
-    auto rep = parse_cert_rep(bytes(reply.body.begin(), reply.body.end()), lab.pki->ra_cert());
-    EXPECT_TRUE(rep) << rep.message();
-    if (!rep) return {};
-    outcome o{*rep, nullptr};
-    if (rep->status == pki_status::success) {
-        auto certs = decrypt_cert_rep(*rep, *dev.signer, *dev.key);
-        EXPECT_TRUE(certs) << certs.message();
-        if (certs && !certs->empty()) o.cert = std::move(certs->front());
-    }
-    return o;
-}
+// Enrolls `dev` (encrypting to the pair's encryption certificate).
+using outcome = test::enrollment;
+outcome enroll(test::service_lab& lab, const test::requester& dev) { return test::enroll_through(lab, dev); }
 
 // A FAILURE with `info` whose text mentions `why`, and an empty store.
 void expect_refused(test::service_lab& lab, const outcome& o, fail_info info, const std::string& why) {
