@@ -657,7 +657,10 @@ boost::json::object challenge_json(const challenge_row& r, std::int64_t now) {
 result<challenge_bindings> challenge_bindings_from_json(const boost::json::value& v) {
     if (!v.is_object()) return make_error("must be an object");
     challenge_bindings b;
-    for (const auto& [key, value] : v.as_object()) {
+    for (const auto& kv : v.as_object()) {
+        // Named, not a structured binding: lambdas may not capture those before C++20's clang 16.
+        const std::string_view key = kv.key();
+        const boost::json::value& value = kv.value();
         auto text = [&](std::string& out) -> result<void> {
             if (!value.is_string()) return make_error(std::string(key) + " must be a string");
             out = std::string(value.as_string());
