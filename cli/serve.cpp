@@ -188,11 +188,15 @@ std::vector<std::string> scep_paths(const config::settings& s) {
     return paths;
 }
 
+// The admin page's thumbprint: of the issuing CA, or of the root (ndes.thumbprint_ca).
+std::string admin_page_thumbprint(const config::settings& s, const hierarchy& pki) {
+    return ndes_thumbprint(s.ndes.thumbprint_ca == "root" ? pki.root_cert()
+                                                          : static_cast<const X509&>(*pki.issuing().cert));
+}
+
 void make_ndes(const config::settings& s, const lab& l, challenges& c, event_log& log, std::optional<ndes_frontend>& out) {
     if (!s.ndes.enabled) return;
-    const X509& thumb_ca =
-        s.ndes.thumbprint_ca == "root" ? l.pki.root_cert() : static_cast<const X509&>(*l.pki.issuing().cert);
-    out.emplace(s.ndes, c.otp ? &*c.otp : nullptr, s.scep.challenge, ndes_thumbprint(thumb_ca));
+    out.emplace(s.ndes, c.otp ? &*c.otp : nullptr, s.scep.challenge, admin_page_thumbprint(s, l.pki));
     log.info("NDES mode", {{"password_mode", s.ndes.password_mode},
                            {"admin_response", s.ndes.admin_response},
                            {"browse", s.ndes.browse}});
@@ -514,10 +518,7 @@ int serve(const config::settings& s) {
                 if (auto r = reopened->expire_ra(now); !r) return r.err();
             service.install_pki(std::make_unique<hierarchy>(std::move(*reopened)));
             if (inspect) inspect->refresh_lab(service);
-            if (ndes)
-                ndes->set_thumbprint(ndes_thumbprint(s.ndes.thumbprint_ca == "root"
-                                                         ? service.pki().root_cert()
-                                                         : static_cast<const X509&>(*service.pki().issuing().cert)));
+            if (ndes) ndes->set_thumbprint(admin_page_thumbprint(s, service.pki()));
             const hierarchy& now_pki = service.pki();
             boost::json::object out{{"message", *done},
                                     {"issuing_serial", serial_hex(*now_pki.issuing().cert)},

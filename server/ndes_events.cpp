@@ -1,8 +1,8 @@
 #include "server/ndes_events.hpp"
 
-#include <chrono>
-#include <ctime>
 #include <stdexcept>
+
+#include "pki/store/store.hpp"
 
 namespace scep::server {
 
@@ -14,11 +14,7 @@ ndes_event_log::ndes_event_log(std::filesystem::path file, event_log& log) : fil
 }
 
 void ndes_event_log::write(int event_id, const std::string& text, const std::string& transaction_id) {
-    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char when[32];
-    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const std::string when = now_iso8601();
     {
         std::lock_guard lock(mu_);
         out_ << "Error\t" << when << '\t' << source << '\t' << event_id << "\tNone\t" << text << '\n' << std::flush;

@@ -2,6 +2,7 @@
 
 #include "config/config.hpp"
 #include "pki/ca/crl.hpp"
+#include "pki/store/store.hpp"
 
 #include <algorithm>
 #include <chrono>

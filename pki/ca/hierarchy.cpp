@@ -66,8 +66,22 @@ result<void> write_pair(const fs::path& dir, const std::string& stem, const X509
     return write_file(dir / (stem + ".crt"), x509_to_pem(cert), false);
 }
 
-// An RA certificate issued by `issuing`. key_usage/eku are OpenSSL
-// configuration strings; the plain RA both signs and decrypts.
+// An RA certificate for `key` and `subject`, issued by `issuing`. key_usage
+// and eku are OpenSSL configuration strings; empty = extension left out.
+result<x509_ptr> sign_ra(const ra_spec& spec, const ca_entry& issuing, time_point now, const X509_NAME& subject,
+                         const EVP_PKEY& key, const std::string& key_usage, const std::string& eku) {
+    cert_request req;
+    req.subject = &subject;
+    req.public_key = &key;
+    req.not_before = now - std::chrono::minutes(5);
+    req.not_after = std::min(now + spec.validity, asn1_time_point(*X509_get0_notAfter(issuing.cert.get())));
+    req.extensions = {{NID_basic_constraints, "critical,CA:FALSE"}};
+    if (!key_usage.empty()) req.extensions.push_back({NID_key_usage, "critical," + key_usage});
+    if (!eku.empty()) req.extensions.push_back({NID_ext_key_usage, eku});
+    return sign_certificate(req, issuing.cert.get(), *issuing.key);
+}
+
+// A new RA key and its certificate; the plain RA both signs and decrypts.
 result<std::pair<x509_ptr, evp_pkey_ptr>> make_ra(const ra_spec& spec, const ca_entry& issuing, time_point now,
                                                   const std::string& subject_text = "",
                                                   const std::string& key_usage = "digitalSignature,keyEncipherment",
@@ -76,15 +90,7 @@ result<std::pair<x509_ptr, evp_pkey_ptr>> make_ra(const ra_spec& spec, const ca_
     if (!subject) return make_error("ra.subject: " + subject.message());
     auto key = generate_key(spec.key);
     if (!key) return key.err();
-    cert_request req;
-    req.subject = subject->get();
-    req.public_key = key->get();
-    req.not_before = now - std::chrono::minutes(5);
-    req.not_after = std::min(now + spec.validity, asn1_time_point(*X509_get0_notAfter(issuing.cert.get())));
-    req.extensions = {{NID_basic_constraints, "critical,CA:FALSE"}};
-    if (!key_usage.empty()) req.extensions.push_back({NID_key_usage, "critical," + key_usage});
-    if (!eku.empty()) req.extensions.push_back({NID_ext_key_usage, eku});
-    auto cert = sign_certificate(req, issuing.cert.get(), *issuing.key);
+    auto cert = sign_ra(spec, issuing, now, *subject->get(), **key, key_usage, eku);
     if (!cert) return cert.err();
     return std::make_pair(std::move(*cert), std::move(*key));
 }
@@ -460,25 +466,17 @@ struct hierarchy_builder {
         h.ra_key_ = std::move(ra->second);
         // pki.ra's usages changed since the RA was made: re-issue it (same
         // key and subject, so clients that pinned the key keep working).
-        const std::string ku = spec.ra.key_usage.empty() ? "" : "critical," + comma_list(spec.ra.key_usage);
+        const std::string ku = comma_list(spec.ra.key_usage);
         const std::string eku = comma_list(spec.ra.extended_key_usage);
-        if (!spec.bring_your_own &&
-            (!extension_is(*h.ra_cert_, NID_key_usage, ku) || !extension_is(*h.ra_cert_, NID_ext_key_usage, eku))) {
+        if (!spec.bring_your_own && (!extension_is(*h.ra_cert_, NID_key_usage, ku.empty() ? "" : "critical," + ku) ||
+                                     !extension_is(*h.ra_cert_, NID_ext_key_usage, eku))) {
             if (!h.issuing().key) return make_error("pki.ra usages changed, but re-issuing the RA needs the issuing CA key");
-            cert_request req;
-            req.subject = X509_get_subject_name(h.ra_cert_.get());
-            req.public_key = h.ra_key_.get();
-            req.not_before = now - std::chrono::minutes(5);
-            req.not_after = std::min(now + spec.ra.validity, asn1_time_point(*X509_get0_notAfter(h.issuing().cert.get())));
-            req.extensions = {{NID_basic_constraints, "critical,CA:FALSE"}};
-            if (!ku.empty()) req.extensions.push_back({NID_key_usage, ku});
-            if (!eku.empty()) req.extensions.push_back({NID_ext_key_usage, eku});
-            auto made = sign_certificate(req, h.issuing().cert.get(), *h.issuing().key);
+            auto made = sign_ra(spec.ra, h.issuing(), now, *X509_get_subject_name(h.ra_cert_.get()), *h.ra_key_, ku, eku);
             if (!made) return made.err();
             if (auto r = write_file(cert_file, x509_to_pem(**made), false); !r) return r;
             h.ra_cert_ = std::move(*made);
             note("re-issued the RA certificate " + cert_file.string() + " with key usage [" +
-                 comma_list(spec.ra.key_usage) + "] and extended key usage [" + eku + "] (pki.ra)");
+                 ku + "] and extended key usage [" + eku + "] (pki.ra)");
         }
         return {};
     }

@@ -232,11 +232,15 @@ std::optional<std::string> challenge_bindings::mismatch(const X509_REQ& csr, con
     return std::nullopt;
 }
 
+std::string challenge_hash(std::string_view value) {
+    return to_hex(sha256(byte_view(reinterpret_cast<const std::uint8_t*>(value.data()), value.size())));
+}
+
 std::optional<challenge_refusal> api_challenges::verify(const challenge_context& ctx) {
     using k = challenge_refusal::kind;
     if (!ctx.challenge || ctx.challenge->value.empty()) return challenge_refusal{k::missing, "the CSR has no challengePassword"};
     const std::string& value = ctx.challenge->value;
-    const std::string hash = to_hex(sha256(byte_view(reinterpret_cast<const std::uint8_t*>(value.data()), value.size())));
+    const std::string hash = challenge_hash(value);
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(clock_().time_since_epoch()).count();
     auto row = store_.find(hash);
     if (!row) return challenge_refusal{k::wrong, "the challenge store cannot be read"};
@@ -272,8 +276,7 @@ result<api_challenges::issued> api_challenges::issue(std::chrono::seconds ttl, i
     out.row.uses_total = out.row.uses_left = uses;
     out.row.bindings = bindings.to_text();
     out.row.label = label;
-    const std::string hash =
-        to_hex(sha256(byte_view(reinterpret_cast<const std::uint8_t*>(out.secret.data()), out.secret.size())));
+    const std::string hash = challenge_hash(out.secret);
     if (auto r = store_.add(hash, out.row); !r) return r.err();
     return out;
 }

@@ -107,6 +107,9 @@ struct challenge_bindings {
     std::optional<std::string> mismatch(const X509_REQ& csr, const std::string& client) const;
 };
 
+// What the challenge store keys a challenge by: hex SHA-256 of its value.
+std::string challenge_hash(std::string_view value);
+
 // [challenge] mode = "api": challenges handed out by the admin API, checked
 // and spent against the challenge store.
 class api_challenges final : public challenge_verifier {

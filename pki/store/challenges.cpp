@@ -2,8 +2,6 @@
 
 #include "pki/store/sqlite_util.hpp"
 
-#include <ctime>
-
 namespace scep {
 
 namespace {
@@ -39,15 +37,6 @@ challenge_row read_challenge(sqlite3_stmt* s) {
 }
 
 }  // namespace
-
-std::string unix_time_iso8601(std::int64_t t) {
-    const std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 challenge_store::challenge_store(sqlite3* db) : db_(db) {}
 

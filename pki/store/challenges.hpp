@@ -30,9 +30,6 @@ struct challenge_row {
     std::string label;     // free text from whoever asked (a device ID)
 };
 
-// Unix seconds as "2026-12-02T01:05:10Z".
-std::string unix_time_iso8601(std::int64_t t);
-
 class challenge_store {
 public:
     // Opens (creating) the file, owner-only.

@@ -17,14 +17,16 @@
 
 namespace scep {
 
-std::string now_iso8601() {
-    std::time_t t = std::time(nullptr);
+std::string unix_time_iso8601(std::int64_t t) {
+    const std::time_t tt = static_cast<std::time_t>(t);
     std::tm tm{};
-    gmtime_r(&t, &tm);
+    gmtime_r(&tt, &tm);
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
 }
+
+std::string now_iso8601() { return unix_time_iso8601(std::time(nullptr)); }
 
 namespace {
 

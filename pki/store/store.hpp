@@ -52,6 +52,8 @@ enum class revoke_outcome { revoked, not_found, already_revoked };
 enum class decide_outcome { decided, not_found, not_pending };
 
 std::string now_iso8601();
+// Unix seconds as "2026-12-02T01:05:10Z".
+std::string unix_time_iso8601(std::int64_t t);
 
 // Fills the certificate-derived fields of a record.
 cert_record make_record(const X509& cert);

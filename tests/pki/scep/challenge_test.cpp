@@ -148,8 +148,7 @@ TEST(api_challenges, each_binding_refuses_a_request_that_does_not_fit_without_sp
         if (!c.fits) {
             EXPECT_EQ(r->why, kind::wrong) << c.what;
             EXPECT_NE(r->text.find("does not fit"), std::string::npos) << r->text;
-            auto row = lab.store->find(to_hex(sha256(byte_view(reinterpret_cast<const std::uint8_t*>(ch->secret.data()),
-                                                               ch->secret.size()))));
+            auto row = lab.store->find(challenge_hash(ch->secret));
             ASSERT_TRUE(row && *row);
             EXPECT_EQ((*row)->uses_left, 1) << c.what << ": a refused request must not spend the challenge";
         }
