@@ -2,6 +2,8 @@
 // issue, profile, pending/approve/reject, rollover, reset, seed, health.
 #include "cli/commands.hpp"
 
+#include <fstream>
+
 #include <boost/asio/signal_set.hpp>
 
 #include <algorithm>
@@ -597,6 +599,38 @@ int fault_command(const config::settings& s, const fault_cli& f, std::ostream& o
         return 1;
     }
     out << "removed " << boost::json::serialize(r->at("removed")) << "\n";
+    return 0;
+}
+
+int challenge_server_command(challenge_server_options o, const std::vector<std::string>& rules, std::ostream& out) {
+    for (const auto& rule : rules) {
+        auto eq = rule.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            std::cerr << "scep-lab challenge-server: --rule takes CHALLENGE=OUTCOME, got \"" << rule << "\"\n";
+            return 2;
+        }
+        auto outcome = parse_outcome(rule.substr(eq + 1));
+        if (!outcome) {
+            std::cerr << "scep-lab challenge-server: --rule " << rule << ": " << outcome.message() << "\n";
+            return 2;
+        }
+        o.rules[rule.substr(0, eq)] = *outcome;
+    }
+    auto ran = run_challenge_server(o, [&](std::uint16_t port) {
+        out << "challenge-server listening on http://" << (o.listen.find(':') != std::string::npos ? "[" + o.listen + "]" : o.listen)
+            << ":" << port << "/ (" << o.allow.size() << " allowed, " << o.rules.size() << " rules, signatures "
+            << (o.secret.empty() ? "not checked" : "checked") << ")" << std::endl;
+        if (!o.port_file.empty()) {
+            std::ofstream f(o.port_file + ".tmp");
+            f << port << "\n";
+            f.close();
+            std::filesystem::rename(o.port_file + ".tmp", o.port_file);
+        }
+    });
+    if (!ran) {
+        std::cerr << "scep-lab challenge-server: " << ran.message() << "\n";
+        return 1;
+    }
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "server/challenge_server.hpp"
 #include "pki/store/store.hpp"
 
 namespace scep::cli {
@@ -70,6 +71,10 @@ struct challenge_cli {
     std::string id;  // revoke
 };
 int challenge_command(const config::settings& s, const challenge_cli& c, std::ostream& out);
+
+// `scep-lab challenge-server`: runs server/challenge_server until stopped;
+// rules are "CHALLENGE=OUTCOME".
+int challenge_server_command(challenge_server_options o, const std::vector<std::string>& rules, std::ostream& out);
 
 // GET /healthz on the configured (or given) address; 0 when it answers 200.
 // `scep-lab seed N`: adds N placeholder certificate rows to the store (for

@@ -294,10 +294,28 @@ int main(int argc, char** argv) {
     conformance->add_option("command", co.command,
                             "the client command after --, with {url} {challenge} {dir} {cn} {ca}");
 
+    scep::challenge_server_options cs;
+    std::vector<std::string> cs_rules;
+    auto* challenge_server = app.add_subcommand(
+        "challenge-server", "a reference webhook / NDES policy-module server for tests and demos (docs/challenges.md)");
+    challenge_server->add_option("--listen", cs.listen, "address to listen on (default 127.0.0.1)");
+    challenge_server->add_option("--port", cs.port, "port; 0 picks a free one (default)");
+    challenge_server->add_option("--port-file", cs.port_file, "write the port here once listening");
+    challenge_server->add_option("--secret", cs.secret,
+                                 "check the HMAC signature with this key (step-ca calls: base64); empty = not checked");
+    challenge_server->add_option("--allow", cs.allow, "a challenge to allow (repeat)");
+    challenge_server->add_option("--rule", cs_rules,
+                                 "CHALLENGE=OUTCOME, outcome: allow, deny[:reason], unverified[:reason], "
+                                 "timeout[:seconds], malformed, status:CODE, hresult:0x8XXXXXXX (repeat)");
+    challenge_server->add_option("--deny-reason", cs.deny_reason, "the reason given for challenges not allowed");
+    challenge_server->add_option("--template", cs.template_name, "GetTemplate's answer (default: keep NDES's choice)");
+    challenge_server->add_option("--log", cs.log_file, "append every call here as a JSON line");
+
     auto* version = app.add_subcommand("version", "print the version");
     auto* presets = app.add_subcommand("presets", "list the ready configurations for --preset");
 
     CLI11_PARSE(app, argc, argv);
+    if (challenge_server->parsed()) return scep::cli::challenge_server_command(cs, cs_rules, std::cout);
 
     if (version->parsed()) {
         std::cout << "scep-lab " << SCEP_LAB_VERSION << "\n";

@@ -23,6 +23,7 @@
 #include "pki/ca/hierarchy.hpp"
 #include "pki/ca/issuer.hpp"
 #include "pki/scep/service.hpp"
+#include "pki/scep/challenge_webhook.hpp"
 #include "pki/ca/server_certs.hpp"
 #include "pki/store/store.hpp"
 #include <boost/json.hpp>
@@ -158,12 +159,67 @@ struct challenges {
     std::optional<static_challenge> fixed;
     std::unique_ptr<challenge_store> store;  // challenge.mode = "api"
     std::optional<api_challenges> api;
+    std::unique_ptr<webhook_challenges> hook;    // "webhook"
+    std::unique_ptr<ndes_policy_module> policy;  // "ndes-policy"
     challenge_verifier* verifier() {
         if (api) return &*api;
+        if (hook) return hook.get();
+        if (policy) return policy.get();
         return otp ? static_cast<challenge_verifier*>(&*otp) : fixed ? &*fixed : nullptr;
     }
 };
-result<void> make_challenges(const config::settings& s, const clock_fn& clock, challenges& out) {
+
+// The webhook's HTTP(S) transport: one POST with one deadline for all of it.
+result<webhook_transport> webhook_sender(const config::settings& s) {
+    auto url = client::parse_scep_url(s.challenge.webhook_url);
+    if (!url) return make_error("challenge.webhook_url: " + url.message());
+    if (!s.challenge.webhook_ca_file.empty()) {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(s.challenge.webhook_ca_file, ec))
+            return make_error("challenge.webhook_ca_file " + s.challenge.webhook_ca_file.string() + " is not a file");
+        url->ca_file = s.challenge.webhook_ca_file.string();
+    }
+    const auto timeout = s.challenge.webhook_timeout;
+    return webhook_transport([target = *url, timeout](const webhook_post& p) -> result<webhook_response> {
+        auto r = client::http_request(target, "POST", target.path, p.body, p.headers, timeout);
+        if (!r) return r.err();
+        return webhook_response{r->status, std::move(r->body)};
+    });
+}
+
+result<void> make_challenges(const config::settings& s, const clock_fn& clock, event_log& log, challenges& out) {
+    if (s.challenge.mode == "webhook" || s.challenge.mode == "ndes-policy") {
+        auto send = webhook_sender(s);
+        if (!send) return send.err();
+        if (s.challenge.mode == "ndes-policy") {
+            out.policy = std::make_unique<ndes_policy_module>(
+                ndes_policy_module::options{s.challenge.webhook_secret, s.challenge.webhook_bearer_token,
+                                            s.challenge.policy_get_template, s.challenge.policy_notify},
+                std::move(*send), clock, [&log](const std::string& m) { log.warn(m); });
+            // NDES loads its policy module at start (Initialize); a module that
+            // is not there yet is reported, and each request asks again.
+            if (auto init = out.policy->initialize(); !init)
+                log.warn("NDES policy module: Initialize failed; requests are refused until it answers",
+                         {{"error", init.message()}});
+            log.info("challenges decided by an NDES policy module (INDESPolicy over HTTP)",
+                     {{"url", s.challenge.webhook_url}, {"get_template", s.challenge.policy_get_template ? "on" : "off"},
+                      {"notify", s.challenge.policy_notify ? "on" : "off"}});
+            return {};
+        }
+        webhook_options o;
+        o.body = s.challenge.webhook_format == "step-ca" ? webhook_options::format::step_ca
+                                                          : webhook_options::format::scep_lab;
+        o.secret = s.challenge.webhook_secret;
+        o.webhook_id = s.challenge.webhook_id;
+        o.bearer_token = s.challenge.webhook_bearer_token;
+        auto hook = webhook_challenges::make(std::move(o), std::move(*send), clock);
+        if (!hook) return hook.err();
+        out.hook = std::move(*hook);
+        log.info("challenges decided by a webhook",
+                 {{"url", s.challenge.webhook_url}, {"format", s.challenge.webhook_format},
+                  {"signed", s.challenge.webhook_secret.empty() ? "no" : "yes"}});
+        return {};
+    }
     if (s.challenge.mode == "api") {
         auto store = challenge_store::open(s.challenges_file());
         if (!store) return store.err();
@@ -416,7 +472,7 @@ int serve(const config::settings& s) {
     if (!s.lab.serial_seed.empty())
         if (auto n = l.store->count()) iss.set_serial_seed(s.lab.serial_seed, static_cast<std::uint64_t>(*n));
     challenges challenge;
-    if (auto made = make_challenges(s, clock, challenge); !made) return cannot_start(log, made.message());
+    if (auto made = make_challenges(s, clock, log, challenge); !made) return cannot_start(log, made.message());
     if (challenge.api) log.info("challenges from the admin API", {{"store", s.challenges_file().string()}});
     const service_config scfg = config::service_settings(s);
     if (scfg.templates)
@@ -568,6 +624,7 @@ int serve(const config::settings& s) {
     if (!s.server.ready_file.empty())
         if (auto w = write_ready_file(s, l, at); !w) log.warn("cannot write ready file", {{"error", w.message()}});
     run_until_signalled(s, ioc, r, plain, secure, log);
+    if (challenge.policy) challenge.policy->uninitialize();
     return 0;
 }
 

@@ -1,6 +1,8 @@
 #include "client/scep_client.hpp"
 
 #include <charconv>
+#include <optional>
+#include <stdexcept>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -67,61 +69,103 @@ result<scep_url> parse_scep_url(const std::string& url) {
 }
 
 namespace {
+// Every step is asynchronous under one deadline: Beast's stream timeouts apply
+// only to asynchronous operations, so a synchronous read from a server that
+// never answers would wait for ever (a webhook that hangs, a stuck server).
 template <class Stream>
-http_reply exchange(Stream& stream, const scep_url& url, const std::string& method, const std::string& target,
-                    const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers) {
+asio::awaitable<http_reply> exchange(Stream& stream, const scep_url& url, const std::string& method,
+                                     const std::string& target, const std::string& body,
+                                     const std::vector<std::pair<std::string, std::string>>& headers) {
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, url.host);
     req.set(http::field::user_agent, "scep-lab-client");
     for (const auto& [name, value] : headers) req.set(name, value);
     req.body() = body;
     req.prepare_payload();
-    http::write(stream, req);
+    co_await http::async_write(stream, req, asio::use_awaitable);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 << 20);
-    http::read(stream, buffer, parser);
+    co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
     auto res = parser.release();
-    return http_reply{static_cast<int>(res.result_int()), std::string(res[http::field::content_type]),
-                      std::move(res.body())};
+    co_return http_reply{static_cast<int>(res.result_int()), std::string(res[http::field::content_type]),
+                         std::move(res.body())};
+}
+
+asio::awaitable<http_reply> plain_call(const scep_url& url, const std::string& method, const std::string& target,
+                                       const std::string& body,
+                                       const std::vector<std::pair<std::string, std::string>>& headers,
+                                       std::chrono::milliseconds timeout) {
+    auto ex = co_await asio::this_coro::executor;
+    tcp::resolver resolver(ex);
+    beast::tcp_stream stream(ex);
+    stream.expires_after(timeout);
+    auto endpoints = co_await resolver.async_resolve(url.host, std::to_string(url.port), asio::use_awaitable);
+    co_await stream.async_connect(endpoints, asio::use_awaitable);
+    auto reply = co_await exchange(stream, url, method, target, body, headers);
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    co_return reply;
+}
+
+// HTTPS: chain and host name verified, against ca_file or the system store.
+asio::awaitable<http_reply> tls_call(const scep_url& url, const std::string& method, const std::string& target,
+                                     const std::string& body,
+                                     const std::vector<std::pair<std::string, std::string>>& headers,
+                                     std::chrono::milliseconds timeout) {
+    auto ex = co_await asio::this_coro::executor;
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    if (url.ca_file.empty())
+        ctx.set_default_verify_paths();
+    else
+        ctx.load_verify_file(url.ca_file);
+    tcp::resolver resolver(ex);
+    beast::ssl_stream<beast::tcp_stream> stream(ex, ctx);
+    stream.set_verify_mode(asio::ssl::verify_peer);
+    stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
+    if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str()))
+        throw std::runtime_error("cannot set the TLS server name");
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    auto endpoints = co_await resolver.async_resolve(url.host, std::to_string(url.port), asio::use_awaitable);
+    co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::use_awaitable);
+    co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+    auto reply = co_await exchange(stream, url, method, target, body, headers);
+    // close_notify; the server closing first (or not answering it) is fine.
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
+    try {
+        co_await stream.async_shutdown(asio::use_awaitable);
+    } catch (const boost::system::system_error&) {
+    }
+    co_return reply;
 }
 
 result<http_reply> do_call(const scep_url& url, const std::string& method, const std::string& target,
                            const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers,
-                           std::chrono::seconds timeout) {
+                           std::chrono::milliseconds timeout) {
     const std::string shown = std::string(url.tls ? "https://" : "http://") + url.host + ":" + std::to_string(url.port);
-    try {
-        asio::io_context ioc;
-        tcp::resolver resolver(ioc);
-        if (!url.tls) {
-            beast::tcp_stream stream(ioc);
-            stream.expires_after(timeout);
-            stream.connect(resolver.resolve(url.host, std::to_string(url.port)));
-            auto reply = exchange(stream, url, method, target, body, headers);
-            beast::error_code ec;
-            stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-            return reply;
-        }
-        // HTTPS: chain and host name verified, against ca_file or the system store.
-        asio::ssl::context ctx(asio::ssl::context::tls_client);
-        if (url.ca_file.empty())
-            ctx.set_default_verify_paths();
+    asio::io_context ioc;
+    std::optional<http_reply> reply;
+    std::exception_ptr failed;
+    auto done = [&](std::exception_ptr e, http_reply r) {
+        if (e)
+            failed = e;
         else
-            ctx.load_verify_file(url.ca_file);
-        beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
-        stream.set_verify_mode(asio::ssl::verify_peer);
-        stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
-        if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str()))
-            return make_error(method + " " + shown + target + ": cannot set the TLS server name");
-        beast::get_lowest_layer(stream).expires_after(timeout);
-        beast::get_lowest_layer(stream).connect(resolver.resolve(url.host, std::to_string(url.port)));
-        stream.handshake(asio::ssl::stream_base::client);
-        auto reply = exchange(stream, url, method, target, body, headers);
-        beast::error_code ec;
-        stream.shutdown(ec);  // close_notify; the server closing first is fine
-        return reply;
+            reply = std::move(r);
+    };
+    if (url.tls)
+        asio::co_spawn(ioc, tls_call(url, method, target, body, headers, timeout), done);
+    else
+        asio::co_spawn(ioc, plain_call(url, method, target, body, headers, timeout), done);
+    ioc.run();
+    if (reply) return std::move(*reply);
+    try {
+        if (failed) std::rethrow_exception(failed);
+        return make_error(method + " " + shown + target + ": no answer");
     } catch (const boost::system::system_error& e) {
         // e.what() carries Boost's source location; the code's message is what a user needs.
+        if (e.code() == beast::error::timeout)
+            return make_error(method + " " + shown + target + ": no answer within " +
+                              std::to_string(timeout.count()) + " ms (timed out)");
         return make_error(method + " " + shown + target + ": " + e.code().message());
     } catch (const std::exception& e) {
         return make_error(method + " " + shown + target + ": " + e.what());
@@ -130,7 +174,7 @@ result<http_reply> do_call(const scep_url& url, const std::string& method, const
 }  // namespace
 
 result<http_reply> http_call(const scep_url& url, const std::string& method, const std::string& target,
-                             const std::string& body, const std::string& content_type, std::chrono::seconds timeout) {
+                             const std::string& body, const std::string& content_type, std::chrono::milliseconds timeout) {
     std::vector<std::pair<std::string, std::string>> headers;
     if (!content_type.empty()) headers.emplace_back("Content-Type", content_type);
     return do_call(url, method, target, body, headers, timeout);
@@ -138,14 +182,14 @@ result<http_reply> http_call(const scep_url& url, const std::string& method, con
 
 result<http_reply> http_call_with_headers(const scep_url& url, const std::string& method, const std::string& target,
                                           const std::vector<std::pair<std::string, std::string>>& headers,
-                                          std::chrono::seconds timeout) {
+                                          std::chrono::milliseconds timeout) {
     return do_call(url, method, target, "", headers, timeout);
 }
 
 result<http_reply> http_request(const scep_url& url, const std::string& method, const std::string& target,
                                 const std::string& body,
                                 const std::vector<std::pair<std::string, std::string>>& headers,
-                                std::chrono::seconds timeout) {
+                                std::chrono::milliseconds timeout) {
     return do_call(url, method, target, body, headers, timeout);
 }
 

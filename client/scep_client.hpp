@@ -29,19 +29,21 @@ struct scep_url {
 };
 result<scep_url> parse_scep_url(const std::string& url);
 
+// Each call has one deadline for all of it: connecting, TLS, sending and
+// reading the answer; past it the call fails with "timed out".
 result<http_reply> http_call(const scep_url& url, const std::string& method, const std::string& target,
                              const std::string& body, const std::string& content_type,
-                             std::chrono::seconds timeout = std::chrono::seconds(30));
+                             std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 result<http_reply> http_call_with_headers(const scep_url& url, const std::string& method, const std::string& target,
                                           const std::vector<std::pair<std::string, std::string>>& headers,
-                                          std::chrono::seconds timeout = std::chrono::seconds(30));
+                                          std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // Any method with a body and headers (the admin API's POSTs).
 result<http_reply> http_request(const scep_url& url, const std::string& method, const std::string& target,
                                 const std::string& body,
                                 const std::vector<std::pair<std::string, std::string>>& headers,
-                                std::chrono::seconds timeout = std::chrono::seconds(30));
+                                std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 class scep_client {
 public:

@@ -88,8 +88,19 @@ struct challenge_settings {
     // "static": scep.challenge (in NDES mode, ndes.password_mode decides);
     // "ndes-dynamic": NDES one-time passwords from the admin page;
     // "api": challenges from POST /admin/api/challenges, kept in <data_dir>/challenges.db.
+    // "webhook": each new enrollment is POSTed to webhook_url, which allows or denies it;
+    // "ndes-policy": the same transport speaking NDES's INDESPolicy contract (VerifyRequest, Notify).
     std::string mode = "static";
     std::chrono::seconds default_ttl = std::chrono::hours(1);  // api: when the request names none
+    std::string webhook_url;                     // http:// or https://
+    std::string webhook_format = "scep-lab";     // webhook: "scep-lab" or "step-ca" (its SCEPCHALLENGE body)
+    std::string webhook_secret;                  // HMAC-SHA256 key; step-ca format: base64, as step-ca prints it
+    std::string webhook_id;                      // step-ca format: X-Smallstep-Webhook-ID
+    std::string webhook_bearer_token;            // sent as Authorization: Bearer when set
+    std::filesystem::path webhook_ca_file;       // https: trust these (PEM) instead of the system store
+    std::chrono::milliseconds webhook_timeout{5000};
+    bool policy_get_template = false;  // ndes-policy: ask the module for the template (GetTemplate)
+    bool policy_notify = true;         // ndes-policy: Notify after each decided transaction
 };
 
 // The admin API (docs/admin-api.md) and its bearer token.

@@ -46,9 +46,32 @@ void visit_settings(V& v, S& s) {
     v.end();
 
     v.section("challenge", "how PKCSReq challenges are checked (docs/challenges.md)");
-    v.choice("mode", s.challenge.mode, {"static", "ndes-dynamic", "api"},
-             "static secret, NDES one-time passwords, or challenges from the admin API");
+    v.choice("mode", s.challenge.mode, {"static", "ndes-dynamic", "api", "webhook", "ndes-policy"},
+             "static secret, NDES one-time passwords, challenges from the admin API, a webhook, or an NDES "
+             "policy module (INDESPolicy over HTTP)");
     v.duration("default_ttl", s.challenge.default_ttl, "api: lifetime of a challenge when the request names none");
+    v.text("webhook_url", s.challenge.webhook_url, "webhook, ndes-policy: where to POST (http:// or https://)");
+    v.choice("webhook_format", s.challenge.webhook_format, {"scep-lab", "step-ca"},
+             "webhook: this project's JSON or step-ca's SCEPCHALLENGE body and X-Smallstep-Signature");
+    v.secret("webhook_secret", s.challenge.webhook_secret,
+             "HMAC-SHA256 key of the signature header (step-ca format: base64, as step-ca prints it)");
+    v.text("webhook_id", s.challenge.webhook_id, "step-ca format: the X-Smallstep-Webhook-ID header");
+    v.secret("webhook_bearer_token", s.challenge.webhook_bearer_token, "sent as Authorization: Bearer when set");
+    v.path("webhook_ca_file", s.challenge.webhook_ca_file, "https webhook: CA bundle (PEM); empty = system store");
+    v.custom(
+        "webhook_timeout",
+        [](auto& r, auto& st) {
+            const auto& value = r.table().at("webhook_timeout");
+            auto ms = parse_millis(toml::get<std::string>(value));
+            if (!ms || *ms < std::chrono::milliseconds(50) || *ms > std::chrono::minutes(2))
+                r.table().fail(value, "webhook_timeout is a duration from 50ms to 2 minutes, e.g. \"500ms\", \"5s\"");
+            st.challenge.webhook_timeout = *ms;
+        },
+        [&s](auto& w) { return w.quoted(format_millis(s.challenge.webhook_timeout)); },
+        "the whole webhook call (connect, TLS, answer); past it the enrollment fails");
+    v.flag("get_template", s.challenge.policy_get_template,
+           "ndes-policy: ask the module which template to use (GetTemplate)");
+    v.flag("notify", s.challenge.policy_notify, "ndes-policy: call Notify with each transaction's outcome");
     v.end();
 
     v.section("admin", "the JSON admin API");

@@ -40,6 +40,19 @@ result<void> validate(const settings& s) {
     if (s.challenge.mode == "api" && !s.admin.enabled)
         return make_error("challenge.mode = \"api\" needs the admin API (admin.enabled = true): challenges are "
                           "handed out by POST /admin/api/challenges");
+    const bool hooked = s.challenge.mode == "webhook" || s.challenge.mode == "ndes-policy";
+    if (hooked && s.challenge.webhook_url.rfind("http://", 0) != 0 && s.challenge.webhook_url.rfind("https://", 0) != 0)
+        return make_error("challenge.mode = \"" + s.challenge.mode +
+                          "\" needs challenge.webhook_url, an http:// or https:// URL (got \"" +
+                          s.challenge.webhook_url + "\")");
+    if (s.challenge.mode == "ndes-policy" && !s.ndes.enabled)
+        return make_error("challenge.mode = \"ndes-policy\" needs NDES mode (ndes.enabled = true): the policy "
+                          "module's HRESULTs are answered as NDES answers them");
+    if (s.challenge.mode == "ndes-policy" && s.challenge.webhook_format != "scep-lab")
+        return make_error("challenge.webhook_format = \"" + s.challenge.webhook_format +
+                          "\" is for mode = \"webhook\"; ndes-policy speaks its own INDESPolicy calls");
+    if (!s.challenge.webhook_ca_file.empty() && s.challenge.webhook_url.rfind("https://", 0) != 0)
+        return make_error("challenge.webhook_ca_file is for an https:// webhook_url");
     if (s.challenge.default_ttl < std::chrono::seconds(1) || s.challenge.default_ttl > std::chrono::hours(24 * 366))
         return make_error("challenge.default_ttl must be 1s to 366d");
     if (!s.server.http && !s.https.enabled)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -30,9 +31,15 @@ bytes csr_without_challenge(const X509_REQ& req);
 
 // Why a challenge was refused: the kind (NDES reports each with its own
 // HRESULT, docs/ndes.md) and the text for failInfoText and the log.
+// A webhook or policy module may deny (denied), fail to answer (unavailable)
+// or, for NDES's policy module, answer with its own HRESULT.
 struct challenge_refusal {
-    enum class kind { missing, wrong, used, expired } why;
+    enum class kind { missing, wrong, used, expired, denied, unavailable };
+    challenge_refusal(kind k, std::string t, std::optional<std::uint32_t> hr = std::nullopt)
+        : why(k), text(std::move(t)), hresult(hr) {}
+    kind why;
     std::string text;
+    std::optional<std::uint32_t> hresult;  // the policy module's, sent as NDES sends it
 };
 
 // What a verifier may look at: the challenge, and for the modes that bind a
@@ -42,6 +49,21 @@ struct challenge_context {
     std::optional<challenge_attr> challenge;
     const X509_REQ* csr = nullptr;
     std::string client;
+    // For the webhook and policy-module modes: the transaction, its message
+    // type ("PKCSReq", "RenewalReq"), the certificate that signed it (a
+    // renewal's existing certificate) and the template NDES chose.
+    std::string transaction_id;
+    std::string message_type;
+    const X509* signer = nullptr;
+    std::string template_name;
+};
+
+// How a transaction whose challenge was checked ended (NDES's Notify).
+struct challenge_outcome {
+    int disposition = 2;            // X509SCEPDisposition: 0 success, 2 failure, 3 pending
+    std::uint32_t last_hresult = 0;  // S_OK, or what the FAILURE carried
+    const X509* issued = nullptr;    // success: the certificate
+    std::string text;                // failure: failInfoText
 };
 
 class challenge_verifier {
@@ -50,6 +72,15 @@ public:
     // nullopt when the challenge is accepted (and, for single-use kinds,
     // spent), else why not (badMessageCheck).
     virtual std::optional<challenge_refusal> verify(const challenge_context& ctx) = 0;
+    // Before verify, in NDES mode with templates: `name` is NDES's choice by
+    // key usage; a policy module may choose another (GetTemplate).
+    virtual std::optional<challenge_refusal> choose_template(const challenge_context&, std::string&) {
+        return std::nullopt;
+    }
+    // After a transaction whose challenge went through verify is decided
+    // (only when notifies(): building the outcome costs a store lookup).
+    virtual bool notifies() const { return false; }
+    virtual void notify(const challenge_context&, const challenge_outcome&) {}
 };
 
 // One secret for every request, compared in constant time; empty = none required.

@@ -31,6 +31,10 @@ failure_cause password_cause(challenge_refusal::kind k) {
         case challenge_refusal::kind::missing: return failure_cause::password_missing;
         case challenge_refusal::kind::used: return failure_cause::password_used;
         case challenge_refusal::kind::expired: return failure_cause::password_expired;
+        // A webhook or policy module that does not answer: NDES cannot reach
+        // what decides, as when the CA is down (docs/challenges.md).
+        case challenge_refusal::kind::unavailable: return failure_cause::ca_unavailable;
+        case challenge_refusal::kind::denied:
         case challenge_refusal::kind::wrong: break;
     }
     return failure_cause::password_wrong;
@@ -353,19 +357,12 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
             }
         }
     }
+    std::optional<challenge_context> checked;  // the challenge went through verify: notify the outcome
     if (cfg_.renewal.require_challenge && !retransmission) {
-        auto challenge = csr_challenge(*csr);
-        challenge_context ctx(challenge);
-        ctx.csr = csr;
-        ctx.client = requester;
-        if (auto why = challenge_->verify(ctx)) {
-            req.challenge_result = "refused";
-            req.findings.push_back(challenge ? "challenge.wrong" : "challenge.missing");
-            return failure(req, fail_info::bad_message_check,
-                           "renewal requires the challenge password (renewal.require_challenge): " + why->text,
-                           password_cause(why->why));
-        }
-        req.challenge_result = "accepted";
+        checked.emplace(challenge_for(req, *csr, requester));
+        if (auto refused = verify_challenge(req, *checked,
+                                            "renewal requires the challenge password (renewal.require_challenge): "))
+            return notified(*checked, std::move(*refused));
     }
     if (cfg_.renewal.subject_must_match &&
         X509_NAME_cmp(X509_REQ_get_subject_name(csr), X509_get_subject_name(&signer)) != 0)
@@ -387,7 +384,65 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
     if ((*row)->transaction_id == req.transaction_id)
         if (auto r = store_.release_transaction(req.transaction_id); !r)
             return store_failure(req, r.err(), true);
-    return admit(req, *csr, requester, old_serial);
+    auto reply = admit(req, *csr, requester, old_serial);
+    return checked ? notified(*checked, std::move(reply)) : reply;
+}
+
+challenge_context scep_service::challenge_for(const pki_request& req, const X509_REQ& csr,
+                                              const std::string& requester) const {
+    challenge_context ctx(csr_challenge(csr));
+    ctx.csr = &csr;
+    ctx.client = requester;
+    ctx.transaction_id = req.transaction_id;
+    ctx.message_type = message_type_name(req.type);
+    ctx.signer = req.signer_cert.get();
+    return ctx;
+}
+
+std::optional<service_reply> scep_service::verify_challenge(pki_request& req, challenge_context& ctx,
+                                                            const std::string& prefix) {
+    auto refused = [&](challenge_refusal& why) {
+        req.challenge_result = "refused";
+        req.findings.push_back(ctx.challenge ? "challenge.wrong" : "challenge.missing");
+        return failure(req, fail_info::bad_message_check, prefix + why.text, password_cause(why.why), why.hresult);
+    };
+    // NDES chose a template by key usage; a policy module may choose another
+    // (GetTemplate) before it is asked to verify the request for it.
+    if (cfg_.templates && ctx.csr) {
+        ctx.template_name = profile_for(*ctx.csr).profile.name;
+        if (auto why = challenge_->choose_template(ctx, ctx.template_name)) return refused(*why);
+        if (!template_named(ctx.template_name))
+            return failure(req, fail_info::bad_request,
+                           "the policy module chose template \"" + ctx.template_name +
+                               "\", which is none of NDES's (ndes.signature_template, encryption_template, "
+                               "general_purpose_template)",
+                           failure_cause::template_mismatch);
+    }
+    if (auto why = challenge_->verify(ctx)) return refused(*why);
+    req.challenge_result = "accepted";
+    return std::nullopt;
+}
+
+service_reply scep_service::notified(const challenge_context& ctx, service_reply reply) {
+    if (!challenge_->notifies()) return reply;
+    challenge_outcome o;
+    x509_ptr issued;
+    if (reply.pki_status == to_string(pki_status::success)) {
+        o.disposition = static_cast<int>(pki_status::success);
+        if (auto row = store_.find_by_serial(reply.serial); row && *row)
+            if (auto cert = x509_from_der((*row)->der)) issued = std::move(*cert);
+        o.issued = issued.get();
+    } else if (reply.pki_status == to_string(pki_status::pending)) {
+        o.disposition = static_cast<int>(pki_status::pending);
+    } else {
+        o.disposition = static_cast<int>(pki_status::failure);
+        o.last_hresult = 0x80004005;  // E_FAIL, unless the reply carried NDES's HRESULT
+        if (reply.hresult.size() == 10)
+            o.last_hresult = static_cast<std::uint32_t>(std::stoul(reply.hresult.substr(2), nullptr, 16));
+        o.text = reply.detail;
+    }
+    challenge_->notify(ctx, o);
+    return reply;
 }
 
 bool scep_service::is_known_renewal(const std::string& transaction_id, const std::string& old_serial) const {
@@ -427,20 +482,20 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
                            "PrintableString (OpenSSL: string_mask = nombstr) or set ndes.reject_utf8_challenge = false",
                            failure_cause::password_encoding);
         }
-        challenge_context ctx(challenge);
-        ctx.csr = &csr;
-        ctx.client = requester;
-        if (auto why = challenge_->verify(ctx)) {
-            req.challenge_result = "refused";
-            req.findings.push_back(challenge ? "challenge.wrong" : "challenge.missing");
-            return failure(req, fail_info::bad_message_check, std::move(why->text), password_cause(why->why));
-        }
-        req.challenge_result = "accepted";
+        challenge_context ctx = challenge_for(req, csr, requester);
+        if (auto refused = verify_challenge(req, ctx, "")) return notified(ctx, std::move(*refused));
+        return notified(ctx, decide(req, csr, requester, replaces, key_hash, ctx.template_name));
     }
+    return decide(req, csr, requester, replaces, key_hash, "");
+}
+
+service_reply scep_service::decide(pki_request& req, const X509_REQ& csr, const std::string& requester,
+                                   const std::string& replaces, const std::string& key_hash,
+                                   const std::string& template_name) {
     if (auto why = iss().check_csr(csr))
         return failure(req, fail_info::bad_request, std::move(*why), failure_cause::csr_invalid);
     req.csr_verified = true;  // check_csr verified the CSR's signature (proof of possession)
-    const chosen_profile chosen = profile_for(csr);
+    const chosen_profile chosen = profile_for(csr, template_name);
     if (chosen.slot && !cfg_.ca_templates.empty() &&
         std::find(cfg_.ca_templates.begin(), cfg_.ca_templates.end(), chosen.profile.name) == cfg_.ca_templates.end())
         return failure(req, fail_info::bad_request,
@@ -463,12 +518,21 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
         if (auto r = store_.add_pending(p); !r) return store_failure(req, r.err(), true);
         return pending(req, *why);
     }
-    return issue_and_store(req, csr, requester, replaces);
+    return issue_and_store(req, csr, requester, replaces, template_name);
 }
 
-scep_service::chosen_profile scep_service::profile_for(const X509_REQ& csr) const {
+std::optional<template_slot> scep_service::template_named(const std::string& name) const {
+    if (!cfg_.templates) return std::nullopt;
+    for (template_slot slot : {template_slot::signature, template_slot::encryption, template_slot::general_purpose})
+        if (cfg_.templates->at(slot).name == name) return slot;
+    return std::nullopt;
+}
+
+scep_service::chosen_profile scep_service::profile_for(const X509_REQ& csr, const std::string& template_name) const {
     if (!cfg_.templates) return {iss().profile(), std::nullopt};
     template_slot slot = select_template_slot(csr);
+    if (!template_name.empty())
+        if (auto named = template_named(template_name)) slot = *named;
     return {cfg_.templates->at(slot), slot};
 }
 
@@ -504,8 +568,8 @@ service_reply scep_service::continue_pending(pki_request& req, const pending_rec
 }
 
 service_reply scep_service::issue_and_store(pki_request& req, const X509_REQ& csr, const std::string& requester,
-                                            const std::string& replaces) {
-    const chosen_profile chosen = profile_for(csr);
+                                            const std::string& replaces, const std::string& template_name) {
+    const chosen_profile chosen = profile_for(csr, template_name);
     auto cert = iss().issue(csr, chosen.profile);
     if (!cert) return failure(req, fail_info::bad_request, "issuance failed: " + cert.message());
     cert_record rec = make_record(**cert);
@@ -753,12 +817,17 @@ result<void> scep_service::store_writable() const {
     return {};
 }
 
-service_reply scep_service::failure(const pki_request& req, fail_info info, std::string text,
-                                     failure_cause cause) const {
+service_reply scep_service::failure(const pki_request& req, fail_info info, std::string text, failure_cause cause,
+                                     std::optional<std::uint32_t> hresult) const {
     cert_rep_params p = reply_params(req, pki_status::failure);
     p.failure = info;
     p.ndes_failure_shape = cfg_.ndes_replies;
-    const ndes_error& ndes = ndes_error_for(cause, static_cast<int>(info));
+    ndes_error ndes = ndes_error_for(cause, static_cast<int>(info));
+    if (hresult) {  // a policy module's own HRESULT, reported as NDES reports it
+        ndes.hresult = *hresult;
+        ndes.symbol = "";
+        ndes.message = "returned by the policy module";
+    }
     if (cfg_.ndes_replies) p.hresult = hresult_decimal(ndes.hresult);
     p.fail_info_text = text;
     auto r = reply_from(req, p);

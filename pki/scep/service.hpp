@@ -178,8 +178,18 @@ private:
     service_reply admit(pki_request& req, const X509_REQ& csr, const std::string& requester,
                         const std::string& replaces, bool check_challenge = false);
     service_reply continue_pending(pki_request& req, const pending_record& pending, const std::string& requester);
+    // After the retransmission and challenge checks: CSR policy, template,
+    // approval, issuance. template_name: a policy module's choice (GetTemplate).
+    service_reply decide(pki_request& req, const X509_REQ& csr, const std::string& requester,
+                         const std::string& replaces, const std::string& key_hash, const std::string& template_name);
     service_reply issue_and_store(pki_request& req, const X509_REQ& csr, const std::string& requester,
-                                  const std::string& replaces);
+                                  const std::string& replaces, const std::string& template_name = "");
+    // The challenge check shared by enroll and renew: what the verifier sees,
+    // the check itself (GetTemplate first, for a policy module), and the
+    // Notify of the outcome once the transaction is decided.
+    challenge_context challenge_for(const pki_request& req, const X509_REQ& csr, const std::string& requester) const;
+    std::optional<service_reply> verify_challenge(pki_request& req, challenge_context& ctx, const std::string& prefix);
+    service_reply notified(const challenge_context& ctx, service_reply reply);
     service_reply resend(pki_request& req, const cert_record& existing, const std::string& key_hash);
     std::optional<std::string> wait_reason(const X509_REQ& csr) const;
     // The profile a CSR is issued with and, with NDES templates, its slot.
@@ -187,14 +197,16 @@ private:
         const issuance_profile& profile;
         std::optional<template_slot> slot;
     };
-    chosen_profile profile_for(const X509_REQ& csr) const;
+    chosen_profile profile_for(const X509_REQ& csr, const std::string& template_name = "") const;
+    std::optional<template_slot> template_named(const std::string& name) const;
     const ca_entry* issuing_ca_of(const X509& cert) const;
     // The RA certificate whose subject is `issuer` (scep.ra_as_issuer), if any.
     const X509* ra_named(const X509_NAME& issuer) const;
     result<x509_crl_ptr> build_crl_for(const ca_entry& ca) const;
 
     service_reply failure(const pki_request& req, fail_info info, std::string text,
-                          failure_cause cause = failure_cause::unspecified) const;
+                          failure_cause cause = failure_cause::unspecified,
+                          std::optional<std::uint32_t> hresult = std::nullopt) const;
     service_reply store_failure(const pki_request& req, const error& e, bool write) const;
     // The transaction is a renewal of `old_serial` already issued or held.
     bool is_known_renewal(const std::string& transaction_id, const std::string& old_serial) const;

@@ -1,0 +1,256 @@
+#include "server/challenge_server.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <openssl/crypto.h>
+
+#include "pki/crypto/encoding.hpp"
+#include "pki/crypto/ossl.hpp"
+#include "pki/scep/challenge_webhook.hpp"
+#include "pki/scep/ndes_errors.hpp"
+#include "pki/store/store.hpp"
+
+namespace scep {
+
+namespace json = boost::json;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+result<forced_outcome> parse_outcome(const std::string& text) {
+    using kind = forced_outcome::kind;
+    auto colon = text.find(':');
+    std::string name = text.substr(0, colon);
+    std::string arg = colon == std::string::npos ? std::string() : text.substr(colon + 1);
+    forced_outcome o;
+    if (name == "allow" && arg.empty()) {
+        o.what = kind::allow;
+    } else if (name == "deny" || name == "unverified") {
+        o.what = name == "deny" ? kind::deny : kind::unverified;
+        o.reason = arg;
+    } else if (name == "timeout") {
+        o.what = kind::timeout;
+        if (!arg.empty()) {
+            int seconds = 0;
+            auto [p, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), seconds);
+            if (ec != std::errc() || p != arg.data() + arg.size() || seconds < 1 || seconds > 3600)
+                return make_error("timeout:SECONDS takes 1 to 3600 seconds: " + text);
+            o.delay = std::chrono::seconds(seconds);
+        }
+    } else if (name == "malformed" && arg.empty()) {
+        o.what = kind::malformed;
+    } else if (name == "status") {
+        o.what = kind::status;
+        auto [p, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), o.status);
+        if (ec != std::errc() || p != arg.data() + arg.size() || o.status < 100 || o.status > 599)
+            return make_error("status:CODE takes an HTTP status 100-599: " + text);
+    } else if (name == "hresult") {
+        o.what = kind::hresult;
+        auto hr = parse_hresult(arg);
+        if (!hr) return make_error("hresult: takes a failure HRESULT such as 0x80070490: " + text);
+        o.hresult = *hr;
+    } else {
+        return make_error("unknown outcome \"" + text +
+                          "\" (allow, deny[:reason], unverified[:reason], timeout[:seconds], malformed, status:CODE, "
+                          "hresult:0x8XXXXXXX)");
+    }
+    return o;
+}
+
+namespace {
+
+std::string header(const std::map<std::string, std::string>& h, const std::string& name) {
+    for (const auto& [k, v] : h)
+        if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+                return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+            }))
+            return v;
+    return {};
+}
+
+bool same(const std::string& a, const std::string& b) {
+    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// "ok", "none" (no secret configured) or why the signature is refused.
+std::string check_signature(const challenge_server_options& o, const std::map<std::string, std::string>& headers,
+                            const std::string& body) {
+    if (o.secret.empty()) return "none";
+    std::string lab = header(headers, "X-Scep-Lab-Signature");
+    std::string step = header(headers, "X-Smallstep-Signature");
+    if (!lab.empty()) return same(lab, "sha256=" + webhook_hmac_hex(o.secret, body)) ? "ok" : "bad X-Scep-Lab-Signature";
+    if (!step.empty()) {
+        auto key = base64_decode(o.secret);
+        if (!key) return "the server's secret is not base64, as step-ca's is";
+        std::string k(key->begin(), key->end());
+        return same(step, webhook_hmac_hex(k, body)) ? "ok" : "bad X-Smallstep-Signature";
+    }
+    return "no signature header";
+}
+
+std::string str(const json::object& o, const char* key) {
+    auto* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// What Notify's issued_cert is: serial and subject, for the log.
+void describe_cert(const std::string& b64, json::object& log) {
+    auto der = base64_decode(b64);
+    if (!der) return;
+    auto cert = x509_from_der(*der);
+    if (!cert) return;
+    log["issued_serial"] = serial_hex(**cert);
+    log["issued_subject"] = name_to_string(*X509_get_subject_name(cert->get()));
+}
+
+}  // namespace
+
+challenge_server_reply answer_webhook_call(const challenge_server_options& o,
+                                           const std::map<std::string, std::string>& headers, const std::string& body) {
+    using kind = forced_outcome::kind;
+    challenge_server_reply out;
+    json::object log;
+    log["time"] = now_iso8601();
+    auto finish = [&](int status, json::value answer) {
+        out.status = status;
+        out.body = json::serialize(answer);
+        log["status"] = status;
+        log["answer"] = std::move(answer);
+        out.log_line = json::serialize(log);
+        return out;
+    };
+    boost::system::error_code ec;
+    json::value parsed = json::parse(body, ec);
+    if (ec || !parsed.is_object()) {
+        log["call"] = "unreadable";
+        return finish(400, json::object{{"error", "the body is not a JSON object"}});
+    }
+    const json::object& req = parsed.as_object();
+    const bool policy = req.contains("scep_lab_policy");
+    const bool step_ca = req.contains("scepChallenge") || req.contains("scepTransactionID");
+    std::string call = policy ? str(req, "method") : step_ca ? "SCEPCHALLENGE" : "challenge";
+    log["call"] = call;
+    std::string signature = check_signature(o, headers, body);
+    log["signature"] = signature;
+    if (signature != "ok" && signature != "none") return finish(401, json::object{{"error", signature}});
+
+    std::string challenge = step_ca ? str(req, "scepChallenge") : str(req, "challenge");
+    std::string txid = step_ca ? str(req, "scepTransactionID") : str(req, "transaction_id");
+    if (!txid.empty()) log["transaction_id"] = txid;
+    if (!challenge.empty()) log["challenge"] = challenge;
+
+    if (call == "Initialize" || call == "Uninitialize") return finish(200, json::object{});
+    if (call == "Notify") {
+        for (const char* k : {"disposition_name", "last_hresult", "text"})
+            if (auto v = str(req, k); !v.empty()) log[k] = v;
+        if (auto* d = req.if_contains("disposition"); d && d->is_int64()) log["disposition"] = d->as_int64();
+        describe_cert(str(req, "issued_cert"), log);
+        return finish(200, json::object{});
+    }
+    if (policy && call != "GetTemplate" && call != "VerifyRequest")
+        return finish(400, json::object{{"error", "unknown method \"" + clean_remote_text(call, 40) + "\""}});
+    if (!policy) {
+        std::string subject = step_ca ? std::string() : str(req, "subject");
+        if (!subject.empty()) log["subject"] = subject;
+    } else if (auto t = str(req, "template"); !t.empty()) {
+        log["ndes_template"] = t;
+    }
+
+    // The outcome: a rule for this challenge, else the allow-list.
+    forced_outcome outcome;
+    if (auto r = o.rules.find(challenge); r != o.rules.end())
+        outcome = r->second;
+    else if (std::find(o.allow.begin(), o.allow.end(), challenge) == o.allow.end() || challenge.empty())
+        outcome = forced_outcome{kind::deny, o.deny_reason, {}, 0, 0};
+    if (outcome.what == kind::timeout) {
+        out.delay = outcome.delay;
+        return finish(200, json::object{{"allow", false}, {"reason", "answered too late"}});
+    }
+    if (outcome.what == kind::malformed) {
+        finish(200, "malformed");
+        out.body = "{\"allow\": maybe";  // not JSON: the caller must say so
+        return out;
+    }
+    if (outcome.what == kind::status) return finish(outcome.status, json::object{{"error", "forced status"}});
+
+    if (call == "GetTemplate") {
+        if (outcome.what == kind::hresult)
+            return finish(200, json::object{{"hresult", hresult_hex(outcome.hresult)}, {"reason", "forced HRESULT"}});
+        if (o.template_name.empty()) return finish(200, json::object{{"template", nullptr}});
+        return finish(200, json::object{{"template", o.template_name}});
+    }
+    if (call == "VerifyRequest") {
+        if (outcome.what == kind::hresult)
+            return finish(200, json::object{{"hresult", hresult_hex(outcome.hresult)}, {"reason", "forced HRESULT"}});
+        if (outcome.what == kind::allow) return finish(200, json::object{{"verified", true}});
+        return finish(200, json::object{{"verified", false}, {"reason", outcome.reason}});
+    }
+    // The challenge webhook, either format.
+    if (outcome.what == kind::allow) return finish(200, json::object{{"allow", true}});
+    json::object deny{{"allow", false}};
+    if (!outcome.reason.empty()) deny["reason"] = outcome.reason;
+    return finish(200, std::move(deny));
+}
+
+result<void> run_challenge_server(const challenge_server_options& o, const std::function<void(std::uint16_t)>& ready) {
+    std::ofstream log_file;
+    if (!o.log_file.empty()) {
+        log_file.open(o.log_file, std::ios::app);
+        if (!log_file) return make_error("cannot open the call log " + o.log_file);
+    }
+    std::mutex log_mu;
+    try {
+        asio::io_context ioc;
+        asio::ip::tcp::acceptor acceptor(ioc, {asio::ip::make_address(o.listen), o.port});
+        ready(acceptor.local_endpoint().port());
+        for (;;) {
+            asio::ip::tcp::socket socket(ioc);
+            acceptor.accept(socket);
+            // One thread per call: a forced timeout must not hold up the next.
+            std::thread([&o, &log_file, &log_mu, sock = std::move(socket)]() mutable {
+                try {
+                    beast::flat_buffer buffer;
+                    http::request_parser<http::string_body> parser;
+                    parser.body_limit(1 << 20);
+                    http::read(sock, buffer, parser);
+                    auto req = parser.release();
+                    std::map<std::string, std::string> headers;
+                    for (const auto& f : req) headers[std::string(f.name_string())] = std::string(f.value());
+                    challenge_server_reply a;
+                    if (req.method() != http::verb::post) {
+                        a.status = 405;
+                        a.body = R"({"error":"POST only"})";
+                    } else {
+                        a = answer_webhook_call(o, headers, req.body());
+                    }
+                    if (!a.log_line.empty()) {
+                        std::lock_guard lock(log_mu);
+                        if (log_file.is_open()) log_file << a.log_line << '\n' << std::flush;
+                    }
+                    if (a.delay.count() > 0) std::this_thread::sleep_for(a.delay);
+                    http::response<http::string_body> res{static_cast<http::status>(a.status), 11};
+                    res.set(http::field::content_type, "application/json");
+                    res.body() = a.body;
+                    res.keep_alive(false);
+                    res.prepare_payload();
+                    http::write(sock, res);
+                    beast::error_code ec;
+                    sock.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+                } catch (const std::exception&) {
+                    // A client that went away (the caller's timeout): nothing to answer.
+                }
+            }).detach();
+        }
+    } catch (const boost::system::system_error& e) {
+        return make_error("challenge-server on " + o.listen + ":" + std::to_string(o.port) + ": " + e.code().message());
+    }
+}
+
+}  // namespace scep
