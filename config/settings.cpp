@@ -139,6 +139,7 @@ service_config service_settings(const settings& s) {
         t.signature = slot(s.ndes.signature_template);
         t.encryption = slot(s.ndes.encryption_template);
         t.general_purpose = slot(s.ndes.general_purpose_template);
+        t.others = s.templates;
         c.templates = std::move(t);
         c.ca_templates = s.ndes.ca_templates;
     }

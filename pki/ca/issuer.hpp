@@ -1,6 +1,8 @@
 // Issuance: checks a CSR against policy and signs it with the issuing CA.
 #pragma once
 
+#include <map>
+
 #include <atomic>
 
 #include <chrono>
@@ -41,6 +43,9 @@ struct template_slots {
     issuance_profile signature;
     issuance_profile encryption;
     issuance_profile general_purpose;
+    // Every [templates.NAME] the CA has, by name: what an NDES policy module
+    // may choose (GetTemplate) besides the three slots.
+    std::map<std::string, issuance_profile> others;
     const issuance_profile& at(template_slot s) const {
         return s == template_slot::signature    ? signature
                : s == template_slot::encryption ? encryption

@@ -414,8 +414,7 @@ std::optional<service_reply> scep_service::verify_challenge(pki_request& req, ch
         if (!template_named(ctx.template_name))
             return failure(req, fail_info::bad_request,
                            "the policy module chose template \"" + ctx.template_name +
-                               "\", which is none of NDES's (ndes.signature_template, encryption_template, "
-                               "general_purpose_template)",
+                               "\", which is not a template of this lab ([templates.NAME])",
                            failure_cause::template_mismatch);
     }
     if (auto why = challenge_->verify(ctx)) return refused(*why);
@@ -499,7 +498,9 @@ service_reply scep_service::decide(pki_request& req, const X509_REQ& csr, const 
     if (chosen.slot && !cfg_.ca_templates.empty() &&
         std::find(cfg_.ca_templates.begin(), cfg_.ca_templates.end(), chosen.profile.name) == cfg_.ca_templates.end())
         return failure(req, fail_info::bad_request,
-                       "the " + std::string(to_string(*chosen.slot)) + " slot's template " + chosen.profile.name +
+                       (!template_name.empty() && template_name != cfg_.templates->at(*chosen.slot).name
+                            ? "the policy module's template " + chosen.profile.name
+                            : "the " + std::string(to_string(*chosen.slot)) + " slot's template " + chosen.profile.name) +
                            " is not one the CA publishes (ndes.ca_templates)",
                        failure_cause::template_mismatch);
     if (auto why = iss().check_subject(csr, chosen.profile))
@@ -521,18 +522,19 @@ service_reply scep_service::decide(pki_request& req, const X509_REQ& csr, const 
     return issue_and_store(req, csr, requester, replaces, template_name);
 }
 
-std::optional<template_slot> scep_service::template_named(const std::string& name) const {
-    if (!cfg_.templates) return std::nullopt;
+const issuance_profile* scep_service::template_named(const std::string& name) const {
+    if (!cfg_.templates) return nullptr;
     for (template_slot slot : {template_slot::signature, template_slot::encryption, template_slot::general_purpose})
-        if (cfg_.templates->at(slot).name == name) return slot;
-    return std::nullopt;
+        if (cfg_.templates->at(slot).name == name) return &cfg_.templates->at(slot);
+    auto it = cfg_.templates->others.find(name);
+    return it == cfg_.templates->others.end() ? nullptr : &it->second;
 }
 
 scep_service::chosen_profile scep_service::profile_for(const X509_REQ& csr, const std::string& template_name) const {
     if (!cfg_.templates) return {iss().profile(), std::nullopt};
     template_slot slot = select_template_slot(csr);
     if (!template_name.empty())
-        if (auto named = template_named(template_name)) slot = *named;
+        if (const issuance_profile* named = template_named(template_name)) return {*named, slot};
     return {cfg_.templates->at(slot), slot};
 }
 

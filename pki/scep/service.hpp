@@ -198,7 +198,8 @@ private:
         std::optional<template_slot> slot;
     };
     chosen_profile profile_for(const X509_REQ& csr, const std::string& template_name = "") const;
-    std::optional<template_slot> template_named(const std::string& name) const;
+    // A template by name: a slot's, or any other [templates.NAME] (GetTemplate).
+    const issuance_profile* template_named(const std::string& name) const;
     const ca_entry* issuing_ca_of(const X509& cert) const;
     // The RA certificate whose subject is `issuer` (scep.ra_as_issuer), if any.
     const X509* ra_named(const X509_NAME& issuer) const;
