@@ -27,7 +27,8 @@ struct forced_outcome {
     std::uint32_t hresult = 0;      // hresult
 };
 // "allow", "deny[:reason]", "unverified[:reason]", "timeout[:seconds]",
-// "malformed", "status:CODE", "hresult:0x8XXXXXXX".
+// "malformed", "status:CODE", "hresult:0x8XXXXXXX" (VerifyRequest's answer;
+// deny is "verified": false there).
 result<forced_outcome> parse_outcome(const std::string& text);
 
 struct challenge_server_options {
