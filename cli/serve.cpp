@@ -253,6 +253,22 @@ std::string admin_page_thumbprint(const config::settings& s, const hierarchy& pk
 void make_ndes(const config::settings& s, const lab& l, challenges& c, event_log& log, std::optional<ndes_frontend>& out) {
     if (!s.ndes.enabled) return;
     out.emplace(s.ndes, c.otp ? &*c.otp : nullptr, s.scep.challenge, admin_page_thumbprint(s, l.pki));
+    // The admin page hands out what the challenge mode checks: a single-use
+    // challenge from the store (api), or the policy module's GenerateChallenge.
+    if (c.api)
+        out->set_password_source(
+            [&api = *c.api, ttl = s.challenge.default_ttl](const std::string&) -> result<std::string> {
+                auto issued = api.issue(ttl, 1, challenge_bindings{}, "NDES admin page");
+                if (!issued) return issued.err();
+                return std::move(issued->secret);
+            },
+            static_cast<int>(s.challenge.default_ttl.count() / 60));
+    if (c.policy)
+        out->set_password_source(
+            [&policy = *c.policy, name = s.ndes.general_purpose_template](const std::string& params) {
+                return policy.generate_challenge(name, params);
+            },
+            static_cast<int>(s.ndes.password_validity.count() / 60));
     log.info("NDES mode", {{"password_mode", s.ndes.password_mode},
                            {"admin_response", s.ndes.admin_response},
                            {"browse", s.ndes.browse}});

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <boost/asio.hpp>
@@ -100,6 +101,20 @@ std::string str(const json::object& o, const char* key) {
     return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
+// The challenges GenerateChallenge handed out (one server per process).
+std::mutex& generated_mu() {
+    static std::mutex mu;
+    return mu;
+}
+std::set<std::string>& generated() {
+    static std::set<std::string> set;
+    return set;
+}
+bool was_generated(const std::string& challenge) {
+    std::lock_guard lock(generated_mu());
+    return generated().count(challenge) != 0;
+}
+
 // What Notify's issued_cert is: serial and subject, for the log.
 void describe_cert(const std::string& b64, json::object& log) {
     auto der = base64_decode(b64);
@@ -147,6 +162,18 @@ challenge_server_reply answer_webhook_call(const challenge_server_options& o,
     if (!challenge.empty()) log["challenge"] = challenge;
 
     if (call == "Initialize" || call == "Uninitialize") return finish(200, json::object{});
+    if (call == "GenerateChallenge") {
+        // A fresh challenge, allowed from now on (as a module that hands out
+        // passwords remembers them); logged, since this is a test server.
+        std::string fresh = to_hex(random_bytes(8), true);
+        {
+            std::lock_guard lock(generated_mu());
+            generated().insert(fresh);
+        }
+        log["challenge"] = fresh;
+        if (auto t = str(req, "template"); !t.empty()) log["ndes_template"] = t;
+        return finish(200, json::object{{"challenge", fresh}});
+    }
     if (call == "Notify") {
         for (const char* k : {"disposition_name", "last_hresult", "text"})
             if (auto v = str(req, k); !v.empty()) log[k] = v;
@@ -167,7 +194,8 @@ challenge_server_reply answer_webhook_call(const challenge_server_options& o,
     forced_outcome outcome;
     if (auto r = o.rules.find(challenge); r != o.rules.end())
         outcome = r->second;
-    else if (std::find(o.allow.begin(), o.allow.end(), challenge) == o.allow.end() || challenge.empty())
+    else if (challenge.empty() ||
+             (std::find(o.allow.begin(), o.allow.end(), challenge) == o.allow.end() && !was_generated(challenge)))
         outcome = forced_outcome{kind::deny, o.deny_reason, {}, 0, 0};
     if (outcome.what == kind::timeout) {
         out.delay = outcome.delay;

@@ -35,7 +35,7 @@ std::string render_admin_html(const admin_page& p) {
         case admin_page_kind::single_password:
             body = "<P> To complete certificate enrollment for your network device you will need the following "
                    "information: <P> The thumbprint (hash value) for the CA certificate is: <B> " +
-                   p.thumbprint + " </B> <P> The enrollment challenge password is: <B> " + p.password + " </B> <P> ";
+                   p.thumbprint + " </B> <P> The enrollment challenge password is: <B> " + markup_escape(p.password) + " </B> <P> ";
             if (p.kind == admin_page_kind::dynamic_password)
                 body += "This password can be used only once and will expire within " +
                         std::to_string(p.validity_minutes) +
@@ -162,6 +162,23 @@ ndes_frontend::response ndes_frontend::admin(const request& req, std::string& de
     if (cfg_.admin_response == "cache-full") {
         page.kind = admin_page_kind::cache_full;
         detail = "admin page: password cache is full (ndes.admin_response)";
+        return html(req, render_admin_html(page));
+    }
+    if (source_) {
+        // pwszParams of GenerateChallenge: the page's query string, as a
+        // policy module's own admin page would pass it on.
+        std::string_view target = req.target();
+        auto q = target.find('?');
+        auto password = source_(q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1, 512)));
+        if (!password) {
+            page.kind = admin_page_kind::no_permission;
+            detail = "admin page: no password: " + password.message();
+        } else {
+            page.kind = admin_page_kind::dynamic_password;
+            page.password = *password;
+            page.validity_minutes = source_validity_minutes_;
+            detail = "admin page: new one-time challenge";  // the challenge itself is never logged
+        }
         return html(req, render_admin_html(page));
     }
     if (cfg_.password_mode == "dynamic" && otp_) {

@@ -3,6 +3,7 @@
 // modules, impacket) to read it. Facts and sources: shared/reference/ndes.md §2.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -58,6 +59,15 @@ public:
     // The request carries a valid login of ndes.admin_users (false when none
     // is configured: an open page is no login).
     bool has_login(const request& req) const { return !cfg_.admin_users.empty() && authorized(req); }
+    // Where the page's one-time password comes from when scep-lab does not
+    // keep it itself: a challenge from the challenge store (challenge.mode =
+    // "api") or the policy module's GenerateChallenge ("ndes-policy"). An
+    // error is the page NDES shows when the policy says no (no permission).
+    using password_source = std::function<result<std::string>(const std::string& params)>;
+    void set_password_source(password_source source, int validity_minutes) {
+        source_ = std::move(source);
+        source_validity_minutes_ = validity_minutes;
+    }
     // The admin page's CA thumbprint, after a live rollover.
     void set_thumbprint(std::string thumbprint) {
         std::lock_guard lock(thumbprint_mu_);
@@ -71,6 +81,8 @@ private:
     config::ndes_settings cfg_;
     one_time_passwords* otp_;
     std::string single_password_;
+    password_source source_;
+    int source_validity_minutes_ = 60;
     mutable std::mutex thumbprint_mu_;
     std::string thumbprint_;
     page_encoding encoding_;

@@ -1,5 +1,6 @@
 #include "pki/scep/challenge_webhook.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <boost/json.hpp>
@@ -426,6 +427,27 @@ void ndes_policy_module::notify(const challenge_context& ctx, const challenge_ou
     } else if ((r->status < 200 || r->status > 299) && log_) {
         log_("policy module Notify for " + ctx.transaction_id + " answered HTTP " + std::to_string(r->status));
     }
+}
+
+result<std::string> ndes_policy_module::generate_challenge(const std::string& template_name, const std::string& params) {
+    json::object body{{"scep_lab_policy", 1},
+                      {"method", "GenerateChallenge"},
+                      {"timestamp", iso_time(clock_())},
+                      {"template", template_name},
+                      {"params", clean_remote_text(params, 512)}};
+    auto r = call("GenerateChallenge", json::serialize(body));
+    if (!r) return make_error("policy module GenerateChallenge failed: " + r.message());
+    auto o = answer_object(*r, "GenerateChallenge");
+    if (!o) return make_error("policy module: " + o.message());
+    auto hr = read_hresult(*o, "GenerateChallenge");
+    if (!hr) return make_error("policy module: " + hr.message());
+    if (*hr) return make_error("policy module GenerateChallenge failed with " + hresult_hex(**hr));
+    auto* c = o->if_contains("challenge");
+    // It is shown on a page and typed into devices: printable ASCII, bounded.
+    if (!c || !c->is_string() || c->as_string().empty() || c->as_string().size() > 255 ||
+        std::any_of(c->as_string().begin(), c->as_string().end(), [](char ch) { return ch <= 0x20 || ch >= 0x7f; }))
+        return make_error("policy module: GenerateChallenge's \"challenge\" is not 1-255 printable characters");
+    return std::string(c->as_string());
 }
 
 result<void> ndes_policy_module::initialize() {

@@ -93,6 +93,7 @@ std::optional<std::uint32_t> parse_hresult(const std::string& text);
 
 // [challenge] mode = "ndes-policy": NDES's policy-module calls over HTTP.
 //   Initialize    at start;         Uninitialize at stop
+//   GenerateChallenge  the NDES admin page's password
 //   GetTemplate   (get_template)    {"template": "Name"} or {"hresult": ...}
 //   VerifyRequest each new request  {"verified": bool} or {"hresult": ...}
 //   Notify        (notify)          after the transaction is decided
@@ -112,6 +113,9 @@ public:
     bool notifies() const override { return opt_.notify; }
     void notify(const challenge_context& ctx, const challenge_outcome& outcome) override;
 
+    // GenerateChallenge(template, params): the password the NDES admin page
+    // shows, from the module ({"challenge": "..."} or {"hresult": ...}).
+    result<std::string> generate_challenge(const std::string& template_name, const std::string& params);
     // Initialize/Uninitialize: an error names what the module answered.
     result<void> initialize();
     void uninitialize();

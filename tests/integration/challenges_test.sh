@@ -8,6 +8,7 @@
 command -v scepclient >/dev/null || skip "scepclient not installed (apt-get install scep)"
 command -v curl >/dev/null || skip "curl not installed"
 command -v sqlite3 >/dev/null || skip "sqlite3 not installed"
+command -v iconv >/dev/null || skip "iconv not installed"
 
 lab() { "$SCEP_LAB" --data-dir "$WORK/data" "$@"; }
 cd "$WORK"
@@ -105,4 +106,20 @@ code=$(curl -s -o bad2.json -w '%{http_code}' -H "Authorization: Bearer $(cat da
 [ "$code" = 400 ] || fail "ttl forever: $code $(cat bad2.json)"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -d '{}' "$base/admin/api/challenges")" = 401 ] || fail "no token accepted"
 echo "ok: malformed challenge requests are refused"
-echo "PASS: api challenges (7 checks)"
+
+# 7. NDES mode: the admin page hands out single-use challenges from the store
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+printf '[challenge]\nmode = "api"\ndefault_ttl = "30m"\n[ndes]\nenabled = true\n' >ndes-api.toml
+start_server --config ndes-api.toml
+curl -s "http://127.0.0.1:$PORT/certsrv/mscep_admin/" | iconv -f UTF-16 -t UTF-8 >admin.html
+page_pw=$(grep -oP 'The enrollment challenge password is: <B> \K[0-9A-F]{32}' admin.html) ||
+    fail "no 32-hex-digit challenge on the admin page: $(head -c 400 admin.html)"
+grep -c "expire within 30 minutes" admin.html >/dev/null || fail "the page does not give default_ttl"
+mkdir -p from-page
+scepclient -server-url "http://127.0.0.1:$PORT/certsrv/mscep/mscep.dll" -challenge "$page_pw" \
+    -private-key from-page/key.pem -certificate from-page/cert.pem -cn from-page >from-page/log 2>&1 ||
+    fail "the admin page's challenge did not enroll: $(tail -3 from-page/log)"
+lab challenge list --url "http://127.0.0.1:$PORT" --all | grep "NDES admin page" | grep -c " used " >/dev/null ||
+    fail "the admin page's challenge is not listed as used"
+echo "ok: in NDES mode the admin page hands out single-use challenges from the store"
+echo "PASS: api challenges (8 checks)"

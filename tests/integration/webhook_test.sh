@@ -6,10 +6,12 @@
 #   a re-sent transaction is answered from the store without a call;
 #   ndes-policy: VerifyRequest's HRESULT in the NDES FAILURE reply, the log
 #   and the event file; GetTemplate choosing the template the certificate is
-#   issued from; Notify received with the issued certificate.
+#   issued from; Notify received with the issued certificate; the NDES admin
+#   page's password from the module's GenerateChallenge.
 . "$(dirname "$0")/lib.sh"
 command -v scepclient >/dev/null || skip "scepclient not installed (apt-get install scep)"
 command -v python3 >/dev/null || skip "python3 not installed"
+command -v iconv >/dev/null || skip "iconv not installed"
 cd "$WORK"
 
 HOOK_PID=""
@@ -169,6 +171,14 @@ openssl asn1parse -inform der -in "$reply" >reply.asn1 || fail "the captured rep
 grep -A3 ":1.3.6.1.4.1.311.21.33" reply.asn1 | grep -c "PRINTABLESTRING *:-2146762480" >/dev/null ||
     fail "the FAILURE reply does not carry -2146762480 (0x800B0110): $(grep -A3 311.21.33 reply.asn1)"
 echo "ok: VerifyRequest's HRESULT 0x800B0110 in the FAILURE reply, the log, the event file and Notify"
+# The NDES admin page's password comes from the module's GenerateChallenge, and enrolls.
+curl -s "http://127.0.0.1:$PORT/certsrv/mscep_admin/" >admin.html
+password=$(iconv -f UTF-16 -t UTF-8 admin.html | grep -oP 'The enrollment challenge password is: <B> \K\S+') ||
+    fail "no password on the admin page: $(iconv -f UTF-16 -t UTF-8 admin.html | head -c 400)"
+grep '"call":"GenerateChallenge"' policy.jsonl | grep -c "\"challenge\":\"$password\"" >/dev/null ||
+    fail "the admin page's password is not the module's GenerateChallenge answer"
+enroll from-admin-page "$password" "$NDES" || fail "the GenerateChallenge password did not enroll: $(tail -3 from-admin-page/log)"
+echo "ok: the NDES admin page shows GenerateChallenge's password, and it enrolls"
 stop_server
 grep '"call":"Uninitialize"' policy.jsonl >/dev/null || fail "no Uninitialize at stop"
 echo "ok: Initialize at start, Uninitialize at stop"

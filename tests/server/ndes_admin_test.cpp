@@ -93,5 +93,30 @@ TEST(ndes_frontend, answers_each_configured_trouble_and_browse_mode) {
               std::string::npos);
 }
 
+TEST(ndes_frontend, a_password_source_feeds_the_page_escaped_and_its_refusal_is_no_permission) {
+    ndes_frontend::request req{http::verb::get, "/certsrv/mscep_admin/?device=dev-1", 11};
+    config::ndes_settings cfg;
+    ndes_frontend front(cfg, nullptr, "static-one", "t");
+    std::string given;
+    front.set_password_source(
+        [&given](const std::string& params) -> result<std::string> {
+            given = params;
+            return std::string("A<B>&1");
+        },
+        15);
+    std::string detail;
+    std::string body = decoded(front.admin(req, detail).body());
+    EXPECT_EQ(given, "device=dev-1");  // GenerateChallenge's pwszParams
+    EXPECT_NE(body.find("<B> A&lt;B&gt;&amp;1 </B>"), std::string::npos) << body;
+    EXPECT_NE(body.find("expire within 15 minutes"), std::string::npos) << body;
+    EXPECT_EQ(body.find("static-one"), std::string::npos);
+    EXPECT_EQ(detail.find("A<B>"), std::string::npos) << detail;  // never logged
+
+    front.set_password_source([](const std::string&) -> result<std::string> { return make_error("0x80070005"); }, 15);
+    body = decoded(front.admin(req, detail).body());
+    EXPECT_NE(body.find("You do not have sufficient permission"), std::string::npos) << body;
+    EXPECT_NE(detail.find("0x80070005"), std::string::npos) << detail;
+}
+
 }  // namespace
 }  // namespace scep::server
