@@ -338,6 +338,10 @@ router::status_source status_page(const config::settings& s, lab& l, const scep_
         in.challenges = challenges;
         if (challenges)
             in.challenge_note = "one-time challenges from the admin API (scep-lab challenge new)";
+        else if (s.challenge.mode == "webhook")
+            in.challenge_note = "decided by a webhook (challenge.webhook_url)";
+        else if (s.challenge.mode == "ndes-policy")
+            in.challenge_note = "decided by an NDES policy module (challenge.webhook_url)";
         else if (s.ndes.enabled && (s.ndes.password_mode == "dynamic" || s.challenge.mode == "ndes-dynamic"))
             in.challenge_note = "one-time passwords from the NDES admin page";
         else if (s.ndes.enabled && s.ndes.password_mode == "none")
