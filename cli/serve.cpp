@@ -179,6 +179,7 @@ result<webhook_transport> webhook_sender(const config::settings& s) {
             return make_error("challenge.webhook_ca_file " + s.challenge.webhook_ca_file.string() + " is not a file");
         url->ca_file = s.challenge.webhook_ca_file.string();
     }
+    url->max_reply_bytes = 64 << 10;  // an answer is a small JSON object
     const auto timeout = s.challenge.webhook_timeout;
     return webhook_transport([target = *url, timeout](const webhook_post& p) -> result<webhook_response> {
         auto r = client::http_request(target, "POST", target.path, p.body, p.headers, timeout);

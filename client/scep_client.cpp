@@ -85,7 +85,7 @@ asio::awaitable<http_reply> exchange(Stream& stream, const scep_url& url, const 
     co_await http::async_write(stream, req, asio::use_awaitable);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
-    parser.body_limit(64 << 20);
+    parser.body_limit(url.max_reply_bytes);
     co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
     auto res = parser.release();
     co_return http_reply{static_cast<int>(res.result_int()), std::string(res[http::field::content_type]),

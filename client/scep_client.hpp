@@ -26,6 +26,8 @@ struct scep_url {
     // HTTPS: the server is verified (chain and host name) against this PEM
     // file; empty means the system trust store.
     std::string ca_file;
+    // Larger answers are refused ("body limit exceeded").
+    std::size_t max_reply_bytes = 64 << 20;
 };
 result<scep_url> parse_scep_url(const std::string& url);
 

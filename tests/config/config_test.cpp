@@ -130,6 +130,52 @@ max_subject_rdns = 4
     }
 }
 
+TEST(config, webhook_and_policy_settings_are_read_and_checked) {
+    auto s = parse(R"(
+[challenge]
+mode = "webhook"
+webhook_url = "https://mdm.example/hook"
+webhook_format = "step-ca"
+webhook_secret = "c2VjcmV0"
+webhook_id = "wh-1"
+webhook_bearer_token = "tok"
+webhook_timeout = "750ms"
+)");
+    ASSERT_TRUE(s) << s.message();
+    EXPECT_EQ(s->challenge.webhook_format, "step-ca");
+    EXPECT_EQ(s->challenge.webhook_timeout, std::chrono::milliseconds(750));
+    EXPECT_EQ(s->challenge.webhook_id, "wh-1");
+    auto text = to_toml(*s);
+    EXPECT_EQ(text.find("c2VjcmV0"), std::string::npos);  // secrets masked
+    EXPECT_EQ(text.find("\"tok\""), std::string::npos);
+    struct case_t {
+        const char* toml;
+        const char* words;
+    };
+    for (const auto& c :
+         {case_t{"[challenge]\nmode = \"webhook\"\n", "needs challenge.webhook_url"},
+          case_t{"[challenge]\nmode = \"webhook\"\nwebhook_url = \"ftp://x/\"\n", "http:// or https://"},
+          case_t{"[challenge]\nmode = \"ndes-policy\"\nwebhook_url = \"http://127.0.0.1:9/\"\n", "needs NDES mode"},
+          case_t{"[ndes]\nenabled = true\n[challenge]\nmode = \"ndes-policy\"\nwebhook_url = \"http://127.0.0.1:9/\"\n"
+                 "webhook_format = \"step-ca\"\n",
+                 "is for mode = \"webhook\""},
+          case_t{"[challenge]\nmode = \"webhook\"\nwebhook_url = \"http://127.0.0.1:9/\"\nwebhook_ca_file = \"x.pem\"\n",
+                 "webhook_ca_file is for an https://"}}) {
+        SCOPED_TRACE(c.toml);
+        auto r = parse(c.toml);  // the loader validates the result
+        ASSERT_FALSE(r);
+        EXPECT_NE(r.message().find(c.words), std::string::npos) << r.message();
+    }
+    for (const char* bad : {"webhook_timeout = \"10ms\"", "webhook_timeout = \"3m\"", "webhook_format = \"json\"",
+                            "mode = \"oauth\""}) {
+        SCOPED_TRACE(bad);
+        auto r = parse(std::string("[challenge]\n") + bad + "\n");
+        ASSERT_FALSE(r);
+        EXPECT_NE(r.message().find(std::string(bad).substr(0, std::string(bad).find(' '))), std::string::npos)
+            << r.message();
+    }
+}
+
 TEST(config, errors_name_the_file_the_line_and_the_problem) {
     struct case_t {
         const char* name;
