@@ -23,23 +23,9 @@ std::string iso_time(time_point t) {
     return unix_time_iso8601(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
 }
 
-std::string der_base64(const X509_REQ& csr) {
-    unsigned char* der = nullptr;
-    int n = i2d_X509_REQ(const_cast<X509_REQ*>(&csr), &der);
-    if (n <= 0) return {};
-    std::string out = base64_encode(byte_view(der, static_cast<std::size_t>(n)));
-    OPENSSL_free(der);
-    return out;
-}
+std::string der_base64(const X509_REQ& csr) { return base64_encode(x509_req_to_der(csr)); }
 
-std::string der_base64(const X509& cert) {
-    unsigned char* der = nullptr;
-    int n = i2d_X509(const_cast<X509*>(&cert), &der);
-    if (n <= 0) return {};
-    std::string out = base64_encode(byte_view(der, static_cast<std::size_t>(n)));
-    OPENSSL_free(der);
-    return out;
-}
+std::string der_base64(const X509& cert) { return base64_encode(x509_to_der(cert)); }
 
 std::string csr_pem(const X509_REQ& csr) {
     std::string b64 = der_base64(csr);
@@ -49,12 +35,9 @@ std::string csr_pem(const X509_REQ& csr) {
 }
 
 std::string spki_base64(const X509_REQ& csr) {
-    unsigned char* der = nullptr;
-    int n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(const_cast<X509_REQ*>(&csr)), &der);
-    if (n <= 0) return {};
-    std::string out = base64_encode(byte_view(der, static_cast<std::size_t>(n)));
-    OPENSSL_free(der);
-    return out;
+    auto der = der_encode<X509_PUBKEY>(*X509_REQ_get_X509_PUBKEY(const_cast<X509_REQ*>(&csr)), i2d_X509_PUBKEY,
+                                       "SubjectPublicKeyInfo");
+    return der ? base64_encode(*der) : std::string();
 }
 
 // Go's crypto/x509 names, which step-ca's JSON uses.
@@ -116,9 +99,10 @@ json::object step_subject(const X509_NAME& name) {
             const ASN1_STRING* v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(&name, i));
             unsigned char* utf8 = nullptr;
             int n = ASN1_STRING_to_UTF8(&utf8, v);
+            ossl_buffer_ptr owned(utf8);
             if (n < 0) continue;
-            std::string text = clean_remote_text(std::string_view(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(n)), 256);
-            OPENSSL_free(utf8);
+            std::string text =
+                clean_remote_text(std::string_view(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(n)), 256);
             if (!list) {
                 o[key] = text;
                 continue;
