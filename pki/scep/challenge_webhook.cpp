@@ -309,10 +309,13 @@ result<std::optional<std::uint32_t>> read_hresult(const json::object& o, const s
 }
 }  // namespace
 
-result<webhook_response> ndes_policy_module::call(const std::string& method, std::string body) {
+result<webhook_response> ndes_policy_module::call(const std::string& method, json::object body) {
+    body["scep_lab_policy"] = 1;
+    body["method"] = method;
+    body["timestamp"] = iso_time(clock_());
     webhook_post p;
     p.call = method;
-    p.body = std::move(body);
+    p.body = json::serialize(body);
     p.headers.emplace_back("Content-Type", "application/json");
     p.headers.emplace_back("X-Scep-Lab-Policy-Method", method);
     sign(p, opt_.secret, "X-Scep-Lab-Signature", true);
@@ -320,92 +323,81 @@ result<webhook_response> ndes_policy_module::call(const std::string& method, std
     return send_(p);
 }
 
+result<ndes_policy_module::answer> ndes_policy_module::ask(const std::string& method, json::object body) {
+    auto r = call(method, std::move(body));
+    if (!r) return make_error("policy module " + method + " failed: " + r.message());
+    auto o = answer_object(*r, method);
+    if (!o) return make_error("policy module: " + o.message());
+    auto hr = read_hresult(*o, method);
+    if (!hr) return make_error("policy module: " + hr.message());
+    std::string why = read_reason(*o);
+    return answer{std::move(*o), *hr, std::move(why)};
+}
+
+namespace {
+std::string with_reason(std::string text, const std::string& why) { return why.empty() ? text : text + ": " + why; }
+// What a method that answered an HRESULT is refused with.
+challenge_refusal failed_with(const std::string& method, std::uint32_t hr, const std::string& why) {
+    return challenge_refusal{challenge_refusal::kind::denied,
+                             with_reason("policy module " + method + " failed with " + hresult_hex(hr), why), hr};
+}
+}  // namespace
+
 std::optional<challenge_refusal> ndes_policy_module::choose_template(const challenge_context& ctx, std::string& name) {
     using kind = challenge_refusal::kind;
     if (!opt_.get_template) return std::nullopt;
-    json::object body;
-    body["scep_lab_policy"] = 1;
-    body["method"] = "GetTemplate";
-    body["timestamp"] = iso_time(clock_());
-    body["challenge"] = challenge_value(ctx);
-    body["transaction_id"] = ctx.transaction_id;
-    body["message_type"] = ctx.message_type;
-    body["template"] = name;
+    json::object body{{"challenge", challenge_value(ctx)},
+                      {"transaction_id", ctx.transaction_id},
+                      {"message_type", ctx.message_type},
+                      {"template", name}};
     if (ctx.csr) body["subject"] = name_to_string(*X509_REQ_get_subject_name(ctx.csr));
-    auto r = call("GetTemplate", json::serialize(body));
-    if (!r) return challenge_refusal{kind::unavailable, "policy module GetTemplate failed: " + r.message(), {}};
-    auto o = answer_object(*r, "GetTemplate");
-    if (!o) return challenge_refusal{kind::unavailable, "policy module: " + o.message(), {}};
-    auto hr = read_hresult(*o, "GetTemplate");
-    if (!hr) return challenge_refusal{kind::unavailable, "policy module: " + hr.message(), {}};
-    if (*hr) {
-        std::string why = read_reason(*o);
-        return challenge_refusal{kind::denied,
-                                 "policy module GetTemplate failed with " + hresult_hex(**hr) +
-                                     (why.empty() ? std::string() : ": " + why),
-                                 *hr};
-    }
-    auto* t = o->if_contains("template");
+    auto a = ask("GetTemplate", std::move(body));
+    if (!a) return challenge_refusal{kind::unavailable, a.message()};
+    if (a->hresult) return failed_with("GetTemplate", *a->hresult, a->reason);
+    auto* t = a->body.if_contains("template");
     if (!t || t->is_null()) return std::nullopt;  // keep NDES's choice
     if (!t->is_string() || t->as_string().empty() || t->as_string().size() > 64)
-        return challenge_refusal{kind::unavailable, "policy module: GetTemplate's \"template\" is not a template name", {}};
+        return challenge_refusal{kind::unavailable, "policy module: GetTemplate's \"template\" is not a template name"};
     name = clean_remote_text(std::string(t->as_string()), 64);
     return std::nullopt;
 }
 
 std::optional<challenge_refusal> ndes_policy_module::verify(const challenge_context& ctx) {
     using kind = challenge_refusal::kind;
-    json::object body;
-    body["scep_lab_policy"] = 1;
-    body["method"] = "VerifyRequest";
-    body["timestamp"] = iso_time(clock_());
     // VerifyRequest(pctbRequest, pctbSigningCertEncoded, pwszTemplate,
     // pwszTransactionId): the challenge travels inside the PKCS#10 request;
     // it is also given on its own for convenience.
-    body["request"] = ctx.csr ? der_base64(*ctx.csr) : std::string();
-    body["signing_cert"] = ctx.signer && ctx.message_type == "RenewalReq" ? json::value(der_base64(*ctx.signer))
-                                                                            : json::value(nullptr);
-    body["template"] = ctx.template_name;
-    body["transaction_id"] = ctx.transaction_id;
-    body["challenge"] = challenge_value(ctx);
-    body["message_type"] = ctx.message_type;
-    body["client"] = ctx.client;
-    auto r = call("VerifyRequest", json::serialize(body));
-    if (!r) return challenge_refusal{kind::unavailable, "policy module VerifyRequest failed: " + r.message(), {}};
-    auto o = answer_object(*r, "VerifyRequest");
-    if (!o) return challenge_refusal{kind::unavailable, "policy module: " + o.message(), {}};
-    auto hr = read_hresult(*o, "VerifyRequest");
-    if (!hr) return challenge_refusal{kind::unavailable, "policy module: " + hr.message(), {}};
-    std::string why = read_reason(*o);
-    if (*hr)
-        return challenge_refusal{kind::denied,
-                                 "policy module VerifyRequest failed with " + hresult_hex(**hr) +
-                                     (why.empty() ? std::string() : ": " + why),
-                                 *hr};
-    auto* verified = o->if_contains("verified");
+    json::object body{{"request", ctx.csr ? der_base64(*ctx.csr) : std::string()},
+                      {"signing_cert", ctx.signer && ctx.message_type == "RenewalReq"
+                                           ? json::value(der_base64(*ctx.signer))
+                                           : json::value(nullptr)},
+                      {"template", ctx.template_name},
+                      {"transaction_id", ctx.transaction_id},
+                      {"challenge", challenge_value(ctx)},
+                      {"message_type", ctx.message_type},
+                      {"client", ctx.client}};
+    auto a = ask("VerifyRequest", std::move(body));
+    if (!a) return challenge_refusal{kind::unavailable, a.message()};
+    if (a->hresult) return failed_with("VerifyRequest", *a->hresult, a->reason);
+    auto* verified = a->body.if_contains("verified");
     if (!verified || !verified->is_bool())
-        return challenge_refusal{kind::unavailable, "policy module: VerifyRequest's answer has no boolean \"verified\"", {}};
+        return challenge_refusal{kind::unavailable, "policy module: VerifyRequest's answer has no boolean \"verified\""};
     if (!verified->as_bool())
-        return challenge_refusal{kind::wrong,
-                                 "the policy module did not verify the request" + (why.empty() ? std::string() : ": " + why),
-                                 {}};
+        return challenge_refusal{kind::wrong, with_reason("the policy module did not verify the request", a->reason)};
     return std::nullopt;
 }
 
 void ndes_policy_module::notify(const challenge_context& ctx, const challenge_outcome& outcome) {
     if (!opt_.notify) return;
-    json::object body;
-    body["scep_lab_policy"] = 1;
-    body["method"] = "Notify";
-    body["timestamp"] = iso_time(clock_());
-    body["challenge"] = challenge_value(ctx);
-    body["transaction_id"] = ctx.transaction_id;
-    body["disposition"] = outcome.disposition;
-    body["disposition_name"] = disposition_name(static_cast<scep_disposition>(outcome.disposition));
-    body["last_hresult"] = hresult_hex(outcome.last_hresult);
-    body["issued_cert"] = outcome.issued ? json::value(der_base64(*outcome.issued)) : json::value(nullptr);
+    json::object body{
+        {"challenge", challenge_value(ctx)},
+        {"transaction_id", ctx.transaction_id},
+        {"disposition", outcome.disposition},
+        {"disposition_name", disposition_name(static_cast<scep_disposition>(outcome.disposition))},
+        {"last_hresult", hresult_hex(outcome.last_hresult)},
+        {"issued_cert", outcome.issued ? json::value(der_base64(*outcome.issued)) : json::value(nullptr)}};
     if (!outcome.text.empty()) body["text"] = outcome.text;
-    auto r = call("Notify", json::serialize(body));
+    auto r = call("Notify", std::move(body));  // its answer is not used, only reported when it fails
     if (!r) {
         if (log_) log_("policy module Notify for " + ctx.transaction_id + " failed: " + r.message());
     } else if ((r->status < 200 || r->status > 299) && log_) {
@@ -414,19 +406,10 @@ void ndes_policy_module::notify(const challenge_context& ctx, const challenge_ou
 }
 
 result<std::string> ndes_policy_module::generate_challenge(const std::string& template_name, const std::string& params) {
-    json::object body{{"scep_lab_policy", 1},
-                      {"method", "GenerateChallenge"},
-                      {"timestamp", iso_time(clock_())},
-                      {"template", template_name},
-                      {"params", clean_remote_text(params, 512)}};
-    auto r = call("GenerateChallenge", json::serialize(body));
-    if (!r) return make_error("policy module GenerateChallenge failed: " + r.message());
-    auto o = answer_object(*r, "GenerateChallenge");
-    if (!o) return make_error("policy module: " + o.message());
-    auto hr = read_hresult(*o, "GenerateChallenge");
-    if (!hr) return make_error("policy module: " + hr.message());
-    if (*hr) return make_error("policy module GenerateChallenge failed with " + hresult_hex(**hr));
-    auto* c = o->if_contains("challenge");
+    auto a = ask("GenerateChallenge", json::object{{"template", template_name}, {"params", clean_remote_text(params, 512)}});
+    if (!a) return a.err();
+    if (a->hresult) return make_error(failed_with("GenerateChallenge", *a->hresult, a->reason).text);
+    auto* c = a->body.if_contains("challenge");
     // It is shown on a page and typed into devices: printable ASCII, bounded.
     if (!c || !c->is_string() || c->as_string().empty() || c->as_string().size() > 255 ||
         std::any_of(c->as_string().begin(), c->as_string().end(), [](char ch) { return ch <= 0x20 || ch >= 0x7f; }))
@@ -435,20 +418,14 @@ result<std::string> ndes_policy_module::generate_challenge(const std::string& te
 }
 
 result<void> ndes_policy_module::initialize() {
-    json::object body{{"scep_lab_policy", 1}, {"method", "Initialize"}, {"timestamp", iso_time(clock_())}};
-    auto r = call("Initialize", json::serialize(body));
-    if (!r) return make_error("policy module Initialize failed: " + r.message());
-    auto o = answer_object(*r, "Initialize");
-    if (!o) return make_error("policy module: " + o.message());
-    auto hr = read_hresult(*o, "Initialize");
-    if (!hr) return make_error("policy module: " + hr.message());
-    if (*hr) return make_error("policy module Initialize failed with " + hresult_hex(**hr));
+    auto a = ask("Initialize", json::object{});
+    if (!a) return a.err();
+    if (a->hresult) return make_error(failed_with("Initialize", *a->hresult, a->reason).text);
     return {};
 }
 
 void ndes_policy_module::uninitialize() {
-    json::object body{{"scep_lab_policy", 1}, {"method", "Uninitialize"}, {"timestamp", iso_time(clock_())}};
-    auto r = call("Uninitialize", json::serialize(body));
+    auto r = call("Uninitialize", json::object{});
     if (!r && log_) log_("policy module Uninitialize failed: " + r.message());
 }
 

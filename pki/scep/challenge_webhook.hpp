@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include <boost/json/object.hpp>
+
 #include "pki/crypto/result.hpp"
 #include "pki/scep/challenge.hpp"
 
@@ -121,7 +123,16 @@ public:
     void uninitialize();
 
 private:
-    result<webhook_response> call(const std::string& method, std::string body);
+    // One call: the method's arguments plus method, timestamp and the
+    // signature. ask() also reads the answer: a JSON object, and its
+    // "hresult" (a failure HRESULT) and reason if any.
+    struct answer {
+        boost::json::object body;
+        std::optional<std::uint32_t> hresult;
+        std::string reason;
+    };
+    result<webhook_response> call(const std::string& method, boost::json::object body);
+    result<answer> ask(const std::string& method, boost::json::object body);
     options opt_;
     webhook_transport send_;
     clock_fn clock_;
