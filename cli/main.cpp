@@ -153,6 +153,9 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 1000000));
     bench->add_option("--keys", bo.distinct_keys, "distinct keys, cycled over the requests (default: one each)");
     bench->add_option("--key-cache", bo.key_cache, "PEM file of keys reused across runs (created and extended)");
+    bench->add_option("--server-pid", bo.server_pid,
+                      "read the server's CPU time from /proc/PID/stat (default: its /metrics, when it has them)");
+    bench->add_flag("!--no-floor", bo.floor, "skip the in-process measurement of the crypto floor");
     bench->add_option("--received", bo.received, "write \"transactionID serial\" of every SUCCESS reply here");
     bench->add_flag("--json", bo.json, "print the result as JSON");
 

@@ -63,6 +63,91 @@ bool same_kind(const EVP_PKEY& key, key_type want) {
     return false;
 }
 
+// The server's CPU seconds so far: /proc/<pid>/stat (utime + stime) or the
+// server's /metrics (process_cpu_seconds_total).
+std::optional<double> server_cpu_seconds(const bench_options& o, const scep_url& url, std::string& source) {
+    if (o.server_pid > 0) {
+        std::ifstream stat("/proc/" + std::to_string(o.server_pid) + "/stat");
+        std::string line;
+        if (!std::getline(stat, line)) return std::nullopt;
+        // Fields after the ")" that closes the command name: state is field 3, utime 14, stime 15.
+        std::istringstream rest(line.substr(line.rfind(')') + 2));
+        std::string field;
+        double utime = 0, stime = 0;
+        for (int i = 3; i <= 15 && rest >> field; ++i) {
+            if (i == 14) utime = std::atof(field.c_str());
+            if (i == 15) stime = std::atof(field.c_str());
+        }
+        source = "/proc/" + std::to_string(o.server_pid) + "/stat";
+        return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    }
+    auto r = http_call(url, "GET", "/metrics", "", "", std::chrono::seconds(5));
+    if (!r || r->status != 200) return std::nullopt;
+    constexpr std::string_view name = "\nprocess_cpu_seconds_total ";
+    auto at = r->body.find(name);
+    if (at == std::string::npos) return std::nullopt;
+    source = "/metrics";
+    return std::atof(r->body.c_str() + at + name.size());
+}
+
+// Milliseconds per private-key operation with a key like `like` (RSA of its
+// size, or EC on its curve): signatures of a SHA-256 digest for a quarter
+// second on this thread. RSA decryption costs what a signature costs.
+double private_op_ms(const EVP_PKEY& like) {
+    evp_pkey_ptr key;
+    std::string what;
+    if (key_is_rsa(like)) {
+        key.reset(EVP_RSA_gen(static_cast<unsigned>(key_bits(like))));
+    } else {
+        char group[64] = {};
+        if (EVP_PKEY_get_utf8_string_param(&like, "group", group, sizeof group, nullptr) == 1)
+            key.reset(EVP_EC_gen(group));
+    }
+    if (!key) return 0;
+    evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new(key.get(), nullptr));
+    if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_sha256()) != 1)
+        return 0;
+    const bytes digest = sha256(bytes{1, 2, 3});
+    std::vector<unsigned char> sig(static_cast<std::size_t>(EVP_PKEY_get_size(key.get())));
+    auto sign_once = [&] {
+        std::size_t len = sig.size();
+        return EVP_PKEY_sign(ctx.get(), sig.data(), &len, digest.data(), digest.size()) == 1;
+    };
+    for (int i = 0; i < 5; ++i)
+        if (!sign_once()) return 0;
+    std::size_t n = 0;
+    auto start = steady::now();
+    while (steady::now() - start < std::chrono::milliseconds(250) || n < 20) {
+        if (!sign_once()) return 0;
+        ++n;
+    }
+    return std::chrono::duration<double, std::milli>(steady::now() - start).count() / static_cast<double>(n);
+}
+
+std::string key_name(const EVP_PKEY& k) {
+    return key_is_rsa(k) ? "RSA-" + std::to_string(key_bits(k)) : "EC P-" + std::to_string(key_bits(k));
+}
+
+// The floor of one enrollment: the RA decrypts the request and signs the
+// CertRep, the issuing CA signs the certificate (one key does all three when
+// the CA is its own RA).
+void measure_floor(const std::vector<x509_ptr>& certs, const X509& ra, bench_result& r) {
+    const X509* ca = &ra;
+    for (const auto& c : certs)
+        if (c.get() != &ra && X509_check_issued(c.get(), const_cast<X509*>(&ra)) == X509_V_OK) ca = c.get();
+    const EVP_PKEY* ra_key = X509_get0_pubkey(&ra);
+    const EVP_PKEY* ca_key = X509_get0_pubkey(ca);
+    if (!ra_key || !ca_key) return;
+    double ra_ms = private_op_ms(*ra_key);
+    double ca_ms = ca == &ra ? ra_ms : private_op_ms(*ca_key);
+    if (ra_ms <= 0 || ca_ms <= 0) return;
+    r.floor_ms = 2 * ra_ms + ca_ms;
+    char text[200];
+    std::snprintf(text, sizeof text, "RA decrypt + RA signature (%s, %.3f ms each) + CA signature (%s, %.3f ms)",
+                  key_name(*ra_key).c_str(), ra_ms, key_name(*ca_key).c_str(), ca_ms);
+    r.floor_text = text;
+}
+
 // N keys: from the cache file first, the rest generated (and appended to it).
 result<std::vector<evp_pkey_ptr>> prepare_keys(const bench_options& o) {
     const std::size_t wanted = o.distinct_keys ? std::min(o.distinct_keys, o.requests) : o.requests;
@@ -366,6 +451,9 @@ result<bench_result> run_bench(const bench_options& o, std::ostream& log) {
     r.requests = o.requests;
     r.prepare_seconds = std::chrono::duration<double>(steady::now() - prep_start).count();
     if (o.progress) log << " " << fixed(r.prepare_seconds) << " s\n";
+    if (o.floor) measure_floor(*certs, *signer, r);
+    std::string cpu_source;
+    const auto cpu_before = server_cpu_seconds(o, *url, cpu_source);
 
     asio::io_context ioc;
     tcp::resolver resolver(ioc);
@@ -398,6 +486,17 @@ result<bench_result> run_bench(const bench_options& o, std::ostream& log) {
     ioc.run();
     r.seconds = std::chrono::duration<double>(steady::now() - t0).count();
     if (o.progress) log << "\n";
+    if (cpu_before) {
+        // The transaction log is written behind the answers: let it finish
+        // so that its cost is counted too.
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        std::string source;
+        auto cpu_after = server_cpu_seconds(o, *url, source);
+        if (cpu_after && run.succeeded > 0) {
+            r.server_cpu_ms = (*cpu_after - *cpu_before) * 1000 / static_cast<double>(run.succeeded);
+            r.server_cpu_source = source;
+        }
+    }
 
     r.succeeded = run.succeeded;
     r.decrypted = run.decrypted;
@@ -439,7 +538,12 @@ std::string bench_report(const bench_options& o, const bench_result& r) {
             {"latency_ms", boost::json::object{{"p50", rounded(r.p50_ms, 2)},
                                                {"p95", rounded(r.p95_ms, 2)},
                                                {"p99", rounded(r.p99_ms, 2)},
-                                               {"max", rounded(r.max_ms, 2)}}}};
+                                               {"max", rounded(r.max_ms, 2)}}},
+            {"server_cpu_ms_per_enrollment", rounded(r.server_cpu_ms, 3)},
+            {"server_cpu_source", r.server_cpu_source},
+            {"floor_ms", rounded(r.floor_ms, 3)},
+            {"floor", r.floor_text},
+            {"efficiency", rounded(r.efficiency(), 3)}};
         return boost::json::serialize(report) + "\n";
     }
     out << "scep-lab bench  " << o.url << "\n"
@@ -453,6 +557,13 @@ std::string bench_report(const bench_options& o, const bench_result& r) {
         << "  throughput    " << fixed(r.per_second) << " enrollments/s\n"
         << "  latency       p50 " << fixed(r.p50_ms, 2) << " ms  p95 " << fixed(r.p95_ms, 2) << " ms  p99 "
         << fixed(r.p99_ms, 2) << " ms  max " << fixed(r.max_ms, 2) << " ms\n";
+    if (r.floor_ms > 0) out << "  floor         " << fixed(r.floor_ms, 3) << " ms: " << r.floor_text << "\n";
+    if (r.server_cpu_ms > 0)
+        out << "  server CPU    " << fixed(r.server_cpu_ms, 3) << " ms per enrollment (" << r.server_cpu_source << ")"
+            << (r.floor_ms > 0 ? ", efficiency " + fixed(100 * r.efficiency(), 1) + " % of the floor" : std::string())
+            << "\n";
+    else
+        out << "  server CPU    unknown (no process_cpu_seconds_total in /metrics; --server-pid reads /proc)\n";
     return out.str();
 }
 

@@ -32,6 +32,11 @@ struct bench_options {
     std::size_t distinct_keys = 0;    // 0 = one key per request; else this many, cycled (long soak runs)
     std::filesystem::path received;   // "transactionID serial" of every SUCCESS reply, for crash tests
     std::chrono::seconds timeout{30};
+    // The server's CPU time around the measured run: from /proc/<pid>/stat
+    // when given (any server on this machine), else from the server's
+    // /metrics (process_cpu_seconds_total), else not reported.
+    int server_pid = 0;
+    bool floor = true;                // measure the crypto floor in-process (about a second)
     bool json = false;
     bool progress = false;            // a progress line on stderr
 };
@@ -46,6 +51,14 @@ struct bench_result {
     double prepare_seconds = 0;
     double per_second = 0;                       // succeeded / seconds
     double p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0;
+    // The server's CPU per enrollment (ms) and where it was read; 0 = unknown.
+    double server_cpu_ms = 0;
+    std::string server_cpu_source;  // "/metrics", "/proc/<pid>/stat"
+    // The floor: the private-key operations an enrollment cannot avoid on
+    // this machine (RA decrypt, CA signature, RA signature), timed here.
+    double floor_ms = 0;
+    std::string floor_text;
+    double efficiency() const { return server_cpu_ms > 0 ? floor_ms / server_cpu_ms : 0; }
 };
 
 result<bench_result> run_bench(const bench_options& o, std::ostream& log);

@@ -2,7 +2,9 @@
 
 #include <charconv>
 #include <optional>
+#include <memory>
 #include <stdexcept>
+#include <type_traits>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -72,103 +74,131 @@ namespace {
 // Every step is asynchronous under one deadline: Beast's stream timeouts apply
 // only to asynchronous operations, so a synchronous read from a server that
 // never answers would wait for ever (a webhook that hangs, a stuck server).
+// Written with completion handlers rather than C++20 coroutines: clang 14
+// cannot compile coroutines under the fuzz build's sanitizer coverage.
 template <class Stream>
-asio::awaitable<http_reply> exchange(Stream& stream, const scep_url& url, const std::string& method,
-                                     const std::string& target, const std::string& body,
-                                     const std::vector<std::pair<std::string, std::string>>& headers) {
-    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, url.host);
-    req.set(http::field::user_agent, "scep-lab-client");
-    for (const auto& [name, value] : headers) req.set(name, value);
-    req.body() = body;
-    req.prepare_payload();
-    co_await http::async_write(stream, req, asio::use_awaitable);
+struct call_state : std::enable_shared_from_this<call_state<Stream>> {
+    template <class... Args>
+    explicit call_state(asio::io_context& ioc, Args&&... args) : resolver(ioc), stream(std::forward<Args>(args)...) {}
+    tcp::resolver resolver;
+    Stream stream;
+    http::request<http::string_body> req;
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
-    parser.body_limit(url.max_reply_bytes);
-    co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
-    auto res = parser.release();
-    co_return http_reply{static_cast<int>(res.result_int()), std::string(res[http::field::content_type]),
-                         std::move(res.body())};
-}
+    std::optional<http_reply> reply;
+    beast::error_code error;
+    std::string step;  // what failed, for the message
 
-asio::awaitable<http_reply> plain_call(const scep_url& url, const std::string& method, const std::string& target,
-                                       const std::string& body,
-                                       const std::vector<std::pair<std::string, std::string>>& headers,
-                                       std::chrono::milliseconds timeout) {
-    auto ex = co_await asio::this_coro::executor;
-    tcp::resolver resolver(ex);
-    beast::tcp_stream stream(ex);
-    stream.expires_after(timeout);
-    auto endpoints = co_await resolver.async_resolve(url.host, std::to_string(url.port), asio::use_awaitable);
-    co_await stream.async_connect(endpoints, asio::use_awaitable);
-    auto reply = co_await exchange(stream, url, method, target, body, headers);
-    beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    co_return reply;
-}
-
-// HTTPS: chain and host name verified, against ca_file or the system store.
-asio::awaitable<http_reply> tls_call(const scep_url& url, const std::string& method, const std::string& target,
-                                     const std::string& body,
-                                     const std::vector<std::pair<std::string, std::string>>& headers,
-                                     std::chrono::milliseconds timeout) {
-    auto ex = co_await asio::this_coro::executor;
-    asio::ssl::context ctx(asio::ssl::context::tls_client);
-    if (url.ca_file.empty())
-        ctx.set_default_verify_paths();
-    else
-        ctx.load_verify_file(url.ca_file);
-    tcp::resolver resolver(ex);
-    beast::ssl_stream<beast::tcp_stream> stream(ex, ctx);
-    stream.set_verify_mode(asio::ssl::verify_peer);
-    stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
-    if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str()))
-        throw std::runtime_error("cannot set the TLS server name");
-    beast::get_lowest_layer(stream).expires_after(timeout);
-    auto endpoints = co_await resolver.async_resolve(url.host, std::to_string(url.port), asio::use_awaitable);
-    co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::use_awaitable);
-    co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
-    auto reply = co_await exchange(stream, url, method, target, body, headers);
-    // close_notify; the server closing first (or not answering it) is fine.
-    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
-    try {
-        co_await stream.async_shutdown(asio::use_awaitable);
-    } catch (const boost::system::system_error&) {
+    beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream); }
+    bool failed(beast::error_code ec, const char* what) {
+        if (!ec) return false;
+        error = ec;
+        step = what;
+        return true;
     }
-    co_return reply;
+    void start(const scep_url& url) {
+        auto self = this->shared_from_this();
+        resolver.async_resolve(url.host, std::to_string(url.port), [self](beast::error_code ec, auto endpoints) {
+            if (self->failed(ec, "resolve")) return;
+            self->lowest().async_connect(endpoints, [self](beast::error_code ec2, auto) {
+                if (self->failed(ec2, "connect")) return;
+                self->secure();
+            });
+        });
+    }
+    void secure() {
+        if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+            send();
+        } else {
+            auto self = this->shared_from_this();
+            stream.async_handshake(asio::ssl::stream_base::client, [self](beast::error_code ec) {
+                if (self->failed(ec, "TLS handshake")) return;
+                self->send();
+            });
+        }
+    }
+    void send() {
+        auto self = this->shared_from_this();
+        http::async_write(stream, req, [self](beast::error_code ec, std::size_t) {
+            if (self->failed(ec, "send")) return;
+            http::async_read(self->stream, self->buffer, self->parser, [self](beast::error_code ec2, std::size_t) {
+                if (self->failed(ec2, "read")) return;
+                auto res = self->parser.release();
+                self->reply = http_reply{static_cast<int>(res.result_int()),
+                                         std::string(res[http::field::content_type]), std::move(res.body())};
+                self->finish();
+            });
+        });
+    }
+    void finish() {
+        if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+            beast::error_code ec;
+            stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+        } else {
+            // close_notify; the server closing first (or not answering it) is fine.
+            lowest().expires_after(std::chrono::seconds(1));
+            stream.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
+        }
+    }
+};
+
+template <class Stream>
+void prepare(call_state<Stream>& c, const scep_url& url, const std::string& method, const std::string& target,
+             const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers,
+             std::chrono::milliseconds timeout) {
+    c.req = http::request<http::string_body>{http::string_to_verb(method), target, 11};
+    c.req.set(http::field::host, url.host);
+    c.req.set(http::field::user_agent, "scep-lab-client");
+    for (const auto& [name, value] : headers) c.req.set(name, value);
+    c.req.body() = body;
+    c.req.prepare_payload();
+    c.parser.body_limit(url.max_reply_bytes);
+    c.lowest().expires_after(timeout);
+}
+
+template <class Stream>
+result<http_reply> outcome(const call_state<Stream>& c, const std::string& shown, std::chrono::milliseconds timeout) {
+    if (c.reply) return *c.reply;
+    if (c.error == beast::error::timeout)
+        return make_error(shown + ": no answer within " + std::to_string(timeout.count()) + " ms (timed out)");
+    if (c.error) return make_error(shown + ": " + c.error.message());
+    return make_error(shown + ": no answer");
 }
 
 result<http_reply> do_call(const scep_url& url, const std::string& method, const std::string& target,
                            const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers,
                            std::chrono::milliseconds timeout) {
-    const std::string shown = std::string(url.tls ? "https://" : "http://") + url.host + ":" + std::to_string(url.port);
-    asio::io_context ioc;
-    std::optional<http_reply> reply;
-    std::exception_ptr failed;
-    auto done = [&](std::exception_ptr e, http_reply r) {
-        if (e)
-            failed = e;
-        else
-            reply = std::move(r);
-    };
-    if (url.tls)
-        asio::co_spawn(ioc, tls_call(url, method, target, body, headers, timeout), done);
-    else
-        asio::co_spawn(ioc, plain_call(url, method, target, body, headers, timeout), done);
-    ioc.run();
-    if (reply) return std::move(*reply);
+    const std::string shown =
+        method + " " + (url.tls ? "https://" : "http://") + url.host + ":" + std::to_string(url.port) + target;
     try {
-        if (failed) std::rethrow_exception(failed);
-        return make_error(method + " " + shown + target + ": no answer");
+        asio::io_context ioc;
+        if (!url.tls) {
+            auto c = std::make_shared<call_state<beast::tcp_stream>>(ioc, ioc);
+            prepare(*c, url, method, target, body, headers, timeout);
+            c->start(url);
+            ioc.run();
+            return outcome(*c, shown, timeout);
+        }
+        // HTTPS: chain and host name verified, against ca_file or the system store.
+        asio::ssl::context ctx(asio::ssl::context::tls_client);
+        if (url.ca_file.empty())
+            ctx.set_default_verify_paths();
+        else
+            ctx.load_verify_file(url.ca_file);
+        auto c = std::make_shared<call_state<beast::ssl_stream<beast::tcp_stream>>>(ioc, ioc, ctx);
+        c->stream.set_verify_mode(asio::ssl::verify_peer);
+        c->stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
+        if (!SSL_set_tlsext_host_name(c->stream.native_handle(), url.host.c_str()))
+            return make_error(shown + ": cannot set the TLS server name");
+        prepare(*c, url, method, target, body, headers, timeout);
+        c->start(url);
+        ioc.run();
+        return outcome(*c, shown, timeout);
     } catch (const boost::system::system_error& e) {
         // e.what() carries Boost's source location; the code's message is what a user needs.
-        if (e.code() == beast::error::timeout)
-            return make_error(method + " " + shown + target + ": no answer within " +
-                              std::to_string(timeout.count()) + " ms (timed out)");
-        return make_error(method + " " + shown + target + ": " + e.code().message());
+        return make_error(shown + ": " + e.code().message());
     } catch (const std::exception& e) {
-        return make_error(method + " " + shown + target + ": " + e.what());
+        return make_error(shown + ": " + e.what());
     }
 }
 }  // namespace

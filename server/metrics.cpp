@@ -1,5 +1,7 @@
 #include "server/metrics.hpp"
 
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <sstream>
 
@@ -90,6 +92,18 @@ std::string metrics::render(cert_store& store) const {
         o << "scep_lab_request_duration_seconds_bucket{le=\"+Inf\"} " << observations_ << "\n"
           << "scep_lab_request_duration_seconds_sum " << number(seconds_sum_) << "\n"
           << "scep_lab_request_duration_seconds_count " << observations_ << "\n";
+    }
+    // The process's own CPU time: what `scep-lab bench` divides by the
+    // enrollments it made (docs/benchmarks.md), whoever else shares the cores.
+    rusage usage{};
+    if (getrusage(RUSAGE_SELF, &usage) == 0) {
+        auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+        o << "# HELP process_cpu_seconds_total User and system CPU time of the server process.\n"
+             "# TYPE process_cpu_seconds_total counter\n"
+          << "process_cpu_seconds_total " << number(seconds(usage.ru_utime) + seconds(usage.ru_stime)) << "\n"
+          << "# HELP process_max_resident_memory_bytes Peak resident memory of the server process.\n"
+             "# TYPE process_max_resident_memory_bytes gauge\n"
+          << "process_max_resident_memory_bytes " << usage.ru_maxrss * 1024LL << "\n";
     }
     o << "# HELP scep_lab_connections Open client connections.\n# TYPE scep_lab_connections gauge\n"
       << "scep_lab_connections " << connections_.load() << "\n";

@@ -2,7 +2,8 @@
 # [challenge] mode = "webhook" and "ndes-policy" with micromdm scepclient,
 # against `scep-lab challenge-server` (docs/challenges.md):
 #   webhook, both body formats: allow; deny with the reason in the log; a
-#   timeout; a malformed answer; a wrong HMAC secret; an unreachable URL;
+#   timeout; a malformed answer; a wrong HMAC secret; an unreachable URL; an
+#   https URL verified against webhook_ca_file (and refused with another CA);
 #   a re-sent transaction is answered from the store without a call;
 #   ndes-policy: VerifyRequest's HRESULT in the NDES FAILURE reply, the log
 #   and the event file; GetTemplate choosing the template the certificate is
@@ -24,7 +25,8 @@ stop_server() {
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
 }
-trap 'stop_hook; cleanup' EXIT
+OTHER_PID=""
+trap 'stop_hook; [ -z "$OTHER_PID" ] || kill "$OTHER_PID" 2>/dev/null || true; cleanup' EXIT
 # start_hook LOG ARGS...: the reference server on a free port; sets HOOK_PORT
 start_hook() {
     local log=$1
@@ -102,6 +104,31 @@ start_server --config hook.toml
 refused unreachable good "challenge webhook failed: POST http://127.0.0.1:$closed/x: Connection refused"
 echo "ok: a wrong HMAC secret and an unreachable webhook refuse, the server keeps serving"
 stop_server
+
+# 3b. https://: the URL is another lab's HTTPS listener (it has no webhook: HTTP 404), trusted through
+#     webhook_ca_file; with another CA bundle the TLS handshake is refused.
+"$SCEP_LAB" serve --listen 127.0.0.1 --port 0 --https-port 0 --data-dir "$WORK/other" --ready-file other.json \
+    >other.out 2>other.log &
+OTHER_PID=$!
+for _ in $(seq 1 300); do [ -s other.json ] && break; sleep 0.1; done
+[ -s other.json ] || fail "the second lab did not start: $(tail -3 other.log)"
+https_port=$(sed -n 's/.*"https_port":\([0-9]*\).*/\1/p' other.json)
+cat >tls.toml <<EOF
+[challenge]
+mode = "webhook"
+webhook_url = "https://127.0.0.1:$https_port/hook"
+webhook_ca_file = "$WORK/other/pki/ca-chain.pem"
+EOF
+start_server --config tls.toml
+refused tls-trusted good "challenge webhook failed: the webhook answered HTTP 404"
+stop_server
+sed -i "s#webhook_ca_file = .*#webhook_ca_file = \"$WORK/data/pki/ca-chain.pem\"#" tls.toml
+start_server --config tls.toml
+refused tls-untrusted good "certificate verify failed"
+stop_server
+kill "$OTHER_PID"; wait "$OTHER_PID" 2>/dev/null || true
+OTHER_PID=""
+echo "ok: an https webhook is verified against webhook_ca_file (trusted: it is reached; another CA: refused)"
 stop_hook
 
 # 4. step-ca's SCEPCHALLENGE body and X-Smallstep-Signature (base64 secret)
