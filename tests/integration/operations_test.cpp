@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "client/bench.hpp"
 #include "integration/lab_server.hpp"
 
 namespace scep {
@@ -70,6 +71,47 @@ TEST(operations, readyz_and_metrics_count_a_known_sequence) {
     EXPECT_LE(*sample(text, R"(scep_lab_request_duration_seconds_bucket{le="0.001"})"),
               *sample(text, R"(scep_lab_request_duration_seconds_bucket{le="2.5"})"));
     EXPECT_GE(*sample(text, "scep_lab_connections"), 1);
+}
+
+// scep-lab bench's headline figures: the server's CPU per enrollment (from
+// /metrics, or from /proc for any server) against the crypto floor it times.
+TEST(operations, bench_reports_server_cpu_per_enrollment_and_the_floor) {
+    lab_server lab;
+    lab.start();
+    auto m = get(lab.proc, "/metrics");
+    auto cpu = sample(m.body, "process_cpu_seconds_total");
+    ASSERT_TRUE(cpu) << m.body;
+    EXPECT_GT(*cpu, 0);  // the PKI was loaded, requests were answered
+    EXPECT_TRUE(sample(m.body, "process_max_resident_memory_bytes"));
+
+    client::bench_options o;
+    o.url = lab.proc.url();
+    o.requests = 60;
+    o.connections = 4;
+    o.distinct_keys = 3;
+    std::ostringstream log;
+    auto r = client::run_bench(o, log);
+    ASSERT_TRUE(r) << r.message();
+    EXPECT_EQ(r->failed, 0u);
+    EXPECT_EQ(r->server_cpu_source, "/metrics");
+    // Three RSA-2048 private operations cost at least a few hundred µs on
+    // any machine this runs on; the server cannot spend less than the floor.
+    EXPECT_GT(r->floor_ms, 0.1);
+    EXPECT_NE(r->floor_text.find("RA decrypt + RA signature (RSA-2048"), std::string::npos) << r->floor_text;
+    EXPECT_GT(r->server_cpu_ms, r->floor_ms * 0.8) << "server CPU below the floor: not measured";
+    EXPECT_LT(r->server_cpu_ms, 200.0);
+    EXPECT_GT(r->efficiency(), 0.0);
+    auto report = client::bench_report(o, *r);
+    EXPECT_NE(report.find("server CPU"), std::string::npos) << report;
+    EXPECT_NE(report.find("% of the floor"), std::string::npos) << report;
+
+    o.server_pid = lab.proc.pid();  // the /proc route, as for servers without /metrics
+    o.floor = false;
+    auto p = client::run_bench(o, log);
+    ASSERT_TRUE(p) << p.message();
+    EXPECT_EQ(p->server_cpu_source, "/proc/" + std::to_string(lab.proc.pid()) + "/stat");
+    EXPECT_GT(p->server_cpu_ms, 0.0);  // clock ticks are coarse (10 ms), 60 enrollments take more
+    EXPECT_EQ(p->floor_ms, 0.0);
 }
 
 TEST(operations, sigterm_under_load_finishes_requests_and_loses_nothing) {
