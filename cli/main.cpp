@@ -156,6 +156,9 @@ int main(int argc, char** argv) {
     bench->add_option("--server-pid", bo.server_pid,
                       "read the server's CPU time from /proc/PID/stat (default: its /metrics, when it has them)");
     bench->add_flag("!--no-floor", bo.floor, "skip the in-process measurement of the crypto floor");
+    bench->add_flag("--new-connection", bo.new_connection,
+                    "a new connection for every enrollment (HTTPS: resuming the previous TLS session)");
+    bench->add_option("--ca-file", bo.ca_file, "https://: verify the server against these PEM certificates");
     bench->add_option("--received", bo.received, "write \"transactionID serial\" of every SUCCESS reply here");
     bench->add_flag("--json", bo.json, "print the result as JSON");
 

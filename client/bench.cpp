@@ -9,6 +9,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 #include "pki/crypto/encoding.hpp"
 #include "client/scep_client.hpp"
@@ -288,6 +290,9 @@ struct run_state {
     std::map<std::string, std::size_t> failures;
     std::vector<double> latencies_ms;
     std::ofstream received;
+    asio::ssl::context* tls = nullptr;  // https://
+    std::size_t handshakes = 0;
+    std::size_t resumed = 0;
 
     bool take(std::size_t& i) {
         if (next >= reqs.size()) return false;
@@ -333,77 +338,126 @@ struct run_state {
     }
 };
 
-class connection : public std::enable_shared_from_this<connection> {
+// One client connection: plain HTTP or HTTPS (Tls), kept alive across
+// requests unless o.new_connection; a new TLS connection offers the session
+// of the previous one (resumption, RFC 8446 §2.2).
+template <bool Tls>
+class connection : public std::enable_shared_from_this<connection<Tls>> {
+    using stream_type = std::conditional_t<Tls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
+
 public:
-    connection(asio::io_context& ioc, run_state& run) : run_(run), stream_(ioc) {}
+    connection(asio::io_context& ioc, run_state& run) : ioc_(ioc), run_(run) {}
+    ~connection() {
+        if (session_) SSL_SESSION_free(session_);
+    }
     void start() { next(); }
 
 private:
+    beast::tcp_stream& lowest() { return beast::get_lowest_layer(*stream_); }
+
     void next() {
-        if (!run_.take(current_)) {
-            beast::error_code ignored;
-            stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-            return;
-        }
+        if (!run_.take(current_)) return close();
         if (connected_) return send();
-        stream_.expires_after(run_.o.timeout);
-        stream_.async_connect(run_.endpoints, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
+        if constexpr (Tls)
+            stream_.emplace(ioc_, *run_.tls);
+        else
+            stream_.emplace(ioc_);
+        lowest().expires_after(run_.o.timeout);
+        lowest().async_connect(run_.endpoints, [self = this->shared_from_this()](beast::error_code ec,
+                                                                                  const tcp::endpoint&) {
             if (ec) {
                 self->run_.fail("connect: " + ec.message());
                 return self->next();
             }
-            self->connected_ = true;
-            self->send();
+            self->handshake();
         });
+    }
+
+    void handshake() {
+        if constexpr (Tls) {
+            SSL* ssl = stream_->native_handle();
+            SSL_set_tlsext_host_name(ssl, run_.url.host.c_str());
+            if (session_) SSL_set_session(ssl, session_);
+            stream_->async_handshake(asio::ssl::stream_base::client, [self = this->shared_from_this()](beast::error_code ec) {
+                if (ec) {
+                    self->run_.fail("TLS handshake: " + ec.message());
+                    self->stream_.reset();
+                    return self->next();
+                }
+                ++self->run_.handshakes;
+                if (SSL_session_reused(self->stream_->native_handle())) ++self->run_.resumed;
+                self->connected_ = true;
+                self->send();
+            });
+        } else {
+            connected_ = true;
+            send();
+        }
     }
 
     void send() {
         prepared& p = run_.reqs[current_];
         req_ = {run_.o.use_get ? http::verb::get : http::verb::post, p.target, 11};
         req_.set(http::field::host, run_.url.host);
-        req_.keep_alive(true);
+        req_.keep_alive(!run_.o.new_connection);
         if (!run_.o.use_get) {
             req_.set(http::field::content_type, "application/x-pki-message");
             req_.body() = p.body;
         }
         req_.prepare_payload();
         started_ = steady::now();
-        stream_.expires_after(run_.o.timeout);
-        http::async_write(stream_, req_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        lowest().expires_after(run_.o.timeout);
+        http::async_write(*stream_, req_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
             if (ec) return self->broken("send: " + ec.message());
             self->parser_.emplace();
             self->parser_->body_limit(16 << 20);
-            http::async_read(self->stream_, self->buffer_, *self->parser_,
-                             [self](beast::error_code ec2, std::size_t) {
-                                 if (ec2) return self->broken("receive: " + ec2.message());
-                                 const auto& res = self->parser_->get();
-                                 self->run_.finish(self->current_, self->started_, res);
-                                 if (!res.keep_alive()) self->reset();
-                                 self->next();
-                             });
+            http::async_read(*self->stream_, self->buffer_, *self->parser_, [self](beast::error_code ec2, std::size_t) {
+                if (ec2) return self->broken("receive: " + ec2.message());
+                const auto& res = self->parser_->get();
+                self->run_.finish(self->current_, self->started_, res);
+                if (!res.keep_alive() || self->run_.o.new_connection) self->reset(true);
+                self->next();
+            });
         });
     }
 
     void broken(const std::string& kind) {
         run_.fail(kind);
-        reset();
+        reset(false);
         next();
     }
-    void reset() {
+    // Closes the connection; a clean TLS close keeps its session for the
+    // next handshake (a session closed without close_notify is not resumed).
+    void reset(bool clean) {
+        if (!stream_) return;
+        if constexpr (Tls) {
+            SSL* ssl = stream_->native_handle();
+            if (clean) {
+                SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+                if (SSL_SESSION* s = SSL_get1_session(ssl)) {
+                    if (session_) SSL_SESSION_free(session_);
+                    session_ = s;
+                }
+            }
+        }
         beast::error_code ignored;
-        stream_.socket().close(ignored);
+        lowest().socket().close(ignored);
+        stream_.reset();
         buffer_.clear();
         connected_ = false;
     }
+    void close() { reset(true); }
 
+    asio::io_context& ioc_;
     run_state& run_;
-    beast::tcp_stream stream_;
+    std::optional<stream_type> stream_;
     beast::flat_buffer buffer_;
     http::request<http::string_body> req_;
     std::optional<http::response_parser<http::string_body>> parser_;
     std::size_t current_ = 0;
     steady::time_point started_;
     bool connected_ = false;
+    SSL_SESSION* session_ = nullptr;
 };
 
 std::string fixed(double v, int digits = 1) {
@@ -419,6 +473,7 @@ result<bench_result> run_bench(const bench_options& o, std::ostream& log) {
     load_providers();
     auto url = parse_scep_url(o.url);
     if (!url) return url.err();
+    url->ca_file = o.ca_file.string();
     scep_client client(*url);
     auto certs = client.get_ca_cert();
     if (!certs) return make_error("GetCACert from " + o.url + " failed: " + certs.message());
@@ -480,8 +535,27 @@ result<bench_result> run_bench(const bench_options& o, std::ostream& log) {
             if (!e) tick();
         });
     };
-    for (std::size_t c = 0; c < std::min(o.connections, o.requests); ++c)
-        std::make_shared<connection>(ioc, run)->start();
+    std::optional<asio::ssl::context> tls;
+    if (url->tls) {
+        tls.emplace(asio::ssl::context::tls_client);
+        // A load generator against a lab: the chain is checked when --ca-file names it.
+        if (!url->ca_file.empty()) {
+            tls->load_verify_file(url->ca_file, ec);
+            if (ec) return make_error("--ca-file " + url->ca_file + ": " + ec.message());
+            tls->set_verify_mode(asio::ssl::verify_peer);
+        } else {
+            tls->set_verify_mode(asio::ssl::verify_none);
+        }
+        // Sessions are kept by the connections themselves (SSL_set_session).
+        SSL_CTX_set_session_cache_mode(tls->native_handle(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        run.tls = &*tls;
+    }
+    for (std::size_t c = 0; c < std::min(o.connections, o.requests); ++c) {
+        if (url->tls)
+            std::make_shared<connection<true>>(ioc, run)->start();
+        else
+            std::make_shared<connection<false>>(ioc, run)->start();
+    }
     if (o.progress) tick();
     ioc.run();
     r.seconds = std::chrono::duration<double>(steady::now() - t0).count();
@@ -498,6 +572,8 @@ result<bench_result> run_bench(const bench_options& o, std::ostream& log) {
         }
     }
 
+    r.tls_handshakes = run.handshakes;
+    r.tls_resumed = run.resumed;
     r.succeeded = run.succeeded;
     r.decrypted = run.decrypted;
     r.failures = run.failures;
@@ -543,7 +619,10 @@ std::string bench_report(const bench_options& o, const bench_result& r) {
             {"server_cpu_source", r.server_cpu_source},
             {"floor_ms", rounded(r.floor_ms, 3)},
             {"floor", r.floor_text},
-            {"efficiency", rounded(r.efficiency(), 3)}};
+            {"efficiency", rounded(r.efficiency(), 3)},
+            {"new_connection", o.new_connection},
+            {"tls_handshakes", r.tls_handshakes},
+            {"tls_resumed", r.tls_resumed}};
         return boost::json::serialize(report) + "\n";
     }
     out << "scep-lab bench  " << o.url << "\n"
@@ -557,6 +636,8 @@ std::string bench_report(const bench_options& o, const bench_result& r) {
         << "  throughput    " << fixed(r.per_second) << " enrollments/s\n"
         << "  latency       p50 " << fixed(r.p50_ms, 2) << " ms  p95 " << fixed(r.p95_ms, 2) << " ms  p99 "
         << fixed(r.p99_ms, 2) << " ms  max " << fixed(r.max_ms, 2) << " ms\n";
+    if (r.tls_handshakes > 0)
+        out << "  TLS           " << r.tls_handshakes << " handshakes, " << r.tls_resumed << " resumed\n";
     if (r.floor_ms > 0) out << "  floor         " << fixed(r.floor_ms, 3) << " ms: " << r.floor_text << "\n";
     if (r.server_cpu_ms > 0)
         out << "  server CPU    " << fixed(r.server_cpu_ms, 3) << " ms per enrollment (" << r.server_cpu_source << ")"

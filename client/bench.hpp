@@ -37,6 +37,8 @@ struct bench_options {
     // /metrics (process_cpu_seconds_total), else not reported.
     int server_pid = 0;
     bool floor = true;                // measure the crypto floor in-process (about a second)
+    bool new_connection = false;      // one connection per enrollment (HTTPS: sessions resumed)
+    std::filesystem::path ca_file;    // https://: verify the server against these certificates
     bool json = false;
     bool progress = false;            // a progress line on stderr
 };
@@ -58,6 +60,7 @@ struct bench_result {
     // this machine (RA decrypt, CA signature, RA signature), timed here.
     double floor_ms = 0;
     std::string floor_text;
+    std::size_t tls_handshakes = 0, tls_resumed = 0;
     double efficiency() const { return server_cpu_ms > 0 ? floor_ms / server_cpu_ms : 0; }
 };
 

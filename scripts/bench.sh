@@ -6,7 +6,9 @@
 #   - the server's own CPU time per enrollment (scep-lab: its /metrics;
 #     scepserver: /proc/<pid>/stat) and the efficiency floor / CPU, which do
 #     not depend on who wins the two cores shared with the load generator;
-#   - throughput and p50/p99 latency at BENCH_CONNECTIONS connections;
+#   - throughput and p50/p99 latency at BENCH_CONNECTIONS connections, over
+#     HTTP and over HTTPS (keep-alive, and a new TLS connection per
+#     enrollment resuming the previous session);
 #   - scep-lab on a fresh store, then with BENCH_SEED certificates in it;
 #   - scep-lab with an ECDSA issuing CA (P-256) behind an RSA RA, and with EC
 #     P-256 requesters (replies enveloped by ECDH key agreement);
@@ -47,6 +49,7 @@ field() { sed -n "s/.*\"$1\":\([0-9.eE+-]*\).*/\1/p" "$2" | awk '{printf "%.6g",
 
 cores=$(nproc)
 started=$(date +%s)
+extra=()
 
 # bench NAME URL [KEY [SERVER_PID]]: a warm-up, then the measured run, JSON in $work/NAME.json
 bench() {
@@ -55,6 +58,7 @@ bench() {
     local opts=(-c "$conns" --key "$key" --key-cache "$cache" --json)
     [ "$pool" -gt 0 ] && opts+=(--keys "$pool")
     [ -n "${4:-}" ] && opts+=(--server-pid "$4")
+    opts+=("${extra[@]}")
     "$bin" bench "$2" -n 300 --no-floor "${opts[@]}" >"$work/$1.warmup.json" || true
     "$bin" bench "$2" -n "$requests" "${opts[@]}" >"$work/$1.json" || true
     cat "$work/$1.json"
@@ -67,7 +71,7 @@ start_lab() {
     rm -f "$work/ready.json"
     local t0
     t0=$(date +%s%N)
-    "$bin" serve --port 0 --no-https --data-dir "$data" --ready-file "$work/ready.json" "$@" >>"$work/lab.out" 2>>"$work/lab.log" &
+    "$bin" serve --port 0 --https-port 0 --data-dir "$data" --ready-file "$work/ready.json" "$@" >>"$work/lab.out" 2>>"$work/lab.log" &
     lab_pid=$!
     pids+=("$lab_pid")
     until [ -s "$work/ready.json" ]; do
@@ -76,6 +80,8 @@ start_lab() {
     done
     ready_ms=$((($(date +%s%N) - t0) / 1000000))
     lab_url="http://127.0.0.1:$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$work/ready.json")/scep"
+    lab_https_url=$(sed -n 's/.*"https_url":"\([^"]*\)".*/\1/p' "$work/ready.json")
+    lab_chain="$data/pki/ca-chain.pem"
 }
 stop_lab() {
     kill "$lab_pid"
@@ -91,6 +97,12 @@ echo "start to ready on an existing PKI: ${ready_ms} ms wall clock (server's own
 bench lab "$lab_url"
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$lab_pid/status")
 echo "peak RSS after the run: $((rss_kb / 1024)) MB"
+echo "== scep-lab over HTTPS: keep-alive, then a new TLS connection per enrollment (sessions resumed)"
+extra=(--ca-file "$lab_chain")
+bench lab-https "$lab_https_url"
+extra=(--ca-file "$lab_chain" --new-connection)
+bench lab-https-new "$lab_https_url"
+extra=()
 echo "== scep-lab, EC P-256 requesters (key-agreement replies)"
 bench lab-ec-requesters "$lab_url" ec-p256
 stop_lab
@@ -153,6 +165,8 @@ ss_rate=0
     echo "| server | enrollments/s | p50 ms | p99 ms | failed | server CPU ms/enrollment | floor ms | efficiency | vs scepserver |"
     echo "|---|---|---|---|---|---|---|---|---|"
     row "scep-lab" "$work/lab.json" "$ss_rate"
+    row "scep-lab, HTTPS keep-alive" "$work/lab-https.json" "$ss_rate"
+    row "scep-lab, HTTPS, new TLS connection per enrollment ($(field tls_resumed "$work/lab-https-new.json") of $(field tls_handshakes "$work/lab-https-new.json") resumed)" "$work/lab-https-new.json" "$ss_rate"
     row "scep-lab, $seed certs stored" "$work/lab-full.json" "$ss_rate"
     row "scep-lab, ECDSA P-256 issuing CA, RSA RA" "$work/lab-ecdsa-ca.json" "$ss_rate"
     row "scep-lab, EC P-256 requesters (ECDH replies)" "$work/lab-ec-requesters.json" "$ss_rate"

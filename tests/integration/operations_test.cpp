@@ -114,6 +114,36 @@ TEST(operations, bench_reports_server_cpu_per_enrollment_and_the_floor) {
     EXPECT_EQ(p->floor_ms, 0.0);
 }
 
+// HTTPS: keep-alive, and a new TLS connection per enrollment that resumes
+// the previous connection's session; the chain is verified with --ca-file.
+TEST(operations, bench_over_https_keeps_alive_or_resumes_sessions) {
+    lab_server lab;
+    lab.proc.enable_https();
+    lab.start();
+    client::bench_options o;
+    o.url = "https://127.0.0.1:" + std::to_string(lab.proc.https_port()) + "/scep";
+    o.ca_file = lab.dir.path() / "data" / "pki" / "ca-chain.pem";
+    o.requests = 24;
+    o.connections = 2;
+    o.distinct_keys = 2;
+    o.floor = false;
+    std::ostringstream log;
+    auto kept = client::run_bench(o, log);
+    ASSERT_TRUE(kept) << kept.message();
+    EXPECT_EQ(kept->failed, 0u);
+    EXPECT_EQ(kept->succeeded, 24u);
+    EXPECT_EQ(kept->tls_handshakes, 2u);  // one per connection
+    o.new_connection = true;
+    auto fresh = client::run_bench(o, log);
+    ASSERT_TRUE(fresh) << fresh.message();
+    EXPECT_EQ(fresh->failed, 0u);
+    EXPECT_EQ(fresh->tls_handshakes, 24u);
+    EXPECT_GE(fresh->tls_resumed, 20u);  // all but each connection's first
+    // A --ca-file that holds no CA certificate: the run fails, it does not go on unverified.
+    o.ca_file = lab.dir.path() / "data" / "scep-lab.db";
+    EXPECT_FALSE(client::run_bench(o, log));
+}
+
 TEST(operations, sigterm_under_load_finishes_requests_and_loses_nothing) {
     lab_server lab;
     lab.start();
