@@ -28,6 +28,7 @@
 
 #include "pki/crypto/encoding.hpp"
 #include "client/scep_client.hpp"
+#include "pki/crypto/tls.hpp"
 
 namespace scep::client {
 
@@ -347,9 +348,6 @@ class connection : public std::enable_shared_from_this<connection<Tls>> {
 
 public:
     connection(asio::io_context& ioc, run_state& run) : ioc_(ioc), run_(run) {}
-    ~connection() {
-        if (session_) SSL_SESSION_free(session_);
-    }
     void start() { next(); }
 
 private:
@@ -377,7 +375,7 @@ private:
         if constexpr (Tls) {
             SSL* ssl = stream_->native_handle();
             SSL_set_tlsext_host_name(ssl, run_.url.host.c_str());
-            if (session_) SSL_set_session(ssl, session_);
+            if (session_) SSL_set_session(ssl, session_.get());
             stream_->async_handshake(asio::ssl::stream_base::client, [self = this->shared_from_this()](beast::error_code ec) {
                 if (ec) {
                     self->run_.fail("TLS handshake: " + ec.message());
@@ -434,10 +432,7 @@ private:
             SSL* ssl = stream_->native_handle();
             if (clean) {
                 SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-                if (SSL_SESSION* s = SSL_get1_session(ssl)) {
-                    if (session_) SSL_SESSION_free(session_);
-                    session_ = s;
-                }
+                if (SSL_SESSION* s = SSL_get1_session(ssl)) session_.reset(s);
             }
         }
         beast::error_code ignored;
@@ -457,7 +452,7 @@ private:
     std::size_t current_ = 0;
     steady::time_point started_;
     bool connected_ = false;
-    SSL_SESSION* session_ = nullptr;
+    ssl_session_ptr session_;  // the last connection's, offered to the next
 };
 
 std::string fixed(double v, int digits = 1) {
