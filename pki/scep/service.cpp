@@ -384,7 +384,7 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
     if ((*row)->transaction_id == req.transaction_id)
         if (auto r = store_.release_transaction(req.transaction_id); !r)
             return store_failure(req, r.err(), true);
-    auto reply = admit(req, *csr, requester, old_serial);
+    auto reply = admit(req, *csr, requester, old_serial, false, checked ? checked->template_name : std::string());
     return checked ? notified(*checked, std::move(reply)) : reply;
 }
 
@@ -452,7 +452,7 @@ bool scep_service::is_known_renewal(const std::string& transaction_id, const std
 }
 
 service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const std::string& requester,
-                                  const std::string& replaces, bool check_challenge) {
+                                  const std::string& replaces, bool check_challenge, const std::string& template_name) {
     const std::string key_hash = to_hex(public_key_sha256(*X509_REQ_get_X509_PUBKEY(const_cast<X509_REQ*>(&csr))));
 
     auto existing = store_.find_by_transaction(req.transaction_id);
@@ -485,7 +485,7 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
         if (auto refused = verify_challenge(req, ctx, "")) return notified(ctx, std::move(*refused));
         return notified(ctx, decide(req, csr, requester, replaces, key_hash, ctx.template_name));
     }
-    return decide(req, csr, requester, replaces, key_hash, "");
+    return decide(req, csr, requester, replaces, key_hash, template_name);
 }
 
 service_reply scep_service::decide(pki_request& req, const X509_REQ& csr, const std::string& requester,

@@ -175,8 +175,10 @@ private:
     service_reply get_crl(pki_request& req);
     // Shared tail of enroll and renew: retransmission, challenge (enroll only),
     // CSR policy, approval, issuance.
+    // template_name: a policy module's choice made before (a renewal's check).
     service_reply admit(pki_request& req, const X509_REQ& csr, const std::string& requester,
-                        const std::string& replaces, bool check_challenge = false);
+                        const std::string& replaces, bool check_challenge = false,
+                        const std::string& template_name = "");
     service_reply continue_pending(pki_request& req, const pending_record& pending, const std::string& requester);
     // After the retransmission and challenge checks: CSR policy, template,
     // approval, issuance. template_name: a policy module's choice (GetTemplate).

@@ -2,7 +2,11 @@
 // service level, with an injected clock.
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include "pki/ca/crl.hpp"
+#include "pki/crypto/encoding.hpp"
+#include "pki/scep/challenge_webhook.hpp"
 #include "pki/scep/service.hpp"
 #include "support/test_support.hpp"
 
@@ -627,6 +631,55 @@ TEST(rollover, live_install_switches_new_requests_and_a_request_in_flight_finish
     auto rows = store->list(10, 0);
     ASSERT_TRUE(rows);
     EXPECT_EQ(rows->size(), 2u);
+}
+
+TEST_F(lifecycle_test, a_renewal_checked_by_an_ndes_policy_module_gets_its_template_and_a_notify) {
+    auto e = enroll();
+    // An NDES-mode service whose challenge check is a policy module on a scripted transport.
+    std::vector<std::string> calls;
+    std::vector<std::string> bodies;
+    webhook_transport fake = [&](const webhook_post& p) -> result<webhook_response> {
+        calls.push_back(p.call);
+        bodies.push_back(p.body);
+        if (p.call == "GetTemplate") return webhook_response{200, R"({"template": "ShortLived"})"};
+        if (p.call == "VerifyRequest") return webhook_response{200, R"({"verified": true})"};
+        return webhook_response{200, "{}"};
+    };
+    ndes_policy_module module({"", "", true, true}, fake, [this] { return now_; }, nullptr);
+    service_config c;
+    c.ndes_replies = true;
+    c.renewal.require_challenge = true;
+    template_slots slots;
+    slots.signature.name = slots.encryption.name = slots.general_purpose.name = "IPSECIntermediateOffline";
+    issuance_profile short_lived;
+    short_lived.name = "ShortLived";
+    short_lived.validity = std::chrono::hours(24 * 7);
+    slots.others["ShortLived"] = short_lived;
+    c.templates = slots;
+    service_.emplace(*lab_.pki, *lab_.iss, *lab_.store, c, [this] { return now_; }, &module);
+    auto fresh = test::make_requester({.subject = "CN=device-1,O=scep-lab tests", .challenge = "intune-blob"});
+    auto rep = send(message_type::renewal_req, x509_req_to_der(*fresh.csr), *e.cert, *e.dev.key, "RENEW-POLICY");
+    ASSERT_EQ(rep.status, pki_status::success) << rep.fail_info_text;
+    ASSERT_EQ(calls, (std::vector<std::string>{"GetTemplate", "VerifyRequest", "Notify"}));
+    // VerifyRequest gets the renewal's signing certificate (pctbSigningCertEncoded).
+    auto verify = boost::json::parse(bodies[1]).as_object();
+    EXPECT_EQ(verify.at("message_type").as_string(), "RenewalReq");
+    ASSERT_TRUE(verify.at("signing_cert").is_string());
+    auto signer = base64_decode(std::string(verify.at("signing_cert").as_string()));
+    ASSERT_TRUE(signer);
+    EXPECT_EQ(*signer, x509_to_der(*e.cert));
+    // The renewed certificate comes from the module's template (7 days).
+    auto certs = decrypt_cert_rep(rep, *e.cert, *e.dev.key);
+    ASSERT_TRUE(certs && !certs->empty());
+    auto days = std::chrono::duration_cast<std::chrono::hours>(asn1_time_point(*X509_get0_notAfter(certs->front().get())) -
+                                                               now_)
+                    .count() / 24;
+    EXPECT_EQ(days, 7);
+    auto notify = boost::json::parse(bodies[2]).as_object();
+    EXPECT_EQ(notify.at("disposition").as_int64(), 0);
+    auto issued = base64_decode(std::string(notify.at("issued_cert").as_string()));
+    ASSERT_TRUE(issued);
+    EXPECT_EQ(*issued, x509_to_der(*certs->front()));
 }
 
 }  // namespace
