@@ -183,7 +183,7 @@ void inspector::record(scep_exchange&& x) {
         if (!x.request_der.empty()) {
             const bytes* opened = x.inspection.opened ? &x.inspection.message_data : nullptr;
             const inspect::decoded_request decoded{x.inspection.p7.get(), x.inspection.csr.get(),
-                                                   x.inspection.csr_verified};
+                                                   x.inspection.csr_verified, x.inspection.signer_self_signed};
             auto report = inspect::analyze_request(x.request_der, *lab_now, opened, &decoded);
             for (auto& f : report.findings) inspect::raise(found, f.id, std::move(f.detail));
             detail["request"] = inspect::to_json(report);

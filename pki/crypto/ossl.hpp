@@ -116,12 +116,16 @@ result<bytes> der_encode(const T& obj, int (*i2d)(const T*, unsigned char**), co
 }
 
 // DER and PEM conversions. Parsing functions return errors; never throw.
+// The DER readers skip OpenSSL 3.0's provider decoders where they can
+// (pki/crypto/fast_parse.hpp), with the same results as d2i_*.
 result<x509_ptr> x509_from_der(byte_view der);
 result<x509_ptr> x509_from_pem(std::string_view pem);
 bytes x509_to_der(const X509& cert);
 std::string x509_to_pem(const X509& cert);
 result<x509_req_ptr> x509_req_from_der(byte_view der);
 bytes x509_req_to_der(const X509_REQ& req);
+// A PKCS#7 ContentInfo, DER or BER.
+result<pkcs7_ptr> pkcs7_from_der(byte_view der);
 // PKCS#8 PEM; encrypted with AES-256-CBC when a passphrase is given.
 std::string private_key_to_pem(const EVP_PKEY& key, const std::string& passphrase = "");
 // Reads plain or encrypted PEM keys; never prompts on a terminal.
@@ -131,6 +135,11 @@ bytes bio_contents(BIO& bio);
 
 // All certificates in a PEM bundle, in file order.
 result<std::vector<x509_ptr>> x509_list_from_pem(std::string_view pem);
+
+// Self-signed by name and signature. X509_check_issued() is not usable for
+// SCEP signers: it also wants keyCertSign, which a device's throw-away signer
+// certificate (RFC 8894 §2.3) has no reason to carry.
+bool is_self_signed(const X509& cert);
 
 // Subject in RFC 2253 form (CN=...,O=...), which is what logs and the store show.
 std::string name_to_string(const X509_NAME& name);

@@ -82,6 +82,7 @@ struct decoded_request {
     const PKCS7* p7 = nullptr;        // `der`, parsed
     const X509_REQ* csr = nullptr;    // the messageData, parsed
     bool csr_verified = false;        // the CSR's signature was verified
+    std::optional<bool> signer_self_signed;  // the signer's self-signature, when already checked
 };
 
 // `opened`: the decrypted messageData when the caller already has it (the

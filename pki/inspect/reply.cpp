@@ -42,8 +42,8 @@ reply_report analyze_reply(std::string_view body, std::string_view content_type)
         ERR_clear_error();
         return r;
     }
-    const unsigned char* p = der.data();
-    pkcs7_ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
+    auto parsed = pkcs7_from_der(der);
+    pkcs7_ptr p7 = parsed ? std::move(*parsed) : nullptr;
     ERR_clear_error();
     if (!p7 || !PKCS7_type_is_signed(p7.get())) {
         r.kind = "binary";

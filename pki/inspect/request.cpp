@@ -33,13 +33,6 @@ bool der_set_less_or_equal(const bytes& a, const bytes& b) {
     return true;
 }
 
-bool self_signed(X509* c) {
-    bool self = X509_NAME_cmp(X509_get_subject_name(c), X509_get_issuer_name(c)) == 0 &&
-                X509_verify(c, X509_get0_pubkey(c)) == 1;
-    ERR_clear_error();
-    return self;
-}
-
 bool issued_by(X509* c, const X509* ca) {
     X509* issuer = const_cast<X509*>(ca);
     bool ok = X509_NAME_cmp(X509_get_issuer_name(c), X509_get_subject_name(issuer)) == 0 &&
@@ -57,13 +50,13 @@ bool advertised(const std::vector<std::string>& caps, std::string_view word) {
     return std::find(caps.begin(), caps.end(), word) != caps.end();
 }
 
-void read_signer(request_report& r, X509* signer, const lab_view& lab) {
+void read_signer(request_report& r, X509* signer, const lab_view& lab, const decoded_request* pre) {
     r.signer.subject = clean(name_to_string(*X509_get_subject_name(signer)));
     r.signer.issuer = clean(name_to_string(*X509_get_issuer_name(signer)));
     r.signer.serial = serial_hex(*signer);
     r.signer.key = key_description(X509_get0_pubkey(signer));
     r.signer.not_after = time_to_iso8601(*X509_get0_notAfter(signer));
-    if (self_signed(signer)) {
+    if (pre && pre->signer_self_signed ? *pre->signer_self_signed : is_self_signed(*signer)) {
         r.signer.kind = "self-signed";
         return;
     }
@@ -270,8 +263,7 @@ request_report analyze_request(byte_view der, const lab_view& lab, const bytes* 
     pkcs7_ptr own;
     PKCS7* p7 = decoded && decoded->p7 ? const_cast<PKCS7*>(decoded->p7) : nullptr;
     if (!p7 && !der.empty()) {
-        const unsigned char* p = der.data();
-        own.reset(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
+        if (auto parsed = pkcs7_from_der(der)) own = std::move(*parsed);
         p7 = own.get();
     }
     ERR_clear_error();
@@ -358,7 +350,7 @@ request_report analyze_request(byte_view der, const lab_view& lab, const bytes* 
         r.signer.kind = "none";
         raise(r.findings, "signer.missing");
     } else {
-        read_signer(r, signer, lab);
+        read_signer(r, signer, lab, decoded);
         // A key OpenSSL cannot decode (an unknown algorithm, a broken encoding) has no EVP_PKEY.
         const EVP_PKEY* signer_key = X509_get0_pubkey(signer);
         ERR_clear_error();

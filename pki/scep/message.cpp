@@ -129,15 +129,6 @@ std::string nid_name(const ASN1_OBJECT* obj) {
     return buf;
 }
 
-result<pkcs7_ptr> pkcs7_from_der(byte_view der) {
-    // d2i_PKCS7 accepts BER with indefinite lengths, which Apple devices and
-    // jscep send (micromdm/scep#79).
-    const unsigned char* p = der.data();
-    pkcs7_ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
-    if (!p7) return make_error(ossl_error("not a DER/BER PKCS#7 ContentInfo"));
-    return p7;
-}
-
 result<bytes> pkcs7_to_der(PKCS7* p7) { return der_encode(*p7, i2d_PKCS7, "i2d_PKCS7"); }
 
 PKCS7_SIGNER_INFO* first_signer(PKCS7* p7) {

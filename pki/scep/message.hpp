@@ -92,6 +92,7 @@ struct pki_request {
     std::string requester;      // the client's address (fault rules select by it)
     x509_req_ptr csr;           // the messageData parsed as a PKCS#10 (PKCSReq, RenewalReq)
     bool csr_verified = false;  // its signature was verified (issuer::check_csr)
+    std::optional<bool> signer_self_signed;  // once the service has checked
 
     pkcs7_ptr p7;
 };

@@ -16,15 +16,11 @@ constexpr const char* pki_message_type = "application/x-pki-message";
 
 std::string as_string(const bytes& b) { return std::string(b.begin(), b.end()); }
 
-// Self-signed by name and signature. X509_check_issued() is not usable here:
-// it also wants keyCertSign, which a device's throw-away signer certificate
-// (RFC 8894 §2.3) has no reason to carry.
-bool is_self_signed(const X509& cert) {
-    X509* c = const_cast<X509*>(&cert);
-    bool self = X509_NAME_cmp(X509_get_subject_name(c), X509_get_issuer_name(c)) == 0 &&
-                X509_verify(c, X509_get0_pubkey(c)) == 1;
-    ERR_clear_error();
-    return self;
+// The signer's self-signature is checked once per request (a public-key
+// operation) and the answer kept for the inspector.
+bool signer_self_signed(pki_request& req) {
+    if (!req.signer_self_signed) req.signer_self_signed = is_self_signed(*req.signer_cert);
+    return *req.signer_self_signed;
 }
 failure_cause password_cause(challenge_refusal::kind k) {
     switch (k) {
@@ -218,6 +214,7 @@ service_reply scep_service::pki_operation(byte_view message, const std::string& 
     reply.inspection.p7 = std::move(req.p7);
     reply.inspection.csr = std::move(req.csr);
     reply.inspection.csr_verified = req.csr_verified;
+    reply.inspection.signer_self_signed = req.signer_self_signed;
     reply.inspection.message_data = std::move(req.message_data);
     reply.inspection.findings = std::move(req.findings);
     reply.inspection.challenge = std::move(req.challenge_result);
@@ -261,7 +258,7 @@ service_reply scep_service::operate(pki_request& req, const std::string& request
         case message_type::pkcs_req:
             // A PKCSReq signed with a certificate we issued is a renewal
             // (RFC 8894 §3.3.1.2); a self-signed signer is a first enrollment.
-            if (!is_self_signed(*req.signer_cert) && issuing_ca_of(*req.signer_cert))
+            if (!signer_self_signed(req) && issuing_ca_of(*req.signer_cert))
                 return renew(req, requester);
             return enroll(req, requester);
         case message_type::renewal_req: return renew(req, requester);
@@ -292,7 +289,7 @@ service_reply scep_service::enroll(pki_request& req, const std::string& requeste
 
 service_reply scep_service::renew(pki_request& req, const std::string& requester) {
     const X509& signer = *req.signer_cert;
-    if (is_self_signed(signer)) {
+    if (signer_self_signed(req)) {
         req.findings.push_back("renewal.signer-unknown");
         return failure(req, fail_info::bad_message_check,
                        "a RenewalReq must be signed with the certificate being renewed, not a self-signed one "

@@ -130,6 +130,7 @@ struct service_reply {
         std::shared_ptr<PKCS7> p7;
         std::shared_ptr<X509_REQ> csr;
         bool csr_verified = false;
+        std::optional<bool> signer_self_signed;
     } inspection;
 };
 

@@ -1,0 +1,176 @@
+// d2i_RSA_PUBKEY, d2i_EC_PUBKEY and EVP_PKEY_assign_* are deprecated in
+// OpenSSL 3 but are the reader that does not go through provider decoders
+// (fast_parse.hpp says why that matters).
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include "pki/crypto/fast_parse.hpp"
+
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/provider.h>
+#include <openssl/rsa.h>
+
+#include <algorithm>
+
+namespace scep::fast_parse {
+namespace {
+
+// A library context with only the null provider: no decoders, no key
+// managers, no algorithms. Nothing but parsing ever uses it, and no object
+// parsed here keeps a reference to it once its keys are attached (the
+// attached X509_PUBKEY is a new one, in the default context).
+struct keyless_context {
+    OSSL_LIB_CTX* ctx = nullptr;
+    OSSL_PROVIDER* null_provider = nullptr;
+    keyless_context() {
+        ctx = OSSL_LIB_CTX_new();
+        if (ctx) null_provider = OSSL_PROVIDER_load(ctx, "null");
+        if (!null_provider) {
+            // Without an explicit provider the context would fall back to
+            // "default", and with it the decoders this is meant to avoid.
+            OSSL_LIB_CTX_free(ctx);
+            ctx = nullptr;
+        }
+        ERR_clear_error();
+    }
+    // Constructed after libcrypto registered its exit handler (creating the
+    // context initialises it), so released before libcrypto's own clean-up.
+    ~keyless_context() {
+        if (null_provider) OSSL_PROVIDER_unload(null_provider);
+        if (ctx) OSSL_LIB_CTX_free(ctx);
+    }
+};
+
+OSSL_LIB_CTX* keyless() {
+    static keyless_context holder;
+    return holder.ctx;
+}
+
+template <class T>
+T* parse_keyless(byte_view der, const ASN1_ITEM* item, std::size_t& consumed) {
+    OSSL_LIB_CTX* ctx = keyless();
+    if (!ctx || der.empty()) return nullptr;
+    const unsigned char* p = der.data();
+    auto* obj = reinterpret_cast<T*>(ASN1_item_d2i_ex(nullptr, &p, static_cast<long>(der.size()), item, ctx, nullptr));
+    consumed = static_cast<std::size_t>(p - der.data());
+    return obj;
+}
+
+// The SubjectPublicKeyInfo as a legacy key, for the two key types SCEP
+// clients use; nullptr for anything else.
+evp_pkey_ptr legacy_key(X509_PUBKEY& spki) {
+    ASN1_OBJECT* oid = nullptr;
+    X509_ALGOR* alg = nullptr;
+    if (X509_PUBKEY_get0_param(&oid, nullptr, nullptr, &alg, &spki) != 1 || !oid) return {};
+    const int nid = OBJ_obj2nid(oid);
+    if (nid == NID_X9_62_id_ecPublicKey) {
+        int ptype = V_ASN1_UNDEF;
+        X509_ALGOR_get0(nullptr, &ptype, nullptr, alg);
+        if (ptype != V_ASN1_OBJECT) return {};  // explicit parameters: the standard path judges them
+    } else if (nid != NID_rsaEncryption) {
+        return {};
+    }
+    unsigned char* der = nullptr;
+    const int len = i2d_X509_PUBKEY(&spki, &der);
+    if (len <= 0) return {};
+    ossl_buffer_ptr owned(der);
+    const unsigned char* p = der;
+    evp_pkey_ptr key(EVP_PKEY_new());
+    if (!key) return {};
+    if (nid == NID_rsaEncryption) {
+        RSA* rsa = d2i_RSA_PUBKEY(nullptr, &p, len);
+        if (!rsa || EVP_PKEY_assign_RSA(key.get(), rsa) != 1) {
+            RSA_free(rsa);
+            return {};
+        }
+    } else {
+        EC_KEY* ec = d2i_EC_PUBKEY(nullptr, &p, len);
+        if (!ec || EVP_PKEY_assign_EC_KEY(key.get(), ec) != 1) {
+            EC_KEY_free(ec);
+            return {};
+        }
+    }
+    return key;
+}
+
+template <class T>
+bool encodes_to(T& obj, int (*i2d)(const T*, unsigned char**), byte_view expected) {
+    unsigned char* out = nullptr;
+    const int len = i2d(&obj, &out);
+    if (len <= 0) return false;
+    ossl_buffer_ptr owned(out);
+    return static_cast<std::size_t>(len) == expected.size() && std::equal(expected.begin(), expected.end(), out);
+}
+
+// Attaches the certificate's key, if its TBSCertificate encodes back to the
+// bytes it was parsed from.
+bool attach_key(X509& cert) {
+    evp_pkey_ptr key = legacy_key(*X509_get_X509_PUBKEY(&cert));
+    if (!key) return false;
+    // Before the key is set, i2d_X509 writes the TBSCertificate as parsed.
+    unsigned char* before = nullptr;
+    const int before_len = i2d_X509(&cert, &before);
+    if (before_len <= 0) return false;
+    ossl_buffer_ptr owned(before);
+    if (X509_set_pubkey(&cert, key.get()) != 1) return false;
+    return encodes_to<X509>(cert, i2d_X509, byte_view(before, static_cast<std::size_t>(before_len)));
+}
+
+bool attach_keys(PKCS7& p7, int depth) {
+    if (depth > 4) return false;
+    if (PKCS7_type_is_signed(&p7)) {
+        if (!p7.d.sign) return false;
+        STACK_OF(X509)* certs = p7.d.sign->cert;
+        for (int i = 0; i < sk_X509_num(certs); ++i)
+            if (!attach_key(*sk_X509_value(certs, i))) return false;
+        return !p7.d.sign->contents || attach_keys(*p7.d.sign->contents, depth + 1);
+    }
+    if (PKCS7_type_is_signedAndEnveloped(&p7)) {
+        if (!p7.d.signed_and_enveloped) return false;
+        STACK_OF(X509)* certs = p7.d.signed_and_enveloped->cert;
+        for (int i = 0; i < sk_X509_num(certs); ++i)
+            if (!attach_key(*sk_X509_value(certs, i))) return false;
+        return true;
+    }
+    // data, envelopedData, digestedData, encryptedData: no certificates.
+    return PKCS7_type_is_data(&p7) || PKCS7_type_is_enveloped(&p7) || PKCS7_type_is_digest(&p7) ||
+           PKCS7_type_is_encrypted(&p7);
+}
+
+}  // namespace
+
+x509_ptr certificate(byte_view der) {
+    std::size_t consumed = 0;
+    x509_ptr cert(parse_keyless<X509>(der, ASN1_ITEM_rptr(X509), consumed));
+    bool ok = false;
+    if (cert) {
+        evp_pkey_ptr key = legacy_key(*X509_get_X509_PUBKEY(cert.get()));
+        ok = key && X509_set_pubkey(cert.get(), key.get()) == 1 &&
+             encodes_to<X509>(*cert, i2d_X509, der.first(consumed));
+    }
+    ERR_clear_error();
+    return ok ? std::move(cert) : nullptr;
+}
+
+x509_req_ptr request(byte_view der) {
+    std::size_t consumed = 0;
+    x509_req_ptr req(parse_keyless<X509_REQ>(der, ASN1_ITEM_rptr(X509_REQ), consumed));
+    bool ok = false;
+    if (req) {
+        evp_pkey_ptr key = legacy_key(*X509_REQ_get_X509_PUBKEY(req.get()));
+        ok = key && X509_REQ_set_pubkey(req.get(), key.get()) == 1 &&
+             encodes_to<X509_REQ>(*req, i2d_X509_REQ, der.first(consumed));
+    }
+    ERR_clear_error();
+    return ok ? std::move(req) : nullptr;
+}
+
+pkcs7_ptr pkcs7(byte_view der) {
+    std::size_t consumed = 0;
+    pkcs7_ptr p7(parse_keyless<PKCS7>(der, ASN1_ITEM_rptr(PKCS7), consumed));
+    const bool ok = p7 && attach_keys(*p7, 0);
+    ERR_clear_error();
+    return ok ? std::move(p7) : nullptr;
+}
+
+}  // namespace scep::fast_parse
