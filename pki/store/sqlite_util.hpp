@@ -6,8 +6,11 @@
 
 #include <sqlite3.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +44,53 @@ using stmt_ptr = std::unique_ptr<sqlite3_stmt, stmt_finalize>;
 // SQLite creates its side files with the database file's mode. `what`
 // names the file in the error ("the store").
 result<db_ptr> open_owner_only(const std::filesystem::path& file, const std::string& what);
+
+// Checkpoints a WAL database from a thread of its own. SQLite's automatic
+// checkpoint runs inside the commit that crosses the threshold (1,000 WAL
+// pages by default): copying the pages back and an fdatasync, several
+// milliseconds on the lab VM, paid by whichever request commits then and by
+// every request waiting for the store meanwhile (docs/benchmarks.md,
+// "Latency"). Here a commit that leaves `pages` or more in the WAL only
+// wakes this thread, which checkpoints on a connection of its own, in two
+// passes: a PASSIVE one while writers go on (the bulk of the copying and the
+// syncs), then, holding `writers` (the mutex the owner's writes take), a
+// PASSIVE one for the few frames written meanwhile. Only then is the WAL
+// wholly copied with no write in between, which is what lets the next write
+// start the WAL over; without the second pass it grows without end under
+// steady writes. Should writes outpace the thread (a bulk load holding the
+// mutex), a commit that leaves four times `pages` checkpoints itself, as
+// SQLite would. Closing the database checkpoints what is left, as before.
+class wal_checkpointer {
+public:
+    // nullptr, and SQLite's automatic checkpoints left in place, when `db`
+    // is not in WAL mode (an in-memory database).
+    static result<std::unique_ptr<wal_checkpointer>> start(sqlite3* db, std::mutex& writers,
+                                                         const std::filesystem::path& file, const std::string& what,
+                                                         int pages = 1000);
+    // Hands checkpoints back to `db` (which must still be open) and stops.
+    ~wal_checkpointer();
+    wal_checkpointer(const wal_checkpointer&) = delete;
+    wal_checkpointer& operator=(const wal_checkpointer&) = delete;
+
+    // Checkpoints run so far (for tests and benchmarks).
+    std::uint64_t completed() const;
+
+private:
+    wal_checkpointer(sqlite3* db, std::mutex& writers, db_ptr own, int pages);
+    static int on_commit(void* self, sqlite3* db, const char* name, int pages);
+    void run();
+
+    sqlite3* db_;
+    std::mutex& writers_;
+    db_ptr own_;
+    const int pages_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    bool due_ = false;
+    bool stop_ = false;
+    std::uint64_t completed_ = 0;
+    std::thread thread_;
+};
 
 std::string column_text(sqlite3_stmt* s, int i);
 bytes column_blob(sqlite3_stmt* s, int i);

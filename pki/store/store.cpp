@@ -1,5 +1,6 @@
 #include "pki/store/store.hpp"
 
+#include <sys/statvfs.h>
 
 #include <cctype>
 
@@ -169,6 +170,9 @@ public:
             }
             if (auto c = exec("COMMIT"); !c) return c;
         }
+        auto checkpointer = sqlite::wal_checkpointer::start(db_.get(), mu_, file_, "the store");
+        if (!checkpointer) return checkpointer.err();
+        checkpointer_ = std::move(*checkpointer);
         return {};
     }
 
@@ -330,8 +334,18 @@ public:
 
     result<void> probe_write() override {
         std::lock_guard lock(mu_);
+        // A WAL that has been started over is written again from its start,
+        // into space the file already has: a small write can succeed on a
+        // full disk while an insert, which needs more pages, fails. So the
+        // free space comes first (1 MiB: a few hundred enrollments' pages).
+        if (struct statvfs fs{}; ::statvfs(file_.c_str(), &fs) == 0) {
+            const auto free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+            if (free_bytes < 1024 * 1024)
+                return make_error(file_ + ": the file system holding the store has " + std::to_string(free_bytes) +
+                                  " bytes free");
+        }
         // Rewrites the header's user_version with its own value: a one-page
-        // write through the WAL, enough to meet a full disk or a read-only file.
+        // write through the WAL, enough to meet a read-only file.
         if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
         auto r = exec("PRAGMA user_version=" + std::to_string(schema_version));
         if (r) r = exec("COMMIT");
@@ -471,6 +485,8 @@ private:
     std::string file_;
     std::mutex mu_;
     std::unordered_map<std::string, stmt_ptr> statements_;  // finalized before db_ closes
+    // Stopped before db_ closes (declared after it).
+    std::unique_ptr<sqlite::wal_checkpointer> checkpointer_;
 };
 
 class memory_store final : public cert_store {

@@ -113,6 +113,9 @@ public:
             "duration_us, operation, message_type, transaction_id, pki_status, fail_info, reason, serial, severity, "
             "severity_rank, findings, detail, request_der, reply_der) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
         if (!insert_) return fail("preparing the insert");
+        auto checkpointer = sqlite::wal_checkpointer::start(db_.get(), mu_, file_, "the transaction log");
+        if (!checkpointer) return checkpointer.err();
+        checkpointer_ = std::move(*checkpointer);
         return {};
     }
 
@@ -238,6 +241,7 @@ private:
     std::string file_;
     std::mutex mu_;
     stmt_ptr insert_;  // finalized before db_ closes (declared after it)
+    std::unique_ptr<sqlite::wal_checkpointer> checkpointer_;  // stopped before db_ closes
 };
 
 class memory_transactions final : public transaction_store {
