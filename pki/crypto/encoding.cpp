@@ -127,6 +127,17 @@ std::optional<bytes> base64_decode(std::string_view text) {
     return out;
 }
 
+std::string printable_text(std::string_view text, std::size_t max, char replacement) {
+    std::string out;
+    out.reserve(std::min(text.size(), max) + 3);
+    for (char c : text.substr(0, max)) {
+        const auto u = static_cast<unsigned char>(c);
+        out += (u < 0x20 || u == 0x7f) ? replacement : c;
+    }
+    if (text.size() > max) out += "...";
+    return out;
+}
+
 std::string ascii_lower(std::string_view text) {
     std::string out(text);
     for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -24,6 +24,11 @@ std::string percent_encode(std::string_view text);
 // missing padding. Returns nullopt on any other character or a bad length.
 std::optional<bytes> base64_decode(std::string_view text);
 
+// Text someone else chose (a client, a remote service), fit for a log line, a
+// page or a terminal: control characters (C0 and DEL) replaced by
+// `replacement`, cut at `max` bytes with "..." appended.
+std::string printable_text(std::string_view text, std::size_t max, char replacement);
+
 // ASCII case folding (protocol tokens, host names, header values).
 std::string ascii_lower(std::string_view text);
 bool ascii_iequals(std::string_view a, std::string_view b);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "pki/crypto/encoding.hpp"
 #include "pki/inspect/analysis.hpp"
 
 namespace scep::inspect::detail {
@@ -116,14 +117,6 @@ std::string key_description(const EVP_PKEY* key) {
 
 namespace scep::inspect {
 
-std::string printable(std::string_view s, std::size_t max) {
-    std::string out;
-    for (char c : s.substr(0, max)) {
-        auto u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u == 0x7f) ? '?' : c;
-    }
-    if (s.size() > max) out += "...";
-    return out;
-}
+std::string printable(std::string_view s, std::size_t max) { return printable_text(s, max, '?'); }
 
 }  // namespace scep::inspect

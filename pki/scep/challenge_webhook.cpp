@@ -159,17 +159,7 @@ std::string webhook_hmac_hex(std::string_view key, std::string_view body) {
     return to_hex(byte_view(mac, len));
 }
 
-std::string clean_remote_text(std::string_view text, std::size_t max) {
-    std::string out;
-    for (unsigned char c : text) {
-        if (out.size() >= max) {
-            out += "...";
-            break;
-        }
-        out += (c < 0x20 || c == 0x7f) ? ' ' : static_cast<char>(c);
-    }
-    return out;
-}
+std::string clean_remote_text(std::string_view text, std::size_t max) { return printable_text(text, max, ' '); }
 
 result<webhook_post> challenge_call(const webhook_options& o, const challenge_context& ctx, time_point now) {
     if (!ctx.csr) return make_error("no CSR to send");

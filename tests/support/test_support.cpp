@@ -253,4 +253,14 @@ enrollment enroll_through(service_lab& lab, const requester& dev, key_transport 
     return o;
 }
 
+template_slots ndes_template_slots(const std::string& extra, std::chrono::hours validity) {
+    template_slots slots;
+    slots.signature.name = slots.encryption.name = slots.general_purpose.name = "IPSECIntermediateOffline";
+    issuance_profile other;
+    other.name = extra;
+    other.validity = validity;
+    slots.others[extra] = other;
+    return slots;
+}
+
 }  // namespace scep::test

@@ -76,6 +76,10 @@ struct raw_answer {
 raw_answer raw_http_exchange(const std::string& host, std::uint16_t port, const std::string& request,
                              std::chrono::seconds wait = std::chrono::seconds(3));
 
+// NDES's three template slots, all IPSECIntermediateOffline (its default),
+// and one more template, `extra`, lasting `validity` ([templates.NAME]).
+template_slots ndes_template_slots(const std::string& extra, std::chrono::hours validity);
+
 // A requester whose CSR and self-signed signer use `key`.
 requester requester_with_key(evp_pkey_ptr key, const std::string& subject = "CN=device-1,O=scep-lab tests",
                              const std::string& challenge = "secret");

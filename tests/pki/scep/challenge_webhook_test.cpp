@@ -166,6 +166,46 @@ TEST(webhook, remote_text_is_cleaned_and_bounded) {
     EXPECT_EQ(clean_remote_text(std::string(500, 'x')).size(), 203u);
 }
 
+// The password GenerateChallenge answers is shown on the admin page and typed
+// into devices: anything but 1-255 printable ASCII characters is refused, and
+// so is an HRESULT or an answer that is not one.
+TEST(ndes_policy, generatechallenge_answers_that_cannot_be_a_password_are_refused) {
+    fake_transport t;
+    ndes_policy_module module({}, t.fn(), fixed_now, nullptr);
+    auto answer = [&](result<webhook_response> a) {
+        t.answers = {std::move(a)};
+        return module.generate_challenge("IPSECIntermediateOffline", "user=alice");
+    };
+    auto good = answer(ok(R"({"challenge": "A1b2-C3d4"})"));
+    ASSERT_TRUE(good) << good.message();
+    EXPECT_EQ(*good, "A1b2-C3d4");
+    EXPECT_EQ(t.body(0).at("method"), "GenerateChallenge");
+    EXPECT_EQ(t.body(0).at("template"), "IPSECIntermediateOffline");
+    const std::string printable_refusal = "is not 1-255 printable characters";
+    for (const std::string& body :
+         {std::string(R"({"challenge": ""})"), R"({"challenge": ")" + std::string(256, 'x') + R"("})",
+          std::string(R"({"challenge": "two words"})"), std::string(R"({"challenge": "tab\there"})"),
+          std::string(R"({"challenge": "line\nbreak"})"), std::string(R"({"challenge": "esc\u001b[31m"})"),
+          std::string(R"({"challenge": "caf\u00e9"})"), std::string(R"({"challenge": 1234})"),
+          std::string(R"({"password": "x"})")}) {
+        SCOPED_TRACE(body);
+        auto r = answer(ok(body));
+        ASSERT_FALSE(r);
+        EXPECT_NE(r.message().find(printable_refusal), std::string::npos) << r.message();
+    }
+    auto longest = answer(ok(R"({"challenge": ")" + std::string(255, 'x') + R"("})"));
+    ASSERT_TRUE(longest) << longest.message();
+    EXPECT_EQ(longest->size(), 255u);
+    auto failed = answer(ok(R"({"hresult": "0x80070005"})"));
+    ASSERT_FALSE(failed);
+    EXPECT_NE(failed.message().find("0x80070005"), std::string::npos) << failed.message();
+    auto not_json = answer(ok("challenge=abc"));
+    ASSERT_FALSE(not_json);
+    auto down = answer(make_error("POST http://127.0.0.1:9/: Connection refused"));
+    ASSERT_FALSE(down);
+    EXPECT_NE(down.message().find("Connection refused"), std::string::npos) << down.message();
+}
+
 TEST(ndes_policy, hresults_are_read_in_hex_and_signed_or_unsigned_decimal) {
     EXPECT_EQ(parse_hresult("0x80070490"), 0x80070490u);
     EXPECT_EQ(parse_hresult("0X800B0110"), 0x800B0110u);
@@ -193,13 +233,7 @@ struct policy_lab {
     static service_config config() {
         service_config cfg;
         cfg.ndes_replies = true;
-        template_slots slots;
-        slots.signature.name = slots.encryption.name = slots.general_purpose.name = "IPSECIntermediateOffline";
-        issuance_profile wifi;
-        wifi.name = "IntuneWiFi";
-        wifi.validity = std::chrono::hours(24 * 30);
-        slots.others["IntuneWiFi"] = wifi;
-        cfg.templates = slots;
+        cfg.templates = test::ndes_template_slots("IntuneWiFi", std::chrono::hours(24 * 30));
         return cfg;
     }
     std::vector<std::uint8_t> request(const test::requester& dev, const std::string& txid) {

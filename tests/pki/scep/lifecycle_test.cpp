@@ -649,13 +649,7 @@ TEST_F(lifecycle_test, a_renewal_checked_by_an_ndes_policy_module_gets_its_templ
     service_config c;
     c.ndes_replies = true;
     c.renewal.require_challenge = true;
-    template_slots slots;
-    slots.signature.name = slots.encryption.name = slots.general_purpose.name = "IPSECIntermediateOffline";
-    issuance_profile short_lived;
-    short_lived.name = "ShortLived";
-    short_lived.validity = std::chrono::hours(24 * 7);
-    slots.others["ShortLived"] = short_lived;
-    c.templates = slots;
+    c.templates = test::ndes_template_slots("ShortLived", std::chrono::hours(24 * 7));
     service_.emplace(*lab_.pki, *lab_.iss, *lab_.store, c, [this] { return now_; }, &module);
     auto fresh = test::make_requester({.subject = "CN=device-1,O=scep-lab tests", .challenge = "intune-blob"});
     auto rep = send(message_type::renewal_req, x509_req_to_der(*fresh.csr), *e.cert, *e.dev.key, "RENEW-POLICY");
