@@ -139,30 +139,33 @@ bool attach_keys(PKCS7& p7, int depth) {
 
 }  // namespace
 
-x509_ptr certificate(byte_view der) {
+namespace {
+
+// A certificate or a request: parsed without its key, the key attached, and
+// the whole kept only if it encodes to exactly the bytes parsed.
+template <class Ptr, class Spki, class SetKey, class Encode>
+Ptr parse_with_key(byte_view der, const ASN1_ITEM* item, Spki spki, SetKey set_key, Encode i2d) {
+    using T = typename Ptr::element_type;
     std::size_t consumed = 0;
-    x509_ptr cert(parse_keyless<X509>(der, ASN1_ITEM_rptr(X509), consumed));
+    Ptr obj(parse_keyless<T>(der, item, consumed));
     bool ok = false;
-    if (cert) {
-        evp_pkey_ptr key = legacy_key(*X509_get_X509_PUBKEY(cert.get()));
-        ok = key && X509_set_pubkey(cert.get(), key.get()) == 1 &&
-             encodes_to<X509>(*cert, i2d_X509, der.first(consumed));
+    if (obj) {
+        evp_pkey_ptr key = legacy_key(*spki(obj.get()));
+        ok = key && set_key(obj.get(), key.get()) == 1 && encodes_to<T>(*obj, i2d, der.first(consumed));
     }
     ERR_clear_error();
-    return ok ? std::move(cert) : nullptr;
+    return ok ? std::move(obj) : nullptr;
+}
+
+}  // namespace
+
+x509_ptr certificate(byte_view der) {
+    return parse_with_key<x509_ptr>(der, ASN1_ITEM_rptr(X509), X509_get_X509_PUBKEY, X509_set_pubkey, i2d_X509);
 }
 
 x509_req_ptr request(byte_view der) {
-    std::size_t consumed = 0;
-    x509_req_ptr req(parse_keyless<X509_REQ>(der, ASN1_ITEM_rptr(X509_REQ), consumed));
-    bool ok = false;
-    if (req) {
-        evp_pkey_ptr key = legacy_key(*X509_REQ_get_X509_PUBKEY(req.get()));
-        ok = key && X509_REQ_set_pubkey(req.get(), key.get()) == 1 &&
-             encodes_to<X509_REQ>(*req, i2d_X509_REQ, der.first(consumed));
-    }
-    ERR_clear_error();
-    return ok ? std::move(req) : nullptr;
+    return parse_with_key<x509_req_ptr>(der, ASN1_ITEM_rptr(X509_REQ), X509_REQ_get_X509_PUBKEY, X509_REQ_set_pubkey,
+                                        i2d_X509_REQ);
 }
 
 pkcs7_ptr pkcs7(byte_view der) {
