@@ -9,7 +9,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 fail() { echo "FAIL: $*" >&2; exit 1; }
 command -v dpkg >/dev/null || { echo "SKIP: not a Debian system"; exit 77; }
 # A sanitized build links its runtime (and Boost unoptimised); the image is a release build.
-if ldd "$BIN" | grep -q "libasan"; then echo "SKIP: a sanitized build; the image holds a release build"; exit 77; fi
+# (ldd's output is read whole first: `ldd | grep -q` under pipefail fails
+# whenever grep has already exited when ldd writes its next line.)
+libs=$(ldd "$BIN")
+if grep -q "libasan" <<<"$libs"; then echo "SKIP: a sanitized build; the image holds a release build"; exit 77; fi
 
 grep -q 'scripts/deps.sh build' "$ROOT/Dockerfile" || fail "the Dockerfile's build stage does not install through scripts/deps.sh"
 # The runtime stage's apt-get install line(s), up to the first '&& rm'.
