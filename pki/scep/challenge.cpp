@@ -2,6 +2,8 @@
 
 #include "pki/scep/service.hpp"
 
+#include <openssl/err.h>
+
 #include <algorithm>
 #include <charconv>
 #include <regex>
@@ -42,12 +44,18 @@ std::optional<challenge_attr> csr_challenge(const X509_REQ& req) {
     return out;
 }
 
-bytes csr_without_challenge(const X509_REQ& req) {
+result<bytes> csr_without_challenge(const X509_REQ& req) {
     x509_req_ptr copy(X509_REQ_dup(&req));
-    if (!copy) throw std::bad_alloc();
+    if (!copy) return make_error(ossl_error("the CSR cannot be copied"));
     for (int idx; (idx = X509_REQ_get_attr_by_NID(copy.get(), NID_pkcs9_challengePassword, -1)) >= 0;)
         x509_attribute_ptr(X509_REQ_delete_attr(copy.get(), idx));
-    return x509_req_to_der(*copy);
+    bytes der = x509_req_to_der(*copy);
+    if (!x509_req_from_der(der)) {
+        ERR_clear_error();
+        return make_error("the CSR does not read back once re-encoded without its challenge (an encoding OpenSSL "
+                          "accepts but cannot write back)");
+    }
+    return der;
 }
 
 

@@ -26,8 +26,10 @@ struct challenge_attr {
 std::optional<challenge_attr> csr_challenge(const X509_REQ& req);
 // The CSR's DER with its challengePassword attributes removed: what a held
 // (pending) request is stored as. Its signature no longer verifies, which is
-// why it is checked before it is held.
-bytes csr_without_challenge(const X509_REQ& req);
+// why it is checked before it is held. An error when the copy does not parse
+// again: OpenSSL reads some encodings it cannot write back (a parameter
+// tagged [UNIVERSAL 0] constructed comes back as an end-of-contents marker).
+result<bytes> csr_without_challenge(const X509_REQ& req);
 
 // Why a challenge was refused: the kind (NDES reports each with its own
 // HRESULT, docs/ndes.md) and the text for failInfoText and the log.

@@ -510,7 +510,9 @@ service_reply scep_service::decide(pki_request& req, const X509_REQ& csr, const 
         p.public_key_sha256 = key_hash;
         // The challenge was checked above; it is not kept (at rest, the
         // store holds no secret a client sent).
-        p.csr = csr_without_challenge(csr);
+        auto kept = csr_without_challenge(csr);
+        if (!kept) return failure(req, fail_info::bad_request, kept.message(), failure_cause::csr_invalid);
+        p.csr = std::move(*kept);
         p.replaces_serial = replaces;
         p.reason = *why;
         if (auto r = store_.add_pending(p); !r) return store_failure(req, r.err(), true);

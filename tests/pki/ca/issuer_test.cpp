@@ -184,9 +184,25 @@ TEST_F(issuer_test, refuses_a_subject_over_the_limits) {
     EXPECT_NE(f->find("max_cn_length"), std::string::npos) << *f;
 }
 
+// Found by fuzz_csr_policy (tests/data/csr-eoc-parameter.der): a key
+// algorithm parameter `20 00` ([UNIVERSAL 0], constructed, empty) is read by
+// OpenSSL but written back as `00 00`, which it then refuses. Such a CSR would
+// have been held as bytes nobody can read; it is refused instead.
+TEST_F(issuer_test, a_csr_that_does_not_read_back_without_its_challenge_is_refused) {
+    auto der = read_file(SCEP_LAB_SOURCE_DIR "/tests/data/csr-eoc-parameter.der");
+    ASSERT_TRUE(der) << der.message();
+    auto csr = x509_req_from_der(bytes(der->begin(), der->end()));
+    ASSERT_TRUE(csr) << csr.message();  // it does parse
+    auto kept = csr_without_challenge(**csr);
+    ASSERT_FALSE(kept);
+    EXPECT_NE(kept.message().find("does not read back"), std::string::npos) << kept.message();
+}
+
 TEST_F(issuer_test, pending_csrs_are_kept_without_the_challenge) {
     auto dev = test::make_requester({.challenge = "very-secret-challenge"});
-    bytes kept = csr_without_challenge(*dev.csr);
+    auto kept_or = csr_without_challenge(*dev.csr);
+    ASSERT_TRUE(kept_or) << kept_or.message();
+    const bytes& kept = *kept_or;
     std::string text(kept.begin(), kept.end());
     EXPECT_EQ(text.find("very-secret-challenge"), std::string::npos);
     auto back = x509_req_from_der(kept);
