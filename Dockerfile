@@ -26,10 +26,10 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSCEP_LAB_BUILD_TE
 
 FROM ${BASE}
 # Runtime libraries only: OpenSSL (with the legacy provider for single DES),
-# SQLite, spdlog, fmt and Boost.JSON (the admin API).
+# SQLite, spdlog, fmt, Boost.JSON (the admin API) and RE2 (client-facing patterns).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libssl3 libsqlite3-0 libspdlog1.10 libfmt9 libboost-json1.81.0 \
+      libssl3 libsqlite3-0 libspdlog1.10 libfmt9 libboost-json1.81.0 libre2-9 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin scep-lab \
  && mkdir -p /data && chown scep-lab:scep-lab /data && chmod 0700 /data

@@ -42,6 +42,7 @@
 #include "server/status_page.hpp"
 
 #include "cli/lab.hpp"
+#include "pki/crypto/json_text.hpp"
 
 namespace scep::cli {
 
@@ -356,7 +357,7 @@ int list(const config::settings& s, const std::string& format, const cert_query&
         // The admin API's JSON for each row, one array.
         boost::json::array items;
         for (const auto& r : *rows) items.push_back(certificate_json(r));
-        out << boost::json::serialize(items) << "\n";
+        out << scep::json_text(items) << "\n";
         return 0;
     }
     out << "SERIAL                            STATUS  NOT AFTER             SUBJECT\n";
@@ -452,7 +453,7 @@ int rollover(const config::settings& s, bool activate, bool keep_ra, bool live, 
             return 2;
         }
         boost::json::object body{{"activate", activate}, {"keep_ra", keep_ra}};
-        auto r = admin_call(*client, "POST", "/admin/api/rollover", boost::json::serialize(body));
+        auto r = admin_call(*client, "POST", "/admin/api/rollover", scep::json_text(body));
         if (!r) {
             std::cerr << "rollover: " << r.message() << "\n";
             return 1;
@@ -496,13 +497,13 @@ int challenge_command(const config::settings& s, const challenge_cli& c, std::os
         if (c.min_key_bits > 0) b["min_key_bits"] = c.min_key_bits;
         if (!c.client.empty()) b["client"] = c.client;
         if (!b.empty()) body["bindings"] = std::move(b);
-        auto r = admin_call(*client, "POST", "/admin/api/challenges", boost::json::serialize(body));
+        auto r = admin_call(*client, "POST", "/admin/api/challenges", scep::json_text(body));
         if (!r) {
             std::cerr << "scep-lab challenge new: " << r.message() << "\n";
             return 1;
         }
         if (c.json) {
-            out << boost::json::serialize(*r) << "\n";
+            out << scep::json_text(*r) << "\n";
             return 0;
         }
         const auto& o = r->as_object();
@@ -519,7 +520,7 @@ int challenge_command(const config::settings& s, const challenge_cli& c, std::os
             return 1;
         }
         if (c.json) {
-            out << boost::json::serialize(*r) << "\n";
+            out << scep::json_text(*r) << "\n";
             return 0;
         }
         const auto& list = r->as_object().at("challenges").as_array();
@@ -528,7 +529,7 @@ int challenge_command(const config::settings& s, const challenge_cli& c, std::os
             out << std::string(o.at("id").as_string()) << "  " << std::string(o.at("state").as_string()) << "  uses "
                 << o.at("uses_left").as_int64() << "/" << o.at("uses").as_int64() << "  expires "
                 << std::string(o.at("expires_at").as_string()) << "  " << std::string(o.at("label").as_string())
-                << "  " << boost::json::serialize(o.at("bindings")) << "\n";
+                << "  " << scep::json_text(o.at("bindings")) << "\n";
         }
         out << list.size() << " challenge" << (list.size() == 1 ? "" : "s") << "\n";
         return 0;
@@ -562,13 +563,13 @@ int fault_command(const config::settings& s, const fault_cli& f, std::ostream& o
         if (f.retry_after) rule["retry_after"] = f.retry_after;
         if (f.delay_ms >= 0) rule["delay_ms"] = f.delay_ms;
         if (!f.cipher.empty()) rule["cipher"] = f.cipher;
-        auto r = admin_call(*client, "POST", "/admin/api/faults", boost::json::serialize(rule));
+        auto r = admin_call(*client, "POST", "/admin/api/faults", scep::json_text(rule));
         if (!r) {
             std::cerr << "scep-lab fault add: " << r.message() << "\n";
             return 1;
         }
         out << "armed " << boost::json::value_to<std::string>(r->at("id")) << ": "
-            << boost::json::serialize(*r) << "\n";
+            << scep::json_text(*r) << "\n";
         return 0;
     }
     if (f.action == "list") {
@@ -578,16 +579,16 @@ int fault_command(const config::settings& s, const fault_cli& f, std::ostream& o
             return 1;
         }
         if (f.json) {
-            out << boost::json::serialize(*r) << "\n";
+            out << scep::json_text(*r) << "\n";
             return 0;
         }
         const auto& rules = r->at("faults").as_array();
         for (const auto& rule : rules) {
             const auto& o = rule.as_object();
             out << boost::json::value_to<std::string>(o.at("id")) << "  "
-                << boost::json::value_to<std::string>(o.at("kind")) << "  when " << boost::json::serialize(o.at("when"))
-                << "  matched " << boost::json::serialize(o.at("matched")) << ", fired "
-                << boost::json::serialize(o.at("fired")) << (o.at("one_shot").as_bool() ? "  (one-shot)" : "") << "\n";
+                << boost::json::value_to<std::string>(o.at("kind")) << "  when " << scep::json_text(o.at("when"))
+                << "  matched " << scep::json_text(o.at("matched")) << ", fired "
+                << scep::json_text(o.at("fired")) << (o.at("one_shot").as_bool() ? "  (one-shot)" : "") << "\n";
         }
         if (rules.empty()) out << "no fault armed\n";
         return 0;
@@ -598,7 +599,7 @@ int fault_command(const config::settings& s, const fault_cli& f, std::ostream& o
         std::cerr << "scep-lab fault clear: " << r.message() << "\n";
         return 1;
     }
-    out << "removed " << boost::json::serialize(r->at("removed")) << "\n";
+    out << "removed " << scep::json_text(r->at("removed")) << "\n";
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "pki/inspect/analysis.hpp"
 #include "pki/scep/message.hpp"
 #include "server/inspector.hpp"
+#include "pki/crypto/json_text.hpp"
 
 namespace scep::cli {
 
@@ -26,7 +27,7 @@ void print_json(std::ostream& out, const json::value& v, int indent) {
     auto scalar = [](const json::value& x) -> std::string {
         if (x.is_string()) return std::string(x.as_string());
         if (x.is_bool()) return x.as_bool() ? "yes" : "no";
-        return json::serialize(x);
+        return scep::json_text(x);
     };
     if (v.is_object()) {
         for (const auto& [k, x] : v.as_object()) {
@@ -126,7 +127,7 @@ int transactions_list(const config::settings& s, const std::string& format, cons
     if (format == "json") {
         json::array items;
         for (const auto& t : page->items) items.push_back(server::transaction_summary_json(t));
-        out << json::serialize(json::object{{"total", page->total}, {"items", std::move(items)}}) << "\n";
+        out << scep::json_text(json::object{{"total", page->total}, {"items", std::move(items)}}) << "\n";
         return 0;
     }
     out << "ID      TIME                      CLIENT           OPERATION     MESSAGE     STATUS            FINDINGS\n";
@@ -204,7 +205,7 @@ int inspect(const config::settings& s, const std::string& target, const std::str
         report = std::move(o);
     }
     if (format == "json")
-        out << json::serialize(report) << "\n";
+        out << scep::json_text(report) << "\n";
     else
         print_json(out, report, 0);
     // Not a SCEP message at all: the report says why, the exit status too.

@@ -267,7 +267,7 @@ int main(int argc, char** argv) {
     ch_new->add_option("--uses", cc.uses, "enrollments it allows (default 1)")->check(CLI::Range(1, 1000000));
     ch_new->add_option("--label", cc.label, "a name for it, e.g. the device ID");
     ch_new->add_option("--subject", cc.subject, "bind: exactly this CSR subject");
-    ch_new->add_option("--subject-regex", cc.subject_regex, "bind: the CSR subject matches this (ECMAScript)");
+    ch_new->add_option("--subject-regex", cc.subject_regex, "bind: the whole CSR subject matches this RE2 pattern (e.g. 'CN=laptop-42(,.*)?')");
     ch_new->add_option("--san", cc.sans, "bind: allowed subjectAltName, e.g. DNS:dev-1.example (repeat)");
     ch_new->add_option("--key-type", cc.key_type, "bind: rsa or ec")->check(CLI::IsMember({"rsa", "ec"}));
     ch_new->add_option("--min-key-bits", cc.min_key_bits, "bind: at least this key size")->check(CLI::Range(1, 16384));

@@ -19,6 +19,7 @@
 #include <openssl/ssl.h>
 
 #include "pki/ca/crl.hpp"
+#include "pki/crypto/encoding.hpp"
 #include "pki/trust/exports.hpp"
 #include "pki/ca/hierarchy.hpp"
 #include "pki/ca/issuer.hpp"
@@ -42,6 +43,7 @@
 #include "server/status_page.hpp"
 
 #include "cli/lab.hpp"
+#include "pki/crypto/json_text.hpp"
 
 namespace scep::cli {
 
@@ -172,7 +174,7 @@ struct challenges {
 // The webhook's HTTP(S) transport: one POST with one deadline for all of it.
 result<webhook_transport> webhook_sender(const config::settings& s) {
     auto url = client::parse_scep_url(s.challenge.webhook_url);
-    if (!url) return make_error("challenge.webhook_url: " + url.message());
+    if (!url) return make_error("challenge.webhook_url " + redact_url(s.challenge.webhook_url) + ": " + url.message());
     if (!s.challenge.webhook_ca_file.empty()) {
         std::error_code ec;
         if (!std::filesystem::is_regular_file(s.challenge.webhook_ca_file, ec))
@@ -203,7 +205,7 @@ result<void> make_challenges(const config::settings& s, const clock_fn& clock, e
                 log.warn("NDES policy module: Initialize failed; requests are refused until it answers",
                          {{"error", init.message()}});
             log.info("challenges decided by an NDES policy module (INDESPolicy over HTTP)",
-                     {{"url", s.challenge.webhook_url}, {"get_template", s.challenge.policy_get_template ? "on" : "off"},
+                     {{"url", redact_url(s.challenge.webhook_url)}, {"get_template", s.challenge.policy_get_template ? "on" : "off"},
                       {"notify", s.challenge.policy_notify ? "on" : "off"}});
             return {};
         }
@@ -217,7 +219,7 @@ result<void> make_challenges(const config::settings& s, const clock_fn& clock, e
         if (!hook) return hook.err();
         out.hook = std::move(*hook);
         log.info("challenges decided by a webhook",
-                 {{"url", s.challenge.webhook_url}, {"format", s.challenge.webhook_format},
+                 {{"url", redact_url(s.challenge.webhook_url)}, {"format", s.challenge.webhook_format},
                   {"signed", s.challenge.webhook_secret.empty() ? "no" : "yes"}});
         return {};
     }
@@ -256,18 +258,30 @@ void make_ndes(const config::settings& s, const lab& l, challenges& c, event_log
     out.emplace(s.ndes, c.otp ? &*c.otp : nullptr, s.scep.challenge, admin_page_thumbprint(s, l.pki));
     // The admin page hands out what the challenge mode checks: a single-use
     // challenge from the store (api), or the policy module's GenerateChallenge.
+    // Like NDES's password cache (PasswordMax, 5 by default), at most
+    // ndes.password_cache unused admin-page challenges live at once: an
+    // anonymous visitor cannot fill the challenge store.
     if (c.api)
         out->set_password_source(
-            [&api = *c.api, ttl = s.challenge.default_ttl](const std::string&) -> result<std::string> {
-                auto issued = api.issue(ttl, 1, challenge_bindings{}, "NDES admin page");
+            [&api = *c.api, ttl = s.challenge.default_ttl, cap = s.ndes.password_cache,
+             mu = std::make_shared<std::mutex>()](const std::string&) -> result<std::optional<std::string>> {
+                static const std::string label = "NDES admin page";
+                std::lock_guard lock(*mu);  // count and issue as one step
+                auto unused = api.unused_with_label(label, cap);
+                if (!unused) return unused.err();
+                if (*unused >= cap) return std::optional<std::string>();
+                auto issued = api.issue(ttl, 1, challenge_bindings{}, label);
                 if (!issued) return issued.err();
-                return std::move(issued->secret);
+                return std::optional<std::string>(std::move(issued->secret));
             },
             static_cast<int>(s.challenge.default_ttl.count() / 60));
     if (c.policy)
         out->set_password_source(
-            [&policy = *c.policy, name = s.ndes.general_purpose_template](const std::string& params) {
-                return policy.generate_challenge(name, params);
+            [&policy = *c.policy, name = s.ndes.general_purpose_template](
+                const std::string& params) -> result<std::optional<std::string>> {
+                auto password = policy.generate_challenge(name, params);
+                if (!password) return password.err();
+                return std::optional<std::string>(std::move(*password));
             },
             static_cast<int>(s.ndes.password_validity.count() / 60));
     log.info("NDES mode", {{"password_mode", s.ndes.password_mode},
@@ -429,7 +443,7 @@ result<void> write_ready_file(const config::settings& s, const lab& l, const add
     if (s.ndes.enabled) ready["ndes_url"] = base + std::string(config::ndes_scep_paths.front());
     if (s.admin.enabled && s.admin.token.empty())
         ready["admin_token_file"] = std::filesystem::absolute(s.admin_token_file()).string();
-    return write_file(s.server.ready_file, boost::json::serialize(ready) + "\n", false);
+    return write_file(s.server.ready_file, scep::json_text(ready) + "\n", false);
 }
 
 // Runs until SIGINT/SIGTERM, then shuts down gracefully: stop accepting,
@@ -541,9 +555,25 @@ int serve(const config::settings& s) {
         identity.emplace(std::move(*id));
     }
     if (!s.log.capture_dir.empty()) {
+        // Captures hold requests with their encrypted challenges: a directory
+        // the server makes is the owner's alone (0700, whatever the umask).
         std::error_code ec;
-        std::filesystem::create_directories(s.log.capture_dir, ec);
+        const std::filesystem::path dir(s.log.capture_dir);
+        const bool existed = std::filesystem::exists(std::filesystem::symlink_status(dir, ec));
+        if (!existed) {
+            if (dir.has_parent_path()) std::filesystem::create_directories(dir.parent_path(), ec);
+            if (!ec && ::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+                ec = std::error_code(errno, std::generic_category());
+            if (!ec) std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+        }
         if (ec) return cannot_start(log, "log.capture_dir " + s.log.capture_dir + ": " + ec.message());
+        if (!std::filesystem::is_directory(std::filesystem::symlink_status(dir)))
+            return cannot_start(log, "log.capture_dir " + s.log.capture_dir + " is not a directory (a link is not followed)");
+        using std::filesystem::perms;
+        if (existed && (std::filesystem::status(dir).permissions() & (perms::group_write | perms::others_write)) != perms::none)
+            log.warn("log.capture_dir " + s.log.capture_dir +
+                     " is writable by other users: captures are written without following links, but others can "
+                     "read what they find there; chmod 700 it");
         log.warn("capturing every PKIOperation request and reply in " + s.log.capture_dir);
     }
     // Declared before the io_context: sessions still queued in it when it is

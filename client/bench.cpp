@@ -29,6 +29,7 @@
 #include "pki/crypto/encoding.hpp"
 #include "client/scep_client.hpp"
 #include "pki/crypto/tls.hpp"
+#include "pki/crypto/json_text.hpp"
 
 namespace scep::client {
 
@@ -618,7 +619,7 @@ std::string bench_report(const bench_options& o, const bench_result& r) {
             {"new_connection", o.new_connection},
             {"tls_handshakes", r.tls_handshakes},
             {"tls_resumed", r.tls_resumed}};
-        return boost::json::serialize(report) + "\n";
+        return scep::json_text(report) + "\n";
     }
     out << "scep-lab bench  " << o.url << "\n"
         << "  requests      " << r.requests << " (" << to_string(o.key) << ", " << to_string(o.cipher) << ", "

@@ -23,6 +23,7 @@
 #include "pki/crypto/encoding.hpp"
 #include "pki/crypto/ossl.hpp"
 #include "pki/scep/faults.hpp"
+#include "pki/crypto/json_text.hpp"
 
 namespace scep::client {
 
@@ -121,7 +122,7 @@ std::string rule_json(const case_spec& c) {
         }
     }
     rule["when"] = std::move(when);
-    return boost::json::serialize(rule);
+    return scep::json_text(rule);
 }
 
 }  // namespace

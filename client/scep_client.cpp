@@ -168,8 +168,11 @@ result<http_reply> outcome(const call_state<Stream>& c, const std::string& shown
 result<http_reply> do_call(const scep_url& url, const std::string& method, const std::string& target,
                            const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers,
                            std::chrono::milliseconds timeout) {
-    const std::string shown =
-        method + " " + (url.tls ? "https://" : "http://") + url.host + ":" + std::to_string(url.port) + target;
+    // Errors name the URL without what could be a credential (query values):
+    // they reach replies, pages and logs (a webhook's failure).
+    const std::string shown = method + " " +
+                              redact_url((url.tls ? "https://" : "http://") + url.host + ":" +
+                                         std::to_string(url.port) + target);
     try {
         asio::io_context ioc;
         if (!url.tls) {

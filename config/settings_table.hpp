@@ -6,7 +6,7 @@
 //
 // A visitor V has, for each kind, a member taking (key, field, ..., doc):
 //   section(name, doc) / end()
-//   text, secret (masked when written), flag, number(min, max), duration,
+//   text, secret (masked when written), url (its credentials masked when written), flag, number(min, max), duration,
 //   signed_duration, millis, list, path, choice(allowed), key_kind, subject,
 //   custom(key, read(visitor), write(visitor) -> TOML value, doc) for what
 //   needs code (the reader offers table(); the writer show_secrets()).
@@ -14,12 +14,12 @@
 #pragma once
 
 #include <algorithm>
-#include <regex>
 #include <string>
 
 #include <toml.hpp>
 
 #include "config/config.hpp"
+#include "pki/crypto/pattern.hpp"
 
 namespace scep::config {
 
@@ -50,7 +50,7 @@ void visit_settings(V& v, S& s) {
              "static secret, NDES one-time passwords, challenges from the admin API, a webhook, or an NDES "
              "policy module (INDESPolicy over HTTP)");
     v.duration("default_ttl", s.challenge.default_ttl, "api: lifetime of a challenge when the request names none");
-    v.text("webhook_url", s.challenge.webhook_url, "webhook, ndes-policy: where to POST (http:// or https://)");
+    v.url("webhook_url", s.challenge.webhook_url, "webhook, ndes-policy: where to POST (http:// or https://)");
     v.choice("webhook_format", s.challenge.webhook_format, {"scep-lab", "step-ca"},
              "webhook: this project's JSON or step-ca's SCEPCHALLENGE body and X-Smallstep-Signature");
     v.secret("webhook_secret", s.challenge.webhook_secret,
@@ -181,6 +181,8 @@ void visit_settings(V& v, S& s) {
     v.number("min_ec_bits", s.csr.min_ec_bits, 160, 521, "smallest EC CSR key");
     v.number("min_rsa_exponent", s.csr.min_rsa_exponent, 3, 4294967297LL, "smallest RSA public exponent (odd)");
     v.flag("allow_md5_csr", s.csr.allow_md5, "accept MD5-signed CSRs (legacy devices)");
+    v.flag("allow_compromised_keys", s.csr.allow_compromised_keys,
+           "issue for keys whose certificate was revoked for keyCompromise");
     v.flag("allow_wildcards", s.csr.names.allow_wildcards, "accept wildcard DNS names");
     v.number("max_sans", s.csr.names.max_sans, 1, 1000, "most subjectAltName entries");
     v.number("max_cn_length", s.csr.names.max_cn_length, 1, 1024, "longest CN, in characters");
@@ -203,17 +205,11 @@ void visit_settings(V& v, S& s) {
         [](auto& r, auto& st) {
             const auto& value = r.table().at("pending_subjects");
             st.scep.approval.pending_subjects = toml::get<std::vector<std::string>>(value);
-            for (const auto& pattern : st.scep.approval.pending_subjects) {
-                try {
-                    std::regex re(pattern);
-                } catch (const std::regex_error& e) {
-                    r.table().fail(value, "pending_subjects: \"" + pattern + "\" is not a valid regular expression (" +
-                                              e.what() + ")");
-                }
-            }
+            for (const auto& expr : st.scep.approval.pending_subjects)
+                if (auto p = pattern::compile(expr); !p) r.table().fail(value, "pending_subjects: " + p.message());
         },
         [&s](auto& w) { return w.quoted_list(s.scep.approval.pending_subjects); },
-        "ECMAScript regexes on the subject: matching requests wait");
+        "RE2 patterns searched in the subject: matching requests wait");
     v.end();
 
     v.section("ndes", "Microsoft NDES mode");

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -156,6 +155,7 @@ public:
         if (r_) r_->string(k, out);
     }
     void secret(const char* k, std::string& out, const char* doc) { text(k, out, doc); }
+    void url(const char* k, std::string& out, const char* doc) { text(k, out, doc); }
     template <class I>
     void number(const char* k, I& out, long long min, long long max, const char*) {
         if (r_) r_->integer(k, out, min, max);
@@ -212,6 +212,8 @@ public:
     void secret(const char* k, const std::string& v, const char*) {
         line(k, quote(show_secrets_ || v.empty() ? v : "********"));
     }
+    // A URL may carry credentials (user:password@, ?token=...): masked unless asked.
+    void url(const char* k, const std::string& v, const char*) { line(k, quote(show_secrets_ ? v : redact_url(v))); }
     template <class I>
     void number(const char* k, const I& v, long long, long long, const char*) {
         line(k, std::to_string(v));
@@ -251,6 +253,8 @@ public:
     void text(const char* k, T&, const char* doc) { add(k, "string", doc); }
     template <class T>
     void secret(const char* k, T&, const char* doc) { add(k, "string (secret)", doc); }
+    template <class T>
+    void url(const char* k, T&, const char* doc) { add(k, "URL (credentials in it masked)", doc); }
     template <class I>
     void number(const char* k, I&, long long min, long long max, const char* doc) {
         add(k, "integer " + std::to_string(min) + ".." + std::to_string(max), doc);

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include "pki/crypto/encoding.hpp"
+
 namespace scep::config {
 
 result<void> validate(const settings& s) {
@@ -44,7 +46,7 @@ result<void> validate(const settings& s) {
     if (hooked && s.challenge.webhook_url.rfind("http://", 0) != 0 && s.challenge.webhook_url.rfind("https://", 0) != 0)
         return make_error("challenge.mode = \"" + s.challenge.mode +
                           "\" needs challenge.webhook_url, an http:// or https:// URL (got \"" +
-                          s.challenge.webhook_url + "\")");
+                          redact_url(s.challenge.webhook_url) + "\")");
     if (s.challenge.mode == "ndes-policy" && !s.ndes.enabled)
         return make_error("challenge.mode = \"ndes-policy\" needs NDES mode (ndes.enabled = true): the policy "
                           "module's HRESULTs are answered as NDES answers them");

@@ -11,6 +11,7 @@ BUILD_PACKAGES=(
     libssl-dev libsqlite3-dev
     libboost1.81-dev libboost-json1.81-dev
     libspdlog-dev libtoml11-dev libcli11-dev
+    libre2-dev   # linear-time regular expressions (pki/crypto/pattern)
     openssl
 )
 TEST_PACKAGES=(

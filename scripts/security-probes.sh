@@ -93,3 +93,61 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$WORK/full/data" && mount -t tmpfs -o size=4m
 else
     row "7 full disk" "skipped (needs root and tmpfs)"
 fi
+
+# Round two, probes that need their own server.
+# 18: log.capture_dir made under umask 000, then a planted <name>.tmp link.
+echo precious >"$WORK/victim"
+umask 000
+start capture --config <(printf '[log]\ncapture_dir = "%s"\n' "$WORK/capture/captures")
+umask 022
+row "18 log.capture_dir made by the server (umask 000)" "mode $(stat -c '%a' "$WORK/capture/captures")"
+ln -s "$WORK/victim" "$WORK/capture/captures/1-PROBETX.request.der.tmp"  # the first capture's name
+"$PROBES" enroll "http://127.0.0.1:$PORT/scep" CN=probe-capture scep-lab-challenge PROBETX >/dev/null
+row "18 a planted <capture>.tmp link to another file" "the other file holds: $(cat "$WORK/victim")"
+# 19: a webhook URL with a credential in its query, unreachable.
+start webhook --config <(printf '[challenge]\nmode = "webhook"\nwebhook_url = "http://127.0.0.1:1/hook?token=probe-s3cret"\nwebhook_timeout = "1s"\n')
+answer=$("$PROBES" enroll "http://127.0.0.1:$PORT/scep")
+where=""
+echo "$answer" | grep -c probe-s3cret >/dev/null && where="$where the reply,"
+curl -s "http://127.0.0.1:$PORT/transactions.json" | grep -c probe-s3cret >/dev/null && where="$where /transactions.json,"
+grep -c probe-s3cret "$WORK/webhook/log" >/dev/null && where="$where the log,"
+curl -s -H "Authorization: Bearer $(head -n1 "$WORK/webhook/data/admin-token")" "http://127.0.0.1:$PORT/admin/api/config" |
+    grep -c probe-s3cret >/dev/null && where="$where /admin/api/config,"
+row "19 webhook_url with ?token=, unreachable" "${where:- the token is in no reply, page, log or config view;} $(echo "$answer" | cut -c1-80)"
+# 20, 21: api challenges: a pattern binding, a subject-only binding, the NDES admin page.
+start api --config <(printf '[challenge]\nmode = "api"\n[ndes]\nenabled = true\nadmin_encoding = "utf-8"\n')
+API_TOKEN=$(head -n1 "$WORK/api/data/admin-token")
+new_challenge() {
+    curl -s -H "Authorization: Bearer $API_TOKEN" -H 'Content-Type: application/json' \
+        -d "{\"bindings\":$1}" "http://127.0.0.1:$PORT/admin/api/challenges" | sed -n 's/.*"challenge":"\([0-9A-F]*\)".*/\1/p'
+}
+c1=$(new_challenge '{"subject_regex":"CN=laptop-42(,.*)?"}')
+c2=$(new_challenge '{"subject_regex":"CN=laptop-42(,.*)?"}')
+row "20 challenge bound to CN=laptop-42(,.*)?, CSR CN=attacker,O=xCN=laptop-42" \
+    "$("$PROBES" enroll "http://127.0.0.1:$PORT/scep" "CN=attacker,O=xCN=laptop-42" "$c1" | cut -c1-110)"
+row "20 the same binding, CSR CN=laptop-420" "$("$PROBES" enroll "http://127.0.0.1:$PORT/scep" "CN=laptop-420" "$c2" | cut -c1-110)"
+passwords=0; full=0
+for _ in $(seq 1 20); do
+    page=$(curl -s "http://127.0.0.1:$PORT/certsrv/mscep_admin/")
+    echo "$page" | grep -c "enrollment challenge password is" >/dev/null && passwords=$((passwords + 1))
+    echo "$page" | grep -c "password cache is full" >/dev/null && full=$((full + 1))
+done
+row "21 twenty anonymous NDES admin-page visits (api challenges)" "$passwords passwords, $full 'cache is full' pages"
+# 22: scep-lab challenge-server: a signed GenerateChallenge sent twice, and one an hour old.
+"$BIN" challenge-server --secret k --port-file "$WORK/cs.port" >/dev/null 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 50); do [ -s "$WORK/cs.port" ] && break; sleep 0.1; done
+CS_PORT=$(cat "$WORK/cs.port")
+signed() {  # signed BODY: the HTTP status of one signed call
+    local sig; sig=$(printf '%s' "$1" | openssl dgst -sha256 -hmac k | sed 's/.* //')
+    curl -s -o /dev/null -w '%{http_code}' -H "X-Scep-Lab-Signature: sha256=$sig" -d "$1" "http://127.0.0.1:$CS_PORT/"
+}
+body="{\"scep_lab_policy\":1,\"method\":\"GenerateChallenge\",\"timestamp\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"nonce\":\"$RANDOM$RANDOM\"}"
+first=$(signed "$body"); again=$(signed "$body")
+old=$(signed "{\"scep_lab_policy\":1,\"method\":\"GenerateChallenge\",\"timestamp\":\"$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)\"}")
+row "22 challenge-server: a signed GenerateChallenge, then the same bytes again, then one an hour old" "$first, $again, $old"
+silent_start=$(date +%s%3N)
+exec 7<>"/dev/tcp/127.0.0.1/$CS_PORT"
+timeout 30 cat <&7 >/dev/null
+exec 7>&-
+row "22 challenge-server: a connection that sends nothing" "closed after $((($(date +%s%3N) - silent_start) / 1000)) s"

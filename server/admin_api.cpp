@@ -14,6 +14,7 @@
 #include "pki/scep/service.hpp"
 #include "server/inspector.hpp"
 #include "server/router.hpp"
+#include "pki/crypto/json_text.hpp"
 
 namespace scep::server {
 
@@ -30,7 +31,7 @@ admin_response reply(const admin_request& req, http::status status, const json::
     res.set(http::field::content_type, "application/json");
     res.set(http::field::cache_control, "no-store");
     res.keep_alive(req.keep_alive());
-    res.body() = json::serialize(body) + "\n";
+    res.body() = scep::json_text(body) + "\n";
     res.prepare_payload();
     return res;
 }

@@ -1,6 +1,9 @@
 #include "server/challenge_server.hpp"
 
+#include <atomic>
 #include <charconv>
+#include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -17,6 +20,7 @@
 #include "pki/scep/challenge_webhook.hpp"
 #include "pki/scep/ndes_errors.hpp"
 #include "pki/store/store.hpp"
+#include "pki/crypto/json_text.hpp"
 
 namespace scep {
 
@@ -115,6 +119,64 @@ bool was_generated(const std::string& challenge) {
     return generated().count(challenge) != 0;
 }
 
+// Signed calls seen, by signature, kept until their timestamp leaves the
+// window (one server per process, as generated()).
+class replay_cache {
+public:
+    // false when `signature` was seen (a replay) or the cache is full.
+    bool first_time(const std::string& signature, std::int64_t now, std::int64_t keep_until) {
+        std::lock_guard lock(mu_);
+        if (seen_.size() >= max_entries) std::erase_if(seen_, [&](const auto& e) { return e.second < now; });
+        if (seen_.size() >= max_entries) return false;
+        return seen_.emplace(signature, keep_until).second;
+    }
+
+private:
+    static constexpr std::size_t max_entries = 100000;
+    std::mutex mu_;
+    std::map<std::string, std::int64_t> seen_;
+};
+replay_cache& replays() {
+    static replay_cache cache;
+    return cache;
+}
+
+// Unix seconds of an RFC 3339 UTC time ("2026-12-04T19:00:00Z", fractions
+// allowed, as step-ca sends); nullopt when it is not one.
+std::optional<std::int64_t> rfc3339_seconds(const std::string& text) {
+    std::tm tm{};
+    int consumed = 0;
+    if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                    &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
+        consumed != 19)
+        return std::nullopt;
+    std::size_t at = 19;
+    if (at < text.size() && text[at] == '.')
+        for (++at; at < text.size() && std::isdigit(static_cast<unsigned char>(text[at]));) ++at;
+    if (at + 1 != text.size() || (text[at] != 'Z' && text[at] != 'z')) return std::nullopt;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return static_cast<std::int64_t>(timegm(&tm));
+}
+
+// Why a signed call is refused as stale or replayed, or nullopt.
+std::optional<std::string> replayed(const challenge_server_options& o, const json::object& req,
+                                    const std::map<std::string, std::string>& headers) {
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    auto sent = rfc3339_seconds(str(req, "timestamp"));
+    if (!sent) return std::string("a signed call needs a \"timestamp\" (RFC 3339, UTC)");
+    const std::int64_t skew = o.max_skew.count();
+    if (*sent < now - skew || *sent > now + skew)
+        return "the call's timestamp is " + std::to_string(*sent - now) + " s from this server's clock (at most " +
+               std::to_string(skew) + " s): a replay, or clocks apart";
+    std::string signature = header(headers, "X-Scep-Lab-Signature");
+    if (signature.empty()) signature = header(headers, "X-Smallstep-Signature");
+    if (!replays().first_time(signature, now, *sent + skew))
+        return std::string("this signed call was already answered (a replay)");
+    return std::nullopt;
+}
+
 // What Notify's issued_cert is: serial and subject, for the log.
 void describe_cert(const std::string& b64, json::object& log) {
     auto der = base64_decode(b64);
@@ -135,10 +197,10 @@ challenge_server_reply answer_webhook_call(const challenge_server_options& o,
     log["time"] = now_iso8601();
     auto finish = [&](int status, json::value answer) {
         out.status = status;
-        out.body = json::serialize(answer);
+        out.body = scep::json_text(answer);
         log["status"] = status;
         log["answer"] = std::move(answer);
-        out.log_line = json::serialize(log);
+        out.log_line = scep::json_text(log);
         return out;
     };
     boost::system::error_code ec;
@@ -155,6 +217,11 @@ challenge_server_reply answer_webhook_call(const challenge_server_options& o,
     std::string signature = check_signature(o, headers, body);
     log["signature"] = signature;
     if (signature != "ok" && signature != "none") return finish(401, json::object{{"error", signature}});
+    if (signature == "ok")
+        if (auto why = replayed(o, req, headers)) {
+            log["signature"] = "replay";
+            return finish(401, json::object{{"error", *why}});
+        }
 
     std::string challenge = step_ca ? str(req, "scepChallenge") : str(req, "challenge");
     std::string txid = step_ca ? str(req, "scepTransactionID") : str(req, "transaction_id");
@@ -236,16 +303,34 @@ result<void> run_challenge_server(const challenge_server_options& o, const std::
         asio::io_context ioc;
         asio::ip::tcp::acceptor acceptor(ioc, {asio::ip::make_address(o.listen), o.port});
         ready(acceptor.local_endpoint().port());
+        auto active = std::make_shared<std::atomic<std::size_t>>(0);
         for (;;) {
             asio::ip::tcp::socket socket(ioc);
             acceptor.accept(socket);
+            if (active->load() >= o.max_connections) continue;  // closed: too many calls at once
+            ++*active;
             // One thread per call: a forced timeout must not hold up the next.
-            std::thread([&o, &log_file, &log_mu, sock = std::move(socket)]() mutable {
+            std::thread([&o, &log_file, &log_mu, active, sock = std::move(socket)]() mutable {
+                struct done {
+                    std::atomic<std::size_t>& n;
+                    ~done() { --n; }
+                } leave{*active};
                 try {
+                    // The request is read under a deadline (its own io_context):
+                    // a caller that sends nothing holds no thread for long.
+                    asio::io_context io;
+                    const auto protocol = sock.local_endpoint().protocol();
+                    beast::tcp_stream stream(asio::ip::tcp::socket(io, protocol, sock.release()));
                     beast::flat_buffer buffer;
                     http::request_parser<http::string_body> parser;
                     parser.body_limit(1 << 20);
-                    http::read(sock, buffer, parser);
+                    beast::error_code read_ec = asio::error::operation_aborted;
+                    stream.expires_after(o.read_timeout);
+                    http::async_read(stream, buffer, parser, [&](beast::error_code ec, std::size_t) { read_ec = ec; });
+                    io.run();
+                    if (read_ec) return;
+                    stream.expires_never();
+                    auto& sock = stream.socket();
                     auto req = parser.release();
                     std::map<std::string, std::string> headers;
                     for (const auto& f : req) headers[std::string(f.name_string())] = std::string(f.value());

@@ -41,6 +41,11 @@ struct challenge_server_options {
     std::string deny_reason = "the challenge is not on the allow-list";
     std::string template_name;   // GetTemplate's answer; empty = keep NDES's choice
     std::string log_file;        // JSON lines, appended
+    // Signed calls (a secret is set) must carry a "timestamp" this close to
+    // the server's clock, and are refused when seen before (replay).
+    std::chrono::seconds max_skew{300};
+    std::chrono::seconds read_timeout{10};  // for the whole request
+    std::size_t max_connections = 64;       // calls served at once; more are closed
 };
 
 struct challenge_server_reply {

@@ -8,6 +8,7 @@
 
 #include "pki/crypto/encoding.hpp"
 #include "server/metrics.hpp"
+#include "pki/crypto/json_text.hpp"
 
 namespace scep::server {
 
@@ -25,6 +26,36 @@ constexpr std::uint64_t prune_every = 64;
 // (memory stays bounded when the disk is slower than the clients).
 constexpr std::size_t batch_rows = 256;
 constexpr std::size_t max_queued = 8192;
+
+// Every recorded row is bounded as a whole, whatever the request holds
+// (docs/inspector.md, docs/security.md): max_der_bytes bounds the DER, and
+// the decoded detail is cut here — lists to their first max_list_items with
+// a note of how many were left out, strings to max_string_bytes — and a
+// detail still over max_detail_bytes keeps only the decision and findings.
+constexpr std::size_t max_list_items = 64;
+constexpr std::size_t max_string_bytes = 2048;
+constexpr std::size_t max_detail_bytes = 64 * 1024;
+
+void bound(json::value& v) {
+    if (v.is_string()) {
+        json::string& text = v.as_string();
+        if (text.size() > max_string_bytes) {
+            const std::size_t left = text.size() - max_string_bytes;
+            text.resize(max_string_bytes);
+            text.append("...[" + std::to_string(left) + " more bytes left out]");
+        }
+    } else if (v.is_array()) {
+        json::array& list = v.as_array();
+        if (list.size() > max_list_items) {
+            const std::size_t left = list.size() - max_list_items;
+            list.resize(max_list_items);
+            list.emplace_back("[" + std::to_string(left) + " more entries left out]");
+        }
+        for (auto& e : list) bound(e);
+    } else if (v.is_object()) {
+        for (auto& [k, e] : v.as_object()) bound(e);
+    }
+}
 
 std::vector<std::string> lines(const std::string& body) {
     std::vector<std::string> out;
@@ -209,7 +240,18 @@ void inspector::record(scep_exchange&& x) {
 
     for (const auto& f : found) t.findings += (t.findings.empty() ? "" : " ") + f.id;
     if (auto w = inspect::worst(found)) t.severity = std::string(inspect::to_string(*w));
-    t.detail = json::serialize(detail);
+    json::value bounded(std::move(detail));
+    bound(bounded);
+    t.detail = scep::json_text(bounded);
+    if (t.detail.size() > max_detail_bytes) {
+        json::object& d = bounded.as_object();
+        const std::size_t full = t.detail.size();
+        for (const char* heavy : {"request", "http"})
+            if (d.contains(heavy))
+                d[heavy] = "left out: the decoded detail was " + std::to_string(full) + " bytes (at most " +
+                           std::to_string(max_detail_bytes) + " are kept a row)";
+        t.detail = scep::json_text(bounded);
+    }
     if (x.request_der.size() <= cfg_.max_der_bytes) t.request_der = std::move(x.request_der);
     if (x.reply_body.size() <= cfg_.max_der_bytes) t.reply_der.assign(x.reply_body.begin(), x.reply_body.end());
 

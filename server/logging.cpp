@@ -4,9 +4,13 @@
 
 #include <algorithm>
 
+#include "pki/crypto/json_text.hpp"
+
 namespace scep::server {
 
-std::string json_escape(const std::string& s) {
+std::string json_escape(const std::string& raw) {
+    // Valid UTF-8 first, as every JSON the lab writes (pki/crypto/json_text.hpp).
+    const std::string s = is_valid_utf8(raw) ? raw : valid_utf8(raw);
     std::string out;
     out.reserve(s.size() + 2);
     for (unsigned char c : s) {
@@ -48,6 +52,7 @@ std::string text_value(const std::string& v) {
     if (plain) return v;
     return "\"" + json_escape(v) + "\"";
 }
+
 }  // namespace
 
 event_log::event_log(const std::string& format, const std::string& level) : json_(format == "json") {
@@ -61,15 +66,30 @@ event_log::event_log(std::shared_ptr<spdlog::logger> logger, bool json) : logger
     apply_pattern(*logger_, json_);
 }
 
+namespace {
+
+// A field longer than this is cut (on a character boundary) and says how
+// much was left out: a client's 60 KB value must not make every log line 60 KB.
+constexpr std::size_t max_field_bytes = 1024;
+
+std::string capped(const std::string& v) {
+    if (v.size() <= max_field_bytes) return v;
+    std::size_t cut = max_field_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(v[cut]) & 0xC0) == 0x80) --cut;
+    return v.substr(0, cut) + "...[" + std::to_string(v.size() - cut) + " more bytes]";
+}
+
+}  // namespace
+
 void event_log::event(spdlog::level::level_enum level, const std::string& msg, const fields& f) {
     if (!logger_->should_log(level)) return;
     std::string line;
     if (json_) {
-        line = "\"msg\":\"" + json_escape(msg) + "\"";
-        for (const auto& [k, v] : f) line += ",\"" + json_escape(k) + "\":\"" + json_escape(v) + "\"";
+        line = "\"msg\":\"" + json_escape(capped(msg)) + "\"";
+        for (const auto& [k, v] : f) line += ",\"" + json_escape(capped(k)) + "\":\"" + json_escape(capped(v)) + "\"";
     } else {
-        line = msg;
-        for (const auto& [k, v] : f) line += " " + k + "=" + text_value(v);
+        line = capped(msg);
+        for (const auto& [k, v] : f) line += " " + capped(k) + "=" + text_value(capped(v));
     }
     logger_->log(level, line);
 }

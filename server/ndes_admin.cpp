@@ -173,9 +173,12 @@ ndes_frontend::response ndes_frontend::admin(const request& req, std::string& de
         if (!password) {
             page.kind = admin_page_kind::no_permission;
             detail = "admin page: no password: " + password.message();
+        } else if (!*password) {
+            page.kind = admin_page_kind::cache_full;
+            detail = "admin page: password cache is full (ndes.password_cache unused challenges live)";
         } else {
             page.kind = admin_page_kind::dynamic_password;
-            page.password = *password;
+            page.password = **password;
             page.validity_minutes = source_validity_minutes_;
             detail = "admin page: new one-time challenge";  // the challenge itself is never logged
         }

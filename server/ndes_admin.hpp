@@ -62,8 +62,9 @@ public:
     // Where the page's one-time password comes from when scep-lab does not
     // keep it itself: a challenge from the challenge store (challenge.mode =
     // "api") or the policy module's GenerateChallenge ("ndes-policy"). An
-    // error is the page NDES shows when the policy says no (no permission).
-    using password_source = std::function<result<std::string>(const std::string& params)>;
+    // error is the page NDES shows when the policy says no (no permission);
+    // nullopt, the page it shows when its password cache is full.
+    using password_source = std::function<result<std::optional<std::string>>(const std::string& params)>;
     void set_password_source(password_source source, int validity_minutes) {
         source_ = std::move(source);
         source_validity_minutes_ = validity_minutes;

@@ -19,6 +19,7 @@
 #include "server/ndes_events.hpp"
 #include "server/status_page.hpp"
 #include "server/quirks.hpp"
+#include "pki/crypto/json_text.hpp"
 
 namespace scep::server {
 
@@ -389,7 +390,8 @@ void router::inject_http_fault(response& res, std::string_view target, const std
     std::string canonical = rec.operation;
     for (std::string_view op : scep_operations)
         if (ascii_iequals(rec.operation, op)) canonical = op;
-    const std::string subject = x.inspection.csr ? name_to_string(*X509_REQ_get_subject_name(x.inspection.csr.get())) : "";
+    const std::string subject =
+        x.inspection.csr ? subject_for_matching(*X509_REQ_get_subject_name(x.inspection.csr.get())) : "";
     auto rule = faults_->take(fault_layer::http, {canonical, rec.message_type, rec.transaction_id, client, subject});
     if (!rule) return;
     std::string& body = res.body();
@@ -509,7 +511,7 @@ response router::transactions(const request& req, std::string_view path, std::st
         return std::move(res);
     };
     auto json_error = [&](http::status status, const std::string& message) {
-        return finish(status, "application/json", boost::json::serialize(boost::json::object{{"error", message}}) + "\n");
+        return finish(status, "application/json", scep::json_text(boost::json::object{{"error", message}}) + "\n");
     };
     const bool admin = admin_ != nullptr;
     if (path == "/transactions") return finish(http::status::ok, "text/html; charset=utf-8", render_transactions_page(admin));
@@ -534,7 +536,7 @@ response router::transactions(const request& req, std::string_view path, std::st
         boost::json::array items;
         for (const auto& t : page->items) items.push_back(transaction_summary_json(t));
         return finish(http::status::ok, "application/json",
-                      boost::json::serialize(boost::json::object{{"total", page->total}, {"items", std::move(items)}}) +
+                      scep::json_text(boost::json::object{{"total", page->total}, {"items", std::move(items)}}) +
                           "\n");
     }
     // /transactions/<id> (HTML) or /transactions/<id>.json
@@ -555,7 +557,7 @@ response router::transactions(const request& req, std::string_view path, std::st
         return finish(http::status::not_found, "text/plain; charset=utf-8",
                       "no transaction " + std::to_string(id) + " (it may have aged out)\n");
     auto t = transaction_json(inspector_->log(), **found);
-    if (as_json) return finish(http::status::ok, "application/json", boost::json::serialize(t) + "\n");
+    if (as_json) return finish(http::status::ok, "application/json", scep::json_text(t) + "\n");
     return finish(http::status::ok, "text/html; charset=utf-8", render_transaction_page(t, admin));
 }
 

@@ -6,6 +6,7 @@
 
 #include "pki/crypto/encoding.hpp"
 #include "pki/inspect/findings.hpp"
+#include "pki/crypto/json_text.hpp"
 
 namespace scep::server {
 
@@ -35,7 +36,7 @@ std::string text_of(const json::value& v) {
     if (v.is_string()) return std::string(v.as_string());
     if (v.is_bool()) return v.as_bool() ? "yes" : "no";
     if (v.is_null()) return "";
-    return json::serialize(v);
+    return scep::json_text(v);
 }
 
 const json::value* field(const json::object& o, std::string_view key) {

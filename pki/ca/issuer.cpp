@@ -2,9 +2,11 @@
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <memory>
 
 namespace scep {
 
@@ -17,6 +19,41 @@ constexpr std::string_view key_usage_names[] = {
 bool is_dotted_oid(std::string_view s) {
     if (s.empty() || s.front() == '.' || s.back() == '.') return false;
     return std::all_of(s.begin(), s.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
+}
+
+// The digests a signature algorithm uses: its own for the classic OIDs; for
+// RSASSA-PSS (RFC 4055 §3.1) the hash and the MGF1 hash of its parameters
+// (SHA-1 where absent). Empty when they cannot be read.
+std::vector<int> signature_digests(const X509_ALGOR& alg) {
+    const ASN1_OBJECT* oid = nullptr;
+    int ptype = 0;
+    const void* pval = nullptr;
+    X509_ALGOR_get0(&oid, &ptype, &pval, &alg);
+    const int sig_nid = OBJ_obj2nid(oid);
+    if (sig_nid != NID_rsassaPss) {
+        int md_nid = NID_undef;
+        if (OBJ_find_sigid_algs(sig_nid, &md_nid, nullptr) != 1) return {};
+        return {md_nid};
+    }
+    if (ptype != V_ASN1_SEQUENCE || !pval) return {};
+    const ASN1_STRING* seq = static_cast<const ASN1_STRING*>(pval);
+    const unsigned char* p = ASN1_STRING_get0_data(seq);
+    rsa_pss_params_ptr params(d2i_RSA_PSS_PARAMS(nullptr, &p, ASN1_STRING_length(seq)));
+    ERR_clear_error();
+    if (!params) return {};
+    auto digest_of = [](const X509_ALGOR* a) { return a ? OBJ_obj2nid(a->algorithm) : NID_sha1; };
+    int mgf_md = NID_sha1;
+    if (const X509_ALGOR* mgf = params->maskGenAlgorithm) {
+        // MGF1's parameter is the AlgorithmIdentifier of its hash (RFC 4055 §2.2).
+        const ASN1_TYPE* mgf_param = mgf->parameter;
+        if (OBJ_obj2nid(mgf->algorithm) != NID_mgf1 || !mgf_param || mgf_param->type != V_ASN1_SEQUENCE) return {};
+        const unsigned char* q = ASN1_STRING_get0_data(mgf_param->value.sequence);
+        x509_algor_ptr mgf_hash(d2i_X509_ALGOR(nullptr, &q, ASN1_STRING_length(mgf_param->value.sequence)));
+        ERR_clear_error();
+        if (!mgf_hash) return {};
+        mgf_md = digest_of(mgf_hash.get());
+    }
+    return {digest_of(params->hashAlgorithm), mgf_md};
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -154,14 +191,24 @@ std::optional<std::string> issuer::check_csr(const X509_REQ& req) const {
     }
     // RFC 8894 §2.9: MD5 MUST NOT be used. SHA-1 stays accepted: older clients
     // (and NDES-era devices) still sign CSRs with it.
-    int md_nid = NID_undef;
-    if (OBJ_find_sigid_algs(X509_REQ_get_signature_nid(r), &md_nid, nullptr) != 1)
-        return std::string{"the CSR's signature algorithm is unknown"};
-    if (md_nid == NID_md2 || md_nid == NID_md4 || md_nid == NID_mdc2)
-        return std::string{std::string("the CSR is signed with ") + OBJ_nid2sn(md_nid) + ", which is refused"};
-    if (md_nid == NID_md5 && !policy_.allow_md5)
-        return std::string{"the CSR is signed with MD5 (RFC 8894 §2.9 forbids it); issuance.allow_md5_csr = true "
-                            "accepts it for legacy devices"};
+    // RSASSA-PSS names its digests in its parameters: both the hash and the
+    // MGF1 hash meet the same rules.
+    const X509_ALGOR* sig_alg = nullptr;
+    X509_REQ_get0_signature(r, nullptr, &sig_alg);
+    const std::vector<int> digests = sig_alg ? signature_digests(*sig_alg) : std::vector<int>{};
+    if (digests.empty()) return std::string{"the CSR's signature algorithm is unknown"};
+    for (int md_nid : digests) {
+        if (md_nid == NID_undef) continue;  // Ed25519 and the like hash inside the algorithm
+        if (md_nid == NID_md2 || md_nid == NID_md4 || md_nid == NID_mdc2)
+            return std::string{std::string("the CSR is signed with ") + OBJ_nid2sn(md_nid) + ", which is refused"};
+        if (md_nid == NID_md5 && !policy_.allow_md5)
+            return std::string{"the CSR is signed with MD5" +
+                               std::string(digests.size() > 1 ? " (in its RSASSA-PSS parameters)" : "") +
+                               " (RFC 8894 §2.9 forbids it); issuance.allow_md5_csr = true accepts it for legacy "
+                               "devices"};
+        if (digests.size() > 1 && EVP_get_digestbynid(md_nid) == nullptr)
+            return std::string{"the CSR's RSASSA-PSS parameters name an unknown digest"};
+    }
     if (X509_REQ_verify(r, key) != 1) {
         ERR_clear_error();
         return std::string{"CSR signature (proof of possession) does not verify"};

@@ -65,6 +65,9 @@ struct csr_policy {
     std::uint64_t min_rsa_exponent = 3;
     // CSRs signed with MD5 (RFC 8894 §2.9: MUST NOT); only for very old devices.
     bool allow_md5 = false;
+    // A key whose certificate was revoked for keyCompromise (CRLReason 1)
+    // gets no new certificate (badRequest); true reproduces CAs that do not check.
+    bool allow_compromised_keys = false;
     name_limits names;
 };
 

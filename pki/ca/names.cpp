@@ -284,7 +284,51 @@ std::vector<std::string> names_not_in(const std::vector<san_entry>& requested, c
     return out;
 }
 
+namespace {
+
+// RFC 5280 Appendix A.1 upper bounds (ub-*), in characters; X.520's for the
+// postal code. Attributes without a bound there get `other_attribute_chars`.
+struct attribute_bound {
+    int nid;
+    std::size_t chars;
+};
+constexpr attribute_bound attribute_bounds[] = {
+    {NID_countryName, 2},           {NID_stateOrProvinceName, 128}, {NID_localityName, 128},
+    {NID_organizationName, 64},     {NID_organizationalUnitName, 64}, {NID_title, 64},
+    {NID_serialNumber, 64},         {NID_pkcs9_emailAddress, 255},  {NID_pseudonym, 128},
+    {NID_dnQualifier, 64},          {NID_postalCode, 40},           {NID_domainComponent, 63},
+    {NID_givenName, 64},            {NID_surname, 64},              {NID_initials, 64},
+    {NID_generationQualifier, 64},  {NID_name, 64},                 {NID_userId, 64},
+};
+
+}  // namespace
+
+std::size_t subject_attribute_bound(int nid, const name_limits& limits) {
+    if (nid == NID_commonName) return limits.max_cn_length;
+    for (const auto& b : attribute_bounds)
+        if (b.nid == nid) return b.chars;
+    return name_limits::other_attribute_chars;
+}
+
+std::string subject_for_matching(const X509_NAME& subject) {
+    const unsigned char* der = nullptr;
+    std::size_t der_len = 0;
+    if (X509_NAME_get0_der(const_cast<X509_NAME*>(&subject), &der, &der_len) != 1 ||
+        der_len > name_limits::max_subject_bytes)
+        return {};
+    return name_to_string(subject);
+}
+
 result<void> check_subject_name(const X509_NAME& subject, const name_limits& limits) {
+    // The encoded subject as a whole first: nothing below (or a printed
+    // subject matched by a pattern) ever sees a larger one.
+    const unsigned char* der = nullptr;
+    std::size_t der_len = 0;
+    if (X509_NAME_get0_der(const_cast<X509_NAME*>(&subject), &der, &der_len) != 1)
+        return make_error("the CSR subject cannot be encoded");
+    if (der_len > name_limits::max_subject_bytes)
+        return make_error("the CSR subject is " + std::to_string(der_len) + " bytes long; at most " +
+                          std::to_string(name_limits::max_subject_bytes) + " are accepted");
     const int n = X509_NAME_entry_count(&subject);
     if (static_cast<std::size_t>(n) > limits.max_subject_rdns)
         return make_error("the CSR subject has " + std::to_string(n) + " attributes; issuance.max_subject_rdns is " +
@@ -306,6 +350,9 @@ result<void> check_subject_name(const X509_NAME& subject, const name_limits& lim
         if (nid == NID_commonName && static_cast<std::size_t>(chars) > limits.max_cn_length)
             return make_error("the CSR subject's CN has " + std::to_string(chars) +
                               " characters; issuance.max_cn_length is " + std::to_string(limits.max_cn_length));
+        if (const std::size_t bound = subject_attribute_bound(nid, limits); static_cast<std::size_t>(chars) > bound)
+            return make_error(std::string("the CSR subject's ") + sn + " has " + std::to_string(chars) +
+                              " characters; at most " + std::to_string(bound) + " are accepted (RFC 5280 upper bounds)");
     }
     return {};
 }

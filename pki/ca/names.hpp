@@ -30,6 +30,9 @@ struct name_limits {
     std::size_t max_sans = 20;           // entries in one subjectAltName
     std::size_t max_cn_length = 64;      // characters (RFC 5280 ub-common-name)
     std::size_t max_subject_rdns = 16;   // attributes in the subject
+    // The encoded subject, whole, and attributes RFC 5280 gives no bound (docs/security.md).
+    static constexpr std::size_t max_subject_bytes = 4096;
+    static constexpr std::size_t other_attribute_chars = 256;
 };
 
 // The subjectAltName the CSR requests; empty when it has none. Refused (the
@@ -53,8 +56,15 @@ result<x509_ext_ptr> build_san_extension(const std::vector<san_entry>& sans, boo
 std::vector<std::string> names_not_in(const std::vector<san_entry>& requested, const std::vector<san_entry>& allowed);
 
 // The subject's attributes: at most max_subject_rdns of them, each readable
-// as UTF-8 without NUL or control characters, CN no longer than max_cn_length.
+// as UTF-8 without NUL or control characters, CN no longer than
+// max_cn_length, every other attribute within RFC 5280's upper bound
+// (Appendix A.1), the whole encoded subject within max_subject_bytes.
 result<void> check_subject_name(const X509_NAME& subject, const name_limits& limits);
+// The subject as printed (RFC 4514) for patterns to match, or "" when its
+// encoding is over max_subject_bytes (such a request is refused anyway).
+std::string subject_for_matching(const X509_NAME& subject);
+// The most characters an attribute may have (max_cn_length for the CN).
+std::size_t subject_attribute_bound(int nid, const name_limits& limits);
 
 // A DNS host name in preferred name syntax (RFC 1034 §3.5, RFC 5280
 // §4.2.1.6): letters, digits and hyphens in labels of 1-63 characters;

@@ -150,6 +150,49 @@ bool ascii_iequals(std::string_view a, std::string_view b) {
            });
 }
 
+std::string redact_url(std::string_view url) {
+    std::string out;
+    std::size_t at = 0;
+    if (auto scheme = url.find("://"); scheme != std::string_view::npos) {
+        const std::size_t authority = scheme + 3;
+        const std::size_t authority_end = std::min(url.find_first_of("/?#", authority), url.size());
+        out.append(url.substr(0, authority));
+        std::string_view auth = url.substr(authority, authority_end - authority);
+        if (auto atsign = auth.rfind('@'); atsign != std::string_view::npos) {
+            std::string_view user = auth.substr(0, atsign);
+            if (auto colon = user.find(':'); colon != std::string_view::npos) user = user.substr(0, colon + 1);
+            out.append(user);
+            if (user.ends_with(':')) out.append("***");
+            out.append(auth.substr(atsign));
+        } else {
+            out.append(auth);
+        }
+        at = authority_end;
+    }
+    const std::size_t query = url.find('?', at);
+    const std::size_t fragment = url.find('#', at);
+    if (query == std::string_view::npos || (fragment != std::string_view::npos && fragment < query)) {
+        out.append(url.substr(at, fragment == std::string_view::npos ? std::string_view::npos : fragment - at));
+        return out;
+    }
+    out.append(url.substr(at, query + 1 - at));
+    std::string_view rest = url.substr(query + 1, fragment == std::string_view::npos ? std::string_view::npos
+                                                                                     : fragment - query - 1);
+    bool first = true;
+    while (true) {
+        const std::size_t amp = rest.find('&');
+        std::string_view param = rest.substr(0, amp);
+        if (!first) out += '&';
+        first = false;
+        const std::size_t eq = param.find('=');
+        if (eq == std::string_view::npos) out.append(param.empty() ? "" : "***");
+        else out.append(param.substr(0, eq + 1)).append("***");
+        if (amp == std::string_view::npos) break;
+        rest = rest.substr(amp + 1);
+    }
+    return out;  // the fragment is never sent; left out
+}
+
 std::optional<utf8_char> decode_utf8(std::string_view text, std::size_t at) {
     if (at >= text.size()) return std::nullopt;
     const auto c = static_cast<unsigned char>(text[at]);

@@ -33,6 +33,11 @@ std::string printable_text(std::string_view text, std::size_t max, char replacem
 std::string ascii_lower(std::string_view text);
 bool ascii_iequals(std::string_view a, std::string_view b);
 
+// A URL fit to show: the password of its userinfo and the value of every
+// query parameter replaced by "***" (https://u:***@host/p?token=***), so a
+// credential in a configured URL reaches no reply, page or log line.
+std::string redact_url(std::string_view url);
+
 // One UTF-8 code point at `at`: its value and how many bytes it takes;
 // nullopt for anything that is not UTF-8 (a bad lead or continuation byte, a
 // sequence cut short, an overlong form, a surrogate, a value past U+10FFFF).

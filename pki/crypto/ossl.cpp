@@ -290,28 +290,45 @@ result<std::string> read_file(const std::filesystem::path& p) {
 }
 
 result<void> write_file(const std::filesystem::path& p, std::string_view data, bool private_key) {
-    // Write to a temporary name and rename, so a crash never leaves half a key.
+    // Write to a temporary name and rename, so a crash never leaves half a
+    // key. The temporary file is made anew (O_EXCL) and never through a
+    // symbolic link (O_NOFOLLOW): one planted at "<name>.tmp" in a shared
+    // directory fails the write instead of redirecting it. A leftover from a
+    // crash is unlinked first (unlink removes a link, never its target); the
+    // rename replaces `p` itself, not what a link there points to.
     auto tmp = p;
     tmp += ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, private_key ? 0600 : 0644);
+    if (::unlink(tmp.c_str()) != 0 && errno != ENOENT)
+        return make_error("cannot remove the leftover " + tmp.string() + ": " + std::strerror(errno));
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, private_key ? 0600 : 0644);
     if (fd < 0) return make_error("cannot create " + tmp.string() + ": " + std::strerror(errno));
-    if (private_key) ::fchmod(fd, 0600);
+    auto fail = [&](const std::string& what, int e) {
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return make_error(what + tmp.string() + ": " + std::strerror(e));
+    };
+    if (private_key && ::fchmod(fd, 0600) != 0) return fail("cannot restrict ", errno);
     std::size_t off = 0;
     while (off < data.size()) {
         ssize_t n = ::write(fd, data.data() + off, data.size() - off);
         if (n < 0) {
             if (errno == EINTR) continue;
-            int e = errno;
-            ::close(fd);
-            return make_error("cannot write " + tmp.string() + ": " + std::strerror(e));
+            return fail("cannot write ", errno);
         }
         off += static_cast<std::size_t>(n);
     }
-    if (::fsync(fd) != 0 || ::close(fd) != 0)
-        return make_error("cannot flush " + tmp.string() + ": " + std::strerror(errno));
+    if (::fsync(fd) != 0) return fail("cannot flush ", errno);
+    if (::close(fd) != 0) {
+        const int e = errno;
+        ::unlink(tmp.c_str());
+        return make_error("cannot close " + tmp.string() + ": " + std::strerror(e));
+    }
     std::error_code ec;
     std::filesystem::rename(tmp, p, ec);
-    if (ec) return make_error("cannot rename " + tmp.string() + " to " + p.string() + ": " + ec.message());
+    if (ec) {
+        ::unlink(tmp.c_str());
+        return make_error("cannot rename " + tmp.string() + " to " + p.string() + ": " + ec.message());
+    }
     return {};
 }
 

@@ -6,6 +6,7 @@
 #include <openssl/cms.h>
 #include <openssl/evp.h>
 #include <openssl/pkcs7.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -60,6 +61,8 @@ using extended_key_usage_ptr = std::unique_ptr<EXTENDED_KEY_USAGE, ossl_free<EXT
 using pkcs7_issuer_and_serial_ptr = std::unique_ptr<PKCS7_ISSUER_AND_SERIAL, ossl_free<PKCS7_ISSUER_AND_SERIAL_free>>;
 using ossl_param_bld_ptr = std::unique_ptr<OSSL_PARAM_BLD, ossl_free<OSSL_PARAM_BLD_free>>;
 using ossl_param_ptr = std::unique_ptr<OSSL_PARAM, ossl_free<OSSL_PARAM_free>>;
+using rsa_pss_params_ptr = std::unique_ptr<RSA_PSS_PARAMS, ossl_free<RSA_PSS_PARAMS_free>>;
+using x509_algor_ptr = std::unique_ptr<X509_ALGOR, ossl_free<X509_ALGOR_free>>;
 
 struct x509_stack_free {
     void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_pop_free(s, X509_free); }

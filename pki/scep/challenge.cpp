@@ -6,9 +6,9 @@
 
 #include <algorithm>
 #include <charconv>
-#include <regex>
 
 #include "pki/ca/names.hpp"
+#include "pki/crypto/pattern.hpp"
 
 namespace scep {
 
@@ -186,13 +186,8 @@ result<void> challenge_bindings::validate() const {
         if (binding_has_control(*v) || v->size() > 1024) return make_error("a binding holds control characters or is too long");
     if (!subject.empty())
         if (auto n = parse_subject(subject); !n) return make_error("subject: " + n.message());
-    if (!subject_regex.empty()) {
-        try {
-            std::regex r(subject_regex, std::regex::ECMAScript);
-        } catch (const std::regex_error& e) {
-            return make_error("subject_regex does not compile: " + std::string(e.what()));
-        }
-    }
+    if (!subject_regex.empty())
+        if (auto p = pattern::compile(subject_regex); !p) return make_error("subject_regex: " + p.message());
     if (sans.size() > 100) return make_error("sans: at most 100");
     for (const auto& n : sans) {
         if (binding_has_control(n) || n.size() > 512) return make_error("sans: an entry holds control characters or is too long");
@@ -215,19 +210,22 @@ std::optional<std::string> challenge_bindings::mismatch(const X509_REQ& csr, con
             return "the CSR subject \"" + printed + "\" is not the bound subject \"" + subject + "\"";
     }
     if (!subject_regex.empty()) {
-        try {
-            if (!std::regex_match(printed, std::regex(subject_regex, std::regex::ECMAScript)))
-                return "the CSR subject \"" + printed + "\" does not match the bound pattern";
-        } catch (const std::regex_error&) {
-            return std::string("the bound subject pattern does not compile");
-        }
+        // The whole printed subject must match (RE2 full match): a pattern
+        // is anchored at both ends whether or not it says so.
+        auto p = pattern::compile(subject_regex);
+        if (!p) return std::string("the bound subject pattern does not compile");
+        if (!p->full_match(printed)) return "the CSR subject \"" + printed + "\" does not match the bound pattern";
     }
-    if (!sans.empty()) {
+    // A challenge bound to names binds all of them: bound to a subject and
+    // to no subjectAltName, it allows none (a subject-only binding would
+    // otherwise leave the SANs, which TLS and EAP match first, free).
+    if (!sans.empty() || !subject.empty() || !subject_regex.empty()) {
         auto requested = requested_sans(csr, name_limits{.allow_wildcards = true, .max_sans = 100});
         if (!requested) return "the CSR's subjectAltName: " + requested.message();
         for (const auto& e : *requested)
             if (std::find(sans.begin(), sans.end(), to_string(e)) == sans.end())
-                return "the CSR names " + to_string(e) + ", which the challenge is not bound to";
+                return "the CSR names " + to_string(e) + ", which the challenge is not bound to" +
+                       (sans.empty() ? " (a challenge bound to a subject allows only the SANs its binding names)" : "");
     }
     EVP_PKEY* key = X509_REQ_get0_pubkey(const_cast<X509_REQ*>(&csr));
     if (!key) return std::string("the CSR's public key cannot be read");
@@ -267,6 +265,17 @@ std::optional<challenge_refusal> api_challenges::verify(const challenge_context&
     if (!spent) return challenge_refusal{k::wrong, "the challenge store cannot be written"};
     if (!*spent) return challenge_refusal{k::used, "the challenge " + r.handle + " has been used"};  // lost a race
     return std::nullopt;
+}
+
+result<std::size_t> api_challenges::unused_with_label(const std::string& label, std::size_t limit) {
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(clock_().time_since_epoch()).count();
+    // Live rows only (not spent, expired or revoked), newest first.
+    auto live = store_.list(now, false, 10000);
+    if (!live) return live.err();
+    std::size_t n = 0;
+    for (const auto& r : *live)
+        if (r.label == label && r.uses_left > 0 && ++n >= limit) break;
+    return n;
 }
 
 result<api_challenges::issued> api_challenges::issue(std::chrono::seconds ttl, int uses,

@@ -125,8 +125,9 @@ private:
 // CSR and the client. Stored with the challenge as "key=value" lines.
 struct challenge_bindings {
     std::string subject;            // exactly this subject ("CN=dev-1,O=Org", compared as names)
-    std::string subject_regex;      // ECMAScript, matched against the whole subject as scep-lab prints it
-    std::vector<std::string> sans;  // the CSR's subjectAltNames must all be among these ("DNS:a", "IP:192.0.2.1")
+    std::string subject_regex;      // RE2, matched against the whole subject as printed (RFC 4514): anchored at both ends
+    std::vector<std::string> sans;  // the CSR's subjectAltNames must all be among these ("DNS:a", "IP:192.0.2.1");
+                                    // with a subject binding and no sans, the CSR may carry none
     std::string key_type;           // "rsa" or "ec"
     int min_key_bits = 0;
     std::string client;             // the client address that must send it
@@ -157,6 +158,8 @@ public:
     // A new challenge: 16 random bytes as 32 hex digits, its SHA-256 stored.
     result<issued> issue(std::chrono::seconds ttl, int uses, const challenge_bindings& bindings, const std::string& label);
     challenge_store& store() { return store_; }
+    // How many challenges with this label are live and unused (at most `limit` are counted).
+    result<std::size_t> unused_with_label(const std::string& label, std::size_t limit);
 
 private:
     challenge_store& store_;

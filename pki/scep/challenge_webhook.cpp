@@ -12,6 +12,7 @@
 #include "pki/crypto/encoding.hpp"
 #include "pki/scep/ndes_errors.hpp"
 #include "pki/store/store.hpp"
+#include "pki/crypto/json_text.hpp"
 
 namespace scep {
 
@@ -186,7 +187,7 @@ result<webhook_post> challenge_call(const webhook_options& o, const challenge_co
         body["x509CertificateRequest"] = std::move(csr);
         body["scepChallenge"] = challenge_value(ctx);
         body["scepTransactionID"] = ctx.transaction_id;
-        p.body = json::serialize(body);
+        p.body = scep::json_text(body);
         p.headers.emplace_back("Content-Type", "application/json");
         auto key = base64_decode(o.secret);
         if (key) sign(p, std::string_view(reinterpret_cast<const char*>(key->data()), key->size()),
@@ -197,6 +198,7 @@ result<webhook_post> challenge_call(const webhook_options& o, const challenge_co
         for (const auto& e : facts->sans) sans.emplace_back(to_string(e));
         body["scep_lab_webhook"] = 1;
         body["timestamp"] = iso_time(now);
+        body["nonce"] = to_hex(random_bytes(16));  // two calls never sign the same body: replays can be refused
         body["challenge"] = challenge_value(ctx);
         body["transaction_id"] = ctx.transaction_id;
         body["message_type"] = ctx.message_type;
@@ -206,7 +208,7 @@ result<webhook_post> challenge_call(const webhook_options& o, const challenge_co
         body["key_type"] = facts->key_type;
         body["key_bits"] = facts->key_bits;
         body["client"] = ctx.client;
-        p.body = json::serialize(body);
+        p.body = scep::json_text(body);
         p.headers.emplace_back("Content-Type", "application/json");
         sign(p, o.secret, "X-Scep-Lab-Signature", true);
     }
@@ -294,7 +296,7 @@ result<std::optional<std::uint32_t>> read_hresult(const json::object& o, const s
     auto hr = parse_hresult(text);
     if (!hr)
         return make_error(method + "'s \"hresult\" is not a failure HRESULT (\"0x8xxxxxxx\" or its signed decimal): " +
-                          clean_remote_text(json::serialize(*v), 40));
+                          clean_remote_text(scep::json_text(*v), 40));
     return std::optional<std::uint32_t>(*hr);
 }
 }  // namespace
@@ -303,9 +305,10 @@ result<webhook_response> ndes_policy_module::call(const std::string& method, jso
     body["scep_lab_policy"] = 1;
     body["method"] = method;
     body["timestamp"] = iso_time(clock_());
+    body["nonce"] = to_hex(random_bytes(16));  // two calls never sign the same body: replays can be refused
     webhook_post p;
     p.call = method;
-    p.body = json::serialize(body);
+    p.body = scep::json_text(body);
     p.headers.emplace_back("Content-Type", "application/json");
     p.headers.emplace_back("X-Scep-Lab-Policy-Method", method);
     sign(p, opt_.secret, "X-Scep-Lab-Signature", true);

@@ -139,11 +139,9 @@ result<std::string> fault_plan::add(fault_rule rule) {
     armed_rule a;
     if (!rule.when.subject.empty()) {
         if (rule.when.subject.size() > 256) return make_error("subject pattern longer than 256 characters");
-        try {
-            a.subject.emplace(rule.when.subject);
-        } catch (const std::regex_error& e) {
-            return make_error("subject pattern \"" + rule.when.subject + "\" is not a regular expression: " + e.what());
-        }
+        auto compiled = pattern::compile(rule.when.subject);
+        if (!compiled) return make_error("subject pattern: " + compiled.message());
+        a.subject = std::move(*compiled);
     }
     if (!(rule.when.probability > 0.0 && rule.when.probability <= 1.0))
         return make_error("probability must be above 0 and at most 1");
@@ -193,6 +191,18 @@ std::vector<fault_rule> fault_plan::rules() const {
 }
 
 std::optional<fault_rule> fault_plan::take(fault_layer layer, const fault_request& r) {
+    // Patterns first, outside the lock (a match, however slow, holds up no
+    // other request and no admin call); a rule added meanwhile waits for the
+    // next request.
+    std::vector<std::pair<std::string, pattern>> patterns;
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& a : rules_)
+            if (a.subject && info(a.rule.kind).layer == layer) patterns.emplace_back(a.rule.id, *a.subject);
+    }
+    std::vector<std::string> subject_matches;
+    for (const auto& [id, p] : patterns)
+        if (p.search(r.subject)) subject_matches.push_back(id);
     std::lock_guard lock(mu_);
     for (auto it = rules_.begin(); it != rules_.end(); ++it) {
         fault_rule& rule = it->rule;
@@ -204,7 +214,9 @@ std::optional<fault_rule> fault_plan::take(fault_layer layer, const fault_reques
         if (!w.message_type.empty() && w.message_type != r.message_type) continue;
         if (!w.transaction_id.empty() && w.transaction_id != r.transaction_id) continue;
         if (!w.client.empty() && w.client != r.client) continue;
-        if (it->subject && !std::regex_search(r.subject.begin(), r.subject.end(), *it->subject)) continue;
+        if (it->subject &&
+            std::find(subject_matches.begin(), subject_matches.end(), rule.id) == subject_matches.end())
+            continue;
         const std::uint64_t n = ++rule.matched;
         if (w.first && n > w.first) continue;
         if (w.every && n % w.every != 0) continue;

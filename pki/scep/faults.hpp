@@ -10,12 +10,12 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <regex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "pki/crypto/pattern.hpp"
 #include "pki/crypto/result.hpp"
 
 namespace scep {
@@ -95,7 +95,7 @@ struct fault_selector {
     std::string message_type;    // PKCSReq, RenewalReq, CertPoll, GetCert, GetCRL
     std::string transaction_id;  // exact
     std::string client;          // address, exact
-    std::string subject;         // ECMAScript regex searched in the CSR subject (RFC 4514)
+    std::string subject;         // RE2 pattern searched in the CSR subject (RFC 4514)
     std::uint64_t first = 0;     // only the first n matching requests (0: no limit)
     std::uint64_t every = 0;     // only every n-th matching request (0: each)
     double probability = 1.0;    // of the matching requests, this share (seeded: reproducible)
@@ -131,13 +131,14 @@ public:
     bool armed() const { return count_.load(std::memory_order_relaxed) != 0; }
 
     // The first rule of `layer` that fires for this request (counting it,
-    // and removing it when one-shot); nullopt when none does.
+    // and removing it when one-shot); nullopt when none does. Subject
+    // patterns are matched before the plan's lock is taken.
     std::optional<fault_rule> take(fault_layer layer, const fault_request& r);
 
 private:
     struct armed_rule {
         fault_rule rule;
-        std::optional<std::regex> subject;
+        std::optional<pattern> subject;  // when.subject, compiled
         std::mt19937_64 random;
     };
     mutable std::mutex mu_;

@@ -56,7 +56,9 @@ scep_service::scep_service(const hierarchy& pki, const issuer& iss, cert_store& 
       static_challenge_(cfg_.challenge),
       challenge_(challenge ? challenge : &static_challenge_) {
     // Patterns were validated with the configuration; a bad one here is a programming error.
-    for (const auto& p : cfg_.approval.pending_subjects) pending_subjects_.emplace_back(p);
+    for (const auto& p : cfg_.approval.pending_subjects)
+        if (auto compiled = pattern::compile(p)) pending_subjects_.push_back(std::move(*compiled));
+        else throw std::invalid_argument("approval.pending_subjects: " + compiled.message());
     auto g = std::make_unique<generation>();
     g->pki = &pki;
     g->iss = &iss;
@@ -277,6 +279,7 @@ service_reply scep_service::enroll(pki_request& req, const std::string& requeste
         return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request", failure_cause::csr_invalid);
     req.csr = std::move(*parsed);  // kept for the inspector, which then need not parse it again
     X509_REQ* csr = req.csr.get();
+    if (auto refused = unbounded_subject(req, *csr)) return std::move(*refused);
     if (cfg_.require_signer_key_match &&
         public_key_sha256(*X509_get_X509_PUBKEY(req.signer_cert.get())) !=
             public_key_sha256(*X509_REQ_get_X509_PUBKEY(csr)))
@@ -331,6 +334,7 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
         return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request", failure_cause::csr_invalid);
     req.csr = std::move(*parsed);  // kept for the inspector, which then need not parse it again
     X509_REQ* csr = req.csr.get();
+    if (auto refused = unbounded_subject(req, *csr)) return std::move(*refused);
     // A retransmission (or a poll by re-sending) of a renewal already taken
     // goes to admit(), which answers it from the store: none of the checks
     // below apply to it again, the challenge least of all (an NDES one-time
@@ -383,6 +387,26 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
             return store_failure(req, r.err(), true);
     auto reply = admit(req, *csr, requester, old_serial, false, checked ? checked->template_name : std::string());
     return checked ? notified(*checked, std::move(reply)) : reply;
+}
+
+std::optional<service_reply> scep_service::compromised_key(pki_request& req, const std::string& key_hash) {
+    if (iss().policy().allow_compromised_keys) return std::nullopt;
+    auto compromised = store_.key_compromised(key_hash);
+    if (!compromised) return store_failure(req, compromised.err(), false);
+    if (!*compromised) return std::nullopt;
+    return failure(req, fail_info::bad_request,
+                   "a certificate for this public key was revoked for keyCompromise: the key gets no new certificate "
+                   "(issuance.allow_compromised_keys = true allows it)",
+                   failure_cause::csr_invalid);
+}
+
+std::optional<service_reply> scep_service::unbounded_subject(pki_request& req, const X509_REQ& csr) {
+    // Before any policy reads the subject (challenge bindings, webhooks,
+    // approval patterns, fault rules): each attribute within RFC 5280's
+    // upper bounds, the whole subject within a few KiB.
+    if (auto ok = check_subject_name(*X509_REQ_get_subject_name(&csr), iss().policy().names); !ok)
+        return failure(req, fail_info::bad_request, ok.message(), failure_cause::subject);
+    return std::nullopt;
 }
 
 challenge_context scep_service::challenge_for(const pki_request& req, const X509_REQ& csr,
@@ -502,6 +526,7 @@ service_reply scep_service::decide(pki_request& req, const X509_REQ& csr, const 
                        failure_cause::template_mismatch);
     if (auto why = iss().check_subject(csr, chosen.profile))
         return failure(req, fail_info::bad_request, std::move(*why), failure_cause::subject);
+    if (auto refused = compromised_key(req, key_hash)) return std::move(*refused);
     if (auto why = wait_reason(csr)) {
         pending_record p;
         p.transaction_id = req.transaction_id;
@@ -540,9 +565,9 @@ scep_service::chosen_profile scep_service::profile_for(const X509_REQ& csr, cons
 std::optional<std::string> scep_service::wait_reason(const X509_REQ& csr) const {
     if (cfg_.approval.manual) return "manual approval (approval.mode = \"manual\")";
     if (pending_subjects_.empty()) return std::nullopt;
-    std::string subject = name_to_string(*X509_REQ_get_subject_name(&csr));
+    const std::string subject = subject_for_matching(*X509_REQ_get_subject_name(&csr));
     for (std::size_t i = 0; i < pending_subjects_.size(); ++i)
-        if (std::regex_search(subject, pending_subjects_[i]))
+        if (pending_subjects_[i].search(subject))
             return "subject matches approval.pending_subjects \"" + cfg_.approval.pending_subjects[i] + "\"";
     return std::nullopt;
 }
@@ -559,9 +584,11 @@ service_reply scep_service::continue_pending(pki_request& req, const pending_rec
         if (row && *row) return resend(req, **row, (*row)->public_key_sha256);
         return failure(req, fail_info::bad_request, "issued certificate " + held.issued_serial + " is missing");
     }
-    // approved: issue now, with the CSR that was held.
+    // approved: issue now, with the CSR that was held (its key may have been
+    // reported compromised while it waited).
     auto csr = x509_req_from_der(held.csr);
     if (!csr) return failure(req, fail_info::bad_request, "the stored CSR is unreadable");
+    if (auto refused = compromised_key(req, held.public_key_sha256)) return std::move(*refused);
     auto reply = issue_and_store(req, **csr, held.requester.empty() ? requester : held.requester,
                                  held.replaces_serial);
     if (!reply.serial.empty()) (void)store_.mark_pending_issued(held.transaction_id, reply.serial);
@@ -577,19 +604,34 @@ service_reply scep_service::issue_and_store(pki_request& req, const X509_REQ& cs
     rec.transaction_id = req.transaction_id;
     rec.requester = requester;
     rec.replaces_serial = replaces;
-    auto inserted = store_.insert(rec);
+    // A renewal supersedes (or revokes) the certificate it renews in the same
+    // store step as the insert: of two renewals released together, one wins.
+    auto inserted = replaces.empty()
+                        ? store_.insert(rec)
+                        : store_.insert_renewal(rec, renewal_step{.serial = replaces,
+                                                                  .revoke = cfg_.renewal.revoke_replaced,
+                                                                  .when = now_iso8601(),
+                                                                  .allow_repeat = cfg_.renewal.allow_repeat});
     if (!inserted) return store_failure(req, inserted.err(), true);
     store_write_failed_ = false;
+    if (*inserted == insert_outcome::already_renewed) {
+        auto now_row = store_.find_by_serial(replaces);
+        const std::string status = now_row && *now_row ? (*now_row)->status : std::string("gone");
+        if (status == "revoked") {
+            req.findings.push_back("renewal.signer-revoked");
+            return failure(req, fail_info::bad_cert_id,
+                           "certificate " + replaces + " was revoked while this renewal was decided; enroll anew",
+                           failure_cause::renewal_revoked);
+        }
+        return failure(req, fail_info::bad_cert_id,
+                       "certificate " + replaces + " was already renewed (by a renewal decided first); renew its "
+                       "successor instead (renewal.allow_repeat = true allows a second renewal)");
+    }
     if (*inserted == insert_outcome::duplicate_transaction) {
         // Lost a race with a concurrent retransmission of the same transaction.
         auto again = store_.find_by_transaction(req.transaction_id);
         if (again && *again) return resend(req, **again, rec.public_key_sha256);
         return store_failure(req, make_error("transaction " + req.transaction_id + " vanished after a duplicate insert"), false);
-    }
-    if (!replaces.empty()) {
-        auto r = cfg_.renewal.revoke_replaced ? store_.revoke(replaces, 4 /* superseded */, now_iso8601()).has_value()
-                                              : store_.supersede(replaces).has_value();
-        (void)r;  // the new certificate is stored; a failed status update only leaves the old one "valid"
     }
     auto reply = success(req, **cert);
     if (chosen.slot)
@@ -748,7 +790,7 @@ service_reply scep_service::reply_from(const pki_request& req, const cert_rep_pa
     x509_ptr rebuilt;  // a certificate fault's certificate, alive until the reply is built
     const cert_rep_params* params = &p;
     if (faults_ && faults_->armed()) {
-        const std::string subject = req.csr ? name_to_string(*X509_REQ_get_subject_name(req.csr.get())) : "";
+        const std::string subject = req.csr ? subject_for_matching(*X509_REQ_get_subject_name(req.csr.get())) : "";
         if (auto rule = faults_->take(fault_layer::certrep,
                                       {"PKIOperation", r.message_type, req.transaction_id, req.requester, subject})) {
             faulty = p;

@@ -7,11 +7,11 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "pki/scep/challenge.hpp"
+#include "pki/crypto/pattern.hpp"
 #include "pki/scep/faults.hpp"
 #include "pki/ca/hierarchy.hpp"
 #include "pki/ca/issuer.hpp"
@@ -40,7 +40,7 @@ struct renewal_policy {
 // Which requests wait for `scep-lab approve` (RFC 8894 §3.3.2 PENDING).
 struct approval_policy {
     bool manual = false;                        // every request waits
-    std::vector<std::string> pending_subjects;  // ECMAScript regexes on the RFC 4514 subject
+    std::vector<std::string> pending_subjects;  // RE2 patterns searched in the RFC 4514 subject
 };
 
 struct service_config {
@@ -190,6 +190,8 @@ private:
     // The challenge check shared by enroll and renew: what the verifier sees,
     // the check itself (GetTemplate first, for a policy module), and the
     // Notify of the outcome once the transaction is decided.
+    std::optional<service_reply> unbounded_subject(pki_request& req, const X509_REQ& csr);
+    std::optional<service_reply> compromised_key(pki_request& req, const std::string& key_hash);
     challenge_context challenge_for(const pki_request& req, const X509_REQ& csr, const std::string& requester) const;
     std::optional<service_reply> verify_challenge(pki_request& req, challenge_context& ctx, const std::string& prefix);
     service_reply notified(const challenge_context& ctx, service_reply reply);
@@ -239,7 +241,7 @@ private:
     cert_store& store_;
     service_config cfg_;
     clock_fn clock_;
-    std::vector<std::regex> pending_subjects_;
+    std::vector<pattern> pending_subjects_;
     static_challenge static_challenge_;
     challenge_verifier* challenge_;
     fault_plan* faults_ = nullptr;

@@ -73,6 +73,11 @@ constexpr const char* migrations[] = {
         decided_at TEXT NOT NULL DEFAULT ''
     );
     )sql",
+    // Keys revoked for keyCompromise (CRLReason 1), looked up at every new
+    // enrollment: a small partial index.
+    R"sql(
+    CREATE INDEX certificates_compromised ON certificates(public_key_sha256) WHERE revocation_reason = 1;
+    )sql",
 };
 constexpr int schema_version = static_cast<int>(std::size(migrations));
 
@@ -211,6 +216,44 @@ public:
             std::string(sqlite3_errmsg(db_.get())).find("transaction_id") != std::string::npos)
             return insert_outcome::duplicate_transaction;
         return db_error("inserting certificate " + rec.serial);
+    }
+
+    result<insert_outcome> insert_renewal(const cert_record& rec, const renewal_step& step) override {
+        std::lock_guard lock(mu_);
+        if (auto r = exec("BEGIN IMMEDIATE"); !r) return r.err();
+        auto rollback = [&](result<insert_outcome> out) {
+            (void)exec("ROLLBACK");
+            return out;
+        };
+        // The renewed certificate's status is the condition of the insert.
+        const char* allowed = step.allow_repeat ? "('valid','superseded')" : "('valid')";
+        stmt_ptr u = prepare(step.revoke ? std::string("UPDATE certificates SET status = 'revoked', revoked_at = ?, "
+                                                       "revocation_reason = 4 WHERE serial = ? AND status IN ") +
+                                               allowed
+                                         : std::string("UPDATE certificates SET status = 'superseded' WHERE serial = ? "
+                                                       "AND status IN ") +
+                                               allowed);
+        if (!u) return rollback(db_error("preparing renewal"));
+        int at = 1;
+        if (step.revoke) bind(u.get(), at++, step.when);
+        bind(u.get(), at, step.serial);
+        if (sqlite3_step(u.get()) != SQLITE_DONE) return rollback(db_error("superseding " + step.serial));
+        if (sqlite3_changes(db_.get()) == 0) return rollback(insert_outcome::already_renewed);
+        auto added = insert_locked(rec);
+        if (!added || *added != insert_outcome::inserted) return rollback(std::move(added));
+        if (auto c = exec("COMMIT"); !c) return rollback(c.err());
+        return insert_outcome::inserted;
+    }
+
+    result<bool> key_compromised(const std::string& public_key_sha256) override {
+        std::lock_guard lock(mu_);
+        stmt_ptr s = prepare("SELECT 1 FROM certificates WHERE public_key_sha256 = ? AND revocation_reason = 1 LIMIT 1");
+        if (!s) return db_error("preparing the compromised-key lookup");
+        bind(s.get(), 1, public_key_sha256);
+        const int rc = sqlite3_step(s.get());
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        return db_error("looking up compromised keys");
     }
 
     result<std::optional<cert_record>> find_by_transaction(const std::string& txid) override {
@@ -507,6 +550,33 @@ public:
         rows_.push_back(rec);
         if (rows_.back().created_at.empty()) rows_.back().created_at = now_iso8601();
         return insert_outcome::inserted;
+    }
+    result<insert_outcome> insert_renewal(const cert_record& rec, const renewal_step& step) override {
+        std::lock_guard lock(mu_);
+        auto old = std::find_if(rows_.begin(), rows_.end(), [&](const cert_record& r) { return r.serial == step.serial; });
+        if (old == rows_.end() || !(old->status == "valid" || (step.allow_repeat && old->status == "superseded")))
+            return insert_outcome::already_renewed;
+        for (const auto& r : rows_) {
+            if (!rec.transaction_id.empty() && r.transaction_id == rec.transaction_id)
+                return insert_outcome::duplicate_transaction;
+            if (r.serial == rec.serial) return make_error("duplicate serial " + rec.serial);
+        }
+        if (step.revoke) {
+            old->status = "revoked";
+            old->revoked_at = step.when;
+            old->revocation_reason = 4;
+        } else {
+            old->status = "superseded";
+        }
+        rows_.push_back(rec);
+        if (rows_.back().created_at.empty()) rows_.back().created_at = now_iso8601();
+        return insert_outcome::inserted;
+    }
+    result<bool> key_compromised(const std::string& public_key_sha256) override {
+        std::lock_guard lock(mu_);
+        return std::any_of(rows_.begin(), rows_.end(), [&](const cert_record& r) {
+            return r.public_key_sha256 == public_key_sha256 && r.revocation_reason == 1;
+        });
     }
     result<std::optional<cert_record>> find_by_transaction(const std::string& txid) override {
         std::lock_guard lock(mu_);

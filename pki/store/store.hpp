@@ -58,7 +58,19 @@ std::string unix_time_iso8601(std::int64_t t);
 // Fills the certificate-derived fields of a record.
 cert_record make_record(const X509& cert);
 
-enum class insert_outcome { inserted, duplicate_transaction };
+// already_renewed: a renewal's insert found the certificate it renews no
+// longer renewable (renewed or revoked meanwhile); nothing was written.
+enum class insert_outcome { inserted, duplicate_transaction, already_renewed };
+
+// What a renewal's insert does to the certificate it renews, in the same
+// transaction as the insert: its status is the insert's condition, so two
+// renewals of one certificate released together give one successor.
+struct renewal_step {
+    std::string serial;         // the certificate being renewed
+    bool revoke = false;        // revoke it (CRLReason superseded, at `when`) instead of marking it superseded
+    std::string when;           // with revoke: ISO 8601
+    bool allow_repeat = false;  // a certificate already superseded may be renewed again
+};
 
 // Filters for the admin API and `scep-lab list`; empty fields do not filter.
 struct cert_query {
@@ -80,6 +92,12 @@ public:
     virtual ~cert_store() = default;
     // Commits the row before returning (the CertRep is sent after this).
     virtual result<insert_outcome> insert(const cert_record& rec) = 0;
+    // A renewal: the renewed certificate is superseded (or revoked) and the
+    // new one inserted in one step, or neither (already_renewed).
+    virtual result<insert_outcome> insert_renewal(const cert_record& rec, const renewal_step& step) = 0;
+    // Whether a certificate for this key (SHA-256 of its SubjectPublicKeyInfo,
+    // hex) was revoked for keyCompromise (RFC 5280 §5.3.1, reason 1).
+    virtual result<bool> key_compromised(const std::string& public_key_sha256) = 0;
     virtual result<std::optional<cert_record>> find_by_transaction(const std::string& transaction_id) = 0;
     virtual result<std::optional<cert_record>> find_by_serial(const std::string& serial) = 0;
     // Newest first.

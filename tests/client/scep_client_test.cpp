@@ -35,5 +35,16 @@ TEST(parse_scep_url, bad_ports_are_errors_not_crashes_or_truncations) {
     EXPECT_FALSE(parse_scep_url("http://:80/"));
 }
 
+// Hardening round two: a webhook URL's query credential reached the enrolling
+// client in failInfoText, /transactions.json and the log through this error.
+TEST(http_request, errors_name_the_url_without_its_query_values) {
+    auto url = parse_scep_url("http://127.0.0.1:1/hook?token=s3cr3t");
+    ASSERT_TRUE(url);
+    auto r = http_request(*url, "POST", url->path, "{}", {}, std::chrono::seconds(2));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.message().find("s3cr3t"), std::string::npos) << r.message();
+    EXPECT_NE(r.message().find("token=***"), std::string::npos) << r.message();
+}
+
 }  // namespace
 }  // namespace scep::client

@@ -134,7 +134,7 @@ TEST(config, webhook_and_policy_settings_are_read_and_checked) {
     auto s = parse(R"(
 [challenge]
 mode = "webhook"
-webhook_url = "https://mdm.example/hook"
+webhook_url = "https://ops:pa55@mdm.example/hook?token=q5ecret"
 webhook_format = "step-ca"
 webhook_secret = "c2VjcmV0"
 webhook_id = "wh-1"
@@ -148,6 +148,11 @@ webhook_timeout = "750ms"
     auto text = to_toml(*s);
     EXPECT_EQ(text.find("c2VjcmV0"), std::string::npos);  // secrets masked
     EXPECT_EQ(text.find("\"tok\""), std::string::npos);
+    // A credential inside the URL is masked too (hardening round two).
+    EXPECT_EQ(text.find("q5ecret"), std::string::npos) << text;
+    EXPECT_EQ(text.find("pa55"), std::string::npos) << text;
+    EXPECT_NE(text.find("webhook_url = \"https://ops:***@mdm.example/hook?token=***\""), std::string::npos) << text;
+    EXPECT_NE(to_toml(*s, true).find("token=q5ecret"), std::string::npos);
     struct case_t {
         const char* toml;
         const char* words;
@@ -199,7 +204,7 @@ TEST(config, errors_name_the_file_the_line_and_the_problem) {
         {"bad_eku", "[issuance]\nextended_key_usage = [\"clientAuth\", \"bogus\"]\n", {"bogus"}},
         {"bad_scep_path", "[scep]\npaths = [\"scep\"]\n", {"must start with '/'"}},
         {"bad_pending_regex", "[approval]\npending_subjects = [\"CN=(\"]\n",
-         {"not a valid regular expression", " 2 |"}},
+         {"is not a regular expression", " 2 |"}},
         {"bad_approval_mode", "[approval]\nmode = \"sometimes\"\n", {"approval.mode must be one of \"auto\", \"manual\"", " 2 |"}},
         {"bad_ndes_password_mode", "[ndes]\nenabled = true\npassword_mode = \"static\"\n",
          {"password_mode must be one of", " 3 |"}},

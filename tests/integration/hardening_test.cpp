@@ -7,6 +7,11 @@
 #include <cstdlib>
 #include <fstream>
 #include <regex>
+#include <signal.h>
+#include <sstream>
+#include <thread>
+
+#include "pki/crypto/json_text.hpp"
 
 #include "integration/lab_server.hpp"
 
@@ -172,6 +177,173 @@ TEST(hardening, a_full_disk_is_the_servers_failure_and_readyz_says_so) {
     ASSERT_TRUE(rep);
     EXPECT_EQ(rep->status, pki_status::success) << rep->fail_info_text;
     proc.stop();
+}
+
+// ---- Hardening round two (docs/security.md, probes 14-26) ----
+
+// A configuration file in its own folder (lab_server takes its arguments
+// when it is made), kept as long as the test runs.
+struct config_file {
+    test::temp_dir dir;
+    std::string path;
+    explicit config_file(const std::string& toml) : path((dir.path() / "hardening.toml").string()) {
+        std::ofstream(path) << toml;
+    }
+};
+
+// A PKCSReq for a subject of these attributes (any length) as raw pkiMessage
+// bytes, encrypted to the lab's RA.
+std::string pki_message(lab_server& lab, const std::vector<std::pair<int, std::string>>& rdns) {
+    auto dev = test::requester_with_rdns(rdns, "scep-lab-challenge");
+    auto msg = test::make_pkcs_req(dev, *lab.recipient, make_transaction_id(), random_bytes(16));
+    return std::string(msg.begin(), msg.end());
+}
+
+client::http_reply post_pki(const lab_server& lab, const std::string& msg, std::chrono::milliseconds timeout) {
+    auto url = client::parse_scep_url(lab.proc.url());
+    auto r = client::http_call(*url, "POST", "/scep?operation=PKIOperation", msg, "application/x-pki-message", timeout);
+    EXPECT_TRUE(r) << r.message();
+    return r ? *r : client::http_reply{};
+}
+
+bool healthy(const lab_server& lab) {
+    auto url = client::parse_scep_url(lab.proc.url());
+    auto h = client::http_call(*url, "GET", "/healthz", "", "", std::chrono::seconds(5));
+    return h && h->status == 200;
+}
+
+// Was: an O of 200,000 characters was issued, and the printed subject matched
+// by libstdc++'s recursive std::regex (a fault rule, approval.pending_subjects,
+// a challenge binding) overflowed the stack: the whole process died, without
+// a valid challenge on the fault-rule path.
+TEST(hardening, a_huge_subject_meets_subject_patterns_without_killing_the_server) {
+    config_file cfg(R"(
+[approval]
+pending_subjects = [".*CN=vip-.*"]
+[[faults]]
+kind = "http-status"
+when = { subject = ".*CN=vip-.*" }
+[[faults]]
+kind = "wrong-message-type"
+when = { subject = ".*CN=laptop-42.*" }
+)");
+    lab_server lab({"--config", cfg.path});
+    lab.start();
+    const std::vector<std::vector<std::pair<int, std::string>>> subjects{
+        {{NID_commonName, "vip-1"}, {NID_organizationName, std::string(60000, 'o')}},
+        {{NID_commonName, "dev"}, {NID_organizationName, std::string(200000, 'o')}}};
+    for (const auto& subject : subjects) {
+        auto reply = post_pki(lab, pki_message(lab, subject), std::chrono::seconds(30));
+        ASSERT_EQ(reply.status, 200) << reply.body.substr(0, 200);
+        auto rep = parse_cert_rep(bytes(reply.body.begin(), reply.body.end()), *lab.signer);
+        ASSERT_TRUE(rep) << rep.message();
+        EXPECT_EQ(rep->status, pki_status::failure);
+        EXPECT_EQ(rep->failure, fail_info::bad_request);
+        EXPECT_NE(rep->fail_info_text.find("at most 4096 are accepted"), std::string::npos) << rep->fail_info_text;
+        ASSERT_TRUE(lab.proc.running()) << "the server died";
+    }
+    // Within the bounds the rules still fire (RE2 matches what std::regex did).
+    auto vip = post_pki(lab, pki_message(lab, {{NID_commonName, "vip-2"}, {NID_organizationName, "Org"}}),
+                        std::chrono::seconds(30));
+    EXPECT_EQ(vip.status, 503) << vip.body;
+    EXPECT_TRUE(healthy(lab));
+}
+
+// Was: a rule (a+)+b and one request with CN a x 40 hung every worker (the
+// match ran exponentially long, holding the plan's lock): /healthz, the
+// admin API and SIGTERM stopped working; only SIGKILL ended it.
+TEST(hardening, a_backtracking_fault_pattern_hangs_no_worker) {
+    config_file cfg(R"(
+[[faults]]
+kind = "http-status"
+when = { subject = "(a+)+b" }
+)");
+    lab_server lab({"--config", cfg.path});
+    lab.start();
+    const auto start = std::chrono::steady_clock::now();
+    auto reply = post_pki(lab, pki_message(lab, {{NID_commonName, std::string(40, 'a')}}), std::chrono::seconds(10));
+    const bool answered = reply.status == 200;
+    if (!answered) ::kill(lab.proc.pid(), SIGKILL);  // bounded: the hang must not outlive the test
+    ASSERT_TRUE(answered) << "no answer within 10 s";
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+    EXPECT_TRUE(healthy(lab));
+    EXPECT_EQ(lab.proc.stop(), 0);
+}
+
+// Was: each distinct operation= value became a permanent /metrics series and
+// every log line carried the whole value (1,500 requests: RSS 15 -> 106 MB).
+TEST(hardening, client_chosen_operations_are_one_metrics_series_and_log_fields_are_capped) {
+    lab_server lab({"--no-https"});
+    lab.start();
+    auto url = *client::parse_scep_url(lab.proc.url());
+    const std::string filler(4000, 'z');
+    for (int i = 0; i < 300; ++i) {
+        auto r = client::http_call(url, "GET", "/scep?operation=op" + std::to_string(i) + filler, "", "");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400);
+    }
+    // CR, NUL and bytes that are not UTF-8 in the value.
+    auto raw = raw_exchange(lab.proc.port(),
+                            "GET /scep?operation=a%0d%0ab%00%ff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(raw.bytes.rfind("HTTP/1.1 400", 0), 0u) << raw.bytes;
+    auto m = client::http_call(url, "GET", "/metrics", "", "");
+    ASSERT_TRUE(m);
+    EXPECT_LT(m->body.size(), 16000u) << "the exposition grew with the clients' values";
+    EXPECT_NE(m->body.find("scep_lab_http_requests_total{operation=\"other\",code=\"400\"} 301"), std::string::npos)
+        << m->body;
+    EXPECT_EQ(m->body.find("op17"), std::string::npos);
+    EXPECT_EQ(m->body.find('\r'), std::string::npos);
+    std::istringstream log(lab.proc.log());
+    std::size_t longest = 0;
+    for (std::string line; std::getline(log, line);) longest = std::max(longest, line.size());
+    EXPECT_LT(longest, 2500u) << "a log line carried a whole client value";
+    EXPECT_TRUE(healthy(lab));
+}
+
+// Was: bytes that are not UTF-8 (a User-Agent, a T61String transactionID)
+// were copied raw into /transactions.json, which strict parsers then refuse.
+TEST(hardening, transactions_json_is_valid_utf8_whatever_the_client_sent) {
+    lab_server lab({"--no-https"});
+    lab.start();
+    auto raw = raw_exchange(lab.proc.port(), "GET /scep?operation=GetCACaps HTTP/1.1\r\nHost: x\r\n"
+                                             "User-Agent: agent\xff\xfe\xc3(\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(raw.bytes.rfind("HTTP/1.1 200", 0), 0u) << raw.bytes;
+    auto url = *client::parse_scep_url(lab.proc.url());
+    std::string body;
+    for (int i = 0; i < 50 && body.find("agent") == std::string::npos; ++i) {
+        auto t = client::http_call(url, "GET", "/transactions.json", "", "");
+        ASSERT_TRUE(t);
+        body = t->body;
+        if (body.find("agent") == std::string::npos) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_NE(body.find("agent"), std::string::npos) << body;
+    EXPECT_TRUE(is_valid_utf8(body));
+    EXPECT_NE(body.find("agent\xEF\xBF\xBD"), std::string::npos);
+}
+
+// Was: each anonymous visit of the NDES admin page in api challenge mode
+// stored one more live challenge, without a cap (300 visits, 300 challenges).
+TEST(hardening, the_ndes_admin_page_keeps_at_most_its_password_cache_of_store_challenges) {
+    config_file cfg(R"(
+[challenge]
+mode = "api"
+[ndes]
+enabled = true
+password_cache = 3
+admin_encoding = "utf-8"
+)");
+    lab_server lab({"--config", cfg.path});
+    lab.start();
+    auto url = *client::parse_scep_url(lab.proc.url());
+    int passwords = 0, full = 0;
+    for (int i = 0; i < 8; ++i) {
+        auto page = client::http_call(url, "GET", "/certsrv/mscep_admin/", "", "");
+        ASSERT_TRUE(page);
+        if (page->body.find("The enrollment challenge password is") != std::string::npos) ++passwords;
+        if (page->body.find("The password cache is full") != std::string::npos) ++full;
+    }
+    EXPECT_EQ(passwords, 3);
+    EXPECT_EQ(full, 5);
 }
 
 }  // namespace

@@ -3,19 +3,22 @@
 // prints the server's answer, one tab-separated row per probe.
 //
 //   security_probes URL DATA_DIR ADMIN_TOKEN
-//   security_probes enroll URL      one enrollment, its answer
+//   security_probes enroll URL [SUBJECT [CHALLENGE [TXID]]]   one enrollment, its answer
 //
 // DATA_DIR is the server's: the probe that forges a renewal first plants a
 // certificate for an e = 1 key, signed with the lab's issuing CA key, as
 // builds before the fix issued them (scripts/security-probes.sh runs it).
 #include <openssl/x509v3.h>
 
+#include <atomic>
 #include <functional>
+#include <thread>
 #include <iostream>
 #include <regex>
 
 #include "pki/scep/message.hpp"
 #include "pki/store/store.hpp"
+#include "pki/crypto/json_text.hpp"
 #include "client/scep_client.hpp"
 #include "support/test_support.hpp"
 
@@ -42,10 +45,11 @@ std::string describe(const client::http_reply& reply, const X509& ra) {
 }
 
 // A PKCSReq/RenewalReq with this CSR, signed by cert/key.
-std::string send(context& c, message_type type, const X509_REQ& csr, const X509& cert, const EVP_PKEY& key) {
+std::string send(context& c, message_type type, const X509_REQ& csr, const X509& cert, const EVP_PKEY& key,
+                 const std::string& txid = "") {
     pki_request_params p;
     p.type = type;
-    p.transaction_id = make_transaction_id();
+    p.transaction_id = txid.empty() ? make_transaction_id() : txid;
     p.sender_nonce = random_bytes(16);
     p.message_data = x509_req_to_der(csr);
     auto der = build_pki_request(p, cert, key, {c.recipient});
@@ -178,14 +182,154 @@ std::string raw(context& c, const std::string& request) {
            (closed ? "; connection closed" : "; connection left open");
 }
 
+
+// ---- Round two ----
+
+// 10. Eight RenewalReqs of one certificate, released together: successors issued.
+std::string renewal_race(context& c) {
+    auto dev = test::make_requester({.subject = "CN=probe-race", .challenge = "scep-lab-challenge"});
+    auto issued = enroll(c, dev);
+    if (!issued) return "enrollment failed";
+    constexpr int n = 8;
+    std::vector<bytes> messages;
+    for (int i = 0; i < n; ++i) {
+        auto fresh = test::make_requester({.subject = "CN=probe-race", .challenge = ""});
+        pki_request_params p;
+        p.type = message_type::renewal_req;
+        p.transaction_id = make_transaction_id();
+        p.sender_nonce = random_bytes(16);
+        p.message_data = x509_req_to_der(*fresh.csr);
+        messages.push_back(*build_pki_request(p, *issued, *dev.key, {c.recipient}));
+    }
+    std::atomic<int> ready{0}, successes{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i)
+        threads.emplace_back([&, i] {
+            ++ready;
+            while (ready.load() < n) std::this_thread::yield();
+            auto reply = client::scep_client(c.url).pki_operation(messages[i], false);
+            if (reply && describe(*reply, *c.signer).starts_with("SUCCESS")) ++successes;
+        });
+    for (auto& t : threads) t.join();
+    return std::to_string(successes.load()) + " of " + std::to_string(n) + " issued a successor";
+}
+
+std::string healthz(context& c) {
+    auto h = client::http_call(c.url, "GET", "/healthz", "", "", std::chrono::seconds(5));
+    return h ? "/healthz " + std::to_string(h->status) : "/healthz: " + h.message();
+}
+
+std::string enroll_subject(context& c, const std::vector<std::pair<int, std::string>>& subject) {
+    auto dev = test::requester_with_rdns(subject, "scep-lab-challenge");
+    const auto start = std::chrono::steady_clock::now();
+    std::string answer = send(c, message_type::pkcs_req, *dev.csr, *dev.signer, *dev.key);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    return answer + " (" + std::to_string(ms.count()) + " ms); " + healthz(c);
+}
+
+// 11/12. A subject rule armed through the admin API, then a hostile subject.
+std::string with_fault_rule(context& c, const std::string& pattern,
+                            const std::vector<std::pair<int, std::string>>& subject) {
+    auto armed = admin(c, "POST", "/admin/api/faults",
+                       R"({"kind":"http-status","when":{"subject":")" + pattern + R"("}})");
+    if (armed.status != 201 && armed.status != 200) return "arming the rule: " + short_body(armed);
+    std::string answer = enroll_subject(c, subject);
+    (void)admin(c, "DELETE", "/admin/api/faults", "");
+    return answer;
+}
+
+// 13. Distinct operation= values: the exposition's size and series.
+std::string metrics_cardinality(context& c) {
+    for (int i = 0; i < 300; ++i)
+        (void)client::http_call(c.url, "GET", "/scep?operation=probe" + std::to_string(i) + std::string(2000, 'z'), "", "");
+    auto m = client::http_call(c.url, "GET", "/metrics", "", "");
+    if (!m) return m.message();
+    int series = 0;
+    for (std::size_t at = 0; (at = m->body.find("scep_lab_http_requests_total{", at)) != std::string::npos; ++at) ++series;
+    return "/metrics " + std::to_string(m->body.size()) + " bytes, " + std::to_string(series) + " request series" +
+           (m->body.find("probe17") == std::string::npos ? "" : ", client values among the labels");
+}
+
+// 14. A CSR with 6,000 extensions: the size of its recorded row.
+std::string many_extensions(context& c) {
+    auto key = generate_key(key_type::rsa2048);
+    std::vector<std::pair<int, bytes>> many;
+    for (int i = 0; i < 6000; ++i) {
+        const std::string text = "x" + std::to_string(i);
+        bytes ia5{0x16, static_cast<std::uint8_t>(text.size())};
+        for (char ch : text) ia5.push_back(static_cast<std::uint8_t>(ch));
+        many.emplace_back(NID_netscape_comment, ia5);
+    }
+    auto csr = test::make_csr(**key, "CN=probe-many", many, "scep-lab-challenge");
+    auto signer = self_signed(**key, *X509_REQ_get_subject_name(csr.get()), std::chrono::system_clock::now());
+    std::string answer = send(c, message_type::pkcs_req, *csr, **signer, **key);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the recorder writes in the background
+    auto list = client::http_call(c.url, "GET", "/transactions.json?operation=PKIOperation&limit=1", "", "");
+    if (!list) return list.message();
+    auto at = list->body.find("\"id\":");
+    if (at == std::string::npos) return "no transaction recorded";
+    const std::string id = list->body.substr(at + 5, list->body.find_first_of(",}", at) - at - 5);
+    auto row = client::http_call(c.url, "GET", "/transactions/" + id + ".json", "", "");
+    auto page = client::http_call(c.url, "GET", "/transactions/" + id, "", "");
+    if (!row || !page) return "cannot read the row";
+    return "row JSON " + std::to_string(row->body.size()) + " bytes, page " + std::to_string(page->body.size()) +
+           " bytes (" + answer.substr(0, 40) + ")";
+}
+
+// 15. Revoked for keyCompromise, then the key's holder re-signs a new PKCSReq.
+std::string compromised_key_again(context& c) {
+    auto dev = test::make_requester({.subject = "CN=probe-compromised", .challenge = "scep-lab-challenge"});
+    auto issued = enroll(c, dev);
+    if (!issued) return "enrollment failed";
+    auto revoked = admin(c, "POST", "/admin/api/certificates/" + serial_hex(*issued) + "/revoke",
+                         R"({"reason":"keyCompromise"})");
+    if (revoked.status != 200) return "revocation: " + short_body(revoked);
+    return send(c, message_type::pkcs_req, *dev.csr, *dev.signer, *dev.key);
+}
+
+// 16. RSASSA-PSS with MD5 as its hash and MGF1 hash.
+std::string enroll_pss_md5(context& c) {
+    auto key = generate_key(key_type::rsa2048);
+    x509_req_ptr req(X509_REQ_new());
+    X509_REQ_set_version(req.get(), 0);
+    auto subject = parse_subject("CN=probe-pss-md5");
+    X509_REQ_set_subject_name(req.get(), subject->get());
+    X509_REQ_set_pubkey(req.get(), key->get());
+    auto challenge = std::string("scep-lab-challenge");
+    X509_REQ_add1_attr_by_NID(req.get(), NID_pkcs9_challengePassword, V_ASN1_PRINTABLESTRING,
+                              reinterpret_cast<const unsigned char*>(challenge.data()), static_cast<int>(challenge.size()));
+    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+    EVP_PKEY_CTX* pctx = nullptr;
+    if (EVP_DigestSignInit(ctx.get(), &pctx, EVP_md5(), nullptr, key->get()) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 || EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_md5()) != 1 ||
+        X509_REQ_sign_ctx(req.get(), ctx.get()) <= 0)
+        return "cannot sign RSASSA-PSS with MD5 here";
+    auto signer = self_signed(**key, *X509_REQ_get_subject_name(req.get()), std::chrono::system_clock::now());
+    return send(c, message_type::pkcs_req, *req, **signer, **key);
+}
+
+// 17. A User-Agent with bytes that are not UTF-8: is /transactions.json still UTF-8?
+std::string non_utf8_agent(context& c) {
+    (void)test::raw_http_exchange(c.url.host, c.url.port,
+                                  "GET /scep?operation=GetCACaps HTTP/1.1\r\nHost: x\r\nUser-Agent: probe\xff\xfe\xc3(\r\n"
+                                  "Connection: close\r\n\r\n",
+                                  std::chrono::seconds(2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto list = client::http_call(c.url, "GET", "/transactions.json?limit=5", "", "");
+    if (!list) return list.message();
+    if (list->body.find("probe") == std::string::npos) return "not recorded";
+    return is_valid_utf8(list->body) ? "valid UTF-8 (the bytes became U+FFFD)" : "holds bytes that are not UTF-8";
+}
+
 }  // namespace
 }  // namespace scep
 
 int main(int argc, char** argv) {
     using namespace scep;
-    const bool one_enrollment = argc == 3 && std::string(argv[1]) == "enroll";
+    const bool one_enrollment = argc >= 3 && argc <= 6 && std::string(argv[1]) == "enroll";
     if (argc != 4 && !one_enrollment) {
-        std::cerr << "usage: security_probes URL DATA_DIR ADMIN_TOKEN | security_probes enroll URL\n";
+        std::cerr << "usage: security_probes URL DATA_DIR ADMIN_TOKEN | security_probes enroll URL [SUBJECT [CHALLENGE "
+                     "[TRANSACTION_ID]]]\n";
         return 2;
     }
     load_providers();
@@ -209,8 +353,9 @@ int main(int argc, char** argv) {
     c.recipient = client::select_recipient(c.ca);
     c.signer = client::select_signer(c.ca);
     if (one_enrollment) {
-        auto dev = test::make_requester({.subject = "CN=probe-enroll", .challenge = "scep-lab-challenge"});
-        std::cout << send(c, message_type::pkcs_req, *dev.csr, *dev.signer, *dev.key) << "\n";
+        auto dev = test::make_requester({.subject = argc > 3 ? argv[3] : "CN=probe-enroll",
+                                         .challenge = argc > 4 ? argv[4] : "scep-lab-challenge"});
+        std::cout << send(c, message_type::pkcs_req, *dev.csr, *dev.signer, *dev.key, argc > 5 ? argv[5] : "") << "\n";
         return 0;
     }
     const std::string smuggle = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -265,6 +410,19 @@ int main(int argc, char** argv) {
          }},
         {"9 Authorization: bearer <token> (lower case)",
          [&] { return std::to_string(admin(c, "GET", "/admin/api/certificates?limit=1", "", "bearer ").status); }},
+        {"10 eight RenewalReqs of one certificate released together", [&] { return renewal_race(c); }},
+        {"11 fault rule .*CN=vip-.* then a PKCSReq whose O has 200,000 characters",
+         [&] {
+             return with_fault_rule(c, ".*CN=vip-.*",
+                                    {{NID_commonName, "vip-1"}, {NID_organizationName, std::string(200000, 'o')}});
+         }},
+        {"12 fault rule (a+)+b then a PKCSReq with CN a x 40",
+         [&] { return with_fault_rule(c, "(a+)+b", {{NID_commonName, std::string(40, 'a')}}); }},
+        {"13 300 distinct operation= values of 2 KB", [&] { return metrics_cardinality(c); }},
+        {"14 PKCSReq whose CSR carries 6,000 extensions", [&] { return many_extensions(c); }},
+        {"15 revoked for keyCompromise, the same key enrolls again", [&] { return compromised_key_again(c); }},
+        {"16 PKCSReq whose CSR is signed RSASSA-PSS with MD5", [&] { return enroll_pss_md5(c); }},
+        {"17 User-Agent with bytes that are not UTF-8", [&] { return non_utf8_agent(c); }},
     };
     std::cout << "probe\tanswer\n";
     for (const auto& [name, run] : probes) {

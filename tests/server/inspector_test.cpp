@@ -349,5 +349,30 @@ TEST(transaction_query_test, parameters_are_checked) {
     EXPECT_NE(unknown.message().find("colour"), std::string::npos);
 }
 
+// Hardening round two: max_der_bytes bounded the DER, but the decoded detail
+// listed every extension (a 0.8 MB CSR with 90,000 extensions was a 3 MB row
+// and a 4.3 MB page). Rows are bounded as a whole now.
+TEST_F(inspector_test, a_request_with_thousands_of_extensions_is_a_bounded_row) {
+    auto key = generate_key(key_type::rsa2048);
+    std::vector<std::pair<int, bytes>> many;
+    for (int i = 0; i < 6000; ++i) {
+        const std::string text = "x" + std::to_string(i);
+        bytes ia5{0x16, static_cast<std::uint8_t>(text.size())};
+        for (char ch : text) ia5.push_back(static_cast<std::uint8_t>(ch));
+        many.emplace_back(NID_netscape_comment, ia5);
+    }
+    auto dev = test::requester_with_key(std::move(*key), "CN=many-extensions", "secret");
+    dev.csr = test::make_csr(*dev.key, "CN=many-extensions", many, "secret");
+    enroll(dev, "MANY-EXT");
+    auto t = newest();
+    EXPECT_LE(t.detail.size(), 64u * 1024) << "detail of " << t.detail.size() << " bytes";
+    EXPECT_NE(t.detail.find("more entries left out"), std::string::npos);
+    json::error_code ec;
+    (void)json::parse(t.detail, ec);
+    EXPECT_FALSE(ec);
+    auto page = call("/transactions/" + std::to_string(t.id));
+    EXPECT_LT(page.body().size(), 256u * 1024) << "page of " << page.body().size() << " bytes";
+}
+
 }  // namespace
 }  // namespace scep::server

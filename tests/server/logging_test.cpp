@@ -34,5 +34,18 @@ TEST(event_log, client_chosen_values_cannot_forge_lines_or_send_terminal_escapes
     EXPECT_NE(logged(false, {{"k", "a b"}}).find(" k=\"a b\""), std::string::npos);
 }
 
+// Hardening round two: each log line carried a client's whole 60 KB
+// operation value; JSON lines carried bytes that are not UTF-8.
+TEST(event_log, fields_are_capped_and_json_lines_are_valid_utf8) {
+    for (bool json : {false, true}) {
+        SCOPED_TRACE(json ? "json" : "text");
+        std::string line = logged(json, {{"op", std::string(60000, 'o')}});
+        EXPECT_LT(line.size(), 1200u);
+        EXPECT_NE(line.find("more bytes]"), std::string::npos) << line.substr(0, 200);
+    }
+    std::string line = logged(true, {{"ua", "agent\xff\xfe"}});
+    EXPECT_NE(line.find("agent\xEF\xBF\xBD\xEF\xBF\xBD"), std::string::npos) << line;
+}
+
 }  // namespace
 }  // namespace scep::server

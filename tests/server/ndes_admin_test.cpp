@@ -99,9 +99,9 @@ TEST(ndes_frontend, a_password_source_feeds_the_page_escaped_and_its_refusal_is_
     ndes_frontend front(cfg, nullptr, "static-one", "t");
     std::string given;
     front.set_password_source(
-        [&given](const std::string& params) -> result<std::string> {
+        [&given](const std::string& params) -> result<std::optional<std::string>> {
             given = params;
-            return std::string("A<B>&1");
+            return std::optional<std::string>("A<B>&1");
         },
         15);
     std::string detail;
@@ -112,10 +112,15 @@ TEST(ndes_frontend, a_password_source_feeds_the_page_escaped_and_its_refusal_is_
     EXPECT_EQ(body.find("static-one"), std::string::npos);
     EXPECT_EQ(detail.find("A<B>"), std::string::npos) << detail;  // never logged
 
-    front.set_password_source([](const std::string&) -> result<std::string> { return make_error("0x80070005"); }, 15);
+    front.set_password_source(
+        [](const std::string&) -> result<std::optional<std::string>> { return make_error("0x80070005"); }, 15);
     body = decoded(front.admin(req, detail).body());
     EXPECT_NE(body.find("You do not have sufficient permission"), std::string::npos) << body;
     EXPECT_NE(detail.find("0x80070005"), std::string::npos) << detail;
+    // No password: the source's cache is full (api challenges, ndes.password_cache).
+    front.set_password_source([](const std::string&) -> result<std::optional<std::string>> { return std::optional<std::string>(); }, 15);
+    body = decoded(front.admin(req, detail).body());
+    EXPECT_NE(body.find("The password cache is full"), std::string::npos) << body;
 }
 
 }  // namespace

@@ -145,6 +145,35 @@ x509_req_ptr make_csr(const EVP_PKEY& key, const std::string& subject,
     return csr;
 }
 
+x509_req_ptr make_csr_with_rdns(const EVP_PKEY& key, const std::vector<std::pair<int, std::string>>& rdns,
+                                const std::string& challenge) {
+    x509_req_ptr csr(X509_REQ_new());
+    X509_REQ_set_version(csr.get(), 0);
+    X509_NAME* name = X509_REQ_get_subject_name(csr.get());
+    for (const auto& [nid, value] : rdns)
+        if (X509_NAME_add_entry_by_NID(name, nid, V_ASN1_UTF8STRING, reinterpret_cast<const unsigned char*>(value.data()),
+                                       static_cast<int>(value.size()), -1, 0) != 1)
+            throw std::runtime_error(ossl_error("adding a subject attribute"));
+    X509_REQ_set_pubkey(csr.get(), const_cast<EVP_PKEY*>(&key));
+    if (!challenge.empty())
+        X509_REQ_add1_attr_by_NID(csr.get(), NID_pkcs9_challengePassword, V_ASN1_PRINTABLESTRING,
+                                  reinterpret_cast<const unsigned char*>(challenge.c_str()),
+                                  static_cast<int>(challenge.size()));
+    if (X509_REQ_sign(csr.get(), const_cast<EVP_PKEY*>(&key), EVP_sha256()) <= 0)
+        throw std::runtime_error(ossl_error("signing the test CSR"));
+    return csr;
+}
+
+requester requester_with_rdns(const std::vector<std::pair<int, std::string>>& rdns, const std::string& challenge) {
+    requester r;
+    r.key = std::move(*generate_key(key_type::rsa2048));
+    r.csr = make_csr_with_rdns(*r.key, rdns, challenge);
+    auto signer = self_signed(*r.key, *X509_REQ_get_subject_name(r.csr.get()), std::chrono::system_clock::now());
+    if (!signer) throw std::runtime_error(signer.message());
+    r.signer = std::move(*signer);
+    return r;
+}
+
 bytes general_names_der(const std::vector<std::pair<int, std::string>>& entries) {
     general_names_ptr names(GENERAL_NAMES_new());
     for (const auto& [type, raw] : entries) {

@@ -63,6 +63,11 @@ evp_pkey_ptr ec_key_with_explicit_curve();
 x509_req_ptr make_csr(const EVP_PKEY& key, const std::string& subject,
                       const std::vector<std::pair<int, bytes>>& extensions = {}, const std::string& challenge = "",
                       const EVP_MD* md = EVP_sha256());
+// A CSR whose subject holds these attributes as UTF8Strings, whatever their
+// length (OpenSSL's own name parser enforces RFC 5280's upper bounds; a
+// hostile client does not), SHA-256-signed, with an optional challenge.
+x509_req_ptr make_csr_with_rdns(const EVP_PKEY& key, const std::vector<std::pair<int, std::string>>& rdns,
+                                const std::string& challenge = "");
 // GeneralNames DER with the given raw entries (GEN_DNS, GEN_IPADD, ... and
 // their bytes), as a hostile client encodes them: nothing is checked.
 bytes general_names_der(const std::vector<std::pair<int, std::string>>& entries);
@@ -84,6 +89,10 @@ template_slots ndes_template_slots(const std::string& extra, std::chrono::hours 
 requester requester_with_key(evp_pkey_ptr key, const std::string& subject = "CN=device-1,O=scep-lab tests",
                              const std::string& challenge = "secret");
 
+// A requester whose subject holds these attributes as UTF8Strings, of any
+// length (make_csr_with_rdns), with a fresh RSA-2048 key.
+requester requester_with_rdns(const std::vector<std::pair<int, std::string>>& rdns, const std::string& challenge);
+
 // A PKCSReq pkiMessage for `r`, encrypted to `recipient`.
 bytes make_pkcs_req(const requester& r, const X509& recipient, const std::string& txid, const bytes& nonce,
                     content_cipher cipher = content_cipher::aes_128_cbc, digest_alg digest = digest_alg::sha256,
@@ -101,6 +110,11 @@ public:
         if (fail_writes) return make_error(failure_text);
         return inner_->insert(rec);
     }
+    result<insert_outcome> insert_renewal(const cert_record& rec, const renewal_step& step) override {
+        if (fail_writes) return make_error(failure_text);
+        return inner_->insert_renewal(rec, step);
+    }
+    result<bool> key_compromised(const std::string& h) override { return inner_->key_compromised(h); }
     result<std::optional<cert_record>> find_by_transaction(const std::string& t) override {
         return inner_->find_by_transaction(t);
     }

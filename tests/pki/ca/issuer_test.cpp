@@ -176,6 +176,92 @@ TEST_F(issuer_test, md5_signed_csrs_need_the_legacy_setting_and_sha1_stays_accep
     EXPECT_FALSE(iss.check_csr(*test::make_csr(**key, "CN=older-device", {}, "", EVP_sha1())));
 }
 
+// Hardening round two: RSASSA-PSS names its digests in its parameters; an
+// MD5 hash or MGF1 hash there was issued (the parameters were never read).
+// OpenSSL 3 will not sign PSS with MD5, so the CSR is signed with SHA-256 and
+// its parameters rewritten to name MD5, as a hostile client sends them (the
+// digest rule comes before the signature check).
+x509_req_ptr pss_csr(const EVP_PKEY& key, const EVP_MD* md, const EVP_MD* mgf1_md) {
+    x509_req_ptr req(X509_REQ_new());
+    X509_REQ_set_version(req.get(), 0);
+    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req.get()), "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("pss-device"), -1, -1, 0);
+    X509_REQ_set_pubkey(req.get(), const_cast<EVP_PKEY*>(&key));
+    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+    EVP_PKEY_CTX* pctx = nullptr;
+    EXPECT_EQ(EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, const_cast<EVP_PKEY*>(&key)), 1);
+    EXPECT_EQ(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
+    EXPECT_EQ(EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()), 1);
+    EXPECT_GT(X509_REQ_sign_ctx(req.get(), ctx.get()), 0);
+    if (md != EVP_sha256() || mgf1_md != EVP_sha256()) {
+        rsa_pss_params_ptr params(RSA_PSS_PARAMS_new());
+        params->hashAlgorithm = X509_ALGOR_new();
+        X509_ALGOR_set_md(params->hashAlgorithm, md);
+        x509_algor_ptr mgf_hash(X509_ALGOR_new());
+        X509_ALGOR_set_md(mgf_hash.get(), mgf1_md);
+        unsigned char* der = nullptr;
+        const int len = i2d_X509_ALGOR(mgf_hash.get(), &der);
+        ossl_buffer_ptr owned(der);
+        asn1_string_ptr mgf_seq(ASN1_STRING_new());
+        ASN1_STRING_set(mgf_seq.get(), der, len);
+        params->maskGenAlgorithm = X509_ALGOR_new();
+        X509_ALGOR_set0(params->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE, mgf_seq.release());
+        unsigned char* pder = nullptr;
+        const int plen = i2d_RSA_PSS_PARAMS(params.get(), &pder);
+        ossl_buffer_ptr powned(pder);
+        asn1_string_ptr seq(ASN1_STRING_new());
+        ASN1_STRING_set(seq.get(), pder, plen);
+        const X509_ALGOR* alg = nullptr;
+        X509_REQ_get0_signature(req.get(), nullptr, &alg);
+        X509_ALGOR_set0(const_cast<X509_ALGOR*>(alg), OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE, seq.release());
+    }
+    auto back = x509_req_from_der(x509_req_to_der(*req));  // as received
+    EXPECT_TRUE(back);
+    return back ? std::move(*back) : nullptr;
+}
+
+TEST_F(issuer_test, rsassa_pss_digests_meet_the_same_md5_rule) {
+    auto key = generate_key(key_type::rsa2048);
+    issuer iss(*pki_, {}, {}, fixed_clock());
+    EXPECT_EQ(X509_REQ_get_signature_nid(pss_csr(**key, EVP_sha256(), EVP_sha256()).get()), NID_rsassaPss);
+    auto good = iss.check_csr(*pss_csr(**key, EVP_sha256(), EVP_sha256()));
+    EXPECT_FALSE(good) << *good;
+    for (auto [md, mgf] : {std::pair{EVP_md5(), EVP_sha256()}, std::pair{EVP_sha256(), EVP_md5()}}) {
+        auto f = iss.check_csr(*pss_csr(**key, md, mgf));
+        ASSERT_TRUE(f);
+        EXPECT_NE(f->find("MD5 (in its RSASSA-PSS parameters)"), std::string::npos) << *f;
+    }
+    // With the legacy setting the digest rule lets it through (to the
+    // signature check, which these rewritten parameters then fail).
+    issuer legacy(*pki_, {}, csr_policy{.allow_md5 = true}, fixed_clock());
+    auto f = legacy.check_csr(*pss_csr(**key, EVP_md5(), EVP_md5()));
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->find("MD5"), std::string::npos) << *f;
+    EXPECT_NE(f->find("does not verify"), std::string::npos) << *f;
+}
+
+TEST_F(issuer_test, subject_attributes_stay_within_rfc_5280_upper_bounds) {
+    issuer iss(*pki_, {}, {}, fixed_clock());
+    auto key = generate_key(key_type::rsa2048);
+    auto csr = [&](std::vector<std::pair<int, std::string>> rdns) { return test::make_csr_with_rdns(**key, rdns); };
+    // 65 characters of O (ub-organization-name is 64); the CN was the only bound before.
+    auto f = iss.check_csr(*csr({{NID_commonName, "dev"}, {NID_organizationName, std::string(65, 'o')}}));
+    ASSERT_TRUE(f);
+    EXPECT_NE(f->find("O has 65 characters; at most 64"), std::string::npos) << *f;
+    auto at_bound = iss.check_csr(
+        *csr({{NID_commonName, "dev"}, {NID_organizationName, std::string(64, 'o')}, {NID_countryName, "DE"}}));
+    EXPECT_FALSE(at_bound) << *at_bound;
+    f = iss.check_csr(*csr({{NID_commonName, "dev"}, {NID_countryName, "DEU"}}));
+    ASSERT_TRUE(f);
+    EXPECT_NE(f->find("C has 3 characters; at most 2"), std::string::npos) << *f;
+    // 200,000 characters (was issued): refused by the whole-subject bound first.
+    auto huge = csr({{NID_commonName, "dev"}, {NID_organizationName, std::string(200000, 'o')}});
+    f = iss.check_csr(*huge);
+    ASSERT_TRUE(f);
+    EXPECT_NE(f->find("at most 4096 are accepted"), std::string::npos) << *f;
+    EXPECT_EQ(subject_for_matching(*X509_REQ_get_subject_name(huge.get())), "");
+}
+
 TEST_F(issuer_test, refuses_a_subject_over_the_limits) {
     issuer iss(*pki_, {}, csr_policy{.names = {.max_cn_length = 10}}, fixed_clock());
     auto dev = test::make_requester({.subject = "CN=a-common-name-of-many-characters"});

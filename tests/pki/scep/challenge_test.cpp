@@ -128,10 +128,12 @@ TEST(api_challenges, each_binding_refuses_a_request_that_does_not_fit_without_sp
         bool fits;
     };
     const std::vector<case_t> cases = {
-        {"subject exact", {.subject = "CN=dev-1,O=Org"}, true},
-        {"subject other", {.subject = "CN=dev-2,O=Org"}, false},
-        {"subject regex", {.subject_regex = "CN=dev-[0-9]+,O=Org"}, true},
-        {"subject regex no", {.subject_regex = "CN=printer-.*"}, false},
+        {"subject exact", {.subject = "CN=dev-1,O=Org", .sans = {"DNS:dev-1.example"}}, true},
+        {"subject exact, SANs not named", {.subject = "CN=dev-1,O=Org"}, false},
+        {"subject other", {.subject = "CN=dev-2,O=Org", .sans = {"DNS:dev-1.example"}}, false},
+        {"subject regex", {.subject_regex = "CN=dev-[0-9]+,O=Org", .sans = {"DNS:dev-1.example"}}, true},
+        {"subject regex, SANs not named", {.subject_regex = "CN=dev-[0-9]+,O=Org"}, false},
+        {"subject regex no", {.subject_regex = "CN=printer-.*", .sans = {"DNS:dev-1.example"}}, false},
         {"sans allowed", {.sans = {"DNS:dev-1.example", "DNS:other.example"}}, true},
         {"sans not allowed", {.sans = {"DNS:other.example"}}, false},
         {"key rsa", {.key_type = "rsa", .min_key_bits = 2048}, true},
@@ -153,6 +155,46 @@ TEST(api_challenges, each_binding_refuses_a_request_that_does_not_fit_without_sp
             EXPECT_EQ((*row)->uses_left, 1) << c.what << ": a refused request must not spend the challenge";
         }
     }
+}
+
+// Hardening round two: the documented '.*CN=laptop-42.*' accepted
+// CN=attacker,O=xCN=laptop-42 and CN=laptop-420; a subject-only binding
+// left the SANs free (UPN administrator@corp was issued).
+TEST(api_challenges, subject_bindings_compare_names_as_names_and_bind_the_sans) {
+    api_lab lab;
+    auto refused = [&](const challenge_bindings& b, const test::requester& dev) {
+        auto ch = lab.api.issue(std::chrono::minutes(10), 1, b, "");
+        EXPECT_TRUE(ch) << ch.message();
+        return lab.enroll(ch->secret, dev).has_value();
+    };
+    const auto laptop = test::make_requester({.subject = "CN=laptop-42,O=Org", .challenge = ""});
+    const auto injected = test::make_requester({.subject = "CN=attacker,O=xCN=laptop-42", .challenge = ""});
+    const auto longer = test::make_requester({.subject = "CN=laptop-420,O=Org", .challenge = ""});
+    const auto only_cn = test::make_requester({.subject = "CN=laptop-42", .challenge = ""});
+    const challenge_bindings anchored{.subject_regex = "CN=laptop-42(,.*)?"};
+    EXPECT_FALSE(refused(anchored, laptop));
+    EXPECT_FALSE(refused(anchored, only_cn));
+    EXPECT_TRUE(refused(anchored, injected));
+    EXPECT_TRUE(refused(anchored, longer));
+    // A pattern is matched whole, anchored or not: "laptop-42" alone matches no subject.
+    EXPECT_TRUE(refused({.subject_regex = "laptop-42"}, laptop));
+    // Exact binding: attribute by attribute.
+    EXPECT_FALSE(refused({.subject = "CN=laptop-42,O=Org"}, laptop));
+    EXPECT_TRUE(refused({.subject = "CN=laptop-42,O=Org"}, longer));
+    // Bound to a subject, the CSR may name no SAN the binding does not.
+    auto key = generate_key(key_type::rsa2048);
+    auto with_upn = test::requester_with_key(std::move(*key), "CN=laptop-42,O=Org", "");
+    with_upn.csr = test::make_csr(*with_upn.key, "CN=laptop-42,O=Org",
+                                  {{NID_subject_alt_name, test::general_names_der({{GEN_EMAIL, "administrator@corp"}})}});
+    auto ch = lab.api.issue(std::chrono::minutes(10), 1, {.subject = "CN=laptop-42,O=Org"}, "");
+    ASSERT_TRUE(ch);
+    auto r = lab.enroll(ch->secret, with_upn);
+    ASSERT_TRUE(r);
+    EXPECT_NE(r->text.find("allows only the SANs its binding names"), std::string::npos) << r->text;
+    EXPECT_FALSE(refused({.subject = "CN=laptop-42,O=Org", .sans = {"email:administrator@corp"}}, with_upn));
+    // Patterns are RE2: a catastrophic-backtracking pattern is linear, a long subject harmless.
+    const auto many_a = test::make_requester({.subject = "CN=" + std::string(60, 'a'), .challenge = ""});
+    EXPECT_TRUE(refused({.subject_regex = "CN=(a+)+b"}, many_a));
 }
 
 TEST(api_challenges, bad_bindings_and_options_are_refused_with_the_field_named) {

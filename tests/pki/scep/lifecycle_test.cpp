@@ -4,6 +4,9 @@
 
 #include <boost/json.hpp>
 
+#include <atomic>
+#include <thread>
+
 #include "pki/ca/crl.hpp"
 #include "pki/crypto/encoding.hpp"
 #include "pki/scep/challenge_webhook.hpp"
@@ -158,6 +161,66 @@ TEST_F(lifecycle_test, a_certificate_already_renewed_is_not_renewed_again_unless
     auto allowed = renew(e, message_type::renewal_req, same);
     EXPECT_EQ(allowed.status, pki_status::success) << allowed.fail_info_text;
     EXPECT_EQ(*lab_.store->count(), 3);
+}
+
+// Hardening round two (docs/security.md): renew once was a check-then-act
+// race; eight renewals of one certificate released together gave 2-3
+// successors. The supersede is now the condition of the insert.
+TEST_F(lifecycle_test, renewals_of_one_certificate_released_together_give_one_successor) {
+    auto e = enroll();
+    constexpr int n = 8;
+    std::vector<bytes> messages;
+    std::vector<test::requester> fresh;
+    for (int i = 0; i < n; ++i) {
+        fresh.push_back(test::make_requester({.subject = "CN=device-1,O=scep-lab tests", .challenge = ""}));
+        pki_request_params p;
+        p.type = message_type::renewal_req;
+        p.transaction_id = make_transaction_id();
+        p.sender_nonce = random_bytes(16);
+        p.message_data = x509_req_to_der(*fresh.back().csr);
+        messages.push_back(*build_pki_request(p, *e.cert, *e.dev.key, {&lab_.pki->ra_cert()}));
+    }
+    std::atomic<int> ready{0};
+    std::vector<std::string> statuses(n);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i)
+        threads.emplace_back([&, i] {
+            ++ready;
+            while (ready.load() < n) std::this_thread::yield();
+            statuses[i] = service_->pki_operation(messages[i], "198.51.100.7").pki_status;
+        });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(std::count(statuses.begin(), statuses.end(), "SUCCESS"), 1);
+    EXPECT_EQ(std::count(statuses.begin(), statuses.end(), "FAILURE"), n - 1);
+    auto page = lab_.store->search({.limit = 100});
+    int successors = 0;
+    for (const auto& r : page->items) successors += r.replaces_serial == serial_hex(*e.cert) ? 1 : 0;
+    EXPECT_EQ(successors, 1);
+    EXPECT_EQ(row(serial_hex(*e.cert))->status, "superseded");
+}
+
+TEST_F(lifecycle_test, a_key_revoked_for_key_compromise_gets_no_new_certificate) {
+    auto e = enroll();
+    ASSERT_TRUE(revoke_certificate(*lab_.store, serial_hex(*e.cert), *revocation_reason_from_name("keyCompromise")));
+    // The holder of the compromised key re-signs a new PKCSReq (a captured
+    // one, a new transactionID, the static challenge): refused.
+    auto again = send(message_type::pkcs_req, x509_req_to_der(*e.dev.csr), *e.dev.signer, *e.dev.key,
+                      make_transaction_id());
+    EXPECT_EQ(again.failure, fail_info::bad_request);
+    EXPECT_NE(again.fail_info_text.find("keyCompromise"), std::string::npos) << again.fail_info_text;
+    EXPECT_EQ(*lab_.store->count(), 1);
+    // Another key of the same device is fine; so is the same key in a lab that allows it.
+    auto other = enroll();
+    EXPECT_TRUE(other.cert);
+    ASSERT_TRUE(revoke_certificate(*lab_.store, serial_hex(*other.cert), *revocation_reason_from_name("superseded")));
+    auto superseded_key = send(message_type::pkcs_req, x509_req_to_der(*other.dev.csr), *other.dev.signer,
+                               *other.dev.key, make_transaction_id());
+    EXPECT_EQ(superseded_key.status, pki_status::success) << superseded_key.fail_info_text;
+    lab_.iss.emplace(*lab_.pki, issuance_profile{}, csr_policy{.allow_compromised_keys = true}, system_clock_fn());
+    make_service({});
+    auto allowed = send(message_type::pkcs_req, x509_req_to_der(*e.dev.csr), *e.dev.signer, *e.dev.key,
+                        make_transaction_id());
+    EXPECT_EQ(allowed.status, pki_status::success) << allowed.fail_info_text;
 }
 
 TEST_F(lifecycle_test, a_renewal_may_carry_only_names_the_old_certificate_had) {

@@ -217,5 +217,50 @@ TYPED_TEST(store_contract, reset_seed_and_probe_write) {
     EXPECT_TRUE(s.probe_write());
 }
 
+TYPED_TEST(store_contract, a_renewal_supersedes_in_the_same_step_as_its_insert) {
+    this->fill();
+    auto& s = *this->store_;
+    // The first renewal of 0A wins; a second (released at the same time in
+    // the service) finds 0A no longer valid and writes nothing.
+    EXPECT_EQ(*s.insert_renewal(this->record("1A", "R1", "CN=alpha,O=Lab", "2026-04-01T00:00:00Z"), {.serial = "0A"}),
+              insert_outcome::inserted);
+    EXPECT_EQ((*s.find_by_serial("0A"))->status, "superseded");
+    EXPECT_EQ(*s.insert_renewal(this->record("2A", "R2", "CN=alpha,O=Lab", "2026-04-01T00:00:01Z"), {.serial = "0A"}),
+              insert_outcome::already_renewed);
+    EXPECT_FALSE(*s.find_by_serial("2A"));
+    EXPECT_FALSE(*s.find_by_transaction("R2"));
+    // renewal.allow_repeat: a superseded certificate may be renewed again.
+    EXPECT_EQ(*s.insert_renewal(this->record("3A", "R3", "CN=alpha,O=Lab", "2026-04-01T00:00:02Z"),
+                                {.serial = "0A", .allow_repeat = true}),
+              insert_outcome::inserted);
+    // renewal.revoke_replaced: the renewed certificate is revoked (superseded, 4) with the insert.
+    EXPECT_EQ(*s.insert_renewal(this->record("1B", "R4", "CN=beta,O=Lab", "2026-04-01T00:00:03Z"),
+                                {.serial = "0B", .revoke = true, .when = "2026-04-01T00:00:03Z"}),
+              insert_outcome::inserted);
+    auto b = *s.find_by_serial("0B");
+    EXPECT_EQ(b->status, "revoked");
+    EXPECT_EQ(b->revocation_reason, 4);
+    EXPECT_EQ(*s.insert_renewal(this->record("2B", "R5", "CN=beta,O=Lab", "2026-04-01T00:00:04Z"),
+                                {.serial = "0B", .allow_repeat = true}),
+              insert_outcome::already_renewed);  // revoked stays revoked
+    // A duplicate transaction leaves the renewed certificate as it was.
+    EXPECT_EQ(*s.insert_renewal(this->record("1C", "T1", "CN=Gamma,O=Other", "2026-04-01T00:00:05Z"), {.serial = "0C"}),
+              insert_outcome::duplicate_transaction);
+    EXPECT_EQ((*s.find_by_serial("0C"))->status, "valid");
+    EXPECT_EQ(*s.insert_renewal(this->record("1D", "R6", "CN=x", "2026-04-01T00:00:06Z"), {.serial = "FF"}),
+              insert_outcome::already_renewed);  // nothing to renew
+}
+
+TYPED_TEST(store_contract, keys_revoked_for_key_compromise_are_remembered) {
+    this->fill();
+    auto& s = *this->store_;
+    EXPECT_FALSE(*s.key_compromised("key-0A"));
+    ASSERT_TRUE(s.revoke("0B", 4, "2026-05-01T00:00:00Z"));  // superseded: the key is not compromised
+    EXPECT_FALSE(*s.key_compromised("key-0B"));
+    ASSERT_TRUE(s.revoke("0A", 1, "2026-05-01T00:00:00Z"));
+    EXPECT_TRUE(*s.key_compromised("key-0A"));
+    EXPECT_FALSE(*s.key_compromised("key-0C"));
+}
+
 }  // namespace
 }  // namespace scep
