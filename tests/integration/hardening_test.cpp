@@ -346,5 +346,28 @@ admin_encoding = "utf-8"
     EXPECT_EQ(full, 5);
 }
 
+// Was: log.capture_dir was made with the process umask (0777 under umask 000)
+// and written through links (a planted <name>.tmp redirected the write).
+TEST(hardening, the_capture_directory_is_the_owners_and_links_in_it_are_not_followed) {
+    test::temp_dir outside;
+    const auto captures = outside.path() / "captures";
+    config_file cfg("[log]\ncapture_dir = \"" + captures.string() + "\"\n");
+    lab_server lab({"--config", cfg.path});
+    const mode_t old_mask = ::umask(0);
+    lab.start();
+    ::umask(old_mask);
+    EXPECT_EQ(mode_of(captures), std::filesystem::perms::owner_all);
+    const auto victim = outside.path() / "victim";
+    std::ofstream(victim) << "precious";
+    const std::string txid = "CAPTUREPROBE";  // capture names keep letters and digits only
+    std::filesystem::create_symlink(victim, captures / ("1-" + txid + ".request.der.tmp"));
+    auto dev = test::make_requester({.challenge = "scep-lab-challenge"});
+    EXPECT_EQ(lab.enroll(dev, content_cipher::aes_128_cbc, digest_alg::sha256, false, txid).status,
+              pki_status::success);
+    std::ifstream in(victim);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "precious");
+    EXPECT_TRUE(std::filesystem::is_regular_file(std::filesystem::symlink_status(captures / ("1-" + txid + ".request.der"))));
+}
+
 }  // namespace
 }  // namespace scep

@@ -253,13 +253,7 @@ std::string metrics_cardinality(context& c) {
 // 14. A CSR with 6,000 extensions: the size of its recorded row.
 std::string many_extensions(context& c) {
     auto key = generate_key(key_type::rsa2048);
-    std::vector<std::pair<int, bytes>> many;
-    for (int i = 0; i < 6000; ++i) {
-        const std::string text = "x" + std::to_string(i);
-        bytes ia5{0x16, static_cast<std::uint8_t>(text.size())};
-        for (char ch : text) ia5.push_back(static_cast<std::uint8_t>(ch));
-        many.emplace_back(NID_netscape_comment, ia5);
-    }
+    const auto many = test::many_extensions(6000);
     auto csr = test::make_csr(**key, "CN=probe-many", many, "scep-lab-challenge");
     auto signer = self_signed(**key, *X509_REQ_get_subject_name(csr.get()), std::chrono::system_clock::now());
     std::string answer = send(c, message_type::pkcs_req, *csr, **signer, **key);

@@ -354,13 +354,7 @@ TEST(transaction_query_test, parameters_are_checked) {
 // and a 4.3 MB page). Rows are bounded as a whole now.
 TEST_F(inspector_test, a_request_with_thousands_of_extensions_is_a_bounded_row) {
     auto key = generate_key(key_type::rsa2048);
-    std::vector<std::pair<int, bytes>> many;
-    for (int i = 0; i < 6000; ++i) {
-        const std::string text = "x" + std::to_string(i);
-        bytes ia5{0x16, static_cast<std::uint8_t>(text.size())};
-        for (char ch : text) ia5.push_back(static_cast<std::uint8_t>(ch));
-        many.emplace_back(NID_netscape_comment, ia5);
-    }
+    const auto many = test::many_extensions(6000);
     auto dev = test::requester_with_key(std::move(*key), "CN=many-extensions", "secret");
     dev.csr = test::make_csr(*dev.key, "CN=many-extensions", many, "secret");
     enroll(dev, "MANY-EXT");

@@ -174,6 +174,17 @@ requester requester_with_rdns(const std::vector<std::pair<int, std::string>>& rd
     return r;
 }
 
+std::vector<std::pair<int, bytes>> many_extensions(int count) {
+    std::vector<std::pair<int, bytes>> out;
+    for (int i = 0; i < count; ++i) {
+        const std::string text = "x" + std::to_string(i);
+        bytes ia5{0x16, static_cast<std::uint8_t>(text.size())};  // IA5String
+        for (char ch : text) ia5.push_back(static_cast<std::uint8_t>(ch));
+        out.emplace_back(NID_netscape_comment, std::move(ia5));
+    }
+    return out;
+}
+
 bytes general_names_der(const std::vector<std::pair<int, std::string>>& entries) {
     general_names_ptr names(GENERAL_NAMES_new());
     for (const auto& [type, raw] : entries) {

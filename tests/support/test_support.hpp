@@ -68,6 +68,9 @@ x509_req_ptr make_csr(const EVP_PKEY& key, const std::string& subject,
 // hostile client does not), SHA-256-signed, with an optional challenge.
 x509_req_ptr make_csr_with_rdns(const EVP_PKEY& key, const std::vector<std::pair<int, std::string>>& rdns,
                                 const std::string& challenge = "");
+// `count` small extensions (Netscape comments "x0", "x1", ...) for make_csr:
+// a CSR whose decoded form is large.
+std::vector<std::pair<int, bytes>> many_extensions(int count);
 // GeneralNames DER with the given raw entries (GEN_DNS, GEN_IPADD, ... and
 // their bytes), as a hostile client encodes them: nothing is checked.
 bytes general_names_der(const std::vector<std::pair<int, std::string>>& entries);
