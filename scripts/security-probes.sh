@@ -115,7 +115,7 @@ curl -s -H "Authorization: Bearer $(head -n1 "$WORK/webhook/data/admin-token")" 
     grep -c probe-s3cret >/dev/null && where="$where /admin/api/config,"
 row "19 webhook_url with ?token=, unreachable" "${where:- the token is in no reply, page, log or config view;} $(echo "$answer" | cut -c1-80)"
 # 20, 21: api challenges: a pattern binding, a subject-only binding, the NDES admin page.
-start api --config <(printf '[challenge]\nmode = "api"\n[ndes]\nenabled = true\nadmin_encoding = "utf-8"\n')
+start api --config <(printf '[challenge]\nmode = "api"\n')
 API_TOKEN=$(head -n1 "$WORK/api/data/admin-token")
 new_challenge() {
     curl -s -H "Authorization: Bearer $API_TOKEN" -H 'Content-Type: application/json' \
@@ -126,6 +126,10 @@ c2=$(new_challenge '{"subject_regex":"CN=laptop-42(,.*)?"}')
 row "20 challenge bound to CN=laptop-42(,.*)?, CSR CN=attacker,O=xCN=laptop-42" \
     "$("$PROBES" enroll "http://127.0.0.1:$PORT/scep" "CN=attacker,O=xCN=laptop-42" "$c1" | cut -c1-110)"
 row "20 the same binding, CSR CN=laptop-420" "$("$PROBES" enroll "http://127.0.0.1:$PORT/scep" "CN=laptop-420" "$c2" | cut -c1-110)"
+c3=$(new_challenge '{"subject":"CN=laptop-42"}')
+row "20 challenge bound to subject CN=laptop-42 only, CSR CN=laptop-42 + SAN email:administrator@corp" \
+    "$("$PROBES" enroll "http://127.0.0.1:$PORT/scep" "CN=laptop-42" "$c3" "" "administrator@corp" | cut -c1-110)"
+start apindes --config <(printf '[challenge]\nmode = "api"\n[ndes]\nenabled = true\nadmin_encoding = "utf-8"\n')
 passwords=0; full=0
 for _ in $(seq 1 20); do
     page=$(curl -s "http://127.0.0.1:$PORT/certsrv/mscep_admin/")

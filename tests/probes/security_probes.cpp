@@ -3,7 +3,7 @@
 // prints the server's answer, one tab-separated row per probe.
 //
 //   security_probes URL DATA_DIR ADMIN_TOKEN
-//   security_probes enroll URL [SUBJECT [CHALLENGE [TXID]]]   one enrollment, its answer
+//   security_probes enroll URL [SUBJECT [CHALLENGE [TXID [SAN_EMAIL]]]]   one enrollment, its answer
 //
 // DATA_DIR is the server's: the probe that forges a renewal first plants a
 // certificate for an e = 1 key, signed with the lab's issuing CA key, as
@@ -191,9 +191,10 @@ std::string renewal_race(context& c) {
     auto issued = enroll(c, dev);
     if (!issued) return "enrollment failed";
     constexpr int n = 8;
+    // A 3,070-bit public exponent: ~15 ms per CSR check, the attack's window.
+    auto fresh = test::requester_with_key(test::rsa_key_with_huge_exponent(), "CN=probe-race", "");
     std::vector<bytes> messages;
     for (int i = 0; i < n; ++i) {
-        auto fresh = test::make_requester({.subject = "CN=probe-race", .challenge = ""});
         pki_request_params p;
         p.type = message_type::renewal_req;
         p.transaction_id = make_transaction_id();
@@ -281,23 +282,10 @@ std::string compromised_key_again(context& c) {
     return send(c, message_type::pkcs_req, *dev.csr, *dev.signer, *dev.key);
 }
 
-// 16. RSASSA-PSS with MD5 as its hash and MGF1 hash.
+// 16. RSASSA-PSS whose parameters name MD5 as its hash and MGF1 hash.
 std::string enroll_pss_md5(context& c) {
     auto key = generate_key(key_type::rsa2048);
-    x509_req_ptr req(X509_REQ_new());
-    X509_REQ_set_version(req.get(), 0);
-    auto subject = parse_subject("CN=probe-pss-md5");
-    X509_REQ_set_subject_name(req.get(), subject->get());
-    X509_REQ_set_pubkey(req.get(), key->get());
-    auto challenge = std::string("scep-lab-challenge");
-    X509_REQ_add1_attr_by_NID(req.get(), NID_pkcs9_challengePassword, V_ASN1_PRINTABLESTRING,
-                              reinterpret_cast<const unsigned char*>(challenge.data()), static_cast<int>(challenge.size()));
-    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
-    EVP_PKEY_CTX* pctx = nullptr;
-    if (EVP_DigestSignInit(ctx.get(), &pctx, EVP_md5(), nullptr, key->get()) != 1 ||
-        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 || EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_md5()) != 1 ||
-        X509_REQ_sign_ctx(req.get(), ctx.get()) <= 0)
-        return "cannot sign RSASSA-PSS with MD5 here";
+    auto req = test::make_pss_csr(**key, "probe-pss-md5", EVP_md5(), EVP_md5(), "scep-lab-challenge");
     auto signer = self_signed(**key, *X509_REQ_get_subject_name(req.get()), std::chrono::system_clock::now());
     return send(c, message_type::pkcs_req, *req, **signer, **key);
 }
@@ -320,10 +308,10 @@ std::string non_utf8_agent(context& c) {
 
 int main(int argc, char** argv) {
     using namespace scep;
-    const bool one_enrollment = argc >= 3 && argc <= 6 && std::string(argv[1]) == "enroll";
+    const bool one_enrollment = argc >= 3 && argc <= 7 && std::string(argv[1]) == "enroll";
     if (argc != 4 && !one_enrollment) {
         std::cerr << "usage: security_probes URL DATA_DIR ADMIN_TOKEN | security_probes enroll URL [SUBJECT [CHALLENGE "
-                     "[TRANSACTION_ID]]]\n";
+                     "[TRANSACTION_ID [SAN_EMAIL]]]]\n";
         return 2;
     }
     load_providers();
@@ -349,6 +337,10 @@ int main(int argc, char** argv) {
     if (one_enrollment) {
         auto dev = test::make_requester({.subject = argc > 3 ? argv[3] : "CN=probe-enroll",
                                          .challenge = argc > 4 ? argv[4] : "scep-lab-challenge"});
+        if (argc > 6)  // a subjectAltName email:ARG as well
+            dev.csr = test::make_csr(*dev.key, argc > 3 ? argv[3] : "CN=probe-enroll",
+                                     {{NID_subject_alt_name, test::general_names_der({{GEN_EMAIL, argv[6]}})}},
+                                     argc > 4 ? argv[4] : "scep-lab-challenge");
         std::cout << send(c, message_type::pkcs_req, *dev.csr, *dev.signer, *dev.key, argc > 5 ? argv[5] : "") << "\n";
         return 0;
     }
@@ -404,19 +396,19 @@ int main(int argc, char** argv) {
          }},
         {"9 Authorization: bearer <token> (lower case)",
          [&] { return std::to_string(admin(c, "GET", "/admin/api/certificates?limit=1", "", "bearer ").status); }},
-        {"10 eight RenewalReqs of one certificate released together", [&] { return renewal_race(c); }},
-        {"11 fault rule .*CN=vip-.* then a PKCSReq whose O has 200,000 characters",
-         [&] {
-             return with_fault_rule(c, ".*CN=vip-.*",
-                                    {{NID_commonName, "vip-1"}, {NID_organizationName, std::string(200000, 'o')}});
-         }},
-        {"12 fault rule (a+)+b then a PKCSReq with CN a x 40",
-         [&] { return with_fault_rule(c, "(a+)+b", {{NID_commonName, std::string(40, 'a')}}); }},
         {"13 300 distinct operation= values of 2 KB", [&] { return metrics_cardinality(c); }},
         {"14 PKCSReq whose CSR carries 6,000 extensions", [&] { return many_extensions(c); }},
         {"15 revoked for keyCompromise, the same key enrolls again", [&] { return compromised_key_again(c); }},
         {"16 PKCSReq whose CSR is signed RSASSA-PSS with MD5", [&] { return enroll_pss_md5(c); }},
         {"17 User-Agent with bytes that are not UTF-8", [&] { return non_utf8_agent(c); }},
+        {"10 eight RenewalReqs of one certificate released together", [&] { return renewal_race(c); }},
+        {"12 fault rule (a+)+b then a PKCSReq with CN a x 40",
+         [&] { return with_fault_rule(c, "(a+)+b", {{NID_commonName, std::string(40, 'a')}}); }},
+        {"11 fault rule .*CN=vip-.* then a PKCSReq whose O has 200,000 characters",
+         [&] {
+             return with_fault_rule(c, ".*CN=vip-.*",
+                                    {{NID_commonName, "vip-1"}, {NID_organizationName, std::string(200000, 'o')}});
+         }},
     };
     std::cout << "probe\tanswer\n";
     for (const auto& [name, run] : probes) {

@@ -110,6 +110,35 @@ evp_pkey_ptr rsa_key_with_exponent(unsigned long e) {
     return evp_pkey_ptr(key);
 }
 
+evp_pkey_ptr rsa_key_with_huge_exponent() {
+    // p, q of 1536 bits; e odd, 3070 bits, prime to phi; d = e^-1 mod phi.
+    // OpenSSL accepts exponents this large up to 3072-bit moduli.
+    bignum_ptr p(BN_new()), q(BN_new()), n(BN_new()), phi(BN_new()), p1(BN_new()), q1(BN_new()), e(BN_new()),
+        d(BN_new()), g(BN_new());
+    std::unique_ptr<BN_CTX, ossl_free<BN_CTX_free>> bn(BN_CTX_new());
+    if (BN_generate_prime_ex(p.get(), 1536, 0, nullptr, nullptr, nullptr) != 1 ||
+        BN_generate_prime_ex(q.get(), 1536, 0, nullptr, nullptr, nullptr) != 1 ||
+        BN_mul(n.get(), p.get(), q.get(), bn.get()) != 1 || !BN_sub(p1.get(), p.get(), BN_value_one()) ||
+        !BN_sub(q1.get(), q.get(), BN_value_one()) || BN_mul(phi.get(), p1.get(), q1.get(), bn.get()) != 1)
+        throw std::runtime_error(ossl_error("RSA primes"));
+    do {
+        if (BN_rand(e.get(), 3070, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ODD) != 1 || BN_gcd(g.get(), e.get(), phi.get(), bn.get()) != 1)
+            throw std::runtime_error(ossl_error("RSA exponent"));
+    } while (!BN_is_one(g.get()));
+    if (!BN_mod_inverse(d.get(), e.get(), phi.get(), bn.get())) throw std::runtime_error(ossl_error("RSA d"));
+    ossl_param_bld_ptr bld(OSSL_PARAM_BLD_new());
+    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get());
+    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get());
+    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_D, d.get());
+    ossl_param_ptr params(OSSL_PARAM_BLD_to_param(bld.get()));
+    evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+    EVP_PKEY* key = nullptr;
+    if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+        EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_KEYPAIR, params.get()) != 1)
+        throw std::runtime_error(ossl_error("RSA key with a 3070-bit exponent"));
+    return evp_pkey_ptr(key);
+}
+
 evp_pkey_ptr ec_key_with_explicit_curve() {
     auto key = generate_key(key_type::ec_p256);
     if (!key || EVP_PKEY_set_utf8_string_param(key->get(), OSSL_PKEY_PARAM_EC_ENCODING,
@@ -172,6 +201,50 @@ requester requester_with_rdns(const std::vector<std::pair<int, std::string>>& rd
     if (!signer) throw std::runtime_error(signer.message());
     r.signer = std::move(*signer);
     return r;
+}
+
+x509_req_ptr make_pss_csr(const EVP_PKEY& key, const std::string& cn, const EVP_MD* md, const EVP_MD* mgf1_md,
+                          const std::string& challenge) {
+    x509_req_ptr req(X509_REQ_new());
+    X509_REQ_set_version(req.get(), 0);
+    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req.get()), "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+    X509_REQ_set_pubkey(req.get(), const_cast<EVP_PKEY*>(&key));
+    if (!challenge.empty())
+        X509_REQ_add1_attr_by_NID(req.get(), NID_pkcs9_challengePassword, V_ASN1_PRINTABLESTRING,
+                                  reinterpret_cast<const unsigned char*>(challenge.c_str()),
+                                  static_cast<int>(challenge.size()));
+    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+    EVP_PKEY_CTX* pctx = nullptr;
+    if (EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, const_cast<EVP_PKEY*>(&key)) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 || X509_REQ_sign_ctx(req.get(), ctx.get()) <= 0)
+        throw std::runtime_error(ossl_error("signing the RSASSA-PSS test CSR"));
+    if (md != EVP_sha256() || mgf1_md != EVP_sha256()) {
+        rsa_pss_params_ptr params(RSA_PSS_PARAMS_new());
+        params->hashAlgorithm = X509_ALGOR_new();
+        X509_ALGOR_set_md(params->hashAlgorithm, md);
+        x509_algor_ptr mgf_hash(X509_ALGOR_new());
+        X509_ALGOR_set_md(mgf_hash.get(), mgf1_md);
+        unsigned char* der = nullptr;
+        const int len = i2d_X509_ALGOR(mgf_hash.get(), &der);
+        ossl_buffer_ptr owned(der);
+        asn1_string_ptr mgf_seq(ASN1_STRING_new());
+        ASN1_STRING_set(mgf_seq.get(), der, len);
+        params->maskGenAlgorithm = X509_ALGOR_new();
+        X509_ALGOR_set0(params->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE, mgf_seq.release());
+        unsigned char* pder = nullptr;
+        const int plen = i2d_RSA_PSS_PARAMS(params.get(), &pder);
+        ossl_buffer_ptr powned(pder);
+        asn1_string_ptr seq(ASN1_STRING_new());
+        ASN1_STRING_set(seq.get(), pder, plen);
+        const X509_ALGOR* alg = nullptr;
+        X509_REQ_get0_signature(req.get(), nullptr, &alg);
+        X509_ALGOR_set0(const_cast<X509_ALGOR*>(alg), OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE, seq.release());
+    }
+    auto back = x509_req_from_der(x509_req_to_der(*req));  // as received
+    if (!back) throw std::runtime_error(back.message());
+    return std::move(*back);
 }
 
 std::vector<std::pair<int, bytes>> many_extensions(int count) {

@@ -56,6 +56,9 @@ requester make_requester(const requester_options& opts = {});
 // private exponent is 1, so it "signs" with s = m: exactly what anyone can do
 // with nothing but the public key. e = 3 or 65537 give real keys.
 evp_pkey_ptr rsa_key_with_exponent(unsigned long e);
+// A real RSA-3072 key whose public exponent has 3,070 bits (odd, so accepted):
+// verifying its signature takes ~15 ms, which widens any check-then-act window.
+evp_pkey_ptr rsa_key_with_huge_exponent();
 // A P-256 key that encodes its curve as explicit parameters (RFC 5480 forbids).
 evp_pkey_ptr ec_key_with_explicit_curve();
 // A CSR for `key` with `subject`, the given extensions (DER values, by NID)
@@ -68,6 +71,12 @@ x509_req_ptr make_csr(const EVP_PKEY& key, const std::string& subject,
 // hostile client does not), SHA-256-signed, with an optional challenge.
 x509_req_ptr make_csr_with_rdns(const EVP_PKEY& key, const std::vector<std::pair<int, std::string>>& rdns,
                                 const std::string& challenge = "");
+// A CSR for CN=`cn` signed RSASSA-PSS (RFC 4055) whose parameters name `md`
+// and MGF1 with `mgf1_md`. OpenSSL 3 will not sign PSS with MD5, so it is
+// signed with SHA-256 and the parameters rewritten, as a hostile client
+// sends them (the signature then verifies only for SHA-256).
+x509_req_ptr make_pss_csr(const EVP_PKEY& key, const std::string& cn, const EVP_MD* md, const EVP_MD* mgf1_md,
+                          const std::string& challenge = "");
 // `count` small extensions (Netscape comments "x0", "x1", ...) for make_csr:
 // a CSR whose decoded form is large.
 std::vector<std::pair<int, bytes>> many_extensions(int count);

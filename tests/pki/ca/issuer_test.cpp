@@ -182,42 +182,7 @@ TEST_F(issuer_test, md5_signed_csrs_need_the_legacy_setting_and_sha1_stays_accep
 // its parameters rewritten to name MD5, as a hostile client sends them (the
 // digest rule comes before the signature check).
 x509_req_ptr pss_csr(const EVP_PKEY& key, const EVP_MD* md, const EVP_MD* mgf1_md) {
-    x509_req_ptr req(X509_REQ_new());
-    X509_REQ_set_version(req.get(), 0);
-    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req.get()), "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>("pss-device"), -1, -1, 0);
-    X509_REQ_set_pubkey(req.get(), const_cast<EVP_PKEY*>(&key));
-    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
-    EVP_PKEY_CTX* pctx = nullptr;
-    EXPECT_EQ(EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, const_cast<EVP_PKEY*>(&key)), 1);
-    EXPECT_EQ(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
-    EXPECT_EQ(EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()), 1);
-    EXPECT_GT(X509_REQ_sign_ctx(req.get(), ctx.get()), 0);
-    if (md != EVP_sha256() || mgf1_md != EVP_sha256()) {
-        rsa_pss_params_ptr params(RSA_PSS_PARAMS_new());
-        params->hashAlgorithm = X509_ALGOR_new();
-        X509_ALGOR_set_md(params->hashAlgorithm, md);
-        x509_algor_ptr mgf_hash(X509_ALGOR_new());
-        X509_ALGOR_set_md(mgf_hash.get(), mgf1_md);
-        unsigned char* der = nullptr;
-        const int len = i2d_X509_ALGOR(mgf_hash.get(), &der);
-        ossl_buffer_ptr owned(der);
-        asn1_string_ptr mgf_seq(ASN1_STRING_new());
-        ASN1_STRING_set(mgf_seq.get(), der, len);
-        params->maskGenAlgorithm = X509_ALGOR_new();
-        X509_ALGOR_set0(params->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE, mgf_seq.release());
-        unsigned char* pder = nullptr;
-        const int plen = i2d_RSA_PSS_PARAMS(params.get(), &pder);
-        ossl_buffer_ptr powned(pder);
-        asn1_string_ptr seq(ASN1_STRING_new());
-        ASN1_STRING_set(seq.get(), pder, plen);
-        const X509_ALGOR* alg = nullptr;
-        X509_REQ_get0_signature(req.get(), nullptr, &alg);
-        X509_ALGOR_set0(const_cast<X509_ALGOR*>(alg), OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE, seq.release());
-    }
-    auto back = x509_req_from_der(x509_req_to_der(*req));  // as received
-    EXPECT_TRUE(back);
-    return back ? std::move(*back) : nullptr;
+    return test::make_pss_csr(key, "pss-device", md, mgf1_md);
 }
 
 TEST_F(issuer_test, rsassa_pss_digests_meet_the_same_md5_rule) {
