@@ -63,6 +63,7 @@ using ossl_param_bld_ptr = std::unique_ptr<OSSL_PARAM_BLD, ossl_free<OSSL_PARAM_
 using ossl_param_ptr = std::unique_ptr<OSSL_PARAM, ossl_free<OSSL_PARAM_free>>;
 using rsa_pss_params_ptr = std::unique_ptr<RSA_PSS_PARAMS, ossl_free<RSA_PSS_PARAMS_free>>;
 using x509_algor_ptr = std::unique_ptr<X509_ALGOR, ossl_free<X509_ALGOR_free>>;
+using bn_ctx_ptr = std::unique_ptr<BN_CTX, ossl_free<BN_CTX_free>>;
 
 struct x509_stack_free {
     void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_pop_free(s, X509_free); }

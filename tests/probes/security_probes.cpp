@@ -193,15 +193,7 @@ std::string renewal_race(context& c) {
     constexpr int n = 8;
     // A 3,070-bit public exponent: ~15 ms per CSR check, the attack's window.
     auto fresh = test::requester_with_key(test::rsa_key_with_huge_exponent(), "CN=probe-race", "");
-    std::vector<bytes> messages;
-    for (int i = 0; i < n; ++i) {
-        pki_request_params p;
-        p.type = message_type::renewal_req;
-        p.transaction_id = make_transaction_id();
-        p.sender_nonce = random_bytes(16);
-        p.message_data = x509_req_to_der(*fresh.csr);
-        messages.push_back(*build_pki_request(p, *issued, *dev.key, {c.recipient}));
-    }
+    const auto messages = test::renewal_requests(*fresh.csr, *issued, *dev.key, *c.recipient, n);
     std::atomic<int> ready{0}, successes{0};
     std::vector<std::thread> threads;
     for (int i = 0; i < n; ++i)

@@ -115,7 +115,7 @@ evp_pkey_ptr rsa_key_with_huge_exponent() {
     // OpenSSL accepts exponents this large up to 3072-bit moduli.
     bignum_ptr p(BN_new()), q(BN_new()), n(BN_new()), phi(BN_new()), p1(BN_new()), q1(BN_new()), e(BN_new()),
         d(BN_new()), g(BN_new());
-    std::unique_ptr<BN_CTX, ossl_free<BN_CTX_free>> bn(BN_CTX_new());
+    bn_ctx_ptr bn(BN_CTX_new());
     if (BN_generate_prime_ex(p.get(), 1536, 0, nullptr, nullptr, nullptr) != 1 ||
         BN_generate_prime_ex(q.get(), 1536, 0, nullptr, nullptr, nullptr) != 1 ||
         BN_mul(n.get(), p.get(), q.get(), bn.get()) != 1 || !BN_sub(p1.get(), p.get(), BN_value_one()) ||
@@ -307,6 +307,22 @@ requester requester_with_key(evp_pkey_ptr key, const std::string& subject, const
     r.signer = std::move(*signer);
     r.key = std::move(key);
     return r;
+}
+
+std::vector<bytes> renewal_requests(const X509_REQ& csr, const X509& old_cert, const EVP_PKEY& old_key,
+                                    const X509& recipient, int n) {
+    std::vector<bytes> out;
+    for (int i = 0; i < n; ++i) {
+        pki_request_params p;
+        p.type = message_type::renewal_req;
+        p.transaction_id = make_transaction_id();
+        p.sender_nonce = random_bytes(16);
+        p.message_data = x509_req_to_der(csr);
+        auto der = build_pki_request(p, old_cert, old_key, {&recipient});
+        if (!der) throw std::runtime_error(der.message());
+        out.push_back(std::move(*der));
+    }
+    return out;
 }
 
 bytes make_pkcs_req(const requester& r, const X509& recipient, const std::string& txid, const bytes& nonce,

@@ -105,6 +105,11 @@ requester requester_with_key(evp_pkey_ptr key, const std::string& subject = "CN=
 // length (make_csr_with_rdns), with a fresh RSA-2048 key.
 requester requester_with_rdns(const std::vector<std::pair<int, std::string>>& rdns, const std::string& challenge);
 
+// `n` RenewalReqs of `csr`, each with its own transactionID and nonce, signed
+// by the certificate being renewed and its key, encrypted to `recipient`.
+std::vector<bytes> renewal_requests(const X509_REQ& csr, const X509& old_cert, const EVP_PKEY& old_key,
+                                    const X509& recipient, int n);
+
 // A PKCSReq pkiMessage for `r`, encrypted to `recipient`.
 bytes make_pkcs_req(const requester& r, const X509& recipient, const std::string& txid, const bytes& nonce,
                     content_cipher cipher = content_cipher::aes_128_cbc, digest_alg digest = digest_alg::sha256,

@@ -172,15 +172,7 @@ TEST_F(lifecycle_test, renewals_of_one_certificate_released_together_give_one_su
     // The new key's exponent has 3,070 bits: each CSR check takes ~15 ms, as
     // in the attack, so all eight read "valid" before the first insert.
     auto slow = test::requester_with_key(test::rsa_key_with_huge_exponent(), "CN=device-1,O=scep-lab tests", "");
-    std::vector<bytes> messages;
-    for (int i = 0; i < n; ++i) {
-        pki_request_params p;
-        p.type = message_type::renewal_req;
-        p.transaction_id = make_transaction_id();
-        p.sender_nonce = random_bytes(16);
-        p.message_data = x509_req_to_der(*slow.csr);
-        messages.push_back(*build_pki_request(p, *e.cert, *e.dev.key, {&lab_.pki->ra_cert()}));
-    }
+    const auto messages = test::renewal_requests(*slow.csr, *e.cert, *e.dev.key, lab_.pki->ra_cert(), n);
     std::atomic<int> ready{0};
     std::vector<std::string> statuses(n);
     std::vector<std::thread> threads;
