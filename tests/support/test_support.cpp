@@ -78,6 +78,22 @@ requester make_requester(const requester_options& o) {
     return r;
 }
 
+// An RSA key from its modulus and exponents, as OpenSSL takes them (no CRT
+// values: signing is slower, which no test here minds).
+evp_pkey_ptr rsa_key_from(const BIGNUM& n, const BIGNUM& e, const BIGNUM& d) {
+    ossl_param_bld_ptr bld(OSSL_PARAM_BLD_new());
+    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, &n);
+    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, &e);
+    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_D, &d);
+    ossl_param_ptr params(OSSL_PARAM_BLD_to_param(bld.get()));
+    evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+    EVP_PKEY* key = nullptr;
+    if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+        EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_KEYPAIR, params.get()) != 1)
+        throw std::runtime_error(ossl_error("RSA key from n, e, d"));
+    return evp_pkey_ptr(key);
+}
+
 evp_pkey_ptr rsa_key_with_exponent(unsigned long e) {
     if (e == 3 || e == 65537) {
         evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
@@ -97,17 +113,7 @@ evp_pkey_ptr rsa_key_with_exponent(unsigned long e) {
     bignum_ptr owned_n(n), pub(BN_new()), priv(BN_new());
     BN_set_word(pub.get(), e);
     BN_set_word(priv.get(), 1);
-    ossl_param_bld_ptr bld(OSSL_PARAM_BLD_new());
-    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n);
-    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, pub.get());
-    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_D, priv.get());
-    ossl_param_ptr params(OSSL_PARAM_BLD_to_param(bld.get()));
-    evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
-    EVP_PKEY* key = nullptr;
-    if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-        EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_KEYPAIR, params.get()) != 1)
-        throw std::runtime_error(ossl_error("RSA key from n, e, d"));
-    return evp_pkey_ptr(key);
+    return rsa_key_from(*n, *pub, *priv);
 }
 
 evp_pkey_ptr rsa_key_with_huge_exponent() {
@@ -126,17 +132,7 @@ evp_pkey_ptr rsa_key_with_huge_exponent() {
             throw std::runtime_error(ossl_error("RSA exponent"));
     } while (!BN_is_one(g.get()));
     if (!BN_mod_inverse(d.get(), e.get(), phi.get(), bn.get())) throw std::runtime_error(ossl_error("RSA d"));
-    ossl_param_bld_ptr bld(OSSL_PARAM_BLD_new());
-    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get());
-    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get());
-    OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_D, d.get());
-    ossl_param_ptr params(OSSL_PARAM_BLD_to_param(bld.get()));
-    evp_pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
-    EVP_PKEY* key = nullptr;
-    if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-        EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_KEYPAIR, params.get()) != 1)
-        throw std::runtime_error(ossl_error("RSA key with a 3070-bit exponent"));
-    return evp_pkey_ptr(key);
+    return rsa_key_from(*n, *e, *d);
 }
 
 evp_pkey_ptr ec_key_with_explicit_curve() {
