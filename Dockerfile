@@ -18,6 +18,7 @@ COPY CMakeLists.txt ./
 COPY pki pki
 COPY config config
 COPY server server
+COPY peers peers
 COPY client client
 COPY cli cli
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSCEP_LAB_BUILD_TESTS=OFF \

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "config/config.hpp"
-#include "server/challenge_server.hpp"
+#include "peers/challenge_server.hpp"
 #include "pki/store/store.hpp"
 
 namespace scep::cli {
@@ -72,7 +72,7 @@ struct challenge_cli {
 };
 int challenge_command(const config::settings& s, const challenge_cli& c, std::ostream& out);
 
-// `scep-lab challenge-server`: runs server/challenge_server until stopped;
+// `scep-lab challenge-server`: runs peers/challenge_server until stopped;
 // rules are "CHALLENGE=OUTCOME".
 int challenge_server_command(challenge_server_options o, const std::vector<std::string>& rules, std::ostream& out);
 

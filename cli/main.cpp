@@ -1,5 +1,5 @@
 // scep-lab: a lab SCEP/NDES-compatible test server. This file only parses the
-// command line and settings; server/app.cpp assembles and runs the server.
+// command line and settings; cli/serve.cpp assembles and runs the server.
 #include <CLI/CLI.hpp>
 
 #include <filesystem>

@@ -50,7 +50,7 @@ row "8 modes of the data directory and store files" "$modes"
 start held --config <(printf '[approval]\nmode = "manual"\n')
 row "8 PKCSReq held for approval" "$("$PROBES" enroll "http://127.0.0.1:$PORT/scep")"
 challenge_hex=$(printf 'scep-lab-challenge' | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
-if sqlite3 "$WORK/held/data/scep-lab.db" "SELECT hex(csr) FROM pending_requests" | grep -q "$challenge_hex"; then
+if grep -q "$challenge_hex" <<<"$(sqlite3 "$WORK/held/data/scep-lab.db" "SELECT hex(csr) FROM pending_requests")"; then
     row "8 the held CSR in the store" "holds the challengePassword in clear"
 else
     row "8 the held CSR in the store" "no challengePassword ($(sqlite3 "$WORK/held/data/scep-lab.db" "SELECT COUNT(*) FROM pending_requests") held)"
@@ -70,7 +70,7 @@ done
 row "2 six anonymous profile downloads (NDES dynamic)" \
     "$with_password carried a one-time password; $(grep -i '^X-Scep-Lab-Challenge' "$WORK/ndes/h" | tr -d '\r')"
 page=$(curl -s -u admin:admin-pass "http://127.0.0.1:$PORT/certsrv/mscep_admin/" | iconv -f UTF-16LE -t UTF-8 2>/dev/null)
-if echo "$page" | grep -q "password cache is full"; then c="cache full (locked out)"; else c="a password is issued"; fi
+if grep -q "password cache is full" <<<"$page"; then c="cache full (locked out)"; else c="a password is issued"; fi
 row "2 the admin page afterwards" "$c"
 code=$(curl -s -u admin:admin-pass -o "$WORK/ndes/q.mobileconfig" -w '%{http_code}' "http://127.0.0.1:$PORT/profiles/apple.mobileconfig")
 grep -q "<key>Challenge</key>" "$WORK/ndes/q.mobileconfig" && c="carries a one-time password" || c="no challenge"

@@ -9,40 +9,33 @@
 
 #include "config/config.hpp"
 #include "pki/ca/crl.hpp"
+#include "pki/crypto/constant_time.hpp"
 #include "pki/crypto/encoding.hpp"
 #include "pki/trust/exports.hpp"
 #include "pki/scep/service.hpp"
 #include "server/inspector.hpp"
-#include "server/router.hpp"
 #include "pki/crypto/json_text.hpp"
 
 namespace scep::server {
 
 namespace json = boost::json;
-namespace http = boost::beast::http;
 
 namespace {
 
 // Longer subject filters are refused (SQLite's LIKE gives up on long patterns).
 constexpr std::size_t max_subject_filter = 256;
 
-admin_response reply(const admin_request& req, http::status status, const json::value& body) {
-    admin_response res{status, req.version()};
-    res.set(http::field::content_type, "application/json");
-    res.set(http::field::cache_control, "no-store");
-    res.keep_alive(req.keep_alive());
-    res.body() = scep::json_text(body) + "\n";
-    res.prepare_payload();
-    return res;
+response reply(const request& req, http::status status, const json::value& body) {
+    return json_response(req, status, body);
 }
 
-admin_response error(const admin_request& req, http::status status, const std::string& message) {
-    return reply(req, status, json::object{{"error", message}});
+response error(const request& req, http::status status, const std::string& message) {
+    return json_error(req, status, message);
 }
 
 // A store failure: the caller learns that much, the log gets the details
 // (they name files on the server).
-admin_response internal_error(const admin_request& req, const scep::error& e, std::string& log_detail) {
+response internal_error(const request& req, const scep::error& e, std::string& log_detail) {
     log_detail = e.message;
     return error(req, http::status::internal_server_error, "store error (see the server log)");
 }
@@ -180,19 +173,6 @@ json::object pending_json(const pending_record& p) {
     return o;
 }
 
-// Query parameters, percent-decoded ('+' is a space in a form-style query).
-std::optional<std::vector<std::pair<std::string, std::string>>> params(std::string_view query) {
-    std::vector<std::pair<std::string, std::string>> out;
-    for (auto [k, v] : split_query(query)) {
-        for (char& c : v)
-            if (c == '+') c = ' ';
-        auto d = percent_decode(v);
-        if (!d) return std::nullopt;
-        out.emplace_back(k, *d);
-    }
-    return out;
-}
-
 std::optional<std::size_t> to_size(const std::string& s) {
     std::size_t n = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
@@ -201,7 +181,7 @@ std::optional<std::size_t> to_size(const std::string& s) {
 }
 
 // A JSON object body; an empty body is an empty object.
-std::optional<json::object> body_object(const admin_request& req, std::string& why) {
+std::optional<json::object> body_object(const request& req, std::string& why) {
     if (req.body().empty()) return json::object{};
     json::error_code ec;
     auto v = json::parse(req.body(), ec);
@@ -247,7 +227,7 @@ bool is_iso_time(const std::string& s) {
 
 }  // namespace
 
-std::optional<std::string_view> bearer_token(const admin_request& req) {
+std::optional<std::string_view> bearer_token(const request& req) {
     // RFC 9110 §11.1: the scheme name is case-insensitive ("bearer" works).
     std::string_view auth = req[http::field::authorization];
     constexpr std::string_view scheme = "bearer";
@@ -269,13 +249,13 @@ std::string make_admin_token() { return to_hex(random_bytes(32)); }
 admin_api::admin_api(cert_store& store, admin_settings_view settings)
     : store_(store), settings_(std::move(settings)) {}
 
-bool admin_api::accepts(const admin_request& req, const std::string& client) const {
+bool admin_api::accepts(const request& req, const std::string& client) const {
     if (!settings_.allow_remote && !is_loopback_address(client)) return false;
     auto token = bearer_token(req);
     return token && constant_time_equal(*token, settings_.token);
 }
 
-admin_response admin_api::handle(const admin_request& req, const std::string& client, std::string& detail) {
+response admin_api::handle(const request& req, const std::string& client, std::string& detail) {
     if (!settings_.allow_remote && !is_loopback_address(client)) {
         detail = "admin API refused for a non-loopback client";
         return error(req, http::status::forbidden,
@@ -304,332 +284,361 @@ admin_response admin_api::handle(const admin_request& req, const std::string& cl
     return res;
 }
 
-admin_response admin_api::route(const admin_request& req, std::string_view path, std::string_view query,
-                                std::string& log_detail) {
-    const auto seg = segments(path.substr(std::string_view("/admin/api").size()));
-    const auto method = req.method();
-    auto p = params(query);
-    if (!p) return error(req, http::status::bad_request, "the query string is not percent-encoded properly");
-    auto method_not_allowed = [&](const char* allowed) {
-        auto res = error(req, http::status::method_not_allowed, std::string("use ") + allowed);
-        res.set(http::field::allow, allowed);
-        return res;
-    };
+const admin_api::resource admin_api::resources[] = {
+    {"certificates", &admin_api::certificates}, {"pending", &admin_api::pending},
+    {"faults", &admin_api::faults},             {"challenges", &admin_api::challenges},
+    {"transactions", &admin_api::transactions}, {"rollover", &admin_api::rollover},
+    {"reset", &admin_api::reset},               {"config", &admin_api::config},
+};
 
-    // POST /admin/api/challenges {ttl, uses, label, bindings}; GET [?all=true]; DELETE /admin/api/challenges/<id>
-    if (!seg.empty() && seg[0] == "challenges") {
-        if (!challenges_) return error(req, http::status::not_found, "challenges come from the admin API only with challenge.mode = \"api\"");
-        const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-        if (seg.size() == 1 && method == http::verb::get) {
-            bool all = false;
-            for (const auto& [k, v] : *p)
-                if (k == "all") all = v == "true" || v == "1";
-            auto rows = challenges_->store().list(now, all);
-            if (!rows) return error(req, http::status::internal_server_error, "the challenge store cannot be read");
-            json::array out;
-            for (const auto& r : *rows) out.push_back(challenge_json(r, now));
-            return reply(req, http::status::ok, json::object{{"challenges", std::move(out)}});
-        }
-        if (seg.size() == 1 && method == http::verb::post) {
-            std::string why;
-            auto body = body_object(req, why);
-            if (!body) return error(req, http::status::bad_request, why);
-            std::chrono::seconds ttl = challenge_ttl_;
-            int uses = 1;
-            std::string label;
-            challenge_bindings bindings;
-            for (const auto& [key, value] : *body) {
-                if (key == "ttl") {
-                    if (value.is_int64() && value.as_int64() > 0) ttl = std::chrono::seconds(value.as_int64());
-                    else if (auto d = value.is_string() ? config::parse_duration(std::string_view(value.as_string())) : std::nullopt) ttl = *d;
-                    else return error(req, http::status::bad_request, "ttl must be seconds or a duration like \"10m\"");
-                } else if (key == "uses") {
-                    if (!value.is_int64() || value.as_int64() < 1 || value.as_int64() > 1000000)
-                        return error(req, http::status::bad_request, "uses must be 1 to 1000000");
-                    uses = static_cast<int>(value.as_int64());
-                } else if (key == "label") {
-                    if (!value.is_string()) return error(req, http::status::bad_request, "label must be a string");
-                    label = std::string(value.as_string());
-                } else if (key == "bindings") {
-                    auto b = challenge_bindings_from_json(value);
-                    if (!b) return error(req, http::status::bad_request, "bindings: " + b.message());
-                    bindings = std::move(*b);
-                } else {
-                    return error(req, http::status::bad_request,
-                                 "unknown field \"" + std::string(key) + "\" (ttl, uses, label, bindings)");
-                }
-            }
-            auto made = challenges_->issue(ttl, uses, bindings, label);
-            if (!made) return error(req, http::status::bad_request, made.message());
-            auto out = challenge_json(made->row, now);
-            out["challenge"] = made->secret;
-            log_detail = "challenge " + made->row.handle + " issued";
-            return reply(req, http::status::created, std::move(out));
-        }
-        if (seg.size() == 2 && method == http::verb::delete_) {
-            auto r = challenges_->store().revoke(seg[1]);
-            if (!r) return error(req, http::status::internal_server_error, "the challenge store cannot be written");
-            if (!*r) return error(req, http::status::not_found, "no challenge " + seg[1]);
-            log_detail = "challenge " + seg[1] + " revoked";
-            return reply(req, http::status::ok, json::object{{"revoked", 1}});
-        }
-        return method_not_allowed(seg.size() == 1 ? "GET, POST" : "DELETE");
+namespace {
+response unknown_path(const request& req) {
+    return error(req, http::status::not_found,
+                 "unknown admin API path (certificates, certificates/<serial>, certificates/<serial>/revoke, pending, "
+                 "pending/<txid>/approve|reject, faults, challenges, transactions, rollover, reset, config)");
+}
+}  // namespace
+
+response admin_api::route(const request& req, std::string_view path, std::string_view query, std::string& log_detail) {
+    auto p = form_params(query);
+    if (!p) return error(req, http::status::bad_request, "the query string is not percent-encoded properly");
+    call c{req, segments(path.substr(std::string_view("/admin/api").size())), std::move(*p), log_detail};
+    if (c.seg.empty()) return unknown_path(req);
+    for (const auto& r : resources)
+        if (c.seg[0] == r.name) return (this->*r.serve)(c);
+    return unknown_path(req);
+}
+
+// POST /admin/api/challenges {ttl, uses, label, bindings}; GET [?all=true]; DELETE /admin/api/challenges/<id>
+response admin_api::challenges(call& c) {
+    const request& req = c.req;
+    if (!challenges_)
+        return error(req, http::status::not_found, "challenges come from the admin API only with challenge.mode = \"api\"");
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto method = req.method();
+    if (c.seg.size() == 1 && method == http::verb::get) {
+        bool all = false;
+        for (const auto& [k, v] : c.params)
+            if (k == "all") all = v == "true" || v == "1";
+        auto rows = challenges_->store().list(now, all);
+        if (!rows) return error(req, http::status::internal_server_error, "the challenge store cannot be read");
+        json::array out;
+        for (const auto& r : *rows) out.push_back(challenge_json(r, now));
+        return reply(req, http::status::ok, json::object{{"challenges", std::move(out)}});
     }
-    // POST /admin/api/rollover {"activate": false, "keep_ra": false}
-    if (seg.size() == 1 && seg[0] == "rollover") {
-        if (!rollover_) return error(req, http::status::not_found, "live rollover is not available");
-        if (method != http::verb::post) return method_not_allowed("POST");
+    if (c.seg.size() == 1 && method == http::verb::post) {
         std::string why;
         auto body = body_object(req, why);
         if (!body) return error(req, http::status::bad_request, why);
-        bool activate = false, keep_ra = false;
-        for (const auto& [key, value] : *body) {
-            if (key != "activate" && key != "keep_ra")
-                return error(req, http::status::bad_request, "unknown field \"" + std::string(key) + "\" (activate, keep_ra)");
-            if (!value.is_bool()) return error(req, http::status::bad_request, std::string(key) + " must be true or false");
-            (key == "activate" ? activate : keep_ra) = value.as_bool();
-        }
-        if (activate && keep_ra) return error(req, http::status::bad_request, "keep_ra applies to preparing, not to activate");
-        auto done = rollover_(activate, keep_ra);
-        if (!done) return error(req, http::status::conflict, done.message());
-        log_detail = activate ? "rollover activated" : "rollover prepared";
-        return reply(req, http::status::ok, std::move(*done));
+        auto asked = challenge_request_from_json(*body, challenge_ttl_);
+        if (!asked) return error(req, http::status::bad_request, asked.message());
+        auto made = challenges_->issue(asked->ttl, asked->uses, asked->bindings, asked->label);
+        if (!made) return error(req, http::status::bad_request, made.message());
+        auto out = challenge_json(made->row, now);
+        out["challenge"] = made->secret;
+        c.log_detail = "challenge " + made->row.handle + " issued";
+        return reply(req, http::status::created, std::move(out));
     }
-    // GET /admin/api/faults; POST /admin/api/faults {rule}; DELETE /admin/api/faults[/<id>]
-    if (!seg.empty() && seg[0] == "faults") {
-        if (!faults_) return error(req, http::status::not_found, "fault injection is not available");
-        if (seg.size() == 1 && method == http::verb::get) {
-            json::array rules, kinds;
-            for (const auto& r : faults_->rules()) rules.push_back(fault_rule_json(r));
-            for (const auto& k : fault_kinds())
-                kinds.push_back(json::object{{"kind", k.name},
-                                             {"layer", k.layer == fault_layer::certrep ? "certrep" : "http"},
-                                             {"operation", k.operation.empty() ? "any" : k.operation},
-                                             {"what", k.what},
-                                             {"client_should", k.client_should}});
-            return reply(req, http::status::ok, json::object{{"faults", std::move(rules)}, {"kinds", std::move(kinds)}});
-        }
-        if (seg.size() == 1 && method == http::verb::post) {
-            std::string why;
-            auto body = body_object(req, why);
-            if (!body) return error(req, http::status::bad_request, why);
-            auto rule = fault_rule_from_json(*body);
-            if (!rule) return error(req, http::status::bad_request, rule.message());
-            auto id = faults_->add(*rule);
-            if (!id) return error(req, http::status::bad_request, id.message());
-            rule->id = *id;
-            // Answer with the rule as armed (the kind's defaults filled in).
-            for (const auto& armed : faults_->rules())
-                if (armed.id == *id) *rule = armed;
-            log_detail = "armed " + *id + " " + std::string(info(rule->kind).name);
-            return reply(req, http::status::created, fault_rule_json(*rule));
-        }
-        if (seg.size() == 1 && method == http::verb::delete_)
-            return reply(req, http::status::ok, json::object{{"removed", faults_->clear()}});
-        if (seg.size() == 2 && method == http::verb::delete_) {
-            if (!faults_->remove(seg[1])) return error(req, http::status::not_found, "no fault rule " + seg[1]);
-            return reply(req, http::status::ok, json::object{{"removed", 1}});
-        }
-        return method_not_allowed(seg.size() == 1 ? "GET, POST, DELETE" : "DELETE");
+    if (c.seg.size() == 2 && method == http::verb::delete_) {
+        auto r = challenges_->store().revoke(c.seg[1]);
+        if (!r) return error(req, http::status::internal_server_error, "the challenge store cannot be written");
+        if (!*r) return error(req, http::status::not_found, "no challenge " + c.seg[1]);
+        c.log_detail = "challenge " + c.seg[1] + " revoked";
+        return reply(req, http::status::ok, json::object{{"revoked", 1}});
     }
-    // GET /admin/api/transactions?client=&status=&finding=&severity=&transaction_id=&operation=&limit=&offset=
-    // GET /admin/api/transactions/<id>, .../<id>/request.der, .../<id>/reply.der
-    if (!seg.empty() && seg[0] == "transactions") {
-        if (!inspector_) return error(req, http::status::not_found, "the transaction inspector is off (inspector.enabled)");
-        if (method != http::verb::get) return method_not_allowed("GET");
-        inspector_->flush();
-        if (seg.size() == 1) {
-            auto q = transaction_query_from(*p);
-            if (!q) return error(req, http::status::bad_request, q.message());
-            auto page = inspector_->log().search(*q);
-            if (!page) return internal_error(req, page.err(), log_detail);
-            json::array items;
-            for (const auto& t : page->items) items.push_back(transaction_summary_json(t));
-            return reply(req, http::status::ok,
-                         json::object{{"total", page->total}, {"limit", q->limit}, {"offset", q->offset},
-                                      {"items", std::move(items)}});
-        }
-        std::int64_t id = 0;
-        auto [end, ec] = std::from_chars(seg[1].data(), seg[1].data() + seg[1].size(), id);
-        if (ec != std::errc() || end != seg[1].data() + seg[1].size() || id <= 0 || seg.size() > 3)
-            return error(req, http::status::not_found, "no such transaction");
-        auto found = inspector_->log().find(id);
-        if (!found) return internal_error(req, found.err(), log_detail);
-        if (!*found) return error(req, http::status::not_found, "no transaction " + seg[1] + " (it may have aged out)");
-        if (seg.size() == 2) return reply(req, http::status::ok, transaction_json(inspector_->log(), **found));
-        if (seg[2] != "request.der" && seg[2] != "reply.der")
-            return error(req, http::status::not_found, "use request.der or reply.der");
-        const bytes& der = seg[2] == "request.der" ? (*found)->request_der : (*found)->reply_der;
-        if (der.empty()) return error(req, http::status::not_found, seg[2] + " was not kept for transaction " + seg[1]);
-        admin_response res{http::status::ok, req.version()};
-        res.set(http::field::content_type, seg[2] == "request.der" || (*found)->operation == "PKIOperation"
-                                               ? "application/x-pki-message" : "application/octet-stream");
-        res.set(http::field::content_disposition,
-                "attachment; filename=\"transaction-" + seg[1] + "." + seg[2] + "\"");
-        res.set(http::field::cache_control, "no-store");
-        res.keep_alive(req.keep_alive());
-        res.body().assign(der.begin(), der.end());
-        res.prepare_payload();
-        return res;
+    return json_method_not_allowed(req, c.seg.size() == 1 ? "GET, POST" : "DELETE");
+}
+
+// POST /admin/api/rollover {"activate": false, "keep_ra": false}
+response admin_api::rollover(call& c) {
+    const request& req = c.req;
+    if (c.seg.size() != 1) return unknown_path(req);
+    if (!rollover_) return error(req, http::status::not_found, "live rollover is not available");
+    if (req.method() != http::verb::post) return json_method_not_allowed(req, "POST");
+    std::string why;
+    auto body = body_object(req, why);
+    if (!body) return error(req, http::status::bad_request, why);
+    bool activate = false, keep_ra = false;
+    for (const auto& [key, value] : *body) {
+        if (key != "activate" && key != "keep_ra")
+            return error(req, http::status::bad_request, "unknown field \"" + std::string(key) + "\" (activate, keep_ra)");
+        if (!value.is_bool()) return error(req, http::status::bad_request, std::string(key) + " must be true or false");
+        (key == "activate" ? activate : keep_ra) = value.as_bool();
     }
-    // GET /admin/api/certificates?subject=&serial=&status=&since=&until=&limit=&offset=
-    if (seg.size() == 1 && seg[0] == "certificates") {
-        if (method != http::verb::get) return method_not_allowed("GET");
-        cert_query cq;
-        for (const auto& [k, v] : *p) {
-            if (k == "subject") {
-                if (v.size() > max_subject_filter)
-                    return error(req, http::status::bad_request,
-                                 "subject filter longer than " + std::to_string(max_subject_filter) + " characters");
-                cq.subject = v;
-            }
-            else if (k == "serial") cq.serial = normalize_serial(v);
-            else if (k == "status") {
-                if (v != "valid" && v != "revoked" && v != "superseded")
-                    return error(req, http::status::bad_request, "status is valid, revoked or superseded");
-                cq.status = v;
-            } else if (k == "since" || k == "until") {
-                if (!is_iso_time(v)) return error(req, http::status::bad_request, k + " must be an ISO 8601 date or time");
-                (k == "since" ? cq.since : cq.until) = v;
-            } else if (k == "limit" || k == "offset") {
-                auto n = to_size(v);
-                // The store counts in signed 64 bits: a larger offset would wrap to the first page.
-                if (!n || (k == "limit" && (*n == 0 || *n > 1000)) ||
-                    (k == "offset" && *n > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())))
-                    return error(req, http::status::bad_request,
-                                 k == "limit" ? "limit is a number from 1 to 1000" : "offset is a number below 2^63");
-                (k == "limit" ? cq.limit : cq.offset) = *n;
-            } else {
-                return error(req, http::status::bad_request,
-                             "unknown parameter \"" + k + "\" (subject, serial, status, since, until, limit, offset)");
-            }
-        }
-        auto page = store_.search(cq);
-        if (!page) return internal_error(req, page.err(), log_detail);
+    if (activate && keep_ra) return error(req, http::status::bad_request, "keep_ra applies to preparing, not to activate");
+    auto done = rollover_(activate, keep_ra);
+    if (!done) return error(req, http::status::conflict, done.message());
+    c.log_detail = activate ? "rollover activated" : "rollover prepared";
+    return reply(req, http::status::ok, std::move(*done));
+}
+
+// GET /admin/api/faults; POST /admin/api/faults {rule}; DELETE /admin/api/faults[/<id>]
+response admin_api::faults(call& c) {
+    const request& req = c.req;
+    if (!faults_) return error(req, http::status::not_found, "fault injection is not available");
+    const auto method = req.method();
+    if (c.seg.size() == 1 && method == http::verb::get) {
+        json::array rules, kinds;
+        for (const auto& r : faults_->rules()) rules.push_back(fault_rule_json(r));
+        for (const auto& k : fault_kinds())
+            kinds.push_back(json::object{{"kind", k.name},
+                                         {"layer", k.layer == fault_layer::certrep ? "certrep" : "http"},
+                                         {"operation", k.operation.empty() ? "any" : k.operation},
+                                         {"what", k.what},
+                                         {"client_should", k.client_should}});
+        return reply(req, http::status::ok, json::object{{"faults", std::move(rules)}, {"kinds", std::move(kinds)}});
+    }
+    if (c.seg.size() == 1 && method == http::verb::post) {
+        std::string why;
+        auto body = body_object(req, why);
+        if (!body) return error(req, http::status::bad_request, why);
+        auto rule = fault_rule_from_json(*body);
+        if (!rule) return error(req, http::status::bad_request, rule.message());
+        auto id = faults_->add(*rule);
+        if (!id) return error(req, http::status::bad_request, id.message());
+        rule->id = *id;
+        // Answer with the rule as armed (the kind's defaults filled in).
+        for (const auto& armed : faults_->rules())
+            if (armed.id == *id) *rule = armed;
+        c.log_detail = "armed " + *id + " " + std::string(info(rule->kind).name);
+        return reply(req, http::status::created, fault_rule_json(*rule));
+    }
+    if (c.seg.size() == 1 && method == http::verb::delete_)
+        return reply(req, http::status::ok, json::object{{"removed", faults_->clear()}});
+    if (c.seg.size() == 2 && method == http::verb::delete_) {
+        if (!faults_->remove(c.seg[1])) return error(req, http::status::not_found, "no fault rule " + c.seg[1]);
+        return reply(req, http::status::ok, json::object{{"removed", 1}});
+    }
+    return json_method_not_allowed(req, c.seg.size() == 1 ? "GET, POST, DELETE" : "DELETE");
+}
+
+// GET /admin/api/transactions?client=&status=&finding=&severity=&transaction_id=&operation=&limit=&offset=
+// GET /admin/api/transactions/<id>, .../<id>/request.der, .../<id>/reply.der
+response admin_api::transactions(call& c) {
+    const request& req = c.req;
+    const auto& seg = c.seg;
+    if (!inspector_) return error(req, http::status::not_found, "the transaction inspector is off (inspector.enabled)");
+    if (req.method() != http::verb::get) return json_method_not_allowed(req, "GET");
+    inspector_->flush();
+    if (seg.size() == 1) {
+        auto q = transaction_query_from(c.params);
+        if (!q) return error(req, http::status::bad_request, q.message());
+        auto page = inspector_->log().search(*q);
+        if (!page) return internal_error(req, page.err(), c.log_detail);
         json::array items;
-        for (const auto& r : page->items) items.push_back(certificate_json(r));
+        for (const auto& t : page->items) items.push_back(transaction_summary_json(t));
         return reply(req, http::status::ok,
-                     json::object{{"total", page->total},
-                                  {"limit", cq.limit},
-                                  {"offset", cq.offset},
+                     json::object{{"total", page->total}, {"limit", q->limit}, {"offset", q->offset},
                                   {"items", std::move(items)}});
     }
-    // GET /admin/api/certificates/<serial>[?format=json|pem|der]; POST .../revoke
-    if (seg.size() >= 2 && seg[0] == "certificates") {
-        const std::string serial = normalize_serial(seg[1]);
-        if (serial.empty() || serial.find_first_not_of("0123456789ABCDEF") != std::string::npos)
-            return error(req, http::status::bad_request, "\"" + seg[1] + "\" is not a serial number in hex");
-        auto row = store_.find_by_serial(serial);
-        if (!row) return internal_error(req, row.err(), log_detail);
-        if (!*row) return error(req, http::status::not_found, "no certificate with serial " + serial);
-        if (seg.size() == 2) {
-            if (method != http::verb::get) return method_not_allowed("GET");
-            std::string format = "json";
-            for (const auto& [k, v] : *p) {
-                if (k != "format") return error(req, http::status::bad_request, "unknown parameter \"" + k + "\" (format)");
-                format = v;
-            }
-            if (format == "json") {
-                auto o = certificate_json(**row);
-                auto cert = x509_from_der((*row)->der);
-                if (cert) o["pem"] = x509_to_pem(**cert);
-                return reply(req, http::status::ok, o);
-            }
-            auto file = export_certificate(store_, serial, format);
-            if (!file) return error(req, http::status::bad_request, file.message() + " (or json)");
-            admin_response res{http::status::ok, req.version()};
-            res.set(http::field::content_type, file->content_type);
-            res.keep_alive(req.keep_alive());
-            res.body() = std::move(file->body);
-            res.prepare_payload();
-            return res;
+    std::int64_t id = 0;
+    auto [end, ec] = std::from_chars(seg[1].data(), seg[1].data() + seg[1].size(), id);
+    if (ec != std::errc() || end != seg[1].data() + seg[1].size() || id <= 0 || seg.size() > 3)
+        return error(req, http::status::not_found, "no such transaction");
+    auto found = inspector_->log().find(id);
+    if (!found) return internal_error(req, found.err(), c.log_detail);
+    if (!*found) return error(req, http::status::not_found, "no transaction " + seg[1] + " (it may have aged out)");
+    if (seg.size() == 2) return reply(req, http::status::ok, transaction_json(inspector_->log(), **found));
+    if (seg[2] != "request.der" && seg[2] != "reply.der")
+        return error(req, http::status::not_found, "use request.der or reply.der");
+    const bytes& der = seg[2] == "request.der" ? (*found)->request_der : (*found)->reply_der;
+    if (der.empty()) return error(req, http::status::not_found, seg[2] + " was not kept for transaction " + seg[1]);
+    auto res = file_response(req,
+                             seg[2] == "request.der" || (*found)->operation == "PKIOperation"
+                                 ? "application/x-pki-message"
+                                 : "application/octet-stream",
+                             "transaction-" + seg[1] + "." + seg[2], std::string(der.begin(), der.end()));
+    res.set(http::field::cache_control, "no-store");
+    return res;
+}
+
+response admin_api::certificates(call& c) {
+    if (c.seg.size() >= 2) return certificate(c);
+    // GET /admin/api/certificates?subject=&serial=&status=&since=&until=&limit=&offset=
+    const request& req = c.req;
+    if (req.method() != http::verb::get) return json_method_not_allowed(req, "GET");
+    cert_query cq;
+    for (const auto& [k, v] : c.params) {
+        if (k == "subject") {
+            if (v.size() > max_subject_filter)
+                return error(req, http::status::bad_request,
+                             "subject filter longer than " + std::to_string(max_subject_filter) + " characters");
+            cq.subject = v;
+        } else if (k == "serial") {
+            cq.serial = normalize_serial(v);
+        } else if (k == "status") {
+            if (v != "valid" && v != "revoked" && v != "superseded")
+                return error(req, http::status::bad_request, "status is valid, revoked or superseded");
+            cq.status = v;
+        } else if (k == "since" || k == "until") {
+            if (!is_iso_time(v)) return error(req, http::status::bad_request, k + " must be an ISO 8601 date or time");
+            (k == "since" ? cq.since : cq.until) = v;
+        } else if (k == "limit" || k == "offset") {
+            auto n = to_size(v);
+            // The store counts in signed 64 bits: a larger offset would wrap to the first page.
+            if (!n || (k == "limit" && (*n == 0 || *n > 1000)) ||
+                (k == "offset" && *n > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())))
+                return error(req, http::status::bad_request,
+                             k == "limit" ? "limit is a number from 1 to 1000" : "offset is a number below 2^63");
+            (k == "limit" ? cq.limit : cq.offset) = *n;
+        } else {
+            return error(req, http::status::bad_request,
+                         "unknown parameter \"" + k + "\" (subject, serial, status, since, until, limit, offset)");
         }
-        if (seg.size() == 3 && seg[2] == "revoke") {
-            if (method != http::verb::post) return method_not_allowed("POST");
-            std::string why;
-            auto body = body_object(req, why);
-            if (!body) return error(req, http::status::bad_request, why);
-            auto reason_name = string_field(*body, "reason", why);
-            if (!reason_name) return error(req, http::status::bad_request, why);
-            if (reason_name->empty()) *reason_name = "unspecified";
-            auto reason = revocation_reason_from_name(*reason_name);
-            if (!reason) return error(req, http::status::bad_request, reason.message());
-            auto r = revoke_certificate(store_, serial, *reason);
-            if (!r) return internal_error(req, r.err(), log_detail);
-            if (r->result == revocation::outcome::not_found)
-                return error(req, http::status::not_found, "no certificate with serial " + serial);
-            if (r->result == revocation::outcome::conflict)
-                return error(req, http::status::conflict,
-                             "already revoked with reason " + crl_reason_name(r->reason) + " at " + r->revoked_at +
-                                 "; the first revocation stands");
-            return reply(req, http::status::ok,
-                         json::object{{"serial", serial},
-                                      {"status", "revoked"},
-                                      {"reason", *reason_name},
-                                      {"already_revoked", r->result == revocation::outcome::already_revoked}});
-        }
-        return error(req, http::status::not_found, "unknown admin API path");
     }
-    // GET /admin/api/pending[?all=true]
-    if (seg.size() == 1 && seg[0] == "pending") {
-        if (method != http::verb::get) return method_not_allowed("GET");
+    auto page = store_.search(cq);
+    if (!page) return internal_error(req, page.err(), c.log_detail);
+    json::array items;
+    for (const auto& r : page->items) items.push_back(certificate_json(r));
+    return reply(req, http::status::ok,
+                 json::object{{"total", page->total}, {"limit", cq.limit}, {"offset", cq.offset},
+                              {"items", std::move(items)}});
+}
+
+// GET /admin/api/certificates/<serial>[?format=json|pem|der]; POST .../revoke
+response admin_api::certificate(call& c) {
+    const request& req = c.req;
+    const auto& seg = c.seg;
+    const std::string serial = normalize_serial(seg[1]);
+    if (serial.empty() || serial.find_first_not_of("0123456789ABCDEF") != std::string::npos)
+        return error(req, http::status::bad_request, "\"" + seg[1] + "\" is not a serial number in hex");
+    auto row = store_.find_by_serial(serial);
+    if (!row) return internal_error(req, row.err(), c.log_detail);
+    if (!*row) return error(req, http::status::not_found, "no certificate with serial " + serial);
+    if (seg.size() == 2) {
+        if (req.method() != http::verb::get) return json_method_not_allowed(req, "GET");
+        std::string format = "json";
+        for (const auto& [k, v] : c.params) {
+            if (k != "format") return error(req, http::status::bad_request, "unknown parameter \"" + k + "\" (format)");
+            format = v;
+        }
+        if (format == "json") {
+            auto o = certificate_json(**row);
+            auto cert = x509_from_der((*row)->der);
+            if (cert) o["pem"] = x509_to_pem(**cert);
+            return reply(req, http::status::ok, o);
+        }
+        auto file = export_certificate(store_, serial, format);
+        if (!file) return error(req, http::status::bad_request, file.message() + " (or json)");
+        return file_response(req, std::move(file->content_type), "", std::move(file->body));
+    }
+    if (seg.size() != 3 || seg[2] != "revoke") return unknown_path(req);
+    if (req.method() != http::verb::post) return json_method_not_allowed(req, "POST");
+    std::string why;
+    auto body = body_object(req, why);
+    if (!body) return error(req, http::status::bad_request, why);
+    auto reason_name = string_field(*body, "reason", why);
+    if (!reason_name) return error(req, http::status::bad_request, why);
+    if (reason_name->empty()) *reason_name = "unspecified";
+    auto reason = revocation_reason_from_name(*reason_name);
+    if (!reason) return error(req, http::status::bad_request, reason.message());
+    auto r = revoke_certificate(store_, serial, *reason);
+    if (!r) return internal_error(req, r.err(), c.log_detail);
+    if (r->result == revocation::outcome::not_found)
+        return error(req, http::status::not_found, "no certificate with serial " + serial);
+    if (r->result == revocation::outcome::conflict)
+        return error(req, http::status::conflict,
+                     "already revoked with reason " + crl_reason_name(r->reason) + " at " + r->revoked_at +
+                         "; the first revocation stands");
+    return reply(req, http::status::ok,
+                 json::object{{"serial", serial},
+                              {"status", "revoked"},
+                              {"reason", *reason_name},
+                              {"already_revoked", r->result == revocation::outcome::already_revoked}});
+}
+
+// GET /admin/api/pending[?all=true]; POST /admin/api/pending/<txid>/approve | reject {"reason": "..."}
+response admin_api::pending(call& c) {
+    const request& req = c.req;
+    const auto& seg = c.seg;
+    if (seg.size() == 1) {
+        if (req.method() != http::verb::get) return json_method_not_allowed(req, "GET");
         bool all = false;
-        for (const auto& [k, v] : *p) {
+        for (const auto& [k, v] : c.params) {
             if (k != "all" || (v != "true" && v != "false"))
                 return error(req, http::status::bad_request, "the only parameter is all=true|false");
             all = v == "true";
         }
         auto rows = store_.list_pending(all);
-        if (!rows) return internal_error(req, rows.err(), log_detail);
+        if (!rows) return internal_error(req, rows.err(), c.log_detail);
         json::array items;
         for (const auto& r : *rows) items.push_back(pending_json(r));
         return reply(req, http::status::ok, json::object{{"items", std::move(items)}});
     }
-    // POST /admin/api/pending/<txid>/approve | reject {"reason": "..."}
-    if (seg.size() == 3 && seg[0] == "pending" && (seg[2] == "approve" || seg[2] == "reject")) {
-        if (method != http::verb::post) return method_not_allowed("POST");
-        auto txid = percent_decode(seg[1]);
-        if (!txid) return error(req, http::status::bad_request, "the transaction ID is not percent-encoded properly");
-        std::string why;
-        auto body = body_object(req, why);
-        if (!body) return error(req, http::status::bad_request, why);
-        auto reason = string_field(*body, "reason", why);
-        if (!reason) return error(req, http::status::bad_request, why);
-        const bool approve = seg[2] == "approve";
-        auto r = store_.decide_pending(*txid, approve, *reason);
-        if (!r) return internal_error(req, r.err(), log_detail);
-        if (*r == decide_outcome::not_found)
-            return error(req, http::status::not_found, "no pending request with transactionID " + *txid);
-        if (*r == decide_outcome::not_pending) {
-            auto cur = store_.find_pending(*txid);
-            return error(req, http::status::conflict,
-                         "request " + *txid + " is already " + (cur && *cur ? (*cur)->status : std::string("decided")));
+    if (seg.size() != 3 || (seg[2] != "approve" && seg[2] != "reject")) return unknown_path(req);
+    if (req.method() != http::verb::post) return json_method_not_allowed(req, "POST");
+    auto txid = percent_decode(seg[1]);
+    if (!txid) return error(req, http::status::bad_request, "the transaction ID is not percent-encoded properly");
+    std::string why;
+    auto body = body_object(req, why);
+    if (!body) return error(req, http::status::bad_request, why);
+    auto reason = string_field(*body, "reason", why);
+    if (!reason) return error(req, http::status::bad_request, why);
+    const bool approve = seg[2] == "approve";
+    auto r = store_.decide_pending(*txid, approve, *reason);
+    if (!r) return internal_error(req, r.err(), c.log_detail);
+    if (*r == decide_outcome::not_found)
+        return error(req, http::status::not_found, "no pending request with transactionID " + *txid);
+    if (*r == decide_outcome::not_pending) {
+        auto cur = store_.find_pending(*txid);
+        return error(req, http::status::conflict,
+                     "request " + *txid + " is already " + (cur && *cur ? (*cur)->status : std::string("decided")));
+    }
+    return reply(req, http::status::ok,
+                 json::object{{"transaction_id", *txid}, {"status", approve ? "approved" : "rejected"}});
+}
+
+// POST /admin/api/reset {"confirm": "reset"}
+response admin_api::reset(call& c) {
+    const request& req = c.req;
+    if (c.seg.size() != 1) return unknown_path(req);
+    if (req.method() != http::verb::post) return json_method_not_allowed(req, "POST");
+    std::string why;
+    auto body = body_object(req, why);
+    if (!body) return error(req, http::status::bad_request, why);
+    auto confirm = string_field(*body, "confirm", why);
+    if (!confirm || *confirm != "reset")
+        return error(req, http::status::bad_request,
+                     "reset deletes every certificate and pending request: send {\"confirm\": \"reset\"}");
+    auto n = store_.reset();
+    if (!n) return internal_error(req, n.err(), c.log_detail);
+    return reply(req, http::status::ok, json::object{{"deleted_rows", *n}});
+}
+
+// GET /admin/api/config
+response admin_api::config(call& c) {
+    if (c.seg.size() != 1) return unknown_path(c.req);
+    if (c.req.method() != http::verb::get) return json_method_not_allowed(c.req, "GET");
+    return reply(c.req, http::status::ok, json::object{{"toml", settings_.effective_config}});
+}
+
+result<challenge_request> challenge_request_from_json(const json::object& o, std::chrono::seconds default_ttl) {
+    challenge_request r{default_ttl, 1, {}, {}};
+    for (const auto& [key, value] : o) {
+        if (key == "ttl") {
+            if (value.is_int64() && value.as_int64() > 0)
+                r.ttl = std::chrono::seconds(value.as_int64());
+            else if (auto d = value.is_string() ? config::parse_duration(std::string_view(value.as_string())) : std::nullopt)
+                r.ttl = *d;
+            else
+                return make_error("ttl must be seconds or a duration like \"10m\"");
+        } else if (key == "uses") {
+            if (!value.is_int64() || value.as_int64() < 1 || value.as_int64() > 1000000)
+                return make_error("uses must be 1 to 1000000");
+            r.uses = static_cast<int>(value.as_int64());
+        } else if (key == "label") {
+            if (!value.is_string()) return make_error("label must be a string");
+            r.label = std::string(value.as_string());
+        } else if (key == "bindings") {
+            auto b = challenge_bindings_from_json(value);
+            if (!b) return make_error("bindings: " + b.message());
+            r.bindings = std::move(*b);
+        } else {
+            return make_error("unknown field \"" + std::string(key) + "\" (ttl, uses, label, bindings)");
         }
-        return reply(req, http::status::ok,
-                     json::object{{"transaction_id", *txid}, {"status", approve ? "approved" : "rejected"}});
     }
-    // POST /admin/api/reset {"confirm": "reset"}
-    if (seg.size() == 1 && seg[0] == "reset") {
-        if (method != http::verb::post) return method_not_allowed("POST");
-        std::string why;
-        auto body = body_object(req, why);
-        if (!body) return error(req, http::status::bad_request, why);
-        auto confirm = string_field(*body, "confirm", why);
-        if (!confirm || *confirm != "reset")
-            return error(req, http::status::bad_request,
-                         "reset deletes every certificate and pending request: send {\"confirm\": \"reset\"}");
-        auto n = store_.reset();
-        if (!n) return internal_error(req, n.err(), log_detail);
-        return reply(req, http::status::ok, json::object{{"deleted_rows", *n}});
-    }
-    // GET /admin/api/config
-    if (seg.size() == 1 && seg[0] == "config") {
-        if (method != http::verb::get) return method_not_allowed("GET");
-        return reply(req, http::status::ok, json::object{{"toml", settings_.effective_config}});
-    }
-    return error(req, http::status::not_found,
-                 "unknown admin API path (certificates, certificates/<serial>, certificates/<serial>/revoke, pending, "
-                 "pending/<txid>/approve|reject, reset, config)");
+    return r;
 }
 
 boost::json::object challenge_json(const challenge_row& r, std::int64_t now) {

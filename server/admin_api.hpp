@@ -3,7 +3,6 @@
 // Errors are JSON too: {"error": "..."}.
 #pragma once
 
-#include <boost/beast/http.hpp>
 #include <boost/json/object.hpp>
 
 #include <functional>
@@ -13,13 +12,11 @@
 #include "pki/scep/challenge.hpp"
 #include "pki/scep/faults.hpp"
 #include "pki/store/store.hpp"
+#include "server/http.hpp"
 
 namespace scep::server {
 
 class inspector;
-
-using admin_request = boost::beast::http::request<boost::beast::http::string_body>;
-using admin_response = boost::beast::http::response<boost::beast::http::string_body>;
 
 struct admin_settings_view {
     std::string token;             // the bearer token
@@ -33,16 +30,16 @@ public:
 
     static bool is_admin_path(std::string_view path) { return path.rfind("/admin/api/", 0) == 0 || path == "/admin/api"; }
     // `client`: the peer address; `detail` gets a line for the request log.
-    admin_response handle(const admin_request& req, const std::string& client, std::string& detail);
+    response handle(const request& req, const std::string& client, std::string& detail);
     // The request carries the token and comes from a client the API answers:
     // what other endpoints ask before they reveal a secret.
-    bool accepts(const admin_request& req, const std::string& client) const;
+    bool accepts(const request& req, const std::string& client) const;
     // /admin/api/transactions answers when set (inspector.enabled).
     void set_inspector(inspector* i) { inspector_ = i; }
     // /admin/api/faults arms and disarms fault rules (docs/faults.md).
     void set_faults(fault_plan* f) { faults_ = f; }
     // POST /admin/api/rollover {"activate": bool, "keep_ra": bool}: a live CA
-    // rollover (docs/operations.md); answers what it did, or the error.
+    // rollover (docs/lifecycle.md); answers what it did, or the error.
     using rollover_fn = std::function<result<boost::json::object>(bool activate, bool keep_ra)>;
     void set_rollover(rollover_fn f) { rollover_ = std::move(f); }
     // /admin/api/challenges hands out, lists and revokes challenges
@@ -53,8 +50,30 @@ public:
     }
 
 private:
-    admin_response route(const admin_request& req, std::string_view path, std::string_view query,
-                         std::string& log_detail);
+    // One request to a resource: /admin/api/<resource>[/...].
+    struct call {
+        const request& req;
+        std::vector<std::string> seg;  // path segments after /admin/api/, the resource first
+        std::vector<std::pair<std::string, std::string>> params;  // the query, decoded
+        std::string& log_detail;       // a line for the request log
+    };
+    // The route table: one handler per resource.
+    struct resource {
+        std::string_view name;
+        response (admin_api::*serve)(call& c);
+    };
+    static const resource resources[];
+    response route(const request& req, std::string_view path, std::string_view query, std::string& log_detail);
+
+    response certificates(call& c);
+    response certificate(call& c);  // certificates/<serial>[/revoke]
+    response pending(call& c);
+    response faults(call& c);
+    response challenges(call& c);
+    response transactions(call& c);
+    response rollover(call& c);
+    response reset(call& c);
+    response config(call& c);
 
     cert_store& store_;
     admin_settings_view settings_;
@@ -68,6 +87,14 @@ private:
 // A challenge row as the admin API lists it: never the secret (only its hash
 // is kept), its state at `now`.
 boost::json::object challenge_json(const challenge_row& r, std::int64_t now);
+// A POST /admin/api/challenges body: {ttl, uses, label, bindings}, each optional.
+struct challenge_request {
+    std::chrono::seconds ttl;
+    int uses = 1;
+    std::string label;
+    challenge_bindings bindings;
+};
+result<challenge_request> challenge_request_from_json(const boost::json::object& o, std::chrono::seconds default_ttl);
 // The bindings of a POST /admin/api/challenges body; the error names the field.
 result<challenge_bindings> challenge_bindings_from_json(const boost::json::value& v);
 
@@ -76,7 +103,7 @@ boost::json::object fault_rule_json(const fault_rule& r);
 result<fault_rule> fault_rule_from_json(const boost::json::object& o);
 
 // The token of an "Authorization: Bearer <token>" header (scheme in any case).
-std::optional<std::string_view> bearer_token(const admin_request& req);
+std::optional<std::string_view> bearer_token(const request& req);
 
 // One certificate row as the admin API and `scep-lab list --format json`
 // show it (revocation fields when revoked, replaces_serial for renewals).

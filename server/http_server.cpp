@@ -184,12 +184,13 @@ private:
                  {"method", std::string(req.method_string())},
                  {"op", rec.operation.empty() ? std::string(req.target().substr(0, 64)) : rec.operation},
                  {"http", std::to_string(rec.http_status)}};
-        if (!rec.message_type.empty()) f.emplace_back("msg_type", rec.message_type);
-        if (!rec.transaction_id.empty()) f.emplace_back("txid", rec.transaction_id);
-        if (!rec.pki_status.empty()) f.emplace_back("status", rec.pki_status);
-        if (!rec.fail_info.empty()) f.emplace_back("fail_info", rec.fail_info);
-        if (!rec.hresult.empty()) f.emplace_back("hresult", rec.hresult);
-        if (!rec.serial.empty()) f.emplace_back("serial", rec.serial);
+        const scep_outcome& s = rec.scep;
+        if (s.type) f.emplace_back("msg_type", s.type_name());
+        if (!s.transaction_id.empty()) f.emplace_back("txid", s.transaction_id);
+        if (s.status) f.emplace_back("status", s.status_name());
+        if (s.failure) f.emplace_back("fail_info", s.failure_name());
+        if (s.hresult) f.emplace_back("hresult", s.hresult_text());
+        if (!s.serial.empty()) f.emplace_back("serial", s.serial);
         if (!rec.detail.empty()) f.emplace_back("detail", rec.detail);
         if constexpr (tls) f.emplace_back("tls", SSL_get_version(stream_.native_handle()));
         char buf[32];

@@ -43,7 +43,6 @@ public:
     void start();
     void stop();  // stops accepting; sessions finish their current request
 
-    std::size_t active_connections() const { return active_->load(); }
     // Requests read and not yet fully answered (graceful shutdown waits for 0).
     std::size_t in_flight() const { return in_flight_->load(); }
 

@@ -57,20 +57,6 @@ void bound(json::value& v) {
     }
 }
 
-std::vector<std::string> lines(const std::string& body) {
-    std::vector<std::string> out;
-    std::string cur;
-    for (char c : body) {
-        if (c == '\n' || c == '\r') {
-            if (!cur.empty()) out.push_back(cur);
-            cur.clear();
-        } else {
-            cur += c;
-        }
-    }
-    if (!cur.empty()) out.push_back(cur);
-    return out;
-}
 
 }  // namespace
 
@@ -82,7 +68,7 @@ inspector::inspector(transaction_store& log, const scep_service& service, inspec
 }
 
 void inspector::refresh_lab(const scep_service& service) {
-    auto lab = std::make_shared<inspect::lab_view>(describe_lab(service.pki(), lines(service.get_ca_caps().body)));
+    auto lab = std::make_shared<inspect::lab_view>(describe_lab(service.pki(), service.capabilities()));
     lab->min_rsa_bits = cfg_.min_rsa_bits;
     lab->min_ec_bits = cfg_.min_ec_bits;
     lab->challenge_required = cfg_.challenge_required;
@@ -169,12 +155,12 @@ transaction_record base_record(const scep_exchange& x) {
     t.user_agent = inspect::printable(x.user_agent);
     t.http_status = x.http_status;
     t.duration_us = x.duration.count();
-    t.message_type = inspect::printable(x.message_type, 64);
-    t.transaction_id = inspect::printable(x.transaction_id);
-    t.pki_status = x.pki_status;
-    t.fail_info = x.fail_info;
+    t.message_type = inspect::printable(x.scep.type_name(), 64);
+    t.transaction_id = inspect::printable(x.scep.transaction_id);
+    t.pki_status = x.scep.status_name();
+    t.fail_info = x.scep.failure_name();
     t.reason = inspect::printable(x.reason, 1024);
-    t.serial = x.serial;
+    t.serial = x.scep.serial;
     return t;
 }
 
@@ -229,12 +215,12 @@ void inspector::record(scep_exchange&& x) {
     detail["reply_content_type"] = inspect::printable(x.reply_content_type, 128);
     detail["reply_size"] = x.reply_body.size();
     json::object decision{{"http_status", x.http_status}};
-    if (!x.pki_status.empty()) decision["pki_status"] = x.pki_status;
-    if (!x.fail_info.empty()) decision["fail_info"] = x.fail_info;
+    if (x.scep.status) decision["pki_status"] = x.scep.status_name();
+    if (x.scep.failure) decision["fail_info"] = x.scep.failure_name();
     if (!t.reason.empty()) decision["reason"] = t.reason;
-    if (!x.serial.empty()) decision["serial"] = x.serial;
-    if (x.pki_status == "PENDING") decision["pending_id"] = t.transaction_id;
-    if (!x.fault.empty()) decision["fault_injected"] = x.fault;
+    if (!x.scep.serial.empty()) decision["serial"] = x.scep.serial;
+    if (x.scep.status == pki_status::pending) decision["pending_id"] = t.transaction_id;
+    if (!x.scep.faults.empty()) decision["fault_injected"] = x.scep.faults_text();
     detail["decision"] = std::move(decision);
     detail["findings"] = inspect::to_json(found);
 

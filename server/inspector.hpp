@@ -46,8 +46,8 @@ struct scep_exchange {
     int http_status = 0;
     std::string reply_content_type;
     std::string reply_body;
-    std::string message_type, transaction_id, pki_status, fail_info, reason, serial;
-    std::string fault;  // faults injected into this answer: "kind (rule id)", comma-separated
+    scep_outcome scep;   // what the operation did, faults injected included
+    std::string reason;
     std::chrono::microseconds duration{0};
 };
 

@@ -55,21 +55,23 @@ void metrics::finding(const std::string& id) {
     ++findings_[id];
 }
 
-void metrics::fault(const std::string& kind) {
+void metrics::fault(fault_kind kind) {
+    const std::string name(info(kind).name);
     std::lock_guard lock(mutex_);
-    ++faults_[kind];
+    ++faults_[name];
 }
 
 void metrics::observe(const request_record& rec, double milliseconds) {
     const std::string op(operation_label(rec.operation));
     std::lock_guard lock(mutex_);
     ++requests_[{op, std::to_string(rec.http_status)}];
-    if (!rec.message_type.empty()) {
-        ++messages_[{rec.message_type, rec.pki_status}];
+    const scep_outcome& s = rec.scep;
+    if (s.type) {
+        ++messages_[{s.type_name(), s.status_name()}];
         // An enrollment is a certificate handed out: SUCCESS to an issuing message.
-        if (rec.pki_status == "SUCCESS" && !rec.serial.empty()) ++enrollments_;
+        if (s.status == pki_status::success && !s.serial.empty()) ++enrollments_;
     }
-    if (!rec.fail_info.empty()) ++failures_[rec.fail_info];
+    if (s.failure) ++failures_[s.failure_name()];
     const double seconds = milliseconds / 1000.0;
     for (std::size_t i = 0; i < buckets.size(); ++i)
         if (seconds <= buckets[i]) ++bucket_counts_[i];

@@ -12,7 +12,7 @@
 #include <tuple>
 
 #include "pki/store/store.hpp"
-#include "server/router.hpp"
+#include "server/http.hpp"
 
 namespace scep::server {
 
@@ -23,7 +23,7 @@ public:
     // A finding the inspector raised (docs/inspector.md).
     void finding(const std::string& id);
     // A fault injected into an answer (docs/faults.md), by kind.
-    void fault(const std::string& kind);
+    void fault(fault_kind kind);
     void connection_opened() { ++connections_; }
     void connection_closed() { --connections_; }
 

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include "pki/crypto/constant_time.hpp"
 #include "pki/crypto/encoding.hpp"
 #include "pki/scep/service.hpp"
 
@@ -81,12 +82,9 @@ std::string encode_page(const std::string& text, page_encoding enc) {
     return out;
 }
 
-namespace http = boost::beast::http;
-
 namespace {
-ndes_frontend::response answer(const ndes_frontend::request& req, http::status status, const char* content_type,
-                               std::string body) {
-    ndes_frontend::response res{status, req.version()};
+response answer(const request& req, http::status status, const char* content_type, std::string body) {
+    response res{status, req.version()};
     res.set(http::field::content_type, content_type);
     res.keep_alive(req.keep_alive());
     res.body() = std::move(body);
@@ -112,7 +110,7 @@ bool ndes_frontend::is_admin_path(std::string_view path) {
     return p == base || (p.size() > base.size() && p.compare(0, base.size(), base) == 0 && p[base.size()] == '/');
 }
 
-ndes_frontend::response ndes_frontend::html(const request& req, const std::string& page) const {
+response ndes_frontend::html(const request& req, const std::string& page) const {
     // Real NDES often sends no charset at all (ndes.md §2).
     return answer(req, http::status::ok, "text/html", encode_page(page, encoding_));
 }
@@ -130,7 +128,7 @@ bool ndes_frontend::authorized(const request& req) const {
     return ok;
 }
 
-ndes_frontend::response ndes_frontend::admin(const request& req, std::string& detail) {
+response ndes_frontend::admin(const request& req, std::string& detail) {
     if (!authorized(req)) {
         auto res = answer(req, http::status::unauthorized, "text/plain",
                           "401 Unauthorized: the NDES admin page needs a login (ndes.admin_users)\n");
@@ -202,7 +200,7 @@ ndes_frontend::response ndes_frontend::admin(const request& req, std::string& de
     return html(req, render_admin_html(page));
 }
 
-ndes_frontend::response ndes_frontend::browse(const request& req, const std::string& admin_url) {
+response ndes_frontend::browse(const request& req, const std::string& admin_url) {
     if (cfg_.browse == "403") {
         return answer(req, http::status::forbidden, "text/html",
                       "<html><body>403 - Forbidden: Access is denied.</body></html>");

@@ -7,11 +7,11 @@
 #include <mutex>
 #include <string>
 
-#include <boost/beast/http.hpp>
 
 #include "config/config.hpp"
 #include "pki/scep/challenge.hpp"
 #include "pki/crypto/ossl.hpp"
+#include "server/http.hpp"
 
 namespace scep::server {
 
@@ -46,8 +46,6 @@ std::string encode_page(const std::string& utf8_ascii, page_encoding enc);
 // the "NDES in trouble" answers) and the page for browsing the SCEP URL.
 class ndes_frontend {
 public:
-    using request = boost::beast::http::request<boost::beast::http::string_body>;
-    using response = boost::beast::http::response<boost::beast::http::string_body>;
 
     // `otp` is the dynamic password cache (null unless password_mode = "dynamic").
     ndes_frontend(config::ndes_settings cfg, one_time_passwords* otp, std::string single_password,

@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "pki/crypto/encoding.hpp"
-#include "server/router.hpp"
+#include "server/http.hpp"
 
 namespace scep::server {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "config/config.hpp"
-#include "server/router.hpp"
+#include "server/http.hpp"
 
 namespace scep::server {
 

@@ -2,8 +2,6 @@
 // back to HTTP. No sockets: the session hands in a parsed request.
 #pragma once
 
-#include <boost/beast/http.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -13,6 +11,7 @@
 
 #include "pki/trust/exports.hpp"
 #include "pki/scep/service.hpp"
+#include "server/http.hpp"
 
 namespace scep::server {
 class ndes_frontend;
@@ -25,29 +24,6 @@ struct scep_exchange;
 }
 
 namespace scep::server {
-
-namespace http = boost::beast::http;
-using request = http::request<http::string_body>;
-using response = http::response<http::string_body>;
-
-// What one request did, for the request log.
-struct request_record {
-    std::string operation;
-    std::string message_type;
-    std::string transaction_id;
-    std::string pki_status;
-    std::string fail_info;
-    std::string detail;
-    std::string serial;
-    std::string hresult;  // NDES mode, FAILURE: what the reply carries ("0x80094800")
-    int http_status = 0;
-    // Held back this long before the answer is written (quirks.latency).
-    std::chrono::milliseconds delay{0};
-    // How the answer goes on the wire: a transport fault (docs/faults.md)
-    // closes or resets the connection instead, or pauses in the middle of the body.
-    enum class wire { answer, close, reset, pause_mid_body } transport = wire::answer;
-    std::chrono::milliseconds pause{0};  // pause_mid_body
-};
 
 // What the router serves, handed in once at construction.
 struct router_parts;
@@ -73,6 +49,7 @@ public:
     explicit router(router_parts parts);
 
     // `secure`: the request came over HTTPS (links it builds say https).
+    // Sets rec.http_status from the answer it returns.
     response handle(const request& req, const std::string& client, request_record& rec, bool secure = false);
     // GET /readyz answers 200 while this is true and the store answers
     // (false from the start of a graceful shutdown).
@@ -84,20 +61,52 @@ public:
     }
 
 private:
+    // One request on its way through the table.
+    struct call {
+        const request& req;
+        std::string_view target;  // path and query as sent
+        std::string_view path;    // without a redirect fault's prefix
+        std::string_view query;
+        const std::string& client;
+        request_record& rec;
+        bool secure;
+        std::chrono::steady_clock::time_point start;
+    };
+    // One row of the route table: which paths, which methods, who answers.
+    struct route {
+        std::string_view operation;  // what the request log calls it
+        std::function<bool(std::string_view path)> matches;
+        // Methods answered; others get 405 before anything else happens.
+        // Empty: the handler checks (SCEP and the NDES admin page check
+        // after IIS's URL limits, as IIS does).
+        std::string_view allow;
+        bool url_limits;  // behind IIS's URL limits (quirks.max_url_bytes, max_query_bytes)
+        response (router::*answer)(call& c);
+    };
+    std::vector<route> routes() const;
+
+    response healthz(call& c);
+    response readyz(call& c);
+    response metrics_page(call& c);
+    response status(call& c);
+    response transactions(call& c);
+    response admin(call& c);
+    response ndes_admin(call& c);
+    response scep_endpoint(call& c);
+    response profile(call& c);
+    // /ca/<name>.<ext>, /certs/<serial>.<ext>, /crl/<tier>.crl
+    response download(call& c);
+    response not_found(call& c);
+
     bool is_scep_path(std::string_view path) const;
+    // IIS's URL limits (quirks); a refused SCEP request is still inspected.
+    std::optional<response> url_limits(call& c);
     // An armed HTTP fault (docs/faults.md) applied to a SCEP answer.
-    // `target` is the request's path and query (a redirect keeps them).
-    void inject_http_fault(response& res, std::string_view target, const std::string& client, request_record& rec,
-                           scep_exchange& x);
+    void inject_http_fault(call& c, response& res, scep_exchange& x);
     // Hands one SCEP exchange and its answer to the inspector.
-    void record_exchange(const request& req, std::string_view path, std::string_view query, const std::string& client,
-                         const request_record& rec, const response& res, scep_exchange&& x,
-                         std::chrono::steady_clock::time_point start);
-    // /transactions, /transactions.json, /transactions.js, /transactions/<id>[.json]
-    response transactions(const request& req, std::string_view path, std::string_view query, request_record& rec);
+    void record_exchange(call& c, const response& res, scep_exchange&& x);
     // `x`, when set, gets what the inspector needs of the exchange.
-    response scep(const request& req, std::string_view query, const std::string& client, request_record& rec,
-                  bool secure, scep_exchange* x);
+    response scep(call& c, scep_exchange* x);
 
     scep_service& service_;
     std::vector<std::string> scep_paths_;
@@ -112,6 +121,7 @@ private:
     std::vector<x509_ptr> tls_chain_;
     std::filesystem::path capture_dir_;
     ndes_event_log* ndes_events_ = nullptr;
+    std::vector<route> routes_;
     std::atomic<bool> ready_{true};
     std::atomic<std::uint64_t> captured_{0};
 };
@@ -136,22 +146,6 @@ struct router_parts {
     // ndes.event_log: the events NDES would write for failures.
     ndes_event_log* ndes_events = nullptr;
 };
-
-// Checks made on every request before it is routed, where a wrong answer
-// would let two parties read one byte stream differently (RFC 9112):
-// Transfer-Encoding whose final coding is not chunked (400) or with codings
-// this server does not implement (501); an HTTP/1.1 request without Host,
-// or any request with two (400). The session answers an error and closes
-// the connection. An absolute-form target (RFC 9112 §3.2.2) is rewritten to
-// origin-form, its authority becoming the Host.
-struct framing_error {
-    http::status status;
-    std::string reason;
-};
-std::optional<framing_error> check_framing(request& req);
-
-// Query parameters as sent (keys percent-decoded, values left encoded).
-std::vector<std::pair<std::string, std::string>> split_query(std::string_view query);
 
 // The message of a GET PKIOperation: percent-decoded (keeping '+' as '+',
 // as macOS sends it half-escaped) and base64-decoded.

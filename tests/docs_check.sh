@@ -5,7 +5,7 @@
 # map of the code in docs/design.md names every source folder that exists;
 # docs/inspector.md's findings catalogue is the one `scep-lab inspect
 # --catalogue` prints; docs/conformance.md's cases are `scep-lab conformance
-# --catalogue`'s.
+# --catalogue`'s; a file named in a comment exists.
 set -euo pipefail
 BIN=$(readlink -f "${1:?usage: $0 path/to/scep-lab}")
 cd "$(dirname "$0")/.."
@@ -20,6 +20,10 @@ stray=$({ grep -rhoE 'env\("SCEP_LAB_[A-Z_]+"\)|getenv\("SCEP_LAB_[A-Z_]+"\)' co
 [ -z "$stray" ] || fail "read but not in the variable table: $stray"
 lines=$(wc -l <README.md)
 [ "$lines" -le 160 ] || fail "README.md has $lines lines (at most 160: the rest belongs in docs/)"
+# Every page in docs/ has its row in the README's documentation table.
+for page in docs/*.md; do
+    grep -q "^| \[$page\]($page) |" README.md || fail "README.md's documentation table has no row for $page"
+done
 # Relative links in README.md and docs/*.md point at files that exist.
 while IFS=$'\t' read -r file target; do
     [ -e "$(dirname "$file")/$target" ] || fail "$file links to $target, which does not exist"
@@ -28,10 +32,19 @@ done < <(grep -oE '\]\([^)#:]+' README.md docs/*.md | sed -E 's/^([^:]+):\]\(/\1
 while IFS=: read -r file line path; do
     [ -e "$path" ] || fail "$file:$line names $path, which does not exist"
 done < <(grep -noE '\b(pki|server|client|cli|config|tests|scripts)/[A-Za-z0-9_/.-]+\.(hpp|cpp|sh|toml|py)\b' README.md docs/*.md)
-for dir in pki/crypto pki/store pki/ca pki/scep pki/trust config server client cli; do
+# Comments name files too: a path in a comment of the code, the tests, the
+# scripts or the build (or a top-level *.md) exists in the repository.
+while IFS= read -r hit; do
+    path=${hit##*:}
+    [ -e "$path" ] || fail "${hit%:*} names $path in a comment, which does not exist"
+done < <(grep -rnoE '(//|#).*' --include='*.cpp' --include='*.hpp' --include='*.sh' --include='*.py' \
+             --include='*.toml' --include='CMakeLists.txt' pki server client cli config tests scripts peers CMakeLists.txt Dockerfile 2>/dev/null |
+         grep -oE '^[^:]+:[0-9]+:|(\.\./)*\b(pki|server|client|cli|config|tests|scripts|docs)/[A-Za-z0-9_/.-]+\.(hpp|cpp|sh|toml|py|md)\b|\b[A-Z][A-Z_]+\.md\b' |
+         awk '/:[0-9]+:$/ { at = $0; next } { print at $0 }' | sed -E 's/:([0-9]+):/:\1:/')
+for dir in pki/crypto pki/store pki/ca pki/scep pki/trust config server peers client cli; do
     grep -q "| \`$dir/\?\`" docs/design.md || fail "docs/design.md's map does not describe $dir"
 done
-for dir in $(find pki config server client cli -mindepth 0 -maxdepth 1 -type d -name '*' | grep -vE '^(pki|config/presets)$'); do
+for dir in $(find pki config server peers client cli -mindepth 0 -maxdepth 1 -type d -name '*' | grep -vE '^(pki|config/presets)$'); do
     [ -f "$dir/CMakeLists.txt" ] || continue
     grep -q "| \`$dir/\?\`" docs/design.md || fail "docs/design.md's map does not describe $dir"
 done

@@ -177,3 +177,35 @@ pkcs7_ptr pkcs7(byte_view der) {
 }
 
 }  // namespace scep::fast_parse
+
+namespace scep {
+
+// The parsers of ossl.hpp try the fast path first; what it leaves (nullptr)
+// is parsed the standard way, with OpenSSL's own error messages.
+result<x509_ptr> x509_from_der(byte_view der) {
+    if (x509_ptr fast = fast_parse::certificate(der)) return fast;
+    const unsigned char* p = der.data();
+    x509_ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+    if (!cert) return make_error(ossl_error("not a DER certificate"));
+    return cert;
+}
+
+result<x509_req_ptr> x509_req_from_der(byte_view der) {
+    if (x509_req_ptr fast = fast_parse::request(der)) return fast;
+    const unsigned char* p = der.data();
+    x509_req_ptr req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
+    if (!req) return make_error(ossl_error("not a DER PKCS#10 request"));
+    return req;
+}
+
+result<pkcs7_ptr> pkcs7_from_der(byte_view der) {
+    if (pkcs7_ptr fast = fast_parse::pkcs7(der)) return fast;
+    // d2i_PKCS7 accepts BER with indefinite lengths, which Apple devices and
+    // jscep send (micromdm/scep#79).
+    const unsigned char* p = der.data();
+    pkcs7_ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
+    if (!p7) return make_error(ossl_error("not a DER/BER PKCS#7 ContentInfo"));
+    return p7;
+}
+
+}  // namespace scep

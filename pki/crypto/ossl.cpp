@@ -1,7 +1,5 @@
 #include "pki/crypto/ossl.hpp"
 
-#include "pki/crypto/fast_parse.hpp"
-
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/provider.h>
@@ -95,13 +93,6 @@ bytes digest(const EVP_MD* md, byte_view data) {
 
 bytes sha256(byte_view data) { return digest(EVP_sha256(), data); }
 
-result<x509_ptr> x509_from_der(byte_view der) {
-    if (x509_ptr fast = fast_parse::certificate(der)) return fast;
-    const unsigned char* p = der.data();
-    x509_ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-    if (!cert) return make_error(ossl_error("not a DER certificate"));
-    return cert;
-}
 
 result<x509_ptr> x509_from_pem(std::string_view pem) {
     bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
@@ -153,23 +144,7 @@ std::string x509_to_pem(const X509& cert) {
     return std::string(b.begin(), b.end());
 }
 
-result<x509_req_ptr> x509_req_from_der(byte_view der) {
-    if (x509_req_ptr fast = fast_parse::request(der)) return fast;
-    const unsigned char* p = der.data();
-    x509_req_ptr req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
-    if (!req) return make_error(ossl_error("not a DER PKCS#10 request"));
-    return req;
-}
 
-result<pkcs7_ptr> pkcs7_from_der(byte_view der) {
-    if (pkcs7_ptr fast = fast_parse::pkcs7(der)) return fast;
-    // d2i_PKCS7 accepts BER with indefinite lengths, which Apple devices and
-    // jscep send (micromdm/scep#79).
-    const unsigned char* p = der.data();
-    pkcs7_ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
-    if (!p7) return make_error(ossl_error("not a DER/BER PKCS#7 ContentInfo"));
-    return p7;
-}
 
 bytes x509_req_to_der(const X509_REQ& req) { return must(der_encode(req, i2d_X509_REQ, "i2d_X509_REQ")); }
 

@@ -1,5 +1,5 @@
 // A small expected-like result type: untrusted input never throws, it yields
-// an error value that says what was wrong (see ../shared/STYLE.md).
+// an error value that says what was wrong (docs/design.md, "Shape").
 #pragma once
 
 #include <stdexcept>

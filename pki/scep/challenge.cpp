@@ -1,6 +1,6 @@
 #include "pki/scep/challenge.hpp"
 
-#include "pki/scep/service.hpp"
+#include "pki/crypto/constant_time.hpp"
 
 #include <openssl/err.h>
 

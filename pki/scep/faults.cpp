@@ -233,4 +233,6 @@ std::optional<fault_rule> fault_plan::take(fault_layer layer, const fault_reques
     return std::nullopt;
 }
 
+std::string fired_fault::text() const { return std::string(info(kind).name) + " (" + rule + ")"; }
+
 }  // namespace scep

@@ -114,6 +114,14 @@ struct fault_rule {
     std::uint64_t matched = 0, fired = 0;
 };
 
+// A fault injected into an answer: its kind and the id of the rule that armed it.
+struct fired_fault {
+    fault_kind kind;
+    std::string rule;
+    // "kind (rule id)", for the request log and the inspector.
+    std::string text() const;
+};
+
 // What is known of a request when a fault may apply.
 struct fault_request {
     std::string_view operation, message_type, transaction_id, client, subject;

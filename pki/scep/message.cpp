@@ -256,6 +256,14 @@ std::string message_type_name(int type) {
     }
 }
 
+std::string scep_outcome::hresult_text() const { return hresult ? hresult_hex(*hresult) : ""; }
+
+std::string scep_outcome::faults_text() const {
+    std::string out;
+    for (const auto& f : faults) out += (out.empty() ? "" : ", ") + f.text();
+    return out;
+}
+
 std::string_view to_string(pki_status s) {
     switch (s) {
         case pki_status::success: return "SUCCESS";

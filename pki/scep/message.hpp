@@ -16,35 +16,13 @@
 #include <vector>
 
 #include "pki/crypto/ossl.hpp"
+#include "pki/scep/outcome.hpp"
 
 namespace scep {
 
 // The HTTP operations (RFC 8894 §4.1: operation=...).
 inline constexpr std::string_view scep_operations[] = {"GetCACaps", "GetCACert", "GetNextCACert", "PKIOperation"};
 
-// RFC 8894 §3.2.1.2
-enum class message_type : int {
-    cert_rep = 3,
-    renewal_req = 17,
-    pkcs_req = 19,
-    cert_poll = 20,
-    get_cert = 21,
-    get_crl = 22,
-};
-// RFC 8894 §3.2.1.3
-enum class pki_status : int { success = 0, failure = 2, pending = 3 };
-// RFC 8894 §3.2.1.4
-enum class fail_info : int {
-    bad_alg = 0,
-    bad_message_check = 1,
-    bad_request = 2,
-    bad_time = 3,
-    bad_cert_id = 4,
-};
-
-std::string message_type_name(int type);  // "PKCSReq", or "unknown(99)"
-std::string_view to_string(pki_status s);
-std::string_view to_string(fail_info f);
 
 // Content-encryption algorithms of the pkcsPKIEnvelope (RFC 8894 §3.2.2).
 enum class content_cipher { des_cbc, des_ede3_cbc, aes_128_cbc, aes_192_cbc, aes_256_cbc };

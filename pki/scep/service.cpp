@@ -37,16 +37,6 @@ failure_cause password_cause(challenge_refusal::kind k) {
 }
 }  // namespace
 
-std::string ndes_hresult(fail_info f, failure_cause cause) {
-    return hresult_decimal(ndes_error_for(cause, static_cast<int>(f)).hresult);
-}
-
-bool constant_time_equal(std::string_view a, std::string_view b) {
-    // Hash first so the comparison time does not depend on the lengths either.
-    auto da = sha256(byte_view(reinterpret_cast<const std::uint8_t*>(a.data()), a.size()));
-    auto db = sha256(byte_view(reinterpret_cast<const std::uint8_t*>(b.data()), b.size()));
-    return CRYPTO_memcmp(da.data(), db.data(), da.size()) == 0;
-}
 
 scep_service::scep_service(const hierarchy& pki, const issuer& iss, cert_store& store, service_config cfg,
                            clock_fn clock, challenge_verifier* challenge)
@@ -114,15 +104,19 @@ void scep_service::install_pki(std::unique_ptr<hierarchy> next) {
     generations_.push_back(std::move(g));
 }
 
-service_reply scep_service::get_ca_caps() const {
+std::vector<std::string> scep_service::capabilities() const {
     pin p(*this);
+    std::vector<std::string> caps = cfg_.capabilities;
+    // RFC 8894 §3.5.2: advertised while a next CA exists.
+    if (pki().next_issuing() && std::find(caps.begin(), caps.end(), "GetNextCACert") == caps.end())
+        caps.push_back("GetNextCACert");
+    return caps;
+}
+
+service_reply scep_service::get_ca_caps() const {
     service_reply r;
     r.content_type = "text/plain";
-    for (const auto& cap : cfg_.capabilities) r.body += cap + "\n";
-    // RFC 8894 §3.5.2: advertised while a next CA exists.
-    if (pki().next_issuing() &&
-        std::find(cfg_.capabilities.begin(), cfg_.capabilities.end(), "GetNextCACert") == cfg_.capabilities.end())
-        r.body += "GetNextCACert\n";
+    for (const auto& cap : capabilities()) r.body += cap + "\n";
     return r;
 }
 
@@ -447,18 +441,16 @@ service_reply scep_service::notified(const challenge_context& ctx, service_reply
     if (!challenge_->notifies()) return reply;
     challenge_outcome o;
     x509_ptr issued;
-    if (reply.pki_status == to_string(pki_status::success)) {
+    if (reply.status == pki_status::success) {
         o.disposition = static_cast<int>(pki_status::success);
         if (auto row = store_.find_by_serial(reply.serial); row && *row)
             if (auto cert = x509_from_der((*row)->der)) issued = std::move(*cert);
         o.issued = issued.get();
-    } else if (reply.pki_status == to_string(pki_status::pending)) {
+    } else if (reply.status == pki_status::pending) {
         o.disposition = static_cast<int>(pki_status::pending);
     } else {
         o.disposition = static_cast<int>(pki_status::failure);
-        o.last_hresult = 0x80004005;  // E_FAIL, unless the reply carried NDES's HRESULT
-        if (reply.hresult.size() == 10)
-            o.last_hresult = static_cast<std::uint32_t>(std::stoul(reply.hresult.substr(2), nullptr, 16));
+        o.last_hresult = reply.hresult.value_or(0x80004005);  // E_FAIL, unless the reply carried NDES's HRESULT
         o.text = reply.detail;
     }
     challenge_->notify(ctx, o);
@@ -781,10 +773,10 @@ service_reply scep_service::pending(const pki_request& req, std::string why) con
 
 service_reply scep_service::reply_from(const pki_request& req, const cert_rep_params& p) const {
     service_reply r;
-    r.message_type = message_type_name(req.type);
+    r.type = static_cast<message_type>(req.type);
     r.transaction_id = req.transaction_id;
-    r.pki_status = std::string(to_string(p.status));
-    if (p.failure) r.fail_info = std::string(to_string(*p.failure));
+    r.status = p.status;
+    r.failure = p.failure;
     r.detail = p.fail_info_text;
     cert_rep_params faulty;
     x509_ptr rebuilt;  // a certificate fault's certificate, alive until the reply is built
@@ -792,7 +784,7 @@ service_reply scep_service::reply_from(const pki_request& req, const cert_rep_pa
     if (faults_ && faults_->armed()) {
         const std::string subject = req.csr ? subject_for_matching(*X509_REQ_get_subject_name(req.csr.get())) : "";
         if (auto rule = faults_->take(fault_layer::certrep,
-                                      {"PKIOperation", r.message_type, req.transaction_id, req.requester, subject})) {
+                                      {"PKIOperation", message_type_name(req.type), req.transaction_id, req.requester, subject})) {
             faulty = p;
             if (auto applied = apply_certrep_fault(*rule, faulty, rebuilt, pki().issuing(), pki().chain(true), clock_());
                 !applied) {
@@ -803,9 +795,9 @@ service_reply scep_service::reply_from(const pki_request& req, const cert_rep_pa
                 return r;
             }
             params = &faulty;
-            r.pki_status = std::string(to_string(faulty.status));
-            if (!faulty.failure) r.fail_info.clear();
-            r.fault = std::string(info(rule->kind).name) + " (" + rule->id + ")";
+            r.status = faulty.status;
+            if (!faulty.failure) r.failure.reset();
+            r.faults.push_back({rule->kind, rule->id});
         }
     }
     auto der = build_cert_rep(*params, pki().ra_cert(), pki().ra_key());
@@ -875,8 +867,8 @@ service_reply scep_service::failure(const pki_request& req, fail_info info, std:
     p.fail_info_text = text;
     auto r = reply_from(req, p);
     r.detail = std::move(text);  // logged even when NDES does not send it
-    if (cfg_.ndes_replies && r.pki_status == to_string(pki_status::failure)) {
-        r.hresult = hresult_hex(ndes.hresult);
+    if (cfg_.ndes_replies && r.status == pki_status::failure) {
+        r.hresult = ndes.hresult;
         if (ndes.event_id != 0) r.ndes_event = {ndes.event_id, ndes_event_text(ndes)};
     }
     return r;
@@ -890,7 +882,7 @@ service_reply scep_service::success(const pki_request& req, const X509& issued) 
         if (cfg_.reply_includes_chain == service_config::reply_chain::issuing) p.chain.resize(1);
     }
     auto r = reply_from(req, p);
-    if (r.pki_status == to_string(pki_status::success)) r.serial = serial_hex(issued);  // not under a pending fault
+    if (r.status == pki_status::success) r.serial = serial_hex(issued);  // not under a pending fault
     return r;
 }
 

@@ -91,27 +91,16 @@ struct service_config {
     std::vector<std::string> ca_templates;
 };
 
-// The HRESULT NDES puts beside a failInfo (decimal, as on the wire). Only
-// badRequest -> 0x80070057 is captured from a real server; the rest follow
-// what Windows tools report for those failures (ndes.md §4, confidence [S]/[U]).
-std::string ndes_hresult(fail_info f, failure_cause cause = failure_cause::unspecified);
 
-// What the server reports and logs for one operation.
-struct service_reply {
+// What the server answers for one operation, and what it did (the outcome
+// it derives from, typed; never secrets).
+struct service_reply : scep_outcome {
     int http_status = 200;
     std::string content_type;
     std::string body;
-    // For the request log (never secrets):
-    std::string message_type;
-    std::string transaction_id;
-    std::string pki_status;
-    std::string fail_info;
     std::string detail;  // failInfoText or the 400 reason
-    std::string serial;  // issued certificate
-    std::string fault;   // an injected fault: "kind (rule id)"
-    // NDES mode, FAILURE: the HRESULT sent ("0x80094800") and the event NDES
-    // would write to its Application log (docs/ndes.md); event_id 0 = none.
-    std::string hresult;
+    // NDES mode, FAILURE: the event NDES would write to its Application log
+    // (docs/ndes.md); id 0 = none.
     struct event {
         int id = 0;
         std::string text;
@@ -141,6 +130,8 @@ public:
                  clock_fn clock = system_clock_fn(), challenge_verifier* challenge = nullptr);
 
     service_reply get_ca_caps() const;
+    // What GetCACaps advertises, one capability each (RFC 8894 §3.5.2).
+    std::vector<std::string> capabilities() const;
     service_reply get_ca_cert() const;
     service_reply get_next_ca_cert() const;
     service_reply pki_operation(byte_view message, const std::string& requester);
@@ -247,8 +238,5 @@ private:
     fault_plan* faults_ = nullptr;
     mutable std::atomic<bool> store_write_failed_{false};
 };
-
-// Compares secrets without leaking where they differ or their length.
-bool constant_time_equal(std::string_view a, std::string_view b);
 
 }  // namespace scep

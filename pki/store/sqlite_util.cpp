@@ -113,13 +113,7 @@ void wal_checkpointer::run() {
             (void)sqlite3_wal_checkpoint_v2(own_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
         }
         lock.lock();
-        ++completed_;
     }
-}
-
-std::uint64_t wal_checkpointer::completed() const {
-    std::lock_guard lock(mu_);
-    return completed_;
 }
 
 std::string column_text(sqlite3_stmt* s, int i) {

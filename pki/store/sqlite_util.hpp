@@ -72,9 +72,6 @@ public:
     wal_checkpointer(const wal_checkpointer&) = delete;
     wal_checkpointer& operator=(const wal_checkpointer&) = delete;
 
-    // Checkpoints run so far (for tests and benchmarks).
-    std::uint64_t completed() const;
-
 private:
     wal_checkpointer(sqlite3* db, std::mutex& writers, db_ptr own, int pages);
     static int on_commit(void* self, sqlite3* db, const char* name, int pages);
@@ -84,11 +81,10 @@ private:
     std::mutex& writers_;
     db_ptr own_;
     const int pages_;
-    mutable std::mutex mu_;
+    std::mutex mu_;
     std::condition_variable cv_;
     bool due_ = false;
     bool stop_ = false;
-    std::uint64_t completed_ = 0;
     std::thread thread_;
 };
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # certmonger (getcert add-scep-ca / request) enrolls against scep-lab through
-# a private certmonger daemon on its own D-Bus session (DEVELOPERS.md).
+# a private certmonger daemon on its own D-Bus session (docs/testing.md).
 . "$(dirname "$0")/lib.sh"
 command -v certmonger >/dev/null || skip "certmonger not installed"
 command -v dbus-run-session >/dev/null || skip "dbus-run-session not installed"
@@ -32,7 +32,7 @@ grep -q "status: MONITORING" "$out/good.list" || fail "certmonger did not get th
 [ -s "$out/good.pem" ] || fail "no certificate file"
 verify_chain "$out/good.pem"
 serial=$(serial_in_store "$out/good.pem")
-openssl x509 -in "$out/good.pem" -noout -ext subjectAltName | grep -q "DNS:cm-host.lab" || fail "SAN not copied"
+openssl x509 -in "$out/good.pem" -noout -ext subjectAltName | contains "DNS:cm-host.lab" || fail "SAN not copied"
 grep -q "op=PKIOperation.*msg_type=PKCSReq.*status=SUCCESS" "$WORK/server.log" || fail "no PKCSReq in the log"
 echo "ok: certmonger enrolled (GET PKIOperation), serial $serial"
 

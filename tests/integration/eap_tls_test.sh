@@ -18,7 +18,7 @@ start_server
     >"$WORK/issue.out" 2>&1 || fail "scep-lab issue failed: $(cat "$WORK/issue.out")"
 for f in server.pem server.key ca.pem; do [ -s "$WORK/radius-certs/$f" ] || fail "issue wrote no $f"; done
 [ "$(stat -c %a "$WORK/radius-certs/server.key")" = 600 ] || fail "server.key is not 0600"
-openssl x509 -in "$WORK/radius-certs/server.pem" -noout -ext extendedKeyUsage | grep -q "TLS Web Server Authentication" ||
+openssl x509 -in "$WORK/radius-certs/server.pem" -noout -ext extendedKeyUsage | contains "TLS Web Server Authentication" ||
     fail "the RADIUS certificate has no serverAuth EKU"
 radius_serial=$(openssl x509 -in "$WORK/radius-certs/server.pem" -noout -serial | cut -d= -f2)
 [ "$(sqlite3 "$WORK/data/scep-lab.db" "SELECT requester FROM certificates WHERE serial = '$radius_serial'")" = \
@@ -43,7 +43,7 @@ crl_url=$(openssl x509 -in "$WORK/good/cert.pem" -noout -ext crlDistributionPoin
 mkdir -p "$WORK/crl"
 curl -sf "$crl_url" -o "$WORK/crl/issuing.crl.der" || fail "cannot fetch $crl_url"
 openssl crl -inform DER -in "$WORK/crl/issuing.crl.der" -out "$WORK/crl/issuing.crl.pem"
-openssl crl -in "$WORK/crl/issuing.crl.pem" -noout -text | grep -q "Serial Number: $revoked_serial" ||
+openssl crl -in "$WORK/crl/issuing.crl.pem" -noout -text | contains "Serial Number: $revoked_serial" ||
     fail "the CRL does not list $revoked_serial"
 rm "$WORK/crl/issuing.crl.der"
 openssl rehash "$WORK/crl" 2>/dev/null || c_rehash "$WORK/crl" >/dev/null

@@ -56,7 +56,7 @@ echo "ok: /certs/<serial> (.pem, .crt, lower case, no leading zero) and export c
 
 # 4. unknown names: 404 with a reason, and the server stays up
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/ca/nope.pem")" = 404 ] || fail "unknown CA not 404"
-curl -s "$base/ca/nope.pem" | grep -q 'no CA named "nope"' || fail "unknown CA without a reason"
+curl -s "$base/ca/nope.pem" | contains 'no CA named "nope"' || fail "unknown CA without a reason"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/certs/ABCDEF.pem")" = 404 ] || fail "unknown serial not 404"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/ca/root.zip")" = 404 ] || fail "unknown format not 404"
 lab export cert:XYZ 2>err.txt && fail "a bad serial was exported"

@@ -23,7 +23,7 @@ for name in localhost 127.0.0.1; do
     flag=-verify_hostname; [ "$name" = 127.0.0.1 ] && flag=-verify_ip
     out=$(openssl s_client -connect "127.0.0.1:$HPORT" -servername localhost -CAfile "$WORK/root.pem" \
         -verify_return_error "$flag" "$name" </dev/null 2>&1) || fail "s_client ($name) failed: $(echo "$out" | tail -5)"
-    echo "$out" | grep -q "Verify return code: 0 (ok)" || fail "s_client did not verify for $name"
+    echo "$out" | contains "Verify return code: 0 (ok)" || fail "s_client did not verify for $name"
 done
 # The server sends its certificate and the intermediates, not the root.
 sent=$(openssl s_client -connect "127.0.0.1:$HPORT" -showcerts </dev/null 2>/dev/null | grep -c "BEGIN CERTIFICATE")
@@ -34,7 +34,7 @@ echo "ok: s_client verifies the HTTPS chain against the exported root (localhost
 "$SCEP_LAB" --data-dir "$WORK/data" health --url "https://localhost:$HPORT" >/dev/null || fail "health over HTTPS failed"
 out=$("$SCEP_LAB" --data-dir "$WORK/nodata" health --url "https://localhost:$HPORT" 2>&1) &&
     fail "health trusted the lab without its root"
-echo "$out" | grep -q "certificate verify failed" || fail "health without the root: $out"
+echo "$out" | contains "certificate verify failed" || fail "health without the root: $out"
 echo "ok: scep-lab health checks HTTPS against the lab root, and fails without it"
 
 # 2. Refusals: an unrelated trust anchor, a wrong name, TLS 1.1.
@@ -66,7 +66,7 @@ openssl x509 -in "$WORK/tls-chain.pem" -outform DER | cmp -s - "$WORK/served.der
 https_serial=$(openssl x509 -in "$WORK/tls-chain.pem" -noout -serial | cut -d= -f2)
 [ "$(sqlite3 "$WORK/data/scep-lab.db" "SELECT requester FROM certificates WHERE serial = '$https_serial'")" = "scep-lab https" ] ||
     fail "the HTTPS certificate is not in the store"
-openssl x509 -in "$WORK/tls-chain.pem" -noout -ext extendedKeyUsage | grep -q "TLS Web Server Authentication" ||
+openssl x509 -in "$WORK/tls-chain.pem" -noout -ext extendedKeyUsage | contains "TLS Web Server Authentication" ||
     fail "HTTPS certificate lacks serverAuth"
 echo "ok: /ca/tls-chain.pem, .p7b and \`export tls-chain\` agree with the handshake; the certificate is in the store"
 
@@ -118,7 +118,7 @@ fi
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 start_server
 HPORT=$(https_port)
-openssl s_client -connect "127.0.0.1:$HPORT" </dev/null 2>/dev/null | openssl x509 -noout -serial | grep -q "$https_serial" ||
+openssl s_client -connect "127.0.0.1:$HPORT" </dev/null 2>/dev/null | openssl x509 -noout -serial | contains "$https_serial" ||
     fail "the HTTPS certificate changed on a plain restart"
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 printf '[https]\nnames = ["scep.lab", "127.0.0.2"]\nmin_version = "1.3"\n' >"$WORK/names.toml"
@@ -145,8 +145,7 @@ HPORT=$(https_port)
 grep -q '"url":"https://' "$WORK/ready.json" || fail "with --no-http the ready file should give the https URL"
 openssl s_client -connect "127.0.0.1:$HPORT" -CAfile "$WORK/root.pem" -verify_return_error -verify_hostname own.lab \
     </dev/null >"$WORK/s6.log" 2>&1 || fail "own certificate does not verify: $(tail -3 "$WORK/s6.log")"
-curl -sf --cacert "$WORK/root.pem" --resolve "own.lab:$HPORT:127.0.0.1" "https://own.lab:$HPORT/scep?operation=GetCACaps" |
-    grep -q POSTPKIOperation || fail "GetCACaps over HTTPS with the own certificate failed"
+curl -sf --cacert "$WORK/root.pem" --resolve "own.lab:$HPORT:127.0.0.1" "https://own.lab:$HPORT/scep?operation=GetCACaps" | contains POSTPKIOperation || fail "GetCACaps over HTTPS with the own certificate failed"
 out=$("$SCEP_LAB" --data-dir "$WORK/data" health --url "https://127.0.0.1:$HPORT" 2>&1) &&
     fail "health accepted own.lab's certificate for 127.0.0.1"
 echo "ok: https.cert_file/key_file serve your own certificate; --no-http leaves HTTPS alone; names are checked"
@@ -155,15 +154,15 @@ echo "ok: https.cert_file/key_file serve your own certificate; --no-http leaves 
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 printf '[https]\ncert_file = "%s"\nkey_file = "%s"\n' "$WORK/own/cert.pem" "$WORK/radius-nokey.pem" >"$WORK/bad1.toml"
 out=$("$SCEP_LAB" --config "$WORK/bad1.toml" serve --data-dir "$WORK/data" --port 0 --https-port 0 2>&1) && fail "started with a missing key file"
-echo "$out" | grep -q "https.key_file" || fail "missing key not named: $out"
+echo "$out" | contains "https.key_file" || fail "missing key not named: $out"
 printf '[https]\ncert_file = "%s"\nkey_file = "%s"\n' "$WORK/own/cert.pem" "$WORK/other.key" >"$WORK/bad2.toml"
 out=$("$SCEP_LAB" --config "$WORK/bad2.toml" serve --data-dir "$WORK/data" --port 0 --https-port 0 2>&1) && fail "started with a mismatched key"
-echo "$out" | grep -q "does not belong" || fail "mismatched key not explained: $out"
+echo "$out" | contains "does not belong" || fail "mismatched key not explained: $out"
 printf '[https]\ncert_file = "%s"\n' "$WORK/own/cert.pem" >"$WORK/bad3.toml"
 out=$("$SCEP_LAB" --config "$WORK/bad3.toml" serve --data-dir "$WORK/data" 2>&1) && fail "started with cert_file alone"
-echo "$out" | grep -q "go together" || fail "cert_file without key_file not explained: $out"
+echo "$out" | contains "go together" || fail "cert_file without key_file not explained: $out"
 out=$("$SCEP_LAB" serve --data-dir "$WORK/data" --no-http --no-https 2>&1) && fail "started with nothing to listen on"
-echo "$out" | grep -q "nothing would listen" || fail "no-http + no-https not explained: $out"
+echo "$out" | contains "nothing would listen" || fail "no-http + no-https not explained: $out"
 [ "$(sqlite3 "$WORK/data/scep-lab.db" "SELECT COUNT(*) FROM certificates WHERE requester = 'scep-lab https'")" = 2 ] ||
     fail "the store changed after refused starts"
 echo "ok: missing key, mismatched key, cert without key, nothing to listen on: refused with the setting named"

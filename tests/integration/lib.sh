@@ -21,6 +21,16 @@ fail() {
     exit 1
 }
 
+# cmd | contains [grep options] PATTERN: true when a line of cmd's output
+# matches. It reads the whole input before matching: `cmd | grep -q` stops
+# reading at the first match, the writer's next write then fails with
+# SIGPIPE, and under `pipefail` the pipe fails although the text was there.
+contains() {
+    local all
+    all=$(cat)
+    grep -q "$@" <<<"$all"
+}
+
 skip() {
     echo "SKIP: $*"
     exit 77

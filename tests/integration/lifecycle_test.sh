@@ -36,7 +36,7 @@ echo "ok: scepclient renewal $old -> $new (RenewalReq, no challenge)"
 scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key dev2/key.pem -certificate dev2/cert.pem \
     -cn revoke-me >dev2/enroll.log 2>&1 || fail "enrollment: $(cat dev2/enroll.log)"
 gone=$(serial_of dev2/cert.pem)
-openssl x509 -in dev2/cert.pem -noout -ext crlDistributionPoints | grep -q "URI:http://127.0.0.1:$PORT/crl/issuing.crl" ||
+openssl x509 -in dev2/cert.pem -noout -ext crlDistributionPoints | contains "URI:http://127.0.0.1:$PORT/crl/issuing.crl" ||
     fail "no CRL distribution point in the certificate"
 lab revoke "$gone" --reason keyCompromise >revoke.log || fail "scep-lab revoke: $(cat revoke.log)"
 lab revoke 00FF00 >revoke-missing.log 2>&1 && fail "revoking an unknown serial succeeded"
@@ -49,7 +49,7 @@ openssl crl -inform DER -in issuing.crl -noout -text >crl.txt || fail "openssl c
 grep -q "Serial Number: $gone" crl.txt || fail "revoked serial $gone not on the CRL"
 grep -q "Key Compromise" crl.txt || fail "reason missing on the CRL"
 openssl crl -inform DER -in issuing.crl -out issuing.crl.pem
-openssl crl -in issuing.crl.pem -noout -verify -CAfile "$WORK/data/pki/issuing.crt" 2>&1 | grep -q "verify OK" ||
+openssl crl -in issuing.crl.pem -noout -verify -CAfile "$WORK/data/pki/issuing.crt" 2>&1 | contains "verify OK" ||
     fail "CRL signature does not verify against the issuing CA"
 if openssl verify -crl_check -CAfile "$(ROOT)" -untrusted "$(CHAIN)" -CRLfile issuing.crl.pem dev2/cert.pem \
     >verify-revoked.log 2>&1; then
@@ -77,12 +77,18 @@ cat >cm/run.sh <<SCRIPT
 #!/usr/bin/env bash
 set -u
 out="$WORK/cm/out"
-wait_for() { for _ in \$(seq 1 60); do getcert list -s -i "\$1" | grep -q "status: \$2" && return 0; sleep 0.5; done; return 1; }
+wait_for() { for _ in \$(seq 1 60); do grep -q "status: \$2" <<<"\$(getcert list -s -i "\$1")" && return 0; sleep 0.5; done; return 1; }
 getcert add-scep-ca -s -c lab -u "$URL" || exit 10
 getcert request -s -c lab -I held -f "\$out/held.pem" -k "\$out/held.key" -L "$CHALLENGE" -N CN=held.lab >/dev/null
-sleep 2
+# The request is held once the server has stored it: poll the pending list
+# (a fixed sleep read it before certmonger had sent anything on a slow machine).
+for _ in \$(seq 1 100); do
+    "$SCEP_LAB_BIN" --data-dir "$WORK/data" pending >"\$out/pending.txt" 2>/dev/null
+    [ -s "\$out/pending.txt" ] && break
+    sleep 0.2
+done
+[ -s "\$out/pending.txt" ] || exit 13
 getcert list -s -i held >"\$out/held.before"
-"$SCEP_LAB_BIN" --data-dir "$WORK/data" pending >"\$out/pending.txt"
 txid=\$(head -1 "\$out/pending.txt" | cut -d' ' -f1)
 "$SCEP_LAB_BIN" --data-dir "$WORK/data" approve "\$txid" >"\$out/approve.txt" || exit 11
 getcert resubmit -s -i held >/dev/null

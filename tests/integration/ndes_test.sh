@@ -23,7 +23,7 @@ stop_server() {
 # matched with the expression NDES scrapers use.
 scrape() {
     curl -s "http://127.0.0.1:$PORT/certsrv/mscep_admin/" >"$WORK/admin.html"
-    head -c 2 "$WORK/admin.html" | od -An -tx1 | grep -q "ff fe" || fail "admin page has no UTF-16LE BOM"
+    head -c 2 "$WORK/admin.html" | od -An -tx1 | contains "ff fe" || fail "admin page has no UTF-16LE BOM"
     iconv -f UTF-16 -t UTF-8 "$WORK/admin.html" | grep -oP 'The enrollment challenge password is: <B> \K\S+'
 }
 
@@ -36,10 +36,10 @@ grep -q "NDES templates signature=IPSECIntermediateOffline" server.log || fail "
 curl -s "$NDES?operation=GetCACert&message=SCEPLAB-CA" -o getcacert.p7b
 openssl pkcs7 -inform der -in getcacert.p7b -print_certs -noout | grep '^subject' >getcacert.txt
 [ "$(wc -l <getcacert.txt)" = 5 ] || fail "GetCACert should send 3 CAs and 2 RA certificates: $(cat getcacert.txt)"
-head -1 getcacert.txt | grep -q "Issuing CA" || fail "NDES order starts with the CA: $(cat getcacert.txt)"
+head -1 getcacert.txt | contains "Issuing CA" || fail "NDES order starts with the CA: $(cat getcacert.txt)"
 [ "$(grep -c MSCEP-RA getcacert.txt)" = 2 ] || fail "RA pair missing: $(cat getcacert.txt)"
-openssl x509 -in data/pki/ndes-ra-sign.crt -noout -ext keyUsage | grep -q "Digital Signature" || fail "signing RA KU"
-openssl x509 -in data/pki/ndes-ra-enc.crt -noout -ext keyUsage | grep -q "Key Encipherment" || fail "encryption RA KU"
+openssl x509 -in data/pki/ndes-ra-sign.crt -noout -ext keyUsage | contains "Digital Signature" || fail "signing RA KU"
+openssl x509 -in data/pki/ndes-ra-enc.crt -noout -ext keyUsage | contains "Key Encipherment" || fail "encryption RA KU"
 openssl verify -CAfile data/pki/root.crt -untrusted data/pki/ca-chain.pem data/pki/ndes-ra-sign.crt \
     data/pki/ndes-ra-enc.crt >/dev/null || fail "RA pair does not chain to the root"
 echo "ok: GetCACert in NDES order with the RA pair"
@@ -51,7 +51,7 @@ password=$(scrape) || fail "no password on the admin page"
 scepclient -server-url "$NDES" -challenge "$password" -private-key dev1/key.pem -certificate dev1/cert.pem -cn dev1 \
     >dev1.log 2>&1 || fail "scepclient with a scraped password: $(cat dev1.log)"
 verify_chain dev1/cert.pem
-openssl x509 -in dev1/cert.pem -noout -ext extendedKeyUsage | grep -q "1.3.6.1.5.5.8.2.2\|IKE" ||
+openssl x509 -in dev1/cert.pem -noout -ext extendedKeyUsage | contains "1.3.6.1.5.5.8.2.2\|IKE" ||
     fail "not the IPSECIntermediateOffline EKU: $(openssl x509 -in dev1/cert.pem -noout -ext extendedKeyUsage)"
 grep -q "template IPSECIntermediateOffline (general purpose slot)" server.log || fail "template not in the request log"
 if scepclient -server-url "$NDES" -challenge "$password" -private-key dev2/key.pem -certificate dev2/cert.pem -cn dev2 \

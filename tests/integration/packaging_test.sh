@@ -25,7 +25,7 @@ for lib in $(ldd "$BIN" | awk '$3 ~ /^\// {print $3}'); do
     pkg=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null) || fail "no package owns $lib"
     pkg=${pkg%%:*}
     case " $base " in *" $pkg "*) continue ;; esac
-    echo "$runtime" | grep -qx "$pkg" || missing="$missing $pkg"
+    grep -qx "$pkg" <<<"$runtime" || missing="$missing $pkg"
 done
 [ -z "$missing" ] || fail "the binary links libraries the runtime image does not install:$missing"
 # And nothing is installed that the binary does not link (the legacy provider lives in libssl3).

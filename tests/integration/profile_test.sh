@@ -116,7 +116,7 @@ curl -sf "http://127.0.0.1:$PORT/profiles/apple.mobileconfig?ssid=LabNet&sign=1"
 openssl smime -verify -inform DER -in "$WORK/signed.mobileconfig" -CAfile "$(ROOT)" -purpose any \
     -out "$WORK/signed-content.xml" 2>"$WORK/verify.log" || fail "signature does not verify: $(cat "$WORK/verify.log")"
 cmp -s "$WORK/signed-content.xml" "$WORK/p1.mobileconfig" || fail "signed content differs from the unsigned profile"
-openssl pkcs7 -inform DER -in "$WORK/signed.mobileconfig" -print_certs | grep -q "scep-lab Profile Signing" ||
+openssl pkcs7 -inform DER -in "$WORK/signed.mobileconfig" -print_certs | contains "scep-lab Profile Signing" ||
     fail "no profile-signing certificate in the CMS"
 [ "$(sqlite3 "$WORK/data/scep-lab.db" "SELECT COUNT(*) FROM certificates WHERE requester = 'scep-lab profile signer'")" = 1 ] ||
     fail "the profile signer is not in the store"
@@ -139,7 +139,7 @@ for q in "bogus=1" "omit=nosuchca" "ssid=x&security=WEP" "key_size=3000" "sign=y
     [ -s "$WORK/bad.txt" ] || fail "$q: no reason given"
 done
 out=$("$SCEP_LAB" --data-dir "$WORK/data" profile apple --omit nosuchca 2>&1) && fail "CLI accepted --omit nosuchca"
-echo "$out" | grep -q "nosuchca" || fail "CLI error does not name the CA: $out"
+echo "$out" | contains "nosuchca" || fail "CLI error does not name the CA: $out"
 curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null || fail "server unhealthy after bad profile requests"
 echo "ok: bad parameters -> 400 naming the problem (HTTP) or exit 1 (CLI); server healthy"
 
@@ -178,11 +178,10 @@ if command -v scepclient >/dev/null; then
     verify_chain "$WORK/ndes/cert.pem"
 fi
 out=$("$SCEP_LAB" --preset ndes-default --data-dir "$WORK/data" profile apple 2>&1) && fail "CLI made an NDES profile without a password"
-echo "$out" | grep -q "one-time passwords live in the running server" || fail "CLI NDES error unclear: $out"
+echo "$out" | contains "one-time passwords live in the running server" || fail "CLI NDES error unclear: $out"
 # The six anonymous downloads left the five-password cache to the admin page.
 for i in 1 2 3; do
-    curl -sf -u mdm:profile-pass "http://127.0.0.1:$PORT/certsrv/mscep_admin/" | iconv -f UTF-16LE -t UTF-8 2>/dev/null |
-        grep -q "The enrollment challenge password is" || fail "the admin page gave no password after anonymous profile downloads"
+    curl -sf -u mdm:profile-pass "http://127.0.0.1:$PORT/certsrv/mscep_admin/" | iconv -f UTF-16LE -t UTF-8 2>/dev/null | contains "The enrollment challenge password is" || fail "the admin page gave no password after anonymous profile downloads"
 done
 echo "ok: NDES mode: login/token profiles carry a fresh one-time password that enrolls; anonymous ones carry none and leave the cache alone; the CLI asks for --challenge"
 echo "PASS: Apple profile peer test (8 checks)"

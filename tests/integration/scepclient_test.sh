@@ -18,8 +18,8 @@ scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key dev1/key.pem 
 [ -s dev1/cert.pem ] || fail "scepclient wrote no certificate"
 verify_chain dev1/cert.pem
 serial=$(serial_in_store dev1/cert.pem)
-openssl x509 -in dev1/cert.pem -noout -subject | grep -q "CN *= *dev1" || fail "subject not copied from the CSR"
-openssl x509 -in dev1/cert.pem -noout -ext extendedKeyUsage | grep -q "TLS Web Client Authentication" ||
+openssl x509 -in dev1/cert.pem -noout -subject | contains "CN *= *dev1" || fail "subject not copied from the CSR"
+openssl x509 -in dev1/cert.pem -noout -ext extendedKeyUsage | contains "TLS Web Client Authentication" ||
     fail "clientAuth EKU missing"
 grep -q "msg_type=PKCSReq .*status=SUCCESS serial=$serial" server.log || fail "request log line missing"
 echo "ok: scepclient enrolled, serial $serial, chain verifies, row stored"
@@ -109,7 +109,7 @@ start_server --config chain.toml
 mkdir -p chained
 scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key chained/key.pem -certificate chained/cert.pem \
     -cn chained >chained/log 2>&1 || fail "enrollment with the chain in the reply: $(tail -3 chained/log)"
-openssl x509 -in chained/cert.pem -noout -subject | grep -q "CN *= *chained" || fail "scepclient wrote another certificate"
+openssl x509 -in chained/cert.pem -noout -subject | contains "CN *= *chained" || fail "scepclient wrote another certificate"
 verify_chain chained/cert.pem
 fetch_transaction "operation=PKIOperation&status=SUCCESS"
 openssl cms -verify -noverify -binary -inform DER -in "$WORK/tx.reply.der" -out env.der 2>/dev/null &&
@@ -118,7 +118,7 @@ openssl cms -verify -noverify -binary -inform DER -in "$WORK/tx.reply.der" -out 
 subjects=$(openssl pkcs7 -inform DER -in deg.der -print_certs -noout | grep -c "^subject")
 tiers=$(grep -c "BEGIN CERTIFICATE" "$(CHAIN)")
 [ "$subjects" = $((tiers + 1)) ] || fail "the degenerate holds $subjects certificates, want 1 + $tiers"
-openssl pkcs7 -inform DER -in deg.der -print_certs -noout | head -1 | grep -q "CN *= *chained" ||
+openssl pkcs7 -inform DER -in deg.der -print_certs -noout | head -1 | contains "CN *= *chained" ||
     fail "the issued certificate is not first"
 echo "ok: reply_includes_chain = \"full\": the degenerate carries the certificate and $tiers CA certificates"
 

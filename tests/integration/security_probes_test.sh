@@ -10,7 +10,7 @@ answer() { grep -F "$1" "$WORK/table.tsv" | head -n1 | cut -f2-; }
 expect() {  # expect PROBE-PREFIX PATTERN
     local a; a=$(answer "$1")
     [ -n "$a" ] || fail "no row for \"$1\""
-    echo "$a" | grep -qE -- "$2" || fail "\"$1\" answered: $a (expected /$2/)"
+    echo "$a" | contains -E -- "$2" || fail "\"$1\" answered: $a (expected /$2/)"
 }
 grep -q "probe error" "$WORK/table.tsv" && fail "a probe could not run"
 expect "1 RenewalReq forged" "^FAILURE badRequest: signer certificate: the RSA public exponent 1"

@@ -9,8 +9,8 @@ namespace {
 
 namespace http = boost::beast::http;
 
-admin_request get(const std::string& target, const std::string& token) {
-    admin_request req{http::verb::get, target, 11};
+request get(const std::string& target, const std::string& token) {
+    request req{http::verb::get, target, 11};
     if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
     return req;
 }
@@ -41,7 +41,7 @@ TEST(admin_api_unit, rollover_checks_its_body_and_answers_what_was_done_or_why_n
     admin_api api(*store, {token, false, ""});
     std::string detail;
     auto post = [&](const std::string& body) {
-        admin_request req{http::verb::post, "/admin/api/rollover", 11};
+        request req{http::verb::post, "/admin/api/rollover", 11};
         req.set(http::field::authorization, "Bearer " + token);
         req.body() = body;
         req.prepare_payload();
@@ -96,7 +96,7 @@ TEST(admin_api_unit, store_failures_answer_500_without_naming_files) {
     store.fail_writes = true;
     const std::string token = make_admin_token();
     admin_api api(store, {token, false, ""});
-    admin_request req{http::verb::post, "/admin/api/certificates/" + serial_hex(**cert) + "/revoke", 11};
+    request req{http::verb::post, "/admin/api/certificates/" + serial_hex(**cert) + "/revoke", 11};
     req.set(http::field::authorization, "Bearer " + token);
     std::string detail;
     auto res = api.handle(req, "127.0.0.1", detail);

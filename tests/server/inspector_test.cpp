@@ -275,7 +275,7 @@ TEST_F(inspector_test, a_failing_log_does_not_affect_the_exchange) {
         request_record rec;
         auto res = r.handle(req, "192.0.2.30", rec);
         ASSERT_EQ(res.result(), http::status::ok);
-        EXPECT_EQ(rec.pki_status, "SUCCESS");
+        EXPECT_EQ(rec.scep.status, pki_status::success);
     }
     failing.flush();
     ASSERT_EQ(warnings.size(), 1u);  // said once, not per request

@@ -50,7 +50,7 @@ std::string decoded(const std::string& utf16) {
 }
 
 TEST(ndes_frontend, answers_each_configured_trouble_and_browse_mode) {
-    ndes_frontend::request req{http::verb::get, "/certsrv/mscep_admin/", 11};
+    server::request req{http::verb::get, "/certsrv/mscep_admin/", 11};
     struct case_t {
         const char* admin_response;
         unsigned status;
@@ -94,7 +94,7 @@ TEST(ndes_frontend, answers_each_configured_trouble_and_browse_mode) {
 }
 
 TEST(ndes_frontend, a_password_source_feeds_the_page_escaped_and_its_refusal_is_no_permission) {
-    ndes_frontend::request req{http::verb::get, "/certsrv/mscep_admin/?device=dev-1", 11};
+    server::request req{http::verb::get, "/certsrv/mscep_admin/?device=dev-1", 11};
     config::ndes_settings cfg;
     ndes_frontend front(cfg, nullptr, "static-one", "t");
     std::string given;

@@ -1,4 +1,4 @@
-// The names a CSR asks for: parsed, checked and rebuilt (pki/names.hpp).
+// The names a CSR asks for: parsed, checked and rebuilt (pki/ca/names.hpp).
 #include "pki/ca/names.hpp"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,5 @@
 #include "pki/crypto/encoding.hpp"
+#include "pki/crypto/constant_time.hpp"
 
 #include <gtest/gtest.h>
 
@@ -55,6 +56,13 @@ TEST(decode_utf8, reads_code_points_and_refuses_what_is_not_utf8) {
         EXPECT_FALSE(decode_utf8(bad, 0));
     }
     EXPECT_FALSE(decode_utf8("a", 1));  // past the end
+}
+
+TEST(constant_time_equal, compares_content_and_length) {
+    EXPECT_TRUE(constant_time_equal("secret", "secret"));
+    EXPECT_FALSE(constant_time_equal("secret", "secreT"));
+    EXPECT_FALSE(constant_time_equal("secret", "secret2"));
+    EXPECT_FALSE(constant_time_equal("", "x"));
 }
 
 }  // namespace

@@ -255,8 +255,8 @@ TEST(ndes_policy, a_verifyrequest_hresult_is_the_ndes_failure_hresult_and_notify
     p.t.answers = {ok(R"({"hresult": "0x800B0110", "reason": "challenge expired"})"), ok("{}")};
     auto dev = test::make_requester({.challenge = "intune-blob"});
     auto r = p.lab.service->pki_operation(p.request(dev, "tx-hr"), "192.0.2.1");
-    EXPECT_EQ(r.pki_status, "FAILURE");
-    EXPECT_EQ(r.hresult, "0x800B0110") << r.detail;
+    EXPECT_EQ(r.status, pki_status::failure);
+    EXPECT_EQ(r.hresult_text(), "0x800B0110") << r.detail;
     EXPECT_NE(r.detail.find("VerifyRequest failed with 0x800B0110: challenge expired"), std::string::npos) << r.detail;
     EXPECT_EQ(r.ndes_event.id, 29);
     EXPECT_NE(r.ndes_event.text.find("0x800B0110"), std::string::npos) << r.ndes_event.text;
@@ -286,7 +286,7 @@ TEST(ndes_policy, gettemplate_chooses_the_template_and_notify_carries_the_certif
     auto dev = test::make_requester({.challenge = "intune-blob"});
     auto der = p.request(dev, "tx-ok");
     auto r = p.lab.service->pki_operation(der, "192.0.2.1");
-    ASSERT_EQ(r.pki_status, "SUCCESS") << r.detail;
+    ASSERT_EQ(r.status, pki_status::success) << r.detail;
     ASSERT_EQ(p.methods(), (std::vector<std::string>{"GetTemplate", "VerifyRequest", "Notify"}));
     EXPECT_EQ(p.t.body(0).at("template").as_string(), "IPSECIntermediateOffline");  // NDES's choice, offered
     EXPECT_EQ(p.t.body(1).at("template").as_string(), "IntuneWiFi");               // the module's, verified
@@ -307,7 +307,7 @@ TEST(ndes_policy, gettemplate_chooses_the_template_and_notify_carries_the_certif
 
     // The same transaction again (a client re-sending): answered from the store, no call.
     auto again = p.lab.service->pki_operation(der, "192.0.2.1");
-    EXPECT_EQ(again.pki_status, "SUCCESS") << again.detail;
+    EXPECT_EQ(again.status, pki_status::success) << again.detail;
     EXPECT_EQ(p.t.posts.size(), 3u);
 }
 
@@ -316,22 +316,22 @@ TEST(ndes_policy, an_unknown_template_unverified_and_unreachable_modules_fail_cl
         policy_lab p(true);
         p.t.answers = {ok(R"({"template": "NoSuchTemplate"})"), ok("{}")};
         auto r = p.lab.service->pki_operation(p.request(test::make_requester({.challenge = "x"}), "tx-a"), "192.0.2.1");
-        EXPECT_EQ(r.hresult, "0x80094800") << r.detail;
+        EXPECT_EQ(r.hresult_text(), "0x80094800") << r.detail;
         EXPECT_NE(r.detail.find("NoSuchTemplate"), std::string::npos) << r.detail;
     }
     {
         policy_lab p(false);
         p.t.answers = {ok(R"({"verified": false, "reason": "unknown device"})"), ok("{}")};
         auto r = p.lab.service->pki_operation(p.request(test::make_requester({.challenge = "x"}), "tx-b"), "192.0.2.1");
-        EXPECT_EQ(r.pki_status, "FAILURE");
-        EXPECT_EQ(r.hresult, "0x80070490") << r.detail;  // NDES's "password cannot be verified"
+        EXPECT_EQ(r.status, pki_status::failure);
+        EXPECT_EQ(r.hresult_text(), "0x80070490") << r.detail;  // NDES's "password cannot be verified"
         EXPECT_NE(r.detail.find("did not verify the request: unknown device"), std::string::npos) << r.detail;
     }
     {
         policy_lab p(false);  // no answers: every call fails to connect
         auto r = p.lab.service->pki_operation(p.request(test::make_requester({.challenge = "x"}), "tx-c"), "192.0.2.1");
-        EXPECT_EQ(r.pki_status, "FAILURE");
-        EXPECT_EQ(r.hresult, "0x800706BA") << r.detail;
+        EXPECT_EQ(r.status, pki_status::failure);
+        EXPECT_EQ(r.hresult_text(), "0x800706BA") << r.detail;
         EXPECT_NE(r.detail.find("connection refused"), std::string::npos) << r.detail;
         ASSERT_EQ(p.logged.size(), 1u);  // the Notify that could not be delivered
         EXPECT_NE(p.logged[0].find("Notify for tx-c failed"), std::string::npos) << p.logged[0];

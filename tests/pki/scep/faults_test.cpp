@@ -142,7 +142,7 @@ protected:
 TEST_F(certrep_fault_test, each_certrep_fault_puts_what_its_name_says_on_the_wire) {
     {
         auto r = enroll_with(fault_kind::wrong_recipient_nonce, "F1");
-        EXPECT_NE(r.fault.find("wrong-recipient-nonce"), std::string::npos);
+        EXPECT_NE(r.faults_text().find("wrong-recipient-nonce"), std::string::npos);
         auto rep = parsed(r);
         EXPECT_EQ(rep.recipient_nonce.size(), 16u);
         EXPECT_NE(rep.recipient_nonce, nonce_);
@@ -182,7 +182,7 @@ TEST_F(certrep_fault_test, each_certrep_fault_puts_what_its_name_says_on_the_wir
     // gets a correct reply with the same certificate.
     auto der = test::make_pkcs_req(dev_, lab_.pki->ra_cert(), "F1", nonce_);
     auto again = lab_.service->pki_operation(der, "192.0.2.5");
-    EXPECT_TRUE(again.fault.empty());
+    EXPECT_TRUE(again.faults.empty());
     auto rep = parsed(again);
     EXPECT_EQ(rep.status, pki_status::success);
     EXPECT_EQ(rep.recipient_nonce, nonce_);
@@ -351,15 +351,15 @@ TEST_F(certrep_fault_test, pending_n_times_then_the_real_answer) {
     auto der = test::make_pkcs_req(dev_, lab_.pki->ra_cert(), "P1", nonce_);
     for (int i = 0; i < 2; ++i) {
         auto r = lab_.service->pki_operation(der, "192.0.2.5");
-        EXPECT_EQ(r.pki_status, "PENDING");
+        EXPECT_EQ(r.status, pki_status::pending);
         EXPECT_TRUE(r.serial.empty());
         auto rep = parsed(r);
         EXPECT_EQ(rep.status, pki_status::pending);
         EXPECT_TRUE(rep.envelope.empty());
     }
     auto r = lab_.service->pki_operation(der, "192.0.2.5");
-    EXPECT_EQ(r.pki_status, "SUCCESS");
-    EXPECT_TRUE(r.fault.empty());
+    EXPECT_EQ(r.status, pki_status::success);
+    EXPECT_TRUE(r.faults.empty());
     EXPECT_EQ(parsed(r).status, pki_status::success);
 }
 

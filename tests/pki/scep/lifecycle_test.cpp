@@ -180,7 +180,7 @@ TEST_F(lifecycle_test, renewals_of_one_certificate_released_together_give_one_su
         threads.emplace_back([&, i] {
             ++ready;
             while (ready.load() < n) std::this_thread::yield();
-            statuses[i] = service_->pki_operation(messages[i], "198.51.100.7").pki_status;
+            statuses[i] = service_->pki_operation(messages[i], "198.51.100.7").status_name();
         });
     for (auto& t : threads) t.join();
     EXPECT_EQ(std::count(statuses.begin(), statuses.end(), "SUCCESS"), 1);
@@ -659,7 +659,7 @@ TEST(rollover, live_install_switches_new_requests_and_a_request_in_flight_finish
     verifier.during = [&] { svc.install_pki(std::move(next)); };
     auto dev = test::make_requester();
     auto in_flight = svc.pki_operation(test::make_pkcs_req(dev, *old_ra, "IN-FLIGHT", bytes(16, 1)), "c");
-    ASSERT_EQ(in_flight.pki_status, "SUCCESS") << in_flight.detail;
+    ASSERT_EQ(in_flight.status, pki_status::success) << in_flight.detail;
     auto rep = parse_cert_rep(bytes(in_flight.body.begin(), in_flight.body.end()), *old_ra);
     ASSERT_TRUE(rep) << "signed by the old RA: " << rep.message();
     auto certs = decrypt_cert_rep(*rep, *dev.signer, *dev.key);
@@ -671,7 +671,7 @@ TEST(rollover, live_install_switches_new_requests_and_a_request_in_flight_finish
     EXPECT_EQ(svc.get_next_ca_cert().http_status, 404);
     auto dev2 = test::make_requester({.subject = "CN=after"});
     auto after = svc.pki_operation(test::make_pkcs_req(dev2, *new_ra, "AFTER", bytes(16, 2)), "c");
-    ASSERT_EQ(after.pki_status, "SUCCESS") << after.detail;
+    ASSERT_EQ(after.status, pki_status::success) << after.detail;
     auto rep2 = parse_cert_rep(bytes(after.body.begin(), after.body.end()), *new_ra);
     ASSERT_TRUE(rep2) << rep2.message();
     auto certs2 = decrypt_cert_rep(*rep2, *dev2.signer, *dev2.key);
@@ -681,7 +681,7 @@ TEST(rollover, live_install_switches_new_requests_and_a_request_in_flight_finish
     auto stale = svc.pki_operation(test::make_pkcs_req(test::make_requester({.subject = "CN=stale"}), *old_ra, "STALE",
                                                        bytes(16, 3)),
                                    "c");
-    EXPECT_EQ(stale.pki_status, "FAILURE");
+    EXPECT_EQ(stale.status, pki_status::failure);
     // The old CA's CRL is still served, and both certificates are in the store.
     EXPECT_TRUE(svc.crl(svc.pki().previous().front().name));
     auto rows = store->list(10, 0);

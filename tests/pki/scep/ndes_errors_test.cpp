@@ -62,8 +62,8 @@ struct ndes_lab {
 };
 
 void expect_ndes(const service_reply& r, std::uint32_t hr, int event, const std::string& event_words) {
-    EXPECT_EQ(r.pki_status, "FAILURE") << r.detail;
-    EXPECT_EQ(r.hresult, hresult_hex(hr)) << r.detail;
+    EXPECT_EQ(r.status, pki_status::failure) << r.detail;
+    EXPECT_EQ(r.hresult, hr) << r.detail;
     EXPECT_EQ(wire_hresult(r), hresult_decimal(hr)) << r.detail;
     EXPECT_EQ(r.ndes_event.id, event) << r.detail;
     EXPECT_NE(r.ndes_event.text.find(hresult_hex(hr)), std::string::npos) << r.ndes_event.text;
@@ -75,8 +75,8 @@ TEST(ndes_errors, each_password_problem_gets_its_own_hresult_and_event_29) {
     auto p = n.otp.issue();
     ASSERT_TRUE(p);
     auto first = n.enroll(test::make_requester({.challenge = *p}));
-    EXPECT_EQ(first.pki_status, "SUCCESS") << first.detail;
-    EXPECT_TRUE(first.hresult.empty());
+    EXPECT_EQ(first.status, pki_status::success) << first.detail;
+    EXPECT_TRUE(!first.hresult);
     EXPECT_EQ(first.ndes_event.id, 0);
     expect_ndes(n.enroll(test::make_requester({.subject = "CN=again", .challenge = *p})), 0x800B0110, 29,
                 "cannot be verified");
@@ -120,7 +120,7 @@ TEST(ndes_errors, a_published_template_issues) {
     cfg.ca_templates = {"IPSECIntermediateOffline"};
     ndes_lab n(cfg);
     auto p = n.otp.issue();
-    EXPECT_EQ(n.enroll(test::make_requester({.challenge = *p})).pki_status, "SUCCESS");
+    EXPECT_EQ(n.enroll(test::make_requester({.challenge = *p})).status, pki_status::success);
 }
 
 TEST(ndes_errors, outside_ndes_mode_nothing_ndes_shaped_is_added) {
@@ -129,8 +129,8 @@ TEST(ndes_errors, outside_ndes_mode_nothing_ndes_shaped_is_added) {
     test::service_lab lab(cfg);
     auto der = test::make_pkcs_req(test::make_requester({.challenge = "wrong"}), lab.pki->ra_cert(), "T", bytes(16, 1));
     auto r = lab.service->pki_operation(der, "c");
-    EXPECT_EQ(r.pki_status, "FAILURE");
-    EXPECT_TRUE(r.hresult.empty());
+    EXPECT_EQ(r.status, pki_status::failure);
+    EXPECT_TRUE(!r.hresult);
     EXPECT_EQ(r.ndes_event.id, 0);
     EXPECT_EQ(wire_hresult(r), "(none)");
 }

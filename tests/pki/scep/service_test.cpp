@@ -227,13 +227,6 @@ TEST(scep_service_ca_as_ra, include_root_false_leaves_the_root_out) {
     for (const auto& c : *certs) EXPECT_NE(X509_cmp(c.get(), &h->root_cert()), 0);
 }
 
-TEST(constant_time_equal, compares_content_and_length) {
-    EXPECT_TRUE(constant_time_equal("secret", "secret"));
-    EXPECT_FALSE(constant_time_equal("secret", "secreT"));
-    EXPECT_FALSE(constant_time_equal("secret", "secret2"));
-    EXPECT_FALSE(constant_time_equal("", "x"));
-}
-
 TEST_F(scep_service_test, a_signer_with_another_key_than_the_csr_is_refused_only_when_asked) {
     auto dev = test::make_requester({.challenge = "secret"});
     auto other = test::make_requester();

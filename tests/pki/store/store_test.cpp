@@ -24,39 +24,9 @@ cert_record record(const std::string& serial, const std::string& txid) {
     return r;
 }
 
-void exercise(cert_store& store) {
-    ASSERT_EQ(*store.insert(record("01", "T1")), insert_outcome::inserted);
-    ASSERT_EQ(*store.insert(record("02", "T2")), insert_outcome::inserted);
-    ASSERT_EQ(*store.insert(record("03", "")), insert_outcome::inserted);  // not issued over SCEP
-    ASSERT_EQ(*store.insert(record("04", "")), insert_outcome::inserted);
-    EXPECT_EQ(*store.insert(record("05", "T1")), insert_outcome::duplicate_transaction);
-    EXPECT_EQ(*store.count(), 4);
-    auto t2 = store.find_by_transaction("T2");
-    ASSERT_TRUE(t2 && *t2);
-    EXPECT_EQ((*t2)->serial, "02");
-    EXPECT_EQ((*t2)->der, (bytes{0x30, 0x00}));
-    EXPECT_FALSE(*store.find_by_transaction("nope"));
-    auto s = store.find_by_serial("03");
-    ASSERT_TRUE(s && *s);
-    EXPECT_EQ((*s)->transaction_id, "");
-    auto page = store.list(2, 1);
-    ASSERT_TRUE(page);
-    ASSERT_EQ(page->size(), 2u);
-    EXPECT_EQ(page->at(0).serial, "03");  // newest first, one skipped
-    EXPECT_EQ(page->at(1).serial, "02");
-}
-
-TEST(memory_store, stores_finds_and_lists) {
-    auto store = make_memory_store();
-    exercise(*store);
-}
-
-TEST(sqlite_store, stores_finds_and_lists) {
-    test::temp_dir dir;
-    auto store = open_sqlite_store(dir.path() / "s.db");
-    ASSERT_TRUE(store) << store.message();
-    exercise(**store);
-}
+// Inserting, finding, listing and the rest of the interface are the
+// contract suite's (store_contract_test.cpp), run on both stores; here is
+// what only the SQLite store does.
 
 // Checkpoints run on a thread of their own (sqlite::wal_checkpointer): under
 // steady writes the WAL is still copied back and started over, so it stays

@@ -1,4 +1,4 @@
-#include "server/challenge_server.hpp"
+#include "peers/challenge_server.hpp"
 
 #include <atomic>
 #include <charconv>

@@ -7,7 +7,7 @@
 #include "pki/crypto/ossl.hpp"
 #include "pki/scep/challenge_webhook.hpp"
 #include "pki/store/store.hpp"
-#include "server/challenge_server.hpp"
+#include "peers/challenge_server.hpp"
 
 namespace scep {
 namespace {
