@@ -38,6 +38,7 @@
 #include "server/ndes_admin.hpp"
 #include "server/quirks.hpp"
 #include "server/router.hpp"
+#include "client/admin_client.hpp"
 #include "client/scep_client.hpp"
 #include "server/status_page.hpp"
 
@@ -137,7 +138,7 @@ int revoke(const config::settings& s, const std::string& serial_in, const std::s
 
 int export_file(const config::settings& s, const std::string& what, const std::string& format,
                 const std::string& out_file, std::ostream& out) {
-    event_log log(s.log.format, "warn");
+    event_log log(s.log.format, config::log_level::warn);
     result<exported> found = make_error("unset");
     if (what == "tls" || what == "tls-chain") {
         // The HTTPS certificate the server uses (lab-issued, or your own).
@@ -203,7 +204,7 @@ int issue_server(const config::settings& s, const issue_options& o, std::ostream
         std::cerr << "unknown key type \"" << o.key << "\" (rsa2048, rsa3072, rsa4096, ec-p256, ec-p384)\n";
         return 2;
     }
-    event_log log(s.log.format, "warn");
+    event_log log(s.log.format, config::log_level::warn);
     auto opened = open_lab(s, log);
     if (!opened) {
         std::cerr << opened.message() << "\n";
@@ -251,7 +252,7 @@ int issue_server(const config::settings& s, const issue_options& o, std::ostream
 }
 
 int apple_profile(const config::settings& s, const apple_profile_cli& o, std::ostream& out) {
-    event_log log(s.log.format, "warn");
+    event_log log(s.log.format, config::log_level::warn);
     auto opened = open_lab(s, log);
     if (!opened) {
         std::cerr << opened.message() << "\n";
@@ -372,6 +373,36 @@ int list(const config::settings& s, const std::string& format, const cert_query&
     return 0;
 }
 
+int show_certificate(const config::settings& s, const std::string& serial, const std::string& format,
+                     std::ostream& out) {
+    auto store = existing_store(s);
+    if (!store) return 1;
+    const std::string wanted = normalize_serial(serial);
+    auto row = store->find_by_serial(wanted);
+    if (!row) {
+        std::cerr << row.message() << "\n";
+        return 1;
+    }
+    if (!*row) {
+        std::cerr << "scep-lab cert show: no certificate with serial " << wanted << "\n";
+        return 1;
+    }
+    // What GET /admin/api/certificates/<serial> answers.
+    auto o = certificate_json(**row);
+    auto cert = x509_from_der((*row)->der);
+    if (cert) o["pem"] = x509_to_pem(**cert);
+    if (format == "json") {
+        out << scep::json_text(o) << "\n";
+        return 0;
+    }
+    for (const auto& [k, v] : o) {
+        if (k == "pem") continue;
+        out << std::string(k) << ": " << (v.is_string() ? std::string(v.as_string()) : scep::json_text(v)) << "\n";
+    }
+    if (cert) out << x509_to_pem(**cert);
+    return 0;
+}
+
 int health(const config::settings& s, const std::string& base_url, std::ostream& out) {
     // The HTTP listener, or HTTPS (verified against the lab chain) when HTTP is off.
     const std::string url = base_url.empty() ? configured_base_url(s) : base_url;
@@ -403,11 +434,7 @@ namespace {
 
 // The running server's admin API: its address (as `health` finds it) and the
 // token (SCEP_LAB_ADMIN_TOKEN, else the token file).
-struct admin_client {
-    scep_url url;
-    std::string token;
-};
-result<admin_client> admin_client_for(const config::settings& s, const std::string& base_url) {
+result<client::admin_client> admin_client_for(const config::settings& s, const std::string& base_url) {
     auto parsed = parse_scep_url(base_url.empty() ? configured_base_url(s) : base_url);
     if (!parsed) return parsed.err();
     if (parsed->tls) {
@@ -420,25 +447,7 @@ result<admin_client> admin_client_for(const config::settings& s, const std::stri
         if (!text) return make_error("no admin token: " + text.message() + " (or set SCEP_LAB_ADMIN_TOKEN)");
         token = text->substr(0, text->find_first_of("\r\n"));
     }
-    return admin_client{std::move(*parsed), std::move(token)};
-}
-
-result<boost::json::value> admin_call(const admin_client& c, const std::string& method, const std::string& target,
-                                      const std::string& body = {}) {
-    std::vector<std::pair<std::string, std::string>> headers{{"Authorization", "Bearer " + c.token}};
-    if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
-    auto r = http_request(c.url, method, target, body, headers, std::chrono::seconds(10));
-    if (!r) return make_error("the server does not answer: " + r.message());
-    boost::json::error_code ec;
-    auto v = boost::json::parse(r->body, ec);
-    if (r->status >= 400) {
-        std::string why = !ec && v.is_object() && v.as_object().contains("error") && v.as_object().at("error").is_string()
-                              ? std::string(v.as_object().at("error").as_string())
-                              : r->body.substr(0, 200);
-        return make_error("HTTP " + std::to_string(r->status) + ": " + why);
-    }
-    if (ec) return make_error("the answer is not JSON");
-    return v;
+    return client::admin_client(std::move(*parsed), std::move(token));
 }
 
 }  // namespace
@@ -453,7 +462,7 @@ int rollover(const config::settings& s, bool activate, bool keep_ra, bool live, 
             return 2;
         }
         boost::json::object body{{"activate", activate}, {"keep_ra", keep_ra}};
-        auto r = admin_call(*client, "POST", "/admin/api/rollover", scep::json_text(body));
+        auto r = client->call("POST", "/admin/api/rollover", scep::json_text(body));
         if (!r) {
             std::cerr << "rollover: " << r.message() << "\n";
             return 1;
@@ -470,7 +479,7 @@ int rollover(const config::settings& s, bool activate, bool keep_ra, bool live, 
         return 1;
     }
     out << *r << "\n";
-    out << "A running server needs a restart to see it; `scep-lab rollover --live` does it through the running "
+    out << "A running server needs a restart to see it; `scep-lab ca rollover --live` does it through the running "
            "server instead.\n";
     return 0;
 }
@@ -481,7 +490,7 @@ int challenge_command(const config::settings& s, const challenge_cli& c, std::os
         std::cerr << "scep-lab challenge: " << client.message() << "\n";
         return 2;
     }
-    if (c.action == "new") {
+    if (c.action == challenge_cli::verb::add) {
         boost::json::object body{{"uses", c.uses}};
         if (!c.ttl.empty()) body["ttl"] = c.ttl;
         if (!c.label.empty()) body["label"] = c.label;
@@ -497,9 +506,9 @@ int challenge_command(const config::settings& s, const challenge_cli& c, std::os
         if (c.min_key_bits > 0) b["min_key_bits"] = c.min_key_bits;
         if (!c.client.empty()) b["client"] = c.client;
         if (!b.empty()) body["bindings"] = std::move(b);
-        auto r = admin_call(*client, "POST", "/admin/api/challenges", scep::json_text(body));
+        auto r = client->call("POST", "/admin/api/challenges", scep::json_text(body));
         if (!r) {
-            std::cerr << "scep-lab challenge new: " << r.message() << "\n";
+            std::cerr << "scep-lab challenge add: " << r.message() << "\n";
             return 1;
         }
         if (c.json) {
@@ -513,8 +522,8 @@ int challenge_command(const config::settings& s, const challenge_cli& c, std::os
             << ", uses " << o.at("uses").as_int64() << "\n";
         return 0;
     }
-    if (c.action == "list") {
-        auto r = admin_call(*client, "GET", std::string("/admin/api/challenges") + (c.all ? "?all=true" : ""));
+    if (c.action == challenge_cli::verb::list) {
+        auto r = client->call("GET", std::string("/admin/api/challenges") + (c.all ? "?all=true" : ""));
         if (!r) {
             std::cerr << "scep-lab challenge list: " << r.message() << "\n";
             return 1;
@@ -534,7 +543,7 @@ int challenge_command(const config::settings& s, const challenge_cli& c, std::os
         out << list.size() << " challenge" << (list.size() == 1 ? "" : "s") << "\n";
         return 0;
     }
-    auto r = admin_call(*client, "DELETE", "/admin/api/challenges/" + c.id);
+    auto r = client->call("DELETE", "/admin/api/challenges/" + c.id);
     if (!r) {
         std::cerr << "scep-lab challenge revoke: " << r.message() << "\n";
         return 1;
@@ -549,7 +558,7 @@ int fault_command(const config::settings& s, const fault_cli& f, std::ostream& o
         std::cerr << "scep-lab fault: " << client.message() << "\n";
         return 2;
     }
-    if (f.action == "add") {
+    if (f.action == fault_cli::verb::add) {
         boost::json::object when;
         for (const auto& [k, v] : f.when) when[k] = v;
         if (f.first) when["first"] = f.first;
@@ -563,7 +572,7 @@ int fault_command(const config::settings& s, const fault_cli& f, std::ostream& o
         if (f.retry_after) rule["retry_after"] = f.retry_after;
         if (f.delay_ms >= 0) rule["delay_ms"] = f.delay_ms;
         if (!f.cipher.empty()) rule["cipher"] = f.cipher;
-        auto r = admin_call(*client, "POST", "/admin/api/faults", scep::json_text(rule));
+        auto r = client->call("POST", "/admin/api/faults", scep::json_text(rule));
         if (!r) {
             std::cerr << "scep-lab fault add: " << r.message() << "\n";
             return 1;
@@ -572,8 +581,8 @@ int fault_command(const config::settings& s, const fault_cli& f, std::ostream& o
             << scep::json_text(*r) << "\n";
         return 0;
     }
-    if (f.action == "list") {
-        auto r = admin_call(*client, "GET", "/admin/api/faults");
+    if (f.action == fault_cli::verb::list) {
+        auto r = client->call("GET", "/admin/api/faults");
         if (!r) {
             std::cerr << "scep-lab fault list: " << r.message() << "\n";
             return 1;
@@ -594,7 +603,7 @@ int fault_command(const config::settings& s, const fault_cli& f, std::ostream& o
         return 0;
     }
     // clear [ID]
-    auto r = admin_call(*client, "DELETE", f.id.empty() ? "/admin/api/faults" : "/admin/api/faults/" + f.id);
+    auto r = client->call("DELETE", f.id.empty() ? "/admin/api/faults" : "/admin/api/faults/" + f.id);
     if (!r) {
         std::cerr << "scep-lab fault clear: " << r.message() << "\n";
         return 1;

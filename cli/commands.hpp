@@ -22,7 +22,12 @@ int init(const config::settings& s, std::ostream& out);
 // the admin API's GET /admin/api/certificates.
 int list(const config::settings& s, const std::string& format, const cert_query& q, std::ostream& out);
 
-// `scep-lab reset --yes`: deletes every certificate and pending request (lab use).
+// `scep-lab cert show SERIAL`: one certificate as the admin API shows it
+// (text or json), with its PEM; exit 1 when the store has none.
+int show_certificate(const config::settings& s, const std::string& serial, const std::string& format,
+                     std::ostream& out);
+
+// `scep-lab store reset --yes`: deletes every certificate and pending request (lab use).
 int reset_store(const config::settings& s, std::ostream& out);
 
 // Revokes a certificate in the store (the next CRL lists it).
@@ -41,7 +46,7 @@ int rollover(const config::settings& s, bool activate, bool keep_ra, bool live, 
 // `scep-lab fault add|list|clear` (docs/faults.md): arms, lists and removes
 // fault rules on the running server through its admin API.
 struct fault_cli {
-    std::string action;  // add | list | clear
+    enum class verb { add, list, clear } action = verb::list;
     std::string url;     // base URL; default from the listen address and port
     std::string kind;
     std::vector<std::pair<std::string, std::string>> when;  // operation, message_type, ... -> value
@@ -56,10 +61,10 @@ struct fault_cli {
 };
 int fault_command(const config::settings& s, const fault_cli& f, std::ostream& out);
 
-// `scep-lab challenge new|list|revoke`: the running server's challenges
+// `scep-lab challenge add|list|revoke` (`new` is the old spelling of add): the running server's challenges
 // (challenge.mode = "api", docs/challenges.md).
 struct challenge_cli {
-    std::string action;  // new | list | revoke
+    enum class verb { add, list, revoke } action = verb::list;
     std::string url;
     std::string ttl;     // "10m"; empty: the server's default
     int uses = 1;
@@ -77,11 +82,11 @@ int challenge_command(const config::settings& s, const challenge_cli& c, std::os
 int challenge_server_command(challenge_server_options o, const std::vector<std::string>& rules, std::ostream& out);
 
 // GET /healthz on the configured (or given) address; 0 when it answers 200.
-// `scep-lab seed N`: adds N placeholder certificate rows to the store (for
+// `scep-lab store seed N`: adds N placeholder certificate rows to the store (for
 // benchmarks on a full store); every row carries one real certificate's DER.
 int seed(const config::settings& s, std::size_t count, std::ostream& out);
 
-// `scep-lab export WHAT`: a CA ("root", "issuing", ..., "ra", "chain") or an
+// `scep-lab ca export WHAT`: a CA ("root", "issuing", ..., "ra", "chain") or an
 // issued certificate ("cert:<serial>") to `out_file`, or stdout when empty.
 int export_file(const config::settings& s, const std::string& what, const std::string& format,
                 const std::string& out_file, std::ostream& out);

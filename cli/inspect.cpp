@@ -179,7 +179,7 @@ int inspect(const config::settings& s, const std::string& target, const std::str
         std::optional<lab> l;
         inspect::lab_view view;
         if (std::filesystem::exists(s.pki_dir())) {
-            server::event_log quiet("text", "off");
+            server::event_log quiet(config::log_format::text, config::log_level::off);
             if (auto opened = open_lab(s, quiet)) {
                 l.emplace(std::move(*opened));
                 view = server::describe_lab(l->pki, config::service_settings(s).capabilities);

@@ -98,7 +98,7 @@ std::string display_host(const std::string& listen) {
 
 // The store of an existing data dir, for commands that act while the server
 // runs (SQLite WAL lets both work at once).
-std::unique_ptr<cert_store> existing_store(const config::settings& s) {
+std::unique_ptr<lab_cert_store> existing_store(const config::settings& s) {
     if (!std::filesystem::exists(s.store_file())) {
         std::cerr << "no store at " << s.store_file().string() << " (has the server run with this data dir?)\n";
         return nullptr;

@@ -15,7 +15,7 @@ namespace scep::cli {
 
 struct lab {
     hierarchy pki;
-    std::unique_ptr<cert_store> store;
+    std::unique_ptr<lab_cert_store> store;
 };
 
 // Loads (or generates, on the first start) the PKI and opens the store; the
@@ -23,7 +23,7 @@ struct lab {
 result<lab> open_lab(const config::settings& s, server::event_log& log);
 
 // The store of a lab that has run before; null (and a message on stderr) otherwise.
-std::unique_ptr<cert_store> existing_store(const config::settings& s);
+std::unique_ptr<lab_cert_store> existing_store(const config::settings& s);
 
 std::string host_name();
 // "127.0.0.1" for a wildcard listen address, "[::1]" for "::", brackets for IPv6.

@@ -191,10 +191,10 @@ result<webhook_transport> webhook_sender(const config::settings& s) {
 }
 
 result<void> make_challenges(const config::settings& s, const clock_fn& clock, event_log& log, challenges& out) {
-    if (s.challenge.mode == "webhook" || s.challenge.mode == "ndes-policy") {
+    if (s.challenge.mode == config::challenge_mode::webhook || s.challenge.mode == config::challenge_mode::ndes_policy) {
         auto send = webhook_sender(s);
         if (!send) return send.err();
-        if (s.challenge.mode == "ndes-policy") {
+        if (s.challenge.mode == config::challenge_mode::ndes_policy) {
             out.policy = std::make_unique<ndes_policy_module>(
                 ndes_policy_module::options{s.challenge.webhook_secret, s.challenge.webhook_bearer_token,
                                             s.challenge.policy_get_template, s.challenge.policy_notify},
@@ -210,7 +210,7 @@ result<void> make_challenges(const config::settings& s, const clock_fn& clock, e
             return {};
         }
         webhook_options o;
-        o.body = s.challenge.webhook_format == "step-ca" ? webhook_options::format::step_ca
+        o.body = s.challenge.webhook_format == config::webhook_format::step_ca ? webhook_options::format::step_ca
                                                           : webhook_options::format::scep_lab;
         o.secret = s.challenge.webhook_secret;
         o.webhook_id = s.challenge.webhook_id;
@@ -219,11 +219,11 @@ result<void> make_challenges(const config::settings& s, const clock_fn& clock, e
         if (!hook) return hook.err();
         out.hook = std::move(*hook);
         log.info("challenges decided by a webhook",
-                 {{"url", redact_url(s.challenge.webhook_url)}, {"format", s.challenge.webhook_format},
+                 {{"url", redact_url(s.challenge.webhook_url)}, {"format", std::string(config::name_of(s.challenge.webhook_format, config::webhook_formats))},
                   {"signed", s.challenge.webhook_secret.empty() ? "no" : "yes"}});
         return {};
     }
-    if (s.challenge.mode == "api") {
+    if (s.challenge.mode == config::challenge_mode::api) {
         auto store = challenge_store::open(s.challenges_file());
         if (!store) return store.err();
         out.store = std::move(*store);
@@ -231,10 +231,10 @@ result<void> make_challenges(const config::settings& s, const clock_fn& clock, e
         return {};
     }
     if (!s.ndes.enabled) return {};  // the service checks scep.challenge itself
-    if (s.ndes.password_mode == "dynamic" || s.challenge.mode == "ndes-dynamic")
+    if (s.ndes.password_mode == config::password_mode::dynamic || s.challenge.mode == config::challenge_mode::ndes_dynamic)
         out.otp.emplace(s.ndes.password_validity, s.ndes.password_cache, s.ndes.password_bytes, clock);
     else
-        out.fixed.emplace(s.ndes.password_mode == "none" ? std::string() : s.scep.challenge);
+        out.fixed.emplace(s.ndes.password_mode == config::password_mode::none ? std::string() : s.scep.challenge);
     return {};
 }
 
@@ -284,9 +284,9 @@ void make_ndes(const config::settings& s, const lab& l, challenges& c, event_log
                 return std::optional<std::string>(std::move(*password));
             },
             static_cast<int>(s.ndes.password_validity.count() / 60));
-    log.info("NDES mode", {{"password_mode", s.ndes.password_mode},
-                           {"admin_response", s.ndes.admin_response},
-                           {"browse", s.ndes.browse}});
+    log.info("NDES mode", {{"password_mode", std::string(config::name_of(s.ndes.password_mode, config::password_modes))},
+                           {"admin_response", std::string(config::name_of(s.ndes.admin_response, config::admin_page_answers))},
+                           {"browse", std::string(config::name_of(s.ndes.browse, config::browse_answers))}});
 }
 
 // The admin API's bearer token: from the environment, or the token file
@@ -352,14 +352,14 @@ router::status_source status_page(const config::settings& s, lab& l, const scep_
         if (s.ndes.enabled) in.ndes_path = std::string(config::ndes_scep_paths.front());
         in.challenges = challenges;
         if (challenges)
-            in.challenge_note = "one-time challenges from the admin API (scep-lab challenge new)";
-        else if (s.challenge.mode == "webhook")
+            in.challenge_note = "one-time challenges from the admin API (scep-lab challenge add)";
+        else if (s.challenge.mode == config::challenge_mode::webhook)
             in.challenge_note = "decided by a webhook (challenge.webhook_url)";
-        else if (s.challenge.mode == "ndes-policy")
+        else if (s.challenge.mode == config::challenge_mode::ndes_policy)
             in.challenge_note = "decided by an NDES policy module (challenge.webhook_url)";
-        else if (s.ndes.enabled && (s.ndes.password_mode == "dynamic" || s.challenge.mode == "ndes-dynamic"))
+        else if (s.ndes.enabled && (s.ndes.password_mode == config::password_mode::dynamic || s.challenge.mode == config::challenge_mode::ndes_dynamic))
             in.challenge_note = "one-time passwords from the NDES admin page";
-        else if (s.ndes.enabled && s.ndes.password_mode == "none")
+        else if (s.ndes.enabled && s.ndes.password_mode == config::password_mode::none)
             in.challenge_note = "none required";
         else if (s.scep.challenge == config::default_challenge)
             in.challenge = s.scep.challenge;
@@ -399,12 +399,12 @@ void print_banner(const config::settings& s, const lab& l, const addresses& a, c
     const std::string base = a.base.empty() ? a.https_base : a.base;
     const std::string scep_url = base + s.scep_paths.front();
     const std::string ndes_url = base + std::string(config::ndes_scep_paths.front());
-    const bool dynamic = s.ndes.enabled && s.ndes.password_mode == "dynamic";
+    const bool dynamic = s.ndes.enabled && s.ndes.password_mode == config::password_mode::dynamic;
     std::string challenge_line = s.scep.challenge == config::default_challenge ? s.scep.challenge
                                  : s.scep.challenge.empty()                     ? "(none required)"
                                                                                 : "(set by configuration)";
     if (dynamic) challenge_line = "one-time passwords from " + base + std::string(config::ndes_admin_path);
-    if (s.ndes.enabled && s.ndes.password_mode == "none") challenge_line = "(none required: ndes.password_mode = none)";
+    if (s.ndes.enabled && s.ndes.password_mode == config::password_mode::none) challenge_line = "(none required: ndes.password_mode = none)";
     const std::string try_challenge = dynamic ? "<password from the admin page>"
                                       : s.scep.challenge == config::default_challenge ? s.scep.challenge
                                                                                       : "<your challenge>";
@@ -417,7 +417,8 @@ void print_banner(const config::settings& s, const lab& l, const addresses& a, c
               << "  root CA    " << l.pki.tiers().front().cert_file.string() << "\n"
               << "  store      " << s.store_file().string() << "\n"
               << (s.ndes.enabled ? "  NDES       " + ndes_url + "  admin " + base + "/certsrv/mscep_admin/ (" +
-                                       s.ndes.password_mode + " passwords)\n"
+                                       std::string(config::name_of(s.ndes.password_mode, config::password_modes)) +
+                                       " passwords)\n"
                                  : std::string())
               << (new_admin_token.empty() ? std::string()
                                           : "  admin      token " + new_admin_token + " (shown once; kept in " +
@@ -514,7 +515,7 @@ int serve(const config::settings& s) {
         log.info("NDES templates", {{"signature", scfg.templates->signature.name},
                                     {"encryption", scfg.templates->encryption.name},
                                     {"general_purpose", scfg.templates->general_purpose.name}});
-    if (scfg.approval.manual) log.info("manual approval: every request waits for `scep-lab approve <txid>`");
+    if (scfg.approval.manual) log.info("manual approval: every request waits for `scep-lab pending approve <txid>`");
     scep_service service(l.pki, iss, *l.store, scfg, clock, challenge.verifier());
     // Fault rules: [[faults]] now, the admin API and `scep-lab fault` later (docs/faults.md).
     fault_plan faults;
@@ -586,7 +587,7 @@ int serve(const config::settings& s) {
         if (!opened_log) return cannot_start(log, opened_log.message());
         transactions = std::move(*opened_log);
         const bool challenge_required =
-            s.ndes.enabled ? s.ndes.password_mode != "none" : !s.scep.challenge.empty();
+            s.ndes.enabled ? s.ndes.password_mode != config::password_mode::none : !s.scep.challenge.empty();
         inspect.emplace(*transactions, service,
                         inspector_config{s.inspector.retention, s.inspector.max_der_bytes, s.csr.min_rsa_bits,
                                          s.csr.min_ec_bits, challenge_required},
@@ -607,8 +608,8 @@ int serve(const config::settings& s) {
                           .tls_chain = identity ? identity->chain_copy() : std::vector<x509_ptr>{},
                           .capture_dir = s.log.capture_dir,
                           .ndes_events = ndes_events ? &*ndes_events : nullptr});
-    // Live rollover (POST /admin/api/rollover, `scep-lab rollover --live`):
-    // the same files `scep-lab rollover` writes, then the PKI is loaded again
+    // Live rollover (POST /admin/api/rollover, `scep-lab ca rollover --live`):
+    // the same files `scep-lab ca rollover` writes, then the PKI is loaded again
     // and swapped in; requests already running finish with the old one.
     std::mutex rollover_mu;
     if (admin)

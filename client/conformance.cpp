@@ -1,3 +1,4 @@
+#include "client/admin_client.hpp"
 #include "client/conformance.hpp"
 
 #include <boost/json.hpp>
@@ -474,7 +475,7 @@ std::string command_output(const std::string& command) {
 struct lab_server {
     pid_t pid = -1;
     std::string url, base_url, ca_file, token;
-    scep_url admin;
+    std::optional<admin_client> admin;
 
     ~lab_server() {
         if (pid > 0) {
@@ -487,15 +488,8 @@ struct lab_server {
     }
 
     result<boost::json::value> call(const std::string& method, const std::string& target, const std::string& body = {}) {
-        std::vector<std::pair<std::string, std::string>> headers{{"Authorization", "Bearer " + token}};
-        if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
-        auto r = http_request(admin, method, target, body, headers, std::chrono::seconds(10));
-        if (!r) return make_error("the lab server does not answer: " + r.message());
-        if (r->status >= 400) return make_error("HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 200));
-        boost::json::error_code ec;
-        auto v = boost::json::parse(r->body, ec);
-        if (ec) return make_error("the admin API's answer is not JSON");
-        return v;
+        if (!admin) return make_error("the lab server is not running");
+        return admin->call(method, target, body);
     }
 };
 
@@ -531,7 +525,7 @@ result<void> start_server(lab_server& srv, const std::string& self_exe, const co
                 srv.ca_file = boost::json::value_to<std::string>(obj.at("ca_chain"));
                 auto parsed = parse_scep_url(srv.base_url);
                 if (!parsed) return parsed.err();
-                srv.admin = *parsed;
+                srv.admin.emplace(*parsed, srv.token);
                 auto faults = srv.call("GET", "/admin/api/faults");
                 if (!faults)
                     return make_error("conformance needs the admin API with fault injection ([admin] enabled): " +

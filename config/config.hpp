@@ -21,6 +21,66 @@
 
 namespace scep::config {
 
+// A mode's spellings in TOML, the environment and on the command line: each
+// enum below has one table, read and written through it (parse_enum, name_of).
+template <class E>
+struct enum_name {
+    std::string_view name;
+    E value;
+};
+template <class E, std::size_t N>
+constexpr std::string_view name_of(E value, const enum_name<E> (&names)[N]) {
+    for (const auto& n : names)
+        if (n.value == value) return n.name;
+    return "?";
+}
+template <class E, std::size_t N>
+constexpr std::optional<E> parse_enum(std::string_view text, const enum_name<E> (&names)[N]) {
+    for (const auto& n : names)
+        if (n.name == text) return n.value;
+    return std::nullopt;
+}
+// "a, b, c" (with quotes when `quoted`), for errors and key lists.
+template <class E, std::size_t N>
+std::string names_of(const enum_name<E> (&names)[N], std::string_view separator = ", ", bool quoted = false) {
+    std::string out;
+    for (const auto& n : names)
+        out += std::string(out.empty() ? "" : separator) + (quoted ? "\"" : "") + std::string(n.name) + (quoted ? "\"" : "");
+    return out;
+}
+
+enum class log_format { text, json };
+inline constexpr enum_name<log_format> log_formats[] = {{"text", log_format::text}, {"json", log_format::json}};
+enum class log_level { trace, debug, info, warn, error, off };
+inline constexpr enum_name<log_level> log_levels[] = {{"trace", log_level::trace}, {"debug", log_level::debug},
+                                                      {"info", log_level::info},   {"warn", log_level::warn},
+                                                      {"error", log_level::error}, {"off", log_level::off}};
+enum class challenge_mode { static_secret, ndes_dynamic, api, webhook, ndes_policy };
+inline constexpr enum_name<challenge_mode> challenge_modes[] = {{"static", challenge_mode::static_secret},
+                                                                {"ndes-dynamic", challenge_mode::ndes_dynamic},
+                                                                {"api", challenge_mode::api},
+                                                                {"webhook", challenge_mode::webhook},
+                                                                {"ndes-policy", challenge_mode::ndes_policy}};
+enum class password_mode { dynamic, single, none };
+inline constexpr enum_name<password_mode> password_modes[] = {
+    {"dynamic", password_mode::dynamic}, {"single", password_mode::single}, {"none", password_mode::none}};
+enum class webhook_format { scep_lab, step_ca };
+inline constexpr enum_name<webhook_format> webhook_formats[] = {{"scep-lab", webhook_format::scep_lab},
+                                                                {"step-ca", webhook_format::step_ca}};
+enum class browse_answer { page, forbidden };
+inline constexpr enum_name<browse_answer> browse_answers[] = {{"page", browse_answer::page}, {"403", browse_answer::forbidden}};
+enum class admin_page_answer { password, cache_full, no_permission, empty, server_error };
+inline constexpr enum_name<admin_page_answer> admin_page_answers[] = {
+    {"password", admin_page_answer::password}, {"cache-full", admin_page_answer::cache_full},
+    {"no-permission", admin_page_answer::no_permission}, {"empty", admin_page_answer::empty},
+    {"500", admin_page_answer::server_error}};
+enum class reply_digest_mode { sha1, mirror };
+inline constexpr enum_name<reply_digest_mode> reply_digest_modes[] = {{"sha1", reply_digest_mode::sha1},
+                                                                      {"mirror", reply_digest_mode::mirror}};
+enum class chain_quirk { full, no_root, issuing_only };
+inline constexpr enum_name<chain_quirk> chain_quirks[] = {
+    {"full", chain_quirk::full}, {"no-root", chain_quirk::no_root}, {"issuing-only", chain_quirk::issuing_only}};
+
 struct server_settings {
     std::string listen = "127.0.0.1";
     std::uint16_t port = 8080;
@@ -57,8 +117,8 @@ struct https_settings {
 };
 
 struct log_settings {
-    std::string format = "text";  // text | json
-    std::string level = "info";   // trace | debug | info | warn | error
+    log_format format = log_format::text;
+    log_level level = log_level::info;
     // When set, every PKIOperation request and reply is written here as DER
     // (<n>-<transactionID>.request.der / .reply.der): captures for support
     // cases, openssl asn1parse, and the fuzzers' seed corpus.
@@ -90,10 +150,10 @@ struct challenge_settings {
     // "api": challenges from POST /admin/api/challenges, kept in <data_dir>/challenges.db.
     // "webhook": each new enrollment is POSTed to webhook_url, which allows or denies it;
     // "ndes-policy": the same transport speaking NDES's INDESPolicy contract (VerifyRequest, Notify).
-    std::string mode = "static";
+    challenge_mode mode = challenge_mode::static_secret;
     std::chrono::seconds default_ttl = std::chrono::hours(1);  // api: when the request names none
     std::string webhook_url;                     // http:// or https://
-    std::string webhook_format = "scep-lab";     // webhook: "scep-lab" or "step-ca" (its SCEPCHALLENGE body)
+    config::webhook_format webhook_format = config::webhook_format::scep_lab;  // or step-ca's SCEPCHALLENGE body
     std::string webhook_secret;                  // HMAC-SHA256 key; step-ca format: base64, as step-ca prints it
     std::string webhook_id;                      // step-ca format: X-Smallstep-Webhook-ID
     std::string webhook_bearer_token;            // sent as Authorization: Bearer when set
@@ -119,7 +179,7 @@ struct admin_settings {
 // password behaviour.
 struct ndes_settings {
     bool enabled = false;
-    std::string password_mode = "dynamic";  // dynamic | single | none (EnforcePassword = 0)
+    config::password_mode password_mode = config::password_mode::dynamic;  // none: EnforcePassword = 0
     std::chrono::seconds password_validity = std::chrono::minutes(60);
     std::size_t password_cache = 5;
     std::size_t password_bytes = 8;  // 16 hex digits, as NDES
@@ -129,11 +189,11 @@ struct ndes_settings {
     std::string thumbprint_ca = "issuing";
     // Browsing the SCEP URL without an operation: "page" (information page) or "403"
     // (what NDES does with the Intune policy module installed).
-    std::string browse = "page";
+    browse_answer browse = browse_answer::page;
     // The admin page's answer: "password" (normal), "cache-full", "no-permission", "empty", "500".
-    std::string admin_response = "password";
+    admin_page_answer admin_response = admin_page_answer::password;
     // Digest of reply signatures: "sha1" (as NDES) or "mirror" (the request's).
-    std::string reply_digest = "sha1";
+    reply_digest_mode reply_digest = reply_digest_mode::sha1;
     // The RA pair (signing + encryption certificates) instead of one RA.
     bool ra_pair = true;
     std::string ra_subject = "CN=SCEPLAB-MSCEP-RA,O=scep-lab";
@@ -162,7 +222,7 @@ struct quirk_settings {
     std::size_t fail_every = 0;        // every N-th SCEP request gets fail_every_status
     int fail_every_status = 503;
     bool expired_ra = false;           // serve and sign with RA certificates that expired yesterday
-    std::string chain = "full";        // full | no-root | issuing-only
+    chain_quirk chain = chain_quirk::full;
     bool all_pending = false;          // every request PENDING until approved
     std::string fail_info;             // every PKIOperation FAILURE with this failInfo
 };
@@ -300,6 +360,10 @@ std::string format_duration(std::chrono::seconds s);
 // What the SCEP service runs with: scep plus what NDES mode and the quirks
 // imply (template slots, UTF8String refusal, chain, approval, forced failure).
 service_config service_settings(const settings& s);
+// States what NDES mode implies for the reply shape and the RA pair, from
+// the settings as they are, whatever layer set them. Every load and settle()
+// end with it; code that builds settings by hand calls it too.
+void derive(settings& s);
 // One line per active quirk, for the start-up log; empty when none is.
 std::vector<std::string> active_quirks(const settings& s);
 

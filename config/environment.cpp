@@ -99,12 +99,16 @@ const std::vector<env_variable>& env_variables() {
              }},
             {"SCEP_LAB_LOG_FORMAT", "log.format", "text or json",
              [](settings& s, const std::string& v) -> result<void> {
-                 s.log.format = v;
+                 auto f = parse_enum(v, log_formats);
+                 if (!f) return make_error("must be one of " + names_of(log_formats));
+                 s.log.format = *f;
                  return {};
              }},
-            {"SCEP_LAB_LOG_LEVEL", "log.level", "trace, debug, info, warn or error",
+            {"SCEP_LAB_LOG_LEVEL", "log.level", "trace, debug, info, warn, error or off",
              [](settings& s, const std::string& v) -> result<void> {
-                 s.log.level = v;
+                 auto l = parse_enum(v, log_levels);
+                 if (!l) return make_error("must be one of " + names_of(log_levels));
+                 s.log.level = *l;
                  return {};
              }},
             {"SCEP_LAB_INSPECTOR", "inspector.enabled", "on or off: decode and keep every SCEP exchange",
@@ -191,6 +195,7 @@ result<settings> settle(const layers& l, const env_lookup& env) {
     }
     if (auto r = apply_env(s, env, checks::at_the_end); !r) return r.err();
     if (l.flags) l.flags(s);
+    derive(s);
     if (auto r = validate(s); !r) return r.err();
     return s;
 }

@@ -126,6 +126,15 @@ result<issuance_profile> profile_named(const settings& s, const std::string& nam
 }
 
 
+void derive(settings& s) {
+    // NDES's reply shape: Microsoft's failure reply, and a SHA-1 signature unless ndes.reply_digest = "mirror".
+    s.scep.ndes_replies = s.ndes.enabled;
+    s.scep.reply_sha1 = s.ndes.enabled && s.ndes.reply_digest == reply_digest_mode::sha1;
+    // A signing + encryption RA pair: NDES mode's default, or [pki.ra] pair.
+    s.pki.ra.ndes_pair = (s.ndes.enabled && s.ndes.ra_pair) || s.pki.ra.pair;
+    s.pki.ra.ndes_subject = s.ndes.ra_subject;
+}
+
 service_config service_settings(const settings& s) {
     service_config c = s.scep;
     if (s.ndes.enabled) {
@@ -144,8 +153,8 @@ service_config service_settings(const settings& s) {
         c.ca_templates = s.ndes.ca_templates;
     }
     if (s.quirks.all_pending) c.approval.manual = true;
-    if (s.quirks.chain == "no-root") c.include_root_in_ca_chain = false;
-    if (s.quirks.chain == "issuing-only") c.chain_issuing_only = true;
+    if (s.quirks.chain == chain_quirk::no_root) c.include_root_in_ca_chain = false;
+    if (s.quirks.chain == chain_quirk::issuing_only) c.chain_issuing_only = true;
     if (!s.quirks.fail_info.empty()) c.forced_failure = fail_info_named(s.quirks.fail_info);
     return c;
 }
@@ -163,8 +172,9 @@ std::vector<std::string> active_quirks(const settings& s) {
         out.push_back("fail_every = " + std::to_string(q.fail_every) + ": one in " + std::to_string(q.fail_every) +
                       " SCEP requests gets HTTP " + std::to_string(q.fail_every_status));
     if (q.expired_ra) out.push_back("expired_ra: the RA certificates served and used to sign expired yesterday");
-    if (q.chain != "full") out.push_back("chain = " + q.chain + ": GetCACert sends an incomplete chain");
-    if (q.all_pending) out.push_back("all_pending: every request is PENDING until `scep-lab approve`");
+    if (q.chain != chain_quirk::full)
+        out.push_back("chain = " + std::string(name_of(q.chain, chain_quirks)) + ": GetCACert sends an incomplete chain");
+    if (q.all_pending) out.push_back("all_pending: every request is PENDING until `scep-lab pending approve`");
     if (!q.fail_info.empty()) out.push_back("fail_info = " + q.fail_info + ": every PKIOperation gets FAILURE");
     return out;
 }

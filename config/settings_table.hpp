@@ -46,12 +46,12 @@ void visit_settings(V& v, S& s) {
     v.end();
 
     v.section("challenge", "how PKCSReq challenges are checked (docs/challenges.md)");
-    v.choice("mode", s.challenge.mode, {"static", "ndes-dynamic", "api", "webhook", "ndes-policy"},
+    v.pick("mode", s.challenge.mode, challenge_modes,
              "static secret, NDES one-time passwords, challenges from the admin API, a webhook, or an NDES "
              "policy module (INDESPolicy over HTTP)");
     v.duration("default_ttl", s.challenge.default_ttl, "api: lifetime of a challenge when the request names none");
     v.url("webhook_url", s.challenge.webhook_url, "webhook, ndes-policy: where to POST (http:// or https://)");
-    v.choice("webhook_format", s.challenge.webhook_format, {"scep-lab", "step-ca"},
+    v.pick("webhook_format", s.challenge.webhook_format, webhook_formats,
              "webhook: this project's JSON or step-ca's SCEPCHALLENGE body and X-Smallstep-Signature");
     v.secret("webhook_secret", s.challenge.webhook_secret,
              "HMAC-SHA256 key of the signature header (step-ca format: base64, as step-ca prints it)");
@@ -92,8 +92,8 @@ void visit_settings(V& v, S& s) {
     v.end();
 
     v.section("log", "logging");
-    v.choice("format", s.log.format, {"text", "json"}, "one line per event; SCEP_LAB_LOG_FORMAT");
-    v.choice("level", s.log.level, {"trace", "debug", "info", "warn", "error"}, "SCEP_LAB_LOG_LEVEL");
+    v.pick("format", s.log.format, log_formats, "one line per event; SCEP_LAB_LOG_FORMAT");
+    v.pick("level", s.log.level, log_levels, "SCEP_LAB_LOG_LEVEL");
     v.text("capture_dir", s.log.capture_dir, "write every PKIOperation request and reply here (DER)");
     v.end();
 
@@ -214,7 +214,7 @@ void visit_settings(V& v, S& s) {
 
     v.section("ndes", "Microsoft NDES mode");
     v.flag("enabled", s.ndes.enabled, "NDES URLs, admin page, passwords, RA pair, templates");
-    v.choice("password_mode", s.ndes.password_mode, {"dynamic", "single", "none"}, "how challenges are handed out");
+    v.pick("password_mode", s.ndes.password_mode, password_modes, "how challenges are handed out");
     v.duration("password_validity", s.ndes.password_validity, "lifetime of a one-time password");
     v.number("password_cache", s.ndes.password_cache, 1, 10000, "unused one-time passwords at a time");
     v.number("password_bytes", s.ndes.password_bytes, 4, 64, "random bytes per password (hex)");
@@ -236,10 +236,10 @@ void visit_settings(V& v, S& s) {
         },
         "\"name:password\" logins of the admin page (HTTP Basic); empty = open");
     v.choice("thumbprint_ca", s.ndes.thumbprint_ca, {"issuing", "root"}, "CA of the admin page's thumbprint");
-    v.choice("browse", s.ndes.browse, {"page", "403"}, "answer to browsing the SCEP URL");
-    v.choice("admin_response", s.ndes.admin_response, {"password", "cache-full", "no-permission", "empty", "500"},
+    v.pick("browse", s.ndes.browse, browse_answers, "answer to browsing the SCEP URL");
+    v.pick("admin_response", s.ndes.admin_response, admin_page_answers,
              "the admin page's answer");
-    v.choice("reply_digest", s.ndes.reply_digest, {"sha1", "mirror"}, "digest of reply signatures");
+    v.pick("reply_digest", s.ndes.reply_digest, reply_digest_modes, "digest of reply signatures");
     v.flag("ra_pair", s.ndes.ra_pair, "signing and encryption RA certificates");
     v.custom(
         "ra_subject",
@@ -302,7 +302,7 @@ void visit_settings(V& v, S& s) {
     v.number("fail_every", s.quirks.fail_every, 0, 1000000, "every N-th SCEP request fails (0 = off)");
     v.number("fail_every_status", s.quirks.fail_every_status, 400, 599, "the status of those failures");
     v.flag("expired_ra", s.quirks.expired_ra, "serve RA certificates that expired yesterday");
-    v.choice("chain", s.quirks.chain, {"full", "no-root", "issuing-only"}, "what GetCACert sends of the chain");
+    v.pick("chain", s.quirks.chain, chain_quirks, "what GetCACert sends of the chain");
     v.flag("all_pending", s.quirks.all_pending, "every request PENDING until approved");
     v.choice("fail_info", s.quirks.fail_info, {"", "badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId"},
              "every PKIOperation FAILURE with this failInfo");

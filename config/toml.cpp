@@ -185,6 +185,14 @@ public:
     void choice_value(const char* k, std::string& out, std::initializer_list<const char*> allowed) {
         if (r_) read_choice(*r_, k, out, allowed);
     }
+    template <class E, std::size_t N>
+    void pick(const char* k, E& out, const enum_name<E> (&names)[N], const char*) {
+        if (!r_ || !r_->has(k)) return;
+        const auto& v = r_->at(k);
+        auto e = parse_enum(toml::get<std::string>(v), names);
+        if (!e) r_->fail(v, std::string(k) + " must be one of " + names_of(names, ", ", true));
+        out = *e;
+    }
     void key_kind(const char* k, key_type& out, const char*) {
         if (r_) out = read_key_type(*r_, k, out);
     }
@@ -227,6 +235,10 @@ public:
     void path(const char* k, const std::filesystem::path& v, const char*) { line(k, quote(v.string())); }
     void choice(const char* k, const std::string& v, std::initializer_list<const char*>, const char*) {
         line(k, quote(v));
+    }
+    template <class E, std::size_t N>
+    void pick(const char* k, E v, const enum_name<E> (&names)[N], const char*) {
+        line(k, quote(std::string(name_of(v, names))));
     }
     void key_kind(const char* k, key_type v, const char*) { line(k, quote(std::string(to_string(v)))); }
     template <class Read, class Write>
@@ -275,6 +287,10 @@ public:
         for (const char* a : allowed) kinds += (kinds.empty() ? "" : "|") + std::string(a);
         add(k, kinds, doc);
     }
+    template <class E, std::size_t N>
+    void pick(const char* k, E&, const enum_name<E> (&names)[N], const char* doc) {
+        add(k, names_of(names, "|"), doc);
+    }
     template <class T>
     void key_kind(const char* k, T&, const char* doc) { add(k, key_type_names("|"), doc); }
     template <class Read, class Write>
@@ -295,8 +311,6 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
     toml_reader keys(top, base, s);
     visit_settings(keys, s);
     if (top.has("ndes")) {
-        s.scep.ndes_replies = s.ndes.enabled;
-        s.scep.reply_sha1 = s.ndes.enabled && s.ndes.reply_digest == "sha1";
         // Switching NDES on brings NDES's GetCACaps list and GetCACert order,
         // unless this file sets them (a later file that only tweaks [ndes]
         // keeps what an earlier one, e.g. a preset, chose).
@@ -444,9 +458,7 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         r.finish();
     }
     top.finish();
-    // A signing + encryption RA pair: NDES mode's default, or [pki.ra] pair.
-    s.pki.ra.ndes_pair = (s.ndes.enabled && s.ndes.ra_pair) || s.pki.ra.pair;
-    s.pki.ra.ndes_subject = s.ndes.ra_subject;
+    derive(s);
 }
 
 }  // namespace

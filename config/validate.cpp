@@ -10,11 +10,6 @@
 namespace scep::config {
 
 result<void> validate(const settings& s) {
-    if (s.log.format != "text" && s.log.format != "json")
-        return make_error("log.format must be \"text\" or \"json\", not \"" + s.log.format + "\"");
-    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
-    if (!levels.count(s.log.level))
-        return make_error("log.level must be one of trace, debug, info, warn, error, off; not \"" + s.log.level + "\"");
     if (s.data_dir.empty()) return make_error("data_dir must not be empty");
     if (s.scep_paths.empty()) return make_error("scep.paths must name at least one path");
     for (const auto& p : s.scep_paths)
@@ -36,22 +31,22 @@ result<void> validate(const settings& s) {
                              std::pair{"ndes.encryption_template", &s.ndes.encryption_template},
                              std::pair{"ndes.general_purpose_template", &s.ndes.general_purpose_template}})
         if (auto p = profile_named(s, *name); !p) return make_error(std::string(key) + ": " + p.message());
-    if (s.challenge.mode == "ndes-dynamic" && !s.ndes.enabled)
+    if (s.challenge.mode == challenge_mode::ndes_dynamic && !s.ndes.enabled)
         return make_error("challenge.mode = \"ndes-dynamic\" needs NDES mode (ndes.enabled = true): the one-time "
                           "passwords come from its admin page");
-    if (s.challenge.mode == "api" && !s.admin.enabled)
+    if (s.challenge.mode == challenge_mode::api && !s.admin.enabled)
         return make_error("challenge.mode = \"api\" needs the admin API (admin.enabled = true): challenges are "
                           "handed out by POST /admin/api/challenges");
-    const bool hooked = s.challenge.mode == "webhook" || s.challenge.mode == "ndes-policy";
+    const bool hooked = s.challenge.mode == challenge_mode::webhook || s.challenge.mode == challenge_mode::ndes_policy;
     if (hooked && s.challenge.webhook_url.rfind("http://", 0) != 0 && s.challenge.webhook_url.rfind("https://", 0) != 0)
-        return make_error("challenge.mode = \"" + s.challenge.mode +
+        return make_error("challenge.mode = \"" + std::string(name_of(s.challenge.mode, challenge_modes)) +
                           "\" needs challenge.webhook_url, an http:// or https:// URL (got \"" +
                           redact_url(s.challenge.webhook_url) + "\")");
-    if (s.challenge.mode == "ndes-policy" && !s.ndes.enabled)
+    if (s.challenge.mode == challenge_mode::ndes_policy && !s.ndes.enabled)
         return make_error("challenge.mode = \"ndes-policy\" needs NDES mode (ndes.enabled = true): the policy "
                           "module's HRESULTs are answered as NDES answers them");
-    if (s.challenge.mode == "ndes-policy" && s.challenge.webhook_format != "scep-lab")
-        return make_error("challenge.webhook_format = \"" + s.challenge.webhook_format +
+    if (s.challenge.mode == challenge_mode::ndes_policy && s.challenge.webhook_format != webhook_format::scep_lab)
+        return make_error("challenge.webhook_format = \"" + std::string(name_of(s.challenge.webhook_format, webhook_formats)) +
                           "\" is for mode = \"webhook\"; ndes-policy speaks its own INDESPolicy calls");
     if (!s.challenge.webhook_ca_file.empty() && s.challenge.webhook_url.rfind("https://", 0) != 0)
         return make_error("challenge.webhook_ca_file is for an https:// webhook_url");

@@ -98,7 +98,7 @@ docker restart "$CID" >/dev/null || fail "docker restart failed"
 for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
 curl -sf "http://127.0.0.1:$PORT/ca/root.pem" -o "$WORK/root-after.pem" || fail "no /ca/root.pem after the restart"
 cmp -s "$WORK/root-before.pem" "$WORK/root-after.pem" || fail "the root CA changed across a restart on the same volume"
-grep -q "$serial" <<<"$(docker exec "$CID" scep-lab list --serial "$serial")" || fail "the issued certificate is gone after the restart"
+grep -q "$serial" <<<"$(docker exec "$CID" scep-lab cert list --serial "$serial")" || fail "the issued certificate is gone after the restart"
 curl -sf "http://127.0.0.1:$PORT/certs/$serial.pem" | cmp -s - "$WORK/dev/cert.pem" ||
     fail "the stored certificate differs from the one scepclient received"
 echo "ok: after a restart on the same volume the root CA and the issued certificate are unchanged"

@@ -246,7 +246,7 @@ bool is_loopback_address(const std::string& a) {
 
 std::string make_admin_token() { return to_hex(random_bytes(32)); }
 
-admin_api::admin_api(cert_store& store, admin_settings_view settings)
+admin_api::admin_api(lab_cert_store& store, admin_settings_view settings)
     : store_(store), settings_(std::move(settings)) {}
 
 bool admin_api::accepts(const request& req, const std::string& client) const {

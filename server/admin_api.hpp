@@ -26,7 +26,8 @@ struct admin_settings_view {
 
 class admin_api {
 public:
-    admin_api(cert_store& store, admin_settings_view settings);
+    // The store with its lab face: POST /admin/api/reset empties it.
+    admin_api(lab_cert_store& store, admin_settings_view settings);
 
     static bool is_admin_path(std::string_view path) { return path.rfind("/admin/api/", 0) == 0 || path == "/admin/api"; }
     // `client`: the peer address; `detail` gets a line for the request log.
@@ -75,7 +76,7 @@ private:
     response reset(call& c);
     response config(call& c);
 
-    cert_store& store_;
+    lab_cert_store& store_;
     admin_settings_view settings_;
     inspector* inspector_ = nullptr;
     fault_plan* faults_ = nullptr;

@@ -112,7 +112,7 @@ std::optional<std::string> base_url_of(const request& req, bool secure) {
 }
 
 namespace {
-response answer(const request& req, http::status status, std::string_view content_type, std::string body) {
+response make_answer(const request& req, http::status status, std::string_view content_type, std::string body) {
     response res{status, req.version()};
     res.set(http::field::content_type, content_type);
     res.keep_alive(req.keep_alive());
@@ -123,11 +123,11 @@ response answer(const request& req, http::status status, std::string_view conten
 }  // namespace
 
 response text_response(const request& req, http::status status, std::string body) {
-    return answer(req, status, "text/plain; charset=utf-8", std::move(body));
+    return make_answer(req, status, "text/plain; charset=utf-8", std::move(body));
 }
 
 response json_response(const request& req, http::status status, const boost::json::value& body) {
-    auto res = answer(req, status, "application/json", scep::json_text(body) + "\n");
+    auto res = make_answer(req, status, "application/json", scep::json_text(body) + "\n");
     res.set(http::field::cache_control, "no-store");
     return res;
 }
@@ -149,13 +149,13 @@ response json_method_not_allowed(const request& req, std::string_view allow) {
 }
 
 response file_response(const request& req, std::string content_type, const std::string& filename, std::string body) {
-    auto res = answer(req, http::status::ok, content_type, std::move(body));
+    auto res = make_answer(req, http::status::ok, content_type, std::move(body));
     if (!filename.empty()) res.set(http::field::content_disposition, "attachment; filename=\"" + filename + "\"");
     return res;
 }
 
 response page_response(const request& req, http::status status, std::string_view content_type, std::string body) {
-    auto res = answer(req, status, content_type, std::move(body));
+    auto res = make_answer(req, status, content_type, std::move(body));
     res.set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'");
     res.set("X-Content-Type-Options", "nosniff");
     res.set(http::field::cache_control, "no-store");

@@ -55,9 +55,15 @@ std::string text_value(const std::string& v) {
 
 }  // namespace
 
-event_log::event_log(const std::string& format, const std::string& level) : json_(format == "json") {
+event_log::event_log(config::log_format format, config::log_level level) : json_(format == config::log_format::json) {
     logger_ = std::make_shared<spdlog::logger>("scep-lab", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    logger_->set_level(spdlog::level::from_str(level));
+    using L = config::log_level;
+    logger_->set_level(level == L::trace   ? spdlog::level::trace
+                       : level == L::debug ? spdlog::level::debug
+                       : level == L::info  ? spdlog::level::info
+                       : level == L::warn  ? spdlog::level::warn
+                       : level == L::error ? spdlog::level::err
+                                           : spdlog::level::off);
     logger_->flush_on(spdlog::level::trace);
     apply_pattern(*logger_, json_);
 }

@@ -9,14 +9,16 @@
 #include <utility>
 #include <vector>
 
+#include "config/config.hpp"
+
 namespace scep::server {
 
 using fields = std::vector<std::pair<std::string, std::string>>;
 
 class event_log {
 public:
-    // format: "text" | "json"; level: spdlog level name. Logs go to stderr.
-    event_log(const std::string& format, const std::string& level);
+    // Logs go to stderr, in this format, from this level up.
+    event_log(config::log_format format, config::log_level level);
     // A logger writing to the given sink (tests capture output this way).
     event_log(std::shared_ptr<spdlog::logger> logger, bool json);
 

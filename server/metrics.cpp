@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "pki/crypto/encoding.hpp"
+#include "pki/scep/faults.hpp"
 #include "pki/scep/message.hpp"
 
 namespace scep::server {

@@ -143,21 +143,21 @@ response ndes_frontend::admin(const request& req, std::string& detail) {
     }
     page.validity_minutes = static_cast<int>(cfg_.password_validity.count() / 60);
     page.cache_size = static_cast<int>(cfg_.password_cache);
-    if (cfg_.admin_response == "500") {
+    if (cfg_.admin_response == config::admin_page_answer::server_error) {
         detail = "admin page: injected HTTP 500 (ndes.admin_response)";
         return answer(req, http::status::internal_server_error, "text/html",
                       "<html><body>500 - Internal server error.</body></html>");
     }
-    if (cfg_.admin_response == "empty") {
+    if (cfg_.admin_response == config::admin_page_answer::empty) {
         detail = "admin page: injected empty body (ndes.admin_response)";
         return html(req, "");
     }
-    if (cfg_.admin_response == "no-permission") {
+    if (cfg_.admin_response == config::admin_page_answer::no_permission) {
         page.kind = admin_page_kind::no_permission;
         detail = "admin page: insufficient permission (ndes.admin_response)";
         return html(req, render_admin_html(page));
     }
-    if (cfg_.admin_response == "cache-full") {
+    if (cfg_.admin_response == config::admin_page_answer::cache_full) {
         page.kind = admin_page_kind::cache_full;
         detail = "admin page: password cache is full (ndes.admin_response)";
         return html(req, render_admin_html(page));
@@ -182,7 +182,7 @@ response ndes_frontend::admin(const request& req, std::string& detail) {
         }
         return html(req, render_admin_html(page));
     }
-    if (cfg_.password_mode == "dynamic" && otp_) {
+    if (cfg_.password_mode == config::password_mode::dynamic && otp_) {
         auto password = otp_->issue();
         if (!password) {
             page.kind = admin_page_kind::cache_full;
@@ -195,13 +195,13 @@ response ndes_frontend::admin(const request& req, std::string& detail) {
         return html(req, render_admin_html(page));
     }
     page.kind = admin_page_kind::single_password;
-    page.password = cfg_.password_mode == "none" ? std::string() : single_password_;
+    page.password = cfg_.password_mode == config::password_mode::none ? std::string() : single_password_;
     detail = "admin page: single password";
     return html(req, render_admin_html(page));
 }
 
 response ndes_frontend::browse(const request& req, const std::string& admin_url) {
-    if (cfg_.browse == "403") {
+    if (cfg_.browse == config::browse_answer::forbidden) {
         return answer(req, http::status::forbidden, "text/html",
                       "<html><body>403 - Forbidden: Access is denied.</body></html>");
     }

@@ -97,7 +97,7 @@ result<exported> make_apple_profile(const profile_sources& src, profile_request 
         if (withheld) *withheld = std::move(why);
     };
     if (!req.challenge_given) {
-        if (s.ndes.enabled && s.ndes.password_mode == "dynamic") {
+        if (s.ndes.enabled && s.ndes.password_mode == config::password_mode::dynamic) {
             // As an MDM does with NDES: one fresh one-time password per
             // profile, for callers the NDES admin page would give one to.
             if (!req.may_see_challenge) {
@@ -111,7 +111,7 @@ result<exported> make_apple_profile(const profile_sources& src, profile_request 
                 if (!pw) return make_error("the one-time password cache is full (ndes.password_cache)");
                 o.challenge = *pw;
             }
-        } else if (!(s.ndes.enabled && s.ndes.password_mode == "none") && !s.scep.challenge.empty()) {
+        } else if (!(s.ndes.enabled && s.ndes.password_mode == config::password_mode::none) && !s.scep.challenge.empty()) {
             if (req.may_see_challenge || s.scep.challenge == config::default_challenge)
                 o.challenge = s.scep.challenge;
             else

@@ -215,7 +215,7 @@ response router::scep_endpoint(call& c) {
     // rule that selects by subject (it reads the CSR).
     scep_exchange x;
     auto res = scep(c, inspect || (faults_ && faults_->armed()) ? &x : nullptr);
-    if (c.rec.operation == "ndes-browse") return res;  // a person browsing, not a client
+    if (c.browsing) return res;  // a person browsing, not a client
     inject_http_fault(c, res, x);
     if (inspect) record_exchange(c, res, std::move(x));
     return res;
@@ -393,6 +393,7 @@ response router::scep(call& c, scep_exchange* x) {
     if (operation.empty() && ndes_) {
         // Browsing the NDES URL itself: the information page, or 403 (ndes.browse).
         rec.operation = "ndes-browse";
+        c.browsing = true;
         // The admin URL from the validated Host and the scheme actually used.
         auto base = base_url_of(req, c.secure);
         if (!base) return bad_host(req);

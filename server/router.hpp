@@ -71,6 +71,7 @@ private:
         request_record& rec;
         bool secure;
         std::chrono::steady_clock::time_point start;
+        bool browsing = false;  // the NDES URL opened by a person: not a SCEP exchange
     };
     // One row of the route table: which paths, which methods, who answers.
     struct route {

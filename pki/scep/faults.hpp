@@ -17,6 +17,7 @@
 
 #include "pki/crypto/pattern.hpp"
 #include "pki/crypto/result.hpp"
+#include "pki/scep/outcome.hpp"
 
 namespace scep {
 
@@ -112,14 +113,6 @@ struct fault_rule {
     std::string cipher = "des3";  // forced-cipher: des, des3, aes128, aes192, aes256
     bool one_shot = false;  // removed after it fired once
     std::uint64_t matched = 0, fired = 0;
-};
-
-// A fault injected into an answer: its kind and the id of the rule that armed it.
-struct fired_fault {
-    fault_kind kind;
-    std::string rule;
-    // "kind (rule id)", for the request log and the inspector.
-    std::string text() const;
 };
 
 // What is known of a request when a fault may apply.

@@ -7,11 +7,20 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "pki/scep/faults.hpp"
-
 namespace scep {
+
+enum class fault_kind;  // pki/scep/faults.hpp
+
+// A fault injected into an answer: its kind and the id of the rule that armed it.
+struct fired_fault {
+    fault_kind kind;
+    std::string rule;
+    // "kind (rule id)", for the request log and the inspector (pki/scep/faults.cpp).
+    std::string text() const;
+};
 
 // RFC 8894 §3.2.1.2
 enum class message_type : int {

@@ -105,8 +105,6 @@ public:
     virtual result<std::int64_t> count() = 0;
     virtual result<cert_page> search(const cert_query& q) = 0;
     virtual result<std::map<std::string, std::int64_t>> count_by_status() = 0;
-    // Lab use: deletes every certificate and pending request; returns how many rows went.
-    virtual result<std::int64_t> reset() = 0;
 
     // Marks the certificate revoked (status "revoked", time, CRLReason).
     virtual result<revoke_outcome> revoke(const std::string& serial, int reason, const std::string& when) = 0;
@@ -130,16 +128,32 @@ public:
     virtual result<void> mark_pending_issued(const std::string& transaction_id, const std::string& serial) = 0;
     // Oldest first; only those still waiting unless `all`.
     virtual result<std::vector<pending_record>> list_pending(bool all) = 0;
+};
 
-    // `scep-lab seed`: adds `count` placeholder rows shaped like `tmpl` (its
-    // DER and names; serial, subject and transactionID made unique from
-    // `tag`), in large transactions, to measure the server on a full store.
+// What only a lab does to its store, never the protocol path: empty it
+// (`scep-lab store reset`, POST /admin/api/reset) and fill it with
+// placeholder rows (`scep-lab store seed`).
+class lab_store {
+public:
+    virtual ~lab_store() = default;
+    // Deletes every certificate and pending request; returns how many rows went.
+    virtual result<std::int64_t> reset() = 0;
+    // Adds `count` placeholder rows shaped like `tmpl` (its DER and names;
+    // serial, subject and transactionID made unique from `tag`), in large
+    // transactions, to measure the server on a full store.
     virtual result<std::size_t> seed(std::size_t count, const cert_record& tmpl, const std::string& tag) = 0;
 };
 
+// A store as the lab opens it: both faces. Code on the protocol path takes
+// a cert_store&.
+class lab_cert_store : public cert_store, public lab_store {};
+
 // Opens (creating and migrating as needed) the SQLite store at `file`.
-result<std::unique_ptr<cert_store>> open_sqlite_store(const std::filesystem::path& file);
-std::unique_ptr<cert_store> make_memory_store();
+result<std::unique_ptr<lab_cert_store>> open_sqlite_store(const std::filesystem::path& file);
+std::unique_ptr<lab_cert_store> make_memory_store();
+
+// Row `i` of `scep-lab store seed`: the template's DER and names, made unique.
+cert_record seed_row(const cert_record& tmpl, const std::string& tag, std::size_t i);
 
 // The schema version this build writes (PRAGMA user_version).
 int store_schema_version();

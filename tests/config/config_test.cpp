@@ -84,7 +84,7 @@ extended_key_usage = ["clientAuth", "serverAuth"]
     EXPECT_EQ(s->server.listen, "0.0.0.0");
     EXPECT_EQ(s->server.port, 9000);
     EXPECT_EQ(s->server.read_timeout, std::chrono::seconds(5));
-    EXPECT_EQ(s->log.format, "json");
+    EXPECT_EQ(s->log.format, log_format::json);
     EXPECT_EQ(s->scep.challenge, "s3cret");
     EXPECT_EQ(s->scep.capabilities.size(), 2u);
     EXPECT_FALSE(s->scep.ciphers.allow_single_des);
@@ -142,7 +142,7 @@ webhook_bearer_token = "tok"
 webhook_timeout = "750ms"
 )");
     ASSERT_TRUE(s) << s.message();
-    EXPECT_EQ(s->challenge.webhook_format, "step-ca");
+    EXPECT_EQ(s->challenge.webhook_format, webhook_format::step_ca);
     EXPECT_EQ(s->challenge.webhook_timeout, std::chrono::milliseconds(750));
     EXPECT_EQ(s->challenge.webhook_id, "wh-1");
     auto text = to_toml(*s);
@@ -260,7 +260,7 @@ TEST(config, ndes_defaults_apply_when_ndes_is_switched_on_not_on_every_later_fil
     auto tweaked = load_string("[ndes]\npassword_mode = \"single\"\n", "mine.toml", *legacy);
     ASSERT_TRUE(tweaked) << tweaked.message();
     EXPECT_EQ(tweaked->scep.capabilities, (std::vector<std::string>{"SHA-1", "DES3"}));
-    EXPECT_EQ(tweaked->ndes.password_mode, "single");
+    EXPECT_EQ(tweaked->ndes.password_mode, password_mode::single);
     EXPECT_EQ(tweaked->quirks.max_query_bytes, 2048u);
     auto no_pair = parse("[ndes]\nenabled = true\nra_pair = false\n[scep]\nca_cert_order = \"ra-first\"\n");
     ASSERT_TRUE(no_pair) << no_pair.message();
@@ -370,7 +370,7 @@ TEST(config, every_preset_loads_validates_and_says_what_it_reproduces) {
     auto pending = *load_preset("ndes-pending-approval", defaults());
     EXPECT_TRUE(pending.scep.approval.manual);
     auto single = *load_preset("ndes-single-password", defaults());
-    EXPECT_EQ(single.ndes.password_mode, "single");
+    EXPECT_EQ(single.ndes.password_mode, password_mode::single);
     auto mdm = *load_preset("micromdm-like", defaults());
     EXPECT_TRUE(mdm.pki.ca_as_ra);
     EXPECT_EQ(mdm.pki.tiers.size(), 1u);
@@ -409,8 +409,8 @@ TEST(config, environment_overrides_the_common_settings) {
     EXPECT_EQ(s.server.port, 0);
     EXPECT_EQ(s.data_dir, "/tmp/x");
     EXPECT_EQ(s.scep.challenge, "envsecret");
-    EXPECT_EQ(s.log.format, "json");
-    EXPECT_EQ(s.log.level, "debug");
+    EXPECT_EQ(s.log.format, log_format::json);
+    EXPECT_EQ(s.log.level, log_level::debug);
 
     env["SCEP_LAB_PORT"] = "http";
     auto bad = apply_env(s, lookup);
@@ -667,6 +667,38 @@ TEST(config_file, pki_ra_usages_and_pair_are_read_and_checked) {
     auto not_bool = parse("[pki.ra]\npair = \"yes\"\n");
     ASSERT_FALSE(not_bool);
     EXPECT_NE(not_bool.message().find("pair"), std::string::npos) << not_bool.message();
+}
+
+// What NDES mode implies is stated once (derive), whatever set ndes.enabled:
+// a file without an [ndes] table over NDES settings keeps NDES's reply shape
+// (the reader used to state it only while reading an [ndes] table).
+TEST(config_derive, ndes_implications_hold_whatever_layer_enabled_ndes) {
+    settings by_hand = defaults();
+    by_hand.ndes.enabled = true;
+    derive(by_hand);
+    EXPECT_TRUE(by_hand.scep.ndes_replies);
+    EXPECT_TRUE(by_hand.scep.reply_sha1);
+    EXPECT_TRUE(by_hand.pki.ra.ndes_pair);
+    by_hand.ndes.reply_digest = reply_digest_mode::mirror;
+    derive(by_hand);
+    EXPECT_FALSE(by_hand.scep.reply_sha1);
+
+    settings enabled = defaults();
+    enabled.ndes.enabled = true;  // as a caller building settings in code does
+    auto over = load_string("[scep]\nchallenge = \"x\"\n", "over.toml", enabled);
+    ASSERT_TRUE(over) << over.message();
+    EXPECT_TRUE(over->scep.ndes_replies);
+    EXPECT_TRUE(over->scep.reply_sha1);
+    EXPECT_TRUE(over->pki.ra.ndes_pair);
+
+    // Modes are enums read through one name table: TOML, environment and flags agree.
+    auto level = load_string("[log]\nlevel = \"off\"\n", "off.toml", defaults());
+    ASSERT_TRUE(level) << level.message();
+    EXPECT_EQ(level->log.level, log_level::off);
+    auto wrong = load_string("[challenge]\nmode = \"Static\"\n", "wrong.toml", defaults());
+    ASSERT_FALSE(wrong);
+    EXPECT_NE(wrong.message().find("challenge.mode must be one of \"static\", \"ndes-dynamic\""), std::string::npos)
+        << wrong.message();
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # [challenge] mode = "api" with micromdm scepclient: challenges from
-# `scep-lab challenge new` (the admin API) are single use, expire, can be
+# `scep-lab challenge add` (the admin API) are single use, expire, can be
 # revoked, hold their bindings (subject, key, client), survive a restart, and
 # two enrollments racing for one single-use challenge give exactly one
 # certificate. Only hashes reach the disk.
@@ -15,7 +15,7 @@ cd "$WORK"
 printf '[challenge]\nmode = "api"\n' >api.toml
 start_server --config api.toml
 base="http://127.0.0.1:$PORT"
-new_challenge() { lab challenge new --url "$base" "$@" | head -1; }
+new_challenge() { lab challenge add --url "$base" "$@" | head -1; }
 # enroll NAME CHALLENGE: 0 when scepclient got a certificate
 enroll() {
     mkdir -p "$1"
@@ -29,7 +29,7 @@ refused() {  # NAME CHALLENGE WHY: refused with badMessageCheck and WHY in the s
 }
 
 # 1. single use
-ch=$(new_challenge --label dev-one) || fail "challenge new failed"
+ch=$(new_challenge --label dev-one) || fail "challenge add failed"
 [[ "$ch" =~ ^[0-9A-F]{32}$ ]] || fail "not a 32-hex-digit challenge: $ch"
 enroll one "$ch" || fail "a fresh challenge did not enroll: $(tail -3 one/log)"
 verify_chain one/cert.pem

@@ -54,6 +54,28 @@ stored=$(sqlite3 data/scep-lab.db "SELECT hex(der) FROM certificates WHERE seria
 lab export "cert:$serial" -f der | cmp -s - issued.der || fail "export cert: differs from /certs"
 echo "ok: /certs/<serial> (.pem, .crt, lower case, no leading zero) and export cert: match the store"
 
+# 3b. the noun-verb commands give what the old spellings gave, and the old
+# spellings still work with a warning naming the new one (docs/cli.md)
+lab cert export "$serial" -f der >cert-export.der 2>cert-export.err || fail "cert export: $(cat cert-export.err)"
+cmp -s cert-export.der issued.der || fail "cert export differs from /certs"
+[ ! -s cert-export.err ] || fail "cert export warned: $(cat cert-export.err)"
+lab ca export root -f der >ca-root.der || fail "ca export root"
+cmp -s ca-root.der root.der || fail "ca export root differs from /ca/root.crt"
+lab export root -f der >old-root.der 2>old.err || fail "the old spelling export failed"
+cmp -s old-root.der root.der || fail "export (old spelling) differs"
+grep -q '`export` is now `scep-lab ca export`' old.err || fail "no warning for the old spelling: $(cat old.err)"
+lab cert list --format json --serial "$serial" >new-list.json 2>/dev/null
+lab list --format json --serial "$serial" >old-list.json 2>old-list.err
+cmp -s new-list.json old-list.json || fail "list and cert list differ"
+grep -q '`list` is now `scep-lab cert list`' old-list.err || fail "no warning for list: $(cat old-list.err)"
+lab cert show "$serial" --format json >show.json || fail "cert show"
+python3 -c 'import json,sys; o=json.load(open("show.json")); sys.exit(0 if o["serial"] and "BEGIN CERTIFICATE" in o["pem"] else 1)' ||
+    fail "cert show json: $(cat show.json)"
+lab cert show "$serial" | contains "^status: valid" || fail "cert show text: $(lab cert show "$serial")"
+lab cert show ABCDEF 2>show.err && fail "cert show of an unknown serial succeeded"
+grep -q "no certificate with serial ABCDEF" show.err || fail "cert show unknown: $(cat show.err)"
+echo "ok: cert export|list|show and ca export match the old spellings, which warn"
+
 # 4. unknown names: 404 with a reason, and the server stays up
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/ca/nope.pem")" = 404 ] || fail "unknown CA not 404"
 curl -s "$base/ca/nope.pem" | contains 'no CA named "nope"' || fail "unknown CA without a reason"
@@ -63,4 +85,4 @@ lab export cert:XYZ 2>err.txt && fail "a bad serial was exported"
 grep -q "not a serial number" err.txt || fail "bad serial without a reason: $(cat err.txt)"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/healthz")" = 200 ] || fail "not healthy"
 echo "ok: unknown names and formats are 404 with a reason"
-echo "PASS: exports (4 checks)"
+echo "PASS: exports (5 checks)"

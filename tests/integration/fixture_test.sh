@@ -33,7 +33,8 @@ want=$(python3 -c 'import hashlib; b=bytearray(hashlib.sha256(b"fixture-test:0")
 [ "$serial" = "$want" ] || fail "with SCEP_LAB_SERIAL_SEED=fixture-test the first serial is $serial, expected $want"
 echo "ok: env file complete; scepclient enrolled; serial is SHA-256(\"fixture-test:0\") as documented"
 
-curl -sf -H "Authorization: Bearer $SCEP_LAB_ADMIN_TOKEN" "$SCEP_LAB_BASE_URL/admin/api/certificates?serial=$serial" | contains "\"total\":1" || fail "admin API with the env file's token did not find $serial"
+found=$(curl -sf -H "Authorization: Bearer $SCEP_LAB_ADMIN_TOKEN" "$SCEP_LAB_BASE_URL/admin/api/certificates?serial=$serial")
+grep -q "\"total\":1" <<<"$found" || fail "admin API with the env file's token did not find $serial"
 curl -sf --cacert "$SCEP_LAB_ROOT_CA" "${SCEP_LAB_HTTPS_URL%/scep}/readyz" >/dev/null || fail "HTTPS /readyz failed"
 echo "ok: the admin token and the HTTPS URL from the env file work"
 

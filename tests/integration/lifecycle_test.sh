@@ -2,7 +2,7 @@
 # The certificate lifecycle with real peers: micromdm scepclient renews
 # (RenewalReq, no challenge); a revoked certificate is on the served CRL and
 # `openssl verify -crl_check` refuses it; certmonger is held PENDING, gets its
-# certificate after `scep-lab approve`, and renews (PKCSReq signed with the
+# certificate after `scep-lab pending approve`, and renews (PKCSReq signed with the
 # old certificate).
 . "$(dirname "$0")/lib.sh"
 for tool in scepclient certmonger dbus-run-session curl sqlite3; do
@@ -38,7 +38,7 @@ scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key dev2/key.pem 
 gone=$(serial_of dev2/cert.pem)
 openssl x509 -in dev2/cert.pem -noout -ext crlDistributionPoints | contains "URI:http://127.0.0.1:$PORT/crl/issuing.crl" ||
     fail "no CRL distribution point in the certificate"
-lab revoke "$gone" --reason keyCompromise >revoke.log || fail "scep-lab revoke: $(cat revoke.log)"
+lab cert revoke "$gone" --reason keyCompromise >revoke.log || fail "scep-lab revoke: $(cat revoke.log)"
 lab revoke 00FF00 >revoke-missing.log 2>&1 && fail "revoking an unknown serial succeeded"
 grep -q "no certificate with serial 00FF00\|no certificate with serial FF00" revoke-missing.log || fail "unclear error: $(cat revoke-missing.log)"
 lab revoke "$new" --reason stolen >revoke-reason.log 2>&1 && fail "an unknown reason was accepted"
@@ -83,14 +83,14 @@ getcert request -s -c lab -I held -f "\$out/held.pem" -k "\$out/held.key" -L "$C
 # The request is held once the server has stored it: poll the pending list
 # (a fixed sleep read it before certmonger had sent anything on a slow machine).
 for _ in \$(seq 1 100); do
-    "$SCEP_LAB_BIN" --data-dir "$WORK/data" pending >"\$out/pending.txt" 2>/dev/null
-    [ -s "\$out/pending.txt" ] && break
+    "$SCEP_LAB_BIN" --data-dir "$WORK/data" pending list >"\$out/pending.txt" 2>/dev/null
+    grep -q "CN=held" "\$out/pending.txt" && break
     sleep 0.2
 done
-[ -s "\$out/pending.txt" ] || exit 13
+grep -q "CN=held" "\$out/pending.txt" || exit 13
 getcert list -s -i held >"\$out/held.before"
 txid=\$(head -1 "\$out/pending.txt" | cut -d' ' -f1)
-"$SCEP_LAB_BIN" --data-dir "$WORK/data" approve "\$txid" >"\$out/approve.txt" || exit 11
+"$SCEP_LAB_BIN" --data-dir "$WORK/data" pending approve "\$txid" >"\$out/approve.txt" || exit 11
 getcert resubmit -s -i held >/dev/null
 wait_for held MONITORING || { getcert list -s -i held >"\$out/held.after"; exit 12; }
 getcert list -s -i held >"\$out/held.after"
@@ -106,10 +106,10 @@ timeout 150 dbus-run-session -- certmonger -s -n -c "$WORK/cm/run.sh" >cm/daemon
     fail "certmonger script failed ($?): $(cat cm/out/held.before cm/out/held.after 2>/dev/null)"
 grep -q "CA_WORKING\|CA_UNCONFIGURED\|SUBMITTING" cm/out/held.before || fail "held request was not waiting: $(cat cm/out/held.before)"
 grep -q "msg_type=PKCSReq .*status=PENDING" server.log || fail "no PENDING answer in the log"
-grep -q "CN=held.lab" cm/out/pending.txt || fail "scep-lab pending did not list the request"
+grep -q "CN=held.lab" cm/out/pending.txt || fail "scep-lab pending list did not list the request"
 verify_chain cm/out/held.pem
 serial_in_store cm/out/held.pem >/dev/null
-echo "ok: certmonger held PENDING, approved with scep-lab approve, certificate issued"
+echo "ok: certmonger held PENDING, approved with scep-lab pending approve, certificate issued"
 
 first=$(serial_of cm/out/free.first.pem)
 second=$(serial_of cm/out/free.pem)
@@ -130,7 +130,7 @@ cp data/pki/issuing.crt old-issuing.crt
 : >parents.pem
 sed '1d;$d' data/pki/hierarchy.txt | while read -r tier; do cat "data/pki/$tier.crt" >>parents.pem; done
 cat old-issuing.crt parents.pem >old-chain.pem
-lab rollover --live --url "$base" >roll1.txt 2>&1 || fail "rollover --live: $(cat roll1.txt)"
+lab ca rollover --live --url "$base" >roll1.txt 2>&1 || fail "rollover --live: $(cat roll1.txt)"
 curl -s "$URL?operation=GetCACaps" | grep -c GetNextCACert >/dev/null || fail "GetNextCACert not advertised after rollover --live"
 [ "$(curl -s -o next.der -w '%{http_code}' "$URL?operation=GetNextCACert")" = 200 ] || fail "GetNextCACert did not answer"
 openssl smime -verify -noverify -inform DER -in next.der -binary -out next-certs.der 2>/dev/null ||
@@ -142,7 +142,7 @@ scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key live1/key.pem
     >live1.log 2>&1 || fail "scepclient during the prepared rollover: $(cat live1.log)"
 openssl verify -CAfile "$(ROOT)" -untrusted old-chain.pem live1/cert.pem >/dev/null ||
     fail "while only prepared, certificates still come from the old CA"
-lab rollover --live --activate --url "$base" >roll2.txt 2>&1 || fail "rollover --live --activate: $(cat roll2.txt)"
+lab ca rollover --live --activate --url "$base" >roll2.txt 2>&1 || fail "rollover --live --activate: $(cat roll2.txt)"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL?operation=GetNextCACert")" = 404 ] || fail "GetNextCACert after activation"
 curl -s "$URL?operation=GetCACaps" | grep -c GetNextCACert >/dev/null && fail "GetNextCACert still advertised after activation"
 scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key live2/key.pem -certificate live2/cert.pem -cn live-after \
@@ -157,7 +157,7 @@ verify_chain live1/cert.pem  # the chain file keeps the old CA
 [ "$SERVER_PID" = "$pid" ] && kill -0 "$pid" || fail "the server restarted or died"
 grep -c "live rollover: the next CA is now the issuing CA" server.log >/dev/null || fail "no live rollover in the log"
 # A second activation has nothing to activate: a clear error, the server keeps serving.
-lab rollover --live --activate --url "$base" >roll3.txt 2>&1 && fail "activated twice"
+lab ca rollover --live --activate --url "$base" >roll3.txt 2>&1 && fail "activated twice"
 grep -ci "no next\|nothing\|not prepared\|no prepared" roll3.txt >/dev/null || fail "second activation: $(cat roll3.txt)"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/healthz")" = 200 ] || fail "not healthy after a refused rollover"
 echo "ok: live rollover: GetNextCACert offered, then activated; scepclient enrolled before (old CA) and after (new CA), same server process"

@@ -52,15 +52,15 @@ std::string decoded(const std::string& utf16) {
 TEST(ndes_frontend, answers_each_configured_trouble_and_browse_mode) {
     server::request req{http::verb::get, "/certsrv/mscep_admin/", 11};
     struct case_t {
-        const char* admin_response;
+        config::admin_page_answer admin_response;
         unsigned status;
         const char* expect;  // in the decoded body; empty = body must be empty
     };
-    for (const auto& c : {case_t{"500", 500, "500 - Internal server error."},
-                          case_t{"empty", 200, ""},
-                          case_t{"no-permission", 200, "You do not have sufficient permission to enroll with SCEP."},
-                          case_t{"cache-full", 200, "The password cache is full."}}) {
-        SCOPED_TRACE(c.admin_response);
+    for (const auto& c : {case_t{config::admin_page_answer::server_error, 500, "500 - Internal server error."},
+                          case_t{config::admin_page_answer::empty, 200, ""},
+                          case_t{config::admin_page_answer::no_permission, 200, "You do not have sufficient permission to enroll with SCEP."},
+                          case_t{config::admin_page_answer::cache_full, 200, "The password cache is full."}}) {
+        SCOPED_TRACE(std::string(config::name_of(c.admin_response, config::admin_page_answers)));
         config::ndes_settings cfg;
         cfg.admin_response = c.admin_response;
         ndes_frontend front(cfg, nullptr, "secret", "00000000 00000000 00000000 00000000");
@@ -81,12 +81,12 @@ TEST(ndes_frontend, answers_each_configured_trouble_and_browse_mode) {
     EXPECT_EQ(info.result_int(), 200u);
     EXPECT_NE(decoded(info.body()).find("http://lab/certsrv/mscep_admin/"), std::string::npos);
     config::ndes_settings forbid_cfg;
-    forbid_cfg.browse = "403";
+    forbid_cfg.browse = config::browse_answer::forbidden;
     ndes_frontend forbid(forbid_cfg, nullptr, "secret", "t");
     EXPECT_EQ(forbid.browse(req, "x").result_int(), 403u);
 
     config::ndes_settings single_cfg;
-    single_cfg.password_mode = "single";
+    single_cfg.password_mode = config::password_mode::single;
     ndes_frontend single(single_cfg, nullptr, "the-single-one", "t");
     std::string detail;
     EXPECT_NE(decoded(single.admin(req, detail).body()).find("<B> the-single-one </B> <P> This password can be used multiple times"),

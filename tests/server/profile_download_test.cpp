@@ -46,7 +46,7 @@ TEST(apple_profiles, a_configured_challenge_goes_only_to_the_admin) {
 TEST(apple_profiles, anonymous_downloads_get_no_one_time_password_and_cannot_fill_the_cache) {
     profile_lab l;
     l.settings.ndes.enabled = true;
-    l.settings.ndes.password_mode = "dynamic";
+    l.settings.ndes.password_mode = config::password_mode::dynamic;
     one_time_passwords otp(std::chrono::minutes(60), 5, 8, system_clock_fn());
     for (int i = 0; i < 10; ++i) {
         auto [xml, withheld] = l.download(false, &otp);

@@ -118,7 +118,7 @@ bytes make_pkcs_req(const requester& r, const X509& recipient, const std::string
 
 // An in-memory store whose writes fail while `fail_writes` is set, with an
 // error that names a file (as SQLite's do): for "disk full" tests.
-class write_failing_store : public cert_store {
+class write_failing_store : public lab_cert_store {
 public:
     bool fail_writes = false;
     static constexpr const char* failure_text = "/var/lib/scep-lab/scep-lab.db: database or disk is full";
@@ -171,7 +171,7 @@ public:
     }
 
 private:
-    std::unique_ptr<cert_store> inner_ = make_memory_store();
+    std::unique_ptr<lab_cert_store> inner_ = make_memory_store();
 };
 
 // The service over a two-tier lab PKI and an in-memory store.
@@ -181,7 +181,7 @@ struct service_lab {
     temp_dir dir;
     std::optional<hierarchy> pki;
     std::optional<issuer> iss;
-    std::unique_ptr<cert_store> store = make_memory_store();
+    std::unique_ptr<lab_cert_store> store = make_memory_store();
     std::optional<scep_service> service;
 };
 

@@ -32,7 +32,7 @@ protected:
 
     test::service_lab lab_{test_config()};
     std::optional<hierarchy>& pki_ = lab_.pki;
-    std::unique_ptr<cert_store>& store_ = lab_.store;
+    std::unique_ptr<lab_cert_store>& store_ = lab_.store;
     std::optional<scep_service>& service_ = lab_.service;
     bytes nonce_ = bytes(16, 0x42);
 };

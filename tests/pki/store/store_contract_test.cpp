@@ -11,21 +11,21 @@ namespace {
 
 struct sqlite_impl {
     test::temp_dir dir;
-    std::unique_ptr<cert_store> make() {
+    std::unique_ptr<lab_cert_store> make() {
         auto s = open_sqlite_store(dir.path() / "contract.db");
         if (!s) throw std::runtime_error(s.message());
         return std::move(*s);
     }
 };
 struct memory_impl {
-    std::unique_ptr<cert_store> make() { return make_memory_store(); }
+    std::unique_ptr<lab_cert_store> make() { return make_memory_store(); }
 };
 
 template <class Impl>
 class store_contract : public ::testing::Test {
 protected:
     Impl impl_;
-    std::unique_ptr<cert_store> store_ = impl_.make();
+    std::unique_ptr<lab_cert_store> store_ = impl_.make();
 
     static cert_record record(const std::string& serial, const std::string& txid, const std::string& subject,
                               const std::string& created_at, const std::string& aki = "AA") {

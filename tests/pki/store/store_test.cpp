@@ -140,7 +140,7 @@ namespace {
 
 // `scep-lab seed`: placeholder rows with the template's DER, unique serials,
 // subjects and transactionIDs; a second seed with another tag adds more.
-void exercise_seed(cert_store& store) {
+void exercise_seed(lab_cert_store& store) {
     ASSERT_EQ(*store.insert(record("01", "T1")), insert_outcome::inserted);
     cert_record tmpl = record("AA", "");
     tmpl.der = bytes{0x30, 0x03, 0x02, 0x01, 0x07};

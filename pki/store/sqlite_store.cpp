@@ -1,3 +1,5 @@
+// The SQLite store: schema and migrations, and every operation as one
+// statement or one transaction.
 #include "pki/store/store.hpp"
 
 #include <sys/statvfs.h>
@@ -13,21 +15,9 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "pki/crypto/x509_build.hpp"
 #include "pki/store/sqlite_util.hpp"
 
 namespace scep {
-
-std::string unix_time_iso8601(std::int64_t t) {
-    const std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-std::string now_iso8601() { return unix_time_iso8601(std::time(nullptr)); }
 
 namespace {
 
@@ -131,20 +121,7 @@ pending_record read_pending(sqlite3_stmt* s) {
     return r;
 }
 
-// Row `i` of `scep-lab seed`: the template's DER and names, made unique.
-cert_record seed_row(const cert_record& tmpl, const std::string& tag, std::size_t i) {
-    cert_record r = tmpl;
-    char num[24];
-    std::snprintf(num, sizeof num, "%016zX", i);
-    r.serial = "5EED" + tag + num;
-    r.subject = "CN=seed-" + tag + "-" + std::to_string(i) + ",O=scep-lab seed";
-    r.transaction_id = "seed-" + tag + "-" + std::to_string(i);
-    r.requester = "seed";
-    r.status = "valid";
-    return r;
-}
-
-class sqlite_store final : public cert_store {
+class sqlite_store final : public lab_cert_store {
 public:
     explicit sqlite_store(sqlite3* db, std::string file) : db_(db), file_(std::move(file)) {}
 
@@ -532,222 +509,9 @@ private:
     std::unique_ptr<sqlite::wal_checkpointer> checkpointer_;
 };
 
-class memory_store final : public cert_store {
-public:
-    result<std::size_t> seed(std::size_t count, const cert_record& tmpl, const std::string& tag) override {
-        for (std::size_t i = 0; i < count; ++i)
-            if (auto x = insert(seed_row(tmpl, tag, i)); !x) return x.err();
-        return count;
-    }
-
-    result<insert_outcome> insert(const cert_record& rec) override {
-        std::lock_guard lock(mu_);
-        for (const auto& r : rows_) {
-            if (!rec.transaction_id.empty() && r.transaction_id == rec.transaction_id)
-                return insert_outcome::duplicate_transaction;
-            if (r.serial == rec.serial) return make_error("duplicate serial " + rec.serial);
-        }
-        rows_.push_back(rec);
-        if (rows_.back().created_at.empty()) rows_.back().created_at = now_iso8601();
-        return insert_outcome::inserted;
-    }
-    result<insert_outcome> insert_renewal(const cert_record& rec, const renewal_step& step) override {
-        std::lock_guard lock(mu_);
-        auto old = std::find_if(rows_.begin(), rows_.end(), [&](const cert_record& r) { return r.serial == step.serial; });
-        if (old == rows_.end() || !(old->status == "valid" || (step.allow_repeat && old->status == "superseded")))
-            return insert_outcome::already_renewed;
-        for (const auto& r : rows_) {
-            if (!rec.transaction_id.empty() && r.transaction_id == rec.transaction_id)
-                return insert_outcome::duplicate_transaction;
-            if (r.serial == rec.serial) return make_error("duplicate serial " + rec.serial);
-        }
-        if (step.revoke) {
-            old->status = "revoked";
-            old->revoked_at = step.when;
-            old->revocation_reason = 4;
-        } else {
-            old->status = "superseded";
-        }
-        rows_.push_back(rec);
-        if (rows_.back().created_at.empty()) rows_.back().created_at = now_iso8601();
-        return insert_outcome::inserted;
-    }
-    result<bool> key_compromised(const std::string& public_key_sha256) override {
-        std::lock_guard lock(mu_);
-        return std::any_of(rows_.begin(), rows_.end(), [&](const cert_record& r) {
-            return r.public_key_sha256 == public_key_sha256 && r.revocation_reason == 1;
-        });
-    }
-    result<std::optional<cert_record>> find_by_transaction(const std::string& txid) override {
-        std::lock_guard lock(mu_);
-        // As in SQLite, where an empty ID is stored as NULL: "none" matches nothing.
-        for (const auto& r : rows_)
-            if (!txid.empty() && r.transaction_id == txid) return std::optional<cert_record>(r);
-        return std::optional<cert_record>();
-    }
-    result<std::optional<cert_record>> find_by_serial(const std::string& serial) override {
-        std::lock_guard lock(mu_);
-        for (const auto& r : rows_)
-            if (r.serial == serial) return std::optional<cert_record>(r);
-        return std::optional<cert_record>();
-    }
-    result<std::vector<cert_record>> list(std::size_t limit, std::size_t offset) override {
-        std::lock_guard lock(mu_);
-        std::vector<cert_record> out;
-        for (auto it = rows_.rbegin(); it != rows_.rend(); ++it) {
-            if (offset > 0) {
-                --offset;
-                continue;
-            }
-            if (out.size() == limit) break;
-            out.push_back(*it);
-        }
-        return out;
-    }
-    result<std::int64_t> count() override {
-        std::lock_guard lock(mu_);
-        return static_cast<std::int64_t>(rows_.size());
-    }
-
-    result<cert_page> search(const cert_query& q) override {
-        std::lock_guard lock(mu_);
-        auto lower = [](std::string v) {
-            for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            return v;
-        };
-        cert_page page;
-        std::size_t skip = q.offset;
-        for (auto it = rows_.rbegin(); it != rows_.rend(); ++it) {
-            const auto& r = *it;
-            if (!q.subject.empty() && lower(r.subject).find(lower(q.subject)) == std::string::npos) continue;
-            if (!q.serial.empty() && r.serial != q.serial) continue;
-            if (!q.status.empty() && r.status != q.status) continue;
-            if (!q.since.empty() && r.created_at < q.since) continue;
-            if (!q.until.empty() && !(r.created_at < q.until)) continue;
-            ++page.total;
-            if (skip > 0) {
-                --skip;
-                continue;
-            }
-            if (page.items.size() < q.limit) page.items.push_back(r);
-        }
-        return page;
-    }
-    result<std::map<std::string, std::int64_t>> count_by_status() override {
-        std::lock_guard lock(mu_);
-        std::map<std::string, std::int64_t> out;
-        for (const auto& r : rows_) ++out[r.status];
-        return out;
-    }
-    result<std::int64_t> reset() override {
-        std::lock_guard lock(mu_);
-        auto n = static_cast<std::int64_t>(rows_.size() + pending_.size());
-        rows_.clear();
-        pending_.clear();
-        return n;
-    }
-
-    result<revoke_outcome> revoke(const std::string& serial, int reason, const std::string& when) override {
-        std::lock_guard lock(mu_);
-        for (auto& r : rows_) {
-            if (r.serial != serial) continue;
-            if (r.status == "revoked") return revoke_outcome::already_revoked;
-            r.status = "revoked";
-            r.revoked_at = when;
-            r.revocation_reason = reason;
-            return revoke_outcome::revoked;
-        }
-        return revoke_outcome::not_found;
-    }
-    result<void> supersede(const std::string& serial) override {
-        std::lock_guard lock(mu_);
-        for (auto& r : rows_)
-            if (r.serial == serial && r.status == "valid") r.status = "superseded";
-        return {};
-    }
-    result<void> probe_write() override { return {}; }
-
-    result<void> release_transaction(const std::string& txid) override {
-        std::lock_guard lock(mu_);
-        for (auto& r : rows_)
-            if (r.transaction_id == txid) r.transaction_id.clear();
-        std::erase_if(pending_, [&](const pending_record& p) { return p.transaction_id == txid && p.status == "issued"; });
-        return {};
-    }
-    result<std::vector<cert_record>> revoked_by(const std::string& aki) override {
-        std::lock_guard lock(mu_);
-        std::vector<cert_record> out;
-        for (const auto& r : rows_)
-            if (r.authority_key_id == aki && r.status == "revoked") out.push_back(r);
-        return out;
-    }
-    result<void> add_pending(const pending_record& rec) override {
-        std::lock_guard lock(mu_);
-        for (const auto& p : pending_)
-            if (p.transaction_id == rec.transaction_id) return {};
-        pending_.push_back(rec);
-        if (pending_.back().created_at.empty()) pending_.back().created_at = now_iso8601();
-        return {};
-    }
-    result<std::optional<pending_record>> find_pending(const std::string& txid) override {
-        std::lock_guard lock(mu_);
-        for (const auto& p : pending_)
-            if (p.transaction_id == txid) return std::optional<pending_record>(p);
-        return std::optional<pending_record>();
-    }
-    result<decide_outcome> decide_pending(const std::string& txid, bool approve, const std::string& reason) override {
-        std::lock_guard lock(mu_);
-        for (auto& p : pending_) {
-            if (p.transaction_id != txid) continue;
-            if (p.status != "pending") return decide_outcome::not_pending;
-            p.status = approve ? "approved" : "rejected";
-            p.reason = reason;
-            p.decided_at = now_iso8601();
-            return decide_outcome::decided;
-        }
-        return decide_outcome::not_found;
-    }
-    result<void> mark_pending_issued(const std::string& txid, const std::string& serial) override {
-        std::lock_guard lock(mu_);
-        for (auto& p : pending_)
-            if (p.transaction_id == txid) {
-                p.status = "issued";
-                p.issued_serial = serial;
-            }
-        return {};
-    }
-    result<std::vector<pending_record>> list_pending(bool all) override {
-        std::lock_guard lock(mu_);
-        std::vector<pending_record> out;
-        for (const auto& p : pending_)
-            if (all || p.status == "pending") out.push_back(p);
-        return out;
-    }
-
-private:
-    std::mutex mu_;
-    std::vector<cert_record> rows_;
-    std::vector<pending_record> pending_;
-};
-
 }  // namespace
 
-cert_record make_record(const X509& cert) {
-    cert_record r;
-    r.serial = serial_hex(cert);
-    r.subject = name_to_string(*X509_get_subject_name(&cert));
-    r.sans = subject_alt_names(cert);
-    r.issuer = name_to_string(*X509_get_issuer_name(&cert));
-    r.not_before = time_to_iso8601(*X509_get0_notBefore(&cert));
-    r.not_after = time_to_iso8601(*X509_get0_notAfter(&cert));
-    r.public_key_sha256 = to_hex(public_key_sha256(*X509_get_X509_PUBKEY(&cert)));
-    r.der = x509_to_der(cert);
-    if (const ASN1_OCTET_STRING* aki = X509_get0_authority_key_id(const_cast<X509*>(&cert)))
-        r.authority_key_id = to_hex(byte_view(ASN1_STRING_get0_data(aki), static_cast<std::size_t>(ASN1_STRING_length(aki))));
-    return r;
-}
-
-result<std::unique_ptr<cert_store>> open_sqlite_store(const std::filesystem::path& file) {
+result<std::unique_ptr<lab_cert_store>> open_sqlite_store(const std::filesystem::path& file) {
     // Owner only: the store holds every certificate and held request.
     auto db = sqlite::open_owner_only(file, "the store");
     if (!db) return db.err();
@@ -758,10 +522,8 @@ result<std::unique_ptr<cert_store>> open_sqlite_store(const std::filesystem::pat
             m += " (is it a SQLite database? it is left untouched)";
         return make_error(m);
     }
-    return std::unique_ptr<cert_store>(std::move(store));
+    return std::unique_ptr<lab_cert_store>(std::move(store));
 }
-
-std::unique_ptr<cert_store> make_memory_store() { return std::make_unique<memory_store>(); }
 
 int store_schema_version() { return schema_version; }
 

@@ -1,0 +1,74 @@
+// The command line's skeleton: the global options, the settled
+// configuration, the command a callback chose, and old spellings kept as
+// hidden aliases. Each group of commands is declared in its own unit
+// (cli/cmd_*.cpp) and mirrors the admin API where one exists (docs/cli.md).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+
+namespace scep::cli {
+
+// Options before the command, and serve's, as given.
+struct global_flags {
+    std::string config_file;
+    std::string preset;
+    std::optional<std::string> listen;
+    std::optional<int> port;
+    std::optional<std::string> data_dir;
+    std::optional<std::string> challenge;
+    std::optional<std::string> log_format;
+    std::optional<std::string> log_level;
+    std::optional<std::string> ready_file;
+    std::optional<int> https_port;
+    bool no_https = false;
+    bool no_http = false;
+};
+
+class command_line {
+public:
+    explicit command_line(std::string self) : self_(std::move(self)) {}
+
+    global_flags flags;
+    // The program as it was started (for commands that start it again).
+    const std::string& self() const { return self_; }
+
+    // defaults < preset < configuration file < SCEP_LAB_* environment <
+    // command-line flags; nullptr after saying what is wrong.
+    const config::settings* settings();
+
+    // What a command's callback chose to run: its exit code.
+    void choose(std::function<int()> run) { run_ = std::move(run); }
+    // The same, for a command that needs the settled configuration.
+    void choose_with_settings(std::function<int(const config::settings&)> run);
+    int run() const { return run_ ? run_() : 0; }
+
+    // `old` (a hidden top-level command) works as `now` does, with a warning
+    // naming the new spelling. `add` declares the command's options on the
+    // App it is given and sets its callback.
+    void keep_old_spelling(CLI::App& app, const std::string& old, const std::string& now,
+                           const std::function<void(CLI::App&)>& add);
+
+private:
+    std::string self_;
+    std::optional<config::settings> settled_;
+    std::function<int()> run_;
+};
+
+// The groups; each adds its commands (and their old spellings) to `app`.
+void add_server_commands(CLI::App& app, command_line& cl);   // serve, init, config, presets, health, version
+void add_store_commands(CLI::App& app, command_line& cl);    // cert, pending, store
+void add_ca_commands(CLI::App& app, command_line& cl);       // ca, issue, profile
+void add_live_commands(CLI::App& app, command_line& cl);     // fault, challenge, transaction, inspect
+void add_tool_commands(CLI::App& app, command_line& cl);     // bench, conformance, challenge-server
+
+// --format text|json on `cmd`, with `--json` kept as the old spelling of
+// --format json.
+void add_format_option(CLI::App& cmd, std::string& format);
+
+}  // namespace scep::cli

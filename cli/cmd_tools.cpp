@@ -1,0 +1,146 @@
+// Tools that run beside a server: bench (load), conformance (scores a
+// client), challenge-server (a reference webhook / NDES policy module).
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+
+#include "cli/app.hpp"
+#include "cli/commands.hpp"
+#include "client/bench.hpp"
+#include "client/conformance.hpp"
+
+namespace scep::cli {
+
+namespace {
+
+void bench(CLI::App& app, command_line& cl) {
+    struct options {
+        client::bench_options bo;
+        std::string key = "rsa2048", cipher = "aes128", digest = "sha256", format = "text";
+    };
+    auto o = std::make_shared<options>();
+    auto& bo = o->bo;
+    auto* cmd = app.add_subcommand("bench", "SCEP load generator: N enrollments over C connections, replies checked");
+    cmd->add_option("url", bo.url, "SCEP URL, e.g. http://127.0.0.1:8080/scep")->required();
+    cmd->add_option("-n,--requests", bo.requests, "enrollments, each with its own key (default 1000)")
+        ->check(CLI::Range(1, 10000000));
+    cmd->add_option("-c,--connections", bo.connections, "concurrent keep-alive connections (default 16)")
+        ->check(CLI::Range(1, 10000));
+    cmd->add_flag("--get", bo.use_get, "send PKIOperation by GET (default POST)");
+    cmd->add_option("--key", o->key, "rsa2048 (default), rsa3072, rsa4096, ec-p256, ec-p384");
+    cmd->add_option("--cipher", o->cipher, "envelope cipher: aes128 (default), aes192, aes256, des3, des");
+    cmd->add_option("--digest", o->digest, "signature digest: sha256 (default), sha1, sha224, sha384, sha512");
+    cmd->add_option("--bench-challenge", bo.challenge, "challenge password (default scep-lab-challenge)");
+    cmd->add_option("-k,--check-every", bo.check_every, "decrypt every K-th reply and match it to its key (default 10)")
+        ->check(CLI::Range(1, 1000000));
+    cmd->add_option("--keys", bo.distinct_keys, "distinct keys, cycled over the requests (default: one each)");
+    cmd->add_option("--key-cache", bo.key_cache, "PEM file of keys reused across runs (created and extended)");
+    cmd->add_option("--server-pid", bo.server_pid,
+                    "read the server's CPU time from /proc/PID/stat (default: its /metrics, when it has them)");
+    cmd->add_flag("!--no-floor", bo.floor, "skip the in-process measurement of the crypto floor");
+    cmd->add_flag("--new-connection", bo.new_connection,
+                  "a new connection for every enrollment (HTTPS: resuming the previous TLS session)");
+    cmd->add_option("--ca-file", bo.ca_file, "https://: verify the server against these PEM certificates");
+    cmd->add_option("--received", bo.received, "write \"transactionID serial\" of every SUCCESS reply here");
+    add_format_option(*cmd, o->format);
+    cmd->callback([&cl, o] {
+        cl.choose([o] {
+            auto k = key_type_from_name(o->key);
+            auto c = content_cipher_from_name(o->cipher);
+            auto d = digest_alg_from_name(o->digest);
+            if (!k || !c || !d) {
+                std::cerr << "scep-lab bench: unknown "
+                          << (!k ? "--key " + o->key : !c ? "--cipher " + o->cipher : "--digest " + o->digest) << "\n";
+                return 2;
+            }
+            client::bench_options bo = o->bo;
+            bo.key = *k;
+            bo.cipher = *c;
+            bo.digest = *d;
+            bo.json = o->format == "json";
+            bo.progress = !bo.json && ::isatty(2);
+            auto r = client::run_bench(bo, std::cerr);
+            if (!r) {
+                std::cerr << "scep-lab bench: " << r.message() << "\n";
+                return 1;
+            }
+            std::cout << client::bench_report(bo, *r);
+            return r->failed == 0 ? 0 : 3;
+        });
+    });
+}
+
+void conformance(CLI::App& app, command_line& cl) {
+    struct options {
+        client::conformance_options co;
+        bool list = false, catalogue = false;
+    };
+    auto o = std::make_shared<options>();
+    auto& co = o->co;
+    auto* cmd = app.add_subcommand(
+        "conformance", "score a SCEP client against every fault kind: one run per case (docs/conformance.md)");
+    cmd->add_option("--client", co.client, "a built-in client profile: scepclient or certmonger")
+        ->check(CLI::IsMember({"scepclient", "certmonger"}));
+    cmd->add_option("--case", co.only, "run only these cases (repeatable; the baseline always runs)");
+    cmd->add_option("--timeout", co.timeout_seconds, "seconds per run before the client counts as hung")
+        ->check(CLI::Range(1, 3600));
+    cmd->add_option("--markdown", co.markdown_file, "write the scorecard as Markdown");
+    cmd->add_option("--junit", co.junit_file, "write the scorecard as JUnit XML");
+    cmd->add_option("--work-dir", co.work_dir, "keep the server's and each case's files here");
+    cmd->add_flag("--no-fail", co.no_fail_exit, "exit 0 even when a case FAILs");
+    cmd->add_flag("--list", o->list, "list the cases and what a correct client does, then exit");
+    cmd->add_flag("--catalogue", o->catalogue, "print the cases as a Markdown table, then exit");
+    cmd->add_option("command", co.command, "the client command after --, with {url} {challenge} {dir} {cn} {ca}");
+    cmd->callback([&cl, o] {
+        cl.choose([&cl, o] {
+            if (o->catalogue) {
+                std::cout << client::cases_markdown();
+                return 0;
+            }
+            if (o->list) {
+                for (const auto& c : client::conformance_cases())
+                    std::cout << c.name << "\t" << client::to_string(c.expect) << "\t" << c.why << "\n";
+                return 0;
+            }
+            client::conformance_options co = o->co;
+            co.server_config = cl.flags.config_file;
+            co.server_preset = cl.flags.preset;
+            return client::conformance(cl.self(), co, std::cout);
+        });
+    });
+}
+
+void challenge_server(CLI::App& app, command_line& cl) {
+    struct options {
+        challenge_server_options cs;
+        std::vector<std::string> rules;
+    };
+    auto o = std::make_shared<options>();
+    auto& cs = o->cs;
+    auto* cmd = app.add_subcommand(
+        "challenge-server", "a reference webhook / NDES policy-module server for tests and demos (docs/challenges.md)");
+    cmd->add_option("--listen", cs.listen, "address to listen on (default 127.0.0.1)");
+    cmd->add_option("--port", cs.port, "port; 0 picks a free one (default)");
+    cmd->add_option("--port-file", cs.port_file, "write the port here once listening");
+    cmd->add_option("--secret", cs.secret,
+                    "check the HMAC signature with this key (step-ca calls: base64); empty = not checked");
+    cmd->add_option("--allow", cs.allow, "a challenge to allow (repeat)");
+    cmd->add_option("--rule", o->rules,
+                    "CHALLENGE=OUTCOME, outcome: allow, deny[:reason], unverified[:reason], "
+                    "timeout[:seconds], malformed, status:CODE, hresult:0x8XXXXXXX (repeat)");
+    cmd->add_option("--deny-reason", cs.deny_reason, "the reason given for challenges not allowed");
+    cmd->add_option("--template", cs.template_name, "GetTemplate's answer (default: keep NDES's choice)");
+    cmd->add_option("--log", cs.log_file, "append every call here as a JSON line");
+    cmd->callback([&cl, o] { cl.choose([o] { return challenge_server_command(o->cs, o->rules, std::cout); }); });
+}
+
+}  // namespace
+
+void add_tool_commands(CLI::App& app, command_line& cl) {
+    bench(app, cl);
+    conformance(app, cl);
+    challenge_server(app, cl);
+}
+
+}  // namespace scep::cli
