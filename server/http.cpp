@@ -111,7 +111,6 @@ std::optional<std::string> base_url_of(const request& req, bool secure) {
     return (secure ? "https://" : "http://") + host;
 }
 
-namespace {
 response make_answer(const request& req, http::status status, std::string_view content_type, std::string body) {
     response res{status, req.version()};
     res.set(http::field::content_type, content_type);
@@ -120,7 +119,6 @@ response make_answer(const request& req, http::status status, std::string_view c
     res.prepare_payload();
     return res;
 }
-}  // namespace
 
 response text_response(const request& req, http::status status, std::string body) {
     return make_answer(req, status, "text/plain; charset=utf-8", std::move(body));

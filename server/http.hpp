@@ -72,6 +72,7 @@ bool plausible_host(std::string_view host);
 std::optional<std::string> base_url_of(const request& req, bool secure);
 
 // Answers. Each keeps the request's version and keep-alive and sets the length.
+response make_answer(const request& req, http::status status, std::string_view content_type, std::string body);
 response text_response(const request& req, http::status status, std::string body);
 // JSON (the one writer: valid UTF-8 only), never cached: it may carry state.
 response json_response(const request& req, http::status status, const boost::json::value& body);

@@ -82,16 +82,6 @@ std::string encode_page(const std::string& text, page_encoding enc) {
     return out;
 }
 
-namespace {
-response answer(const request& req, http::status status, const char* content_type, std::string body) {
-    response res{status, req.version()};
-    res.set(http::field::content_type, content_type);
-    res.keep_alive(req.keep_alive());
-    res.body() = std::move(body);
-    res.prepare_payload();
-    return res;
-}
-}  // namespace
 
 ndes_frontend::ndes_frontend(config::ndes_settings cfg, one_time_passwords* otp, std::string single_password,
                              std::string thumbprint)
@@ -112,7 +102,7 @@ bool ndes_frontend::is_admin_path(std::string_view path) {
 
 response ndes_frontend::html(const request& req, const std::string& page) const {
     // Real NDES often sends no charset at all (ndes.md §2).
-    return answer(req, http::status::ok, "text/html", encode_page(page, encoding_));
+    return make_answer(req, http::status::ok, "text/html", encode_page(page, encoding_));
 }
 
 bool ndes_frontend::authorized(const request& req) const {
@@ -130,7 +120,7 @@ bool ndes_frontend::authorized(const request& req) const {
 
 response ndes_frontend::admin(const request& req, std::string& detail) {
     if (!authorized(req)) {
-        auto res = answer(req, http::status::unauthorized, "text/plain",
+        auto res = make_answer(req, http::status::unauthorized, "text/plain",
                           "401 Unauthorized: the NDES admin page needs a login (ndes.admin_users)\n");
         res.set(http::field::www_authenticate, "Basic realm=\"scep-lab NDES admin\"");
         detail = "admin page: no or wrong login";
@@ -145,7 +135,7 @@ response ndes_frontend::admin(const request& req, std::string& detail) {
     page.cache_size = static_cast<int>(cfg_.password_cache);
     if (cfg_.admin_response == config::admin_page_answer::server_error) {
         detail = "admin page: injected HTTP 500 (ndes.admin_response)";
-        return answer(req, http::status::internal_server_error, "text/html",
+        return make_answer(req, http::status::internal_server_error, "text/html",
                       "<html><body>500 - Internal server error.</body></html>");
     }
     if (cfg_.admin_response == config::admin_page_answer::empty) {
@@ -202,7 +192,7 @@ response ndes_frontend::admin(const request& req, std::string& detail) {
 
 response ndes_frontend::browse(const request& req, const std::string& admin_url) {
     if (cfg_.browse == config::browse_answer::forbidden) {
-        return answer(req, http::status::forbidden, "text/html",
+        return make_answer(req, http::status::forbidden, "text/html",
                       "<html><body>403 - Forbidden: Access is denied.</body></html>");
     }
     admin_page page;

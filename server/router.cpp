@@ -37,11 +37,7 @@ response file_download(const request& req, exported&& file) {
 
 // A service reply as HTTP; what it did goes to the request log.
 response from_reply(const request& req, service_reply&& reply, request_record& rec) {
-    response res{static_cast<http::status>(reply.http_status), req.version()};
-    res.set(http::field::content_type, reply.content_type);
-    res.keep_alive(req.keep_alive());
-    res.body() = std::move(reply.body);
-    res.prepare_payload();
+    auto res = make_answer(req, static_cast<http::status>(reply.http_status), reply.content_type, std::move(reply.body));
     rec.detail = std::move(reply.detail);
     if (!reply.faults.empty())
         rec.detail = "fault injected: " + reply.faults_text() + (rec.detail.empty() ? "" : "; " + rec.detail);
