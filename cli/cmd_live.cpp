@@ -199,7 +199,7 @@ void add_live_commands(CLI::App& app, command_line& cl) {
         show->add_option("id", o->id, "the transaction's id (transaction list shows them)")->required();
         add_format_option(*show, o->format);
         show->callback([&cl, o] {
-            if (o->id.empty() || o->id.find_first_not_of("0123456789") != std::string::npos)
+            if (o->id.empty() || o->id.size() > 18 || o->id.find_first_not_of("0123456789") != std::string::npos)
                 return cl.choose([o] {
                     std::cerr << "scep-lab transaction show: \"" << o->id << "\" is not a transaction id (a number)\n";
                     return 2;

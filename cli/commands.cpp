@@ -378,6 +378,12 @@ int show_certificate(const config::settings& s, const std::string& serial, const
     auto store = existing_store(s);
     if (!store) return 1;
     const std::string wanted = normalize_serial(serial);
+    // As GET /admin/api/certificates/<serial> checks it.
+    if (wanted.empty() || wanted.size() > 40 || wanted.find_first_not_of("0123456789ABCDEF") != std::string::npos) {
+        std::cerr << "scep-lab cert show: \"" << serial.substr(0, 64) << (serial.size() > 64 ? "..." : "")
+                  << "\" is not a serial number in hex\n";
+        return 2;
+    }
     auto row = store->find_by_serial(wanted);
     if (!row) {
         std::cerr << row.message() << "\n";

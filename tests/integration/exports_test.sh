@@ -74,6 +74,9 @@ python3 -c 'import json,sys; o=json.load(open("show.json")); sys.exit(0 if o["se
 lab cert show "$serial" | contains "^status: valid" || fail "cert show text: $(lab cert show "$serial")"
 lab cert show ABCDEF 2>show.err && fail "cert show of an unknown serial succeeded"
 grep -q "no certificate with serial ABCDEF" show.err || fail "cert show unknown: $(cat show.err)"
+lab cert show "ZZ;DROP TABLE certificates" 2>show.err && fail "cert show took a serial that is not hex"
+grep -q "is not a serial number in hex" show.err || fail "cert show non-hex: $(cat show.err)"
+[ "$(sqlite3 data/scep-lab.db 'SELECT COUNT(*) FROM certificates')" -ge 1 ] || fail "the store lost its rows"
 echo "ok: cert export|list|show and ca export match the old spellings, which warn"
 
 # 4. unknown names: 404 with a reason, and the server stays up
