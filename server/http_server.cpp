@@ -109,9 +109,17 @@ private:
         // Ambiguous framing is answered and the connection closed: whatever
         // follows on it could be read as another request (RFC 9112 §6.3).
         if (auto bad = check_framing(req)) return reject(bad->status, bad->reason);
+        // Counted first, then the stop flag read: once stop() is set and the
+        // drain has seen no request in flight, none starts any more (a
+        // request read after stop() is closed unanswered, so the drain can
+        // never end under a request that began after its last look).
+        ++*in_flight_;
+        if (*stopping_) {
+            --*in_flight_;
+            return close();
+        }
         ++requests_;
         busy_ = true;
-        ++*in_flight_;
         auto started = std::chrono::steady_clock::now();
         request_record rec;
         response res;
