@@ -21,7 +21,9 @@ COPY server server
 COPY peers peers
 COPY client client
 COPY cli cli
+# Unity batches of 8 sources, as scripts/build.sh: half the build time on 2 cores.
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSCEP_LAB_BUILD_TESTS=OFF \
+      -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=8 \
  && cmake --build /build -j "$(nproc)" \
  && strip /build/cli/scep-lab
 

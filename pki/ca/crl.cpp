@@ -34,7 +34,7 @@ result<int> revocation_reason_from_name(std::string_view name) {
 }
 
 result<revocation> revoke_certificate(cert_store& store, const std::string& serial, int reason) {
-    auto r = store.revoke(serial, reason, now_iso8601());
+    auto r = store.revoke(serial, reason, std::chrono::system_clock::now());
     if (!r) return r.err();
     revocation out;
     out.reason = reason;
@@ -48,6 +48,18 @@ result<revocation> revoke_certificate(cert_store& store, const std::string& seri
                  : out.reason == reason        ? revocation::outcome::already_revoked
                                                : revocation::outcome::conflict;
     return out;
+}
+
+result<x509_crl_ptr> build_ca_crl(const ca_entry& ca, cert_store& store, time_point now,
+                                  std::chrono::seconds validity) {
+    if (!ca.key) return make_error("the key of CA \"" + ca.name + "\" is not available to sign its CRL");
+    const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(ca.cert.get());
+    const std::string aki =
+        ski ? to_hex(byte_view(ASN1_STRING_get0_data(ski), static_cast<std::size_t>(ASN1_STRING_length(ski)))) : "";
+    auto revoked = store.revoked_by(aki);
+    if (!revoked) return revoked.err();
+    const long number = static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
+    return build_crl(*ca.cert, *ca.key, *revoked, now, validity, number);
 }
 
 std::string crl_reason_name(int reason) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "pki/ca/hierarchy.hpp"
 #include "pki/crypto/ossl.hpp"
 #include "pki/store/store.hpp"
 #include "pki/crypto/x509_build.hpp"
@@ -31,12 +32,6 @@ struct revocation {
 };
 result<revocation> revoke_certificate(cert_store& store, const std::string& serial, int reason);
 
-struct revoked_entry {
-    std::string serial;  // upper-case hex
-    time_point revoked_at;
-    int reason = 0;
-};
-
 // Where a CA's CRL is served: "/crl/<CA name>.crl" under the server's base
 // URL (the CRL Distribution Point of issued certificates points there).
 inline constexpr std::string_view crl_path_prefix = "/crl/";
@@ -48,6 +43,12 @@ inline std::string crl_path(std::string_view ca_name) {
 // A v2 CRL signed by the CA, with authorityKeyIdentifier and cRLNumber.
 result<x509_crl_ptr> build_crl(const X509& ca_cert, const EVP_PKEY& ca_key, const std::vector<revoked_entry>& revoked,
                                time_point this_update, std::chrono::seconds next_update_in, long crl_number);
+
+// The current CRL of one CA of the hierarchy: the certificates its key issued
+// that the store holds revoked; cRLNumber grows with the time (seconds since
+// the epoch), as RFC 5280 §5.2.3 asks.
+result<x509_crl_ptr> build_ca_crl(const ca_entry& ca, cert_store& store, time_point now,
+                                  std::chrono::seconds validity);
 
 bytes crl_to_der(const X509_CRL& crl);
 

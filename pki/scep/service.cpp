@@ -59,42 +59,10 @@ scep_service::scep_service(const hierarchy& pki, const issuer& iss, cert_store& 
 
 scep_service::~scep_service() = default;
 
-namespace {
-// The generation the request running on this thread started with (see pin).
-thread_local const void* pinned_service = nullptr;
-thread_local const void* pinned_generation = nullptr;
-}  // namespace
-
-// Pins the current generation for the public call on this thread, so that a
-// request decrypted with one RA is not answered with another's.
-class scep_service::pin {
-public:
-    explicit pin(const scep_service& s) : outer_service_(pinned_service), outer_gen_(pinned_generation) {
-        if (pinned_service == &s) return;  // nested call: keep the outer pin
-        pinned_service = &s;
-        pinned_generation = s.current_.load();
-    }
-    ~pin() {
-        pinned_service = outer_service_;
-        pinned_generation = outer_gen_;
-    }
-    pin(const pin&) = delete;
-    pin& operator=(const pin&) = delete;
-
-private:
-    const void* outer_service_;
-    const void* outer_gen_;
-};
-
-const scep_service::generation& scep_service::gen() const {
-    if (pinned_service == this) return *static_cast<const generation*>(pinned_generation);
-    return *current_.load();
-}
-
 void scep_service::install_pki(std::unique_ptr<hierarchy> next) {
     auto g = std::make_unique<generation>();
     g->owned_pki = std::move(next);
-    g->owned_issuer = std::make_unique<issuer>(iss(), *g->owned_pki);
+    g->owned_issuer = std::make_unique<issuer>(*current().iss, *g->owned_pki);
     g->pki = g->owned_pki.get();
     g->iss = g->owned_issuer.get();
     g->ca_cert_reply = build_ca_cert_reply(*g->pki);
@@ -105,7 +73,6 @@ void scep_service::install_pki(std::unique_ptr<hierarchy> next) {
 }
 
 std::vector<std::string> scep_service::capabilities() const {
-    pin p(*this);
     std::vector<std::string> caps = cfg_.capabilities;
     // RFC 8894 §3.5.2: advertised while a next CA exists.
     if (pki().next_issuing() && std::find(caps.begin(), caps.end(), "GetNextCACert") == caps.end())
@@ -121,9 +88,9 @@ service_reply scep_service::get_ca_caps() const {
 }
 
 service_reply scep_service::get_next_ca_cert() const {
-    pin p(*this);
+    const hierarchy& pki = *current().pki;
     service_reply r;
-    const ca_entry* next = pki().next_issuing();
+    const ca_entry* next = pki.next_issuing();
     if (!next) {
         r.http_status = 404;
         r.content_type = "text/plain";
@@ -134,9 +101,9 @@ service_reply scep_service::get_next_ca_cert() const {
     // RFC 8894 §4.7.1: a SignedData, signed by the current CA key, whose
     // content is a certs-only degenerate with the new RA and CA certificates.
     std::vector<const X509*> certs;
-    if (pki().next_ra_cert()) certs.push_back(pki().next_ra_cert());
+    if (pki.next_ra_cert()) certs.push_back(pki.next_ra_cert());
     certs.push_back(next->cert.get());
-    auto signed_der = sign_content(build_degenerate(certs), *pki().issuing().cert, *pki().issuing().key);
+    auto signed_der = sign_content(build_degenerate(certs), *pki.issuing().cert, *pki.issuing().key);
     if (!signed_der) {
         r.http_status = 500;
         r.content_type = "text/plain";
@@ -149,7 +116,7 @@ service_reply scep_service::get_next_ca_cert() const {
     return r;
 }
 
-service_reply scep_service::get_ca_cert() const { return gen().ca_cert_reply; }
+service_reply scep_service::get_ca_cert() const { return current().ca_cert_reply; }
 
 service_reply scep_service::build_ca_cert_reply(const hierarchy& pki) const {
     // RFC 8894 §4.2.1: one CA certificate as DER; with an RA (or a chain) a
@@ -177,9 +144,9 @@ service_reply scep_service::build_ca_cert_reply(const hierarchy& pki) const {
 }
 
 service_reply scep_service::faulty_ca_cert(fault_kind kind) const {
-    pin p(*this);
+    const hierarchy& pki = *current().pki;
     service_reply r;
-    auto certs = faulty_ca_certs(kind, pki().ra_certs(), pki().chain(cfg_.include_root_in_ca_chain), clock_());
+    auto certs = faulty_ca_certs(kind, pki.ra_certs(), pki.chain(cfg_.include_root_in_ca_chain), clock_());
     if (!certs) {
         r.http_status = 500;
         r.content_type = "text/plain";
@@ -193,7 +160,6 @@ service_reply scep_service::faulty_ca_cert(fault_kind kind) const {
 }
 
 service_reply scep_service::pki_operation(byte_view message, const std::string& requester) {
-    pin p(*this);
     auto decoded = decode_pki_request(message);
     if (!decoded) {
         service_reply r;
@@ -203,7 +169,7 @@ service_reply scep_service::pki_operation(byte_view message, const std::string& 
         r.body = r.detail + "\n";
         return r;
     }
-    pki_request& req = *decoded;
+    request_context req{{std::move(*decoded)}, &current()};
     req.requester = requester;
     auto reply = operate(req, requester);
     reply.inspection.opened = !req.message_data.empty();
@@ -217,15 +183,15 @@ service_reply scep_service::pki_operation(byte_view message, const std::string& 
     return reply;
 }
 
-service_reply scep_service::operate(pki_request& req, const std::string& requester) {
+service_reply scep_service::operate(request_context& req, const std::string& requester) {
     // Every signer the service trusts (self-signed first-enrollment signers,
     // renewal signers) passes the same key checks as a CSR key: with e = 1 a
     // signature "by" a public certificate can be made without its key.
     if (req.signer_cert)
-        if (auto why = key_structure_problem(*X509_get_X509_PUBKEY(req.signer_cert.get()), iss().policy()))
+        if (auto why = key_structure_problem(*X509_get_X509_PUBKEY(req.signer_cert.get()), req.iss().policy()))
             return failure(req, fail_info::bad_request, "signer certificate: " + *why, failure_cause::signature);
     // With an NDES pair, clients encrypt to the keyEncipherment certificate.
-    if (auto f = open_pki_request(req, pki().ra_encryption_cert(), pki().ra_encryption_key(), cfg_.ciphers))
+    if (auto f = open_pki_request(req, req.pki().ra_encryption_cert(), req.pki().ra_encryption_key(), cfg_.ciphers))
         return failure(req, f->info, std::move(f->text), f->cause);
     // Every SUCCESS reply is encrypted to the signer's key (RFC 8894 §3.3.2):
     // key transport for RSA, key agreement (CMS KeyAgreeRecipientInfo, RFC
@@ -254,7 +220,7 @@ service_reply scep_service::operate(pki_request& req, const std::string& request
         case message_type::pkcs_req:
             // A PKCSReq signed with a certificate we issued is a renewal
             // (RFC 8894 §3.3.1.2); a self-signed signer is a first enrollment.
-            if (!signer_self_signed(req) && issuing_ca_of(*req.signer_cert))
+            if (!signer_self_signed(req) && issuing_ca_of(req.pki(), *req.signer_cert))
                 return renew(req, requester);
             return enroll(req, requester);
         case message_type::renewal_req: return renew(req, requester);
@@ -267,7 +233,7 @@ service_reply scep_service::operate(pki_request& req, const std::string& request
     }
 }
 
-service_reply scep_service::enroll(pki_request& req, const std::string& requester) {
+service_reply scep_service::enroll(request_context& req, const std::string& requester) {
     auto parsed = x509_req_from_der(req.message_data);
     if (!parsed)
         return failure(req, fail_info::bad_request, "messageData is not a PKCS#10 request", failure_cause::csr_invalid);
@@ -284,7 +250,7 @@ service_reply scep_service::enroll(pki_request& req, const std::string& requeste
     return admit(req, *csr, requester, "", true);
 }
 
-service_reply scep_service::renew(pki_request& req, const std::string& requester) {
+service_reply scep_service::renew(request_context& req, const std::string& requester) {
     const X509& signer = *req.signer_cert;
     if (signer_self_signed(req)) {
         req.findings.push_back("renewal.signer-unknown");
@@ -293,7 +259,7 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
                        "(RFC 8894 §3.3.1.2)",
                        failure_cause::renewal_unknown);
     }
-    if (!issuing_ca_of(signer)) {
+    if (!issuing_ca_of(req.pki(), signer)) {
         req.findings.push_back("renewal.signer-unknown");
         return failure(req, fail_info::bad_message_check,
                        "the signer certificate \"" + name_to_string(*X509_get_subject_name(&signer)) +
@@ -340,7 +306,7 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
                            "certificate " + old_serial + " was already renewed; renew its successor instead "
                            "(renewal.allow_repeat = true allows a second renewal)");
         if (!cfg_.renewal.allow_new_names) {
-            auto requested = requested_sans(*csr, iss().policy().names);
+            auto requested = requested_sans(*csr, req.iss().policy().names);
             if (!requested) return failure(req, fail_info::bad_request, requested.message());
             auto added = names_not_in(*requested, certificate_sans(signer));
             if (!added.empty()) {
@@ -383,8 +349,8 @@ service_reply scep_service::renew(pki_request& req, const std::string& requester
     return checked ? notified(*checked, std::move(reply)) : reply;
 }
 
-std::optional<service_reply> scep_service::compromised_key(pki_request& req, const std::string& key_hash) {
-    if (iss().policy().allow_compromised_keys) return std::nullopt;
+std::optional<service_reply> scep_service::compromised_key(request_context& req, const std::string& key_hash) {
+    if (req.iss().policy().allow_compromised_keys) return std::nullopt;
     auto compromised = store_.key_compromised(key_hash);
     if (!compromised) return store_failure(req, compromised.err(), false);
     if (!*compromised) return std::nullopt;
@@ -394,16 +360,16 @@ std::optional<service_reply> scep_service::compromised_key(pki_request& req, con
                    failure_cause::csr_invalid);
 }
 
-std::optional<service_reply> scep_service::unbounded_subject(pki_request& req, const X509_REQ& csr) {
+std::optional<service_reply> scep_service::unbounded_subject(request_context& req, const X509_REQ& csr) {
     // Before any policy reads the subject (challenge bindings, webhooks,
     // approval patterns, fault rules): each attribute within RFC 5280's
     // upper bounds, the whole subject within a few KiB.
-    if (auto ok = check_subject_name(*X509_REQ_get_subject_name(&csr), iss().policy().names); !ok)
+    if (auto ok = check_subject_name(*X509_REQ_get_subject_name(&csr), req.iss().policy().names); !ok)
         return failure(req, fail_info::bad_request, ok.message(), failure_cause::subject);
     return std::nullopt;
 }
 
-challenge_context scep_service::challenge_for(const pki_request& req, const X509_REQ& csr,
+challenge_context scep_service::challenge_for(const request_context& req, const X509_REQ& csr,
                                               const std::string& requester) const {
     challenge_context ctx(csr_challenge(csr));
     ctx.csr = &csr;
@@ -414,7 +380,7 @@ challenge_context scep_service::challenge_for(const pki_request& req, const X509
     return ctx;
 }
 
-std::optional<service_reply> scep_service::verify_challenge(pki_request& req, challenge_context& ctx,
+std::optional<service_reply> scep_service::verify_challenge(request_context& req, challenge_context& ctx,
                                                             const std::string& prefix) {
     auto refused = [&](challenge_refusal& why) {
         req.challenge_result = "refused";
@@ -424,7 +390,7 @@ std::optional<service_reply> scep_service::verify_challenge(pki_request& req, ch
     // NDES chose a template by key usage; a policy module may choose another
     // (GetTemplate) before it is asked to verify the request for it.
     if (cfg_.templates && ctx.csr) {
-        ctx.template_name = profile_for(*ctx.csr).profile.name;
+        ctx.template_name = profile_for(req.iss(), *ctx.csr).profile.name;
         if (auto why = challenge_->choose_template(ctx, ctx.template_name)) return refused(*why);
         if (!template_named(ctx.template_name))
             return failure(req, fail_info::bad_request,
@@ -464,7 +430,7 @@ bool scep_service::is_known_renewal(const std::string& transaction_id, const std
     return held && *held && (*held)->replaces_serial == old_serial;
 }
 
-service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const std::string& requester,
+service_reply scep_service::admit(request_context& req, const X509_REQ& csr, const std::string& requester,
                                   const std::string& replaces, bool check_challenge, const std::string& template_name) {
     const std::string key_hash = to_hex(public_key_sha256(*X509_REQ_get_X509_PUBKEY(const_cast<X509_REQ*>(&csr))));
 
@@ -501,13 +467,13 @@ service_reply scep_service::admit(pki_request& req, const X509_REQ& csr, const s
     return decide(req, csr, requester, replaces, key_hash, template_name);
 }
 
-service_reply scep_service::decide(pki_request& req, const X509_REQ& csr, const std::string& requester,
+service_reply scep_service::decide(request_context& req, const X509_REQ& csr, const std::string& requester,
                                    const std::string& replaces, const std::string& key_hash,
                                    const std::string& template_name) {
-    if (auto why = iss().check_csr(csr))
+    if (auto why = req.iss().check_csr(csr))
         return failure(req, fail_info::bad_request, std::move(*why), failure_cause::csr_invalid);
     req.csr_verified = true;  // check_csr verified the CSR's signature (proof of possession)
-    const chosen_profile chosen = profile_for(csr, template_name);
+    const chosen_profile chosen = profile_for(req.iss(), csr, template_name);
     if (chosen.slot && !cfg_.ca_templates.empty() &&
         std::find(cfg_.ca_templates.begin(), cfg_.ca_templates.end(), chosen.profile.name) == cfg_.ca_templates.end())
         return failure(req, fail_info::bad_request,
@@ -516,7 +482,7 @@ service_reply scep_service::decide(pki_request& req, const X509_REQ& csr, const 
                             : "the " + std::string(to_string(*chosen.slot)) + " slot's template " + chosen.profile.name) +
                            " is not one the CA publishes (ndes.ca_templates)",
                        failure_cause::template_mismatch);
-    if (auto why = iss().check_subject(csr, chosen.profile))
+    if (auto why = req.iss().check_subject(csr, chosen.profile))
         return failure(req, fail_info::bad_request, std::move(*why), failure_cause::subject);
     if (auto refused = compromised_key(req, key_hash)) return std::move(*refused);
     if (auto why = wait_reason(csr)) {
@@ -546,8 +512,9 @@ const issuance_profile* scep_service::template_named(const std::string& name) co
     return it == cfg_.templates->others.end() ? nullptr : &it->second;
 }
 
-scep_service::chosen_profile scep_service::profile_for(const X509_REQ& csr, const std::string& template_name) const {
-    if (!cfg_.templates) return {iss().profile(), std::nullopt};
+scep_service::chosen_profile scep_service::profile_for(const issuer& iss, const X509_REQ& csr,
+                                                      const std::string& template_name) const {
+    if (!cfg_.templates) return {iss.profile(), std::nullopt};
     template_slot slot = select_template_slot(csr);
     if (!template_name.empty())
         if (const issuance_profile* named = template_named(template_name)) return {*named, slot};
@@ -564,7 +531,7 @@ std::optional<std::string> scep_service::wait_reason(const X509_REQ& csr) const 
     return std::nullopt;
 }
 
-service_reply scep_service::continue_pending(pki_request& req, const pending_record& held,
+service_reply scep_service::continue_pending(request_context& req, const pending_record& held,
                                              const std::string& requester) {
     if (held.status == "pending") return pending(req, "waiting for approval: scep-lab approve " + held.transaction_id);
     if (held.status == "rejected")
@@ -587,10 +554,10 @@ service_reply scep_service::continue_pending(pki_request& req, const pending_rec
     return reply;
 }
 
-service_reply scep_service::issue_and_store(pki_request& req, const X509_REQ& csr, const std::string& requester,
+service_reply scep_service::issue_and_store(request_context& req, const X509_REQ& csr, const std::string& requester,
                                             const std::string& replaces, const std::string& template_name) {
-    const chosen_profile chosen = profile_for(csr, template_name);
-    auto cert = iss().issue(csr, chosen.profile);
+    const chosen_profile chosen = profile_for(req.iss(), csr, template_name);
+    auto cert = req.iss().issue(csr, chosen.profile);
     if (!cert) return failure(req, fail_info::bad_request, "issuance failed: " + cert.message());
     cert_record rec = make_record(**cert);
     rec.transaction_id = req.transaction_id;
@@ -602,7 +569,7 @@ service_reply scep_service::issue_and_store(pki_request& req, const X509_REQ& cs
                         ? store_.insert(rec)
                         : store_.insert_renewal(rec, renewal_step{.serial = replaces,
                                                                   .revoke = cfg_.renewal.revoke_replaced,
-                                                                  .when = now_iso8601(),
+                                                                  .when = clock_(),
                                                                   .allow_repeat = cfg_.renewal.allow_repeat});
     if (!inserted) return store_failure(req, inserted.err(), true);
     store_write_failed_ = false;
@@ -632,7 +599,7 @@ service_reply scep_service::issue_and_store(pki_request& req, const X509_REQ& cs
     return reply;
 }
 
-service_reply scep_service::resend(pki_request& req, const cert_record& existing, const std::string& key_hash) {
+service_reply scep_service::resend(request_context& req, const cert_record& existing, const std::string& key_hash) {
     // A retried request (same transactionID, same key) gets the certificate it
     // already has instead of a second one (RFC 8894 §3.3.1 retransmissions).
     if (existing.public_key_sha256 != key_hash) {
@@ -647,7 +614,7 @@ service_reply scep_service::resend(pki_request& req, const cert_record& existing
     return r;
 }
 
-service_reply scep_service::poll(pki_request& req, const std::string& requester) {
+service_reply scep_service::poll(request_context& req, const std::string& requester) {
     // CertPoll (GetCertInitial) names the request by transactionID; its
     // IssuerAndSubject is informational (RFC 8894 §3.3.3).
     auto existing = store_.find_by_transaction(req.transaction_id);
@@ -663,19 +630,19 @@ service_reply scep_service::poll(pki_request& req, const std::string& requester)
     return continue_pending(req, **held, requester);
 }
 
-const X509* scep_service::ra_named(const X509_NAME& issuer) const {
+const X509* scep_service::ra_named(const hierarchy& pki, const X509_NAME& issuer) const {
     if (!cfg_.ra_as_issuer) return nullptr;
-    for (const X509* ra : pki().ra_certs())
+    for (const X509* ra : pki.ra_certs())
         if (X509_NAME_cmp(X509_get_subject_name(ra), &issuer) == 0) return ra;
     return nullptr;
 }
 
-service_reply scep_service::get_cert(pki_request& req) {
+service_reply scep_service::get_cert(request_context& req) {
     auto ias = decode_issuer_and_serial(req.message_data);
     if (!ias) return failure(req, fail_info::bad_request, ias.message());
     auto row = store_.find_by_serial(ias->serial);
     if (!row) return store_failure(req, row.err(), false);
-    const X509* ra = ra_named(*ias->issuer);
+    const X509* ra = ra_named(req.pki(), *ias->issuer);
     // Named with the RA as issuer: the RA certificate itself by its serial,
     // else the certificate with that serial from the issuing CA.
     if (ra && serial_hex(*ra) == ias->serial) {
@@ -683,7 +650,7 @@ service_reply scep_service::get_cert(pki_request& req) {
         reply.detail = "the RA certificate (the request named the RA as issuer)";
         return reply;
     }
-    const std::string issuer = ra ? name_to_string(*X509_get_subject_name(pki().issuing().cert.get()))
+    const std::string issuer = ra ? name_to_string(*X509_get_subject_name(req.pki().issuing().cert.get()))
                                   : name_to_string(*ias->issuer);
     if (!*row || (*row)->issuer != issuer)
         return failure(req, fail_info::bad_cert_id,
@@ -696,14 +663,14 @@ service_reply scep_service::get_cert(pki_request& req) {
     return reply;
 }
 
-service_reply scep_service::get_crl(pki_request& req) {
+service_reply scep_service::get_crl(request_context& req) {
     auto ias = decode_issuer_and_serial(req.message_data);
     if (!ias) return failure(req, fail_info::bad_request, ias.message());
     // The CA named by the issuer; of several with that name, the one whose key
     // issued the serial (RFC 8894 §3.3.4).
     const ca_entry* ca = nullptr;
     auto row = store_.find_by_serial(ias->serial);
-    for (const ca_entry* tier : pki().all_cas()) {
+    for (const ca_entry* tier : req.pki().all_cas()) {
         if (!tier->key || X509_NAME_cmp(X509_get_subject_name(tier->cert.get()), ias->issuer.get()) != 0) continue;
         const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(tier->cert.get());
         if (!ca) ca = tier;
@@ -712,12 +679,12 @@ service_reply scep_service::get_crl(pki_request& req) {
                 to_hex(byte_view(ASN1_STRING_get0_data(ski), static_cast<std::size_t>(ASN1_STRING_length(ski)))))
             ca = tier;
     }
-    const bool via_ra = !ca && ra_named(*ias->issuer);
-    if (via_ra) ca = &pki().issuing();
+    const bool via_ra = !ca && ra_named(req.pki(), *ias->issuer);
+    if (via_ra) ca = &req.pki().issuing();
     if (!ca)
         return failure(req, fail_info::bad_cert_id, "no CA named \"" + name_to_string(*ias->issuer) + "\" here",
                        failure_cause::not_found);
-    auto crl = build_crl_for(*ca);
+    auto crl = build_ca_crl(*ca, store_, clock_(), cfg_.crl_validity);
     if (!crl) return failure(req, fail_info::bad_request, crl.message());
     cert_rep_params p = reply_params(req, pki_status::success);
     p.crl = crl->get();
@@ -726,8 +693,8 @@ service_reply scep_service::get_crl(pki_request& req) {
     return reply;
 }
 
-const ca_entry* scep_service::issuing_ca_of(const X509& cert) const {
-    for (const ca_entry* ca : pki().all_cas()) {
+const ca_entry* scep_service::issuing_ca_of(const hierarchy& pki, const X509& cert) const {
+    for (const ca_entry* ca : pki.all_cas()) {
         if (X509_check_issued(ca->cert.get(), const_cast<X509*>(&cert)) != X509_V_OK) continue;
         if (X509_verify(const_cast<X509*>(&cert), X509_get0_pubkey(ca->cert.get())) == 1) return ca;
     }
@@ -735,43 +702,23 @@ const ca_entry* scep_service::issuing_ca_of(const X509& cert) const {
     return nullptr;
 }
 
-result<x509_crl_ptr> scep_service::build_crl_for(const ca_entry& ca) const {
-    if (!ca.key) return make_error("the key of CA \"" + ca.name + "\" is not available to sign its CRL");
-    const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(ca.cert.get());
-    std::string aki = ski ? to_hex(byte_view(ASN1_STRING_get0_data(ski), static_cast<std::size_t>(ASN1_STRING_length(ski))))
-                          : std::string();
-    auto rows = store_.revoked_by(aki);
-    if (!rows) return rows.err();
-    std::vector<revoked_entry> entries;
-    for (const auto& r : *rows) {
-        struct tm tm {};
-        strptime(r.revoked_at.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        entries.push_back({r.serial, std::chrono::system_clock::from_time_t(timegm(&tm)), r.revocation_reason});
-    }
-    auto now = clock_();
-    // cRLNumber must grow (RFC 5280 §5.2.3): seconds since the epoch do.
-    long number = static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
-    return build_crl(*ca.cert, *ca.key, entries, now, cfg_.crl_validity, number);
-}
-
 result<bytes> scep_service::crl(const std::string& ca_name) const {
-    pin p(*this);
     for (const ca_entry* tier : pki().all_cas()) {
         if (tier->name != ca_name) continue;
-        auto c = build_crl_for(*tier);
+        auto c = build_ca_crl(*tier, store_, clock_(), cfg_.crl_validity);
         if (!c) return c.err();
         return crl_to_der(**c);
     }
     return make_error("no CA named \"" + ca_name + "\"");
 }
 
-service_reply scep_service::pending(const pki_request& req, std::string why) const {
+service_reply scep_service::pending(const request_context& req, std::string why) const {
     auto r = reply_from(req, reply_params(req, pki_status::pending));
     r.detail = std::move(why);
     return r;
 }
 
-service_reply scep_service::reply_from(const pki_request& req, const cert_rep_params& p) const {
+service_reply scep_service::reply_from(const request_context& req, const cert_rep_params& p) const {
     service_reply r;
     r.type = static_cast<message_type>(req.type);
     r.transaction_id = req.transaction_id;
@@ -786,7 +733,7 @@ service_reply scep_service::reply_from(const pki_request& req, const cert_rep_pa
         if (auto rule = faults_->take(fault_layer::certrep,
                                       {"PKIOperation", message_type_name(req.type), req.transaction_id, req.requester, subject})) {
             faulty = p;
-            if (auto applied = apply_certrep_fault(*rule, faulty, rebuilt, pki().issuing(), pki().chain(true), clock_());
+            if (auto applied = apply_certrep_fault(*rule, faulty, rebuilt, req.pki().issuing(), req.pki().chain(true), clock_());
                 !applied) {
                 r.http_status = 500;
                 r.content_type = "text/plain";
@@ -800,7 +747,7 @@ service_reply scep_service::reply_from(const pki_request& req, const cert_rep_pa
             r.faults.push_back({rule->kind, rule->id});
         }
     }
-    auto der = build_cert_rep(*params, pki().ra_cert(), pki().ra_key());
+    auto der = build_cert_rep(*params, req.pki().ra_cert(), req.pki().ra_key());
     if (!der) {
         r.http_status = 500;
         r.content_type = "text/plain";
@@ -813,7 +760,7 @@ service_reply scep_service::reply_from(const pki_request& req, const cert_rep_pa
     return r;
 }
 
-cert_rep_params scep_service::reply_params(const pki_request& req, pki_status status) const {
+cert_rep_params scep_service::reply_params(const request_context& req, pki_status status) const {
     cert_rep_params p;
     p.transaction_id = req.transaction_id;
     p.transaction_id_asn1_type = req.transaction_id_asn1_type;
@@ -827,14 +774,14 @@ cert_rep_params scep_service::reply_params(const pki_request& req, pki_status st
     return p;
 }
 
-digest_alg scep_service::reply_digest(const pki_request& req) const {
+digest_alg scep_service::reply_digest(const request_context& req) const {
     // NDES signs its replies with SHA-1 (the captured reply; RHEL 9 clients
     // then fail to verify them, sscep#157) unless told to mirror the request.
     if (cfg_.reply_sha1) return digest_alg::sha1;
     return req.digest.value_or(digest_alg::sha256);
 }
 
-service_reply scep_service::store_failure(const pki_request& req, const error& e, bool write) const {
+service_reply scep_service::store_failure(const request_context& req, const error& e, bool write) const {
     // The server's fault, not the client's: the client is told so without
     // internals (file paths, SQLite messages); the log line gets them.
     if (write) store_write_failed_ = true;
@@ -852,7 +799,7 @@ result<void> scep_service::store_writable() const {
     return {};
 }
 
-service_reply scep_service::failure(const pki_request& req, fail_info info, std::string text, failure_cause cause,
+service_reply scep_service::failure(const request_context& req, fail_info info, std::string text, failure_cause cause,
                                      std::optional<std::uint32_t> hresult) const {
     cert_rep_params p = reply_params(req, pki_status::failure);
     p.failure = info;
@@ -874,11 +821,11 @@ service_reply scep_service::failure(const pki_request& req, fail_info info, std:
     return r;
 }
 
-service_reply scep_service::success(const pki_request& req, const X509& issued) const {
+service_reply scep_service::success(const request_context& req, const X509& issued) const {
     cert_rep_params p = reply_params(req, pki_status::success);
     p.issued = &issued;
     if (cfg_.reply_includes_chain != service_config::reply_chain::none) {
-        p.chain = pki().chain(true);  // issuing CA first, up to the root
+        p.chain = req.pki().chain(true);  // issuing CA first, up to the root
         if (cfg_.reply_includes_chain == service_config::reply_chain::issuing) p.chain.resize(1);
     }
     auto r = reply_from(req, p);

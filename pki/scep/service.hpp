@@ -148,8 +148,9 @@ public:
     // a probe write decides (and clears the failure when it succeeds).
     // /readyz answers 503 while this fails.
     result<void> store_writable() const;
-    // The PKI answered with; inside a public call, the one that call started with.
-    const hierarchy& pki() const { return *gen().pki; }
+    // The PKI requests are answered with from now on (a request already
+    // running keeps the one it started with).
+    const hierarchy& pki() const { return *current().pki; }
     // Live CA rollover: from now on, requests are answered with `next` (the
     // issuer keeps its profile, policy, CRL URL and serial sequence). A request
     // already running finishes with the PKI it started with; replaced ones are
@@ -159,63 +160,7 @@ public:
     cert_store& store() const { return store_; }
 
 private:
-    service_reply operate(pki_request& req, const std::string& requester);
-    service_reply enroll(pki_request& req, const std::string& requester);
-    service_reply renew(pki_request& req, const std::string& requester);
-    service_reply poll(pki_request& req, const std::string& requester);
-    service_reply get_cert(pki_request& req);
-    service_reply get_crl(pki_request& req);
-    // Shared tail of enroll and renew: retransmission, challenge (enroll only),
-    // CSR policy, approval, issuance.
-    // template_name: a policy module's choice made before (a renewal's check).
-    service_reply admit(pki_request& req, const X509_REQ& csr, const std::string& requester,
-                        const std::string& replaces, bool check_challenge = false,
-                        const std::string& template_name = "");
-    service_reply continue_pending(pki_request& req, const pending_record& pending, const std::string& requester);
-    // After the retransmission and challenge checks: CSR policy, template,
-    // approval, issuance. template_name: a policy module's choice (GetTemplate).
-    service_reply decide(pki_request& req, const X509_REQ& csr, const std::string& requester,
-                         const std::string& replaces, const std::string& key_hash, const std::string& template_name);
-    service_reply issue_and_store(pki_request& req, const X509_REQ& csr, const std::string& requester,
-                                  const std::string& replaces, const std::string& template_name = "");
-    // The challenge check shared by enroll and renew: what the verifier sees,
-    // the check itself (GetTemplate first, for a policy module), and the
-    // Notify of the outcome once the transaction is decided.
-    std::optional<service_reply> unbounded_subject(pki_request& req, const X509_REQ& csr);
-    std::optional<service_reply> compromised_key(pki_request& req, const std::string& key_hash);
-    challenge_context challenge_for(const pki_request& req, const X509_REQ& csr, const std::string& requester) const;
-    std::optional<service_reply> verify_challenge(pki_request& req, challenge_context& ctx, const std::string& prefix);
-    service_reply notified(const challenge_context& ctx, service_reply reply);
-    service_reply resend(pki_request& req, const cert_record& existing, const std::string& key_hash);
-    std::optional<std::string> wait_reason(const X509_REQ& csr) const;
-    // The profile a CSR is issued with and, with NDES templates, its slot.
-    struct chosen_profile {
-        const issuance_profile& profile;
-        std::optional<template_slot> slot;
-    };
-    chosen_profile profile_for(const X509_REQ& csr, const std::string& template_name = "") const;
-    // A template by name: a slot's, or any other [templates.NAME] (GetTemplate).
-    const issuance_profile* template_named(const std::string& name) const;
-    const ca_entry* issuing_ca_of(const X509& cert) const;
-    // The RA certificate whose subject is `issuer` (scep.ra_as_issuer), if any.
-    const X509* ra_named(const X509_NAME& issuer) const;
-    result<x509_crl_ptr> build_crl_for(const ca_entry& ca) const;
-
-    service_reply failure(const pki_request& req, fail_info info, std::string text,
-                          failure_cause cause = failure_cause::unspecified,
-                          std::optional<std::uint32_t> hresult = std::nullopt) const;
-    service_reply store_failure(const pki_request& req, const error& e, bool write) const;
-    // The transaction is a renewal of `old_serial` already issued or held.
-    bool is_known_renewal(const std::string& transaction_id, const std::string& old_serial) const;
-    service_reply success(const pki_request& req, const X509& issued) const;
-    service_reply pending(const pki_request& req, std::string why) const;
-    service_reply reply_from(const pki_request& req, const cert_rep_params& p) const;
-    digest_alg reply_digest(const pki_request& req) const;
-    // transactionID, recipientNonce, digest, recipient and cipher from the request.
-    cert_rep_params reply_params(const pki_request& req, pki_status status) const;
-
-    service_reply build_ca_cert_reply(const hierarchy& pki) const;
-
+    // One PKI generation: what requests are answered with until a rollover.
     struct generation {
         const hierarchy* pki = nullptr;
         const issuer* iss = nullptr;
@@ -223,9 +168,72 @@ private:
         std::unique_ptr<hierarchy> owned_pki;
         std::unique_ptr<issuer> owned_issuer;
     };
-    class pin;
-    const generation& gen() const;
-    const issuer& iss() const { return *gen().iss; }
+    // One PKIOperation: the decoded request and the generation it started
+    // with, passed down so that a request decrypted with one RA is answered
+    // with the same RA and CA even when a rollover lands meanwhile.
+    struct request_context : pki_request {
+        const generation* gen = nullptr;
+        const hierarchy& pki() const { return *gen->pki; }
+        const issuer& iss() const { return *gen->iss; }
+    };
+    const generation& current() const { return *current_.load(); }
+
+    service_reply operate(request_context& req, const std::string& requester);
+    service_reply enroll(request_context& req, const std::string& requester);
+    service_reply renew(request_context& req, const std::string& requester);
+    service_reply poll(request_context& req, const std::string& requester);
+    service_reply get_cert(request_context& req);
+    service_reply get_crl(request_context& req);
+    // Shared tail of enroll and renew: retransmission, challenge (enroll only),
+    // CSR policy, approval, issuance.
+    // template_name: a policy module's choice made before (a renewal's check).
+    service_reply admit(request_context& req, const X509_REQ& csr, const std::string& requester,
+                        const std::string& replaces, bool check_challenge = false,
+                        const std::string& template_name = "");
+    service_reply continue_pending(request_context& req, const pending_record& pending, const std::string& requester);
+    // After the retransmission and challenge checks: CSR policy, template,
+    // approval, issuance. template_name: a policy module's choice (GetTemplate).
+    service_reply decide(request_context& req, const X509_REQ& csr, const std::string& requester,
+                         const std::string& replaces, const std::string& key_hash, const std::string& template_name);
+    service_reply issue_and_store(request_context& req, const X509_REQ& csr, const std::string& requester,
+                                  const std::string& replaces, const std::string& template_name = "");
+    // The challenge check shared by enroll and renew: what the verifier sees,
+    // the check itself (GetTemplate first, for a policy module), and the
+    // Notify of the outcome once the transaction is decided.
+    std::optional<service_reply> unbounded_subject(request_context& req, const X509_REQ& csr);
+    std::optional<service_reply> compromised_key(request_context& req, const std::string& key_hash);
+    challenge_context challenge_for(const request_context& req, const X509_REQ& csr, const std::string& requester) const;
+    std::optional<service_reply> verify_challenge(request_context& req, challenge_context& ctx, const std::string& prefix);
+    service_reply notified(const challenge_context& ctx, service_reply reply);
+    service_reply resend(request_context& req, const cert_record& existing, const std::string& key_hash);
+    std::optional<std::string> wait_reason(const X509_REQ& csr) const;
+    // The profile a CSR is issued with and, with NDES templates, its slot.
+    struct chosen_profile {
+        const issuance_profile& profile;
+        std::optional<template_slot> slot;
+    };
+    chosen_profile profile_for(const issuer& iss, const X509_REQ& csr, const std::string& template_name = "") const;
+    // A template by name: a slot's, or any other [templates.NAME] (GetTemplate).
+    const issuance_profile* template_named(const std::string& name) const;
+    const ca_entry* issuing_ca_of(const hierarchy& pki, const X509& cert) const;
+    // The RA certificate whose subject is `issuer` (scep.ra_as_issuer), if any.
+    const X509* ra_named(const hierarchy& pki, const X509_NAME& issuer) const;
+
+    service_reply failure(const request_context& req, fail_info info, std::string text,
+                          failure_cause cause = failure_cause::unspecified,
+                          std::optional<std::uint32_t> hresult = std::nullopt) const;
+    service_reply store_failure(const request_context& req, const error& e, bool write) const;
+    // The transaction is a renewal of `old_serial` already issued or held.
+    bool is_known_renewal(const std::string& transaction_id, const std::string& old_serial) const;
+    service_reply success(const request_context& req, const X509& issued) const;
+    service_reply pending(const request_context& req, std::string why) const;
+    service_reply reply_from(const request_context& req, const cert_rep_params& p) const;
+    digest_alg reply_digest(const request_context& req) const;
+    // transactionID, recipientNonce, digest, recipient and cipher from the request.
+    cert_rep_params reply_params(const request_context& req, pki_status status) const;
+
+    service_reply build_ca_cert_reply(const hierarchy& pki) const;
+
     std::atomic<const generation*> current_{nullptr};
     std::mutex generations_mu_;
     std::vector<std::unique_ptr<generation>> generations_;

@@ -41,7 +41,8 @@ public:
         }
         if (step.revoke) {
             old->status = "revoked";
-            old->revoked_at = step.when;
+            old->revoked_at = iso8601(step.when);
+            revoked_times_[old->serial] = step.when;
             old->revocation_reason = 4;
         } else {
             old->status = "superseded";
@@ -122,16 +123,19 @@ public:
         auto n = static_cast<std::int64_t>(rows_.size() + pending_.size());
         rows_.clear();
         pending_.clear();
+        revoked_times_.clear();
         return n;
     }
 
-    result<revoke_outcome> revoke(const std::string& serial, int reason, const std::string& when) override {
+    result<revoke_outcome> revoke(const std::string& serial, int reason,
+                                  std::chrono::system_clock::time_point when) override {
         std::lock_guard lock(mu_);
         for (auto& r : rows_) {
             if (r.serial != serial) continue;
             if (r.status == "revoked") return revoke_outcome::already_revoked;
             r.status = "revoked";
-            r.revoked_at = when;
+            r.revoked_at = iso8601(when);
+            revoked_times_[serial] = when;
             r.revocation_reason = reason;
             return revoke_outcome::revoked;
         }
@@ -152,11 +156,16 @@ public:
         std::erase_if(pending_, [&](const pending_record& p) { return p.transaction_id == txid && p.status == "issued"; });
         return {};
     }
-    result<std::vector<cert_record>> revoked_by(const std::string& aki) override {
+    result<std::vector<revoked_entry>> revoked_by(const std::string& aki) override {
         std::lock_guard lock(mu_);
-        std::vector<cert_record> out;
+        std::vector<revoked_entry> out;
         for (const auto& r : rows_)
-            if (r.authority_key_id == aki && r.status == "revoked") out.push_back(r);
+            if (r.authority_key_id == aki && r.status == "revoked") {
+                auto when = revoked_times_.find(r.serial);
+                if (when == revoked_times_.end())  // inserted revoked: no revocation went through this store
+                    return make_error("certificate " + r.serial + " is revoked at a time the store does not know");
+                out.push_back({r.serial, when->second, r.revocation_reason});
+            }
         return out;
     }
     result<void> add_pending(const pending_record& rec) override {
@@ -206,6 +215,7 @@ private:
     std::mutex mu_;
     std::vector<cert_record> rows_;
     std::vector<pending_record> pending_;
+    std::map<std::string, std::chrono::system_clock::time_point> revoked_times_;  // by serial, for CRLs
 };
 
 }  // namespace

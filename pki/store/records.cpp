@@ -18,6 +18,10 @@ std::string unix_time_iso8601(std::int64_t t) {
     return buf;
 }
 
+std::string iso8601(std::chrono::system_clock::time_point t) {
+    return unix_time_iso8601(std::chrono::system_clock::to_time_t(t));
+}
+
 std::string now_iso8601() { return unix_time_iso8601(std::time(nullptr)); }
 
 cert_record make_record(const X509& cert) {

@@ -212,7 +212,7 @@ public:
                                                allowed);
         if (!u) return rollback(db_error("preparing renewal"));
         int at = 1;
-        if (step.revoke) bind(u.get(), at++, step.when);
+        if (step.revoke) bind(u.get(), at++, iso8601(step.when));
         bind(u.get(), at, step.serial);
         if (sqlite3_step(u.get()) != SQLITE_DONE) return rollback(db_error("superseding " + step.serial));
         if (sqlite3_changes(db_.get()) == 0) return rollback(insert_outcome::already_renewed);
@@ -328,7 +328,8 @@ public:
         return removed;
     }
 
-    result<revoke_outcome> revoke(const std::string& serial, int reason, const std::string& when) override {
+    result<revoke_outcome> revoke(const std::string& serial, int reason,
+                                  std::chrono::system_clock::time_point when) override {
         std::lock_guard lock(mu_);
         stmt_ptr s = prepare("SELECT status FROM certificates WHERE serial = ?");
         if (!s) return db_error("preparing revoke");
@@ -340,7 +341,7 @@ public:
         stmt_ptr u = prepare(
             "UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE serial = ?");
         if (!u) return db_error("preparing revoke");
-        bind(u.get(), 1, when);
+        bind(u.get(), 1, iso8601(when));
         sqlite3_bind_int(u.get(), 2, reason);
         bind(u.get(), 3, serial);
         if (sqlite3_step(u.get()) != SQLITE_DONE) return db_error("revoking " + serial);
@@ -379,15 +380,25 @@ public:
         return update("DELETE FROM pending_requests WHERE transaction_id = ? AND status = 'issued'", {txid});
     }
 
-    result<std::vector<cert_record>> revoked_by(const std::string& aki) override {
+    result<std::vector<revoked_entry>> revoked_by(const std::string& aki) override {
         std::lock_guard lock(mu_);
-        stmt_ptr s = prepare(std::string(select_columns) +
-                             "WHERE authority_key_id = ? AND status = 'revoked' ORDER BY id");
+        // The file keeps ISO 8601 text (readable with sqlite3); SQLite reads
+        // it back as seconds, NULL for text that is not a time.
+        stmt_ptr s = prepare(
+            "SELECT serial, CAST(strftime('%s', revoked_at) AS INTEGER), revocation_reason FROM certificates "
+            "WHERE authority_key_id = ? AND status = 'revoked' ORDER BY id");
         if (!s) return db_error("preparing revoked list");
         bind(s.get(), 1, aki);
-        std::vector<cert_record> out;
+        std::vector<revoked_entry> out;
         int rc;
-        while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(read_row(s.get()));
+        while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+            std::string serial = column_text(s.get(), 0);
+            if (sqlite3_column_type(s.get(), 1) == SQLITE_NULL)
+                return make_error("certificate " + serial + " is revoked at a time the store cannot read");
+            out.push_back({std::move(serial),
+                           std::chrono::system_clock::from_time_t(static_cast<std::time_t>(sqlite3_column_int64(s.get(), 1))),
+                           sqlite3_column_int(s.get(), 2)});
+        }
         if (rc != SQLITE_DONE) return db_error("listing revoked certificates");
         return out;
     }

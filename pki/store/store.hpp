@@ -2,6 +2,7 @@
 // an in-memory one for unit tests (smallstep's AuthDB/SimpleDB/MockDB split).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -33,6 +34,13 @@ struct cert_record {
     int revocation_reason = 0;     // RFC 5280 CRLReason
 };
 
+// A revoked certificate as its CA's CRL lists it (RFC 5280 §5.1.2.6).
+struct revoked_entry {
+    std::string serial;  // upper-case hex
+    std::chrono::system_clock::time_point revoked_at;
+    int reason = 0;  // RFC 5280 CRLReason
+};
+
 // A request held for approval (RFC 8894 §3.3.2 PENDING), kept across restarts.
 struct pending_record {
     std::string transaction_id;
@@ -54,6 +62,7 @@ enum class decide_outcome { decided, not_found, not_pending };
 std::string now_iso8601();
 // Unix seconds as "2026-12-02T01:05:10Z".
 std::string unix_time_iso8601(std::int64_t t);
+std::string iso8601(std::chrono::system_clock::time_point t);
 
 // Fills the certificate-derived fields of a record.
 cert_record make_record(const X509& cert);
@@ -68,7 +77,7 @@ enum class insert_outcome { inserted, duplicate_transaction, already_renewed };
 struct renewal_step {
     std::string serial;         // the certificate being renewed
     bool revoke = false;        // revoke it (CRLReason superseded, at `when`) instead of marking it superseded
-    std::string when;           // with revoke: ISO 8601
+    std::chrono::system_clock::time_point when{};  // with revoke
     bool allow_repeat = false;  // a certificate already superseded may be renewed again
 };
 
@@ -107,7 +116,8 @@ public:
     virtual result<std::map<std::string, std::int64_t>> count_by_status() = 0;
 
     // Marks the certificate revoked (status "revoked", time, CRLReason).
-    virtual result<revoke_outcome> revoke(const std::string& serial, int reason, const std::string& when) = 0;
+    virtual result<revoke_outcome> revoke(const std::string& serial, int reason,
+                                          std::chrono::system_clock::time_point when) = 0;
     // Marks a renewed certificate "superseded" (it stays valid for relying parties).
     virtual result<void> supersede(const std::string& serial) = 0;
     // A write that changes nothing: succeeds when the store can take writes
@@ -117,7 +127,7 @@ public:
     // pending entry): clients that derive the ID from the key reuse it on renewal.
     virtual result<void> release_transaction(const std::string& transaction_id) = 0;
     // Revoked certificates issued under one CA key, for its CRL.
-    virtual result<std::vector<cert_record>> revoked_by(const std::string& authority_key_id) = 0;
+    virtual result<std::vector<revoked_entry>> revoked_by(const std::string& authority_key_id) = 0;
 
     // Adds a pending request; an existing transaction is left as it is.
     virtual result<void> add_pending(const pending_record& rec) = 0;

@@ -143,7 +143,8 @@ public:
     result<cert_page> search(const cert_query& q) override { return inner_->search(q); }
     result<std::map<std::string, std::int64_t>> count_by_status() override { return inner_->count_by_status(); }
     result<std::int64_t> reset() override { return inner_->reset(); }
-    result<revoke_outcome> revoke(const std::string& serial, int reason, const std::string& when) override {
+    result<revoke_outcome> revoke(const std::string& serial, int reason,
+                                  std::chrono::system_clock::time_point when) override {
         if (fail_writes) return make_error(failure_text);
         return inner_->revoke(serial, reason, when);
     }
@@ -153,7 +154,7 @@ public:
         return {};
     }
     result<void> release_transaction(const std::string& t) override { return inner_->release_transaction(t); }
-    result<std::vector<cert_record>> revoked_by(const std::string& aki) override { return inner_->revoked_by(aki); }
+    result<std::vector<revoked_entry>> revoked_by(const std::string& aki) override { return inner_->revoked_by(aki); }
     result<void> add_pending(const pending_record& rec) override {
         if (fail_writes) return make_error(failure_text);
         return inner_->add_pending(rec);

@@ -411,7 +411,7 @@ TEST_F(inspect_test, every_catalogue_finding_has_a_scenario_that_raises_it) {
                  auto rep = parse_cert_rep(bytes(first.body.begin(), first.body.end()), sl.pki->ra_cert());
                  auto certs = decrypt_cert_rep(*rep, *dev_.signer, *dev_.key);
                  EXPECT_TRUE(certs);
-                 EXPECT_TRUE(sl.store->revoke(serial_hex(*certs->front()), 1, now_iso8601()));
+                 EXPECT_TRUE(sl.store->revoke(serial_hex(*certs->front()), 1, std::chrono::system_clock::now()));
                  test::requester renewing{nullptr, nullptr, dup(*certs->front())};
                  EVP_PKEY_up_ref(dev_.key.get());
                  renewing.key.reset(dev_.key.get());

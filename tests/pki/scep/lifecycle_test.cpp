@@ -289,7 +289,7 @@ TEST_F(lifecycle_test, renewal_failures_say_why) {
         {"fails_when_revoked",
          [&] {
              now_ = std::chrono::system_clock::now();
-             ASSERT_TRUE(lab_.store->revoke(serial_hex(*e.cert), 1, now_iso8601()));
+             ASSERT_TRUE(lab_.store->revoke(serial_hex(*e.cert), 1, std::chrono::system_clock::now()));
          },
          same, fail_info::bad_cert_id, "was revoked"},
     };
@@ -492,8 +492,8 @@ TEST_F(lifecycle_test, get_cert_and_get_crl_naming_the_ra_as_issuer_are_answered
 TEST_F(lifecycle_test, get_crl_lists_revoked_certificates_signed_by_the_ca) {
     auto kept = enroll("CN=kept");
     auto gone = enroll("CN=gone");
-    ASSERT_EQ(*lab_.store->revoke(serial_hex(*gone.cert), 1, now_iso8601()), revoke_outcome::revoked);
-    EXPECT_EQ(*lab_.store->revoke(serial_hex(*gone.cert), 1, now_iso8601()), revoke_outcome::already_revoked);
+    ASSERT_EQ(*lab_.store->revoke(serial_hex(*gone.cert), 1, std::chrono::system_clock::now()), revoke_outcome::revoked);
+    EXPECT_EQ(*lab_.store->revoke(serial_hex(*gone.cert), 1, std::chrono::system_clock::now()), revoke_outcome::already_revoked);
     auto asker = test::make_requester();
     auto data = encode_issuer_and_serial(*X509_get_issuer_name(kept.cert.get()), *X509_get0_serialNumber(kept.cert.get()));
     auto rep = send(message_type::get_crl, data, *asker.signer, *asker.key, "CRL1");

@@ -9,6 +9,11 @@
 namespace scep {
 namespace {
 
+// Midnight UTC on a day of March 2026.
+std::chrono::system_clock::time_point march(unsigned day) {
+    return std::chrono::sys_days{std::chrono::year{2026} / std::chrono::March / std::chrono::day{day}};
+}
+
 struct sqlite_impl {
     test::temp_dir dir;
     std::unique_ptr<lab_cert_store> make() {
@@ -117,7 +122,7 @@ TYPED_TEST(store_contract, search_filters_and_counts_the_total) {
     EXPECT_EQ(paged->total, 3);
     ASSERT_EQ(paged->items.size(), 1u);
     EXPECT_EQ(paged->items.front().serial, "0B");
-    ASSERT_EQ(*s.revoke("0A", 1, "2026-03-05T00:00:00Z"), revoke_outcome::revoked);
+    ASSERT_EQ(*s.revoke("0A", 1, march(5)), revoke_outcome::revoked);
     EXPECT_EQ(s.search({.status = "revoked"})->total, 1);
     EXPECT_EQ(s.search({.status = "valid"})->total, 2);
     // Patterns are data, not syntax.
@@ -128,9 +133,9 @@ TYPED_TEST(store_contract, search_filters_and_counts_the_total) {
 TYPED_TEST(store_contract, revoke_supersede_and_count_by_status) {
     this->fill();
     auto& s = *this->store_;
-    EXPECT_EQ(*s.revoke("0A", 1, "2026-03-05T00:00:00Z"), revoke_outcome::revoked);
-    EXPECT_EQ(*s.revoke("0A", 4, "2026-03-06T00:00:00Z"), revoke_outcome::already_revoked);
-    EXPECT_EQ(*s.revoke("FF", 1, "2026-03-05T00:00:00Z"), revoke_outcome::not_found);
+    EXPECT_EQ(*s.revoke("0A", 1, march(5)), revoke_outcome::revoked);
+    EXPECT_EQ(*s.revoke("0A", 4, march(6)), revoke_outcome::already_revoked);
+    EXPECT_EQ(*s.revoke("FF", 1, march(5)), revoke_outcome::not_found);
     auto a = *s.find_by_serial("0A");
     EXPECT_EQ(a->status, "revoked");
     EXPECT_EQ(a->revocation_reason, 1);  // the first revocation stands
@@ -147,6 +152,8 @@ TYPED_TEST(store_contract, revoke_supersede_and_count_by_status) {
     ASSERT_TRUE(aa);
     ASSERT_EQ(aa->size(), 1u);
     EXPECT_EQ(aa->front().serial, "0A");
+    EXPECT_EQ(aa->front().revoked_at, march(5));  // the time of the first revocation, as a time
+    EXPECT_EQ(aa->front().reason, 1);
     EXPECT_TRUE(s.revoked_by("BB")->empty());
 }
 
@@ -235,11 +242,12 @@ TYPED_TEST(store_contract, a_renewal_supersedes_in_the_same_step_as_its_insert) 
               insert_outcome::inserted);
     // renewal.revoke_replaced: the renewed certificate is revoked (superseded, 4) with the insert.
     EXPECT_EQ(*s.insert_renewal(this->record("1B", "R4", "CN=beta,O=Lab", "2026-04-01T00:00:03Z"),
-                                {.serial = "0B", .revoke = true, .when = "2026-04-01T00:00:03Z"}),
+                                {.serial = "0B", .revoke = true, .when = march(31)}),
               insert_outcome::inserted);
     auto b = *s.find_by_serial("0B");
     EXPECT_EQ(b->status, "revoked");
     EXPECT_EQ(b->revocation_reason, 4);
+    EXPECT_EQ(b->revoked_at, "2026-03-31T00:00:00Z");
     EXPECT_EQ(*s.insert_renewal(this->record("2B", "R5", "CN=beta,O=Lab", "2026-04-01T00:00:04Z"),
                                 {.serial = "0B", .allow_repeat = true}),
               insert_outcome::already_renewed);  // revoked stays revoked
@@ -255,9 +263,9 @@ TYPED_TEST(store_contract, keys_revoked_for_key_compromise_are_remembered) {
     this->fill();
     auto& s = *this->store_;
     EXPECT_FALSE(*s.key_compromised("key-0A"));
-    ASSERT_TRUE(s.revoke("0B", 4, "2026-05-01T00:00:00Z"));  // superseded: the key is not compromised
+    ASSERT_TRUE(s.revoke("0B", 4, march(31)));  // superseded: the key is not compromised
     EXPECT_FALSE(*s.key_compromised("key-0B"));
-    ASSERT_TRUE(s.revoke("0A", 1, "2026-05-01T00:00:00Z"));
+    ASSERT_TRUE(s.revoke("0A", 1, march(31)));
     EXPECT_TRUE(*s.key_compromised("key-0A"));
     EXPECT_FALSE(*s.key_compromised("key-0C"));
 }
