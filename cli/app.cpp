@@ -6,20 +6,7 @@ namespace scep::cli {
 
 const config::settings* command_line::settings() {
     if (settled_) return &*settled_;
-    const global_flags& f = flags;
-    config::layers l{.preset = f.preset, .config_file = f.config_file, .flags = [&f](config::settings& s) {
-        if (f.listen) s.server.listen = *f.listen;
-        if (f.port) s.server.port = static_cast<std::uint16_t>(*f.port);
-        if (f.data_dir) s.data_dir = *f.data_dir;
-        if (f.challenge) s.scep.challenge = *f.challenge;
-        // CLI11 has checked them against the same names.
-        if (f.log_format) s.log.format = config::parse_enum(*f.log_format, config::log_formats).value();
-        if (f.log_level) s.log.level = config::parse_enum(*f.log_level, config::log_levels).value();
-        if (f.ready_file) s.server.ready_file = *f.ready_file;
-        if (f.https_port) s.https.port = static_cast<std::uint16_t>(*f.https_port);
-        if (f.no_https) s.https.enabled = false;
-        if (f.no_http) s.server.http = false;
-    }};
+    config::layers l{.preset = flags.preset, .config_file = flags.config_file, .flags = flags.settings};
     auto s = config::settle(l, config::process_env());
     if (!s) {
         std::cerr << "scep-lab: configuration error: " << s.message() << "\n";
@@ -45,6 +32,34 @@ void command_line::keep_old_spelling(CLI::App& app, const std::string& old, cons
     cmd->parse_complete_callback([old, now] {
         std::cerr << "scep-lab: `" << old << "` is now `scep-lab " << now << "` (the old spelling still works)\n";
     });
+}
+
+namespace {
+std::string help_for(const std::string& help, const std::string& key) {
+    std::string variable;
+    for (const auto& e : config::env_variables())
+        if (e.setting == key) variable = ", " + e.name;
+    return help + " (" + key + variable + ")";
+}
+}  // namespace
+
+CLI::Option* add_setting_option(CLI::App& app, command_line& cl, const std::string& names, const std::string& key,
+                                const std::string& help) {
+    return app
+        .add_option_function<std::string>(
+            names,
+            [&cl, key, shown = names.substr(names.find("--"))](const std::string& v) {
+                cl.flags.settings.push_back({shown, key, v});
+            },
+            help_for(help, key))
+        ->type_name("VALUE");
+}
+
+CLI::Option* add_setting_switch(CLI::App& app, command_line& cl, const std::string& names, const std::string& key,
+                                const std::string& value, const std::string& help) {
+    return app.add_flag_callback(
+        names, [&cl, key, value, names] { cl.flags.settings.push_back({names, key, value}); },
+        help_for(help, key));
 }
 
 void add_format_option(CLI::App& cmd, std::string& format) {

@@ -18,16 +18,9 @@ namespace scep::cli {
 struct global_flags {
     std::string config_file;
     std::string preset;
-    std::optional<std::string> listen;
-    std::optional<int> port;
-    std::optional<std::string> data_dir;
-    std::optional<std::string> challenge;
-    std::optional<std::string> log_format;
-    std::optional<std::string> log_level;
-    std::optional<std::string> ready_file;
-    std::optional<int> https_port;
-    bool no_https = false;
-    bool no_http = false;
+    // Flags that set configuration keys, in command-line order; parsed as
+    // their key's kind when the configuration settles (config::set_from_text).
+    std::vector<config::flag_setting> settings;
 };
 
 class command_line {
@@ -59,6 +52,14 @@ private:
     std::optional<config::settings> settled_;
     std::function<int()> run_;
 };
+
+// `--flag VALUE` sets `key` (parsed, checked and masked as the key's kind is,
+// whatever the source); the help names the key and its SCEP_LAB_* variable.
+CLI::Option* add_setting_option(CLI::App& app, command_line& cl, const std::string& names, const std::string& key,
+                                const std::string& help);
+// `--flag` alone sets `key` to `value` (e.g. --no-https: https.enabled off).
+CLI::Option* add_setting_switch(CLI::App& app, command_line& cl, const std::string& names, const std::string& key,
+                                const std::string& value, const std::string& help);
 
 // The groups; each adds its commands (and their old spellings) to `app`.
 void add_server_commands(CLI::App& app, command_line& cl);   // serve, init, config, presets, health, version

@@ -7,17 +7,15 @@
 namespace scep::cli {
 
 void add_server_commands(CLI::App& app, command_line& cl) {
-    auto& f = cl.flags;
     auto* serve = app.add_subcommand("serve", "run the SCEP server (creates the lab PKI on first start)");
-    serve->add_option("--listen", f.listen, "listen address (SCEP_LAB_LISTEN), default 127.0.0.1");
-    serve->add_option("-p,--port", f.port, "TCP port, 0 picks a free one (SCEP_LAB_PORT), default 8080")
-        ->check(CLI::Range(0, 65535));
-    serve->add_option("--https-port", f.https_port, "HTTPS port, 0 picks a free one (SCEP_LAB_HTTPS_PORT), default 8443")
-        ->check(CLI::Range(0, 65535));
-    serve->add_flag("--no-https", f.no_https, "no HTTPS listener (SCEP_LAB_HTTPS=off, https.enabled = false)");
-    serve->add_flag("--no-http", f.no_http, "HTTPS only (server.http = false)");
-    serve->add_option("--challenge", f.challenge, "static challenge password (SCEP_LAB_CHALLENGE)");
-    serve->add_option("--ready-file", f.ready_file, "write the URL and port as JSON here once listening");
+    add_setting_option(*serve, cl, "--listen", "server.listen", "listen address, default 127.0.0.1");
+    add_setting_option(*serve, cl, "-p,--port", "server.port", "TCP port, 0 picks a free one, default 8080");
+    add_setting_option(*serve, cl, "--https-port", "https.port", "HTTPS port, 0 picks a free one, default 8443");
+    add_setting_switch(*serve, cl, "--no-https", "https.enabled", "off", "no HTTPS listener");
+    add_setting_switch(*serve, cl, "--no-http", "server.http", "off", "HTTPS only");
+    add_setting_option(*serve, cl, "--challenge", "scep.challenge", "static challenge password");
+    add_setting_option(*serve, cl, "--ready-file", "server.ready_file",
+                       "write the URL and port as JSON here once listening");
     serve->callback([&cl] { cl.choose_with_settings([](const config::settings& s) { return cli::serve(s); }); });
 
     auto* init = app.add_subcommand("init", "create the lab PKI and the store, then exit");
@@ -66,7 +64,7 @@ void add_server_commands(CLI::App& app, command_line& cl) {
     auto health_url = std::make_shared<std::string>();
     auto* health = app.add_subcommand("health", "exit 0 when the server answers /healthz (for Docker HEALTHCHECK)");
     health->add_option("--url", *health_url, "base URL; default from the listen address and port settings");
-    health->add_option("-p,--port", f.port, "TCP port (SCEP_LAB_PORT)")->check(CLI::Range(1, 65535));
+    add_setting_option(*health, cl, "-p,--port", "server.port", "TCP port")->check(CLI::Range(1, 65535));
     health->callback([&cl, health_url] {
         cl.choose_with_settings([health_url](const config::settings& s) { return cli::health(s, *health_url, std::cout); });
     });

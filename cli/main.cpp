@@ -18,17 +18,11 @@ int main(int argc, char** argv) {
     app.add_option("--preset", f.preset,
                    "start from a ready configuration (SCEP_LAB_PRESET); --config and flags override it; "
                    "`scep-lab presets` lists them");
-    app.add_option("--data-dir", f.data_dir, "data directory: lab PKI and store (SCEP_LAB_DATA_DIR)");
-    // The names come from the settings' own tables: one list per mode.
-    auto names = [](const auto& table) {
-        std::vector<std::string> out;
-        for (const auto& n : table) out.emplace_back(n.name);
-        return out;
-    };
-    app.add_option("--log-format", f.log_format, "text or json (SCEP_LAB_LOG_FORMAT)")
-        ->check(CLI::IsMember(names(scep::config::log_formats)));
-    app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error, off (SCEP_LAB_LOG_LEVEL)")
-        ->check(CLI::IsMember(names(scep::config::log_levels)));
+    // Flags that set configuration keys: parsed as the key's kind (the same
+    // parser, range and secret handling as the file and SCEP_LAB_* give it).
+    scep::cli::add_setting_option(app, cl, "--data-dir", "data_dir", "data directory: lab PKI and store");
+    scep::cli::add_setting_option(app, cl, "--log-format", "log.format", "text or json");
+    scep::cli::add_setting_option(app, cl, "--log-level", "log.level", "trace, debug, info, warn, error, off");
 
     scep::cli::add_server_commands(app, cl);
     scep::cli::add_store_commands(app, cl);

@@ -315,9 +315,18 @@ result<settings> load_string(const std::string& toml_text, const std::string& na
 
 using env_lookup = std::function<std::optional<std::string>(const char*)>;
 env_lookup process_env();
-// A SCEP_LAB_* variable: its name, the setting it stands for, one line of
-// documentation, and how it is applied (empty for the layer variables
-// SCEP_LAB_PRESET and SCEP_LAB_CONFIG, which settle() reads).
+
+// Sets one key ("section.name", or "data_dir") from text, as an environment
+// variable or a command-line flag gives it: the key's kind in
+// settings_table.hpp chooses the parser and the range, as for TOML. The error
+// reads `="value" must be ...`, without the value for a secret, so that the
+// caller puts the variable's or flag's name in front.
+result<void> set_from_text(settings& s, std::string_view key, const std::string& value);
+
+// A SCEP_LAB_* variable: its name, the key it sets (applied by
+// set_from_text), one line of documentation. The layer variables
+// SCEP_LAB_PRESET and SCEP_LAB_CONFIG (read by settle()) and the two secrets
+// with no key (the key passphrase, the admin token) have `apply` instead.
 struct env_variable {
     std::string name;
     std::string setting;
@@ -330,6 +339,13 @@ const std::vector<env_variable>& env_variables();
 // value is checked as it is read.
 result<void> apply_env(settings& s, const env_lookup& env, checks when = checks::now);
 
+// A command-line flag's value for a key (`--port 0` is {"--port", "server.port", "0"}).
+struct flag_setting {
+    std::string flag;
+    std::string key;
+    std::string value;
+};
+
 // The layers, lowest first: embedded defaults < preset < configuration file <
 // SCEP_LAB_* environment < command-line flags. Each layer is read on top of
 // the one below; validate() runs once, on the final settings, so a value one
@@ -337,7 +353,7 @@ result<void> apply_env(settings& s, const env_lookup& env, checks when = checks:
 struct layers {
     std::string preset;       // --preset; empty: SCEP_LAB_PRESET
     std::string config_file;  // --config; empty: SCEP_LAB_CONFIG
-    std::function<void(settings&)> flags;  // the command line
+    std::vector<flag_setting> flags;  // the command line, in order
 };
 result<settings> settle(const layers& l, const env_lookup& env);
 

@@ -1,8 +1,14 @@
-// The SCEP_LAB_* environment variables (one table) and the layering of
-// defaults, preset, file, environment and flags.
+// Settings from text: the SCEP_LAB_* environment variables and command-line
+// flags, both parsed by the kind settings_table.hpp gives their key; and the
+// layering of defaults, preset, file, environment and flags.
 #include "config/config.hpp"
 
+#include <charconv>
 #include <cstdlib>
+#include <map>
+
+#include "config/settings_table.hpp"
+#include "pki/crypto/encoding.hpp"
 
 namespace scep::config {
 
@@ -15,146 +21,191 @@ env_lookup process_env() {
 }
 
 namespace {
-// Values of SCEP_LAB_* variables.
 
-result<std::uint16_t> port_value(const std::string& v) {
-    char* end = nullptr;
-    long port = std::strtol(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0' || port < 0 || port > 65535) return make_error("is not a port number (0 to 65535)");
-    return static_cast<std::uint16_t>(port);
-}
+// Sets one key of settings_table.hpp from text (see set_from_text). The kind
+// methods mirror the TOML reader's; `custom` keys need TOML and are refused.
+class text_setter {
+public:
+    text_setter(std::string_view key, const std::string& value) : key_(key), value_(value) {}
 
-result<bool> on_off(const std::string& v) {
-    if (v != "on" && v != "off") return make_error("must be on or off");
-    return v == "on";
-}
+    void section(const char* name, const char*) { section_ = name; }
+    void end() {}
+    void text(const char* k, std::string& out, const char*) {
+        if (mine(k)) out = value_;
+    }
+    void secret(const char* k, std::string& out, const char*) {
+        if (!mine(k)) return;
+        secret_ = true;
+        out = value_;
+    }
+    void url(const char* k, std::string& out, const char*) {
+        if (!mine(k)) return;
+        shown_ = redact_url(value_);  // credentials in a URL are never echoed
+        out = value_;
+    }
+    template <class I>
+    void number(const char* k, I& out, long long min, long long max, const char*) {
+        if (!mine(k)) return;
+        long long n = 0;
+        const char* end = value_.data() + value_.size();
+        auto [at, ec] = std::from_chars(value_.data(), end, n);
+        if (value_.empty() || ec != std::errc{} || at != end || n < min || n > max)
+            return fail("must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+        out = static_cast<I>(n);
+    }
+    void flag(const char* k, bool& out, const char*) {
+        if (!mine(k)) return;
+        if (value_ == "on" || value_ == "true") out = true;
+        else if (value_ == "off" || value_ == "false") out = false;
+        else fail("must be on or off");
+    }
+    void duration(const char* k, std::chrono::seconds& out, const char*) {
+        if (!mine(k)) return;
+        auto d = parse_duration(value_);
+        if (!d) return fail("is not a duration: use a number and a unit, e.g. 30s, 10m, 12h, 365d");
+        out = *d;
+    }
+    void signed_duration(const char* k, std::chrono::seconds& out, const char*) {
+        if (!mine(k)) return;
+        auto d = parse_signed_duration(value_);
+        if (!d) return fail("is not a duration like -30d or +2h");
+        out = *d;
+    }
+    void list(const char* k, std::vector<std::string>& out, const char*) {
+        if (!mine(k)) return;
+        out.clear();
+        std::string_view rest = value_;
+        while (!rest.empty()) {  // comma-separated; blanks around an item and empty items dropped
+            const auto comma = rest.find(',');
+            std::string_view item = rest.substr(0, comma);
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+            while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+            while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+            if (!item.empty()) out.emplace_back(item);
+        }
+    }
+    void path(const char* k, std::filesystem::path& out, const char*) {
+        if (mine(k)) out = value_;  // relative to the working directory
+    }
+    void choice(const char* k, std::string& out, std::initializer_list<const char*> allowed, const char*) {
+        if (!mine(k)) return;
+        std::string names;
+        for (const char* a : allowed) {
+            if (value_ == a) {
+                out = value_;
+                return;
+            }
+            names += (names.empty() ? "" : ", ") + std::string(*a ? a : "\"\"");
+        }
+        fail("must be one of " + names);
+    }
+    template <class E, std::size_t N>
+    void pick(const char* k, E& out, const enum_name<E> (&names)[N], const char*) {
+        if (!mine(k)) return;
+        auto e = parse_enum(value_, names);
+        if (!e) return fail("must be one of " + names_of(names));
+        out = *e;
+    }
+    void key_kind(const char* k, key_type& out, const char*) {
+        if (!mine(k)) return;
+        auto t = key_type_from_name(value_);
+        if (!t) return fail("must be one of " + key_type_names());
+        out = *t;
+    }
+    template <class Read, class Write>
+    void custom(const char* k, Read, Write, const char*) {
+        if (mine(k)) fail("can be set only in a configuration file");
+    }
 
-using env_apply = result<void> (*)(settings&, const std::string&);
+    bool found() const { return found_; }
+    result<void> outcome() const {
+        if (error_.empty()) return {};
+        return make_error((secret_ ? std::string(" ") : "=\"" + shown_.value_or(value_) + "\" ") + error_);
+    }
+
+private:
+    bool mine(const char* k) {
+        if (found_ || key_ != section_ + "." + k) return false;
+        found_ = true;
+        return true;
+    }
+    void fail(std::string why) { error_ = std::move(why); }
+
+    std::string_view key_;
+    const std::string& value_;
+    std::string section_;
+    bool found_ = false;
+    bool secret_ = false;
+    std::optional<std::string> shown_;
+    std::string error_;
+};
 
 }  // namespace
 
+result<void> set_from_text(settings& s, std::string_view key, const std::string& value) {
+    if (key == "data_dir") {  // the one top-level key
+        s.data_dir = value;
+        return {};
+    }
+    text_setter setter(key, value);
+    visit_settings(setter, s);
+    if (!setter.found()) return make_error(" names no setting \"" + std::string(key) + "\"");
+    return setter.outcome();
+}
+
 // The one list of SCEP_LAB_* variables: apply_env() reads them in this
 // order, `scep-lab config --env` prints them, and the documentation is
-// checked against that output (tests/docs_check.sh).
+// checked against that output (tests/docs_check.sh). A variable that stands
+// for a key is parsed as that key's kind (set_from_text).
 const std::vector<env_variable>& env_variables() {
     static const std::vector<env_variable> table = [] {
         struct row {
             const char* name;
             const char* setting;
             const char* doc;
-            env_apply apply;
         };
         static const row rows[] = {
-            {"SCEP_LAB_PRESET", "--preset", "start from a ready configuration (`scep-lab presets`)", nullptr},
-            {"SCEP_LAB_CONFIG", "--config", "TOML configuration file read over the preset", nullptr},
-            {"SCEP_LAB_LISTEN", "server.listen", "listen address of HTTP (and HTTPS unless https.listen)",
+            {"SCEP_LAB_PRESET", "--preset", "start from a ready configuration (`scep-lab presets`)"},
+            {"SCEP_LAB_CONFIG", "--config", "TOML configuration file read over the preset"},
+            {"SCEP_LAB_LISTEN", "server.listen", "listen address of HTTP (and HTTPS unless https.listen)"},
+            {"SCEP_LAB_PORT", "server.port", "HTTP port; 0 picks a free one"},
+            {"SCEP_LAB_HTTPS_PORT", "https.port", "HTTPS port; 0 picks a free one"},
+            {"SCEP_LAB_HTTPS", "https.enabled", "on or off: the HTTPS listener"},
+            {"SCEP_LAB_HTTPS_NAMES", "https.names", "comma-separated DNS names and IP addresses of the HTTPS certificate"},
+            {"SCEP_LAB_DATA_DIR", "data_dir", "lab PKI, store and admin token"},
+            {"SCEP_LAB_CHALLENGE", "scep.challenge", "the static challenge password; empty = none required"},
+            {"SCEP_LAB_LOG_FORMAT", "log.format", "text or json"},
+            {"SCEP_LAB_LOG_LEVEL", "log.level", "trace, debug, info, warn, error or off"},
+            {"SCEP_LAB_INSPECTOR", "inspector.enabled", "on or off: decode and keep every SCEP exchange"},
+            {"SCEP_LAB_KEY_PASSPHRASE", "pki.key_passphrase_file", "passphrase of the lab's private keys (8+ characters)"},
+            {"SCEP_LAB_ADMIN_TOKEN", "(environment only)", "the admin API bearer token (16+ characters; no token file is written)"},
+            {"SCEP_LAB_ADMIN_REMOTE", "admin.allow_remote", "on or off: admin API for non-loopback clients"},
+            {"SCEP_LAB_CLOCK_OFFSET", "lab.clock_offset", "shift the lab clock, e.g. -30d (deterministic CI runs)"},
+            {"SCEP_LAB_SERIAL_SEED", "lab.serial_seed", "deterministic serial numbers from this seed"},
+        };
+        // The secrets that are not keys; their errors never carry the value.
+        const std::map<std::string, std::function<result<void>(settings&, const std::string&)>> own = {
+            {"SCEP_LAB_PRESET", nullptr},
+            {"SCEP_LAB_CONFIG", nullptr},
+            {"SCEP_LAB_KEY_PASSPHRASE",
              [](settings& s, const std::string& v) -> result<void> {
-                 s.server.listen = v;
-                 return {};
-             }},
-            {"SCEP_LAB_PORT", "server.port", "HTTP port; 0 picks a free one",
-             [](settings& s, const std::string& v) -> result<void> {
-                 auto p = port_value(v);
-                 if (!p) return p.err();
-                 s.server.port = *p;
-                 return {};
-             }},
-            {"SCEP_LAB_HTTPS_PORT", "https.port", "HTTPS port; 0 picks a free one",
-             [](settings& s, const std::string& v) -> result<void> {
-                 auto p = port_value(v);
-                 if (!p) return p.err();
-                 s.https.port = *p;
-                 return {};
-             }},
-            {"SCEP_LAB_HTTPS", "https.enabled", "on or off: the HTTPS listener",
-             [](settings& s, const std::string& v) -> result<void> {
-                 auto b = on_off(v);
-                 if (!b) return b.err();
-                 s.https.enabled = *b;
-                 return {};
-             }},
-            {"SCEP_LAB_HTTPS_NAMES", "https.names", "comma-separated DNS names and IP addresses of the HTTPS certificate",
-             [](settings& s, const std::string& v) -> result<void> {
-                 s.https.names.clear();
-                 std::string item;
-                 for (char c : v + ",") {
-                     if (c != ',') {
-                         item += c;
-                         continue;
-                     }
-                     if (!item.empty()) s.https.names.push_back(item);
-                     item.clear();
-                 }
-                 return {};
-             }},
-            {"SCEP_LAB_DATA_DIR", "data_dir", "lab PKI, store and admin token",
-             [](settings& s, const std::string& v) -> result<void> {
-                 s.data_dir = v;
-                 return {};
-             }},
-            {"SCEP_LAB_CHALLENGE", "scep.challenge", "the static challenge password; empty = none required",
-             [](settings& s, const std::string& v) -> result<void> {
-                 s.scep.challenge = v;
-                 return {};
-             }},
-            {"SCEP_LAB_LOG_FORMAT", "log.format", "text or json",
-             [](settings& s, const std::string& v) -> result<void> {
-                 auto f = parse_enum(v, log_formats);
-                 if (!f) return make_error("must be one of " + names_of(log_formats));
-                 s.log.format = *f;
-                 return {};
-             }},
-            {"SCEP_LAB_LOG_LEVEL", "log.level", "trace, debug, info, warn, error or off",
-             [](settings& s, const std::string& v) -> result<void> {
-                 auto l = parse_enum(v, log_levels);
-                 if (!l) return make_error("must be one of " + names_of(log_levels));
-                 s.log.level = *l;
-                 return {};
-             }},
-            {"SCEP_LAB_INSPECTOR", "inspector.enabled", "on or off: decode and keep every SCEP exchange",
-             [](settings& s, const std::string& v) -> result<void> {
-                 auto b = on_off(v);
-                 if (!b) return b.err();
-                 s.inspector.enabled = *b;
-                 return {};
-             }},
-            {"SCEP_LAB_KEY_PASSPHRASE", "pki.key_passphrase_file", "passphrase of the lab's private keys (8+ characters)",
-             [](settings& s, const std::string& v) -> result<void> {
-                 if (v.size() < 8) return make_error("must have at least 8 characters");
+                 if (v.size() < 8) return make_error(" must have at least 8 characters");
                  s.pki.key_passphrase = v;
                  return {};
              }},
-            {"SCEP_LAB_ADMIN_TOKEN", "(environment only)", "the admin API bearer token (16+ characters; no token file is written)",
+            {"SCEP_LAB_ADMIN_TOKEN",
              [](settings& s, const std::string& v) -> result<void> {
                  if (v.size() < min_admin_token_length)
-                     return make_error("must have at least " + std::to_string(min_admin_token_length) + " characters");
+                     return make_error(" must have at least " + std::to_string(min_admin_token_length) + " characters");
                  s.admin.token = v;
-                 return {};
-             }},
-            {"SCEP_LAB_ADMIN_REMOTE", "admin.allow_remote", "on or off: admin API for non-loopback clients",
-             [](settings& s, const std::string& v) -> result<void> {
-                 auto b = on_off(v);
-                 if (!b) return b.err();
-                 s.admin.allow_remote = *b;
-                 return {};
-             }},
-            {"SCEP_LAB_CLOCK_OFFSET", "lab.clock_offset", "shift the lab clock, e.g. -30d (deterministic CI runs)",
-             [](settings& s, const std::string& v) -> result<void> {
-                 auto off = parse_signed_duration(v);
-                 if (!off) return make_error("is not a duration like -30d or +2h");
-                 s.lab.clock_offset = *off;
-                 return {};
-             }},
-            {"SCEP_LAB_SERIAL_SEED", "lab.serial_seed", "deterministic serial numbers from this seed",
-             [](settings& s, const std::string& v) -> result<void> {
-                 s.lab.serial_seed = v;
                  return {};
              }},
         };
         std::vector<env_variable> out;
         for (const auto& r : rows) {
             env_variable e{r.name, r.setting, r.doc, {}};
-            if (r.apply) e.apply = r.apply;
+            if (auto it = own.find(r.name); it != own.end()) e.apply = it->second;
+            else e.apply = [key = std::string(r.setting)](settings& s, const std::string& v) { return set_from_text(s, key, v); };
             out.push_back(std::move(e));
         }
         return out;
@@ -167,11 +218,7 @@ result<void> apply_env(settings& s, const env_lookup& env, checks when) {
         if (!e.apply) continue;  // the layers (preset, configuration file) are read by settle()
         auto v = env(e.name.c_str());
         if (!v) continue;
-        // A secret is never echoed back in the error.
-        const bool secret = e.name == "SCEP_LAB_KEY_PASSPHRASE" || e.name == "SCEP_LAB_ADMIN_TOKEN" ||
-                            e.name == "SCEP_LAB_CHALLENGE";
-        if (auto r = e.apply(s, *v); !r)
-            return make_error(e.name + (secret ? std::string() : "=\"" + *v + "\"") + " " + r.message());
+        if (auto r = e.apply(s, *v); !r) return make_error(e.name + r.message());
     }
     return when == checks::now ? validate(s) : result<void>{};
 }
@@ -194,7 +241,8 @@ result<settings> settle(const layers& l, const env_lookup& env) {
         s = std::move(*loaded);
     }
     if (auto r = apply_env(s, env, checks::at_the_end); !r) return r.err();
-    if (l.flags) l.flags(s);
+    for (const auto& f : l.flags)
+        if (auto r = set_from_text(s, f.key, f.value); !r) return make_error(f.flag + r.message());
     derive(s);
     if (auto r = validate(s); !r) return r.err();
     return s;

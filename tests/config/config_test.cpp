@@ -517,6 +517,59 @@ TEST(config, default_https_names_cover_loopback_the_host_and_a_specific_listen_a
     EXPECT_EQ(https_names(s, ""), (std::vector<std::string>{"localhost", "127.0.0.1", "::1"}));
 }
 
+TEST(config, environment_and_flags_are_parsed_as_their_keys_kind) {
+    std::map<std::string, std::string> env;
+    auto lookup = [&](const char* n) -> std::optional<std::string> {
+        auto it = env.find(n);
+        return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+    // One parser per kind: the same range and messages from either source.
+    env = {{"SCEP_LAB_PORT", "70000"}};
+    auto from_env = settle({}, lookup);
+    ASSERT_FALSE(from_env);
+    EXPECT_EQ(from_env.message(), "SCEP_LAB_PORT=\"70000\" must be an integer from 0 to 65535");
+    env.clear();
+    auto from_flag = settle({.flags = {{"--port", "server.port", "70000"}}}, lookup);
+    ASSERT_FALSE(from_flag);
+    EXPECT_EQ(from_flag.message(), "--port=\"70000\" must be an integer from 0 to 65535");
+    EXPECT_FALSE(settle({.flags = {{"--port", "server.port", "80x"}}}, lookup));
+    EXPECT_FALSE(settle({.flags = {{"--port", "server.port", ""}}}, lookup));
+    // Enum kinds: the names of the one table.
+    auto level = settle({.flags = {{"--log-level", "log.level", "loud"}}}, lookup);
+    ASSERT_FALSE(level);
+    EXPECT_NE(level.message().find("trace, debug, info, warn, error, off"), std::string::npos) << level.message();
+    env = {{"SCEP_LAB_LOG_FORMAT", "json"}, {"SCEP_LAB_HTTPS", "off"}, {"SCEP_LAB_HTTPS_NAMES", "a.lab, 10.0.0.1,,"}};
+    auto ok = settle({.flags = {{"--log-level", "log.level", "off"}}}, lookup);
+    ASSERT_TRUE(ok) << ok.message();
+    EXPECT_EQ(ok->log.format, log_format::json);
+    EXPECT_EQ(ok->log.level, log_level::off);
+    EXPECT_FALSE(ok->https.enabled);
+    EXPECT_EQ(ok->https.names, (std::vector<std::string>{"a.lab", "10.0.0.1"}));
+    // A secret is never echoed, from either source.
+    env = {{"SCEP_LAB_ADMIN_TOKEN", "short-secret"}};
+    auto token = settle({}, lookup);
+    ASSERT_FALSE(token);
+    EXPECT_EQ(token.message().find("short-secret"), std::string::npos) << token.message();
+    env.clear();
+    settings s = defaults();
+    auto secret = set_from_text(s, "challenge.webhook_secret", "anything");
+    ASSERT_TRUE(secret) << secret.message();
+    EXPECT_EQ(s.challenge.webhook_secret, "anything");
+    auto url = set_from_text(s, "challenge.webhook_timeout", "1s");  // a custom key needs the file
+    ASSERT_FALSE(url);
+    EXPECT_NE(url.message().find("only in a configuration file"), std::string::npos) << url.message();
+    ASSERT_TRUE(set_from_text(s, "challenge.webhook_url", "https://u:pw@h.lab/check?t=1"));
+    EXPECT_EQ(s.challenge.webhook_url, "https://u:pw@h.lab/check?t=1");
+    auto nothing = set_from_text(s, "server.nope", "1");
+    ASSERT_FALSE(nothing);
+    EXPECT_NE(nothing.message().find("server.nope"), std::string::npos);
+    // Durations, signed or not.
+    EXPECT_TRUE(set_from_text(s, "lab.clock_offset", "-30d"));
+    EXPECT_EQ(s.lab.clock_offset, std::chrono::hours(-24 * 30));
+    EXPECT_FALSE(set_from_text(s, "lab.clock_offset", "yesterday"));
+    EXPECT_FALSE(set_from_text(s, "renewal.window", "-1d"));
+}
+
 TEST(config, layers_are_validated_once_on_the_final_settings) {
     std::map<std::string, std::string> env{{"SCEP_LAB_PORT", "8443"}};
     auto lookup = [&](const char* n) -> std::optional<std::string> {
@@ -524,7 +577,7 @@ TEST(config, layers_are_validated_once_on_the_final_settings) {
         return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
     };
     // SCEP_LAB_PORT=8443 clashes with the default HTTPS port until the flag moves it.
-    auto fixed = settle({.flags = [](settings& s) { s.https.port = 9443; }}, lookup);
+    auto fixed = settle({.flags = {{"--https-port", "https.port", "9443"}}}, lookup);
     ASSERT_TRUE(fixed) << fixed.message();
     EXPECT_EQ(fixed->server.port, 8443);
     EXPECT_EQ(fixed->https.port, 9443);
@@ -534,7 +587,7 @@ TEST(config, layers_are_validated_once_on_the_final_settings) {
     EXPECT_NE(clash.message().find("8443"), std::string::npos) << clash.message();
     // A preset, the environment and the flags, lowest first.
     env = {{"SCEP_LAB_PRESET", "micromdm-like"}, {"SCEP_LAB_CHALLENGE", "from-env"}};
-    auto layered = settle({.flags = [](settings& s) { s.data_dir = "/tmp/from-flag"; }}, lookup);
+    auto layered = settle({.flags = {{"--data-dir", "data_dir", "/tmp/from-flag"}}}, lookup);
     ASSERT_TRUE(layered) << layered.message();
     EXPECT_EQ(layered->scep_paths, std::vector<std::string>{"/scep"});  // the preset
     EXPECT_EQ(layered->scep.challenge, "from-env");
