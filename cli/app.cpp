@@ -12,6 +12,10 @@ const config::settings* command_line::settings() {
         std::cerr << "scep-lab: configuration error: " << s.message() << "\n";
         return nullptr;
     }
+    // Old spellings are said once: the server logs them with its other
+    // start-up warnings, every other command on standard error.
+    if (!logs_deprecations_)
+        for (const auto& d : s->deprecations) std::cerr << "scep-lab: warning: " << d << "\n";
     settled_ = std::move(*s);
     return &*settled_;
 }

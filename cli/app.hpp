@@ -40,6 +40,8 @@ public:
     // The same, for a command that needs the settled configuration.
     void choose_with_settings(std::function<int(const config::settings&)> run);
     int run() const { return run_ ? run_() : 0; }
+    // The command logs the configuration's deprecation notes itself (serve).
+    void logs_deprecations() { logs_deprecations_ = true; }
 
     // `old` (a hidden top-level command) works as `now` does, with a warning
     // naming the new spelling. `add` declares the command's options on the
@@ -50,6 +52,7 @@ public:
 private:
     std::string self_;
     std::optional<config::settings> settled_;
+    bool logs_deprecations_ = false;
     std::function<int()> run_;
 };
 

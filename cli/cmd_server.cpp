@@ -16,7 +16,10 @@ void add_server_commands(CLI::App& app, command_line& cl) {
     add_setting_option(*serve, cl, "--challenge", "scep.challenge", "static challenge password");
     add_setting_option(*serve, cl, "--ready-file", "server.ready_file",
                        "write the URL and port as JSON here once listening");
-    serve->callback([&cl] { cl.choose_with_settings([](const config::settings& s) { return cli::serve(s); }); });
+    serve->callback([&cl] {
+        cl.logs_deprecations();
+        cl.choose_with_settings([](const config::settings& s) { return cli::serve(s); });
+    });
 
     auto* init = app.add_subcommand("init", "create the lab PKI and the store, then exit");
     init->callback([&cl] { cl.choose_with_settings([](const config::settings& s) { return cli::init(s, std::cout); }); });

@@ -146,6 +146,7 @@ void warn_about_settings(const config::settings& s, event_log& log) {
             log.warn("single DES is enabled but OpenSSL's legacy provider is not available: DES requests will get "
                      "badAlg");
     }
+    for (const auto& d : s.deprecations) log.warn(d);
     if (s.scep.challenge.empty()) log.warn("no challenge password is required: anyone who can connect can enroll");
     for (const auto& q : config::active_quirks(s)) log.warn("quirk active: " + q);
     if (s.lab.clock_offset.count() != 0)
@@ -231,7 +232,7 @@ result<void> make_challenges(const config::settings& s, const clock_fn& clock, e
         return {};
     }
     if (!s.ndes.enabled) return {};  // the service checks scep.challenge itself
-    if (s.ndes.password_mode == config::password_mode::dynamic || s.challenge.mode == config::challenge_mode::ndes_dynamic)
+    if (s.ndes.password_mode == config::password_mode::dynamic)
         out.otp.emplace(s.ndes.password_validity, s.ndes.password_cache, s.ndes.password_bytes, clock);
     else
         out.fixed.emplace(s.ndes.password_mode == config::password_mode::none ? std::string() : s.scep.challenge);
@@ -357,7 +358,7 @@ router::status_source status_page(const config::settings& s, lab& l, const scep_
             in.challenge_note = "decided by a webhook (challenge.webhook_url)";
         else if (s.challenge.mode == config::challenge_mode::ndes_policy)
             in.challenge_note = "decided by an NDES policy module (challenge.webhook_url)";
-        else if (s.ndes.enabled && (s.ndes.password_mode == config::password_mode::dynamic || s.challenge.mode == config::challenge_mode::ndes_dynamic))
+        else if (s.ndes.enabled && (s.ndes.password_mode == config::password_mode::dynamic))
             in.challenge_note = "one-time passwords from the NDES admin page";
         else if (s.ndes.enabled && s.ndes.password_mode == config::password_mode::none)
             in.challenge_note = "none required";
@@ -515,7 +516,7 @@ int serve(const config::settings& s) {
         log.info("NDES templates", {{"signature", scfg.templates->signature.name},
                                     {"encryption", scfg.templates->encryption.name},
                                     {"general_purpose", scfg.templates->general_purpose.name}});
-    if (scfg.approval.manual) log.info("manual approval: every request waits for `scep-lab pending approve <txid>`");
+    if (scfg.approval.mode == approval_mode::manual) log.info("manual approval: every request waits for `scep-lab pending approve <txid>`");
     scep_service service(l.pki, iss, *l.store, scfg, clock, challenge.verifier());
     // Fault rules: [[faults]] now, the admin API and `scep-lab fault` later (docs/faults.md).
     fault_plan faults;

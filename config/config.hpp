@@ -77,6 +77,16 @@ inline constexpr enum_name<admin_page_answer> admin_page_answers[] = {
 enum class reply_digest_mode { sha1, mirror };
 inline constexpr enum_name<reply_digest_mode> reply_digest_modes[] = {{"sha1", reply_digest_mode::sha1},
                                                                       {"mirror", reply_digest_mode::mirror}};
+inline constexpr enum_name<approval_mode> approval_modes[] = {{"auto", approval_mode::automatic},
+                                                              {"manual", approval_mode::manual}};
+inline constexpr enum_name<service_config::ec_mode> ec_modes[] = {{"kari", service_config::ec_mode::kari},
+                                                                 {"refuse", service_config::ec_mode::refuse}};
+inline constexpr enum_name<service_config::order> ca_cert_orders[] = {{"ra-first", service_config::order::ra_first},
+                                                                     {"ca-first", service_config::order::ca_first}};
+inline constexpr enum_name<service_config::reply_chain> reply_chains[] = {
+    {"none", service_config::reply_chain::none},
+    {"issuing", service_config::reply_chain::issuing},
+    {"full", service_config::reply_chain::full}};
 enum class chain_quirk { full, no_root, issuing_only };
 inline constexpr enum_name<chain_quirk> chain_quirks[] = {
     {"full", chain_quirk::full}, {"no-root", chain_quirk::no_root}, {"issuing-only", chain_quirk::issuing_only}};
@@ -223,7 +233,6 @@ struct quirk_settings {
     int fail_every_status = 503;
     bool expired_ra = false;           // serve and sign with RA certificates that expired yesterday
     chain_quirk chain = chain_quirk::full;
-    bool all_pending = false;          // every request PENDING until approved
     std::string fail_info;             // every PKIOperation FAILURE with this failInfo
 };
 
@@ -278,6 +287,9 @@ struct settings {
     // SCEP_LAB_KEY_PASSPHRASE overrides it. The passphrase itself lives only
     // in pki.key_passphrase, never in output or logs.
     std::filesystem::path key_passphrase_file;
+    // Old spellings read on the way (a retired key, a mode said another way),
+    // each naming what replaces it; said once at start-up.
+    std::vector<std::string> deprecations;
 
     std::filesystem::path pki_dir() const { return data_dir / "pki"; }
     std::filesystem::path store_file() const { return data_dir / "scep-lab.db"; }

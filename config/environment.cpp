@@ -116,6 +116,8 @@ public:
     void custom(const char* k, Read, Write, const char*) {
         if (mine(k)) fail("can be set only in a configuration file");
     }
+    template <class Apply>
+    void retired(const char*, const char*, Apply) {}
 
     bool found() const { return found_; }
     result<void> outcome() const {

@@ -127,6 +127,14 @@ result<issuance_profile> profile_named(const settings& s, const std::string& nam
 
 
 void derive(settings& s) {
+    // NDES one-time passwords, said the old way (without NDES mode, validate() refuses it).
+    if (s.challenge.mode == challenge_mode::ndes_dynamic && s.ndes.enabled) {
+        s.challenge.mode = challenge_mode::static_secret;
+        s.ndes.password_mode = password_mode::dynamic;
+        s.deprecations.push_back(
+            "challenge.mode = \"ndes-dynamic\" is ndes.password_mode = \"dynamic\" (with challenge.mode = \"static\", "
+            "the default): use that (the old value is still read)");
+    }
     // NDES's reply shape: Microsoft's failure reply, and a SHA-1 signature unless ndes.reply_digest = "mirror".
     s.scep.ndes_replies = s.ndes.enabled;
     s.scep.reply_sha1 = s.ndes.enabled && s.ndes.reply_digest == reply_digest_mode::sha1;
@@ -152,7 +160,6 @@ service_config service_settings(const settings& s) {
         c.templates = std::move(t);
         c.ca_templates = s.ndes.ca_templates;
     }
-    if (s.quirks.all_pending) c.approval.manual = true;
     if (s.quirks.chain == chain_quirk::no_root) c.include_root_in_ca_chain = false;
     if (s.quirks.chain == chain_quirk::issuing_only) c.chain_issuing_only = true;
     if (!s.quirks.fail_info.empty()) c.forced_failure = fail_info_named(s.quirks.fail_info);
@@ -174,7 +181,6 @@ std::vector<std::string> active_quirks(const settings& s) {
     if (q.expired_ra) out.push_back("expired_ra: the RA certificates served and used to sign expired yesterday");
     if (q.chain != chain_quirk::full)
         out.push_back("chain = " + std::string(name_of(q.chain, chain_quirks)) + ": GetCACert sends an incomplete chain");
-    if (q.all_pending) out.push_back("all_pending: every request is PENDING until `scep-lab pending approve`");
     if (!q.fail_info.empty()) out.push_back("fail_info = " + q.fail_info + ": every PKIOperation gets FAILURE");
     return out;
 }

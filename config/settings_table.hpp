@@ -9,7 +9,9 @@
 //   text, secret (masked when written), url (its credentials masked when written), flag, number(min, max), duration,
 //   signed_duration, millis, list, path, choice(allowed), key_kind, subject,
 //   custom(key, read(visitor), write(visitor) -> TOML value, doc) for what
-//   needs code (the reader offers table(); the writer show_secrets()).
+//   needs code (the reader offers table(); the writer show_secrets()),
+//   retired(key, what replaces it, apply(settings, bool)): an old boolean
+//   spelling, still read (with a deprecation note), never written or listed.
 // S is `settings` (reading) or `const settings` (writing).
 #pragma once
 
@@ -108,53 +110,23 @@ void visit_settings(V& v, S& s) {
     v.list("paths", s.scep_paths, "paths that serve SCEP (any suffix too)");
     v.secret("challenge", s.scep.challenge, "the static challenge password; SCEP_LAB_CHALLENGE");
     v.list("capabilities", s.scep.capabilities, "GetCACaps keywords, in order");
-    v.flag("include_root_in_ca_chain", s.scep.include_root_in_ca_chain, "GetCACert carries the root");
     v.flag("allow_single_des", s.scep.ciphers.allow_single_des, "accept single DES (RFC 8894 §2.9 forbids it)");
     v.flag("allow_md5", s.scep.ciphers.allow_md5,
            "accept MD5 request digests (old Cisco IOS; RFC 8894 §2.9 forbids it); the reply mirrors them");
     v.flag("ra_as_issuer", s.scep.ra_as_issuer,
            "GetCert/GetCRL naming the RA certificate as issuer are answered for the issuing CA");
-    v.custom(
-        "ec_requesters",
-        [](auto& r, auto& st) {
-            using em = service_config::ec_mode;
-            std::string mode = st.scep.ec_requesters == em::refuse ? "refuse" : "kari";
-            r.choice_value("ec_requesters", mode, {"kari", "refuse"});
-            st.scep.ec_requesters = mode == "refuse" ? em::refuse : em::kari;
-        },
-        [&s](auto&) {
-            return std::string(s.scep.ec_requesters == service_config::ec_mode::refuse ? "\"refuse\"" : "\"kari\"");
-        },
-        "requests signed with EC keys: \"kari\" (reply enveloped by ECDH key agreement, as NDES) or \"refuse\" "
-        "(badAlg)");
+    v.pick("ec_requesters", s.scep.ec_requesters, ec_modes,
+           "requests signed with EC keys: \"kari\" (reply enveloped by ECDH key agreement, as NDES) or \"refuse\" "
+           "(badAlg)");
     v.flag("require_signer_key_match", s.scep.require_signer_key_match,
            "refuse a first PKCSReq whose signer key is not the CSR's (RFC 8894 §2.3)");
-    v.custom(
-        "ca_cert_order",
-        [](auto& r, auto& st) {
-            std::string order = st.scep.ca_cert_order == service_config::order::ca_first ? "ca-first" : "ra-first";
-            r.choice_value("ca_cert_order", order, {"ra-first", "ca-first"});
-            st.scep.ca_cert_order = order == "ca-first" ? service_config::order::ca_first : service_config::order::ra_first;
-        },
-        [&s](auto&) {
-            return std::string(s.scep.ca_cert_order == service_config::order::ca_first ? "\"ca-first\"" : "\"ra-first\"");
-        },
-        "\"ra-first\" or \"ca-first\" (NDES)");
-    v.custom(
-        "reply_includes_chain",
-        [](auto& r, auto& st) {
-            using rc = service_config::reply_chain;
-            const auto was = st.scep.reply_includes_chain;
-            std::string chain = was == rc::full ? "full" : was == rc::issuing ? "issuing" : "none";
-            r.choice_value("reply_includes_chain", chain, {"none", "issuing", "full"});
-            st.scep.reply_includes_chain = chain == "full" ? rc::full : chain == "issuing" ? rc::issuing : rc::none;
-        },
-        [&s](auto&) {
-            using rc = service_config::reply_chain;
-            const auto c = s.scep.reply_includes_chain;
-            return std::string(c == rc::full ? "\"full\"" : c == rc::issuing ? "\"issuing\"" : "\"none\"");
-        },
-        "CA certificates after the issued one in a SUCCESS: \"none\", \"issuing\" or \"full\" (up to the root)");
+    v.pick("ca_cert_order", s.scep.ca_cert_order, ca_cert_orders, "\"ra-first\" or \"ca-first\" (NDES)");
+    v.pick("reply_includes_chain", s.scep.reply_includes_chain, reply_chains,
+           "CA certificates after the issued one in a SUCCESS: \"none\", \"issuing\" or \"full\" (up to the root)");
+    v.retired("include_root_in_ca_chain", "quirks.chain = \"no-root\" (false) or \"full\" (true)", [](auto& st, bool on) {
+        if (!on && st.quirks.chain == chain_quirk::full) st.quirks.chain = chain_quirk::no_root;
+        if (on && st.quirks.chain == chain_quirk::no_root) st.quirks.chain = chain_quirk::full;
+    });
     v.end();
 
     v.section("renewal", "RenewalReq and PKCSReq signed by an issued certificate");
@@ -191,15 +163,7 @@ void visit_settings(V& v, S& s) {
     v.end();
 
     v.section("approval", "which requests wait for `scep-lab approve` (PENDING)");
-    v.custom(
-        "mode",
-        [](auto& r, auto& st) {
-            std::string mode = st.scep.approval.manual ? "manual" : "auto";
-            r.choice_value("mode", mode, {"auto", "manual"});
-            st.scep.approval.manual = mode == "manual";
-        },
-        [&s](auto& w) { return w.quoted(s.scep.approval.manual ? "manual" : "auto"); },
-        "\"auto\" or \"manual\" (every request waits)");
+    v.pick("mode", s.scep.approval.mode, approval_modes, "\"auto\" or \"manual\" (every request waits)");
     v.custom(
         "pending_subjects",
         [](auto& r, auto& st) {
@@ -303,7 +267,9 @@ void visit_settings(V& v, S& s) {
     v.number("fail_every_status", s.quirks.fail_every_status, 400, 599, "the status of those failures");
     v.flag("expired_ra", s.quirks.expired_ra, "serve RA certificates that expired yesterday");
     v.pick("chain", s.quirks.chain, chain_quirks, "what GetCACert sends of the chain");
-    v.flag("all_pending", s.quirks.all_pending, "every request PENDING until approved");
+    v.retired("all_pending", "approval.mode = \"manual\"", [](auto& st, bool on) {
+        if (on) st.scep.approval.mode = approval_mode::manual;
+    });
     v.choice("fail_info", s.quirks.fail_info, {"", "badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId"},
              "every PKIOperation FAILURE with this failInfo");
     v.end();

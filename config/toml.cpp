@@ -145,6 +145,7 @@ public:
     toml_reader(table_reader& top, const std::filesystem::path& base, settings& s) : top_(top), base_(base), s_(s) {}
 
     void section(const char* name, const char*) {
+        section_ = name;
         if (top_.has(name)) r_.emplace(top_.at(name), name);
     }
     void end() {
@@ -153,6 +154,12 @@ public:
     }
     void text(const char* k, std::string& out, const char*) {
         if (r_) r_->string(k, out);
+    }
+    template <class Apply>
+    void retired(const char* k, const char* now, Apply apply) {
+        if (!r_ || !r_->has(k)) return;
+        apply(s_, toml::get<bool>(r_->at(k)));
+        s_.deprecations.push_back(section_ + "." + k + " is retired: use " + now + " (the old key is still read)");
     }
     void secret(const char* k, std::string& out, const char* doc) { text(k, out, doc); }
     void url(const char* k, std::string& out, const char* doc) { text(k, out, doc); }
@@ -206,6 +213,7 @@ private:
     table_reader& top_;
     const std::filesystem::path& base_;
     settings& s_;
+    std::string section_;
     std::optional<table_reader> r_;
 };
 
@@ -245,6 +253,8 @@ public:
     void custom(const char* k, Read, Write write, const char*) {
         line(k, write(*this));
     }
+    template <class Apply>
+    void retired(const char*, const char*, Apply) {}
     bool show_secrets() const { return show_secrets_; }
     std::string quoted(const std::string& v) const { return quote(v); }
     std::string quoted_list(const std::vector<std::string>& v) const { return quote_list(v); }
@@ -295,6 +305,8 @@ public:
     void key_kind(const char* k, T&, const char* doc) { add(k, key_type_names("|"), doc); }
     template <class Read, class Write>
     void custom(const char* k, Read, Write, const char* doc) { add(k, "see the example file", doc); }
+    template <class Apply>
+    void retired(const char*, const char*, Apply) {}
 
 private:
     void add(const char* k, std::string kind, const char* doc) {

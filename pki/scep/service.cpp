@@ -522,7 +522,7 @@ scep_service::chosen_profile scep_service::profile_for(const issuer& iss, const 
 }
 
 std::optional<std::string> scep_service::wait_reason(const X509_REQ& csr) const {
-    if (cfg_.approval.manual) return "manual approval (approval.mode = \"manual\")";
+    if (cfg_.approval.mode == approval_mode::manual) return "manual approval (approval.mode = \"manual\")";
     if (pending_subjects_.empty()) return std::nullopt;
     const std::string subject = subject_for_matching(*X509_REQ_get_subject_name(&csr));
     for (std::size_t i = 0; i < pending_subjects_.size(); ++i)

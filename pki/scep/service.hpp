@@ -38,8 +38,9 @@ struct renewal_policy {
 };
 
 // Which requests wait for `scep-lab approve` (RFC 8894 §3.3.2 PENDING).
+enum class approval_mode { automatic, manual /* every request waits */ };
 struct approval_policy {
-    bool manual = false;                        // every request waits
+    approval_mode mode = approval_mode::automatic;
     std::vector<std::string> pending_subjects;  // RE2 patterns searched in the RFC 4514 subject
 };
 

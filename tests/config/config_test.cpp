@@ -319,23 +319,24 @@ fail_every = 3
 fail_every_status = 500
 expired_ra = true
 chain = "issuing-only"
-all_pending = true
 fail_info = "badCertId"
+[approval]
+mode = "manual"
 )");
     ASSERT_TRUE(s) << s.message();
     EXPECT_EQ(s->quirks.latency, std::chrono::milliseconds(250));
     EXPECT_EQ(s->quirks.fail_status.at("GetCACert"), 503);
     EXPECT_EQ(s->quirks.fail_status.at("mscep_admin"), 403);
     auto lines = active_quirks(*s);
-    EXPECT_EQ(lines.size(), 10u);
+    EXPECT_EQ(lines.size(), 9u);
     std::string all;
     for (const auto& l : lines) all += l + "\n";
     for (const char* e : {"max_url_bytes = 16384", "max_query_bytes = 2048", "latency = 250ms", "GetCACert gets HTTP 503",
-                          "one in 3 SCEP requests gets HTTP 500", "expired_ra", "issuing-only", "all_pending",
+                          "one in 3 SCEP requests gets HTTP 500", "expired_ra", "issuing-only",
                           "fail_info = badCertId"})
         EXPECT_NE(all.find(e), std::string::npos) << e << " in\n" << all;
     auto c = service_settings(*s);
-    EXPECT_TRUE(c.approval.manual);
+    EXPECT_EQ(c.approval.mode, approval_mode::manual);
     EXPECT_TRUE(c.chain_issuing_only);
     EXPECT_EQ(c.forced_failure, fail_info::bad_cert_id);
     auto again = load_string(to_toml(*s, true), "round.toml", settings{});
@@ -344,6 +345,57 @@ fail_info = "badCertId"
     auto no_root = parse("[quirks]\nchain = \"no-root\"\n");
     ASSERT_TRUE(no_root);
     EXPECT_FALSE(service_settings(*no_root).include_root_in_ca_chain);
+}
+
+TEST(config, retired_spellings_are_read_with_a_note_naming_what_replaces_them) {
+    auto old = parse(R"(
+[scep]
+include_root_in_ca_chain = false
+[quirks]
+all_pending = true
+)");
+    ASSERT_TRUE(old) << old.message();
+    EXPECT_EQ(old->quirks.chain, chain_quirk::no_root);
+    EXPECT_EQ(old->scep.approval.mode, approval_mode::manual);
+    EXPECT_FALSE(service_settings(*old).include_root_in_ca_chain);
+    ASSERT_EQ(old->deprecations.size(), 2u);
+    EXPECT_NE(old->deprecations[0].find("scep.include_root_in_ca_chain is retired: use quirks.chain"), std::string::npos)
+        << old->deprecations[0];
+    EXPECT_NE(old->deprecations[1].find("quirks.all_pending is retired: use approval.mode = \"manual\""),
+              std::string::npos)
+        << old->deprecations[1];
+    // Written with the new keys only, and read back the same without a note.
+    const std::string text = to_toml(*old, true);
+    EXPECT_EQ(text.find("all_pending"), std::string::npos);
+    EXPECT_EQ(text.find("include_root_in_ca_chain"), std::string::npos);
+    auto again = load_string(text, "again.toml", settings{});
+    ASSERT_TRUE(again) << again.message();
+    EXPECT_TRUE(again->deprecations.empty());
+    EXPECT_EQ(to_toml(*again, true), text);
+    // The later key wins, as for any key: an explicit chain after the old flag.
+    auto both = parse("[scep]\ninclude_root_in_ca_chain = false\n[quirks]\nchain = \"issuing-only\"\n");
+    ASSERT_TRUE(both);
+    EXPECT_EQ(both->quirks.chain, chain_quirk::issuing_only);
+
+    // NDES one-time passwords said as a challenge mode: the NDES key, with a note.
+    auto dynamic = settle({.flags = {{"--x", "ndes.enabled", "true"}}}, [](const char*) { return std::nullopt; });
+    ASSERT_TRUE(dynamic);
+    EXPECT_TRUE(dynamic->deprecations.empty());
+    settings s = *dynamic;
+    s.challenge.mode = challenge_mode::ndes_dynamic;
+    s.ndes.password_mode = password_mode::single;
+    derive(s);
+    EXPECT_EQ(s.challenge.mode, challenge_mode::static_secret);
+    EXPECT_EQ(s.ndes.password_mode, password_mode::dynamic);
+    ASSERT_EQ(s.deprecations.size(), 1u);
+    EXPECT_NE(s.deprecations[0].find("ndes.password_mode = \"dynamic\""), std::string::npos) << s.deprecations[0];
+    // Without NDES mode it is still an error, not silently ignored.
+    settings plain = defaults();
+    plain.challenge.mode = challenge_mode::ndes_dynamic;
+    derive(plain);
+    auto refused = validate(plain);
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.message().find("needs NDES mode"), std::string::npos);
 }
 
 TEST(config, every_preset_loads_validates_and_says_what_it_reproduces) {
@@ -368,7 +420,7 @@ TEST(config, every_preset_loads_validates_and_says_what_it_reproduces) {
     EXPECT_TRUE(legacy.ndes.enabled);
     EXPECT_EQ(legacy.scep.capabilities, (std::vector<std::string>{"SHA-1", "DES3"}));
     auto pending = *load_preset("ndes-pending-approval", defaults());
-    EXPECT_TRUE(pending.scep.approval.manual);
+    EXPECT_EQ(pending.scep.approval.mode, approval_mode::manual);
     auto single = *load_preset("ndes-single-password", defaults());
     EXPECT_EQ(single.ndes.password_mode, password_mode::single);
     auto mdm = *load_preset("micromdm-like", defaults());

@@ -386,7 +386,7 @@ TEST_F(lifecycle_test, key_reuse_can_be_refused_and_replaced_certificates_revoke
 
 TEST_F(lifecycle_test, manual_approval_holds_then_issues_on_poll) {
     service_config c;
-    c.approval.manual = true;
+    c.approval.mode = approval_mode::manual;
     make_service(c);
     auto dev = test::make_requester({.challenge = "secret"});
     const std::string txid = "HOLD-1";

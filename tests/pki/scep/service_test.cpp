@@ -244,7 +244,7 @@ TEST_F(scep_service_test, a_signer_with_another_key_than_the_csr_is_refused_only
 TEST_F(scep_service_test, held_requests_are_stored_without_their_challenge) {
     service_config cfg = test_config();
     cfg.challenge = "a-challenge-nobody-may-read";
-    cfg.approval.manual = true;
+    cfg.approval.mode = approval_mode::manual;
     service_.emplace(*pki_, *lab_.iss, *store_, cfg);
     auto dev = test::make_requester({.challenge = "a-challenge-nobody-may-read"});
     ASSERT_EQ(call(dev, "HELD").status, pki_status::pending);
