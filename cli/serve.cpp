@@ -24,7 +24,7 @@
 #include "pki/ca/hierarchy.hpp"
 #include "pki/ca/issuer.hpp"
 #include "pki/scep/service.hpp"
-#include "pki/scep/challenge_webhook.hpp"
+#include "pki/challenge/challenge_webhook.hpp"
 #include "pki/ca/server_certs.hpp"
 #include "pki/store/store.hpp"
 #include <boost/json.hpp>

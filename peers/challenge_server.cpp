@@ -17,7 +17,8 @@
 
 #include "pki/crypto/encoding.hpp"
 #include "pki/crypto/ossl.hpp"
-#include "pki/scep/challenge_webhook.hpp"
+#include "pki/challenge/challenge_webhook.hpp"
+#include "pki/crypto/encoding.hpp"
 #include "pki/scep/ndes_errors.hpp"
 #include "pki/store/store.hpp"
 #include "pki/crypto/json_text.hpp"

@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "pki/scep/challenge.hpp"
+#include "pki/challenge/challenge.hpp"
 #include "pki/scep/faults.hpp"
 #include "pki/store/store.hpp"
 #include "server/http.hpp"

@@ -9,7 +9,7 @@
 
 
 #include "config/config.hpp"
-#include "pki/scep/challenge.hpp"
+#include "pki/challenge/challenge.hpp"
 #include "pki/crypto/ossl.hpp"
 #include "server/http.hpp"
 

@@ -10,7 +10,7 @@
 
 #include "config/config.hpp"
 #include "pki/trust/mobileconfig.hpp"
-#include "pki/scep/challenge.hpp"
+#include "pki/challenge/challenge.hpp"
 #include "pki/trust/exports.hpp"
 #include "pki/store/store.hpp"
 

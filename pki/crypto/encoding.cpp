@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <cctype>
+#include <cstdio>
 
 #include <array>
 
@@ -228,5 +229,13 @@ std::optional<std::string> percent_decode(std::string_view text) {
     }
     return out;
 }
+
+std::string hresult_hex(std::uint32_t hr) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%08X", static_cast<unsigned>(hr));
+    return buf;
+}
+
+std::string hresult_decimal(std::uint32_t hr) { return std::to_string(static_cast<std::int32_t>(hr)); }
 
 }  // namespace scep

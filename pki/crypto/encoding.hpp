@@ -1,6 +1,7 @@
 // Base64 (RFC 4648) and percent-decoding as SCEP clients actually send them.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,11 @@ bool ascii_iequals(std::string_view a, std::string_view b);
 // query parameter replaced by "***" (https://u:***@host/p?token=***), so a
 // credential in a configured URL reaches no reply, page or log line.
 std::string redact_url(std::string_view url);
+
+// A Windows HRESULT as Microsoft prints it ("0x80094800") and as NDES puts
+// it on the wire: the signed decimal ("-2146875392").
+std::string hresult_hex(std::uint32_t hr);
+std::string hresult_decimal(std::uint32_t hr);
 
 // One UTF-8 code point at `at`: its value and how many bytes it takes;
 // nullopt for anything that is not UTF-8 (a bad lead or continuation byte, a

@@ -13,7 +13,7 @@
 #include "pki/crypto/der.hpp"
 #include "pki/crypto/encoding.hpp"
 #include "pki/inspect/asn1_view.hpp"
-#include "pki/scep/challenge.hpp"
+#include "pki/challenge/challenge.hpp"
 #include "pki/scep/message.hpp"
 
 namespace scep::inspect {

@@ -1,5 +1,8 @@
 #include "pki/scep/fault_replies.hpp"
 
+#include "pki/crypto/der.hpp"
+
+#include <algorithm>
 #include <ctime>
 #include <mutex>
 #include <optional>
@@ -173,6 +176,70 @@ result<std::vector<const X509*>> faulty_ca_certs(fault_kind kind, const std::vec
     certs = ras;
     if (!chain.empty()) certs.push_back(chain.front());
     return certs;
+}
+
+namespace {
+
+// Fault injection: the SignerInfo's signed attributes in reverse DER order
+// (X.690 §11.6 sorts a SET OF), signed again over the bytes as sent, which
+// is what RFC 5652 §5.4 says the signature covers.
+result<bytes> reorder_signed_attributes(bytes der, const EVP_PKEY& key, digest_alg digest) {
+    auto p7 = pkcs7_from_der(der);
+    if (!p7) return p7.err();
+    auto* infos = PKCS7_get_signer_info(p7->get());
+    if (!infos || sk_PKCS7_SIGNER_INFO_num(infos) != 1) return make_error("no single SignerInfo to reorder");
+    PKCS7_SIGNER_INFO* si = sk_PKCS7_SIGNER_INFO_value(infos, 0);
+    unsigned char* raw = nullptr;
+    const int raw_len = ASN1_item_i2d(reinterpret_cast<ASN1_VALUE*>(si->auth_attr), &raw, ASN1_ITEM_rptr(PKCS7_ATTR_SIGN));
+    const ossl_buffer_ptr owned(raw);
+    if (raw_len <= 0) return make_error(ossl_error("encoding the signed attributes"));
+    bytes sorted(raw, raw + raw_len);
+    auto set = read_der_tlv(sorted, 0);
+    if (!set) return make_error("the signed attributes do not encode");
+    std::vector<byte_view> children;
+    for (std::size_t at = set->content(); at < set->end();) {
+        auto child = read_der_tlv(sorted, at);
+        if (!child) return make_error("a signed attribute does not encode");
+        children.emplace_back(sorted.data() + at, child->end() - at);
+        at = child->end();
+    }
+    if (children.size() < 2) return make_error("fewer than two signed attributes: no order to break");
+    bytes reversed(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(set->content()));
+    for (auto it = children.rbegin(); it != children.rend(); ++it) reversed.insert(reversed.end(), it->begin(), it->end());
+    if (reversed == sorted) return make_error("the signed attributes are all equal: no order to break");
+    // Where the attributes ([0] IMPLICIT, same content) and the signature sit in `der`.
+    const byte_view content(sorted.data() + set->content(), set->length);
+    auto at_attrs = std::search(der.begin(), der.end(), content.begin(), content.end());
+    const auto* old_sig = ASN1_STRING_get0_data(si->enc_digest);
+    const auto old_sig_len = static_cast<std::size_t>(ASN1_STRING_length(si->enc_digest));
+    auto at_sig = std::search(der.begin(), der.end(), old_sig, old_sig + old_sig_len);
+    if (at_attrs == der.end() || at_sig == der.end()) return make_error("cannot find the signed attributes in the reply");
+    const auto attrs_offset = at_attrs - der.begin(), sig_offset = at_sig - der.begin();
+    std::copy(reversed.begin() + static_cast<std::ptrdiff_t>(set->content()), reversed.end(), der.begin() + attrs_offset);
+    // ECDSA signatures vary in length; the reply's lengths must not change.
+    for (int attempt = 0; attempt < 32; ++attempt) {
+        evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+        std::size_t len = 0;
+        if (!ctx ||
+            EVP_DigestSignInit(ctx.get(), nullptr, evp_md(digest), nullptr, const_cast<EVP_PKEY*>(&key)) != 1 ||
+            EVP_DigestSign(ctx.get(), nullptr, &len, reversed.data(), reversed.size()) != 1)
+            return make_error(ossl_error("signing the reordered attributes"));
+        bytes sig(len);
+        if (EVP_DigestSign(ctx.get(), sig.data(), &len, reversed.data(), reversed.size()) != 1)
+            return make_error(ossl_error("signing the reordered attributes"));
+        sig.resize(len);
+        if (sig.size() != old_sig_len) continue;
+        std::copy(sig.begin(), sig.end(), der.begin() + sig_offset);
+        return der;
+    }
+    return make_error("the new signature never had the old one's length");
+}
+
+}  // namespace
+
+result<bytes> finish_certrep_fault(bytes der, const cert_rep_params& p, const EVP_PKEY& ra_key) {
+    if (!p.fault.attributes_out_of_order) return der;
+    return reorder_signed_attributes(std::move(der), p.fault.signer_key ? *p.fault.signer_key : ra_key, p.digest);
 }
 
 }  // namespace scep

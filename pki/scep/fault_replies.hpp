@@ -27,6 +27,11 @@ result<void> apply_certrep_fault(const fault_rule& rule, cert_rep_params& p, x50
 
 // The certificates GetCACert answers under a getcacert-* fault, from the
 // ones it normally answers (`ras` and `chain`, issuing CA first).
+// What a CertRep fault changes once the reply is signed: signed attributes
+// out of DER order (attributes-out-of-order), signed again as sent. `der` is
+// returned as it is when the rule asks for nothing of the kind.
+result<bytes> finish_certrep_fault(bytes der, const cert_rep_params& p, const EVP_PKEY& ra_key);
+
 result<std::vector<const X509*>> faulty_ca_certs(fault_kind kind, const std::vector<const X509*>& ras,
                                                  const std::vector<const X509*>& chain, time_point now);
 

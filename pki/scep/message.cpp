@@ -1,6 +1,12 @@
+// The pkiMessage codec's shared parts (attributes, signing, envelopes),
+// the names of its enums, certs-only degenerates, IssuerAndSerialNumber and
+// plain SignedData; the request (pki_request.cpp) and the reply
+// (cert_rep.cpp) have files of their own.
 #include "pki/scep/message.hpp"
+#include "pki/scep/message_parts.hpp"
 
 #include "pki/crypto/der.hpp"
+#include "pki/crypto/encoding.hpp"
 #include "pki/crypto/x509_build.hpp"
 
 #include <openssl/err.h>
@@ -13,15 +19,8 @@
 #include <mutex>
 
 namespace scep {
+namespace detail {
 
-namespace {
-
-// SCEP attribute OIDs (RFC 8894 §3.2.1, id-VeriSign 2.16.840.1.113733.1.9.x)
-// and id-scep-failInfoText (1.3.6.1.5.5.7.24.1), registered once per process.
-struct scep_nids {
-    int message_type, pki_status, fail_info, sender_nonce, recipient_nonce, transaction_id, fail_info_text, hresult;
-    int unknown;  // an attribute no client knows (fault injection)
-};
 
 int register_oid(const char* oid, const char* sn, const char* ln) {
     int nid = OBJ_txt2nid(oid);
@@ -48,7 +47,7 @@ const scep_nids& nids() {
     return n;
 }
 
-std::optional<std::string> string_attr(PKCS7_SIGNER_INFO* si, int nid, int* asn1_type = nullptr) {
+std::optional<std::string> string_attr(PKCS7_SIGNER_INFO* si, int nid, int* asn1_type) {
     ASN1_TYPE* t = PKCS7_get_signed_attribute(si, nid);
     if (!t) return std::nullopt;
     switch (t->type) {
@@ -154,8 +153,8 @@ std::optional<bytes> verify_against(PKCS7* p7, const X509& signer) {
 result<bytes> sign_with_attributes(const X509& signer_cert, const EVP_PKEY& signer_key, digest_alg digest,
                                    byte_view content, bool include_signer_cert,
                                    const std::function<bool(PKCS7_SIGNER_INFO*)>& add_attrs,
-                                   bool without_signing_time = false,
-                                   const std::function<bool(PKCS7_SIGNER_INFO*)>& after_signing = {}) {
+                                   bool without_signing_time,
+                                   const std::function<bool(PKCS7_SIGNER_INFO*)>& after_signing) {
     int flags = PKCS7_PARTIAL | PKCS7_BINARY | PKCS7_NOSMIMECAP;
     pkcs7_ptr p7(PKCS7_sign(nullptr, nullptr, nullptr, nullptr, flags));
     if (!p7) return make_error(ossl_error("PKCS7_sign"));
@@ -228,7 +227,7 @@ result<bytes> encrypt_envelope_cms(byte_view content, const std::vector<const X5
 }
 
 result<bytes> encrypt_envelope(byte_view content, const std::vector<const X509*>& recipients, content_cipher cipher,
-                               key_transport transport = key_transport::rsa_pkcs1) {
+                               key_transport transport) {
     const bool all_rsa = std::all_of(recipients.begin(), recipients.end(),
                                      [](const X509* r) { return key_is_rsa(*X509_get0_pubkey(r)); });
     if (!all_rsa || transport != key_transport::rsa_pkcs1)
@@ -242,7 +241,10 @@ result<bytes> encrypt_envelope(byte_view content, const std::vector<const X509*>
     return pkcs7_to_der(env.get());
 }
 
-}  // namespace
+}  // namespace detail
+
+using namespace detail;
+
 
 std::string message_type_name(int type) {
     switch (type) {
@@ -346,106 +348,6 @@ const EVP_MD* evp_md(digest_alg d) {
     return nullptr;
 }
 
-result<pki_request> decode_pki_request(byte_view der) {
-    if (der.empty()) return make_error("empty pkiMessage");
-    const auto& n = nids();
-    auto p7 = pkcs7_from_der(der);
-    if (!p7) return p7.err();
-    if (!PKCS7_type_is_signed(p7->get())) return make_error("pkiMessage is not a SignedData (RFC 8894 §3.2)");
-    PKCS7* inner = (*p7)->d.sign->contents;
-    if (!inner || !PKCS7_type_is_data(inner)) return make_error("SignedData does not carry id-data content");
-    PKCS7_SIGNER_INFO* si = first_signer(p7->get());
-    if (!si) return make_error("SignedData has no signerInfo");
-
-    pki_request req;
-    auto type = int_attr(si, n.message_type);
-    if (!type) return make_error("missing or malformed messageType attribute");
-    req.type = *type;
-    auto txid = string_attr(si, n.transaction_id, &req.transaction_id_asn1_type);
-    if (!txid || txid->empty()) return make_error("missing transactionID attribute");
-    req.transaction_id = std::move(*txid);
-    auto nonce = octet_attr(si, n.sender_nonce);
-    if (!nonce) return make_error("missing senderNonce attribute");
-    req.sender_nonce = std::move(*nonce);
-
-    req.digest_name = nid_name(si->digest_alg->algorithm);
-    req.digest = digest_from_nid(OBJ_obj2nid(si->digest_alg->algorithm));
-
-    X509_NAME* issuer = si->issuer_and_serial->issuer;
-    ASN1_INTEGER* serial = si->issuer_and_serial->serial;
-    STACK_OF(X509)* certs = (*p7)->d.sign->cert;
-    for (int i = 0; certs && i < sk_X509_num(certs); ++i) {
-        X509* c = sk_X509_value(certs, i);
-        if (X509_NAME_cmp(X509_get_issuer_name(c), issuer) == 0 &&
-            ASN1_INTEGER_cmp(X509_get0_serialNumber(c), serial) == 0) {
-            req.signer_cert = dup(*c);
-            break;
-        }
-    }
-    req.p7 = std::move(*p7);
-    return req;
-}
-
-std::optional<scep_failure> open_pki_request(pki_request& req, const X509& ra_cert, const EVP_PKEY& ra_key,
-                                             const cipher_policy& policy) {
-    if (!req.digest || (*req.digest == digest_alg::md5 && !policy.allow_md5))
-        return scep_failure{fail_info::bad_alg,
-                            "unsupported message digest " + req.digest_name + " (accepted: SHA-1, SHA-224, SHA-256, "
-                            "SHA-384, SHA-512" + (policy.allow_md5 ? ", MD5" : "; MD5 with scep.allow_md5") + ")",
-                            failure_cause::algorithm};
-    if (!req.signer_cert)
-        return scep_failure{fail_info::bad_message_check,
-                            "the request does not include the signer certificate (RFC 8894 §3.2)",
-                            failure_cause::missing_info};
-
-    auto verified = verify_against(req.p7.get(), *req.signer_cert);
-    if (!verified)
-        return scep_failure{fail_info::bad_message_check, ossl_error("signature does not verify"), failure_cause::signature};
-    bytes envelope = std::move(*verified);
-
-    if (envelope.empty()) return scep_failure{fail_info::bad_request, "the pkiMessage carries no pkcsPKIEnvelope", failure_cause::missing_info};
-    const unsigned char* p = envelope.data();
-    pkcs7_ptr env(d2i_PKCS7(nullptr, &p, static_cast<long>(envelope.size())));
-    if (!env || !PKCS7_type_is_enveloped(env.get())) {
-        ERR_clear_error();
-        return scep_failure{fail_info::bad_request, "the signed content is not an EnvelopedData (pkcsPKIEnvelope)",
-                            failure_cause::missing_info};
-    }
-    const X509_ALGOR* alg = env->d.enveloped->enc_data->algorithm;
-    req.cipher = cipher_from_nid(OBJ_obj2nid(alg->algorithm));
-    if (!req.cipher)
-        return scep_failure{fail_info::bad_alg, "unsupported content encryption " + nid_name(alg->algorithm) +
-                                                    " (accepted: AES-128/192/256-CBC, DES3)",
-                            failure_cause::algorithm};
-    if (*req.cipher == content_cipher::des_cbc && !(policy.allow_single_des && legacy_provider_loaded()))
-        return scep_failure{fail_info::bad_alg,
-                            "single DES is refused (RFC 8894 §2.9); set scep.allow_single_des = true to accept it",
-                            failure_cause::algorithm};
-
-    // RSAES-OAEP key transport (RFC 8017 §7.1; CMS: RFC 3560) is not in
-    // PKCS#7's vocabulary: CMS decrypts it. PKCS#1 v1.5 keeps PKCS7_decrypt.
-    STACK_OF(PKCS7_RECIP_INFO)* ris = env->d.enveloped->recipientinfo;
-    bool oaep = false;
-    for (int i = 0; i < sk_PKCS7_RECIP_INFO_num(ris); ++i)
-        oaep = oaep || OBJ_obj2nid(sk_PKCS7_RECIP_INFO_value(ris, i)->key_enc_algor->algorithm) == NID_rsaesOaep;
-    if (oaep) {
-        auto plain = decrypt_envelope(envelope, ra_cert, ra_key);
-        if (!plain)
-            return scep_failure{fail_info::bad_message_check,
-                                "cannot decrypt the pkcsPKIEnvelope (RSAES-OAEP key transport): " + plain.message(),
-                                failure_cause::decrypt};
-        req.message_data = std::move(*plain);
-        return std::nullopt;
-    }
-    bio_ptr plain(BIO_new(BIO_s_mem()));
-    if (PKCS7_decrypt(env.get(), const_cast<EVP_PKEY*>(&ra_key), const_cast<X509*>(&ra_cert), plain.get(), 0) != 1)
-        return scep_failure{fail_info::bad_message_check,
-                            ossl_error("cannot decrypt the pkcsPKIEnvelope (was it encrypted to the RA certificate?)"),
-                            failure_cause::decrypt};
-    req.message_data = bio_contents(*plain);
-    return std::nullopt;
-}
-
 bytes build_degenerate(const std::vector<const X509*>& certs, const std::vector<const X509_CRL*>& crls) {
     // As `openssl crl2pkcs7 -nocrl` builds it: SignedData, no signers, id-data
     // with the content omitted (RFC 8894 §3.4).
@@ -515,152 +417,6 @@ bytes encode_issuer_and_subject(const X509_NAME& issuer, const X509_NAME& subjec
     return out;
 }
 
-namespace {
-
-// Fault injection: the SignerInfo's signed attributes in reverse DER order
-// (X.690 §11.6 sorts a SET OF), signed again over the bytes as sent, which
-// is what RFC 5652 §5.4 says the signature covers.
-result<bytes> reorder_signed_attributes(bytes der, const EVP_PKEY& key, digest_alg digest) {
-    auto p7 = pkcs7_from_der(der);
-    if (!p7) return p7.err();
-    auto* infos = PKCS7_get_signer_info(p7->get());
-    if (!infos || sk_PKCS7_SIGNER_INFO_num(infos) != 1) return make_error("no single SignerInfo to reorder");
-    PKCS7_SIGNER_INFO* si = sk_PKCS7_SIGNER_INFO_value(infos, 0);
-    unsigned char* raw = nullptr;
-    const int raw_len = ASN1_item_i2d(reinterpret_cast<ASN1_VALUE*>(si->auth_attr), &raw, ASN1_ITEM_rptr(PKCS7_ATTR_SIGN));
-    const ossl_buffer_ptr owned(raw);
-    if (raw_len <= 0) return make_error(ossl_error("encoding the signed attributes"));
-    bytes sorted(raw, raw + raw_len);
-    auto set = read_der_tlv(sorted, 0);
-    if (!set) return make_error("the signed attributes do not encode");
-    std::vector<byte_view> children;
-    for (std::size_t at = set->content(); at < set->end();) {
-        auto child = read_der_tlv(sorted, at);
-        if (!child) return make_error("a signed attribute does not encode");
-        children.emplace_back(sorted.data() + at, child->end() - at);
-        at = child->end();
-    }
-    if (children.size() < 2) return make_error("fewer than two signed attributes: no order to break");
-    bytes reversed(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(set->content()));
-    for (auto it = children.rbegin(); it != children.rend(); ++it) reversed.insert(reversed.end(), it->begin(), it->end());
-    if (reversed == sorted) return make_error("the signed attributes are all equal: no order to break");
-    // Where the attributes ([0] IMPLICIT, same content) and the signature sit in `der`.
-    const byte_view content(sorted.data() + set->content(), set->length);
-    auto at_attrs = std::search(der.begin(), der.end(), content.begin(), content.end());
-    const auto* old_sig = ASN1_STRING_get0_data(si->enc_digest);
-    const auto old_sig_len = static_cast<std::size_t>(ASN1_STRING_length(si->enc_digest));
-    auto at_sig = std::search(der.begin(), der.end(), old_sig, old_sig + old_sig_len);
-    if (at_attrs == der.end() || at_sig == der.end()) return make_error("cannot find the signed attributes in the reply");
-    const auto attrs_offset = at_attrs - der.begin(), sig_offset = at_sig - der.begin();
-    std::copy(reversed.begin() + static_cast<std::ptrdiff_t>(set->content()), reversed.end(), der.begin() + attrs_offset);
-    // ECDSA signatures vary in length; the reply's lengths must not change.
-    for (int attempt = 0; attempt < 32; ++attempt) {
-        evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
-        std::size_t len = 0;
-        if (!ctx ||
-            EVP_DigestSignInit(ctx.get(), nullptr, evp_md(digest), nullptr, const_cast<EVP_PKEY*>(&key)) != 1 ||
-            EVP_DigestSign(ctx.get(), nullptr, &len, reversed.data(), reversed.size()) != 1)
-            return make_error(ossl_error("signing the reordered attributes"));
-        bytes sig(len);
-        if (EVP_DigestSign(ctx.get(), sig.data(), &len, reversed.data(), reversed.size()) != 1)
-            return make_error(ossl_error("signing the reordered attributes"));
-        sig.resize(len);
-        if (sig.size() != old_sig_len) continue;
-        std::copy(sig.begin(), sig.end(), der.begin() + sig_offset);
-        return der;
-    }
-    return make_error("the new signature never had the old one's length");
-}
-
-}  // namespace
-
-result<bytes> build_cert_rep(const cert_rep_params& p, const X509& ra_cert, const EVP_PKEY& ra_key) {
-    const auto& n = nids();
-    // Fault injection may sign with another identity than the RA.
-    const X509& signer_cert = p.fault.signer_cert ? *p.fault.signer_cert : ra_cert;
-    const EVP_PKEY& signer_key = p.fault.signer_key ? *p.fault.signer_key : ra_key;
-    bytes content;
-    if (p.ndes_failure_shape && p.status == pki_status::failure) content = {0x00};
-    if (p.status == pki_status::success) {
-        if ((!p.issued && !p.crl) || !p.recipient)
-            return make_error("a SUCCESS CertRep needs the issued certificate (or CRL) and the recipient");
-        // RFC 8894 §3.3.2: the degenerate holds only the issued certificate.
-        std::vector<const X509*> certs;
-        if (p.issued && !p.fault.empty_degenerate) certs.push_back(p.issued);
-        if (p.issued && !p.fault.empty_degenerate) certs.insert(certs.end(), p.chain.begin(), p.chain.end());
-        if (!p.fault.empty_degenerate) certs.insert(certs.end(), p.fault.extra_certs.begin(), p.fault.extra_certs.end());
-        bytes degenerate = p.issued ? build_degenerate(certs) : build_degenerate({}, {p.crl});
-        if (p.fault.no_envelope) {
-            content = std::move(degenerate);
-        } else {
-            auto env = encrypt_envelope(degenerate, {p.recipient}, p.fault.cipher.value_or(p.cipher));
-            if (!env) return env.err();
-            content = std::move(*env);
-        }
-    }
-    auto sender_nonce = random_bytes(16);
-    const bool ndes = p.ndes_failure_shape && p.status == pki_status::failure;
-    const auto& f = p.fault;
-    bytes recipient_nonce = p.recipient_nonce;
-    if (f.wrong_recipient_nonce) {
-        if (recipient_nonce.empty()) recipient_nonce.assign(16, 0);
-        for (auto& b : recipient_nonce) b ^= 0xff;  // every bit differs from the request's senderNonce
-    }
-    const std::string transaction_id = f.wrong_transaction_id ? p.transaction_id + "-OTHER" : p.transaction_id;
-    // Faults that change the SignerInfo once it is signed: what its fields
-    // claim, or the signature itself.
-    auto after_signing = [&](PKCS7_SIGNER_INFO* si) {
-        if (f.signature_algorithm_with_digest) {
-            const int nid = p.digest == digest_alg::sha1 ? NID_sha1WithRSAEncryption
-                          : p.digest == digest_alg::sha384 ? NID_sha384WithRSAEncryption
-                          : p.digest == digest_alg::sha512 ? NID_sha512WithRSAEncryption
-                          : p.digest == digest_alg::md5 ? NID_md5WithRSAEncryption
-                          : p.digest == digest_alg::sha224 ? NID_sha224WithRSAEncryption
-                                                           : NID_sha256WithRSAEncryption;
-            if (X509_ALGOR_set0(si->digest_enc_alg, OBJ_nid2obj(nid), V_ASN1_NULL, nullptr) != 1) return false;
-        }
-        if (f.digest_algorithm_mismatch) {
-            const int nid = p.digest == digest_alg::sha256 ? NID_sha512 : NID_sha256;
-            if (X509_ALGOR_set0(si->digest_alg, OBJ_nid2obj(nid), V_ASN1_NULL, nullptr) != 1) return false;
-        }
-        if (f.corrupt_signature && ASN1_STRING_length(si->enc_digest) > 0) {
-            const auto* d = ASN1_STRING_get0_data(si->enc_digest);
-            bytes sig(d, d + ASN1_STRING_length(si->enc_digest));
-            sig.back() ^= 0x01;
-            if (ASN1_STRING_set(si->enc_digest, sig.data(), static_cast<int>(sig.size())) != 1) return false;
-        }
-        return true;
-    };
-    auto signed_reply = sign_with_attributes(
-        signer_cert, signer_key, p.digest, content, p.include_signer_cert && !ndes, [&](PKCS7_SIGNER_INFO* si) {
-            if (!add_string_attr(si, n.message_type, V_ASN1_PRINTABLESTRING, std::to_string(f.message_type.value_or(3))))
-                return false;
-            if (!add_string_attr(si, n.pki_status, V_ASN1_PRINTABLESTRING,
-                                 std::to_string(f.pki_status.value_or(static_cast<int>(p.status)))))
-                return false;
-            if (p.status == pki_status::failure) {
-                auto info = p.failure.value_or(fail_info::bad_request);
-                if (!add_string_attr(si, n.fail_info, V_ASN1_PRINTABLESTRING,
-                                     std::to_string(static_cast<int>(info))))
-                    return false;
-                if (!ndes && !p.fail_info_text.empty() &&
-                    !add_string_attr(si, n.fail_info_text, V_ASN1_UTF8STRING, p.fail_info_text))
-                    return false;
-                if (ndes && !p.hresult.empty() && !add_string_attr(si, n.hresult, V_ASN1_PRINTABLESTRING, p.hresult))
-                    return false;
-            }
-            if (f.extra_attribute && !add_string_attr(si, n.unknown, V_ASN1_UTF8STRING, "scep-lab fault injection"))
-                return false;
-            return (f.omit_transaction_id ||
-                    add_string_attr(si, n.transaction_id, p.transaction_id_asn1_type, transaction_id)) &&
-                   (f.omit_sender_nonce || add_octet_attr(si, n.sender_nonce, sender_nonce)) &&
-                   (f.omit_recipient_nonce || add_octet_attr(si, n.recipient_nonce, recipient_nonce));
-        },
-        ndes || f.omit_signing_time, after_signing);
-    if (!signed_reply || !f.attributes_out_of_order) return signed_reply;
-    return reorder_signed_attributes(std::move(*signed_reply), signer_key, p.digest);
-}
-
 result<bytes> sign_content(byte_view content, const X509& signer, const EVP_PKEY& key) {
     return sign_with_attributes(signer, key, digest_alg::sha256, content, true,
                                 [](PKCS7_SIGNER_INFO*) { return true; });
@@ -673,63 +429,6 @@ result<bytes> verify_signed_content(byte_view der, const X509& signer) {
     auto content = verify_against(p7->get(), signer);
     if (!content) return make_error(ossl_error("signature does not verify against the expected signer"));
     return std::move(*content);
-}
-
-result<bytes> build_pki_request(const pki_request_params& p, const X509& signer_cert, const EVP_PKEY& signer_key,
-                                const std::vector<const X509*>& recipients) {
-    const auto& n = nids();
-    auto env = encrypt_envelope(p.message_data, recipients, p.cipher, p.transport);
-    if (!env) return env.err();
-    return sign_with_attributes(signer_cert, signer_key, p.digest, *env, true, [&](PKCS7_SIGNER_INFO* si) {
-        return add_string_attr(si, n.message_type, V_ASN1_PRINTABLESTRING,
-                               std::to_string(static_cast<int>(p.type))) &&
-               add_string_attr(si, n.transaction_id, V_ASN1_PRINTABLESTRING, p.transaction_id) &&
-               add_octet_attr(si, n.sender_nonce, p.sender_nonce);
-    });
-}
-
-result<cert_rep> parse_cert_rep(byte_view der, const X509& signer) {
-    const auto& n = nids();
-    auto p7 = pkcs7_from_der(der);
-    if (!p7) return p7.err();
-    if (!PKCS7_type_is_signed(p7->get())) return make_error("CertRep is not a SignedData");
-    PKCS7_SIGNER_INFO* si = first_signer(p7->get());
-    if (!si) return make_error("CertRep has no signerInfo");
-
-    auto content = verify_against(p7->get(), signer);
-    if (!content) return make_error(ossl_error("CertRep signature does not verify against the RA certificate"));
-
-    cert_rep rep;
-    rep.type = int_attr(si, n.message_type).value_or(0);
-    auto status = int_attr(si, n.pki_status);
-    if (!status) return make_error("CertRep without pkiStatus");
-    rep.status = static_cast<pki_status>(*status);
-    if (auto f = int_attr(si, n.fail_info)) rep.failure = static_cast<fail_info>(*f);
-    rep.fail_info_text = string_attr(si, n.fail_info_text).value_or("");
-    rep.transaction_id = string_attr(si, n.transaction_id).value_or("");
-    rep.sender_nonce = octet_attr(si, n.sender_nonce).value_or(bytes{});
-    rep.recipient_nonce = octet_attr(si, n.recipient_nonce).value_or(bytes{});
-    rep.digest = digest_from_nid(OBJ_obj2nid(si->digest_alg->algorithm));
-    STACK_OF(X509)* certs = (*p7)->d.sign->cert;
-    rep.certificate_count = certs ? sk_X509_num(certs) : 0;
-    rep.envelope = std::move(*content);
-    if (auto nid = enveloped_content_nid(rep.envelope)) rep.envelope_cipher = cipher_from_nid(*nid);
-    return rep;
-}
-
-result<std::vector<x509_ptr>> decrypt_cert_rep(const cert_rep& rep, const X509& recipient_cert,
-                                               const EVP_PKEY& recipient_key) {
-    auto contents = decrypt_cert_rep_contents(rep, recipient_cert, recipient_key);
-    if (!contents) return contents.err();
-    return std::move(contents->certs);
-}
-
-result<degenerate_contents> decrypt_cert_rep_contents(const cert_rep& rep, const X509& recipient_cert,
-                                                      const EVP_PKEY& recipient_key) {
-    if (rep.envelope.empty()) return make_error("CertRep carries no envelope");
-    auto plain = decrypt_envelope(rep.envelope, recipient_cert, recipient_key);
-    if (!plain) return make_error("cannot decrypt the CertRep envelope: " + plain.message());
-    return parse_degenerate_contents(*plain);
 }
 
 std::optional<int> enveloped_content_nid(byte_view der) {
@@ -786,3 +485,4 @@ result<bytes> decrypt_envelope(byte_view der, const X509& cert, const EVP_PKEY& 
 std::string make_transaction_id() { return to_hex(random_bytes(16), true); }
 
 }  // namespace scep
+

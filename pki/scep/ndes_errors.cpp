@@ -1,5 +1,7 @@
 #include "pki/scep/ndes_errors.hpp"
 
+#include "pki/crypto/encoding.hpp"
+
 #include <cstdio>
 
 namespace scep {
@@ -79,14 +81,6 @@ const ndes_error& ndes_error_for(failure_cause cause, int fail_info_value) {
         default: return ndes_table::invalid_arg;      // badRequest: the value captured from a real NDES
     }
 }
-
-std::string hresult_hex(std::uint32_t hr) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "0x%08X", static_cast<unsigned>(hr));
-    return buf;
-}
-
-std::string hresult_decimal(std::uint32_t hr) { return std::to_string(static_cast<std::int32_t>(hr)); }
 
 std::string ndes_event_text(const ndes_error& e) {
     std::string out;

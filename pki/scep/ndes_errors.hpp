@@ -45,10 +45,6 @@ struct ndes_error {
 // (0 badAlg, 1 badMessageCheck, 2 badRequest, 3 badTime, 4 badCertId).
 const ndes_error& ndes_error_for(failure_cause cause, int fail_info_value);
 
-// "0x80094800"
-std::string hresult_hex(std::uint32_t hr);
-// As NDES puts it on the wire: the signed decimal ("-2146875392").
-std::string hresult_decimal(std::uint32_t hr);
 // The event's text with the HRESULT and its message filled in.
 std::string ndes_event_text(const ndes_error& e);
 

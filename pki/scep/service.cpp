@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 
 #include "pki/ca/crl.hpp"
+#include "pki/crypto/encoding.hpp"
 
 #include <algorithm>
 
@@ -748,6 +749,7 @@ service_reply scep_service::reply_from(const request_context& req, const cert_re
         }
     }
     auto der = build_cert_rep(*params, req.pki().ra_cert(), req.pki().ra_key());
+    if (der && params == &faulty) der = finish_certrep_fault(std::move(*der), faulty, req.pki().ra_key());
     if (!der) {
         r.http_status = 500;
         r.content_type = "text/plain";

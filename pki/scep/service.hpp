@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "pki/scep/challenge.hpp"
+#include "pki/challenge/challenge.hpp"
 #include "pki/crypto/pattern.hpp"
 #include "pki/scep/faults.hpp"
 #include "pki/ca/hierarchy.hpp"

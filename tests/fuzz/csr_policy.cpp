@@ -8,7 +8,7 @@
 
 #include "fuzz_support.hpp"
 #include "pki/ca/issuer.hpp"
-#include "pki/scep/challenge.hpp"
+#include "pki/challenge/challenge.hpp"
 
 using namespace scep;
 

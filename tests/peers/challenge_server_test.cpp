@@ -5,7 +5,7 @@
 
 #include "pki/crypto/encoding.hpp"
 #include "pki/crypto/ossl.hpp"
-#include "pki/scep/challenge_webhook.hpp"
+#include "pki/challenge/challenge_webhook.hpp"
 #include "pki/store/store.hpp"
 #include "peers/challenge_server.hpp"
 

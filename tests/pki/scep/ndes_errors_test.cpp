@@ -3,6 +3,7 @@
 // would log; the table's own formatting.
 #include <gtest/gtest.h>
 
+#include "pki/crypto/encoding.hpp"
 #include "pki/scep/service.hpp"
 #include "support/test_support.hpp"
 

@@ -1,4 +1,4 @@
-#include "pki/scep/challenge.hpp"
+#include "pki/challenge/challenge.hpp"
 
 #include "pki/crypto/constant_time.hpp"
 

@@ -9,7 +9,7 @@
 #include <boost/json.hpp>
 
 #include "pki/crypto/encoding.hpp"
-#include "pki/scep/challenge_webhook.hpp"
+#include "pki/challenge/challenge_webhook.hpp"
 #include "pki/scep/service.hpp"
 #include "support/test_support.hpp"
 

@@ -20,7 +20,7 @@
 #include <boost/json/object.hpp>
 
 #include "pki/crypto/result.hpp"
-#include "pki/scep/challenge.hpp"
+#include "pki/challenge/challenge.hpp"
 
 namespace scep {
 

@@ -1,4 +1,4 @@
-#include "pki/scep/challenge_webhook.hpp"
+#include "pki/challenge/challenge_webhook.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -10,7 +10,6 @@
 
 #include "pki/ca/names.hpp"
 #include "pki/crypto/encoding.hpp"
-#include "pki/scep/ndes_errors.hpp"
 #include "pki/store/store.hpp"
 #include "pki/crypto/json_text.hpp"
 

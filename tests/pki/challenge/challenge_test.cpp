@@ -1,4 +1,4 @@
-#include "pki/scep/challenge.hpp"
+#include "pki/challenge/challenge.hpp"
 
 #include <gtest/gtest.h>
 
