@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/app.hpp"
+#include "pki/crypto/pattern.hpp"
 #include "cli/commands.hpp"
 #include "cli/inspect.hpp"
 #include "pki/inspect/findings.hpp"
@@ -12,18 +13,6 @@
 namespace scep::cli {
 
 namespace {
-
-// An RE2 pattern matching exactly `text` (RE2's QuoteMeta: every character
-// but letters, digits, '_' and UTF-8 bytes escaped).
-std::string exactly(const std::string& text) {
-    std::string out = "^";
-    for (char c : text) {
-        const auto u = static_cast<unsigned char>(c);
-        if (!std::isalnum(u) && c != '_' && u < 0x80) out += '\\';
-        out += c;
-    }
-    return out + "$";
-}
 
 void fault_commands(CLI::App& app, command_line& cl) {
     struct options {
@@ -72,7 +61,7 @@ void fault_commands(CLI::App& app, command_line& cl) {
                               << "\" is taken as a pattern as before (say --subject-regex)\n";
                     subject = o->subject;
                 } else {
-                    subject = exactly(o->subject);
+                    subject = pattern::exactly(o->subject);
                 }
             }
             for (auto [key, value] : {std::pair{"operation", &o->operation}, std::pair{"message_type", &o->message_type},

@@ -21,6 +21,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <openssl/ssl.h>
 
+#include "pki/crypto/encoding.hpp"
 #include "pki/ca/crl.hpp"
 #include "pki/trust/exports.hpp"
 #include "pki/ca/hierarchy.hpp"
@@ -375,15 +376,15 @@ int list(const config::settings& s, const std::string& format, const cert_query&
 
 int show_certificate(const config::settings& s, const std::string& serial, const std::string& format,
                      std::ostream& out) {
-    auto store = existing_store(s);
-    if (!store) return 1;
     const std::string wanted = normalize_serial(serial);
-    // As GET /admin/api/certificates/<serial> checks it.
+    // As GET /admin/api/certificates/<serial> checks it, before the store is opened.
     if (wanted.empty() || wanted.size() > 40 || wanted.find_first_not_of("0123456789ABCDEF") != std::string::npos) {
-        std::cerr << "scep-lab cert show: \"" << serial.substr(0, 64) << (serial.size() > 64 ? "..." : "")
+        std::cerr << "scep-lab cert show: \"" << printable_text(serial, 64, '?')
                   << "\" is not a serial number in hex\n";
         return 2;
     }
+    auto store = existing_store(s);
+    if (!store) return 1;
     auto row = store->find_by_serial(wanted);
     if (!row) {
         std::cerr << row.message() << "\n";

@@ -94,5 +94,9 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
 std::string scorecard_markdown(const std::string& client, const std::string& version, const std::string& date,
                                const std::vector<case_result>& results);
 std::string scorecard_junit(const std::string& client, const std::vector<case_result>& results);
+struct verdict_count {
+    int pass = 0, fail = 0, reported = 0;
+};
+verdict_count count_verdicts(const std::vector<case_result>& results);
 
 }  // namespace scep::client

@@ -28,4 +28,8 @@ bool pattern::full_match(std::string_view text) const {
     return re2::RE2::FullMatch(re2::StringPiece(text.data(), text.size()), *re_);
 }
 
+std::string pattern::exactly(std::string_view text) {
+    return "^" + re2::RE2::QuoteMeta(re2::StringPiece(text.data(), text.size())) + "$";
+}
+
 }  // namespace scep

@@ -29,6 +29,10 @@ public:
 
     // The pattern, or an error naming why it does not compile.
     static result<pattern> compile(std::string_view expr);
+    // The pattern text that matches exactly `text` and nothing else, anchored
+    // at both ends (RE2's QuoteMeta: every character that is not a letter,
+    // digit, '_' or part of a UTF-8 sequence escaped).
+    static std::string exactly(std::string_view text);
 
     bool search(std::string_view text) const;      // matches anywhere in text
     bool full_match(std::string_view text) const;   // matches the whole text

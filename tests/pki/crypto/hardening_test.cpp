@@ -108,3 +108,27 @@ TEST(write_file, never_writes_through_a_planted_link_and_keeps_no_leftover) {
 
 }  // namespace
 }  // namespace scep
+
+namespace scep {
+namespace {
+
+// `fault add --subject` and other exact matches: every metacharacter of the
+// text is literal, and the pattern is anchored at both ends.
+TEST(pattern_exactly, matches_the_text_and_nothing_else) {
+    const std::string subject = "CN=a.b (x)+[y]*,O=\\Lab$^|?{2}";
+    auto p = pattern::compile(pattern::exactly(subject));
+    ASSERT_TRUE(p) << p.message();
+    EXPECT_TRUE(p->full_match(subject));
+    EXPECT_TRUE(p->search(subject));
+    EXPECT_FALSE(p->search("CN=aXb (x)+[y]*,O=\\Lab$^|?{2}"));  // '.' is not any character
+    EXPECT_FALSE(p->search("x" + subject));                     // anchored
+    EXPECT_FALSE(p->search(subject + ",OU=more"));
+    const std::string with_nul("CN=a\0b", 6);
+    auto q = pattern::compile(pattern::exactly(with_nul));
+    ASSERT_TRUE(q) << q.message();
+    EXPECT_TRUE(q->full_match(with_nul));
+    EXPECT_FALSE(q->full_match("CN=a"));
+}
+
+}  // namespace
+}  // namespace scep

@@ -1,0 +1,87 @@
+// Conformance scorecards: Markdown for people, JUnit XML for CI.
+#include "client/conformance.hpp"
+
+#include <iomanip>
+#include <sstream>
+
+#include "pki/crypto/encoding.hpp"
+
+namespace scep::client {
+
+namespace {
+
+// ---- Reports --------------------------------------------------------------
+
+// markup_escape, after the control characters XML 1.0 cannot carry (all but
+// tab and newlines) are replaced.
+std::string xml_escape(std::string_view s) {
+    std::string text(s);
+    for (char& c : text)
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') c = '?';
+    return markup_escape(text);
+}
+
+std::string md_cell(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '|') out += "\\|";
+        else if (c == '\n' || c == '\r') out += ' ';
+        else out += c;
+    }
+    return out;
+}
+
+}  // namespace
+
+verdict_count count_verdicts(const std::vector<case_result>& results) {
+    verdict_count t;
+    for (const auto& r : results) {
+        if (r.v == verdict::pass) ++t.pass;
+        else if (r.v == verdict::fail) ++t.fail;
+        else ++t.reported;
+    }
+    return t;
+}
+
+std::string scorecard_markdown(const std::string& client, const std::string& version, const std::string& date,
+                               const std::vector<case_result>& results) {
+    auto t = count_verdicts(results);
+    std::ostringstream o;
+    o << "### " << md_cell(client) << "\n\n";
+    o << "Client: " << md_cell(version) << ". Run: " << md_cell(date) << ". " << t.pass << " pass, " << t.fail
+      << " FAIL, " << t.reported << " reported.\n\n";
+    o << "| Case | Expected | Verdict | Outcome | Detail |\n|---|---|---|---|---|\n";
+    for (const auto& r : results)
+        o << "| " << md_cell(r.c.name) << " | " << to_string(r.c.expect) << " | "
+          << (r.v == verdict::fail ? "**FAIL**" : std::string(to_string(r.v))) << " | " << md_cell(r.outcome) << " | "
+          << md_cell(r.detail) << " |\n";
+    return o.str();
+}
+
+std::string scorecard_junit(const std::string& client, const std::vector<case_result>& results) {
+    auto t = count_verdicts(results);
+    double total = 0;
+    for (const auto& r : results) total += r.seconds;
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(3);
+    o << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    o << "<testsuites name=\"scep-lab conformance\" tests=\"" << results.size() << "\" failures=\"" << t.fail
+      << "\" time=\"" << total << "\">\n";
+    o << "  <testsuite name=\"" << xml_escape(client) << "\" tests=\"" << results.size() << "\" failures=\"" << t.fail
+      << "\" skipped=\"0\" time=\"" << total << "\">\n";
+    for (const auto& r : results) {
+        o << "    <testcase classname=\"scep-lab.conformance." << xml_escape(client) << "\" name=\""
+          << xml_escape(r.c.name) << "\" time=\"" << r.seconds << "\">\n";
+        if (r.v == verdict::fail)
+            o << "      <failure message=\"" << xml_escape(r.outcome + ": " + r.detail) << "\" type=\"expected "
+              << to_string(r.c.expect) << "\">" << xml_escape(r.c.why) << "</failure>\n";
+        o << "      <system-out>" << xml_escape(std::string(to_string(r.v)) + ": " + r.outcome +
+                                               (r.detail.empty() ? "" : " (" + r.detail + ")"))
+          << "</system-out>\n";
+        o << "    </testcase>\n";
+    }
+    o << "  </testsuite>\n</testsuites>\n";
+    return o.str();
+}
+
+}  // namespace scep::client

@@ -1,0 +1,376 @@
+// Running the conformance cases: a private `scep-lab serve` as a child
+// process, one fault rule per case through the admin API, the client in its
+// own process group, and what it left behind.
+#include "client/conformance.hpp"
+
+#include "client/admin_client.hpp"
+
+#include <boost/json.hpp>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "client/process.hpp"
+#include "client/scep_client.hpp"
+#include "pki/crypto/encoding.hpp"
+#include "pki/crypto/ossl.hpp"
+#include "pki/scep/faults.hpp"
+#include "pki/crypto/json_text.hpp"
+
+namespace scep::client {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_text(const fs::path& p, std::size_t limit = 1 << 20) {
+    std::ifstream in(p, std::ios::binary);
+    std::string s(limit, '\0');
+    in.read(s.data(), static_cast<std::streamsize>(limit));
+    s.resize(static_cast<std::size_t>(in.gcount()));
+    return s;
+}
+
+// The client's last words: its last line that does not start with white
+// space (indented lines continue a message, like a digest mismatch's values).
+std::string last_line(const std::string& text) {
+    std::string line;
+    std::size_t end = text.size();
+    while (end > 0) {
+        auto start = text.rfind('\n', end - 1);
+        const std::size_t from = start == std::string::npos ? 0 : start + 1;
+        line = text.substr(from, end - from);
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        if (!line.empty() && line.front() != ' ' && line.front() != '\t') break;
+        line.clear();
+        if (start == std::string::npos) break;
+        end = start;
+    }
+    // Structured log lines (ts=... level=...): the time and level are noise in a scorecard.
+    for (std::string_view key : {"ts=", "level="})
+        if (line.starts_with(key) && line.find(' ') != std::string::npos) line.erase(0, line.find(' ') + 1);
+    if (line.size() > 200) line = line.substr(0, 200) + "...";
+    return line;
+}
+
+// ---- What the client left ---------------------------------------------------
+
+// An end-entity certificate in one of `dir`'s files (top level) that is not
+// self-signed (scepclient's temporary signer) and not one GetCACert returned.
+bool certificate_written(const fs::path& dir, const std::vector<x509_ptr>& ca_certs) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        if (!entry.is_regular_file(ec) || entry.file_size(ec) > (1 << 20)) continue;
+        const std::string data = read_text(entry.path());
+        std::vector<x509_ptr> found;
+        bio_ptr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+        while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) found.emplace_back(c);
+        ERR_clear_error();
+        if (found.empty()) {
+            const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+            if (X509* c = d2i_X509(nullptr, &p, static_cast<long>(data.size()))) found.emplace_back(c);
+            ERR_clear_error();
+        }
+        for (const auto& c : found) {
+            if (X509_NAME_cmp(X509_get_subject_name(c.get()), X509_get_issuer_name(c.get())) == 0 &&
+                X509_verify(c.get(), X509_get0_pubkey(c.get())) == 1)
+                continue;  // self-signed
+            ERR_clear_error();
+            if (X509_check_ca(c.get()) != 0) continue;
+            bool from_ca = false;
+            for (const auto& k : ca_certs) from_ca = from_ca || X509_cmp(k.get(), c.get()) == 0;
+            if (!from_ca) return true;
+        }
+    }
+    return false;
+}
+
+std::string now_utc() {
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+    return buf;
+}
+
+std::string command_output(const std::string& command) {
+    std::string out;
+    if (FILE* f = ::popen((command + " 2>/dev/null").c_str(), "r")) {
+        char buf[256];
+        while (std::fgets(buf, sizeof buf, f)) out += buf;
+        ::pclose(f);
+    }
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out;
+}
+
+// The private server: a child `scep-lab serve` on a free loopback port.
+struct lab_server {
+    pid_t pid = -1;
+    std::string url, base_url, ca_file, token;
+    std::optional<admin_client> admin;
+
+    ~lab_server() {
+        if (pid > 0) {
+            ::kill(pid, SIGTERM);
+            for (int i = 0; i < 100 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i)
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, WNOHANG);
+        }
+    }
+
+    result<boost::json::value> call(const std::string& method, const std::string& target, const std::string& body = {}) {
+        if (!admin) return make_error("the lab server is not running");
+        return admin->call(method, target, body);
+    }
+};
+
+result<void> start_server(lab_server& srv, const std::string& self_exe, const conformance_options& o,
+                          const fs::path& dir, const std::string& challenge) {
+    fs::create_directories(dir / "data");
+    const fs::path ready = dir / "ready.json";
+    std::vector<std::string> argv{self_exe};
+    if (!o.server_config.empty()) argv.insert(argv.end(), {"--config", o.server_config});
+    if (!o.server_preset.empty()) argv.insert(argv.end(), {"--preset", o.server_preset});
+    argv.insert(argv.end(), {"--data-dir", (dir / "data").string(), "serve", "--listen", "127.0.0.1", "--port", "0",
+                             "--no-https", "--ready-file", ready.string(), "--challenge", challenge});
+    srv.token = to_hex(random_bytes(16));
+    auto pid = start_process(argv, dir, dir / "server.log", {{"SCEP_LAB_ADMIN_TOKEN", srv.token}});
+    if (!pid) return pid.err();
+    srv.pid = *pid;
+    // The first start generates the lab PKI (RSA keys): allow a minute.
+    for (int i = 0; i < 1200; ++i) {
+        int status = 0;
+        if (::waitpid(srv.pid, &status, WNOHANG) == srv.pid) {
+            srv.pid = -1;
+            return make_error("the lab server exited at start: " + last_line(read_text(dir / "server.log")));
+        }
+        std::error_code ec;
+        if (fs::exists(ready, ec) && fs::file_size(ready, ec) > 0) {
+            auto text = read_text(ready);
+            boost::json::error_code jec;
+            auto v = boost::json::parse(text, jec);
+            if (!jec && v.is_object() && v.as_object().contains("url")) {
+                const auto& obj = v.as_object();
+                srv.url = boost::json::value_to<std::string>(obj.at("url"));
+                srv.base_url = boost::json::value_to<std::string>(obj.at("base_url"));
+                srv.ca_file = boost::json::value_to<std::string>(obj.at("ca_chain"));
+                auto parsed = parse_scep_url(srv.base_url);
+                if (!parsed) return parsed.err();
+                srv.admin.emplace(*parsed, srv.token);
+                auto faults = srv.call("GET", "/admin/api/faults");
+                if (!faults)
+                    return make_error("conformance needs the admin API with fault injection ([admin] enabled): " +
+                                      faults.message());
+                return {};
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return make_error("the lab server did not start within 60 s (" + (dir / "server.log").string() + ")");
+}
+
+std::string cn_for(const std::string& name) {
+    std::string cn = "conformance-" + name;
+    return cn.size() > 64 ? cn.substr(0, 64) : cn;
+}
+
+}  // namespace
+
+int conformance(const std::string& self_exe, const conformance_options& o, std::ostream& out) {
+    // The command: a profile, or the template.
+    std::vector<std::string> command = o.command;
+    std::string script, script_name, client_name = "client", version;
+    if (!o.client.empty()) {
+        const client_profile* profile = nullptr;
+        for (const auto& p : client_profiles())
+            if (p.name == o.client) profile = &p;
+        if (!profile) {
+            std::cerr << "scep-lab conformance: no client profile \"" << o.client << "\" (scepclient, certmonger)\n";
+            return 2;
+        }
+        if (!command.empty()) {
+            std::cerr << "scep-lab conformance: give --client or a command after --, not both\n";
+            return 2;
+        }
+        command = profile->command;
+        script = profile->script;
+        script_name = profile->name + "-client.sh";
+        client_name = profile->name;
+        version = command_output(profile->version_command);
+    }
+    if (command.empty()) {
+        std::cerr << "scep-lab conformance: give --client scepclient|certmonger, or the client's command after -- "
+                     "(placeholders {url} {challenge} {dir} {cn} {ca})\n";
+        return 2;
+    }
+    if (o.client.empty()) client_name = fs::path(command.front()).filename().string();
+    // certmonger -c takes its command as one line split at spaces: the
+    // script's path must not hold any (nor quotes).
+    if (!script.empty() && !o.work_dir.empty() &&
+        fs::absolute(o.work_dir).string().find_first_of(" \t\n'\"\\$`") != std::string::npos) {
+        std::cerr << "scep-lab conformance: --client " << o.client
+                  << " needs a --work-dir without spaces, quotes, $ or backslashes\n";
+        return 2;
+    }
+    if (version.empty()) version = client_name;
+    if (o.timeout_seconds < 1) {
+        std::cerr << "scep-lab conformance: --timeout must be at least 1 second\n";
+        return 2;
+    }
+
+    auto cases = conformance_cases();
+    for (const auto& name : o.only) {
+        bool known = false;
+        for (const auto& c : cases) known = known || c.name == name;
+        if (!known) {
+            std::cerr << "scep-lab conformance: no case \"" << name << "\" (--list shows them)\n";
+            return 2;
+        }
+    }
+    if (!o.only.empty())
+        std::erase_if(cases, [&](const conformance_case& c) {
+            return c.rule_json.empty() ? false : std::find(o.only.begin(), o.only.end(), c.name) == o.only.end();
+        });
+
+    // Work directory: given (kept), or temporary (removed).
+    fs::path work;
+    std::error_code ec;
+    if (!o.work_dir.empty()) {
+        work = fs::absolute(o.work_dir);
+        fs::create_directories(work, ec);
+        if (ec) {
+            std::cerr << "scep-lab conformance: cannot create " << work << ": " << ec.message() << "\n";
+            return 2;
+        }
+    } else {
+        std::string tmpl = (fs::temp_directory_path() / "scep-lab-conformance-XXXXXX").string();
+        if (!::mkdtemp(tmpl.data())) {
+            std::cerr << "scep-lab conformance: cannot create a temporary directory\n";
+            return 2;
+        }
+        work = tmpl;
+    }
+    struct cleanup {
+        fs::path dir;
+        bool keep;
+        ~cleanup() {
+            std::error_code e;
+            if (!keep) fs::remove_all(dir, e);
+        }
+    } clean{work, !o.work_dir.empty()};
+
+    const std::string challenge = "conformance-" + to_hex(random_bytes(6));
+    lab_server srv;
+    if (auto r = start_server(srv, self_exe, o, work / "server", challenge); !r) {
+        std::cerr << "scep-lab conformance: " << r.message() << "\n";
+        return 2;
+    }
+    std::vector<x509_ptr> ca_certs;
+    if (auto parsed = parse_scep_url(srv.url)) {
+        scep_client sc(*parsed);
+        if (auto certs = sc.get_ca_cert()) ca_certs = std::move(*certs);
+    }
+    out << "scep-lab conformance: " << version << " against " << srv.url << " (" << cases.size() << " cases, timeout "
+        << o.timeout_seconds << " s each)\n";
+
+    std::vector<case_result> results;
+    for (const auto& c : cases) {
+        case_result r;
+        r.c = c;
+        const fs::path dir = work / "cases" / c.name;
+        fs::remove_all(dir, ec);
+        fs::create_directories(dir, ec);
+        placeholders ph{srv.url, challenge, dir.string(), cn_for(c.name), srv.ca_file};
+        if (!script.empty()) {
+            std::ofstream(dir / script_name) << script;
+        }
+        std::string rule_id;
+        if (!c.rule_json.empty()) {
+            auto armed = srv.call("POST", "/admin/api/faults", c.rule_json);
+            if (!armed) {
+                std::cerr << "scep-lab conformance: cannot arm " << c.name << ": " << armed.message() << "\n";
+                return 2;
+            }
+            rule_id = boost::json::value_to<std::string>(armed->at("id"));
+        }
+        std::vector<std::string> argv;
+        for (const auto& a : command) argv.push_back(substitute(a, ph));
+        auto pid = start_process(argv, dir, dir / "client.log");
+        if (!pid) {
+            std::cerr << "scep-lab conformance: " << pid.message() << "\n";
+            return 2;
+        }
+        auto e = wait_for(*pid, std::chrono::seconds(o.timeout_seconds));
+        r.exit_code = e.exit_code;
+        r.signal = e.signal;
+        r.timed_out = e.timed_out;
+        r.seconds = e.seconds;
+        r.timeout_seconds = o.timeout_seconds;
+        if (!rule_id.empty()) {
+            if (auto rules = srv.call("GET", "/admin/api/faults")) {
+                for (const auto& rule : rules->at("faults").as_array()) {
+                    const auto& obj = rule.as_object();
+                    if (boost::json::value_to<std::string>(obj.at("id")) != rule_id) continue;
+                    r.requests = obj.at("matched").to_number<std::uint64_t>();
+                    r.fired = obj.at("fired").to_number<std::uint64_t>();
+                }
+            }
+            (void)srv.call("DELETE", "/admin/api/faults/" + rule_id);
+        }
+        r.certificate = certificate_written(dir, ca_certs);
+        const std::string output = read_text(dir / "client.log");
+        if (!r.timed_out) r.crash = crash_in_output(output);
+        classify(r);
+        if (r.exit_code == 127 && !r.certificate)
+            r.detail = "the command could not be executed: " + last_line(read_text(dir / "client.log"));
+        else if (r.v != verdict::pass || !r.certificate) {
+            // What the client said: its reason for refusing, or its last words before a FAIL.
+            auto said = r.crash.empty() ? last_line(output) : "";
+            if (!said.empty()) r.detail += (r.detail.empty() ? "" : "; ") + std::string("client: ") + said;
+        }
+        if (!c.rule_json.empty() && r.fired == 0 && r.v == verdict::pass && !r.certificate)
+            r.detail += (r.detail.empty() ? "" : "; ") + std::string("the fault never fired");
+        out << std::left << std::setw(34) << c.name << std::setw(10) << to_string(r.v) << r.outcome
+            << (r.detail.empty() ? "" : "  " + r.detail) << "\n"
+            << std::flush;
+        results.push_back(std::move(r));
+    }
+
+    auto t = count_verdicts(results);
+    out << t.pass << " pass, " << t.fail << " FAIL, " << t.reported << " reported";
+    if (!o.work_dir.empty()) out << "; each case's files under " << (work / "cases").string();
+    out << "\n";
+    auto write = [](const std::string& file, const std::string& text) {
+        std::ofstream f(file, std::ios::binary | std::ios::trunc);
+        f << text;
+        if (!f) {
+            std::cerr << "scep-lab conformance: cannot write " << file << "\n";
+            return false;
+        }
+        return true;
+    };
+    bool written = true;
+    if (!o.markdown_file.empty()) written &= write(o.markdown_file, scorecard_markdown(client_name, version, now_utc(), results));
+    if (!o.junit_file.empty()) written &= write(o.junit_file, scorecard_junit(client_name, results));
+    if (!written) return 2;
+    return t.fail > 0 && !o.no_fail_exit ? 1 : 0;
+}
+
+}  // namespace scep::client
+
