@@ -531,13 +531,11 @@ int serve(const config::settings& s) {
     std::optional<ndes_frontend> ndes;
     make_ndes(s, l, challenge, log, ndes);
     if (!s.ndes.enabled && s.ndes.event_log) log.warn("ndes.event_log is set but NDES mode is off: no events are written");
-    std::optional<ndes_event_log> ndes_events;
+    std::unique_ptr<ndes_event_log> ndes_events;
     if (s.ndes.enabled && s.ndes.event_log) {
-        try {
-            ndes_events.emplace(s.ndes_events_file(), log);
-        } catch (const std::exception& e) {
-            return cannot_start(log, e.what());
-        }
+        auto opened = ndes_event_log::open(s.ndes_events_file(), log);
+        if (!opened) return cannot_start(log, opened.message());
+        ndes_events = std::move(*opened);
         log.info("NDES events are written", {{"file", s.ndes_events_file().string()}});
     }
     quirk_gate quirks(s.quirks);
@@ -608,7 +606,7 @@ int serve(const config::settings& s) {
                           .status_page = status_page(s, l, service, challenge.store.get(), admin.has_value()),
                           .tls_chain = identity ? identity->chain_copy() : std::vector<x509_ptr>{},
                           .capture_dir = s.log.capture_dir,
-                          .ndes_events = ndes_events ? &*ndes_events : nullptr});
+                          .ndes_events = ndes_events.get()});
     // Live rollover (POST /admin/api/rollover, `scep-lab ca rollover --live`):
     // the same files `scep-lab ca rollover` writes, then the PKI is loaded again
     // and swapped in; requests already running finish with the old one.

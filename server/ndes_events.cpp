@@ -1,16 +1,17 @@
 #include "server/ndes_events.hpp"
 
-#include <stdexcept>
 
 #include "pki/store/store.hpp"
 
 namespace scep::server {
 
-ndes_event_log::ndes_event_log(std::filesystem::path file, event_log& log) : file_(std::move(file)), log_(log) {
-    const bool fresh = !std::filesystem::exists(file_);
-    out_.open(file_, std::ios::app);
-    if (!out_) throw std::runtime_error("cannot open the NDES event log " + file_.string() + " for writing");
-    if (fresh) out_ << "Level\tDate and Time\tSource\tEvent ID\tTask Category\n" << std::flush;
+result<std::unique_ptr<ndes_event_log>> ndes_event_log::open(std::filesystem::path file, event_log& log) {
+    std::error_code ec;
+    const bool fresh = !std::filesystem::exists(file, ec);
+    std::ofstream out(file, std::ios::app);
+    if (!out) return make_error("cannot open the NDES event log " + file.string() + " for writing");
+    if (fresh) out << "Level\tDate and Time\tSource\tEvent ID\tTask Category\n" << std::flush;
+    return std::unique_ptr<ndes_event_log>(new ndes_event_log(std::move(file), log, std::move(out)));
 }
 
 void ndes_event_log::write(int event_id, const std::string& text, const std::string& transaction_id) {

@@ -8,9 +8,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <string>
 
+#include "pki/crypto/result.hpp"
 #include "server/logging.hpp"
 
 namespace scep::server {
@@ -20,7 +22,7 @@ public:
     static constexpr const char* source = "Microsoft-Windows-NetworkDeviceEnrollmentService";
 
     // Opens (creates) the file for appending; an error names the file.
-    ndes_event_log(std::filesystem::path file, event_log& log);
+    static result<std::unique_ptr<ndes_event_log>> open(std::filesystem::path file, event_log& log);
 
     // One event (all of NDES's failure events are of level Error); the
     // transactionID goes to the normal log line only, as NDES's text has none.
@@ -29,6 +31,8 @@ public:
     const std::filesystem::path& file() const { return file_; }
 
 private:
+    ndes_event_log(std::filesystem::path file, event_log& log, std::ofstream out)
+        : file_(std::move(file)), log_(log), out_(std::move(out)) {}
     std::filesystem::path file_;
     event_log& log_;
     std::mutex mu_;

@@ -120,36 +120,36 @@ issuer::issuer(const issuer& other, const hierarchy& pki)
       serial_seed_(other.serial_seed_),
       serial_index_(other.serial_index_.load()) {}
 
-std::optional<std::string> issuer::check_subject(const X509_REQ& req, const issuance_profile& p) const {
+result<void> issuer::check_subject(const X509_REQ& req, const issuance_profile& p) const {
     const X509_NAME* subject = X509_REQ_get_subject_name(&req);
     for (const auto& rdn : p.required_subject) {
         int nid = OBJ_txt2nid(rdn.c_str());
         if (nid == NID_undef || X509_NAME_get_index_by_NID(subject, nid, -1) < 0)
-            return std::string{"the CSR subject \"" + name_to_string(*subject) + "\" has no " +
-                                                            rdn + ", which profile \"" + p.name + "\" requires"};
+            return make_error("the CSR subject \"" + name_to_string(*subject) + "\" has no " +
+                                                            rdn + ", which profile \"" + p.name + "\" requires");
     }
-    return std::nullopt;
+    return {};
 }
 
-std::optional<std::string> key_structure_problem(const X509_PUBKEY& spki, const csr_policy& policy) {
+result<void> check_key_structure(const X509_PUBKEY& spki, const csr_policy& policy) {
     ASN1_OBJECT* alg_oid = nullptr;
     X509_ALGOR* alg = nullptr;
     if (X509_PUBKEY_get0_param(&alg_oid, nullptr, nullptr, &alg, const_cast<X509_PUBKEY*>(&spki)) != 1 || !alg_oid)
-        return "the public key's algorithm cannot be read";
+        return make_error("the public key's algorithm cannot be read");
     const int nid = OBJ_obj2nid(alg_oid);
     if (nid == NID_X9_62_id_ecPublicKey) {
         int ptype = V_ASN1_UNDEF;
         X509_ALGOR_get0(nullptr, &ptype, nullptr, alg);
         if (ptype != V_ASN1_OBJECT)
-            return "the EC key carries explicit curve parameters; only named curves are accepted (RFC 5480 §2.1.1)";
-        return std::nullopt;
+            return make_error("the EC key carries explicit curve parameters; only named curves are accepted (RFC 5480 §2.1.1)");
+        return {};
     }
-    if (nid != NID_rsaEncryption) return std::nullopt;
+    if (nid != NID_rsaEncryption) return {};
     EVP_PKEY* key = X509_PUBKEY_get0(const_cast<X509_PUBKEY*>(&spki));
     BIGNUM* e_raw = nullptr;
     if (!key || EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e_raw) != 1) {
         ERR_clear_error();
-        return "the RSA public key cannot be read";
+        return make_error("the RSA public key cannot be read");
     }
     bignum_ptr e(e_raw);
     // e = 1: s^e = s, so the padded digest is its own "signature" and anyone
@@ -157,37 +157,37 @@ std::optional<std::string> key_structure_problem(const X509_PUBKEY& spki, const 
     if (BN_is_negative(e.get()) || BN_is_zero(e.get()) || BN_is_one(e.get()) || !BN_is_odd(e.get())) {
         ossl_string_ptr dec(BN_bn2dec(e.get()));
         std::string shown = dec ? std::string(dec.get()).substr(0, 24) : "?";
-        return "the RSA public exponent " + shown + " is refused: it must be odd and at least 3";
+        return make_error("the RSA public exponent " + shown + " is refused: it must be odd and at least 3");
     }
     if (BN_num_bits(e.get()) <= 64 && BN_get_word(e.get()) < policy.min_rsa_exponent)
-        return "the RSA public exponent " + std::to_string(BN_get_word(e.get())) +
-               " is below issuance.min_rsa_exponent (" + std::to_string(policy.min_rsa_exponent) + ")";
-    return std::nullopt;
+        return make_error("the RSA public exponent " + std::to_string(BN_get_word(e.get())) +
+                          " is below issuance.min_rsa_exponent (" + std::to_string(policy.min_rsa_exponent) + ")");
+    return {};
 }
 
-std::optional<std::string> issuer::check_csr(const X509_REQ& req) const {
+result<void> issuer::check_csr(const X509_REQ& req) const {
     X509_REQ* r = const_cast<X509_REQ*>(&req);
     EVP_PKEY* key = X509_REQ_get0_pubkey(r);
     if (!key) {
         ERR_clear_error();
-        return std::string{"CSR public key cannot be read"};
+        return make_error("CSR public key cannot be read");
     }
-    if (auto why = key_structure_problem(*X509_REQ_get_X509_PUBKEY(r), policy_))
-        return std::string{"CSR key: " + *why};
+    if (auto key_ok = check_key_structure(*X509_REQ_get_X509_PUBKEY(r), policy_); !key_ok)
+        return make_error("CSR key: " + key_ok.message());
     int bits = key_bits(*key);
     if (key_is_rsa(*key)) {
         if (bits < policy_.min_rsa_bits)
-            return std::string{"RSA key of " + std::to_string(bits) +
+            return make_error("RSA key of " + std::to_string(bits) +
                                                             " bits is below the minimum of " +
-                                                            std::to_string(policy_.min_rsa_bits)};
+                                                            std::to_string(policy_.min_rsa_bits));
     } else if (key_is_ec(*key)) {
         if (bits < policy_.min_ec_bits)
-            return std::string{"EC key of " + std::to_string(bits) +
+            return make_error("EC key of " + std::to_string(bits) +
                                                             " bits is below the minimum of " +
-                                                            std::to_string(policy_.min_ec_bits)};
+                                                            std::to_string(policy_.min_ec_bits));
     } else {
-        return std::string{std::string("unsupported key type ") + OBJ_nid2sn(EVP_PKEY_get_base_id(key)) +
-                                " (RSA and EC are accepted)"};
+        return make_error(std::string("unsupported key type ") + OBJ_nid2sn(EVP_PKEY_get_base_id(key)) +
+                                " (RSA and EC are accepted)");
     }
     // RFC 8894 §2.9: MD5 MUST NOT be used. SHA-1 stays accepted: older clients
     // (and NDES-era devices) still sign CSRs with it.
@@ -196,31 +196,30 @@ std::optional<std::string> issuer::check_csr(const X509_REQ& req) const {
     const X509_ALGOR* sig_alg = nullptr;
     X509_REQ_get0_signature(r, nullptr, &sig_alg);
     const std::vector<int> digests = sig_alg ? signature_digests(*sig_alg) : std::vector<int>{};
-    if (digests.empty()) return std::string{"the CSR's signature algorithm is unknown"};
+    if (digests.empty()) return make_error("the CSR's signature algorithm is unknown");
     for (int md_nid : digests) {
         if (md_nid == NID_undef) continue;  // Ed25519 and the like hash inside the algorithm
         if (md_nid == NID_md2 || md_nid == NID_md4 || md_nid == NID_mdc2)
-            return std::string{std::string("the CSR is signed with ") + OBJ_nid2sn(md_nid) + ", which is refused"};
+            return make_error(std::string("the CSR is signed with ") + OBJ_nid2sn(md_nid) + ", which is refused");
         if (md_nid == NID_md5 && !policy_.allow_md5)
-            return std::string{"the CSR is signed with MD5" +
+            return make_error("the CSR is signed with MD5" +
                                std::string(digests.size() > 1 ? " (in its RSASSA-PSS parameters)" : "") +
                                " (RFC 8894 §2.9 forbids it); issuance.allow_md5_csr = true accepts it for legacy "
-                               "devices"};
+                               "devices");
         if (digests.size() > 1 && EVP_get_digestbynid(md_nid) == nullptr)
-            return std::string{"the CSR's RSASSA-PSS parameters name an unknown digest"};
+            return make_error("the CSR's RSASSA-PSS parameters name an unknown digest");
     }
     if (X509_REQ_verify(r, key) != 1) {
         ERR_clear_error();
-        return std::string{"CSR signature (proof of possession) does not verify"};
+        return make_error("CSR signature (proof of possession) does not verify");
     }
     const X509_NAME* subject = X509_REQ_get_subject_name(&req);
-    if (auto ok = check_subject_name(*subject, policy_.names); !ok)
-        return std::string{ok.message()};
+    if (auto ok = check_subject_name(*subject, policy_.names); !ok) return ok;
     auto sans = requested_sans(req, policy_.names);
-    if (!sans) return std::string{sans.message()};
+    if (!sans) return sans.err();
     if (X509_NAME_entry_count(subject) == 0 && sans->empty())
-        return std::string{"CSR has an empty subject and no subjectAltName"};
-    return std::nullopt;
+        return make_error("CSR has an empty subject and no subjectAltName");
+    return {};
 }
 
 result<x509_ptr> issuer::issue(const X509_REQ& req, const issuance_profile& p) const {

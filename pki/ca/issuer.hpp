@@ -75,8 +75,8 @@ struct csr_policy {
 // the service trusts: RSA with an odd exponent of at least 3 (and at least
 // policy.min_rsa_exponent), EC on a named curve only (RFC 5480 §2.1.1: no
 // explicit parameters). Other key types pass here; check_csr refuses them.
-// The reason, or nullopt when the key is acceptable.
-std::optional<std::string> key_structure_problem(const X509_PUBKEY& spki, const csr_policy& policy);
+// An error naming the reason when the key is refused.
+result<void> check_key_structure(const X509_PUBKEY& spki, const csr_policy& policy);
 
 // Checks names against what OpenSSL accepts; the error names the bad entry.
 result<void> validate(const issuance_profile& p);
@@ -89,12 +89,12 @@ public:
     issuer(const issuer& other, const hierarchy& pki);
 
     // Key type, structure and size, signature algorithm, proof of
-    // possession, subject and subjectAltName (parsed; see names.hpp). The
-    // reason it is refused (a SCEP badRequest), or nullopt.
-    std::optional<std::string> check_csr(const X509_REQ& req) const;
+    // possession, subject and subjectAltName (parsed; see names.hpp). An
+    // error naming the reason it is refused (a SCEP badRequest).
+    result<void> check_csr(const X509_REQ& req) const;
     const csr_policy& policy() const { return policy_; }
     // The profile's subject rules; the failure names the missing RDN.
-    std::optional<std::string> check_subject(const X509_REQ& req, const issuance_profile& p) const;
+    result<void> check_subject(const X509_REQ& req, const issuance_profile& p) const;
     // Signs the CSR: subject and the parsed, rebuilt SANs from the CSR
     // (never its extension bytes), usages from the profile
     // (the configured one, or `p`, e.g. an NDES template).

@@ -189,8 +189,8 @@ service_reply scep_service::operate(request_context& req, const std::string& req
     // renewal signers) passes the same key checks as a CSR key: with e = 1 a
     // signature "by" a public certificate can be made without its key.
     if (req.signer_cert)
-        if (auto why = key_structure_problem(*X509_get_X509_PUBKEY(req.signer_cert.get()), req.iss().policy()))
-            return failure(req, fail_info::bad_request, "signer certificate: " + *why, failure_cause::signature);
+        if (auto ok = check_key_structure(*X509_get_X509_PUBKEY(req.signer_cert.get()), req.iss().policy()); !ok)
+            return failure(req, fail_info::bad_request, "signer certificate: " + ok.message(), failure_cause::signature);
     // With an NDES pair, clients encrypt to the keyEncipherment certificate.
     if (auto f = open_pki_request(req, req.pki().ra_encryption_cert(), req.pki().ra_encryption_key(), cfg_.ciphers))
         return failure(req, f->info, std::move(f->text), f->cause);
@@ -471,8 +471,8 @@ service_reply scep_service::admit(request_context& req, const X509_REQ& csr, con
 service_reply scep_service::decide(request_context& req, const X509_REQ& csr, const std::string& requester,
                                    const std::string& replaces, const std::string& key_hash,
                                    const std::string& template_name) {
-    if (auto why = req.iss().check_csr(csr))
-        return failure(req, fail_info::bad_request, std::move(*why), failure_cause::csr_invalid);
+    if (auto ok = req.iss().check_csr(csr); !ok)
+        return failure(req, fail_info::bad_request, ok.message(), failure_cause::csr_invalid);
     req.csr_verified = true;  // check_csr verified the CSR's signature (proof of possession)
     const chosen_profile chosen = profile_for(req.iss(), csr, template_name);
     if (chosen.slot && !cfg_.ca_templates.empty() &&
@@ -483,8 +483,8 @@ service_reply scep_service::decide(request_context& req, const X509_REQ& csr, co
                             : "the " + std::string(to_string(*chosen.slot)) + " slot's template " + chosen.profile.name) +
                            " is not one the CA publishes (ndes.ca_templates)",
                        failure_cause::template_mismatch);
-    if (auto why = req.iss().check_subject(csr, chosen.profile))
-        return failure(req, fail_info::bad_request, std::move(*why), failure_cause::subject);
+    if (auto ok = req.iss().check_subject(csr, chosen.profile); !ok)
+        return failure(req, fail_info::bad_request, ok.message(), failure_cause::subject);
     if (auto refused = compromised_key(req, key_hash)) return std::move(*refused);
     if (auto why = wait_reason(csr)) {
         pending_record p;
