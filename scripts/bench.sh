@@ -113,7 +113,7 @@ bench lab-ecdsa-ca "$lab_url"
 stop_lab
 
 echo "== scep-lab, $seed certificates in the store"
-"$bin" seed "$seed" --data-dir "$work/lab"
+"$bin" store seed "$seed" --data-dir "$work/lab"
 start_lab
 bench lab-full "$lab_url"
 rss_full_kb=$(awk '/VmHWM/ {print $2}' "/proc/$lab_pid/status")
