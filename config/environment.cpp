@@ -122,7 +122,9 @@ public:
     bool found() const { return found_; }
     result<void> outcome() const {
         if (error_.empty()) return {};
-        return make_error((secret_ ? std::string(" ") : "=\"" + shown_.value_or(value_) + "\" ") + error_);
+        // The value is someone's text: shown without control characters, and cut.
+        return make_error((secret_ ? std::string(" ") : "=\"" + printable_text(shown_.value_or(value_), 200, '?') + "\" ") +
+                          error_);
     }
 
 private:

@@ -585,6 +585,10 @@ TEST(config, environment_and_flags_are_parsed_as_their_keys_kind) {
     ASSERT_FALSE(from_flag);
     EXPECT_EQ(from_flag.message(), "--port=\"70000\" must be an integer from 0 to 65535");
     EXPECT_FALSE(settle({.flags = {{"--port", "server.port", "80x"}}}, lookup));
+    // Someone's text is echoed without control characters (no terminal escapes, no forged lines).
+    auto hostile = settle({.flags = {{"--port", "server.port", "1\n\x1b[2Jx"}}}, lookup);
+    ASSERT_FALSE(hostile);
+    EXPECT_EQ(hostile.message(), "--port=\"1??[2Jx\" must be an integer from 0 to 65535");
     EXPECT_FALSE(settle({.flags = {{"--port", "server.port", ""}}}, lookup));
     // Enum kinds: the names of the one table.
     auto level = settle({.flags = {{"--log-level", "log.level", "loud"}}}, lookup);
