@@ -156,7 +156,8 @@ struct lab_settings {
 // How PKCSReq challenges are checked (docs/challenges.md).
 struct challenge_settings {
     // "static": scep.challenge (in NDES mode, ndes.password_mode decides);
-    // "ndes-dynamic": NDES one-time passwords from the admin page;
+    // "ndes-dynamic": the old spelling of "static" with ndes.password_mode =
+    // "dynamic" (derive() rewrites it, with a deprecation note);
     // "api": challenges from POST /admin/api/challenges, kept in <data_dir>/challenges.db.
     // "webhook": each new enrollment is POSTed to webhook_url, which allows or denies it;
     // "ndes-policy": the same transport speaking NDES's INDESPolicy contract (VerifyRequest, Notify).
