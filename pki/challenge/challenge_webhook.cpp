@@ -19,10 +19,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string iso_time(time_point t) {
-    return unix_time_iso8601(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
-}
-
 std::string der_base64(const X509_REQ& csr) { return base64_encode(x509_req_to_der(csr)); }
 
 std::string der_base64(const X509& cert) { return base64_encode(x509_to_der(cert)); }
@@ -181,7 +177,7 @@ result<webhook_post> challenge_call(const webhook_options& o, const challenge_co
         csr["publicKeyAlgorithm"] = facts->key_type == "rsa" ? "RSA" : facts->key_type == "ec" ? "ECDSA" : "0";
         csr["publicKey"] = spki_base64(*ctx.csr);
         csr["raw"] = der_base64(*ctx.csr);
-        body["timestamp"] = iso_time(now);
+        body["timestamp"] = iso8601(now);
         body["provisionerName"] = o.provisioner;
         body["x509CertificateRequest"] = std::move(csr);
         body["scepChallenge"] = challenge_value(ctx);
@@ -196,7 +192,7 @@ result<webhook_post> challenge_call(const webhook_options& o, const challenge_co
         json::array sans;
         for (const auto& e : facts->sans) sans.emplace_back(to_string(e));
         body["scep_lab_webhook"] = 1;
-        body["timestamp"] = iso_time(now);
+        body["timestamp"] = iso8601(now);
         body["nonce"] = to_hex(random_bytes(16));  // two calls never sign the same body: replays can be refused
         body["challenge"] = challenge_value(ctx);
         body["transaction_id"] = ctx.transaction_id;
@@ -303,7 +299,7 @@ result<std::optional<std::uint32_t>> read_hresult(const json::object& o, const s
 result<webhook_response> ndes_policy_module::call(const std::string& method, json::object body) {
     body["scep_lab_policy"] = 1;
     body["method"] = method;
-    body["timestamp"] = iso_time(clock_());
+    body["timestamp"] = iso8601(clock_());
     body["nonce"] = to_hex(random_bytes(16));  // two calls never sign the same body: replays can be refused
     webhook_post p;
     p.call = method;
