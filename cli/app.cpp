@@ -1,6 +1,10 @@
 #include "cli/app.hpp"
 
+#include <algorithm>
 #include <iostream>
+#include <vector>
+
+#include "pki/crypto/encoding.hpp"
 
 namespace scep::cli {
 
@@ -56,7 +60,9 @@ CLI::Option* add_setting_option(CLI::App& app, command_line& cl, const std::stri
                 cl.flags.settings.push_back({shown, key, v});
             },
             help_for(help, key))
-        ->type_name("VALUE");
+        ->type_name("VALUE")
+        // Given twice (a wrapper's default, then the user's), the last one wins.
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
 CLI::Option* add_setting_switch(CLI::App& app, command_line& cl, const std::string& names, const std::string& key,
@@ -64,6 +70,82 @@ CLI::Option* add_setting_switch(CLI::App& app, command_line& cl, const std::stri
     return app.add_flag_callback(
         names, [&cl, key, value, names] { cl.flags.settings.push_back({names, key, value}); },
         help_for(help, key));
+}
+
+namespace {
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string command_path(const CLI::App* app) {
+    std::string path;
+    for (; app && app->get_parent(); app = app->get_parent()) path = app->get_name() + (path.empty() ? "" : " " + path);
+    return path.empty() ? "scep-lab" : "scep-lab " + path;
+}
+
+}  // namespace
+
+int usage_error(CLI::App& app, const CLI::ParseError& e, int argc, const char* const* argv) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // The words that name commands, followed as far as they go.
+    const CLI::App* at = &app;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--") break;
+        if (arg.size() > 1 && arg[0] == '-') {
+            // An option: skip its value when it is given apart ("--config x").
+            const CLI::Option* opt = nullptr;
+            const std::string name = arg.substr(0, arg.find('='));
+            for (const CLI::App* a = at; a && !opt; a = a->get_parent()) opt = a->get_option_no_throw(name);
+            if (!opt && name != "--help" && name != "-h") {
+                std::cerr << "scep-lab: unknown option " << printable_text(name, 60, '?') << " for `" << command_path(at)
+                          << "`\nRun `" << command_path(at) << " --help` for its options.\n";
+                return 2;
+            }
+            if (opt && arg.find('=') == std::string::npos && opt->get_items_expected_min() > 0) ++i;
+            continue;
+        }
+        const CLI::App* next = nullptr;
+        for (const CLI::App* sub : at->get_subcommands([](const CLI::App*) { return true; }))
+            if (sub->check_name(arg)) next = sub;
+        if (next) {
+            at = next;
+            continue;
+        }
+        const auto subs = at->get_subcommands([](const CLI::App* c) { return !c->get_group().empty(); });
+        if (subs.empty()) break;  // a positional argument of a command
+        std::string best;
+        std::size_t best_distance = 3;  // suggest only what is close
+        for (const CLI::App* sub : subs) {
+            const auto d = edit_distance(arg, sub->get_name());
+            if (d < best_distance) best_distance = d, best = sub->get_name();
+        }
+        std::cerr << "scep-lab: unknown command \"" << printable_text(arg, 60, '?') << "\" for `" << command_path(at)
+                  << "`" << (best.empty() ? "" : "; did you mean `" + command_path(at) + " " + best + "`?") << "\n"
+                  << "Run `" << command_path(at) << " --help` for the commands.\n";
+        return 2;
+    }
+    if (dynamic_cast<const CLI::RequiredError*>(&e) && !at->get_subcommands([](const CLI::App* c) {
+                                                             return !c->get_group().empty();
+                                                         }).empty()) {
+        std::cerr << "scep-lab: `" << command_path(at) << "` needs a command; `" << command_path(at)
+                  << " --help` lists them\n";
+        return 2;
+    }
+    app.exit(e);
+    return 2;
 }
 
 void add_format_option(CLI::App& cmd, std::string& format) {

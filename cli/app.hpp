@@ -71,6 +71,11 @@ void add_ca_commands(CLI::App& app, command_line& cl);       // ca, issue, profi
 void add_live_commands(CLI::App& app, command_line& cl);     // fault, challenge, transaction, inspect
 void add_tool_commands(CLI::App& app, command_line& cl);     // bench, conformance, challenge-server
 
+// What a command line CLI11 refused gets: help and --version exit 0; a
+// mistyped command is named with the nearest real one; every other mistake
+// prints CLI11's message and exits 2 (the documented usage-error code).
+int usage_error(CLI::App& app, const CLI::ParseError& e, int argc, const char* const* argv);
+
 // --format text|json on `cmd`, with `--json` kept as the old spelling of
 // --format json.
 void add_format_option(CLI::App& cmd, std::string& format);

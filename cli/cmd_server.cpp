@@ -1,4 +1,5 @@
-// serve, init, config, presets, health, version.
+// serve, init, config, presets, health, admin-token, version.
+#include <filesystem>
 #include <iostream>
 
 #include "cli/app.hpp"
@@ -16,6 +17,8 @@ void add_server_commands(CLI::App& app, command_line& cl) {
     add_setting_option(*serve, cl, "--challenge", "scep.challenge", "static challenge password");
     add_setting_option(*serve, cl, "--ready-file", "server.ready_file",
                        "write the URL and port as JSON here once listening");
+    add_setting_option(*serve, cl, "--env-file", "server.env_file",
+                       "write KEY=value lines for CI here once ready (URLs, challenge, CA chain, admin token)");
     serve->callback([&cl] {
         cl.logs_deprecations();
         cl.choose_with_settings([](const config::settings& s) { return cli::serve(s); });
@@ -71,6 +74,32 @@ void add_server_commands(CLI::App& app, command_line& cl) {
     health->callback([&cl, health_url] {
         cl.choose_with_settings([health_url](const config::settings& s) { return cli::health(s, *health_url, std::cout); });
     });
+
+    // The token the admin API wants, for whoever may read the data directory
+    // (docker exec <container> scep-lab admin-token).
+    app.add_subcommand("admin-token", "print the admin API's token (SCEP_LAB_ADMIN_TOKEN or the data directory's)")
+        ->callback([&cl] {
+            cl.choose_with_settings([](const config::settings& s) {
+                if (!s.admin.token.empty()) {
+                    std::cout << s.admin.token << "\n";
+                    return 0;
+                }
+                const auto file = s.admin_token_file();
+                std::error_code ec;
+                if (!std::filesystem::exists(file, ec)) {
+                    std::cerr << "scep-lab: no admin token in " << file.string()
+                              << " yet: the server makes it at its first start with the admin API on\n";
+                    return 1;
+                }
+                auto text = read_file(file);
+                if (!text) {
+                    std::cerr << "scep-lab: " << text.message() << "\n";
+                    return 1;
+                }
+                std::cout << text->substr(0, text->find_first_of("\r\n")) << "\n";
+                return 0;
+            });
+        });
 
     app.add_subcommand("version", "print the version")->callback([&cl] {
         cl.choose([] {

@@ -89,6 +89,11 @@ int seed(const config::settings& s, std::size_t count, std::ostream& out) {
 
 int init(const config::settings& s, std::ostream& out) {
     event_log log(s.log.format, s.log.level);
+    auto locked = data_dir_lock::take(s.data_dir);
+    if (!locked) {
+        log.error("init failed", {{"error", locked.message()}});
+        return 1;
+    }
     auto opened = open_lab(s, log);
     if (!opened) {
         log.error("init failed", {{"error", opened.message()}});

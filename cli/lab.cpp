@@ -1,9 +1,13 @@
 #include "cli/lab.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 
@@ -37,6 +41,34 @@ void make_data_dir_private(const std::filesystem::path& dir, event_log& log) {
 }
 
 }  // namespace
+
+result<data_dir_lock> data_dir_lock::take(const std::filesystem::path& data_dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(data_dir, ec);
+    if (ec) return make_error("cannot create the data directory " + data_dir.string() + ": " + ec.message());
+    const auto file = data_dir / "scep-lab.lock";
+    int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return make_error("cannot open the lock file " + file.string() + ": " + std::strerror(errno));
+    data_dir_lock lock(fd);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int e = errno;
+        if (e != EWOULDBLOCK) return make_error("cannot lock " + file.string() + ": " + std::strerror(e));
+        char buf[32] = {};
+        const auto n = ::pread(fd, buf, sizeof buf - 1, 0);
+        std::string holder(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+        holder = holder.substr(0, holder.find_first_not_of("0123456789"));
+        return make_error("another scep-lab" + (holder.empty() ? std::string() : " (pid " + holder + ")") +
+                          " is using the data directory " + data_dir.string() +
+                          "; stop it, or give this one its own --data-dir");
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) == 0) (void)::pwrite(fd, pid.data(), pid.size(), 0);
+    return lock;
+}
+
+data_dir_lock::~data_dir_lock() {
+    if (fd_ >= 0) ::close(fd_);
+}
 
 result<lab> open_lab(const config::settings& s, event_log& log) {
     load_providers();

@@ -2,7 +2,9 @@
 // the data directory, and what the settings say about its addresses.
 #pragma once
 
+#include <filesystem>
 #include <memory>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,24 @@ namespace scep::cli {
 struct lab {
     hierarchy pki;
     std::unique_ptr<lab_cert_store> store;
+};
+
+// One running instance per data directory: an exclusive lock on
+// "<data_dir>/scep-lab.lock", held until the object goes away (the kernel
+// drops it when the process dies, however it dies).
+class data_dir_lock {
+public:
+    // Creates the data directory if needed; fails with the holder's pid when
+    // another process has the lock.
+    static result<data_dir_lock> take(const std::filesystem::path& data_dir);
+    data_dir_lock(data_dir_lock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    data_dir_lock& operator=(data_dir_lock&&) = delete;
+    data_dir_lock(const data_dir_lock&) = delete;
+    ~data_dir_lock();
+
+private:
+    explicit data_dir_lock(int fd) : fd_(fd) {}
+    int fd_ = -1;
 };
 
 // Loads (or generates, on the first start) the PKI and opens the store; the

@@ -30,6 +30,11 @@ int main(int argc, char** argv) {
     scep::cli::add_live_commands(app, cl);
     scep::cli::add_tool_commands(app, cl);
 
-    CLI11_PARSE(app, argc, argv);
+    app.set_version_flag("--version", std::string("scep-lab ") + SCEP_LAB_VERSION);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return scep::cli::usage_error(app, e, argc, argv);
+    }
     return cl.run();
 }

@@ -4,6 +4,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <optional>
 #include <iostream>
@@ -151,7 +152,7 @@ void warn_about_settings(const config::settings& s, event_log& log) {
     for (const auto& q : config::active_quirks(s)) log.warn("quirk active: " + q);
     if (s.lab.clock_offset.count() != 0)
         log.warn("deterministic mode: the lab clock is shifted",
-                 {{"clock_offset_s", std::to_string(s.lab.clock_offset.count())}});
+                 {{"clock_offset_s", s.lab.clock_offset.count()}});
     if (!s.lab.serial_seed.empty()) log.warn("deterministic mode: serial numbers follow lab.serial_seed (not random)");
 }
 
@@ -376,22 +377,51 @@ struct addresses {
     std::uint16_t http_port = 0, https_port = 0;
 };
 
-result<void> listen_all(const config::settings& s, std::optional<http_server>& plain, std::optional<http_server>& secure,
-                        addresses& a) {
-    if (plain) {
-        auto ep = plain->listen(s.server.listen, s.server.port);
-        if (!ep) return make_error(ep.message() + " (server.port; --port 0 picks a free port)");
-        a.http_port = ep->port();
-        a.base = "http://" + display_host(s.server.listen) + ":" + std::to_string(a.http_port);
+// The listeners, bound before anything is written: a busy port or an address
+// this machine does not have fails the start with the data directory untouched.
+struct early_listeners {
+    std::optional<tcp::acceptor> plain, secure;
+    addresses at;
+};
+
+result<void> bind_all(const config::settings& s, boost::asio::io_context& ioc, early_listeners& out) {
+    if (s.server.http) {
+        auto bound = bind_listener(ioc, s.server.listen, s.server.port);
+        if (!bound) return make_error(bound.message() + " (server.port; --port 0 picks a free port)");
+        out.at.http_port = bound->local_endpoint().port();
+        out.at.base = "http://" + display_host(s.server.listen) + ":" + std::to_string(out.at.http_port);
+        out.plain.emplace(std::move(*bound));
     }
-    if (secure) {
-        auto ep = secure->listen(s.https_listen(), s.https.port);
-        if (!ep)
-            return make_error(ep.message() + " (https.port; --https-port 0 picks a free port, --no-https turns HTTPS off)");
-        a.https_port = ep->port();
-        a.https_base = "https://" + display_host(s.https_listen()) + ":" + std::to_string(a.https_port);
+    if (s.https.enabled) {
+        auto bound = bind_listener(ioc, s.https_listen(), s.https.port);
+        if (!bound)
+            return make_error(bound.message() +
+                              " (https.port; --https-port 0 picks a free port, --no-https turns HTTPS off)");
+        out.at.https_port = bound->local_endpoint().port();
+        out.at.https_base = "https://" + display_host(s.https_listen()) + ":" + std::to_string(out.at.https_port);
+        out.secure.emplace(std::move(*bound));
     }
     return {};
+}
+
+result<void> adopt_all(early_listeners& early, std::optional<http_server>& plain, std::optional<http_server>& secure) {
+    if (plain && early.plain)
+        if (auto ep = plain->adopt(std::move(*early.plain)); !ep) return ep.err();
+    if (secure && early.secure)
+        if (auto ep = secure->adopt(std::move(*early.secure)); !ep) return ep.err();
+    return {};
+}
+
+// Where the admin API's token is. A token made now is shown only to a
+// terminal: a log collector (docker logs, a CI log) gets where to read it.
+std::string admin_line(const config::settings& s, const std::string& new_admin_token) {
+    if (!s.admin.enabled) return {};
+    if (!s.admin.token.empty()) return "  admin      token from SCEP_LAB_ADMIN_TOKEN\n";
+    const std::string file = s.admin_token_file().string();
+    if (!new_admin_token.empty() && ::isatty(STDOUT_FILENO))
+        return "  admin      token " + new_admin_token + " (shown once; kept in " + file +
+               "; `scep-lab admin-token` prints it)\n";
+    return "  admin      token in " + file + " (`scep-lab admin-token` prints it)\n";
 }
 
 // The banner is for the person at the terminal; the log never carries the
@@ -421,9 +451,7 @@ void print_banner(const config::settings& s, const lab& l, const addresses& a, c
                                        std::string(config::name_of(s.ndes.password_mode, config::password_modes)) +
                                        " passwords)\n"
                                  : std::string())
-              << (new_admin_token.empty() ? std::string()
-                                          : "  admin      token " + new_admin_token + " (shown once; kept in " +
-                                                s.admin_token_file().string() + ")\n")
+              << admin_line(s, new_admin_token)
               << "  try        mkdir dev1 && scepclient -server-url " << (s.ndes.enabled ? ndes_url : scep_url)
               << " -challenge " << try_challenge << " -private-key dev1/key.pem -certificate dev1/cert.pem\n"
               << std::flush;
@@ -448,6 +476,65 @@ result<void> write_ready_file(const config::settings& s, const lab& l, const add
     return write_file(s.server.ready_file, scep::json_text(ready) + "\n", false);
 }
 
+// A value for a KEY=value line that `source`, $GITHUB_ENV, GitLab's dotenv and
+// `docker run --env-file` all read the same: written as it is when it holds
+// nothing a shell would interpret, in single quotes otherwise (then only
+// `source` reads it right; docs/ci.md says so). Line breaks cannot be written.
+result<std::string> env_value(const std::string& key, const std::string& v) {
+    if (v.find_first_of("\r\n") != std::string::npos || v.find('\0') != std::string::npos)
+        return make_error(key + " holds a line break: it cannot go into an env file");
+    const bool plain = std::all_of(v.begin(), v.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("/._-:,@+%=[]").find(c) != std::string_view::npos;
+    });
+    if (plain) return v;
+    std::string quoted = "'";
+    for (char c : v) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+}
+
+// The env file (server.env_file): everything a CI job needs to enroll against
+// this instance, from the settings in force, written once the server is ready.
+result<void> write_env_file(const config::settings& s, const lab& l, const addresses& a, const std::string& admin_token) {
+    namespace fs = std::filesystem;
+    const std::string base = a.base.empty() ? a.https_base : a.base;
+    std::vector<std::pair<std::string, std::string>> v;
+    v.emplace_back("SCEP_LAB_URL", base + s.scep_paths.front());
+    v.emplace_back("SCEP_LAB_BASE_URL", base);
+    if (!a.https_base.empty()) v.emplace_back("SCEP_LAB_HTTPS_URL", a.https_base + s.scep_paths.front());
+    if (s.ndes.enabled) {
+        v.emplace_back("SCEP_LAB_NDES_URL", base + std::string(config::ndes_scep_paths.front()));
+        v.emplace_back("SCEP_LAB_NDES_ADMIN_URL", base + std::string(config::ndes_admin_path));
+    }
+    // How a client gets its challenge: the value itself when there is one.
+    std::string mode;
+    if (s.challenge.mode == config::challenge_mode::api) mode = "api";
+    else if (s.challenge.mode == config::challenge_mode::webhook) mode = "webhook";
+    else if (s.challenge.mode == config::challenge_mode::ndes_policy) mode = "ndes-policy";
+    else if (s.ndes.enabled && s.ndes.password_mode == config::password_mode::dynamic) mode = "ndes-admin-page";
+    else if (s.ndes.enabled && s.ndes.password_mode == config::password_mode::none) mode = "none";
+    else mode = s.scep.challenge.empty() ? "none" : "static";
+    v.emplace_back("SCEP_LAB_CHALLENGE_MODE", mode);
+    if (mode == "static") v.emplace_back("SCEP_LAB_CHALLENGE", s.scep.challenge);
+    v.emplace_back("SCEP_LAB_CA_CHAIN", fs::absolute(l.pki.chain_file()).string());
+    v.emplace_back("SCEP_LAB_ROOT_CA", fs::absolute(l.pki.tiers().front().cert_file).string());
+    if (!admin_token.empty()) {
+        v.emplace_back("SCEP_LAB_ADMIN_URL", base + "/admin/api");
+        v.emplace_back("SCEP_LAB_ADMIN_TOKEN", admin_token);
+    }
+    v.emplace_back("SCEP_LAB_DATA_DIR", fs::absolute(s.data_dir).string());
+    v.emplace_back("SCEP_LAB_READY_URL", base + "/readyz");
+    v.emplace_back("SCEP_LAB_PID", std::to_string(::getpid()));
+    // No comment lines: $GITHUB_ENV refuses a line without "=".
+    v.emplace_back("SCEP_LAB_VERSION", SCEP_LAB_VERSION);
+    std::string text;
+    for (const auto& [key, value] : v) {
+        auto written = env_value(key, value);
+        if (!written) return written.err();
+        text += key + "=" + *written + "\n";
+    }
+    return write_file(s.server.env_file, text, true);  // the token and challenge: owner only
+}
+
 // Runs until SIGINT/SIGTERM, then shuts down gracefully: stop accepting,
 // answer /readyz 503, let every request already read finish (up to
 // server.shutdown_timeout), then stop. Idle keep-alive connections close.
@@ -460,7 +547,7 @@ void run_until_signalled(const config::settings& s, boost::asio::io_context& ioc
     std::function<void()> drain = [&] {
         const auto left = in_flight();
         if (left == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
-            if (left > 0) log.warn("shutdown timeout: requests still in flight", {{"in_flight", std::to_string(left)}});
+            if (left > 0) log.warn("shutdown timeout: requests still in flight", {{"in_flight", left}});
             ioc.stop();
             return;
         }
@@ -469,7 +556,7 @@ void run_until_signalled(const config::settings& s, boost::asio::io_context& ioc
     };
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
-        log.info("stopping", {{"signal", std::to_string(sig)}, {"in_flight", std::to_string(in_flight())}});
+        log.info("stopping", {{"signal", sig}, {"in_flight", in_flight()}});
         r.set_ready(false);
         if (plain) plain->stop();
         if (secure) secure->stop();
@@ -481,7 +568,7 @@ void run_until_signalled(const config::settings& s, boost::asio::io_context& ioc
     for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
     ioc.run();
     for (auto& t : pool) t.join();
-    log.info("stopped", {{"in_flight", std::to_string(in_flight())}});
+    log.info("stopped", {{"in_flight", in_flight()}});
 }
 
 int cannot_start(event_log& log, const std::string& why) {
@@ -497,6 +584,20 @@ int serve(const config::settings& s) {
     // Before the warnings: whether single DES works depends on the legacy provider.
     load_providers();
     warn_about_settings(s, log);
+
+    // Checks that write nothing come first: the listeners and the fault rules.
+    boost::asio::io_context binding;  // owns the listeners until the servers take them
+    early_listeners early;
+    if (auto bound = bind_all(s, binding, early); !bound) return cannot_start(log, bound.message());
+    fault_plan faults;
+    for (const auto& rule : s.faults) {
+        auto id = faults.add(rule);
+        if (!id) return cannot_start(log, "[[faults]]: " + id.message());
+        log.warn("fault armed from the configuration", {{"id", *id}, {"kind", std::string(info(rule.kind).name)}});
+    }
+    // Then the data directory, one instance at a time.
+    auto locked = data_dir_lock::take(s.data_dir);
+    if (!locked) return cannot_start(log, locked.message());
     auto opened = open_lab(s, log);
     if (!opened) return cannot_start(log, opened.message());
     lab& l = *opened;
@@ -518,13 +619,7 @@ int serve(const config::settings& s) {
                                     {"general_purpose", scfg.templates->general_purpose.name}});
     if (scfg.approval.mode == approval_mode::manual) log.info("manual approval: every request waits for `scep-lab pending approve <txid>`");
     scep_service service(l.pki, iss, *l.store, scfg, clock, challenge.verifier());
-    // Fault rules: [[faults]] now, the admin API and `scep-lab fault` later (docs/faults.md).
-    fault_plan faults;
-    for (const auto& rule : s.faults) {
-        auto id = faults.add(rule);
-        if (!id) return cannot_start(log, "[[faults]]: " + id.message());
-        log.warn("fault armed from the configuration", {{"id", *id}, {"kind", std::string(info(rule.kind).name)}});
-    }
+    // Fault rules: [[faults]] (armed above), the admin API and `scep-lab fault` (docs/faults.md).
     service.set_faults(&faults);
 
     // The HTTP side: NDES front end, quirks, admin API, TLS identity, router.
@@ -540,10 +635,11 @@ int serve(const config::settings& s) {
     }
     quirk_gate quirks(s.quirks);
     std::optional<admin_api> admin;
-    std::string new_admin_token;
+    std::string new_admin_token, admin_token_in_force;
     if (s.admin.enabled) {
         auto token = admin_token(s, log, new_admin_token);
         if (!token) return cannot_start(log, token.message());
+        admin_token_in_force = *token;
         admin.emplace(*l.store, admin_settings_view{*token, s.admin.allow_remote, config::to_toml(s, false)});
         admin->set_faults(&faults);
         if (challenge.api) admin->set_challenges(&*challenge.api, s.challenge.default_ttl);
@@ -648,8 +744,8 @@ int serve(const config::settings& s) {
     std::optional<http_server> plain, secure;
     if (s.server.http) plain.emplace(ioc, r, log, limits, nullptr, &stats);
     if (identity) secure.emplace(ioc, r, log, limits, &tls_ctx, &stats);
-    addresses at;
-    if (auto ok = listen_all(s, plain, secure, at); !ok) return cannot_start(log, ok.message());
+    const addresses at = early.at;
+    if (auto ok = adopt_all(early, plain, secure); !ok) return cannot_start(log, ok.message());
     if (identity)
         log.info("HTTPS", {{"url", at.https_base},
                            {"certificate", s.https_cert_file().string()},
@@ -663,18 +759,37 @@ int serve(const config::settings& s) {
     if (plain) plain->start();
     if (secure) secure->start();
 
-    log.info("ready", {{"url", base + s.scep_paths.front()},
-                       {"listen", s.server.http ? s.server.listen + ":" + std::to_string(at.http_port) : "-"},
-                       {"https", at.https_base.empty() ? std::string("off") : at.https_base},
-                       {"ca_chain", l.pki.chain_file().string()},
-                       {"store", s.store_file().string()},
-                       {"startup_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                         std::chrono::steady_clock::now() - started)
-                                                         .count())}});
-    print_banner(s, l, at, new_admin_token);
+    fields ready{{"url", base + s.scep_paths.front()},
+                 {"listen", s.server.http ? s.server.listen + ":" + std::to_string(at.http_port) : "-"},
+                 {"https", at.https_base.empty() ? std::string("off") : at.https_base},
+                 {"ca_chain", l.pki.chain_file().string()},
+                 {"store", s.store_file().string()}};
+    if (s.ndes.enabled) {
+        ready.emplace_back("ndes_url", base + std::string(config::ndes_scep_paths.front()));
+        ready.emplace_back("ndes_admin_url", base + std::string(config::ndes_admin_path));
+    }
+    if (admin && s.admin.token.empty()) ready.emplace_back("admin_token_file", s.admin_token_file().string());
+    ready.emplace_back("startup_ms",
+                       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+    log.info("ready", ready);
+    // In JSON mode the "ready" record above is the banner: nothing else is
+    // written that a log collector would have to parse.
+    if (!log.json()) print_banner(s, l, at, new_admin_token);
     if (!s.server.ready_file.empty())
         if (auto w = write_ready_file(s, l, at); !w) log.warn("cannot write ready file", {{"error", w.message()}});
+    if (!s.server.env_file.empty()) {
+        // A CI job that sources a wrong file fails later and obscurely: stop now.
+        if (auto w = write_env_file(s, l, at, admin_token_in_force); !w) {
+            if (plain) plain->stop();
+            if (secure) secure->stop();
+            return cannot_start(log, "server.env_file " + s.server.env_file + ": " + w.message());
+        }
+    }
     run_until_signalled(s, ioc, r, plain, secure, log);
+    if (!s.server.env_file.empty()) {
+        std::error_code ignored;
+        std::filesystem::remove(s.server.env_file, ignored);
+    }
     if (challenge.policy) challenge.policy->uninitialize();
     return 0;
 }

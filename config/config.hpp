@@ -103,6 +103,7 @@ struct server_settings {
     std::chrono::seconds idle_timeout{60};
     std::size_t max_connections = 1024;
     std::string ready_file;  // written with the listening URL once ready
+    std::string env_file;    // KEY=value lines for CI once ready (cli/serve.cpp)
     bool http = true;        // the plain HTTP listener (HTTPS is [https])
     // On SIGTERM/SIGINT: how long requests already read may take to finish.
     std::chrono::seconds shutdown_timeout{10};

@@ -38,6 +38,7 @@ void visit_settings(V& v, S& s) {
     v.duration("idle_timeout", s.server.idle_timeout, "time a keep-alive connection may wait for the next one");
     v.number("max_connections", s.server.max_connections, 1, 1000000, "open connections; more are closed at once");
     v.text("ready_file", s.server.ready_file, "JSON file written once listening (URLs, ports, pid)");
+    v.text("env_file", s.server.env_file, "KEY=value file for CI written once ready (URLs, challenge, chain, token)");
     v.flag("http", s.server.http, "the plain HTTP listener");
     v.duration("shutdown_timeout", s.server.shutdown_timeout, "time in-flight requests get on SIGTERM");
     v.end();

@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <set>
+#include <string_view>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "pki/crypto/encoding.hpp"
 
@@ -54,6 +58,15 @@ result<void> validate(const settings& s) {
         return make_error("challenge.default_ttl must be 1s to 366d");
     if (!s.server.http && !s.https.enabled)
         return make_error("server.http = false and https.enabled = false: nothing would listen; turn one on");
+    // Listening needs an address of this machine, written as an IP address
+    // (a name would resolve to several); checked before anything is written.
+    for (auto [key, value] : {std::pair{"server.listen", &s.server.listen}, std::pair{"https.listen", &s.https.listen}}) {
+        if (value->empty() && std::string_view(key) == "https.listen") continue;
+        unsigned char buf[sizeof(in6_addr)];
+        if (::inet_pton(AF_INET, value->c_str(), buf) != 1 && ::inet_pton(AF_INET6, value->c_str(), buf) != 1)
+            return make_error(std::string(key) + " = \"" + printable_text(*value, 100, '?') +
+                              "\" is not an IP address (0.0.0.0 or :: for every interface, 127.0.0.1 for this machine only)");
+    }
     if (s.https.cert_file.empty() != s.https.key_file.empty())
         return make_error("https.cert_file and https.key_file go together: set both (your own certificate) or neither "
                           "(issued by the lab)");

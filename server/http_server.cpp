@@ -5,7 +5,10 @@
 #include <boost/beast/ssl.hpp>
 
 #include <array>
+#include <cmath>
 #include <sstream>
+
+#include <unistd.h>
 
 #include "server/metrics.hpp"
 
@@ -191,7 +194,7 @@ private:
         fields f{{"client", client_},
                  {"method", std::string(req.method_string())},
                  {"op", rec.operation.empty() ? std::string(req.target().substr(0, 64)) : rec.operation},
-                 {"http", std::to_string(rec.http_status)}};
+                 {"http", rec.http_status}};
         const scep_outcome& s = rec.scep;
         if (s.type) f.emplace_back("msg_type", s.type_name());
         if (!s.transaction_id.empty()) f.emplace_back("txid", s.transaction_id);
@@ -201,14 +204,16 @@ private:
         if (!s.serial.empty()) f.emplace_back("serial", s.serial);
         if (!rec.detail.empty()) f.emplace_back("detail", rec.detail);
         if constexpr (tls) f.emplace_back("tls", SSL_get_version(stream_.native_handle()));
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.2f", ms);
-        f.emplace_back("ms", buf);
-        log_.event(rec.http_status >= 500 ? spdlog::level::err : spdlog::level::info, "request", f);
+        f.emplace_back("ms", std::round(ms * 100) / 100);
+        // Server faults at error; refusals (an HTTP 4xx, a SCEP FAILURE) at
+        // warning, so that --log-level warn shows every client that failed.
+        const bool refused = rec.http_status >= 400 || s.status == pki_status::failure;
+        log_.event(rec.http_status >= 500 ? spdlog::level::err : refused ? spdlog::level::warn : spdlog::level::info,
+                   "request", f);
     }
 
     void reject(http::status status, const std::string& reason) {
-        log_.warn("rejected request", {{"client", client_}, {"http", std::to_string(static_cast<int>(status))},
+        log_.warn("rejected request", {{"client", client_}, {"http", static_cast<int>(status)},
                                        {"detail", reason}});
         // The client may still be sending (a 10 MB body): drain before
         // closing so that it reads this answer instead of a reset.
@@ -316,23 +321,44 @@ http_server::http_server(asio::io_context& ioc, router& r, event_log& log, http_
 
 http_server::~http_server() = default;
 
-result<tcp::endpoint> http_server::listen(const std::string& address, std::uint16_t port) {
+result<tcp::acceptor> bind_listener(asio::io_context& ioc, const std::string& address, std::uint16_t port) {
     beast::error_code ec;
     auto addr = asio::ip::make_address(address, ec);
     if (ec) return make_error("listen address \"" + address + "\" is not an IP address");
     tcp::endpoint ep{addr, port};
-    auto fail = [&](const char* what) -> result<tcp::endpoint> {
+    tcp::acceptor acceptor(ioc);
+    auto fail = [&](const char* what) -> result<tcp::acceptor> {
         std::string msg = std::string("cannot ") + what + " " + address + ":" + std::to_string(port) + ": " +
                           ec.message();
         beast::error_code ignored;
-        acceptor_.close(ignored);  // never leave a half-built listener behind
+        acceptor.close(ignored);  // never leave a half-built listener behind
         return make_error(msg);
     };
-    if (acceptor_.open(ep.protocol(), ec); ec) return fail("open a socket for");
-    if (acceptor_.set_option(asio::socket_base::reuse_address(true), ec); ec) return fail("configure");
-    if (acceptor_.bind(ep, ec); ec) return fail("bind");
-    if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec) return fail("listen on");
-    return acceptor_.local_endpoint();
+    if (acceptor.open(ep.protocol(), ec); ec) return fail("open a socket for");
+    if (acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec) return fail("configure");
+    if (acceptor.bind(ep, ec); ec) return fail("bind");
+    if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) return fail("listen on");
+    return acceptor;
+}
+
+result<tcp::endpoint> http_server::listen(const std::string& address, std::uint16_t port) {
+    auto bound = bind_listener(ioc_, address, port);
+    if (!bound) return bound.err();
+    return adopt(std::move(*bound));
+}
+
+result<tcp::endpoint> http_server::adopt(tcp::acceptor&& bound) {
+    beast::error_code ec;
+    const auto ep = bound.local_endpoint(ec);
+    if (ec) return make_error("listener: " + ec.message());
+    const auto fd = bound.release(ec);
+    if (ec) return make_error("taking over the listener: " + ec.message());
+    acceptor_.assign(ep.protocol(), fd, ec);
+    if (ec) {
+        ::close(fd);
+        return make_error("taking over the listener: " + ec.message());
+    }
+    return ep;
 }
 
 void http_server::start() { do_accept(); }
@@ -358,8 +384,8 @@ void http_server::do_accept() {
                 auto now = std::chrono::steady_clock::now();
                 if (now - last_refusal_log_ > refusal_log_interval) {
                     log_.warn("connections refused: max_connections reached",
-                              {{"max_connections", std::to_string(limits_.max_connections)},
-                               {"refused", std::to_string(refused_)}});
+                              {{"max_connections", limits_.max_connections},
+                               {"refused", refused_}});
                     last_refusal_log_ = now;
                     refused_ = 0;
                 }

@@ -30,6 +30,11 @@ struct http_limits {
     std::size_t max_connections;
 };
 
+// Binds and listens on `address`:`port` (port 0 picks one) before any server
+// exists, so that start-up finds a busy port before it writes anything; the
+// server takes the listener over with adopt().
+result<tcp::acceptor> bind_listener(asio::io_context& ioc, const std::string& address, std::uint16_t port);
+
 class http_server {
 public:
     // With `tls`, every connection starts with a TLS handshake (HTTPS); the
@@ -40,6 +45,8 @@ public:
 
     // Binds and listens; the returned endpoint has the real port (port 0 picks one).
     result<tcp::endpoint> listen(const std::string& address, std::uint16_t port);
+    // Takes over a listener from bind_listener (any io_context); its endpoint.
+    result<tcp::endpoint> adopt(tcp::acceptor&& bound);
     void start();
     void stop();  // stops accepting; sessions finish their current request
 

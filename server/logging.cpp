@@ -3,6 +3,9 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <type_traits>
 
 #include "pki/crypto/json_text.hpp"
 
@@ -87,15 +90,37 @@ std::string capped(const std::string& v) {
 
 }  // namespace
 
+std::string log_value::text() const {
+    return std::visit(
+        [](const auto& v) -> std::string {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, std::string>) return v;
+            else if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
+            else if constexpr (std::is_same_v<T, double>) {
+                // Shortest text that reads back the same: 1.71, not 1.71E0.
+                if (!std::isfinite(v)) return "null";
+                char buf[32];
+                auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+                return ec == std::errc() ? std::string(buf, end) : "null";
+            } else return std::to_string(v);
+        },
+        v_);
+}
+
+std::string log_value::json() const {
+    if (is_text()) return "\"" + json_escape(capped(std::get<std::string>(v_))) + "\"";
+    return text();
+}
+
 void event_log::event(spdlog::level::level_enum level, const std::string& msg, const fields& f) {
     if (!logger_->should_log(level)) return;
     std::string line;
     if (json_) {
         line = "\"msg\":\"" + json_escape(capped(msg)) + "\"";
-        for (const auto& [k, v] : f) line += ",\"" + json_escape(capped(k)) + "\":\"" + json_escape(capped(v)) + "\"";
+        for (const auto& [k, v] : f) line += ",\"" + json_escape(capped(k)) + "\":" + v.json();
     } else {
         line = capped(msg);
-        for (const auto& [k, v] : f) line += " " + capped(k) + "=" + text_value(capped(v));
+        for (const auto& [k, v] : f) line += " " + capped(k) + "=" + text_value(capped(v.text()));
     }
     logger_->log(level, line);
 }

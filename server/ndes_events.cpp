@@ -21,7 +21,7 @@ void ndes_event_log::write(int event_id, const std::string& text, const std::str
         out_ << "Error\t" << when << '\t' << source << '\t' << event_id << "\tNone\t" << text << '\n' << std::flush;
     }
     log_.event(spdlog::level::warn, "ndes event",
-               {{"source", source}, {"event_id", std::to_string(event_id)}, {"level", "Error"},
+               {{"source", source}, {"event_id", event_id}, {"level", "Error"},
                 {"txid", transaction_id}, {"text", text}});
 }
 

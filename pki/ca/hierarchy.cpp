@@ -1,9 +1,15 @@
 #include "pki/ca/hierarchy.hpp"
 
 #include <openssl/err.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <set>
 #include <sstream>
 
@@ -303,7 +309,10 @@ struct hierarchy_builder {
         return {};
     }
 
-    static result<hierarchy> generate(const hierarchy_spec& spec, const fs::path& dir, time_point now) {
+    // Writes every file into `out` (a fresh temporary directory); the entries
+    // name their final place in `dir`.
+    static result<hierarchy> generate(const hierarchy_spec& spec, const fs::path& out, const fs::path& dir,
+                                      time_point now) {
         hierarchy h;
         h.ca_as_ra_ = spec.ca_as_ra;
         for (std::size_t i = 0; i < spec.tiers.size(); ++i) {
@@ -314,17 +323,19 @@ struct hierarchy_builder {
             if (!made) return made.err();
             auto& [cert, key] = *made;
             ca_entry e{t.name, std::move(cert), std::move(key), dir / (t.name + ".crt")};
-            if (auto r = write_pair(dir, t.name, *e.cert, *e.key, spec.key_passphrase); !r) return r.err();
+            if (auto r = write_pair(out, t.name, *e.cert, *e.key, spec.key_passphrase); !r) return r.err();
             h.tiers_.push_back(std::move(e));
         }
-        if (!spec.ca_as_ra && !spec.ra.ndes_pair) {
+        if (spec.ra.ndes_pair && !spec.ca_as_ra) {
+            if (auto r = attach_ndes_pair(h, spec, out, now, [](const std::string&) {}); !r) return r.err();
+        } else if (!spec.ca_as_ra) {
             auto ra = make_plain_ra(spec.ra, h.tiers_.back(), now);
             if (!ra) return ra.err();
-            if (auto r = write_pair(dir, "ra", *ra->first, *ra->second, spec.key_passphrase); !r) return r.err();
+            if (auto r = write_pair(out, "ra", *ra->first, *ra->second, spec.key_passphrase); !r) return r.err();
             h.ra_cert_ = std::move(ra->first);
             h.ra_key_ = std::move(ra->second);
         }
-        if (auto r = write_file(dir / manifest_name, manifest_text(spec), false); !r) return r.err();
+        if (auto r = write_file(out / manifest_name, manifest_text(spec), false); !r) return r.err();
         h.generated_now_ = true;
         return h;
     }
@@ -482,6 +493,104 @@ struct hierarchy_builder {
     }
 };
 
+namespace {
+
+// The manifest is written last, so a directory with files but no manifest is
+// what an interrupted first start of an older version left (this one
+// generates elsewhere and renames). It is moved aside, never deleted and never
+// loaded: its keys were never handed out.
+result<void> set_aside_incomplete(const fs::path& dir, time_point now, const std::function<void(const std::string&)>& note) {
+    std::error_code ec;
+    bool empty = true;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        if (entry.path().extension() == ".tmp") {
+            fs::remove(entry.path(), ec);  // half of an interrupted write_file
+            continue;
+        }
+        empty = false;
+    }
+    if (ec) return make_error("cannot read " + dir.string() + ": " + ec.message());
+    if (empty) return {};
+    const std::time_t t = std::chrono::system_clock::to_time_t(now);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char stamp[32] = {};
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    fs::path aside = dir;
+    aside += std::string(".incomplete-") + stamp;
+    for (int n = 2; fs::exists(aside, ec); ++n) {
+        aside = dir;
+        aside += std::string(".incomplete-") + stamp + "-" + std::to_string(n);
+    }
+    fs::rename(dir, aside, ec);
+    if (ec)
+        return make_error("the lab PKI in " + dir.string() +
+                          " is incomplete (no " + manifest_name + ": an interrupted first start) and cannot be moved "
+                          "aside (" + ec.message() + "); move it away to generate a new one");
+    note("warning: the lab PKI in " + dir.string() + " was incomplete (an interrupted first start): moved to " +
+         aside.string() + "; a new lab PKI is generated");
+    fs::create_directories(dir, ec);
+    if (ec) return make_error("cannot create " + dir.string() + ": " + ec.message());
+    ::chmod(dir.c_str(), 0700);
+    return {};
+}
+
+// Whether the process that made a ".<name>.new-<pid>-*" directory is gone
+// (this process has not made one yet: its own pid is a leftover too, as in a
+// container restarted with pid 1).
+bool maker_is_gone(const std::string& name, const std::string& prefix) {
+    const std::string rest = name.substr(prefix.size());
+    const auto dash = rest.find('-');
+    if (dash == 0 || dash == std::string::npos) return true;
+    char* end = nullptr;
+    const long pid = std::strtol(rest.c_str(), &end, 10);
+    if (end != rest.c_str() + dash || pid <= 0) return true;
+    if (pid == ::getpid()) return true;
+    return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+// A first start generates the PKI in a private directory beside `dir` and
+// renames it into place: an interrupted start leaves either no PKI or a whole
+// one (and a leftover ".<name>.new-<pid>-*" directory that a later start
+// removes once its maker is gone).
+result<hierarchy> generate_into_place(const hierarchy_spec& spec, const fs::path& dir, time_point now,
+                                      const std::function<void(const std::string&)>& note) {
+    std::error_code ec;
+    const fs::path parent = dir.parent_path().empty() ? fs::path(".") : dir.parent_path();
+    const std::string prefix = "." + dir.filename().string() + ".new-";
+    for (const auto& entry : fs::directory_iterator(parent, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind(prefix, 0) == 0 && maker_is_gone(name, prefix)) {
+            std::error_code ignored;
+            fs::remove_all(entry.path(), ignored);
+        }
+    }
+    std::string tmpl = (parent / (prefix + std::to_string(::getpid()) + "-XXXXXX")).string();
+    if (!::mkdtemp(tmpl.data())) return make_error("cannot create a directory beside " + dir.string() + ": " + std::strerror(errno));
+    const fs::path out(tmpl);
+    auto h = hierarchy_builder::generate(spec, out, dir, now);
+    if (h) {
+        // `dir` is empty here: rename(2) replaces an empty directory in one step.
+        fs::rename(out, dir, ec);
+        if (ec && fs::exists(dir / manifest_name)) {
+            // Another command generated one at the same time and was first:
+            // that one is the lab's PKI.
+            std::error_code ignored;
+            fs::remove_all(out, ignored);
+            note("another scep-lab generated the lab PKI at the same time; using it");
+            return hierarchy_builder::load(spec, dir, note);
+        }
+        if (ec) h = make_error("cannot move the new lab PKI into " + dir.string() + ": " + ec.message());
+    }
+    if (!h) {
+        std::error_code ignored;
+        fs::remove_all(out, ignored);
+    }
+    return h;
+}
+
+}  // namespace
+
 result<hierarchy> hierarchy::open(const hierarchy_spec& spec, const fs::path& dir, time_point now,
                                   const std::function<void(const std::string&)>& note) {
     if (auto r = validate(spec); !r) return r.err();
@@ -493,16 +602,17 @@ result<hierarchy> hierarchy::open(const hierarchy_spec& spec, const fs::path& di
     result<hierarchy> h = make_error("unreachable");
     if (spec.bring_your_own) {
         h = hierarchy_builder::load_byo(spec);
-    } else if (fs::exists(dir / manifest_name) || fs::exists(dir / (spec.tiers.front().name + ".crt"))) {
+    } else if (fs::exists(dir / manifest_name)) {
         h = hierarchy_builder::load(spec, dir, note);
     } else {
-        h = hierarchy_builder::generate(spec, dir, now);
+        if (auto r = set_aside_incomplete(dir, now, note); !r) return r.err();
+        h = generate_into_place(spec, dir, now, note);
         if (h) note("generated a new lab PKI in " + dir.string());
     }
     if (!h) return h;
     if (!spec.bring_your_own)
         if (auto r = hierarchy_builder::attach_rollover(*h, spec, dir); !r) return r.err();
-    if (!h->generated_now_ || spec.ca_as_ra || spec.ra.ndes_pair)
+    if (!h->generated_now_)
         if (auto r = hierarchy_builder::attach_ra(*h, spec, dir, now, note); !r) return r.err();
 
     // Warn about keys others can read (a copied data dir, a restored backup).

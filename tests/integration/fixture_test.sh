@@ -44,4 +44,48 @@ kill -0 "$SCEP_LAB_PID" 2>/dev/null && fail "scep-lab still runs after stop"
 [ -e "$SCEP_LAB_FIXTURE_ENV" ] && fail "the env file was not removed"
 "$FIXTURE" stop 2>/dev/null && fail "stop without a fixture succeeded"
 echo "ok: stop ends the server and removes its data; a second stop says there is nothing to stop"
-echo "PASS: fixture (3 checks)"
+
+# 4. What serve arguments set is what the env file says: the challenge...
+"$FIXTURE" start -- --challenge my-ci-secret 2>"$WORK/start2.log" || fail "start --challenge: $(cat "$WORK/start2.log")"
+grep -qx "SCEP_LAB_CHALLENGE=my-ci-secret" "$SCEP_LAB_FIXTURE_ENV" ||
+    fail "--challenge my-ci-secret is not in the env file: $(grep CHALLENGE "$SCEP_LAB_FIXTURE_ENV")"
+[ "$("$FIXTURE" challenge)" = my-ci-secret ] || fail "fixture.sh challenge does not print the static challenge"
+. "$SCEP_LAB_FIXTURE_ENV"
+mkdir "$WORK/dev2"
+scepclient -server-url "$SCEP_LAB_URL" -challenge "$SCEP_LAB_CHALLENGE" -private-key "$WORK/dev2/key.pem"     -certificate "$WORK/dev2/cert.pem" >"$WORK/dev2/log" 2>&1 || fail "scepclient with --challenge: $(tail -3 "$WORK/dev2/log")"
+"$FIXTURE" stop 2>/dev/null
+echo "ok: --challenge reaches the env file and scepclient enrolls with it"
+
+# ...and an NDES preset: the env file has the NDES URLs and says passwords
+# come from the admin page; `fixture.sh challenge` reads one; scepclient enrolls.
+unset SCEP_LAB_CHALLENGE
+"$FIXTURE" start -- --preset ndes-default 2>"$WORK/start3.log" || fail "start --preset ndes-default: $(cat "$WORK/start3.log")"
+. "$SCEP_LAB_FIXTURE_ENV"
+[ "${SCEP_LAB_CHALLENGE_MODE:-}" = ndes-admin-page ] || fail "ndes-default: challenge mode is ${SCEP_LAB_CHALLENGE_MODE:-unset}"
+[ -z "${SCEP_LAB_CHALLENGE:-}" ] || fail "ndes-default: a static challenge is in the env file: $SCEP_LAB_CHALLENGE"
+[[ "${SCEP_LAB_NDES_URL:-}" == */certsrv/mscep/mscep.dll ]] || fail "no NDES URL in the env file"
+[[ "${SCEP_LAB_NDES_ADMIN_URL:-}" == */certsrv/mscep_admin/ ]] || fail "no NDES admin page URL in the env file"
+password=$("$FIXTURE" challenge) || fail "fixture.sh challenge read no NDES password"
+[[ "$password" =~ ^[0-9A-F]{16}$ ]] || fail "not an NDES password: $password"
+mkdir "$WORK/dev3"
+scepclient -server-url "$SCEP_LAB_NDES_URL" -challenge "$password" -private-key "$WORK/dev3/key.pem"     -certificate "$WORK/dev3/cert.pem" >"$WORK/dev3/log" 2>&1 || fail "scepclient against ndes-default: $(tail -3 "$WORK/dev3/log")"
+echo "ok: --preset ndes-default: NDES URLs in the env file, a one-time password from fixture.sh challenge enrolls"
+
+# 5. A fixture whose server died (kill -9: no clean stop) does not block the next start.
+kill -KILL "$SCEP_LAB_PID"
+for _ in $(seq 1 100); do kill -0 "$SCEP_LAB_PID" 2>/dev/null || break; sleep 0.05; done
+data=$SCEP_LAB_DATA_DIR
+"$FIXTURE" start 2>"$WORK/start4.log" || fail "start after a killed fixture: $(cat "$WORK/start4.log")"
+grep -q "gone" "$WORK/start4.log" || fail "the stale env file was not reported: $(cat "$WORK/start4.log")"
+"$FIXTURE" stop 2>/dev/null
+rm -rf "$data"
+echo "ok: an env file left by a killed server is replaced, with a note"
+
+# 6. A start that fails leaves nothing: no env file, no temporary data dir.
+mkdir "$WORK/tmp"
+TMPDIR="$WORK/tmp" "$FIXTURE" start -- --port 99999 2>"$WORK/start5.log" && fail "start with --port 99999 succeeded"
+grep -q "65535" "$WORK/start5.log" || fail "the failed start did not show the server's reason: $(cat "$WORK/start5.log")"
+[ -e "$SCEP_LAB_FIXTURE_ENV" ] && fail "a failed start left the env file"
+[ -z "$(ls -A "$WORK/tmp")" ] || fail "a failed start left $(ls "$WORK/tmp") behind"
+echo "ok: a failed start prints the server's reason and leaves nothing behind"
+echo "PASS: fixture (7 checks)"
