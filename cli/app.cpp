@@ -74,19 +74,17 @@ CLI::Option* add_setting_switch(CLI::App& app, command_line& cl, const std::stri
 
 namespace {
 
+// Edits between two words, a swap of neighbours counting as one ("lsit").
 std::size_t edit_distance(const std::string& a, const std::string& b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        std::size_t diag = row[0];
-        row[0] = i;
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i)
         for (std::size_t j = 1; j <= b.size(); ++j) {
-            const std::size_t up = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diag = up;
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
         }
-    }
-    return row[b.size()];
+    return d[a.size()][b.size()];
 }
 
 std::string command_path(const CLI::App* app) {
@@ -124,13 +122,15 @@ int usage_error(CLI::App& app, const CLI::ParseError& e, int argc, const char* c
             at = next;
             continue;
         }
-        const auto subs = at->get_subcommands([](const CLI::App* c) { return !c->get_group().empty(); });
+        const auto subs = at->get_subcommands([](const CLI::App*) { return true; });
         if (subs.empty()) break;  // a positional argument of a command
+        // Suggest only what is close (fewer than 3 edits); a listed command
+        // wins a tie over an old spelling.
         std::string best;
-        std::size_t best_distance = 3;  // suggest only what is close
+        std::size_t best_score = 6;
         for (const CLI::App* sub : subs) {
-            const auto d = edit_distance(arg, sub->get_name());
-            if (d < best_distance) best_distance = d, best = sub->get_name();
+            const std::size_t score = edit_distance(arg, sub->get_name()) * 2 + (sub->get_group().empty() ? 1 : 0);
+            if (score < best_score) best_score = score, best = sub->get_name();
         }
         std::cerr << "scep-lab: unknown command \"" << printable_text(arg, 60, '?') << "\" for `" << command_path(at)
                   << "`" << (best.empty() ? "" : "; did you mean `" + command_path(at) + " " + best + "`?") << "\n"

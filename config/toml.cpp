@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
+#include <type_traits>
 #include <set>
 #include <sstream>
 
@@ -29,17 +31,61 @@ public:
         return table_.at(key);
     }
 
+    // The value as T, or a message naming the key, what it must be and what
+    // it is (not the TOML library's "bad_cast to integer").
+    template <class T>
+    T get(const toml::value& v, const std::string& key) const {
+        bool ok = false;
+        const char* want = "";
+        if constexpr (std::is_same_v<T, std::string>) {
+            ok = v.is_string(), want = "a string in quotes";
+        } else if constexpr (std::is_same_v<T, bool>) {
+            ok = v.is_boolean(), want = "true or false";
+        } else if constexpr (std::is_same_v<T, long long>) {
+            ok = v.is_integer(), want = "a whole number";
+        } else if constexpr (std::is_same_v<T, double>) {
+            ok = v.is_floating() || v.is_integer(), want = "a number";
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+            ok = v.is_array() && std::all_of(v.as_array().begin(), v.as_array().end(),
+                                             [](const toml::value& e) { return e.is_string(); });
+            want = "a list of strings, e.g. [\"a\", \"b\"]";
+        } else {
+            static_assert(std::is_same_v<T, toml::array>);
+            ok = v.is_array(), want = "a list";
+        }
+        if (!ok) fail(v, key + " must be " + want + ", not " + type_name(v));
+        if constexpr (std::is_same_v<T, double>)
+            return v.is_integer() ? static_cast<double>(v.as_integer()) : v.as_floating();
+        else
+            return toml::get<T>(v);
+    }
+    static std::string type_name(const toml::value& v) {
+        switch (v.type()) {
+            case toml::value_t::string: return "a string";
+            case toml::value_t::integer: return "a whole number";
+            case toml::value_t::floating: return "a number with a fraction";
+            case toml::value_t::boolean: return "true/false";
+            case toml::value_t::array: return "a list" + std::string(v.as_array().empty() ? "" : " of other values");
+            case toml::value_t::table: return "a table";
+            case toml::value_t::offset_datetime:
+            case toml::value_t::local_datetime:
+            case toml::value_t::local_date:
+            case toml::value_t::local_time: return "a date or time";
+            default: return "empty";
+        }
+    }
+
     void string(const std::string& key, std::string& out) {
-        if (has(key)) out = toml::get<std::string>(at(key));
+        if (has(key)) out = get<std::string>(at(key), key);
     }
     void boolean(const std::string& key, bool& out) {
-        if (has(key)) out = toml::get<bool>(at(key));
+        if (has(key)) out = get<bool>(at(key), key);
     }
     template <class Int>
     void integer(const std::string& key, Int& out, long long min, long long max) {
         if (!has(key)) return;
         const auto& v = at(key);
-        auto n = toml::get<long long>(v);
+        auto n = get<long long>(v, key);
         if (n < min || n > max)
             fail(v, key + " must be between " + std::to_string(min) + " and " + std::to_string(max));
         out = static_cast<Int>(n);
@@ -47,16 +93,16 @@ public:
     void duration(const std::string& key, std::chrono::seconds& out) {
         if (!has(key)) return;
         const auto& v = at(key);
-        auto d = parse_duration(toml::get<std::string>(v));
+        auto d = parse_duration(get<std::string>(v, key));
         if (!d) fail(v, key + " is not a duration: use a number and a unit, e.g. \"30s\", \"10m\", \"12h\", \"365d\"");
         out = *d;
     }
     void strings(const std::string& key, std::vector<std::string>& out) {
-        if (has(key)) out = toml::get<std::vector<std::string>>(at(key));
+        if (has(key)) out = get<std::vector<std::string>>(at(key), key);
     }
     void path(const std::string& key, std::filesystem::path& out, const std::filesystem::path& base) {
         if (!has(key)) return;
-        std::filesystem::path p = toml::get<std::string>(at(key));
+        std::filesystem::path p = get<std::string>(at(key), key);
         out = p.empty() || p.is_absolute() ? p : base / p;
     }
 
@@ -84,7 +130,7 @@ private:
 void read_choice(table_reader& r, const char* key, std::string& out, std::initializer_list<const char*> allowed) {
     if (!r.has(key)) return;
     const auto& v = r.at(key);
-    auto value = toml::get<std::string>(v);
+    auto value = r.get<std::string>(v, key);
     std::string list;
     for (const char* a : allowed) {
         if (value == a) {
@@ -108,7 +154,7 @@ void read_profile(table_reader& r, issuance_profile& p) {
 key_type read_key_type(table_reader& r, const std::string& key, key_type current) {
     if (!r.has(key)) return current;
     const auto& v = r.at(key);
-    auto k = key_type_from_name(toml::get<std::string>(v));
+    auto k = key_type_from_name(r.get<std::string>(v, key));
     if (!k) r.fail(v, key + " must be one of " + key_type_names());
     return *k;
 }
@@ -158,7 +204,7 @@ public:
     template <class Apply>
     void retired(const char* k, const char* now, Apply apply) {
         if (!r_ || !r_->has(k)) return;
-        apply(s_, toml::get<bool>(r_->at(k)));
+        apply(s_, r_->get<bool>(r_->at(k), k));
         s_.deprecations.push_back(section_ + "." + k + " is retired: use " + now + " (the old key is still read)");
     }
     void secret(const char* k, std::string& out, const char* doc) { text(k, out, doc); }
@@ -176,7 +222,7 @@ public:
     void signed_duration(const char* k, std::chrono::seconds& out, const char*) {
         if (!r_ || !r_->has(k)) return;
         const auto& v = r_->at(k);
-        auto d = parse_signed_duration(toml::get<std::string>(v));
+        auto d = parse_signed_duration(r_->get<std::string>(v, k));
         if (!d) r_->fail(v, std::string(k) + " is a duration with an optional sign, e.g. \"-30d\", \"+2h\", \"0s\"");
         out = *d;
     }
@@ -196,7 +242,7 @@ public:
     void pick(const char* k, E& out, const enum_name<E> (&names)[N], const char*) {
         if (!r_ || !r_->has(k)) return;
         const auto& v = r_->at(k);
-        auto e = parse_enum(toml::get<std::string>(v), names);
+        auto e = parse_enum(r_->get<std::string>(v, k), names);
         if (!e) r_->fail(v, std::string(k) + " must be one of " + names_of(names, ", ", true));
         out = *e;
     }
@@ -360,8 +406,9 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
             fault_rule rule;
             if (!t.has("kind")) t.fail(rules[i], "each [[faults]] needs a kind (docs/faults.md lists them)");
             const auto& kind_value = t.at("kind");
-            auto kind = fault_kind_from_name(toml::get<std::string>(kind_value));
-            if (!kind) t.fail(kind_value, "unknown fault kind \"" + toml::get<std::string>(kind_value) + "\" (docs/faults.md)");
+            const auto kind_name = t.get<std::string>(kind_value, "kind");
+            auto kind = fault_kind_from_name(kind_name);
+            if (!kind) t.fail(kind_value, "unknown fault kind \"" + kind_name + "\" (docs/faults.md)");
             rule.kind = *kind;
             t.boolean("one_shot", rule.one_shot);
             t.integer("status", rule.status, 300, 599);
@@ -380,7 +427,7 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
                 w.integer("seed", rule.when.seed, 0, 1LL << 62);
                 if (w.has("probability")) {
                     const auto& p = w.at("probability");
-                    rule.when.probability = p.is_integer() ? static_cast<double>(p.as_integer()) : toml::get<double>(p);
+                    rule.when.probability = w.get<double>(p, "probability");
                 }
                 w.finish();
             }
@@ -409,13 +456,13 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
         }
         if (r.has("source")) {
             const auto& v = r.at("source");
-            auto src = toml::get<std::string>(v);
+            auto src = r.get<std::string>(v, "source");
             if (src != "generate" && src != "files") r.fail(v, "source must be \"generate\" or \"files\"");
             s.pki.bring_your_own = src == "files";
         }
         if (r.has("tiers")) {
             const auto& arr = r.at("tiers");
-            const auto& tiers = toml::get<toml::array>(arr);
+            const auto tiers = r.get<toml::array>(arr, "tiers");
             s.pki.tiers.clear();
             for (std::size_t i = 0; i < tiers.size(); ++i) {
                 table_reader t(tiers[i], "pki.tiers[" + std::to_string(i) + "]");
@@ -513,6 +560,13 @@ result<settings> load_string(const std::string& text, const std::string& name, s
         toml::value root = toml::parse(in, name);
         auto dir = std::filesystem::path(name).parent_path();
         read_file_table(root, base, dir);
+    } catch (const toml::type_error& e) {
+        // A key read by code without a typed get: say the type, not the cast.
+        static const std::regex cast(R"(toml::value::(as_\w+\(\)|cast): bad_cast to (\w+))");
+        return make_error(std::regex_replace(e.what(), cast, "a value of the wrong type: expected $2"));
+    } catch (const toml::syntax_error& e) {
+        static const std::regex where(R"(toml::\w+: )");
+        return make_error(std::regex_replace(e.what(), where, "TOML syntax: ", std::regex_constants::format_first_only));
     } catch (const std::exception& e) {
         return make_error(e.what());
     }

@@ -47,5 +47,16 @@ TEST(event_log, fields_are_capped_and_json_lines_are_valid_utf8) {
     EXPECT_NE(line.find("agent\xEF\xBF\xBD\xEF\xBF\xBD"), std::string::npos) << line;
 }
 
+// Issue 28: JSON lines carried every value as a string ("http":"200").
+TEST(event_log, numbers_and_truth_values_stay_typed_in_json_and_read_the_same_in_text) {
+    const fields f{{"http", 200}, {"ms", 1.71}, {"tls", true}, {"txid", "200"}, {"n", std::size_t{7}}};
+    const std::string json = logged(true, f);
+    EXPECT_NE(json.find(R"("http":200,"ms":1.71,"tls":true,"txid":"200","n":7)"), std::string::npos) << json;
+    const std::string text = logged(false, f);
+    EXPECT_NE(text.find("http=200 ms=1.71 tls=true txid=200 n=7"), std::string::npos) << text;
+    EXPECT_EQ(log_value(0.1 + 0.2).text(), "0.30000000000000004");  // shortest exact, never 3E-1
+    EXPECT_EQ(log_value(1e300 * 1e300).json(), "null");              // not a JSON number: null
+}
+
 }  // namespace
 }  // namespace scep::server
