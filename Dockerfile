@@ -41,10 +41,18 @@ COPY config/scep-lab.example.toml /usr/share/doc/scep-lab/scep-lab.example.toml
 USER scep-lab
 WORKDIR /data
 # Listen on all interfaces inside the container; the PKI and store live in /data.
+# A port mapping makes the host a non-loopback client (172.17.0.1), so the
+# admin API answers remote clients here; its token is still required
+# (`docker exec <container> scep-lab admin-token`). The HTTPS certificate's
+# names come from configuration, not from the container's random hostname
+# (which would re-issue it for every new container): add the name devices use,
+# e.g. -e SCEP_LAB_HTTPS_NAMES=localhost,127.0.0.1,::1,lab.example.
 ENV SCEP_LAB_LISTEN=0.0.0.0 \
     SCEP_LAB_PORT=8080 \
     SCEP_LAB_HTTPS_PORT=8443 \
-    SCEP_LAB_DATA_DIR=/data
+    SCEP_LAB_DATA_DIR=/data \
+    SCEP_LAB_ADMIN_REMOTE=on \
+    SCEP_LAB_HTTPS_NAMES=localhost,127.0.0.1,::1
 VOLUME ["/data"]
 EXPOSE 8080 8443
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 CMD ["scep-lab", "health"]

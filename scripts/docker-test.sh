@@ -7,12 +7,18 @@
 #  4. runs it with --network host on free loopback ports and a volume, waits
 #     for /healthz and the container's HEALTHCHECK, checks it runs as non-root,
 #  5. enrolls with scepclient, restarts the container on the same volume and
-#     checks the CA and the issued certificate are unchanged.
+#     checks the CA and the issued certificate are unchanged,
+#  6. calls the admin API from the host with the token from
+#     `docker exec … scep-lab admin-token` (never in docker logs),
+#  7. checks the HTTPS names come from configuration and that a new container
+#     on the same volume keeps the HTTPS certificate.
 # Exit 0 on success, 1 on failure, 77 when it cannot run here (with the reason).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*" >&2; [ -n "${CID:-}" ] && docker logs "$CID" 2>&1 | tail -20 >&2; exit 1; }
+# cmd | contains [grep options] PATTERN, reading all of cmd's output (no SIGPIPE under pipefail).
+contains() { local all; all=$(cat); grep -q "$@" <<<"$all"; }
 
 [ "$(id -u)" = 0 ] || skip "needs root (it may start dockerd and runs debootstrap)"
 command -v docker >/dev/null || skip "docker is not installed (Debian package docker.io)"
@@ -102,4 +108,36 @@ grep -q "$serial" <<<"$(docker exec "$CID" scep-lab cert list --serial "$serial"
 curl -sf "http://127.0.0.1:$PORT/certs/$serial.pem" | cmp -s - "$WORK/dev/cert.pem" ||
     fail "the stored certificate differs from the one scepclient received"
 echo "ok: after a restart on the same volume the root CA and the issued certificate are unchanged"
+
+# 6. The admin API from the host, with the token read through docker exec;
+# the token never in docker logs; the image opens the admin API to the
+# port-mapped host (still behind the token).
+token=$(docker exec "$CID" scep-lab admin-token) || fail "docker exec scep-lab admin-token failed"
+[[ "$token" =~ ^[0-9a-f]{64}$ ]] || fail "admin-token printed \"$token\""
+docker logs "$CID" 2>&1 | contains -F "$token" && fail "the admin token is in docker logs"
+docker logs "$CID" 2>&1 | contains -F "scep-lab admin-token" || fail "the banner does not say how to read the token"
+docker exec "$CID" scep-lab config | contains -x "allow_remote = true" ||
+    fail "the image does not open the admin API to port-mapped clients"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/admin/api/certificates")" = 401 ] ||
+    fail "the admin API answered without the token"
+curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/admin/api/certificates?serial=$serial" |
+    contains '"total":1' || fail "the admin API from the host did not list $serial"
+echo "ok: the admin API answers the host with the token from docker exec scep-lab admin-token; docker logs never holds it"
+
+# 7. HTTPS names come from configuration, not the hostname; a new container
+# on the same volume keeps the HTTPS certificate (no pile of re-issues).
+https_cert() { openssl s_client -connect "127.0.0.1:$HPORT" -servername localhost </dev/null 2>/dev/null | openssl x509 2>/dev/null; }
+https_cert >"$WORK/https-1.pem" || true
+[ -s "$WORK/https-1.pem" ] || fail "no HTTPS certificate served on $HPORT"
+sans=$(openssl x509 -in "$WORK/https-1.pem" -noout -ext subjectAltName | tail -n +2 | tr -d ' ')
+[ "$sans" = "DNS:localhost,IPAddress:127.0.0.1,IPAddress:0:0:0:0:0:0:0:1" ] ||
+    fail "the HTTPS certificate names $sans, not the configured localhost,127.0.0.1,::1 (host name $(hostname))"
+docker rm -f "$CID" >/dev/null
+CID=""
+run
+https_cert >"$WORK/https-2.pem" || true
+cmp -s "$WORK/https-1.pem" "$WORK/https-2.pem" || fail "a new container on the same volume issued a new HTTPS certificate"
+n=$(docker exec "$CID" scep-lab cert list --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); rows=d["certificates"] if isinstance(d,dict) else d; print(sum(1 for r in rows if r.get("requester")=="scep-lab https"))')
+[ "$n" = 1 ] || fail "the store holds $n HTTPS certificates after a new container, not 1"
+echo "ok: HTTPS names from SCEP_LAB_HTTPS_NAMES; a new container keeps the certificate (1 in the store)"
 echo "PASS: Docker image (build ${build_s} s, $(( size / 1024 / 1024 )) MB)"
