@@ -13,31 +13,29 @@ FROM ${BASE} AS build
 WORKDIR /src
 # The build packages come from the one list in scripts/deps.sh.
 COPY scripts/deps.sh scripts/deps.sh
-RUN scripts/deps.sh build && rm -rf /var/lib/apt/lists/*
-COPY CMakeLists.txt ./
+RUN scripts/deps.sh package && rm -rf /var/lib/apt/lists/*
+COPY CMakeLists.txt README.md ./
+COPY docs docs
 COPY pki pki
 COPY config config
 COPY server server
 COPY peers peers
 COPY client client
 COPY cli cli
-# Unity batches of 8 sources, as scripts/build.sh: half the build time on 2 cores.
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSCEP_LAB_BUILD_TESTS=OFF \
-      -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=8 \
- && cmake --build /build -j "$(nproc)" \
- && strip /build/cli/scep-lab
+COPY scripts/package.sh scripts/package.sh
+# The Debian package scripts/package.sh makes (a Release build in unity
+# batches of 8, as scripts/build.sh: half the build time on 2 cores).
+RUN scripts/package.sh /deb
 
 FROM ${BASE}
-# Runtime libraries only: OpenSSL (with the legacy provider for single DES),
-# SQLite, spdlog, fmt, Boost.JSON (the admin API) and RE2 (client-facing patterns).
+# The package and the libraries it depends on (apt resolves them from the
+# .deb's Depends, which dpkg-shlibdeps computed from what the binary links).
+COPY --from=build /deb /deb
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libssl3 libsqlite3-0 libspdlog1.10 libfmt9 libboost-json1.81.0 libre2-9 \
- && rm -rf /var/lib/apt/lists/* \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends /deb/scep-lab_*.deb \
+ && rm -rf /var/lib/apt/lists/* /deb \
  && useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin scep-lab \
  && mkdir -p /data && chown scep-lab:scep-lab /data && chmod 0700 /data
-COPY --from=build /build/cli/scep-lab /usr/local/bin/scep-lab
-COPY config/scep-lab.example.toml /usr/share/doc/scep-lab/scep-lab.example.toml
 USER scep-lab
 WORKDIR /data
 # Listen on all interfaces inside the container; the PKI and store live in /data.

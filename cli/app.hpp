@@ -76,6 +76,10 @@ void add_tool_commands(CLI::App& app, command_line& cl);     // bench, conforman
 // prints CLI11's message and exits 2 (the documented usage-error code).
 int usage_error(CLI::App& app, const CLI::ParseError& e, int argc, const char* const* argv);
 
+// The whole command line as a man page (troff): `scep-lab manual`, and
+// scep-lab.1 in the build and the package (cli/manual.cpp).
+void write_manual(const CLI::App& app, std::ostream& out);
+
 // --format text|json on `cmd`, with `--json` kept as the old spelling of
 // --format json.
 void add_format_option(CLI::App& cmd, std::string& format);

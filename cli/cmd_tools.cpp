@@ -2,6 +2,7 @@
 // client), challenge-server (a reference webhook / NDES policy module).
 #include <unistd.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 
@@ -91,6 +92,12 @@ void conformance(CLI::App& app, command_line& cl) {
     cmd->add_flag("--no-fail", co.no_fail_exit, "exit 0 even when a case FAILs");
     cmd->add_flag("--list", o->list, "list the cases and what a correct client does, then exit");
     cmd->add_flag("--catalogue", o->catalogue, "print the cases as a Markdown table, then exit");
+    cmd->add_option("--server", co.server_url,
+                    "score against a lab that already runs (its base or SCEP URL; SCEP_LAB_URL of an env file) "
+                    "instead of a private one");
+    cmd->add_option("--admin-token", co.admin_token, "with --server: its admin API token (default SCEP_LAB_ADMIN_TOKEN)");
+    cmd->add_option("--challenge", co.challenge,
+                    "with --server: the challenge its clients use (default SCEP_LAB_CHALLENGE, else scep-lab-challenge)");
     cmd->add_option("command", co.command, "the client command after --, with {url} {challenge} {dir} {cn} {ca}");
     cmd->callback([&cl, o] {
         cl.choose([&cl, o] {
@@ -106,6 +113,14 @@ void conformance(CLI::App& app, command_line& cl) {
             client::conformance_options co = o->co;
             co.server_config = cl.flags.config_file;
             co.server_preset = cl.flags.preset;
+            if (co.server_url.empty() && (!co.admin_token.empty() || !co.challenge.empty())) {
+                std::cerr << "scep-lab conformance: --admin-token and --challenge go with --server (a private lab "
+                             "makes its own)\n";
+                return 2;
+            }
+            if (const char* t = std::getenv("SCEP_LAB_ADMIN_TOKEN"); t && co.admin_token.empty()) co.admin_token = t;
+            if (const char* c = std::getenv("SCEP_LAB_CHALLENGE"); c && co.challenge.empty()) co.challenge = c;
+            if (co.challenge.empty()) co.challenge = "scep-lab-challenge";
             return client::conformance(cl.self(), co, std::cout);
         });
     });

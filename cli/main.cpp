@@ -2,6 +2,7 @@
 // the command line from its groups (cli/cmd_*.cpp) and runs the command
 // chosen; cli/serve.cpp assembles and runs the server.
 #include <filesystem>
+#include <iostream>
 
 #include "cli/app.hpp"
 
@@ -29,6 +30,13 @@ int main(int argc, char** argv) {
     scep::cli::add_ca_commands(app, cl);
     scep::cli::add_live_commands(app, cl);
     scep::cli::add_tool_commands(app, cl);
+    app.add_subcommand("manual", "print this command line as a man page (scep-lab manual | man -l -)")
+        ->callback([&app, &cl] {
+            cl.choose([&app] {
+                scep::cli::write_manual(app, std::cout);
+                return 0;
+            });
+        });
 
     app.set_version_flag("--version", std::string("scep-lab ") + SCEP_LAB_VERSION);
     try {

@@ -1,5 +1,7 @@
 #include "client/bench.hpp"
 
+#include "client/progress.hpp"
+
 #include "pki/crypto/der.hpp"
 
 #include <boost/json.hpp>
@@ -182,6 +184,9 @@ result<std::vector<evp_pkey_ptr>> prepare_keys(const bench_options& o) {
     std::size_t cached = keys.size();
     keys.resize(wanted);
     std::atomic<bool> failed{false};
+    std::atomic<std::size_t> made{0};
+    // RSA keys take a while (100 RSA-2048 keys: about 20 s on two cores): say so.
+    progress shown("bench: generating " + std::string(to_string(o.key)) + " keys", wanted - cached, std::cerr);
     parallel_for(wanted - cached, [&](std::size_t i) {
         auto k = generate_key(o.key);
         if (!k) {
@@ -189,7 +194,9 @@ result<std::vector<evp_pkey_ptr>> prepare_keys(const bench_options& o) {
             return;
         }
         keys[cached + i] = std::move(*k);
+        shown.update(++made);
     });
+    shown.finish();
     if (failed) return make_error("key generation failed");
     if (!o.key_cache.empty() && cached < keys.size()) {
         std::ofstream out(o.key_cache, std::ios::app | std::ios::binary);

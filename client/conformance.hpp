@@ -84,6 +84,9 @@ struct conformance_options {
     std::string work_dir;  // kept when given; else a temporary directory, removed at the end
     // How the private server is configured (the parent's --config / --preset).
     std::string server_config, server_preset;
+    // A lab already running instead (a CI job's fixture): its base or SCEP
+    // URL, the admin API token and the challenge its clients use.
+    std::string server_url, admin_token, challenge;
 };
 
 // Runs the cases; prints the table to `out`. Exit code: 0 all passed (or

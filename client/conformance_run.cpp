@@ -4,6 +4,7 @@
 #include "client/conformance.hpp"
 
 #include "client/admin_client.hpp"
+#include "client/progress.hpp"
 
 #include <boost/json.hpp>
 #include <openssl/err.h>
@@ -185,6 +186,43 @@ result<void> start_server(lab_server& srv, const std::string& self_exe, const co
     return make_error("the lab server did not start within 60 s (" + (dir / "server.log").string() + ")");
 }
 
+// A lab that already runs (`--server`): its admin API must take the token and
+// arm faults; the CA chain for {ca} comes from its GetCACert.
+result<void> use_server(lab_server& srv, const conformance_options& o, const fs::path& dir,
+                        std::vector<x509_ptr>& ca_certs) {
+    auto parsed = parse_scep_url(o.server_url);
+    if (!parsed) return make_error("--server " + o.server_url + ": " + parsed.message());
+    // A base URL ("http://host:port") gets the lab's SCEP path; a SCEP URL is kept.
+    const std::string scheme = parsed->tls ? "https" : "http";
+    const std::string authority = parsed->host.find(':') != std::string::npos ? "[" + parsed->host + "]" : parsed->host;
+    srv.base_url = scheme + "://" + authority + ":" + std::to_string(parsed->port);
+    srv.url = parsed->path.empty() || parsed->path == "/" ? srv.base_url + "/scep" : srv.base_url + parsed->path;
+    if (o.admin_token.empty())
+        return make_error("--server needs the lab's admin token (--admin-token, or SCEP_LAB_ADMIN_TOKEN): faults are "
+                          "armed through its admin API");
+    srv.token = o.admin_token;
+    auto base = parse_scep_url(srv.base_url);
+    if (!base) return base.err();
+    srv.admin.emplace(*base, srv.token);
+    auto faults = srv.call("GET", "/admin/api/faults");
+    if (!faults) return make_error("the admin API of " + srv.base_url + " does not answer: " + faults.message());
+    if (!faults->at("faults").as_array().empty())
+        return make_error(srv.base_url + " has fault rules armed already (scep-lab fault list): they would change "
+                          "every verdict; clear them first (scep-lab fault clear)");
+    auto scep = parse_scep_url(srv.url);
+    if (!scep) return scep.err();
+    scep_client sc(*scep);
+    auto certs = sc.get_ca_cert();
+    if (!certs) return make_error("GetCACert from " + srv.url + ": " + certs.message());
+    std::string pem;
+    for (const auto& c : *certs) pem += x509_to_pem(*c);
+    fs::create_directories(dir);
+    srv.ca_file = (dir / "ca-chain.pem").string();
+    std::ofstream(srv.ca_file, std::ios::binary) << pem;
+    ca_certs = std::move(*certs);
+    return {};
+}
+
 std::string cn_for(const std::string& name) {
     std::string cn = "conformance-" + name;
     return cn.size() > 64 ? cn.substr(0, 64) : cn;
@@ -275,23 +313,36 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
         }
     } clean{work, !o.work_dir.empty()};
 
-    const std::string challenge = "conformance-" + to_hex(random_bytes(6));
     lab_server srv;
-    if (auto r = start_server(srv, self_exe, o, work / "server", challenge); !r) {
-        std::cerr << "scep-lab conformance: " << r.message() << "\n";
-        return 2;
-    }
     std::vector<x509_ptr> ca_certs;
-    if (auto parsed = parse_scep_url(srv.url)) {
-        scep_client sc(*parsed);
-        if (auto certs = sc.get_ca_cert()) ca_certs = std::move(*certs);
+    std::string challenge;
+    if (!o.server_url.empty()) {
+        challenge = o.challenge;
+        if (auto r = use_server(srv, o, work / "server", ca_certs); !r) {
+            std::cerr << "scep-lab conformance: " << r.message() << "\n";
+            return 2;
+        }
+    } else {
+        challenge = "conformance-" + to_hex(random_bytes(6));
+        if (auto r = start_server(srv, self_exe, o, work / "server", challenge); !r) {
+            std::cerr << "scep-lab conformance: " << r.message() << "\n";
+            return 2;
+        }
+        if (auto parsed = parse_scep_url(srv.url)) {
+            scep_client sc(*parsed);
+            if (auto certs = sc.get_ca_cert()) ca_certs = std::move(*certs);
+        }
     }
     out << "scep-lab conformance: " << version << " against " << srv.url << " (" << cases.size() << " cases, timeout "
         << o.timeout_seconds << " s each)\n";
 
     std::vector<case_result> results;
+    // The table goes to `out`; progress (a case can wait 30-60 s on PENDING)
+    // to standard error: redrawn on a terminal, every 15 s in a log.
+    progress shown("conformance", cases.size(), std::cerr);
     for (const auto& c : cases) {
         case_result r;
+        shown.update(results.size(), c.name);
         r.c = c;
         const fs::path dir = work / "cases" / c.name;
         fs::remove_all(dir, ec);
@@ -316,7 +367,7 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
             std::cerr << "scep-lab conformance: " << pid.message() << "\n";
             return 2;
         }
-        auto e = wait_for(*pid, std::chrono::seconds(o.timeout_seconds));
+        auto e = wait_for(*pid, std::chrono::seconds(o.timeout_seconds), [&](double) { shown.update(results.size(), c.name); });
         r.exit_code = e.exit_code;
         r.signal = e.signal;
         r.timed_out = e.timed_out;
@@ -346,12 +397,14 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
         }
         if (!c.rule_json.empty() && r.fired == 0 && r.v == verdict::pass && !r.certificate)
             r.detail += (r.detail.empty() ? "" : "; ") + std::string("the fault never fired");
+        shown.finish_line();
         out << std::left << std::setw(34) << c.name << std::setw(10) << to_string(r.v) << r.outcome
             << (r.detail.empty() ? "" : "  " + r.detail) << "\n"
             << std::flush;
         results.push_back(std::move(r));
     }
 
+    shown.finish();
     auto t = count_verdicts(results);
     out << t.pass << " pass, " << t.fail << " FAIL, " << t.reported << " reported";
     if (!o.work_dir.empty()) out << "; each case's files under " << (work / "cases").string();

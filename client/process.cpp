@@ -34,11 +34,16 @@ result<pid_t> start_process(const std::vector<std::string>& argv, const std::fil
     return pid;
 }
 
-ended wait_for(pid_t pid, std::chrono::seconds timeout) {
+ended wait_for(pid_t pid, std::chrono::seconds timeout, const std::function<void(double seconds)>& tick) {
     ended e;
     const auto t0 = std::chrono::steady_clock::now();
+    auto next_tick = t0 + std::chrono::seconds(1);
     int status = 0;
     for (;;) {
+        if (tick && std::chrono::steady_clock::now() >= next_tick) {
+            tick(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            next_tick += std::chrono::seconds(1);
+        }
         pid_t w = ::waitpid(pid, &status, WNOHANG);
         if (w == pid) break;
         if (std::chrono::steady_clock::now() - t0 >= timeout) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <sys/types.h>
 #include <utility>
@@ -27,6 +28,7 @@ result<pid_t> start_process(const std::vector<std::string>& argv, const std::fil
 
 // Waits up to `timeout`, then kills the whole group (also after a normal
 // exit: a daemon the command started must not outlive it).
-ended wait_for(pid_t pid, std::chrono::seconds timeout);
+// `tick` (when given) is called about once a second with the time so far.
+ended wait_for(pid_t pid, std::chrono::seconds timeout, const std::function<void(double seconds)>& tick = {});
 
 }  // namespace scep::client

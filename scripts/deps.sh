@@ -3,6 +3,7 @@
 #   scripts/deps.sh build   compiler, CMake and libraries
 #   scripts/deps.sh test    the above plus the real peers the tests run
 #   scripts/deps.sh fuzz    the build packages plus clang and libFuzzer
+#   scripts/deps.sh package the build packages (what scripts/package.sh needs)
 # As root it runs apt-get; otherwise it prints the command to run.
 set -euo pipefail
 
@@ -34,7 +35,8 @@ case "${1:-build}" in
     build) ;;
     test) want+=("${TEST_PACKAGES[@]}") ;;
     fuzz) want+=("${FUZZ_PACKAGES[@]}") ;;
-    *) echo "usage: $0 [build|test|fuzz]" >&2; exit 2 ;;
+    package) ;;  # cpack -G DEB needs nothing more (its Depends are written out)
+    *) echo "usage: $0 [build|test|fuzz|package]" >&2; exit 2 ;;
 esac
 
 missing=()

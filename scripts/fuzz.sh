@@ -15,7 +15,26 @@ scripts/deps.sh fuzz
 dir=build-fuzz
 CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCEP_LAB_FUZZ=ON \
     -DCMAKE_UNITY_BUILD="${SCEP_LAB_UNITY:-ON}" -DCMAKE_UNITY_BUILD_BATCH_SIZE=8 -DSCEP_LAB_BUILD_TESTS=OFF >/dev/null
-if ! cmake --build "$dir" -j "${JOBS:-2}" --target "${targets[@]/#/fuzz_}" >"$dir/build.log" 2>&1; then
+# The build takes minutes from nothing: its step counter on a terminal (one
+# redrawn line), a line every 15 s in a log.
+cmake --build "$dir" -j "${JOBS:-2}" --target "${targets[@]/#/fuzz_}" >"$dir/build.log" 2>&1 &
+build_pid=$!
+t0=$(date +%s) shown=$t0
+while kill -0 "$build_pid" 2>/dev/null; do
+    sleep 1
+    step=$(grep -o '^\[[0-9]*/[0-9]*\]' "$dir/build.log" | tail -1 || true)
+    now=$(date +%s)
+    if [ -t 2 ]; then
+        printf '\rfuzz build %s (%d s)   ' "${step:-[starting]}" $((now - t0)) >&2
+    elif [ $((now - shown)) -ge 15 ]; then
+        echo "fuzz build ${step:-[starting]} ($((now - t0)) s)" >&2
+        shown=$now
+    fi
+done
+[ -t 2 ] && printf '\r%40s\r' '' >&2
+build_rc=0
+wait "$build_pid" || build_rc=$?
+if [ "$build_rc" != 0 ]; then
     echo "FAIL: the fuzz targets do not build (clang):" >&2
     grep -E "error|Error" -A3 "$dir/build.log" | head -n 40 >&2
     exit 1

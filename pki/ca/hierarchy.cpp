@@ -312,13 +312,16 @@ struct hierarchy_builder {
     // Writes every file into `out` (a fresh temporary directory); the entries
     // name their final place in `dir`.
     static result<hierarchy> generate(const hierarchy_spec& spec, const fs::path& out, const fs::path& dir,
-                                      time_point now) {
+                                      time_point now, const std::function<void(const std::string&)>& note) {
         hierarchy h;
         h.ca_as_ra_ = spec.ca_as_ra;
         for (std::size_t i = 0; i < spec.tiers.size(); ++i) {
             const auto& t = spec.tiers[i];
             bool last = i + 1 == spec.tiers.size();
             const ca_entry* parent = i == 0 ? nullptr : &h.tiers_.back();
+            // RSA 4096 keys take seconds each: say what is being made.
+            note("generating the " + t.name + " CA (" + std::string(to_string(t.key)) + ", " + std::to_string(i + 1) +
+                 " of " + std::to_string(spec.tiers.size()) + ")");
             auto made = make_ca(t, parent, spec.tiers.size() - 1 - i, last && spec.ca_as_ra, now);
             if (!made) return made.err();
             auto& [cert, key] = *made;
@@ -568,7 +571,7 @@ result<hierarchy> generate_into_place(const hierarchy_spec& spec, const fs::path
     std::string tmpl = (parent / (prefix + std::to_string(::getpid()) + "-XXXXXX")).string();
     if (!::mkdtemp(tmpl.data())) return make_error("cannot create a directory beside " + dir.string() + ": " + std::strerror(errno));
     const fs::path out(tmpl);
-    auto h = hierarchy_builder::generate(spec, out, dir, now);
+    auto h = hierarchy_builder::generate(spec, out, dir, now, note);
     if (h) {
         // `dir` is empty here: rename(2) replaces an empty directory in one step.
         fs::rename(out, dir, ec);
