@@ -346,13 +346,14 @@ router::profile_source profile_downloads(const config::settings& s, lab& l, cons
 
 // The status page at "/": the challenge is shown when it is the lab default.
 router::status_source status_page(const config::settings& s, lab& l, const scep_service& service,
-                                  const challenge_store* challenges, bool admin_on) {
-    return [&s, &l, &service, challenges, admin_on](const std::string& base_url) {
+                                  const challenge_store* challenges, bool admin_on, transaction_store* transactions) {
+    return [&s, &l, &service, challenges, admin_on, transactions](const std::string& base_url) {
         status_inputs in{.pki = service.pki(), .store = *l.store, .base_url = base_url, .scep_path = s.scep_paths.front(),
                          .ndes_path = {}, .challenge = {}, .challenge_note = {}, .https = s.https.enabled,
                          .admin = admin_on, .transactions = s.inspector.enabled};
         if (s.ndes.enabled) in.ndes_path = std::string(config::ndes_scep_paths.front());
         in.challenges = challenges;
+        in.transaction_log = transactions;
         if (challenges)
             in.challenge_note = "one-time challenges from the admin API (scep-lab challenge add)";
         else if (s.challenge.mode == config::challenge_mode::webhook)
@@ -699,7 +700,7 @@ int serve(const config::settings& s) {
                           .faults = &faults,
                           .profiles = profile_downloads(s, l, service, challenge, admin ? &*admin : nullptr,
                                                         ndes ? &*ndes : nullptr, identity ? identity->chain_view() : std::vector<const X509*>{}),
-                          .status_page = status_page(s, l, service, challenge.store.get(), admin.has_value()),
+                          .status_page = status_page(s, l, service, challenge.store.get(), admin.has_value(), transactions.get()),
                           .tls_chain = identity ? identity->chain_copy() : std::vector<x509_ptr>{},
                           .capture_dir = s.log.capture_dir,
                           .ndes_events = ndes_events.get()});

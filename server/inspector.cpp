@@ -222,6 +222,18 @@ void inspector::record(scep_exchange&& x) {
     if (x.scep.status == pki_status::pending) decision["pending_id"] = t.transaction_id;
     if (!x.scep.faults.empty()) decision["fault_injected"] = x.scep.faults_text();
     detail["decision"] = std::move(decision);
+    // What the server did decides the severity: a single-DES envelope it
+    // opened (scep.allow_single_des) was accepted on purpose, whatever else
+    // then refused the request: a warning here, where a strict server
+    // answers badAlg (and then it stays an error).
+    if (x.inspection.opened && x.scep.failure != fail_info::bad_alg)
+        for (auto& f : found)
+            if (f.id == "envelope.single-des") {
+                f.level = inspect::severity::warning;
+                f.detail += std::string(f.detail.empty() ? "" : "; ") +
+                            "accepted here (scep.allow_single_des = true); servers that follow RFC 8894 answer badAlg";
+            }
+    inspect::order_by_severity(found);
     detail["findings"] = inspect::to_json(found);
 
     for (const auto& f : found) t.findings += (t.findings.empty() ? "" : " ") + f.id;

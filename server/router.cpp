@@ -86,7 +86,7 @@ std::vector<router::route> router::routes() const {
         out.push_back({"transactions",
                        [](std::string_view p) {
                            return p == "/transactions" || p.starts_with("/transactions/") ||
-                                  p == "/transactions.json" || p == "/transactions.js";
+                                  p == "/transactions.json" || p == "/transactions.js" || p == "/transactions.rows";
                        },
                        "", false, &router::transactions});
     if (admin_) out.push_back({"admin", &admin_api::is_admin_path, "", false, &router::admin});
@@ -330,7 +330,40 @@ response router::transactions(call& c) {
         return json_page(status, boost::json::object{{"error", message}});
     };
     const bool admin = admin_ != nullptr;
-    if (c.path == "/transactions") return page(http::status::ok, html, render_transactions_page(admin));
+    if (c.path == "/transactions" || c.path == "/transactions.rows") {
+        // The list, rendered here (no JavaScript needed); .rows is what the
+        // page's script refreshes: the rows and the count.
+        transaction_query q;
+        std::string error;
+        auto params = form_params(c.query);
+        if (!params) error = "the query string is not percent-encoded properly";
+        else if (auto parsed = transaction_query_from(*params)) q = *parsed;
+        else error = parsed.message();
+        q.limit = std::min<std::size_t>(q.limit, 200);
+        boost::json::array items;
+        std::int64_t total = 0;
+        if (error.empty()) {
+            auto found = inspector_->log().search(q);
+            if (!found) {
+                c.rec.detail = found.message();
+                error = "transaction log error (see the server log)";
+            } else {
+                total = found->total;
+                for (const auto& t : found->items) items.push_back(transaction_summary_json(t));
+            }
+        }
+        if (c.path == "/transactions.rows") {
+            if (!error.empty()) return json_failure(http::status::bad_request, error);
+            return json_page(http::status::ok,
+                             boost::json::object{{"total", total},
+                                                 {"shown", items.size()},
+                                                 {"message", transaction_count_text(total, items.size())},
+                                                 {"rows", render_transaction_rows(items)}});
+        }
+        transaction_list list{items, total, q.client, q.status, q.severity, q.finding, error};
+        return page(error.empty() ? http::status::ok : http::status::bad_request, html,
+                    render_transactions_page(list, admin));
+    }
     if (c.path == "/transactions.js")
         return page(http::status::ok, "application/javascript; charset=utf-8", transactions_script());
     if (c.path == "/transactions.json") {

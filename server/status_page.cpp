@@ -54,6 +54,38 @@ std::string render_status_page(const status_inputs& in) {
       << " <span class=\"muted\">(add <code>?ssid=NAME</code> for EAP-TLS Wi-Fi)</span></td></tr>\n";
     o << "</table>\n";
 
+    if (in.transaction_log) {
+        // What failed, first: a client that cannot enroll is why people look.
+        o << "<h2>Failures</h2>\n";
+        transaction_query all;
+        all.limit = 1;
+        transaction_query failed;
+        failed.status = "failed";
+        failed.limit = 5;
+        auto everything = in.transaction_log->search(all);
+        auto failures = in.transaction_log->search(failed);
+        if (!everything || !failures) {
+            o << "<p class=\"muted\">the transaction log cannot be read (see the server log)</p>\n";
+        } else if (failures->total == 0) {
+            o << "<p class=\"ok\" id=\"failures-summary\">no failed exchange among " << everything->total << "</p>\n";
+        } else {
+            o << "<p id=\"failures-summary\"><span class=\"revoked\">" << failures->total << " of " << everything->total
+              << " exchanges failed</span> (a SCEP FAILURE or an HTTP error); the latest:</p>\n"
+              << "<table id=\"failures\"><tr><th>#</th><th>time</th><th>client</th><th>operation</th><th>status</th>"
+                 "<th>reason</th></tr>\n";
+            for (const auto& t : failures->items) {
+                const std::string id = std::to_string(t.id);
+                o << "<tr><td><a href=\"/transactions/" << id << "\">" << id << "</a></td><td>" << markup_escape(t.time)
+                  << "</td><td>" << markup_escape(t.client) << "</td><td>"
+                  << markup_escape(t.operation + (t.message_type.empty() ? "" : " " + t.message_type)) << "</td><td class=\"revoked\">"
+                  << markup_escape(t.pki_status + (t.fail_info.empty() ? "" : " " + t.fail_info) +
+                                   (t.pki_status.empty() ? "HTTP " + std::to_string(t.http_status) : ""))
+                  << "</td><td>" << markup_escape(t.reason) << "</td></tr>\n";
+            }
+            o << "</table>\n<p><a href=\"/transactions?status=failed\">all failures</a></p>\n";
+        }
+    }
+
     o << "<h2>CA chain</h2>\n<table id=\"chain\"><tr><th>CA</th><th>subject</th><th>valid</th><th>SHA-256</th><th>download</th></tr>\n";
     const auto& tiers = in.pki.tiers();
     for (auto it = tiers.rbegin(); it != tiers.rend(); ++it) {

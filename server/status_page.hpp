@@ -10,6 +10,7 @@
 #include "pki/ca/hierarchy.hpp"
 #include "pki/store/challenges.hpp"
 #include "pki/store/store.hpp"
+#include "pki/store/transactions.hpp"
 
 namespace scep::server {
 
@@ -25,6 +26,7 @@ struct status_inputs {
     bool admin = false;        // whether the admin API is on (buttons)
     bool transactions = false;  // whether the inspector is on (link to /transactions)
     const challenge_store* challenges = nullptr;  // challenge.mode = "api": the live ones are listed (never values)
+    transaction_store* transaction_log = nullptr;  // the inspector's: failures are summarised from it
 };
 
 std::string render_status_page(const status_inputs& in);

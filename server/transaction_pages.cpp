@@ -24,6 +24,13 @@ code{font-family:ui-monospace,monospace;font-size:.85em;word-break:break-all}
 .muted{color:#777}.error{color:#a00;font-weight:600}.warning{color:#a60}.note{color:#357}
 tr.error td:first-child{border-left:4px solid #a00}tr.warning td:first-child{border-left:4px solid #a60}
 .ok{color:#070}form label{margin-right:1em}
+#transactions{table-layout:auto}#transactions th{width:auto}#transactions td.when,#transactions td code{white-space:nowrap}
+#transactions td.reason{white-space:normal;min-width:7em}#transactions td{padding:.3em .4em}
+#transactions td.findings{white-space:normal;min-width:12em}#transactions td.findings span{white-space:nowrap}
+tr.row-error td:first-child{border-left:4px solid #a00}tr.row-warning td:first-child{border-left:4px solid #a60}
+tr.row-note td:first-child{border-left:4px solid #357}
+td.refused{color:#a00;font-weight:600}td.pending{color:#a60}td.answered{color:#070}p.refused{color:#a00}
+.sev-error{color:#a00}.sev-warning{color:#a60}.sev-note{color:#357}
 )";
 
 std::string head(const std::string& title) {
@@ -75,23 +82,103 @@ void render_value(std::ostringstream& o, const json::value& v) {
 
 }  // namespace
 
-std::string render_transactions_page(bool admin) {
+namespace {
+
+// 1234567 → "1,234,567".
+std::string grouped(std::int64_t n) {
+    std::string digits = std::to_string(n < 0 ? -n : n), out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return n < 0 ? "-" + out : out;
+}
+
+// A transactionID as long as a 78-digit number would push status and findings
+// off the screen: its ends, with the whole value on hover and on its page.
+std::string short_id(const std::string& v) {
+    if (v.size() <= 20) return markup_escape(v);
+    return "<span title=\"" + markup_escape(v) + "\">" + markup_escape(v.substr(0, 8)) + "…" +
+           markup_escape(v.substr(v.size() - 6)) + "</span>";
+}
+
+}  // namespace
+
+std::string transaction_count_text(std::int64_t total, std::size_t shown) {
+    return grouped(total) + (total == 1 ? " transaction matches" : " transactions match") + "; showing " +
+           grouped(static_cast<std::int64_t>(shown)) + ".";
+}
+
+std::string render_transaction_rows(const json::array& items) {
+    std::ostringstream o;
+    for (const auto& v : items) {
+        if (!v.is_object()) continue;
+        const auto& t = v.as_object();
+        const std::string id = markup_escape(str(t, "id")), sev = markup_escape(str(t, "severity"));
+        const std::string pki = str(t, "pki_status");
+        const auto* http = field(t, "http_status");
+        const std::int64_t code = http && http->is_int64() ? http->as_int64() : 0;
+        // The status says what the server did: refused (red), pending, issued.
+        const char* outcome = pki == "FAILURE" || code >= 400 ? "refused" : pki == "PENDING" ? "pending" : "answered";
+        // "2026-12-05T06:07:15Z" → "12-05 06:07:15", the whole value on hover.
+        const std::string time = str(t, "time");
+        const std::string shown_time = time.size() >= 19 ? time.substr(5, 5) + " " + time.substr(11, 8) : time;
+        // The row's worst finding marks its edge only: the status cell says
+        // whether the server refused, in red; nothing else is bold.
+        o << "<tr class=\"row-" << sev << "\"><td><a href=\"/transactions/" << id << "\">" << id << "</a></td><td class=\"when\" title=\""
+          << markup_escape(time) << "\">" << markup_escape(shown_time) << "</td><td>" << markup_escape(str(t, "client")) << "</td><td>"
+          << markup_escape(str(t, "method") + " " + str(t, "operation")) << "</td><td>"
+          << markup_escape(str(t, "message_type")) << "</td><td><code>" << short_id(str(t, "transaction_id"))
+          << "</code></td><td class=\"" << outcome << "\">"
+          // A SCEP answer is HTTP 200: the code is shown when it says something.
+          << markup_escape(pki + (str(t, "fail_info").empty() ? "" : " " + str(t, "fail_info")) +
+                           (code == 200 && !pki.empty() ? "" : (pki.empty() ? "" : " ") + std::string("HTTP ") + std::to_string(code)))
+          << "</td><td class=\"reason\">" << markup_escape(str(t, "reason")) << "</td><td class=\"findings\">";
+        // The worst finding first (the one that decided a refusal), as the
+        // inspector orders them; none coloured worse than the row (a cipher
+        // the server accepted is a warning in this exchange).
+        auto rank = [](std::string_view s) { return s == "error" ? 2 : s == "warning" ? 1 : 0; };
+        const int row_rank = rank(str(t, "severity"));
+        bool first = true;
+        if (const auto* f = field(t, "findings"); f && f->is_array())
+            for (const auto& id_value : f->as_array()) {
+                const std::string fid = text_of(id_value);
+                const auto* def = inspect::find_finding(fid);
+                const std::string level = def ? std::string(inspect::to_string(def->level)) : "note";
+                o << (first ? "" : " ") << "<span class=\"sev-" << (rank(level) > row_rank ? str(t, "severity") : level)
+                  << "\">" << markup_escape(fid) << "</span>";
+                first = false;
+            }
+        o << "</td></tr>\n";
+    }
+    return o.str();
+}
+
+std::string render_transactions_page(const transaction_list& list, bool admin) {
     std::ostringstream o;
     o << head("scep-lab transactions");
     o << "<h1>Transactions</h1>\n<p class=\"muted\">Every SCEP exchange, newest first, decoded and checked against "
-         "the findings catalogue (<a href=\"/\">status page</a>). The list refreshes by itself.</p>\n";
-    o << "<form id=\"filters\"><label>client <input name=\"client\" size=\"16\"></label>"
+         "the findings catalogue (<a href=\"/\">status page</a>). Rows are coloured by their worst finding; the "
+         "status says what the server did. The list refreshes by itself when JavaScript runs.</p>\n";
+    auto option = [&](const std::string& value, const std::string& chosen) {
+        o << "<option" << (value == chosen ? " selected" : "") << ">" << markup_escape(value) << "</option>";
+    };
+    o << "<form id=\"filters\" method=\"get\" action=\"/transactions\"><label>client <input name=\"client\" size=\"16\" value=\""
+      << markup_escape(list.client) << "\"></label>"
       << "<label>status <select name=\"status\"><option value=\"\">any</option>";
-    for (const char* s : {"SUCCESS", "FAILURE", "PENDING", "400", "404", "500"})
-        o << "<option>" << s << "</option>";
-    o << "</select></label><label>severity <select name=\"severity\"><option value=\"\">any</option>"
-      << "<option>error</option><option>warning</option><option>note</option></select></label>"
-      << "<label>finding <select name=\"finding\"><option value=\"\">any</option>";
-    for (const auto& f : inspect::catalogue()) o << "<option>" << markup_escape(std::string(f.id)) << "</option>";
-    o << "</select></label></form>\n";
-    o << "<p id=\"list-msg\" class=\"muted\">loading…</p>\n";
+    for (const char* s : {"failed", "SUCCESS", "FAILURE", "PENDING", "400", "404", "500"}) option(s, list.status);
+    o << "</select></label><label>severity <select name=\"severity\"><option value=\"\">any</option>";
+    for (const char* s : {"error", "warning", "note"}) option(s, list.severity);
+    o << "</select></label><label>finding <select name=\"finding\"><option value=\"\">any</option>";
+    for (const auto& f : inspect::catalogue()) option(std::string(f.id), list.finding);
+    o << "</select></label> <button type=\"submit\">show</button></form>\n";
+    if (!list.error.empty())
+        o << "<p id=\"list-msg\" class=\"refused\">" << markup_escape(list.error) << "</p>\n";
+    else
+        o << "<p id=\"list-msg\" class=\"muted\">" << transaction_count_text(list.total, list.items.size()) << "</p>\n";
     o << "<table id=\"transactions\"><thead><tr><th>#</th><th>time</th><th>client</th><th>operation</th>"
-         "<th>message</th><th>transactionID</th><th>status</th><th>findings</th></tr></thead><tbody></tbody></table>\n";
+         "<th>message</th><th>transactionID</th><th>status</th><th>reason</th><th>findings</th></tr></thead><tbody>"
+      << render_transaction_rows(list.items) << "</tbody></table>\n";
     if (admin) o << "<p class=\"muted\">The JSON is also at <code>/admin/api/transactions</code> (token needed).</p>\n";
     o << "<script src=\"/transactions.js\"></script>\n</body></html>\n";
     return o.str();
@@ -191,47 +278,31 @@ const std::string& transactions_script() {
   var table = document.querySelector('#transactions tbody');
   var form = document.getElementById('filters');
   var msg = document.getElementById('list-msg');
-  function cell(tr, text, cls) {
-    var td = document.createElement('td');
-    td.textContent = text;
-    if (cls) td.className = cls;
-    tr.appendChild(td);
-    return td;
-  }
-  function refresh() {
+  // The server renders the list (it works without JavaScript); this only
+  // refreshes its rows every 2 s and when a filter changes.
+  function query() {
     var params = new URLSearchParams();
     new FormData(form).forEach(function (v, k) { if (v) params.append(k, v); });
-    params.append('limit', '200');
-    fetch('/transactions.json?' + params.toString(), {cache: 'no-store'}).then(function (res) {
+    return params.toString();
+  }
+  function refresh() {
+    fetch('/transactions.rows?' + query(), {cache: 'no-store'}).then(function (res) {
       return res.json().then(function (body) {
         if (!res.ok) throw new Error(body.error || ('HTTP ' + res.status));
-        table.textContent = '';
-        body.items.forEach(function (t) {
-          var tr = document.createElement('tr');
-          if (t.severity) tr.className = t.severity;
-          var td = cell(tr, '');
-          var a = document.createElement('a');
-          a.href = '/transactions/' + t.id;
-          a.textContent = String(t.id);
-          td.appendChild(a);
-          cell(tr, t.time);
-          cell(tr, t.client);
-          cell(tr, t.method + ' ' + t.operation);
-          cell(tr, t.message_type);
-          cell(tr, t.transaction_id);
-          cell(tr, (t.pki_status ? t.pki_status + ' ' : '') + (t.fail_info ? t.fail_info + ' ' : '') + 'HTTP ' + t.http_status,
-               t.pki_status === 'FAILURE' || t.http_status >= 400 ? 'error' : '');
-          cell(tr, t.findings.join(' '), t.severity);
-          table.appendChild(tr);
-        });
-        msg.textContent = body.total + ' transactions match; showing ' + body.items.length + '.';
+        table.innerHTML = body.rows;  // escaped by the server
+        msg.textContent = body.message;
+        msg.className = 'muted';
       });
-    }).catch(function (e) { msg.textContent = e.message; msg.className = 'error'; });
+    }).catch(function (e) { msg.textContent = e.message; msg.className = 'refused'; });
   }
   if (table && form) {
-    form.addEventListener('change', refresh);
-    form.addEventListener('input', refresh);
-    refresh();
+    var changed = function () {
+      history.replaceState(null, '', '/transactions' + (query() ? '?' + query() : ''));
+      refresh();
+    };
+    form.addEventListener('change', changed);
+    form.addEventListener('input', changed);
+    form.addEventListener('submit', function (e) { e.preventDefault(); changed(); });
     setInterval(refresh, 2000);
   }
   var token = document.getElementById('token');

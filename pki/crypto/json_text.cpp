@@ -2,6 +2,9 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <charconv>
+#include <cmath>
+
 #include "pki/crypto/encoding.hpp"
 
 namespace scep {
@@ -75,12 +78,74 @@ json::value repaired(const json::value& v) {
     }
 }
 
+bool has_double(const json::value& v) {
+    switch (v.kind()) {
+        case json::kind::double_: return true;
+        case json::kind::array:
+            for (const auto& e : v.get_array())
+                if (has_double(e)) return true;
+            return false;
+        case json::kind::object:
+            for (const auto& [k, e] : v.get_object())
+                if (has_double(e)) return true;
+            return false;
+        default: return false;
+    }
+}
+
+// Boost.JSON writes 1.711 as "1.711E0": correct JSON, but pages and people
+// read it. Documents with a double are written here, each number in its
+// shortest exact form ("1.711", "1e+21"), everything else as Boost.JSON does.
+void write_readable(const json::value& v, std::string& out) {
+    switch (v.kind()) {
+        case json::kind::double_: {
+            const double d = v.get_double();
+            char buf[32];
+            auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+            if (!std::isfinite(d) || ec != std::errc()) out += "null";
+            else out.append(buf, end);
+            return;
+        }
+        case json::kind::array: {
+            out += '[';
+            bool first = true;
+            for (const auto& e : v.get_array()) {
+                if (!first) out += ',';
+                first = false;
+                write_readable(e, out);
+            }
+            out += ']';
+            return;
+        }
+        case json::kind::object: {
+            out += '{';
+            bool first = true;
+            for (const auto& [k, e] : v.get_object()) {
+                if (!first) out += ',';
+                first = false;
+                out += json::serialize(json::string_view(k));
+                out += ':';
+                write_readable(e, out);
+            }
+            out += '}';
+            return;
+        }
+        default: out += json::serialize(v);
+    }
+}
+
 }  // namespace
 
 std::string json_text(const json::value& v) {
     // Almost always valid already: one read-only walk, no copy.
-    if (all_valid(v)) return json::serialize(v);
-    return json::serialize(repaired(v));
+    auto write = [](const json::value& valid) {
+        if (!has_double(valid)) return json::serialize(valid);
+        std::string out;
+        write_readable(valid, out);
+        return out;
+    };
+    if (all_valid(v)) return write(v);
+    return write(repaired(v));
 }
 
 }  // namespace scep

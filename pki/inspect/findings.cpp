@@ -203,10 +203,21 @@ void raise(std::vector<finding>& out, std::string_view id, std::string detail) {
     out.push_back({std::string(id), std::move(detail)});
 }
 
+severity severity_of(const finding& f) {
+    if (f.level) return *f.level;
+    const auto* def = find_finding(f.id);
+    return def ? def->level : severity::note;
+}
+
+void order_by_severity(std::vector<finding>& found) {
+    std::stable_sort(found.begin(), found.end(),
+                     [](const finding& a, const finding& b) { return severity_of(a) > severity_of(b); });
+}
+
 std::optional<severity> worst(const std::vector<finding>& found) {
     std::optional<severity> w;
     for (const auto& f : found)
-        if (const auto* def = find_finding(f.id); def && (!w || def->level > *w)) w = def->level;
+        if (!w || severity_of(f) > *w) w = severity_of(f);
     return w;
 }
 

@@ -29,10 +29,18 @@ std::span<const finding_def> catalogue();
 const finding_def* find_finding(std::string_view id);
 
 // One raised finding; `detail` adds the particulars ("des-cbc", "12 bytes").
+// `level`, when set, is this exchange's severity instead of the catalogue's:
+// what the server did decides (a cipher it accepted is not an error here).
 struct finding {
     std::string id;
     std::string detail;
+    std::optional<severity> level = std::nullopt;
 };
+// This finding's severity: its own, else the catalogue's.
+severity severity_of(const finding& f);
+// Worst first (error, warning, note), raised order kept among equals: the
+// finding that decided a refusal leads.
+void order_by_severity(std::vector<finding>& found);
 // Adds `id` (which must be in the catalogue) unless it is already there.
 void raise(std::vector<finding>& out, std::string_view id, std::string detail = {});
 // The worst severity among `found`; nullopt when empty.

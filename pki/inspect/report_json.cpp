@@ -20,7 +20,7 @@ boost::json::value to_json(const std::vector<finding>& found) {
         const finding_def* def = find_finding(f.id);
         boost::json::object o;
         o["id"] = f.id;
-        o["severity"] = def ? std::string(to_string(def->level)) : "note";
+        o["severity"] = std::string(to_string(severity_of(f)));
         o["summary"] = def ? std::string(def->summary) : "";
         o["reference"] = def ? std::string(def->reference) : "";
         if (!f.detail.empty()) o["detail"] = f.detail;

@@ -30,7 +30,11 @@ constexpr int severity_rank(std::string_view s) {
 
 bool matches(const transaction_record& t, const transaction_query& q) {
     if (!q.client.empty() && t.client != q.client) return false;
-    if (!q.status.empty() && t.pki_status != q.status && std::to_string(t.http_status) != q.status) return false;
+    if (q.status == "failed") {
+        if (t.pki_status != "FAILURE" && t.http_status < 400) return false;
+    } else if (!q.status.empty() && t.pki_status != q.status && std::to_string(t.http_status) != q.status) {
+        return false;
+    }
     if (!q.finding.empty() && (" " + t.findings + " ").find(" " + q.finding + " ") == std::string::npos) return false;
     if (!q.severity.empty() && severity_rank(t.severity) < severity_rank(q.severity)) return false;
     if (!q.transaction_id.empty() && t.transaction_id != q.transaction_id) return false;
@@ -173,7 +177,9 @@ public:
         std::string where = "FROM transactions WHERE 1=1";
         std::vector<std::string> values;
         if (!q.client.empty()) where += " AND client = ?", values.push_back(q.client);
-        if (!q.status.empty())
+        if (q.status == "failed")
+            where += " AND (pki_status = 'FAILURE' OR http_status >= 400)";
+        else if (!q.status.empty())
             where += " AND (pki_status = ? OR CAST(http_status AS TEXT) = ?)", values.push_back(q.status),
                 values.push_back(q.status);
         if (!q.finding.empty())

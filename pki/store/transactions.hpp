@@ -35,7 +35,7 @@ struct transaction_record {
 // Filters; empty fields do not filter.
 struct transaction_query {
     std::string client;
-    std::string status;  // a pkiStatus (SUCCESS, FAILURE, PENDING) or an HTTP status ("400")
+    std::string status;  // a pkiStatus (SUCCESS, FAILURE, PENDING), an HTTP status ("400"), or "failed" (either failed)
     std::string finding;  // a finding ID
     std::string severity;  // error | warning | note: at least this bad
     std::string transaction_id;

@@ -89,6 +89,7 @@ import subprocess, sys
 sys.path.insert(0, sys.argv[6])
 from webdriver import Session, fail
 driver, base, tx_id, url, work = sys.argv[1:6]
+shots = sys.argv[7]
 b = Session(driver, work + "/chrome-profile-2")
 try:
     b.go(base + "/transactions")
@@ -96,7 +97,7 @@ try:
                       "the transactions list stayed empty")
     if "badMessageCheck" not in rows or "challenge.wrong" not in rows: fail("the refused enrollment is not listed: " + rows)
     b.run("var s = document.querySelector('select[name=finding]'); s.value = 'challenge.wrong'; s.dispatchEvent(new Event('change'));")
-    b.wait_for("return document.getElementById('list-msg').textContent.indexOf('1 transactions match') === 0;",
+    b.wait_for("return document.getElementById('list-msg').textContent.indexOf('1 transaction matches') === 0;",
                "the finding filter did not narrow the list")
     # A second refused client while the page stays open: it appears without a reload.
     subprocess.run(["scepclient", "-server-url", url, "-challenge", "wrong", "-cn", "bad-2",
@@ -104,6 +105,43 @@ try:
                    timeout=60, capture_output=True)
     b.wait_for("return document.getElementById('list-msg').textContent.indexOf('2 transactions match') === 0;",
                "the list did not refresh by itself", 60)
+    # At 1280 px, everything at a glance: refused rows red in their status,
+    # successful ones (single DES, accepted) not, the reason column, no
+    # horizontal scrolling; the screenshots are kept.
+    b.window(1280, 900)
+    b.go(base + "/transactions")
+    b.wait_for("return document.querySelectorAll('#transactions tbody tr').length >= 4;", "the list is short")
+    look = b.run("""
+      var rows = Array.from(document.querySelectorAll('#transactions tbody tr'));
+      function status(r) { return r.cells[6]; }
+      var ok = rows.filter(function (r) { return status(r).textContent.indexOf('SUCCESS') === 0; });
+      var bad = rows.filter(function (r) { return status(r).textContent.indexOf('FAILURE') === 0; });
+      return {ok: ok.length, bad: bad.length,
+              ok_class: ok.map(function (r) { return r.className + '/' + status(r).className; }),
+              bad_class: bad.map(function (r) { return status(r).className; }),
+              ok_color: ok.length ? getComputedStyle(status(ok[0])).color : '',
+              bad_color: bad.length ? getComputedStyle(status(bad[0])).color : '',
+              ok_weight: ok.length ? getComputedStyle(status(ok[0])).fontWeight : '',
+              bad_time_weight: bad.length ? getComputedStyle(bad[0].cells[1]).fontWeight : '',
+              reason: bad.length ? bad[0].cells[7].textContent : '',
+              first_finding: bad.length ? bad[0].cells[8].textContent.split(' ')[0] : '',
+              txid_title: rows[0].cells[5].querySelector('span') ? rows[0].cells[5].querySelector('span').title : '',
+              width: document.documentElement.scrollWidth};""")
+    if look["ok"] < 1 or look["bad"] < 2: fail("successes and failures not both listed: %r" % look)
+    if any(c.startswith("row-error") for c in look["ok_class"]): fail("a successful enrollment is marked as an error: %r" % look)
+    if int(look["bad_time_weight"]) >= 600: fail("a refused row is bold all along: %r" % look)
+    if look["ok_color"] == look["bad_color"] or int(look["ok_weight"]) >= 600: fail("success looks like failure: %r" % look)
+    if "wrong challenge password" not in look["reason"]: fail("no reason column: %r" % look)
+    if look["first_finding"] != "challenge.wrong": fail("the deciding finding is not first: %r" % look)
+    if look["width"] > 1280: fail("the list is wider than 1280 px: %r" % look)
+    b.screenshot(shots + "/transactions-1280.png")
+    b.go(base + "/")
+    summary = b.text("#failures-summary")
+    import re
+    m = re.search(r"(\d+) of (\d+) exchanges failed", summary)
+    if not m or int(m.group(1)) < 2: fail("no failure summary on the status page: " + summary)
+    if "badMessageCheck" not in b.text("#failures"): fail("the failures table: " + b.text("#failures"))
+    b.screenshot(shots + "/status-1280.png")
     b.go(base + "/transactions/" + tx_id)
     fail_info, reason, findings = b.text("#fail-info"), b.text("#reason"), b.text("#findings")
     if fail_info.strip() != "badMessageCheck": fail("failInfo shown: " + fail_info)
@@ -115,8 +153,16 @@ try:
 finally:
     b.close()
 PY
-python3 "$WORK/transactions.py" "http://127.0.0.1:$DPORT" "$BASE" "$TX_ID" "$URL" "$WORK" "$HERE" >"$WORK/transactions.out" 2>&1 ||
+# The screenshots stay beside the binary's build (build/screenshots/).
+SHOTS=$(dirname "$(dirname "$SCEP_LAB")")/screenshots
+mkdir -p "$SHOTS"
+# Without JavaScript (curl): the list is rendered by the server.
+curl -sf "$BASE/transactions?finding=challenge.wrong" >"$WORK/nojs.html" || fail "GET /transactions"
+grep -q '<span class="sev-error">challenge.wrong</span>' "$WORK/nojs.html" && grep -q "1 transaction matches" "$WORK/nojs.html" ||
+    fail "the list is not rendered without JavaScript: $(grep -c '<tr' "$WORK/nojs.html") rows"
+python3 "$WORK/transactions.py" "http://127.0.0.1:$DPORT" "$BASE" "$TX_ID" "$URL" "$WORK" "$HERE" "$SHOTS" >"$WORK/transactions.out" 2>&1 ||
     fail "browser (transactions): $(tail -5 "$WORK/transactions.out")"
 grep -q '^ok$' "$WORK/transactions.out" || fail "browser (transactions): $(cat "$WORK/transactions.out")"
 echo "ok: Chromium listed the refused enrollment, filtered by finding, showed a new one without a reload, and its page shows failInfo, reason and finding"
+echo "ok: at 1280 px refusals and successes differ at a glance, the reason and the deciding finding lead, the status page sums up failures (screenshots: $SHOTS)"
 echo "PASS: status page in Chromium (3 checks)"

@@ -67,5 +67,14 @@ class Session:
             time.sleep(0.1)
         fail(what)
 
+    def window(self, width, height):
+        self.call("POST", self.base + "/window/rect", {"width": width, "height": height})
+
+    def screenshot(self, path):
+        """The visible page as a PNG file."""
+        import base64
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(self.call("GET", self.base + "/screenshot")))
+
     def close(self):
         self.call("DELETE", self.base)

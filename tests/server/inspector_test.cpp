@@ -368,5 +368,39 @@ TEST_F(inspector_test, a_request_with_thousands_of_extensions_is_a_bounded_row) 
     EXPECT_LT(page.body().size(), 256u * 1024) << "page of " << page.body().size() << " bytes";
 }
 
+// Issue 28: the list led with the sixth finding, showed a 78-digit
+// transactionID whole and coloured an accepted cipher as an error.
+TEST(transaction_pages, rows_lead_with_the_deciding_finding_and_shorten_long_ids) {
+    std::vector<inspect::finding> found;
+    inspect::raise(found, "flow.no-getcacaps");
+    inspect::raise(found, "envelope.single-des");
+    inspect::raise(found, "challenge.wrong");
+    found[1].level = inspect::severity::warning;  // accepted by the server
+    inspect::order_by_severity(found);
+    ASSERT_EQ(found.size(), 3u);
+    EXPECT_EQ(found[0].id, "challenge.wrong");
+    EXPECT_EQ(found[1].id, "flow.no-getcacaps");  // raised order kept among warnings
+    EXPECT_EQ(found[2].id, "envelope.single-des");
+    EXPECT_EQ(inspect::worst(found), inspect::severity::error);
+    EXPECT_EQ(inspect::to_json(found).as_array()[2].as_object().at("severity"), "warning");
+
+    const std::string txid(78, '7');
+    boost::json::array items{boost::json::object{
+        {"id", 42}, {"time", "2026-12-05T06:07:15.123Z"}, {"client", "127.0.0.1"}, {"method", "POST"},
+        {"operation", "PKIOperation"}, {"message_type", "PKCSReq"}, {"transaction_id", txid}, {"pki_status", "SUCCESS"},
+        {"fail_info", ""}, {"reason", "<b>r</b>"}, {"http_status", 200}, {"severity", "warning"},
+        {"findings", boost::json::array{"envelope.single-des", "flow.no-getcacaps"}}}};
+    const std::string row = render_transaction_rows(items);
+    EXPECT_NE(row.find("<span title=\"" + txid + "\">77777777…777777</span>"), std::string::npos) << row;
+    EXPECT_EQ(row.find(">" + txid + "<"), std::string::npos) << "the whole ID is only in the title";
+    EXPECT_NE(row.find("class=\"answered\">SUCCESS</td>"), std::string::npos) << row;  // HTTP 200 left out
+    EXPECT_NE(row.find("<span class=\"sev-warning\">envelope.single-des</span>"), std::string::npos)
+        << "not coloured worse than its row: " << row;
+    EXPECT_NE(row.find("&lt;b&gt;r&lt;/b&gt;"), std::string::npos) << "the reason is escaped";
+    EXPECT_NE(row.find(">12-05 06:07:15<"), std::string::npos) << row;
+    EXPECT_EQ(transaction_count_text(1234567, 200), "1,234,567 transactions match; showing 200.");
+    EXPECT_EQ(transaction_count_text(1, 1), "1 transaction matches; showing 1.");
+}
+
 }  // namespace
 }  // namespace scep::server

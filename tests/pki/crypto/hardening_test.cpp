@@ -61,6 +61,14 @@ TEST(json_text, writes_only_valid_utf8) {
     EXPECT_EQ(json_text(boost::json::value("ok")), "\"ok\"");
 }
 
+// Issue 28: duration_ms showed as 1.711E0 in pages, JSON and the CLI.
+TEST(json_text, numbers_read_as_people_write_them) {
+    boost::json::object o{{"duration_ms", 1.711}, {"n", 3}, {"big", 1e21}, {"nested", boost::json::array{0.5, "x\"y"}}};
+    EXPECT_EQ(json_text(o), R"({"duration_ms":1.711,"n":3,"big":1e+21,"nested":[0.5,"x\"y"]})");
+    EXPECT_EQ(boost::json::parse(json_text(o)), boost::json::value(o));  // still the same document
+    EXPECT_EQ(json_text(boost::json::object{{"whole", 2.0}}), R"({"whole":2})");
+}
+
 TEST(redact_url, masks_userinfo_passwords_and_query_values) {
     EXPECT_EQ(redact_url("https://hooks.example/scep?token=s3cr3t&team=a"), "https://hooks.example/scep?token=***&team=***");
     EXPECT_EQ(redact_url("http://user:pa55@127.0.0.1:9000/hook"), "http://user:***@127.0.0.1:9000/hook");
