@@ -3,9 +3,12 @@
 #include <openssl/pkcs7.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 #include "pki/crypto/encoding.hpp"
+
+#include "pki/crypto/json_text.hpp"
 
 namespace scep {
 
@@ -91,6 +94,23 @@ result<std::vector<std::pair<std::string, std::string>>> subject_pairs(std::stri
 }
 
 result<void> validate(const apple_profile_options& o, const hierarchy& pki) {
+    // A profile is an XML property list: XML 1.0 has no place for control
+    // characters, and bytes that are not UTF-8 make the document unreadable
+    // (devices and plistlib refuse it whole). Said here, by name.
+    std::vector<std::pair<std::string, const std::string*>> texts{
+        {"the SCEP URL", &o.scep_url}, {"the challenge", &o.challenge},   {"the CA name", &o.ca_name},
+        {"the subject", &o.subject},   {"the SSID", &o.wifi_ssid},        {"the profile identifier", &o.identifier},
+        {"the display name", &o.display_name}};
+    for (const auto& n : o.radius_names) texts.emplace_back("a RADIUS server name", &n);
+    for (const auto& [what, text] : texts) {
+        if (!is_valid_utf8(*text)) return make_error(what + " is not UTF-8 text");
+        for (unsigned char c : *text)
+            if (c < 0x20 || c == 0x7f) {
+                char hex[8];
+                std::snprintf(hex, sizeof hex, "0x%02X", c);
+                return make_error(what + " holds a control character (" + hex + "): a profile is XML and cannot carry it");
+            }
+    }
     if (o.scep_url.rfind("http://", 0) != 0 && o.scep_url.rfind("https://", 0) != 0)
         return make_error("the SCEP URL must start with http:// or https://, not \"" + o.scep_url + "\"");
     if (auto s = subject_pairs(o.subject); !s) return s.err();

@@ -31,6 +31,26 @@ TEST(apple_profiles, the_lab_default_challenge_is_in_every_profile) {
     EXPECT_TRUE(withheld.empty());
 }
 
+// Found while probing issue 28's changes: ?ssid=%01 made a profile that is
+// not XML (plistlib and devices refuse it whole). Now a named refusal.
+TEST(apple_profiles, control_characters_and_non_utf8_from_the_query_are_refused_by_name) {
+    profile_lab l;
+    for (const auto& [query, said] : {std::pair{"ssid=a%01b", "the SSID holds a control character (0x01)"},
+                                      std::pair{"radius_name=r%7F", "a RADIUS server name holds a control character (0x7F)"},
+                                      std::pair{"subject=CN%3Da%FF", "the subject is not UTF-8 text"}}) {
+        auto req = profile_request_from_query(query);
+        ASSERT_TRUE(req) << req.message();
+        profile_sources src{l.settings, *l.lab.pki, *l.store, {}, nullptr};
+        auto made = make_apple_profile(src, *req, "http://127.0.0.1:8080", nullptr);
+        ASSERT_FALSE(made) << query;
+        EXPECT_NE(made.message().find(said), std::string::npos) << made.message();
+    }
+    auto fine = profile_request_from_query("ssid=caf%C3%A9+lab");
+    ASSERT_TRUE(fine);
+    profile_sources src{l.settings, *l.lab.pki, *l.store, {}, nullptr};
+    EXPECT_TRUE(make_apple_profile(src, *fine, "http://127.0.0.1:8080", nullptr)) << "UTF-8 stays allowed";
+}
+
 TEST(apple_profiles, a_configured_challenge_goes_only_to_the_admin) {
     profile_lab l;
     l.settings.scep.challenge = "a-configured-secret";
