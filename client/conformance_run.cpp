@@ -206,7 +206,10 @@ result<void> use_server(lab_server& srv, const conformance_options& o, const fs:
     srv.admin.emplace(*base, srv.token);
     auto faults = srv.call("GET", "/admin/api/faults");
     if (!faults) return make_error("the admin API of " + srv.base_url + " does not answer: " + faults.message());
-    if (!faults->at("faults").as_array().empty())
+    const auto* list = faults->is_object() ? faults->as_object().if_contains("faults") : nullptr;
+    if (!list || !list->is_array())
+        return make_error(srv.base_url + " answered GET /admin/api/faults without a fault list: is it a scep-lab?");
+    if (!list->as_array().empty())
         return make_error(srv.base_url + " has fault rules armed already (scep-lab fault list): they would change "
                           "every verdict; clear them first (scep-lab fault clear)");
     auto scep = parse_scep_url(srv.url);
@@ -358,7 +361,12 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
                 std::cerr << "scep-lab conformance: cannot arm " << c.name << ": " << armed.message() << "\n";
                 return 2;
             }
-            rule_id = boost::json::value_to<std::string>(armed->at("id"));
+            const auto* id = armed->is_object() ? armed->as_object().if_contains("id") : nullptr;
+            if (!id || !id->is_string()) {
+                std::cerr << "scep-lab conformance: arming " << c.name << " gave no rule id\n";
+                return 2;
+            }
+            rule_id = std::string(id->as_string());
         }
         std::vector<std::string> argv;
         for (const auto& a : command) argv.push_back(substitute(a, ph));
@@ -374,13 +382,17 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
         r.seconds = e.seconds;
         r.timeout_seconds = o.timeout_seconds;
         if (!rule_id.empty()) {
-            if (auto rules = srv.call("GET", "/admin/api/faults")) {
+            // (With --server the answer comes from a process this one did
+            // not start: a list of another shape counts as "not known".)
+            if (auto rules = srv.call("GET", "/admin/api/faults")) try {
                 for (const auto& rule : rules->at("faults").as_array()) {
                     const auto& obj = rule.as_object();
                     if (boost::json::value_to<std::string>(obj.at("id")) != rule_id) continue;
                     r.requests = obj.at("matched").to_number<std::uint64_t>();
                     r.fired = obj.at("fired").to_number<std::uint64_t>();
                 }
+            } catch (const std::exception&) {
+                r.detail = "the lab's fault list could not be read";
             }
             (void)srv.call("DELETE", "/admin/api/faults/" + rule_id);
         }
