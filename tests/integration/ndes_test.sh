@@ -60,7 +60,10 @@ if scepclient -server-url "$NDES" -challenge "$password" -private-key dev2/key.p
 fi
 grep -q "failInfo: badMessageCheck" dev2.log || fail "reused password: expected badMessageCheck: $(cat dev2.log)"
 grep -q "$password" server.log && fail "the password appears in the log"
-echo "ok: scraped password enrolls once (IPSECIntermediateOffline), reuse -> badMessageCheck"
+# NDES as installed writes its events: the preset turns the event log on.
+grep -q "NDES events are written" server.log || fail "ndes-default does not write the NDES event log"
+[ -s data/ndes-events.log ] || fail "the reused password wrote no NDES event"
+echo "ok: scraped password enrolls once (IPSECIntermediateOffline), reuse -> badMessageCheck (and an NDES event)"
 stop_server
 
 # 3. ndes-legacy: no POSTPKIOperation, so scepclient sends GET; IIS's 2048-byte
