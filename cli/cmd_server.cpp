@@ -4,6 +4,7 @@
 
 #include "cli/app.hpp"
 #include "cli/commands.hpp"
+#include "cli/lab.hpp"
 
 namespace scep::cli {
 
@@ -80,23 +81,12 @@ void add_server_commands(CLI::App& app, command_line& cl) {
     app.add_subcommand("admin-token", "print the admin API's token (SCEP_LAB_ADMIN_TOKEN or the data directory's)")
         ->callback([&cl] {
             cl.choose_with_settings([](const config::settings& s) {
-                if (!s.admin.token.empty()) {
-                    std::cout << s.admin.token << "\n";
-                    return 0;
-                }
-                const auto file = s.admin_token_file();
-                std::error_code ec;
-                if (!std::filesystem::exists(file, ec)) {
-                    std::cerr << "scep-lab: no admin token in " << file.string()
-                              << " yet: the server makes it at its first start with the admin API on\n";
+                auto token = stored_admin_token(s);
+                if (!token) {
+                    std::cerr << "scep-lab: " << token.message() << "\n";
                     return 1;
                 }
-                auto text = read_file(file);
-                if (!text) {
-                    std::cerr << "scep-lab: " << text.message() << "\n";
-                    return 1;
-                }
-                std::cout << text->substr(0, text->find_first_of("\r\n")) << "\n";
+                std::cout << *token << "\n";
                 return 0;
             });
         });

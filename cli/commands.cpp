@@ -453,13 +453,9 @@ result<client::admin_client> admin_client_for(const config::settings& s, const s
         auto chain = s.pki_dir() / "ca-chain.pem";
         if (std::filesystem::exists(chain)) parsed->ca_file = chain.string();
     }
-    std::string token = s.admin.token;
-    if (token.empty()) {
-        auto text = read_file(s.admin_token_file());
-        if (!text) return make_error("no admin token: " + text.message() + " (or set SCEP_LAB_ADMIN_TOKEN)");
-        token = text->substr(0, text->find_first_of("\r\n"));
-    }
-    return client::admin_client(std::move(*parsed), std::move(token));
+    auto token = stored_admin_token(s);
+    if (!token) return token.err();
+    return client::admin_client(std::move(*parsed), std::move(*token));
 }
 
 }  // namespace

@@ -96,6 +96,18 @@ result<lab> open_lab(const config::settings& s, event_log& log) {
     return lab{std::move(*pki), std::move(*store)};
 }
 
+result<std::string> stored_admin_token(const config::settings& s) {
+    if (!s.admin.token.empty()) return s.admin.token;
+    const auto file = s.admin_token_file();
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec))
+        return make_error("no admin token in " + file.string() +
+                          " yet: the server makes it at its first start with the admin API on (or set SCEP_LAB_ADMIN_TOKEN)");
+    auto text = read_file(file);
+    if (!text) return make_error("admin token: " + text.message());
+    return text->substr(0, text->find_first_of("\r\n"));
+}
+
 std::string host_name() {
     char buf[256] = {};
     if (::gethostname(buf, sizeof buf - 1) != 0) return {};

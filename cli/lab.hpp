@@ -45,6 +45,10 @@ result<lab> open_lab(const config::settings& s, server::event_log& log);
 // The store of a lab that has run before; null (and a message on stderr) otherwise.
 std::unique_ptr<lab_cert_store> existing_store(const config::settings& s);
 
+// The admin API's token in force: SCEP_LAB_ADMIN_TOKEN, else the first line
+// of the token file the server made (an error naming the file when there is none).
+result<std::string> stored_admin_token(const config::settings& s);
+
 std::string host_name();
 // "127.0.0.1" for a wildcard listen address, "[::1]" for "::", brackets for IPv6.
 std::string display_host(const std::string& listen);

@@ -297,9 +297,9 @@ result<std::string> admin_token(const config::settings& s, event_log& log, std::
     if (!s.admin.token.empty()) return s.admin.token;
     const auto file = s.admin_token_file();
     if (std::filesystem::exists(file)) {
-        auto text = read_file(file);
-        if (!text) return make_error("admin token: " + text.message());
-        std::string token = text->substr(0, text->find_first_of("\r\n"));
+        auto stored = stored_admin_token(s);
+        if (!stored) return stored.err();
+        std::string token = std::move(*stored);
         if (token.size() < config::min_admin_token_length)
             return make_error("admin token file " + file.string() + " holds fewer than " +
                               std::to_string(config::min_admin_token_length) +
