@@ -83,6 +83,11 @@ void conformance(CLI::App& app, command_line& cl) {
         "conformance", "score a SCEP client against every fault kind: one run per case (docs/conformance.md)");
     cmd->add_option("--client", co.client, "a built-in client profile: scepclient or certmonger")
         ->check(CLI::IsMember({"scepclient", "certmonger"}));
+    cmd->add_option("--client-name", co.client_name,
+                    "the client's name in the reports (default: the profile, or the command's file name)");
+    cmd->add_option("--client-version", co.client_version,
+                    "the client's version in the reports (default: the profile's package, or the first line of the "
+                    "command's --version when it is a program, not a script)");
     cmd->add_option("--case", co.only, "run only these cases (repeatable; the baseline always runs)");
     cmd->add_option("--timeout", co.timeout_seconds, "seconds per run before the client counts as hung")
         ->check(CLI::Range(1, 3600));

@@ -22,4 +22,11 @@ result<boost::json::value> admin_client::call(const std::string& method, const s
     return v;
 }
 
+result<std::string> admin_client::fetch(const std::string& target) const {
+    auto r = http_request(base_, "GET", target, {}, {{"Authorization", "Bearer " + token_}}, std::chrono::seconds(10));
+    if (!r) return make_error("the server does not answer: " + r.message());
+    if (r->status >= 400) return make_error("HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 200));
+    return std::move(r->body);
+}
+
 }  // namespace scep::client

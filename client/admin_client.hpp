@@ -19,6 +19,8 @@ public:
     // API's {"error": ...} text (or the start of the body).
     result<boost::json::value> call(const std::string& method, const std::string& target,
                                     const std::string& body = {}) const;
+    // GET target -> the body as it is (a DER download); an HTTP error as for call().
+    result<std::string> fetch(const std::string& target) const;
     const scep_url& base() const { return base_; }
 
 private:

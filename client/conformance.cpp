@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <ctime>
@@ -46,6 +47,7 @@ std::string_view to_string(verdict v) {
         case verdict::pass: return "pass";
         case verdict::fail: return "FAIL";
         case verdict::reported: return "reported";
+        case verdict::not_exercised: return "not exercised";
     }
     return "?";
 }
@@ -147,12 +149,44 @@ std::string cases_markdown() {
     return out;
 }
 
+namespace {
+
+std::string plural(std::uint64_t n, std::string_view one, std::string_view many) {
+    return std::to_string(n) + " " + std::string(n == 1 ? one : many);
+}
+
+// What the client did with a PENDING, from the lab's log.
+std::string polling_story(const case_result& r) {
+    if (!r.log_known) return "";
+    if (r.polls == 0) return "did not poll";
+    return "polled " + plural(r.polls, "time", "times");
+}
+
+}  // namespace
+
 void classify(case_result& r) {
     const auto e = r.c.expect;
     const bool baseline = r.c.rule_json.empty();
-    if ((r.signal != 0 || !r.crash.empty()) && !r.timed_out) {
+    const bool crashed = (r.signal != 0 || !r.crash.empty()) && !r.timed_out;
+    const std::string exit_text = "exit " + std::to_string(r.exit_code);
+    const std::string crash_outcome =
+        r.crash.empty() ? "crash (signal " + std::to_string(r.signal) + ")" : "crash (" + r.crash + ")";
+    // A fault that never fired tested nothing: neither pass nor FAIL.
+    if (!baseline && r.fired_known && r.fired == 0) {
+        r.v = verdict::not_exercised;
+        r.outcome = crashed         ? crash_outcome
+                    : r.timed_out   ? "no answer (killed after " + std::to_string(r.timeout_seconds ? r.timeout_seconds : static_cast<int>(r.seconds)) + " s)"
+                    : r.certificate ? "certificate written"
+                                    : "ended (" + exit_text + ")";
+        r.detail = r.requests == 0 ? "the fault never fired: the client sent no " + r.operation + " request"
+                                   : "the fault never fired: " + plural(r.requests, r.operation + " request", r.operation + " requests") +
+                                         " matched its rule";
+        if (crashed) r.detail += "; the client crashed before it (see the baseline)";
+        return;
+    }
+    if (crashed) {
         r.v = verdict::fail;
-        r.outcome = r.crash.empty() ? "crash (signal " + std::to_string(r.signal) + ")" : "crash (" + r.crash + ")";
+        r.outcome = crash_outcome;
         r.detail = std::string("the client died") + (r.certificate ? " after writing a certificate" : "") +
                    "; a client survives any reply";
         return;
@@ -163,7 +197,7 @@ void classify(case_result& r) {
             case expectation::accept: r.v = verdict::pass; break;
             case expectation::retry:
                 r.v = verdict::pass;
-                r.detail = "retried: " + std::to_string(r.requests) + " PKIOperation requests";
+                r.detail = "retried: " + plural(r.requests, "PKIOperation request", "PKIOperation requests");
                 break;
             case expectation::either: r.v = verdict::reported; r.detail = "accepted"; break;
             case expectation::refuse:
@@ -177,21 +211,23 @@ void classify(case_result& r) {
     if (r.timed_out) {
         r.outcome = "no answer (killed after " +
                     std::to_string(r.timeout_seconds ? r.timeout_seconds : static_cast<int>(r.seconds)) + " s)";
+        const std::string polled = r.log_known && r.polls > 0 ? " (" + polling_story(r) + ")" : "";
         if (e == expectation::poll) {
             r.v = verdict::pass;
-            r.detail = "still polling at the timeout, nothing installed";
+            r.detail = "still polling at the timeout" + polled + ", nothing installed";
         } else if (e == expectation::retry) {
             // Waiting out PENDING or Retry-After is right; the timeout was too short to see the end.
             r.v = verdict::reported;
-            r.detail = "still waiting to retry at the timeout (" + std::to_string(r.requests) +
-                       " PKIOperation requests); a longer --timeout shows the end";
+            r.detail = "still waiting to retry at the timeout (" +
+                       plural(r.requests, "PKIOperation request", "PKIOperation requests") +
+                       "); a longer --timeout shows the end";
         } else {
             r.v = verdict::fail;
             r.detail = "hang: the client neither finished nor gave up";
         }
         return;
     }
-    r.outcome = "refused (exit " + std::to_string(r.exit_code) + ")";
+    r.outcome = "refused (" + exit_text + ")";
     switch (e) {
         case expectation::accept:
             r.v = verdict::fail;
@@ -199,32 +235,72 @@ void classify(case_result& r) {
                                 : "refused a valid reply";
             break;
         case expectation::refuse:
-        case expectation::poll:
             r.v = verdict::pass;
             if (r.exit_code == 0) r.detail = "exit 0 although nothing was written";
             break;
+        case expectation::poll:
+            // Giving up on a PENDING that never ends is allowed; say how.
+            r.v = verdict::pass;
+            r.outcome = "gave up (" + exit_text + ")";
+            r.detail = r.log_known ? (r.polls > 0 ? polling_story(r) + ", then gave up" : "stopped at PENDING without polling")
+                                   : "";
+            break;
         case expectation::retry:
             r.v = verdict::reported;
-            r.detail = "did not retry (" + std::to_string(r.requests) + " PKIOperation requests)";
+            r.outcome = "gave up (" + exit_text + ")";
+            r.detail = r.log_known && r.polls > 0
+                           ? polling_story(r) + ", then gave up before the answer"
+                           : "did not retry (" + plural(r.requests, "PKIOperation request", "PKIOperation requests") + ")";
             break;
         case expectation::either: r.v = verdict::reported; r.detail = "refused"; break;
     }
 }
 
+std::string crash_in_exit_code(int exit_code) {
+    struct crash_signal {
+        int number;
+        std::string_view name;
+    };
+    static constexpr crash_signal signals[] = {{SIGSEGV, "SIGSEGV"}, {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},
+                                               {SIGFPE, "SIGFPE"},   {SIGILL, "SIGILL"},   {SIGTRAP, "SIGTRAP"},
+                                               {SIGSYS, "SIGSYS"}};
+    if (exit_code <= 128) return "";
+    for (const auto& s : signals)
+        if (exit_code - 128 == s.number)
+            return std::string(s.name) + " under a wrapper (exit " + std::to_string(exit_code) + ")";
+    return "";
+}
+
 std::string crash_in_output(const std::string& output) {
     struct marker {
         std::string_view text, name;
+        bool line_start;  // only at the start of a line
     };
+    // Shells put their own words before a child's signal ("sh: 1: ./c:
+    // Segmentation fault", "bash: line 3:  123 Aborted (core dumped) ./c").
     static constexpr marker markers[] = {
-        {"panic: ", "Go panic"},
-        {"Traceback (most recent call last):", "Python traceback"},
-        {"Exception in thread ", "Java exception"},
-        {"terminate called after throwing", "C++ terminate"},
-        {"AddressSanitizer", "AddressSanitizer"},
+        {"panic: ", "Go panic", true},
+        {"Traceback (most recent call last):", "Python traceback", true},
+        {"Exception in thread ", "Java exception", true},
+        {"terminate called after throwing", "C++ terminate", true},
+        {"AddressSanitizer", "AddressSanitizer", false},
+        {"UndefinedBehaviorSanitizer", "UndefinedBehaviorSanitizer", false},
+        {"LeakSanitizer", "LeakSanitizer", false},
+        {"ThreadSanitizer", "ThreadSanitizer", false},
+        {"MemorySanitizer", "MemorySanitizer", false},
+        {"*** stack smashing detected ***", "stack smashing", false},
+        {"double free or corruption", "heap corruption", false},
+        {"free(): invalid pointer", "heap corruption", false},
+        {"malloc(): corrupted", "heap corruption", false},
+        {"Segmentation fault", "Segmentation fault", false},
+        {"Bus error", "Bus error", false},
+        {"Illegal instruction", "Illegal instruction", false},
+        {"Floating point exception", "Floating point exception", false},
+        {"(core dumped)", "core dumped", false},
     };
     for (const auto& m : markers) {
         for (std::size_t at = output.find(m.text); at != std::string::npos; at = output.find(m.text, at + 1)) {
-            if (at != 0 && output[at - 1] != '\n') continue;  // at the start of a line only
+            if (m.line_start && at != 0 && output[at - 1] != '\n') continue;
             auto end = output.find('\n', at);
             std::string line = output.substr(at, end == std::string::npos ? std::string::npos : end - at);
             if (m.text == "panic: ") line.erase(0, m.text.size());
@@ -235,13 +311,81 @@ std::string crash_in_output(const std::string& output) {
     return "";
 }
 
+namespace {
+
+bool contains_word(std::string_view line, std::string_view word) {
+    for (std::size_t i = 0; i + word.size() <= line.size(); ++i)
+        if (ascii_iequals(line.substr(i, word.size()), word)) return true;
+    return false;
+}
+
+std::string shown_line(std::string line) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    // Structured log lines (ts=... level=...): the time and level are noise in a scorecard.
+    for (std::string_view key : {"ts=", "level="})
+        if (line.starts_with(key) && line.find(' ') != std::string::npos) line.erase(0, line.find(' ') + 1);
+    for (char& c : line)
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t') c = '?';
+    if (line.size() > 200) line = line.substr(0, 200) + "...";
+    return line;
+}
+
+}  // namespace
+
+std::string telling_line(const std::string& output, std::string_view verdict_prefix) {
+    std::vector<std::string> lines;
+    for (std::size_t at = 0; at < output.size();) {
+        auto nl = output.find('\n', at);
+        std::string line = output.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+        at = nl == std::string::npos ? output.size() : nl + 1;
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        // Indented lines continue a message (a digest mismatch's values).
+        if (line.empty() || line.front() == ' ' || line.front() == '\t') continue;
+        lines.push_back(std::move(line));
+    }
+    if (lines.empty()) return "";
+    // The line where a profile's script states the client's own verdict.
+    if (!verdict_prefix.empty())
+        for (const auto& l : lines)
+            if (l.starts_with(verdict_prefix)) return shown_line(l);
+    // A log level says it best; then words of failure. A progress line
+    // ("pkistatus: SUCCESS") printed before the client refused is not why,
+    // nor a line its own logger marks as information ("level=info op=GetCACert
+    // error=null").
+    static constexpr std::string_view levels[] = {"level=error", "level=fatal", "level=crit", "ERROR", "FATAL"};
+    static constexpr std::string_view words[] = {"error",  "fail",    "refus",   "invalid", "denied",   "mismatch",
+                                                 "unable", "cannot",  "can't",   "reject",  "rejected", "panic",
+                                                 "exception", "unreachable", "verify", "not "};
+    for (const auto& l : lines)
+        for (auto w : levels)
+            if (l.find(w) != std::string::npos) return shown_line(l);
+    for (const auto& l : lines) {
+        if (contains_word(l, "level=info") || contains_word(l, "level=debug")) continue;
+        for (auto w : words)
+            if (contains_word(l, w)) return shown_line(l);
+    }
+    return shown_line(lines.back());
+}
+
+std::string junit_name(std::string_view name) {
+    auto slash = name.rfind('/');
+    if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
+    std::string out;
+    for (char c : name) {
+        const auto u = static_cast<unsigned char>(c);
+        out += std::isalnum(u) || c == '-' || c == '_' ? c : '_';
+    }
+    return out.empty() ? "client" : out;
+}
+
 const std::vector<client_profile>& client_profiles() {
     static const std::vector<client_profile> profiles = {
         {"scepclient",
          {"scepclient", "-server-url", "{url}", "-challenge", "{challenge}", "-private-key", "{dir}/key.pem",
           "-certificate", "{dir}/cert.pem", "-cn", "{cn}"},
          "",
-         "dpkg-query -W -f '${Package} ${Version}' scep"},
+         "dpkg-query -W -f '${Package} ${Version}' scep",
+         ""},
         // certmonger is a daemon: a private one per case (its own state
         // directories under {dir}), one request, then its status.
         {"certmonger",
@@ -278,7 +422,8 @@ dbus-run-session -- certmonger -s -n -c "sh $cm/run.sh"
 cat "$CM_DIR/status.txt" 2>/dev/null
 grep -q "MONITORING" "$CM_DIR/status.txt" 2>/dev/null
 )sh",
-         "dpkg-query -W -f '${Package} ${Version}' certmonger"},
+         "dpkg-query -W -f '${Package} ${Version}' certmonger",
+         "certmonger status:"},
     };
     return profiles;
 }

@@ -37,7 +37,9 @@ std::vector<conformance_case> conformance_cases();
 // conformance --catalogue` prints it).
 std::string cases_markdown();
 
-enum class verdict { pass, fail, reported };
+// not_exercised: the case's fault never fired (the client never sent what it
+// targets, or stopped before): the case says nothing about the client.
+enum class verdict { pass, fail, reported, not_exercised };
 std::string_view to_string(verdict v);
 
 // How one run ended and what it means.
@@ -47,17 +49,37 @@ struct case_result {
     std::string outcome;  // "certificate written", "refused (exit 1)", "hang (killed after 60 s)", ...
     std::string detail;   // why the verdict, the client's last output line
     int exit_code = -1, signal = 0;
-    std::string crash;  // a crash the client reported itself ("Go panic: ..."), from its output
+    std::string crash;  // a crash its output or exit code shows ("Go panic: ...", "SIGSEGV under a wrapper (exit 139)")
     bool timed_out = false, certificate = false;
-    std::uint64_t requests = 0, fired = 0;  // PKIOperation requests the rule saw / faults it sent
+    std::uint64_t requests = 0, fired = 0;  // requests the rule saw / faults it sent
+    bool fired_known = true;                // false: the lab's fault list could not be read
+    std::string operation = "PKIOperation"; // what the rule targets
+    // From the lab's transaction log for this case (when it has one): the
+    // PKIOperations the client sent, and those after the first PENDING.
+    bool log_known = false;
+    std::uint64_t pki_operations = 0, polls = 0;
+    std::string said;  // the client's most telling output line (its first error)
     double seconds = 0;
     int timeout_seconds = 0;  // the limit it was killed at (0: use `seconds`)
 };
 // The verdict for an ended run (pure: unit-tested).
 void classify(case_result& r);
 // A crash in the client's output that its exit code hides: a Go panic (exit
-// 2), a Python traceback, a Java exception, a C++ terminate; "" when none.
+// 2), a Python traceback, a Java exception, a C++ terminate, a sanitizer
+// report, glibc's heap or stack checks, a shell's line for a child killed by
+// a signal ("Segmentation fault (core dumped)"); "" when none.
 std::string crash_in_output(const std::string& output);
+// A crash an exit code shows: a shell or wrapper reports a child killed by
+// signal N as 128+N; only the signals of a crash count (SIGSEGV, SIGABRT,
+// SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS), not SIGTERM or SIGINT. "" when none.
+std::string crash_in_exit_code(int exit_code);
+// The client's most telling line: the line starting with `verdict_prefix`
+// (a profile's own summary), else its first error line (a Go log's
+// level=error, "error:", "failed", ...), else its last line; "" when silent.
+std::string telling_line(const std::string& output, std::string_view verdict_prefix = "");
+// A client name fit for a JUnit class name and a report: path and the
+// characters JUnit readers split at ('.', space) replaced.
+std::string junit_name(std::string_view name);
 
 // A client profile: the command template for a client installed here.
 struct client_profile {
@@ -65,6 +87,7 @@ struct client_profile {
     std::vector<std::string> command;  // with {url} {challenge} {dir} {cn} {ca}
     std::string script;                // written to {dir}/<name>-client.sh before each run, when not empty
     std::string version_command;       // prints the client's version, for the report
+    std::string verdict_prefix;        // the script's summary line, the report's first choice (telling_line)
 };
 const std::vector<client_profile>& client_profiles();
 
@@ -79,6 +102,7 @@ struct conformance_options {
     std::vector<std::string> command;  // the template (after --)
     std::vector<std::string> only;     // case names to run (the baseline always runs)
     int timeout_seconds = 60;
+    std::string client_name, client_version;  // for the reports (a template's are guessed)
     std::string markdown_file, junit_file;
     bool no_fail_exit = false;
     std::string work_dir;  // kept when given; else a temporary directory, removed at the end
@@ -98,8 +122,10 @@ std::string scorecard_markdown(const std::string& client, const std::string& ver
                                const std::vector<case_result>& results);
 std::string scorecard_junit(const std::string& client, const std::vector<case_result>& results);
 struct verdict_count {
-    int pass = 0, fail = 0, reported = 0;
+    int pass = 0, fail = 0, reported = 0, not_exercised = 0;
 };
+// "25 pass, 9 FAIL, 12 reported, 1 not exercised" (the last only when any).
+std::string summary_text(const verdict_count& t);
 verdict_count count_verdicts(const std::vector<case_result>& results);
 
 }  // namespace scep::client

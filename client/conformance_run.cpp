@@ -69,31 +69,50 @@ std::string last_line(const std::string& text) {
 
 // ---- What the client left ---------------------------------------------------
 
+// The certificates in a file: PEM (any number), else one DER certificate,
+// else a PKCS#7 (a saved GetCACert answer).
+std::vector<x509_ptr> certificates_in(const std::string& data) {
+    std::vector<x509_ptr> found;
+    bio_ptr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+    while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) found.emplace_back(c);
+    ERR_clear_error();
+    if (!found.empty()) return found;
+    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+    if (X509* c = d2i_X509(nullptr, &p, static_cast<long>(data.size()))) {
+        found.emplace_back(c);
+    } else {
+        p = reinterpret_cast<const unsigned char*>(data.data());
+        pkcs7_ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(data.size())));
+        if (p7 && PKCS7_type_is_signed(p7.get()) && p7->d.sign->cert)
+            for (int i = 0; i < sk_X509_num(p7->d.sign->cert); ++i) {
+                X509* c = sk_X509_value(p7->d.sign->cert, i);
+                X509_up_ref(c);
+                found.emplace_back(c);
+            }
+    }
+    ERR_clear_error();
+    return found;
+}
+
 // An end-entity certificate in one of `dir`'s files (top level) that is not
-// self-signed (scepclient's temporary signer) and not one GetCACert returned.
-bool certificate_written(const fs::path& dir, const std::vector<x509_ptr>& ca_certs) {
+// self-signed (a client's temporary signer) and not one the server sent in
+// the clear in this case (GetCACert and GetNextCACert answers, faulted ones
+// included: a client may save them). `own` are the runner's files (the
+// client's output, the profile's script): never the client's doing.
+bool certificate_written(const fs::path& dir, const std::vector<x509_ptr>& sent, const std::vector<std::string>& own) {
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
         if (!entry.is_regular_file(ec) || entry.file_size(ec) > (1 << 20)) continue;
-        const std::string data = read_text(entry.path());
-        std::vector<x509_ptr> found;
-        bio_ptr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-        while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) found.emplace_back(c);
-        ERR_clear_error();
-        if (found.empty()) {
-            const auto* p = reinterpret_cast<const unsigned char*>(data.data());
-            if (X509* c = d2i_X509(nullptr, &p, static_cast<long>(data.size()))) found.emplace_back(c);
-            ERR_clear_error();
-        }
-        for (const auto& c : found) {
+        if (std::find(own.begin(), own.end(), entry.path().filename().string()) != own.end()) continue;
+        for (const auto& c : certificates_in(read_text(entry.path()))) {
             if (X509_NAME_cmp(X509_get_subject_name(c.get()), X509_get_issuer_name(c.get())) == 0 &&
                 X509_verify(c.get(), X509_get0_pubkey(c.get())) == 1)
                 continue;  // self-signed
             ERR_clear_error();
             if (X509_check_ca(c.get()) != 0) continue;
-            bool from_ca = false;
-            for (const auto& k : ca_certs) from_ca = from_ca || X509_cmp(k.get(), c.get()) == 0;
-            if (!from_ca) return true;
+            bool from_server = false;
+            for (const auto& k : sent) from_server = from_server || X509_cmp(k.get(), c.get()) == 0;
+            if (!from_server) return true;
         }
     }
     return false;
@@ -226,6 +245,89 @@ result<void> use_server(lab_server& srv, const conformance_options& o, const fs:
     return {};
 }
 
+// The newest transaction id in the lab's log (0 when empty); nullopt when
+// the lab keeps no log (inspector.enabled off) or it cannot be read.
+std::optional<std::int64_t> newest_transaction(lab_server& srv) {
+    auto page = srv.call("GET", "/admin/api/transactions?limit=1");
+    if (!page) return std::nullopt;
+    try {
+        const auto& items = page->at("items").as_array();
+        return items.empty() ? 0 : items.front().at("id").to_number<std::int64_t>();
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+// What the lab's log says about one case: the certificates it sent in the
+// clear, the PKIOperations, and the polls after a PENDING.
+struct case_log {
+    std::vector<x509_ptr> sent;
+    std::uint64_t pki_operations = 0, polls = 0;
+};
+
+std::optional<case_log> read_case_log(lab_server& srv, std::int64_t after) {
+    auto page = srv.call("GET", "/admin/api/transactions?limit=1000&after=" + std::to_string(after));
+    if (!page) return std::nullopt;
+    case_log out;
+    try {
+        const auto& items = page->at("items").as_array();
+        bool pending_seen = false;
+        // Newest first: walked oldest first.
+        for (auto it = items.rbegin(); it != items.rend(); ++it) {
+            const auto& row = it->as_object();
+            const std::string operation = boost::json::value_to<std::string>(row.at("operation"));
+            const auto id = row.at("id").to_number<std::int64_t>();
+            if (operation == "PKIOperation") {
+                ++out.pki_operations;
+                if (pending_seen) ++out.polls;
+                if (boost::json::value_to<std::string>(row.at("pki_status")) == "PENDING") pending_seen = true;
+            } else if ((operation == "GetCACert" || operation == "GetNextCACert") &&
+                       row.at("http_status").to_number<int>() == 200) {
+                auto der = srv.admin->fetch("/admin/api/transactions/" + std::to_string(id) + "/reply.der");
+                if (der)
+                    for (auto& c : certificates_in(*der)) out.sent.push_back(std::move(c));
+            }
+        }
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    return out;
+}
+
+// The operation a case's rule targets (its when.operation).
+std::string rule_operation(const std::string& rule_json) {
+    boost::json::error_code ec;
+    auto v = boost::json::parse(rule_json, ec);
+    if (ec || !v.is_object()) return "PKIOperation";
+    const auto* when = v.as_object().if_contains("when");
+    const auto* op = when && when->is_object() ? when->as_object().if_contains("operation") : nullptr;
+    return op && op->is_string() ? std::string(op->as_string()) : "PKIOperation";
+}
+
+// The first line of `program --version`, for a template's report; only for
+// a program that is not a script (a wrapper script may not know --version,
+// and may do anything with it). "" when it says nothing within 5 s.
+std::string version_of(const std::string& program, const fs::path& dir) {
+    std::string path = program;
+    if (program.find('/') == std::string::npos) path = command_output("command -v '" + program + "'");
+    std::ifstream in(path, std::ios::binary);
+    char magic[4] = {};
+    if (!in.read(magic, 4) || std::string_view(magic, 4) != "\x7f" "ELF") return "";
+    const fs::path log = dir / "client-version.txt";
+    auto pid = start_process({path, "--version"}, dir, log);
+    if (!pid) return "";
+    auto e = wait_for(*pid, std::chrono::seconds(5));
+    std::string text = read_text(log, 4096);
+    std::error_code ec;
+    fs::remove(log, ec);
+    if (e.timed_out) return "";
+    std::string first = text.substr(0, text.find('\n'));
+    while (!first.empty() && (first.back() == '\r' || first.back() == ' ')) first.pop_back();
+    for (char& c : first)
+        if (static_cast<unsigned char>(c) < 0x20) c = '?';
+    return first.size() > 120 ? first.substr(0, 120) : first;
+}
+
 std::string cn_for(const std::string& name) {
     std::string cn = "conformance-" + name;
     return cn.size() > 64 ? cn.substr(0, 64) : cn;
@@ -236,7 +338,7 @@ std::string cn_for(const std::string& name) {
 int conformance(const std::string& self_exe, const conformance_options& o, std::ostream& out) {
     // The command: a profile, or the template.
     std::vector<std::string> command = o.command;
-    std::string script, script_name, client_name = "client", version;
+    std::string script, script_name, client_name = "client", version, verdict_prefix;
     if (!o.client.empty()) {
         const client_profile* profile = nullptr;
         for (const auto& p : client_profiles())
@@ -254,6 +356,7 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
         script_name = profile->name + "-client.sh";
         client_name = profile->name;
         version = command_output(profile->version_command);
+        verdict_prefix = profile->verdict_prefix;
     }
     if (command.empty()) {
         std::cerr << "scep-lab conformance: give --client scepclient|certmonger, or the client's command after -- "
@@ -261,6 +364,7 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
         return 2;
     }
     if (o.client.empty()) client_name = fs::path(command.front()).filename().string();
+    if (!o.client_name.empty()) client_name = o.client_name;
     // certmonger -c takes its command as one line split at spaces: the
     // script's path must not hold any (nor quotes).
     if (!script.empty() && !o.work_dir.empty() &&
@@ -269,7 +373,6 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
                   << " needs a --work-dir without spaces, quotes, $ or backslashes\n";
         return 2;
     }
-    if (version.empty()) version = client_name;
     if (o.timeout_seconds < 1) {
         std::cerr << "scep-lab conformance: --timeout must be at least 1 second\n";
         return 2;
@@ -316,6 +419,12 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
         }
     } clean{work, !o.work_dir.empty()};
 
+    // A template's version: given, else the first line of its --version (a
+    // program, not a script), else its name.
+    if (!o.client_version.empty()) version = o.client_version;
+    else if (version.empty() && o.client.empty()) version = version_of(command.front(), work);
+    if (version.empty()) version = client_name;
+
     lab_server srv;
     std::vector<x509_ptr> ca_certs;
     std::string challenge;
@@ -338,6 +447,14 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
     }
     out << "scep-lab conformance: " << version << " against " << srv.url << " (" << cases.size() << " cases, timeout "
         << o.timeout_seconds << " s each)\n";
+    // The lab's transaction log tells what it sent each case; without one
+    // (inspector.enabled off) only the correct GetCACert's certificates are
+    // known, and polls are not counted.
+    const bool logged = newest_transaction(srv).has_value();
+    if (!logged)
+        out << "note: the lab keeps no transaction log (inspector.enabled = false): certificates it sent in a faulted "
+               "GetCACert cannot be told from the client's, and polls are not counted\n";
+    const std::vector<std::string> own_files{"client.log", script_name, "client-version.txt"};
 
     std::vector<case_result> results;
     // The table goes to `out`; progress (a case can wait 30-60 s on PENDING)
@@ -355,6 +472,8 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
             std::ofstream(dir / script_name) << script;
         }
         std::string rule_id;
+        const std::int64_t before = logged ? newest_transaction(srv).value_or(0) : 0;
+        r.operation = rule_operation(c.rule_json);
         if (!c.rule_json.empty()) {
             auto armed = srv.call("POST", "/admin/api/faults", c.rule_json);
             if (!armed) {
@@ -384,31 +503,49 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
         if (!rule_id.empty()) {
             // (With --server the answer comes from a process this one did
             // not start: a list of another shape counts as "not known".)
+            r.fired_known = false;
             if (auto rules = srv.call("GET", "/admin/api/faults")) try {
                 for (const auto& rule : rules->at("faults").as_array()) {
                     const auto& obj = rule.as_object();
                     if (boost::json::value_to<std::string>(obj.at("id")) != rule_id) continue;
                     r.requests = obj.at("matched").to_number<std::uint64_t>();
                     r.fired = obj.at("fired").to_number<std::uint64_t>();
+                    r.fired_known = true;
                 }
             } catch (const std::exception&) {
-                r.detail = "the lab's fault list could not be read";
+                r.fired_known = false;
             }
             (void)srv.call("DELETE", "/admin/api/faults/" + rule_id);
         }
-        r.certificate = certificate_written(dir, ca_certs);
-        const std::string output = read_text(dir / "client.log");
-        if (!r.timed_out) r.crash = crash_in_output(output);
-        classify(r);
-        if (r.exit_code == 127 && !r.certificate)
-            r.detail = "the command could not be executed: " + last_line(read_text(dir / "client.log"));
-        else if (r.v != verdict::pass || !r.certificate) {
-            // What the client said: its reason for refusing, or its last words before a FAIL.
-            auto said = r.crash.empty() ? last_line(output) : "";
-            if (!said.empty()) r.detail += (r.detail.empty() ? "" : "; ") + std::string("client: ") + said;
+        // What the server sent in the clear in this case (faulted answers
+        // included); without a log, the correct GetCACert's certificates.
+        std::vector<x509_ptr> sent;
+        if (auto seen = logged ? read_case_log(srv, before) : std::nullopt) {
+            r.log_known = true;
+            r.pki_operations = seen->pki_operations;
+            r.polls = seen->polls;
+            sent = std::move(seen->sent);
         }
-        if (!c.rule_json.empty() && r.fired == 0 && r.v == verdict::pass && !r.certificate)
-            r.detail += (r.detail.empty() ? "" : "; ") + std::string("the fault never fired");
+        for (const auto& k : ca_certs) {
+            X509_up_ref(k.get());
+            sent.emplace_back(k.get());
+        }
+        r.certificate = certificate_written(dir, sent, own_files);
+        const std::string output = read_text(dir / "client.log");
+        if (!r.timed_out) {
+            // A wrapper's exit code (128 + the signal) first, then the output.
+            r.crash = crash_in_exit_code(r.exit_code);
+            if (r.crash.empty()) r.crash = crash_in_output(output);
+        }
+        r.said = telling_line(output, verdict_prefix);
+        classify(r);
+        if (r.exit_code == 127 && !r.certificate && r.v != verdict::not_exercised)
+            r.detail = "the command could not be executed: " + r.said;
+        else if ((r.v != verdict::pass || !r.certificate) && !r.said.empty())
+            // What the client said: its first error (why it refused or died), else its last line.
+            r.detail += (r.detail.empty() ? "" : "; ") + std::string("client: ") + r.said;
+        if (!r.fired_known)
+            r.detail += (r.detail.empty() ? "" : "; ") + std::string("the lab's fault list could not be read");
         shown.finish_line();
         out << std::left << std::setw(34) << c.name << std::setw(10) << to_string(r.v) << r.outcome
             << (r.detail.empty() ? "" : "  " + r.detail) << "\n"
@@ -418,7 +555,7 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
 
     shown.finish();
     auto t = count_verdicts(results);
-    out << t.pass << " pass, " << t.fail << " FAIL, " << t.reported << " reported";
+    out << summary_text(t);
     if (!o.work_dir.empty()) out << "; each case's files under " << (work / "cases").string();
     out << "\n";
     auto write = [](const std::string& file, const std::string& text) {

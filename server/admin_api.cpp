@@ -413,7 +413,7 @@ response admin_api::faults(call& c) {
     return json_method_not_allowed(req, c.seg.size() == 1 ? "GET, POST, DELETE" : "DELETE");
 }
 
-// GET /admin/api/transactions?client=&status=&finding=&severity=&transaction_id=&operation=&limit=&offset=
+// GET /admin/api/transactions?client=&status=&finding=&severity=&transaction_id=&operation=&after=&limit=&offset=
 // GET /admin/api/transactions/<id>, .../<id>/request.der, .../<id>/reply.der
 response admin_api::transactions(call& c) {
     const request& req = c.req;

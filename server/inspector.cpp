@@ -91,19 +91,30 @@ inspector::~inspector() {
 }
 
 void inspector::flush() {
-    std::unique_lock lock(queue_mu_);
-    const auto target = queued_;
-    written_cv_.wait(lock, [&] { return written_ >= target; });
+    {
+        std::unique_lock lock(queue_mu_);
+        const auto target = queued_;
+        written_cv_.wait(lock, [&] { return written_ >= target; });
+    }
+    settle();
 }
 
 void inspector::write_loop() {
     std::uint64_t since_prune = 0;
+    auto settled = std::chrono::steady_clock::now();
     for (;;) {
+        // Stories that stopped are settled about once a second, also when no
+        // one reads the log (its metrics count them).
+        if (std::chrono::steady_clock::now() - settled >= std::chrono::seconds(1)) {
+            settle();
+            settled = std::chrono::steady_clock::now();
+        }
         std::vector<transaction_record> batch;
         {
             std::unique_lock lock(queue_mu_);
-            queue_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-            if (queue_.empty()) return;  // stopping, and everything is written
+            queue_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_ || !queue_.empty(); });
+            if (queue_.empty() && stop_) return;  // stopping, and everything is written
+            if (queue_.empty()) continue;
             while (!queue_.empty() && batch.size() < batch_rows) {
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
@@ -134,6 +145,7 @@ inspect::lab_view describe_lab(const hierarchy& pki, std::vector<std::string> ca
     lab.capabilities = std::move(capabilities);
     lab.ra_encryption_cert = &pki.ra_encryption_cert();
     lab.published.emplace_back("RA signing certificate", &pki.ra_cert());
+    for (const X509* ra : pki.ra_certs()) lab.ras.push_back(ra);
     for (const ca_entry* ca : pki.all_cas()) {
         lab.published.emplace_back(ca->name + " CA", ca->cert.get());
         lab.cas.push_back(ca->cert.get());
@@ -166,27 +178,115 @@ transaction_record base_record(const scep_exchange& x) {
 
 }  // namespace
 
-bool inspector::asked_caps_first(const std::string& client, const std::string& operation) {
+inspector::client_context inspector::track(const scep_exchange& x, const std::string& operation,
+                                            const std::string& time) {
+    // What may stop a client here, worked out before the lock (GetCACert's
+    // certificates are parsed).
+    std::string causes;
+    if (operation == "GetCACaps") causes = inspect::getcacaps_stop_causes(x.http_status, x.reply_body, x.reply_content_type);
+    else if (operation == "GetCACert")
+        causes = inspect::getcacert_stop_causes(x.http_status, x.reply_body, x.reply_content_type);
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mu_);
+    if (clients_.size() >= max_clients_tracked && !clients_.contains(x.client)) clients_.clear();
+    client_state& c = clients_[x.client];
+    client_context ctx;
     if (operation == "GetCACaps") {
-        if (caps_seen_.size() >= max_clients_tracked) caps_seen_.clear();
-        caps_seen_[client] = now;
-        return true;
+        c.caps_at = now;
+        c.asked_caps = true;
+        // An HTTP error told the client nothing: an empty list.
+        c.caps_sent = x.http_status == 200 ? inspect::capability_words(x.reply_body) : std::vector<std::string>{};
+        ctx.asked_caps = true;
+    } else {
+        ctx.asked_caps = c.asked_caps && now - c.caps_at <= caps_window;
+        if (ctx.asked_caps) ctx.caps_sent = c.caps_sent;
     }
-    auto it = caps_seen_.find(client);
-    return it != caps_seen_.end() && now - it->second <= caps_window;
+    c.last_at = now;
+    if (operation == "GetCACaps" || operation == "GetCACert") {
+        c.stop_operation = operation;
+        c.stop_time = time;
+        c.stop_causes = std::move(causes);
+    } else {
+        c.stop_operation.clear();
+    }
+    return ctx;
+}
+
+void inspector::settle() {
+    std::lock_guard settling(settle_mu_);
+    struct due {
+        std::string client, operation, time, causes;
+    };
+    std::vector<due> stopped;
+    {
+        const auto now = std::chrono::steady_clock::now();
+        std::lock_guard lock(mu_);
+        for (auto& [client, c] : clients_) {
+            if (c.stop_operation.empty() || now - c.last_at < cfg_.stopped_after) continue;
+            stopped.push_back({client, c.stop_operation, c.stop_time, std::move(c.stop_causes)});
+            c.stop_operation.clear();
+        }
+    }
+    for (const auto& d : stopped) {
+        transaction_query q;
+        q.client = d.client;
+        q.limit = 1;
+        auto page = log_.search(q);
+        // The client's newest row must still be that exchange (nothing came after it).
+        if (!page || page->items.empty() || page->items.front().operation != d.operation ||
+            page->items.front().time != d.time)
+            continue;
+        auto row = log_.find(page->items.front().id);
+        if (!row || !*row) continue;
+        json::error_code ec;
+        auto detail = json::parse((*row)->detail, ec);
+        if (ec || !detail.is_object()) continue;
+        std::vector<inspect::finding> found;
+        if (const auto* list = detail.as_object().if_contains("findings"); list && list->is_array())
+            for (const auto& f : list->as_array()) {
+                const auto* o = f.if_object();
+                if (!o || !o->contains("id") || !o->at("id").is_string()) continue;
+                inspect::finding kept{std::string(o->at("id").as_string())};
+                if (const auto* text = o->if_contains("detail"); text && text->is_string())
+                    kept.detail = std::string(text->as_string());
+                if (const auto* level = o->if_contains("severity"); level && level->is_string()) {
+                    const std::string_view l = level->as_string();
+                    kept.level = l == "error" ? inspect::severity::error
+                                 : l == "warning" ? inspect::severity::warning
+                                                  : inspect::severity::note;
+                }
+                found.push_back(std::move(kept));
+            }
+        const std::string id = d.operation == "GetCACaps" ? "flow.stopped-after-getcacaps" : "flow.stopped-after-getcacert";
+        inspect::raise(found, id, d.causes);
+        inspect::order_by_severity(found);
+        detail.as_object()["findings"] = inspect::to_json(found);
+        std::string ids;
+        for (const auto& f : found) ids += (ids.empty() ? "" : " ") + f.id;
+        const auto w = inspect::worst(found);
+        auto updated = log_.update_findings((*row)->id, ids, w ? std::string(inspect::to_string(*w)) : "",
+                                            scep::json_text(detail));
+        if (updated && *updated && metrics_) metrics_->finding(id);
+    }
 }
 
 void inspector::record(scep_exchange&& x) {
     transaction_record t = base_record(x);
     inspect::http_view http{x.method, x.operation, x.query_length, x.content_type, x.post_base64, x.get_unescaped};
-    const auto lab_now = lab();
-    std::vector<inspect::finding> found = inspect::http_findings(http, lab_now->capabilities);
     std::string canonical = inspect::printable(x.operation, 64);
     for (std::string_view op : scep_operations)
         if (ascii_iequals(x.operation, op)) canonical = op;
     t.operation = canonical;
+    const client_context told = track(x, canonical, t.time);
+    // Requests are judged by the capabilities this client was sent (an empty
+    // or faulted GetCACaps included), the configuration's when it asked none.
+    auto lab_now = lab();
+    if (told.caps_sent && *told.caps_sent != lab_now->capabilities) {
+        auto as_told = std::make_shared<inspect::lab_view>(*lab_now);
+        as_told->capabilities = *told.caps_sent;
+        lab_now = std::move(as_told);
+    }
+    std::vector<inspect::finding> found = inspect::http_findings(http, lab_now->capabilities);
 
     json::object detail;
     detail["http"] = {{"method", t.method},
@@ -194,9 +294,8 @@ void inspector::record(scep_exchange&& x) {
                       {"query_length", x.query_length},
                       {"content_type", inspect::printable(x.content_type, 128)},
                       {"user_agent", t.user_agent}};
-    const bool asked = asked_caps_first(x.client, canonical);
     if (canonical == "PKIOperation") {
-        if (!asked) inspect::raise(found, "flow.no-getcacaps");
+        if (!told.asked_caps) inspect::raise(found, "flow.no-getcacaps");
         if (!x.request_der.empty()) {
             const bytes* opened = x.inspection.opened ? &x.inspection.message_data : nullptr;
             const inspect::decoded_request decoded{x.inspection.p7.get(), x.inspection.csr.get(),
@@ -377,7 +476,14 @@ result<transaction_query> transaction_query_from(const std::vector<std::pair<std
             q.severity = v;
         } else if (k == "transaction_id") q.transaction_id = v;
         else if (k == "operation") q.operation = v;
-        else if (k == "limit" || k == "offset") {
+        else if (k == "after") {
+            // Rows newer than this id (a conformance case's rows: those after the last one before it).
+            std::int64_t n = 0;
+            auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+            if (ec != std::errc() || p != v.data() + v.size() || n < 0 || n == std::numeric_limits<std::int64_t>::max())
+                return make_error("after is a transaction id (a number from 0)");
+            q.min_id = n + 1;
+        } else if (k == "limit" || k == "offset") {
             std::size_t n = 0;
             auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
             if (ec != std::errc() || p != v.data() + v.size() || (k == "limit" && (n == 0 || n > 1000)) ||
@@ -386,7 +492,7 @@ result<transaction_query> transaction_query_from(const std::vector<std::pair<std
             (k == "limit" ? q.limit : q.offset) = n;
         } else {
             return make_error("unknown parameter \"" + k +
-                              "\" (client, status, finding, severity, transaction_id, operation, limit, offset)");
+                              "\" (client, status, finding, severity, transaction_id, operation, after, limit, offset)");
         }
     }
     return q;

@@ -13,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -31,6 +32,9 @@ struct inspector_config {
     int min_rsa_bits = 2048;
     int min_ec_bits = 256;
     bool challenge_required = false;
+    // A client whose last exchange is a GetCACaps or GetCACert and that has
+    // been quiet this long gets flow.stopped-after-* on that row.
+    std::chrono::milliseconds stopped_after{5000};
 };
 
 // One SCEP request and its answer, as the router saw them.
@@ -39,7 +43,7 @@ struct scep_exchange {
     std::size_t query_length = 0;
     std::string operation;        // as sent
     bool post_base64 = false;     // POST body that was base64 text
-    bool get_unescaped = false;   // GET message with raw '+', '/' or line breaks
+    std::optional<inspect::finding> get_unescaped;  // GET message: inspect::unescaped_base64()
     bytes request_der;            // PKIOperation: the message, decoded from the transport
     service_reply::inspection_facts inspection;
     // The answer:
@@ -66,7 +70,8 @@ public:
     // Decodes, checks and queues one exchange for the log. A log that fails
     // is reported once (warn) and never affects the exchange.
     void record(scep_exchange&& x);
-    // Waits until everything recorded so far is in the log: readers call it
+    // Waits until everything recorded so far is in the log, and raises the
+    // findings that time has made due (a story that stopped): readers call it
     // so that what they show includes the exchange that just happened.
     void flush();
 
@@ -77,9 +82,27 @@ public:
 
 private:
     void write_loop();
-    // Remembers a GetCACaps; for anything else, whether this client asked one
-    // in the last 10 minutes (RFC 8894 §3.5.1).
-    bool asked_caps_first(const std::string& client, const std::string& operation);
+    // What this client was told before this exchange: whether it asked
+    // GetCACaps in the last 10 minutes (RFC 8894 §3.5.1) and what that answer
+    // carried (faults included), so that its requests are judged by what it
+    // was sent, not by the configuration. Remembers this exchange.
+    struct client_context {
+        bool asked_caps = false;
+        std::optional<std::vector<std::string>> caps_sent;
+    };
+    client_context track(const scep_exchange& x, const std::string& operation, const std::string& time);
+    // flow.stopped-after-*: rows of clients quiet for cfg_.stopped_after after
+    // a GetCACaps or GetCACert, amended in the log.
+    void settle();
+
+    struct client_state {
+        std::chrono::steady_clock::time_point caps_at{}, last_at{};
+        bool asked_caps = false;
+        std::vector<std::string> caps_sent;
+        // While the last exchange is a GetCACaps or GetCACert: its operation,
+        // its row's time and what in its answer may stop a client.
+        std::string stop_operation, stop_time, stop_causes;
+    };
 
     transaction_store& log_;
     inspector_config cfg_;
@@ -88,7 +111,8 @@ private:
     mutable std::mutex lab_mu_;
     std::shared_ptr<const inspect::lab_view> lab_;
     std::mutex mu_;
-    std::unordered_map<std::string, std::chrono::steady_clock::time_point> caps_seen_;  // client -> last GetCACaps
+    std::unordered_map<std::string, client_state> clients_;
+    std::mutex settle_mu_;
     // The writer's queue.
     std::mutex queue_mu_;
     std::condition_variable queue_cv_;    // work arrived, or stop

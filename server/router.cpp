@@ -453,7 +453,7 @@ response router::scep(call& c, scep_exchange* x) {
     } else {
         if (!message || message->empty())
             return text_response(req, http::status::bad_request, "PKIOperation GET without a message parameter\n");
-        if (x) x->get_unescaped = inspect::has_unescaped_base64(*message);
+        if (x) x->get_unescaped = inspect::unescaped_base64(*message);
         auto decoded = decode_get_message(*message);
         if (!decoded) return text_response(req, http::status::bad_request, "message parameter is not valid base64\n");
         der = std::move(*decoded);

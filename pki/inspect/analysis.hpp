@@ -27,6 +27,7 @@ struct lab_view {
     // says what a request was encrypted to when it was not the RA.
     std::vector<std::pair<std::string, const X509*>> published;
     std::vector<const X509*> cas;  // signer "issued by this lab" when one of these signed it
+    std::vector<const X509*> ras;  // the RA certificates: an issuer named like one is the RA, not the CA
     int min_rsa_bits = 2048;
     int min_ec_bits = 256;
     bool challenge_required = false;
@@ -104,6 +105,14 @@ struct reply_report {
 };
 reply_report analyze_reply(std::string_view body, std::string_view content_type);
 
+// A client whose story stops after GetCACaps or GetCACert (flow.stopped-
+// after-*): what in the answer it was sent may have stopped it, as the
+// finding's detail. Pure: the reply as sent (faults included).
+std::string getcacaps_stop_causes(int http_status, std::string_view body, std::string_view content_type);
+std::string getcacert_stop_causes(int http_status, std::string_view body, std::string_view content_type);
+// The GetCACaps keywords in a reply body (one per line, CRLF or LF).
+std::vector<std::string> capability_words(std::string_view body);
+
 // What the HTTP layer saw of one SCEP request.
 struct http_view {
     std::string method;     // "GET", "POST", "HEAD"
@@ -111,13 +120,15 @@ struct http_view {
     std::size_t query_length = 0;
     std::string content_type;
     bool post_base64 = false;   // a POST body that was base64 text
-    bool get_unescaped = false; // a GET message with raw '+', '/' or line breaks
+    std::optional<finding> get_unescaped;  // unescaped_base64() of the GET message
 };
 // Transport findings of one request, given what GetCACaps advertises.
 std::vector<finding> http_findings(const http_view& http, const std::vector<std::string>& capabilities);
-// Whether a GET message parameter (as received, before percent-decoding) has
-// raw '+', '/' or line breaks.
-bool has_unescaped_base64(std::string_view raw_value);
+// http.get-unescaped for a GET message parameter (as received, before
+// percent-decoding) whose characters change its meaning for some servers —
+// a raw '+', line breaks — named with how often; nullopt when none does
+// ('/' and '=' are legal in a query).
+std::optional<finding> unescaped_base64(std::string_view raw_value);
 
 // Text a client chose, fit for a report, a log line or a terminal: cut at
 // `max` bytes ("..." appended) with control characters replaced by '?'.

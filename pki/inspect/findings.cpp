@@ -22,9 +22,10 @@ constexpr finding_def table[] = {
      "the URL, which IIS refuses beyond maxQueryString (404.15).",
      "RFC 8894 §4.1, §3.5.2; micromdm/scep #238"},
     {"http.get-unescaped", error,
-     "The GET message parameter carries raw '+', '/', '=' or line breaks: base64 must be URL-encoded, and servers "
-     "that decode '+' as a space or stop at a line break can no longer read the message.",
-     "RFC 8894 §4.1; smallstep/certificates #846, #917"},
+     "The GET message parameter carries a raw '+', which servers that decode the query as a form read as a space, "
+     "or line breaks inside the base64, which strict decoders refuse (a note when only line breaks): base64 must be "
+     "URL-encoded ('+' as %2B). '/' and '=' are legal in a query and not reported.",
+     "RFC 8894 §4.1; RFC 3986 §3.4; smallstep/certificates #846, #917"},
     {"http.get-too-long", warning,
      "The GET query string is longer than 2048 characters, IIS's default maxQueryString: NDES answers 404.15 and "
      "Windows clients report 0x80190194.",
@@ -45,6 +46,20 @@ constexpr finding_def table[] = {
      "PKIOperation from a client that did not ask GetCACaps in the 10 minutes before: it cannot know which "
      "algorithms and methods this server supports and is guessing.",
      "RFC 8894 §3.5.1"},
+    {"flow.stopped-after-getcacaps", warning,
+     "The client asked GetCACaps and then nothing for 5 seconds: it did not go on to GetCACert. The detail says what "
+     "it was sent (an HTTP error, an empty list, capabilities it may require and did not get).",
+     "RFC 8894 §3.5.1, §4.1"},
+    {"flow.stopped-after-getcacert", warning,
+     "The client fetched the CA certificates and then nothing for 5 seconds: no enrollment followed. Clients stop "
+     "here when they refuse the chain; the detail names what in the reply it may have refused (no certificate with "
+     "a key usage for encryption to pick as recipient, a chain without its CA, a content type that does not fit "
+     "the number of certificates, an injected fault).",
+     "RFC 8894 §3.2.2, §4.2.1"},
+    {"query.issuer-is-ra", warning,
+     "GetCert, GetCRL or CertPoll names the RA as issuer instead of the CA: servers answer badCertId unless they "
+     "map the RA to its CA (NDES does; here scep.ra_as_issuer).",
+     "RFC 8894 §3.3.2, §3.3.3, §3.3.4"},
     {"flow.poll-unknown", error,
      "CertPoll for a transactionID this server never saw: the client polls a request it did not send here (another "
      "server, a lost store, or a new transactionID per poll) and gets badCertId.",

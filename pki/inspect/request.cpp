@@ -46,8 +46,10 @@ bool matches(const PKCS7_ISSUER_AND_SERIAL* ias, const X509* cert) {
            ASN1_INTEGER_cmp(ias->serial, X509_get0_serialNumber(cert)) == 0;
 }
 
+// Keywords compared without case: a client that reads "postpkioperation" as
+// POSTPKIOperation is what the caps-lowercase conformance case expects.
 bool advertised(const std::vector<std::string>& caps, std::string_view word) {
-    return std::find(caps.begin(), caps.end(), word) != caps.end();
+    return std::any_of(caps.begin(), caps.end(), [&](const std::string& c) { return ascii_iequals(c, word); });
 }
 
 void read_signer(request_report& r, X509* signer, const lab_view& lab, const decoded_request* pre) {
@@ -140,18 +142,49 @@ std::string issuer_and_subject_text(byte_view data) {
     return out;
 }
 
+// CertPoll's issuer: the first Name of its IssuerAndSubject.
+x509_name_ptr first_name(byte_view data) {
+    auto outer = read_der_tlv(data, 0);
+    if (!outer || outer->tag != 0x30) return nullptr;
+    auto tlv = read_der_tlv(data, outer->content());
+    if (!tlv || tlv->end() > outer->end()) return nullptr;
+    const unsigned char* p = data.data() + outer->content();
+    x509_name_ptr name(d2i_X509_NAME(nullptr, &p, static_cast<long>(tlv->end() - outer->content())));
+    ERR_clear_error();
+    return name;
+}
+
+// GetCert, GetCRL and CertPoll name the CA that issued (or will issue) the
+// certificate (RFC 8894 §3.3.2–§3.3.4). Some clients name the RA instead,
+// the first certificate of GetCACert: a server answers badCertId unless it
+// maps the RA to its CA (this lab's scep.ra_as_issuer, NDES).
+void check_issuer(request_report& r, const X509_NAME& issuer, const lab_view& lab) {
+    for (const X509* ca : lab.cas)
+        if (X509_NAME_cmp(X509_get_subject_name(ca), &issuer) == 0) return;
+    for (const X509* ra : lab.ras)
+        if (X509_NAME_cmp(X509_get_subject_name(ra), &issuer) == 0) {
+            raise(r.findings, "query.issuer-is-ra", r.message_type_name + " names " + clean(name_to_string(issuer)));
+            return;
+        }
+}
+
 void read_message_data(request_report& r, byte_view data, const lab_view& lab, X509* signer,
                        const decoded_request* pre = nullptr) {
     switch (r.message_type.value_or(0)) {
         case 17:
         case 19: read_csr(r, data, lab, signer, pre); break;
-        case 20: r.message_data = issuer_and_subject_text(data); break;
+        case 20: {
+            r.message_data = issuer_and_subject_text(data);
+            if (auto issuer = first_name(data)) check_issuer(r, *issuer, lab);
+            break;
+        }
         case 21:
         case 22: {
             auto ias = decode_issuer_and_serial(data);
             ERR_clear_error();
             r.message_data = ias ? "issuer " + clean(name_to_string(*ias->issuer)) + ", serial " + ias->serial
                                  : "not an IssuerAndSerialNumber";
+            if (ias) check_issuer(r, *ias->issuer, lab);
             break;
         }
         default: break;
@@ -226,8 +259,33 @@ void read_envelope(request_report& r, byte_view content, const lab_view& lab, co
 
 }  // namespace
 
-bool has_unescaped_base64(std::string_view raw) {
-    return raw.find_first_of("+/\r\n") != std::string_view::npos;
+std::optional<finding> unescaped_base64(std::string_view raw) {
+    // RFC 3986 §3.4: '/', '?', '=' and the other sub-delimiters are legal in
+    // a query, and every server reads them as themselves. What changes the
+    // message: a raw '+', which servers that decode the query as a form
+    // (application/x-www-form-urlencoded: Go's url.ParseQuery, ASP.NET) read as
+    // a space; and line breaks inside the base64 (raw, or percent-encoded),
+    // which lenient decoders skip and strict ones refuse.
+    std::size_t plus = 0, breaks = 0;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        if (raw[i] == '+') ++plus;
+        else if (raw[i] == '\r' || raw[i] == '\n') ++breaks;
+        else if (raw[i] == '%' && i + 2 < raw.size() && raw[i + 1] == '0' &&
+                 (raw[i + 2] == 'A' || raw[i + 2] == 'a' || raw[i + 2] == 'D' || raw[i + 2] == 'd'))
+            ++breaks;
+    }
+    if (plus == 0 && breaks == 0) return std::nullopt;
+    std::string detail;
+    if (plus)
+        detail = "raw '+' " + std::to_string(plus) + (plus == 1 ? " time" : " times") +
+                 " (servers that decode the query as a form read a space; send %2B)";
+    if (breaks)
+        detail += std::string(detail.empty() ? "" : "; ") + std::to_string(breaks) + " line break" +
+                  (breaks == 1 ? "" : "s") + " in the base64 (lenient decoders skip them, strict ones refuse)";
+    finding f{"http.get-unescaped", std::move(detail)};
+    // A '+' garbles the message for many servers; line breaks alone only for strict decoders.
+    if (!plus) f.level = severity::note;
+    return f;
 }
 
 std::vector<finding> http_findings(const http_view& http, const std::vector<std::string>& caps) {
@@ -242,7 +300,7 @@ std::vector<finding> http_findings(const http_view& http, const std::vector<std:
     if (http.method == "GET") {
         if (advertised(caps, "POSTPKIOperation") || advertised(caps, "SCEPStandard"))
             raise(out, "http.get-despite-post");
-        if (http.get_unescaped) raise(out, "http.get-unescaped");
+        if (http.get_unescaped) out.push_back(*http.get_unescaped);
         if (http.query_length > 2048) raise(out, "http.get-too-long", std::to_string(http.query_length) + " characters");
     }
     if (http.method == "POST") {

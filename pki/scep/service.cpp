@@ -611,7 +611,12 @@ service_reply scep_service::resend(request_context& req, const cert_record& exis
     auto cert = x509_from_der(existing.der);
     if (!cert) return failure(req, fail_info::bad_request, "stored certificate is unreadable");
     auto r = success(req, **cert);
-    r.detail = "retransmission: same certificate sent again";
+    // A CertPoll asks for what its transaction became (RFC 8894 §3.3.3); the
+    // same PKCSReq or RenewalReq again is a retransmission (§3.3.1) — or a
+    // poll by re-sending, which clients use after PENDING.
+    r.detail = req.type == static_cast<int>(message_type::cert_poll)
+                   ? "poll: the certificate issued for this transaction"
+                   : "retransmission (or a poll by re-sending): the certificate already issued for this transaction";
     return r;
 }
 

@@ -214,6 +214,20 @@ public:
         return std::optional<transaction_record>(std::move(t));
     }
 
+    result<bool> update_findings(std::int64_t id, const std::string& findings, const std::string& severity,
+                                 const std::string& detail) override {
+        std::lock_guard lock(mu_);
+        stmt_ptr s = prepare("UPDATE transactions SET findings = ?, severity = ?, severity_rank = ?, detail = ? WHERE id = ?");
+        if (!s) return fail("preparing a findings update");
+        bind(s.get(), 1, findings);
+        bind(s.get(), 2, severity);
+        sqlite3_bind_int(s.get(), 3, severity_rank(severity));
+        bind(s.get(), 4, detail);
+        sqlite3_bind_int64(s.get(), 5, id);
+        if (sqlite3_step(s.get()) != SQLITE_DONE) return fail("updating transaction " + std::to_string(id));
+        return sqlite3_changes(db_.get()) > 0;
+    }
+
     result<std::int64_t> prune(std::size_t keep) override {
         std::lock_guard lock(mu_);
         stmt_ptr s = prepare("DELETE FROM transactions WHERE id <= (SELECT MAX(id) FROM transactions) - ?");
@@ -278,6 +292,18 @@ public:
         for (const auto& t : rows_)
             if (t.id == id) return std::optional<transaction_record>(t);
         return std::optional<transaction_record>();
+    }
+    result<bool> update_findings(std::int64_t id, const std::string& findings, const std::string& severity,
+                                 const std::string& detail) override {
+        std::lock_guard lock(mu_);
+        for (auto& t : rows_)
+            if (t.id == id) {
+                t.findings = findings;
+                t.severity = severity;
+                t.detail = detail;
+                return true;
+            }
+        return false;
     }
     result<std::int64_t> prune(std::size_t keep) override {
         std::lock_guard lock(mu_);

@@ -68,6 +68,11 @@ public:
     virtual result<transaction_page> search(const transaction_query& q) = 0;
     // One row with its DER.
     virtual result<std::optional<transaction_record>> find(std::int64_t id) = 0;
+    // A finding raised after the row was written (flow.stopped-after-*: known
+    // only once the client has been quiet): the row's findings, severity and
+    // detail replaced. False when the row is gone (pruned).
+    virtual result<bool> update_findings(std::int64_t id, const std::string& findings, const std::string& severity,
+                                         const std::string& detail) = 0;
     // Keeps the newest `keep` rows; returns how many went.
     virtual result<std::int64_t> prune(std::size_t keep) = 0;
     virtual result<std::int64_t> count() = 0;

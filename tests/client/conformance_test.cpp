@@ -18,6 +18,7 @@ case_result ended(conformance_case c, bool certificate, int exit_code = 1) {
     r.c = std::move(c);
     r.certificate = certificate;
     r.exit_code = exit_code;
+    if (!r.c.rule_json.empty()) r.requests = r.fired = 1;  // the fault met the client
     return r;
 }
 
@@ -116,7 +117,8 @@ TEST(ConformanceClassify, RetryAndEitherAreReportedNotFailed) {
     gave_up.requests = 1;
     classify(gave_up);
     EXPECT_EQ(gave_up.v, verdict::reported);
-    EXPECT_EQ(gave_up.detail, "did not retry (1 PKIOperation requests)");
+    EXPECT_EQ(gave_up.detail, "did not retry (1 PKIOperation request)");
+    EXPECT_EQ(gave_up.outcome, "gave up (exit 1)");
     auto retried = ended(with(expectation::retry), true, 0);
     retried.requests = 2;
     classify(retried);
@@ -128,6 +130,113 @@ TEST(ConformanceClassify, RetryAndEitherAreReportedNotFailed) {
         EXPECT_EQ(r.v, verdict::reported);
         EXPECT_EQ(r.detail, cert ? "accepted" : "refused");
     }
+}
+
+TEST(ConformanceClassify, ACrashUnderAWrapperIsACrashNotARefusal) {
+    // A client that segfaults under a shell script: the script exits 139 and
+    // the shell prints its line. Scored "refused (exit 139)" before: a pass.
+    EXPECT_EQ(crash_in_exit_code(139), "SIGSEGV under a wrapper (exit 139)");
+    EXPECT_EQ(crash_in_exit_code(134), "SIGABRT under a wrapper (exit 134)");
+    for (int not_a_crash : {0, 1, 2, 3, 127, 128, 130, 143, 255}) EXPECT_EQ(crash_in_exit_code(not_a_crash), "") << not_a_crash;
+    EXPECT_EQ(crash_in_output("./client.sh: line 4: 12345 Segmentation fault      (core dumped) ./c\n"),
+              "Segmentation fault");
+    EXPECT_EQ(crash_in_output("sh: 1: ./c: Aborted (core dumped)\n"), "core dumped");
+    EXPECT_EQ(crash_in_output("==1==ERROR: AddressSanitizer: heap-buffer-overflow\n"), "AddressSanitizer");
+    EXPECT_EQ(crash_in_output("x.c:3:5: runtime error: UndefinedBehaviorSanitizer\n"), "UndefinedBehaviorSanitizer");
+    EXPECT_EQ(crash_in_output("*** stack smashing detected ***: terminated\n"), "stack smashing");
+    for (auto e : {expectation::refuse, expectation::either}) {
+        auto r = ended(with(e, "truncated-body"), false, 139);
+        r.crash = crash_in_exit_code(139);
+        classify(r);
+        EXPECT_EQ(r.v, verdict::fail);
+        EXPECT_EQ(r.outcome, "crash (SIGSEGV under a wrapper (exit 139))");
+    }
+}
+
+TEST(ConformanceClassify, AFaultThatNeverFiredIsNotExercisedWhateverHappened) {
+    // A "client" that never contacts the server: nothing it does says anything about the fault.
+    for (bool certificate : {true, false}) {
+        auto r = ended(with(expectation::refuse, "no-envelope"), certificate, 0);
+        r.requests = r.fired = 0;
+        classify(r);
+        EXPECT_EQ(r.v, verdict::not_exercised);
+        EXPECT_EQ(r.detail, "the fault never fired: the client sent no PKIOperation request");
+    }
+    auto matched = ended(with(expectation::refuse), false, 1);
+    matched.operation = "GetCACert";
+    matched.requests = 2;
+    matched.fired = 0;
+    classify(matched);
+    EXPECT_EQ(matched.v, verdict::not_exercised);
+    EXPECT_EQ(matched.detail, "the fault never fired: 2 GetCACert requests matched its rule");
+    // An unreadable fault list: classified as before.
+    auto unknown = ended(with(expectation::refuse), false, 1);
+    unknown.fired = 0;
+    unknown.fired_known = false;
+    classify(unknown);
+    EXPECT_EQ(unknown.v, verdict::pass);
+    // The baseline has no fault: never "not exercised".
+    auto base = ended({"baseline", "", expectation::accept, ""}, false, 0);
+    classify(base);
+    EXPECT_EQ(base.v, verdict::fail);
+    // Counted apart in the reports.
+    std::vector<case_result> all{base, matched};
+    EXPECT_EQ(summary_text(count_verdicts(all)), "0 pass, 1 FAIL, 0 reported, 1 not exercised");
+    auto xml = scorecard_junit("client.sh", all);
+    EXPECT_NE(xml.find("skipped=\"1\""), std::string::npos) << xml;
+    EXPECT_NE(xml.find("<skipped message=\"the fault never fired"), std::string::npos) << xml;
+}
+
+TEST(ConformanceClassify, PollVerdictsSayWhatTheClientDid) {
+    auto gave_up = ended(with(expectation::poll, "pending-forever"), false, 3);
+    gave_up.log_known = true;
+    gave_up.polls = 4;
+    classify(gave_up);
+    EXPECT_EQ(gave_up.v, verdict::pass);
+    EXPECT_EQ(gave_up.outcome, "gave up (exit 3)");
+    EXPECT_EQ(gave_up.detail, "polled 4 times, then gave up");
+    auto no_poll = ended(with(expectation::poll, "pending-forever"), false, 1);
+    no_poll.log_known = true;
+    classify(no_poll);
+    EXPECT_EQ(no_poll.detail, "stopped at PENDING without polling");
+    auto polling = ended(with(expectation::poll, "pending-forever"), false, -1);
+    polling.timed_out = true;
+    polling.log_known = true;
+    polling.polls = 1;
+    polling.timeout_seconds = 35;
+    classify(polling);
+    EXPECT_EQ(polling.detail, "still polling at the timeout (polled 1 time), nothing installed");
+    auto retry = ended(with(expectation::retry, "pending-then-success"), false, 1);
+    retry.log_known = true;
+    retry.polls = 2;
+    classify(retry);
+    EXPECT_EQ(retry.v, verdict::reported);
+    EXPECT_EQ(retry.detail, "polled 2 times, then gave up before the answer");
+}
+
+TEST(ConformanceReport, TheTellingLineIsTheFirstErrorNotTheLastLine) {
+    // A stale progress line after the error (20 of 23 refusals of one client).
+    EXPECT_EQ(telling_line("connecting\nerror: recipientNonce does not match\npkistatus: SUCCESS\n"),
+              "error: recipientNonce does not match");
+    // A Go kit log: level=error wins over an earlier line with a failure word.
+    EXPECT_EQ(telling_line("ts=1 level=info msg=\"not yet\"\nts=2 level=error err=\"pkcs7: bad\"\n"),
+              "err=\"pkcs7: bad\"");
+    // Nothing that reads as an error: the last line, indented continuations skipped.
+    EXPECT_EQ(telling_line("start\ncertmonger status: MONITORING\n  detail\n"), "certmonger status: MONITORING");
+    EXPECT_EQ(telling_line(""), "");
+    EXPECT_EQ(telling_line("bad\x1b[31m escape failed\n"), "bad?[31m escape failed");
+}
+
+TEST(ConformanceReport, JUnitNamesKeepNoDotsOrPaths) {
+    EXPECT_EQ(junit_name("client.sh"), "client_sh");
+    EXPECT_EQ(junit_name("/usr/local/bin/my client.py"), "my_client_py");
+    EXPECT_EQ(junit_name("scepclient"), "scepclient");
+    EXPECT_EQ(junit_name(""), "client");
+    auto ok = ended({"baseline", "", expectation::accept, ""}, true, 0);
+    classify(ok);
+    auto xml = scorecard_junit("wrapper.sh", {ok});
+    EXPECT_NE(xml.find("classname=\"scep-lab.conformance.wrapper_sh\""), std::string::npos) << xml;
+    EXPECT_NE(xml.find("<testsuite name=\"wrapper.sh\""), std::string::npos) << xml;  // the suite keeps the name
 }
 
 TEST(ConformanceSubstitute, ReplacesKnownPlaceholdersOnly) {

@@ -8,6 +8,8 @@
 
 #include <boost/json.hpp>
 
+#include <thread>
+
 #include "pki/crypto/encoding.hpp"
 #include "server/admin_api.hpp"
 #include "server/metrics.hpp"
@@ -134,6 +136,89 @@ TEST_F(inspector_test, flow_and_transport_findings_need_the_clients_history) {
     EXPECT_NE(text.find("scep_lab_findings_total{finding=\"flow.no-getcacaps\"} 2"), std::string::npos) << text;
 }
 
+TEST_F(inspector_test, requests_are_judged_by_the_capabilities_that_client_was_sent) {
+    // The client got an empty GetCACaps (a caps-empty fault, a proxy): GET is
+    // the right fallback, whatever the configuration advertises.
+    auto log = make_memory_transactions();
+    inspector rec(*log, *lab_->service, inspector_config{}, nullptr, nullptr);
+    auto der = test::make_pkcs_req(test::make_requester({.challenge = "secret"}), lab_->pki->ra_cert(), "AS-TOLD",
+                                   bytes(16, 4));
+    auto exchange = [&](const std::string& client, const std::string& operation, const std::string& method,
+                        std::string reply) {
+        scep_exchange x;
+        x.client = client;
+        x.method = method;
+        x.operation = operation;
+        x.http_status = 200;
+        x.reply_body = std::move(reply);
+        x.reply_content_type = "text/plain";
+        if (operation == "PKIOperation") x.request_der = der, x.query_length = 1000;
+        rec.record(std::move(x));
+        rec.flush();
+        auto page = log->search({});
+        return page->items.front().findings;
+    };
+    exchange("192.0.2.60", "GetCACaps", "GET", "");
+    auto findings = exchange("192.0.2.60", "PKIOperation", "GET", "");
+    EXPECT_EQ(findings.find("http.get-despite-post"), std::string::npos) << findings;
+    EXPECT_EQ(findings.find("flow.no-getcacaps"), std::string::npos) << findings;
+    // Sent POSTPKIOperation (in any case): GET is a warning.
+    exchange("192.0.2.61", "GetCACaps", "GET", "postpkioperation\r\nsha-256\r\naes\r\n");
+    findings = exchange("192.0.2.61", "PKIOperation", "GET", "");
+    EXPECT_NE(findings.find("http.get-despite-post"), std::string::npos) << findings;
+    // Sent only DES3 and SHA-1: the AES-128/SHA-256 request used what it was not sent.
+    exchange("192.0.2.62", "GetCACaps", "GET", "DES3\nSHA-1\n");
+    findings = exchange("192.0.2.62", "PKIOperation", "POST", "");
+    EXPECT_NE(findings.find("envelope.cipher-not-advertised"), std::string::npos) << findings;
+    EXPECT_NE(findings.find("digest.not-advertised"), std::string::npos) << findings;
+}
+
+TEST_F(inspector_test, a_story_that_stops_after_getcacert_is_named_with_what_the_client_was_sent) {
+    auto log = make_memory_transactions();
+    inspector rec(*log, *lab_->service, inspector_config{.stopped_after = std::chrono::milliseconds(200)}, nullptr,
+                  nullptr);
+    auto exchange = [&](const std::string& client, const std::string& operation, int status, std::string reply,
+                        std::string content_type) {
+        scep_exchange x;
+        x.client = client;
+        x.method = "GET";
+        x.operation = operation;
+        x.http_status = status;
+        x.reply_body = std::move(reply);
+        x.reply_content_type = std::move(content_type);
+        rec.record(std::move(x));
+    };
+    // The RA signed by a CA that is not in the reply (getcacert-other-ra's shape).
+    test::lab_fixture other(2);
+    const bytes p7v = build_degenerate({&other.pki->ra_cert(), lab_->pki->issuing().cert.get()});
+    const bytes* p7 = &p7v;
+    exchange("192.0.2.70", "GetCACaps", 200, "POSTPKIOperation\nSHA-256\nAES\n", "text/plain");
+    exchange("192.0.2.70", "GetCACert", 200, std::string(p7->begin(), p7->end()), "application/x-x509-ca-ra-cert");
+    // A client that goes on is not flagged; one whose GetCACaps was refused is.
+    exchange("192.0.2.71", "GetCACert", 200, std::string(p7->begin(), p7->end()), "application/x-x509-ca-ra-cert");
+    exchange("192.0.2.71", "GetNextCACert", 200, "", "text/plain");
+    exchange("192.0.2.72", "GetCACaps", 503, "", "text/plain");
+    rec.flush();
+    // Not yet quiet long enough: nothing.
+    auto before = log->search({.finding = "flow.stopped-after-getcacert"});
+    EXPECT_EQ(before->total, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    rec.flush();
+    auto stopped = log->search({.finding = "flow.stopped-after-getcacert"});
+    ASSERT_EQ(stopped->total, 1);
+    EXPECT_EQ(stopped->items[0].client, "192.0.2.70");
+    EXPECT_EQ(stopped->items[0].operation, "GetCACert");
+    EXPECT_EQ(stopped->items[0].severity, "warning");
+    auto row = log->find(stopped->items[0].id);
+    EXPECT_NE((*row)->detail.find("was not issued by a CA in the reply"), std::string::npos) << (*row)->detail;
+    auto caps = log->search({.finding = "flow.stopped-after-getcacaps"});
+    ASSERT_EQ(caps->total, 1);
+    EXPECT_EQ(caps->items[0].client, "192.0.2.72");
+    // Raised once: another read adds nothing.
+    rec.flush();
+    EXPECT_EQ(log->search({.severity = "warning"})->total, 2);
+}
+
 TEST_F(inspector_test, refusals_before_decoding_and_failures_are_recorded_with_their_reason) {
     call("/scep?operation=PKIOperation", http::verb::post, "this is not base64 !!!");
     auto t = newest();
@@ -258,6 +343,9 @@ TEST_F(inspector_test, a_failing_log_does_not_affect_the_exchange) {
         result<std::int64_t> add(const transaction_record&) override { return make_error("disk full"); }
         result<transaction_page> search(const transaction_query&) override { return make_error("disk full"); }
         result<std::optional<transaction_record>> find(std::int64_t) override { return make_error("disk full"); }
+        result<bool> update_findings(std::int64_t, const std::string&, const std::string&, const std::string&) override {
+            return make_error("disk full");
+        }
         result<std::int64_t> prune(std::size_t) override { return make_error("disk full"); }
         result<std::int64_t> count() override { return make_error("disk full"); }
     } broken;

@@ -95,6 +95,40 @@ bytes craft(const crafted& c, const X509& signer, const EVP_PKEY& key, const X50
 
 class inspect_test : public ::testing::Test {
 protected:
+    // The findings of the row of a client whose last exchange was `operation`,
+    // answered as given, once the recorder has settled it; the stop's detail
+    // must name `cause`.
+    std::vector<std::string> stopped_story(const std::string& operation, int status, const std::string& body,
+                                           const std::string& content_type, const std::string& cause) {
+        test::service_lab sl(service_config{.challenge = "secret"});
+        auto log = make_memory_transactions();
+        server::inspector_config cfg;
+        cfg.stopped_after = std::chrono::milliseconds(0);
+        server::inspector rec(*log, *sl.service, cfg, nullptr, nullptr);
+        server::scep_exchange x;
+        x.client = "192.0.2.41";
+        x.method = "GET";
+        x.operation = operation;
+        x.http_status = status;
+        x.reply_body = body;
+        x.reply_content_type = content_type;
+        rec.record(std::move(x));
+        rec.flush();
+        auto page = log->search({});
+        EXPECT_TRUE(page && page->items.size() == 1);
+        if (!page || page->items.empty()) return {};
+        auto row = log->find(page->items.front().id);
+        EXPECT_NE((*row)->detail.find(cause), std::string::npos) << (*row)->detail;
+        std::vector<std::string> raised;
+        std::string all = page->items.front().findings;
+        for (std::size_t at = 0; at < all.size();) {
+            auto sp = all.find(' ', at);
+            raised.push_back(all.substr(at, sp - at));
+            at = sp == std::string::npos ? all.size() : sp + 1;
+        }
+        return raised;
+    }
+
     void SetUp() override {
         lab_.ra_encryption_cert = &pki().ra_encryption_cert();
         lab_.published.emplace_back("RA signing certificate", &pki().ra_cert());
@@ -102,6 +136,7 @@ protected:
             lab_.published.emplace_back(ca->name + " CA", ca->cert.get());
             lab_.cas.push_back(ca->cert.get());
         }
+        for (const X509* ra : pki().ra_certs()) lab_.ras.push_back(ra);
         lab_.capabilities = default_caps;
         lab_.challenge_required = true;
         lab_.ra_key = &pki().ra_encryption_key();
@@ -142,8 +177,8 @@ TEST_F(inspect_test, a_conformant_request_raises_nothing_and_is_decoded) {
     EXPECT_EQ(boost::json::serialize(to_json(r)).find("secret"), std::string::npos);
     // The same with the project's own crafting helper (every attribute present).
     EXPECT_TRUE(craft_and_analyze({}, dev_).empty()) << ::testing::PrintToString(craft_and_analyze({}, dev_));
-    EXPECT_TRUE(http_findings({"POST", "PKIOperation", 22, "application/x-pki-message", false, false}, default_caps).empty());
-    EXPECT_TRUE(http_findings({"GET", "GetCACaps", 19, "", false, false}, default_caps).empty());
+    EXPECT_TRUE(http_findings({"POST", "PKIOperation", 22, "application/x-pki-message", false, std::nullopt}, default_caps).empty());
+    EXPECT_TRUE(http_findings({"GET", "GetCACaps", 19, "", false, std::nullopt}, default_caps).empty());
 }
 
 TEST_F(inspect_test, a_conformant_reply_is_decoded) {
@@ -191,32 +226,40 @@ TEST_F(inspect_test, every_catalogue_finding_has_a_scenario_that_raises_it) {
     std::map<std::string, scenario> scenarios{
         {"http.not-pkimessage", [&] { return analyze(bytes{0x30, 0x03, 0x02, 0x01, 0x00}); }},
         {"http.get-despite-post",
-         [&] { return ids(http_findings({"GET", "PKIOperation", 100, "", false, false}, default_caps)); }},
+         [&] { return ids(http_findings({"GET", "PKIOperation", 100, "", false, std::nullopt}, default_caps)); }},
         {"http.get-unescaped",
          [&] {
-             EXPECT_TRUE(has_unescaped_base64("MIIB+abc/def"));
-             EXPECT_TRUE(has_unescaped_base64("MIIB\nabc"));
-             EXPECT_FALSE(has_unescaped_base64("MIIB%2Babc%2Fdef%3D"));
-             return ids(http_findings({"GET", "PKIOperation", 100, "", false, true}, {}));
+             // '/' and '=' are legal in a query: nothing to report.
+             EXPECT_FALSE(unescaped_base64("MIIBabc/def=="));
+             EXPECT_FALSE(unescaped_base64("MIIB%2Babc%2Fdef%3D"));
+             // A raw '+' is an error, named with how often.
+             auto plus = unescaped_base64("MIIB+abc/def+g==");
+             EXPECT_TRUE(plus && severity_of(*plus) == severity::error);
+             EXPECT_NE(plus->detail.find("raw '+' 2 times"), std::string::npos) << plus->detail;
+             // Line breaks only (raw or percent-encoded): a note.
+             auto breaks = unescaped_base64("MIIB%0Aabc%0d%0Adef");
+             EXPECT_TRUE(breaks && severity_of(*breaks) == severity::note);
+             EXPECT_NE(breaks->detail.find("3 line breaks"), std::string::npos) << breaks->detail;
+             return ids(http_findings({"GET", "PKIOperation", 100, "", false, plus}, {}));
          }},
-        {"http.get-too-long", [&] { return ids(http_findings({"GET", "PKIOperation", 3000, "", false, false}, {})); }},
+        {"http.get-too-long", [&] { return ids(http_findings({"GET", "PKIOperation", 3000, "", false, std::nullopt}, {})); }},
         {"http.post-content-type",
          [&] {
-             auto none = ids(http_findings({"POST", "PKIOperation", 22, "", false, false}, default_caps));
+             auto none = ids(http_findings({"POST", "PKIOperation", 22, "", false, std::nullopt}, default_caps));
              EXPECT_EQ(none, std::vector<std::string>{"http.post-content-type"});
              // Parameters after the media type are fine.
              EXPECT_TRUE(http_findings({"POST", "PKIOperation", 22, "application/x-pki-message; charset=binary", false,
-                                        false},
+                                        std::nullopt},
                                        default_caps)
                              .empty());
-             return ids(http_findings({"POST", "PKIOperation", 22, "application/octet-stream", false, false}, default_caps));
+             return ids(http_findings({"POST", "PKIOperation", 22, "application/octet-stream", false, std::nullopt}, default_caps));
          }},
         {"http.post-base64",
          [&] {
-             return ids(http_findings({"POST", "PKIOperation", 22, "application/x-pki-message", true, false}, default_caps));
+             return ids(http_findings({"POST", "PKIOperation", 22, "application/x-pki-message", true, std::nullopt}, default_caps));
          }},
         {"http.operation-case",
-         [&] { return ids(http_findings({"GET", "getcacaps", 19, "", false, false}, default_caps)); }},
+         [&] { return ids(http_findings({"GET", "getcacaps", 19, "", false, std::nullopt}, default_caps)); }},
         {"flow.no-getcacaps",
          [&] {
              // Raised by the server's recorder, which knows the client's history: a
@@ -245,6 +288,35 @@ TEST_F(inspect_test, every_catalogue_finding_has_a_scenario_that_raises_it) {
                  at = sp == std::string::npos ? all.size() : sp + 1;
              }
              return raised;
+         }},
+        {"flow.stopped-after-getcacaps",
+         [&] {
+             // Raised by the recorder once the client has been quiet after its
+             // GetCACaps (here at once: stopped_after 0); the detail says what it got.
+             return stopped_story("GetCACaps", 503, "", "text/plain", "GetCACaps was answered HTTP 503");
+         }},
+        {"flow.stopped-after-getcacert",
+         [&] {
+             // The issuing CA alone: nothing with a key usage for encryption.
+             auto ca = x509_to_der(*pki().issuing().cert);
+             return stopped_story("GetCACert", 200, std::string(ca.begin(), ca.end()), "application/x-x509-ca-cert",
+                                  "no certificate with a key usage for encryption");
+         }},
+        {"query.issuer-is-ra",
+         [&] {
+             // CertPoll naming the RA (the first certificate of GetCACert) as issuer.
+             pki_request_params p{.type = message_type::cert_poll, .transaction_id = "T-RA-ISSUER",
+                                  .sender_nonce = bytes(16, 3),
+                                  .message_data = encode_issuer_and_subject(*X509_get_subject_name(&pki().ra_cert()),
+                                                                            *X509_get_subject_name(dev_.signer.get()))};
+             auto der = build_pki_request(p, *dev_.signer, *dev_.key, {&pki().ra_encryption_cert()});
+             auto r = analyze_request(*der, lab_);
+             EXPECT_EQ(r.findings.size(), 1u) << ::testing::PrintToString(ids(r.findings));
+             // The CA named, as RFC 8894 says: nothing.
+             p.message_data = encode_issuer_and_subject(*X509_get_subject_name(pki().issuing().cert.get()),
+                                                        *X509_get_subject_name(dev_.signer.get()));
+             EXPECT_TRUE(analyze(*build_pki_request(p, *dev_.signer, *dev_.key, {&pki().ra_encryption_cert()})).empty());
+             return ids(r.findings);
          }},
         {"flow.poll-unknown",
          [&] {

@@ -35,6 +35,7 @@ protected:
         auto der = build_pki_request(p, cert, key, {&lab_.pki->ra_cert()});
         EXPECT_TRUE(der) << der.message();
         auto reply = service_->pki_operation(*der, "198.51.100.7");
+        last_detail_ = reply.detail;
         EXPECT_EQ(reply.http_status, 200) << reply.body;
         auto rep = parse_cert_rep(bytes(reply.body.begin(), reply.body.end()), lab_.pki->ra_cert());
         EXPECT_TRUE(rep) << rep.message();
@@ -42,6 +43,8 @@ protected:
         EXPECT_EQ(rep->recipient_nonce, p.sender_nonce);
         return rep ? *rep : cert_rep{};
     }
+
+    std::string last_detail_;  // the service's reason for the last send()
 
     // A device enrolled over SCEP: its key and the issued certificate.
     struct enrolled {
@@ -404,6 +407,9 @@ TEST_F(lifecycle_test, manual_approval_holds_then_issues_on_poll) {
     ASSERT_EQ(*lab_.store->decide_pending(txid, true, ""), decide_outcome::decided);
     auto issued = send(message_type::cert_poll, poll_data, *dev.signer, *dev.key, txid);
     ASSERT_EQ(issued.status, pki_status::success) << issued.fail_info_text;
+    // Polling again after the certificate was issued is a poll, not a retransmission.
+    (void)send(message_type::cert_poll, poll_data, *dev.signer, *dev.key, txid);
+    EXPECT_EQ(last_detail_, "poll: the certificate issued for this transaction");
     auto certs = decrypt_cert_rep(issued, *dev.signer, *dev.key);
     ASSERT_TRUE(certs);
     EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(certs->front().get()), dev.key.get()), 1);
