@@ -103,6 +103,23 @@ void conformance(CLI::App& app, command_line& cl) {
     cmd->add_option("--admin-token", co.admin_token, "with --server: its admin API token (default SCEP_LAB_ADMIN_TOKEN)");
     cmd->add_option("--challenge", co.challenge,
                     "with --server: the challenge its clients use (default SCEP_LAB_CHALLENGE, else scep-lab-challenge)");
+    cmd->add_option("--trigger", co.trigger,
+                    "watch a device instead of running a client: per case, this shell command makes the device "
+                    "enroll (an MDM API call, adb shell ...); SCEP_LAB_CASE, _URL, _CHALLENGE, _CA, _DIR, _CN, "
+                    "_EXPECT in its environment");
+    cmd->add_flag("--manual", co.manual,
+                  "watch a device a person makes enroll: per case, a prompt here and on the lab's status page");
+    cmd->add_option("--check", co.check,
+                    "with --trigger/--manual: a shell command run after each case's window; exit 0 = the device "
+                    "holds a certificate from this case (an MDM API query)");
+    cmd->add_option("--settle", co.settle_seconds,
+                    "with --trigger/--manual: end a case's window once the device has been quiet this many seconds "
+                    "after a final answer (default 10; --timeout is the longest window)")
+        ->check(CLI::Range(1, 3600));
+    cmd->add_option("--device-address", co.device_address,
+                    "with --trigger/--manual: only this client address's exchanges are the device's");
+    cmd->add_option("--device-cn", co.device_cn,
+                    "with --trigger/--manual: the device's requests carry a CN matching this pattern (shell glob)");
     cmd->add_option("command", co.command, "the client command after --, with {url} {challenge} {dir} {cn} {ca}");
     cmd->callback([&cl, o] {
         cl.choose([&cl, o] {

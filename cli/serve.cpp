@@ -346,14 +346,16 @@ router::profile_source profile_downloads(const config::settings& s, lab& l, cons
 
 // The status page at "/": the challenge is shown when it is the lab default.
 router::status_source status_page(const config::settings& s, lab& l, const scep_service& service,
-                                  const challenge_store* challenges, bool admin_on, transaction_store* transactions) {
-    return [&s, &l, &service, challenges, admin_on, transactions](const std::string& base_url) {
+                                  const challenge_store* challenges, bool admin_on, transaction_store* transactions,
+                                  const prompt_board* prompts) {
+    return [&s, &l, &service, challenges, admin_on, transactions, prompts](const std::string& base_url) {
         status_inputs in{.pki = service.pki(), .store = *l.store, .base_url = base_url, .scep_path = s.scep_paths.front(),
                          .ndes_path = {}, .challenge = {}, .challenge_note = {}, .https = s.https.enabled,
                          .admin = admin_on, .transactions = s.inspector.enabled};
         if (s.ndes.enabled) in.ndes_path = std::string(config::ndes_scep_paths.front());
         in.challenges = challenges;
         in.transaction_log = transactions;
+        if (auto p = prompts ? prompts->get() : std::nullopt) in.prompt = std::make_pair(p->title, p->text);
         if (challenges)
             in.challenge_note = "one-time challenges from the admin API (scep-lab challenge add)";
         else if (s.challenge.mode == config::challenge_mode::webhook)
@@ -636,6 +638,7 @@ int serve(const config::settings& s) {
     }
     quirk_gate quirks(s.quirks);
     std::optional<admin_api> admin;
+    prompt_board prompts;  // conformance --manual's prompt, on the status page
     std::string new_admin_token, admin_token_in_force;
     if (s.admin.enabled) {
         auto token = admin_token(s, log, new_admin_token);
@@ -643,6 +646,7 @@ int serve(const config::settings& s) {
         admin_token_in_force = *token;
         admin.emplace(*l.store, admin_settings_view{*token, s.admin.allow_remote, config::to_toml(s, false)});
         admin->set_faults(&faults);
+        admin->set_prompts(&prompts);
         if (challenge.api) admin->set_challenges(&*challenge.api, s.challenge.default_ttl);
     }
     std::optional<https_identity> identity;
@@ -700,7 +704,8 @@ int serve(const config::settings& s) {
                           .faults = &faults,
                           .profiles = profile_downloads(s, l, service, challenge, admin ? &*admin : nullptr,
                                                         ndes ? &*ndes : nullptr, identity ? identity->chain_view() : std::vector<const X509*>{}),
-                          .status_page = status_page(s, l, service, challenge.store.get(), admin.has_value(), transactions.get()),
+                          .status_page = status_page(s, l, service, challenge.store.get(), admin.has_value(), transactions.get(),
+                                                     &prompts),
                           .tls_chain = identity ? identity->chain_copy() : std::vector<x509_ptr>{},
                           .capture_dir = s.log.capture_dir,
                           .ndes_events = ndes_events.get()});

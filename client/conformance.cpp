@@ -256,6 +256,110 @@ void classify(case_result& r) {
     }
 }
 
+namespace {
+
+// What the device did after the faulted answer, in words.
+std::string next_steps(const observation& o) {
+    if (o.after == 0) return "no further request";
+    std::vector<std::string> parts;
+    if (o.same_transaction) parts.push_back(plural(o.same_transaction, "retry or poll", "retries or polls"));
+    if (o.new_enrollments) parts.push_back(plural(o.new_enrollments, "new enrollment", "new enrollments"));
+    const auto other = o.after - o.same_transaction - o.new_enrollments;
+    if (other) parts.push_back(plural(other, "other request", "other requests"));
+    std::string out;
+    for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
+    return out;
+}
+
+}  // namespace
+
+void classify_observed(case_result& r, const observation& o) {
+    const auto e = r.c.expect;
+    const bool baseline = r.c.rule_json.empty();
+    const std::string window = std::to_string(o.window_seconds) + " s";
+    if (o.trigger_failed) {
+        r.v = verdict::not_exercised;
+        r.outcome = "trigger failed (exit " + std::to_string(o.trigger_exit) + ")";
+        r.detail = "the trigger command failed before the device sent anything; see the case's trigger.log";
+        return;
+    }
+    if (!baseline && r.fired_known && r.fired == 0) {
+        r.v = verdict::not_exercised;
+        r.outcome = o.requests ? plural(o.requests, "exchange", "exchanges") + ", none faulted" : "nothing seen";
+        r.detail = "the fault never fired: no " + r.operation + " request from the device within " + window;
+        return;
+    }
+    if (baseline && o.requests == 0) {
+        r.v = verdict::fail;
+        r.outcome = "nothing seen";
+        r.detail = "no exchange from the device within " + window +
+                   ": the trigger did not start an enrollment (the other results mean little)";
+        return;
+    }
+    // Did the device end up with a certificate? The check says; else the
+    // lab's log where it can: an answer that only a SUCCESS after the fault
+    // gives (the baseline, a retry, a fault on GetCACaps or GetCACert), a
+    // PENDING (nothing to install), a device that asked again (it did not
+    // take the faulted answer).
+    std::optional<bool> holds = o.check;
+    std::string how = o.check ? (*o.check ? "certificate installed (check)" : "no certificate (check)") : "";
+    if (!holds) {
+        if (baseline || e == expectation::retry || r.operation != "PKIOperation") {
+            holds = o.enrolled;
+            how = o.enrolled ? "enrolled" : "did not enroll";
+        } else if (e == expectation::poll) {
+            holds = false;
+            how = "nothing to install";
+        } else if (o.after > 0) {
+            holds = false;
+            how = "asked again";
+        }
+    }
+    const std::string next = next_steps(o);
+    if (!holds) {
+        r.v = verdict::reported;
+        r.observed = true;
+        r.outcome = "observed: " + next;
+        r.detail = "took the answer, or gave up: the lab cannot tell (a --check command tells them apart)";
+        if (!o.check_note.empty()) r.detail += "; " + o.check_note;
+        return;
+    }
+    if (*holds) {
+        r.outcome = how;
+        switch (e) {
+            case expectation::accept: r.v = verdict::pass; break;
+            case expectation::retry:
+                r.v = verdict::pass;
+                r.detail = "retried: " + next;
+                break;
+            case expectation::either: r.v = verdict::reported; r.detail = "accepted"; break;
+            case expectation::refuse:
+            case expectation::poll:
+                r.v = verdict::fail;
+                r.detail = "installed a certificate from an answer it should have refused";
+                break;
+        }
+        return;
+    }
+    r.outcome = how + "; " + next;
+    switch (e) {
+        case expectation::accept:
+            r.v = verdict::fail;
+            r.detail = baseline ? "the device does not enroll against a correct server: the other results mean little"
+                                : "refused a valid answer";
+            break;
+        case expectation::refuse: r.v = verdict::pass; break;
+        case expectation::poll:
+            r.v = verdict::pass;
+            r.detail = o.same_transaction ? "polled " + plural(o.same_transaction, "time", "times")
+                                          : "stopped at PENDING without polling";
+            break;
+        case expectation::retry: r.v = verdict::reported; r.detail = o.after ? "retried, never enrolled" : "did not retry"; break;
+        case expectation::either: r.v = verdict::reported; r.detail = "refused"; break;
+    }
+    if (!o.check_note.empty()) r.detail += (r.detail.empty() ? "" : "; ") + o.check_note;
+}
+
 std::string crash_in_exit_code(int exit_code) {
     struct crash_signal {
         int number;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,11 +60,31 @@ struct case_result {
     bool log_known = false;
     std::uint64_t pki_operations = 0, polls = 0;
     std::string said;  // the client's most telling output line (its first error)
+    bool observed = false;  // observe mode, and what was seen cannot tell acceptance from giving up
     double seconds = 0;
     int timeout_seconds = 0;  // the limit it was killed at (0: use `seconds`)
 };
 // The verdict for an ended run (pure: unit-tested).
 void classify(case_result& r);
+
+// Observe mode (`--trigger`, `--manual`): what the lab saw of the device in
+// one case's window, and what the --check command said.
+struct observation {
+    bool trigger_failed = false;
+    int trigger_exit = 0;
+    int window_seconds = 0;
+    std::uint64_t requests = 0;            // the device's exchanges in the window
+    std::uint64_t after = 0;               // its requests after the faulted one
+    std::uint64_t new_enrollments = 0;     // PKIOperations with another transactionID after it
+    std::uint64_t same_transaction = 0;    // PKIOperations with its transactionID after it (polls, retries)
+    bool enrolled = false;                 // a SUCCESS answer after the fault (the baseline: any)
+    std::optional<bool> check;             // --check: whether the device holds a certificate from this case
+    std::string check_note;                // why the check told nothing
+};
+// The verdict from an observation (pure: unit-tested). Where the lab's view
+// cannot tell a device that took a reply from one that gave up (no further
+// request, no --check), the verdict is "reported" and `observed` is set.
+void classify_observed(case_result& r, const observation& o);
 // A crash in the client's output that its exit code hides: a Go panic (exit
 // 2), a Python traceback, a Java exception, a C++ terminate, a sanitizer
 // report, glibc's heap or stack checks, a shell's line for a child killed by
@@ -111,6 +132,17 @@ struct conformance_options {
     // A lab already running instead (a CI job's fixture): its base or SCEP
     // URL, the admin API token and the challenge its clients use.
     std::string server_url, admin_token, challenge;
+    // Observe mode: per case, the trigger (a shell command: an MDM API call,
+    // `adb shell ...`) or a prompt (manual) instead of the client command;
+    // the device's exchanges are watched for --timeout seconds (ending early
+    // once it has been quiet `settle_seconds` after a final answer); the
+    // check (a shell command, exit 0 = the device holds the certificate)
+    // runs after. Both get SCEP_LAB_CASE, _EXPECT, _URL, _CHALLENGE, _CA,
+    // _DIR, _CN in their environment.
+    std::string trigger, check;
+    bool manual = false;
+    int settle_seconds = 10;
+    std::string device_address, device_cn;  // which exchanges are the device's ("" = every one)
 };
 
 // Runs the cases; prints the table to `out`. Exit code: 0 all passed (or

@@ -60,7 +60,8 @@ std::string scorecard_markdown(const std::string& client, const std::string& ver
     o << "| Case | Expected | Verdict | Outcome | Detail |\n|---|---|---|---|---|\n";
     for (const auto& r : results)
         o << "| " << md_cell(r.c.name) << " | " << to_string(r.c.expect) << " | "
-          << (r.v == verdict::fail ? "**FAIL**" : std::string(to_string(r.v))) << " | " << md_cell(r.outcome) << " | "
+          << (r.v == verdict::fail ? "**FAIL**" : std::string(to_string(r.v))) << (r.observed ? " (observed)" : "")
+          << " | " << md_cell(r.outcome) << " | "
           << md_cell(r.detail) << " |\n";
     return o.str();
 }

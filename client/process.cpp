@@ -63,4 +63,27 @@ ended wait_for(pid_t pid, std::chrono::seconds timeout, const std::function<void
     return e;
 }
 
+std::optional<ended> ended_yet(pid_t pid) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) != pid) return std::nullopt;
+    ended e;
+    if (WIFEXITED(status)) e.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) e.signal = WTERMSIG(status);
+    return e;
+}
+
+void stop_group(pid_t pid) {
+    if (::kill(-pid, SIGTERM) == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        ::kill(-pid, SIGKILL);
+    }
+    // The leader, when not reaped yet (ECHILD when it was).
+    for (int i = 0; i < 20; ++i) {
+        int status = 0;
+        const pid_t w = ::waitpid(pid, &status, WNOHANG);
+        if (w != 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+}
+
 }  // namespace scep::client

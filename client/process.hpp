@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <utility>
@@ -30,5 +31,12 @@ result<pid_t> start_process(const std::vector<std::string>& argv, const std::fil
 // exit: a daemon the command started must not outlive it).
 // `tick` (when given) is called about once a second with the time so far.
 ended wait_for(pid_t pid, std::chrono::seconds timeout, const std::function<void(double seconds)>& tick = {});
+
+// Whether `pid` (started by start_process) has ended, without waiting: its
+// exit, reaped; nullopt while it runs. Its group may live on.
+std::optional<ended> ended_yet(pid_t pid);
+// Ends what is left of the group `pid` leads (TERM, then KILL after 0.5 s)
+// and reaps the leader if it was not: a trigger's background work.
+void stop_group(pid_t pid);
 
 }  // namespace scep::client

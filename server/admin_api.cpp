@@ -289,13 +289,14 @@ const admin_api::resource admin_api::resources[] = {
     {"faults", &admin_api::faults},             {"challenges", &admin_api::challenges},
     {"transactions", &admin_api::transactions}, {"rollover", &admin_api::rollover},
     {"reset", &admin_api::reset},               {"config", &admin_api::config},
+    {"prompt", &admin_api::prompt},
 };
 
 namespace {
 response unknown_path(const request& req) {
     return error(req, http::status::not_found,
                  "unknown admin API path (certificates, certificates/<serial>, certificates/<serial>/revoke, pending, "
-                 "pending/<txid>/approve|reject, faults, challenges, transactions, rollover, reset, config)");
+                 "pending/<txid>/approve|reject, faults, challenges, transactions, rollover, reset, config, prompt)");
 }
 }  // namespace
 
@@ -611,6 +612,57 @@ response admin_api::config(call& c) {
     if (c.seg.size() != 1) return unknown_path(c.req);
     if (c.req.method() != http::verb::get) return json_method_not_allowed(c.req, "GET");
     return reply(c.req, http::status::ok, json::object{{"toml", settings_.effective_config}});
+}
+
+void prompt_board::set(prompt p) {
+    std::lock_guard lock(mu_);
+    current_ = std::move(p);
+}
+
+void prompt_board::clear() {
+    std::lock_guard lock(mu_);
+    current_.reset();
+}
+
+std::optional<prompt_board::prompt> prompt_board::get() const {
+    std::lock_guard lock(mu_);
+    return current_;
+}
+
+// GET | PUT {"title", "text"} | DELETE /admin/api/prompt
+response admin_api::prompt(call& c) {
+    const request& req = c.req;
+    if (c.seg.size() != 1) return unknown_path(req);
+    if (!prompts_) return error(req, http::status::not_found, "this server shows no prompts");
+    if (req.method() == http::verb::get) {
+        auto p = prompts_->get();
+        return reply(req, http::status::ok,
+                     p ? json::object{{"title", p->title}, {"text", p->text}} : json::object{{"title", nullptr}});
+    }
+    if (req.method() == http::verb::delete_) {
+        prompts_->clear();
+        return reply(req, http::status::ok, json::object{{"cleared", true}});
+    }
+    if (req.method() != http::verb::put) return json_method_not_allowed(req, "GET, PUT, DELETE");
+    std::string why;
+    auto body = body_object(req, why);
+    if (!body) return error(req, http::status::bad_request, why);
+    for (const auto& [key, value] : *body)
+        if (key != "title" && key != "text") return error(req, http::status::bad_request, "unknown field \"" + std::string(key) + "\" (title, text)");
+    auto title = string_field(*body, "title", why);
+    auto text = title ? string_field(*body, "text", why) : std::nullopt;
+    if (!title || !text) return error(req, http::status::bad_request, why);
+    if (title->empty()) return error(req, http::status::bad_request, "title is required");
+    if (title->size() > 200 || text->size() > 4000)
+        return error(req, http::status::bad_request, "title is at most 200 characters, text at most 4000");
+    // Shown on a page: control characters go (the page escapes the rest).
+    auto tidy = [](std::string s) {
+        for (char& ch : s)
+            if (static_cast<unsigned char>(ch) < 0x20 && ch != '\n') ch = ' ';
+        return s;
+    };
+    prompts_->set({tidy(*title), tidy(*text)});
+    return reply(req, http::status::ok, json::object{{"title", *title}});
 }
 
 result<challenge_request> challenge_request_from_json(const json::object& o, std::chrono::seconds default_ttl) {

@@ -6,6 +6,7 @@
 #include <boost/json/object.hpp>
 
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -22,6 +23,22 @@ struct admin_settings_view {
     std::string token;             // the bearer token
     bool allow_remote = false;     // accept non-loopback clients
     std::string effective_config;  // TOML with secrets masked
+};
+
+// What `scep-lab conformance --manual` asks the person at a device to do
+// now (PUT /admin/api/prompt), shown on the status page until cleared.
+class prompt_board {
+public:
+    struct prompt {
+        std::string title, text;
+    };
+    void set(prompt p);
+    void clear();
+    std::optional<prompt> get() const;
+
+private:
+    mutable std::mutex mu_;
+    std::optional<prompt> current_;
 };
 
 class admin_api {
@@ -45,6 +62,8 @@ public:
     void set_rollover(rollover_fn f) { rollover_ = std::move(f); }
     // /admin/api/challenges hands out, lists and revokes challenges
     // (challenge.mode = "api", docs/challenges.md).
+    // PUT/GET/DELETE /admin/api/prompt: the status page's prompt.
+    void set_prompts(prompt_board* p) { prompts_ = p; }
     void set_challenges(api_challenges* c, std::chrono::seconds default_ttl) {
         challenges_ = c;
         challenge_ttl_ = default_ttl;
@@ -75,6 +94,7 @@ private:
     response rollover(call& c);
     response reset(call& c);
     response config(call& c);
+    response prompt(call& c);
 
     lab_cert_store& store_;
     admin_settings_view settings_;
@@ -83,6 +103,7 @@ private:
     rollover_fn rollover_;
     api_challenges* challenges_ = nullptr;
     std::chrono::seconds challenge_ttl_{3600};
+    prompt_board* prompts_ = nullptr;
 };
 
 // A challenge row as the admin API lists it: never the secret (only its hash

@@ -29,6 +29,7 @@ th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-a
 code,.fp{font-family:ui-monospace,monospace;font-size:.85em;word-break:break-all}
 .muted{color:#777}.revoked{color:#a00}.ok{color:#070}
 button{margin-right:.3em}#admin-msg{margin-left:.5em}
+.prompt{border:2px solid #c60;background:#fff6ec;padding:.2em 1em;margin:1em 0}
 )";
 
 }  // namespace
@@ -39,6 +40,17 @@ std::string render_status_page(const status_inputs& in) {
       << "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
       << "<title>scep-lab</title><style>" << style << "</style></head><body>\n";
     o << "<h1>scep-lab</h1>\n";
+    if (in.prompt) {
+        // `scep-lab conformance --manual`: what to do at the device now.
+        o << "<section id=\"prompt\" class=\"prompt\"><h2>" << markup_escape(in.prompt->first) << "</h2>\n";
+        std::string_view rest = in.prompt->second;
+        while (!rest.empty()) {
+            auto nl = rest.find('\n');
+            o << "<p>" << markup_escape(rest.substr(0, nl)) << "</p>\n";
+            rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+        }
+        o << "</section>\n";
+    }
 
     o << "<h2>Enroll</h2>\n<table>\n";
     o << "<tr><th>SCEP URL</th><td><code id=\"scep-url\">" << markup_escape(in.base_url + in.scep_path) << "</code></td></tr>\n";

@@ -4,7 +4,9 @@
 // approve/reject buttons (which call the admin API with the token typed in).
 #pragma once
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pki/ca/hierarchy.hpp"
@@ -27,6 +29,7 @@ struct status_inputs {
     bool transactions = false;  // whether the inspector is on (link to /transactions)
     const challenge_store* challenges = nullptr;  // challenge.mode = "api": the live ones are listed (never values)
     transaction_store* transaction_log = nullptr;  // the inspector's: failures are summarised from it
+    std::optional<std::pair<std::string, std::string>> prompt;  // a conformance run's prompt: title, text
 };
 
 std::string render_status_page(const status_inputs& in);

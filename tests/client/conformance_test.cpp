@@ -239,6 +239,99 @@ TEST(ConformanceReport, JUnitNamesKeepNoDotsOrPaths) {
     EXPECT_NE(xml.find("<testsuite name=\"wrapper.sh\""), std::string::npos) << xml;  // the suite keeps the name
 }
 
+observation watched(std::uint64_t after = 0, std::optional<bool> check = std::nullopt) {
+    observation o;
+    o.window_seconds = 60;
+    o.requests = 3 + after;
+    o.after = after;
+    o.check = check;
+    return o;
+}
+
+TEST(ConformanceObserve, TheCheckDecidesLikeACertificateWritten) {
+    auto installed = ended(with(expectation::refuse, "wrong-recipient-nonce"), false);
+    classify_observed(installed, watched(0, true));
+    EXPECT_EQ(installed.v, verdict::fail);
+    EXPECT_EQ(installed.outcome, "certificate installed (check)");
+    auto refused = ended(with(expectation::refuse, "bad-signature"), false);
+    classify_observed(refused, watched(0, false));
+    EXPECT_EQ(refused.v, verdict::pass);
+    EXPECT_EQ(refused.outcome, "no certificate (check); no further request");
+    auto valid = ended(with(expectation::accept, "no-signing-time"), false);
+    classify_observed(valid, watched(0, false));
+    EXPECT_EQ(valid.v, verdict::fail);
+    EXPECT_EQ(valid.detail, "refused a valid answer");
+}
+
+TEST(ConformanceObserve, WithoutACheckOnlyWhatTheLogShowsIsJudged) {
+    // No further request after a faulted CertRep: took it, or gave up: cannot tell.
+    auto silent = ended(with(expectation::refuse), false);
+    classify_observed(silent, watched(0));
+    EXPECT_EQ(silent.v, verdict::reported);
+    EXPECT_TRUE(silent.observed);
+    EXPECT_EQ(silent.outcome, "observed: no further request");
+    // It asked again: it did not take the answer.
+    auto again = ended(with(expectation::refuse), false);
+    auto o = watched(2);
+    o.new_enrollments = 1;
+    o.same_transaction = 1;
+    classify_observed(again, o);
+    EXPECT_EQ(again.v, verdict::pass);
+    EXPECT_FALSE(again.observed);
+    EXPECT_EQ(again.outcome, "asked again; 1 retry or poll, 1 new enrollment");
+    // PENDING has nothing to install: polling, or giving up, is right.
+    auto pending = ended(with(expectation::poll, "pending-forever"), false);
+    auto polled = watched(3);
+    polled.same_transaction = 3;
+    classify_observed(pending, polled);
+    EXPECT_EQ(pending.v, verdict::pass);
+    EXPECT_EQ(pending.detail, "polled 3 times");
+    // A retry that ended in a SUCCESS enrolled.
+    auto retry = ended(with(expectation::retry, "http-status-503-retry"), false);
+    auto retried = watched(1);
+    retried.same_transaction = 1;
+    retried.enrolled = true;
+    classify_observed(retry, retried);
+    EXPECT_EQ(retry.v, verdict::pass);
+    EXPECT_EQ(retry.outcome, "enrolled");
+    // A fault on GetCACert: enrolling after it is what the log shows.
+    auto ra = ended(with(expectation::refuse, "getcacert-other-ra"), false);
+    ra.operation = "GetCACert";
+    auto went_on = watched(2);
+    went_on.new_enrollments = 1;
+    went_on.enrolled = true;
+    classify_observed(ra, went_on);
+    EXPECT_EQ(ra.v, verdict::fail);
+}
+
+TEST(ConformanceObserve, NothingSeenIsNotExercisedAndAFailedTriggerSaysSo) {
+    auto quiet = ended(with(expectation::refuse), false);
+    quiet.requests = quiet.fired = 0;
+    classify_observed(quiet, watched(0));
+    EXPECT_EQ(quiet.v, verdict::not_exercised);
+    EXPECT_EQ(quiet.detail, "the fault never fired: no PKIOperation request from the device within 60 s");
+    observation failed;
+    failed.trigger_failed = true;
+    failed.trigger_exit = 7;
+    auto t = ended(with(expectation::refuse), false);
+    classify_observed(t, failed);
+    EXPECT_EQ(t.v, verdict::not_exercised);
+    EXPECT_EQ(t.outcome, "trigger failed (exit 7)");
+    // The baseline with nothing seen fails: the trigger does not make the device enroll.
+    auto base = ended({"baseline", "", expectation::accept, ""}, false);
+    observation none;
+    none.window_seconds = 60;
+    classify_observed(base, none);
+    EXPECT_EQ(base.v, verdict::fail);
+    EXPECT_EQ(base.outcome, "nothing seen");
+    // ... and one that enrolled passes without a check.
+    auto ok = ended({"baseline", "", expectation::accept, ""}, false);
+    auto enrolled = watched(0);
+    enrolled.enrolled = true;
+    classify_observed(ok, enrolled);
+    EXPECT_EQ(ok.v, verdict::pass);
+}
+
 TEST(ConformanceSubstitute, ReplacesKnownPlaceholdersOnly) {
     placeholders p{"http://127.0.0.1:1/scep", "s3cret", "/tmp/case", "conformance-x", "/tmp/ca.pem"};
     EXPECT_EQ(substitute("{dir}/key.pem", p), "/tmp/case/key.pem");
