@@ -436,15 +436,17 @@ std::string shown_line(std::string line) {
 
 }  // namespace
 
-std::string telling_line(const std::string& output, std::string_view verdict_prefix) {
+std::string telling_line(const std::string& output, std::string_view verdict_prefix, std::string_view noise_prefix) {
     std::vector<std::string> lines;
     for (std::size_t at = 0; at < output.size();) {
         auto nl = output.find('\n', at);
         std::string line = output.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
         at = nl == std::string::npos ? output.size() : nl + 1;
         while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-        // Indented lines continue a message (a digest mismatch's values).
+        // Indented lines continue a message (a digest mismatch's values);
+        // a profile's helpers say things that are not the client's (D-Bus).
         if (line.empty() || line.front() == ' ' || line.front() == '\t') continue;
+        if (!noise_prefix.empty() && line.starts_with(noise_prefix)) continue;
         lines.push_back(std::move(line));
     }
     if (lines.empty()) return "";
@@ -489,6 +491,7 @@ const std::vector<client_profile>& client_profiles() {
           "-certificate", "{dir}/cert.pem", "-cn", "{cn}"},
          "",
          "dpkg-query -W -f '${Package} ${Version}' scep",
+         "",
          ""},
         // certmonger is a daemon: a private one per case (its own state
         // directories under {dir}), one request, then its status.
@@ -527,7 +530,8 @@ cat "$CM_DIR/status.txt" 2>/dev/null
 grep -q "MONITORING" "$CM_DIR/status.txt" 2>/dev/null
 )sh",
          "dpkg-query -W -f '${Package} ${Version}' certmonger",
-         "certmonger status:"},
+         "certmonger status:",
+         "dbus-daemon["},
     };
     return profiles;
 }

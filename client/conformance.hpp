@@ -96,8 +96,10 @@ std::string crash_in_output(const std::string& output);
 std::string crash_in_exit_code(int exit_code);
 // The client's most telling line: the line starting with `verdict_prefix`
 // (a profile's own summary), else its first error line (a Go log's
-// level=error, "error:", "failed", ...), else its last line; "" when silent.
-std::string telling_line(const std::string& output, std::string_view verdict_prefix = "");
+// level=error, "error:", "failed", ...), else its last line; lines starting
+// with `noise_prefix` (a profile's helpers) never; "" when silent.
+std::string telling_line(const std::string& output, std::string_view verdict_prefix = "",
+                         std::string_view noise_prefix = "");
 // A client name fit for a JUnit class name and a report: path and the
 // characters JUnit readers split at ('.', space) replaced.
 std::string junit_name(std::string_view name);
@@ -109,6 +111,7 @@ struct client_profile {
     std::string script;                // written to {dir}/<name>-client.sh before each run, when not empty
     std::string version_command;       // prints the client's version, for the report
     std::string verdict_prefix;        // the script's summary line, the report's first choice (telling_line)
+    std::string noise_prefix;          // lines of its helpers, never quoted (telling_line)
 };
 const std::vector<client_profile>& client_profiles();
 

@@ -554,7 +554,7 @@ std::string cn_for(const std::string& name) {
 int conformance(const std::string& self_exe, const conformance_options& o, std::ostream& out) {
     // The command: a profile, or the template.
     std::vector<std::string> command = o.command;
-    std::string script, script_name, client_name = "client", version, verdict_prefix;
+    std::string script, script_name, client_name = "client", version, verdict_prefix, noise_prefix;
     if (!o.client.empty()) {
         const client_profile* profile = nullptr;
         for (const auto& p : client_profiles())
@@ -573,6 +573,7 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
         client_name = profile->name;
         version = command_output(profile->version_command);
         verdict_prefix = profile->verdict_prefix;
+        noise_prefix = profile->noise_prefix;
     }
     // Observe mode: the device is the client; a trigger or a person starts it.
     const bool observing = !o.trigger.empty() || o.manual;
@@ -801,7 +802,7 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
             r.crash = crash_in_exit_code(r.exit_code);
             if (r.crash.empty()) r.crash = crash_in_output(output);
         }
-        r.said = telling_line(output, verdict_prefix);
+        r.said = telling_line(output, verdict_prefix, noise_prefix);
         classify(r);
         if (r.exit_code == 127 && !r.certificate && r.v != verdict::not_exercised)
             r.detail = "the command could not be executed: " + r.said;

@@ -224,6 +224,10 @@ TEST(ConformanceReport, TheTellingLineIsTheFirstErrorNotTheLastLine) {
     // Nothing that reads as an error: the last line, indented continuations skipped.
     EXPECT_EQ(telling_line("start\ncertmonger status: MONITORING\n  detail\n"), "certmonger status: MONITORING");
     EXPECT_EQ(telling_line(""), "");
+    // A profile's summary line first; its helpers' noise never.
+    const std::string cm = "dbus-daemon[1]: Error.AccessDenied: Failed to set fd limit\ncertmonger status: CA_REJECTED (x)\n";
+    EXPECT_EQ(telling_line(cm, "certmonger status:", "dbus-daemon["), "certmonger status: CA_REJECTED (x)");
+    EXPECT_EQ(telling_line("dbus-daemon[1]: Failed to set fd limit\nwaiting\n", "certmonger status:", "dbus-daemon["), "waiting");
     EXPECT_EQ(telling_line("bad\x1b[31m escape failed\n"), "bad?[31m escape failed");
 }
 

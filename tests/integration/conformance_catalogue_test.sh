@@ -9,6 +9,7 @@
 # 30-second PENDING polls).
 . "$(dirname "$0")/lib.sh"
 CRASHER=$(readlink -f "${2:?usage: $0 scep-lab crashing_client}")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 command -v scepclient >/dev/null || skip "scepclient not installed (apt-get install scep)"
 command -v curl >/dev/null || skip "curl not installed"
 cd "$WORK"
@@ -92,4 +93,98 @@ grep -q "^no-envelope *not exercised .*the client sent no PKIOperation request" 
 grep -q "^getcacert-other-ra *not exercised .*the client sent no GetCACert request" cat.txt || fail "getcacert-other-ra: $(grep ^getcacert-other-ra cat.txt)"
 grep -q "0 pass, 1 FAIL, 0 reported, 2 not exercised" cat.txt || fail "summary: $(tail -1 cat.txt)"
 echo "ok: a client that only prints a certificate scores nothing but a failed baseline"
+# 4. Devices in the loop (docs/conformance.md's worked example, run as
+# written): scepclient started in the background by a trigger, a check for
+# its certificate; the verdicts equal the command mode's on the same cases.
+# The same with certmonger (its profile's script started by the trigger).
+# All four runs side by side.
+verdicts() { awk -F' [|] ' '/^[|] [a-z]/ && $1 != "| Case" {sub(/^[|] /, "", $1); print $1, $3}' "$1"; }
+# (between the markers: the fence lines go, the shell text stays)
+example=$(sed -n '/<!-- observe-example:begin -->/,/<!-- observe-example:end -->/p' "$ROOT/docs/conformance.md" |
+    sed '1,2d;$d' | sed '$d')
+grep -q "scep-lab conformance --trigger" <<<"$example" || fail "no worked example in docs/conformance.md"
+scep-lab() { "$SCEP_LAB" "$@"; }
+mkdir -p observe && cd observe
+cases=$(grep -o -- "--case [a-z0-9-]*" <<<"$example" | tr '\n' ' ')
+# shellcheck disable=SC2086
+"$SCEP_LAB" conformance --client scepclient --timeout 40 --no-fail --markdown command.md $cases >command.txt 2>&1 &
+p_command=$!
+cm_cases="--case bad-signature --case wrong-recipient-nonce --case no-signing-time --case getcacert-other-ra --case caps-empty --case http-status-500"
+have_cm=0
+if command -v certmonger >/dev/null && command -v dbus-run-session >/dev/null; then
+    have_cm=1
+    # shellcheck disable=SC2086
+    "$SCEP_LAB" conformance --client certmonger --timeout 60 --no-fail --markdown cm-command.md --work-dir cm-command \
+        $cm_cases >cm-command.txt 2>&1 &
+    p_cm=$!
+    for _ in $(seq 1 100); do [ -s cm-command/cases/baseline/certmonger-client.sh ] && break; sleep 0.1; done
+    cp cm-command/cases/baseline/certmonger-client.sh "$WORK/certmonger-client.sh" || fail "no certmonger profile script"
+    # shellcheck disable=SC2086,SC2016
+    "$SCEP_LAB" conformance --trigger "sh '$WORK/certmonger-client.sh' \"\$SCEP_LAB_URL\" \"\$SCEP_LAB_CHALLENGE\" \"\$SCEP_LAB_DIR\" \"\$SCEP_LAB_CN\" >/dev/null 2>&1 &" \
+        --check 'test -s "$SCEP_LAB_DIR/cert.pem"' --settle 5 --timeout 60 --no-fail --markdown cm-device.md \
+        --work-dir cm-device $cm_cases >cm-device.txt 2>&1 &
+    p_cm_device=$!
+fi
+eval "$example" >device.txt 2>device.err || fail "the worked example failed: $(tail -5 device.err)"
+wait $p_command || fail "the command-mode run: $(tail -5 command.txt)"
+cat device.txt
+verdicts command.md >command.verdicts
+verdicts device.md >device.verdicts
+[ "$(wc -l <device.verdicts)" -ge 8 ] || fail "the worked example scored $(wc -l <device.verdicts) cases: $(cat device.txt)"
+diff command.verdicts device.verdicts >device.diff || fail "observe mode's verdicts differ from command mode's: $(cat device.diff)"
+grep -q "(observed)" device.md && fail "the check should tell every case: $(grep observed device.md)"
+grep -q "^| pending-forever | poll | pass | no certificate (check); 1 retry or poll | polled 1 time" device.md ||
+    fail "pending-forever observed: $(grep pending-forever device.md)"
+echo "ok: the worked example (a device stand-in behind a trigger, a check) scores as command mode"
+if [ "$have_cm" = 1 ]; then
+    wait $p_cm || fail "certmonger command mode: $(tail -5 cm-command.txt)"
+    wait $p_cm_device || fail "certmonger observe mode: $(tail -5 cm-device.txt)"
+    cat cm-device.txt
+    verdicts cm-command.md >cm-command.verdicts
+    verdicts cm-device.md >cm-device.verdicts
+    [ "$(wc -l <cm-device.verdicts)" = 7 ] || fail "certmonger observe mode scored $(wc -l <cm-device.verdicts) cases"
+    diff cm-command.verdicts cm-device.verdicts >cm.diff || fail "certmonger: observe mode differs from command mode: $(cat cm.diff)"
+    echo "ok: certmonger behind a trigger scores as its profile"
+fi
+cd "$WORK"
+
+# 5. Without a check, what the log cannot tell is marked observed; a trigger
+# that fails is not exercised; the prompt of --manual is on the status page.
+rc=0
+"$SCEP_LAB" conformance --trigger 'exit 3' --case bad-signature --timeout 10 --no-fail >failed-trigger.txt 2>&1 || rc=$?
+grep -q "^baseline *not exercised *trigger failed (exit 3)" failed-trigger.txt || fail "a failing trigger: $(cat failed-trigger.txt)"
+"$SCEP_LAB" conformance --trigger "$(grep -A3 "^trigger=" <<<"$example" | sed "1s/^trigger='//;\$s/'\$//")" --settle 3 --timeout 20 \
+    --case wrong-recipient-nonce --no-fail --markdown unchecked.md >unchecked.txt 2>&1 || fail "an unchecked run: $(cat unchecked.txt)"
+grep -q "^wrong-recipient-nonce *reported\* *observed: no further request" unchecked.txt || fail "unchecked: $(cat unchecked.txt)"
+grep -q "| wrong-recipient-nonce | refuse | reported (observed) |" unchecked.md || fail "unchecked scorecard: $(cat unchecked.md)"
+grep -q "^baseline *pass *enrolled" unchecked.txt || fail "unchecked baseline: $(cat unchecked.txt)"
+echo "ok: without a check the lab says what it cannot tell"
+for bad in "--trigger x --client scepclient" "--check x --client scepclient" "--device-cn x --client scepclient" "--trigger x -- scepclient"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$SCEP_LAB" conformance $bad >bad.txt 2>&1 || rc=$?
+    [ "$rc" = 2 ] || fail "conformance $bad: exit $rc: $(cat bad.txt)"
+done
+echo "ok: observe options out of place are refused"
+
+# --manual: the prompt is in the terminal and on the lab's status page while a case waits.
+"$SCEP_LAB" conformance --manual --case bad-signature --timeout 6 --no-fail --work-dir manual >manual.txt 2>manual.err &
+p_manual=$!
+for _ in $(seq 1 100); do [ -s manual/server/ready.json ] && break; sleep 0.1; done
+base=$(sed -n 's/.*"base_url":"\([^"]*\)".*/\1/p' manual/server/ready.json)
+[ -n "$base" ] || fail "the manual run's lab did not start"
+page=""
+for _ in $(seq 1 30); do
+    page=$(curl -s "$base/" || true)
+    grep -q 'id="prompt"' <<<"$page" && break
+    sleep 0.2
+done
+grep -q "conformance case 1/2: baseline" <<<"$page" || fail "no prompt on the status page: $(grep -c . <<<"$page") lines"
+grep -q "Make the device enroll now" <<<"$page" || fail "the prompt says what to do"
+wait $p_manual || true
+grep -q "== conformance case 2/2: bad-signature" manual.err || fail "no prompt in the terminal: $(cat manual.err)"
+grep -q "The fault is armed: a CertRep whose signature does not verify" manual.err ||
+    grep -q "The fault is armed:" manual.err || fail "the prompt names the fault: $(cat manual.err)"
+grep -q "^baseline *FAIL *nothing seen" manual.txt || fail "a device that never came: $(cat manual.txt)"
+echo "ok: --manual prompts in the terminal and on the status page"
 echo "PASS: conformance verdicts through a wrapper"
