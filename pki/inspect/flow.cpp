@@ -130,10 +130,18 @@ std::string getcacert_stop_causes(int http_status, std::string_view body, std::s
             break;
         }
     }
-    if (causes.empty())
+    if (causes.empty()) {
+        // Without a self-signed root, a client that builds the chain from the
+        // reply alone stops (NDES sends none either; most clients bring it).
+        bool root = false;
+        for (const X509* ca : cas)
+            root = root || (X509_check_issued(const_cast<X509*>(ca), const_cast<X509*>(ca)) == X509_V_OK);
+        ERR_clear_error();
         return "the reply looked right (" + std::to_string(n) + (n == 1 ? " certificate" : " certificates") +
+               (root ? "" : ", no root: a client that needs the whole chain from the reply cannot build it") +
                "): the client may have meant only to fetch the CA, or refused the chain for a reason of its own (its "
                "trust store, a pinned fingerprint)";
+    }
     std::string out = causes.front();
     for (std::size_t i = 1; i < causes.size(); ++i) out += "; " + causes[i];
     return out;

@@ -20,7 +20,7 @@ cat >wrapper.sh <<'SH'
 # CA certificates, enrolls, and (on CRASH_ON's case) runs a client part that
 # crashes; the script's exit status is its last command's.
 url=$1 challenge=$2 dir=$3 cn=$4
-curl -s -o "$dir/ca-certs.p7b" "$url?operation=GetCACert" || true
+curl -s "$url?operation=GetCACert" | openssl pkcs7 -inform DER -print_certs -out "$dir/ca-certs.pem" 2>/dev/null || true
 scepclient -server-url "$url" -challenge "$challenge" -private-key "$dir/key.pem" -certificate "$dir/cert.pem" -cn "$cn"
 status=$?
 if [ -n "${CRASH_ON:-}" ]; then "$CRASHER" "$dir" "$CRASH_ON" || exit $?; fi
@@ -53,7 +53,7 @@ else
     diff profile.verdicts wrapper.verdicts >verdicts.diff ||
         fail "the wrapper's verdicts differ from the profile's: $(cat verdicts.diff)"
     # The saved GetCACert answers were there, and the foreign RA's did not count as a certificate written.
-    openssl pkcs7 -inform DER -in wrapped/cases/getcacert-other-ra/ca-certs.p7b -print_certs -noout >/dev/null ||
+    grep -q "BEGIN CERTIFICATE" wrapped/cases/getcacert-other-ra/ca-certs.pem ||
         fail "the wrapper kept no GetCACert answer in getcacert-other-ra"
     grep -q "^getcacert-other-ra pass$" wrapper.verdicts || fail "getcacert-other-ra: $(grep getcacert-other-ra wrapper.md)"
     grep -q "^pending-forever pass$" wrapper.verdicts || fail "pending-forever: $(grep pending-forever wrapper.md)"
@@ -187,4 +187,24 @@ grep -q "The fault is armed: a CertRep whose signature does not verify" manual.e
     grep -q "The fault is armed:" manual.err || fail "the prompt names the fault: $(cat manual.err)"
 grep -q "^baseline *FAIL *nothing seen" manual.txt || fail "a device that never came: $(cat manual.txt)"
 echo "ok: --manual prompts in the terminal and on the status page"
+# 6. The inspector names a story that stops after GetCACert, with what the
+# client was sent: here the RA and the issuing CA without the CAs above it.
+export SCEP_LAB_ADMIN_TOKEN=catalogue-test-token-0123456789
+start_server
+"$SCEP_LAB" fault add --url "http://127.0.0.1:$PORT" getcacert-issuing-only >/dev/null || fail "fault add"
+curl -s -o /dev/null "$URL?operation=GetCACaps"
+curl -s -o /dev/null "$URL?operation=GetCACert"
+api() { curl -s -H "Authorization: Bearer $SCEP_LAB_ADMIN_TOKEN" "http://127.0.0.1:$PORT/admin/api/$1"; }
+api "transactions?finding=flow.stopped-after-getcacert" | contains '"total":0' || fail "raised before the client was quiet"
+sleep 6
+api "transactions?finding=flow.stopped-after-getcacert" >stopped.json
+id=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["total"]==1, d; print(d["items"][0]["id"])' stopped.json) ||
+    fail "no flow.stopped-after-getcacert: $(cat stopped.json)"
+detail=$(api "transactions/$id" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print([f.get("detail", "") for f in d["detail"]["findings"] if f["id"] == "flow.stopped-after-getcacert"][0])')
+grep -q "no root: a client that needs the whole chain from the reply cannot build it" <<<"$detail" ||
+    fail "the finding's detail: $detail"
+echo "ok: a client that stops after GetCACert is named, with what it was sent"
 echo "PASS: conformance verdicts through a wrapper"

@@ -210,7 +210,12 @@ TEST_F(inspector_test, a_story_that_stops_after_getcacert_is_named_with_what_the
     EXPECT_EQ(stopped->items[0].operation, "GetCACert");
     EXPECT_EQ(stopped->items[0].severity, "warning");
     auto row = log->find(stopped->items[0].id);
-    EXPECT_NE((*row)->detail.find("was not issued by a CA in the reply"), std::string::npos) << (*row)->detail;
+    const auto row_detail = json::parse((*row)->detail);
+    const auto& found = row_detail.at("findings").as_array();
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].at("id").as_string(), "flow.stopped-after-getcacert");
+    EXPECT_NE(std::string(found[0].at("detail").as_string()).find("was not issued by a CA in the reply"), std::string::npos)
+        << (*row)->detail;
     auto caps = log->search({.finding = "flow.stopped-after-getcacaps"});
     ASSERT_EQ(caps->total, 1);
     EXPECT_EQ(caps->items[0].client, "192.0.2.72");
