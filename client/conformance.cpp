@@ -155,6 +155,24 @@ std::string plural(std::uint64_t n, std::string_view one, std::string_view many)
     return std::to_string(n) + " " + std::string(n == 1 ? one : many);
 }
 
+// A client that ended up with a certificate: right where the reply was
+// valid or retryable, wrong where it should have refused or kept polling.
+void judge_installed(case_result& r, const std::string& retried) {
+    switch (r.c.expect) {
+        case expectation::accept: r.v = verdict::pass; break;
+        case expectation::retry:
+            r.v = verdict::pass;
+            r.detail = "retried: " + retried;
+            break;
+        case expectation::either: r.v = verdict::reported; r.detail = "accepted"; break;
+        case expectation::refuse:
+        case expectation::poll:
+            r.v = verdict::fail;
+            r.detail = "installed a certificate from a reply it should have refused";
+            break;
+    }
+}
+
 // What the client did with a PENDING, from the lab's log.
 std::string polling_story(const case_result& r) {
     if (!r.log_known) return "";
@@ -193,19 +211,7 @@ void classify(case_result& r) {
     }
     if (r.certificate) {
         r.outcome = "certificate written";
-        switch (e) {
-            case expectation::accept: r.v = verdict::pass; break;
-            case expectation::retry:
-                r.v = verdict::pass;
-                r.detail = "retried: " + plural(r.requests, "PKIOperation request", "PKIOperation requests");
-                break;
-            case expectation::either: r.v = verdict::reported; r.detail = "accepted"; break;
-            case expectation::refuse:
-            case expectation::poll:
-                r.v = verdict::fail;
-                r.detail = "installed a certificate from a reply it should have refused";
-                break;
-        }
+        judge_installed(r, plural(r.requests, "PKIOperation request", "PKIOperation requests"));
         return;
     }
     if (r.timed_out) {
@@ -326,19 +332,7 @@ void classify_observed(case_result& r, const observation& o) {
     }
     if (*holds) {
         r.outcome = how;
-        switch (e) {
-            case expectation::accept: r.v = verdict::pass; break;
-            case expectation::retry:
-                r.v = verdict::pass;
-                r.detail = "retried: " + next;
-                break;
-            case expectation::either: r.v = verdict::reported; r.detail = "accepted"; break;
-            case expectation::refuse:
-            case expectation::poll:
-                r.v = verdict::fail;
-                r.detail = "installed a certificate from an answer it should have refused";
-                break;
-        }
+        judge_installed(r, next);
         return;
     }
     r.outcome = how + "; " + next;

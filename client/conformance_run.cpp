@@ -806,8 +806,10 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
         classify(r);
         if (r.exit_code == 127 && !r.certificate && r.v != verdict::not_exercised)
             r.detail = "the command could not be executed: " + r.said;
-        else if ((r.v != verdict::pass || !r.certificate) && !r.said.empty())
-            // What the client said: its first error (why it refused or died), else its last line.
+        else if ((r.v != verdict::pass || !r.certificate) && !r.said.empty() &&
+                 (r.crash.empty() || r.crash != crash_in_output(output)))
+            // What the client said: its first error (why it refused or died),
+            // else its last line; not a crash line the outcome already quotes.
             r.detail += (r.detail.empty() ? "" : "; ") + std::string("client: ") + r.said;
         if (!r.fired_known)
             r.detail += (r.detail.empty() ? "" : "; ") + std::string("the lab's fault list could not be read");

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "server/status_page.hpp"
 #include "support/test_support.hpp"
 
 namespace scep::server {
@@ -72,6 +73,51 @@ TEST(admin_api_unit, rollover_checks_its_body_and_answers_what_was_done_or_why_n
     EXPECT_NE(refused.body().find("no next CA"), std::string::npos) << refused.body();
     EXPECT_EQ(api.handle(get("/admin/api/rollover", token), "127.0.0.1", detail).result(), http::status::method_not_allowed);
     EXPECT_EQ(api.handle(get("/admin/api/rollover", ""), "127.0.0.1", detail).result(), http::status::unauthorized);
+}
+
+TEST(admin_api_unit, the_conformance_prompt_is_checked_and_escaped_on_the_status_page) {
+    auto store = make_memory_store();
+    const std::string token = make_admin_token();
+    admin_api api(*store, {token, false, ""});
+    std::string detail;
+    auto put = [&](const std::string& body, const std::string& with = "") {
+        request req{http::verb::put, "/admin/api/prompt", 11};
+        req.set(http::field::authorization, "Bearer " + (with.empty() ? token : with));
+        req.body() = body;
+        req.prepare_payload();
+        return api.handle(req, "127.0.0.1", detail);
+    };
+    EXPECT_EQ(put(R"({"title":"x"})").result(), http::status::not_found);  // not wired: no page to show it
+    prompt_board board;
+    api.set_prompts(&board);
+    EXPECT_EQ(put(R"({"title":"x"})", "wrong-token-0123456789").result(), http::status::unauthorized);
+    for (const std::string bad : {std::string(R"({"title":""})"), std::string(R"({"title":1})"),
+                                  std::string(R"({"title":"a","colour":"red"})"), std::string("[1]"),
+                                  R"({"title":")" + std::string(201, 'a') + "\"}"}) {
+        auto res = put(bad);
+        EXPECT_EQ(res.result(), http::status::bad_request) << bad;
+    }
+    EXPECT_FALSE(board.get());
+    ASSERT_EQ(put(R"({"title":"case 1/2: <script>alert(1)</script>","text":"line one\u0007\nline <b>two</b>"})").result(),
+              http::status::ok);
+    auto shown = board.get();
+    ASSERT_TRUE(shown);
+    EXPECT_EQ(shown->text, "line one \nline <b>two</b>");  // control characters go
+    test::lab_fixture lab(2);
+    status_inputs in{.pki = *lab.pki, .store = *store, .base_url = "http://lab.test", .scep_path = "/scep"};
+    in.prompt = std::make_pair(shown->title, shown->text);
+    const std::string page = render_status_page(in);
+    EXPECT_NE(page.find("case 1/2: &lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+    EXPECT_EQ(page.find("<script>alert"), std::string::npos);
+    EXPECT_NE(page.find("<p>line &lt;b&gt;two&lt;/b&gt;</p>"), std::string::npos);
+    EXPECT_EQ(page.find("<b>two"), std::string::npos);
+    request del{http::verb::delete_, "/admin/api/prompt", 11};
+    del.set(http::field::authorization, "Bearer " + token);
+    EXPECT_EQ(api.handle(del, "127.0.0.1", detail).result(), http::status::ok);
+    EXPECT_FALSE(board.get());
+    EXPECT_EQ(render_status_page(status_inputs{.pki = *lab.pki, .store = *store, .base_url = "x", .scep_path = "/scep"})
+                  .find("id=\"prompt\""),
+              std::string::npos);
 }
 
 TEST(admin_api_unit, tokens_are_random_and_compared_whole) {
