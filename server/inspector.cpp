@@ -246,7 +246,7 @@ void inspector::settle() {
             for (const auto& f : list->as_array()) {
                 const auto* o = f.if_object();
                 if (!o || !o->contains("id") || !o->at("id").is_string()) continue;
-                inspect::finding kept{std::string(o->at("id").as_string())};
+                inspect::finding kept{std::string(o->at("id").as_string()), {}};
                 if (const auto* text = o->if_contains("detail"); text && text->is_string())
                     kept.detail = std::string(text->as_string());
                 if (const auto* level = o->if_contains("severity"); level && level->is_string()) {

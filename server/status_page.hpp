@@ -29,7 +29,7 @@ struct status_inputs {
     bool transactions = false;  // whether the inspector is on (link to /transactions)
     const challenge_store* challenges = nullptr;  // challenge.mode = "api": the live ones are listed (never values)
     transaction_store* transaction_log = nullptr;  // the inspector's: failures are summarised from it
-    std::optional<std::pair<std::string, std::string>> prompt;  // a conformance run's prompt: title, text
+    std::optional<std::pair<std::string, std::string>> prompt = std::nullopt;  // a conformance run's prompt: title, text
 };
 
 std::string render_status_page(const status_inputs& in);

@@ -23,7 +23,11 @@ url=$1 challenge=$2 dir=$3 cn=$4
 curl -s "$url?operation=GetCACert" | openssl pkcs7 -inform DER -print_certs -out "$dir/ca-certs.pem" 2>/dev/null || true
 scepclient -server-url "$url" -challenge "$challenge" -private-key "$dir/key.pem" -certificate "$dir/cert.pem" -cn "$cn"
 status=$?
-if [ -n "${CRASH_ON:-}" ]; then "$CRASHER" "$dir" "$CRASH_ON" || exit $?; fi
+# (In a sanitized build the stand-in is instrumented too: its sanitizer
+# must let the signal through, as an uninstrumented client would.)
+if [ -n "${CRASH_ON:-}" ]; then
+    ASAN_OPTIONS=handle_segv=0:${ASAN_OPTIONS:-} UBSAN_OPTIONS=handle_segv=0:${UBSAN_OPTIONS:-} "$CRASHER" "$dir" "$CRASH_ON" || exit $?
+fi
 exit $status
 SH
 export CRASHER

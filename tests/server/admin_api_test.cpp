@@ -91,7 +91,7 @@ TEST(admin_api_unit, the_conformance_prompt_is_checked_and_escaped_on_the_status
     prompt_board board;
     api.set_prompts(&board);
     EXPECT_EQ(put(R"({"title":"x"})", "wrong-token-0123456789").result(), http::status::unauthorized);
-    for (const std::string bad : {std::string(R"({"title":""})"), std::string(R"({"title":1})"),
+    for (const std::string& bad : {std::string(R"({"title":""})"), std::string(R"({"title":1})"),
                                   std::string(R"({"title":"a","colour":"red"})"), std::string("[1]"),
                                   R"({"title":")" + std::string(201, 'a') + "\"}"}) {
         auto res = put(bad);
