@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 #include "client/admin_client.hpp"
 #include "client/conformance.hpp"
@@ -32,6 +33,16 @@ struct lab_server {
 
     result<boost::json::value> call(const std::string& method, const std::string& target, const std::string& body = {});
 };
+
+// One exchange as the lab's transaction list gives it.
+struct lab_row {
+    std::int64_t id = 0;
+    std::string client, operation, transaction_id, pki_status;
+    int http_status = 0;
+};
+// The lab's exchanges after transaction `after` (at most 1000), oldest
+// first; nullopt when its list cannot be read.
+std::optional<std::vector<lab_row>> rows_after(lab_server& srv, std::int64_t after);
 
 // One case in observe mode (--trigger, --manual): the trigger or the prompt,
 // the window over the device's exchanges after transaction `before`, the

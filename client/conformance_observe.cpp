@@ -21,13 +21,6 @@ namespace scep::client {
 namespace {
 
 
-// One exchange as the summary list gives it.
-struct seen_row {
-    std::int64_t id = 0;
-    std::string client, operation, transaction_id, pki_status;
-    int http_status = 0;
-};
-
 // Which exchanges are the device's: by address, or by the subject its
 // requests carry (a CSR's, a CertPoll's) — the addresses that sent a
 // matching one count from then on; with neither, every exchange.
@@ -35,28 +28,12 @@ class device_filter {
 public:
     device_filter(std::string address, std::string cn) : address_(std::move(address)), cn_(std::move(cn)) {}
 
-    std::vector<seen_row> rows(lab_server& srv, std::int64_t after) {
-        std::vector<seen_row> all;
-        auto page = srv.call("GET", "/admin/api/transactions?limit=1000&after=" + std::to_string(after));
-        if (!page) return {};
-        try {
-            const auto& items = page->at("items").as_array();
-            for (auto it = items.rbegin(); it != items.rend(); ++it) {
-                const auto& o = it->as_object();
-                seen_row r;
-                r.id = o.at("id").to_number<std::int64_t>();
-                r.client = boost::json::value_to<std::string>(o.at("client"));
-                r.operation = boost::json::value_to<std::string>(o.at("operation"));
-                r.transaction_id = boost::json::value_to<std::string>(o.at("transaction_id"));
-                r.pki_status = boost::json::value_to<std::string>(o.at("pki_status"));
-                r.http_status = o.at("http_status").to_number<int>();
-                all.push_back(std::move(r));
-            }
-        } catch (const std::exception&) {
-            return {};
-        }
-        std::vector<seen_row> out;
-        for (auto& r : all) {
+    std::vector<lab_row> rows(lab_server& srv, std::int64_t after) {
+        auto read = rows_after(srv, after);
+        if (!read) return {};
+        const std::vector<lab_row>& all = *read;
+        std::vector<lab_row> out;
+        for (const auto& r : all) {
             if (!address_.empty() && r.client != address_) continue;
             if (!cn_.empty() && !known_.contains(r.client)) {
                 if (r.operation != "PKIOperation" || !subject_matches(srv, r.id)) continue;
@@ -64,7 +41,7 @@ public:
                 // The device's earlier exchanges from that address (its GetCACaps, GetCACert).
                 for (const auto& earlier : all)
                     if (earlier.id < r.id && earlier.client == r.client) out.push_back(earlier);
-                std::sort(out.begin(), out.end(), [](const seen_row& a, const seen_row& b) { return a.id < b.id; });
+                std::sort(out.begin(), out.end(), [](const lab_row& a, const lab_row& b) { return a.id < b.id; });
             }
             out.push_back(r);
         }
@@ -150,8 +127,9 @@ observation observe_case(lab_server& srv, const conformance_options& o, const co
     const auto t0 = std::chrono::steady_clock::now();
     auto last_change = t0;
     std::size_t last_count = 0;
-    std::vector<seen_row> rows;
-    const std::string target = r.operation;
+    std::vector<lab_row> rows;
+    // The faulted exchange's operation (the baseline's: PKIOperation).
+    const auto targeted_by = [&r](const lab_row& x) { return x.operation == r.operation; };
     for (;;) {
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
         shown.update(index, c.name);
@@ -171,9 +149,7 @@ observation observe_case(lab_server& srv, const conformance_options& o, const co
         }
         // Quiet after a final answer (not PENDING, not a retryable HTTP
         // status), once the targeted operation was seen: the story is told.
-        const bool targeted = std::any_of(rows.begin(), rows.end(), [&](const seen_row& x) {
-            return c.rule_json.empty() ? x.operation == "PKIOperation" : x.operation == target;
-        });
+        const bool targeted = std::any_of(rows.begin(), rows.end(), targeted_by);
         // A PENDING keeps the window open (polls come minutes apart); a 503
         // or 429 for three times the settling time (a Retry-After).
         if (targeted && !rows.empty()) {
@@ -189,24 +165,20 @@ observation observe_case(lab_server& srv, const conformance_options& o, const co
     if (o.manual) (void)srv.call("DELETE", "/admin/api/prompt");
     // What the device did, from the faulted exchange on.
     seen.requests = rows.size();
-    auto faulted = std::find_if(rows.begin(), rows.end(), [&](const seen_row& x) {
-        return c.rule_json.empty() ? x.operation == "PKIOperation" : x.operation == target;
-    });
+    auto faulted = std::find_if(rows.begin(), rows.end(), targeted_by);
     if (faulted != rows.end()) {
         for (auto it = std::next(faulted); it != rows.end(); ++it) {
             ++seen.after;
             if (it->operation == "PKIOperation") {
-                if (it->transaction_id == faulted->transaction_id && target == "PKIOperation") ++seen.same_transaction;
+                if (it->transaction_id == faulted->transaction_id && r.operation == "PKIOperation") ++seen.same_transaction;
                 else ++seen.new_enrollments;
             }
         }
-        for (auto it = c.rule_json.empty() ? faulted : std::next(faulted); it != rows.end(); ++it)
-            if (it->operation == "PKIOperation" && it->pki_status == "SUCCESS") seen.enrolled = true;
-        // A fault on GetCACaps or GetCACert meets the enrollment after it.
-        if (target != "PKIOperation" && !c.rule_json.empty())
-            seen.enrolled = std::any_of(std::next(faulted), rows.end(), [](const seen_row& x) {
-                return x.operation == "PKIOperation" && x.pki_status == "SUCCESS";
-            });
+        // A SUCCESS after the fault (a fault on GetCACaps or GetCACert meets
+        // the enrollment after it); the baseline's own counts too.
+        seen.enrolled = std::any_of(c.rule_json.empty() ? faulted : std::next(faulted), rows.end(), [](const lab_row& x) {
+            return x.operation == "PKIOperation" && x.pki_status == "SUCCESS";
+        });
     }
     // The check: does the device hold a certificate from this case?
     if (!o.check.empty() && !seen.trigger_failed) {

@@ -30,6 +30,7 @@
 #include "pki/crypto/encoding.hpp"
 #include "pki/crypto/ossl.hpp"
 #include "pki/scep/faults.hpp"
+#include "pki/scep/message.hpp"
 #include "pki/crypto/json_text.hpp"
 
 namespace scep::client {
@@ -50,6 +51,30 @@ result<boost::json::value> lab_server::call(const std::string& method, const std
                                             const std::string& body) {
     if (!admin) return make_error("the lab server is not running");
     return admin->call(method, target, body);
+}
+
+std::optional<std::vector<lab_row>> rows_after(lab_server& srv, std::int64_t after) {
+    auto page = srv.call("GET", "/admin/api/transactions?limit=1000&after=" + std::to_string(after));
+    if (!page) return std::nullopt;
+    std::vector<lab_row> rows;
+    try {
+        const auto& items = page->at("items").as_array();
+        // Newest first: turned oldest first.
+        for (auto it = items.rbegin(); it != items.rend(); ++it) {
+            const auto& o = it->as_object();
+            lab_row r;
+            r.id = o.at("id").to_number<std::int64_t>();
+            r.client = boost::json::value_to<std::string>(o.at("client"));
+            r.operation = boost::json::value_to<std::string>(o.at("operation"));
+            r.transaction_id = boost::json::value_to<std::string>(o.at("transaction_id"));
+            r.pki_status = boost::json::value_to<std::string>(o.at("pki_status"));
+            r.http_status = o.at("http_status").to_number<int>();
+            rows.push_back(std::move(r));
+        }
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    return rows;
 }
 
 namespace {
@@ -89,24 +114,11 @@ std::string last_line(const std::string& text) {
 // The certificates in a file: PEM (any number), else one DER certificate,
 // else a PKCS#7 (a saved GetCACert answer).
 std::vector<x509_ptr> certificates_in(const std::string& data) {
+    const byte_view der(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
     std::vector<x509_ptr> found;
-    bio_ptr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-    while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) found.emplace_back(c);
-    ERR_clear_error();
-    if (!found.empty()) return found;
-    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
-    if (X509* c = d2i_X509(nullptr, &p, static_cast<long>(data.size()))) {
-        found.emplace_back(c);
-    } else {
-        p = reinterpret_cast<const unsigned char*>(data.data());
-        pkcs7_ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(data.size())));
-        if (p7 && PKCS7_type_is_signed(p7.get()) && p7->d.sign->cert)
-            for (int i = 0; i < sk_X509_num(p7->d.sign->cert); ++i) {
-                X509* c = sk_X509_value(p7->d.sign->cert, i);
-                X509_up_ref(c);
-                found.emplace_back(c);
-            }
-    }
+    if (auto pem = x509_list_from_pem(data)) found = std::move(*pem);
+    else if (auto one = x509_from_der(der)) found.push_back(std::move(*one));
+    else if (auto certs = parse_degenerate(der)) found = std::move(*certs);
     ERR_clear_error();
     return found;
 }
@@ -262,30 +274,19 @@ struct case_log {
 };
 
 std::optional<case_log> read_case_log(lab_server& srv, std::int64_t after) {
-    auto page = srv.call("GET", "/admin/api/transactions?limit=1000&after=" + std::to_string(after));
-    if (!page) return std::nullopt;
+    auto rows = rows_after(srv, after);
+    if (!rows) return std::nullopt;
     case_log out;
-    try {
-        const auto& items = page->at("items").as_array();
-        bool pending_seen = false;
-        // Newest first: walked oldest first.
-        for (auto it = items.rbegin(); it != items.rend(); ++it) {
-            const auto& row = it->as_object();
-            const std::string operation = boost::json::value_to<std::string>(row.at("operation"));
-            const auto id = row.at("id").to_number<std::int64_t>();
-            if (operation == "PKIOperation") {
-                ++out.pki_operations;
-                if (pending_seen) ++out.polls;
-                if (boost::json::value_to<std::string>(row.at("pki_status")) == "PENDING") pending_seen = true;
-            } else if ((operation == "GetCACert" || operation == "GetNextCACert") &&
-                       row.at("http_status").to_number<int>() == 200) {
-                auto der = srv.admin->fetch("/admin/api/transactions/" + std::to_string(id) + "/reply.der");
-                if (der)
-                    for (auto& c : certificates_in(*der)) out.sent.push_back(std::move(c));
-            }
+    bool pending_seen = false;
+    for (const auto& row : *rows) {
+        if (row.operation == "PKIOperation") {
+            ++out.pki_operations;
+            if (pending_seen) ++out.polls;
+            if (row.pki_status == "PENDING") pending_seen = true;
+        } else if ((row.operation == "GetCACert" || row.operation == "GetNextCACert") && row.http_status == 200) {
+            if (auto der = srv.admin->fetch("/admin/api/transactions/" + std::to_string(row.id) + "/reply.der"))
+                for (auto& c : certificates_in(*der)) out.sent.push_back(std::move(c));
         }
-    } catch (const std::exception&) {
-        return std::nullopt;
     }
     return out;
 }
@@ -558,51 +559,41 @@ int conformance(const std::string& self_exe, const conformance_options& o, std::
             }
             (void)srv.call("DELETE", "/admin/api/faults/" + rule_id);
         }
-        // What the server sent in the clear in this case (faulted answers
-        // included); without a log, the correct GetCACert's certificates.
-        std::vector<x509_ptr> sent;
-        if (auto seen = logged ? read_case_log(srv, before) : std::nullopt) {
-            r.log_known = true;
-            r.pki_operations = seen->pki_operations;
-            r.polls = seen->polls;
-            sent = std::move(seen->sent);
-        }
-        for (const auto& k : ca_certs) {
-            X509_up_ref(k.get());
-            sent.emplace_back(k.get());
-        }
         if (seen_device) {
             classify_observed(r, *seen_device);
-            if (!r.fired_known)
-                r.detail += (r.detail.empty() ? "" : "; ") + std::string("the lab's fault list could not be read");
-            shown.finish_line();
-            out << std::left << std::setw(34) << c.name << std::setw(15)
-                << (std::string(to_string(r.v)) + (r.observed ? "*" : "")) << r.outcome
-                << (r.detail.empty() ? "" : "  " + r.detail) << "\n"
-                << std::flush;
-            results.push_back(std::move(r));
-            continue;
-        }
-        r.certificate = certificate_written(dir, sent, own_files);
-        const std::string output = read_text(dir / "client.log");
-        if (!r.timed_out) {
+        } else {
+            // What the server sent in the clear in this case (faulted answers
+            // included); without a log, the correct GetCACert's certificates.
+            std::vector<x509_ptr> sent;
+            if (auto seen = logged ? read_case_log(srv, before) : std::nullopt) {
+                r.log_known = true;
+                r.pki_operations = seen->pki_operations;
+                r.polls = seen->polls;
+                sent = std::move(seen->sent);
+            }
+            for (const auto& k : ca_certs) sent.push_back(dup(*k));
+            r.certificate = certificate_written(dir, sent, own_files);
+            const std::string output = read_text(dir / "client.log");
             // A wrapper's exit code (128 + the signal) first, then the output.
-            r.crash = crash_in_exit_code(r.exit_code);
-            if (r.crash.empty()) r.crash = crash_in_output(output);
+            const std::string crash_said = r.timed_out ? "" : crash_in_output(output);
+            if (!r.timed_out) r.crash = crash_in_exit_code(r.exit_code);
+            if (r.crash.empty()) r.crash = crash_said;
+            r.said = telling_line(output, verdict_prefix, noise_prefix);
+            classify(r);
+            if (r.exit_code == 127 && !r.certificate && r.v != verdict::not_exercised)
+                r.detail = "the command could not be executed: " + r.said;
+            else if ((r.v != verdict::pass || !r.certificate) && !r.said.empty() &&
+                     (r.crash.empty() || r.crash != crash_said))
+                // What the client said: its first error (why it refused or died),
+                // else its last line; not a crash line the outcome already quotes.
+                r.detail += (r.detail.empty() ? "" : "; ") + std::string("client: ") + r.said;
         }
-        r.said = telling_line(output, verdict_prefix, noise_prefix);
-        classify(r);
-        if (r.exit_code == 127 && !r.certificate && r.v != verdict::not_exercised)
-            r.detail = "the command could not be executed: " + r.said;
-        else if ((r.v != verdict::pass || !r.certificate) && !r.said.empty() &&
-                 (r.crash.empty() || r.crash != crash_in_output(output)))
-            // What the client said: its first error (why it refused or died),
-            // else its last line; not a crash line the outcome already quotes.
-            r.detail += (r.detail.empty() ? "" : "; ") + std::string("client: ") + r.said;
         if (!r.fired_known)
             r.detail += (r.detail.empty() ? "" : "; ") + std::string("the lab's fault list could not be read");
         shown.finish_line();
-        out << std::left << std::setw(34) << c.name << std::setw(15) << to_string(r.v) << r.outcome
+        // "*": observe mode could not tell acceptance from giving up.
+        out << std::left << std::setw(34) << c.name << std::setw(15)
+            << (std::string(to_string(r.v)) + (r.observed ? "*" : "")) << r.outcome
             << (r.detail.empty() ? "" : "  " + r.detail) << "\n"
             << std::flush;
         results.push_back(std::move(r));

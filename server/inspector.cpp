@@ -180,12 +180,6 @@ transaction_record base_record(const scep_exchange& x) {
 
 inspector::client_context inspector::track(const scep_exchange& x, const std::string& operation,
                                             const std::string& time) {
-    // What may stop a client here, worked out before the lock (GetCACert's
-    // certificates are parsed).
-    std::string causes;
-    if (operation == "GetCACaps") causes = inspect::getcacaps_stop_causes(x.http_status, x.reply_body, x.reply_content_type);
-    else if (operation == "GetCACert")
-        causes = inspect::getcacert_stop_causes(x.http_status, x.reply_body, x.reply_content_type);
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mu_);
     if (clients_.size() >= max_clients_tracked && !clients_.contains(x.client)) clients_.clear();
@@ -205,7 +199,6 @@ inspector::client_context inspector::track(const scep_exchange& x, const std::st
     if (operation == "GetCACaps" || operation == "GetCACert") {
         c.stop_operation = operation;
         c.stop_time = time;
-        c.stop_causes = std::move(causes);
     } else {
         c.stop_operation.clear();
     }
@@ -215,7 +208,7 @@ inspector::client_context inspector::track(const scep_exchange& x, const std::st
 void inspector::settle() {
     std::lock_guard settling(settle_mu_);
     struct due {
-        std::string client, operation, time, causes;
+        std::string client, operation, time;
     };
     std::vector<due> stopped;
     {
@@ -223,7 +216,7 @@ void inspector::settle() {
         std::lock_guard lock(mu_);
         for (auto& [client, c] : clients_) {
             if (c.stop_operation.empty() || now - c.last_at < cfg_.stopped_after) continue;
-            stopped.push_back({client, c.stop_operation, c.stop_time, std::move(c.stop_causes)});
+            stopped.push_back({client, c.stop_operation, c.stop_time});
             c.stop_operation.clear();
         }
     }
@@ -257,8 +250,22 @@ void inspector::settle() {
                 }
                 found.push_back(std::move(kept));
             }
+        // What may have stopped it: the answer it got, as the row kept it
+        // (worked out only now, for the few clients that stop there).
+        const auto& t = **row;
+        const json::object& d_obj = detail.as_object();
+        const std::string content_type = d_obj.contains("reply_content_type") && d_obj.at("reply_content_type").is_string()
+                                             ? std::string(d_obj.at("reply_content_type").as_string())
+                                             : std::string();
+        const std::string_view body(reinterpret_cast<const char*>(t.reply_der.data()), t.reply_der.size());
+        const bool unkept = t.reply_der.empty() && d_obj.contains("reply_size") &&
+                            d_obj.at("reply_size").is_number() && d_obj.at("reply_size").to_number<double>() > 0;
+        const std::string causes =
+            unkept ? "the answer was not kept (larger than inspector.max_der_bytes): what it carried is unknown"
+            : d.operation == "GetCACaps" ? inspect::getcacaps_stop_causes(t.http_status, body, content_type)
+                                         : inspect::getcacert_stop_causes(t.http_status, body, content_type);
         const std::string id = d.operation == "GetCACaps" ? "flow.stopped-after-getcacaps" : "flow.stopped-after-getcacert";
-        inspect::raise(found, id, d.causes);
+        inspect::raise(found, id, causes);
         inspect::order_by_severity(found);
         detail.as_object()["findings"] = inspect::to_json(found);
         std::string ids;

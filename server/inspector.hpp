@@ -99,9 +99,9 @@ private:
         std::chrono::steady_clock::time_point caps_at{}, last_at{};
         bool asked_caps = false;
         std::vector<std::string> caps_sent;
-        // While the last exchange is a GetCACaps or GetCACert: its operation,
-        // its row's time and what in its answer may stop a client.
-        std::string stop_operation, stop_time, stop_causes;
+        // While the last exchange is a GetCACaps or GetCACert: its operation
+        // and its row's time (settle() reads the answer from that row).
+        std::string stop_operation, stop_time;
     };
 
     transaction_store& log_;

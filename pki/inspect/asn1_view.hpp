@@ -40,6 +40,8 @@ std::string algorithm_name(const ASN1_OBJECT* obj);
 std::string attribute_name(const std::string& oid);
 std::string string_type_name(int type);  // "PrintableString", "UTF8String", ...
 std::string clean(std::string_view s);   // printable(s, max_text)
+// A Content-Type's media type: before any parameters, trailing spaces gone.
+std::string_view media_type(std::string_view content_type);
 
 const ASN1_TYPE* attr_value(STACK_OF(X509_ATTRIBUTE) * attrs, std::string_view oid);
 std::optional<std::string> string_value(const ASN1_TYPE* t);  // a string type's bytes

@@ -3,7 +3,6 @@
 #include "pki/inspect/analysis.hpp"
 
 #include <openssl/err.h>
-#include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
@@ -19,12 +18,6 @@ using namespace detail;
 
 namespace {
 
-std::string_view media_type(std::string_view content_type) {
-    std::string_view ct = content_type.substr(0, content_type.find(';'));
-    while (!ct.empty() && ct.back() == ' ') ct.remove_suffix(1);
-    return ct;
-}
-
 bool has_word(const std::vector<std::string>& words, std::string_view w) {
     return std::any_of(words.begin(), words.end(), [&](const std::string& x) { return ascii_iequals(x, w); });
 }
@@ -32,18 +25,10 @@ bool has_word(const std::vector<std::string>& words, std::string_view w) {
 // The certificates of a GetCACert answer: one DER certificate, or a
 // degenerate PKCS#7 (RFC 8894 §4.2.1.1, §4.2.1.2), whatever the content type says.
 std::vector<x509_ptr> reply_certificates(std::string_view body) {
-    std::vector<x509_ptr> out;
     byte_view der(reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
-    if (auto c = x509_from_der(der)) {
-        out.push_back(std::move(*c));
-    } else if (auto p7 = pkcs7_from_der(der); p7 && PKCS7_type_is_signed(p7->get())) {
-        STACK_OF(X509)* certs = (*p7)->d.sign->cert;
-        for (int i = 0; certs && i < sk_X509_num(certs); ++i) {
-            X509* c = sk_X509_value(certs, i);
-            X509_up_ref(c);
-            out.emplace_back(c);
-        }
-    }
+    std::vector<x509_ptr> out;
+    if (auto c = x509_from_der(der)) out.push_back(std::move(*c));
+    else if (auto certs = parse_degenerate(der)) out = std::move(*certs);
     ERR_clear_error();
     return out;
 }
@@ -55,8 +40,7 @@ std::vector<std::string> capability_words(std::string_view body) {
     while (!body.empty() && out.size() < 64) {
         auto nl = body.find('\n');
         std::string_view line = body.substr(0, nl);
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
-        while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (!line.empty()) out.push_back(clean(line));
         body = nl == std::string_view::npos ? std::string_view{} : body.substr(nl + 1);
     }

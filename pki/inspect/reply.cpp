@@ -24,14 +24,7 @@ reply_report analyze_reply(std::string_view body, std::string_view content_type)
     }
     if (ct.starts_with("text/")) {
         r.kind = "text";
-        std::string_view rest = body;
-        while (!rest.empty() && r.capabilities.size() < 64) {
-            auto nl = rest.find('\n');
-            std::string_view line = rest.substr(0, nl);
-            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-            if (!line.empty()) r.capabilities.push_back(clean(line));
-            rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
-        }
+        r.capabilities = capability_words(body);
         return r;
     }
     byte_view der(reinterpret_cast<const std::uint8_t*>(body.data()), body.size());

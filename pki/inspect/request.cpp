@@ -123,35 +123,23 @@ void read_csr(request_report& r, byte_view data, const lab_view& lab, X509* sign
     r.csr = std::move(v);
 }
 
-// CertPoll's messageData: SEQUENCE { issuer Name, subject Name } (RFC 8894 §3.3.3).
-std::string issuer_and_subject_text(byte_view data) {
+// CertPoll's messageData: SEQUENCE { issuer Name, subject Name } (RFC 8894
+// §3.3.3); nullopt when it is not one.
+std::optional<std::pair<x509_name_ptr, x509_name_ptr>> issuer_and_subject(byte_view data) {
     auto outer = read_der_tlv(data, 0);
-    if (!outer || outer->tag != 0x30 || outer->end() != data.size()) return "not an IssuerAndSubject";
-    std::string out;
+    if (!outer || outer->tag != 0x30 || outer->end() != data.size()) return std::nullopt;
+    x509_name_ptr names[2];
     std::size_t at = outer->content();
-    for (const char* label : {"issuer ", "subject "}) {
+    for (auto& name : names) {
         auto tlv = read_der_tlv(data, at);
-        if (!tlv || tlv->end() > outer->end()) return "not an IssuerAndSubject";
+        if (!tlv || tlv->end() > outer->end()) return std::nullopt;
         const unsigned char* p = data.data() + at;
-        x509_name_ptr name(d2i_X509_NAME(nullptr, &p, static_cast<long>(tlv->end() - at)));
+        name.reset(d2i_X509_NAME(nullptr, &p, static_cast<long>(tlv->end() - at)));
         ERR_clear_error();
-        if (!name) return "not an IssuerAndSubject";
-        out += (out.empty() ? "" : ", ") + std::string(label) + clean(name_to_string(*name));
+        if (!name) return std::nullopt;
         at = tlv->end();
     }
-    return out;
-}
-
-// CertPoll's issuer: the first Name of its IssuerAndSubject.
-x509_name_ptr first_name(byte_view data) {
-    auto outer = read_der_tlv(data, 0);
-    if (!outer || outer->tag != 0x30) return nullptr;
-    auto tlv = read_der_tlv(data, outer->content());
-    if (!tlv || tlv->end() > outer->end()) return nullptr;
-    const unsigned char* p = data.data() + outer->content();
-    x509_name_ptr name(d2i_X509_NAME(nullptr, &p, static_cast<long>(tlv->end() - outer->content())));
-    ERR_clear_error();
-    return name;
+    return std::make_pair(std::move(names[0]), std::move(names[1]));
 }
 
 // GetCert, GetCRL and CertPoll name the CA that issued (or will issue) the
@@ -174,8 +162,11 @@ void read_message_data(request_report& r, byte_view data, const lab_view& lab, X
         case 17:
         case 19: read_csr(r, data, lab, signer, pre); break;
         case 20: {
-            r.message_data = issuer_and_subject_text(data);
-            if (auto issuer = first_name(data)) check_issuer(r, *issuer, lab);
+            auto ias = issuer_and_subject(data);
+            r.message_data = ias ? "issuer " + clean(name_to_string(*ias->first)) + ", subject " +
+                                       clean(name_to_string(*ias->second))
+                                 : "not an IssuerAndSubject";
+            if (ias) check_issuer(r, *ias->first, lab);
             break;
         }
         case 21:
@@ -304,9 +295,7 @@ std::vector<finding> http_findings(const http_view& http, const std::vector<std:
         if (http.query_length > 2048) raise(out, "http.get-too-long", std::to_string(http.query_length) + " characters");
     }
     if (http.method == "POST") {
-        std::string_view ct = http.content_type;
-        ct = ct.substr(0, ct.find(';'));
-        while (!ct.empty() && ct.back() == ' ') ct.remove_suffix(1);
+        const std::string_view ct = media_type(http.content_type);
         if (!ascii_iequals(ct, "application/x-pki-message"))
             raise(out, "http.post-content-type", ct.empty() ? "none" : clean(ct));
         if (http.post_base64) raise(out, "http.post-base64");
