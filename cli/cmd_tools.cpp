@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -10,6 +11,9 @@
 #include "cli/commands.hpp"
 #include "client/bench.hpp"
 #include "client/conformance.hpp"
+#include "client/probe.hpp"
+#include "pki/crypto/json_text.hpp"
+#include "pki/persona/persona.hpp"
 
 namespace scep::cli {
 
@@ -148,6 +152,109 @@ void conformance(CLI::App& app, command_line& cl) {
     });
 }
 
+void probe(CLI::App& app, command_line& cl) {
+    auto o = std::make_shared<client::probe_options>();
+    auto* cmd = app.add_subcommand("probe",
+                                   "act as a device (iPhone, Windows, Android, Cisco, RFC 8894) against any SCEP "
+                                   "server and say where it would fail (docs/probe.md)");
+    cmd->add_option("url", o->url, "the server's SCEP URL, e.g. https://ndes.example/certsrv/mscep/mscep.dll")
+        ->required();
+    cmd->add_option("--persona", o->personas, "a persona (repeatable), or all: scep-lab personas lists them")
+        ->required();
+    cmd->add_option("--challenge", o->challenge, "the challenge password to send");
+    cmd->add_option("--challenge-file", o->challenge_file, "read the challenge from this file's first line");
+    cmd->add_option("--ndes-user", o->ndes_user, "fetch a one-time password from the NDES admin page as this user");
+    cmd->add_option("--ndes-password", o->ndes_password, "with --ndes-user: the password (Basic authentication)");
+    cmd->add_option("--ndes-admin-url", o->ndes_admin_url,
+                    "with --ndes-user: the admin page (default <server>/certsrv/mscep_admin/)");
+    cmd->add_option("--admin-token", o->admin_token,
+                    "fetch a one-use challenge from a scep-lab's challenge API ([challenge] mode = \"api\")");
+    cmd->add_option("--ca-file", o->ca_file, "https://: verify the server against these PEM certificates");
+    cmd->add_option("--ca-thumbprint", o->ca_thumbprint,
+                    "the CA's SHA-1 thumbprint a pinning device's profile names (Windows CAThumbprint)");
+    cmd->add_option("--trust", o->trust_file, "PEM roots the device's profile installs (not sent in GetCACert)");
+    cmd->add_option("--device-name", o->device_name, "{device} in the personas' subjects");
+    cmd->add_flag("--real-time", o->real_time, "wait as long as the device would between polls and retries");
+    cmd->add_flag("--dry-run", o->dry_run, "read-only: GetCACaps, GetCACert and GetNextCACert; nothing is issued");
+    cmd->add_option("--timeout", o->timeout_seconds, "seconds per HTTP exchange (default 30)")
+        ->check(CLI::Range(1, 3600));
+    cmd->add_option("--markdown", o->markdown_file, "write the report as Markdown");
+    cmd->add_option("--junit", o->junit_file, "write the report as JUnit XML");
+    add_format_option(*cmd, o->format);
+    cmd->callback([&cl, o] {
+        cl.choose([o] {
+            if (!o->ndes_user.empty() + !o->challenge.empty() + !o->challenge_file.empty() + !o->admin_token.empty() > 1) {
+                std::cerr << "scep-lab probe: choose one of --challenge, --challenge-file, --ndes-user, --admin-token\n";
+                return 2;
+            }
+            for (const auto& name : o->personas)
+                if (name != "all" && !persona::find(name)) {
+                    std::cerr << "scep-lab probe: no persona \"" << name << "\" (" << persona::names() << ", all)\n";
+                    return 2;
+                }
+            if (auto u = client::parse_scep_url(o->url); !u) {
+                std::cerr << "scep-lab probe: " << u.message() << "\n";
+                return 2;
+            }
+            auto r = client::run_probe(*o, std::cerr);
+            if (!r) {
+                std::cerr << "scep-lab probe: " << r.message() << "\n";
+                return 1;
+            }
+            auto write = [](const std::string& file, const std::string& text) {
+                if (file.empty()) return true;
+                std::ofstream out(file, std::ios::binary);
+                out << text;
+                if (out) return true;
+                std::cerr << "scep-lab probe: cannot write " << file << "\n";
+                return false;
+            };
+            bool written = write(o->markdown_file, client::probe_markdown(*r)) &&
+                           write(o->junit_file, client::probe_junit(*r));
+            if (o->format == "json")
+                std::cout << json_text(client::probe_json(*r)) << "\n";
+            else
+                std::cout << client::probe_text(*r);
+            return written && r->clean() ? 0 : 1;
+        });
+    });
+}
+
+void personas(CLI::App& app, command_line& cl) {
+    struct options {
+        bool markdown = false;
+        std::string name;
+    };
+    auto o = std::make_shared<options>();
+    auto* cmd = app.add_subcommand("personas", "list the device personas, or one's rules (docs/personas.md)");
+    cmd->add_option("name", o->name, "a persona: its rules with sources and confidence");
+    cmd->add_flag("--markdown", o->markdown, "write docs/personas.md (every persona) to standard output");
+    cmd->callback([&cl, o] {
+        cl.choose([o] {
+            if (o->markdown) {
+                std::cout << persona::markdown(persona::all());
+                return 0;
+            }
+            if (o->name.empty()) {
+                for (const auto& p : persona::all())
+                    std::cout << p.name << "\t" << p.confidence << "\t" << p.title << "\n";
+                return 0;
+            }
+            const persona::persona* p = persona::find(o->name);
+            if (!p) {
+                std::cerr << "scep-lab personas: no persona \"" << o->name << "\" (" << persona::names() << ")\n";
+                return 2;
+            }
+            std::cout << p->title << " (" << p->name << ", confidence " << p->confidence << ")\n";
+            for (const auto& r : p->rules)
+                std::cout << "  " << r.id << " = " << r.value_text << (r.inherited ? "  (inherited)" : "") << "\n      "
+                          << r.says << "\n      source: " << (r.inherited ? "none for this device" : r.source)
+                          << (r.inherited ? "" : " (" + r.confidence + ")") << "\n";
+            return 0;
+        });
+    });
+}
+
 void challenge_server(CLI::App& app, command_line& cl) {
     struct options {
         challenge_server_options cs;
@@ -177,6 +284,8 @@ void challenge_server(CLI::App& app, command_line& cl) {
 void add_tool_commands(CLI::App& app, command_line& cl) {
     bench(app, cl);
     conformance(app, cl);
+    probe(app, cl);
+    personas(app, cl);
     challenge_server(app, cl);
 }
 

@@ -4,34 +4,11 @@
 #include <iomanip>
 #include <sstream>
 
+#include "client/report_text.hpp"
 #include "pki/crypto/encoding.hpp"
 
 namespace scep::client {
 
-namespace {
-
-// ---- Reports --------------------------------------------------------------
-
-// markup_escape, after the control characters XML 1.0 cannot carry (all but
-// tab and newlines) are replaced.
-std::string xml_escape(std::string_view s) {
-    std::string text(s);
-    for (char& c : text)
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') c = '?';
-    return markup_escape(text);
-}
-
-std::string md_cell(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        if (c == '|') out += "\\|";
-        else if (c == '\n' || c == '\r') out += ' ';
-        else out += c;
-    }
-    return out;
-}
-
-}  // namespace
 
 verdict_count count_verdicts(const std::vector<case_result>& results) {
     verdict_count t;

@@ -125,7 +125,8 @@ struct call_state : std::enable_shared_from_this<call_state<Stream>> {
                 if (self->failed(ec2, "read")) return;
                 auto res = self->parser.release();
                 self->reply = http_reply{static_cast<int>(res.result_int()),
-                                         std::string(res[http::field::content_type]), std::move(res.body())};
+                                         std::string(res[http::field::content_type]), std::move(res.body()),
+                                         std::string(res[http::field::location]), std::string(res[http::field::server])};
                 self->finish();
             });
         });
@@ -145,10 +146,10 @@ struct call_state : std::enable_shared_from_this<call_state<Stream>> {
 template <class Stream>
 void prepare(call_state<Stream>& c, const scep_url& url, const std::string& method, const std::string& target,
              const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers,
-             std::chrono::milliseconds timeout) {
-    c.req = http::request<http::string_body>{http::string_to_verb(method), target, 11};
+             const http_style& style, std::chrono::milliseconds timeout) {
+    c.req = http::request<http::string_body>{http::string_to_verb(method), target, style.version};
     c.req.set(http::field::host, url.host);
-    c.req.set(http::field::user_agent, "scep-lab-client");
+    if (!style.user_agent.empty()) c.req.set(http::field::user_agent, style.user_agent);
     for (const auto& [name, value] : headers) c.req.set(name, value);
     c.req.body() = body;
     c.req.prepare_payload();
@@ -167,7 +168,7 @@ result<http_reply> outcome(const call_state<Stream>& c, const std::string& shown
 
 result<http_reply> do_call(const scep_url& url, const std::string& method, const std::string& target,
                            const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers,
-                           std::chrono::milliseconds timeout) {
+                           std::chrono::milliseconds timeout, const http_style& style = {}) {
     // Errors name the URL without what could be a credential (query values):
     // they reach replies, pages and logs (a webhook's failure).
     const std::string shown = method + " " +
@@ -177,7 +178,7 @@ result<http_reply> do_call(const scep_url& url, const std::string& method, const
         asio::io_context ioc;
         if (!url.tls) {
             auto c = std::make_shared<call_state<beast::tcp_stream>>(ioc, ioc);
-            prepare(*c, url, method, target, body, headers, timeout);
+            prepare(*c, url, method, target, body, headers, style, timeout);
             c->start(url);
             ioc.run();
             return outcome(*c, shown, timeout);
@@ -193,7 +194,7 @@ result<http_reply> do_call(const scep_url& url, const std::string& method, const
         c->stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
         if (!SSL_set_tlsext_host_name(c->stream.native_handle(), url.host.c_str()))
             return make_error(shown + ": cannot set the TLS server name");
-        prepare(*c, url, method, target, body, headers, timeout);
+        prepare(*c, url, method, target, body, headers, style, timeout);
         c->start(url);
         ioc.run();
         return outcome(*c, shown, timeout);
@@ -205,6 +206,13 @@ result<http_reply> do_call(const scep_url& url, const std::string& method, const
     }
 }
 }  // namespace
+
+result<http_reply> http_send(const scep_url& url, const std::string& method, const std::string& target,
+                             const std::string& body,
+                             const std::vector<std::pair<std::string, std::string>>& headers, const http_style& style,
+                             std::chrono::milliseconds timeout) {
+    return do_call(url, method, target, body, headers, timeout, style);
+}
 
 result<http_reply> http_call(const scep_url& url, const std::string& method, const std::string& target,
                              const std::string& body, const std::string& content_type, std::chrono::milliseconds timeout) {

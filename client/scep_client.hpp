@@ -16,6 +16,8 @@ struct http_reply {
     int status = 0;
     std::string content_type;
     std::string body;
+    std::string location;  // a redirect's Location
+    std::string server;    // the Server header (an NDES's IIS version)
 };
 
 struct scep_url {
@@ -40,6 +42,16 @@ result<http_reply> http_call(const scep_url& url, const std::string& method, con
 result<http_reply> http_call_with_headers(const scep_url& url, const std::string& method, const std::string& target,
                                           const std::vector<std::pair<std::string, std::string>>& headers,
                                           std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// How a request is sent: what a device persona changes.
+struct http_style {
+    int version = 11;                           // 10: HTTP/1.0
+    std::string user_agent = "scep-lab-client";  // "" = no User-Agent header
+};
+result<http_reply> http_send(const scep_url& url, const std::string& method, const std::string& target,
+                             const std::string& body,
+                             const std::vector<std::pair<std::string, std::string>>& headers, const http_style& style,
+                             std::chrono::milliseconds timeout);
 
 // Any method with a body and headers (the admin API's POSTs).
 result<http_reply> http_request(const scep_url& url, const std::string& method, const std::string& target,

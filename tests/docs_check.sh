@@ -5,7 +5,8 @@
 # map of the code in docs/design.md names every source folder that exists;
 # docs/inspector.md's findings catalogue is the one `scep-lab inspect
 # --catalogue` prints; docs/conformance.md's cases are `scep-lab conformance
-# --catalogue`'s; a file named in a comment exists.
+# --catalogue`'s; docs/personas.md is `scep-lab personas --markdown`; a file
+# named in a comment exists.
 set -euo pipefail
 BIN=$(readlink -f "${1:?usage: $0 path/to/scep-lab}")
 cd "$(dirname "$0")/.."
@@ -41,7 +42,7 @@ done < <(grep -rnoE '(//|#).*' --include='*.cpp' --include='*.hpp' --include='*.
              --include='*.toml' --include='CMakeLists.txt' pki server client cli config tests scripts peers CMakeLists.txt Dockerfile 2>/dev/null |
          grep -oE '^[^:]+:[0-9]+:|(\.\./)*\b(pki|server|client|cli|config|tests|scripts|docs)/[A-Za-z0-9_/.-]+\.(hpp|cpp|sh|toml|py|md)\b|\b[A-Z][A-Z_]+\.md\b' |
          awk '/:[0-9]+:$/ { at = $0; next } { print at $0 }' | sed -E 's/:([0-9]+):/:\1:/')
-for dir in pki/crypto pki/store pki/ca pki/scep pki/trust config server peers client cli; do
+for dir in pki/crypto pki/store pki/ca pki/scep pki/trust pki/persona config server peers client cli; do
     grep -q "| \`$dir/\?\`" docs/design.md || fail "docs/design.md's map does not describe $dir"
 done
 for dir in $(find pki config server peers client cli -mindepth 0 -maxdepth 1 -type d -name '*' | grep -vE '^(pki|config/presets)$'); do
@@ -60,4 +61,8 @@ from_doc=$(sed -n '/<!-- cases:begin -->/,/<!-- cases:end -->/p' docs/conformanc
 [ -n "$from_doc" ] || fail "docs/conformance.md has no case table between its markers"
 [ "$from_code" = "$from_doc" ] ||
     fail "docs/conformance.md's cases differ from \`scep-lab conformance --catalogue\` (regenerate them): $(diff <(echo "$from_code") <(echo "$from_doc") | head -4 | tr '\n' ' ')"
-echo "PASS: environment variables, README size and links, the code map, the findings catalogue and the conformance cases follow the code"
+# docs/personas.md is written from the persona files.
+from_code=$("$BIN" personas --markdown)
+[ "$from_code" = "$(cat docs/personas.md)" ] ||
+    fail "docs/personas.md differs from \`scep-lab personas --markdown\` (regenerate it: scep-lab personas --markdown > docs/personas.md): $(diff <(echo "$from_code") docs/personas.md | head -4 | tr '\n' ' ')"
+echo "PASS: environment variables, README size and links, the code map, the findings catalogue, the conformance cases and the personas follow the code"

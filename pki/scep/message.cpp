@@ -192,7 +192,7 @@ result<bytes> cms_to_der(CMS_ContentInfo* cms) {
 // EnvelopedData through OpenSSL's CMS API: the recipient kinds RFC 2315's
 // PKCS#7 has no room for (RFC 5652 §6.2).
 result<bytes> encrypt_envelope_cms(byte_view content, const std::vector<const X509*>& recipients,
-                                   content_cipher cipher, key_transport transport) {
+                                   content_cipher cipher, key_transport transport, bool by_key_id) {
     bio_ptr in(BIO_new_mem_buf(content.data(), static_cast<int>(content.size())));
     cms_ptr cms(CMS_encrypt(nullptr, in.get(), evp_cipher(cipher), CMS_BINARY | CMS_PARTIAL));
     if (!cms) return make_error(ossl_error(std::string("CMS_encrypt with ") + std::string(to_string(cipher))));
@@ -204,7 +204,8 @@ result<bytes> encrypt_envelope_cms(byte_view content, const std::vector<const X5
         // sha1kdf-scheme, RFC 5753 §7.1.4), which is what Windows' CMS uses
         // for ECC recipients (learn.microsoft.com, CMSG_KEY_AGREE_RECIPIENT_
         // ENCODE_INFO), and an AES key wrap of the content key's size.
-        CMS_RecipientInfo* ri = CMS_add1_recipient_cert(cms.get(), const_cast<X509*>(r), oaep ? CMS_KEY_PARAM : 0);
+        CMS_RecipientInfo* ri = CMS_add1_recipient_cert(cms.get(), const_cast<X509*>(r),
+                                                          (oaep ? CMS_KEY_PARAM : 0) | (by_key_id ? CMS_USE_KEYID : 0));
         if (!ri) return make_error(ossl_error("adding the envelope's recipient"));
         if (oaep && EVP_PKEY_CTX_set_rsa_padding(CMS_RecipientInfo_get0_pkey_ctx(ri), RSA_PKCS1_OAEP_PADDING) <= 0)
             return make_error(ossl_error("choosing RSAES-OAEP"));
@@ -227,11 +228,11 @@ result<bytes> encrypt_envelope_cms(byte_view content, const std::vector<const X5
 }
 
 result<bytes> encrypt_envelope(byte_view content, const std::vector<const X509*>& recipients, content_cipher cipher,
-                               key_transport transport) {
+                               key_transport transport, bool by_key_id) {
     const bool all_rsa = std::all_of(recipients.begin(), recipients.end(),
                                      [](const X509* r) { return key_is_rsa(*X509_get0_pubkey(r)); });
-    if (!all_rsa || transport != key_transport::rsa_pkcs1)
-        return encrypt_envelope_cms(content, recipients, cipher, transport);
+    if (!all_rsa || transport != key_transport::rsa_pkcs1 || by_key_id)
+        return encrypt_envelope_cms(content, recipients, cipher, transport, by_key_id);
     // RSA with PKCS#1 v1.5 key transport: what every SCEP client reads.
     x509_stack_ptr certs(sk_X509_new_null());
     for (const X509* r : recipients) sk_X509_push(certs.get(), dup(*r).release());

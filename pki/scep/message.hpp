@@ -184,6 +184,9 @@ struct pki_request_params {
     digest_alg digest = digest_alg::sha256;
     content_cipher cipher = content_cipher::aes_128_cbc;
     key_transport transport = key_transport::rsa_pkcs1;
+    // The recipient named by subjectKeyIdentifier (KeyTransRecipientInfo v2,
+    // RFC 5652 §6.2.1) rather than issuer and serial number.
+    bool recipient_by_key_id = false;
 };
 result<bytes> build_pki_request(const pki_request_params& p, const X509& signer_cert, const EVP_PKEY& signer_key,
                                 const std::vector<const X509*>& recipients);

@@ -49,6 +49,6 @@ result<bytes> sign_with_attributes(const X509& signer_cert, const EVP_PKEY& sign
 // SCEP client reads); OpenSSL's CMS for the recipient kinds RFC 2315 has no
 // room for (RFC 5652 §6.2: key agreement for EC).
 result<bytes> encrypt_envelope(byte_view content, const std::vector<const X509*>& recipients, content_cipher cipher,
-                               key_transport transport = key_transport::rsa_pkcs1);
+                               key_transport transport = key_transport::rsa_pkcs1, bool by_key_id = false);
 
 }  // namespace scep::detail

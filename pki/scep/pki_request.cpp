@@ -77,21 +77,42 @@ std::optional<scep_failure> open_pki_request(pki_request& req, const X509& ra_ce
     if (envelope.empty()) return scep_failure{fail_info::bad_request, "the pkiMessage carries no pkcsPKIEnvelope", failure_cause::missing_info};
     const unsigned char* p = envelope.data();
     pkcs7_ptr env(d2i_PKCS7(nullptr, &p, static_cast<long>(envelope.size())));
-    if (!env || !PKCS7_type_is_enveloped(env.get())) {
+    const bool pkcs7_reads_it = env && PKCS7_type_is_enveloped(env.get());
+    // PKCS#7 has no room for a KeyTransRecipientInfo that names the RA by
+    // subjectKeyIdentifier (version 2, RFC 5652 §6.2.1: Windows 11 clients
+    // send it): when its parser refuses the envelope, the content-encryption
+    // algorithm is read by hand and CMS decrypts.
+    std::optional<int> cipher_nid;
+    std::string cipher_name;
+    if (pkcs7_reads_it) {
+        const ASN1_OBJECT* alg = env->d.enveloped->enc_data->algorithm->algorithm;
+        cipher_nid = OBJ_obj2nid(alg);
+        cipher_name = nid_name(alg);
+    } else if ((cipher_nid = enveloped_content_nid(envelope))) {
+        cipher_name = *cipher_nid == NID_undef ? "(an unknown algorithm)" : OBJ_nid2sn(*cipher_nid);
+    }
+    if (!cipher_nid) {
         ERR_clear_error();
         return scep_failure{fail_info::bad_request, "the signed content is not an EnvelopedData (pkcsPKIEnvelope)",
                             failure_cause::missing_info};
     }
-    const X509_ALGOR* alg = env->d.enveloped->enc_data->algorithm;
-    req.cipher = cipher_from_nid(OBJ_obj2nid(alg->algorithm));
+    req.cipher = cipher_from_nid(*cipher_nid);
     if (!req.cipher)
-        return scep_failure{fail_info::bad_alg, "unsupported content encryption " + nid_name(alg->algorithm) +
-                                                    " (accepted: AES-128/192/256-CBC, DES3)",
+        return scep_failure{fail_info::bad_alg, "unsupported content encryption " + cipher_name + " (accepted: AES-128/192/256-CBC, DES3)",
                             failure_cause::algorithm};
     if (*req.cipher == content_cipher::des_cbc && !(policy.allow_single_des && legacy_provider_loaded()))
         return scep_failure{fail_info::bad_alg,
                             "single DES is refused (RFC 8894 §2.9); set scep.allow_single_des = true to accept it",
                             failure_cause::algorithm};
+    if (!pkcs7_reads_it) {
+        ERR_clear_error();
+        auto plain = decrypt_envelope(envelope, ra_cert, ra_key);
+        if (!plain)
+            return scep_failure{fail_info::bad_message_check, "cannot decrypt the pkcsPKIEnvelope: " + plain.message(),
+                                failure_cause::decrypt};
+        req.message_data = std::move(*plain);
+        return std::nullopt;
+    }
 
     // RSAES-OAEP key transport (RFC 8017 §7.1; CMS: RFC 3560) is not in
     // PKCS#7's vocabulary: CMS decrypts it. PKCS#1 v1.5 keeps PKCS7_decrypt.
@@ -120,7 +141,7 @@ std::optional<scep_failure> open_pki_request(pki_request& req, const X509& ra_ce
 result<bytes> build_pki_request(const pki_request_params& p, const X509& signer_cert, const EVP_PKEY& signer_key,
                                 const std::vector<const X509*>& recipients) {
     const auto& n = nids();
-    auto env = encrypt_envelope(p.message_data, recipients, p.cipher, p.transport);
+    auto env = encrypt_envelope(p.message_data, recipients, p.cipher, p.transport, p.recipient_by_key_id);
     if (!env) return env.err();
     return sign_with_attributes(signer_cert, signer_key, p.digest, *env, true, [&](PKCS7_SIGNER_INFO* si) {
         return add_string_attr(si, n.message_type, V_ASN1_PRINTABLESTRING,
