@@ -159,8 +159,9 @@ void probe(CLI::App& app, command_line& cl) {
                                    "server and say where it would fail (docs/probe.md)");
     cmd->add_option("url", o->url, "the server's SCEP URL, e.g. https://ndes.example/certsrv/mscep/mscep.dll")
         ->required();
-    cmd->add_option("--persona", o->personas, "a persona (repeatable), or all: scep-lab personas lists them")
-        ->required();
+    cmd->add_option("--persona", o->personas, "a persona (repeatable), or all: scep-lab personas lists them");
+    cmd->add_option("--suite", o->suite, "run the server compliance suite too: rfc8894")
+        ->check(CLI::IsMember({"rfc8894"}));
     cmd->add_option("--challenge", o->challenge, "the challenge password to send");
     cmd->add_option("--challenge-file", o->challenge_file, "read the challenge from this file's first line");
     cmd->add_option("--ndes-user", o->ndes_user, "fetch a one-time password from the NDES admin page as this user");
@@ -185,6 +186,10 @@ void probe(CLI::App& app, command_line& cl) {
         cl.choose([o] {
             if (!o->ndes_user.empty() + !o->challenge.empty() + !o->challenge_file.empty() + !o->admin_token.empty() > 1) {
                 std::cerr << "scep-lab probe: choose one of --challenge, --challenge-file, --ndes-user, --admin-token\n";
+                return 2;
+            }
+            if (o->personas.empty() && o->suite.empty()) {
+                std::cerr << "scep-lab probe: say what to run: --persona NAME|all, --suite rfc8894, or both\n";
                 return 2;
             }
             for (const auto& name : o->personas)

@@ -13,6 +13,7 @@
 
 #include "client/admin_client.hpp"
 #include "pki/crypto/encoding.hpp"
+#include "pki/crypto/json_text.hpp"
 #include "pki/inspect/analysis.hpp"
 
 namespace scep::client {
@@ -45,7 +46,8 @@ bool persona_run::clean() const {
 }
 
 bool probe_report::clean() const {
-    return std::all_of(runs.begin(), runs.end(), [](const persona_run& r) { return r.clean(); });
+    return std::all_of(runs.begin(), runs.end(), [](const persona_run& r) { return r.clean(); }) &&
+           (!suite || suite->findings() == 0);
 }
 
 namespace {
@@ -59,13 +61,6 @@ std::string serial_hex(const X509& c) {
     return hex ? hex.get() : "?";
 }
 
-std::string not_after_text(const X509& c) {
-    auto t = asn1_time_point(*X509_get0_notAfter(&c));
-    std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&tt));
-    return buf;
-}
 
 // The NDES admin page's password: "The enrollment challenge password is:
 // <B> 8E1D2A40D67FA2EA </B>", in UTF-16LE on a real NDES (its charset), in
@@ -323,42 +318,7 @@ private:
         return true;
     }
 
-    result<std::string> challenge() {
-        if (!o_.challenge.empty()) return o_.challenge;
-        if (!o_.challenge_file.empty()) {
-            std::ifstream in(o_.challenge_file);
-            std::string line;
-            if (!in || !std::getline(in, line)) return make_error("cannot read the challenge file " + o_.challenge_file);
-            while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-            return line;
-        }
-        if (!o_.ndes_user.empty()) {
-            std::string admin = o_.ndes_admin_url.empty() ? base_of(url_) + "/certsrv/mscep_admin/" : o_.ndes_admin_url;
-            auto u = parse_scep_url(admin);
-            if (!u) return u.err();
-            u->ca_file = url_.ca_file;
-            std::string cred = o_.ndes_user + ":" + o_.ndes_password;
-            auto r = http_send(*u, "GET", u->path, "", {{"Authorization", "Basic " + base64_encode(byte_view(
-                                                                          reinterpret_cast<const std::uint8_t*>(cred.data()), cred.size()))}},
-                               http_style{}, std::chrono::seconds(o_.timeout_seconds));
-            if (!r) return make_error("the NDES admin page: " + r.message());
-            if (r->status != 200) return make_error("the NDES admin page answered HTTP " + std::to_string(r->status));
-            return password_from_admin_page(r->body);
-        }
-        if (!o_.admin_token.empty()) {
-            auto u = parse_scep_url(base_of(url_));
-            if (!u) return u.err();
-            u->ca_file = url_.ca_file;
-            admin_client admin(*u, o_.admin_token);
-            auto v = admin.call("POST", "/admin/api/challenges",
-                                R"({"uses": 1, "ttl": 600, "label": "probe )" + p_.name + R"("})");
-            if (!v) return make_error("the lab's challenge API: " + v.message());
-            if (!v->is_object() || !v->as_object().contains("challenge") || !v->as_object().at("challenge").is_string())
-                return make_error("the lab's challenge API answered without a challenge");
-            return std::string(v->as_object().at("challenge").as_string());
-        }
-        return std::string();
-    }
+    result<std::string> challenge() { return probe_challenge(o_, url_, "probe " + p_.name); }
 
     // Sends one pkiMessage and reads the CertRep; fills s on a stop.
     std::optional<dev::reply_view> operation(step_outcome& s, const dev::device_identity& id, message_type type,
@@ -422,7 +382,7 @@ private:
 
     void record(step_outcome& s, const X509& cert) {
         run_.certificates.push_back(minted{p_.name, s.step, serial_hex(cert),
-                                           name_to_string(*X509_get_subject_name(&cert)), not_after_text(cert)});
+                                           name_to_string(*X509_get_subject_name(&cert)), time_to_iso8601(*X509_get0_notAfter(&cert))});
     }
 
     // The answer to a PKCSReq or RenewalReq, polled while PENDING. True when
@@ -665,6 +625,43 @@ private:
 
 }  // namespace
 
+result<std::string> probe_challenge(const probe_options& o, const scep_url& url, const std::string& label) {
+    if (!o.challenge.empty()) return o.challenge;
+    if (!o.challenge_file.empty()) {
+        std::ifstream in(o.challenge_file);
+        std::string line;
+        if (!in || !std::getline(in, line)) return make_error("cannot read the challenge file " + o.challenge_file);
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        return line;
+    }
+    if (!o.ndes_user.empty()) {
+        std::string admin = o.ndes_admin_url.empty() ? base_of(url) + "/certsrv/mscep_admin/" : o.ndes_admin_url;
+        auto u = parse_scep_url(admin);
+        if (!u) return u.err();
+        u->ca_file = url.ca_file;
+        std::string cred = o.ndes_user + ":" + o.ndes_password;
+        auto r = http_send(*u, "GET", u->path, "", {{"Authorization", "Basic " + base64_encode(byte_view(
+                                                                      reinterpret_cast<const std::uint8_t*>(cred.data()), cred.size()))}},
+                           http_style{}, std::chrono::seconds(o.timeout_seconds));
+        if (!r) return make_error("the NDES admin page: " + r.message());
+        if (r->status != 200) return make_error("the NDES admin page answered HTTP " + std::to_string(r->status));
+        return password_from_admin_page(r->body);
+    }
+    if (!o.admin_token.empty()) {
+        auto u = parse_scep_url(base_of(url));
+        if (!u) return u.err();
+        u->ca_file = url.ca_file;
+        admin_client admin(*u, o.admin_token);
+        auto v = admin.call("POST", "/admin/api/challenges",
+                            json_text(json::object{{"uses", 1}, {"ttl", 600}, {"label", label}}));
+        if (!v) return make_error("the lab's challenge API: " + v.message());
+        if (!v->is_object() || !v->as_object().contains("challenge") || !v->as_object().at("challenge").is_string())
+            return make_error("the lab's challenge API answered without a challenge");
+        return std::string(v->as_object().at("challenge").as_string());
+    }
+    return std::string();
+}
+
 result<probe_report> run_probe(const probe_options& o, std::ostream& progress) {
     auto url = parse_scep_url(o.url);
     if (!url) return url.err();
@@ -681,7 +678,7 @@ result<probe_report> run_probe(const probe_options& o, std::ostream& progress) {
         if (!p) return make_error("no persona \"" + name + "\" (" + dev::names() + ", all)");
         if (std::find(chosen.begin(), chosen.end(), p) == chosen.end()) chosen.push_back(p);
     }
-    if (chosen.empty()) return make_error("no persona chosen (--persona NAME or all)");
+    if (chosen.empty() && o.suite.empty()) return make_error("no persona chosen (--persona NAME or all) and no --suite");
     probe_report report;
     report.url = redact_url(o.url);
     report.dry_run = o.dry_run;
@@ -695,6 +692,12 @@ result<probe_report> run_probe(const probe_options& o, std::ostream& progress) {
         run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         ERR_clear_error();
         report.runs.push_back(std::move(run));
+    }
+    if (!o.suite.empty()) {
+        if (o.suite != "rfc8894") return make_error("no suite \"" + o.suite + "\" (rfc8894)");
+        auto suite = run_suite(o);
+        if (!suite) return suite.err();
+        report.suite = std::move(*suite);
     }
     return report;
 }

@@ -34,6 +34,7 @@ struct probe_options {
     std::size_t max_reply_bytes = 8 << 20;
     std::string format = "text";  // text, json
     std::string markdown_file, junit_file;
+    std::string suite;  // "rfc8894": run the compliance suite too
 };
 
 enum class step_result { passed, server_refused, device_refused, skipped, not_reached };
@@ -74,11 +75,40 @@ struct persona_run {
     bool clean() const;
 };
 
+// The server compliance suite (--suite rfc8894).
+struct suite_spec {
+    std::string_view id, section, title;
+};
+const std::vector<suite_spec>& suite_specs();
+
+struct suite_check {
+    std::string id;       // "neg.md5", "shape.ios"
+    std::string section;  // "§2.9"
+    std::string title;    // what a correct server does
+    std::string result;   // "pass", "finding", "note", "skipped"
+    std::string detail;   // what the server did
+    std::string persona;  // shape checks: the device
+};
+
+struct suite_report {
+    std::string name;  // "rfc8894"
+    std::vector<suite_check> checks;
+    std::vector<minted> certificates;
+    double seconds = 0;
+    std::size_t findings() const;
+};
+result<suite_report> run_suite(const probe_options& o);
+
+// A challenge from the options' source (text, file, NDES admin page, the
+// lab's API), fetched anew for each enrollment; "" when none is configured.
+result<std::string> probe_challenge(const probe_options& o, const scep_url& url, const std::string& label);
+
 struct probe_report {
     std::string url;
     std::string server;  // the Server header seen
     bool dry_run = false, real_time = false;
     std::vector<persona_run> runs;
+    std::optional<suite_report> suite;
     bool clean() const;
 };
 

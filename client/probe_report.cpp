@@ -12,6 +12,8 @@ namespace json = boost::json;
 
 namespace {
 
+using minted_t = minted;
+
 // A matrix cell: short enough for a terminal.
 std::string cell(const step_outcome& s) {
     switch (s.result) {
@@ -79,14 +81,33 @@ std::string probe_text(const probe_report& r) {
                 o << "    " << x.method << " " << x.target << " -> " << x.summary << "\n";
         }
     }
+    if (r.suite) {
+        const auto& s = *r.suite;
+        std::size_t passed = 0, notes = 0, skipped = 0;
+        for (const auto& c : s.checks) {
+            passed += c.result == "pass";
+            notes += c.result == "note";
+            skipped += c.result == "skipped";
+        }
+        o << "\nsuite " << s.name << ": " << s.checks.size() << " checks, " << passed << " passed, " << s.findings()
+          << " finding(s), " << notes << " note(s), " << skipped << " skipped\n";
+        for (const auto& c : s.checks)
+            o << "  " << (c.result == "pass" ? "pass   " : c.result == "finding" ? "FINDING" : c.result == "note" ? "note   " : "skipped")
+              << " " << c.id << " (" << c.section << ")" << (c.detail.empty() ? "" : ": " + c.detail) << "\n";
+    }
     std::size_t minted = 0;
     for (const auto& run : r.runs) minted += run.certificates.size();
+    if (r.suite) minted += r.suite->certificates.size();
     o << "\nfootprint: " << minted << " certificate(s) issued";
     o << (minted ? ":\n" : "\n");
+    auto line = [&](const minted_t& m) {
+        o << "  " << m.persona << " " << m.step << ": serial " << m.serial << ", " << m.subject << ", until " << m.not_after
+          << "\n";
+    };
     for (const auto& run : r.runs)
-        for (const auto& m : run.certificates)
-            o << "  " << m.persona << " " << m.step << ": serial " << m.serial << ", " << m.subject << ", until "
-              << m.not_after << "\n";
+        for (const auto& m : run.certificates) line(m);
+    if (r.suite)
+        for (const auto& m : r.suite->certificates) line(m);
     return o.str();
 }
 
@@ -94,11 +115,14 @@ std::string probe_markdown(const probe_report& r) {
     std::ostringstream o;
     o << "# scep-lab probe: " << md_cell(r.url) << "\n\n";
     if (!r.server.empty()) o << "Server header: `" << md_cell(r.server) << "`" << (r.dry_run ? " (dry run)" : "") << "\n\n";
-    o << "| persona |";
-    for (const auto& s : probe_steps()) o << " " << s << " |";
-    o << "\n|---|";
-    for (std::size_t i = 0; i < probe_steps().size(); ++i) o << "---|";
-    o << "\n";
+    if (!r.runs.empty()) o << "| persona |";
+    if (!r.runs.empty())
+        for (const auto& s : probe_steps()) o << " " << s << " |";
+    if (!r.runs.empty()) {
+        o << "\n|---|";
+        for (std::size_t i = 0; i < probe_steps().size(); ++i) o << "---|";
+        o << "\n";
+    }
     for (const auto& run : r.runs) {
         o << "| " << run.persona << " |";
         for (const auto& name : probe_steps()) {
@@ -113,15 +137,26 @@ std::string probe_markdown(const probe_report& r) {
             o << "| " << s.step << " | " << to_string(s.result) << " | " << md_cell(s.summary) << " | "
               << md_cell(s.device_error) << " |\n";
     }
+    if (r.suite) {
+        o << "\n## Suite " << r.suite->name << ": " << r.suite->findings() << " finding(s)\n\n| check | RFC 8894 | result | what a correct server does | what this one did |\n|---|---|---|---|---|\n";
+        for (const auto& c : r.suite->checks)
+            o << "| `" << c.id << "` | " << c.section << " | " << c.result << " | " << md_cell(c.title) << " | "
+              << md_cell(c.detail) << " |\n";
+    }
     o << "\n## Footprint\n\n";
     bool any = false;
-    for (const auto& run : r.runs)
-        for (const auto& m : run.certificates) {
+    std::vector<minted_t> all_minted;
+    for (const auto& run : r.runs) all_minted.insert(all_minted.end(), run.certificates.begin(), run.certificates.end());
+    if (r.suite) all_minted.insert(all_minted.end(), r.suite->certificates.begin(), r.suite->certificates.end());
+    {
+        const auto& m_list = all_minted;
+        for (const auto& m : m_list) {
             if (!any) o << "| persona | step | serial | subject | not after |\n|---|---|---|---|---|\n";
             any = true;
             o << "| " << m.persona << " | " << m.step << " | " << m.serial << " | " << md_cell(m.subject) << " | "
               << m.not_after << " |\n";
         }
+    }
     if (!any) o << "No certificate was issued.\n";
     return o.str();
 }
@@ -145,6 +180,25 @@ std::string probe_junit(const probe_report& r) {
             else if (s.result != step_result::passed)
                 o << "      <failure message=\"" << xml_escape(std::string(to_string(s.result)) + ": " + s.summary)
                   << "\" type=\"" << xml_escape(s.kind) << "\">" << xml_escape(s.device_error) << "</failure>\n";
+            o << "    </testcase>\n";
+        }
+        o << "  </testsuite>\n";
+    }
+    if (r.suite) {
+        const auto& su = *r.suite;
+        std::size_t skipped = 0;
+        for (const auto& c : su.checks) skipped += c.result == "skipped";
+        o << "  <testsuite name=\"suite." << xml_escape(su.name) << "\" tests=\"" << su.checks.size() << "\" failures=\""
+          << su.findings() << "\" skipped=\"" << skipped << "\" time=\"" << su.seconds << "\">\n";
+        for (const auto& c : su.checks) {
+            o << "    <testcase classname=\"scep-lab.probe.suite." << xml_escape(su.name) << "\" name=\"" << xml_escape(c.id)
+              << "\">\n";
+            if (c.result == "skipped")
+                o << "      <skipped message=\"" << xml_escape(c.detail) << "\"/>\n";
+            else if (c.result == "finding")
+                o << "      <failure message=\"" << xml_escape(c.detail) << "\" type=\"RFC 8894 " << xml_escape(c.section)
+                  << "\">" << xml_escape(c.title) << "</failure>\n";
+            o << "      <system-out>" << xml_escape(c.result + ": " + c.detail) << "</system-out>\n";
             o << "    </testcase>\n";
         }
         o << "  </testsuite>\n";
@@ -203,6 +257,24 @@ json::value probe_json(const probe_report& r) {
         runs.push_back(std::move(jr));
     }
     out["personas"] = std::move(runs);
+    if (r.suite) {
+        json::object js;
+        js["name"] = r.suite->name;
+        js["findings"] = r.suite->findings();
+        js["seconds"] = r.suite->seconds;
+        json::array checks;
+        for (const auto& c : r.suite->checks) {
+            json::object jc{{"id", c.id}, {"section", c.section}, {"title", c.title}, {"result", c.result}, {"detail", c.detail}};
+            if (!c.persona.empty()) jc["persona"] = c.persona;
+            checks.push_back(std::move(jc));
+        }
+        js["checks"] = std::move(checks);
+        json::array certs;
+        for (const auto& m : r.suite->certificates)
+            certs.push_back(json::object{{"serial", m.serial}, {"subject", m.subject}, {"not_after", m.not_after}});
+        js["footprint"] = std::move(certs);
+        out["suite"] = std::move(js);
+    }
     return out;
 }
 

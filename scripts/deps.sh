@@ -21,6 +21,7 @@ TEST_PACKAGES=(
     certmonger   # getcert add-scep-ca / request
     dbus-daemon  # dbus-run-session for a private certmonger
     sqlite3
+    iproute2     # ss: the port micromdm's scepserver picked (probe test)
     curl         # fetches CRLs in the lifecycle test
     freeradius eapoltest  # the EAP-TLS end-to-end test
     python3      # plistlib checks of Apple profiles; WebDriver client of the browser test

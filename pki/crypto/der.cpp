@@ -1,5 +1,7 @@
 #include "pki/crypto/der.hpp"
 
+#include <algorithm>
+
 namespace scep {
 
 std::optional<der_tlv> read_der_tlv(byte_view der, std::size_t at) {
@@ -33,6 +35,15 @@ void append_der_tlv(bytes& out, std::uint8_t tag, byte_view content) {
     out.push_back(tag);
     append_der_length(out, content.size());
     out.insert(out.end(), content.begin(), content.end());
+}
+
+bool der_set_less_or_equal(byte_view a, byte_view b) {
+    std::size_t n = std::max(a.size(), b.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        auto x = i < a.size() ? a[i] : 0, y = i < b.size() ? b[i] : 0;
+        if (x != y) return x < y;
+    }
+    return true;
 }
 
 }  // namespace scep

@@ -24,6 +24,10 @@ struct der_tlv {
 // a length of more than four octets.
 std::optional<der_tlv> read_der_tlv(byte_view der, std::size_t at);
 
+// X.690 §11.6: whether `a` may precede `b` in a DER SET OF (their encodings
+// compared as octet strings, the shorter padded with zero octets).
+bool der_set_less_or_equal(byte_view a, byte_view b);
+
 // Appends a definite length (short form below 128, long form above).
 void append_der_length(bytes& out, std::size_t length);
 // Appends tag, length and content.

@@ -22,17 +22,6 @@ using namespace detail;
 
 namespace {
 
-// X.690 §11.6: SET OF components in ascending order of their encodings,
-// compared as octet strings with the shorter padded with zero octets.
-bool der_set_less_or_equal(const bytes& a, const bytes& b) {
-    std::size_t n = std::max(a.size(), b.size());
-    for (std::size_t i = 0; i < n; ++i) {
-        auto x = i < a.size() ? a[i] : 0, y = i < b.size() ? b[i] : 0;
-        if (x != y) return x < y;
-    }
-    return true;
-}
-
 bool issued_by(X509* c, const X509* ca) {
     X509* issuer = const_cast<X509*>(ca);
     bool ok = X509_NAME_cmp(X509_get_issuer_name(c), X509_get_subject_name(issuer)) == 0 &&

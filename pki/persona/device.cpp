@@ -10,6 +10,7 @@
 #include "pki/crypto/der.hpp"
 #include "pki/crypto/encoding.hpp"
 #include "pki/crypto/x509_build.hpp"
+#include "pki/scep/attributes.hpp"
 
 namespace scep::persona {
 
@@ -476,40 +477,6 @@ result<bytes> build_request(const persona& p, const device_identity& id, message
 
 namespace {
 
-std::string attribute_name(const ASN1_OBJECT* obj) {
-    char oid[80];
-    OBJ_obj2txt(oid, sizeof oid, obj, 1);
-    static const std::pair<std::string_view, std::string_view> names[] = {
-        {"1.2.840.113549.1.9.3", "contentType"},       {"1.2.840.113549.1.9.4", "messageDigest"},
-        {"1.2.840.113549.1.9.5", "signingTime"},       {"2.16.840.1.113733.1.9.2", "messageType"},
-        {"2.16.840.1.113733.1.9.3", "pkiStatus"},      {"2.16.840.1.113733.1.9.4", "failInfo"},
-        {"2.16.840.1.113733.1.9.5", "senderNonce"},    {"2.16.840.1.113733.1.9.6", "recipientNonce"},
-        {"2.16.840.1.113733.1.9.7", "transactionID"},  {"1.3.6.1.5.5.7.24.1", "failInfoText"},
-        {"1.3.6.1.4.1.311.21.33", "ms-hresult"},
-    };
-    for (const auto& [o, n] : names)
-        if (o == oid) return std::string(n);
-    return oid;
-}
-
-const ASN1_TYPE* attribute_value(PKCS7_SIGNER_INFO* si, std::string_view name) {
-    STACK_OF(X509_ATTRIBUTE)* attrs = si->auth_attr;
-    for (int i = 0; i < sk_X509_ATTRIBUTE_num(attrs); ++i) {
-        X509_ATTRIBUTE* a = sk_X509_ATTRIBUTE_value(attrs, i);
-        if (attribute_name(X509_ATTRIBUTE_get0_object(a)) == name) return X509_ATTRIBUTE_get0_type(a, 0);
-    }
-    return nullptr;
-}
-
-std::string string_value(const ASN1_TYPE* t) {
-    if (!t) return "";
-    if (t->type == V_ASN1_PRINTABLESTRING || t->type == V_ASN1_UTF8STRING || t->type == V_ASN1_IA5STRING ||
-        t->type == V_ASN1_OCTET_STRING)
-        return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(t->value.asn1_string)),
-                           static_cast<std::size_t>(ASN1_STRING_length(t->value.asn1_string)));
-    return "";
-}
-
 }  // namespace
 
 reply_view read_reply(const persona& p, int http_status, std::string_view content_type, std::string_view body,
@@ -532,8 +499,15 @@ reply_view read_reply(const persona& p, int http_status, std::string_view conten
         return v;
     }
     PKCS7_SIGNER_INFO* si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(p7->get()), 0);
-    for (int i = 0; i < sk_X509_ATTRIBUTE_num(si->auth_attr); ++i)
-        v.attributes.push_back(attribute_name(X509_ATTRIBUTE_get0_object(sk_X509_ATTRIBUTE_value(si->auth_attr, i))));
+    bytes previous;
+    for (int i = 0; i < sk_X509_ATTRIBUTE_num(si->auth_attr); ++i) {
+        X509_ATTRIBUTE* a = sk_X509_ATTRIBUTE_value(si->auth_attr, i);
+        v.attributes.push_back(attributes::attribute_name(attributes::oid_text(X509_ATTRIBUTE_get0_object(a))));
+        if (auto cur = der_encode(*a, i2d_X509_ATTRIBUTE, "signed attribute")) {
+            if (i > 0 && !der_set_less_or_equal(previous, *cur)) v.attributes_der_sorted = false;
+            previous = std::move(*cur);
+        }
+    }
     for (const auto& need : p.reply_required_attributes)
         if (std::find(v.attributes.begin(), v.attributes.end(), need) == v.attributes.end()) {
             v.stop = refuse(p, "reply-attribute", "the CertRep has no " + need + " signed attribute (RFC 8894 §3.2.1)");
@@ -546,8 +520,8 @@ reply_view read_reply(const persona& p, int http_status, std::string_view conten
                         "the CertRep does not verify against " + short_name(verify_with) + ": " + rep.message());
         return v;
     }
-    v.hresult = string_value(attribute_value(si, "ms-hresult"));
-    if (const ASN1_TYPE* st = attribute_value(si, "pkiStatus"); st && p.status_printable_short &&
+    v.hresult = attributes::string_value(attributes::attr_value(si->auth_attr, attributes::oid_ms_hresult)).value_or("");
+    if (const ASN1_TYPE* st = attributes::attr_value(si->auth_attr, attributes::oid_pki_status); st && p.status_printable_short &&
                                                                  st->type != V_ASN1_PRINTABLESTRING) {
         v.stop = refuse(p, "reply-status", "pkiStatus is not a PrintableString (ASN.1 type " + std::to_string(st->type) + ")");
         return v;

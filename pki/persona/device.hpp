@@ -79,6 +79,7 @@ struct reply_view {
     std::string fail_info_text;
     std::string hresult;  // Microsoft's attribute 1.3.6.1.4.1.311.21.33, as sent
     std::vector<std::string> attributes;  // signed attributes, by name, in the order sent
+    bool attributes_der_sorted = true;     // in DER (sorted SET OF) order
     std::vector<x509_ptr> certs;         // SUCCESS: from the envelope
     std::vector<x509_crl_ptr> crls;      // GetCRL
     x509_ptr issued;                     // SUCCESS: the certificate for the device's key

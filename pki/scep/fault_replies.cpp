@@ -178,8 +178,6 @@ result<std::vector<const X509*>> faulty_ca_certs(fault_kind kind, const std::vec
     return certs;
 }
 
-namespace {
-
 // Fault injection: the SignerInfo's signed attributes in reverse DER order
 // (X.690 §11.6 sorts a SET OF), signed again over the bytes as sent, which
 // is what RFC 5652 §5.4 says the signature covers.
@@ -234,8 +232,6 @@ result<bytes> reorder_signed_attributes(bytes der, const EVP_PKEY& key, digest_a
     }
     return make_error("the new signature never had the old one's length");
 }
-
-}  // namespace
 
 result<bytes> finish_certrep_fault(bytes der, const cert_rep_params& p, const EVP_PKEY& ra_key) {
     if (!p.fault.attributes_out_of_order) return der;

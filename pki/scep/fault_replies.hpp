@@ -25,13 +25,18 @@ result<const foreign_identity*> foreign(time_point now);
 result<void> apply_certrep_fault(const fault_rule& rule, cert_rep_params& p, x509_ptr& holder, const ca_entry& issuing,
                                  const std::vector<const X509*>& chain, time_point now);
 
-// The certificates GetCACert answers under a getcacert-* fault, from the
-// ones it normally answers (`ras` and `chain`, issuing CA first).
+// A SignedData's signed attributes in reverse DER order (X.690 §11.6 sorts a
+// SET OF), signed again over the bytes as sent (RFC 5652 §5.4): the
+// attributes-out-of-order reply fault, and the probe suite's request.
+result<bytes> reorder_signed_attributes(bytes der, const EVP_PKEY& key, digest_alg digest);
+
 // What a CertRep fault changes once the reply is signed: signed attributes
 // out of DER order (attributes-out-of-order), signed again as sent. `der` is
 // returned as it is when the rule asks for nothing of the kind.
 result<bytes> finish_certrep_fault(bytes der, const cert_rep_params& p, const EVP_PKEY& ra_key);
 
+// The certificates GetCACert answers under a getcacert-* fault, from the
+// ones it normally answers (`ras` and `chain`, issuing CA first).
 result<std::vector<const X509*>> faulty_ca_certs(fault_kind kind, const std::vector<const X509*>& ras,
                                                  const std::vector<const X509*>& chain, time_point now);
 
