@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/app.hpp"
+#include "pki/persona/persona.hpp"
 #include "pki/crypto/pattern.hpp"
 #include "cli/commands.hpp"
 #include "cli/inspect.hpp"
@@ -135,7 +136,16 @@ void transaction_list(CLI::App& cmd, command_line& cl) {
     cmd.add_option("--finding", o->query.finding, "raising this finding (see inspect --catalogue)");
     cmd.add_option("--severity", o->query.severity, "at least this bad")->check(CLI::IsMember({"error", "warning", "note"}));
     cmd.add_option("--transaction-id", o->query.transaction_id, "this SCEP transactionID");
+    cmd.add_option("--device", o->query.device, "consistent with this device persona (scep-lab personas)");
     cmd.callback([&cl, o] {
+        if (!o->query.device.empty() && !persona::find(o->query.device)) {
+            cl.choose([o] {
+                std::cerr << "scep-lab transaction list: --device " << o->query.device << " is not a persona ("
+                          << persona::names() << ")\n";
+                return 2;
+            });
+            return;
+        }
         if (!o->query.finding.empty() && !inspect::find_finding(o->query.finding)) {
             cl.choose([o] {
                 std::cerr << "scep-lab transaction list: --finding " << o->query.finding

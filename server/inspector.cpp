@@ -1,5 +1,7 @@
 #include "server/inspector.hpp"
 
+#include "pki/persona/match.hpp"
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -197,6 +199,16 @@ inspector::client_context inspector::track(const scep_exchange& x, const std::st
     }
     c.last_at = now;
     if (operation == "GetCACaps" || operation == "GetCACert") {
+        if (c.session_enrolled) {
+            c.session_first.clear();
+            c.session_enrolled = false;
+        }
+        if (c.session_first.empty()) c.session_first = operation;
+    } else if (operation == "PKIOperation") {
+        ctx.first_operation = c.session_first;
+        c.session_enrolled = true;
+    }
+    if (operation == "GetCACaps" || operation == "GetCACert") {
         c.stop_operation = operation;
         c.stop_time = time;
     } else {
@@ -277,6 +289,35 @@ void inspector::settle() {
     }
 }
 
+namespace {
+// What the decoded request (inspect::to_json of a request_report) says of
+// its client, for the persona comparison.
+void fill_observed(persona::observed& seen, const json::value& request) {
+    if (!request.is_object()) return;
+    const auto& r = request.as_object();
+    auto text = [&](const json::object& o, const char* key) {
+        auto it = o.find(key);
+        return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : std::string();
+    };
+    seen.digest = text(r, "digest");
+    seen.cipher = text(r, "content_cipher");
+    seen.key_transport = text(r, "key_transport");
+    seen.transaction_id = text(r, "transaction_id");
+    if (auto it = r.find("sender_nonce_length"); it != r.end() && it->value().is_uint64())
+        seen.nonce_length = static_cast<std::size_t>(it->value().as_uint64());
+    else if (it != r.end() && it->value().is_int64() && it->value().as_int64() > 0)
+        seen.nonce_length = static_cast<std::size_t>(it->value().as_int64());
+    if (auto it = r.find("signer"); it != r.end() && it->value().is_object())
+        seen.signer_subject = text(it->value().as_object(), "subject");
+    if (auto it = r.find("csr"); it != r.end() && it->value().is_object()) {
+        const auto& csr = it->value().as_object();
+        seen.csr_subject = text(csr, "subject");
+        seen.challenge_type = text(csr, "challenge");
+        seen.key = text(csr, "key");
+    }
+}
+}  // namespace
+
 void inspector::record(scep_exchange&& x) {
     transaction_record t = base_record(x);
     inspect::http_view http{x.method, x.operation, x.query_length, x.content_type, x.post_base64, x.get_unescaped};
@@ -316,6 +357,35 @@ void inspector::record(scep_exchange&& x) {
         if (x.request_der.empty() && x.http_status == 400) inspect::raise(found, "http.not-pkimessage", t.reason);
         for (const auto& id : x.inspection.findings) inspect::raise(found, id);
         detail["challenge"] = x.inspection.challenge.empty() ? "not checked" : x.inspection.challenge;
+    }
+    // Which device this looks like (pki/persona/match.hpp).
+    {
+        persona::observed seen;
+        seen.operation = canonical;
+        seen.method = t.method;
+        seen.path = x.path;
+        seen.user_agent = x.user_agent;
+        seen.has_user_agent = x.has_user_agent;
+        seen.http_version = x.http_version;
+        seen.message = x.message;
+        seen.first_operation = told.first_operation;
+        seen.capabilities = lab_now->capabilities;
+        seen.get_line_breaks = x.get_line_breaks;
+        seen.ber_indefinite = x.request_der.size() > 1 && x.request_der[0] == 0x30 && x.request_der[1] == 0x80;
+        if (detail.contains("request")) fill_observed(seen, detail["request"]);
+        if (auto m = persona::identify(seen)) {
+            json::array differs;
+            for (const auto& d : m->differs)
+                differs.push_back(json::object{{"rule", d.rule}, {"expected", d.expected}, {"observed", d.observed}});
+            detail["device"] = json::object{{"persona", m->p->name},
+                                            {"title", m->p->title},
+                                            {"consistent", m->consistent()},
+                                            {"matched", m->matched},
+                                            {"compared", m->compared},
+                                            {"differs", std::move(differs)},
+                                            {"text", m->text()}};
+            if (m->consistent()) t.device = m->p->name;
+        }
     }
     // The reply is the server's own: decoded when someone looks (transaction_json).
     detail["reply_content_type"] = inspect::printable(x.reply_content_type, 128);
@@ -395,7 +465,8 @@ json::object transaction_summary_json(const transaction_record& t) {
                         {"reason", t.reason},
                         {"serial", t.serial},
                         {"severity", t.severity},
-                        {"findings", std::move(ids)}};
+                        {"findings", std::move(ids)},
+                        {"device", t.device}};
 }
 
 json::object transaction_json(transaction_store& log, const transaction_record& t) {
@@ -483,6 +554,10 @@ result<transaction_query> transaction_query_from(const std::vector<std::pair<std
             q.severity = v;
         } else if (k == "transaction_id") q.transaction_id = v;
         else if (k == "operation") q.operation = v;
+        else if (k == "device") {
+            if (!v.empty() && !persona::find(v)) return make_error("device \"" + v + "\" is not a persona (" + persona::names() + ")");
+            q.device = v;
+        }
         else if (k == "after") {
             // Rows newer than this id (a conformance case's rows: those after the last one before it).
             std::int64_t n = 0;

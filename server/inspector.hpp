@@ -40,8 +40,12 @@ struct inspector_config {
 // One SCEP request and its answer, as the router saw them.
 struct scep_exchange {
     std::string client, method, path, user_agent, content_type;
+    bool has_user_agent = false;
     std::size_t query_length = 0;
     std::string operation;        // as sent
+    int http_version = 11;        // 10: HTTP/1.0
+    std::optional<std::string> message;  // GetCACaps/GetCACert: the message parameter, decoded (bounded)
+    bool get_line_breaks = false;        // a GET PKIOperation's message had line breaks
     bool post_base64 = false;     // POST body that was base64 text
     std::optional<inspect::finding> get_unescaped;  // GET message: inspect::unescaped_base64()
     bytes request_der;            // PKIOperation: the message, decoded from the transport
@@ -89,6 +93,7 @@ private:
     struct client_context {
         bool asked_caps = false;
         std::optional<std::vector<std::string>> caps_sent;
+        std::string first_operation;  // its first GetCACaps/GetCACert of this enrollment ("" unknown)
     };
     client_context track(const scep_exchange& x, const std::string& operation, const std::string& time);
     // flow.stopped-after-*: rows of clients quiet for cfg_.stopped_after after
@@ -102,6 +107,10 @@ private:
         // While the last exchange is a GetCACaps or GetCACert: its operation
         // and its row's time (settle() reads the answer from that row).
         std::string stop_operation, stop_time;
+        // The first GetCACaps/GetCACert since its last PKIOperation (the
+        // device personas' operation order).
+        std::string session_first;
+        bool session_enrolled = false;
     };
 
     transaction_store& log_;

@@ -301,6 +301,8 @@ void router::record_exchange(call& c, const response& res, scep_exchange&& x) {
     x.method = std::string(c.req.method_string());
     x.path = std::string(c.path);
     x.user_agent = std::string(c.req[http::field::user_agent]);
+    x.has_user_agent = c.req.find(http::field::user_agent) != c.req.end();
+    x.http_version = static_cast<int>(c.req.version());
     x.content_type = std::string(c.req[http::field::content_type]);
     x.query_length = c.query.size();
     x.http_status = static_cast<int>(res.result_int());
@@ -411,7 +413,11 @@ response router::scep(call& c, scep_exchange* x) {
         if (k == "message") message = std::move(v);
     }
     rec.operation = operation;
-    if (x) x->operation = operation;
+    if (x) {
+        x->operation = operation;
+        if (message && (ascii_iequals(operation, "GetCACaps") || ascii_iequals(operation, "GetCACert")))
+            x->message = percent_decode(message->substr(0, 256)).value_or(message->substr(0, 256));
+    }
     if (quirks_) {
         rec.delay = quirks_->latency();
         std::string_view canonical = operation;
@@ -453,7 +459,11 @@ response router::scep(call& c, scep_exchange* x) {
     } else {
         if (!message || message->empty())
             return text_response(req, http::status::bad_request, "PKIOperation GET without a message parameter\n");
-        if (x) x->get_unescaped = inspect::unescaped_base64(*message);
+        if (x) {
+            x->get_unescaped = inspect::unescaped_base64(*message);
+            for (std::string_view brk : {"%0A", "%0a", "%0D", "%0d", "\n"})
+                x->get_line_breaks = x->get_line_breaks || message->find(brk) != std::string::npos;
+        }
         auto decoded = decode_get_message(*message);
         if (!decoded) return text_response(req, http::status::bad_request, "message parameter is not valid base64\n");
         der = std::move(*decoded);

@@ -193,11 +193,17 @@ std::string render_transaction_page(const json::object& t, bool admin) {
     for (const char* k : {"time", "client", "method", "path", "query_length", "user_agent", "http_status",
                           "duration_ms", "operation", "message_type", "transaction_id"})
         o << "<tr><th>" << k << "</th><td><code>" << markup_escape(str(t, k)) << "</code></td></tr>";
-    o << "</table>\n";
-
     const json::object empty;
     const json::value* dv = field(t, "detail");
     const json::object& detail = dv && dv->is_object() ? dv->as_object() : empty;
+    // Which device persona the request looks like (docs/personas.md).
+    if (const json::value* d = field(detail, "device"); d && d->is_object()) {
+        const bool consistent = str(d->as_object(), "consistent") == "yes";
+        o << "<tr><th>device</th><td id=\"device\" class=\"" << (consistent ? "ok" : "muted") << "\">"
+          << markup_escape(str(d->as_object(), "text")) << "</td></tr>";
+    }
+    o << "</table>\n";
+
     o << "<h2>Decision</h2>\n<table id=\"decision\">";
     o << "<tr><th>HTTP status</th><td><code>" << markup_escape(str(t, "http_status")) << "</code></td></tr>";
     o << "<tr><th>pkiStatus</th><td id=\"pki-status\">" << markup_escape(str(t, "pki_status")) << "</td></tr>";

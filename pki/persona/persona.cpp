@@ -93,6 +93,13 @@ const std::vector<spec_entry>& entries() {
          [](persona& p, const toml::value& v) { p.message = text(v, "message"); }},
         {{"user_agent", "HTTP", "User-Agent header (empty: none)"},
          [](persona& p, const toml::value& v) { p.user_agent = text(v, "user_agent"); }},
+        {{"user_agents", "HTTP", "User-Agent prefixes that identify the device (\"\": none sent; empty list: any)"},
+         [](persona& p, const toml::value& v) { p.user_agents = words(v, "user_agents"); }},
+        {{"message_match", "HTTP", "how a recorded message= is compared: exact, present or any"},
+         [](persona& p, const toml::value& v) {
+             p.message_match = one_of<std::string>(v, "message_match",
+                                                   {{"exact", "exact"}, {"present", "present"}, {"any", "any"}});
+         }},
         {{"http_version", "HTTP", "1.0 or 1.1"},
          [](persona& p, const toml::value& v) {
              p.http_version = one_of<int>(v, "http_version", {{"1.0", 10}, {"1.1", 11}});

@@ -61,6 +61,8 @@ struct persona {
     std::string path_suffix;         // "/pkiclient.exe" appended to the URL's path, or ""
     std::string message;             // message= of GetCACaps/GetCACert ("" = not sent)
     std::string user_agent;          // "" = no User-Agent header
+    std::vector<std::string> user_agents;  // prefixes that identify the device ("" = none sent); empty: any
+    std::string message_match = "any";     // exact, present, any: how the inspector compares message=
     int http_version = 11;           // 10 or 11
     method_rule method = method_rule::post_if_advertised;
     bool get_line_breaks = false;  // GET base64 with %0A every 64 characters

@@ -39,6 +39,7 @@ bool matches(const transaction_record& t, const transaction_query& q) {
     if (!q.severity.empty() && severity_rank(t.severity) < severity_rank(q.severity)) return false;
     if (!q.transaction_id.empty() && t.transaction_id != q.transaction_id) return false;
     if (!q.operation.empty() && t.operation != q.operation) return false;
+    if (!q.device.empty() && t.device != q.device) return false;
     if (q.min_id && t.id < q.min_id) return false;
     if (q.max_id && t.id > q.max_id) return false;
     return true;
@@ -67,7 +68,8 @@ CREATE TABLE IF NOT EXISTS transactions (
     findings TEXT NOT NULL,
     detail TEXT NOT NULL,
     request_der BLOB,
-    reply_der BLOB
+    reply_der BLOB,
+    device TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS transactions_client ON transactions(client, id);
 CREATE INDEX IF NOT EXISTS transactions_txid ON transactions(transaction_id);
@@ -75,7 +77,7 @@ CREATE INDEX IF NOT EXISTS transactions_txid ON transactions(transaction_id);
 
 constexpr const char* summary_columns =
     "id, time, client, method, path, query_length, user_agent, http_status, duration_us, operation, message_type, "
-    "transaction_id, pki_status, fail_info, reason, serial, severity, findings";
+    "transaction_id, pki_status, fail_info, reason, serial, severity, findings, device";
 
 using sqlite::column_blob;
 using sqlite::stmt_ptr;
@@ -101,6 +103,7 @@ transaction_record read_summary(sqlite3_stmt* s) {
     t.serial = text_at(s, 15);
     t.severity = text_at(s, 16);
     t.findings = text_at(s, 17);
+    t.device = text_at(s, 18);
     return t;
 }
 
@@ -112,10 +115,20 @@ public:
         for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", schema})
             if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) return fail("creating the log");
         sqlite3_busy_timeout(db_.get(), 5000);
+        // Logs written before the device column (the inspector naming the
+        // device) get it, empty for their old rows.
+        {
+            stmt_ptr cols = prepare("SELECT COUNT(*) FROM pragma_table_info('transactions') WHERE name = 'device'");
+            if (!cols || sqlite3_step(cols.get()) != SQLITE_ROW) return fail("reading the log's columns");
+            if (sqlite3_column_int(cols.get(), 0) == 0 &&
+                sqlite3_exec(db_.get(), "ALTER TABLE transactions ADD COLUMN device TEXT NOT NULL DEFAULT ''", nullptr,
+                             nullptr, nullptr) != SQLITE_OK)
+                return fail("adding the device column to the log");
+        }
         insert_ = prepare(
             "INSERT INTO transactions (time, client, method, path, query_length, user_agent, http_status, "
             "duration_us, operation, message_type, transaction_id, pki_status, fail_info, reason, serial, severity, "
-            "severity_rank, findings, detail, request_der, reply_der) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+            "severity_rank, findings, detail, request_der, reply_der, device) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
         if (!insert_) return fail("preparing the insert");
         auto checkpointer = sqlite::wal_checkpointer::start(db_.get(), mu_, file_, "the transaction log");
         if (!checkpointer) return checkpointer.err();
@@ -166,6 +179,7 @@ public:
         bind(s, i++, t.detail);
         sqlite3_bind_blob(s, i++, t.request_der.data(), static_cast<int>(t.request_der.size()), SQLITE_STATIC);
         sqlite3_bind_blob(s, i++, t.reply_der.data(), static_cast<int>(t.reply_der.size()), SQLITE_STATIC);
+        bind(s, i++, t.device);
         const int rc = sqlite3_step(s);
         sqlite3_reset(s);
         sqlite3_clear_bindings(s);
@@ -188,6 +202,7 @@ public:
         if (!q.severity.empty()) where += " AND severity_rank >= " + std::to_string(severity_rank(q.severity));
         if (!q.transaction_id.empty()) where += " AND transaction_id = ?", values.push_back(q.transaction_id);
         if (!q.operation.empty()) where += " AND operation = ?", values.push_back(q.operation);
+        if (!q.device.empty()) where += " AND device = ?", values.push_back(q.device);
         if (q.min_id) where += " AND id >= " + std::to_string(q.min_id);
         if (q.max_id) where += " AND id <= " + std::to_string(q.max_id);
         std::lock_guard lock(mu_);
@@ -208,9 +223,9 @@ public:
         if (rc == SQLITE_DONE) return std::optional<transaction_record>();
         if (rc != SQLITE_ROW) return fail("reading transaction " + std::to_string(id));
         auto t = read_summary(s.get());
-        t.detail = text_at(s.get(), 18);
-        t.request_der = column_blob(s.get(), 19);
-        t.reply_der = column_blob(s.get(), 20);
+        t.detail = text_at(s.get(), 19);
+        t.request_der = column_blob(s.get(), 20);
+        t.reply_der = column_blob(s.get(), 21);
         return std::optional<transaction_record>(std::move(t));
     }
 

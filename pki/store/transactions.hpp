@@ -28,6 +28,7 @@ struct transaction_record {
     std::string message_type, transaction_id, pki_status, fail_info, reason, serial;
     std::string severity;  // worst finding: error | warning | note | ""
     std::string findings;  // finding IDs, space-separated
+    std::string device;    // the device persona the request is consistent with ("" when none)
     std::string detail;    // the decoded request and reply (JSON text)
     bytes request_der, reply_der;  // PKIOperation only, size-capped
 };
@@ -40,6 +41,7 @@ struct transaction_query {
     std::string severity;  // error | warning | note: at least this bad
     std::string transaction_id;
     std::string operation;
+    std::string device;  // a persona name: rows consistent with it
     std::int64_t min_id = 0, max_id = 0;  // 0 = no bound
     std::size_t limit = 100;
     std::size_t offset = 0;

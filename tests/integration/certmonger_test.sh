@@ -51,6 +51,10 @@ case "$(tx_field detail.request.csr.sans)" in *DNS:cm-host.lab*) ;; *) fail "CSR
 # certmonger uses GET although POSTPKIOperation is advertised.
 expect_findings http.get-despite-post http.get-too-long
 grep -q "$CHALLENGE" "$WORK/tx.json" && fail "the challenge value appears in the transaction"
+# certmonger is no device: no persona's request rules all hold (docs/personas.md).
+[ -z "$(tx_field device)" ] || fail "the inspector takes certmonger for $(tx_field device): $(tx_field detail.device.text)"
+[ "$(tx_field detail.device.consistent)" = false ] || fail "certmonger's request is consistent with a persona: $(tx_field detail.device.text)"
+echo "ok: certmonger is no device persona: $(tx_field detail.device.text)"
 echo "ok: inspector on certmonger's request: $(tx_field detail.request.digest), $(tx_field detail.request.content_cipher), signer $(tx_field detail.request.signer.kind); findings: $(tx_field findings)"
 fetch_transaction "finding=challenge.wrong"
 [ "$(tx_field fail_info)" = badMessageCheck ] || fail "certmonger's refused request: failInfo $(tx_field fail_info)"

@@ -100,6 +100,28 @@ PY
 txs "pkiclient.exe" | contains -F 'NDES client' || fail "no request from the Windows User-Agent reached /pkiclient.exe"
 txs "Cisco PKI" | contains -F '"GET"' || fail "the Cisco persona's requests are not GETs"
 echo "ok: the lab recorded the Windows persona's /pkiclient.exe requests and the Cisco persona's GETs"
+# The inspector names the device: each persona's requests are consistent with it, and only with it.
+count() { python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))'; }
+for p in android-jscep cisco-ios ios windows-intune; do
+    n=$(curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/admin/api/transactions?device=$p&operation=PKIOperation&limit=1000" | count)
+    [ "$n" -ge 4 ] || fail "the inspector names only $n PKIOperation rows $p"
+    python3 - txs.json "$p" <<'PY' || fail "a request of the $p persona is not named $p"
+import json, sys
+uas = {"ios": "profiled/", "windows-intune": "Mozilla/4.0 (compatible; Win32", "android-jscep": "Dalvik/",
+       "cisco-ios": "Mozilla/4.0 (compatible; MSIE 5.0; Cisco PKI)"}
+rows = [i for i in json.load(open(sys.argv[1]))["items"] if i["user_agent"].startswith(uas[sys.argv[2]])]
+bad = [(r["id"], r["operation"], r["device"]) for r in rows if r["device"] != sys.argv[2]]
+assert rows and not bad, bad
+PY
+done
+txs "scep-lab-probe (rfc8894)" | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+assert rows and all(r["device"] == "" for r in rows), [r["device"] for r in rows]' ||
+    fail "the generic RFC 8894 client was taken for a device"
+curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/admin/api/transactions?device=nokia" | contains -F 'is not a persona' ||
+    fail "an unknown device filter is not refused by name"
+echo "ok: the inspector names each persona's requests (device=NAME filters them); the RFC 8894 client is no device"
 
 # --- a dry run issues nothing
 before=$(sqlite3 "$WORK/data/scep-lab.db" "SELECT COUNT(*) FROM certificates")

@@ -67,7 +67,10 @@ check_request_with_openssl
 # scepclient signs with SHA-1, encrypts with single DES, and names its signer "SCEP SIGNER".
 expect_findings http.post-content-type digest.sha1 envelope.single-des envelope.cipher-not-advertised signer.subject-mismatch
 grep -q "$CHALLENGE" "$WORK/tx.json" && fail "the challenge value appears in the transaction"
-echo "ok: inspector: $(tx_field findings)"
+# scepclient is no device: no persona's request rules all hold (docs/personas.md).
+[ -z "$(tx_field device)" ] || fail "the inspector takes scepclient for $(tx_field device): $(tx_field detail.device.text)"
+[ "$(tx_field detail.device.consistent)" = false ] || fail "scepclient's request is consistent with a persona: $(tx_field detail.device.text)"
+echo "ok: inspector: $(tx_field findings); scepclient is no device persona: $(tx_field detail.device.text)"
 fetch_transaction "finding=challenge.wrong"
 [ "$(tx_field fail_info)" = badMessageCheck ] || fail "wrong challenge transaction: failInfo $(tx_field fail_info)"
 [ -n "$(tx_field reason)" ] || fail "wrong challenge transaction has no reason"

@@ -5,6 +5,7 @@
 #include "server/inspector.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <boost/json.hpp>
 
@@ -427,6 +428,39 @@ TEST(transaction_store_test, sqlite_log_filters_finds_and_prunes) {
     auto bad = open_sqlite_transactions(dir.path() / "bad.db");
     ASSERT_FALSE(bad);
     EXPECT_NE(bad.message().find("bad.db"), std::string::npos);
+}
+
+// The device column (the inspector naming the device) is added to a log
+// written before it; old rows read as no device, and the filter works.
+TEST(transaction_store_test, a_log_from_before_the_device_column_gets_it) {
+    test::temp_dir dir;
+    const auto file = dir.path() / "transactions.db";
+    {
+        auto opened = open_sqlite_transactions(file);
+        ASSERT_TRUE(opened) << opened.message();
+        transaction_record t;
+        t.operation = "PKIOperation";
+        ASSERT_TRUE((*opened)->add(t));
+    }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, "ALTER TABLE transactions DROP COLUMN device", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    auto reopened = open_sqlite_transactions(file);
+    ASSERT_TRUE(reopened) << reopened.message();
+    auto& log = **reopened;
+    transaction_record ios;
+    ios.operation = "PKIOperation";
+    ios.device = "ios";
+    ASSERT_TRUE(log.add(ios));
+    EXPECT_EQ(log.search({})->total, 2);
+    auto named = log.search({.device = "ios"});
+    ASSERT_TRUE(named);
+    ASSERT_EQ(named->total, 1);
+    EXPECT_EQ(named->items.front().device, "ios");
+    EXPECT_EQ(log.find(1)->value().device, "");
+    EXPECT_FALSE(transaction_query_from({{"device", "nokia"}}));
+    EXPECT_TRUE(transaction_query_from({{"device", "ios"}}));
 }
 
 TEST(transaction_query_test, parameters_are_checked) {
