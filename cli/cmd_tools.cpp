@@ -153,12 +153,24 @@ void conformance(CLI::App& app, command_line& cl) {
 }
 
 void probe(CLI::App& app, command_line& cl) {
-    auto o = std::make_shared<client::probe_options>();
+    struct options {
+        client::probe_options po;
+        std::vector<std::string> urls;
+        bool compare = false;
+        std::string challenge_b;
+    };
+    auto all = std::make_shared<options>();
+    auto o = std::shared_ptr<client::probe_options>(all, &all->po);
     auto* cmd = app.add_subcommand("probe",
                                    "act as a device (iPhone, Windows, Android, Cisco, RFC 8894) against any SCEP "
                                    "server and say where it would fail (docs/probe.md)");
-    cmd->add_option("url", o->url, "the server's SCEP URL, e.g. https://ndes.example/certsrv/mscep/mscep.dll")
-        ->required();
+    cmd->add_option("url", all->urls, "the server's SCEP URL, e.g. https://ndes.example/certsrv/mscep/mscep.dll "
+                                      "(two with --compare)")
+        ->required()
+        ->expected(1, 2);
+    cmd->add_flag("--compare", all->compare,
+                  "send the same personas and suite to two servers (URL_A URL_B) and show where they differ");
+    cmd->add_option("--challenge-b", all->challenge_b, "with --compare: the second server's challenge, when it differs");
     cmd->add_option("--persona", o->personas, "a persona (repeatable), or all: scep-lab personas lists them");
     cmd->add_option("--suite", o->suite, "run the server compliance suite too: rfc8894")
         ->check(CLI::IsMember({"rfc8894"}));
@@ -182,8 +194,18 @@ void probe(CLI::App& app, command_line& cl) {
     cmd->add_option("--markdown", o->markdown_file, "write the report as Markdown");
     cmd->add_option("--junit", o->junit_file, "write the report as JUnit XML");
     add_format_option(*cmd, o->format);
-    cmd->callback([&cl, o] {
-        cl.choose([o] {
+    cmd->callback([&cl, all, o] {
+        cl.choose([all, o] {
+            if (all->urls.size() != (all->compare ? 2u : 1u)) {
+                std::cerr << "scep-lab probe: " << (all->compare ? "--compare takes two URLs: URL_A URL_B\n"
+                                                                  : "one URL (two only with --compare)\n");
+                return 2;
+            }
+            o->url = all->urls.front();
+            if (all->compare && o->personas.empty() && o->suite.empty()) {
+                o->personas = {"all"};
+                o->suite = "rfc8894";
+            }
             if (!o->ndes_user.empty() + !o->challenge.empty() + !o->challenge_file.empty() + !o->admin_token.empty() > 1) {
                 std::cerr << "scep-lab probe: choose one of --challenge, --challenge-file, --ndes-user, --admin-token\n";
                 return 2;
@@ -197,15 +219,11 @@ void probe(CLI::App& app, command_line& cl) {
                     std::cerr << "scep-lab probe: no persona \"" << name << "\" (" << persona::names() << ", all)\n";
                     return 2;
                 }
-            if (auto u = client::parse_scep_url(o->url); !u) {
-                std::cerr << "scep-lab probe: " << u.message() << "\n";
-                return 2;
-            }
-            auto r = client::run_probe(*o, std::cerr);
-            if (!r) {
-                std::cerr << "scep-lab probe: " << r.message() << "\n";
-                return 1;
-            }
+            for (const auto& url : all->urls)
+                if (auto u = client::parse_scep_url(url); !u) {
+                    std::cerr << "scep-lab probe: " << u.message() << "\n";
+                    return 2;
+                }
             auto write = [](const std::string& file, const std::string& text) {
                 if (file.empty()) return true;
                 std::ofstream out(file, std::ios::binary);
@@ -214,6 +232,24 @@ void probe(CLI::App& app, command_line& cl) {
                 std::cerr << "scep-lab probe: cannot write " << file << "\n";
                 return false;
             };
+            if (all->compare) {
+                auto c = client::run_compare(*o, all->urls[1], all->challenge_b, std::cerr);
+                if (!c) {
+                    std::cerr << "scep-lab probe: " << c.message() << "\n";
+                    return 1;
+                }
+                bool written = write(o->markdown_file, client::compare_markdown(*c));
+                if (o->format == "json")
+                    std::cout << json_text(client::compare_json(*c)) << "\n";
+                else
+                    std::cout << client::compare_text(*c);
+                return written && c->differences.empty() ? 0 : 1;
+            }
+            auto r = client::run_probe(*o, std::cerr);
+            if (!r) {
+                std::cerr << "scep-lab probe: " << r.message() << "\n";
+                return 1;
+            }
             bool written = write(o->markdown_file, client::probe_markdown(*r)) &&
                            write(o->junit_file, client::probe_junit(*r));
             if (o->format == "json")

@@ -117,6 +117,24 @@ const std::vector<std::string>& probe_steps();
 
 result<probe_report> run_probe(const probe_options& o, std::ostream& progress);
 
+// --compare URL_A URL_B: the same personas and suite against two servers.
+struct difference {
+    std::string what;  // "ios enroll", "suite neg.md5"
+    std::string a, b;  // each server's result, short
+    std::string a_detail, b_detail;
+};
+struct comparison {
+    probe_report a, b;
+    std::vector<difference> differences;
+    std::size_t unreached = 0;  // steps one side never reached (not listed: an earlier difference explains them)
+};
+// `b_challenge`: the second server's challenge when it differs ("": the same source as the first).
+result<comparison> run_compare(const probe_options& o, const std::string& url_b, const std::string& b_challenge,
+                               std::ostream& progress);
+std::string compare_text(const comparison& c);
+std::string compare_markdown(const comparison& c);
+boost::json::value compare_json(const comparison& c);
+
 std::string probe_text(const probe_report& r);
 std::string probe_markdown(const probe_report& r);
 std::string probe_junit(const probe_report& r);

@@ -206,7 +206,31 @@ if command -v scepserver >/dev/null; then
     done
     [ -n "$MPORT" ] || { kill $MPID; fail "scepserver did not listen: $(cat micromdm/log)"; }
     probe micromdm.json "http://127.0.0.1:$MPORT/scep" --persona all --challenge secret
+    # The same personas and suite against scep-lab's micromdm-like preset and micromdm itself.
+    restart --preset micromdm-like --challenge "$CHALLENGE"
+    set +e
+    "$SCEP_LAB" probe --compare "$URL" "http://127.0.0.1:$MPORT/scep" --challenge "$CHALLENGE" --challenge-b secret \
+        --format json --markdown compare.md >compare.json 2>compare.err
+    CRC=$?
+    set -e
     kill $MPID
+    [ "$CRC" = 1 ] || fail "--compare of two different servers: exit $CRC: $(tail -3 compare.err)"
+    python3 - compare.json <<'PY' || fail "--compare: $(head -c 600 compare.json)"
+import json, sys
+c = json.load(open(sys.argv[1]))
+d = {x["what"]: (x["a"], x["b"]) for x in c["differences"]}
+def has(what, a, b):
+    assert what in d, (what, sorted(d))
+    assert d[what][0].startswith(a) and d[what][1].startswith(b), (what, d[what])
+has("rfc8894 GetCert", "passed", "refused by the server: HTTP 500")
+has("rfc8894 GetCRL", "passed", "refused by the server: HTTP 500")
+has("windows-intune GetCACert", "passed", "refused by the server: HTTP 404")
+has("cisco-ios GetCACert", "passed", "refused by the server: HTTP 404")
+has("suite getcrl", "pass", "finding")
+assert "ios enroll" not in d, d.get("ios enroll")  # both enroll an iPhone
+PY
+    contains -F '| rfc8894 GetCert | passed | refused by the server: HTTP 500 |' <compare.md || fail "the Markdown comparison: $(head -12 compare.md)"
+    echo "ok: --compare scep-lab (micromdm-like) with micromdm: GetCert/GetCRL 500 and /pkiclient.exe 404 on micromdm only; iOS enrolls on both"
     expect micromdm.json ios GetCACert passed "one certificate (the CA does both RA roles)"
     expect micromdm.json ios enroll passed
     expect micromdm.json android-jscep enroll passed
@@ -218,6 +242,26 @@ if command -v scepserver >/dev/null; then
 else
     echo "note: scepserver is not installed; the micromdm comparison did not run"
 fi
+
+# --- two labs with the same preset: no difference
+restart --preset plain-rfc8894 --challenge "$CHALLENGE"
+FIRST_URL=$URL
+FIRST_PID=$SERVER_PID
+mkdir -p second
+"$SCEP_LAB" --preset plain-rfc8894 serve --listen 127.0.0.1 --port 0 --https-port 0 --data-dir "$WORK/second/data" \
+    --ready-file "$WORK/second/ready.json" --challenge "$CHALLENGE" >second/out 2>second/log &
+SECOND_PID=$!
+for _ in $(seq 1 300); do [ -s second/ready.json ] && break; sleep 0.1; done
+SECOND_URL=$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' second/ready.json)
+set +e
+"$SCEP_LAB" probe --compare "$FIRST_URL" "$SECOND_URL" --challenge "$CHALLENGE" >same.txt 2>same.err
+SRC=$?
+set -e
+kill $SECOND_PID
+wait $SECOND_PID 2>/dev/null || true
+[ "$SRC" = 0 ] || fail "two labs with the same preset differ (exit $SRC): $(head -20 same.txt) $(tail -3 same.err)"
+contains -F 'no difference' <same.txt || fail "--compare of two equal labs: $(head -5 same.txt)"
+echo "ok: --compare of two labs with the same preset finds no difference"
 
 # --- hostile servers: each ends with a clear finding within its timeout
 python3 "$HERE/hostile_server.py" "$WORK/hostile.port" >hostile.log 2>&1 &
