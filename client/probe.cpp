@@ -125,8 +125,8 @@ public:
         }
         if (!enroll_step()) return finish();
         renew_step();
-        get_cert_step();
-        get_crl_step();
+        query_step("GetCert", p_.get_cert, message_type::get_cert);
+        query_step("GetCRL", p_.get_crl, message_type::get_crl);
         next_ca_step();
         finish();
     }
@@ -541,56 +541,26 @@ private:
         pending_ = pending_before;
     }
 
-    dev::device_identity query_identity() {
-        dev::device_identity q;
-        EVP_PKEY_up_ref(id_.key.get());
-        q.key.reset(id_.key.get());
-        q.signer = dup(*issued_);
-        q.signer_key = q.key.get();
-        q.transaction_id = id_.transaction_id;
-        q.nonce = random_bytes(static_cast<std::size_t>(p_.nonce_bytes));
-        return q;
-    }
-
-    void get_cert_step() {
-        if (!p_.get_cert) return skip("GetCert", p_.name + " does not use GetCert");
-        auto& s = add("GetCert");
-        if (!issued_) {
-            s.summary = "no certificate to ask for";
-            return;
-        }
-        auto q = query_identity();
-        bytes data = encode_issuer_and_serial(*X509_get_issuer_name(issued_.get()), *X509_get0_serialNumber(issued_.get()));
-        auto v = operation(s, q, message_type::get_cert, data, true);
-        if (!v) return;
-        if (v->status != pki_status::success) {
-            s.result = step_result::server_refused;
-            s.summary = v->status == pki_status::failure ? failure_text(*v) : "PENDING to a GetCert";
-            s.code = v->status == pki_status::failure ? failure_code(*v) : "PENDING";
-            return;
-        }
-        s.result = step_result::passed;
-        s.summary = "the issued certificate, " + std::to_string(v->certs.size()) + " certificate(s) in the reply";
-    }
-
-    void get_crl_step() {
-        if (!p_.get_crl) return skip("GetCRL", p_.name + " does not use GetCRL");
-        auto& s = add("GetCRL");
+    // GetCert and GetCRL: the device asks about the certificate it holds.
+    void query_step(const std::string& name, bool uses, message_type type) {
+        if (!uses) return skip(name, p_.name + " does not use " + name);
+        auto& s = add(name);
         if (!issued_) {
             s.summary = "no certificate to ask about";
             return;
         }
-        auto q = query_identity();
+        auto q = dev::signing_with(id_, *issued_, static_cast<std::size_t>(p_.nonce_bytes));
         bytes data = encode_issuer_and_serial(*X509_get_issuer_name(issued_.get()), *X509_get0_serialNumber(issued_.get()));
-        auto v = operation(s, q, message_type::get_crl, data, false);
+        const bool crl = type == message_type::get_crl;
+        auto v = operation(s, q, type, data, !crl);
         if (!v) return;
         if (v->status != pki_status::success) {
             s.result = step_result::server_refused;
-            s.summary = v->status == pki_status::failure ? failure_text(*v) : "PENDING to a GetCRL";
+            s.summary = v->status == pki_status::failure ? failure_text(*v) : "PENDING to a " + name;
             s.code = v->status == pki_status::failure ? failure_code(*v) : "PENDING";
             return;
         }
-        if (v->crls.empty()) {
+        if (crl && v->crls.empty()) {
             s.result = step_result::device_refused;
             s.kind = "reply-certificate";
             s.code = "no CRL";
@@ -598,8 +568,10 @@ private:
             return;
         }
         s.result = step_result::passed;
-        s.summary = "a CRL from " + name_to_string(*X509_CRL_get_issuer(v->crls.front().get())) + ", " +
-                    std::to_string(std::max(0, sk_X509_REVOKED_num(X509_CRL_get_REVOKED(v->crls.front().get())))) + " revoked";
+        s.summary = crl ? "a CRL from " + name_to_string(*X509_CRL_get_issuer(v->crls.front().get())) + ", " +
+                              std::to_string(std::max(0, sk_X509_REVOKED_num(X509_CRL_get_REVOKED(v->crls.front().get())))) +
+                              " revoked"
+                        : "the issued certificate, " + std::to_string(v->certs.size()) + " certificate(s) in the reply";
     }
 
     void next_ca_step() {

@@ -582,12 +582,7 @@ private:
     std::optional<dev::device_identity> first_;
     dev::device_identity* id_with_first_nonce() {
         if (!first_) {
-            first_.emplace();
-            EVP_PKEY_up_ref(id_->key.get());
-            first_->key.reset(id_->key.get());
-            first_->signer = dup(*id_->signer);
-            first_->signer_key = first_->key.get();
-            first_->transaction_id = id_->transaction_id;
+            first_ = dev::signing_with(*id_, *id_->signer, 16);
             auto req = decode_pki_request(first_request_);
             if (req) first_->nonce = req->sender_nonce;
             ERR_clear_error();
@@ -595,16 +590,7 @@ private:
         return &*first_;
     }
 
-    dev::device_identity query_identity() {
-        dev::device_identity q;
-        EVP_PKEY_up_ref(id_->key.get());
-        q.key.reset(id_->key.get());
-        q.signer = dup(*issued_);
-        q.signer_key = q.key.get();
-        q.transaction_id = id_->transaction_id;
-        q.nonce = random_bytes(16);
-        return q;
-    }
+    dev::device_identity query_identity() { return dev::signing_with(*id_, *issued_, 16); }
 
     void renewal() {
         bool advertised = std::any_of(words_.begin(), words_.end(), [](const std::string& w) { return ascii_iequals(w, "Renewal"); });

@@ -388,6 +388,18 @@ result<device_identity> make_identity(const persona& p, const identity_options& 
     return id;
 }
 
+device_identity signing_with(const device_identity& id, const X509& cert, std::size_t nonce_bytes) {
+    device_identity q;
+    EVP_PKEY_up_ref(id.key.get());
+    q.key.reset(id.key.get());
+    q.signer = dup(cert);
+    q.signer_key = q.key.get();
+    q.transaction_id = id.transaction_id;
+    q.subject = id.subject;
+    q.nonce = random_bytes(nonce_bytes);
+    return q;
+}
+
 bytes to_indefinite_ber(byte_view der) {
     bytes same(der.begin(), der.end());
     // ContentInfo ::= SEQUENCE { contentType OID, [0] EXPLICIT SignedData }

@@ -57,6 +57,11 @@ struct identity_options {
     std::string subject;                  // renewing: the subject kept; "" = the persona's template
 };
 result<device_identity> make_identity(const persona& p, const identity_options& o);
+// The same device asking about its certificate (GetCert, GetCRL: RFC 8894
+// §3.3.3, §3.3.4): signed with `cert` and the identity's key, same
+// transactionID, a new senderNonce of `nonce_bytes`.
+device_identity signing_with(const device_identity& id, const X509& cert, std::size_t nonce_bytes);
+
 // A challenge the device cannot put in its CSR (Windows: outside PrintableString).
 std::optional<refusal> check_challenge(const persona& p, std::string_view challenge);
 
