@@ -143,6 +143,20 @@ expect charset.json windows-intune enroll "the device would refuse the server" "
 expect charset.json ios enroll passed
 echo "ok: a challenge outside PrintableString stops the Windows persona before it sends (0x2ab0003); iOS enrolls"
 
+# One-use challenges from the lab's challenge API, a new one per enrollment.
+cat >api.toml <<'TOML'
+[challenge]
+mode = "api"
+TOML
+restart --config api.toml
+probe api.json "$URL" --persona ios --persona rfc8894 --admin-token "$TOKEN"
+[ "$RC" = 0 ] || fail "challenges from the lab's API: exit $RC: $(head -c 600 api.json)"
+expect api.json ios renew passed "a new enrollment"
+used=$(curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/admin/api/challenges?all=true" |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); items=d["challenges"] if isinstance(d,dict) else d; print(sum(1 for c in items if c.get("state")=="used"))')
+[ "$used" = 3 ] || fail "expected 3 used one-use challenges (iOS enroll and re-enroll, RFC 8894 enroll), found $used"
+echo "ok: one-use challenges fetched from the lab's API, one per enrollment ($used used)"
+
 cat >nodigest.toml <<'TOML'
 [scep]
 capabilities = ["POSTPKIOperation", "AES"]
