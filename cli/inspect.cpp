@@ -201,6 +201,15 @@ int inspect(const config::settings& s, const std::string& target, const std::str
             readable = as_request.decoded;
             o["request"] = inspect::to_json(as_request);
             o["findings"] = inspect::to_json(as_request.findings);
+            // Which device it looks like, from the message alone (no HTTP: no User-Agent, method or URL).
+            persona::observed seen;
+            seen.operation = "PKIOperation";
+            seen.capabilities_known = false;
+            seen.http_known = false;
+            seen.ber_indefinite = der->size() > 1 && (*der)[0] == 0x30 && (*der)[1] == 0x80;
+            server::fill_observed(seen, o["request"]);
+            if (auto m = persona::identify(seen))
+                o["device"] = m->text() + " (from the message alone: no User-Agent, method or URL)";
         }
         report = std::move(o);
     }

@@ -289,7 +289,6 @@ void inspector::settle() {
     }
 }
 
-namespace {
 // What the decoded request (inspect::to_json of a request_report) says of
 // its client, for the persona comparison.
 void fill_observed(persona::observed& seen, const json::value& request) {
@@ -316,7 +315,6 @@ void fill_observed(persona::observed& seen, const json::value& request) {
         seen.key = text(csr, "key");
     }
 }
-}  // namespace
 
 void inspector::record(scep_exchange&& x) {
     transaction_record t = base_record(x);

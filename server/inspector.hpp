@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "pki/inspect/analysis.hpp"
+#include "pki/persona/match.hpp"
 #include "pki/scep/service.hpp"
 #include "pki/store/transactions.hpp"
 
@@ -58,6 +59,11 @@ struct scep_exchange {
     std::string reason;
     std::chrono::microseconds duration{0};
 };
+
+// What a decoded request (inspect::to_json of a request_report) says of its
+// client, for the comparison with the device personas (pki/persona/match):
+// the recorder and `scep-lab inspect <file>` fill it the same way.
+void fill_observed(persona::observed& seen, const boost::json::value& request);
 
 // Decoding and checking happen on the request's thread (the findings are
 // known when record() returns); writing to the log happens on a writer

@@ -82,7 +82,7 @@ device_match match(const persona& p, const observed& o) {
     device_match m;
     m.p = &p;
     comparer cmp{m};
-    if (!p.user_agents.empty()) {
+    if (o.http_known && !p.user_agents.empty()) {
         bool ok = std::any_of(p.user_agents.begin(), p.user_agents.end(), [&](const std::string& prefix) {
             return prefix.empty() ? !o.has_user_agent : o.has_user_agent && o.user_agent.rfind(prefix, 0) == 0;
         });
@@ -93,7 +93,7 @@ device_match match(const persona& p, const observed& o) {
     if (o.http_version)
         cmp("http_version", o.http_version == p.http_version, p.http_version == 10 ? "HTTP/1.0" : "HTTP/1.1",
             o.http_version == 10 ? "HTTP/1.0" : "HTTP/1.1");
-    if (!p.path_suffix.empty()) {
+    if (o.http_known && !p.path_suffix.empty()) {
         bool ok = o.path.size() >= p.path_suffix.size() &&
                   o.path.compare(o.path.size() - p.path_suffix.size(), std::string::npos, p.path_suffix) == 0;
         cmp("path_suffix", ok, "a path ending in " + p.path_suffix, o.path);
@@ -111,8 +111,10 @@ device_match match(const persona& p, const observed& o) {
         cmp("order", o.first_operation == p.order.front(), p.order.front() + " first", o.first_operation + " first");
     std::string caps;
     for (const auto& w : o.capabilities) caps += w + "\n";
-    const caps_choice c = choose(p, 200, caps);
-    cmp("method", (o.method == "POST") == c.post, c.post ? "POST" : "GET", o.method);
+    caps_choice c = choose(p, 200, caps);
+    if (!o.capabilities_known) c.digest.reset(), c.cipher.reset();
+    if (o.capabilities_known && !o.method.empty())
+        cmp("method", (o.method == "POST") == c.post, c.post ? "POST" : "GET", o.method);
     if (o.method == "GET")
         cmp("get_line_breaks", o.get_line_breaks == p.get_line_breaks, p.get_line_breaks ? "line breaks" : "no line breaks",
             o.get_line_breaks ? "line breaks" : "no line breaks");
@@ -131,7 +133,7 @@ device_match match(const persona& p, const observed& o) {
     if (o.nonce_length)
         cmp("nonce_bytes", static_cast<int>(o.nonce_length) == p.nonce_bytes, std::to_string(p.nonce_bytes) + " bytes",
             std::to_string(o.nonce_length) + " bytes");
-    if (!o.signer_subject.empty()) {
+    if (!o.signer_subject.empty() && (p.signer_subject == "uuid" || !o.csr_subject.empty())) {
         bool ok = p.signer_subject == "uuid" ? uuid_subject(o.signer_subject) : o.signer_subject == o.csr_subject;
         cmp("signer_subject", ok, p.signer_subject == "uuid" ? "CN=<a UUID>" : "the CSR's subject", o.signer_subject);
     }

@@ -16,10 +16,12 @@ struct observed {
     std::string operation;  // GetCACaps, GetCACert, PKIOperation, ...
     std::string method, path, user_agent;
     bool has_user_agent = false;
+    bool http_known = true;  // false: a captured message alone (User-Agent, version, URL not compared)
     int http_version = 0;                // 10, 11; 0 unknown
     std::optional<std::string> message;  // GetCACaps/GetCACert: message=, decoded
     std::string first_operation;         // the client's first GetCACaps/GetCACert before this request ("" unknown)
     std::vector<std::string> capabilities;  // what the client was told (or the configuration's)
+    bool capabilities_known = true;         // false: a captured message alone (method, digest, cipher not compared)
     // PKIOperation, from the decoded request ("" where it could not be read):
     bool get_line_breaks = false;
     bool ber_indefinite = false;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "pki/persona/device.hpp"
+#include "pki/persona/match.hpp"
 #include "pki/persona/persona.hpp"
 #include "pki/scep/message.hpp"
 #include "support/test_support.hpp"
@@ -192,6 +193,67 @@ TEST(Personas, TheGeneratedPageNamesEveryRuleAndSource) {
         }
     }
     EXPECT_NE(md.find("Where sources disagree"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace scep::persona
+
+namespace scep::persona {
+namespace {
+
+observed iphone_request() {
+    observed o;
+    o.operation = "PKIOperation";
+    o.method = "POST";
+    o.path = "/scep";
+    o.user_agent = "profiled/1.0 CFNetwork/1498.700.2 Darwin/23.6.0";
+    o.has_user_agent = true;
+    o.http_version = 11;
+    o.first_operation = "GetCACert";
+    o.capabilities = {"POSTPKIOperation", "SHA-256", "SHA-512", "AES", "DES3"};
+    o.ber_indefinite = true;
+    o.digest = "sha512";
+    o.cipher = "aes-128-cbc";
+    o.key_transport = "rsaEncryption";
+    o.transaction_id = std::string(40, 'A');
+    o.nonce_length = 16;
+    o.signer_subject = "CN=0F1E2D3C-4B5A-4978-8695-A4B3C2D1E0F9";
+    o.csr_subject = "CN=iPhone";
+    o.challenge_type = "PrintableString";
+    o.key = "RSA 2048";
+    return o;
+}
+
+TEST(Personas, TheInspectorNamesTheDevice) {
+    auto m = identify(iphone_request());
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->p->name, "ios");
+    EXPECT_TRUE(m->consistent()) << m->text();
+    EXPECT_EQ(m->text().rfind("consistent with ios (", 0), 0u) << m->text();
+    // Another User-Agent and a DER request: the nearest persona, with what differs.
+    observed go = iphone_request();
+    go.user_agent = "Go-http-client/1.1";
+    go.ber_indefinite = false;
+    auto near = identify(go);
+    ASSERT_TRUE(near);
+    EXPECT_FALSE(near->consistent());
+    EXPECT_NE(near->text().find("Go-http-client"), std::string::npos) << near->text();
+    // The generic RFC 8894 client is never named, whatever it sends.
+    observed generic = iphone_request();
+    generic.user_agent = "scep-lab-probe (rfc8894)";
+    auto g = identify(generic);
+    ASSERT_TRUE(g);
+    EXPECT_NE(g->p->name, "rfc8894");
+    // A captured message alone: User-Agent, URL, method, digest and cipher are not compared.
+    observed file = iphone_request();
+    file.http_known = false;
+    file.capabilities_known = false;
+    file.user_agent.clear();
+    file.has_user_agent = false;
+    auto offline = identify(file);
+    ASSERT_TRUE(offline);
+    EXPECT_TRUE(offline->consistent()) << offline->text();
+    EXPECT_LT(offline->compared, m->compared);
 }
 
 }  // namespace
