@@ -306,7 +306,8 @@ persona build(const raw_persona& raw, const std::map<std::string, const raw_pers
     if (root.contains("errors")) {
         if (!root.at("errors").is_table()) bad("errors must be a table");
         const auto& kinds = error_kinds();
-        for (const auto& [kind, code] : root.at("errors").as_table()) {
+        for (const auto& [kind_key, code] : root.at("errors").as_table()) {
+            const std::string& kind = kind_key;  // clang 14 cannot capture a structured binding
             bool known = std::any_of(kinds.begin(), kinds.end(), [&](const auto& k) { return k.first == kind; });
             if (!known) bad("errors: unknown kind \"" + kind + "\"");
             p.errors[kind] = text(code, "errors." + kind);
@@ -314,7 +315,8 @@ persona build(const raw_persona& raw, const std::map<std::string, const raw_pers
     }
     if (!root.contains("rules") || !root.at("rules").is_table()) bad("no [rules.*] tables");
     const auto& specs = entries();
-    for (const auto& [id, body] : root.at("rules").as_table()) {
+    for (const auto& [id_key, body] : root.at("rules").as_table()) {
+        const std::string& id = id_key;  // clang 14 cannot capture a structured binding
         auto spec = std::find_if(specs.begin(), specs.end(), [&](const spec_entry& e) { return e.spec.id == id; });
         if (spec == specs.end()) bad("unknown rule \"" + id + "\"");
         if (!body.is_table()) bad("rule " + id + " must be a table");
