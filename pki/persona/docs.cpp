@@ -13,6 +13,10 @@ std::string cell(std::string_view text) {
     for (char c : text) {
         if (c == '|')
             out += "\\|";
+        else if (c == '<')
+            out += "&lt;";  // "message=<Name>" is text, not a tag
+        else if (c == '>')
+            out += "&gt;";
         else if (c == '\n')
             out += ' ';
         else
