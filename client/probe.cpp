@@ -45,6 +45,12 @@ bool persona_run::clean() const {
     });
 }
 
+const step_outcome* persona_run::step(const std::string& name) const {
+    for (const auto& s : steps)
+        if (s.step == name) return &s;
+    return nullptr;
+}
+
 bool probe_report::clean() const {
     return std::all_of(runs.begin(), runs.end(), [](const persona_run& r) { return r.clean(); }) &&
            (!suite || suite->findings() == 0);
@@ -55,11 +61,6 @@ namespace {
 // Kinds that say the server or the network failed rather than the device.
 bool server_side(const std::string& kind) { return kind == "http-error" || kind == "network"; }
 
-std::string serial_hex(const X509& c) {
-    bignum_ptr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(&c), nullptr));
-    ossl_string_ptr hex(bn ? BN_bn2hex(bn.get()) : nullptr);
-    return hex ? hex.get() : "?";
-}
 
 
 // The NDES admin page's password: "The enrollment challenge password is:
@@ -98,9 +99,10 @@ std::string base_of(const scep_url& u) {
 
 class device_session {
 public:
-    device_session(const persona& p, const probe_options& o, scep_url url, persona_run& run, std::ostream& progress,
-                   std::string& server_header)
-        : p_(p), o_(o), url_(std::move(url)), run_(run), progress_(progress), server_header_(server_header) {
+    device_session(const persona& p, const probe_options& o, scep_url url, const std::vector<const X509*>& trusted,
+                   persona_run& run, std::ostream& progress, std::string& server_header)
+        : p_(p), o_(o), url_(std::move(url)), trusted_(trusted), run_(run), progress_(progress),
+          server_header_(server_header) {
         style_.version = p.http_version;
         style_.user_agent = p.user_agent;
         std::string& path = url_.path;
@@ -135,6 +137,7 @@ private:
     const persona& p_;
     const probe_options& o_;
     scep_url url_;
+    const std::vector<const X509*>& trusted_;  // --trust: roots the device's profile installed
     persona_run& run_;
     std::ostream& progress_;
     std::string& server_header_;
@@ -295,17 +298,7 @@ private:
             refused(s, *stop);
             return false;
         }
-        std::vector<x509_ptr> trusted_owned;
-        std::vector<const X509*> trusted;
-        if (!o_.trust_file.empty()) {
-            std::ifstream in(o_.trust_file, std::ios::binary);
-            std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-            if (auto list = x509_list_from_pem(pem)) {
-                trusted_owned = std::move(*list);
-                for (const auto& c : trusted_owned) trusted.push_back(c.get());
-            }
-        }
-        cas_ = dev::read_ca_certs(p_, r->status, r->content_type, r->body, o_.ca_thumbprint, trusted);
+        cas_ = dev::read_ca_certs(p_, r->status, r->content_type, r->body, o_.ca_thumbprint, trusted_);
         s.notes = cas_.notes;
         if (cas_.stop) {
             refused(s, *cas_.stop);
@@ -482,8 +475,7 @@ private:
             s.summary = "no certificate to renew";
             return;
         }
-        bool advertised = std::any_of(caps_.words.begin(), caps_.words.end(),
-                                      [](const std::string& w) { return ascii_iequals(w, "Renewal"); });
+        const bool advertised = dev::advertises(caps_.words, "Renewal");
         dev::identity_options io;
         io.device_name = o_.device_name;
         io.subject = name_to_string(*X509_get_subject_name(issued_.get()));  // a renewal keeps the subject
@@ -576,9 +568,7 @@ private:
 
     void next_ca_step() {
         if (!p_.get_next_ca_cert) return skip("GetNextCACert", p_.name + " does not use GetNextCACert");
-        bool advertised = std::any_of(caps_.words.begin(), caps_.words.end(),
-                                      [](const std::string& w) { return ascii_iequals(w, "GetNextCACert"); });
-        if (!advertised) return skip("GetNextCACert", "not advertised in GetCACaps");
+        if (!dev::advertises(caps_.words, "GetNextCACert")) return skip("GetNextCACert", "not advertised in GetCACaps");
         auto& s = add("GetNextCACert");
         std::optional<dev::refusal> stop;
         auto r = send(s, "GET", operation_target("GetNextCACert"), "", "", operation_target("GetNextCACert"), stop);
@@ -640,6 +630,20 @@ result<probe_report> run_probe(const probe_options& o, std::ostream& progress) {
     url->ca_file = o.ca_file;
     // Single DES (old Cisco IOS, jscep without DES3) is in OpenSSL's legacy provider.
     load_providers();
+    // Files are read before any request, once: a bad one stops the run with its name.
+    std::vector<x509_ptr> trusted_owned;
+    std::vector<const X509*> trusted;
+    if (!o.trust_file.empty()) {
+        auto pem = read_file(o.trust_file);
+        if (!pem) return make_error("--trust " + o.trust_file + ": " + pem.message());
+        auto list = x509_list_from_pem(*pem);
+        if (!list) return make_error("--trust " + o.trust_file + ": " + list.message());
+        if (list->empty()) return make_error("--trust " + o.trust_file + ": no PEM certificate in it");
+        trusted_owned = std::move(*list);
+        for (const auto& c : trusted_owned) trusted.push_back(c.get());
+    }
+    if (!o.challenge_file.empty())
+        if (auto first = probe_challenge(o, *url, "check"); !first) return first.err();
     std::vector<const persona*> chosen;
     for (const auto& name : o.personas) {
         if (name == "all") {
@@ -660,7 +664,7 @@ result<probe_report> run_probe(const probe_options& o, std::ostream& progress) {
         run.persona = p->name;
         run.title = p->title;
         auto t0 = std::chrono::steady_clock::now();
-        device_session(*p, o, *url, run, progress, report.server).run();
+        device_session(*p, o, *url, trusted, run, progress, report.server).run();
         run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         ERR_clear_error();
         report.runs.push_back(std::move(run));

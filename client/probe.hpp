@@ -73,6 +73,7 @@ struct persona_run {
     std::vector<minted> certificates;
     double seconds = 0;
     bool clean() const;
+    const step_outcome* step(const std::string& name) const;  // the first step of that name; nullptr: none
 };
 
 // The server compliance suite (--suite rfc8894).

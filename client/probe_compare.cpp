@@ -26,9 +26,7 @@ std::string step_key(const step_outcome& s) {
 
 const step_outcome* step_of(const probe_report& r, const std::string& persona, const std::string& step) {
     for (const auto& run : r.runs)
-        if (run.persona == persona)
-            for (const auto& s : run.steps)
-                if (s.step == step) return &s;
+        if (run.persona == persona) return run.step(step);
     return nullptr;
 }
 

@@ -26,11 +26,6 @@ std::string cell(const step_outcome& s) {
     return "?";
 }
 
-const step_outcome* find_step(const persona_run& r, const std::string& name) {
-    for (const auto& s : r.steps)
-        if (s.step == name) return &s;
-    return nullptr;
-}
 
 std::string step_line(const step_outcome& s) {
     std::string out = "  " + s.step + ": " + std::string(to_string(s.result));
@@ -53,7 +48,7 @@ std::string probe_text(const probe_report& r) {
         for (const auto& name : probe_steps()) {
             std::size_t w = name.size();
             for (const auto& run : r.runs)
-                if (const step_outcome* s = find_step(run, name)) w = std::max(w, cell(*s).size());
+                if (const step_outcome* s = run.step(name)) w = std::max(w, cell(*s).size());
             widths.push_back(w + 2);
         }
         o << "\n" << std::string(width, ' ');
@@ -63,7 +58,7 @@ std::string probe_text(const probe_report& r) {
         for (const auto& run : r.runs) {
             o << run.persona << std::string(width - run.persona.size(), ' ');
             for (std::size_t i = 0; i < widths.size(); ++i) {
-                const step_outcome* s = find_step(run, probe_steps()[i]);
+                const step_outcome* s = run.step(probe_steps()[i]);
                 std::string c = s ? cell(*s) : ".";
                 o << c << std::string(widths[i] - c.size(), ' ');
             }
@@ -126,7 +121,7 @@ std::string probe_markdown(const probe_report& r) {
     for (const auto& run : r.runs) {
         o << "| " << run.persona << " |";
         for (const auto& name : probe_steps()) {
-            const step_outcome* s = find_step(run, name);
+            const step_outcome* s = run.step(name);
             o << " " << md_cell(s ? cell(*s) : ".") << " |";
         }
         o << "\n";

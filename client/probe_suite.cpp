@@ -170,9 +170,7 @@ private:
     void check(const std::string& id, bool ok, const std::string& detail) { ok ? pass(id, detail) : finding(id, detail); }
 
     void remember(const X509& cert) {
-        bignum_ptr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(&cert), nullptr));
-        ossl_string_ptr hex(bn ? BN_bn2hex(bn.get()) : nullptr);
-        std::string serial = hex ? hex.get() : "?";
+        const std::string serial = serial_hex(cert);
         for (const auto& m : out_.certificates)
             if (m.serial == serial) return;
         out_.certificates.push_back(minted{"suite", "rfc8894", serial, name_to_string(*X509_get_subject_name(&cert)),
@@ -248,7 +246,7 @@ private:
         caps_ = dev::choose(g_, a.status, a.body);
         caps_status_ = a.status;
         words_ = caps_.words;
-        std::string ct = ascii_lower(a.content_type.substr(0, a.content_type.find(';')));
+        std::string ct = ascii_lower(media_type(a.content_type));
         check("caps.answer", a.status == 200 && ct == "text/plain",
               a.status ? "HTTP " + std::to_string(a.status) + " " + printable_text(a.content_type, 60, '?')
                        : "no answer: " + a.error);
@@ -272,9 +270,7 @@ private:
             pass("caps.known");
         else
             note("caps.known", "not in RFC 8894: " + unknown);
-        auto has = [&](const char* k) {
-            return std::any_of(words_.begin(), words_.end(), [&](const std::string& w) { return ascii_iequals(w, k); });
-        };
+        auto has = [&](const char* k) { return dev::advertises(words_, k); };
         const bool standard = has("SCEPStandard");
         check("caps.sha256", has("SHA-256") || standard, has("SHA-256") ? "SHA-256" : standard ? "SCEPStandard" : "neither");
         check("caps.aes", has("AES") || standard, has("AES") ? "AES" : standard ? "SCEPStandard" : "neither");
@@ -292,7 +288,7 @@ private:
         const answer& a = cacert_answer_;
         check("cacert.answer", a.status == 200, a.status ? "HTTP " + std::to_string(a.status) : "no answer: " + a.error);
         if (a.status != 200) return;
-        std::string ct = ascii_lower(a.content_type.substr(0, a.content_type.find(';')));
+        std::string ct = ascii_lower(media_type(a.content_type));
         bool single = ct == "application/x-x509-ca-cert", multi = ct == "application/x-x509-ca-ra-cert";
         check("cacert.content-type", single || multi, printable_text(a.content_type, 80, '?'));
         cas_ = dev::read_ca_certs(g_, a.status, a.content_type, a.body);
@@ -418,7 +414,7 @@ private:
                 skip(c, "no CertRep");
             return;
         }
-        std::string ct = ascii_lower(a.content_type.substr(0, a.content_type.find(';')));
+        std::string ct = ascii_lower(media_type(a.content_type));
         check("reply.content-type", ct == "application/x-pki-message", printable_text(a.content_type, 80, '?'));
         bytes body(a.body.begin(), a.body.end());
         auto rep = parse_cert_rep(body, *signer_);
@@ -568,8 +564,7 @@ private:
             else
                 pass("neg.replay", outcome_text(o, again, &v) + (o == outcome::success ? " with the same certificate" : ""));
         }
-        bool next = std::any_of(words_.begin(), words_.end(), [](const std::string& w) { return ascii_iequals(w, "GetNextCACert"); });
-        if (!next) {
+        if (!dev::advertises(words_, "GetNextCACert")) {
             skip("getnextcacert", "not advertised");
         } else {
             answer a = operation("GetNextCACert");
@@ -593,8 +588,7 @@ private:
     dev::device_identity query_identity() { return dev::signing_with(*id_, *issued_, 16); }
 
     void renewal() {
-        bool advertised = std::any_of(words_.begin(), words_.end(), [](const std::string& w) { return ascii_iequals(w, "Renewal"); });
-        if (!advertised) return skip("renewal", "Renewal not advertised");
+        if (!dev::advertises(words_, "Renewal")) return skip("renewal", "Renewal not advertised");
         dev::identity_options io;
         io.old_cert = issued_.get();
         io.old_key = id_->key.get();
@@ -673,8 +667,7 @@ private:
             send("neg.wrong-recipient", *id,
                  request(*id, message_type::pkcs_req, x509_req_to_der(*id->csr), {}, {}, id->signer.get()), "badMessageCheck");
         }
-        bool des_advertised = std::any_of(words_.begin(), words_.end(), [](const std::string& w) { return ascii_iequals(w, "DES"); });
-        if (des_advertised) {
+        if (dev::advertises(words_, "DES")) {
             skip("neg.single-des", "the server advertises DES");
         } else if (auto id = fresh()) {
             auto der = request(*id, message_type::pkcs_req, x509_req_to_der(*id->csr), content_cipher::des_cbc);

@@ -128,6 +128,12 @@ std::optional<bytes> base64_decode(std::string_view text) {
     return out;
 }
 
+std::string_view media_type(std::string_view content_type) {
+    std::string_view ct = content_type.substr(0, content_type.find(';'));
+    while (!ct.empty() && ct.back() == ' ') ct.remove_suffix(1);
+    return ct;
+}
+
 std::string printable_text(std::string_view text, std::size_t max, char replacement) {
     std::string out;
     out.reserve(std::min(text.size(), max) + 3);

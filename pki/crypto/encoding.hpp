@@ -30,6 +30,10 @@ std::optional<bytes> base64_decode(std::string_view text);
 // `replacement`, cut at `max` bytes with "..." appended.
 std::string printable_text(std::string_view text, std::size_t max, char replacement);
 
+// A Content-Type's media type: before any parameters, trailing spaces gone
+// (compare it with ascii_iequals or ascii_lower: media types ignore case).
+std::string_view media_type(std::string_view content_type);
+
 // ASCII case folding (protocol tokens, host names, header values).
 std::string ascii_lower(std::string_view text);
 bool ascii_iequals(std::string_view a, std::string_view b);

@@ -56,12 +56,6 @@ std::string key_description(const EVP_PKEY* key) {
     }
 }
 
-std::string_view media_type(std::string_view content_type) {
-    std::string_view ct = content_type.substr(0, content_type.find(';'));
-    while (!ct.empty() && ct.back() == ' ') ct.remove_suffix(1);
-    return ct;
-}
-
 }  // namespace scep::inspect::detail
 
 namespace scep::inspect {

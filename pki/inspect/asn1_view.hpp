@@ -25,8 +25,6 @@ constexpr std::size_t max_text = 256;
 std::string algorithm_name(const ASN1_OBJECT* obj);
 std::string string_type_name(int type);  // "PrintableString", "UTF8String", ...
 std::string clean(std::string_view s);   // printable(s, max_text)
-// A Content-Type's media type: before any parameters, trailing spaces gone.
-std::string_view media_type(std::string_view content_type);
 
 
 std::string key_description(const EVP_PKEY* key);  // "RSA 2048", "EC 256 (prime256v1)"

@@ -21,16 +21,9 @@ refusal refuse(const persona& p, std::string kind, std::string why, int http_sta
     return refusal{std::move(kind), std::move(why), std::move(code)};
 }
 
-std::string media_type(std::string_view content_type) {
-    auto semi = content_type.find(';');
-    std::string_view t = content_type.substr(0, semi);
-    while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
-    return ascii_lower(t);
-}
-
 bool accepted(const std::vector<std::string>& types, std::string_view content_type) {
-    std::string t = media_type(content_type);
-    return std::any_of(types.begin(), types.end(), [&](const std::string& a) { return ascii_lower(a) == t; });
+    const std::string_view t = media_type(content_type);
+    return std::any_of(types.begin(), types.end(), [&](const std::string& a) { return ascii_iequals(a, t); });
 }
 
 bool is_ca(const X509& c) { return X509_check_ca(const_cast<X509*>(&c)) != 0; }
@@ -61,10 +54,12 @@ std::string describe(const X509& cert) {
     const EVP_PKEY* key = X509_get0_pubkey(&cert);
     std::string kind = key ? (key_is_rsa(*key) ? "RSA " : key_is_ec(*key) ? "EC " : "key ") + std::to_string(key_bits(*key))
                            : "no key";
-    bignum_ptr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(&cert), nullptr));
-    ossl_string_ptr serial(bn ? BN_bn2hex(bn.get()) : nullptr);
-    return short_name(cert) + " (serial " + std::string(serial ? serial.get() : "?") + ", " + kind + ", " +
+    return short_name(cert) + " (serial " + serial_hex(cert) + ", " + kind + ", " +
            ku_text(cert) + ")";
+}
+
+bool advertises(const std::vector<std::string>& words, std::string_view keyword) {
+    return std::any_of(words.begin(), words.end(), [&](const std::string& w) { return ascii_iequals(w, keyword); });
 }
 
 caps_choice choose(const persona& p, int http_status, std::string_view body) {
@@ -86,10 +81,7 @@ caps_choice choose(const persona& p, int http_status, std::string_view body) {
     } else {
         why = "GetCACaps answered HTTP " + std::to_string(http_status) + ": read as an empty list; ";
     }
-    auto advertised = [&](const std::string& cap) {
-        return cap == "*" || std::any_of(c.words.begin(), c.words.end(),
-                                         [&](const std::string& w) { return ascii_iequals(w, cap); });
-    };
+    auto advertised = [&](const std::string& cap) { return cap == "*" || advertises(c.words, cap); };
     static const char* digest_words[] = {"SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512", "SCEPStandard"};
     bool any_digest = std::any_of(std::begin(digest_words), std::end(digest_words),
                                   [&](const char* w) { return advertised(w); });
@@ -128,7 +120,7 @@ ca_view read_ca_certs(const persona& p, int http_status, std::string_view conten
         v.stop = refuse(p, "http-error", "GetCACert answered HTTP " + std::to_string(http_status), http_status);
         return v;
     }
-    const std::string type = media_type(content_type);
+    const std::string type = ascii_lower(media_type(content_type));
     if (!accepted(p.cacert_content_types, content_type)) {
         v.stop = refuse(p, "cacert-content-type",
                         "GetCACert came as \"" + printable_text(content_type, 80, '?') + "\"; " + p.name + " reads " +

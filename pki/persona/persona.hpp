@@ -147,6 +147,9 @@ std::string markdown(const std::vector<persona>& personas);
 // A digest by name as persona files write it ("sha256", "md5": old Cisco IOS).
 std::optional<digest_alg> digest_named(std::string_view name);
 
+// Whether GetCACaps listed `keyword` (keywords compare without case, RFC 8894 §3.5.2).
+bool advertises(const std::vector<std::string>& words, std::string_view keyword);
+
 // The choices a persona makes from a GetCACaps answer.
 struct caps_choice {
     std::vector<std::string> words;  // as the device split them

@@ -66,6 +66,20 @@ restart() {
 }
 ndes_url() { sed -n 's/.*"ndes_url":"\([^"]*\)".*/\1/p' "$WORK/ready.json"; }
 
+# --- bad files are named before anything is sent
+echo "not a certificate" >bad.pem
+set +e
+"$SCEP_LAB" probe http://127.0.0.1:9/scep --persona ios --trust bad.pem >bad.out 2>bad.err
+rc=$?
+set -e
+[ "$rc" = 1 ] && contains -F -- "--trust bad.pem" <bad.err || fail "a bad --trust file: exit $rc, $(cat bad.err)"
+set +e
+"$SCEP_LAB" probe http://127.0.0.1:9/scep --persona ios --challenge-file missing.txt >bad.out 2>bad.err
+rc=$?
+set -e
+[ "$rc" = 1 ] && contains -F "missing.txt" <bad.err || fail "a missing --challenge-file: exit $rc, $(cat bad.err)"
+echo "ok: a bad --trust file and a missing --challenge-file are named before any request"
+
 # --- the default lab: every persona enrolls, renews as it renews, and the footprint is the store's
 start_server
 TOKEN=$(head -1 "$WORK/data/admin-token")
