@@ -70,6 +70,7 @@ void add_store_commands(CLI::App& app, command_line& cl);    // cert, pending, s
 void add_ca_commands(CLI::App& app, command_line& cl);       // ca, issue, profile
 void add_live_commands(CLI::App& app, command_line& cl);     // fault, challenge, transaction, inspect
 void add_tool_commands(CLI::App& app, command_line& cl);     // bench, conformance, challenge-server
+void add_clone_command(CLI::App& app, command_line& cl);     // clone
 
 // What a command line CLI11 refused gets: help and --version exit 0; a
 // mistyped command is named with the nearest real one; every other mistake

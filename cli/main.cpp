@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     scep::cli::add_ca_commands(app, cl);
     scep::cli::add_live_commands(app, cl);
     scep::cli::add_tool_commands(app, cl);
+    scep::cli::add_clone_command(app, cl);
     app.add_subcommand("manual", "print this command line as a man page (scep-lab manual | man -l -)")
         ->callback([&app, &cl] {
             cl.choose([&app] {

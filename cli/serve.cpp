@@ -123,6 +123,14 @@ result<void> configure_tls(boost::asio::ssl::context& ctx, const https_identity&
     if (SSL_CTX_set_min_proto_version(c, min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION) != 1)
         return make_error(ossl_error("TLS minimum version"));
     SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+    // A lab that reproduces a customer's SHA-1 CA (scep-lab clone) serves its
+    // chain too: OpenSSL's default security level refuses SHA-1 signatures in
+    // it ("ca md too weak"). Level 0 for this context only; clients still
+    // judge the chain themselves.
+    for (const auto& cert : id.chain) {
+        const auto sig = signature_of(*cert);
+        if (sig && sig->digest == "sha1") SSL_CTX_set_security_level(c, 0);
+    }
     if (SSL_CTX_use_certificate(c, id.chain.front().get()) != 1) return make_error(ossl_error("HTTPS certificate"));
     // The root stays out of the handshake: clients must already trust it.
     for (std::size_t i = 1; i < id.chain.size(); ++i) {
@@ -581,7 +589,10 @@ int cannot_start(event_log& log, const std::string& why) {
 
 }  // namespace
 
-int serve(const config::settings& s) {
+int serve(const config::settings& configured) {
+    // "${lab}" in a clone's CDP and AIA URLs becomes the address this server
+    // really listens on (port 0 is known once bound, below).
+    config::settings s = configured;
     event_log log(s.log.format, s.log.level);
     const auto started = std::chrono::steady_clock::now();
     // Before the warnings: whether single DES works depends on the legacy provider.
@@ -592,6 +603,7 @@ int serve(const config::settings& s) {
     boost::asio::io_context binding;  // owns the listeners until the servers take them
     early_listeners early;
     if (auto bound = bind_all(s, binding, early); !bound) return cannot_start(log, bound.message());
+    if (s.crl_base_url.empty()) s.pki.lab_url = early.at.base.empty() ? early.at.https_base : early.at.base;
     fault_plan faults;
     for (const auto& rule : s.faults) {
         auto id = faults.add(rule);
@@ -708,7 +720,9 @@ int serve(const config::settings& s) {
                                                      &prompts),
                           .tls_chain = identity ? identity->chain_copy() : std::vector<x509_ptr>{},
                           .capture_dir = s.log.capture_dir,
-                          .ndes_events = ndes_events.get()});
+                          .ndes_events = ndes_events.get(),
+                          .header_server = s.server.header_server,
+                          .header_powered_by = s.server.header_powered_by});
     // Live rollover (POST /admin/api/rollover, `scep-lab ca rollover --live`):
     // the same files `scep-lab ca rollover` writes, then the PKI is loaded again
     // and swapped in; requests already running finish with the old one.

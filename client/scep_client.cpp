@@ -126,7 +126,8 @@ struct call_state : std::enable_shared_from_this<call_state<Stream>> {
                 auto res = self->parser.release();
                 self->reply = http_reply{static_cast<int>(res.result_int()),
                                          std::string(res[http::field::content_type]), std::move(res.body()),
-                                         std::string(res[http::field::location]), std::string(res[http::field::server])};
+                                         std::string(res[http::field::location]), std::string(res[http::field::server]),
+                                         std::string(res["X-Powered-By"])};
                 self->finish();
             });
         });

@@ -18,6 +18,7 @@ struct http_reply {
     std::string body;
     std::string location;  // a redirect's Location
     std::string server;    // the Server header (an NDES's IIS version)
+    std::string powered_by;  // X-Powered-By (IIS: ASP.NET)
 };
 
 struct scep_url {

@@ -87,6 +87,8 @@ inline constexpr enum_name<service_config::reply_chain> reply_chains[] = {
     {"none", service_config::reply_chain::none},
     {"issuing", service_config::reply_chain::issuing},
     {"full", service_config::reply_chain::full}};
+inline constexpr enum_name<service_config::line_end> caps_line_ends[] = {{"lf", service_config::line_end::lf},
+                                                                       {"crlf", service_config::line_end::crlf}};
 enum class chain_quirk { full, no_root, issuing_only };
 inline constexpr enum_name<chain_quirk> chain_quirks[] = {
     {"full", chain_quirk::full}, {"no-root", chain_quirk::no_root}, {"issuing-only", chain_quirk::issuing_only}};
@@ -107,6 +109,10 @@ struct server_settings {
     bool http = true;        // the plain HTTP listener (HTTPS is [https])
     // On SIGTERM/SIGINT: how long requests already read may take to finish.
     std::chrono::seconds shutdown_timeout{10};
+    // HTTP identity (a clone copies the customer's): added to every answer
+    // that does not set its own (IIS error pages keep theirs).
+    std::string header_server;
+    std::string header_powered_by;
 };
 
 // The HTTPS listener: same routes as HTTP, with a server certificate issued

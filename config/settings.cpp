@@ -66,9 +66,9 @@ settings defaults() {
     s.scep.ciphers.allow_single_des = true;
     using std::chrono::hours;
     s.pki.tiers = {
-        {"root", "CN=scep-lab Root CA,O=scep-lab", key_type::rsa2048, hours(24 * 3650), std::nullopt},
-        {"intermediate", "CN=scep-lab Intermediate CA,O=scep-lab", key_type::rsa2048, hours(24 * 1825), std::nullopt},
-        {"issuing", "CN=scep-lab Issuing CA,O=scep-lab", key_type::rsa2048, hours(24 * 1095), std::nullopt},
+        {"root", "CN=scep-lab Root CA,O=scep-lab", key_type::rsa2048, hours(24 * 3650), std::nullopt, {}},
+        {"intermediate", "CN=scep-lab Intermediate CA,O=scep-lab", key_type::rsa2048, hours(24 * 1825), std::nullopt, {}},
+        {"issuing", "CN=scep-lab Issuing CA,O=scep-lab", key_type::rsa2048, hours(24 * 1095), std::nullopt, {}},
     };
     return s;
 }
@@ -81,16 +81,20 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
     for (char c : digits) {
         if (c < '0' || c > '9') return std::nullopt;
         n = n * 10 + (c - '0');
-        if (n > 100000000) return std::nullopt;
+        if (n > 100000000000LL) return std::nullopt;
     }
+    long long seconds = 0;
     switch (unit) {
-        case 's': return std::chrono::seconds(n);
-        case 'm': return std::chrono::seconds(n * 60);
-        case 'h': return std::chrono::seconds(n * 3600);
-        case 'd': return std::chrono::seconds(n * 86400);
-        case 'y': return std::chrono::seconds(n * 86400 * 365);
+        case 's': seconds = n; break;
+        case 'm': seconds = n * 60; break;
+        case 'h': seconds = n * 3600; break;
+        case 'd': seconds = n * 86400; break;
+        case 'y': seconds = n * 86400 * 365; break;
         default: return std::nullopt;
     }
+    // At most 1000 years (a clone's validity in seconds is exact to the second).
+    if (seconds > 1000LL * 365 * 86400) return std::nullopt;
+    return std::chrono::seconds(seconds);
 }
 
 std::optional<std::chrono::milliseconds> parse_millis(std::string_view text) {
@@ -141,6 +145,15 @@ void derive(settings& s) {
     // A signing + encryption RA pair: NDES mode's default, or [pki.ra] pair.
     s.pki.ra.ndes_pair = (s.ndes.enabled && s.ndes.ra_pair) || s.pki.ra.pair;
     s.pki.ra.ndes_subject = s.ndes.ra_subject;
+    // "${lab}" in a clone's CDP and AIA URLs: crl.base_url, or the listening
+    // address as configured (`serve` puts the real one once it listens).
+    if (!s.crl_base_url.empty()) {
+        s.pki.lab_url = s.crl_base_url;
+    } else {
+        const std::string host = s.server.listen.find(':') != std::string::npos ? "[" + s.server.listen + "]" : s.server.listen;
+        s.pki.lab_url = (s.server.http ? "http://" : "https://") + host + ":" +
+                        std::to_string(s.server.http ? s.server.port : s.https.port);
+    }
 }
 
 service_config service_settings(const settings& s) {

@@ -41,6 +41,9 @@ void visit_settings(V& v, S& s) {
     v.text("env_file", s.server.env_file, "KEY=value file for CI written once ready (URLs, challenge, chain, token)");
     v.flag("http", s.server.http, "the plain HTTP listener");
     v.duration("shutdown_timeout", s.server.shutdown_timeout, "time in-flight requests get on SIGTERM");
+    v.text("header_server", s.server.header_server,
+           "Server header on every answer that has none (\"Microsoft-IIS/10.0\"); empty = none");
+    v.text("header_powered_by", s.server.header_powered_by, "X-Powered-By header on every answer (\"ASP.NET\"); empty = none");
     v.end();
 
     v.section("lab", "deterministic mode for CI");
@@ -111,6 +114,10 @@ void visit_settings(V& v, S& s) {
     v.list("paths", s.scep_paths, "paths that serve SCEP (any suffix too)");
     v.secret("challenge", s.scep.challenge, "the static challenge password; SCEP_LAB_CHALLENGE");
     v.list("capabilities", s.scep.capabilities, "GetCACaps keywords, in order");
+    v.pick("capabilities_line_end", s.scep.capabilities_line_end, caps_line_ends,
+           "GetCACaps line ends: \"lf\" or \"crlf\" (a clone copies the server's)");
+    v.flag("capabilities_final_line_end", s.scep.capabilities_final_line_end,
+           "GetCACaps ends with a line end after the last keyword");
     v.flag("allow_single_des", s.scep.ciphers.allow_single_des, "accept single DES (RFC 8894 §2.9 forbids it)");
     v.flag("allow_md5", s.scep.ciphers.allow_md5,
            "accept MD5 request digests (old Cisco IOS; RFC 8894 §2.9 forbids it); the reply mirrors them");

@@ -159,6 +159,43 @@ key_type read_key_type(table_reader& r, const std::string& key, key_type current
     return *k;
 }
 
+// A clone's copy of a customer's certificate (pki.tiers, pki.ra and its
+// halves): docs/clone.md.
+void read_shape(table_reader& t, const toml::value& table, cert_shape& shape) {
+    if (t.has("subject_der")) {
+        const auto& v = t.at("subject_der");
+        auto der = base64_decode(t.get<std::string>(v, "subject_der"));
+        if (!der || der->empty()) t.fail(v, "subject_der must be the subject's DER in base64");
+        shape.subject_der = std::move(*der);
+    }
+    if (t.has("signature")) {
+        const auto& v = t.at("signature");
+        auto sig = signature_from_name(t.get<std::string>(v, "signature"));
+        if (!sig)
+            t.fail(v, "signature must be sha1, sha256, sha384 or sha512, or rsa-pss- and one of them (rsa-pss-sha256)");
+        shape.signature = *sig;
+    }
+    if (t.has("extensions")) {
+        std::vector<std::string> lines;
+        t.strings("extensions", lines);
+        for (const auto& line : lines) {
+            std::string checked = line;
+            for (auto at = checked.find("${lab}"); at != std::string::npos; at = checked.find("${lab}", at + 1))
+                checked.replace(at, 6, "http://lab.invalid");
+            if (auto ext = extension_from_line(checked); !ext) t.fail(t.at("extensions"), ext.message());
+        }
+        shape.extensions = std::move(lines);
+    }
+    for (const auto& [key, out] : {std::pair{"not_before", &shape.not_before}, std::pair{"not_after", &shape.not_after}}) {
+        if (!t.has(key)) continue;
+        const auto& v = t.at(key);
+        auto when = parse_utc_text(t.get<std::string>(v, key));
+        if (!when) t.fail(v, std::string(key) + " must be a UTC time such as \"2031-05-01T12:00:00Z\"");
+        *out = *when;
+    }
+    if (shape.not_before && shape.not_after && *shape.not_after <= *shape.not_before)
+        t.fail(table, "not_after must come after not_before");
+}
 
 // A TOML basic string: quotes, backslashes and control characters escaped.
 std::string quote(const std::string& s) {
@@ -479,6 +516,7 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
                     t.strings("key_usage", usages);
                     spec.key_usage = std::move(usages);
                 }
+                read_shape(t, tiers[i], spec.shape);
                 if (auto subject = parse_subject(spec.subject); !subject) t.fail(t.at("subject"), subject.message());
                 t.finish();
                 s.pki.tiers.push_back(std::move(spec));
@@ -497,6 +535,23 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
                 const auto& v = t.at("pair");
                 if (!v.is_boolean()) t.fail(v, "pair must be true or false");
                 s.pki.ra.pair = v.as_boolean();
+            }
+            read_shape(t, r.at("ra"), s.pki.ra.shape);
+            for (const auto& [name, half] : {std::pair{"signing", &s.pki.ra.signing}, std::pair{"encryption", &s.pki.ra.encryption}}) {
+                if (!t.has(name)) continue;
+                const auto& table = t.at(name);
+                table_reader h(table, std::string("pki.ra.") + name);
+                h.string("subject", half->subject);
+                if (!half->subject.empty())
+                    if (auto subject = parse_subject(half->subject); !subject) h.fail(h.at("subject"), subject.message());
+                if (h.has("key")) half->key = read_key_type(h, "key", key_type::rsa2048);
+                if (h.has("validity")) {
+                    std::chrono::seconds v{};
+                    h.duration("validity", v);
+                    half->validity = v;
+                }
+                read_shape(h, table, half->shape);
+                h.finish();
             }
             t.finish();
         }
@@ -583,6 +638,23 @@ result<settings> load_file(const std::filesystem::path& file, settings base, che
     return load_string(ss.str(), file.string(), std::move(base), when);
 }
 
+namespace {
+// The keys read_shape reads, for to_toml.
+std::string shape_toml(const cert_shape& shape) {
+    std::string o;
+    if (!shape.subject_der.empty()) o += "subject_der = " + quote(base64_encode(shape.subject_der)) + "\n";
+    if (shape.signature) o += "signature = " + quote(to_string(*shape.signature)) + "\n";
+    if (shape.not_before) o += "not_before = " + quote(utc_text(*shape.not_before)) + "\n";
+    if (shape.not_after) o += "not_after = " + quote(utc_text(*shape.not_after)) + "\n";
+    if (shape.extensions) {
+        o += "extensions = [\n";
+        for (const auto& line : *shape.extensions) o += "  " + quote(line) + ",\n";
+        o += "]\n";
+    }
+    return o;
+}
+}  // namespace
+
 std::string to_toml(const settings& s, bool show_secrets) {
     std::ostringstream o;
     o << "data_dir = " << quote(s.data_dir.string()) << "\n\n";
@@ -630,10 +702,19 @@ std::string to_toml(const settings& s, bool show_secrets) {
     for (const auto& t : s.pki.tiers)
         o << "[[pki.tiers]]\nname = " << quote(t.name) << "\nsubject = " << quote(t.subject)
           << "\nkey = " << quote(std::string(to_string(t.key))) << "\nvalidity = " << quote(format_duration(t.validity))
-          << (t.key_usage ? "\nkey_usage = " + quote_list(*t.key_usage) : std::string()) << "\n\n";
+          << (t.key_usage ? "\nkey_usage = " + quote_list(*t.key_usage) : std::string()) << "\n"
+          << shape_toml(t.shape) << "\n";
     o << "[pki.ra]\nsubject = " << quote(s.pki.ra.subject) << "\nkey = " << quote(std::string(to_string(s.pki.ra.key)))
       << "\nvalidity = " << quote(format_duration(s.pki.ra.validity)) << "\nkey_usage = " << quote_list(s.pki.ra.key_usage)
-      << "\nextended_key_usage = " << quote_list(s.pki.ra.extended_key_usage) << "\n\n";
+      << "\nextended_key_usage = " << quote_list(s.pki.ra.extended_key_usage) << "\n"
+      << shape_toml(s.pki.ra.shape) << "\n";
+    for (const auto& [name, half] : {std::pair{"signing", &s.pki.ra.signing}, std::pair{"encryption", &s.pki.ra.encryption}}) {
+        const std::string body = (half->subject.empty() ? "" : "subject = " + quote(half->subject) + "\n") +
+                                 (half->key ? "key = " + quote(std::string(to_string(*half->key))) + "\n" : "") +
+                                 (half->validity ? "validity = " + quote(format_duration(*half->validity)) + "\n" : "") +
+                                 shape_toml(half->shape);
+        if (!body.empty()) o << "[pki.ra." << name << "]\n" << body << "\n";
+    }
     std::vector<std::string> chain;
     for (const auto& c : s.pki.byo.chain) chain.push_back(c.string());
     o << "[pki.files]\nchain = " << quote_list(chain) << "\nissuing_key = " << quote(s.pki.byo.issuing_key.string())

@@ -23,6 +23,14 @@ result<void> validate(const settings& s) {
     for (const auto& c : s.scep.capabilities)
         if (c.empty() || c.find_first_of("\r\n") != std::string::npos)
             return make_error("scep.capabilities: empty entries and line breaks are not allowed");
+    // A header value is visible ASCII and spaces (RFC 9110 §5.5): no line
+    // break can split the answer.
+    for (const auto& [key, value] : {std::pair{"server.header_server", &s.server.header_server},
+                                     std::pair{"server.header_powered_by", &s.server.header_powered_by}})
+        if (value->size() > 256 || std::any_of(value->begin(), value->end(), [](char c) {
+                return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e;
+            }))
+            return make_error(std::string(key) + ": up to 256 printable ASCII characters (an HTTP header value)");
     if (!s.crl_base_url.empty() && s.crl_base_url.rfind("http://", 0) != 0 && s.crl_base_url.rfind("https://", 0) != 0)
         return make_error("crl.base_url must start with http:// or https://, not \"" + s.crl_base_url + "\"");
     if (s.scep.crl_validity < std::chrono::minutes(1)) return make_error("crl.validity must be at least one minute");

@@ -56,6 +56,8 @@ std::optional<bytes> decode_get_message(std::string_view raw_value) {
 router::router(router_parts parts)
     : service_(parts.service),
       scep_paths_(std::move(parts.scep_paths)),
+      header_server_(std::move(parts.header_server)),
+      header_powered_by_(std::move(parts.header_powered_by)),
       ndes_(parts.ndes),
       quirks_(parts.quirks),
       metrics_(parts.stats),
@@ -129,6 +131,10 @@ response router::handle(const request& req, const std::string& client, request_r
         return not_found(c);
     };
     auto res = answer();
+    // The HTTP identity a clone copies (server.header_*): on every answer
+    // that does not carry its own, as IIS adds them.
+    if (!header_server_.empty() && res[http::field::server].empty()) res.set(http::field::server, header_server_);
+    if (!header_powered_by_.empty() && res["X-Powered-By"].empty()) res.set("X-Powered-By", header_powered_by_);
     rec.http_status = static_cast<int>(res.result_int());
     return res;
 }

@@ -111,6 +111,7 @@ private:
 
     scep_service& service_;
     std::vector<std::string> scep_paths_;
+    std::string header_server_, header_powered_by_;
     ndes_frontend* ndes_;
     quirk_gate* quirks_;
     metrics* metrics_;
@@ -146,6 +147,8 @@ struct router_parts {
     std::filesystem::path capture_dir;
     // ndes.event_log: the events NDES would write for failures.
     ndes_event_log* ndes_events = nullptr;
+    // server.header_server / header_powered_by: added to answers without their own.
+    std::string header_server, header_powered_by;
 };
 
 // The message of a GET PKIOperation: percent-decoded (keeping '+' as '+',

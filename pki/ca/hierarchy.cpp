@@ -72,31 +72,67 @@ result<void> write_pair(const fs::path& dir, const std::string& stem, const X509
     return write_file(dir / (stem + ".crt"), x509_to_pem(cert), false);
 }
 
+// The subject a shape or its text gives; `what` names the setting in errors.
+result<x509_name_ptr> shaped_subject(const cert_shape& shape, const std::string& text, const std::string& what) {
+    if (!shape.subject_der.empty()) {
+        const unsigned char* p = shape.subject_der.data();
+        x509_name_ptr name(d2i_X509_NAME(nullptr, &p, static_cast<long>(shape.subject_der.size())));
+        ERR_clear_error();
+        if (!name || p != shape.subject_der.data() + shape.subject_der.size())
+            return make_error(what + ".subject_der: not one DER-encoded Name");
+        return name;
+    }
+    auto name = parse_subject(text);
+    if (!name) return make_error(what + ".subject: " + name.message());
+    return name;
+}
+
+// The shape's dates and extensions on `req` (validity counted from the
+// backdated notBefore); "${lab}" in extension lines becomes `lab_url`.
+void apply_shape(cert_request& req, const cert_shape& shape, std::chrono::seconds validity, time_point now,
+                 const std::string& lab_url) {
+    req.not_before = shape.not_before.value_or(now - std::chrono::minutes(5));
+    req.not_after = shape.not_after.value_or(req.not_before + validity);
+    req.signature = shape.signature;
+    if (!shape.extensions) return;
+    std::vector<std::string> lines;
+    for (std::string line : *shape.extensions) {
+        for (auto at = line.find("${lab}"); at != std::string::npos; at = line.find("${lab}", at + lab_url.size()))
+            line.replace(at, 6, lab_url);
+        lines.push_back(std::move(line));
+    }
+    req.exact_extensions = std::move(lines);
+}
+
 // An RA certificate for `key` and `subject`, issued by `issuing`. key_usage
-// and eku are OpenSSL configuration strings; empty = extension left out.
+// and eku are OpenSSL configuration strings; empty = extension left out. A
+// clone's shape replaces the extensions and dates.
 result<x509_ptr> sign_ra(const ra_spec& spec, const ca_entry& issuing, time_point now, const X509_NAME& subject,
-                         const EVP_PKEY& key, const std::string& key_usage, const std::string& eku) {
+                         const EVP_PKEY& key, const std::string& key_usage, const std::string& eku,
+                         const cert_shape& shape = {}, std::optional<std::chrono::seconds> validity = {},
+                         const std::string& lab_url = "") {
     cert_request req;
     req.subject = &subject;
     req.public_key = &key;
     req.not_before = now - std::chrono::minutes(5);
-    req.not_after = std::min(now + spec.validity, asn1_time_point(*X509_get0_notAfter(issuing.cert.get())));
+    req.not_after = std::min(now + validity.value_or(spec.validity), asn1_time_point(*X509_get0_notAfter(issuing.cert.get())));
     req.extensions = {{NID_basic_constraints, "critical,CA:FALSE"}};
     if (!key_usage.empty()) req.extensions.push_back({NID_key_usage, "critical," + key_usage});
     if (!eku.empty()) req.extensions.push_back({NID_ext_key_usage, eku});
+    if (!shape.empty()) apply_shape(req, shape, validity.value_or(spec.validity), now, lab_url);
     return sign_certificate(req, issuing.cert.get(), *issuing.key);
 }
 
 // A new RA key and its certificate; the plain RA both signs and decrypts.
 result<std::pair<x509_ptr, evp_pkey_ptr>> make_ra(const ra_spec& spec, const ca_entry& issuing, time_point now,
-                                                  const std::string& subject_text = "",
-                                                  const std::string& key_usage = "digitalSignature,keyEncipherment",
-                                                  const std::string& eku = "") {
-    auto subject = parse_subject(subject_text.empty() ? spec.subject : subject_text);
-    if (!subject) return make_error("ra.subject: " + subject.message());
-    auto key = generate_key(spec.key);
+                                                  const std::string& subject_text, const std::string& key_usage,
+                                                  const std::string& eku, const ra_half_spec& half,
+                                                  const std::string& lab_url) {
+    auto subject = shaped_subject(half.shape, subject_text.empty() ? spec.subject : subject_text, "pki.ra");
+    if (!subject) return subject.err();
+    auto key = generate_key(half.key.value_or(spec.key));
     if (!key) return key.err();
-    auto cert = sign_ra(spec, issuing, now, *subject->get(), **key, key_usage, eku);
+    auto cert = sign_ra(spec, issuing, now, *subject->get(), **key, key_usage, eku, half.shape, half.validity, lab_url);
     if (!cert) return cert.err();
     return std::make_pair(std::move(*cert), std::move(*key));
 }
@@ -108,8 +144,12 @@ std::string comma_list(const std::vector<std::string>& v) {
 }
 
 // The plain RA with the usages pki.ra asks for.
-result<std::pair<x509_ptr, evp_pkey_ptr>> make_plain_ra(const ra_spec& spec, const ca_entry& issuing, time_point now) {
-    return make_ra(spec, issuing, now, "", comma_list(spec.key_usage), comma_list(spec.extended_key_usage));
+result<std::pair<x509_ptr, evp_pkey_ptr>> make_plain_ra(const ra_spec& spec, const ca_entry& issuing, time_point now,
+                                                        const std::string& lab_url) {
+    ra_half_spec plain;
+    plain.shape = spec.shape;
+    return make_ra(spec, issuing, now, "", comma_list(spec.key_usage), comma_list(spec.extended_key_usage), plain,
+                   lab_url);
 }
 
 // Whether `cert` carries exactly the extension `nid` would get from `value`
@@ -142,8 +182,8 @@ constexpr const char* certificate_request_agent = "1.3.6.1.4.1.311.20.2.1";
 // A CA certificate for tier `t`, signed by `parent` (self-signed when null),
 // never outliving it; pathLen counts the CAs that may follow (RFC 5280 §4.2.1.9).
 result<std::pair<x509_ptr, evp_pkey_ptr>> make_ca(const tier_spec& t, const ca_entry* parent, std::size_t pathlen,
-                                                  bool decrypts, time_point now) {
-    auto subject = parse_subject(t.subject);
+                                                  bool decrypts, time_point now, const std::string& lab_url) {
+    auto subject = shaped_subject(t.shape, t.subject, "pki.tiers." + t.name);
     if (!subject) return subject.err();
     auto key = generate_key(t.key);
     if (!key) return key.err();
@@ -158,6 +198,11 @@ result<std::pair<x509_ptr, evp_pkey_ptr>> make_ca(const tier_spec& t, const ca_e
         req.extensions.push_back({NID_key_usage, ca_extensions_key_usage(decrypts)});
     else if (!t.key_usage->empty())
         req.extensions.push_back({NID_key_usage, "critical," + comma_list(*t.key_usage)});
+    if (!t.shape.empty()) {
+        apply_shape(req, t.shape, t.validity, now, lab_url);
+        // A clone keeps the original's length even past its parent's end
+        // (the dates are the original's, or counted from now).
+    }
     auto cert = sign_certificate(req, parent ? parent->cert.get() : nullptr, parent ? *parent->key : **key);
     if (!cert) return cert.err();
     return std::make_pair(std::move(*cert), std::move(*key));
@@ -171,7 +216,44 @@ std::string manifest_text(const hierarchy_spec& spec) {
 
 }  // namespace
 
+namespace {
+// A shape's parts checked without generating anything; `signer` is the key
+// type that signs the certificate (nullopt: not known here).
+result<void> check_shape(const cert_shape& shape, const std::string& what, std::optional<key_type> signer) {
+    if (!shape.subject_der.empty())
+        if (auto n = shaped_subject(shape, "", what); !n) return n.err();
+    if (shape.signature && shape.signature->pss && signer && !is_rsa(*signer))
+        return make_error(what + ".signature: " + to_string(*shape.signature) + " needs an RSA signing key, and the key "
+                          "that signs it is " + std::string(to_string(*signer)));
+    if (shape.extensions)
+        for (std::string line : *shape.extensions) {
+            for (auto at = line.find("${lab}"); at != std::string::npos; at = line.find("${lab}", at + 1))
+                line.replace(at, 6, "http://lab.invalid");
+            if (auto ext = extension_from_line(line); !ext) return make_error(what + ".extensions: " + ext.message());
+        }
+    if (shape.not_before && shape.not_after && *shape.not_after <= *shape.not_before)
+        return make_error(what + ": not_after must come after not_before");
+    return {};
+}
+}  // namespace
+
 result<void> validate(const hierarchy_spec& spec) {
+    for (std::size_t i = 0; i < spec.tiers.size() && !spec.bring_your_own; ++i)
+        if (auto r = check_shape(spec.tiers[i].shape, "pki.tiers." + spec.tiers[i].name,
+                                 spec.tiers[i == 0 ? 0 : i - 1].key);
+            !r)
+            return r;
+    std::optional<key_type> issuing_key;
+    if (!spec.bring_your_own && !spec.tiers.empty()) issuing_key = spec.tiers.back().key;
+    if (auto r = check_shape(spec.ra.shape, "pki.ra", issuing_key); !r) return r;
+    for (const auto& [what, half] : {std::pair{"pki.ra.signing", &spec.ra.signing}, std::pair{"pki.ra.encryption", &spec.ra.encryption}}) {
+        if (auto r = check_shape(half->shape, what, issuing_key); !r) return r;
+        if (half->key && !is_rsa(*half->key))
+            return make_error(std::string(what) + ".key: the RA certificates must be RSA (clients encrypt to them), not " +
+                              std::string(to_string(*half->key)));
+        if (!half->subject.empty())
+            if (auto n = parse_subject(half->subject); !n) return make_error(std::string(what) + ".subject: " + n.message());
+    }
     for (std::size_t i = 0; i < spec.tiers.size(); ++i)
         for (const auto& u : spec.tiers[i].key_usage.value_or(std::vector<std::string>{})) {
             x509_ext_ptr ext(X509V3_EXT_conf_nid(nullptr, nullptr, NID_key_usage, u.c_str()));
@@ -322,7 +404,7 @@ struct hierarchy_builder {
             // RSA 4096 keys take seconds each: say what is being made.
             note("generating the " + t.name + " CA (" + std::string(to_string(t.key)) + ", " + std::to_string(i + 1) +
                  " of " + std::to_string(spec.tiers.size()) + ")");
-            auto made = make_ca(t, parent, spec.tiers.size() - 1 - i, last && spec.ca_as_ra, now);
+            auto made = make_ca(t, parent, spec.tiers.size() - 1 - i, last && spec.ca_as_ra, now, spec.lab_url);
             if (!made) return made.err();
             auto& [cert, key] = *made;
             ca_entry e{t.name, std::move(cert), std::move(key), dir / (t.name + ".crt")};
@@ -332,7 +414,7 @@ struct hierarchy_builder {
         if (spec.ra.ndes_pair && !spec.ca_as_ra) {
             if (auto r = attach_ndes_pair(h, spec, out, now, [](const std::string&) {}); !r) return r.err();
         } else if (!spec.ca_as_ra) {
-            auto ra = make_plain_ra(spec.ra, h.tiers_.back(), now);
+            auto ra = make_plain_ra(spec.ra, h.tiers_.back(), now, spec.lab_url);
             if (!ra) return ra.err();
             if (auto r = write_pair(out, "ra", *ra->first, *ra->second, spec.key_passphrase); !r) return r.err();
             h.ra_cert_ = std::move(ra->first);
@@ -438,7 +520,9 @@ struct hierarchy_builder {
             result<std::pair<x509_ptr, evp_pkey_ptr>> ra = make_error("unset");
             if (!fs::exists(cert_file) && !fs::exists(key_file)) {
                 if (!h.issuing().key) return make_error("the NDES RA pair needs the issuing CA key to be created");
-                ra = make_ra(spec.ra, h.issuing(), now, spec.ra.ndes_subject, half->key_usage, certificate_request_agent);
+                const ra_half_spec& shape = half == &ndes_ra_sign ? spec.ra.signing : spec.ra.encryption;
+                ra = make_ra(spec.ra, h.issuing(), now, shape.subject.empty() ? spec.ra.ndes_subject : shape.subject,
+                             half->key_usage, certificate_request_agent, shape, spec.lab_url);
                 if (!ra) return ra.err();
                 if (auto r = write_pair(dir, half->stem, *ra->first, *ra->second, spec.key_passphrase); !r) return r;
                 note("created " + std::string(half->what) + " " + cert_file.string());
@@ -466,7 +550,7 @@ struct hierarchy_builder {
             cert_file = spec.byo.ra_cert;
             key_file = spec.byo.ra_key;
         } else if (!fs::exists(cert_file) && !fs::exists(key_file)) {
-            auto ra = make_plain_ra(spec.ra, h.issuing(), now);
+            auto ra = make_plain_ra(spec.ra, h.issuing(), now, spec.lab_url);
             if (!ra) return ra.err();
             if (auto r = write_pair(dir, "ra", *ra->first, *ra->second, spec.key_passphrase); !r) return r;
             note("created RA certificate " + cert_file.string());
@@ -482,7 +566,7 @@ struct hierarchy_builder {
         // key and subject, so clients that pinned the key keep working).
         const std::string ku = comma_list(spec.ra.key_usage);
         const std::string eku = comma_list(spec.ra.extended_key_usage);
-        if (!spec.bring_your_own && (!extension_is(*h.ra_cert_, NID_key_usage, ku.empty() ? "" : "critical," + ku) ||
+        if (!spec.bring_your_own && !spec.ra.shape.extensions && (!extension_is(*h.ra_cert_, NID_key_usage, ku.empty() ? "" : "critical," + ku) ||
                                      !extension_is(*h.ra_cert_, NID_ext_key_usage, eku))) {
             if (!h.issuing().key) return make_error("pki.ra usages changed, but re-issuing the RA needs the issuing CA key");
             auto made = sign_ra(spec.ra, h.issuing(), now, *X509_get_subject_name(h.ra_cert_.get()), *h.ra_key_, ku, eku);
@@ -645,7 +729,11 @@ result<std::string> prepare_rollover(const hierarchy_spec& spec, const fs::path&
     const tier_spec& t = spec.tiers.back();
     const std::size_t n = h->tiers().size();
     const ca_entry* parent = n >= 2 ? &h->tiers()[n - 2] : nullptr;
-    auto made = make_ca(t, parent, 0, spec.ca_as_ra, now);
+    // The next CA is a new CA: the lab's dates, not a clone's fixed ones.
+    tier_spec next_tier = t;
+    next_tier.shape.not_before.reset();
+    next_tier.shape.not_after.reset();
+    auto made = make_ca(next_tier, parent, 0, spec.ca_as_ra, now, spec.lab_url);
     if (!made) return made.err();
     auto& [cert, key] = *made;
     const std::string stem = t.name + ".next";
@@ -653,7 +741,7 @@ result<std::string> prepare_rollover(const hierarchy_spec& spec, const fs::path&
     std::string out = "prepared the next issuing CA " + (dir / (stem + ".crt")).string();
     if (!spec.ca_as_ra && !keep_ra) {
         ca_entry next{stem, std::move(cert), std::move(key), dir / (stem + ".crt")};
-        auto ra = make_plain_ra(spec.ra, next, now);
+        auto ra = make_plain_ra(spec.ra, next, now, spec.lab_url);
         if (!ra) return ra.err();
         if (auto r = write_pair(dir, "ra.next", *ra->first, *ra->second, spec.key_passphrase); !r) return r.err();
         out += " and its RA " + (dir / "ra.next.crt").string();

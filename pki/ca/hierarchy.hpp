@@ -16,6 +16,23 @@
 
 namespace scep {
 
+// What `scep-lab clone` copies from a customer's certificate beyond its text
+// subject, key and validity length (docs/clone.md). Parts left empty keep
+// the lab's defaults; a shape applies when a certificate is generated.
+struct cert_shape {
+    // The subject exactly as encoded (attribute order, multi-valued RDNs,
+    // string types); wins over the text subject.
+    bytes subject_der;
+    std::optional<signature_spec> signature;  // unset: SHA-256 (SHA-384 for P-384)
+    // Every extension, in order, as x509v3_config lines (extension_from_line);
+    // "${lab}" is replaced by the lab's base URL (hierarchy_spec::lab_url).
+    // Unset: the lab's own extensions.
+    std::optional<std::vector<std::string>> extensions;
+    // The original's dates instead of now and now + validity.
+    std::optional<time_point> not_before, not_after;
+    bool empty() const { return subject_der.empty() && !signature && !extensions && !not_before && !not_after; }
+};
+
 struct tier_spec {
     std::string name;     // file stem and display name: "root", "issuing"
     std::string subject;  // "CN=scep-lab Root CA,O=scep-lab"
@@ -27,6 +44,15 @@ struct tier_spec {
     // CA that is its own RA). A CA whose usages omit what RFC 8894 §2.1.2
     // expects is how "CA-as-RA without keyEncipherment" reports are reproduced.
     std::optional<std::vector<std::string>> key_usage;
+    cert_shape shape;  // a clone's copy of the customer's CA certificate
+};
+
+// One half of an RA pair as a clone copies it; unset parts follow ra_spec.
+struct ra_half_spec {
+    std::string subject;  // empty: ra_spec::ndes_subject
+    std::optional<key_type> key;
+    std::optional<std::chrono::seconds> validity;
+    cert_shape shape;
 };
 
 struct ra_spec {
@@ -50,6 +76,8 @@ struct ra_spec {
     // with the same key when the lab opens.
     std::vector<std::string> key_usage{"digitalSignature", "keyEncipherment"};
     std::vector<std::string> extended_key_usage;
+    cert_shape shape;                  // the plain RA as a clone copies it
+    ra_half_spec signing, encryption;  // the pair's halves as a clone copies them
 };
 
 // Bring your own: the chain as PEM files and the issuing CA's key.
@@ -69,6 +97,9 @@ struct hierarchy_spec {
     ra_spec ra;
     bool bring_your_own = false;
     byo_spec byo;
+    // What "${lab}" in a shape's extensions becomes: crl.base_url, or the
+    // server's own address (set by `serve` once it listens).
+    std::string lab_url;
 };
 
 // Checks the spec itself (depth, names, RSA for anything that decrypts).

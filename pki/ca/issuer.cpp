@@ -21,41 +21,6 @@ bool is_dotted_oid(std::string_view s) {
     return std::all_of(s.begin(), s.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
 }
 
-// The digests a signature algorithm uses: its own for the classic OIDs; for
-// RSASSA-PSS (RFC 4055 §3.1) the hash and the MGF1 hash of its parameters
-// (SHA-1 where absent). Empty when they cannot be read.
-std::vector<int> signature_digests(const X509_ALGOR& alg) {
-    const ASN1_OBJECT* oid = nullptr;
-    int ptype = 0;
-    const void* pval = nullptr;
-    X509_ALGOR_get0(&oid, &ptype, &pval, &alg);
-    const int sig_nid = OBJ_obj2nid(oid);
-    if (sig_nid != NID_rsassaPss) {
-        int md_nid = NID_undef;
-        if (OBJ_find_sigid_algs(sig_nid, &md_nid, nullptr) != 1) return {};
-        return {md_nid};
-    }
-    if (ptype != V_ASN1_SEQUENCE || !pval) return {};
-    const ASN1_STRING* seq = static_cast<const ASN1_STRING*>(pval);
-    const unsigned char* p = ASN1_STRING_get0_data(seq);
-    rsa_pss_params_ptr params(d2i_RSA_PSS_PARAMS(nullptr, &p, ASN1_STRING_length(seq)));
-    ERR_clear_error();
-    if (!params) return {};
-    auto digest_of = [](const X509_ALGOR* a) { return a ? OBJ_obj2nid(a->algorithm) : NID_sha1; };
-    int mgf_md = NID_sha1;
-    if (const X509_ALGOR* mgf = params->maskGenAlgorithm) {
-        // MGF1's parameter is the AlgorithmIdentifier of its hash (RFC 4055 §2.2).
-        const ASN1_TYPE* mgf_param = mgf->parameter;
-        if (OBJ_obj2nid(mgf->algorithm) != NID_mgf1 || !mgf_param || mgf_param->type != V_ASN1_SEQUENCE) return {};
-        const unsigned char* q = ASN1_STRING_get0_data(mgf_param->value.sequence);
-        x509_algor_ptr mgf_hash(d2i_X509_ALGOR(nullptr, &q, ASN1_STRING_length(mgf_param->value.sequence)));
-        ERR_clear_error();
-        if (!mgf_hash) return {};
-        mgf_md = digest_of(mgf_hash.get());
-    }
-    return {digest_of(params->hashAlgorithm), mgf_md};
-}
-
 std::string join(const std::vector<std::string>& v) {
     std::string out;
     for (const auto& s : v) out += (out.empty() ? "" : ",") + s;

@@ -8,6 +8,7 @@
 #include <openssl/pkcs7.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/conf.h>
 #include <openssl/x509v3.h>
 
 #include <cstdint>
@@ -63,7 +64,15 @@ using ossl_param_bld_ptr = std::unique_ptr<OSSL_PARAM_BLD, ossl_free<OSSL_PARAM_
 using ossl_param_ptr = std::unique_ptr<OSSL_PARAM, ossl_free<OSSL_PARAM_free>>;
 using rsa_pss_params_ptr = std::unique_ptr<RSA_PSS_PARAMS, ossl_free<RSA_PSS_PARAMS_free>>;
 using x509_algor_ptr = std::unique_ptr<X509_ALGOR, ossl_free<X509_ALGOR_free>>;
+using authority_keyid_ptr = std::unique_ptr<AUTHORITY_KEYID, ossl_free<AUTHORITY_KEYID_free>>;
 using bn_ctx_ptr = std::unique_ptr<BN_CTX, ossl_free<BN_CTX_free>>;
+using authority_info_access_ptr = std::unique_ptr<AUTHORITY_INFO_ACCESS, ossl_free<AUTHORITY_INFO_ACCESS_free>>;
+using conf_ptr = std::unique_ptr<CONF, ossl_free<NCONF_free>>;
+struct dist_point_stack_free {
+    void operator()(STACK_OF(DIST_POINT) * s) const noexcept { sk_DIST_POINT_pop_free(s, DIST_POINT_free); }
+};
+// A decoded crlDistributionPoints extension.
+using dist_point_stack_ptr = std::unique_ptr<STACK_OF(DIST_POINT), dist_point_stack_free>;
 
 struct x509_stack_free {
     void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_pop_free(s, X509_free); }

@@ -4,12 +4,14 @@
 #include "pki/crypto/x509_build.hpp"
 
 #include <openssl/bn.h>
+#include <openssl/conf.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
 #include <algorithm>
+#include <ctime>
 
 namespace scep {
 
@@ -152,7 +154,134 @@ bool set_public_key(X509& cert, const EVP_PKEY& key) {
     ERR_clear_error();
     return X509_set_pubkey(&cert, legacy ? legacy.get() : k) == 1;
 }
+
+const EVP_MD* digest_named(std::string_view name) {
+    if (name == "sha1") return EVP_sha1();
+    if (name == "sha256") return EVP_sha256();
+    if (name == "sha384") return EVP_sha384();
+    if (name == "sha512") return EVP_sha512();
+    return nullptr;
+}
+
+result<void> sign_with(X509& cert, const EVP_PKEY& key, const std::optional<signature_spec>& spec) {
+    EVP_PKEY* k = const_cast<EVP_PKEY*>(&key);
+    if (!spec) {
+        if (X509_sign(&cert, k, signing_md(key)) <= 0) return make_error(ossl_error("signing certificate"));
+        return {};
+    }
+    const EVP_MD* md = digest_named(spec->digest);
+    if (!md) return make_error("unknown signature digest \"" + spec->digest + "\"");
+    if (spec->pss && !key_is_rsa(key))
+        return make_error("an RSASSA-PSS signature (" + to_string(*spec) + ") needs an RSA signing key");
+    evp_md_ctx_ptr ctx(EVP_MD_CTX_new());
+    EVP_PKEY_CTX* pctx = nullptr;
+    if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, k) != 1)
+        return make_error(ossl_error("signing certificate with " + to_string(*spec)));
+    // RFC 4055 §3.1: the mask generation digest is the message digest, the salt its length.
+    if (spec->pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+                      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+                      EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1))
+        return make_error(ossl_error("RSASSA-PSS parameters"));
+    if (X509_sign_ctx(&cert, ctx.get()) <= 0) return make_error(ossl_error("signing certificate with " + to_string(*spec)));
+    return {};
+}
 }  // namespace
+
+std::vector<int> signature_digests(const X509_ALGOR& alg) {
+    const ASN1_OBJECT* oid = nullptr;
+    int ptype = 0;
+    const void* pval = nullptr;
+    X509_ALGOR_get0(&oid, &ptype, &pval, &alg);
+    const int sig_nid = OBJ_obj2nid(oid);
+    if (sig_nid != NID_rsassaPss) {
+        int md_nid = NID_undef;
+        if (OBJ_find_sigid_algs(sig_nid, &md_nid, nullptr) != 1) return {};
+        return {md_nid};
+    }
+    if (ptype != V_ASN1_SEQUENCE || !pval) return {};
+    const ASN1_STRING* seq = static_cast<const ASN1_STRING*>(pval);
+    const unsigned char* p = ASN1_STRING_get0_data(seq);
+    rsa_pss_params_ptr params(d2i_RSA_PSS_PARAMS(nullptr, &p, ASN1_STRING_length(seq)));
+    ERR_clear_error();
+    if (!params) return {};
+    auto digest_of = [](const X509_ALGOR* a) { return a ? OBJ_obj2nid(a->algorithm) : NID_sha1; };
+    int mgf_md = NID_sha1;
+    if (const X509_ALGOR* mgf = params->maskGenAlgorithm) {
+        // MGF1's parameter is the AlgorithmIdentifier of its hash (RFC 4055 §2.2).
+        const ASN1_TYPE* mgf_param = mgf->parameter;
+        if (OBJ_obj2nid(mgf->algorithm) != NID_mgf1 || !mgf_param || mgf_param->type != V_ASN1_SEQUENCE) return {};
+        const unsigned char* q = ASN1_STRING_get0_data(mgf_param->value.sequence);
+        x509_algor_ptr mgf_hash(d2i_X509_ALGOR(nullptr, &q, ASN1_STRING_length(mgf_param->value.sequence)));
+        ERR_clear_error();
+        if (!mgf_hash) return {};
+        mgf_md = digest_of(mgf_hash.get());
+    }
+    return {digest_of(params->hashAlgorithm), mgf_md};
+}
+
+std::optional<signature_spec> signature_from_name(std::string_view name) {
+    signature_spec s;
+    if (name.starts_with("rsa-pss-")) {
+        s.pss = true;
+        name.remove_prefix(8);
+    }
+    if (!digest_named(name)) return std::nullopt;
+    s.digest = std::string(name);
+    return s;
+}
+
+std::string to_string(const signature_spec& s) { return (s.pss ? "rsa-pss-" : "") + s.digest; }
+
+std::optional<signature_spec> signature_of(const X509& cert) {
+    const int nid = X509_get_signature_nid(&cert);
+    signature_spec s;
+    int md_nid = NID_undef, pk_nid = NID_undef;
+    if (nid == NID_rsassaPss) {
+        const X509_ALGOR* alg = nullptr;
+        X509_get0_signature(nullptr, &alg, &cert);
+        const auto digests = alg ? signature_digests(*alg) : std::vector<int>{};
+        if (digests.size() != 2 || digests[0] != digests[1]) return std::nullopt;
+        md_nid = digests[0];
+        s.pss = true;
+    } else if (OBJ_find_sigid_algs(nid, &md_nid, &pk_nid) != 1 ||
+               (pk_nid != NID_rsaEncryption && pk_nid != NID_X9_62_id_ecPublicKey)) {
+        return std::nullopt;
+    }
+    switch (md_nid) {
+        case NID_sha1: s.digest = "sha1"; break;
+        case NID_sha256: s.digest = "sha256"; break;
+        case NID_sha384: s.digest = "sha384"; break;
+        case NID_sha512: s.digest = "sha512"; break;
+        default: return std::nullopt;
+    }
+    return s;
+}
+
+result<x509_ext_ptr> extension_from_line(const std::string& line, X509V3_CTX* ctx) {
+    const auto eq = line.find('=');
+    auto trim = [](std::string_view v) {
+        while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+        while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+        return std::string(v);
+    };
+    if (eq == std::string::npos)
+        return make_error("extension \"" + line + "\": write it as \"name = value\" (x509v3_config)");
+    const std::string name = trim(std::string_view(line).substr(0, eq)), value = trim(std::string_view(line).substr(eq + 1));
+    if (name.empty() || value.empty()) return make_error("extension \"" + line + "\": a name and a value are needed");
+    X509V3_CTX test;
+    if (!ctx) {
+        X509V3_set_ctx(&test, nullptr, nullptr, nullptr, nullptr, X509V3_CTX_TEST);
+        ctx = &test;
+    }
+    // Extensions read "raw" (certificatePolicies) want a configuration
+    // database even when the value names no section: an empty one.
+    conf_ptr conf(NCONF_new(nullptr));
+    if (conf) X509V3_set_nconf(ctx, conf.get());
+    x509_ext_ptr ext(X509V3_EXT_nconf(conf.get(), ctx, name.c_str(), value.c_str()));
+    X509V3_set_nconf(ctx, nullptr);
+    if (!ext) return make_error(ossl_error("extension \"" + line + "\" is not one OpenSSL can build (x509v3_config)"));
+    return ext;
+}
 
 result<x509_ptr> sign_certificate(const cert_request& req, const X509* issuer_cert, const EVP_PKEY& issuer_key) {
     x509_ptr cert(X509_new());
@@ -171,6 +300,15 @@ result<x509_ptr> sign_certificate(const cert_request& req, const X509* issuer_ce
     X509V3_CTX ctx;
     X509V3_set_ctx(&ctx, issuer_cert ? const_cast<X509*>(issuer_cert) : cert.get(), cert.get(), nullptr, nullptr,
                    0);
+    if (req.exact_extensions) {
+        for (const auto& line : *req.exact_extensions) {
+            auto ext = extension_from_line(line, &ctx);
+            if (!ext) return ext.err();
+            if (X509_add_ext(cert.get(), ext->get(), -1) != 1) return make_error(ossl_error("extension " + line));
+        }
+        if (auto r = sign_with(*cert, issuer_key, req.signature); !r) return r.err();
+        return cert;
+    }
     for (const auto& [nid, value] : req.extensions)
         if (!add_conf_ext(cert.get(), &ctx, nid, value))
             return make_error(ossl_error("extension " + std::string(OBJ_nid2sn(nid)) + "=" + value));
@@ -184,8 +322,7 @@ result<x509_ptr> sign_certificate(const cert_request& req, const X509* issuer_ce
     if (!add_conf_ext(cert.get(), &ctx, NID_authority_key_identifier, "keyid:always"))
         return make_error(ossl_error("authorityKeyIdentifier"));
 
-    if (X509_sign(cert.get(), const_cast<EVP_PKEY*>(&issuer_key), signing_md(issuer_key)) <= 0)
-        return make_error(ossl_error("signing certificate"));
+    if (auto r = sign_with(*cert, issuer_key, req.signature); !r) return r.err();
     return cert;
 }
 
@@ -198,6 +335,44 @@ result<x509_ptr> self_signed(const EVP_PKEY& key, const X509_NAME& subject, time
     req.extensions = {{NID_basic_constraints, "critical,CA:FALSE"},
                       {NID_key_usage, "critical,digitalSignature,keyEncipherment"}};
     return sign_certificate(req, nullptr, key);
+}
+
+std::string utc_text(time_point t) {
+    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    ::gmtime_r(&tt, &tm);
+    char out[32] = {};
+    std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return out;
+}
+
+std::optional<time_point> parse_utc_text(std::string_view text) {
+    if (text.size() != 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' || text[16] != ':' ||
+        text[19] != 'Z')
+        return std::nullopt;
+    auto num = [&](std::size_t at, std::size_t n) -> int {
+        int v = 0;
+        for (std::size_t i = at; i < at + n; ++i) {
+            if (text[i] < '0' || text[i] > '9') return -1;
+            v = v * 10 + (text[i] - '0');
+        }
+        return v;
+    };
+    std::tm tm{};
+    tm.tm_year = num(0, 4) - 1900;
+    tm.tm_mon = num(5, 2) - 1;
+    tm.tm_mday = num(8, 2);
+    tm.tm_hour = num(11, 2);
+    tm.tm_min = num(14, 2);
+    tm.tm_sec = num(17, 2);
+    if (tm.tm_year < -1900 + 1950 || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 59 ||
+        num(0, 4) > 9999)
+        return std::nullopt;
+    const int mday = tm.tm_mday;
+    const std::time_t t = timegm(&tm);
+    if (tm.tm_mday != mday) return std::nullopt;  // 31 February: normalised away
+    return std::chrono::system_clock::from_time_t(t);
 }
 
 time_point asn1_time_point(const ASN1_TIME& t) {

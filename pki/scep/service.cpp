@@ -84,7 +84,9 @@ std::vector<std::string> scep_service::capabilities() const {
 service_reply scep_service::get_ca_caps() const {
     service_reply r;
     r.content_type = "text/plain";
-    for (const auto& cap : capabilities()) r.body += cap + "\n";
+    const char* end = cfg_.capabilities_line_end == service_config::line_end::crlf ? "\r\n" : "\n";
+    for (const auto& cap : capabilities()) r.body += (r.body.empty() ? "" : end) + cap;
+    if (!r.body.empty() && cfg_.capabilities_final_line_end) r.body += end;
     return r;
 }
 

@@ -48,6 +48,10 @@ struct service_config {
     // RFC 8894 §3.5.2 keywords, answered one per line.
     std::vector<std::string> capabilities{"POSTPKIOperation", "Renewal", "SHA-1",        "SHA-256",
                                           "SHA-512",          "AES",     "DES3",         "SCEPStandard"};
+    // How they are separated: RFC 8894 §3.5.2 says one per line without
+    // naming the line end; servers differ (a clone copies one's).
+    enum class line_end { lf, crlf } capabilities_line_end = line_end::lf;
+    bool capabilities_final_line_end = true;
     bool include_root_in_ca_chain = true;
     std::string challenge;  // static challenge secret; empty = no challenge required
     cipher_policy ciphers;
