@@ -30,7 +30,7 @@ struct clone_cli {
     std::string admin_password_file;
     clone::input_files files;
     std::string out;
-    bool verbatim_urls = false, original_dates = false;
+    bool verbatim_urls = false, original_dates = false, ndes = false;
     std::vector<std::string> compare;
     std::string format = "text";
 };
@@ -44,7 +44,7 @@ result<clone::server_view> read_clone_dir(const fs::path& dir) {
     const fs::path o = dir / original_dir;
     if (!fs::is_directory(o)) return make_error(dir.string() + ": not a clone directory (no " + original_dir + "/ in it)");
     clone::input_files f;
-    f.cacert = (o / "getcacert.p7b").string();
+    if (fs::exists(o / "getcacert.p7b")) f.cacert = (o / "getcacert.p7b").string();
     if (fs::exists(o / "getcacaps.txt")) f.caps = (o / "getcacaps.txt").string();
     if (fs::exists(o / "admin-page.html")) f.admin_page = (o / "admin-page.html").string();
     if (fs::exists(o / "certrep.der")) f.certrep = (o / "certrep.der").string();
@@ -130,6 +130,7 @@ int run_clone(const clone_cli& o) {
     clone::clone_options opt;
     opt.verbatim_urls = o.verbatim_urls;
     opt.original_dates = o.original_dates;
+    opt.ndes = o.ndes;
     opt.data_dir = (out / "data").string();
     auto plan = clone::plan_lab(*view, opt);
     if (!plan) {
@@ -154,8 +155,8 @@ int run_clone(const clone_cli& o) {
     std::vector<std::pair<std::string, std::string>> files{
         {"scep-lab.toml", plan->toml},
         {"fidelity.md", clone::fidelity_markdown(plan->fidelity, view->source)},
-        {std::string(original_dir) + "/getcacert.p7b", std::string(p7b.begin(), p7b.end())},
         {std::string(original_dir) + "/http.txt", http}};
+    if (!certs.empty()) files.emplace_back(std::string(original_dir) + "/getcacert.p7b", std::string(p7b.begin(), p7b.end()));
     if (view->caps) files.emplace_back(std::string(original_dir) + "/getcacaps.txt", *view->caps);
     if (view->admin_page) files.emplace_back(std::string(original_dir) + "/admin-page.html", *view->admin_page);
     if (view->certrep) files.emplace_back(std::string(original_dir) + "/certrep.der", std::string(view->certrep->begin(), view->certrep->end()));
@@ -244,9 +245,10 @@ void add_clone_command(CLI::App& app, command_line& cl) {
     cmd->add_option("--caps", o->files.caps, "file: the GetCACaps answer");
     cmd->add_option("--cacert", o->files.cacert, "file: the GetCACert answer (p7b, DER or PEM)");
     cmd->add_option("--admin-page", o->files.admin_page, "file: NDES's admin page as saved");
-    cmd->add_option("--certrep", o->files.certrep, "file: a CertRep the server sent (DER or base64)");
+    cmd->add_option("--certrep", o->files.certrep, "file: a CertRep the server sent (DER, base64 or PEM); alone, its CA's name");
     cmd->add_option("--out", o->out, "the directory to write (new or empty): scep-lab.toml, fidelity.md, original/");
     cmd->add_flag("--verbatim-urls", o->verbatim_urls, "keep CDP and AIA URLs as the customer's (default: the lab's)");
+    cmd->add_flag("--ndes", o->ndes, "NDES mode whatever the server showed (its path, IIS and admin page say so otherwise)");
     cmd->add_flag("--original-dates", o->original_dates, "the certificates' own notBefore and notAfter (default: from now)");
     cmd->add_option("--compare", o->compare, "compare two servers instead: A B, each a URL, a clone directory or a "
                                             "GetCACert file; exit 0 when they differ only in keys, serials, dates")

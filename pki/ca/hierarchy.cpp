@@ -251,7 +251,7 @@ result<void> validate(const hierarchy_spec& spec) {
         if (half->key && !is_rsa(*half->key))
             return make_error(std::string(what) + ".key: the RA certificates must be RSA (clients encrypt to them), not " +
                               std::string(to_string(*half->key)));
-        if (!half->subject.empty())
+        if (!half->subject.empty() && half->shape.subject_der.empty())
             if (auto n = parse_subject(half->subject); !n) return make_error(std::string(what) + ".subject: " + n.message());
     }
     for (std::size_t i = 0; i < spec.tiers.size(); ++i)
@@ -286,7 +286,7 @@ result<void> validate(const hierarchy_spec& spec) {
                 return make_error("pki.tiers: invalid tier name \"" + t.name +
                                   "\" (letters, digits, '-' and '_'; not \"ra\")");
             if (!names.insert(t.name).second) return make_error("pki.tiers: duplicate tier name \"" + t.name + "\"");
-            if (auto s = parse_subject(t.subject); !s)
+            if (auto s = parse_subject(t.subject); !s && t.shape.subject_der.empty())
                 return make_error("pki.tiers." + t.name + ".subject: " + s.message());
             if (t.validity <= std::chrono::seconds::zero())
                 return make_error("pki.tiers." + t.name + ".validity must be positive");

@@ -52,9 +52,9 @@ result<std::vector<x509_ptr>> read_certificates(const std::string& data, const s
 // Checks a GetCACaps answer: text of printable ASCII lines.
 result<void> check_caps(const std::string& body, const std::string& what);
 
-// Files a customer sent: GetCACaps text, GetCACert (p7b, DER, PEM), and
-// optionally the admin page and a CertRep (DER or base64). Each is read
-// whole, within max_input_bytes; an error names the file.
+// Files a customer sent: GetCACaps text, GetCACert (p7b, DER, PEM), the
+// admin page and a CertRep (DER, base64 or PEM); GetCACert or a CertRep at
+// least. Each is read whole, within max_input_bytes; an error names the file.
 struct input_files {
     std::string caps, cacert, admin_page, certrep;
 };
@@ -102,7 +102,12 @@ struct clone_options {
     bool verbatim_urls = false;    // CDP/AIA as the customer's (default: rewritten to the lab's)
     bool original_dates = false;   // the certificates' own notBefore/notAfter
     std::string data_dir = "data"; // the lab's data directory, as written into the configuration
+    bool ndes = false;             // NDES mode whatever the server showed (--ndes)
 };
+
+// The CertRep's signer as IssuerAndSerialNumber names it (RFC 8894 §3.2): the
+// RA's issuer, all a lone CertRep says about the CA. Null when unreadable.
+x509_name_ptr certrep_signer_issuer(const bytes& certrep);
 struct lab_plan {
     std::string toml;
     std::vector<fidelity_row> fidelity;

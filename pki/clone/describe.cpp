@@ -238,7 +238,25 @@ admin_facts read_admin_page(const std::string& raw) {
     return f;
 }
 
+namespace {
+// A certificate may carry one extension twice, a server may send one role
+// twice: the second of a name is "name#2", so that each compares with its twin.
+void number_repeats(std::vector<property>& props) {
+    std::map<std::string, int> seen;
+    for (auto& p : props)
+        if (const int n = ++seen[p.name]; n > 1) p.name += "#" + std::to_string(n);
+}
+std::vector<property> describe_all(const server_view& view);
+}  // namespace
+
 std::vector<property> describe(const server_view& view) {
+    auto out = describe_all(view);
+    number_repeats(out);
+    return out;
+}
+
+namespace {
+std::vector<property> describe_all(const server_view& view) {
     std::vector<property> out;
     if (!view.scep_path.empty()) out.push_back({"scep.path", safe(view.scep_path)});
     if (!view.server_header.empty() || !view.scep_path.empty())
@@ -255,6 +273,12 @@ std::vector<property> describe(const server_view& view) {
         if (!view.caps_content_type.empty()) out.push_back({"caps.content_type", safe(view.caps_content_type)});
     }
     if (!view.cacert_content_type.empty()) out.push_back({"cacert.content_type", safe(view.cacert_content_type)});
+    if (view.certrep)
+        if (auto issuer = certrep_signer_issuer(*view.certrep)) out.push_back({"certrep.signer_issuer", name_text(*issuer)});
+    if (view.certs.empty()) {
+        describe_certrep(view, out);
+        return out;
+    }
     out.push_back({"cacert.form", view.single ? "one DER certificate" : "degenerate PKCS#7 (certs-only)"});
     auto r = assign_roles(view.certs);
     if (!r) {
@@ -288,6 +312,12 @@ std::vector<property> describe(const server_view& view) {
             }
         }
     }
+    describe_certrep(view, out);
+    return out;
+}
+}  // namespace
+
+void describe_certrep(const server_view& view, std::vector<property>& out) {
     if (view.certrep) {
         const std::string body(view.certrep->begin(), view.certrep->end());
         const inspect::reply_report rep = inspect::analyze_reply(body, "application/x-pki-message");
@@ -298,7 +328,6 @@ std::vector<property> describe(const server_view& view) {
         out.push_back({"certrep.signature_algorithm", rep.signature_algorithm.empty() ? "(none)" : safe(rep.signature_algorithm)});
         out.push_back({"certrep.certificates", std::to_string(rep.certificates.size())});
     }
-    return out;
 }
 
 caps_form read_caps(const std::string& body) {

@@ -37,4 +37,7 @@ struct admin_facts {
 };
 admin_facts read_admin_page(const std::string& raw);
 
+// The certrep.* properties (describe's; also for a view with no certificate).
+void describe_certrep(const server_view& view, std::vector<property>& out);
+
 }  // namespace scep::clone

@@ -18,7 +18,34 @@ namespace scep::clone {
 
 namespace {
 
-std::string toml_string(std::string_view s) {
+// Text for a TOML file (UTF-8 only): what is not valid UTF-8 becomes '?'.
+std::string utf8_only(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size();) {
+        auto ch = decode_utf8(s, i);
+        if (!ch) {
+            out += '?';
+            ++i;
+            continue;
+        }
+        out.append(s.substr(i, ch->size));
+        i += ch->size;
+    }
+    return out;
+}
+
+// An HTTP header value as server.header_* takes it: printable ASCII, 256 at most.
+std::string header_value(std::string_view s) {
+    std::string out;
+    for (char c : s.substr(0, 256)) out += static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) <= 0x7e ? c : '?';
+    return out;
+}
+
+// A comment line: UTF-8, no line break or other control character.
+std::string comment(std::string_view s) { return printable_text(utf8_only(s), 400, '?'); }
+
+std::string toml_string(std::string_view raw) {
+    const std::string s = utf8_only(raw);
     std::string out = "\"";
     for (char c : s) {
         const auto u = static_cast<unsigned char>(c);
@@ -270,6 +297,8 @@ public:
     result<lab_plan> run();
 
 private:
+    // All a lone CertRep shows: its CA's name (the signer's issuer) and digest.
+    result<lab_plan> run_from_certrep();
     void row(std::string property, std::string verdict, std::string detail) {
         plan_.fidelity.push_back({std::move(property), std::move(verdict), std::move(detail)});
     }
@@ -340,7 +369,7 @@ void plan_writer::shape(std::ostringstream& o, const X509& cert, const std::stri
     const std::string text = name_to_string(*subject);
     auto encoded = der_encode(*subject, i2d_X509_NAME, "i2d_X509_NAME");
     const bytes subject_der = encoded ? *encoded : bytes{};
-    o << "# " << name_text(*subject) << "\n";
+    o << "# " << comment(name_text(*subject)) << "\n";
     o << "subject = " << toml_string(text) << "\n";
     o << "subject_der = " << toml_string(base64_encode(subject_der)) << "  # wins over subject: order and string types\n";
     row(p + "subject", "copied", "exact DER (attribute order and string types)");
@@ -368,7 +397,53 @@ void plan_writer::shape(std::ostringstream& o, const X509& cert, const std::stri
     if (lines.empty()) row(p + "extensions", "copied", "none");
 }
 
+result<lab_plan> plan_writer::run_from_certrep() {
+    const auto issuer = view_.certrep ? certrep_signer_issuer(*view_.certrep) : nullptr;
+    if (!issuer) return make_error("no certificate and no CertRep signer: nothing to clone");
+    auto encoded = der_encode(*issuer, i2d_X509_NAME, "i2d_X509_NAME");
+    if (!encoded) return encoded.err();
+    const std::string body(view_.certrep->begin(), view_.certrep->end());
+    const inspect::reply_report rep = inspect::analyze_reply(body, "application/x-pki-message");
+    const bool ndes = opt_.ndes;
+    std::ostringstream o;
+    o << "# scep-lab configuration cloned from a CertRep (" << comment(view_.source) << ")\n"
+      << "# by `scep-lab clone`: serve it with  scep-lab serve --config <this file>\n"
+      << "# A CertRep names only its CA and its digest: fidelity.md says what was generated.\n\n";
+    o << "data_dir = " << toml_string(opt_.data_dir) << "\n\n";
+    if (view_.caps) {
+        const caps_form form = read_caps(*view_.caps);
+        o << "[scep]\ncapabilities = " << toml_list(form.words, false) << "\ncapabilities_line_end = "
+          << (form.line_end == "CRLF" ? "\"crlf\"" : "\"lf\"") << "\ncapabilities_final_line_end = "
+          << (form.final_line_end ? "true" : "false") << "\n\n";
+        row("caps.list", "copied", std::to_string(form.words.size()) + " keywords in their order");
+    } else {
+        row("caps.list", "unknown", "no GetCACaps answer given: the lab's defaults");
+    }
+    if (ndes) {
+        o << "[ndes]\nenabled = true\n";
+        if (rep.digest != "sha1" && !rep.digest.empty()) o << "reply_digest = \"mirror\"\n";
+        o << "\n";
+        row("ndes", "copied", "NDES mode (--ndes)");
+        row("certrep.digest", "copied", rep.digest + (rep.digest == "sha1" ? " (NDES's SHA-1)" : " (mirrored)"));
+    } else {
+        row("certrep.digest", "approximated", rep.digest + ": outside NDES mode the lab mirrors the request's digest (--ndes for NDES)");
+    }
+    o << "[pki]\nca_as_ra = false\n\n# The CA the CertRep's signer names; everything else about it is the lab's.\n"
+      << "[[pki.tiers]]\nname = \"issuing\"\nsubject = " << toml_string(name_to_string(*issuer)) << "\nsubject_der = "
+      << toml_string(base64_encode(*encoded)) << "\nkey = \"rsa2048\"\nvalidity = \"3650d\"\n\n";
+    row("cert.issuing.subject", "copied", "the exact DER of the CertRep signer's issuer: " + name_text(*issuer));
+    row("cert.issuing", "generated",
+        "a CertRep carries no CA certificate: key, validity, extensions and whether it is a root are the lab's");
+    row("cacert.ra", "generated", ndes ? "NDES's RA pair with the lab's names" : "one RA with the lab's name");
+    if (!rep.fail_info.empty())
+        row("certrep.fail_info", "not copied", rep.fail_info + ": a failure is reproduced with a fault rule (docs/faults.md)");
+    row("keys", "not copied", "every key is generated fresh");
+    plan_.toml = o.str();
+    return std::move(plan_);
+}
+
 result<lab_plan> plan_writer::run() {
+    if (view_.certs.empty()) return run_from_certrep();
     auto r = assign_roles(view_.certs);
     if (!r) return make_error("GetCACert: " + r.message());
     const std::size_t n = r->tiers.size() + (r->root_missing ? 1 : 0);
@@ -376,11 +451,11 @@ result<lab_plan> plan_writer::run() {
     const std::size_t offset = r->root_missing ? 1 : 0;
 
     // What kind of server: NDES shows itself by its path, IIS, its admin page.
-    const bool ndes = view_.scep_path.find("mscep") != std::string::npos ||
+    const bool ndes = opt_.ndes || view_.scep_path.find("mscep") != std::string::npos ||
                       view_.server_header.rfind("Microsoft-IIS", 0) == 0 || view_.admin_page.has_value() ||
                       view_.admin_needs_login;
     std::ostringstream o;
-    o << "# scep-lab configuration cloned from " << printable_text(view_.source, 300, '?') << "\n"
+    o << "# scep-lab configuration cloned from " << comment(view_.source) << "\n"
       << "# by `scep-lab clone`: serve it with  scep-lab serve --config <this file>\n"
       << "# fidelity.md beside it says what was copied, approximated, generated or could not be known.\n\n";
     o << "data_dir = " << toml_string(opt_.data_dir) << "\n\n";
@@ -388,8 +463,8 @@ result<lab_plan> plan_writer::run() {
     // [server]: HTTP identity.
     o << "[server]\n";
     if (!view_.server_header.empty()) {
-        o << "header_server = " << toml_string(printable_text(view_.server_header, 256, '?')) << "\n";
-        row("http.server", "copied", printable_text(view_.server_header, 256, '?'));
+        o << "header_server = " << toml_string(header_value(view_.server_header)) << "\n";
+        row("http.server", "copied", header_value(view_.server_header));
         const std::string windows = ndes_version(view_.server_header);
         if (!windows.empty())
             row("ndes.version", "unknown", "IIS version says " + windows +
@@ -399,8 +474,8 @@ result<lab_plan> plan_writer::run() {
         row("http.server", "copied", "none sent");
     }
     if (!view_.powered_by.empty()) {
-        o << "header_powered_by = " << toml_string(printable_text(view_.powered_by, 256, '?')) << "\n";
-        row("http.x_powered_by", "copied", printable_text(view_.powered_by, 256, '?'));
+        o << "header_powered_by = " << toml_string(header_value(view_.powered_by)) << "\n";
+        row("http.x_powered_by", "copied", header_value(view_.powered_by));
     }
     o << "\n";
     if (view_.source.rfind("http://", 0) == 0) {
@@ -442,9 +517,26 @@ result<lab_plan> plan_writer::run() {
                 std::to_string(r->others.size()) + " certificate(s) that fit no role (not issued along the chain)");
     }
 
+    // CertRep: the reply signature digest (written in [ndes] below).
+    bool mirror_digest = false;
+    if (view_.certrep) {
+        const std::string body(view_.certrep->begin(), view_.certrep->end());
+        const inspect::reply_report rep = inspect::analyze_reply(body, "application/x-pki-message");
+        if (ndes) {
+            const bool sha1 = rep.digest == "sha1";
+            mirror_digest = !sha1 && !rep.digest.empty();
+            row("certrep.digest", "copied",
+                rep.digest + (sha1 ? " (ndes.reply_digest = \"sha1\", NDES's)" : " (ndes.reply_digest = \"mirror\")"));
+        } else {
+            row("certrep.digest", "approximated", rep.digest + ": outside NDES mode the lab mirrors the request's digest");
+        }
+        if (!rep.fail_info.empty()) row("certrep.fail_info", "not copied", rep.fail_info + ": a failure is reproduced with a fault rule (docs/faults.md)");
+    }
+
     // [ndes]
     if (ndes) {
         o << "[ndes]\nenabled = true\nra_pair = " << (r->ra_encryption ? "true" : "false") << "\n";
+        if (mirror_digest) o << "reply_digest = \"mirror\"  # the CertRep was not signed with SHA-1\n";
         row("ndes", "copied", "NDES mode (its paths, admin page, failure replies)");
         if (view_.admin_page && view_.admin_status == 200) {
             const admin_facts f = read_admin_page(*view_.admin_page);
@@ -497,21 +589,6 @@ result<lab_plan> plan_writer::run() {
         row("admin.answer", "not copied", "an admin page without other signs of NDES: read, not used");
     }
 
-    // CertRep: the reply signature digest.
-    if (view_.certrep) {
-        const std::string body(view_.certrep->begin(), view_.certrep->end());
-        const inspect::reply_report rep = inspect::analyze_reply(body, "application/x-pki-message");
-        if (ndes) {
-            const bool sha1 = rep.digest == "sha1";
-            row("certrep.digest", "copied",
-                rep.digest + (sha1 ? " (ndes.reply_digest = \"sha1\", NDES's)" : " (ndes.reply_digest = \"mirror\")"));
-            if (!sha1) o << "# the CertRep was signed with " << rep.digest << ": replies mirror the request's digest\n[ndes]\nreply_digest = \"mirror\"\n\n";
-        } else {
-            row("certrep.digest", "approximated", rep.digest + ": outside NDES mode the lab mirrors the request's digest");
-        }
-        if (!rep.fail_info.empty()) row("certrep.fail_info", "not copied", rep.fail_info + ": a failure is reproduced with a fault rule (docs/faults.md)");
-    }
-
     // [pki]: the tiers, root first.
     const bool ca_as_ra = !r->ra_signing;
     o << "[pki]\nca_as_ra = " << (ca_as_ra ? "true" : "false") << "\n\n";
@@ -525,7 +602,7 @@ result<lab_plan> plan_writer::run() {
         int pk_nid = NID_undef;
         OBJ_find_sigid_algs(sig_nid, nullptr, &pk_nid);
         const bool ec = pk_nid == NID_X9_62_id_ecPublicKey;
-        o << "# Not in GetCACert: generated to fit (the issuer of " << printable_text(name_to_string(*X509_get_subject_name(&top)), 200, '?') << ")\n";
+        o << "# Not in GetCACert: generated to fit (the issuer of " << comment(name_to_string(*X509_get_subject_name(&top))) << ")\n";
         o << "[[pki.tiers]]\nname = \"root\"\nsubject = " << toml_string(name_to_string(*issuer)) << "\n"
           << "subject_der = " << toml_string(base64_encode(issuer_der)) << "\n"
           << "key = " << (ec ? "\"ec-p384\"" : "\"rsa4096\"") << "\nvalidity = \"7300d\"\n\n";

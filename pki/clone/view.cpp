@@ -120,8 +120,9 @@ result<void> check_caps(const std::string& body, const std::string& what) {
 
 result<server_view> read_files(const input_files& files) {
     server_view view;
-    if (files.cacert.empty()) return make_error("--cacert: the GetCACert answer (p7b, DER or PEM) is needed");
-    view.source = files.cacert;
+    if (files.cacert.empty() && files.certrep.empty())
+        return make_error("--cacert: the GetCACert answer (p7b, DER or PEM) is needed, or at least a --certrep");
+    view.source = files.cacert.empty() ? files.certrep : files.cacert;
     if (!files.caps.empty()) {
         auto caps = read_input(files.caps, "--caps");
         if (!caps) return caps.err();
@@ -129,11 +130,13 @@ result<server_view> read_files(const input_files& files) {
         view.caps = std::move(*caps);
         view.source = files.caps + ", " + view.source;
     }
-    auto cacert = read_input(files.cacert, "--cacert");
-    if (!cacert) return cacert.err();
-    auto certs = read_certificates(*cacert, "--cacert " + files.cacert, &view.single);
-    if (!certs) return certs.err();
-    view.certs = std::move(*certs);
+    if (!files.cacert.empty()) {
+        auto cacert = read_input(files.cacert, "--cacert");
+        if (!cacert) return cacert.err();
+        auto certs = read_certificates(*cacert, "--cacert " + files.cacert, &view.single);
+        if (!certs) return certs.err();
+        view.certs = std::move(*certs);
+    }
     if (!files.admin_page.empty()) {
         auto page = read_input(files.admin_page, "--admin-page");
         if (!page) return page.err();
@@ -146,7 +149,14 @@ result<server_view> read_files(const input_files& files) {
         if (!rep) return rep.err();
         bytes der(rep->begin(), rep->end());
         if (!rep->empty() && static_cast<unsigned char>((*rep)[0]) != 0x30) {
-            auto decoded = is_text(*rep) ? loose_base64(*rep) : std::nullopt;
+            // PEM ("-----BEGIN PKCS7-----") or bare base64.
+            std::string body = *rep;
+            if (const auto begin = body.find("-----BEGIN"); begin != std::string::npos) {
+                const auto start = body.find('\n', begin);
+                const auto end = body.find("-----END");
+                body = start == std::string::npos || end == std::string::npos || end < start ? "" : body.substr(start + 1, end - start - 1);
+            }
+            auto decoded = is_text(*rep) ? loose_base64(body) : std::nullopt;
             if (!decoded) return make_error("--certrep " + files.certrep + ": neither DER nor base64 of a CertRep");
             der = std::move(*decoded);
         }
@@ -155,9 +165,22 @@ result<server_view> read_files(const input_files& files) {
         if (!p7 || !PKCS7_type_is_signed(p7->get()))
             return make_error("--certrep " + files.certrep + ": not a CertRep (a CMS SignedData, RFC 8894 §3.3)");
         view.certrep = std::move(der);
-        view.source += ", " + files.certrep;
+        if (!files.cacert.empty()) view.source += ", " + files.certrep;
+        if (view.certs.empty() && !certrep_signer_issuer(*view.certrep))
+            return make_error("--certrep " + files.certrep + ": no signer names its CA, and no --cacert: nothing to clone");
     }
     return view;
+}
+
+x509_name_ptr certrep_signer_issuer(const bytes& certrep) {
+    auto p7 = pkcs7_from_der(certrep);
+    ERR_clear_error();
+    if (!p7 || !PKCS7_type_is_signed(p7->get())) return nullptr;
+    STACK_OF(PKCS7_SIGNER_INFO)* sis = PKCS7_get_signer_info(p7->get());
+    if (!sis || sk_PKCS7_SIGNER_INFO_num(sis) != 1) return nullptr;
+    const PKCS7_SIGNER_INFO* si = sk_PKCS7_SIGNER_INFO_value(sis, 0);
+    if (!si->issuer_and_serial || !si->issuer_and_serial->issuer) return nullptr;
+    return x509_name_ptr(X509_NAME_dup(si->issuer_and_serial->issuer));
 }
 
 std::vector<std::string> tier_names(std::size_t n) {

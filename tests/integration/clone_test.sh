@@ -8,6 +8,7 @@
 # Then a CA set built with openssl the way AD CS writes it is cloned from
 # files, and hostile files are refused with nothing written.
 source "$(dirname "$0")/lib.sh"
+DATA="$(cd "$(dirname "$0")/../data" && pwd)"
 command -v scepclient >/dev/null || skip "scepclient not installed (apt-get install scep)"
 cd "$WORK"
 
@@ -191,6 +192,19 @@ openssl x509 -in c3/data/pki/issuing.crt -noout -text | contains "CA Issuers - U
     fail "files: the AIA does not point at the lab's root: $(openssl x509 -in c3/data/pki/issuing.crt -noout -ext authorityInfoAccess)"
 echo "ok: an AD CS-shaped CA set cloned from files: root generated to fit, AIA rewritten, the ldap CDP kept verbatim, Microsoft extensions copied"
 
+# 6b. The NDES failure vector in tests/data (a real NDES's FAILURE CertRep,
+# no certificate in it): its CA's name and SHA-1 digest are all it shows.
+VECTOR="$DATA/ndes-failure-certrep.pem"
+"$SCEP_LAB" clone --certrep "$VECTOR" --ndes --out c4 >c4.out 2>&1 || fail "clone from the CertRep: $(cat c4.out)"
+contains "cert.issuing .*generated" <c4.out || fail "the CertRep clone does not say the CA was generated"
+contains "certrep.digest .*copied .*sha1" <c4.out || fail "the CertRep's SHA-1 digest is not copied: $(grep digest c4.out)"
+"$SCEP_LAB" --config c4/scep-lab.toml init >c4.init 2>&1 || fail "the CertRep clone does not generate: $(tail -3 c4.init)"
+[ "$(openssl x509 -in c4/data/pki/issuing.crt -noout -subject -nameopt RFC2253 | cut -d= -f2-)" = "CN=SRV2012-CA" ] ||
+    fail "the CertRep clone's CA is not CN=SRV2012-CA"
+want=$(openssl cms -cmsout -inform PEM -in "$VECTOR" -print | grep -m1 -A1 "issuerAndSerialNumber" | tail -1 | sed 's/.*issuer: //')
+[ "$want" = "CN=SRV2012-CA" ] || fail "openssl reads the vector's signer issuer as '$want'"
+echo "ok: the NDES failure vector cloned from its CertRep: CA name (exact DER) and SHA-1 replies, the rest generated"
+
 # 7. Hostile files: a clear error naming the file, nothing written.
 head -c 100 adcs/getcacert.p7b >trunc.p7b; : >empty.p7b; head -c 2000000 /dev/urandom >big.p7b
 printf '\x89PNG\r\n\x1a\n' >png.p7b; printf 'POSTPKIOperation\n\x00\x01' >bin.caps
@@ -207,4 +221,4 @@ rc=0; "$SCEP_LAB" clone --compare "$ORIG" nowhere.p7b >bad.out 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "compare with a missing file: exit $rc, not 2"
 kill -0 "$ORIG_PID" || fail "the original server died"
 echo "ok: truncated, empty, 2 MB, PNG and binary inputs refused naming the file, nothing written; compare exits 2 on bad input"
-echo "PASS: clone (7 checks)"
+echo "PASS: clone (8 checks)"
