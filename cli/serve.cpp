@@ -722,7 +722,15 @@ int serve(const config::settings& configured) {
                           .capture_dir = s.log.capture_dir,
                           .ndes_events = ndes_events.get(),
                           .header_server = s.server.header_server,
-                          .header_powered_by = s.server.header_powered_by});
+                          .header_powered_by = s.server.header_powered_by,
+                          .ca_paths = [&] {
+                              std::map<std::string, std::pair<std::string, bool>> out;
+                              for (const auto& t : s.pki.tiers) {
+                                  for (const auto& p : t.crl_paths) out[p] = {t.name, true};
+                                  for (const auto& p : t.cert_paths) out[p] = {t.name, false};
+                              }
+                              return out;
+                          }()});
     // Live rollover (POST /admin/api/rollover, `scep-lab ca rollover --live`):
     // the same files `scep-lab ca rollover` writes, then the PKI is loaded again
     // and swapped in; requests already running finish with the old one.

@@ -66,9 +66,9 @@ settings defaults() {
     s.scep.ciphers.allow_single_des = true;
     using std::chrono::hours;
     s.pki.tiers = {
-        {"root", "CN=scep-lab Root CA,O=scep-lab", key_type::rsa2048, hours(24 * 3650), std::nullopt, {}},
-        {"intermediate", "CN=scep-lab Intermediate CA,O=scep-lab", key_type::rsa2048, hours(24 * 1825), std::nullopt, {}},
-        {"issuing", "CN=scep-lab Issuing CA,O=scep-lab", key_type::rsa2048, hours(24 * 1095), std::nullopt, {}},
+        {"root", "CN=scep-lab Root CA,O=scep-lab", key_type::rsa2048, hours(24 * 3650), std::nullopt, {}, {}, {}},
+        {"intermediate", "CN=scep-lab Intermediate CA,O=scep-lab", key_type::rsa2048, hours(24 * 1825), std::nullopt, {}, {}, {}},
+        {"issuing", "CN=scep-lab Issuing CA,O=scep-lab", key_type::rsa2048, hours(24 * 1095), std::nullopt, {}, {}, {}},
     };
     return s;
 }

@@ -517,6 +517,8 @@ void read_file_table(const toml::value& root, settings& s, const std::filesystem
                     spec.key_usage = std::move(usages);
                 }
                 read_shape(t, tiers[i], spec.shape);
+                t.strings("crl_paths", spec.crl_paths);
+                t.strings("cert_paths", spec.cert_paths);
                 // With subject_der, the text is for reading (it may not even parse back).
                 if (auto subject = parse_subject(spec.subject); !subject && spec.shape.subject_der.empty())
                     t.fail(t.at("subject"), subject.message());
@@ -705,7 +707,9 @@ std::string to_toml(const settings& s, bool show_secrets) {
         o << "[[pki.tiers]]\nname = " << quote(t.name) << "\nsubject = " << quote(t.subject)
           << "\nkey = " << quote(std::string(to_string(t.key))) << "\nvalidity = " << quote(format_duration(t.validity))
           << (t.key_usage ? "\nkey_usage = " + quote_list(*t.key_usage) : std::string()) << "\n"
-          << shape_toml(t.shape) << "\n";
+          << shape_toml(t.shape)
+          << (t.crl_paths.empty() ? std::string() : "crl_paths = " + quote_list(t.crl_paths) + "\n")
+          << (t.cert_paths.empty() ? std::string() : "cert_paths = " + quote_list(t.cert_paths) + "\n") << "\n";
     o << "[pki.ra]\nsubject = " << quote(s.pki.ra.subject) << "\nkey = " << quote(std::string(to_string(s.pki.ra.key)))
       << "\nvalidity = " << quote(format_duration(s.pki.ra.validity)) << "\nkey_usage = " << quote_list(s.pki.ra.key_usage)
       << "\nextended_key_usage = " << quote_list(s.pki.ra.extended_key_usage) << "\n"

@@ -23,6 +23,24 @@ result<void> validate(const settings& s) {
     for (const auto& c : s.scep.capabilities)
         if (c.empty() || c.find_first_of("\r\n") != std::string::npos)
             return make_error("scep.capabilities: empty entries and line breaks are not allowed");
+    // Served paths a clone keeps from the customer's CDP and AIA: one tier each,
+    // not a path the lab already answers.
+    std::set<std::string> served;
+    for (const auto& t : s.pki.tiers)
+        for (const auto* list : {&t.crl_paths, &t.cert_paths})
+            for (const auto& p : *list) {
+                if (p.size() < 2 || p.size() > 1024 || p.front() != '/' ||
+                    std::any_of(p.begin(), p.end(), [](char c) {
+                        return static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == '#';
+                    }))
+                    return make_error("pki.tiers." + t.name + ": served path \"" + p +
+                                      "\" must start with '/', up to 1024 visible ASCII characters, no '#'");
+                if (!served.insert(p).second)
+                    return make_error("pki.tiers: the path \"" + p + "\" is served twice");
+                for (const auto& scep : s.scep_paths)
+                    if (p == scep || p.starts_with(scep + "/"))
+                        return make_error("pki.tiers." + t.name + ": \"" + p + "\" is a SCEP path (scep.paths)");
+            }
     // A header value is visible ASCII and spaces (RFC 9110 §5.5): no line
     // break can split the answer.
     for (const auto& [key, value] : {std::pair{"server.header_server", &s.server.header_server},

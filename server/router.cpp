@@ -58,6 +58,7 @@ router::router(router_parts parts)
       scep_paths_(std::move(parts.scep_paths)),
       header_server_(std::move(parts.header_server)),
       header_powered_by_(std::move(parts.header_powered_by)),
+      ca_paths_(std::move(parts.ca_paths)),
       ndes_(parts.ndes),
       quirks_(parts.quirks),
       metrics_(parts.stats),
@@ -97,8 +98,9 @@ std::vector<router::route> router::routes() const {
     if (profile_source_)
         out.push_back({"profile", exactly({"/profiles/apple.mobileconfig"}), read_only, true, &router::profile});
     out.push_back({"export",
-                   [](std::string_view p) {
-                       return p.starts_with("/ca/") || p.starts_with("/certs/") || p.starts_with(crl_path_prefix);
+                   [this](std::string_view p) {
+                       return p.starts_with("/ca/") || p.starts_with("/certs/") || p.starts_with(crl_path_prefix) ||
+                              ca_paths_.count(std::string(p));
                    },
                    read_only, true, &router::download});
     out.push_back({"", [](std::string_view) { return true; }, "", true, &router::not_found});
@@ -243,6 +245,20 @@ response router::profile(call& c) {
 
 response router::download(call& c) {
     const std::string_view path = c.path;
+    // A clone's CDP and AIA paths, kept from the customer's URLs.
+    if (auto alias = ca_paths_.find(std::string(path)); alias != ca_paths_.end()) {
+        const auto& [tier, is_crl] = alias->second;
+        c.rec.detail = tier;
+        if (is_crl) {
+            c.rec.operation = "crl";
+            auto der = service_.crl(tier);
+            if (!der) return text_response(c.req, http::status::not_found, der.message() + "\n");
+            return file_response(c.req, "application/pkix-crl", "", std::string(der->begin(), der->end()));
+        }
+        auto found = export_ca(service_.pki(), tier, "crt");
+        if (!found) return text_response(c.req, http::status::not_found, found.message() + "\n");
+        return file_download(c.req, std::move(*found));
+    }
     // CRLs at stable URLs, one per CA tier (referenced from the CRL
     // Distribution Point of issued certificates).
     if (path.starts_with(crl_path_prefix)) {

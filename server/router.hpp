@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -112,6 +113,7 @@ private:
     scep_service& service_;
     std::vector<std::string> scep_paths_;
     std::string header_server_, header_powered_by_;
+    std::map<std::string, std::pair<std::string, bool>> ca_paths_;
     ndes_frontend* ndes_;
     quirk_gate* quirks_;
     metrics* metrics_;
@@ -149,6 +151,9 @@ struct router_parts {
     ndes_event_log* ndes_events = nullptr;
     // server.header_server / header_powered_by: added to answers without their own.
     std::string header_server, header_powered_by;
+    // A clone's served paths (pki.tiers crl_paths, cert_paths): path -> the
+    // CA tier, and whether it is the CRL (else the certificate, DER).
+    std::map<std::string, std::pair<std::string, bool>> ca_paths;
 };
 
 // The message of a GET PKIOperation: percent-decoded (keeping '+' as '+',

@@ -45,6 +45,10 @@ struct tier_spec {
     // expects is how "CA-as-RA without keyEncipherment" reports are reproduced.
     std::optional<std::vector<std::string>> key_usage;
     cert_shape shape;  // a clone's copy of the customer's CA certificate
+    // Extra URL paths where the lab serves this CA's CRL and certificate (DER):
+    // the paths a clone's CDP and AIA keep from the customer's URLs
+    // ("/CertEnroll/Contoso%20Root%20CA.crl"), as the request sends them.
+    std::vector<std::string> crl_paths, cert_paths;
 };
 
 // One half of an RA pair as a clone copies it; unset parts follow ra_spec.

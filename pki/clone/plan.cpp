@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "pki/clone/clone.hpp"
@@ -306,11 +307,123 @@ private:
     void shape(std::ostringstream& o, const X509& cert, const std::string& role, const std::string& parent,
                bool ra, bool write_key);
     std::string extension_for(const X509_EXTENSION& ext, const std::string& role, const std::string& parent);
+    // A CDP or AIA with its HTTP URLs on the lab's address, their paths kept
+    // (served for `parent`: crl_paths, cert_paths); nullopt for a form it
+    // does not rewrite (several distribution points, reasons, CRL issuers).
+    std::optional<std::string> rewrite_urls(const X509_EXTENSION& ext, bool cdp, const std::string& parent,
+                                            const std::string& where);
+    // The served-path lines of a tier, written once every certificate is read.
+    std::string served_paths(const std::string& tier) const;
 
     const server_view& view_;
     const clone_options& opt_;
     lab_plan plan_;
+    std::map<std::string, std::vector<std::string>> crl_paths_, cert_paths_;
+    std::map<std::string, std::string> path_owner_;
 };
+
+// "http://host:port/a/b.crl?x" -> "/a/b.crl?x"; "" when it is not http(s) or
+// its path is not one the lab can serve under a list-safe spelling.
+std::string url_path(const std::string& url) {
+    std::size_t at = url.rfind("http://", 0) == 0 ? 7 : url.rfind("https://", 0) == 0 ? 8 : std::string::npos;
+    if (at == std::string::npos) return "";
+    const auto slash = url.find('/', at);
+    if (slash == std::string::npos) return "";
+    std::string path = url.substr(slash);
+    if (path.size() < 2 || path.size() > 1024 ||
+        std::any_of(path.begin(), path.end(), [](char c) {
+            return static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == ',' || c == '#' ||
+                   c == '"' || c == '\\';
+        }))
+        return "";
+    return path;
+}
+
+std::string uri_text(const GENERAL_NAME& g) {
+    const ASN1_STRING* s = g.d.uniformResourceIdentifier;
+    return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), static_cast<std::size_t>(ASN1_STRING_length(s)));
+}
+
+std::optional<std::string> plan_writer::rewrite_urls(const X509_EXTENSION& ext, bool cdp, const std::string& parent,
+                                                     const std::string& where) {
+    X509_EXTENSION* e = const_cast<X509_EXTENSION*>(&ext);
+    struct entry {
+        std::string method;  // "" (CDP), "caIssuers", "OCSP"
+        std::string url;
+    };
+    std::vector<entry> in;
+    if (cdp) {
+        dist_point_stack_ptr dps(static_cast<STACK_OF(DIST_POINT)*>(X509V3_EXT_d2i(e)));
+        ERR_clear_error();
+        if (!dps || sk_DIST_POINT_num(dps.get()) != 1) return std::nullopt;
+        const DIST_POINT* dp = sk_DIST_POINT_value(dps.get(), 0);
+        if (!dp->distpoint || dp->distpoint->type != 0 || dp->reasons || dp->CRLissuer) return std::nullopt;
+        for (int j = 0; j < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); ++j) {
+            const GENERAL_NAME* g = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, j);
+            if (g->type != GEN_URI) return std::nullopt;
+            in.push_back({"", uri_text(*g)});
+        }
+    } else {
+        authority_info_access_ptr aia(static_cast<AUTHORITY_INFO_ACCESS*>(X509V3_EXT_d2i(e)));
+        ERR_clear_error();
+        if (!aia) return std::nullopt;
+        for (int i = 0; i < sk_ACCESS_DESCRIPTION_num(aia.get()); ++i) {
+            const ACCESS_DESCRIPTION* ad = sk_ACCESS_DESCRIPTION_value(aia.get(), i);
+            const int method = OBJ_obj2nid(ad->method);
+            if (ad->location->type != GEN_URI || (method != NID_ad_ca_issuers && method != NID_ad_OCSP)) return std::nullopt;
+            in.push_back({method == NID_ad_OCSP ? "OCSP" : "caIssuers", uri_text(*ad->location)});
+        }
+    }
+    std::string value, what;
+    int rewritten = 0, dropped = 0;
+    for (const auto& [method, url] : in) {
+        std::string out = url;
+        const bool fetches_ca = cdp || method == "caIssuers";
+        if (fetches_ca && (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0)) {
+            std::string path = url_path(url);
+            auto& owner = path_owner_[path];
+            if (path.empty() || (!owner.empty() && owner != parent)) {
+                path = cdp ? "/crl/" + parent + ".crl" : "/ca/" + parent + ".crt";  // the lab's own
+            } else {
+                owner = parent;
+                auto& list = cdp ? crl_paths_[parent] : cert_paths_[parent];
+                if (std::find(list.begin(), list.end(), path) == list.end()) list.push_back(path);
+            }
+            out = "${lab}" + path;
+            ++rewritten;
+        } else if (url.find_first_of(",\"\\") != std::string::npos || url.empty()) {
+            ++dropped;  // an LDAP URL with commas cannot be written as a list entry; the lab serves no LDAP
+            continue;
+        }
+        value += std::string(value.empty() ? "" : ",") + (method.empty() ? "" : method + ";") + "URI:" + out;
+    }
+    if (value.empty()) return std::nullopt;
+    const std::string line = std::string(cdp ? "crlDistributionPoints" : "authorityInfoAccess") + " = " +
+                             (X509_EXTENSION_get_critical(e) == 1 ? "critical," : "") + value;
+    std::string check = line;
+    for (auto at = check.find("${lab}"); at != std::string::npos; at = check.find("${lab}", at + 1))
+        check.replace(at, 6, "http://lab.invalid");
+    if (!extension_from_line(check)) {
+        ERR_clear_error();
+        return std::nullopt;
+    }
+    if (rewritten == 0 && dropped == 0) {
+        row(where, "copied", "no HTTP URL to rewrite: " + extension_text(ext));
+        return line;
+    }
+    what = std::to_string(rewritten) + " HTTP URL(s) on the lab's address with their paths (served there)";
+    if (dropped) what += "; " + std::to_string(dropped) + " LDAP URL(s) left out (the lab serves no LDAP)";
+    row(where, "approximated", what + "; the original: " + extension_text(ext) + " (clone --verbatim-urls keeps it)");
+    return line;
+}
+
+std::string plan_writer::served_paths(const std::string& tier) const {
+    std::string out;
+    for (const auto& [key, map] : {std::pair{"crl_paths", &crl_paths_}, std::pair{"cert_paths", &cert_paths_}})
+        if (auto it = map->find(tier); it != map->end())
+            out += std::string(key) + " = " + toml_list(it->second, false) + "  # the customer's URL paths, served here\n";
+    return out;
+}
 
 std::string plan_writer::extension_for(const X509_EXTENSION& ext, const std::string& role, const std::string& parent) {
     bool readable = false;
@@ -323,39 +436,8 @@ std::string plan_writer::extension_for(const X509_EXTENSION& ext, const std::str
         return line;
     }
     if ((nid == NID_crl_distribution_points || nid == NID_info_access) && !opt_.verbatim_urls) {
-        if (!readable) {
-            row(where, "copied", "verbatim: a form the lab does not rewrite (the customer's URLs)");
-            return line;
-        }
-        // http(s) URLs go to the lab's copy of the parent CA; others stay as they are.
-        std::string rewritten;
-        const std::string target = nid == NID_crl_distribution_points ? "${lab}/crl/" + parent + ".crl" : "${lab}/ca/" + parent + ".crt";
-        const auto eq = line.find(" = ");
-        std::string value = line.substr(eq + 3);
-        std::vector<std::string> parts;
-        for (std::size_t at = 0; at <= value.size();) {
-            const auto comma = value.find(',', at);
-            parts.push_back(value.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
-            if (comma == std::string::npos) break;
-            at = comma + 1;
-        }
-        bool changed = false;
-        for (auto& p : parts) {
-            const auto uri = p.find("URI:");
-            if (uri == std::string::npos) continue;
-            const std::string url = p.substr(uri + 4);
-            const bool ocsp = p.rfind("OCSP;", 0) == 0;
-            if (!ocsp && (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0)) {
-                p = p.substr(0, uri + 4) + target;
-                changed = true;
-            }
-        }
-        for (const auto& p : parts) rewritten += (rewritten.empty() ? "" : ",") + p;
-        line = line.substr(0, eq + 3) + rewritten;
-        row(where, changed ? "approximated" : "copied",
-            changed ? "HTTP URLs point to the lab's copy (" + target + "); the original: " + extension_text(ext) +
-                          " (clone --verbatim-urls keeps them)"
-                    : "verbatim (no HTTP URL to rewrite)");
+        if (auto rewritten = rewrite_urls(ext, nid == NID_crl_distribution_points, parent, where)) return *rewritten;
+        row(where, "copied", "verbatim: a form the lab does not rewrite (the customer's URLs)");
         return line;
     }
     row(where, "copied", readable ? "as x509v3_config text that rebuilds the same DER" : "as DER (opaque)");
@@ -605,7 +687,7 @@ result<lab_plan> plan_writer::run() {
         o << "# Not in GetCACert: generated to fit (the issuer of " << comment(name_to_string(*X509_get_subject_name(&top))) << ")\n";
         o << "[[pki.tiers]]\nname = \"root\"\nsubject = " << toml_string(name_to_string(*issuer)) << "\n"
           << "subject_der = " << toml_string(base64_encode(issuer_der)) << "\n"
-          << "key = " << (ec ? "\"ec-p384\"" : "\"rsa4096\"") << "\nvalidity = \"7300d\"\n\n";
+          << "key = " << (ec ? "\"ec-p384\"" : "\"rsa4096\"") << "\nvalidity = \"7300d\"\n@@served:root@@\n";
         row("cert.root", "generated",
             "not sent: self-signed, subject = the issuer of the top CA sent, " + std::string(ec ? "EC P-384" : "RSA 4096") +
                 ", 20 years, the lab's extensions; GetCACert leaves it out (quirks.chain)");
@@ -615,7 +697,7 @@ result<lab_plan> plan_writer::run() {
         const std::string parent = i + offset == 0 ? name : names[i + offset - 1];
         o << "[[pki.tiers]]\nname = " << toml_string(name) << "\n";
         shape(o, *r->tiers[i], name, parent, false, true);
-        o << "\n";
+        o << "@@served:" << name << "@@\n";
     }
     const std::string issuing = names.back();
     if (r->ra_encryption) {
@@ -644,7 +726,13 @@ result<lab_plan> plan_writer::run() {
         ndes ? "NDES passwords come from the lab's admin page" : "the challenge: the lab's scep.challenge (scep-lab-challenge)");
     if (view_.next_status) row("next.status", "copied", "GetNextCACert answered " + std::to_string(view_.next_status) +
                                                        (view_.next_status == 200 ? ": a rollover was prepared; the lab has none until `scep-lab ca rollover`" : ""));
-    plan_.toml = o.str();
+    // The paths CDP and AIA kept, on the tiers they serve (known only now).
+    std::string text = o.str();
+    for (const auto& name : names) {
+        const std::string mark = "@@served:" + name + "@@\n";
+        if (auto at = text.find(mark); at != std::string::npos) text.replace(at, mark.size(), served_paths(name));
+    }
+    plan_.toml = text;
     return std::move(plan_);
 }
 

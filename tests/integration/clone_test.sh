@@ -123,7 +123,21 @@ rc=0; "$SCEP_LAB" clone --compare c1 c2 >cmp2.out 2>&1 || rc=$?
 [ "$rc" = 0 ] || fail "two clones of one server read differently ($rc): $(grep -A2 DIFFERS cmp2.out)"
 "$SCEP_LAB" clone --compare "$ORIG" "$ORIG" --format json | contains '"unexpected":0' || fail "a server differs from itself"
 contains "crlDistributionPoints .*approximated" <<<"$(cat c2/fidelity.md | tr '|' ' ')" || fail "c2's fidelity does not say the CDP was rewritten"
-echo "ok: clone --compare: exit 0 with only serials, dates, fingerprints; the rewritten CDP is reported"
+# Served: the CDP keeps the customer's path on the lab's address, and the lab answers it with the root's CRL.
+"$SCEP_LAB" --config c2/scep-lab.toml serve --port 0 --ready-file c2.ready >c2.log 2>&1 &
+C2_PID=$!
+trap 'kill $CLONE_PID $C2_PID 2>/dev/null; cleanup' EXIT
+for _ in $(seq 1 300); do [ -s c2.ready ] && break; sleep 0.1; done
+[ -s c2.ready ] || { cat c2.log; fail "the default clone does not start"; }
+C2PORT=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' c2.ready)
+curl -s "http://127.0.0.1:$C2PORT/certsrv/mscep/mscep.dll?operation=GetCACert&message=CA" | openssl pkcs7 -inform DER -print_certs >c2.pem
+cdp=$(openssl crl2pkcs7 -nocrl -certfile c2.pem | openssl pkcs7 -print_certs -text -noout | grep -o "URI:http://127.0.0.1:$C2PORT/[^ ]*" | head -1)
+[ "$cdp" = "URI:http://127.0.0.1:$C2PORT/CertEnroll/Contoso%20Root%20CA.crl" ] || fail "the clone's CDP is '$cdp'"
+curl -sf "${cdp#URI:}" -o c2.crl || fail "the lab does not serve its CDP URL ${cdp#URI:}"
+[ "$(openssl crl -inform DER -in c2.crl -noout -issuer -nameopt RFC2253 | cut -d= -f2-)" = "CN=Contoso Root CA,DC=contoso,DC=com" ] ||
+    fail "the CRL at the CDP URL is not the root's"
+kill $C2_PID
+echo "ok: clone --compare: exit 0 with only serials, dates, fingerprints; the default clone serves the root's CRL at the customer's CDP path on its own address"
 
 # 5. A real client enrolls against the clone as it would against the original.
 pw=$(curl -s "http://127.0.0.1:$CPORT/certsrv/mscep_admin/" | iconv -f UTF-16 -t UTF-8 | grep -oP 'password is: <B> \K[0-9A-F]{16}') ||
@@ -175,22 +189,28 @@ printf 'POSTPKIOperation\r\nRenewal\r\nSHA-512\r\nSHA-256\r\nSHA-1\r\nDES3\r\n' 
 cd ..
 "$SCEP_LAB" clone --caps adcs/caps.txt --cacert adcs/getcacert.p7b --out c3 >c3.out 2>&1 || fail "clone from files: $(cat c3.out)"
 contains "cert.root .*generated" <c3.out || fail "the missing root is not reported as generated"
-# An ldap URL with commas is a CDP the lab does not rewrite: kept verbatim, and said so; the AIA's http URL is rewritten.
-contains "crlDistributionPoints .*copied .*verbatim" <c3.out || fail "the verbatim CDP is not reported: $(grep crlDist c3.out)"
+# The http URLs go to the lab's address with their paths; the LDAP URL (commas, and the lab serves no LDAP) is left out, and said so.
+contains "crlDistributionPoints .*approximated .*1 LDAP URL(s) left out" <c3.out || fail "the CDP rewrite is not reported: $(grep crlDist c3.out)"
 contains "authorityInfoAccess .*approximated" <c3.out || fail "the AIA rewrite is not reported: $(grep -i infoaccess c3.out)"
+"$SCEP_LAB" clone --caps adcs/caps.txt --cacert adcs/getcacert.p7b --verbatim-urls --out c3v >/dev/null 2>&1 || fail "verbatim clone from files"
+"$SCEP_LAB" --config c3v/scep-lab.toml init >/dev/null 2>&1 || fail "the verbatim clone does not generate"
+x=$(openssl x509 -in adcs/ca.crt -noout -ext crlDistributionPoints,authorityInfoAccess); y=$(openssl x509 -in c3v/data/pki/issuing.crt -noout -ext crlDistributionPoints,authorityInfoAccess)
+[ "$x" = "$y" ] || fail "--verbatim-urls: CDP/AIA differ: $x / $y"
 "$SCEP_LAB" --config c3/scep-lab.toml init >c3.init 2>&1 || fail "the clone from files does not generate: $(tail -3 c3.init)"
 x=$(openssl x509 -in adcs/ca.crt -noout -subject -nameopt RFC2253,show_type,dump_der); y=$(openssl x509 -in c3/data/pki/issuing.crt -noout -subject -nameopt RFC2253,show_type,dump_der)
 [ "$x" = "$y" ] || fail "files: issuing subject $x / $y"
 for oid in 1.3.6.1.4.1.311.20.2 1.3.6.1.4.1.311.21.1 "Authority Information Access" "CRL Distribution"; do
     openssl x509 -in c3/data/pki/issuing.crt -noout -text | contains "$oid" || fail "files: the clone's issuing CA lacks $oid"
 done
-openssl x509 -in c3/data/pki/issuing.crt -noout -text | contains "ldap:///CN=Fabrikam" || fail "files: the ldap CDP was not kept"
+openssl x509 -in c3/data/pki/issuing.crt -noout -text | contains "URI:http://127.0.0.1:8080/CertEnroll/Fabrikam%20Root%20CA.crl" ||
+    fail "files: the CDP does not keep its path on the lab's address"
+grep -c 'crl_paths = \["/CertEnroll/Fabrikam%20Root%20CA.crl"\]' c3/scep-lab.toml >/dev/null || fail "files: the root does not serve the CDP path"
 [ "$(openssl x509 -in c3/data/pki/root.crt -noout -subject -nameopt RFC2253 | cut -d= -f2-)" = "$(openssl x509 -in adcs/ca.crt -noout -issuer -nameopt RFC2253 | cut -d= -f2-)" ] ||
     fail "files: the generated root is not the issuing CA's issuer"
 grep -cE 'chain = "(no-root|issuing-only)"' c3/scep-lab.toml >/dev/null || fail "files: the clone does not leave the root out of GetCACert"
-openssl x509 -in c3/data/pki/issuing.crt -noout -text | contains "CA Issuers - URI:http://127.0.0.1:8080/ca/root.crt" ||
-    fail "files: the AIA does not point at the lab's root: $(openssl x509 -in c3/data/pki/issuing.crt -noout -ext authorityInfoAccess)"
-echo "ok: an AD CS-shaped CA set cloned from files: root generated to fit, AIA rewritten, the ldap CDP kept verbatim, Microsoft extensions copied"
+openssl x509 -in c3/data/pki/issuing.crt -noout -text | contains "CA Issuers - URI:http://127.0.0.1:8080/CertEnroll/root_Fabrikam%20Root%20CA.crt" ||
+    fail "files: the AIA does not keep its path on the lab's address: $(openssl x509 -in c3/data/pki/issuing.crt -noout -ext authorityInfoAccess)"
+echo "ok: an AD CS-shaped CA set cloned from files: root generated to fit, CDP/AIA paths kept on the lab's address (LDAP left out; --verbatim-urls keeps them byte for byte), Microsoft extensions copied"
 
 # 6b. The NDES failure vector in tests/data (a real NDES's FAILURE CertRep,
 # no certificate in it): its CA's name and SHA-1 digest are all it shows.

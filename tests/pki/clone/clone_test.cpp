@@ -290,3 +290,25 @@ TEST(clone, the_plan_loads_as_a_configuration_even_from_hostile_names) {
 
 }  // namespace
 }  // namespace scep::clone
+
+namespace scep::clone {
+namespace {
+
+TEST(clone, served_paths_are_checked_before_the_lab_starts) {
+    auto with = [](const std::string& toml) {
+        return config::load_string("[[pki.tiers]]\nname = \"root\"\nsubject = \"CN=R\"\n" + toml, "t.toml", config::defaults());
+    };
+    EXPECT_TRUE(with("crl_paths = [\"/CertEnroll/R%20CA.crl\"]\ncert_paths = [\"/CertEnroll/R.crt\"]\n"));
+    for (const std::string bad : {"crl_paths = [\"CertEnroll/x.crl\"]", "crl_paths = [\"/a b.crl\"]",
+                                  "crl_paths = [\"/x.crl\"]\ncert_paths = [\"/x.crl\"]", "crl_paths = [\"/scep/x.crl\"]",
+                                  "crl_paths = [\"/x#y\"]"}) {
+        auto r = with(bad + "\n");
+        EXPECT_FALSE(r) << bad;
+        if (!r) {
+            EXPECT_NE(r.message().find("pki.tiers"), std::string::npos) << r.message();
+        }
+    }
+}
+
+}  // namespace
+}  // namespace scep::clone
