@@ -128,6 +128,11 @@ struct comparison {
     probe_report a, b;
     std::vector<difference> differences;
     std::size_t unreached = 0;  // steps one side never reached (not listed: an earlier difference explains them)
+    // The visible configuration (scep-lab clone's comparison, docs/clone.md):
+    // its differences are listed among `differences` as "configuration <property>";
+    // those a second server cannot avoid (keys, serials, dates) only counted.
+    std::size_t configuration_expected = 0;
+    std::string configuration_note;  // why it was not compared, when it was not
 };
 // `b_challenge`: the second server's challenge when it differs ("": the same source as the first).
 result<comparison> run_compare(const probe_options& o, const std::string& url_b, const std::string& b_challenge,

@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include "client/clone_fetch.hpp"
 #include "client/probe.hpp"
 #include "client/report_text.hpp"
 #include "pki/crypto/encoding.hpp"
@@ -70,6 +71,28 @@ result<comparison> run_compare(const probe_options& o, const std::string& url_b,
                                      sa->summary + (sa->device_error.empty() ? "" : " [" + sa->device_error + "]"),
                                      sb->summary + (sb->device_error.empty() ? "" : " [" + sb->device_error + "]")});
         }
+    // What each server shows any client, property by property: the same
+    // comparison as `scep-lab clone --compare` (read-only requests only).
+    clone_fetch_options fa;
+    fa.url = o.url;
+    fa.ca_file = o.ca_file;
+    fa.timeout = std::chrono::seconds(o.timeout_seconds);
+    clone_fetch_options fb = fa;
+    fb.url = url_b;
+    auto va = fetch_view(fa);
+    auto vb = va ? fetch_view(fb) : result<clone::server_view>(make_error("not read"));
+    if (va && vb) {
+        for (const auto& d : clone::compare(clone::describe(*va), clone::describe(*vb))) {
+            if (d.uncopyable) {
+                ++c.configuration_expected;
+                continue;
+            }
+            if (d.name == "scep.path") continue;  // each URL's own path
+            c.differences.push_back({"configuration " + d.name, d.a, d.b, "", ""});
+        }
+    } else {
+        c.configuration_note = "configuration not compared: " + (va ? vb.message() : va.message());
+    }
     if (c.a.suite) {
         std::vector<std::string> ids;
         for (const auto& x : c.a.suite->checks) ids.push_back(x.id);
@@ -91,8 +114,11 @@ std::string compare_text(const comparison& c) {
     std::ostringstream o;
     o << "scep-lab probe --compare\n  A: " << c.a.url << (c.a.server.empty() ? "" : " (Server: " + c.a.server + ")")
       << "\n  B: " << c.b.url << (c.b.server.empty() ? "" : " (Server: " + c.b.server + ")") << "\n\n";
+    if (!c.configuration_note.empty()) o << c.configuration_note << "\n\n";
     if (c.differences.empty()) {
-        o << "no difference: every persona step and suite check came out the same\n";
+        o << "no difference: every persona step, suite check and visible configuration property came out the same"
+          << (c.configuration_expected ? " (" + std::to_string(c.configuration_expected) + " key, serial and date differences aside)" : "")
+          << "\n";
         return o.str();
     }
     o << c.differences.size() << " difference(s)"
@@ -125,7 +151,9 @@ json::value compare_json(const comparison& c) {
     return json::object{{"a", probe_json(c.a)},
                         {"b", probe_json(c.b)},
                         {"differences", std::move(diffs)},
-                        {"not_reached_on_one_side", c.unreached}};
+                        {"not_reached_on_one_side", c.unreached},
+                        {"configuration_expected_differences", c.configuration_expected},
+                        {"configuration_note", c.configuration_note}};
 }
 
 }  // namespace scep::client

@@ -256,6 +256,10 @@ has("windows-intune GetCACert", "passed", "refused by the server: HTTP 404")
 has("cisco-ios GetCACert", "passed", "refused by the server: HTTP 404")
 has("suite getcrl", "pass", "finding")
 assert "ios enroll" not in d, d.get("ios enroll")  # both enroll an iPhone
+# The visible configuration too (scep-lab clone's comparison): the CA's name differs; serials only counted.
+has("configuration cert.issuing.subject", "C=US (PrintableString), O=scep-ca (UTF8String)", "C=US (PrintableString), O=scep-ca (PrintableString)")
+assert c["configuration_expected_differences"] > 0, c["configuration_expected_differences"]
+assert not any(k.endswith(".serial") for k in d), sorted(d)
 PY
     contains -F '| rfc8894 GetCert | passed | refused by the server: HTTP 500 |' <compare.md || fail "the Markdown comparison: $(head -12 compare.md)"
     echo "ok: --compare scep-lab (micromdm-like) with micromdm: GetCert/GetCRL 500 and /pkiclient.exe 404 on micromdm only; iOS enrolls on both"
@@ -289,6 +293,8 @@ kill $SECOND_PID
 wait $SECOND_PID 2>/dev/null || true
 [ "$SRC" = 0 ] || fail "two labs with the same preset differ (exit $SRC): $(head -20 same.txt) $(tail -3 same.err)"
 contains -F 'no difference' <same.txt || fail "--compare of two equal labs: $(head -5 same.txt)"
+contains "visible configuration property came out the same (.* key, serial and date differences aside)" <same.txt ||
+    fail "--compare did not compare the configuration: $(head -5 same.txt)"
 echo "ok: --compare of two labs with the same preset finds no difference"
 
 # --- hostile servers: each ends with a clear finding within its timeout
