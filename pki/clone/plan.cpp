@@ -221,14 +221,10 @@ std::string fidelity_text(const std::vector<fidelity_row>& rows) {
 }
 
 std::string fidelity_markdown(const std::vector<fidelity_row>& rows, const std::string& source) {
+    // HTML's escapes (Markdown renders them) and the table's separator.
     auto cell = [](const std::string& s) {
         std::string out;
-        for (char c : s) {
-            if (c == '|') out += "\\|";
-            else if (c == '<') out += "&lt;";
-            else if (c == '>') out += "&gt;";
-            else out += c;
-        }
+        for (char c : markup_escape(s)) out += c == '|' ? std::string("\\|") : std::string(1, c);
         return out;
     };
     std::string out = "# Fidelity of this clone\n\nCloned from " + cell(source) +

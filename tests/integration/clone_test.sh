@@ -64,13 +64,21 @@ grep -c "operation=PKIOperation" "$WORK/server.log" >/dev/null && fail "clone se
     fail "the original recorded a PKIOperation from clone"
 echo "ok: cloned from the URL with GetCACaps, GetCACert, GetNextCACert and the admin page only"
 
+# serve_clone DIR: serves DIR/scep-lab.toml on port 0; sets SERVED_PORT, adds its pid to PIDS.
+PIDS=""
+trap 'kill $PIDS 2>/dev/null; cleanup' EXIT
+serve_clone() {
+    "$SCEP_LAB" --config "$1/scep-lab.toml" serve --port 0 --ready-file "$1.ready" >"$1.log" 2>&1 &
+    PIDS="$PIDS $!"
+    SERVED_PID=$!
+    for _ in $(seq 1 300); do [ -s "$1.ready" ] && break; sleep 0.1; done
+    [ -s "$1.ready" ] || { cat "$1.log"; fail "the clone in $1 does not start"; }
+    SERVED_PORT=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$1.ready")
+}
+
 # 2. Serve the clone beside the original.
-"$SCEP_LAB" --config c1/scep-lab.toml serve --port 0 --ready-file c1.ready >c1.log 2>&1 &
-CLONE_PID=$!
-trap 'kill $CLONE_PID 2>/dev/null; cleanup' EXIT
-for _ in $(seq 1 300); do [ -s c1.ready ] && break; sleep 0.1; done
-[ -s c1.ready ] || { cat c1.log; fail "the clone does not start"; }
-CPORT=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' c1.ready)
+serve_clone c1
+CPORT=$SERVED_PORT
 CLONE="http://127.0.0.1:$CPORT/certsrv/mscep/mscep.dll"
 
 # 3. openssl, property by property, certificate by certificate.
@@ -124,12 +132,9 @@ rc=0; "$SCEP_LAB" clone --compare c1 c2 >cmp2.out 2>&1 || rc=$?
 "$SCEP_LAB" clone --compare "$ORIG" "$ORIG" --format json | contains '"unexpected":0' || fail "a server differs from itself"
 contains "crlDistributionPoints .*approximated" <<<"$(cat c2/fidelity.md | tr '|' ' ')" || fail "c2's fidelity does not say the CDP was rewritten"
 # Served: the CDP keeps the customer's path on the lab's address, and the lab answers it with the root's CRL.
-"$SCEP_LAB" --config c2/scep-lab.toml serve --port 0 --ready-file c2.ready >c2.log 2>&1 &
-C2_PID=$!
-trap 'kill $CLONE_PID $C2_PID 2>/dev/null; cleanup' EXIT
-for _ in $(seq 1 300); do [ -s c2.ready ] && break; sleep 0.1; done
-[ -s c2.ready ] || { cat c2.log; fail "the default clone does not start"; }
-C2PORT=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' c2.ready)
+serve_clone c2
+C2PORT=$SERVED_PORT
+C2_PID=$SERVED_PID
 curl -s "http://127.0.0.1:$C2PORT/certsrv/mscep/mscep.dll?operation=GetCACert&message=CA" | openssl pkcs7 -inform DER -print_certs >c2.pem
 cdp=$(openssl crl2pkcs7 -nocrl -certfile c2.pem | openssl pkcs7 -print_certs -text -noout | grep -o "URI:http://127.0.0.1:$C2PORT/[^ ]*" | head -1)
 [ "$cdp" = "URI:http://127.0.0.1:$C2PORT/CertEnroll/Contoso%20Root%20CA.crl" ] || fail "the clone's CDP is '$cdp'"
