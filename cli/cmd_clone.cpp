@@ -33,6 +33,7 @@ struct clone_cli {
     bool verbatim_urls = false, original_dates = false, ndes = false;
     std::vector<std::string> compare;
     std::string format = "text";
+    int timeout_seconds = 15;
 };
 
 bool is_url(const std::string& s) { return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0; }
@@ -254,8 +255,12 @@ void add_clone_command(CLI::App& app, command_line& cl) {
                                             "GetCACert file; exit 0 when they differ only in keys, serials, dates")
         ->expected(2);
     cmd->add_option("--format", o->format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
+    cmd->add_option("--timeout", o->timeout_seconds, "seconds per HTTP exchange (default 15)")->check(CLI::Range(1, 600));
     cmd->callback([&cl, o] {
-        cl.choose([o] { return o->compare.empty() ? run_clone(*o) : run_compare(*o); });
+        cl.choose([o] {
+            o->fetch.timeout = std::chrono::seconds(o->timeout_seconds);
+            return o->compare.empty() ? run_clone(*o) : run_compare(*o);
+        });
     });
 }
 

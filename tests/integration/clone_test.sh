@@ -244,6 +244,17 @@ contains "bin.caps" <bad.out && [ ! -e bad-out ] || fail "binary caps: $(cat bad
 "$SCEP_LAB" clone --cacert adcs/getcacert.p7b --out c1 >bad.out 2>&1 && fail "clone wrote over an existing clone"
 rc=0; "$SCEP_LAB" clone --compare "$ORIG" nowhere.p7b >bad.out 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "compare with a missing file: exit $rc, not 2"
+# Servers gone wrong (tests/integration/hostile_server.py): an error naming what went wrong, nothing written.
+python3 "$(dirname "$DATA")/integration/hostile_server.py" "$WORK/hostile.port" >hostile.log 2>&1 &
+PIDS="$PIDS $!"
+for _ in $(seq 1 50); do [ -s hostile.port ] && break; sleep 0.1; done
+HP=$(cat hostile.port)
+for kind in garbage huge hang redirect-loop; do
+    rc=0; "$SCEP_LAB" clone --url "http://127.0.0.1:$HP/$kind" --timeout 3 --out bad-out >bad.out 2>&1 || rc=$?
+    [ "$rc" = 2 ] || fail "hostile server $kind: exit $rc, want 2: $(cat bad.out)"
+    [ ! -e bad-out ] || fail "hostile server $kind: something was written"
+    contains -E "GetCACaps|GetCACert|body limit|timed out" <bad.out || fail "hostile server $kind: the error says nothing: $(cat bad.out)"
+done
 kill -0 "$ORIG_PID" || fail "the original server died"
-echo "ok: truncated, empty, 2 MB, PNG and binary inputs refused naming the file, nothing written; compare exits 2 on bad input"
+echo "ok: truncated, empty, 2 MB, PNG and binary inputs refused naming the file, nothing written; compare exits 2 on bad input; servers answering garbage, 100 MB, nothing or a redirect loop: exit 2, nothing written"
 echo "PASS: clone (8 checks)"
