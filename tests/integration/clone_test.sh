@@ -217,6 +217,19 @@ openssl x509 -in c3/data/pki/issuing.crt -noout -text | contains "CA Issuers - U
     fail "files: the AIA does not keep its path on the lab's address: $(openssl x509 -in c3/data/pki/issuing.crt -noout -ext authorityInfoAccess)"
 echo "ok: an AD CS-shaped CA set cloned from files: root generated to fit, CDP/AIA paths kept on the lab's address (LDAP left out; --verbatim-urls keeps them byte for byte), Microsoft extensions copied"
 
+# 6a. Over HTTPS: a plain lab's https:// URL, verified against its chain.
+"$SCEP_LAB" --preset plain-rfc8894 serve --port 0 --https-port 0 --data-dir "$WORK/tls-data" --ready-file tls.ready >tls.log 2>&1 &
+PIDS="$PIDS $!"
+for _ in $(seq 1 300); do [ -s tls.ready ] && break; sleep 0.1; done
+HTTPS_BASE=$(sed -n 's/.*"https_base_url":"\([^"]*\)".*/\1/p' tls.ready)
+[ -n "$HTTPS_BASE" ] || fail "no HTTPS listener: $(cat tls.ready)"
+"$SCEP_LAB" clone --url "$HTTPS_BASE/scep" --ca-file "$WORK/tls-data/pki/ca-chain.pem" --out c5 >c5.out 2>&1 ||
+    fail "clone over HTTPS: $(cat c5.out)"
+grep -c "enabled = false" c5/scep-lab.toml >/dev/null && fail "a clone of an HTTPS server turned HTTPS off"
+rc=0; "$SCEP_LAB" clone --url "$HTTPS_BASE/scep" --out c6 >c6.out 2>&1 || rc=$?
+[ "$rc" = 2 ] && [ ! -e c6 ] || fail "clone over HTTPS without the lab's chain: exit $rc (want 2, nothing written): $(cat c6.out)"
+echo "ok: cloned over HTTPS with --ca-file; without it the server's certificate is not trusted and nothing is written"
+
 # 6b. The NDES failure vector in tests/data (a real NDES's FAILURE CertRep,
 # no certificate in it): its CA's name and SHA-1 digest are all it shows.
 VECTOR="$DATA/ndes-failure-certrep.pem"
@@ -257,4 +270,4 @@ for kind in garbage huge hang redirect-loop; do
 done
 kill -0 "$ORIG_PID" || fail "the original server died"
 echo "ok: truncated, empty, 2 MB, PNG and binary inputs refused naming the file, nothing written; compare exits 2 on bad input; servers answering garbage, 100 MB, nothing or a redirect loop: exit 2, nothing written"
-echo "PASS: clone (8 checks)"
+echo "PASS: clone (9 checks)"
