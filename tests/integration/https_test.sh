@@ -98,6 +98,16 @@ if command -v certmonger >/dev/null && command -v dbus-run-session >/dev/null &&
 out="$WORK/cm/out"
 getcert add-scep-ca -s -c lab-https -u "https://localhost:$HPORT/scep" -R "$WORK/root.pem" || exit 10
 getcert request -s -c lab-https -I tls -f "\$out/tls.pem" -k "\$out/tls.key" -L "$CHALLENGE" -N CN=cm-https.lab -w >/dev/null 2>&1
+# certmonger fetches the CA's certificates in the background after add-scep-ca;
+# a request that starts first stops at CA_UNCONFIGURED ("No RA certificate"):
+# once they are there, resubmit it (a slow, sanitized server makes the race
+# visible). The check below still wants MONITORING.
+for _ in \$(seq 1 25); do
+    getcert list -s -i tls >"\$out/tls.list"
+    grep -q "status: CA_UNCONFIGURED" "\$out/tls.list" || break
+    sleep 0.2
+    getcert resubmit -s -i tls -w >/dev/null 2>&1
+done
 getcert list -s -i tls >"\$out/tls.list"
 getcert add-scep-ca -s -c untrusted -u "https://localhost:$HPORT/scep" -R "$WORK/other-root.pem" || exit 11
 getcert request -s -c untrusted -I untrusted -f "\$out/untrusted.pem" -k "\$out/untrusted.key" -L "$CHALLENGE" -N CN=cm-untrusted.lab >/dev/null 2>&1

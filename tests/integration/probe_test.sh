@@ -228,7 +228,9 @@ if command -v scepserver >/dev/null; then
     MPID=$!
     MPORT=""
     for _ in $(seq 1 50); do
-        MPORT=$(ss -Hltnp 2>/dev/null | grep "pid=$MPID," | grep -oE ':[0-9]+ ' | head -1 | tr -d ': ')
+        # `|| true`: until scepserver listens grep finds nothing, and under set -e
+        # a failed assignment would end the script without a word.
+        MPORT=$(ss -Hltnp 2>/dev/null | grep "pid=$MPID," | grep -oE ':[0-9]+ ' | head -1 | tr -d ': ' || true)
         [ -n "$MPORT" ] && break
         sleep 0.1
     done
