@@ -178,12 +178,8 @@ void read_shape(table_reader& t, const toml::value& table, cert_shape& shape) {
     if (t.has("extensions")) {
         std::vector<std::string> lines;
         t.strings("extensions", lines);
-        for (const auto& line : lines) {
-            std::string checked = line;
-            for (auto at = checked.find("${lab}"); at != std::string::npos; at = checked.find("${lab}", at + 1))
-                checked.replace(at, 6, "http://lab.invalid");
-            if (auto ext = extension_from_line(checked); !ext) t.fail(t.at("extensions"), ext.message());
-        }
+        for (const auto& line : lines)
+            if (auto ext = check_extension_line(line); !ext) t.fail(t.at("extensions"), ext.message());
         shape.extensions = std::move(lines);
     }
     for (const auto& [key, out] : {std::pair{"not_before", &shape.not_before}, std::pair{"not_after", &shape.not_after}}) {

@@ -17,6 +17,16 @@ namespace scep {
 
 namespace fs = std::filesystem;
 
+std::string with_lab_url(std::string line, const std::string& lab_url) {
+    for (auto at = line.find("${lab}"); at != std::string::npos; at = line.find("${lab}", at + lab_url.size()))
+        line.replace(at, 6, lab_url);
+    return line;
+}
+
+result<x509_ext_ptr> check_extension_line(const std::string& line) {
+    return extension_from_line(with_lab_url(line, "http://lab.invalid"));
+}
+
 namespace {
 
 constexpr const char* manifest_name = "hierarchy.txt";
@@ -96,11 +106,7 @@ void apply_shape(cert_request& req, const cert_shape& shape, std::chrono::second
     req.signature = shape.signature;
     if (!shape.extensions) return;
     std::vector<std::string> lines;
-    for (std::string line : *shape.extensions) {
-        for (auto at = line.find("${lab}"); at != std::string::npos; at = line.find("${lab}", at + lab_url.size()))
-            line.replace(at, 6, lab_url);
-        lines.push_back(std::move(line));
-    }
+    for (const auto& line : *shape.extensions) lines.push_back(with_lab_url(line, lab_url));
     req.exact_extensions = std::move(lines);
 }
 
@@ -226,11 +232,8 @@ result<void> check_shape(const cert_shape& shape, const std::string& what, std::
         return make_error(what + ".signature: " + to_string(*shape.signature) + " needs an RSA signing key, and the key "
                           "that signs it is " + std::string(to_string(*signer)));
     if (shape.extensions)
-        for (std::string line : *shape.extensions) {
-            for (auto at = line.find("${lab}"); at != std::string::npos; at = line.find("${lab}", at + 1))
-                line.replace(at, 6, "http://lab.invalid");
-            if (auto ext = extension_from_line(line); !ext) return make_error(what + ".extensions: " + ext.message());
-        }
+        for (const auto& line : *shape.extensions)
+            if (auto ext = check_extension_line(line); !ext) return make_error(what + ".extensions: " + ext.message());
     if (shape.not_before && shape.not_after && *shape.not_after <= *shape.not_before)
         return make_error(what + ": not_after must come after not_before");
     return {};

@@ -33,6 +33,11 @@ struct cert_shape {
     bool empty() const { return subject_der.empty() && !signature && !extensions && !not_before && !not_after; }
 };
 
+// A shape's extension line with "${lab}" replaced by `lab_url`.
+std::string with_lab_url(std::string line, const std::string& lab_url);
+// Whether a shape's extension line builds, whatever address "${lab}" becomes.
+result<x509_ext_ptr> check_extension_line(const std::string& line);
+
 struct tier_spec {
     std::string name;     // file stem and display name: "root", "issuing"
     std::string subject;  // "CN=scep-lab Root CA,O=scep-lab"

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "pki/clone/clone.hpp"
+#include "pki/ca/hierarchy.hpp"
 #include "pki/clone/describe.hpp"
 #include "pki/crypto/encoding.hpp"
 #include "pki/crypto/x509_build.hpp"
@@ -396,10 +397,7 @@ std::optional<std::string> plan_writer::rewrite_urls(const X509_EXTENSION& ext, 
     if (value.empty()) return std::nullopt;
     const std::string line = std::string(cdp ? "crlDistributionPoints" : "authorityInfoAccess") + " = " +
                              (X509_EXTENSION_get_critical(e) == 1 ? "critical," : "") + value;
-    std::string check = line;
-    for (auto at = check.find("${lab}"); at != std::string::npos; at = check.find("${lab}", at + 1))
-        check.replace(at, 6, "http://lab.invalid");
-    if (!extension_from_line(check)) {
+    if (!check_extension_line(line)) {
         ERR_clear_error();
         return std::nullopt;
     }
