@@ -161,23 +161,35 @@ void transaction_list(CLI::App& cmd, command_line& cl) {
 
 void inspect_command(CLI::App& app, command_line& cl) {
     struct options {
-        std::string target, format = "text";
+        std::vector<std::string> targets;
+        std::string format = "text";
+        evidence_options evidence;
         bool catalogue = false;
     };
     auto o = std::make_shared<options>();
     auto* cmd = app.add_subcommand(
-        "inspect", "show one recorded transaction, or decode a captured SCEP message (DER, PEM or base64) offline");
-    cmd->add_option("target", o->target, "a transaction id, or a file");
+        "inspect", "decode evidence offline: captures (pcap, pcapng), HAR, IIS logs and event exports as one timeline "
+                   "per client, a captured SCEP message (DER, PEM or base64), or one recorded transaction");
+    cmd->add_option("target", o->targets, "a transaction id, a SCEP message file, or evidence files (docs/evidence.md)");
     cmd->add_option("--format", o->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+    cmd->add_option("--ra-key", o->evidence.ra_key_file,
+                    "evidence: the server's RA private key (PEM, its certificate may follow), to open what was encrypted to it");
     cmd->add_flag("--catalogue", o->catalogue, "print the findings catalogue (Markdown) and exit");
     cmd->callback([&cl, o] {
         if (o->catalogue) return cl.choose([] { return print_catalogue(std::cout); });
-        if (o->target.empty())
+        if (o->targets.empty())
             return cl.choose([] {
-                std::cerr << "scep-lab inspect: give a transaction id or a file (or --catalogue)\n";
+                std::cerr << "scep-lab inspect: give a transaction id, a file or evidence files (or --catalogue)\n";
                 return 2;
             });
-        cl.choose_with_settings([o](const config::settings& s) { return inspect(s, o->target, o->format, std::cout); });
+        if (o->targets.size() > 1 || is_evidence_file(o->targets.front()) || !o->evidence.ra_key_file.empty()) {
+            cl.choose_with_settings([o](const config::settings& s) {
+                return inspect_evidence(s, o->targets, o->evidence, o->format, std::cout);
+            });
+            return;
+        }
+        cl.choose_with_settings(
+            [o](const config::settings& s) { return inspect(s, o->targets.front(), o->format, std::cout); });
     });
 }
 

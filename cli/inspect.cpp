@@ -4,12 +4,16 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <unistd.h>
 #include <iostream>
 
 #include "cli/lab.hpp"
 #include "pki/crypto/encoding.hpp"
 #include "pki/inspect/analysis.hpp"
 #include "pki/scep/message.hpp"
+#include "pki/evidence/evidence.hpp"
+#include "server/evidence.hpp"
 #include "server/inspector.hpp"
 #include "pki/crypto/json_text.hpp"
 
@@ -219,6 +223,77 @@ int inspect(const config::settings& s, const std::string& target, const std::str
         print_json(out, report, 0);
     // Not a SCEP message at all: the report says why, the exit status too.
     return readable ? 0 : 1;
+}
+
+bool is_evidence_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    char head[4096];
+    in.read(head, sizeof head);
+    return evidence::detect(std::string_view(head, static_cast<std::size_t>(in.gcount()))) != evidence::file_kind::unknown;
+}
+
+int inspect_evidence(const config::settings& s, const std::vector<std::string>& files, const evidence_options& o,
+                     const std::string& format, std::ostream& out) {
+    std::vector<std::filesystem::path> paths(files.begin(), files.end());
+    std::string ra_key;
+    if (!o.ra_key_file.empty()) {
+        auto text = read_file(o.ra_key_file);
+        if (!text) {
+            std::cerr << "scep-lab inspect: --ra-key " << text.message() << "\n";
+            return 2;
+        }
+        ra_key = std::move(*text);
+    }
+    // The lab here, when there is one: what was sent to it is opened with its key.
+    std::optional<lab> l;
+    inspect::lab_view view;
+    if (std::filesystem::exists(s.pki_dir())) {
+        server::event_log quiet(config::log_format::text, config::log_level::off);
+        if (auto opened = open_lab(s, quiet)) {
+            l.emplace(std::move(*opened));
+            view = server::describe_lab(l->pki, {});
+            view.ra_key = &l->pki.ra_encryption_key();
+        }
+    }
+    view.min_rsa_bits = s.csr.min_rsa_bits;
+    view.min_ec_bits = s.csr.min_ec_bits;
+    // The rows live in a private SQLite file: memory stays bounded whatever the evidence's size.
+    std::error_code ec;
+    auto dir = std::filesystem::temp_directory_path(ec) / ("scep-lab-evidence-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+        std::cerr << "scep-lab inspect: cannot create a working directory " << dir.string() << ": " << ec.message() << "\n";
+        return 2;
+    }
+    struct cleanup {
+        std::filesystem::path d;
+        ~cleanup() {
+            std::error_code e;
+            std::filesystem::remove_all(d, e);
+        }
+    } remove_dir{dir};
+    auto rows = open_sqlite_transactions(dir / "transactions.db");
+    if (!rows) {
+        std::cerr << "scep-lab inspect: " << rows.message() << "\n";
+        return 2;
+    }
+    auto summary = server::read_evidence(paths, **rows, std::move(view), ra_key);
+    if (!summary) {
+        std::cerr << "scep-lab inspect: " << summary.message() << "\n";
+        return 2;
+    }
+    if (format == "json")
+        out << scep::json_text(server::evidence_json(**rows, *summary)) << "\n";
+    else
+        out << server::evidence_text(**rows, *summary);
+    // A file that could not be read to its end: the report says where; the status too.
+    for (const auto& f : summary->files)
+        if (!f.error.empty()) {
+            std::cerr << "scep-lab inspect: " << f.error << "\n";
+            return 1;
+        }
+    return 0;
 }
 
 }  // namespace scep::cli

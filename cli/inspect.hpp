@@ -7,6 +7,7 @@
 
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "pki/store/transactions.hpp"
@@ -18,5 +19,15 @@ int transactions_list(const config::settings& s, const std::string& format, cons
 // `target`: a transaction id in the log, or a file (DER, PEM or base64).
 int inspect(const config::settings& s, const std::string& target, const std::string& format, std::ostream& out);
 int print_catalogue(std::ostream& out);
+
+// Evidence (docs/evidence.md): captures, HAR, IIS logs and event exports
+// decoded into one timeline per client.
+struct evidence_options {
+    std::string ra_key_file;
+};
+// True when the file's content is evidence (not a single SCEP message).
+bool is_evidence_file(const std::string& path);
+int inspect_evidence(const config::settings& s, const std::vector<std::string>& files, const evidence_options& o,
+                     const std::string& format, std::ostream& out);
 
 }  // namespace scep::cli

@@ -28,6 +28,7 @@ TEST_PACKAGES=(
     chromium chromium-driver  # the status page in a real browser
     docker.io debootstrap     # scripts/docker-test.sh (engine and a locally made base image)
     clang libclang-rt-14-dev  # libFuzzer: the short fuzz runs of the suite
+    tcpdump tshark  # captures made and cross-checked by the evidence test
 )
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 

@@ -69,6 +69,28 @@ inspector::inspector(transaction_store& log, const scep_service& service, inspec
     writer_ = std::thread([this] { write_loop(); });
 }
 
+inspector::inspector(transaction_store& log, inspect::lab_view lab, inspector_config cfg)
+    : log_(log), cfg_(cfg), metrics_(nullptr), lab_(std::make_shared<inspect::lab_view>(std::move(lab))) {
+    writer_ = std::thread([this] { write_loop(); });
+}
+
+void inspector::amend_lab(const std::function<void(inspect::lab_view&)>& change) {
+    std::lock_guard lock(lab_mu_);
+    auto lab = std::make_shared<inspect::lab_view>(*lab_);
+    change(*lab);
+    lab_ = std::move(lab);
+}
+
+namespace {
+// Evidence times on the tracker's clock: only differences between them matter.
+std::chrono::steady_clock::time_point tracker_time(std::chrono::system_clock::time_point t) {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(t.time_since_epoch()));
+}
+}  // namespace
+
+void inspector::settle_at(std::chrono::system_clock::time_point end) { settle(tracker_time(end)); }
+
 void inspector::refresh_lab(const scep_service& service) {
     auto lab = std::make_shared<inspect::lab_view>(describe_lab(service.pki(), service.capabilities()));
     lab->min_rsa_bits = cfg_.min_rsa_bits;
@@ -98,7 +120,7 @@ void inspector::flush() {
         const auto target = queued_;
         written_cv_.wait(lock, [&] { return written_ >= target; });
     }
-    settle();
+    settle(std::chrono::steady_clock::now());
 }
 
 void inspector::write_loop() {
@@ -108,7 +130,7 @@ void inspector::write_loop() {
         // Stories that stopped are settled about once a second, also when no
         // one reads the log (its metrics count them).
         if (std::chrono::steady_clock::now() - settled >= std::chrono::seconds(1)) {
-            settle();
+            settle(std::chrono::steady_clock::now());
             settled = std::chrono::steady_clock::now();
         }
         std::vector<transaction_record> batch;
@@ -161,7 +183,7 @@ namespace {
 // control characters here, once: rows reach pages, JSON and terminals.
 transaction_record base_record(const scep_exchange& x) {
     transaction_record t;
-    t.time = now_iso8601_millis();
+    t.time = x.at ? iso8601_millis(*x.at) : now_iso8601_millis();
     t.client = x.client;
     t.method = inspect::printable(x.method, 32);
     t.path = inspect::printable(x.path);
@@ -181,8 +203,7 @@ transaction_record base_record(const scep_exchange& x) {
 }  // namespace
 
 inspector::client_context inspector::track(const scep_exchange& x, const std::string& operation,
-                                            const std::string& time) {
-    const auto now = std::chrono::steady_clock::now();
+                                            const std::string& time, std::chrono::steady_clock::time_point now) {
     std::lock_guard lock(mu_);
     if (clients_.size() >= max_clients_tracked && !clients_.contains(x.client)) clients_.clear();
     client_state& c = clients_[x.client];
@@ -217,14 +238,13 @@ inspector::client_context inspector::track(const scep_exchange& x, const std::st
     return ctx;
 }
 
-void inspector::settle() {
+void inspector::settle(std::chrono::steady_clock::time_point now) {
     std::lock_guard settling(settle_mu_);
     struct due {
         std::string client, operation, time;
     };
     std::vector<due> stopped;
     {
-        const auto now = std::chrono::steady_clock::now();
         std::lock_guard lock(mu_);
         for (auto& [client, c] : clients_) {
             if (c.stop_operation.empty() || now - c.last_at < cfg_.stopped_after) continue;
@@ -323,25 +343,30 @@ void inspector::record(scep_exchange&& x) {
     for (std::string_view op : scep_operations)
         if (ascii_iequals(x.operation, op)) canonical = op;
     t.operation = canonical;
-    const client_context told = track(x, canonical, t.time);
+    const client_context told =
+        track(x, canonical, t.time, x.at ? tracker_time(*x.at) : std::chrono::steady_clock::now());
     // Requests are judged by the capabilities this client was sent (an empty
     // or faulted GetCACaps included), the configuration's when it asked none.
     auto lab_now = lab();
     if (told.caps_sent && *told.caps_sent != lab_now->capabilities) {
         auto as_told = std::make_shared<inspect::lab_view>(*lab_now);
         as_told->capabilities = *told.caps_sent;
+        as_told->capabilities_known = true;
         lab_now = std::move(as_told);
     }
     std::vector<inspect::finding> found = inspect::http_findings(http, lab_now->capabilities);
 
     json::object detail;
+    if (!x.evidence.empty()) detail["evidence"] = x.evidence;
     detail["http"] = {{"method", t.method},
                       {"path", t.path},
                       {"query_length", x.query_length},
                       {"content_type", inspect::printable(x.content_type, 128)},
                       {"user_agent", t.user_agent}};
     if (canonical == "PKIOperation") {
-        if (!told.asked_caps) inspect::raise(found, "flow.no-getcacaps");
+        if (!told.asked_caps)
+            inspect::raise(found, "flow.no-getcacaps",
+                           x.at ? "none in the evidence (it may have been asked before the capture began)" : "");
         if (!x.request_der.empty()) {
             const bytes* opened = x.inspection.opened ? &x.inspection.message_data : nullptr;
             const inspect::decoded_request decoded{x.inspection.p7.get(), x.inspection.csr.get(),
@@ -352,7 +377,8 @@ void inspector::record(scep_exchange&& x) {
             if (t.transaction_id.empty()) t.transaction_id = report.transaction_id;
             if (t.message_type.empty()) t.message_type = report.message_type_name;
         }
-        if (x.request_der.empty() && x.http_status == 400) inspect::raise(found, "http.not-pkimessage", t.reason);
+        if (x.request_der.empty() && x.http_status == 400 && !x.request_unseen)
+            inspect::raise(found, "http.not-pkimessage", t.reason);
         for (const auto& id : x.inspection.findings) inspect::raise(found, id);
         detail["challenge"] = x.inspection.challenge.empty() ? "not checked" : x.inspection.challenge;
     }

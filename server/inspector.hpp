@@ -58,6 +58,11 @@ struct scep_exchange {
     scep_outcome scep;   // what the operation did, faults injected included
     std::string reason;
     std::chrono::microseconds duration{0};
+    // Read from evidence (server/evidence): when it happened, and where it
+    // was read ("capture.pcapng, packet 12"); a live exchange has neither.
+    std::optional<std::chrono::system_clock::time_point> at;
+    boost::json::object evidence;
+    bool request_unseen = false;  // an IIS log line: the request's body is not in the evidence
 };
 
 // What a decoded request (inspect::to_json of a request_report) says of its
@@ -73,6 +78,9 @@ class inspector {
 public:
     inspector(transaction_store& log, const scep_service& service, inspector_config cfg, metrics* stats,
               std::function<void(const std::string&)> warn);
+    // Offline (evidence): requests are compared with `lab` (the lab here, or
+    // nothing of a lab); times are the exchanges' own (scep_exchange::at).
+    inspector(transaction_store& log, inspect::lab_view lab, inspector_config cfg);
     ~inspector();  // writes what is queued, then stops the writer
     inspector(const inspector&) = delete;
     inspector& operator=(const inspector&) = delete;
@@ -89,6 +97,12 @@ public:
     // What requests are compared with; refresh_lab() after a live rollover.
     std::shared_ptr<const inspect::lab_view> lab() const;
     void refresh_lab(const scep_service& service);
+    // Evidence: what was learnt of the server from what it answered (its
+    // GetCACaps, its RA certificate) applied to what requests are compared with.
+    void amend_lab(const std::function<void(inspect::lab_view&)>& change);
+    // Evidence: the stories that stopped before `end` (the evidence's last
+    // moment) get flow.stopped-after-*; after flush().
+    void settle_at(std::chrono::system_clock::time_point end);
 
 private:
     void write_loop();
@@ -101,10 +115,11 @@ private:
         std::optional<std::vector<std::string>> caps_sent;
         std::string first_operation;  // its first GetCACaps/GetCACert of this enrollment ("" unknown)
     };
-    client_context track(const scep_exchange& x, const std::string& operation, const std::string& time);
+    client_context track(const scep_exchange& x, const std::string& operation, const std::string& time,
+                         std::chrono::steady_clock::time_point now);
     // flow.stopped-after-*: rows of clients quiet for cfg_.stopped_after after
-    // a GetCACaps or GetCACert, amended in the log.
-    void settle();
+    // a GetCACaps or GetCACert (at `now`), amended in the log.
+    void settle(std::chrono::steady_clock::time_point now);
 
     struct client_state {
         std::chrono::steady_clock::time_point caps_at{}, last_at{};

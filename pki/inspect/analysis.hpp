@@ -22,6 +22,9 @@ namespace scep::inspect {
 // What the analysis compares a request with: the lab it was sent to.
 struct lab_view {
     std::vector<std::string> capabilities;     // GetCACaps keywords as advertised
+    // False when what the server advertised is not known (evidence without
+    // its GetCACaps answer): no "not advertised" finding is raised then.
+    bool capabilities_known = true;
     const X509* ra_encryption_cert = nullptr;  // the certificate requests must be encrypted to
     // Every certificate the lab publishes, with a name ("RA", "issuing CA", ...):
     // says what a request was encrypted to when it was not the RA.

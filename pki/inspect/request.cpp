@@ -183,21 +183,24 @@ void read_envelope(request_report& r, byte_view content, const lab_view& lab, co
     r.content_cipher = algorithm_name(env->d.enveloped->enc_data->algorithm->algorithm);
     const auto& caps = lab.capabilities;
     const bool aes = advertised(caps, "AES") || advertised(caps, "SCEPStandard");
+    // What the server advertised is unknown (evidence without its GetCACaps): nothing is "not advertised".
+    const bool known = lab.capabilities_known;
     switch (cipher) {
         case NID_des_cbc:
             raise(r.findings, "envelope.single-des");
-            raise(r.findings, "envelope.cipher-not-advertised", r.content_cipher);
+            if (known) raise(r.findings, "envelope.cipher-not-advertised", r.content_cipher);
             break;
         case NID_des_ede3_cbc:
             raise(r.findings, "envelope.des3");
-            if (!advertised(caps, "DES3")) raise(r.findings, "envelope.cipher-not-advertised", r.content_cipher);
+            if (known && !advertised(caps, "DES3")) raise(r.findings, "envelope.cipher-not-advertised", r.content_cipher);
             break;
         case NID_aes_128_cbc:
         case NID_aes_192_cbc:
         case NID_aes_256_cbc:
-            if (!aes) raise(r.findings, "envelope.cipher-not-advertised", r.content_cipher);
+            if (known && !aes) raise(r.findings, "envelope.cipher-not-advertised", r.content_cipher);
             break;
-        default: raise(r.findings, "envelope.cipher-not-advertised", r.content_cipher);
+        default:
+            if (known) raise(r.findings, "envelope.cipher-not-advertised", r.content_cipher);
     }
     STACK_OF(PKCS7_RECIP_INFO)* ris = env->d.enveloped->recipientinfo;
     bool to_ra = false;
@@ -338,7 +341,8 @@ request_report analyze_request(byte_view der, const lab_view& lab, const bytes* 
         r.message_type_name = message_type_name(*r.message_type);
         if (*r.message_type != 17 && !(*r.message_type >= 19 && *r.message_type <= 22))
             raise(r.findings, "attr.message-type-unknown", r.message_type_name);
-        if (*r.message_type == 17 && !advertised(lab.capabilities, "Renewal")) raise(r.findings, "renewal.not-advertised");
+        if (*r.message_type == 17 && lab.capabilities_known && !advertised(lab.capabilities, "Renewal"))
+            raise(r.findings, "renewal.not-advertised");
     }
     if (const ASN1_TYPE* t = attr_value(attrs, oid_transaction_id); auto txid = string_value(t)) {
         r.transaction_id = clean(*txid);
@@ -371,7 +375,7 @@ request_report analyze_request(byte_view der, const lab_view& lab, const bytes* 
         case NID_sha512: digest_advertised = advertised(caps, "SHA-512"); break;
         default: break;
     }
-    if (!digest_advertised) raise(r.findings, "digest.not-advertised", r.digest);
+    if (!digest_advertised && lab.capabilities_known) raise(r.findings, "digest.not-advertised", r.digest);
 
     // The signer certificate: the one the signerInfo names.
     X509* signer = nullptr;

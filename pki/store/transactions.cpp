@@ -10,10 +10,12 @@
 
 namespace scep {
 
-std::string now_iso8601_millis() {
-    auto now = std::chrono::system_clock::now();
+std::string now_iso8601_millis() { return iso8601_millis(std::chrono::system_clock::now()); }
+
+std::string iso8601_millis(std::chrono::system_clock::time_point now) {
     std::time_t t = std::chrono::system_clock::to_time_t(now);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    if (ms < 0) ms = 0;
     std::tm tm{};
     gmtime_r(&t, &tm);
     char buf[40];

@@ -4,6 +4,7 @@
 // and removing it never touches what the CA issued.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -85,5 +86,6 @@ std::unique_ptr<transaction_store> make_memory_transactions();
 
 // "2026-12-01T17:34:42.123Z"
 std::string now_iso8601_millis();
+std::string iso8601_millis(std::chrono::system_clock::time_point t);
 
 }  // namespace scep

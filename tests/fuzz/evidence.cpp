@@ -1,0 +1,52 @@
+// The evidence readers (docs/evidence.md) with hostile files: one target
+// per reader (EVIDENCE_READER chooses it at build time). Whatever the bytes,
+// the reader ends (an error naming where is fine), and what it hands on
+// stays within the limits: no body over max_body, no header list over 256.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <sstream>
+
+#include "pki/evidence/evidence.hpp"
+
+using namespace scep;
+
+namespace {
+
+evidence::limits small() {
+    evidence::limits lim;
+    lim.max_body = 4096;
+    lim.max_headers = 2048;
+    lim.max_packet = 65536;
+    lim.max_block = 70000;
+    lim.max_connections = 8;
+    lim.max_out_of_order = 8192;
+    lim.max_line = 4096;
+    lim.max_document = 1 << 20;
+    return lim;
+}
+
+struct checking_sink final : evidence::sink {
+    const evidence::limits& lim;
+    explicit checking_sink(const evidence::limits& l) : lim(l) {}
+    void check(const evidence::http_message& m) {
+        if (m.body.size() > lim.max_body || m.headers.size() > 256 || m.body.size() > m.body_size + lim.max_body) std::abort();
+    }
+    void exchange(evidence::http_exchange&& x) override {
+        check(x.request);
+        if (x.response) check(*x.response);
+    }
+    void event(evidence::ndes_event&& e) override {
+        if (e.text.size() > 8192) std::abort();
+    }
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    static const evidence::limits lim = small();
+    std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
+    checking_sink out(lim);
+    (void)EVIDENCE_READER(in, "fuzz", out, lim);
+    return 0;
+}
