@@ -29,6 +29,7 @@ struct clone_cli {
     client::clone_fetch_options fetch;
     std::string admin_password_file;
     clone::input_files files;
+    std::vector<std::string> from_capture;
     std::string out;
     bool verbatim_urls = false, original_dates = false, ndes = false;
     std::vector<std::string> compare;
@@ -99,9 +100,10 @@ int run_clone(const clone_cli& o) {
     const bool from_url = !o.fetch.url.empty();
     const bool from_files = !o.files.cacert.empty() || !o.files.caps.empty() || !o.files.admin_page.empty() ||
                             !o.files.certrep.empty();
-    if (from_url == from_files) {
-        std::cerr << "scep-lab clone: give either --url URL or the files (--cacert FILE [--caps FILE] "
-                     "[--admin-page FILE] [--certrep FILE])\n";
+    const bool from_capture = !o.from_capture.empty();
+    if (int(from_url) + int(from_files) + int(from_capture) != 1) {
+        std::cerr << "scep-lab clone: give one of --url URL, the files (--cacert FILE [--caps FILE] "
+                     "[--admin-page FILE] [--certrep FILE]) or --from-capture FILE (a capture or HAR)\n";
         return 2;
     }
     if (o.out.empty()) {
@@ -123,7 +125,9 @@ int run_clone(const clone_cli& o) {
         }
         if (!fetch.admin_password.empty() && fetch.admin_password.back() == '\r') fetch.admin_password.pop_back();
     }
-    auto view = from_url ? client::fetch_view(fetch) : clone::read_files(o.files);
+    auto view = from_url       ? client::fetch_view(fetch)
+                : from_capture ? clone::read_evidence_view(o.from_capture)
+                               : clone::read_files(o.files);
     if (!view) {
         std::cerr << "scep-lab clone: " << view.message() << " (nothing written)\n";
         return 2;
@@ -247,6 +251,9 @@ void add_clone_command(CLI::App& app, command_line& cl) {
     cmd->add_option("--cacert", o->files.cacert, "file: the GetCACert answer (p7b, DER or PEM)");
     cmd->add_option("--admin-page", o->files.admin_page, "file: NDES's admin page as saved");
     cmd->add_option("--certrep", o->files.certrep, "file: a CertRep the server sent (DER, base64 or PEM); alone, its CA's name");
+    cmd->add_option("--from-capture", o->from_capture,
+                    "files: captures (pcap, pcapng) or HAR holding the server's GetCACert (and GetCACaps, admin page, "
+                    "CertRep) answers (docs/evidence.md)");
     cmd->add_option("--out", o->out, "the directory to write (new or empty): scep-lab.toml, fidelity.md, original/");
     cmd->add_flag("--verbatim-urls", o->verbatim_urls, "keep CDP and AIA URLs as the customer's (default: the lab's)");
     cmd->add_flag("--ndes", o->ndes, "NDES mode whatever the server showed (its path, IIS and admin page say so otherwise)");

@@ -59,6 +59,9 @@ struct input_files {
     std::string caps, cacert, admin_page, certrep;
 };
 result<server_view> read_files(const input_files& files);
+// What a server showed in captures or HAR files (`clone --from-capture`):
+// the answers of the first server that answered GetCACert.
+result<server_view> read_evidence_view(const std::vector<std::string>& files);
 
 // The certificates' roles: CA tiers root first (the top one is "root" only
 // when it is self-signed), and the RA certificates.

@@ -199,7 +199,23 @@ assert len(with_event) == 1 and with_event[0]["pki_status"] == "FAILURE", [r["pk
 assert ev["unmatched_events_total"] == 1 and ev["unmatched_events"][0]["id"] == 30
 PY
 
-# 4. An IIS log alone: rows from its lines, a GET PKIOperation decoded from the query, 404.15 explained.
+# 4. A look-alike server from the capture: the same visible configuration as the lab that answered.
+"$SCEP_LAB" clone --from-capture cap.pcap --out fromcap >clone.out 2>&1 || fail "clone --from-capture: $(cat clone.out)"
+contains "server 127.0.0.1:$PORT" <fromcap/fidelity.md || contains "127.0.0.1:$PORT" <clone.out ||
+    fail "the clone does not name the server it copied: $(head -5 clone.out)"
+# Only what the capture did not show may differ: GetNextCACert was not asked, and
+# the clone keeps the CertRep it saw (a URL shows none without enrolling).
+rc=0; "$SCEP_LAB" clone --compare "$URL" fromcap >compare.out 2>&1 || rc=$?
+[ "$rc" -le 1 ] || fail "clone --compare of the lab and its clone from the capture: exit $rc $(cat compare.out)"
+others=$(grep "DIFFERS" compare.out | grep -vE "DIFFERS +(next\.status|certrep\.)" || true)
+[ -z "$others" ] || fail "the clone from the capture differs from the lab: $others"
+# What the clone keeps as the original is the lab's GetCACert answer, byte for byte.
+curl -s -o getcacert.der "$URL?operation=GetCACert" || fail "curl GetCACert"
+cmp -s getcacert.der fromcap/original/getcacert.p7b || fail "the clone's original GetCACert is not the lab's answer"
+rc=0; "$SCEP_LAB" clone --from-capture u_ex.log --out fromlog >clone2.out 2>&1 || rc=$?
+[ "$rc" = 2 ] && [ ! -e fromlog ] && contains "logs do not" <clone2.out || fail "clone --from-capture of an IIS log: exit $rc $(cat clone2.out)"
+
+# 5. An IIS log alone: rows from its lines, a GET PKIOperation decoded from the query, 404.15 explained.
 MSG=$(python3 -c 'import base64,urllib.parse; print(urllib.parse.quote(base64.b64encode(open("req.der","rb").read()).decode(), safe=""))')
 cat >iis-only.log <<EOF
 #Software: Microsoft Internet Information Services 10.0
@@ -224,7 +240,7 @@ assert ev["files"][0]["lines"] == 4 and ev["files"][0]["scep_lines"] == 3
 PY
 "$SCEP_LAB" inspect iis-only.log --data-dir "$WORK/data" | contains "IIS 404.15" || fail "the text timeline does not show IIS 404.15"
 
-# 5. Damaged and foreign files.
+# 6. Damaged and foreign files.
 head -c $(( $(stat -c %s cap.pcap) - 50 )) cap.pcap >cut.pcap
 rc=0; "$SCEP_LAB" inspect cut.pcap --data-dir "$WORK/data" >cut.out 2>cut.err || rc=$?
 [ "$rc" = 1 ] && contains "offset" <cut.err || fail "a cut capture: exit $rc, $(cat cut.err)"
