@@ -174,6 +174,8 @@ void inspect_command(CLI::App& app, command_line& cl) {
     cmd->add_option("--format", o->format, "text or json")->check(CLI::IsMember({"text", "json"}));
     cmd->add_option("--ra-key", o->evidence.ra_key_file,
                     "evidence: the server's RA private key (PEM, its certificate may follow), to open what was encrypted to it");
+    cmd->add_option("--html", o->evidence.html,
+                    "evidence: also write the timeline as one self-contained HTML page (no script, no network)");
     cmd->add_flag("--catalogue", o->catalogue, "print the findings catalogue (Markdown) and exit");
     cmd->callback([&cl, o] {
         if (o->catalogue) return cl.choose([] { return print_catalogue(std::cout); });
@@ -182,7 +184,8 @@ void inspect_command(CLI::App& app, command_line& cl) {
                 std::cerr << "scep-lab inspect: give a transaction id, a file or evidence files (or --catalogue)\n";
                 return 2;
             });
-        if (o->targets.size() > 1 || is_evidence_file(o->targets.front()) || !o->evidence.ra_key_file.empty()) {
+        if (o->targets.size() > 1 || is_evidence_file(o->targets.front()) || !o->evidence.ra_key_file.empty() ||
+            !o->evidence.html.empty()) {
             cl.choose_with_settings([o](const config::settings& s) {
                 return inspect_evidence(s, o->targets, o->evidence, o->format, std::cout);
             });

@@ -283,6 +283,12 @@ int inspect_evidence(const config::settings& s, const std::vector<std::string>& 
         std::cerr << "scep-lab inspect: " << summary.message() << "\n";
         return 2;
     }
+    if (!o.html.empty()) {
+        if (auto w = write_file(o.html, server::evidence_html(**rows, *summary), false); !w) {
+            std::cerr << "scep-lab inspect: --html " << w.message() << "\n";
+            return 2;
+        }
+    }
     if (format == "json")
         out << scep::json_text(server::evidence_json(**rows, *summary)) << "\n";
     else

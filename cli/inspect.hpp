@@ -24,6 +24,7 @@ int print_catalogue(std::ostream& out);
 // decoded into one timeline per client.
 struct evidence_options {
     std::string ra_key_file;
+    std::string html;  // also write the report here
 };
 // True when the file's content is evidence (not a single SCEP message).
 bool is_evidence_file(const std::string& path);

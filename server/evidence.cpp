@@ -19,6 +19,7 @@
 #include "server/http.hpp"
 #include "server/inspector.hpp"
 #include "server/router.hpp"
+#include "server/transaction_pages.hpp"
 
 namespace scep::server {
 
@@ -711,6 +712,137 @@ std::string evidence_text(transaction_store& rows, const evidence_summary& s) {
         for (const auto& n : s.notes) out << "  " << inspect::printable(n, 512) << "\n";
     }
     return out.str();
+}
+
+namespace {
+
+std::string esc(std::string_view v) { return markup_escape(v); }
+
+std::string value_text(const json::object& o, std::string_view key) {
+    const auto* v = o.if_contains(key);
+    if (!v) return {};
+    if (v->is_string()) return std::string(v->as_string());
+    return scep::json_text(*v);
+}
+
+// Extra style for the report: the exchange list and its collapsible details.
+constexpr const char* report_style =
+    "<style>details{margin:.4em 0 .8em 0}summary{cursor:pointer}details>div{margin:.5em 0 1em 1.5em}"
+    "table.timeline td,table.timeline th{white-space:nowrap}table.timeline td.findings{white-space:normal}"
+    "table.timeline td.findings code{white-space:nowrap;display:inline-block;margin-right:.5em}"
+    ".files td,.files th{width:auto}</style>";
+
+}  // namespace
+
+std::string evidence_html(transaction_store& rows, const evidence_summary& s) {
+    std::ostringstream o;
+    // No script and no network: the policy forbids both, whatever a value holds.
+    o << page_head("scep-lab evidence report",
+                   "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">" +
+                       std::string(report_style));
+    o << "<h1>SCEP evidence report</h1>\n<p class=\"muted\">Made by <code>scep-lab inspect</code> on "
+      << esc(now_iso8601_millis()) << " (docs/evidence.md). Every exchange is decoded and checked as the lab's "
+      << "inspector checks a live one.</p>\n";
+    o << "<h2>Evidence</h2>\n<table class=\"files\" id=\"files\"><tr><th>file</th><th>kind</th><th>read</th></tr>";
+    for (const auto& f : s.files) {
+        o << "<tr><td><code>" << esc(f.name) << "</code></td><td>" << esc(evidence::to_string(f.kind)) << "</td><td>";
+        if (f.kind == evidence::file_kind::iis_log)
+            o << f.iis_lines << " lines, " << f.iis_scep << " SCEP, " << f.iis_matched << " matched to a captured exchange";
+        else if (f.kind == evidence::file_kind::ndes_events)
+            o << f.events << " events, " << f.events_matched << " attached to an exchange";
+        else
+            o << f.http << " HTTP exchanges, " << f.scep << " SCEP, " << f.tls << " TLS sessions";
+        if (!f.error.empty()) o << "<br><span class=\"error\">reading stopped: " << esc(f.error) << "</span>";
+        o << "</td></tr>";
+    }
+    o << "</table>\n";
+    if (s.decrypting) o << "<p>RA key: " << esc(s.ra_key_note) << "</p>\n";
+    if (s.clients.empty()) o << "<p id=\"no-scep\">No SCEP exchange in the evidence.</p>\n";
+    int n = 0;
+    for (const auto& c : s.clients) {
+        auto list = client_rows(rows, c);
+        ++n;
+        o << "<h2 id=\"client-" << n << "\">Client <code>" << esc(c) << "</code>";
+        if (auto d = client_device(list); !d.empty()) o << " <span class=\"ok\">consistent with " << esc(d) << "</span>";
+        o << "</h2>\n<table class=\"timeline\"><tr><th>time</th><th>request</th><th>HTTP</th><th>status</th>"
+             "<th>transactionID</th><th class=\"findings\">findings</th></tr>";
+        std::ostringstream details;
+        for (const auto& summary_row : list) {
+            auto found = rows.find(summary_row.id);
+            if (!found || !*found) continue;
+            const transaction_record& t = **found;
+            auto full = transaction_json(rows, t);
+            const json::object empty;
+            const json::object& detail = full["detail"].is_object() ? full["detail"].as_object() : empty;
+            const json::object* ev = detail.if_contains("evidence") && detail.at("evidence").is_object()
+                                         ? &detail.at("evidence").as_object()
+                                         : nullptr;
+            std::string http = std::to_string(t.http_status);
+            if (ev && ev->contains("iis") && ev->at("iis").is_object())
+                http += " (IIS " + value_text(ev->at("iis").as_object(), "status_text") + ")";
+            const std::string anchor = "x" + std::to_string(t.id);
+            o << "<tr class=\"row-" << esc(t.severity) << "\"><td><a href=\"#" << anchor << "\">" << esc(t.time)
+              << "</a></td><td>" << esc(t.method) << " " << esc(t.operation) << " " << esc(t.message_type) << "</td><td>"
+              << esc(http) << "</td><td>" << esc(t.pki_status) << " " << esc(t.fail_info) << "</td><td><code>"
+              << esc(inspect::printable(t.transaction_id, 40)) << "</code></td><td class=\"findings\">";
+            for (std::string_view rest = t.findings; !rest.empty();) {
+                auto sp = rest.find(' ');
+                o << "<code>" << esc(rest.substr(0, sp)) << "</code> ";
+                rest = sp == std::string_view::npos ? std::string_view{} : rest.substr(sp + 1);
+            }
+            o << "</td></tr>";
+            details << "<details id=\"" << anchor << "\"><summary>" << esc(t.time) << " " << esc(t.method) << " "
+                    << esc(t.operation) << " " << esc(t.message_type) << " — HTTP " << esc(http) << " "
+                    << esc(t.pki_status) << " " << esc(t.fail_info) << "</summary><div>";
+            if (const auto* f = detail.if_contains("findings"); f && f->is_array() && !f->as_array().empty()) {
+                details << "<table><tr><th>finding</th><th>severity</th><th>what and why</th><th>reference</th></tr>";
+                for (const auto& x : f->as_array()) {
+                    if (!x.is_object()) continue;
+                    const auto& fo = x.as_object();
+                    const std::string sev = value_text(fo, "severity");
+                    details << "<tr><td><code>" << esc(value_text(fo, "id")) << "</code></td><td class=\"" << esc(sev)
+                            << "\">" << esc(sev) << "</td><td>" << esc(value_text(fo, "summary"));
+                    if (!value_text(fo, "detail").empty())
+                        details << "<br><span class=\"muted\">" << esc(value_text(fo, "detail")) << "</span>";
+                    details << "</td><td>" << esc(value_text(fo, "reference")) << "</td></tr>";
+                }
+                details << "</table>";
+            } else {
+                details << "<p class=\"ok\">No finding.</p>";
+            }
+            for (const auto& [key, title] : {std::pair{"evidence", "Where it was read"}, std::pair{"device", "Device"},
+                                             std::pair{"request", "Request (decoded)"}, std::pair{"reply", "Reply"},
+                                             std::pair{"http", "HTTP"}, std::pair{"decision", "Answer"}})
+                if (const auto* v = detail.if_contains(key))
+                    details << "<h3>" << title << "</h3>" << render_decoded(*v);
+            details << "</div></details>\n";
+        }
+        o << "</table>\n" << details.str();
+    }
+    if (s.tls_total > 0) {
+        o << "<h2>TLS sessions</h2>\n<p class=\"muted\">Their content is not readable from a capture: "
+          << s.tls_total << " in all.</p>\n<table class=\"timeline\" id=\"tls\"><tr><th>start</th><th>client</th>"
+             "<th>server</th><th>name (SNI)</th><th>bytes</th></tr>";
+        for (const auto& t : s.tls)
+            o << "<tr><td>" << esc(evidence::iso8601(t.start)) << "</td><td>" << esc(t.client) << ":" << t.client_port
+              << "</td><td>" << esc(t.server) << ":" << t.server_port << "</td><td>" << esc(t.sni) << "</td><td>"
+              << t.bytes << "</td></tr>";
+        o << "</table>\n";
+    }
+    if (s.unmatched_total > 0) {
+        o << "<h2>Events no exchange explains</h2>\n<table id=\"events\"><tr><th>time</th><th>event</th><th>text</th></tr>";
+        for (const auto& e : s.unmatched)
+            o << "<tr><td>" << esc(evidence::iso8601(e.time)) << "</td><td>" << e.id << " (" << esc(inspect::printable(e.level, 32))
+              << ")</td><td>" << esc(inspect::printable(e.text, 2048)) << "</td></tr>";
+        o << "</table>\n";
+    }
+    if (s.notes_total > 0) {
+        o << "<h2>Notes</h2>\n<ul id=\"notes\">";
+        for (const auto& note : s.notes) o << "<li>" << esc(inspect::printable(note, 512)) << "</li>";
+        o << "</ul>\n";
+    }
+    o << "</body></html>\n";
+    return o.str();
 }
 
 }  // namespace scep::server

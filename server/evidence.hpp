@@ -54,6 +54,9 @@ result<evidence_summary> read_evidence(const std::vector<std::filesystem::path>&
 // The timeline: per client, its rows in time order with what was attached.
 boost::json::object evidence_json(transaction_store& rows, const evidence_summary& s);
 std::string evidence_text(transaction_store& rows, const evidence_summary& s);
+// One self-contained page (no script, no network: a Content-Security-Policy
+// forbids both) a support engineer can attach to a ticket.
+std::string evidence_html(transaction_store& rows, const evidence_summary& s);
 
 // IIS's meaning of a status.substatus ("404.15": the query string is longer
 // than requestFiltering allows), "" when not known.

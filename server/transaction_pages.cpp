@@ -33,8 +33,8 @@ td.refused{color:#a00;font-weight:600}td.pending{color:#a60}td.answered{color:#0
 .sev-error{color:#a00}.sev-warning{color:#a60}.sev-note{color:#357}
 )";
 
-std::string head(const std::string& title) {
-    return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+std::string head(const std::string& title, const std::string& extra = {}) {
+    return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" + extra +
            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>" +
            markup_escape(title) + "</title><style>" + page_style + "</style></head><body>\n";
 }
@@ -181,6 +181,14 @@ std::string render_transactions_page(const transaction_list& list, bool admin) {
       << render_transaction_rows(list.items) << "</tbody></table>\n";
     if (admin) o << "<p class=\"muted\">The JSON is also at <code>/admin/api/transactions</code> (token needed).</p>\n";
     o << "<script src=\"/transactions.js\"></script>\n</body></html>\n";
+    return o.str();
+}
+
+std::string page_head(const std::string& title, const std::string& extra) { return head(title, extra); }
+
+std::string render_decoded(const json::value& v) {
+    std::ostringstream o;
+    render_value(o, v);
     return o.str();
 }
 

@@ -30,6 +30,11 @@ std::string render_transaction_rows(const boost::json::array& items);
 std::string transaction_count_text(std::int64_t total, std::size_t shown);
 // `t` as transaction_json() makes it.
 std::string render_transaction_page(const boost::json::object& t, bool admin);
+// For pages built elsewhere (the evidence report): the pages' head with
+// their style (and `extra` inside <head>), and a decoded structure as nested
+// tables, every value escaped.
+std::string page_head(const std::string& title, const std::string& extra = {});
+std::string render_decoded(const boost::json::value& v);
 // The list page's and the detail page's script (/transactions.js).
 const std::string& transactions_script();
 

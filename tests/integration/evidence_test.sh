@@ -10,10 +10,12 @@
 # log and an event log export of the same exchanges are attached to them;
 # an IIS log alone has its GET PKIOperation decoded from the query; damaged
 # files end with a message naming where.
-source "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)  # webdriver.py
+source "$HERE/lib.sh"
 command -v scepclient >/dev/null || skip "scepclient not installed (apt-get install scep)"
 command -v tcpdump >/dev/null || skip "tcpdump not installed (apt-get install tcpdump)"
 command -v tshark >/dev/null || skip "tshark not installed (apt-get install tshark)"
+command -v chromedriver >/dev/null || skip "chromedriver not installed (Debian package chromium-driver)"
 [ "$(id -u)" = 0 ] || skip "capturing on the loopback needs root (tcpdump)"
 cd "$WORK"
 
@@ -39,6 +41,9 @@ rc=0
 "$SCEP_LAB" bench "$URL" -n 3 -c 1 --no-floor >bench-post.out 2>&1 || fail "bench (POST): $(cat bench-post.out)"
 "$SCEP_LAB" bench "$URL" -n 2 -c 1 --get --no-floor >bench-get.out 2>&1 || fail "bench (GET): $(cat bench-get.out)"
 curl -s --http1.0 -o caps10.txt "$URL?operation=GetCACaps" || fail "curl HTTP/1.0"
+# A client whose User-Agent is markup: it must stay text in every report.
+HOSTILE_UA='<img src=x onerror="document.title=1"><script>document.title="pwned"</script>'
+curl -s -o /dev/null -A "$HOSTILE_UA" "$URL?operation=GetCACert" || fail "curl with a hostile User-Agent"
 # A chunked POST of a request the lab has seen (a retransmission: same answer).
 "$SCEP_LAB" transaction list --data-dir "$WORK/data" --format json >live-before.json
 REQ_ID=$(python3 -c '
@@ -198,6 +203,56 @@ with_event = [r for r in rows if r["detail"]["evidence"].get("events")]
 assert len(with_event) == 1 and with_event[0]["pki_status"] == "FAILURE", [r["pki_status"] for r in with_event]
 assert ev["unmatched_events_total"] == 1 and ev["unmatched_events"][0]["id"] == 30
 PY
+
+# The HTML report, in a real browser: the timeline and the details, no
+# script (the hostile User-Agent is text), nothing fetched; its screenshot is
+# the one in docs/evidence.md (EVIDENCE_SCREENSHOT_OUT=path writes it there).
+"$SCEP_LAB" inspect cap.pcap u_ex.log events.txt --data-dir "$WORK/data" --html report.html >/dev/null 2>&1 ||
+    fail "inspect --html"
+! grep -qi "<script" report.html || fail "the report holds a script element"
+DPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+chromedriver --port="$DPORT" --allowed-ips=127.0.0.1 >chromedriver.log 2>&1 &
+DRIVER_PID=$!
+trap 'kill $DRIVER_PID 2>/dev/null || true; stop_tcpdump; cleanup' EXIT
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$DPORT/status" >/dev/null && break; sleep 0.1; done
+ROWS=$(python3 -c 'import json; print(sum(len(c["exchanges"]) for c in json.load(open("ev.json"))["clients"]))')
+cat >browser.py <<'PY'
+import sys
+sys.path.insert(0, sys.argv[3])
+from webdriver import Session, fail
+driver, page, here, rows, shot, profile = sys.argv[1:7]
+b = Session(driver, profile)
+try:
+    b.window(1280, 1000)
+    b.go("file://" + page)
+    if b.title() != "scep-lab evidence report": fail("title: " + repr(b.title()))
+    n = b.run("return document.querySelectorAll('table.timeline tr').length - 1;")
+    if n != int(rows): fail(f"{n} rows in the timeline, {rows} exchanges")
+    if b.run("return document.scripts.length;") != 0: fail("a script element in the page")
+    if b.run("return document.querySelectorAll('img').length;") != 0: fail("the hostile User-Agent became an image")
+    # The failed enrollment: its details open on a click and hold the NDES event and the findings.
+    i = b.run("""var d = document.querySelectorAll('details');
+      for (var k = 0; k < d.length; k++) if (d[k].querySelector('summary').textContent.indexOf('FAILURE') >= 0) return k;
+      return -1;""")
+    if i < 0: fail("no FAILURE in the details")
+    b.run(f"document.querySelectorAll('details')[{i}].querySelector('summary').click(); return 1;")
+    if not b.run(f"return document.querySelectorAll('details')[{i}].open;"): fail("the details did not open")
+    text = b.run(f"return document.querySelectorAll('details')[{i}].innerText;")
+    for want in ("cannot be verified", "envelope.single-des", "IIS"):
+        if want not in text: fail(f"{want!r} not in the opened details: {text[:400]}")
+    b.run(f"document.querySelectorAll('details')[{i}].scrollIntoView(); window.scrollBy(0, -300); return 1;")
+    b.screenshot(shot)
+    if b.title() != "scep-lab evidence report": fail("the title changed: a script ran")
+    print("ok")
+finally:
+    b.close()
+PY
+python3 browser.py "http://127.0.0.1:$DPORT" "$WORK/report.html" "$HERE" "$ROWS" "$WORK/report.png" "$WORK/chrome-profile" \
+    >browser.out 2>&1 || fail "browser: $(tail -5 browser.out)"
+grep -q '^ok$' browser.out || fail "browser: $(cat browser.out)"
+[ "$(stat -c %s report.png)" -gt 20000 ] || fail "the screenshot is empty"
+[ -z "${EVIDENCE_SCREENSHOT_OUT:-}" ] || cp report.png "$EVIDENCE_SCREENSHOT_OUT"
+grep -q "onerror" report.html && ! grep -q "<img" report.html || fail "the hostile User-Agent is not escaped in the report"
 
 # 4. A look-alike server from the capture: the same visible configuration as the lab that answered.
 "$SCEP_LAB" clone --from-capture cap.pcap --out fromcap >clone.out 2>&1 || fail "clone --from-capture: $(cat clone.out)"
