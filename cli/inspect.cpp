@@ -258,22 +258,34 @@ int inspect_evidence(const config::settings& s, const std::vector<std::string>& 
     }
     view.min_rsa_bits = s.csr.min_rsa_bits;
     view.min_ec_bits = s.csr.min_ec_bits;
-    // The rows live in a private SQLite file: memory stays bounded whatever the evidence's size.
+    // The rows live in a private SQLite file (memory stays bounded whatever
+    // the evidence's size), or with --import in the lab's own log, where its
+    // pages and API show them beside its exchanges.
     std::error_code ec;
-    auto dir = std::filesystem::temp_directory_path(ec) / ("scep-lab-evidence-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir, ec);
-    if (ec) {
-        std::cerr << "scep-lab inspect: cannot create a working directory " << dir.string() << ": " << ec.message() << "\n";
-        return 2;
+    std::filesystem::path dir;
+    if (o.import) {
+        if (!std::filesystem::exists(s.transactions_file())) {
+            std::cerr << "scep-lab inspect --import: no transaction log at " << s.transactions_file().string()
+                      << " (start the lab here with inspector.enabled first, or give its --data-dir)\n";
+            return 2;
+        }
+    } else {
+        dir = std::filesystem::temp_directory_path(ec) / ("scep-lab-evidence-" + std::to_string(::getpid()));
+        std::filesystem::create_directories(dir, ec);
+        if (ec) {
+            std::cerr << "scep-lab inspect: cannot create a working directory " << dir.string() << ": " << ec.message()
+                      << "\n";
+            return 2;
+        }
     }
     struct cleanup {
         std::filesystem::path d;
         ~cleanup() {
             std::error_code e;
-            std::filesystem::remove_all(d, e);
+            if (!d.empty()) std::filesystem::remove_all(d, e);
         }
     } remove_dir{dir};
-    auto rows = open_sqlite_transactions(dir / "transactions.db");
+    auto rows = open_sqlite_transactions(o.import ? s.transactions_file() : dir / "transactions.db");
     if (!rows) {
         std::cerr << "scep-lab inspect: " << rows.message() << "\n";
         return 2;
@@ -284,15 +296,22 @@ int inspect_evidence(const config::settings& s, const std::vector<std::string>& 
         return 2;
     }
     if (!o.html.empty()) {
-        if (auto w = write_file(o.html, server::evidence_html(**rows, *summary), false); !w) {
-            std::cerr << "scep-lab inspect: --html " << w.message() << "\n";
+        std::ofstream page(o.html, std::ios::binary | std::ios::trunc);
+        if (page) server::write_evidence_html(page, **rows, *summary);
+        if (!page || !page.flush()) {
+            std::cerr << "scep-lab inspect: --html " << o.html << ": cannot be written\n";
             return 2;
         }
     }
+    if (o.import)
+        std::cerr << "imported " << summary->rows_added << " exchange(s) of " << summary->clients.size()
+                  << " client(s) into " << s.transactions_file().string()
+                  << (summary->rows_added ? " from transaction " + std::to_string(summary->first_id) : std::string())
+                  << ": the lab's /transactions shows them, marked as imported\n";
     if (format == "json")
-        out << scep::json_text(server::evidence_json(**rows, *summary)) << "\n";
+        server::write_evidence_json(out, **rows, *summary);
     else
-        out << server::evidence_text(**rows, *summary);
+        server::write_evidence_text(out, **rows, *summary);
     // A file that could not be read to its end: the report says where; the status too.
     for (const auto& f : summary->files)
         if (!f.error.empty()) {

@@ -25,6 +25,7 @@ int print_catalogue(std::ostream& out);
 struct evidence_options {
     std::string ra_key_file;
     std::string html;  // also write the report here
+    bool import = false;  // into the lab's transaction log (beside its own), not a private one
 };
 // True when the file's content is evidence (not a single SCEP message).
 bool is_evidence_file(const std::string& path);

@@ -129,6 +129,11 @@ class reader final : public evidence::sink {
 public:
     reader(transaction_store& rows, inspect::lab_view lab, evidence_summary& summary)
         : rows_(rows), summary_(summary) {
+        // Rows already there (a lab's own) are not this evidence's.
+        transaction_query newest;
+        newest.limit = 1;
+        if (auto page = rows.search(newest); page && !page->items.empty()) last_indexed_ = page->items.front().id;
+        summary_.first_id = last_indexed_ + 1;
         inspector_config cfg;
         cfg.retention = std::numeric_limits<std::size_t>::max() / 2;
         cfg.max_der_bytes = 1u << 20;
@@ -266,6 +271,7 @@ public:
                           t.http_status >= 400 || t.http_status == 0 || t.pki_status == "FAILURE"};
                 auto& list = index_[t.client];
                 if (list.empty()) summary_.clients.push_back(t.client);
+                ++summary_.rows_added;
                 list.push_back(std::move(i));
                 last_indexed_ = std::max(last_indexed_, t.id);
             }
@@ -508,10 +514,11 @@ result<evidence_summary> read_evidence(const std::vector<std::filesystem::path>&
 
 namespace {
 
-std::vector<transaction_record> client_rows(transaction_store& rows, const std::string& client) {
+std::vector<transaction_record> client_rows(transaction_store& rows, const std::string& client, std::int64_t first_id) {
     std::vector<transaction_record> out;
     transaction_query q;
     q.client = client;
+    q.min_id = first_id;
     q.limit = 1000;
     for (;;) {
         auto page = rows.search(q);
@@ -572,40 +579,44 @@ json::object tls_json(const evidence::tls_session& t) {
 
 }  // namespace
 
-json::object evidence_json(transaction_store& rows, const evidence_summary& s) {
-    json::array files, clients, tls, events, notes;
+void write_evidence_json(std::ostream& out, transaction_store& rows, const evidence_summary& s) {
+    // Written as it is built: the exchanges of a large capture never sit in memory together.
+    json::array files, tls, events, notes;
     for (const auto& f : s.files) files.push_back(file_json(f));
+    for (const auto& t : s.tls) tls.push_back(tls_json(t));
+    for (const auto& e : s.unmatched) events.push_back(event_json(e));
+    for (const auto& n : s.notes) notes.emplace_back(n);
+    out << "{\"files\":" << scep::json_text(files) << ",\"clients\":[";
+    bool first_client = true;
     for (const auto& c : s.clients) {
-        auto list = client_rows(rows, c);
-        json::array exchanges;
+        auto list = client_rows(rows, c, s.first_id);
+        out << (first_client ? "" : ",") << "{\"client\":" << scep::json_text(json::value(c));
+        first_client = false;
+        if (auto d = client_device(list); !d.empty()) out << ",\"device\":" << scep::json_text(json::value(d));
+        out << ",\"exchanges\":[";
+        bool first = true;
         for (const auto& summary_row : list) {
             auto full = rows.find(summary_row.id);
             if (!full || !*full) continue;
             auto o = transaction_json(rows, **full);
             o.erase("story");  // the timeline is the story
-            exchanges.push_back(std::move(o));
+            out << (first ? "" : ",") << scep::json_text(o);
+            first = false;
         }
-        json::object client{{"client", c}, {"exchanges", std::move(exchanges)}};
-        if (auto d = client_device(list); !d.empty()) client["device"] = d;
-        clients.push_back(std::move(client));
+        out << "]}";
     }
-    for (const auto& t : s.tls) tls.push_back(tls_json(t));
-    for (const auto& e : s.unmatched) events.push_back(event_json(e));
-    for (const auto& n : s.notes) notes.emplace_back(n);
-    json::object o{{"files", std::move(files)},
-                   {"clients", std::move(clients)},
-                   {"tls_sessions", std::move(tls)},
-                   {"tls_sessions_total", s.tls_total},
-                   {"unmatched_events", std::move(events)},
-                   {"unmatched_events_total", s.unmatched_total},
-                   {"notes", std::move(notes)},
-                   {"notes_total", s.notes_total}};
-    if (s.decrypting) o["ra_key"] = s.ra_key_note;
-    return o;
+    json::object tail{{"tls_sessions", std::move(tls)},
+                      {"tls_sessions_total", s.tls_total},
+                      {"unmatched_events", std::move(events)},
+                      {"unmatched_events_total", s.unmatched_total},
+                      {"notes", std::move(notes)},
+                      {"notes_total", s.notes_total}};
+    if (s.decrypting) tail["ra_key"] = s.ra_key_note;
+    const std::string rest = scep::json_text(tail);  // "{...}": its members follow the clients
+    out << "]," << rest.substr(1) << "\n";
 }
 
-std::string evidence_text(transaction_store& rows, const evidence_summary& s) {
-    std::ostringstream out;
+void write_evidence_text(std::ostream& out, transaction_store& rows, const evidence_summary& s) {
     out << "Evidence\n";
     for (const auto& f : s.files) {
         out << "  " << f.name << ": " << evidence::to_string(f.kind);
@@ -622,7 +633,7 @@ std::string evidence_text(transaction_store& rows, const evidence_summary& s) {
     if (s.decrypting) out << "  RA key: " << s.ra_key_note << "\n";
     if (s.clients.empty()) out << "\nNo SCEP exchange in the evidence.\n";
     for (const auto& c : s.clients) {
-        auto list = client_rows(rows, c);
+        auto list = client_rows(rows, c, s.first_id);
         out << "\nClient " << c;
         if (auto d = client_device(list); !d.empty()) out << " (consistent with device persona " << d << ")";
         out << "\n";
@@ -711,7 +722,6 @@ std::string evidence_text(transaction_store& rows, const evidence_summary& s) {
         out << "\nNotes (" << s.notes_total << ")\n";
         for (const auto& n : s.notes) out << "  " << inspect::printable(n, 512) << "\n";
     }
-    return out.str();
 }
 
 namespace {
@@ -734,8 +744,7 @@ constexpr const char* report_style =
 
 }  // namespace
 
-std::string evidence_html(transaction_store& rows, const evidence_summary& s) {
-    std::ostringstream o;
+void write_evidence_html(std::ostream& o, transaction_store& rows, const evidence_summary& s) {
     // No script and no network: the policy forbids both, whatever a value holds.
     o << page_head("scep-lab evidence report",
                    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">" +
@@ -760,7 +769,7 @@ std::string evidence_html(transaction_store& rows, const evidence_summary& s) {
     if (s.clients.empty()) o << "<p id=\"no-scep\">No SCEP exchange in the evidence.</p>\n";
     int n = 0;
     for (const auto& c : s.clients) {
-        auto list = client_rows(rows, c);
+        auto list = client_rows(rows, c, s.first_id);
         ++n;
         o << "<h2 id=\"client-" << n << "\">Client <code>" << esc(c) << "</code>";
         if (auto d = client_device(list); !d.empty()) o << " <span class=\"ok\">consistent with " << esc(d) << "</span>";
@@ -842,7 +851,6 @@ std::string evidence_html(transaction_store& rows, const evidence_summary& s) {
         o << "</ul>\n";
     }
     o << "</body></html>\n";
-    return o.str();
 }
 
 }  // namespace scep::server

@@ -13,6 +13,7 @@
 #include <boost/json/object.hpp>
 
 #include <filesystem>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,8 @@ struct evidence_summary {
     std::vector<std::string> notes;                // first 200
     std::uint64_t tls_total = 0, unmatched_total = 0, notes_total = 0;
     std::vector<std::string> clients;              // in the order first seen
+    std::int64_t first_id = 0;                     // the first row this evidence added
+    std::uint64_t rows_added = 0;
     bool decrypting = false;                       // an RA key was given
     std::string ra_key_note;                       // what became of it
 };
@@ -47,16 +50,19 @@ struct evidence_summary {
 // `ra_key`: the customer's RA private key (PEM), to open what was
 // encrypted to it; its certificate is found in the evidence (a GetCACert
 // answer) or given in the same PEM.
+// `rows` may already hold rows (a lab's log: `inspect --import`): only the
+// new ones are indexed, attached to and reported.
 result<evidence_summary> read_evidence(const std::vector<std::filesystem::path>& files, transaction_store& rows,
                                        inspect::lab_view lab, const std::string& ra_key_pem,
                                        const evidence::limits& lim = {});
 
-// The timeline: per client, its rows in time order with what was attached.
-boost::json::object evidence_json(transaction_store& rows, const evidence_summary& s);
-std::string evidence_text(transaction_store& rows, const evidence_summary& s);
+// The timeline: per client, its rows in time order with what was attached;
+// written as it is read from the rows (memory does not grow with them).
+void write_evidence_json(std::ostream& out, transaction_store& rows, const evidence_summary& s);
+void write_evidence_text(std::ostream& out, transaction_store& rows, const evidence_summary& s);
 // One self-contained page (no script, no network: a Content-Security-Policy
 // forbids both) a support engineer can attach to a ticket.
-std::string evidence_html(transaction_store& rows, const evidence_summary& s);
+void write_evidence_html(std::ostream& out, transaction_store& rows, const evidence_summary& s);
 
 // IIS's meaning of a status.substatus ("404.15": the query string is longer
 // than requestFiltering allows), "" when not known.

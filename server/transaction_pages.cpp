@@ -204,6 +204,12 @@ std::string render_transaction_page(const json::object& t, bool admin) {
     const json::object empty;
     const json::value* dv = field(t, "detail");
     const json::object& detail = dv && dv->is_object() ? dv->as_object() : empty;
+    // Imported from a customer's evidence (docs/evidence.md): where it was read.
+    if (const json::value* e = field(detail, "evidence"); e && e->is_object())
+        if (const json::value* src = field(e->as_object(), "source"); src && src->is_object())
+            o << "<tr><th>imported from</th><td id=\"imported\" class=\"warning\">"
+              << markup_escape(str(src->as_object(), "file")) << ", " << markup_escape(str(src->as_object(), "where"))
+              << " <span class=\"muted\">(evidence, not an exchange with this lab)</span></td></tr>";
     // Which device persona the request looks like (docs/personas.md).
     if (const json::value* d = field(detail, "device"); d && d->is_object()) {
         const bool consistent = str(d->as_object(), "consistent") == "yes";
@@ -248,7 +254,7 @@ std::string render_transaction_page(const json::object& t, bool admin) {
         o << "</table>\n";
     }
     for (const auto& [key, title] : {std::pair{"request", "Request (decoded)"}, std::pair{"reply", "Reply"},
-                                     std::pair{"http", "HTTP"}}) {
+                                     std::pair{"http", "HTTP"}, std::pair{"evidence", "Evidence"}}) {
         if (const json::value* v = field(detail, key)) {
             o << "<h2>" << title << "</h2>\n<div id=\"" << key << "\">";
             render_value(o, *v);

@@ -295,6 +295,22 @@ assert ev["files"][0]["lines"] == 4 and ev["files"][0]["scep_lines"] == 3
 PY
 "$SCEP_LAB" inspect iis-only.log --data-dir "$WORK/data" | contains "IIS 404.15" || fail "the text timeline does not show IIS 404.15"
 
+# --import: into the running lab's transaction list, beside its own exchanges, marked.
+before=$(curl -s "$BASE/transactions.json?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
+"$SCEP_LAB" inspect iis-only.log --import --data-dir "$WORK/data" >import.out 2>import.err || fail "inspect --import: $(cat import.err)"
+contains "imported 3 exchange" <import.err || fail "inspect --import said: $(cat import.err)"
+curl -s "$BASE/transactions.json?client=192.0.2.10" >imported.json
+python3 - "$before" <<'PY' || fail "the lab does not list the imported exchanges: $(cat imported.json)"
+import json, sys
+got = json.load(open("imported.json"))
+assert got["total"] == 3, got["total"]
+assert {r["operation"] for r in got["items"]} == {"GetCACaps", "PKIOperation"}
+PY
+IMPORTED_ID=$(python3 -c 'import json; print(json.load(open("imported.json"))["items"][0]["id"])')
+curl -s "$BASE/transactions/$IMPORTED_ID" | contains "imported from" || fail "the imported exchange's page does not say so"
+after=$(curl -s "$BASE/transactions.json?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
+[ "$after" = $((before + 3)) ] || fail "the lab's log went from $before to $after rows (3 imported)"
+
 # 6. Damaged and foreign files.
 head -c $(( $(stat -c %s cap.pcap) - 50 )) cap.pcap >cut.pcap
 rc=0; "$SCEP_LAB" inspect cut.pcap --data-dir "$WORK/data" >cut.out 2>cut.err || rc=$?
