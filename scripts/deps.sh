@@ -13,6 +13,7 @@ BUILD_PACKAGES=(
     libboost1.81-dev libboost-json1.81-dev
     libspdlog-dev libtoml11-dev libcli11-dev
     libre2-dev   # linear-time regular expressions (pki/crypto/pattern)
+    libevtx-dev libbfio-dev  # EVTX event logs (pki/evidence); libevtx.h includes libbfio.h
     openssl
 )
 TEST_PACKAGES=(
@@ -29,6 +30,7 @@ TEST_PACKAGES=(
     docker.io debootstrap     # scripts/docker-test.sh (engine and a locally made base image)
     clang libclang-rt-14-dev  # libFuzzer: the short fuzz runs of the suite
     tcpdump tshark  # captures made and cross-checked by the evidence test
+    libevtx-utils   # evtxexport: the evidence test's second reading of an EVTX file
 )
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 

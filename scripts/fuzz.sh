@@ -4,14 +4,14 @@
 # what it learns in build-fuzz/corpus. Prints executions and coverage per
 # target; a crash stops with the reproducer saved in build-fuzz/crashes.
 #   scripts/fuzz.sh [seconds] [target...]   targets: pki_message http_query csr_policy config subject_match clone_inputs
-#     capture har iis_log ndes_events
+#     capture har iis_log ndes_events evtx
 # JOBS=2 runs two targets at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(pki_message http_query csr_policy config subject_match clone_inputs capture har iis_log ndes_events)
+[ ${#targets[@]} -eq 0 ] && targets=(pki_message http_query csr_policy config subject_match clone_inputs capture har iis_log ndes_events evtx)
 scripts/deps.sh fuzz
 dir=build-fuzz
 CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCEP_LAB_FUZZ=ON \

@@ -91,6 +91,18 @@ std::optional<fail_info> failure_from(const std::string& s) {
     return std::nullopt;
 }
 
+// The sources whose events say something of an enrollment: NDES, the CA,
+// the certificate services client and CAPI2 (an export without a source
+// column counts as theirs).
+bool enrollment_source(std::string_view source) {
+    if (source.empty()) return true;
+    for (std::string_view s : {"NetworkDeviceEnrollment", "MSCEP", "NDES", "CertificateServices", "CertSvc", "CAPI2",
+                               "CertificationAuthority", "CertEnroll"})
+        for (std::size_t i = 0; i + s.size() <= source.size(); ++i)
+            if (ascii_iequals(source.substr(i, s.size()), s)) return true;
+    return false;
+}
+
 json::object place_json(const evidence::place& p) { return json::object{{"file", p.file}, {"where", p.where}}; }
 
 json::object iis_json(const evidence::iis_entry& e) {
@@ -110,6 +122,30 @@ json::object event_json(const evidence::ndes_event& e) {
     return json::object{{"time", evidence::iso8601(e.time)}, {"id", e.id},
                         {"level", inspect::printable(e.level, 32)}, {"source", inspect::printable(e.source, 128)},
                         {"text", inspect::printable(e.text, 2048)}, {"line", e.at.text()}};
+}
+
+std::string value_of(const json::object& o, std::string_view key) {
+    const auto* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// A row's findings back from its detail (id, detail and severity kept).
+std::vector<inspect::finding> findings_of(const json::object& detail) {
+    std::vector<inspect::finding> out;
+    const auto* list = detail.if_contains("findings");
+    if (!list || !list->is_array()) return out;
+    for (const auto& f : list->as_array()) {
+        const auto* o = f.if_object();
+        if (!o || value_of(*o, "id").empty()) continue;
+        inspect::finding kept{value_of(*o, "id"), value_of(*o, "detail")};
+        const std::string level = value_of(*o, "severity");
+        if (!level.empty())
+            kept.level = level == "error" ? inspect::severity::error
+                         : level == "warning" ? inspect::severity::warning
+                                              : inspect::severity::note;
+        out.push_back(std::move(kept));
+    }
+    return out;
 }
 
 // What the index keeps of a row, to attach IIS lines and events to it.
@@ -242,6 +278,11 @@ public:
     }
 
     void event(evidence::ndes_event&& e) override {
+        // An Application log holds every program's events: only enrollment's are kept.
+        if (!enrollment_source(e.source)) {
+            ++file->events_other;
+            return;
+        }
         ++file->events;
         if (auto* row = match_event(e)) {
             ++file->events_matched;
@@ -267,8 +308,10 @@ public:
             auto page = rows_.search(q);
             if (!page || page->items.empty()) break;
             for (const auto& t : page->items) {
+                // What NDES itself refused (a FAILURE, or its HTTP 500): a 4xx was
+                // refused before NDES saw it (IIS, HTTP.sys) and has no NDES event.
                 indexed i{t.id, parse_row_time(t.time), t.method, t.operation,
-                          t.http_status >= 400 || t.http_status == 0 || t.pki_status == "FAILURE"};
+                          t.pki_status == "FAILURE" || t.http_status >= 500};
                 auto& list = index_[t.client];
                 if (list.empty()) summary_.clients.push_back(t.client);
                 ++summary_.rows_added;
@@ -393,7 +436,8 @@ private:
     }
 
     // The failed PKIOperation an NDES event explains: NDES writes its events
-    // while answering, within a few seconds of the request.
+    // while answering a request it refuses (a FAILURE, or HTTP 500), within a
+    // few seconds of it.
     indexed* match_event(const evidence::ndes_event& e) {
         indexed* best = nullptr;
         auto best_gap = std::chrono::microseconds::max();
@@ -420,13 +464,27 @@ private:
         auto& d = detail.as_object();
         if (!d.contains("evidence") || !d["evidence"].is_object()) d["evidence"] = json::object{};
         auto& ev = d["evidence"].as_object();
+        std::string ids = (*row)->findings, severity = (*row)->severity;
         if (std::string_view(key) == "events") {
+            // NDES event 29 says why the enrollment was refused, as the lab's
+            // own inspector knows it from its decision: challenge.wrong.
+            if (what.contains("id") && what.at("id").is_int64() && what.at("id").as_int64() == 29) {
+                auto found = findings_of(d);
+                inspect::raise(found, "challenge.wrong",
+                               "NDES event 29 at " + value_of(what, "time") + ": the password could not be verified");
+                inspect::order_by_severity(found);
+                d["findings"] = inspect::to_json(found);
+                ids.clear();
+                for (const auto& f : found) ids += (ids.empty() ? "" : " ") + f.id;
+                const auto w = inspect::worst(found);
+                severity = w ? std::string(inspect::to_string(*w)) : "";
+            }
             if (!ev.contains("events") || !ev["events"].is_array()) ev["events"] = json::array{};
             if (ev["events"].as_array().size() < 16) ev["events"].as_array().push_back(std::move(what));
         } else {
             ev[key] = std::move(what);
         }
-        (void)rows_.update_findings(id, (*row)->findings, (*row)->severity, scep::json_text(detail));
+        (void)rows_.update_findings(id, ids, severity, scep::json_text(detail));
     }
 
     transaction_store& rows_;
@@ -554,9 +612,10 @@ json::object file_json(const evidence_file& f) {
         o["lines"] = f.iis_lines;
         o["scep_lines"] = f.iis_scep;
         o["matched"] = f.iis_matched;
-    } else if (f.kind == evidence::file_kind::ndes_events) {
+    } else if ((f.kind == evidence::file_kind::ndes_events || f.kind == evidence::file_kind::evtx)) {
         o["events"] = f.events;
         o["matched"] = f.events_matched;
+        o["other_sources"] = f.events_other;
     } else {
         o["http_exchanges"] = f.http;
         o["scep_exchanges"] = f.scep;
@@ -623,8 +682,9 @@ void write_evidence_text(std::ostream& out, transaction_store& rows, const evide
         if (f.kind == evidence::file_kind::iis_log)
             out << ", " << f.iis_lines << " lines, " << f.iis_scep << " SCEP, " << f.iis_matched
                 << " matched to a captured exchange";
-        else if (f.kind == evidence::file_kind::ndes_events)
-            out << ", " << f.events << " events, " << f.events_matched << " attached to an exchange";
+        else if ((f.kind == evidence::file_kind::ndes_events || f.kind == evidence::file_kind::evtx))
+            out << ", " << f.events << (f.events == 1 ? " event, " : " events, ") << f.events_matched << " attached to an exchange"
+                << (f.events_other ? ", " + std::to_string(f.events_other) + " of other sources left out" : "");
         else
             out << ", " << f.http << " HTTP exchanges, " << f.scep << " SCEP, " << f.tls << " TLS sessions";
         out << "\n";
@@ -740,6 +800,7 @@ constexpr const char* report_style =
     "<style>details{margin:.4em 0 .8em 0}summary{cursor:pointer}details>div{margin:.5em 0 1em 1.5em}"
     "table.timeline td,table.timeline th{white-space:nowrap}table.timeline td.findings{white-space:normal}"
     "table.timeline td.findings code{white-space:nowrap;display:inline-block;margin-right:.5em}"
+    "table.timeline td.txid{white-space:normal}table.timeline td.txid code{word-break:break-all}"
     ".files td,.files th{width:auto}</style>";
 
 }  // namespace
@@ -757,8 +818,9 @@ void write_evidence_html(std::ostream& o, transaction_store& rows, const evidenc
         o << "<tr><td><code>" << esc(f.name) << "</code></td><td>" << esc(evidence::to_string(f.kind)) << "</td><td>";
         if (f.kind == evidence::file_kind::iis_log)
             o << f.iis_lines << " lines, " << f.iis_scep << " SCEP, " << f.iis_matched << " matched to a captured exchange";
-        else if (f.kind == evidence::file_kind::ndes_events)
-            o << f.events << " events, " << f.events_matched << " attached to an exchange";
+        else if ((f.kind == evidence::file_kind::ndes_events || f.kind == evidence::file_kind::evtx))
+            o << f.events << (f.events == 1 ? " event, " : " events, ") << f.events_matched << " attached to an exchange"
+              << (f.events_other ? ", " + std::to_string(f.events_other) + " of other sources left out" : "");
         else
             o << f.http << " HTTP exchanges, " << f.scep << " SCEP, " << f.tls << " TLS sessions";
         if (!f.error.empty()) o << "<br><span class=\"error\">reading stopped: " << esc(f.error) << "</span>";
@@ -792,7 +854,7 @@ void write_evidence_html(std::ostream& o, transaction_store& rows, const evidenc
             const std::string anchor = "x" + std::to_string(t.id);
             o << "<tr class=\"row-" << esc(t.severity) << "\"><td><a href=\"#" << anchor << "\">" << esc(t.time)
               << "</a></td><td>" << esc(t.method) << " " << esc(t.operation) << " " << esc(t.message_type) << "</td><td>"
-              << esc(http) << "</td><td>" << esc(t.pki_status) << " " << esc(t.fail_info) << "</td><td><code>"
+              << esc(http) << "</td><td>" << esc(t.pki_status) << " " << esc(t.fail_info) << "</td><td class=\"txid\"><code>"
               << esc(inspect::printable(t.transaction_id, 40)) << "</code></td><td class=\"findings\">";
             for (std::string_view rest = t.findings; !rest.empty();) {
                 auto sp = rest.find(' ');

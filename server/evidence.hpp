@@ -29,7 +29,8 @@ struct evidence_file {
     evidence::file_kind kind = evidence::file_kind::unknown;
     std::string error;  // reading stopped here; what came before is in the timeline
     std::uint64_t http = 0, scep = 0, tls = 0, iis_lines = 0, iis_scep = 0, iis_matched = 0, events = 0,
-                  events_matched = 0;
+                  events_matched = 0,
+                  events_other = 0;  // events of sources that are not enrollment's
 };
 
 struct evidence_summary {

@@ -56,8 +56,7 @@ result<file_kind> read_stream(std::istream& in, const std::string& name, sink& o
         case file_kind::iis_log: r = read_iis_log(in, name, out, lim); break;
         case file_kind::ndes_events: r = read_ndes_events(in, name, out, lim); break;
         case file_kind::evtx:
-            return make_error(name + ": an EVTX event log: export it as text or CSV from Event Viewer (Save All Events As...); "
-                                     "this build does not read EVTX itself yet");
+            return make_error(name + ": an EVTX event log is read from a file, not a stream");
         case file_kind::unknown:
             return make_error(name + ": not a capture (pcap, pcapng), HAR, IIS W3C log or event log export");
     }
@@ -70,6 +69,15 @@ result<file_kind> read_file(const std::filesystem::path& file, sink& out, const 
     if (std::filesystem::is_directory(file, ec)) return make_error(file.string() + ": a directory, not a file");
     std::ifstream in(file, std::ios::binary);
     if (!in) return make_error(file.string() + ": cannot be opened");
+    char head[8] = {};
+    in.read(head, sizeof head);
+    if (detect(std::string_view(head, static_cast<std::size_t>(in.gcount()))) == file_kind::evtx) {
+        auto r = read_evtx(file, file.string(), out, lim);
+        if (!r) return r.err();
+        return file_kind::evtx;
+    }
+    in.clear();
+    in.seekg(0);
     return read_stream(in, file.string(), out, lim);
 }
 

@@ -126,6 +126,8 @@ result<void> read_capture(std::istream& in, const std::string& name, sink& out, 
 result<void> read_har(std::istream& in, const std::string& name, sink& out, const limits& lim = {});
 result<void> read_iis_log(std::istream& in, const std::string& name, sink& out, const limits& lim = {});
 result<void> read_ndes_events(std::istream& in, const std::string& name, sink& out, const limits& lim = {});
+// EVTX is read from a file (libevtx opens it itself).
+result<void> read_evtx(const std::filesystem::path& file, const std::string& name, sink& out, const limits& lim = {});
 
 // Detects the kind and reads with the matching reader.
 result<file_kind> read_file(const std::filesystem::path& file, sink& out, const limits& lim = {});

@@ -7,6 +7,9 @@
 #include <cstdlib>
 #include <sstream>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "pki/evidence/evidence.hpp"
 
 using namespace scep;
@@ -45,8 +48,15 @@ struct checking_sink final : evidence::sink {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static const evidence::limits lim = small();
-    std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
     checking_sink out(lim);
+#ifdef EVIDENCE_FROM_FILE
+    // libevtx opens a path: the input goes to an in-memory file first.
+    static const int fd = memfd_create("fuzz-evtx", 0);
+    if (fd < 0 || ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != static_cast<ssize_t>(size)) std::abort();
+    (void)EVIDENCE_READER("/proc/self/fd/" + std::to_string(fd), "fuzz", out, lim);
+#else
+    std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
     (void)EVIDENCE_READER(in, "fuzz", out, lim);
+#endif
     return 0;
 }

@@ -16,6 +16,7 @@ command -v scepclient >/dev/null || skip "scepclient not installed (apt-get inst
 command -v tcpdump >/dev/null || skip "tcpdump not installed (apt-get install tcpdump)"
 command -v tshark >/dev/null || skip "tshark not installed (apt-get install tshark)"
 command -v chromedriver >/dev/null || skip "chromedriver not installed (Debian package chromium-driver)"
+command -v evtxexport >/dev/null || skip "evtxexport not installed (apt-get install libevtx-utils)"
 [ "$(id -u)" = 0 ] || skip "capturing on the loopback needs root (tcpdump)"
 cd "$WORK"
 
@@ -201,6 +202,7 @@ assert iis["matched"] == iis["scep_lines"] == len(rows), (iis, len(rows))
 assert all("iis" in r["detail"]["evidence"] for r in rows)
 with_event = [r for r in rows if r["detail"]["evidence"].get("events")]
 assert len(with_event) == 1 and with_event[0]["pki_status"] == "FAILURE", [r["pki_status"] for r in with_event]
+assert "challenge.wrong" in with_event[0]["findings"], with_event[0]["findings"]  # event 29 says why
 assert ev["unmatched_events_total"] == 1 and ev["unmatched_events"][0]["id"] == 30
 PY
 
@@ -253,6 +255,47 @@ grep -q '^ok$' browser.out || fail "browser: $(cat browser.out)"
 [ "$(stat -c %s report.png)" -gt 20000 ] || fail "the screenshot is empty"
 [ -z "${EVIDENCE_SCREENSHOT_OUT:-}" ] || cp report.png "$EVIDENCE_SCREENSHOT_OUT"
 grep -q "onerror" report.html && ! grep -q "<img" report.html || fail "the hostile User-Agent is not escaped in the report"
+
+# The same event as an EVTX file (made by tests/support/make_evtx.py, read
+# through libevtx), with an event of another program that is left out; what
+# inspect reads of it must be what evtxexport reads.
+FAIL_TIME=$(python3 -c '
+import json
+rows = [x for c in json.load(open("ev.json"))["clients"] for x in c["exchanges"]]
+print(next(r["time"][:19] + "Z" for r in rows if r["pki_status"] == "FAILURE"))')
+python3 "$HERE/../support/make_evtx.py" app.evtx "[
+  {\"id\": 29, \"level\": 2, \"time\": \"$FAIL_TIME\", \"provider\": \"Microsoft-Windows-NetworkDeviceEnrollmentService\",
+   \"data\": [\"The password in the certificate request cannot be verified. It may have been used already.\"]},
+  {\"id\": 16384, \"level\": 4, \"time\": \"$FAIL_TIME\", \"provider\": \"Microsoft-Windows-Security-SPP\", \"data\": [\"x\"]},
+  {\"id\": 31, \"level\": 3, \"time\": \"2020-01-01T00:00:00Z\", \"provider\": \"Microsoft-Windows-NetworkDeviceEnrollmentService\",
+   \"data\": [\"a <b> & c\", \"second\"]}]" || fail "make_evtx.py"
+"$SCEP_LAB" inspect app.evtx cap.pcap --data-dir "$WORK/data" --format json >ev3.json 2>ev3.err || fail "inspect with an EVTX: $(cat ev3.err)"
+"$SCEP_LAB" inspect app.evtx --data-dir "$WORK/data" --format json >evtx-alone.json 2>&1 || fail "inspect app.evtx: $(cat evtx-alone.json)"
+evtxexport -f xml app.evtx >evtxexport.xml 2>&1 || fail "evtxexport: $(cat evtxexport.xml)"
+python3 - <<'PY' || fail "the EVTX was not read as evtxexport reads it, or not attached"
+import json, re, xml.etree.ElementTree as ET
+ev = json.load(open("ev3.json"))
+kinds = [f["kind"] for f in ev["files"]]
+assert kinds == ["pcap capture", "EVTX event log"], kinds
+assert ev["files"][1]["events"] == 2 and ev["files"][1]["other_sources"] == 1 and ev["files"][1]["matched"] == 1, ev["files"][1]
+rows = [x for c in ev["clients"] for x in c["exchanges"]]
+attached = [r for r in rows if r["detail"].get("evidence", {}).get("events")]
+assert len(attached) == 1 and attached[0]["pki_status"] == "FAILURE"
+assert attached[0]["detail"]["evidence"]["events"][0]["id"] == 29
+# evtxexport's reading: every <Event> of an enrollment source.
+text = open("evtxexport.xml").read()
+theirs = []
+for block in re.findall(r"<Event .*?</Event>", text, re.S):
+    e = ET.fromstring(block)
+    ns = {"e": "http://schemas.microsoft.com/win/2004/08/events/event"}
+    provider = e.find("e:System/e:Provider", ns).get("Name")
+    if "NetworkDeviceEnrollment" not in provider: continue
+    theirs.append((int(e.find("e:System/e:EventID", ns).text), provider,
+                   "; ".join(d.text or "" for d in e.findall("e:EventData/e:Data", ns))))
+ours = [(x["id"], x["source"], x["text"]) for x in json.load(open("evtx-alone.json"))["unmatched_events"]]
+assert sorted(ours) == sorted(theirs), (ours, theirs)
+assert any("a <b> & c" in t for _, _, t in ours)
+PY
 
 # 4. A look-alike server from the capture: the same visible configuration as the lab that answered.
 "$SCEP_LAB" clone --from-capture cap.pcap --out fromcap >clone.out 2>&1 || fail "clone --from-capture: $(cat clone.out)"
