@@ -100,6 +100,23 @@ result<bytes> read_message(const std::filesystem::path& file) {
     return std::move(*der);
 }
 
+// What a decoded request is compared with: the lab in the data directory,
+// when there is one (`l` keeps it open), or nothing of a lab.
+inspect::lab_view lab_here(const config::settings& s, std::vector<std::string> capabilities, std::optional<lab>& l) {
+    inspect::lab_view view;
+    if (std::filesystem::exists(s.pki_dir())) {
+        server::event_log quiet(config::log_format::text, config::log_level::off);
+        if (auto opened = open_lab(s, quiet)) {
+            l.emplace(std::move(*opened));
+            view = server::describe_lab(l->pki, std::move(capabilities));
+            view.ra_key = &l->pki.ra_encryption_key();
+        }
+    }
+    view.min_rsa_bits = s.csr.min_rsa_bits;
+    view.min_ec_bits = s.csr.min_ec_bits;
+    return view;
+}
+
 bool all_digits(const std::string& s) {
     return !s.empty() && s.size() < 19 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -181,17 +198,7 @@ int inspect(const config::settings& s, const std::string& target, const std::str
         // With a lab here, its certificates say what a request was encrypted
         // to, and its RA key opens it. Nothing is created when there is none.
         std::optional<lab> l;
-        inspect::lab_view view;
-        if (std::filesystem::exists(s.pki_dir())) {
-            server::event_log quiet(config::log_format::text, config::log_level::off);
-            if (auto opened = open_lab(s, quiet)) {
-                l.emplace(std::move(*opened));
-                view = server::describe_lab(l->pki, config::service_settings(s).capabilities);
-                view.ra_key = &l->pki.ra_encryption_key();
-                view.min_rsa_bits = s.csr.min_rsa_bits;
-                view.min_ec_bits = s.csr.min_ec_bits;
-            }
-        }
+        inspect::lab_view view = lab_here(s, config::service_settings(s).capabilities, l);
         // A CertRep (messageType 3) is a reply; anything else is read as a request.
         auto as_request = inspect::analyze_request(*der, view);
         json::object o;
@@ -247,17 +254,7 @@ int inspect_evidence(const config::settings& s, const std::vector<std::string>& 
     }
     // The lab here, when there is one: what was sent to it is opened with its key.
     std::optional<lab> l;
-    inspect::lab_view view;
-    if (std::filesystem::exists(s.pki_dir())) {
-        server::event_log quiet(config::log_format::text, config::log_level::off);
-        if (auto opened = open_lab(s, quiet)) {
-            l.emplace(std::move(*opened));
-            view = server::describe_lab(l->pki, {});
-            view.ra_key = &l->pki.ra_encryption_key();
-        }
-    }
-    view.min_rsa_bits = s.csr.min_rsa_bits;
-    view.min_ec_bits = s.csr.min_ec_bits;
+    inspect::lab_view view = lab_here(s, {}, l);
     // The rows live in a private SQLite file (memory stays bounded whatever
     // the evidence's size), or with --import in the lab's own log, where its
     // pages and API show them beside its exchanges.

@@ -33,6 +33,7 @@
 #include "server/admin_api.hpp"
 #include "server/profile_download.hpp"
 #include "server/http_server.hpp"
+#include "server/iis_log.hpp"
 #include "server/logging.hpp"
 #include "server/inspector.hpp"
 #include "server/metrics.hpp"
@@ -689,6 +690,14 @@ int serve(const config::settings& configured) {
                      "read what they find there; chmod 700 it");
         log.warn("capturing every PKIOperation request and reply in " + s.log.capture_dir);
     }
+    // log.iis_dir: the log IIS would write (docs/evidence.md).
+    std::unique_ptr<iis_access_log> iis_log;
+    if (!s.log.iis_dir.empty()) {
+        auto opened = iis_access_log::open(s.log.iis_dir);
+        if (!opened) return cannot_start(log, opened.message());
+        iis_log = std::move(*opened);
+        log.info("IIS log", {{"dir", s.log.iis_dir}});
+    }
     // Declared before the io_context: sessions still queued in it when it is
     // destroyed at the end refer to the metrics, the router and the TLS context.
     metrics stats;
@@ -770,8 +779,8 @@ int serve(const config::settings& configured) {
     const http_limits limits{s.server.max_body_bytes, s.server.max_header_bytes, s.server.read_timeout,
                              s.server.idle_timeout, s.server.max_connections};
     std::optional<http_server> plain, secure;
-    if (s.server.http) plain.emplace(ioc, r, log, limits, nullptr, &stats);
-    if (identity) secure.emplace(ioc, r, log, limits, &tls_ctx, &stats);
+    if (s.server.http) plain.emplace(ioc, r, log, limits, nullptr, &stats, iis_log.get());
+    if (identity) secure.emplace(ioc, r, log, limits, &tls_ctx, &stats, iis_log.get());
     const addresses at = early.at;
     if (auto ok = adopt_all(early, plain, secure); !ok) return cannot_start(log, ok.message());
     if (identity)

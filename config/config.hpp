@@ -140,6 +140,9 @@ struct log_settings {
     // (<n>-<transactionID>.request.der / .reply.der): captures for support
     // cases, openssl asn1parse, and the fuzzers' seed corpus.
     std::string capture_dir;
+    // When set, every request answered is logged here as IIS logs it (W3C,
+    // u_exYYMMDD.log a UTC day): server/iis_log.hpp.
+    std::string iis_dir;
 };
 
 // The transaction inspector (docs/inspector.md): every SCEP exchange decoded,

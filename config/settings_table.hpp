@@ -101,6 +101,7 @@ void visit_settings(V& v, S& s) {
     v.pick("format", s.log.format, log_formats, "one line per event; SCEP_LAB_LOG_FORMAT");
     v.pick("level", s.log.level, log_levels, "SCEP_LAB_LOG_LEVEL");
     v.text("capture_dir", s.log.capture_dir, "write every PKIOperation request and reply here (DER)");
+    v.text("iis_dir", s.log.iis_dir, "log every request here as IIS does (W3C, u_exYYMMDD.log)");
     v.end();
 
     v.section("inspector", "the transaction inspector (docs/inspector.md)");

@@ -65,6 +65,9 @@ void write_evidence_text(std::ostream& out, transaction_store& rows, const evide
 // forbids both) a support engineer can attach to a ticket.
 void write_evidence_html(std::ostream& out, transaction_store& rows, const evidence_summary& s);
 
+// An NDES event as the rows and reports show it.
+boost::json::object event_json(const evidence::ndes_event& e);
+
 // IIS's meaning of a status.substatus ("404.15": the query string is longer
 // than requestFiltering allows), "" when not known.
 std::string iis_status_meaning(int status, int substatus);

@@ -29,6 +29,10 @@ struct request_record {
     std::string detail;
     scep_outcome scep;    // a SCEP operation: what it did, typed (formatted by the log and metrics)
     int http_status = 0;  // set once, from the answer the router returns
+    // As IIS would log it (log.iis_dir): the substatus (404.15: request
+    // filtering), and whether HTTP.sys refused it before IIS (not logged there).
+    int iis_substatus = 0;
+    bool http_sys = false;
     // Held back this long before the answer is written (quirks.latency).
     std::chrono::milliseconds delay{0};
     // How the answer goes on the wire: a transport fault (docs/faults.md)

@@ -1,5 +1,7 @@
 #include "server/http_server.hpp"
 
+#include "server/iis_log.hpp"
+
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -38,7 +40,7 @@ public:
     template <class... StreamArgs>
     session(router& r, event_log& log, const http_limits& limits, std::shared_ptr<std::atomic<std::size_t>> active,
             std::shared_ptr<std::atomic<std::size_t>> in_flight, std::shared_ptr<std::atomic<bool>> stopping,
-            metrics* stats, tcp::socket&& socket, StreamArgs&&... stream_args)
+            metrics* stats, iis_access_log* iis, tcp::socket&& socket, StreamArgs&&... stream_args)
         : stream_(std::move(socket), std::forward<StreamArgs>(stream_args)...),
           router_(r),
           log_(log),
@@ -46,10 +48,18 @@ public:
           active_(std::move(active)),
           in_flight_(std::move(in_flight)),
           stopping_(std::move(stopping)),
-          metrics_(stats) {
+          metrics_(stats),
+          iis_(iis) {
         beast::error_code ec;
         auto ep = tcp_layer().socket().remote_endpoint(ec);
         client_ = ec ? "unknown" : ep.address().to_string();
+        if (iis_) {
+            auto local = tcp_layer().socket().local_endpoint(ec);
+            if (!ec) {
+                local_ip_ = local.address().to_string();
+                local_port_ = local.port();
+            }
+        }
         if (metrics_) metrics_->connection_opened();
     }
     ~session() {
@@ -142,6 +152,7 @@ private:
         if (*stopping_) res.keep_alive(false);
         auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started);
         log_request(req, rec, elapsed.count());
+        if (iis_ && !rec.http_sys) write_iis(req, rec, elapsed.count());
         if (metrics_) metrics_->observe(rec, elapsed.count());
         if (rec.delay.count() > 0) {
             // quirks.latency, delay-headers: wait without holding a thread.
@@ -188,6 +199,25 @@ private:
                                                     [self, wire_bytes](beast::error_code, std::size_t) { self->close(); });
                               });
                           });
+    }
+
+    // log.iis_dir: the line IIS would write for this request (server/iis_log.hpp).
+    void write_iis(const request& req, const request_record& rec, double ms) {
+        const target_parts parts = split_target(req.target());
+        iis_line l;
+        l.end = std::chrono::system_clock::now();
+        l.server_ip = local_ip_;
+        l.server_port = local_port_;
+        l.method = std::string(req.method_string());
+        l.uri_stem = std::string(parts.path);
+        l.uri_query = std::string(parts.query);
+        l.client_ip = client_;
+        l.user_agent = std::string(req[http::field::user_agent]);
+        l.referer = std::string(req[http::field::referer]);
+        l.status = rec.http_status;
+        l.substatus = rec.iis_substatus;
+        l.time_taken_ms = static_cast<long long>(ms + 0.5);
+        iis_->write(l);
     }
 
     void log_request(const request& req, const request_record& rec, double ms) {
@@ -299,6 +329,9 @@ private:
     std::shared_ptr<std::atomic<std::size_t>> in_flight_;
     std::shared_ptr<std::atomic<bool>> stopping_;
     metrics* metrics_;
+    iis_access_log* iis_;
+    std::string local_ip_;
+    std::uint16_t local_port_ = 0;
     std::size_t drained_ = 0;
     std::unique_ptr<std::array<char, 16384>> discard_;  // only while lingering: idle sessions stay small
     static constexpr std::size_t max_drain_bytes = 64 << 20;
@@ -307,7 +340,7 @@ private:
 }  // namespace
 
 http_server::http_server(asio::io_context& ioc, router& r, event_log& log, http_limits limits,
-                         asio::ssl::context* tls, metrics* stats)
+                         asio::ssl::context* tls, metrics* stats, iis_access_log* iis)
     : ioc_(ioc),
       router_(r),
       log_(log),
@@ -316,6 +349,7 @@ http_server::http_server(asio::io_context& ioc, router& r, event_log& log, http_
       active_(std::make_shared<std::atomic<std::size_t>>(0)),
       tls_(tls),
       metrics_(stats),
+      iis_(iis),
       in_flight_(std::make_shared<std::atomic<std::size_t>>(0)),
       stopping_(std::make_shared<std::atomic<bool>>(false)) {}
 
@@ -393,11 +427,11 @@ void http_server::do_accept() {
                 ++*active_;
                 if (tls_)
                     std::make_shared<session<tls_stream>>(router_, log_, limits_, active_, in_flight_, stopping_,
-                                                          metrics_, std::move(socket), *tls_)
+                                                          metrics_, iis_, std::move(socket), *tls_)
                         ->run();
                 else
                     std::make_shared<session<beast::tcp_stream>>(router_, log_, limits_, active_, in_flight_,
-                                                                 stopping_, metrics_, std::move(socket))
+                                                                 stopping_, metrics_, iis_, std::move(socket))
                         ->run();
             }
         } else {

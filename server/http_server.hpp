@@ -18,6 +18,7 @@
 namespace scep::server {
 
 class metrics;
+class iis_access_log;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
@@ -39,8 +40,9 @@ class http_server {
 public:
     // With `tls`, every connection starts with a TLS handshake (HTTPS); the
     // context must outlive the server.
+    // `iis`: log.iis_dir's log, written for every request answered (nullptr: none).
     http_server(asio::io_context& ioc, router& r, event_log& log, http_limits limits,
-                asio::ssl::context* tls = nullptr, metrics* stats = nullptr);
+                asio::ssl::context* tls = nullptr, metrics* stats = nullptr, iis_access_log* iis = nullptr);
     ~http_server();
 
     // Binds and listens; the returned endpoint has the real port (port 0 picks one).
@@ -66,6 +68,7 @@ private:
     std::chrono::steady_clock::time_point last_refusal_log_{};
     asio::ssl::context* tls_ = nullptr;
     metrics* metrics_ = nullptr;
+    iis_access_log* iis_ = nullptr;
     std::shared_ptr<std::atomic<std::size_t>> in_flight_;
     std::shared_ptr<std::atomic<bool>> stopping_;
 };

@@ -62,6 +62,7 @@ std::optional<response> quirk_gate::check_url(const request& req, std::string_vi
     // HTTP.sys sees the URL first (MaxFieldLength): 414 from Windows' HTTP layer.
     if (q_.max_url_bytes && target.size() > q_.max_url_bytes) {
         rec.http_status = 414;
+        rec.http_sys = true;
         rec.detail = "quirk: URL of " + std::to_string(target.size()) + " bytes exceeds quirks.max_url_bytes = " +
                      std::to_string(q_.max_url_bytes) + " (HTTP.sys: 414)";
         return iis_error(req, 414, "The request URL is too long.");
@@ -69,6 +70,7 @@ std::optional<response> quirk_gate::check_url(const request& req, std::string_vi
     // Then IIS request filtering (maxQueryString): 404, logged as 404.15.
     if (q_.max_query_bytes && query.size() > q_.max_query_bytes) {
         rec.http_status = 404;
+        rec.iis_substatus = 15;
         rec.detail = "quirk: query string of " + std::to_string(query.size()) +
                      " bytes exceeds quirks.max_query_bytes = " + std::to_string(q_.max_query_bytes) +
                      " (IIS request filtering: 404.15)";

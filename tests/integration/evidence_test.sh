@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # scep-lab inspect with evidence (docs/evidence.md): tcpdump captures the
-# loopback while micromdm's scepclient enrolls (and fails once with a wrong
-# challenge), the lab's own bench enrolls by POST and GET over keep-alive
-# connections, and curl sends HTTP/1.0 and a chunked POST. The capture is
+# loopback while micromdm's scepclient enrolls (fails once with a wrong
+# challenge, and is held PENDING once, then polls after the approval),
+# certmonger enrolls through a private daemon, the lab's own bench enrolls by
+# POST and GET over keep-alive connections, and curl sends HTTP/1.0 and a
+# chunked POST. The capture is
 # decoded and checked against what the lab's live inspector recorded of the
 # same exchanges (operations, transaction IDs, statuses, findings), against
 # tshark's reading of the same packets (every HTTP request and status), and
@@ -20,8 +22,13 @@ command -v evtxexport >/dev/null || skip "evtxexport not installed (apt-get inst
 [ "$(id -u)" = 0 ] || skip "capturing on the loopback needs root (tcpdump)"
 cd "$WORK"
 
-start_server
+command -v certmonger >/dev/null || skip "certmonger not installed"
+command -v dbus-run-session >/dev/null || skip "dbus-run-session not installed"
+# The lab also logs as IIS does (log.iis_dir): the IIS log of the same exchanges.
+printf '[approval]\npending_subjects = ["hold-"]\n[log]\niis_dir = "%s/iis"\n' "$WORK" >"$WORK/hold.toml"
+start_server --config "$WORK/hold.toml"
 BASE="http://127.0.0.1:$PORT"
+TOKEN=$(head -1 "$WORK/data/admin-token")
 
 # 1. A capture of real clients.
 tcpdump -i lo -U -w cap.pcap "tcp port $PORT" >/dev/null 2>tcpdump.log &
@@ -39,6 +46,46 @@ rc=0
 (cd dev2 && scepclient -server-url "$URL" -challenge wrong-secret -private-key key.pem -certificate cert.pem -cn dev2 \
     >../sc2.log 2>&1) || rc=$?
 [ "$rc" != 0 ] || fail "scepclient enrolled with a wrong challenge"
+# Held for approval: scepclient is stopped while it waits (it polls every 30 s),
+# the request approved, and scepclient run again with the same key and CSR
+# (the same transactionID) gets the certificate.
+mkdir hold
+(cd hold && timeout 5 scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key key.pem -certificate cert.pem \
+    -cn hold-1 >../hold1.log 2>&1) || true
+HOLD_TXID=$(sqlite3 "$WORK/data/scep-lab.db" "SELECT transaction_id FROM pending_requests WHERE status = 'pending'")
+[ -n "$HOLD_TXID" ] || fail "no pending request for hold-1: $(cat hold1.log)"
+curl -sf -X POST -H "Authorization: Bearer $TOKEN" "$BASE/admin/api/pending/$(urlencode "$HOLD_TXID")/approve" >/dev/null ||
+    fail "approving $HOLD_TXID"
+(cd hold && timeout 60 scepclient -server-url "$URL" -challenge "$CHALLENGE" -private-key key.pem -certificate cert.pem \
+    -cn hold-1 >../hold2.log 2>&1) || fail "scepclient after the approval: $(cat hold2.log)"
+# certmonger, through a private daemon (tests/integration/certmonger_test.sh).
+mkdir -p "$WORK"/cm/{cas,requests,config,local,home,out}
+cat >"$WORK/cm/run.sh" <<SCRIPT
+#!/usr/bin/env bash
+set -u
+export CERTMONGER_CAS_DIR="$WORK/cm/cas" CERTMONGER_REQUESTS_DIR="$WORK/cm/requests" \\
+    CERTMONGER_CONFIG_DIR="$WORK/cm/config" CERTMONGER_LOCAL_CA_DIR="$WORK/cm/local" HOME="$WORK/cm/home" \\
+    CERTMONGER_SYSTEM_LOCK_FILE="$WORK/cm/lock"
+out="$WORK/cm/out"
+getcert add-scep-ca -s -c scep-lab -u "$URL" || exit 10
+getcert request -s -c scep-lab -I cm -f "\$out/cm.pem" -k "\$out/cm.key" -L "$CHALLENGE" -N CN=cm-host.lab -w >/dev/null 2>&1
+# A request that started before certmonger had the CA's certificates stops at
+# CA_UNCONFIGURED: resubmitted once they are there (as in https_test.sh).
+for _ in \$(seq 1 25); do
+    getcert list -s -i cm >"\$out/cm.list"
+    grep -q "status: CA_UNCONFIGURED" "\$out/cm.list" || break
+    sleep 0.2
+    getcert resubmit -s -i cm -w >/dev/null 2>&1
+done
+getcert list -s -i cm >"\$out/cm.list"
+SCRIPT
+chmod +x "$WORK/cm/run.sh"
+(export CERTMONGER_CAS_DIR="$WORK/cm/cas" CERTMONGER_REQUESTS_DIR="$WORK/cm/requests" \
+    CERTMONGER_CONFIG_DIR="$WORK/cm/config" CERTMONGER_LOCAL_CA_DIR="$WORK/cm/local" HOME="$WORK/cm/home" \
+    CERTMONGER_SYSTEM_LOCK_FILE="$WORK/cm/lock"
+ timeout 120 dbus-run-session -- certmonger -s -n -c "$WORK/cm/run.sh" >"$WORK/cm/daemon.log" 2>&1) ||
+    fail "certmonger run failed: $(tail -5 "$WORK/cm/daemon.log")"
+grep -q "status: MONITORING" "$WORK/cm/out/cm.list" || fail "certmonger did not enroll: $(cat "$WORK/cm/out/cm.list")"
 "$SCEP_LAB" bench "$URL" -n 3 -c 1 --no-floor >bench-post.out 2>&1 || fail "bench (POST): $(cat bench-post.out)"
 "$SCEP_LAB" bench "$URL" -n 2 -c 1 --get --no-floor >bench-get.out 2>&1 || fail "bench (GET): $(cat bench-get.out)"
 curl -s --http1.0 -o caps10.txt "$URL?operation=GetCACaps" || fail "curl HTTP/1.0"
@@ -67,6 +114,8 @@ for _ in $(seq 1 100); do
 done
 [ "${have:-0}" -ge "$want" ] || fail "tcpdump wrote $have of $want answers in 20 s"
 stop_tcpdump
+cat "$WORK"/iis/u_ex*.log >u_ex.log || fail "the lab wrote no IIS log in $WORK/iis"
+head -4 u_ex.log | contains "^#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port" || fail "not an IIS W3C header: $(head -4 u_ex.log)"
 [ -s cap.pcap ] || fail "tcpdump wrote nothing"
 
 # 2. Decoded with the lab here (its RA key opens the requests).
@@ -105,7 +154,11 @@ ops = [r["operation"] for r in rows]
 for need in ("GetCACaps", "GetCACert", "PKIOperation"):
     if need not in ops: say("no", need, "in the evidence")
 statuses = {r["pki_status"] for r in rows}
-if not {"SUCCESS", "FAILURE"} <= statuses: say("expected SUCCESS and FAILURE, got", statuses)
+if not {"SUCCESS", "FAILURE", "PENDING"} <= statuses: say("expected SUCCESS, FAILURE and PENDING, got", statuses)
+# certmonger sends no User-Agent: its request is known by the subject it asked for.
+subjects = {r["detail"].get("request", {}).get("csr", {}).get("subject", "") for r in rows}
+if not any("cm-host.lab" in x for x in subjects): say("no certmonger request in the evidence:", subjects)
+if not any("hold-1" in x for x in subjects): say("no held request in the evidence:", subjects)
 methods = {(r["operation"], r["method"]) for r in rows}
 if ("PKIOperation", "GET") not in methods or ("PKIOperation", "POST") not in methods:
     say("expected PKIOperation by GET and POST:", methods)
@@ -163,27 +216,15 @@ sys.exit(0 if sys.argv[1] in ids else 1)
 PY
     checked=$((checked + 1))
 done
-# Seven PKIOperations were answered with a CertRep (five by POST with their request bodies).
-[ "$checked" -ge 7 ] || fail "openssl read only $checked SCEP messages of those tshark exported"
+# Ten PKIOperations at least were answered with a CertRep.
+[ "$checked" -ge 10 ] || fail "openssl read only $checked SCEP messages of those tshark exported"
 
-# 3. An IIS log and an event export of the same exchanges are attached to them.
-python3 - "$PORT" <<'PY'
-import json, sys, datetime
-port = sys.argv[1]
+# 3. The lab's IIS log and an event export of the same exchanges are attached to them.
+python3 - <<'PY'
+import json, datetime
 ev = json.load(open("ev.json"))
 rows = [x for c in ev["clients"] for x in c["exchanges"]]
-out = ["#Software: Microsoft Internet Information Services 10.0", "#Version: 1.0",
-       "#Date: " + rows[0]["time"][:10] + " 00:00:00",
-       "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken"]
-fail = None
-for r in rows:
-    t = datetime.datetime.strptime(r["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
-    end = t + datetime.timedelta(milliseconds=int(r["duration_ms"]) + 1)
-    q = "operation=" + r["operation"]
-    out.append(f"{end:%Y-%m-%d %H:%M:%S} 127.0.0.1 {r['method']} {r['path']} {q} {port} - 127.0.0.1 "
-               f"{(r['user_agent'] or '-').replace(' ', '+')} - {r['http_status']} 0 0 {int(r['duration_ms']) + 1}")
-    if r["pki_status"] == "FAILURE" and fail is None: fail = t
-open("u_ex.log", "w").write("\r\n".join(out) + "\r\n")
+fail = next(datetime.datetime.strptime(r["time"], "%Y-%m-%dT%H:%M:%S.%fZ") for r in rows if r["pki_status"] == "FAILURE")
 open("events.txt", "w").write("Level\tDate and Time\tSource\tEvent ID\tTask Category\n"
     f"Error\t{fail:%m/%d/%Y %I:%M:%S %p}\tMicrosoft-Windows-NetworkDeviceEnrollmentService\t29\tNone\t"
     "The password in the certificate request cannot be verified. It may have been used already.\n"
