@@ -59,9 +59,10 @@ void http_stream::fail(std::string why) {
     buf_.shrink_to_fit();
 }
 
-bool http_stream::parse_head(std::string_view head, time_point t) {
+bool http_stream::parse_head(std::string_view head, time_point t, std::uint64_t packet) {
     cur_ = http_message{};
     cur_.time = t;
+    cur_.packet = packet;
     auto eol = head.find('\n');
     std::string_view line = trim(head.substr(0, eol));
     head.remove_prefix(eol == std::string_view::npos ? head.size() : eol + 1);
@@ -216,10 +217,7 @@ void http_stream::parse() {
                     fail("an HTTP head longer than " + std::to_string(lim_.max_headers) + " bytes");
                 break;
             }
-            const auto t = cur_.time;
-            const auto packet = cur_.packet;
-            if (!parse_head(rest.substr(0, end), t)) return;
-            cur_.packet = packet;
+            if (!parse_head(rest.substr(0, end), cur_.time, cur_.packet)) return;
             pos += end;
         } else if (st_ == state::length || st_ == state::chunk_data) {
             const auto n = std::min(remaining_, rest.size());

@@ -36,7 +36,7 @@ public:
 private:
     enum class state { head, length, chunk_size, chunk_data, chunk_end, trailers, until_close, dead };
     void parse();
-    bool parse_head(std::string_view head, time_point t);
+    bool parse_head(std::string_view head, time_point t, std::uint64_t packet);
     void body_bytes(std::string_view data);
     void finish(bool complete);
     void fail(std::string why);

@@ -216,6 +216,9 @@ TEST(EvidenceCapture, PairsRequestsAndResponsesOnAKeepAliveConnection) {
             EXPECT_EQ(c.x[1].response->body, "abcde");
             EXPECT_TRUE(c.x[1].response->complete);
             EXPECT_EQ(iso8601(c.x[0].request.time), "2025-12-05T10:20:00.003Z");
+            // Each exchange names the packet its request began in (Wireshark's numbering).
+            EXPECT_EQ(c.x[0].at.where, "packet 4");
+            EXPECT_EQ(c.x[1].at.where, "packet 6");
         }
     }
 }
