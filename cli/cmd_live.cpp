@@ -176,6 +176,8 @@ void inspect_command(CLI::App& app, command_line& cl) {
                     "evidence: the server's RA private key (PEM, its certificate may follow), to open what was encrypted to it");
     cmd->add_option("--html", o->evidence.html,
                     "evidence: also write the timeline as one self-contained HTML page (no script, no network)");
+    cmd->add_option("--tls-keylog", o->evidence.tls_keylog,
+                    "evidence: TLS session secrets (SSLKEYLOGFILE, NSS key log format) that open HTTPS in captures");
     cmd->add_flag("--import", o->evidence.import,
                   "evidence: add the decoded exchanges to the lab's transaction log (--data-dir), beside its own");
     cmd->add_flag("--catalogue", o->catalogue, "print the findings catalogue (Markdown) and exit");
@@ -187,7 +189,7 @@ void inspect_command(CLI::App& app, command_line& cl) {
                 return 2;
             });
         if (o->targets.size() > 1 || is_evidence_file(o->targets.front()) || !o->evidence.ra_key_file.empty() ||
-            !o->evidence.html.empty() || o->evidence.import) {
+            !o->evidence.html.empty() || o->evidence.import || !o->evidence.tls_keylog.empty()) {
             cl.choose_with_settings([o](const config::settings& s) {
                 return inspect_evidence(s, o->targets, o->evidence, o->format, std::cout);
             });

@@ -13,6 +13,7 @@
 #include "pki/inspect/analysis.hpp"
 #include "pki/scep/message.hpp"
 #include "pki/evidence/evidence.hpp"
+#include "pki/evidence/tls_decrypt.hpp"
 #include "server/evidence.hpp"
 #include "server/inspector.hpp"
 #include "pki/crypto/json_text.hpp"
@@ -287,7 +288,28 @@ int inspect_evidence(const config::settings& s, const std::vector<std::string>& 
         std::cerr << "scep-lab inspect: " << rows.message() << "\n";
         return 2;
     }
-    auto summary = server::read_evidence(paths, **rows, std::move(view), ra_key);
+    evidence::limits lim;
+    std::optional<evidence::tls_key_log> keys;
+    if (!o.tls_keylog.empty()) {
+        std::ifstream in(o.tls_keylog);
+        if (!in) {
+            std::cerr << "scep-lab inspect: --tls-keylog " << o.tls_keylog << ": cannot be opened\n";
+            return 2;
+        }
+        auto read = evidence::tls_key_log::read(in, o.tls_keylog);
+        if (!read) {
+            std::cerr << "scep-lab inspect: --tls-keylog " << read.message() << "\n";
+            return 2;
+        }
+        if (read->size() == 0) {
+            std::cerr << "scep-lab inspect: --tls-keylog " << o.tls_keylog
+                      << ": no secrets in it (an NSS key log: lines such as CLIENT_RANDOM <hex> <hex>)\n";
+            return 2;
+        }
+        keys.emplace(std::move(*read));
+        lim.tls_keys = &*keys;
+    }
+    auto summary = server::read_evidence(paths, **rows, std::move(view), ra_key, lim);
     if (!summary) {
         std::cerr << "scep-lab inspect: " << summary.message() << "\n";
         return 2;

@@ -26,6 +26,7 @@ struct evidence_options {
     std::string ra_key_file;
     std::string html;  // also write the report here
     bool import = false;  // into the lab's transaction log (beside its own), not a private one
+    std::string tls_keylog;  // SSLKEYLOGFILE: opens TLS in captures
 };
 // True when the file's content is evidence (not a single SCEP message).
 bool is_evidence_file(const std::string& path);

@@ -79,6 +79,7 @@ json::object tls_json(const evidence::tls_session& t) {
                    {"start", evidence::iso8601(t.start)},
                    {"end", evidence::iso8601(t.end)},
                    {"bytes", t.bytes},
+                   {"content", t.content},
                    {"at", t.at.text()}};
     if (!t.sni.empty()) o["sni"] = t.sni;
     return o;
@@ -215,10 +216,11 @@ void write_evidence_text(std::ostream& out, transaction_store& rows, const evide
         }
     }
     if (s.tls_total > 0) {
-        out << "\nTLS sessions (content not readable: " << s.tls_total << ")\n";
+        out << "\nTLS sessions (" << s.tls_total << ")\n";
         for (const auto& t : s.tls)
             out << "  " << evidence::iso8601(t.start) << "  " << t.client << ":" << t.client_port << " -> " << t.server
-                << ":" << t.server_port << (t.sni.empty() ? "" : " (" + t.sni + ")") << ", " << t.bytes << " bytes\n";
+                << ":" << t.server_port << (t.sni.empty() ? "" : " (" + t.sni + ")") << ", " << t.bytes << " bytes, "
+                << t.content << "\n";
     }
     if (s.unmatched_total > 0) {
         out << "\nEvents no exchange explains (" << s.unmatched_total << ")\n";
@@ -339,13 +341,14 @@ void write_evidence_html(std::ostream& o, transaction_store& rows, const evidenc
         o << "</table>\n" << details.str();
     }
     if (s.tls_total > 0) {
-        o << "<h2>TLS sessions</h2>\n<p class=\"muted\">Their content is not readable from a capture: "
-          << s.tls_total << " in all.</p>\n<table class=\"timeline\" id=\"tls\"><tr><th>start</th><th>client</th>"
-             "<th>server</th><th>name (SNI)</th><th>bytes</th></tr>";
+        o << "<h2>TLS sessions</h2>\n<p class=\"muted\">" << s.tls_total
+          << " in all; their content is read only with the session secrets (--tls-keylog).</p>\n"
+             "<table class=\"timeline\" id=\"tls\"><tr><th>start</th><th>client</th>"
+             "<th>server</th><th>name (SNI)</th><th>bytes</th><th>content</th></tr>";
         for (const auto& t : s.tls)
             o << "<tr><td>" << esc(evidence::iso8601(t.start)) << "</td><td>" << esc(t.client) << ":" << t.client_port
               << "</td><td>" << esc(t.server) << ":" << t.server_port << "</td><td>" << esc(t.sni) << "</td><td>"
-              << t.bytes << "</td></tr>";
+              << t.bytes << "</td><td>" << esc(t.content) << "</td></tr>";
         o << "</table>\n";
     }
     if (s.unmatched_total > 0) {

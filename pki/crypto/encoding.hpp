@@ -24,6 +24,8 @@ std::string percent_encode(std::string_view text);
 // (RFC 8894 §4.1 GET messages are often wrapped at 64 columns) and tolerating
 // missing padding. Returns nullopt on any other character or a bad length.
 std::optional<bytes> base64_decode(std::string_view text);
+// Hex digits (either case, an even number of them) to bytes; nullopt otherwise.
+std::optional<bytes> hex_decode(std::string_view text);
 
 // Text someone else chose (a client, a remote service), fit for a log line, a
 // page or a terminal: control characters (C0 and DEL) replaced by

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <openssl/crypto.h>
+#include <openssl/kdf.h>
 #include <openssl/param_build.h>
 
 #include "pki/crypto/result.hpp"
@@ -42,6 +43,9 @@ using x509_store_ctx_ptr = std::unique_ptr<X509_STORE_CTX, ossl_free<X509_STORE_
 using evp_pkey_ptr = std::unique_ptr<EVP_PKEY, ossl_free<EVP_PKEY_free>>;
 using evp_pkey_ctx_ptr = std::unique_ptr<EVP_PKEY_CTX, ossl_free<EVP_PKEY_CTX_free>>;
 using evp_md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, ossl_free<EVP_MD_CTX_free>>;
+using evp_cipher_ctx_ptr = std::unique_ptr<EVP_CIPHER_CTX, ossl_free<EVP_CIPHER_CTX_free>>;
+using evp_kdf_ptr = std::unique_ptr<EVP_KDF, ossl_free<EVP_KDF_free>>;
+using evp_kdf_ctx_ptr = std::unique_ptr<EVP_KDF_CTX, ossl_free<EVP_KDF_CTX_free>>;
 using bio_ptr = std::unique_ptr<BIO, ossl_free<BIO_free_all>>;
 using pkcs7_ptr = std::unique_ptr<PKCS7, ossl_free<PKCS7_free>>;
 using cms_ptr = std::unique_ptr<CMS_ContentInfo, ossl_free<CMS_ContentInfo_free>>;

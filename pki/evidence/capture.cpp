@@ -20,6 +20,7 @@
 
 #include "pki/evidence/evidence.hpp"
 #include "pki/evidence/http_stream.hpp"
+#include "pki/evidence/tls_decrypt.hpp"
 
 namespace scep::evidence {
 
@@ -117,6 +118,7 @@ struct connection {
     conn_kind kind = conn_kind::unknown;
     half halves[2];
     std::unique_ptr<http_stream> requests, responses;
+    std::unique_ptr<detail::tls_decryptor> tls;  // with a key log: TLS opened, HTTP read inside
     std::deque<http_message> waiting;  // requests without their response yet
     time_point first{}, last{};
     std::uint64_t bytes = 0;
@@ -211,8 +213,9 @@ public:
         const std::uint32_t data_seq = s.syn ? s.seq + 1 : s.seq;
         if (!s.payload.empty()) {
             c.bytes += s.payload.size();
-            // TLS and other protocols are counted, not followed.
-            if (c.kind == conn_kind::unknown || c.kind == conn_kind::http) accept(c, side, data_seq, s.payload, pk.time);
+            // TLS without a key log and other protocols are counted, not followed.
+            if (c.kind == conn_kind::unknown || c.kind == conn_kind::http || c.tls)
+                accept(c, side, data_seq, s.payload, pk.time);
         }
         if (s.fin) {
             h.fin = true;
@@ -313,6 +316,8 @@ private:
 
     void lost(connection& c, int side, std::size_t n) {
         if (c.kind == conn_kind::http) stream(c, side).gap(n);
+        // Records cannot be read across a hole: what was opened stays, the rest is not read.
+        if (c.tls) c.tls->gap();
     }
 
     http_stream& stream(connection& c, int side) { return side == c.client ? *c.requests : *c.responses; }
@@ -329,6 +334,11 @@ private:
             c.kind = conn_kind::tls;
             c.client = static_cast<std::uint8_t>(data[5]) == 0x01 ? side : 1 - side;
             if (c.client == side) c.sni = client_hello_sni(data);
+            if (lim_.tls_keys) {
+                c.tls = std::make_unique<detail::tls_decryptor>(*lim_.tls_keys);
+                c.requests = std::make_unique<http_stream>(http_stream::role::requests, lim_);
+                c.responses = std::make_unique<http_stream>(http_stream::role::responses, lim_);
+            }
         } else {
             c.kind = conn_kind::other;
             c.client = c.syn_side >= 0 ? c.syn_side : 0;
@@ -341,6 +351,14 @@ private:
 
     void deliver(connection& c, int side, std::string_view data, time_point t) {
         if (c.kind == conn_kind::unknown) classify(c, side, data);
+        if (c.tls) {
+            std::string plain;
+            c.tls->feed(side == c.client ? 0 : 1, data, plain);
+            if (plain.empty()) return;
+            stream(c, side).feed(plain, t, packet_);
+            collect(c);
+            return;
+        }
         if (c.kind != conn_kind::http) return;
         http_stream& s = stream(c, side);
         s.feed(data, t, packet_);
@@ -370,6 +388,7 @@ private:
         x.server = c.addr[1 - c.client];
         x.client_port = c.port[c.client];
         x.server_port = c.port[1 - c.client];
+        x.tls = c.tls != nullptr;
         x.at = c.at;
         return x;
     }
@@ -381,7 +400,7 @@ private:
             h.pending.clear();
             h.pending_bytes = 0;
         }
-        if (c.kind == conn_kind::http) {
+        if (c.kind == conn_kind::http || c.tls) {
             c.requests->end();
             c.responses->end();
             collect(c);
@@ -397,8 +416,11 @@ private:
                 if (x.request.packet) x.at.where = "packet " + std::to_string(x.request.packet);
                 out_.exchange(std::move(x));
             }
-        } else if (c.kind == conn_kind::tls) {
+        }
+        if (c.kind == conn_kind::tls) {
             tls_session t;
+            t.content = c.tls ? c.tls->status() : "not readable: no key log (--tls-keylog) was given";
+            if (c.tls && !c.tls->sni().empty()) c.sni = c.tls->sni();
             t.client = c.addr[c.client];
             t.server = c.addr[1 - c.client];
             t.client_port = c.port[c.client];

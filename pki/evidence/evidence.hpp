@@ -61,13 +61,15 @@ struct http_exchange {
     place at;
 };
 
-// A TLS connection whose content the evidence does not give.
+// A TLS connection: opened with a key log (then its HTTP is read as any
+// other), or not, and why.
 struct tls_session {
     std::string client, server;
     std::uint16_t client_port = 0, server_port = 0;
     std::string sni;  // the ClientHello's server name, when it had one
     time_point start{}, end{};
     std::uint64_t bytes = 0;  // TCP payload both ways
+    std::string content;      // "decrypted (TLS 1.3, ...)", or why it was not
     place at;
 };
 
@@ -103,6 +105,8 @@ public:
     virtual void note(const place&, std::string) {}
 };
 
+class tls_key_log;  // pki/evidence/tls_decrypt.hpp
+
 struct limits {
     std::size_t max_body = 4u << 20;          // bytes kept of one HTTP body (the rest counted)
     std::size_t max_headers = 64u << 10;      // an HTTP head larger than this is not HTTP
@@ -112,6 +116,8 @@ struct limits {
     std::size_t max_out_of_order = 1u << 20;  // bytes waiting for a gap to fill, per direction
     std::size_t max_line = 64u << 10;         // a log line longer than this ends the read
     std::size_t max_document = 256u << 20;    // a HAR (one JSON document) larger than this is refused
+    // Not a limit: session secrets (SSLKEYLOGFILE) that open TLS in captures.
+    const tls_key_log* tls_keys = nullptr;
 };
 
 enum class file_kind { pcap, pcapng, har, iis_log, ndes_events, evtx, unknown };

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "pki/evidence/evidence.hpp"
+#include "pki/evidence/tls_decrypt.hpp"
 
 using namespace scep;
 
@@ -26,6 +27,14 @@ evidence::limits small() {
     lim.max_out_of_order = 8192;
     lim.max_line = 4096;
     lim.max_document = 1 << 20;
+    // A key log, so that TLS connections go through the decryptor's record
+    // and handshake parsing (its secrets open nothing a fuzzer makes).
+    static const evidence::tls_key_log keys = [] {
+        std::istringstream in("CLIENT_RANDOM " + std::string(64, 'a') + " " + std::string(96, 'b') + "\n" +
+                              "CLIENT_HANDSHAKE_TRAFFIC_SECRET " + std::string(64, 'a') + " " + std::string(64, 'c') + "\n");
+        return *evidence::tls_key_log::read(in, "fuzz");
+    }();
+    lim.tls_keys = &keys;
     return lim;
 }
 

@@ -8,7 +8,8 @@
 # decoded and checked against what the lab's live inspector recorded of the
 # same exchanges (operations, transaction IDs, statuses, findings), against
 # tshark's reading of the same packets (every HTTP request and status), and
-# against openssl cms on the request bodies tshark exports. Then an IIS W3C
+# against openssl cms on the request bodies tshark exports; HTTPS opened with
+# curl's session secrets as tshark opens it. Then an IIS W3C
 # log and an event log export of the same exchanges are attached to them;
 # an IIS log alone has its GET PKIOperation decoded from the query; damaged
 # files end with a message naming where.
@@ -337,6 +338,55 @@ ours = [(x["id"], x["source"], x["text"]) for x in json.load(open("evtx-alone.js
 assert sorted(ours) == sorted(theirs), (ours, theirs)
 assert any("a <b> & c" in t for _, _, t in ours)
 PY
+
+# HTTPS: a capture of the lab's TLS port with curl's session secrets
+# (SSLKEYLOGFILE), TLS 1.3 and 1.2 with AES-GCM and ChaCha20-Poly1305, and
+# one connection without secrets; tshark reads the same requests with the same keys.
+HPORT=$(sed -n 's/.*"https_port":\([0-9]*\).*/\1/p' "$WORK/ready.json")
+[ -n "$HPORT" ] || fail "the lab has no HTTPS port"
+HURL="https://127.0.0.1:$HPORT/scep"
+tcpdump -i lo -U -w tls.pcap "tcp port $HPORT" >/dev/null 2>tcpdump-tls.log &
+TCPDUMP=$!
+for _ in $(seq 1 100); do grep -q "listening on" tcpdump-tls.log 2>/dev/null && break; sleep 0.1; done
+hcurl() { SSLKEYLOGFILE="$WORK/keys.log" curl -s --cacert "$WORK/data/pki/ca-chain.pem" -o /dev/null -w "%{http_code}" "$@"; }
+hcode=$(hcurl --tls13-ciphers TLS_AES_128_GCM_SHA256 "$HURL?operation=GetCACaps")
+hcode+=" $(hcurl --tls13-ciphers TLS_CHACHA20_POLY1305_SHA256 -H "Content-Type: application/x-pki-message" --data-binary @req.der "$HURL?operation=PKIOperation")"
+hcode+=" $(hcurl --tls-max 1.2 --ciphers ECDHE-RSA-AES256-GCM-SHA384 "$HURL?operation=GetCACert")"
+hcode+=" $(hcurl --tls-max 1.2 --ciphers ECDHE-RSA-CHACHA20-POLY1305 "$HURL?operation=GetCACaps")"
+hcode+=" $(curl -s --cacert "$WORK/data/pki/ca-chain.pem" -o /dev/null -w "%{http_code}" "$HURL?operation=GetCACert")"
+[ "$hcode" = "200 200 200 200 200" ] || fail "curl over HTTPS: $hcode"
+for _ in $(seq 1 100); do
+    have=$(tshark -r tls.pcap -Y 'tcp.flags.fin == 1' 2>/dev/null | wc -l || true)
+    [ "${have:-0}" -ge 10 ] && break
+    sleep 0.2
+done
+stop_tcpdump
+[ -s keys.log ] || fail "curl wrote no key log"
+"$SCEP_LAB" inspect tls.pcap --tls-keylog keys.log --data-dir "$WORK/data" --format json >tls.json 2>tls.err ||
+    fail "inspect --tls-keylog: $(cat tls.err)"
+tshark -r tls.pcap -o "tls.keylog_file:$WORK/keys.log" -o "http.tls.port:$HPORT" -Y http.request -T fields \
+    -e http.request.method -e http.request.uri 2>/dev/null | sort >tshark-tls.txt
+python3 - <<'PY' || fail "the HTTPS capture was not opened as tshark opens it"
+import json
+ev = json.load(open("tls.json"))
+rows = [x for c in ev["clients"] for x in c["exchanges"]]
+got = sorted(f"{r['method']}\t{r['path']}?operation={r['operation']}" for r in rows)
+theirs = [l.rstrip("\n") for l in open("tshark-tls.txt") if l.strip()]
+assert got == sorted(theirs), (got, theirs)
+assert len(rows) == 4, len(rows)
+assert [r["pki_status"] for r in rows if r["operation"] == "PKIOperation"] == ["SUCCESS"], rows
+assert all(r["detail"]["evidence"].get("tls") for r in rows)
+content = sorted(t["content"] for t in ev["tls_sessions"])
+assert len(content) == 5, content
+assert sum(c.startswith("decrypted (TLS 1.3") for c in content) == 2, content
+assert sum(c.startswith("decrypted (TLS 1.2") for c in content) == 2, content
+assert sum(c.startswith("not decrypted") for c in content) == 1, content
+PY
+"$SCEP_LAB" inspect tls.pcap --data-dir "$WORK/data" | contains "not readable: no key log" ||
+    fail "without a key log the TLS sessions do not say why they were not read"
+printf 'CLIENT_RANDOM zz\n%s\n' "$(head -c 2000 /dev/zero | tr '\0' a)" >bad-keys.log
+rc=0; "$SCEP_LAB" inspect tls.pcap --tls-keylog bad-keys.log --data-dir "$WORK/data" >/dev/null 2>bad-keys.err || rc=$?
+[ "$rc" = 2 ] && contains "longer than 1 KiB" <bad-keys.err || fail "a broken key log: exit $rc $(cat bad-keys.err)"
 
 # 4. A look-alike server from the capture: the same visible configuration as the lab that answered.
 "$SCEP_LAB" clone --from-capture cap.pcap --out fromcap >clone.out 2>&1 || fail "clone --from-capture: $(cat clone.out)"

@@ -8,6 +8,7 @@
 #include "pki/evidence/evidence.hpp"
 #include "pki/evidence/http_stream.hpp"
 #include "pki/evidence/text_time.hpp"
+#include "pki/evidence/tls_decrypt.hpp"
 
 namespace scep::evidence {
 namespace {
@@ -465,6 +466,32 @@ TEST(EvidenceEvents, TextAndCsvExports) {
     EXPECT_EQ(iso8601(d.events[0].time), "2026-12-05T22:00:02.000Z");
     std::istringstream open_quote("Level,Date and Time,Source,Event ID\nError,2026-12-05 10:00:00,S,1,\"never closed\n");
     EXPECT_FALSE(read_ndes_events(open_quote, "q.csv", d));
+}
+
+TEST(EvidenceTls, KeyLogAndWhatCannotBeOpened) {
+    const std::string random(64, 'a');
+    std::istringstream in("# comment\nCLIENT_RANDOM " + random + " " + std::string(96, '0') + "\r\n" +
+                          "SERVER_TRAFFIC_SECRET_0 " + random + " " + std::string(64, 'F') + "\n" +
+                          "CLIENT_RANDOM zz 00\nCLIENT_RANDOM " + random + "\nnot a line\n");
+    auto log = tls_key_log::read(in, "keys.log");
+    ASSERT_TRUE(log) << log.message();
+    EXPECT_EQ(log->size(), 2u);
+    const std::string raw(32, '\xaa');
+    ASSERT_NE(log->find("CLIENT_RANDOM", raw), nullptr);
+    EXPECT_EQ(log->find("CLIENT_RANDOM", raw)->size(), 48u);
+    EXPECT_EQ(log->find("CLIENT_HANDSHAKE_TRAFFIC_SECRET", raw), nullptr);
+    std::istringstream long_line(std::string(2000, 'a'));
+    auto bad = tls_key_log::read(long_line, "k");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.message().find("line 1"), std::string::npos);
+    // Bytes that are not TLS, and a session whose secrets are not logged.
+    detail::tls_decryptor junk(*log);
+    std::string plain;
+    junk.feed(0, "GET / HTTP/1.1\r\n\r\n", plain);
+    EXPECT_TRUE(plain.empty());
+    EXPECT_NE(junk.status().find("not a TLS record"), std::string::npos) << junk.status();
+    detail::tls_decryptor quiet(*log);
+    EXPECT_NE(quiet.status().find("no ClientHello"), std::string::npos) << quiet.status();
 }
 
 TEST(EvidenceTime, FormsAndRejects) {
