@@ -130,37 +130,8 @@ struct connection {
 
 // The SNI of a TLS ClientHello in the first record, when it is all there.
 std::string client_hello_sni(std::string_view rec) {
-    auto u = [&](std::size_t i) { return static_cast<std::uint8_t>(rec[i]); };
-    if (rec.size() < 9 || u(0) != 0x16 || u(5) != 0x01) return {};
-    std::size_t p = 9;           // record header (5) + handshake header (4)
-    p += 2 + 32;                 // version, random
-    if (p >= rec.size()) return {};
-    p += 1 + u(p);               // session id
-    if (p + 2 > rec.size()) return {};
-    p += 2 + (static_cast<std::size_t>(u(p)) << 8 | u(p + 1));  // cipher suites
-    if (p >= rec.size()) return {};
-    p += 1 + u(p);  // compression methods
-    if (p + 2 > rec.size()) return {};
-    std::size_t ext_end = p + 2 + (static_cast<std::size_t>(u(p)) << 8 | u(p + 1));
-    p += 2;
-    ext_end = std::min(ext_end, rec.size());
-    while (p + 4 <= ext_end) {
-        const unsigned type = static_cast<unsigned>(u(p)) << 8 | u(p + 1);
-        const std::size_t len = static_cast<std::size_t>(u(p + 2)) << 8 | u(p + 3);
-        p += 4;
-        if (p + len > ext_end) return {};
-        if (type == 0 && len >= 5) {  // server_name: list length, type 0, name length, name
-            const std::size_t n = static_cast<std::size_t>(u(p + 3)) << 8 | u(p + 4);
-            if (u(p + 2) == 0 && p + 5 + n <= p + len) {
-                std::string name(rec.substr(p + 5, n));
-                for (char& c : name)
-                    if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) c = '?';
-                return name.substr(0, 255);
-            }
-        }
-        p += len;
-    }
-    return {};
+    if (rec.size() < 9 || static_cast<std::uint8_t>(rec[0]) != 0x16 || static_cast<std::uint8_t>(rec[5]) != 0x01) return {};
+    return detail::client_hello_server_name(rec.substr(9));
 }
 
 class tcp_follower {

@@ -118,7 +118,45 @@ bool aead_open(const char* cipher_name, const std::string& key, const std::strin
     return ok;
 }
 
+// Calls fn(type, body) for each extension of a hello whose extensions
+// block (its 2-byte length first) starts at `p`; stops at anything cut short.
+template <class F>
+void each_extension(std::string_view b, std::size_t p, F fn) {
+    if (p + 2 > b.size()) return;
+    const std::size_t end = std::min(b.size(), p + 2 + be16(b, p));
+    p += 2;
+    while (p + 4 <= end) {
+        const std::uint16_t type = be16(b, p), len = be16(b, p + 2);
+        p += 4;
+        if (p + len > end) return;
+        fn(type, b.substr(p, len));
+        p += len;
+    }
+}
+
 }  // namespace
+
+namespace detail {
+
+std::string client_hello_server_name(std::string_view b) {
+    // version, random, session id, cipher suites, compression methods, then the extensions.
+    std::size_t p = 34;
+    if (p >= b.size()) return {};
+    p += 1 + static_cast<std::uint8_t>(b[p]);
+    if (p + 2 > b.size()) return {};
+    p += 2 + be16(b, p);
+    if (p >= b.size()) return {};
+    p += 1 + static_cast<std::uint8_t>(b[p]);
+    std::string name;
+    each_extension(b, p, [&](std::uint16_t type, std::string_view ext) {
+        // server_name (RFC 6066 §3): list length, name type 0, name length, name.
+        if (type == 0 && ext.size() >= 5 && ext[2] == 0 && 5u + be16(ext, 3) <= ext.size())
+            name = printable_text(ext.substr(5, be16(ext, 3)), 255, '?');
+    });
+    return name;
+}
+
+}  // namespace detail
 
 result<tls_key_log> tls_key_log::read(std::istream& in, const std::string& name) {
     tls_key_log log;
@@ -223,23 +261,7 @@ void tls_decryptor::handshake_plain(int dir, std::string_view body) {
         const std::string_view b = m.substr(4, len);
         if (type == 1 && dir == 0 && b.size() >= 34) {  // ClientHello
             client_random_ = std::string(b.substr(2, 32));
-            // The server name (RFC 6066 §3), for the report.
-            std::size_t p = 34;
-            if (p < b.size()) p += 1 + static_cast<std::uint8_t>(b[p]);
-            if (p + 2 <= b.size()) p += 2 + be16(b, p);
-            if (p < b.size()) p += 1 + static_cast<std::uint8_t>(b[p]);
-            if (p + 2 <= b.size()) {
-                const std::size_t end = std::min(b.size(), p + 2 + be16(b, p));
-                p += 2;
-                while (p + 4 <= end) {
-                    const std::uint16_t et = be16(b, p), el = be16(b, p + 2);
-                    p += 4;
-                    if (p + el > end) break;
-                    if (et == 0 && el >= 5 && p + 5 + be16(b, p + 3) <= p + el)
-                        sni_ = printable_text(b.substr(p + 5, be16(b, p + 3)), 255, '?');
-                    p += el;
-                }
-            }
+            sni_ = client_hello_server_name(b);
         } else if (type == 2 && dir == 1 && b.size() >= 38) {  // ServerHello
             server_random_ = std::string(b.substr(2, 32));
             // RFC 8446 §4.1.3: a HelloRetryRequest is a ServerHello with this random.
@@ -257,17 +279,9 @@ void tls_decryptor::handshake_plain(int dir, std::string_view body) {
                 return;
             }
             suite_ = be16(b, p);
-            p += 3;
-            if (p + 2 <= b.size()) {
-                const std::size_t end = std::min(b.size(), p + 2 + be16(b, p));
-                p += 2;
-                while (p + 4 <= end) {
-                    const std::uint16_t et = be16(b, p), el = be16(b, p + 2);
-                    p += 4;
-                    if (et == 43 && el == 2 && p + 2 <= end && be16(b, p) == 0x0304) tls13_ = true;  // supported_versions
-                    p += el;
-                }
-            }
+            each_extension(b, p + 3, [&](std::uint16_t type, std::string_view ext) {
+                if (type == 43 && ext.size() == 2 && be16(ext, 0) == 0x0304) tls13_ = true;  // supported_versions
+            });
             setup_keys();
             // TLS 1.3: everything after the ServerHello is encrypted, both ways.
             if (tls13_) dirs_[0]->encrypted = dirs_[1]->encrypted = true;

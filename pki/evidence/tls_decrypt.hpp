@@ -38,6 +38,10 @@ private:
 
 namespace detail {
 
+// The name a ClientHello asks for (SNI), from its body (after the
+// handshake header); "" when it has none or is cut short.
+std::string client_hello_server_name(std::string_view client_hello);
+
 class tls_decryptor {
 public:
     explicit tls_decryptor(const tls_key_log& keys);
