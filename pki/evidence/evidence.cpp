@@ -1,3 +1,5 @@
+// What every reader shares: the kind of a file from its content, and the
+// reading of a file by the reader its kind needs.
 #include <fstream>
 
 #include "pki/evidence/evidence.hpp"
