@@ -20,6 +20,7 @@
 
 #include "pki/evidence/evidence.hpp"
 #include "pki/evidence/http_stream.hpp"
+#include "pki/evidence/text_time.hpp"
 #include "pki/evidence/tls_decrypt.hpp"
 
 namespace scep::evidence {
@@ -596,9 +597,7 @@ time_point from_units(std::uint64_t units, std::uint64_t per_second) {
     const std::uint64_t frac = units % per_second;
     const auto micros = static_cast<std::int64_t>(per_second >= 1000000 ? frac / (per_second / 1000000)
                                                                          : frac * (1000000 / per_second));
-    constexpr std::uint64_t max_secs = 253402300799;  // 9999-12-31
-    return time_point(std::chrono::seconds(static_cast<std::int64_t>(std::min(secs, max_secs))) +
-                      std::chrono::microseconds(micros));
+    return clamped_time(static_cast<std::int64_t>(std::min<std::uint64_t>(secs, 1ull << 40)), micros);
 }
 
 result<void> read_pcap(file_reader& f, const std::uint8_t* magic, const std::string& name, sink& out,

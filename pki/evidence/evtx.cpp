@@ -145,7 +145,8 @@ time_point from_filetime(std::uint64_t ft) {
     // 100-ns intervals since 1601-01-01.
     constexpr std::uint64_t epoch_diff = 116444736000000000ull;
     if (ft < epoch_diff) return time_point{};
-    return time_point(std::chrono::microseconds((ft - epoch_diff) / 10));
+    const std::uint64_t micros = (ft - epoch_diff) / 10;
+    return clamped_time(static_cast<std::int64_t>(micros / 1000000), static_cast<std::int64_t>(micros % 1000000));
 }
 
 }  // namespace

@@ -99,10 +99,17 @@ std::optional<time_point> parse_text_time(std::string_view text) {
         offset = (minus ? -1 : 1) * (oh * 3600 + om * 60);
     }
     if (!c.done()) return std::nullopt;
-    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+    if (y < 1970 || y > 2199 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
     const std::int64_t secs = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 +
                               h * 3600 + mi * 60 + sec - offset;
-    return time_point(std::chrono::seconds(secs) + std::chrono::microseconds(micros));
+    return clamped_time(secs, micros);
+}
+
+time_point clamped_time(std::int64_t seconds, std::int64_t micros) {
+    constexpr std::int64_t latest = 7258118399;  // 2199-12-31T23:59:59Z
+    if (seconds < 0) return time_point{};
+    if (seconds > latest) return time_point(std::chrono::seconds(latest));
+    return time_point(std::chrono::seconds(seconds) + std::chrono::microseconds(micros));
 }
 
 std::string iso8601(time_point t) {

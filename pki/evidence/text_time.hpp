@@ -4,6 +4,7 @@
 // 10:11:12"). Without a zone a time is read as UTC.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -12,5 +13,10 @@
 namespace scep::evidence {
 
 std::optional<time_point> parse_text_time(std::string_view text);
+
+// Seconds (and microseconds) since 1970 as a time_point, clamped to
+// 1970..2199: the clock counts nanoseconds in 64 bits and cannot hold a
+// time after 2262, which a damaged file easily claims.
+time_point clamped_time(std::int64_t seconds, std::int64_t micros = 0);
 
 }  // namespace scep::evidence
